@@ -1,0 +1,100 @@
+# k1s build. `make` builds build/k1s (optimised); `make test` builds an
+# ASan+UBSan build in build/asan and runs the unit and end-to-end tests.
+# Sources are found by globbing, so adding a .c file needs no edit here.
+
+CC      ?= cc
+PKGS    := libevent_core libevent_openssl libevent_pthreads openssl jansson yaml-0.1 sqlite3 zlib
+PYTHON  := /usr/bin/python3
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow=local -Wformat=2 -Wno-format-truncation -Wno-format-nonliteral
+CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Isrc -Ibuild/gen $(WARN) $(PKG_CFLAGS) -DK1S_VERSION='"$(VERSION)"' -fno-strict-aliasing
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+REL_CFLAGS  := $(CFLAGS_COMMON) -O2 -g
+ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS      := $(shell find src -name '*.c' | sort)
+LIB_SRCS  := $(filter-out src/cli/main.c,$(SRCS))
+GEN_SRCS  :=
+UNIT_SRCS := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
+
+REL_OBJS  := $(patsubst %.c,build/obj/%.o,$(LIB_SRCS)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN_SRCS))
+ASAN_OBJS := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRCS)) $(patsubst build/gen/%.c,build/asan/obj/gen/%.o,$(GEN_SRCS))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps test unit e2e run bench format lint clean asan
+.DEFAULT_GOAL := all
+
+all: build/k1s
+
+build/k1s: build/obj/src/cli/main.o build/libk1s.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+build/libk1s.a: $(REL_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"; $(CC) $(REL_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c -o $@ $<
+
+asan: build/asan/k1s
+
+build/asan/k1s: build/asan/obj/src/cli/main.o build/asan/libk1s.a
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+
+build/asan/libk1s.a: $(ASAN_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+build/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC asan $<"; $(CC) $(ASAN_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/asan/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+
+build/asan/tests/%: tests/unit/%.c build/asan/libk1s.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< build/asan/libk1s.a $(LDLIBS) -lcmocka
+
+deps:
+	@sh tools/deps.sh
+
+unit: $(UNIT_BINS)
+	@sh tools/run-unit.sh $(UNIT_BINS)
+
+e2e: build/asan/k1s build/k1s
+	K1S_BIN=$(CURDIR)/build/asan/k1s $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+test: deps
+	$(MAKE) build/k1s build/asan/k1s $(UNIT_BINS)
+	@sh tools/run-unit.sh $(UNIT_BINS)
+	K1S_BIN=$(CURDIR)/build/asan/k1s $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+run: deps
+	$(MAKE) build/k1s
+	@sh tools/run.sh
+
+bench: deps
+	$(MAKE) build/k1s
+	@sh bench/run.sh
+
+format:
+	clang-format -i $(SRCS) $(UNIT_SRCS) $(shell find src tests/unit -name '*.h')
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
+	  --suppress=missingIncludeSystem --inline-suppr -Isrc $(SRCS)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

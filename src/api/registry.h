@@ -1,0 +1,49 @@
+/*
+ * The resource registry: one table entry per served resource, read by
+ * discovery, the REST handlers, Table output, OpenAPI and patching
+ * (ARCHITECTURE.md principle 2, "types are data").
+ */
+#ifndef K1S_API_REGISTRY_H
+#define K1S_API_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define K1S_SUB_STATUS 0x1
+#define K1S_SUB_SCALE 0x2
+#define K1S_SUB_BINDING 0x4
+#define K1S_SUB_EVICTION 0x8
+
+typedef struct k1s_resource {
+    const char *group;    /* "" for the core group */
+    const char *version;  /* "v1", "v2" */
+    const char *kind;     /* "Pod" */
+    const char *plural;   /* "pods" */
+    const char *singular; /* "pod" */
+    const char *short_names[4];
+    const char *categories[2];
+    bool namespaced;
+    unsigned subresources;      /* K1S_SUB_* */
+    bool has_status;            /* spec/status split: status is ignored on main-resource writes */
+    const char *openapi_name;   /* "io.k8s.api.core.v1.Pod" */
+    const char *field_selectors[8]; /* per-type selectable fields beyond metadata.name/namespace */
+    const char *storage_name;   /* key prefix name; usually == plural (events.k8s.io shares "events") */
+} k1s_resource_t;
+
+/* All resources, in discovery order. */
+const k1s_resource_t *k1s_registry_all(size_t *n);
+/* Finds by group ("" for core), version and plural; NULL if not served. */
+const k1s_resource_t *k1s_registry_find(const char *group, const char *version, const char *plural);
+/* Finds by group and kind (any served version); NULL if none. */
+const k1s_resource_t *k1s_registry_find_kind(const char *group, const char *kind);
+/* "apps/v1" or "v1" into buf. */
+const char *k1s_resource_api_version(const k1s_resource_t *r, char *buf, size_t len);
+
+/* Group/versions served, in discovery order ("" group = core). */
+typedef struct k1s_group_version {
+    const char *group;
+    const char *version;
+} k1s_group_version_t;
+const k1s_group_version_t *k1s_registry_group_versions(size_t *n);
+
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs every build, test and runtime dependency of k1s from Debian's
+# packages. Idempotent: does nothing when all are present.
+set -e
+PKGS="build-essential pkg-config git
+libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev zlib1g-dev libcmocka-dev
+openssl sqlite3 ca-certificates curl
+python3 python3-pytest python3-kubernetes python3-yaml
+clang-format cppcheck"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# kubectl: use the one on the machine if there is one, else Debian's.
+if ! command -v kubectl >/dev/null 2>&1; then
+    missing="$missing kubernetes-client"
+fi
+if [ -n "$missing" ]; then
+    echo "k1s deps: installing:$missing"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
