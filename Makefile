@@ -19,7 +19,7 @@ ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined -fno-omit-fr
 
 SRCS      := $(shell find src -name '*.c' | sort)
 LIB_SRCS  := $(filter-out src/cli/main.c,$(SRCS))
-GEN_SRCS  :=
+GEN_SRCS  := build/gen/openapi_data.c
 UNIT_SRCS := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
 
 REL_OBJS  := $(patsubst %.c,build/obj/%.o,$(LIB_SRCS)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN_SRCS))
@@ -61,9 +61,14 @@ build/asan/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
 
+# OpenAPI schemas, generated from python3-kubernetes (see tools/gen-openapi.py).
+build/gen/openapi_data.c: tools/gen-openapi.py $(wildcard tools/openapi-*.json)
+	@mkdir -p build/gen
+	$(PYTHON) tools/gen-openapi.py $@
+
 build/asan/tests/%: tests/unit/%.c build/asan/libk1s.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< build/asan/libk1s.a $(LDLIBS) -lcmocka
+	@echo "  LD test $@"; $(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< build/asan/libk1s.a $(LDLIBS) -lcmocka
 
 deps:
 	@sh tools/deps.sh

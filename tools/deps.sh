@@ -23,3 +23,15 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# Debian's kubectl 1.20 (package kubernetes-client), unpacked privately for the
+# end-to-end tests: its binary would clash with an installed kubectl package.
+K120=build/deps/kubectl-1.20
+if [ ! -x "$K120/usr/bin/kubectl" ]; then
+    mkdir -p build/deps
+    (cd build/deps && rm -f kubernetes-client_*.deb &&
+        { apt-get download kubernetes-client >/dev/null 2>&1 ||
+          { apt-get update -qq && apt-get download kubernetes-client >/dev/null; }; } &&
+        dpkg -x kubernetes-client_*.deb kubectl-1.20 && rm -f kubernetes-client_*.deb) ||
+        echo "k1s deps: warning: could not fetch Debian's kubernetes-client; kubectl 1.20 tests will be skipped"
+fi

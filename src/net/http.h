@@ -13,6 +13,11 @@
  * are bounded, idle keep-alive connections are closed after idle_timeout,
  * and when more than max_inflight requests are being handled a new request
  * gets 429 with Retry-After. Streams are not counted as in-flight.
+ *
+ * Every answer carries Content-Type, Content-Length (or chunked encoding
+ * for streams), Date and "Cache-Control: no-cache, private". HEAD gets the
+ * headers of the GET answer without its body. Creating a server sets
+ * SIGPIPE to ignored: a vanished client must cost EPIPE, not the process.
  */
 #ifndef K1S_NET_HTTP_H
 #define K1S_NET_HTTP_H
@@ -31,7 +36,7 @@ typedef struct k1s_http_req k1s_http_req_t;
 typedef struct k1s_http_peer {
     bool has_cert;  /* a client certificate verified against the client CA */
     char *cn;       /* subject CN (user name) */
-    char **orgs;    /* subject O values (groups), NULL-terminated */
+    char **orgs;    /* subject O values (groups), NULL-terminated; never NULL */
     char addr[64];  /* remote address "ip:port" */
 } k1s_http_peer_t;
 
@@ -56,6 +61,7 @@ typedef struct k1s_http_opts {
     size_t max_header;      /* default 64 KiB */
     int max_inflight;       /* default 400 */
     int idle_timeout_s;     /* default 120 */
+    int header_timeout_s;   /* whole request head must arrive within this; default 30 */
 } k1s_http_opts_t;
 
 /*
@@ -85,7 +91,12 @@ const char *k1s_http_req_query(k1s_http_req_t *req, const char *name);
 /* True once the client has disconnected. */
 bool k1s_http_req_closed(const k1s_http_req_t *req);
 
-/* Adds a response header; call before responding or starting a stream. */
+/*
+ * Adds a response header; call before responding or starting a stream.
+ * Content-Type, Cache-Control and Date replace the server's defaults;
+ * Content-Length, Transfer-Encoding and Connection are ignored (the server
+ * owns framing). CR/LF in value become spaces.
+ */
 void k1s_http_add_header(k1s_http_req_t *req, const char *name, const char *value);
 /*
  * Sends a complete response (copies body) and releases req. Safe to call
@@ -94,7 +105,19 @@ void k1s_http_add_header(k1s_http_req_t *req, const char *name, const char *valu
 void k1s_http_respond(k1s_http_req_t *req, int status, const char *content_type,
                       const char *body, size_t len);
 
-/* Starts a chunked streaming response. */
+/*
+ * Sends a metav1.Status failure (or success for 2xx) as JSON:
+ * {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+ *  "message":message,"reason":reason,"code":status} and releases req.
+ */
+void k1s_http_respond_status(k1s_http_req_t *req, int status, const char *reason,
+                             const char *message);
+
+/*
+ * Starts a chunked streaming response. on_close (may be NULL) is called
+ * once, from the event loop, if the client is or goes away before
+ * k1s_http_stream_end(); the handler must still call k1s_http_stream_end().
+ */
 void k1s_http_stream_start(k1s_http_req_t *req, int status, const char *content_type,
                            k1s_http_close_fn on_close, void *arg);
 /* Queues one chunk; returns 0, or -EPIPE if the client is gone. */

@@ -52,8 +52,14 @@ typedef struct k1s_kv {
     void *aux;          /* API-layer data extracted from value (labels, fields); see hooks */
 } k1s_kv_t;
 
+/* Returns kv with one more reference. Accepts NULL. */
 k1s_kv_t *k1s_kv_ref(k1s_kv_t *kv);
+/* Drops a reference; the last one frees key, value and aux (via the store's free_aux hook,
+ * which the kv remembers, so a kv may outlive its store). Accepts NULL. */
 void k1s_kv_unref(k1s_kv_t *kv);
+/* Returns a new kv (one reference) without aux; takes ownership of value. The store makes
+ * its own; this is for tests and fakes of the store. */
+k1s_kv_t *k1s_kv_new(const char *key, int64_t create_rev, int64_t mod_rev, k1s_bytes_t *value);
 
 /*
  * The API layer keeps, next to each value, the few fields that selectors
@@ -75,7 +81,12 @@ typedef struct k1s_store_opts {
 /* Opens (creating if needed) the store; loads every live key into memory. */
 int k1s_store_open(struct event_base *base, const k1s_store_opts_t *opts, k1s_store_t **out,
                    k1s_err_t *err);
-/* Commits anything queued (synchronously), closes the backend, frees. Accepts NULL. */
+/*
+ * Commits anything queued (synchronously, running watchers and done
+ * callbacks), closes the backend, frees. Watches still open are freed
+ * without a call; their handles become invalid. Not to be called from a
+ * store callback. Accepts NULL.
+ */
 void k1s_store_free(k1s_store_t *s);
 
 /* Latest committed revision (0 for an empty new store). */
@@ -112,13 +123,41 @@ typedef void (*k1s_store_done_fn)(int err, k1s_kv_t *kv, void *arg);
 
 /*
  * Queues a write of key = value at revision k1s_store_next_rev(). Takes
- * ownership of value and aux. create_rev is kept from the existing latest
- * value if there is one, else it is the new revision. Returns the revision.
+ * ownership of value and aux (aux is released with hooks->free_aux when the
+ * kv goes, also if the commit fails). create_rev is kept from the existing
+ * latest value if there is one, else it is the new revision. Returns the
+ * revision.
  */
 int64_t k1s_store_put(k1s_store_t *s, const char *key, k1s_bytes_t *value, void *aux,
                       k1s_store_done_fn done, void *arg);
-/* Queues a delete of key (which must exist in the latest view). Returns its revision. */
+/*
+ * Queues a delete of key (which must exist in the latest view). Returns its
+ * revision, or -ENOENT (without queueing or calling done) if key is not in
+ * the latest view.
+ */
 int64_t k1s_store_delete(k1s_store_t *s, const char *key, k1s_store_done_fn done, void *arg);
+
+/*
+ * Commits the queued writes now instead of at the end of the loop turn
+ * (watchers and done callbacks run before it returns). Does nothing when
+ * called from inside a store callback: the queued commit then runs as usual.
+ */
+void k1s_store_flush(k1s_store_t *s);
+
+/*
+ * Compacts the backend to the history window and gives freed space back
+ * (SQLite: incremental vacuum and a WAL checkpoint). The store does this
+ * by itself after every 1000 writes and when the WAL grows big; this is
+ * for tools and tests. 0 or -errno with err set.
+ */
+int k1s_store_maintain(k1s_store_t *s, k1s_err_t *err);
+
+/*
+ * Calls done(0, NULL, arg) once every write queued so far has been
+ * committed (or done(-errno, ...) if that commit failed); at once (on the
+ * next loop turn) if nothing is queued.
+ */
+void k1s_store_sync(k1s_store_t *s, k1s_store_done_fn done, void *arg);
 
 /* A change, as watchers see it. */
 typedef enum { K1S_STORE_PUT = 1, K1S_STORE_DELETE = 2 } k1s_store_event_type_t;
@@ -141,7 +180,9 @@ typedef int (*k1s_store_watch_fn)(const k1s_store_event_t *ev, void *arg);
  * Watches keys under prefix. Events with revision > from_rev are delivered:
  * first those still in history (synchronously, before this returns), then
  * new ones as they commit. from_rev < k1s_store_oldest_rev() fails with
- * -K1S_EGONE. from_rev = k1s_store_rev() means "only new changes".
+ * -K1S_EGONE. from_rev = k1s_store_rev() means "only new changes"; a
+ * from_rev above it waits for revisions after from_rev. If fn ends the watch
+ * while history is being delivered, returns 0 with *out = NULL.
  */
 int k1s_store_watch(k1s_store_t *s, const char *prefix, int64_t from_rev, k1s_store_watch_fn fn,
                     void *arg, k1s_store_watch_t **out);
@@ -150,7 +191,15 @@ void k1s_store_unwatch(k1s_store_watch_t *w);
 /* Number of active watches (for metrics). */
 size_t k1s_store_watch_count(const k1s_store_t *s);
 
-/* Metrics: cumulative commits, writes, and commit latency histogram. */
+/*
+ * Metrics: cumulative commits, writes, and commit latency histogram. The
+ * histogram observes successful commits only (so its count is `commits` and
+ * its sum commit_ns_total). Buckets are per bucket, not cumulative:
+ * commit_buckets[i] counts commits that took more than bucket i-1 and at
+ * most k1s_store_commit_bucket_ms[i]; [11] those above the last bound.
+ * Summed up they give Prometheus' cumulative `le` buckets.
+ * db_size_bytes is the backend's size on disk (SQLite: db + WAL), or -errno.
+ */
 typedef struct k1s_store_stats {
     uint64_t commits, writes, failed_commits;
     uint64_t commit_ns_total;

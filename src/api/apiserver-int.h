@@ -1,0 +1,177 @@
+/*
+ * Internals shared by the API server's files: apiserver.c (routing, authn,
+ * health, metrics), discovery.c, rest.c (verbs), watch.c, objects.c (keys,
+ * selector fields), status.c (metav1.Status), ipalloc.c (Service IPs and
+ * node ports) and nslife.c (namespace termination).
+ */
+#ifndef K1S_API_APISERVER_INT_H
+#define K1S_API_APISERVER_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "api/apiserver.h"
+#include "api/registry.h"
+#include "lib/buf.h"
+#include "lib/util.h"
+
+typedef struct k1s_ipalloc k1s_ipalloc_t;
+
+/* Selector fields kept with each stored value (the store's kv->aux). */
+typedef struct k1s_obj_aux {
+    const k1s_resource_t *res;
+    char *ns;       /* "" for cluster-scoped */
+    char *name;
+    json_t *labels; /* object, or NULL */
+    char *fields[8]; /* values of res->field_selectors[i] */
+} k1s_obj_aux_t;
+
+typedef struct k1s_api_watch k1s_api_watch_t;
+
+/* Request metrics by verb/resource/code. */
+typedef struct k1s_metric_row {
+    char *verb, *resource;
+    int code;
+    uint64_t count;
+    double sum_s;
+    uint64_t buckets[12];
+} k1s_metric_row_t;
+
+typedef struct k1s_token {
+    char *token, *user, *uid;
+    char **groups;
+} k1s_token_t;
+
+struct k1s_apiserver {
+    struct event_base *base;
+    k1s_store_t *store;
+    k1s_http_server_t *http;
+    char *advertise_address;
+    int advertise_port;
+    k1s_ipalloc_t *ips;
+    k1s_ipalloc_t *ports;
+    bool ready;
+    /* live API watches (for shutdown and metrics) */
+    k1s_api_watch_t *watches;
+    size_t nwatches;
+    /* namespaces with a termination pass scheduled */
+    struct event *ns_event;
+    bool ns_pass_pending;
+    /* metrics */
+    k1s_metric_row_t *metrics;
+    size_t nmetrics, metrics_cap;
+    /* static tokens */
+    k1s_token_t *tokens;
+    size_t ntokens;
+    uint64_t start_ns;
+};
+
+/* An authenticated request in flight. */
+typedef struct k1s_api_req {
+    k1s_apiserver_t *api;
+    k1s_http_req_t *http;
+    const char *user;
+    const char *verb;       /* for metrics: get/list/watch/create/update/patch/delete/deletecollection */
+    const k1s_resource_t *res;
+    char *ns;               /* namespace from the URL, or NULL */
+    char *name;             /* item name from the URL, or NULL */
+    char *sub;              /* subresource, or NULL */
+    bool dry_run;
+    json_t *obj;            /* the object being written */
+    json_t *old;            /* previous stored object (update/patch/delete) */
+    char *key;
+    json_t *warnings;       /* array of strings → Warning headers */
+    int success_code;
+    bool answer_scale;      /* answer a write with the autoscaling/v1 Scale */
+    int (*after_commit)(struct k1s_api_req *r); /* optional hook after the write */
+} k1s_api_req_t;
+
+/* --- objects.c --- */
+/* Store key for an object: "/<storage>/<ns>/<name>" or "/<storage>/<name>". New string. */
+char *k1s_obj_key(const k1s_resource_t *r, const char *ns, const char *name);
+/* Prefix for listing: "/<storage>/" or "/<storage>/<ns>/". New string. */
+char *k1s_obj_prefix(const k1s_resource_t *r, const char *ns);
+/* Builds the aux record for obj (parsed). */
+k1s_obj_aux_t *k1s_obj_aux_new(const k1s_resource_t *r, const json_t *obj);
+void k1s_obj_aux_free(k1s_obj_aux_t *a);
+/* Serializes obj (compact, keeping key order). */
+k1s_bytes_t *k1s_obj_encode(const json_t *obj);
+/* Parses stored bytes (aborts on corrupt data: the store only holds our own JSON). */
+json_t *k1s_obj_decode(const k1s_bytes_t *b);
+/* metadata helpers */
+json_t *k1s_obj_meta(json_t *obj); /* creates metadata {} if missing */
+const char *k1s_obj_str(const json_t *obj, const char *path); /* dotted path, NULL if not a string */
+bool k1s_resource_tracks_generation(const k1s_resource_t *r);
+/* "deployments.apps" / "pods" */
+void k1s_resource_qualified(const k1s_resource_t *r, char *buf, size_t len);
+/* "Deployment.apps" / "Pod" */
+void k1s_resource_kind_group(const k1s_resource_t *r, char *buf, size_t len);
+
+/* --- status.c --- */
+/* Sends a metav1.Status failure and releases the request. */
+void k1s_api_fail(k1s_api_req_t *r, int code, const char *reason, const char *fmt, ...)
+    K1S_PRINTF(4, 5);
+/* Same, with details {name, group, kind, causes}. Takes ownership of causes (may be NULL). */
+void k1s_api_fail_details(k1s_api_req_t *r, int code, const char *reason, json_t *causes,
+                          const char *msg);
+/* 404 for name in r->res. */
+void k1s_api_not_found(k1s_api_req_t *r, const char *name);
+/* Sends JSON body (takes ownership of obj) with code. */
+void k1s_api_send_json(k1s_api_req_t *r, int code, json_t *obj);
+/* Sends raw bytes as application/json. */
+void k1s_api_send_bytes(k1s_api_req_t *r, int code, const char *data, size_t len);
+/* Releases a request that was answered (metrics + free). */
+void k1s_api_req_done(k1s_api_req_t *r, int code);
+/* Standalone Status JSON (new reference). */
+json_t *k1s_status_new(int code, const char *reason, const char *msg);
+
+/* --- discovery.c --- */
+bool k1s_discovery_handle(k1s_api_req_t *r, const char *path);
+
+/* --- rest.c --- */
+void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, char **segs,
+                     int nsegs);
+/* Internal writes used by bootstrap and namespace termination (no HTTP request). */
+int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, json_t *obj);
+/* Deletes (or starts graceful deletion of) a stored object; returns 0 or -errno. */
+int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key);
+
+/* --- watch.c --- */
+void k1s_watch_start(k1s_api_req_t *r, const char *prefix);
+void k1s_watch_close_all(k1s_apiserver_t *api);
+
+/* --- list/select (rest.c) --- */
+typedef struct k1s_list_filter k1s_list_filter_t;
+k1s_list_filter_t *k1s_list_filter_new(k1s_api_req_t *r, bool *failed);
+bool k1s_list_filter_match(const k1s_list_filter_t *f, const k1s_obj_aux_t *aux);
+void k1s_list_filter_free(k1s_list_filter_t *f);
+/* True if the request asked for Table output. */
+bool k1s_api_wants_table(k1s_api_req_t *r);
+/* Builds a one-or-more-row Table (new reference) from objects. */
+json_t *k1s_api_table(k1s_api_req_t *r, json_t *objects, const char *rv, const char *cont,
+                      bool with_columns);
+
+/* --- ipalloc.c --- */
+k1s_ipalloc_t *k1s_ipalloc_new_cidr(const char *cidr, k1s_err_t *err);
+k1s_ipalloc_t *k1s_ipalloc_new_range(uint32_t first, uint32_t last);
+void k1s_ipalloc_free(k1s_ipalloc_t *a);
+/* Marks a value used; -EEXIST if it already was, -ERANGE if outside. */
+int k1s_ipalloc_take(k1s_ipalloc_t *a, uint32_t v);
+/* Allocates a free value (random start); -ENOSPC when full. */
+int k1s_ipalloc_next(k1s_ipalloc_t *a, uint32_t *out);
+void k1s_ipalloc_release(k1s_ipalloc_t *a, uint32_t v);
+bool k1s_ipalloc_contains(const k1s_ipalloc_t *a, uint32_t v);
+/* The first value of the range (the kubernetes Service's IP). */
+uint32_t k1s_ipalloc_first(const k1s_ipalloc_t *a);
+/* Service IP/port bookkeeping over whole objects. */
+int k1s_svc_allocate(k1s_api_req_t *r, json_t *svc, const json_t *old, json_t *causes);
+void k1s_svc_release(k1s_apiserver_t *api, const json_t *svc);
+/* Rebuild allocations from stored Services at start. */
+void k1s_svc_rebuild(k1s_apiserver_t *api);
+
+/* --- nslife.c --- */
+/* Schedules a pass over terminating namespaces (after deletes commit). */
+void k1s_ns_schedule(k1s_apiserver_t *api);
+bool k1s_ns_is_terminating(k1s_apiserver_t *api, const char *ns, bool *exists);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * API discovery: /api, /api/v1, /apis, /apis/<group>, /apis/<group>/<version>,
+ * built from the resource registry, so `kubectl api-resources`, short names
+ * and categories (`kubectl get all`) work.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/apiserver-int.h"
+
+static json_t *verbs_all(void)
+{
+    return json_pack("[s,s,s,s,s,s,s,s]", "create", "delete", "deletecollection", "get", "list",
+                     "patch", "update", "watch");
+}
+
+static json_t *strings(const char *const *list, size_t max)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < max && list[i]; i++)
+        json_array_append_new(a, json_string(list[i]));
+    return a;
+}
+
+static json_t *sub_entry(const k1s_resource_t *r, const char *sub, const char *kind,
+                         const char *group, const char *version, json_t *verbs)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "%s/%s", r->plural, sub);
+    json_t *e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", name, "singularName", "",
+                          "namespaced", r->namespaced, "kind", kind, "verbs", verbs);
+    if (group) {
+        json_object_set_new(e, "group", json_string(group));
+        json_object_set_new(e, "version", json_string(version));
+    }
+    return e;
+}
+
+static json_t *resource_list(const char *group, const char *version)
+{
+    char gv[128];
+    if (*group)
+        snprintf(gv, sizeof(gv), "%s/%s", group, version);
+    else
+        snprintf(gv, sizeof(gv), "%s", version);
+    json_t *list = json_array();
+    size_t n;
+    const k1s_resource_t *all = k1s_registry_all(&n);
+    for (size_t i = 0; i < n; i++) {
+        const k1s_resource_t *r = &all[i];
+        if (strcmp(r->group, group) || strcmp(r->version, version))
+            continue;
+        json_t *e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName",
+                              r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
+                              verbs_all());
+        if (r->short_names[0])
+            json_object_set_new(e, "shortNames", strings(r->short_names, 4));
+        if (r->categories[0])
+            json_object_set_new(e, "categories", strings(r->categories, 2));
+        json_array_append_new(list, e);
+        if (r->subresources & K1S_SUB_BINDING)
+            json_array_append_new(list, sub_entry(r, "binding", "Binding", NULL, NULL,
+                                                  json_pack("[s]", "create")));
+        if (r->subresources & K1S_SUB_EVICTION)
+            json_array_append_new(list, sub_entry(r, "eviction", "Eviction", "policy", "v1",
+                                                  json_pack("[s]", "create")));
+        if (r->subresources & K1S_SUB_SCALE)
+            json_array_append_new(list, sub_entry(r, "scale", "Scale", "autoscaling", "v1",
+                                                  json_pack("[s,s,s]", "get", "patch", "update")));
+        if (r->subresources & K1S_SUB_STATUS)
+            json_array_append_new(list, sub_entry(r, "status", r->kind, NULL, NULL,
+                                                  json_pack("[s,s,s]", "get", "patch", "update")));
+    }
+    return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+                     "groupVersion", gv, "resources", list);
+}
+
+static json_t *group_entry(const char *group)
+{
+    json_t *versions = json_array();
+    size_t n;
+    const k1s_group_version_t *gvs = k1s_registry_group_versions(&n);
+    const char *preferred = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(gvs[i].group, group))
+            continue;
+        char gv[128];
+        snprintf(gv, sizeof(gv), "%s/%s", group, gvs[i].version);
+        json_array_append_new(versions, json_pack("{s:s, s:s}", "groupVersion", gv, "version",
+                                                  gvs[i].version));
+        if (!preferred)
+            preferred = gvs[i].version;
+    }
+    if (!preferred) {
+        json_decref(versions);
+        return NULL;
+    }
+    char pgv[128];
+    snprintf(pgv, sizeof(pgv), "%s/%s", group, preferred);
+    return json_pack("{s:s, s:o, s:{s:s, s:s}}", "name", group, "versions", versions,
+                     "preferredVersion", "groupVersion", pgv, "version", preferred);
+}
+
+bool k1s_discovery_handle(k1s_api_req_t *r, const char *path)
+{
+    if (!strcmp(path, "/api") || !strcmp(path, "/api/")) {
+        char addr[128];
+        snprintf(addr, sizeof(addr), "%s:%d", r->api->advertise_address, r->api->advertise_port);
+        k1s_api_send_json(r, 200,
+                          json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
+                                    "versions", "v1", "serverAddressByClientCIDRs", "clientCIDR",
+                                    "0.0.0.0/0", "serverAddress", addr));
+        return true;
+    }
+    if (!strcmp(path, "/api/v1") || !strcmp(path, "/api/v1/")) {
+        k1s_api_send_json(r, 200, resource_list("", "v1"));
+        return true;
+    }
+    if (!strcmp(path, "/apis") || !strcmp(path, "/apis/")) {
+        json_t *groups = json_array();
+        size_t n;
+        const k1s_group_version_t *gvs = k1s_registry_group_versions(&n);
+        for (size_t i = 0; i < n; i++) {
+            if (!gvs[i].group[0])
+                continue;
+            bool seen = false;
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(gvs[j].group, gvs[i].group))
+                    seen = true;
+            if (!seen)
+                json_array_append_new(groups, group_entry(gvs[i].group));
+        }
+        k1s_api_send_json(r, 200,
+                          json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1",
+                                    "groups", groups));
+        return true;
+    }
+    if (!strncmp(path, "/apis/", 6)) {
+        char group[128], version[64];
+        const char *p = path + 6;
+        const char *slash = strchr(p, '/');
+        if (!slash) {
+            snprintf(group, sizeof(group), "%s", p);
+            json_t *g = group_entry(group);
+            if (!g)
+                return false;
+            json_object_set_new(g, "kind", json_string("APIGroup"));
+            json_object_set_new(g, "apiVersion", json_string("v1"));
+            k1s_api_send_json(r, 200, g);
+            return true;
+        }
+        snprintf(group, sizeof(group), "%.*s", (int)(slash - p), p);
+        snprintf(version, sizeof(version), "%s", slash + 1);
+        size_t vl = strlen(version);
+        if (vl && version[vl - 1] == '/')
+            version[vl - 1] = 0;
+        if (strchr(version, '/'))
+            return false;
+        size_t n;
+        const k1s_group_version_t *gvs = k1s_registry_group_versions(&n);
+        for (size_t i = 0; i < n; i++) {
+            if (!strcmp(gvs[i].group, group) && !strcmp(gvs[i].version, version)) {
+                k1s_api_send_json(r, 200, resource_list(group, version));
+                return true;
+            }
+        }
+        return false;
+    }
+    return false;
+}

@@ -1,0 +1,193 @@
+/*
+ * Object helpers for the API server: store keys, the selector fields kept
+ * next to each stored value, and encoding/decoding of stored JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/apiserver-int.h"
+#include "lib/log.h"
+
+char *k1s_obj_key(const k1s_resource_t *r, const char *ns, const char *name)
+{
+    if (r->namespaced)
+        return k1s_xasprintf("/%s/%s/%s", r->storage_name, ns ? ns : "", name);
+    return k1s_xasprintf("/%s/%s", r->storage_name, name);
+}
+
+char *k1s_obj_prefix(const k1s_resource_t *r, const char *ns)
+{
+    if (r->namespaced && ns && *ns)
+        return k1s_xasprintf("/%s/%s/", r->storage_name, ns);
+    return k1s_xasprintf("/%s/", r->storage_name);
+}
+
+const char *k1s_obj_str(const json_t *obj, const char *path)
+{
+    const json_t *cur = obj;
+    const char *p = path;
+    char part[256];
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(part))
+            return NULL;
+        memcpy(part, p, n);
+        part[n] = 0;
+        cur = json_is_object(cur) ? json_object_get(cur, part) : NULL;
+        p = dot ? dot + 1 : p + n;
+    }
+    return json_is_string(cur) ? json_string_value(cur) : NULL;
+}
+
+static char *field_value(const json_t *obj, const char *path)
+{
+    const json_t *cur = obj;
+    const char *p = path;
+    char part[256];
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(part))
+            return k1s_xstrdup("");
+        memcpy(part, p, n);
+        part[n] = 0;
+        cur = json_is_object(cur) ? json_object_get(cur, part) : NULL;
+        p = dot ? dot + 1 : p + n;
+    }
+    if (json_is_string(cur))
+        return k1s_xstrdup(json_string_value(cur));
+    if (json_is_true(cur))
+        return k1s_xstrdup("true");
+    if (json_is_false(cur))
+        return k1s_xstrdup("false");
+    if (json_is_integer(cur))
+        return k1s_xasprintf("%lld", (long long)json_integer_value(cur));
+    return k1s_xstrdup("");
+}
+
+json_t *k1s_obj_meta(json_t *obj)
+{
+    json_t *m = json_object_get(obj, "metadata");
+    if (!json_is_object(m)) {
+        m = json_object();
+        json_object_set_new(obj, "metadata", m);
+    }
+    return m;
+}
+
+k1s_obj_aux_t *k1s_obj_aux_new(const k1s_resource_t *r, const json_t *obj)
+{
+    k1s_obj_aux_t *a = k1s_xcalloc(1, sizeof(*a));
+    a->res = r;
+    const char *ns = k1s_obj_str(obj, "metadata.namespace");
+    const char *name = k1s_obj_str(obj, "metadata.name");
+    a->ns = k1s_xstrdup(ns ? ns : "");
+    a->name = k1s_xstrdup(name ? name : "");
+    json_t *meta = json_object_get(obj, "metadata");
+    json_t *labels = meta ? json_object_get(meta, "labels") : NULL;
+    if (json_is_object(labels) && json_object_size(labels) > 0)
+        a->labels = json_deep_copy(labels);
+    for (int i = 0; i < 8 && r->field_selectors[i]; i++)
+        a->fields[i] = field_value(obj, r->field_selectors[i]);
+    return a;
+}
+
+void k1s_obj_aux_free(k1s_obj_aux_t *a)
+{
+    if (!a)
+        return;
+    free(a->ns);
+    free(a->name);
+    json_decref(a->labels);
+    for (int i = 0; i < 8; i++)
+        free(a->fields[i]);
+    free(a);
+}
+
+k1s_bytes_t *k1s_obj_encode(const json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    k1s_assert(s);
+    size_t n = strlen(s);
+    k1s_bytes_t *b = k1s_xmalloc(sizeof(*b) + n + 1);
+    b->refs = 1;
+    b->len = n;
+    memcpy(b->data, s, n + 1);
+    free(s);
+    return b;
+}
+
+json_t *k1s_obj_decode(const k1s_bytes_t *b)
+{
+    json_error_t e;
+    json_t *o = json_loadb(b->data, b->len, 0, &e);
+    if (!o) {
+        k1s_error("store holds unparseable JSON: %s", e.text);
+        o = json_object();
+    }
+    return o;
+}
+
+static const k1s_resource_t *resource_for_key(const char *key)
+{
+    /* "/<storage>/..." */
+    const char *p = key + 1;
+    const char *slash = strchr(p, '/');
+    if (!slash)
+        return NULL;
+    size_t n = (size_t)(slash - p);
+    size_t count;
+    const k1s_resource_t *all = k1s_registry_all(&count);
+    for (size_t i = 0; i < count; i++)
+        if (strlen(all[i].storage_name) == n && memcmp(all[i].storage_name, p, n) == 0)
+            return &all[i];
+    return NULL;
+}
+
+static void *make_aux(const char *key, const k1s_bytes_t *value, void *arg)
+{
+    const k1s_resource_t *r = resource_for_key(key);
+    if (!r)
+        return NULL;
+    json_t *obj = k1s_obj_decode(value);
+    k1s_obj_aux_t *a = k1s_obj_aux_new(r, obj);
+    json_decref(obj);
+    return a;
+}
+
+static void free_aux(void *aux, void *arg)
+{
+    k1s_obj_aux_free(aux);
+}
+
+const k1s_store_hooks_t k1s_apiserver_store_hooks = {make_aux, free_aux, NULL};
+
+bool k1s_resource_tracks_generation(const k1s_resource_t *r)
+{
+    static const char *const with_generation[] = {
+        "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
+        "ingresses", "networkpolicies", "poddisruptionbudgets", "horizontalpodautoscalers",
+        "controllerrevisions", "priorityclasses", "ingressclasses", "storageclasses", NULL};
+    for (int i = 0; with_generation[i]; i++)
+        if (!strcmp(r->plural, with_generation[i]))
+            return true;
+    return false;
+}
+
+void k1s_resource_qualified(const k1s_resource_t *r, char *buf, size_t len)
+{
+    if (r->group[0])
+        snprintf(buf, len, "%s.%s", r->plural, r->group);
+    else
+        snprintf(buf, len, "%s", r->plural);
+}
+
+void k1s_resource_kind_group(const k1s_resource_t *r, char *buf, size_t len)
+{
+    if (r->group[0])
+        snprintf(buf, len, "%s.%s", r->kind, r->group);
+    else
+        snprintf(buf, len, "%s", r->kind);
+}

@@ -1,0 +1,1614 @@
+/*
+ * The REST verbs for every registered resource: get, list, create, update,
+ * patch, delete, deletecollection, and the status, scale and binding
+ * subresources, with Kubernetes' metadata semantics (uid, resourceVersion,
+ * generation, generateName, finalizers, deletionTimestamp), optimistic
+ * concurrency, dry-run and field validation. Writes go to the store and are
+ * answered from its completion callback, after the commit.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api/apiserver-int.h"
+#include "api/defaults.h"
+#include "api/openapi.h"
+#include "api/patch.h"
+#include "api/selector.h"
+#include "api/table.h"
+#include "api/validate.h"
+#include "lib/log.h"
+#include "lib/yaml.h"
+
+#define MAX_OBJECT_BYTES (1536 * 1024)
+
+/* ---------- small helpers ---------- */
+
+static const char *meta_str(const json_t *obj, const char *field)
+{
+    const json_t *m = json_object_get(obj, "metadata");
+    const json_t *v = m ? json_object_get(m, field) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void now_rfc3339(char out[32])
+{
+    k1s_time_rfc3339(out);
+}
+
+static bool content_type_is(const char *ct, const char *want)
+{
+    if (!ct)
+        return false;
+    size_t n = strlen(want);
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
+}
+
+static bool query_bool(k1s_http_req_t *h, const char *name)
+{
+    const char *v = k1s_http_req_query(h, name);
+    return v && (!strcmp(v, "1") || !strcasecmp(v, "true"));
+}
+
+/*
+ * Decodes the request body as JSON or YAML. On failure answers 400 and
+ * returns NULL. dup_fields, if non-NULL, is set when the JSON had duplicate keys.
+ */
+static json_t *decode_body(k1s_api_req_t *r, bool *dup_fields)
+{
+    k1s_http_req_t *h = r->http;
+    const char *ct = k1s_http_req_header(h, "Content-Type");
+    if (ct && content_type_is(ct, "application/vnd.kubernetes.protobuf")) {
+        k1s_api_fail(r, 415, "UnsupportedMediaType",
+                     "the body of the request was in an unknown format - accepted media types "
+                     "include: application/json, application/yaml");
+        return NULL;
+    }
+    if (h->body_len == 0) {
+        k1s_api_fail(r, 400, "BadRequest", "the request body is empty");
+        return NULL;
+    }
+    json_t *obj = NULL;
+    if (ct && (content_type_is(ct, "application/yaml") || content_type_is(ct, "application/x-yaml") ||
+               content_type_is(ct, "text/yaml"))) {
+        k1s_err_t err = {0};
+        if (k1s_yaml_to_json(h->body, h->body_len, &obj, &err) < 0) {
+            k1s_api_fail(r, 400, "BadRequest", "error decoding YAML: %s", err.msg);
+            return NULL;
+        }
+    } else {
+        json_error_t je;
+        obj = json_loadb(h->body, h->body_len, JSON_REJECT_DUPLICATES, &je);
+        if (!obj && strstr(je.text, "duplicate")) {
+            if (dup_fields)
+                *dup_fields = true;
+            obj = json_loadb(h->body, h->body_len, 0, &je);
+        }
+        if (!obj) {
+            k1s_api_fail(r, 400, "BadRequest",
+                         "error decoding JSON: %s (line %d, column %d)", je.text, je.line,
+                         je.column);
+            return NULL;
+        }
+    }
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        k1s_api_fail(r, 400, "BadRequest", "the request body must be a JSON object");
+        return NULL;
+    }
+    return obj;
+}
+
+/* Checks apiVersion/kind of a decoded object against the URL; fills them in if missing. */
+static bool check_type(k1s_api_req_t *r, json_t *obj)
+{
+    char want_av[128];
+    k1s_resource_api_version(r->res, want_av, sizeof(want_av));
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (kind && strcmp(kind, r->res->kind)) {
+        k1s_api_fail(r, 400, "BadRequest",
+                     "the object provided is unrecognized (must be of type %s): kind %s given",
+                     r->res->kind, kind);
+        return false;
+    }
+    if (av && strcmp(av, want_av)) {
+        k1s_api_fail(r, 400, "BadRequest",
+                     "the API version in the data (%s) does not match the expected API version (%s)",
+                     av, want_av);
+        return false;
+    }
+    /* keep apiVersion and kind first, as Kubernetes writes them */
+    json_t *out = json_object();
+    json_object_set_new(out, "kind", json_string(r->res->kind));
+    json_object_set_new(out, "apiVersion", json_string(want_av));
+    json_object_update(out, obj);
+    json_object_clear(obj);
+    json_object_update(obj, out);
+    json_decref(out);
+    return true;
+}
+
+/* fieldValidation: Strict / Warn (default) / Ignore */
+static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
+{
+    const char *fv = k1s_http_req_query(r->http, "fieldValidation");
+    int mode = 1; /* warn */
+    if (fv) {
+        if (!strcasecmp(fv, "Strict"))
+            mode = 2;
+        else if (!strcasecmp(fv, "Ignore"))
+            mode = 0;
+        else if (!strcasecmp(fv, "Warn"))
+            mode = 1;
+        else {
+            k1s_api_fail(r, 400, "BadRequest",
+                         "fieldValidation parameter unsupported: %s (must be Ignore, Warn or Strict)",
+                         fv);
+            return -1;
+        }
+    }
+    if (mode == 0)
+        return 0;
+    json_t *unknown = json_array();
+    if (r->res->openapi_name)
+        k1s_openapi_check_fields(r->res->openapi_name, obj, unknown);
+    size_t n = json_array_size(unknown);
+    if (n == 0 && !dup_fields) {
+        json_decref(unknown);
+        return 0;
+    }
+    k1s_buf_t msg = K1S_BUF_INIT;
+    size_t i;
+    json_t *u;
+    if (mode == 2) {
+        k1s_buf_puts(&msg, "strict decoding error: ");
+        if (dup_fields)
+            k1s_buf_puts(&msg, "json: duplicate field");
+        json_array_foreach(unknown, i, u)
+        {
+            if (i > 0 || dup_fields)
+                k1s_buf_puts(&msg, ", ");
+            k1s_buf_printf(&msg, "unknown field \"%s\"", json_string_value(u));
+        }
+        json_decref(unknown);
+        k1s_api_fail(r, 400, "BadRequest", "%s", msg.data);
+        k1s_buf_free(&msg);
+        return -1;
+    }
+    if (!r->warnings)
+        r->warnings = json_array();
+    json_array_foreach(unknown, i, u)
+    {
+        char *w = k1s_xasprintf("unknown field \\\"%s\\\"", json_string_value(u));
+        json_array_append_new(r->warnings, json_string(w));
+        free(w);
+    }
+    if (dup_fields)
+        json_array_append_new(r->warnings, json_string("duplicate field"));
+    json_decref(unknown);
+    k1s_buf_free(&msg);
+    return 0;
+}
+
+static bool namespace_usable(k1s_api_req_t *r, const char *ns, bool for_create)
+{
+    bool exists = false;
+    bool terminating = k1s_ns_is_terminating(r->api, ns, &exists);
+    if (!exists) {
+        k1s_api_fail(r, 404, "NotFound", "namespaces \"%s\" not found", ns);
+        return false;
+    }
+    if (for_create && terminating) {
+        k1s_api_fail(r, 403, "Forbidden",
+                     "unable to create new content in namespace %s because it is being terminated",
+                     ns);
+        return false;
+    }
+    return true;
+}
+
+static void send_invalid(k1s_api_req_t *r, json_t *causes)
+{
+    char kg[256];
+    k1s_resource_kind_group(r->res, kg, sizeof(kg));
+    const char *name = r->obj ? meta_str(r->obj, "name") : r->name;
+    char *msg = k1s_validate_message(kg, name ? name : "", causes);
+    k1s_api_fail_details(r, 422, "Invalid", causes, msg);
+    free(msg);
+}
+
+static void send_conflict(k1s_api_req_t *r, const char *name)
+{
+    char q[256];
+    k1s_resource_qualified(r->res, q, sizeof(q));
+    k1s_api_fail(r, 409, "Conflict",
+                 "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
+                 "please apply your changes to the latest version and try again",
+                 q, name);
+}
+
+static void send_storage_error(k1s_api_req_t *r, int err)
+{
+    if (err == -ENOSPC)
+        k1s_api_fail(r, 507, "InternalError",
+                     "storage error: the datastore is out of disk space; the write was not saved");
+    else
+        k1s_api_fail(r, 500, "InternalError", "storage error: %s; the write was not saved",
+                     strerror(-err));
+}
+
+/* ---------- writes ---------- */
+
+static json_t *scale_of(k1s_api_req_t *r, const json_t *obj);
+
+static void write_done(int err, k1s_kv_t *kv, void *arg)
+{
+    k1s_api_req_t *r = arg;
+    if (err < 0) {
+        if (r->res && !strcmp(r->res->plural, "services") && r->obj && !r->old)
+            k1s_svc_release(r->api, r->obj);
+        send_storage_error(r, err);
+        return;
+    }
+    if (r->after_commit)
+        r->after_commit(r);
+    if (!kv) {
+        /* a delete: answer with Status success or the deleted object */
+        bool return_object = !strcmp(r->res->plural, "pods") || !strcmp(r->res->plural, "services");
+        if (return_object && r->old) {
+            json_t *o = r->old;
+            r->old = NULL;
+            k1s_api_send_json(r, 200, o);
+            return;
+        }
+        json_t *s = k1s_status_new(200, NULL, "");
+        json_object_del(s, "message");
+        json_t *d = json_object();
+        json_object_set_new(d, "name", json_string(r->name ? r->name : ""));
+        if (r->res->group[0])
+            json_object_set_new(d, "group", json_string(r->res->group));
+        json_object_set_new(d, "kind", json_string(r->res->plural));
+        const char *uid = r->old ? meta_str(r->old, "uid") : NULL;
+        if (uid)
+            json_object_set_new(d, "uid", json_string(uid));
+        json_object_set_new(s, "details", d);
+        k1s_api_send_json(r, 200, s);
+        return;
+    }
+    if (r->answer_scale) {
+        json_t *o = k1s_obj_decode(kv->value);
+        k1s_api_send_json(r, r->success_code, scale_of(r, o));
+        json_decref(o);
+        return;
+    }
+    k1s_api_send_bytes(r, r->success_code, kv->value->data, kv->value->len);
+}
+
+/* Stores r->obj under r->key (answering with code) or, for dry-run, answers at once. */
+static void commit_put(k1s_api_req_t *r, int code)
+{
+    k1s_apiserver_t *api = r->api;
+    json_t *meta = k1s_obj_meta(r->obj);
+    if (r->dry_run) {
+        if (!strcmp(r->res->plural, "services") && !r->old)
+            k1s_svc_release(api, r->obj);
+        json_t *o = r->obj;
+        r->obj = NULL;
+        k1s_api_send_json(r, code, o);
+        return;
+    }
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
+    json_object_set_new(meta, "resourceVersion", json_string(rv));
+    k1s_bytes_t *b = k1s_obj_encode(r->obj);
+    if (b->len > MAX_OBJECT_BYTES) {
+        k1s_bytes_unref(b);
+        if (!strcmp(r->res->plural, "services") && !r->old)
+            k1s_svc_release(api, r->obj);
+        k1s_api_fail(r, 413, "RequestEntityTooLarge",
+                     "Request entity too large: the object is larger than the 1.5 MiB limit");
+        return;
+    }
+    r->success_code = code;
+    k1s_store_put(api->store, r->key, b, k1s_obj_aux_new(r->res, r->obj), write_done, r);
+}
+
+static void commit_delete(k1s_api_req_t *r)
+{
+    if (r->dry_run) {
+        json_t *o = r->old;
+        r->old = NULL;
+        k1s_api_send_json(r, 200, o);
+        return;
+    }
+    k1s_store_delete(r->api->store, r->key, write_done, r);
+}
+
+static void after_delete(k1s_api_req_t *r)
+{
+    if (!strcmp(r->res->plural, "services") && r->old)
+        k1s_svc_release(r->api, r->old);
+    if (r->res->namespaced || !strcmp(r->res->plural, "namespaces"))
+        k1s_ns_schedule(r->api);
+}
+
+static int after_delete_hook(k1s_api_req_t *r)
+{
+    after_delete(r);
+    return 0;
+}
+
+static int after_ns_update_hook(k1s_api_req_t *r)
+{
+    k1s_ns_schedule(r->api);
+    return 0;
+}
+
+/* Per-kind work on create/update that needs server state. */
+static int prepare_kind(k1s_api_req_t *r, json_t *obj, const json_t *old, json_t *causes)
+{
+    const char *plural = r->res->plural;
+    if (!strcmp(plural, "services") && !r->sub)
+        return k1s_svc_allocate(r, obj, old, causes);
+    return 0;
+}
+
+static void reset_status_on_create(k1s_api_req_t *r, json_t *obj)
+{
+    const char *p = r->res->plural;
+    if (!r->res->has_status || !strcmp(p, "nodes"))
+        return;
+    if (!strcmp(p, "pods")) {
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
+        return;
+    }
+    if (!strcmp(p, "namespaces")) {
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+        return;
+    }
+    if (!strcmp(p, "persistentvolumes") || !strcmp(p, "persistentvolumeclaims")) {
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
+        return;
+    }
+    if (!strcmp(p, "services")) {
+        json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+        return;
+    }
+    json_object_set_new(obj, "status", json_object());
+}
+
+static void handle_create(k1s_api_req_t *r)
+{
+    bool dup = false;
+    json_t *obj = decode_body(r, &dup);
+    if (!obj)
+        return;
+    r->obj = obj;
+    if (!check_type(r, obj))
+        return;
+    json_t *meta = k1s_obj_meta(obj);
+    if (r->res->namespaced) {
+        const char *bns = meta_str(obj, "namespace");
+        if (bns && *bns && r->ns && strcmp(bns, r->ns)) {
+            k1s_api_fail(r, 400, "BadRequest",
+                         "the namespace of the provided object does not match the namespace sent "
+                         "on the request");
+            return;
+        }
+        if (!r->ns) {
+            k1s_api_fail(r, 400, "BadRequest", "a namespace is required to create %s",
+                         r->res->plural);
+            return;
+        }
+        json_object_set_new(meta, "namespace", json_string(r->ns));
+    } else {
+        json_object_del(meta, "namespace");
+    }
+    const char *name = meta_str(obj, "name");
+    const char *gen = meta_str(obj, "generateName");
+    if ((!name || !*name) && gen && *gen) {
+        char suffix[6];
+        k1s_random_suffix(suffix, 5);
+        char *n = k1s_xasprintf("%.58s%s", gen, suffix);
+        json_object_set_new(meta, "name", json_string(n));
+        free(n);
+    }
+    name = meta_str(obj, "name");
+    if (field_validation(r, obj, dup) < 0)
+        return;
+    if (r->res->namespaced && !namespace_usable(r, r->ns, true))
+        return;
+    /* server-set metadata */
+    char uid[37], ts[32];
+    k1s_uuid4(uid);
+    now_rfc3339(ts);
+    json_object_set_new(meta, "uid", json_string(uid));
+    json_object_set_new(meta, "creationTimestamp", json_string(ts));
+    json_object_del(meta, "resourceVersion");
+    json_object_del(meta, "deletionTimestamp");
+    json_object_del(meta, "deletionGracePeriodSeconds");
+    json_object_del(meta, "selfLink");
+    if (k1s_resource_tracks_generation(r->res))
+        json_object_set_new(meta, "generation", json_integer(1));
+    else
+        json_object_del(meta, "generation");
+    reset_status_on_create(r, obj);
+    k1s_defaults_apply(r->res, obj);
+    json_t *causes = json_array();
+    if (!name || !*name)
+        json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueRequired",
+                                                "message",
+                                                "Required value: name or generateName is required",
+                                                "field", "metadata.name"));
+    else
+        k1s_validate(r->res, obj, NULL, causes);
+    if (json_array_size(causes) == 0)
+        prepare_kind(r, obj, NULL, causes);
+    if (json_array_size(causes) > 0) {
+        send_invalid(r, causes);
+        return;
+    }
+    json_decref(causes);
+    r->name = k1s_xstrdup(name);
+    r->key = k1s_obj_key(r->res, r->ns, name);
+    if (k1s_store_get_latest(r->api->store, r->key)) {
+        if (!strcmp(r->res->plural, "services"))
+            k1s_svc_release(r->api, obj);
+        char q[256];
+        k1s_resource_qualified(r->res, q, sizeof(q));
+        k1s_api_fail(r, 409, "AlreadyExists", "%s \"%s\" already exists", q, name);
+        return;
+    }
+    commit_put(r, 201);
+}
+
+static bool json_equal_except_rv(json_t *a, json_t *b)
+{
+    json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+    json_t *rva = ma ? json_incref(json_object_get(ma, "resourceVersion")) : NULL;
+    json_t *rvb = mb ? json_incref(json_object_get(mb, "resourceVersion")) : NULL;
+    if (ma)
+        json_object_del(ma, "resourceVersion");
+    if (mb)
+        json_object_del(mb, "resourceVersion");
+    bool eq = json_equal(a, b);
+    if (rva)
+        json_object_set_new(ma, "resourceVersion", rva);
+    if (rvb)
+        json_object_set_new(mb, "resourceVersion", rvb);
+    return eq;
+}
+
+static bool spec_changed(const json_t *a, const json_t *b)
+{
+    /* everything but metadata and status counts as spec */
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)a, k, v)
+    {
+        if (!strcmp(k, "metadata") || !strcmp(k, "status") || !strcmp(k, "apiVersion") ||
+            !strcmp(k, "kind"))
+            continue;
+        if (!json_equal(v, json_object_get(b, k)))
+            return true;
+    }
+    json_object_foreach((json_t *)b, k, v)
+    {
+        if (!strcmp(k, "metadata") || !strcmp(k, "status") || !strcmp(k, "apiVersion") ||
+            !strcmp(k, "kind"))
+            continue;
+        if (!json_object_get(a, k))
+            return true;
+    }
+    return false;
+}
+
+static json_t *finalizers_of(const json_t *obj)
+{
+    json_t *m = json_object_get(obj, "metadata");
+    json_t *f = m ? json_object_get(m, "finalizers") : NULL;
+    return json_is_array(f) ? f : NULL;
+}
+
+/*
+ * The common tail of update and patch: r->old is the stored object, newobj
+ * the wanted one (owned). Applies the update rules and writes.
+ */
+static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
+{
+    json_t *old = r->old;
+    r->obj = newobj;
+    if (!check_type(r, newobj))
+        return;
+    json_t *meta = k1s_obj_meta(newobj);
+    json_t *ometa = k1s_obj_meta(old);
+    const char *bname = meta_str(newobj, "name");
+    if (bname && strcmp(bname, r->name)) {
+        k1s_api_fail(r, 400, "BadRequest",
+                     "the name of the object (%s) does not match the name on the request (%s)",
+                     bname, r->name);
+        return;
+    }
+    const char *bns = meta_str(newobj, "namespace");
+    if (r->res->namespaced && bns && *bns && strcmp(bns, r->ns)) {
+        k1s_api_fail(r, 400, "BadRequest",
+                     "the namespace of the provided object does not match the namespace sent on "
+                     "the request");
+        return;
+    }
+    const char *rv = meta_str(newobj, "resourceVersion");
+    const char *orv = meta_str(old, "resourceVersion");
+    if (rv && *rv && orv && strcmp(rv, orv)) {
+        send_conflict(r, r->name);
+        return;
+    }
+    if (field_validation(r, newobj, dup) < 0)
+        return;
+    json_object_set_new(meta, "name", json_string(r->name));
+    if (r->res->namespaced)
+        json_object_set_new(meta, "namespace", json_string(r->ns));
+    /* fields only the server sets */
+    static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
+                                       "deletionGracePeriodSeconds", "generation", NULL};
+    for (int i = 0; keep[i]; i++) {
+        json_t *v = json_object_get(ometa, keep[i]);
+        if (v)
+            json_object_set(meta, keep[i], v);
+        else
+            json_object_del(meta, keep[i]);
+    }
+    json_object_set_new(meta, "resourceVersion", json_string(orv ? orv : ""));
+    if (r->sub && !strcmp(r->sub, "status")) {
+        /* status subresource: only status changes */
+        json_t *st = json_incref(json_object_get(newobj, "status"));
+        json_t *merged = json_deep_copy(old);
+        if (st)
+            json_object_set_new(merged, "status", st);
+        else
+            json_object_del(merged, "status");
+        r->obj = merged;
+        json_decref(newobj);
+        newobj = merged;
+        meta = k1s_obj_meta(newobj);
+    } else if (r->res->has_status) {
+        json_t *st = json_object_get(old, "status");
+        if (st)
+            json_object_set(newobj, "status", st);
+        else
+            json_object_del(newobj, "status");
+    }
+    /* deletion in progress: finalizers may only be removed, deletionTimestamp stays */
+    k1s_defaults_apply(r->res, newobj);
+    json_t *causes = json_array();
+    k1s_validate(r->res, newobj, old, causes);
+    if (json_array_size(causes) == 0)
+        prepare_kind(r, newobj, old, causes);
+    if (json_array_size(causes) > 0) {
+        send_invalid(r, causes);
+        return;
+    }
+    json_decref(causes);
+    if (k1s_resource_tracks_generation(r->res) && spec_changed(old, newobj)) {
+        json_int_t g = json_integer_value(json_object_get(ometa, "generation"));
+        json_object_set_new(meta, "generation", json_integer(g + 1));
+    }
+    if (json_object_get(meta, "deletionTimestamp") && json_array_size(finalizers_of(newobj)) == 0 &&
+        !(r->res->subresources & K1S_SUB_STATUS && !strcmp(r->res->plural, "pods"))) {
+        /* the last finalizer is gone: the object goes now */
+        if (r->dry_run) {
+            json_t *o = r->obj;
+            r->obj = NULL;
+            k1s_api_send_json(r, 200, o);
+            return;
+        }
+        r->success_code = 200;
+        r->after_commit = after_delete_hook;
+        json_decref(r->old);
+        r->old = json_incref(newobj);
+        k1s_store_delete(r->api->store, r->key, write_done, r);
+        return;
+    }
+    if (json_equal_except_rv(newobj, old)) {
+        /* nothing changed: no write, the stored object is the answer */
+        k1s_kv_t *kv = k1s_store_get_latest(r->api->store, r->key);
+        if (kv && !r->dry_run && k1s_store_get(r->api->store, r->key) == kv) {
+            k1s_api_send_bytes(r, 200, kv->value->data, kv->value->len);
+            return;
+        }
+    }
+    if (!strcmp(r->res->plural, "namespaces"))
+        r->after_commit = after_ns_update_hook;
+    commit_put(r, 200);
+}
+
+static bool load_old(k1s_api_req_t *r)
+{
+    r->key = k1s_obj_key(r->res, r->ns, r->name);
+    k1s_kv_t *kv = k1s_store_get_latest(r->api->store, r->key);
+    if (!kv) {
+        k1s_api_not_found(r, r->name);
+        return false;
+    }
+    r->old = k1s_obj_decode(kv->value);
+    return true;
+}
+
+/* autoscaling/v1 Scale for a workload object */
+static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    json_t *sm = json_object();
+    static const char *const fields[] = {"name", "namespace", "uid", "resourceVersion",
+                                         "creationTimestamp", NULL};
+    for (int i = 0; fields[i]; i++) {
+        json_t *v = meta ? json_object_get(meta, fields[i]) : NULL;
+        if (v)
+            json_object_set(sm, fields[i], v);
+    }
+    json_t *spec = json_object_get(obj, "spec");
+    json_t *status = json_object_get(obj, "status");
+    json_int_t want = json_integer_value(spec ? json_object_get(spec, "replicas") : NULL);
+    json_int_t have = json_integer_value(status ? json_object_get(status, "replicas") : NULL);
+    json_t *scale = json_pack("{s:s, s:s, s:o, s:{s:I}, s:{s:I}}", "kind", "Scale", "apiVersion",
+                              "autoscaling/v1", "metadata", sm, "spec", "replicas", want, "status",
+                              "replicas", have);
+    /* status.selector as a label-selector string */
+    json_t *sel = spec ? json_object_get(spec, "selector") : NULL;
+    json_t *ml = sel ? json_object_get(sel, "matchLabels") : NULL;
+    if (json_is_object(ml)) {
+        k1s_buf_t b = K1S_BUF_INIT;
+        const char *k;
+        json_t *v;
+        json_object_foreach(ml, k, v)
+        {
+            if (b.len)
+                k1s_buf_putc(&b, ',');
+            k1s_buf_printf(&b, "%s=%s", k, json_string_value(v));
+        }
+        json_object_set_new(json_object_get(scale, "status"), "selector",
+                            json_string(b.data ? b.data : ""));
+        k1s_buf_free(&b);
+    }
+    return scale;
+}
+
+static const json_t *schema_root(const k1s_resource_t *res)
+{
+    return res->openapi_name ? k1s_openapi_schema(res->openapi_name) : NULL;
+}
+
+/* Applies a PATCH body to cur (not modified); answers and returns NULL on error. */
+static json_t *apply_patch(k1s_api_req_t *r, const json_t *cur, const json_t *schema)
+{
+    const char *ct = k1s_http_req_header(r->http, "Content-Type");
+    if (!ct) {
+        k1s_api_fail(r, 415, "UnsupportedMediaType", "a PATCH needs a Content-Type");
+        return NULL;
+    }
+    json_t *out = NULL;
+    k1s_err_t err = {0};
+    int rc = k1s_patch_apply(ct, cur, r->http->body, r->http->body_len, schema,
+                             k1s_openapi_resolve, NULL, &out, &err);
+    if (rc == -EOPNOTSUPP || rc == -EPROTONOSUPPORT) {
+        k1s_api_fail(r, 415, "UnsupportedMediaType", "%s", err.msg);
+        return NULL;
+    }
+    if (rc < 0) {
+        k1s_api_fail(r, rc == -EINVAL ? 400 : 422, rc == -EINVAL ? "BadRequest" : "Invalid", "%s",
+                     err.msg);
+        return NULL;
+    }
+    return out;
+}
+
+static void handle_update(k1s_api_req_t *r, bool patch)
+{
+    if (!load_old(r))
+        return;
+    if (r->sub && !strcmp(r->sub, "scale")) {
+        json_t *scale = scale_of(r, r->old);
+        json_t *want;
+        if (patch) {
+            want = apply_patch(r, scale, k1s_openapi_schema("io.k8s.api.autoscaling.v1.Scale"));
+            json_decref(scale);
+            if (!want)
+                return;
+        } else {
+            json_decref(scale);
+            want = decode_body(r, NULL);
+            if (!want)
+                return;
+        }
+        const char *rv = meta_str(want, "resourceVersion");
+        if (rv && *rv && strcmp(rv, meta_str(r->old, "resourceVersion"))) {
+            json_decref(want);
+            send_conflict(r, r->name);
+            return;
+        }
+        json_t *spec = json_object_get(want, "spec");
+        json_t *rep = spec ? json_object_get(spec, "replicas") : NULL;
+        json_t *obj = json_deep_copy(r->old);
+        json_t *ospec = json_object_get(obj, "spec");
+        if (!json_is_object(ospec)) {
+            ospec = json_object();
+            json_object_set_new(obj, "spec", ospec);
+        }
+        json_object_set_new(ospec, "replicas", json_integer(json_integer_value(rep)));
+        json_decref(want);
+        free(r->sub);
+        r->sub = NULL;
+        r->verb = patch ? "patch" : "update";
+        r->answer_scale = true;
+        /* answer with a Scale: convert after the write */
+        finish_update(r, obj, false);
+        return;
+    }
+    json_t *newobj;
+    bool dup = false;
+    if (patch) {
+        newobj = apply_patch(r, r->old, schema_root(r->res));
+        if (!newobj)
+            return;
+        /* a patch that names a resourceVersion makes it a precondition; otherwise none */
+    } else {
+        newobj = decode_body(r, &dup);
+        if (!newobj)
+            return;
+    }
+    finish_update(r, newobj, dup);
+}
+
+static void handle_get_scale(k1s_api_req_t *r)
+{
+    if (!load_old(r))
+        return;
+    k1s_api_send_json(r, 200, scale_of(r, r->old));
+}
+
+/* ---------- delete ---------- */
+
+static int64_t query_int(k1s_http_req_t *h, const char *name, int64_t dflt)
+{
+    const char *v = k1s_http_req_query(h, name);
+    if (!v || !*v)
+        return dflt;
+    return strtoll(v, NULL, 10);
+}
+
+/*
+ * Decides what deleting obj means: remove now (returns 0), or mark it
+ * (sets deletionTimestamp etc. in obj and returns 1).
+ */
+static int plan_delete(const k1s_resource_t *res, json_t *obj, int64_t grace)
+{
+    json_t *meta = k1s_obj_meta(obj);
+    bool has_fin = json_array_size(finalizers_of(obj)) > 0;
+    bool is_ns = !strcmp(res->plural, "namespaces");
+    const char *node = k1s_obj_str(obj, "spec.nodeName");
+    bool graceful_pod = !strcmp(res->plural, "pods") && node && *node && grace != 0;
+    if (!has_fin && !is_ns && !graceful_pod)
+        return 0;
+    if (json_object_get(meta, "deletionTimestamp"))
+        return 1;
+    char ts[32];
+    if (graceful_pod) {
+        int64_t g = grace;
+        if (g < 0) {
+            json_t *spec = json_object_get(obj, "spec");
+            json_t *tg = spec ? json_object_get(spec, "terminationGracePeriodSeconds") : NULL;
+            g = tg ? json_integer_value(tg) : 30;
+        }
+        time_t t = time(NULL) + g;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(g));
+    } else {
+        now_rfc3339(ts);
+        json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(0));
+    }
+    json_object_set_new(meta, "deletionTimestamp", json_string(ts));
+    if (is_ns) {
+        json_t *st = json_object_get(obj, "status");
+        if (!json_is_object(st)) {
+            st = json_object();
+            json_object_set_new(obj, "status", st);
+        }
+        json_object_set_new(st, "phase", json_string("Terminating"));
+    }
+    if (k1s_resource_tracks_generation(res)) {
+        json_int_t g = json_integer_value(json_object_get(meta, "generation"));
+        json_object_set_new(meta, "generation", json_integer(g + 1));
+    }
+    return 1;
+}
+
+static void handle_delete(k1s_api_req_t *r)
+{
+    if (!load_old(r))
+        return;
+    int64_t grace = query_int(r->http, "gracePeriodSeconds", -1);
+    json_t *opts = NULL;
+    if (r->http->body_len > 0) {
+        json_error_t je;
+        opts = json_loadb(r->http->body, r->http->body_len, 0, &je);
+        if (!opts) {
+            k1s_api_fail(r, 400, "BadRequest", "error decoding DeleteOptions: %s", je.text);
+            return;
+        }
+        json_t *g = json_object_get(opts, "gracePeriodSeconds");
+        if (json_is_integer(g))
+            grace = json_integer_value(g);
+        json_t *dr = json_object_get(opts, "dryRun");
+        if (json_is_array(dr) && json_array_size(dr) > 0)
+            r->dry_run = true;
+        json_t *pre = json_object_get(opts, "preconditions");
+        const char *puid = pre ? json_string_value(json_object_get(pre, "uid")) : NULL;
+        const char *prv = pre ? json_string_value(json_object_get(pre, "resourceVersion")) : NULL;
+        const char *ouid = meta_str(r->old, "uid");
+        const char *orv = meta_str(r->old, "resourceVersion");
+        if (puid && ouid && strcmp(puid, ouid)) {
+            json_decref(opts);
+            k1s_api_fail(r, 409, "Conflict",
+                         "Precondition failed: UID in precondition: %s, UID in object meta: %s",
+                         puid, ouid);
+            return;
+        }
+        if (prv && orv && strcmp(prv, orv)) {
+            json_decref(opts);
+            k1s_api_fail(r, 409, "Conflict",
+                         "Precondition failed: ResourceVersion in precondition: %s, "
+                         "ResourceVersion in object meta: %s",
+                         prv, orv);
+            return;
+        }
+        json_decref(opts);
+    }
+    json_t *obj = json_deep_copy(r->old);
+    bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
+    int plan = plan_delete(r->res, obj, grace);
+    if (plan == 1 && grace == 0 && !strcmp(r->res->plural, "pods") &&
+        json_array_size(finalizers_of(obj)) == 0)
+        plan = 0; /* force deletion of a pod */
+    if (plan == 0) {
+        json_decref(obj);
+        r->after_commit = after_delete_hook;
+        commit_delete(r);
+        return;
+    }
+    if (already) {
+        /* already being deleted: nothing more to do */
+        json_decref(obj);
+        json_t *o = r->old;
+        r->old = NULL;
+        k1s_api_send_json(r, 200, o);
+        return;
+    }
+    r->obj = obj;
+    r->after_commit = after_ns_update_hook;
+    commit_put(r, 200);
+}
+
+/* Internal delete for namespace termination and deletecollection (no answer). */
+static void internal_done(int err, k1s_kv_t *kv, void *arg)
+{
+    k1s_apiserver_t *api = arg;
+    if (err < 0)
+        k1s_warn("delete during namespace cleanup failed: %s", strerror(-err));
+    k1s_ns_schedule(api);
+}
+
+static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key,
+                              k1s_store_done_fn done, void *arg)
+{
+    k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
+    if (!kv)
+        return -ENOENT;
+    json_t *obj = k1s_obj_decode(kv->value);
+    bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
+    int plan = plan_delete(res, obj, -1);
+    if (plan == 0) {
+        json_decref(obj);
+        if (!strcmp(res->plural, "services")) {
+            json_t *o = k1s_obj_decode(kv->value);
+            k1s_svc_release(api, o);
+            json_decref(o);
+        }
+        k1s_store_delete(api->store, key, done, arg);
+        return 1;
+    }
+    if (already) {
+        json_decref(obj);
+        return 0;
+    }
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
+    json_object_set_new(k1s_obj_meta(obj), "resourceVersion", json_string(rv));
+    k1s_store_put(api->store, key, k1s_obj_encode(obj), k1s_obj_aux_new(res, obj), done, arg);
+    json_decref(obj);
+    return 1;
+}
+
+int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key)
+{
+    int rc = internal_delete_cb(api, res, key, internal_done, api);
+    return rc < 0 ? rc : 0;
+}
+
+static void bootstrap_done(int err, k1s_kv_t *kv, void *arg)
+{
+    if (err < 0)
+        k1s_error("bootstrap write failed: %s", strerror(-err));
+}
+
+int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, json_t *obj)
+{
+    json_t *meta = k1s_obj_meta(obj);
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    char *key = k1s_obj_key(res, ns, name);
+    if (k1s_store_get_latest(api->store, key)) {
+        free(key);
+        return -EEXIST;
+    }
+    char uid[37], ts[32], av[128];
+    k1s_uuid4(uid);
+    now_rfc3339(ts);
+    json_t *out = json_pack("{s:s, s:s}", "kind", res->kind, "apiVersion",
+                            k1s_resource_api_version(res, av, sizeof(av)));
+    json_object_update(out, obj);
+    meta = k1s_obj_meta(out);
+    json_object_set_new(meta, "uid", json_string(uid));
+    json_object_set_new(meta, "creationTimestamp", json_string(ts));
+    k1s_defaults_apply(res, out);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
+    json_object_set_new(meta, "resourceVersion", json_string(rv));
+    k1s_store_put(api->store, key, k1s_obj_encode(out), k1s_obj_aux_new(res, out), bootstrap_done,
+                  NULL);
+    json_decref(out);
+    free(key);
+    return 0;
+}
+
+/* ---------- list ---------- */
+
+struct k1s_list_filter {
+    k1s_label_selector_t *labels;
+    k1s_field_selector_t *fields;
+    const k1s_resource_t *res;
+};
+
+static const char *aux_field(const char *field, void *arg)
+{
+    const k1s_obj_aux_t *a = arg;
+    if (!strcmp(field, "metadata.name"))
+        return a->name;
+    if (!strcmp(field, "metadata.namespace"))
+        return a->ns;
+    for (int i = 0; i < 8 && a->res->field_selectors[i]; i++)
+        if (!strcmp(field, a->res->field_selectors[i]))
+            return a->fields[i] ? a->fields[i] : "";
+    return "";
+}
+
+static bool field_supported(const k1s_resource_t *res, const char *field)
+{
+    if (!strcmp(field, "metadata.name") || !strcmp(field, "metadata.namespace"))
+        return true;
+    for (int i = 0; i < 8 && res->field_selectors[i]; i++)
+        if (!strcmp(field, res->field_selectors[i]))
+            return true;
+    return false;
+}
+
+k1s_list_filter_t *k1s_list_filter_new(k1s_api_req_t *r, bool *failed)
+{
+    *failed = false;
+    const char *ls = k1s_http_req_query(r->http, "labelSelector");
+    const char *fs = k1s_http_req_query(r->http, "fieldSelector");
+    if ((!ls || !*ls) && (!fs || !*fs))
+        return NULL;
+    k1s_list_filter_t *f = k1s_xcalloc(1, sizeof(*f));
+    f->res = r->res;
+    k1s_err_t err = {0};
+    if (ls && *ls) {
+        f->labels = k1s_label_selector_parse(ls, &err);
+        if (!f->labels) {
+            k1s_list_filter_free(f);
+            *failed = true;
+            k1s_api_fail(r, 400, "BadRequest", "unable to parse requirement: %s", err.msg);
+            return NULL;
+        }
+    }
+    if (fs && *fs) {
+        f->fields = k1s_field_selector_parse(fs, &err);
+        if (!f->fields) {
+            k1s_list_filter_free(f);
+            *failed = true;
+            k1s_api_fail(r, 400, "BadRequest", "invalid field selector: %s", err.msg);
+            return NULL;
+        }
+        size_t n = k1s_field_selector_count(f->fields);
+        for (size_t i = 0; i < n; i++) {
+            const char *field = k1s_field_selector_field(f->fields, i);
+            if (!field_supported(r->res, field)) {
+                char kind_v[256];
+                snprintf(kind_v, sizeof(kind_v), "\"%s\" is not a known field selector: only "
+                         "\"metadata.name\", \"metadata.namespace\"", field);
+                k1s_list_filter_free(f);
+                *failed = true;
+                k1s_api_fail(r, 400, "BadRequest", "field label not supported: %s", field);
+                return NULL;
+            }
+        }
+    }
+    return f;
+}
+
+bool k1s_list_filter_match(const k1s_list_filter_t *f, const k1s_obj_aux_t *aux)
+{
+    if (!f)
+        return true;
+    if (!aux)
+        return false;
+    if (f->labels && !k1s_label_selector_matches(f->labels, aux->labels))
+        return false;
+    if (f->fields && !k1s_field_selector_matches(f->fields, aux_field, (void *)aux))
+        return false;
+    return true;
+}
+
+void k1s_list_filter_free(k1s_list_filter_t *f)
+{
+    if (!f)
+        return;
+    k1s_label_selector_free(f->labels);
+    k1s_field_selector_free(f->fields);
+    free(f);
+}
+
+bool k1s_api_wants_table(k1s_api_req_t *r)
+{
+    const char *accept = k1s_http_req_header(r->http, "Accept");
+    return accept && strstr(accept, "as=Table") && strstr(accept, "g=meta.k8s.io");
+}
+
+json_t *k1s_api_table(k1s_api_req_t *r, json_t *objects, const char *rv, const char *cont,
+                      bool with_columns)
+{
+    json_t *rows = json_array();
+    time_t now = time(NULL);
+    const char *include = k1s_http_req_query(r->http, "includeObject");
+    size_t i;
+    json_t *o;
+    json_array_foreach(objects, i, o)
+    {
+        json_t *row = json_pack("{s:o}", "cells", k1s_table_cells(r->res, o, now));
+        if (include && !strcmp(include, "Object")) {
+            json_object_set(row, "object", o);
+        } else if (!include || strcmp(include, "None")) {
+            json_t *pm = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
+                                   "meta.k8s.io/v1", "metadata", json_object_get(o, "metadata"));
+            json_object_set_new(row, "object", pm);
+        }
+        json_array_append_new(rows, row);
+    }
+    json_t *meta = json_object();
+    if (rv)
+        json_object_set_new(meta, "resourceVersion", json_string(rv));
+    if (cont && *cont)
+        json_object_set_new(meta, "continue", json_string(cont));
+    json_t *t = json_pack("{s:s, s:s, s:o}", "kind", "Table", "apiVersion", "meta.k8s.io/v1",
+                          "metadata", meta);
+    json_object_set_new(t, "columnDefinitions",
+                        with_columns ? k1s_table_columns(r->res) : json_null());
+    json_object_set_new(t, "rows", rows);
+    return t;
+}
+
+/* continue tokens: base64 of {"v":"meta.k8s.io/v1","rv":N,"start":"<key>"} like Kubernetes */
+static char *make_continue(int64_t rv, const char *last_key)
+{
+    json_t *t = json_pack("{s:s, s:I, s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rv, "start",
+                          last_key);
+    char *s = json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(t);
+    size_t n = strlen(s);
+    char *out = k1s_xmalloc(4 * ((n + 2) / 3) + 1);
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)s[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    out[o] = 0;
+    free(s);
+    return out;
+}
+
+static int b64val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-' || c == '+')
+        return 62;
+    if (c == '_' || c == '/')
+        return 63;
+    return -1;
+}
+
+static char *parse_continue(const char *tok, const char *prefix)
+{
+    size_t n = strlen(tok);
+    char *dec = k1s_xmalloc(n + 1);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (tok[i] == '=')
+            break;
+        int v = b64val(tok[i]);
+        if (v < 0) {
+            free(dec);
+            return NULL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            dec[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    dec[o] = 0;
+    json_t *j = json_loads(dec, 0, NULL);
+    free(dec);
+    const char *start = j ? json_string_value(json_object_get(j, "start")) : NULL;
+    char *res = NULL;
+    if (start && k1s_str_has_prefix(start, prefix))
+        res = k1s_xstrdup(start);
+    json_decref(j);
+    return res;
+}
+
+typedef struct list_ctx {
+    k1s_list_filter_t *filter;
+    k1s_buf_t *out;
+    json_t *objects; /* for Table output */
+    int64_t limit, count;
+    bool more;
+    char *last_key;
+    int64_t remaining;
+    bool counting;
+} list_ctx_t;
+
+static int list_iter(k1s_kv_t *kv, void *arg)
+{
+    list_ctx_t *c = arg;
+    if (!k1s_list_filter_match(c->filter, kv->aux) && c->filter)
+        return 0;
+    if (c->counting) {
+        c->remaining++;
+        return 0;
+    }
+    if (c->limit > 0 && c->count >= c->limit) {
+        c->more = true;
+        if (c->filter)
+            return 1;
+        c->counting = true;
+        c->remaining = 1;
+        return 0;
+    }
+    if (c->objects) {
+        json_array_append_new(c->objects, k1s_obj_decode(kv->value));
+    } else {
+        if (c->count > 0)
+            k1s_buf_putc(c->out, ',');
+        k1s_buf_append(c->out, kv->value->data, kv->value->len);
+    }
+    c->count++;
+    free(c->last_key);
+    c->last_key = k1s_xstrdup(kv->key);
+    return 0;
+}
+
+static void handle_list(k1s_api_req_t *r)
+{
+    bool failed;
+    k1s_list_filter_t *f = k1s_list_filter_new(r, &failed);
+    if (failed)
+        return;
+    char *prefix = k1s_obj_prefix(r->res, r->ns);
+    const char *cont = k1s_http_req_query(r->http, "continue");
+    char *start = NULL;
+    if (cont && *cont) {
+        start = parse_continue(cont, prefix);
+        if (!start) {
+            free(prefix);
+            k1s_list_filter_free(f);
+            k1s_api_fail(r, 400, "BadRequest", "continue key is not valid: invalid token");
+            return;
+        }
+    }
+    k1s_buf_t out = K1S_BUF_INIT;
+    list_ctx_t c = {0};
+    c.filter = f;
+    c.out = &out;
+    c.limit = query_int(r->http, "limit", 0);
+    bool table = k1s_api_wants_table(r);
+    if (table)
+        c.objects = json_array();
+    int64_t rev = k1s_store_rev(r->api->store);
+    char av[128];
+    k1s_resource_api_version(r->res, av, sizeof(av));
+    k1s_buf_printf(&out, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{", r->res->kind,
+                   av);
+    size_t meta_pos = out.len;
+    k1s_buf_puts(&out, "},\"items\":[");
+    size_t items_pos = out.len;
+    k1s_store_range(r->api->store, prefix, start, list_iter, &c);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, rev);
+    char *tok = c.more && c.last_key ? make_continue(rev, c.last_key) : NULL;
+    if (table) {
+        json_t *t = k1s_api_table(r, c.objects, rv, tok, true);
+        json_decref(c.objects);
+        k1s_buf_free(&out);
+        k1s_api_send_json(r, 200, t);
+    } else {
+        k1s_buf_t meta = K1S_BUF_INIT;
+        k1s_buf_printf(&meta, "\"resourceVersion\":\"%s\"", rv);
+        if (tok) {
+            k1s_buf_printf(&meta, ",\"continue\":\"%s\"", tok);
+            if (!f)
+                k1s_buf_printf(&meta, ",\"remainingItemCount\":%" PRId64, c.remaining);
+        }
+        k1s_buf_puts(&out, "]}\n");
+        /* splice the metadata in */
+        k1s_buf_t final = K1S_BUF_INIT;
+        k1s_buf_reserve(&final, out.len + meta.len);
+        k1s_buf_append(&final, out.data, meta_pos);
+        k1s_buf_append(&final, meta.data, meta.len);
+        k1s_buf_append(&final, out.data + meta_pos, out.len - meta_pos);
+        (void)items_pos;
+        k1s_api_send_bytes(r, 200, final.data, final.len);
+        k1s_buf_free(&final);
+        k1s_buf_free(&meta);
+        k1s_buf_free(&out);
+    }
+    free(tok);
+    free(c.last_key);
+    free(start);
+    free(prefix);
+    k1s_list_filter_free(f);
+}
+
+static void handle_get(k1s_api_req_t *r)
+{
+    char *key = k1s_obj_key(r->res, r->ns, r->name);
+    k1s_kv_t *kv = k1s_store_get(r->api->store, key);
+    free(key);
+    if (!kv) {
+        k1s_api_not_found(r, r->name);
+        return;
+    }
+    if (k1s_api_wants_table(r)) {
+        json_t *objs = json_array();
+        json_array_append_new(objs, k1s_obj_decode(kv->value));
+        char rv[32];
+        snprintf(rv, sizeof(rv), "%" PRId64, kv->mod_rev);
+        json_t *t = k1s_api_table(r, objs, rv, NULL, true);
+        json_decref(objs);
+        k1s_api_send_json(r, 200, t);
+        return;
+    }
+    k1s_api_send_bytes(r, 200, kv->value->data, kv->value->len);
+}
+
+/* ---------- deletecollection ---------- */
+
+typedef struct dc_ctx {
+    k1s_list_filter_t *filter;
+    char **keys;
+    size_t n, cap;
+} dc_ctx_t;
+
+static int dc_iter(k1s_kv_t *kv, void *arg)
+{
+    dc_ctx_t *c = arg;
+    if (c->filter && !k1s_list_filter_match(c->filter, kv->aux))
+        return 0;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->keys = k1s_xrealloc(c->keys, c->cap * sizeof(char *));
+    }
+    c->keys[c->n++] = k1s_xstrdup(kv->key);
+    return 0;
+}
+
+typedef struct dc_wait {
+    k1s_api_req_t *r;
+    int pending;
+    int err;
+} dc_wait_t;
+
+static void dc_answer(k1s_api_req_t *r, int err)
+{
+    if (err < 0) {
+        send_storage_error(r, err);
+        return;
+    }
+    k1s_ns_schedule(r->api);
+    json_t *s = k1s_status_new(200, NULL, "");
+    json_object_del(s, "message");
+    k1s_api_send_json(r, 200, s);
+}
+
+static void dc_one_done(int err, k1s_kv_t *kv, void *arg)
+{
+    dc_wait_t *w = arg;
+    if (err < 0)
+        w->err = err;
+    if (--w->pending == 0) {
+        dc_answer(w->r, w->err);
+        free(w);
+    }
+}
+
+static void handle_deletecollection(k1s_api_req_t *r)
+{
+    bool failed;
+    k1s_list_filter_t *f = k1s_list_filter_new(r, &failed);
+    if (failed)
+        return;
+    char *prefix = k1s_obj_prefix(r->res, r->ns);
+    dc_ctx_t c = {f, NULL, 0, 0};
+    k1s_store_range(r->api->store, prefix, NULL, dc_iter, &c);
+    free(prefix);
+    k1s_list_filter_free(f);
+    dc_wait_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->r = r;
+    w->pending = 1; /* held until all are queued */
+    for (size_t i = 0; i < c.n; i++) {
+        if (!r->dry_run) {
+            w->pending++;
+            if (internal_delete_cb(r->api, r->res, c.keys[i], dc_one_done, w) <= 0)
+                w->pending--;
+        }
+        free(c.keys[i]);
+    }
+    free(c.keys);
+    if (--w->pending == 0) {
+        dc_answer(r, 0);
+        free(w);
+    }
+}
+
+/* ---------- binding ---------- */
+
+static void handle_binding(k1s_api_req_t *r)
+{
+    json_t *b = decode_body(r, NULL);
+    if (!b)
+        return;
+    json_t *target = json_object_get(b, "target");
+    const char *node = target ? json_string_value(json_object_get(target, "name")) : NULL;
+    if (!node || !*node) {
+        json_decref(b);
+        k1s_api_fail(r, 422, "Invalid", "Binding.target.name: Required value");
+        return;
+    }
+    if (!load_old(r)) {
+        json_decref(b);
+        return;
+    }
+    json_t *obj = json_deep_copy(r->old);
+    json_t *spec = json_object_get(obj, "spec");
+    const char *cur = spec ? json_string_value(json_object_get(spec, "nodeName")) : NULL;
+    if (cur && *cur) {
+        json_decref(b);
+        json_decref(obj);
+        k1s_api_fail(r, 409, "Conflict",
+                     "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already "
+                     "assigned to node \"%s\"",
+                     r->name, r->name, cur);
+        return;
+    }
+    if (!json_is_object(spec)) {
+        spec = json_object();
+        json_object_set_new(obj, "spec", spec);
+    }
+    json_object_set_new(spec, "nodeName", json_string(node));
+    /* PodScheduled condition, as the binding storage adds it */
+    json_t *status = json_object_get(obj, "status");
+    if (!json_is_object(status)) {
+        status = json_object();
+        json_object_set_new(obj, "status", status);
+    }
+    char ts[32];
+    now_rfc3339(ts);
+    json_t *conds = json_object_get(status, "conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        json_object_set_new(status, "conditions", conds);
+    }
+    json_array_append_new(conds, json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status",
+                                           "True", "lastProbeTime", "lastTransitionTime", ts));
+    json_decref(b);
+    r->obj = obj;
+    r->success_code = 201;
+    /* answer with a Status once committed */
+    if (r->dry_run) {
+        k1s_api_send_json(r, 201, k1s_status_new(201, NULL, ""));
+        return;
+    }
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(r->api->store));
+    json_object_set_new(k1s_obj_meta(obj), "resourceVersion", json_string(rv));
+    k1s_store_put(r->api->store, r->key, k1s_obj_encode(obj), k1s_obj_aux_new(r->res, obj),
+                  write_done, r);
+}
+
+/* ---------- routing ---------- */
+
+static bool is_namespaced_path(char **segs, int nsegs)
+{
+    return nsegs >= 3 && !strcmp(segs[0], "namespaces");
+}
+
+void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, char **segs,
+                     int nsegs)
+{
+    const char *method = r->http->method;
+    const char *plural;
+    int i = 0;
+    /* /namespaces/<ns>/<plural>[/<name>[/<sub>]] or /<plural>[/<name>[/<sub>]] */
+    if (is_namespaced_path(segs, nsegs)) {
+        const k1s_resource_t *res = k1s_registry_find(group, version, segs[2]);
+        if (res && res->namespaced) {
+            r->ns = k1s_xstrdup(segs[1]);
+            i = 2;
+        }
+    }
+    plural = segs[i];
+    r->res = k1s_registry_find(group, version, plural);
+    if (!r->res || (!r->ns && r->res->namespaced && nsegs - i > 1 && false)) {
+        k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
+        return;
+    }
+    if (nsegs - i > 3) {
+        k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
+        return;
+    }
+    if (nsegs - i >= 2)
+        r->name = k1s_xstrdup(segs[i + 1]);
+    if (nsegs - i == 3)
+        r->sub = k1s_xstrdup(segs[i + 2]);
+    if (r->sub) {
+        unsigned need = 0;
+        if (!strcmp(r->sub, "status"))
+            need = K1S_SUB_STATUS;
+        else if (!strcmp(r->sub, "scale"))
+            need = K1S_SUB_SCALE;
+        else if (!strcmp(r->sub, "binding"))
+            need = K1S_SUB_BINDING;
+        else if (!strcmp(r->sub, "eviction"))
+            need = K1S_SUB_EVICTION;
+        else if (!strcmp(r->res->plural, "namespaces") && !strcmp(r->sub, "finalize"))
+            need = 0;
+        if (!need && strcmp(r->sub, "finalize")) {
+            k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
+            return;
+        }
+        if (need && !(r->res->subresources & need)) {
+            k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
+            return;
+        }
+    }
+    const char *dr = k1s_http_req_query(r->http, "dryRun");
+    if (dr && *dr) {
+        if (strcmp(dr, "All")) {
+            k1s_api_fail(r, 400, "BadRequest", "Invalid dry run value: \"%s\" (only \"All\" is supported)",
+                         dr);
+            return;
+        }
+        r->dry_run = true;
+    }
+    bool watch = query_bool(r->http, "watch");
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
+        if (!r->name) {
+            if (watch) {
+                r->verb = "watch";
+                char *prefix = k1s_obj_prefix(r->res, r->ns);
+                k1s_watch_start(r, prefix);
+                free(prefix);
+                return;
+            }
+            r->verb = "list";
+            handle_list(r);
+            return;
+        }
+        r->verb = "get";
+        if (r->sub && !strcmp(r->sub, "scale")) {
+            handle_get_scale(r);
+            return;
+        }
+        handle_get(r);
+        return;
+    }
+    if (!strcmp(method, "POST")) {
+        r->verb = "create";
+        if (r->name && r->sub && !strcmp(r->sub, "binding")) {
+            handle_binding(r);
+            return;
+        }
+        if (r->name && r->sub && !strcmp(r->sub, "eviction")) {
+            /* no disruption budgets are enforced yet: an eviction is a delete */
+            r->verb = "delete";
+            free(r->sub);
+            r->sub = NULL;
+            handle_delete(r);
+            return;
+        }
+        if (r->name) {
+            k1s_api_fail(r, 405, "MethodNotAllowed", "POST is not supported on a named %s",
+                         r->res->singular);
+            return;
+        }
+        handle_create(r);
+        return;
+    }
+    if (!strcmp(method, "PUT")) {
+        r->verb = "update";
+        if (!r->name) {
+            k1s_api_fail(r, 405, "MethodNotAllowed", "PUT needs an object name in the URL");
+            return;
+        }
+        if (r->sub && !strcmp(r->sub, "finalize")) {
+            free(r->sub);
+            r->sub = NULL;
+        }
+        handle_update(r, false);
+        return;
+    }
+    if (!strcmp(method, "PATCH")) {
+        r->verb = "patch";
+        if (!r->name) {
+            k1s_api_fail(r, 405, "MethodNotAllowed", "PATCH needs an object name in the URL");
+            return;
+        }
+        handle_update(r, true);
+        return;
+    }
+    if (!strcmp(method, "DELETE")) {
+        if (!r->name) {
+            r->verb = "deletecollection";
+            handle_deletecollection(r);
+            return;
+        }
+        r->verb = "delete";
+        if (r->sub) {
+            k1s_api_fail(r, 405, "MethodNotAllowed", "DELETE is not supported on a subresource");
+            return;
+        }
+        handle_delete(r);
+        return;
+    }
+    k1s_api_fail(r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+}

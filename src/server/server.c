@@ -1,0 +1,266 @@
+/*
+ * The server process: prepares the data directory (server/tls, server/db,
+ * server/cred, server/token), creates or reuses the PKI, opens the store,
+ * starts the API server on HTTPS and writes the admin kubeconfig, then runs
+ * the event loop until SIGINT/SIGTERM and shuts down cleanly (queued writes
+ * are committed first).
+ */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/apiserver.h"
+#include "api/version.h"
+#include "lib/log.h"
+#include "net/http.h"
+#include "net/tls.h"
+#include "server/pki.h"
+#include "store/store.h"
+
+void k1s_server_config_init(k1s_server_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->data_dir = k1s_xstrdup("/var/lib/k1s");
+    c->bind_address = k1s_xstrdup("0.0.0.0");
+    c->https_port = 6443;
+    c->write_kubeconfig = k1s_xstrdup("/etc/k1s/k1s.yaml");
+    c->write_kubeconfig_mode = 0600;
+    c->log_level = k1s_xstrdup("info");
+    c->service_cidr = k1s_xstrdup("10.43.0.0/16");
+    c->cluster_cidr = k1s_xstrdup("10.42.0.0/16");
+}
+
+void k1s_server_config_free(k1s_server_config_t *c)
+{
+    free(c->data_dir);
+    free(c->bind_address);
+    free(c->advertise_address);
+    free(c->write_kubeconfig);
+    for (int i = 0; c->tls_sans[i]; i++)
+        free(c->tls_sans[i]);
+    free(c->token);
+    free(c->token_file);
+    free(c->log_level);
+    free(c->service_cidr);
+    free(c->cluster_cidr);
+}
+
+static char *default_advertise_address(const char *bind)
+{
+    if (bind && strcmp(bind, "0.0.0.0") && strcmp(bind, "::"))
+        return k1s_xstrdup(bind);
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) < 0)
+        return k1s_xstrdup("127.0.0.1");
+    char *found = NULL;
+    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
+        if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127)
+            continue;
+        char buf[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
+        found = k1s_xstrdup(buf);
+    }
+    freeifaddrs(ifs);
+    return found ? found : k1s_xstrdup("127.0.0.1");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct event_base *base = arg;
+    k1s_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    event_base_loopbreak(base);
+}
+
+/* A static bearer token for the admin, in Kubernetes' token-file format. */
+static int ensure_tokens_file(const char *path, k1s_err_t *err)
+{
+    if (access(path, F_OK) == 0)
+        return 0;
+    uint8_t raw[20];
+    k1s_random_bytes(raw, sizeof(raw));
+    char hex[41];
+    for (int i = 0; i < 20; i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    char *line = k1s_xasprintf("%s,admin,admin,\"system:masters\"\n", hex);
+    int r = k1s_write_file_atomic(path, line, strlen(line), 0600);
+    free(line);
+    if (r < 0)
+        return k1s_err_set(err, -r, "write %s: %s", path, strerror(-r));
+    return 0;
+}
+
+typedef struct ready_ctx {
+    k1s_server_config_t *cfg;
+    uint64_t start_ns;
+    struct event *ev;
+    k1s_apiserver_t *api;
+} ready_ctx_t;
+
+int k1s_server_run(k1s_server_config_t *c)
+{
+    uint64_t t0 = k1s_now_ns();
+    k1s_err_t err = {0};
+    int rc = 1;
+    struct event_base *base = NULL;
+    k1s_store_t *store = NULL;
+    k1s_apiserver_t *api = NULL;
+    k1s_http_server_t *http = NULL;
+    SSL_CTX *ctx = NULL;
+    struct event *sigint = NULL, *sigterm = NULL;
+    char *server_dir = k1s_xasprintf("%s/server", c->data_dir);
+    char *tls_dir = k1s_xasprintf("%s/tls", server_dir);
+    char *db_path = k1s_xasprintf("%s/db/state.db", server_dir);
+    char *cred_dir = k1s_xasprintf("%s/cred", server_dir);
+    char *tokens_path = k1s_xasprintf("%s/tokens.csv", cred_dir);
+    char *token = NULL;
+
+    if (!c->advertise_address)
+        c->advertise_address = default_advertise_address(c->bind_address);
+
+    int r = k1s_mkdir_p(server_dir, 0700);
+    if (r == 0)
+        r = k1s_mkdir_p(cred_dir, 0700);
+    if (r < 0) {
+        fprintf(stderr, "k1s: cannot create data directory %s: %s%s\n", server_dir, strerror(-r),
+                r == -EACCES ? " (run as root, or pass --data-dir to a directory you own)" : "");
+        goto out;
+    }
+    chmod(server_dir, 0700);
+
+    /* TLS: SANs are the extra --tls-san values plus the advertise address */
+    const char *sans[K1S_MAX_SANS + 2];
+    int ns = 0;
+    for (int i = 0; c->tls_sans[i] && ns < K1S_MAX_SANS; i++)
+        sans[ns++] = c->tls_sans[i];
+    sans[ns++] = c->advertise_address;
+    sans[ns] = NULL;
+    if (k1s_pki_ensure(tls_dir, sans, &err) < 0) {
+        fprintf(stderr, "k1s: cannot set up certificates in %s: %s\n", tls_dir, err.msg);
+        goto out;
+    }
+    char *wanted_token = c->token ? k1s_xstrdup(c->token) : NULL;
+    if (!wanted_token && c->token_file) {
+        char *data;
+        if ((r = k1s_read_file(c->token_file, &data, NULL)) < 0) {
+            fprintf(stderr, "k1s: cannot read --token-file %s: %s\n", c->token_file, strerror(-r));
+            goto out;
+        }
+        data[strcspn(data, "\r\n")] = 0;
+        wanted_token = data;
+    }
+    r = k1s_pki_ensure_token(server_dir, wanted_token, &token, &err);
+    free(wanted_token);
+    if (r < 0) {
+        fprintf(stderr, "k1s: token: %s\n", err.msg);
+        goto out;
+    }
+    if (ensure_tokens_file(tokens_path, &err) < 0) {
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        goto out;
+    }
+
+    base = event_base_new();
+    if (!base) {
+        fprintf(stderr, "k1s: cannot create the event loop\n");
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    k1s_store_opts_t so = {.path = db_path, .history = 0, .hooks = &k1s_apiserver_store_hooks};
+    if (k1s_store_open(base, &so, &store, &err) < 0) {
+        fprintf(stderr, "k1s: cannot open the datastore: %s\n", err.msg);
+        goto out;
+    }
+    k1s_apiserver_opts_t ao = {.advertise_address = c->advertise_address,
+                               .advertise_port = c->https_port,
+                               .service_cidr = c->service_cidr,
+                               .tokens_file = tokens_path};
+    if (k1s_apiserver_new(base, store, &ao, &api, &err) < 0) {
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        goto out;
+    }
+
+    char *crt = k1s_xasprintf("%s/serving-kube-apiserver.crt", tls_dir);
+    char *key = k1s_xasprintf("%s/serving-kube-apiserver.key", tls_dir);
+    char *cca = k1s_xasprintf("%s/client-ca.crt", tls_dir);
+    ctx = k1s_tls_server_ctx(crt, key, cca, &err);
+    free(crt);
+    free(key);
+    free(cca);
+    if (!ctx) {
+        fprintf(stderr, "k1s: TLS setup failed: %s\n", err.msg);
+        goto out;
+    }
+    http = k1s_http_server_new(base, ctx, NULL, k1s_apiserver_handle, api);
+    if (k1s_http_server_listen(http, c->bind_address, c->https_port, &err) < 0) {
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        goto out;
+    }
+    k1s_apiserver_set_http(api, http);
+    if (k1s_apiserver_bootstrap(api, &err) < 0) {
+        fprintf(stderr, "k1s: bootstrap: %s\n", err.msg);
+        goto out;
+    }
+
+    /* kubeconfig: localhost works wherever the server listens on all addresses */
+    const char *host = c->bind_address;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+        host = "127.0.0.1";
+    char *url = strchr(host, ':') ? k1s_xasprintf("https://[%s]:%d", host, c->https_port)
+                                  : k1s_xasprintf("https://%s:%d", host, c->https_port);
+    if (c->write_kubeconfig && *c->write_kubeconfig) {
+        if (k1s_pki_write_kubeconfig(c->write_kubeconfig, c->write_kubeconfig_mode, url, tls_dir,
+                                     &err) < 0) {
+            fprintf(stderr, "k1s: cannot write kubeconfig: %s%s\n", err.msg,
+                    err.code == EACCES ? " (pass --write-kubeconfig to a path you can write)" : "");
+            free(url);
+            goto out;
+        }
+    }
+    k1s_info("k1s server %s listening on %s (API %s), data in %s", K1S_VERSION,
+             url, c->bind_address, c->data_dir);
+    if (c->write_kubeconfig && *c->write_kubeconfig)
+        k1s_info("admin kubeconfig written to %s", c->write_kubeconfig);
+    k1s_debug("started in %.1f ms", (double)(k1s_now_ns() - t0) / 1e6);
+    free(url);
+
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    event_base_dispatch(base);
+    rc = 0;
+
+out:
+    if (sigint)
+        event_free(sigint);
+    if (sigterm)
+        event_free(sigterm);
+    k1s_apiserver_free(api);
+    k1s_http_server_free(http);
+    k1s_store_free(store);
+    if (ctx)
+        SSL_CTX_free(ctx);
+    if (base)
+        event_base_free(base);
+    free(token);
+    free(server_dir);
+    free(tls_dir);
+    free(db_path);
+    free(cred_dir);
+    free(tokens_path);
+    return rc;
+}

@@ -1,0 +1,59 @@
+"""Watch streams over raw HTTPS and through kubectl get -w."""
+import json
+import os
+import select
+import subprocess
+import time
+
+from conftest import KUBECTL
+
+
+def test_kubectl_get_watch(server, ns):
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
+    p = subprocess.Popen([KUBECTL, "-n", ns, "get", "cm", "-w", "--output-watch-events"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        time.sleep(1.0)
+        server.kubectl("-n", ns, "create", "configmap", "watched", "--from-literal=a=b")
+        server.kubectl("-n", ns, "label", "cm", "watched", "x=y")
+        server.kubectl("-n", ns, "delete", "cm", "watched")
+        lines = []
+        deadline = time.time() + 10
+        while time.time() < deadline and len([l for l in lines if "watched" in l]) < 3:
+            r, _, _ = select.select([p.stdout], [], [], 0.5)
+            if r:
+                line = p.stdout.readline()
+                if line:
+                    lines.append(line)
+        kinds = [l.split()[0] for l in lines if "watched" in l]
+        assert kinds == ["ADDED", "MODIFIED", "DELETED"], lines
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_watch_with_label_selector_transitions(server, ns):
+    server.kubectl("-n", ns, "create", "configmap", "sel", "--from-literal=a=b")
+    status, body = server.json("GET", "/api/v1/namespaces/%s/configmaps" % ns)
+    rv = body["metadata"]["resourceVersion"]
+    server.kubectl("-n", ns, "label", "cm", "sel", "watch=me")
+    server.kubectl("-n", ns, "label", "cm", "sel", "watch-")
+    status, _, data = server.request(
+        "GET", "/api/v1/namespaces/%s/configmaps?watch=1&labelSelector=watch%%3Dme&resourceVersion=%s&timeoutSeconds=1"
+        % (ns, rv))
+    events = [json.loads(l) for l in data.decode().splitlines() if l.strip()]
+    assert [e["type"] for e in events] == ["ADDED", "DELETED"]
+
+
+def test_watch_without_rv_starts_with_current_objects(server, ns):
+    server.kubectl("-n", ns, "create", "configmap", "a1")
+    server.kubectl("-n", ns, "create", "configmap", "a2")
+    status, _, data = server.request(
+        "GET", "/api/v1/namespaces/%s/configmaps?watch=true&timeoutSeconds=1" % ns)
+    names = [json.loads(l)["object"]["metadata"]["name"] for l in data.decode().splitlines() if l]
+    assert "a1" in names and "a2" in names
+
+
+def test_bookmarks_and_metrics_count_watchers(server, ns):
+    status, _, body = server.request("GET", "/metrics")
+    assert b"apiserver_registered_watchers" in body
