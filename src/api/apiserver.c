@@ -293,6 +293,7 @@ void k1s_apiserver_handle(k1s_http_req_t *h, void *arg)
     k1s_api_req_t *r = k1s_xcalloc(1, sizeof(*r));
     r->api = api;
     r->http = h;
+    r->start_ns = h->start_ns;
     const char *path = h->path;
 
     if (!strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz") ||

@@ -218,8 +218,17 @@ static void send_invalid(k1s_api_req_t *r, json_t *causes)
     k1s_resource_kind_group(r->res, kg, sizeof(kg));
     const char *name = r->obj ? meta_str(r->obj, "name") : r->name;
     char *msg = k1s_validate_message(kg, name ? name : "", causes);
-    k1s_api_fail_details(r, 422, "Invalid", causes, msg);
+    /* Invalid names the Kind in details (kubectl prints "The Deployment "x" is invalid") */
+    json_t *s = k1s_status_new(422, "Invalid", msg);
+    json_t *d = json_object();
+    json_object_set_new(d, "name", json_string(name ? name : ""));
+    if (r->res->group[0])
+        json_object_set_new(d, "group", json_string(r->res->group));
+    json_object_set_new(d, "kind", json_string(r->res->kind));
+    json_object_set_new(d, "causes", causes);
+    json_object_set_new(s, "details", d);
     free(msg);
+    k1s_api_send_json(r, 422, s);
 }
 
 static void send_conflict(k1s_api_req_t *r, const char *name)

@@ -52,7 +52,7 @@ static void record_metric(k1s_apiserver_t *api, const char *verb, const char *re
 void k1s_api_req_done(k1s_api_req_t *r, int code)
 {
     if (r->api) {
-        double secs = (double)(k1s_now_ns() - r->http->start_ns) / 1e9;
+        double secs = (double)(k1s_now_ns() - r->start_ns) / 1e9;
         record_metric(r->api, r->verb ? r->verb : "other", r->res ? r->res->plural : "", code,
                       secs);
     }

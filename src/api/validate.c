@@ -980,8 +980,7 @@ static bool str_in(const char *s, const char *const *set, size_t n)
     "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
 #define MSG_QNAME_REGEX                                                                            \
     QNAME_ERR                                                                                      \
-        " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '" QNAME_FMT  \
-        "')"
+    " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '" QNAME_FMT "')"
 #define MSG_LABEL_VALUE                                                                            \
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "    \
     "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "             \
@@ -1935,10 +1934,9 @@ static bool hugepage_divisible(const char *name, const k1s_quantity_t *q)
     if (k1s_quantity_parse(name + strlen("hugepages-"), &size, NULL) < 0)
         return false;
     int64_t s = k1s_quantity_value(&size), val = k1s_quantity_value(q);
-    if (s <= 0)
+    if (k1s_quantity_sign(&size) <= 0 || k1s_quantity_milli_value(&size) % 1000 != 0 || s <= 0)
         return false;
-    k1s_quantity_t exact = *q;
-    return k1s_quantity_round_up(&exact, 0) && val % s == 0;
+    return val % s == 0;
 }
 
 /* validateResourceRequirements at the current path (a container's "resources"). */
@@ -2983,14 +2981,16 @@ static void check_container_common(vctx_t *v, const json_t *c, const vols_t *vs,
     check_container_security(v, jobj(c, "securityContext"), host_users);
 }
 
-/* AccumulateUniqueHostPorts over containers (their indexes in list) */
-static void check_host_ports(vctx_t *v, const json_t *list, size_t from, size_t to)
+/* AccumulateUniqueHostPorts over list[from..to); Kubernetes checks each init container alone, so
+ * their paths say [0] (first_index) whatever their place in the list */
+static void check_host_ports(vctx_t *v, const json_t *list, size_t from, size_t to,
+                             size_t first_index)
 {
     k1s_buf_t seen = K1S_BUF_INIT;
     k1s_buf_putc(&seen, '\n');
     for (size_t ci = from; ci < to; ci++) {
         const json_t *c = json_array_get(list, ci), *p;
-        size_t mc = push_idx(v, ci);
+        size_t mc = push_idx(v, first_index + (ci - from));
         size_t mp = push(v, "ports");
         ARR_EACH(jarr(c, "ports"), pi, p)
         {
@@ -3488,7 +3488,7 @@ static void check_pod_spec(vctx_t *v, const json_t *spec, const json_t *pod)
                     "may not be set for non-init containers");
             pop(v, mi);
         }
-        check_host_ports(v, ctrs, 0, json_array_size(ctrs));
+        check_host_ports(v, ctrs, 0, json_array_size(ctrs), 0);
     }
     pop(v, m);
 
@@ -3519,7 +3519,7 @@ static void check_pod_spec(vctx_t *v, const json_t *spec, const json_t *pod)
         if (dup)
             add_s(v, "name", E_DUPLICATE, name, NULL);
         pop(v, mi);
-        check_host_ports(v, inits, i, i + 1);
+        check_host_ports(v, inits, i, i + 1, 0);
         mi = push_idx(v, i);
         if (always) {
             if (jobj(c, "lifecycle"))
@@ -3704,6 +3704,51 @@ static void check_pod_annotations(vctx_t *v, const json_t *ann, const json_t *sp
             add_s(v, NULL, E_INVALID, cost, "must be a 32bit integer");
             pop(v, m);
         }
+    }
+    /* ValidateSeccompPodAnnotations: reported at annotations.<key> (a Child, not a Key) */
+    const char *k;
+    const json_t *val;
+    OBJ_EACH(ann, k, val)
+    {
+        if (strcmp(k, "seccomp.security.alpha.kubernetes.io/pod") &&
+            !k1s_str_has_prefix(k, "container.seccomp.security.alpha.kubernetes.io/"))
+            continue;
+        const char *p = json_is_string(val) ? json_string_value(val) : "";
+        char *child = k1s_xstrdup(k);
+        if (k1s_str_has_prefix(p, "localhost/"))
+            check_local_descending(v, child, p + strlen("localhost/"));
+        else if (strcmp(p, "runtime/default") && strcmp(p, "docker/default") &&
+                 strcmp(p, "unconfined"))
+            add_s(v, child, E_INVALID, p, "must be a valid seccomp profile");
+        free(child);
+    }
+    /* ValidateAppArmorPodAnnotations */
+    static const char apparmor[] = "container.apparmor.security.beta.kubernetes.io/";
+    OBJ_EACH(ann, k, val)
+    {
+        if (!k1s_str_has_prefix(k, apparmor))
+            continue;
+        const char *ctr = k + strlen(apparmor);
+        bool found = false;
+        static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
+        for (size_t l = 0; l < K1S_ARRAY_SIZE(lists); l++) {
+            const json_t *c;
+            ARR_EACH(jarr(spec, lists[l]), i, c)
+            found |= !strcmp(jstr0(c, "name"), ctr);
+        }
+        size_t m = push_key(v, k);
+        if (!found)
+            add_s(v, NULL, E_INVALID, ctr, "container not found");
+        const char *p = json_is_string(val) ? json_string_value(val) : "";
+        if (*p && strcmp(p, "runtime/default") && strcmp(p, "unconfined") &&
+            !k1s_str_has_prefix(p, "localhost/")) {
+            char *q = quoted(p);
+            char *d = k1s_xasprintf("invalid AppArmor profile name: %s", q);
+            add_s(v, NULL, E_INVALID, p, d);
+            free(d);
+            free(q);
+        }
+        pop(v, m);
     }
 }
 

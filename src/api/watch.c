@@ -65,8 +65,6 @@ static void watch_end(k1s_api_watch_t *w, bool from_store)
     k1s_api_req_t *r = w->r;
     k1s_http_stream_end(r->http);
     r->http = NULL;
-    /* metrics use the start time of the stream; record as 200 */
-    r->api = NULL;
     k1s_api_req_done(r, 200);
     free(w);
 }

@@ -49,9 +49,12 @@ class Server:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         self.log = open(self.log_path, "ab")
+        cfg = os.path.join(self.tmp, "config.yaml")
+        if not os.path.exists(cfg):
+            open(cfg, "w").close()
         args = [K1S_BIN, "server", "--data-dir", self.data_dir, "--bind-address", "127.0.0.1",
                 "--https-listen-port", str(self.port), "--write-kubeconfig", self.kubeconfig,
-                "--config", os.path.join(self.tmp, "no-config.yaml")] + self.extra_args
+                "--config", os.path.join(self.tmp, "config.yaml")] + self.extra_args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready()
@@ -173,6 +176,6 @@ def fresh_server():
 def ns(server, request):
     """A namespace of the test's own, deleted afterwards."""
     name = "t-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
-    server.kubectl("create", "namespace", name)
+    server.kubectl("create", "-f", "-", input='{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s"}}' % name)
     yield name
     server.kubectl("delete", "namespace", name, "--wait=false", check=False)

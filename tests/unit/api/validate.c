@@ -747,6 +747,21 @@ static void test_pod_spec_misc(void **state)
     has(c, "metadata.annotations[controller.kubernetes.io/pod-deletion-cost]", "FieldValueInvalid",
         "Invalid value: \"007\": must be a 32bit integer");
     json_decref(c);
+    c = check("", "Pod",
+              "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\",\"annotations\":{"
+              "\"seccomp.security.alpha.kubernetes.io/pod\":\"strict\","
+              "\"container.apparmor.security.beta.kubernetes.io/x\":\"enforce\"}},"
+              "\"spec\":{\"containers\":[" CTR "]}}",
+              NULL);
+    count(c, 3);
+    has(c, "metadata.annotations.seccomp.security.alpha.kubernetes.io/pod", "FieldValueInvalid",
+        "Invalid value: \"strict\": must be a valid seccomp profile");
+    has(c, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/x]",
+        "FieldValueInvalid", "Invalid value: \"x\": container not found");
+    has(c, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/x]",
+        "FieldValueInvalid",
+        "Invalid value: \"enforce\": invalid AppArmor profile name: \"enforce\"");
+    json_decref(c);
 }
 
 static void test_pod_update(void **state)
