@@ -373,6 +373,7 @@ static void reset_status_on_create(k1s_api_req_t *r, json_t *obj)
     if (!r->res->has_status || !strcmp(p, "nodes"))
         return;
     if (!strcmp(p, "pods")) {
+        /* qosClass is filled in after defaulting, see handle_create */
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
         return;
     }
@@ -448,6 +449,9 @@ static void handle_create(k1s_api_req_t *r)
         json_object_del(meta, "generation");
     reset_status_on_create(r, obj);
     k1s_defaults_apply(r->res, obj);
+    if (!strcmp(r->res->plural, "pods"))
+        json_object_set_new(json_object_get(obj, "status"), "qosClass",
+                            json_string(k1s_pod_qos_class(obj)));
     json_t *causes = json_array();
     if (!name || !*name)
         json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueRequired",
@@ -1431,12 +1435,14 @@ static void handle_binding(k1s_api_req_t *r)
     json_t *spec = json_object_get(obj, "spec");
     const char *cur = spec ? json_string_value(json_object_get(spec, "nodeName")) : NULL;
     if (cur && *cur) {
+        char *node_now = k1s_xstrdup(cur);
         json_decref(b);
         json_decref(obj);
         k1s_api_fail(r, 409, "Conflict",
                      "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already "
                      "assigned to node \"%s\"",
-                     r->name, r->name, cur);
+                     r->name, r->name, node_now);
+        free(node_now);
         return;
     }
     if (!json_is_object(spec)) {
@@ -1551,6 +1557,14 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
             }
             r->verb = "list";
             handle_list(r);
+            return;
+        }
+        if (watch && !r->sub) {
+            /* watch of one object: the collection's watch, narrowed to the name */
+            r->verb = "watch";
+            char *prefix = k1s_obj_prefix(r->res, r->ns);
+            k1s_watch_start(r, prefix);
+            free(prefix);
             return;
         }
         r->verb = "get";

@@ -1,0 +1,186 @@
+"""Per-type behaviour a kubectl user notices: defaults, allocation, status, subresources."""
+import json
+import textwrap
+
+POD = textwrap.dedent("""\
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: p1
+      labels: {app: p}
+    spec:
+      containers:
+      - name: c
+        image: busybox
+        command: ["sleep", "3600"]
+        resources:
+          requests: {cpu: 100m, memory: 64Mi}
+    """)
+
+
+def get(server, ns, *what):
+    return json.loads(server.kubectl("-n", ns, "get", *what, "-o", "json").stdout)
+
+
+def test_pod_defaults_and_status(server, ns):
+    server.kubectl("-n", ns, "apply", "-f", "-", input=POD)
+    p = get(server, ns, "pod", "p1")
+    spec = p["spec"]
+    assert spec["restartPolicy"] == "Always"
+    assert spec["dnsPolicy"] == "ClusterFirst"
+    assert spec["terminationGracePeriodSeconds"] == 30
+    assert spec["schedulerName"] == "default-scheduler"
+    c = spec["containers"][0]
+    assert c["imagePullPolicy"] == "Always"
+    assert c["terminationMessagePath"] == "/dev/termination-log"
+    assert p["status"]["phase"] == "Pending"
+    assert p["status"]["qosClass"] == "Burstable"
+    assert "generation" not in p["metadata"] or p["metadata"]["generation"] >= 1
+    out = server.kubectl("-n", ns, "get", "pods").stdout.splitlines()
+    assert out[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert out[1].split()[:4] == ["p1", "0/1", "Pending", "0"]
+    wide = server.kubectl("-n", ns, "get", "pods", "-o", "wide").stdout.splitlines()[0].split()
+    assert wide[5:] == ["IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"]
+    # an unscheduled pod goes at once
+    server.kubectl("-n", ns, "delete", "pod", "p1", timeout=20)
+
+
+def test_pod_binding_and_status_subresource(server, ns):
+    server.kubectl("-n", ns, "apply", "-f", "-", input=POD)
+    status, body = server.json("POST", "/api/v1/namespaces/%s/pods/p1/binding" % ns,
+                               {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p1"},
+                                "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"}})
+    assert status == 201, body
+    p = get(server, ns, "pod", "p1")
+    assert p["spec"]["nodeName"] == "node-a"
+    status, body = server.json("POST", "/api/v1/namespaces/%s/pods/p1/binding" % ns,
+                               {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p1"},
+                                "target": {"kind": "Node", "name": "node-b"}})
+    assert status == 409
+    # status writes go through /status only
+    server.kubectl("-n", ns, "patch", "pod", "p1", "--subresource=status", "--type=merge", "-p",
+                   '{"status":{"phase":"Running","podIP":"10.42.0.5"}}')
+    server.kubectl("-n", ns, "patch", "pod", "p1", "--type=merge", "-p", '{"status":{"phase":"Failed"}}')
+    p = get(server, ns, "pod", "p1")
+    assert p["status"]["phase"] == "Running" and p["status"]["podIP"] == "10.42.0.5"
+    names = server.kubectl("-n", ns, "get", "pods", "--field-selector", "status.phase=Running,spec.nodeName=node-a",
+                           "-o", "name").stdout.split()
+    assert names == ["pod/p1"]
+    # a pod on a node is deleted gracefully: Terminating until the kubelet (or --force) finishes it
+    server.kubectl("-n", ns, "delete", "pod", "p1", "--wait=false")
+    p = get(server, ns, "pod", "p1")
+    assert p["metadata"]["deletionTimestamp"] and p["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert "Terminating" in server.kubectl("-n", ns, "get", "pod", "p1").stdout
+    server.kubectl("-n", ns, "delete", "pod", "p1", "--force", "--grace-period=0")
+    assert server.kubectl("-n", ns, "get", "pod", "p1", check=False).returncode != 0
+
+
+def test_service_ip_and_nodeport_allocation(server, ns):
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+           "spec": {"type": "NodePort", "selector": {"app": "web"},
+                    "ports": [{"port": 80, "targetPort": 8080}]}}
+    server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(svc))
+    s = get(server, ns, "svc", "web")
+    ip = s["spec"]["clusterIP"]
+    assert ip.startswith("10.43.") and s["spec"]["clusterIPs"] == [ip]
+    port = s["spec"]["ports"][0]
+    assert 30000 <= port["nodePort"] <= 32767 and port["protocol"] == "TCP"
+    assert s["spec"]["sessionAffinity"] == "None"
+    line = server.kubectl("-n", ns, "get", "svc", "web").stdout.splitlines()[1].split()
+    assert line[:3] == ["web", "NodePort", ip] and line[4] == "80:%d/TCP" % port["nodePort"]
+    # apply again keeps the allocations
+    server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(svc))
+    s2 = get(server, ns, "svc", "web")
+    assert s2["spec"]["clusterIP"] == ip and s2["spec"]["ports"][0]["nodePort"] == port["nodePort"]
+    # a second service may not take the same node port or IP
+    other = json.loads(json.dumps(svc))
+    other["metadata"]["name"] = "other"
+    other["spec"]["ports"][0]["nodePort"] = port["nodePort"]
+    p = server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(other), check=False)
+    assert p.returncode != 0 and "already allocated" in p.stderr
+    # both are released on delete
+    server.kubectl("-n", ns, "delete", "svc", "web")
+    other["spec"]["clusterIP"] = ip
+    server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(other))
+    s3 = get(server, ns, "svc", "other")
+    assert s3["spec"]["clusterIP"] == ip and s3["spec"]["ports"][0]["nodePort"] == port["nodePort"]
+
+
+def test_headless_and_invalid_service(server, ns):
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "h"},
+           "spec": {"clusterIP": "None", "selector": {"a": "b"}, "ports": [{"port": 80}]}}
+    server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(svc))
+    assert get(server, ns, "svc", "h")["spec"]["clusterIP"] == "None"
+    bad = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad"},
+           "spec": {"ports": [{"port": 70000}]}}
+    p = server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(bad), check=False)
+    assert p.returncode != 0 and "spec.ports[0].port" in p.stderr
+
+
+def test_nodes(server):
+    node = {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "edge-1", "labels": {"node-role.kubernetes.io/control-plane": "true"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                       "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian", "kernelVersion": "6.1",
+                                    "containerRuntimeVersion": "k1s"},
+                       "addresses": [{"type": "InternalIP", "address": "192.0.2.10"}]}}
+    server.kubectl("apply", "-f", "-", input=json.dumps(node))
+    line = server.kubectl("get", "nodes").stdout.splitlines()[1].split()
+    assert line[0] == "edge-1" and line[1] == "Ready" and line[2] == "control-plane"
+    server.kubectl("cordon", "edge-1")
+    assert "Ready,SchedulingDisabled" in server.kubectl("get", "node", "edge-1").stdout
+    server.kubectl("delete", "node", "edge-1")
+
+
+def test_get_all_and_scale_subresource(server, ns):
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+           "spec": {"selector": {"matchLabels": {"a": "d"}},
+                    "template": {"metadata": {"labels": {"a": "d"}},
+                                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(dep))
+    out = server.kubectl("-n", ns, "get", "all").stdout
+    assert "deployment.apps/d" in out
+    status, scale = server.json("GET", "/apis/apps/v1/namespaces/%s/deployments/d/scale" % ns)
+    assert status == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
+    assert scale["status"]["selector"] == "a=d"
+    status, scale = server.json("PUT", "/apis/apps/v1/namespaces/%s/deployments/d/scale" % ns,
+                                {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                                 "metadata": {"name": "d", "namespace": ns}, "spec": {"replicas": 4}})
+    assert status == 200 and scale["kind"] == "Scale" and scale["spec"]["replicas"] == 4
+    assert get(server, ns, "deploy", "d")["spec"]["replicas"] == 4
+
+
+def test_finalizers_hold_deletion(server, ns):
+    cm = {"apiVersion": "v1", "kind": "ConfigMap",
+          "metadata": {"name": "held", "finalizers": ["example.com/keep"]}, "data": {"a": "b"}}
+    server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(cm))
+    server.kubectl("-n", ns, "delete", "cm", "held", "--wait=false")
+    c = get(server, ns, "cm", "held")
+    assert c["metadata"]["deletionTimestamp"]
+    server.kubectl("-n", ns, "patch", "cm", "held", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    assert server.kubectl("-n", ns, "get", "cm", "held", check=False).returncode != 0
+
+
+def test_generate_name_and_dry_run(server, ns):
+    status, body = server.json("POST", "/api/v1/namespaces/%s/configmaps" % ns,
+                               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-"}})
+    assert status == 201 and body["metadata"]["name"].startswith("gen-") and len(body["metadata"]["name"]) == 9
+    status, body = server.json("POST", "/api/v1/namespaces/%s/configmaps?dryRun=All" % ns,
+                               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dry"}})
+    assert status == 201
+    status, _ = server.json("GET", "/api/v1/namespaces/%s/configmaps/dry" % ns)
+    assert status == 404
+
+
+def test_optimistic_concurrency(server, ns):
+    status, cm = server.json("POST", "/api/v1/namespaces/%s/configmaps" % ns,
+                             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "occ"}, "data": {"n": "1"}})
+    cm["data"]["n"] = "2"
+    status, cm2 = server.json("PUT", "/api/v1/namespaces/%s/configmaps/occ" % ns, cm)
+    assert status == 200
+    cm["data"]["n"] = "3"
+    status, err = server.json("PUT", "/api/v1/namespaces/%s/configmaps/occ" % ns, cm)
+    assert status == 409 and err["reason"] == "Conflict"
+    # a no-op update writes nothing
+    status, cm3 = server.json("PUT", "/api/v1/namespaces/%s/configmaps/occ" % ns, cm2)
+    assert status == 200 and cm3["metadata"]["resourceVersion"] == cm2["metadata"]["resourceVersion"]
