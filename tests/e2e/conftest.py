@@ -21,6 +21,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 K1S_BIN = os.environ.get("K1S_BIN", os.path.join(ROOT, "build", "asan", "k1s"))
+K1S_RELEASE_BIN = os.path.join(ROOT, "build", "k1s")
 KUBECTL = shutil.which("kubectl")
 KUBECTL_120 = os.path.join(ROOT, "build", "deps", "kubectl-1.20", "usr", "bin", "kubectl")
 
@@ -34,7 +35,8 @@ def free_port():
 class Server:
     """A running `k1s server` in its own data directory."""
 
-    def __init__(self, tmp, extra_args=()):
+    def __init__(self, tmp, extra_args=(), binary=None):
+        self.binary = binary or K1S_BIN
         self.tmp = tmp
         self.data_dir = os.path.join(tmp, "data")
         self.kubeconfig = os.path.join(tmp, "kubeconfig.yaml")
@@ -52,7 +54,7 @@ class Server:
         cfg = os.path.join(self.tmp, "config.yaml")
         if not os.path.exists(cfg):
             open(cfg, "w").close()
-        args = [K1S_BIN, "server", "--data-dir", self.data_dir, "--bind-address", "127.0.0.1",
+        args = [self.binary, "server", "--data-dir", self.data_dir, "--bind-address", "127.0.0.1",
                 "--https-listen-port", str(self.port), "--write-kubeconfig", self.kubeconfig,
                 "--config", os.path.join(self.tmp, "config.yaml")] + self.extra_args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
