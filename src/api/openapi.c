@@ -866,6 +866,7 @@ typedef struct walk {
     k1s_buf_t path;        /* strict-decoding path: spec.containers[0].name */
     k1s_buf_t fields;      /* Go's field stack: struct field names only */
     const char *go_struct; /* Go name of the struct holding the current field */
+    bool prune;            /* prune: remove unknown fields instead of reporting them */
 } walk_t;
 
 /* Appends Go's name for the type of a field, as encoding/json prints it in
@@ -1031,11 +1032,15 @@ static void walk_struct(walk_t *w, const json_t *props, const char *struct_name,
     const char *key;
     const json_t *v;
     const char *saved_struct = w->go_struct;
-    json_object_foreach((json_t *)obj, key, v)
+    void *tmp;
+    json_object_foreach_safe((json_t *)obj, tmp, key, v)
     {
         const json_t *p = json_object_get(props, key);
         if (!p) {
-            unknown_field(w, key);
+            if (w->prune)
+                json_object_del((json_t *)obj, key); /* the object is the caller's, not const */
+            else
+                unknown_field(w, key);
             continue;
         }
         size_t plen, flen = w->fields.len;
@@ -1186,6 +1191,12 @@ static int check(const char *schema_name, const json_t *obj, walk_t *w)
 int k1s_openapi_check_fields(const char *schema_name, const json_t *obj, json_t *unknown)
 {
     walk_t w = {.unknown = unknown};
+    return check(schema_name, obj, &w);
+}
+
+int k1s_openapi_prune(const char *schema_name, json_t *obj)
+{
+    walk_t w = {.prune = true};
     return check(schema_name, obj, &w);
 }
 

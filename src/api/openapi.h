@@ -80,6 +80,13 @@ int k1s_openapi_check_fields(const char *schema_name, const json_t *obj, json_t 
  * of type int32", which kube-apiserver prefixes with
  * `Deployment in version "v1" cannot be handled as a Deployment: `.
  * -ENOENT if schema_name is not a schema. */
+/*
+ * Removes the fields the schema does not know from obj (in place), as
+ * decoding into Kubernetes' typed structs drops them. 0 or -ENOENT for an
+ * unknown schema.
+ */
+int k1s_openapi_prune(const char *schema_name, json_t *obj);
+
 int k1s_openapi_check_types(const char *schema_name, const json_t *obj, k1s_err_t *err);
 
 /*

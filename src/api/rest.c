@@ -152,8 +152,11 @@ static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
             return -1;
         }
     }
-    if (mode == 0)
+    if (mode == 0) {
+        if (r->res->openapi_name)
+            k1s_openapi_prune(r->res->openapi_name, obj);
         return 0;
+    }
     json_t *unknown = json_array();
     if (r->res->openapi_name)
         k1s_openapi_check_fields(r->res->openapi_name, obj, unknown);
@@ -191,6 +194,8 @@ static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
     if (dup_fields)
         json_array_append_new(r->warnings, json_string("duplicate field"));
     json_decref(unknown);
+    if (r->res->openapi_name)
+        k1s_openapi_prune(r->res->openapi_name, obj);
     k1s_buf_free(&msg);
     return 0;
 }

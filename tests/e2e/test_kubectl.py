@@ -276,3 +276,20 @@ def test_terminating_namespace_refuses_new_objects(server):
         time.sleep(0.1)
     else:
         pytest.fail("namespace sticky was not removed after its last finalizer went")
+
+
+def test_explain(server):
+    out = server.kubectl("explain", "deployment.spec").stdout
+    assert "KIND:       Deployment" in out and "replicas" in out and "template" in out
+    out = server.kubectl("explain", "pod.spec.containers.image").stdout
+    assert "FIELD: image <string>" in out
+
+
+def test_create_validation_modes(server, ns):
+    bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "v"}, "data": {}, "extra": 1}
+    p = server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(bad), check=False)
+    assert p.returncode != 0 and 'unknown field "extra"' in p.stderr
+    p = server.kubectl("-n", ns, "create", "--validate=warn", "-f", "-", input=json.dumps(bad), check=False)
+    assert p.returncode == 0 and 'unknown field "extra"' in p.stderr
+    cm = json.loads(server.kubectl("-n", ns, "get", "cm", "v", "-o", "json").stdout)
+    assert "extra" not in cm
