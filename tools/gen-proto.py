@@ -36,8 +36,8 @@ The output defines (see src/api/protobuf.h):
 """
 
 import glob
-import gzip
 import os
+import re
 import subprocess
 import sys
 import zlib
@@ -184,6 +184,9 @@ def text(d, num, default=""):
 # gogoproto's FieldOptions extension numbers.
 GOGO_NULLABLE = 65001
 GOGO_CUSTOMNAME = 65004
+# gogoproto's MessageOptions: goproto_stringer=false marks Go types with their
+# own String() (and JSON form), such as the named slice types.
+GOGO_GOPROTO_STRINGER = 64003
 
 
 def parse_message(b, prefix, out):
@@ -210,7 +213,8 @@ def parse_message(b, prefix, out):
         if not f["name"] or f["number"] <= 0 or not f["type"]:
             raise PbError("bad field in %s" % name)
         fields.append(f)
-    out[name] = {"fields": fields, "map_entry": one(opts, 7, 0) != 0}
+    out[name] = {"fields": fields, "map_entry": one(opts, 7, 0) != 0,
+                 "stringer": one(opts, GOGO_GOPROTO_STRINGER, 1) != 0}
     for nb in d.get(3, []):
         parse_message(nb, name, out)
 
@@ -308,7 +312,7 @@ def scan(path):
                 warn("%s defined twice differently; keeping the first" % n)
                 continue
             pkgs[pkg].setdefault(n, m)
-    return pkgs, files, hits, len(data)
+    return pkgs, files, hits, len(data), inline_tags(data), json_renames(data)
 
 
 # ---- building the tables ------------------------------------------------
@@ -318,23 +322,67 @@ def lower_first(s):
     return s[:1].lower() + s[1:]
 
 
-def is_inline(f):
-    """An embedded Go struct without a JSON name (`json:",inline"`) is a
-    message field whose Go name is its type's name and whose proto name is
-    derived from the Go name (go-to-protobuf names fields after their JSON
-    name when there is one, e.g. `ObjectMeta` -> metadata)."""
-    if f["type"] != T_MESSAGE or f["label"] == 3 or not f["customname"]:
+INLINE_TAG = re.compile(rb'json:",inline[^"]*" protobuf:"bytes,(\d+),(?:opt|req)(?:,name=(\w+))?')
+ANY_TAG_NAME = re.compile(rb'protobuf:"[a-z0-9]+,\d+,(?:opt|req|rep)[^"]*?,name=(\w+)')
+
+
+JSON_TAG = re.compile(rb'json:"([^",]*)[^"]*"(?: [a-zA-Z]+:"[^"]*")* '
+                      rb'protobuf:"[a-z0-9]+,(\d+),(?:opt|req|rep)[^"]*name=(\w+)')
+
+
+def json_renames(data):
+    """Go struct tags whose JSON name differs from the protobuf name, e.g.
+    `json:"webhooks" protobuf:"bytes,2,rep,name=Webhooks"` or BoundObjectReference's
+    `json:"apiVersion" protobuf:"bytes,2,opt,name=aPIVersion"`: returns
+    {(number, proto name): JSON name}, leaving out inline and `json:"-"`
+    fields and any pair tagged two different ways."""
+    seen = {}
+    for m in JSON_TAG.finditer(data):
+        jname, num, pname = m.group(1).decode(), int(m.group(2)), m.group(3).decode()
+        if not jname or jname == "-" or jname == pname:
+            continue
+        seen.setdefault((num, pname), set()).add(jname)
+    return {k: v.pop() for k, v in seen.items() if len(v) == 1}
+
+
+def inline_tags(data):
+    """Go keeps struct tags in the binary. Returns the (number, name) pairs
+    of the protobuf tags on `json:",inline"` fields, the numbers of such tags
+    without a name, and every name seen in any protobuf tag."""
+    named, nameless = set(), set()
+    for m in INLINE_TAG.finditer(data):
+        if m.group(2):
+            named.add((int(m.group(1)), m.group(2).decode()))
+        else:
+            nameless.add(int(m.group(1)))
+    all_names = {m.group(1).decode() for m in ANY_TAG_NAME.finditer(data)}
+    return named, nameless, all_names
+
+
+def is_inline(f, tags):
+    """An embedded Go struct marked `json:",inline"`: its fields sit in the
+    parent's JSON object. The descriptor says the field is an embedded
+    (non-pointer, Go name = type name) struct; the binary's struct tags say
+    whether it is inline or has a JSON name of its own."""
+    if f["type"] != T_MESSAGE or f["label"] == 3 or f["nullable"] or not f["customname"]:
         return False
     tname = f["type_name"].rsplit(".", 1)[-1]
-    return f["customname"] == tname and f["name"] == lower_first(tname)
+    if f["customname"] != tname:
+        return False
+    named, nameless, all_names = tags
+    if (f["number"], f["name"]) in named:
+        return True
+    # A tag without name= (e.g. EphemeralContainer's `protobuf:"bytes,1,req"`):
+    # accept a field whose name no tag uses.
+    return f["number"] in nameless and f["name"] not in all_names
 
 
 def is_array_wrapper(name, m):
     """go-to-protobuf turns named slice types (`type Verbs []string`) into a
     message with one repeated field `items`; in JSON they are plain arrays."""
     fs = m["fields"]
-    return (not m["map_entry"] and len(fs) == 1 and fs[0]["name"] == "items" and
-            fs[0]["number"] == 1 and fs[0]["label"] == 3 and not name.endswith("List"))
+    return (not m["map_entry"] and not m.get("stringer", True) and len(fs) == 1 and
+            fs[0]["name"] == "items" and fs[0]["number"] == 1 and fs[0]["label"] == 3)
 
 
 def apply_clones(msgs):
@@ -350,6 +398,7 @@ def apply_clones(msgs):
                 continue
             m = msgs[n]
             msgs[new] = {"map_entry": m["map_entry"], "clone_of": n,
+                         "stringer": m.get("stringer", True),
                          "fields": [dict(f) for f in m["fields"]]}
             copied += 1
         for n in list(msgs):
@@ -404,7 +453,7 @@ def main():
     if not os.path.exists(kubectl):
         fetch_kubectl(kubectl)
 
-    pkgs, files, hits, size = scan(kubectl)
+    pkgs, files, hits, size, tags, renames = scan(kubectl)
     msgs = {}
     for p in sorted(pkgs):
         msgs.update(pkgs[p])
@@ -434,7 +483,7 @@ def main():
         return offsets[s]
 
     msg_rows, field_rows = [], []
-    inline, wrappers, dangling = [], [], []
+    inline, wrappers, dangling, renamed = [], [], [], []
     for n in names:
         m = msgs[n]
         kind = SPECIAL.get(n)
@@ -463,10 +512,14 @@ def main():
                     dangling.append("%s.%s -> %s" % (n, f["name"], f["type_name"]))
                     continue
                 mi = index[f["type_name"]]
-                if kind == "MESSAGE" and is_inline(f):
+                if kind == "MESSAGE" and is_inline(f, tags):
                     flags |= F_INLINE
                     inline.append("%s.%s" % (n, f["name"]))
-            field_rows.append((intern(f["name"]), f["number"], mi, f["type"], flags))
+            jname = f["name"]
+            if kind == "MESSAGE" and (f["number"], jname) in renames:
+                jname = renames[(f["number"], jname)]
+                renamed.append("%s.%s -> %s" % (n, f["name"], jname))
+            field_rows.append((intern(jname), f["number"], mi, f["type"], flags))
         msg_rows.append((intern(n), first, len(field_rows) - first, KINDS.index(kind)))
     for d in dangling:
         warn("dropping field with unknown type: %s" % d)
@@ -479,7 +532,8 @@ def main():
                 sys.stdout.write("  %d %s type=%d label=%d %s%s\n" % (
                     f["number"], f["name"], f["type"], f["label"], f["type_name"],
                     "" if f["nullable"] else " nonnull"))
-        sys.stdout.write("inline: %s\narrays: %s\n" % (" ".join(inline), " ".join(wrappers)))
+        sys.stdout.write("inline: %s\narrays: %s\nrenamed: %s\n"
+                         % (" ".join(inline), " ".join(wrappers), " ".join(renamed)))
 
     o = []
     o.append("/* Generated by tools/gen-proto.py from the protobuf descriptors embedded in\n"

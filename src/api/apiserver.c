@@ -478,6 +478,47 @@ static void put_endpoints(k1s_apiserver_t *api)
     free(key);
 }
 
+/* The kubernetes EndpointSlice, as kube-apiserver's endpoint reconciler writes it. */
+static void put_endpointslice(k1s_apiserver_t *api)
+{
+    const k1s_resource_t *es = k1s_registry_find("discovery.k8s.io", "v1", "endpointslices");
+    char *key = k1s_obj_key(es, "default", "kubernetes");
+    json_t *eps = json_pack("[{s:[s], s:{s:b}}]", "addresses", api->advertise_address,
+                            "conditions", "ready", 1);
+    json_t *ports = json_pack("[{s:s, s:s, s:i}]", "name", "https", "protocol", "TCP", "port",
+                              api->advertise_port);
+    k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
+    json_t *obj;
+    if (kv) {
+        obj = k1s_obj_decode(kv->value);
+        if (json_equal(json_object_get(obj, "endpoints"), eps) &&
+            json_equal(json_object_get(obj, "ports"), ports)) {
+            json_decref(obj);
+            json_decref(eps);
+            json_decref(ports);
+            free(key);
+            return;
+        }
+        json_object_set_new(obj, "endpoints", eps);
+        json_object_set_new(obj, "ports", ports);
+    } else {
+        char uid[37], ts[32];
+        k1s_uuid4(uid);
+        k1s_time_rfc3339(ts);
+        obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:s, s:o, s:o}", "kind",
+                        "EndpointSlice", "apiVersion", "discovery.k8s.io/v1", "metadata", "name",
+                        "kubernetes", "namespace", "default", "uid", uid, "creationTimestamp", ts,
+                        "labels", "kubernetes.io/service-name", "kubernetes", "addressType", "IPv4",
+                        "endpoints", eps, "ports", ports);
+    }
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
+    json_object_set_new(k1s_obj_meta(obj), "resourceVersion", json_string(rv));
+    k1s_store_put(api->store, key, k1s_obj_encode(obj), k1s_obj_aux_new(es, obj), NULL, NULL);
+    json_decref(obj);
+    free(key);
+}
+
 int k1s_apiserver_bootstrap(k1s_apiserver_t *api, k1s_err_t *err)
 {
     const k1s_resource_t *ns = k1s_registry_find("", "v1", "namespaces");
@@ -513,6 +554,7 @@ int k1s_apiserver_bootstrap(k1s_apiserver_t *api, k1s_err_t *err)
     }
     free(key);
     put_endpoints(api);
+    put_endpointslice(api);
     /* ready once everything queued so far has committed */
     k1s_store_sync(api->store, ready_done, api);
     return 0;

@@ -848,6 +848,14 @@ static int plan_delete(const k1s_resource_t *res, json_t *obj, int64_t grace)
 
 static void handle_delete(k1s_api_req_t *r)
 {
+    if (!strcmp(r->res->plural, "namespaces") &&
+        (!strcmp(r->name, "default") || !strcmp(r->name, "kube-system") ||
+         !strcmp(r->name, "kube-public"))) {
+        /* as the NamespaceLifecycle admission plugin answers */
+        k1s_api_fail(r, 403, "Forbidden",
+                     "namespaces \"%s\" is forbidden: this namespace may not be deleted", r->name);
+        return;
+    }
     if (!load_old(r))
         return;
     int64_t grace = query_int(r->http, "gracePeriodSeconds", -1);

@@ -230,8 +230,7 @@ int k1s_server_run(k1s_server_config_t *c)
             goto out;
         }
     }
-    k1s_info("k1s server %s listening on %s (API %s), data in %s", K1S_VERSION,
-             url, c->bind_address, c->data_dir);
+    k1s_info("k1s server %s: Kubernetes API at %s, data in %s", K1S_VERSION, url, c->data_dir);
     if (c->write_kubeconfig && *c->write_kubeconfig)
         k1s_info("admin kubeconfig written to %s", c->write_kubeconfig);
     k1s_debug("started in %.1f ms", (double)(k1s_now_ns() - t0) / 1e6);

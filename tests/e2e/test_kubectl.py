@@ -293,3 +293,9 @@ def test_create_validation_modes(server, ns):
     assert p.returncode == 0 and 'unknown field "extra"' in p.stderr
     cm = json.loads(server.kubectl("-n", ns, "get", "cm", "v", "-o", "json").stdout)
     assert "extra" not in cm
+
+
+def test_system_namespaces_cannot_be_deleted(server):
+    for name in ("default", "kube-system", "kube-public"):
+        p = server.kubectl("delete", "ns", name, check=False)
+        assert p.returncode != 0 and "may not be deleted" in p.stderr
