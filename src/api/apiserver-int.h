@@ -152,6 +152,15 @@ bool k1s_api_wants_table(k1s_api_req_t *r);
 json_t *k1s_api_table(k1s_api_req_t *r, json_t *objects, const char *rv, const char *cont,
                       bool with_columns);
 
+/* --- convert.c --- */
+/* True if r is served in another shape than it is stored in. */
+bool k1s_convert_needed(const k1s_resource_t *r);
+/* Stored object → r's shape, and back. New references. */
+json_t *k1s_convert_from_storage(const k1s_resource_t *r, const json_t *stored);
+json_t *k1s_convert_to_storage(const k1s_resource_t *r, const json_t *obj);
+/* Stored bytes → r's shape; a new reference (the same bytes when no conversion is needed). */
+k1s_bytes_t *k1s_convert_bytes(const k1s_resource_t *r, k1s_bytes_t *stored);
+
 /* --- ipalloc.c --- */
 k1s_ipalloc_t *k1s_ipalloc_new_cidr(const char *cidr, k1s_err_t *err);
 k1s_ipalloc_t *k1s_ipalloc_new_range(uint32_t first, uint32_t last);

@@ -77,8 +77,20 @@ json_t *k1s_obj_meta(json_t *obj)
     return m;
 }
 
+/* The resource whose shape is stored (the first registered with that storage name). */
+static const k1s_resource_t *storage_resource(const k1s_resource_t *r)
+{
+    size_t n;
+    const k1s_resource_t *all = k1s_registry_all(&n);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(all[i].storage_name, r->storage_name))
+            return &all[i];
+    return r;
+}
+
 k1s_obj_aux_t *k1s_obj_aux_new(const k1s_resource_t *r, const json_t *obj)
 {
+    r = storage_resource(r);
     k1s_obj_aux_t *a = k1s_xcalloc(1, sizeof(*a));
     a->res = r;
     const char *ns = k1s_obj_str(obj, "metadata.namespace");

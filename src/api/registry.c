@@ -77,9 +77,9 @@ static const k1s_resource_t resources[] = {
     /* discovery.k8s.io/v1 */
     {"discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", {0}, {0}, NS, 0,
      false, "io.k8s.api.discovery.v1.EndpointSlice", {0}, "endpointslices"},
-    /* events.k8s.io/v1: the same objects as core events, another shape; stored apart here */
+    /* events.k8s.io/v1: the same objects as core events in another shape (convert.c) */
     {"events.k8s.io", "v1", "Event", "events", "event", {"ev"}, {0}, NS, 0, false,
-     "io.k8s.api.events.v1.Event", {0}, "events.k8s.io-events"},
+     "io.k8s.api.events.v1.Event", {0}, "events"},
     /* rbac.authorization.k8s.io/v1 */
     {"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings",
      "clusterrolebinding", {0}, {0}, CLUSTER, 0, false, "io.k8s.api.rbac.v1.ClusterRoleBinding",

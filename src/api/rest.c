@@ -256,6 +256,14 @@ static void send_storage_error(k1s_api_req_t *r, int err)
                      strerror(-err));
 }
 
+/* Answers with a stored value, in the shape of the request's resource. */
+static void send_stored(k1s_api_req_t *r, int code, k1s_kv_t *kv)
+{
+    k1s_bytes_t *b = k1s_convert_bytes(r->res, kv->value);
+    k1s_api_send_bytes(r, code, b->data, b->len);
+    k1s_bytes_unref(b);
+}
+
 /* ---------- writes ---------- */
 
 static json_t *scale_of(k1s_api_req_t *r, const json_t *obj);
@@ -300,7 +308,7 @@ static void write_done(int err, k1s_kv_t *kv, void *arg)
         json_decref(o);
         return;
     }
-    k1s_api_send_bytes(r, r->success_code, kv->value->data, kv->value->len);
+    send_stored(r, r->success_code, kv);
 }
 
 /* Stores r->obj under r->key (answering with code) or, for dry-run, answers at once. */
@@ -319,6 +327,11 @@ static void commit_put(k1s_api_req_t *r, int code)
     char rv[32];
     snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
     json_object_set_new(meta, "resourceVersion", json_string(rv));
+    if (k1s_convert_needed(r->res)) {
+        json_t *stored = k1s_convert_to_storage(r->res, r->obj);
+        json_decref(r->obj);
+        r->obj = stored;
+    }
     k1s_bytes_t *b = k1s_obj_encode(r->obj);
     if (b->len > MAX_OBJECT_BYTES) {
         k1s_bytes_unref(b);
@@ -635,7 +648,7 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
         /* nothing changed: no write, the stored object is the answer */
         k1s_kv_t *kv = k1s_store_get_latest(r->api->store, r->key);
         if (kv && !r->dry_run && k1s_store_get(r->api->store, r->key) == kv) {
-            k1s_api_send_bytes(r, 200, kv->value->data, kv->value->len);
+            send_stored(r, 200, kv);
             return;
         }
     }
@@ -652,7 +665,9 @@ static bool load_old(k1s_api_req_t *r)
         k1s_api_not_found(r, r->name);
         return false;
     }
-    r->old = k1s_obj_decode(kv->value);
+    json_t *stored = k1s_obj_decode(kv->value);
+    r->old = k1s_convert_from_storage(r->res, stored);
+    json_decref(stored);
     return true;
 }
 
@@ -1214,6 +1229,7 @@ static char *parse_continue(const char *tok, const char *prefix)
 }
 
 typedef struct list_ctx {
+    const k1s_resource_t *res;
     k1s_list_filter_t *filter;
     k1s_buf_t *out;
     json_t *objects; /* for Table output */
@@ -1242,11 +1258,15 @@ static int list_iter(k1s_kv_t *kv, void *arg)
         return 0;
     }
     if (c->objects) {
-        json_array_append_new(c->objects, k1s_obj_decode(kv->value));
+        json_t *o = k1s_obj_decode(kv->value);
+        json_array_append_new(c->objects, k1s_convert_from_storage(c->res, o));
+        json_decref(o);
     } else {
         if (c->count > 0)
             k1s_buf_putc(c->out, ',');
-        k1s_buf_append(c->out, kv->value->data, kv->value->len);
+        k1s_bytes_t *b = k1s_convert_bytes(c->res, kv->value);
+        k1s_buf_append(c->out, b->data, b->len);
+        k1s_bytes_unref(b);
     }
     c->count++;
     free(c->last_key);
@@ -1274,6 +1294,7 @@ static void handle_list(k1s_api_req_t *r)
     }
     k1s_buf_t out = K1S_BUF_INIT;
     list_ctx_t c = {0};
+    c.res = r->res;
     c.filter = f;
     c.out = &out;
     c.limit = query_int(r->http, "limit", 0);
@@ -1336,7 +1357,9 @@ static void handle_get(k1s_api_req_t *r)
     }
     if (k1s_api_wants_table(r)) {
         json_t *objs = json_array();
-        json_array_append_new(objs, k1s_obj_decode(kv->value));
+        json_t *o = k1s_obj_decode(kv->value);
+        json_array_append_new(objs, k1s_convert_from_storage(r->res, o));
+        json_decref(o);
         char rv[32];
         snprintf(rv, sizeof(rv), "%" PRId64, kv->mod_rev);
         json_t *t = k1s_api_table(r, objs, rv, NULL, true);
@@ -1344,7 +1367,7 @@ static void handle_get(k1s_api_req_t *r)
         k1s_api_send_json(r, 200, t);
         return;
     }
-    k1s_api_send_bytes(r, 200, kv->value->data, kv->value->len);
+    send_stored(r, 200, kv);
 }
 
 /* ---------- deletecollection ---------- */

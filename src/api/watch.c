@@ -79,7 +79,23 @@ static bool matches(k1s_api_watch_t *w, k1s_kv_t *kv)
     return k1s_list_filter_match(w->filter, a);
 }
 
+static int send_event_raw(k1s_api_watch_t *w, const char *type, const char *data, size_t len);
+
+/* A stored value as an event, in the shape of the watched resource. */
+static int send_stored(k1s_api_watch_t *w, const char *type, k1s_bytes_t *stored)
+{
+    k1s_bytes_t *b = k1s_convert_bytes(w->r->res, stored);
+    int rc = send_event_raw(w, type, b->data, b->len);
+    k1s_bytes_unref(b);
+    return rc;
+}
+
 static int send_event(k1s_api_watch_t *w, const char *type, const char *data, size_t len)
+{
+    return send_event_raw(w, type, data, len);
+}
+
+static int send_event_raw(k1s_api_watch_t *w, const char *type, const char *data, size_t len)
 {
     k1s_http_req_t *h = w->r->http;
     if (w->table && strcmp(type, "ERROR") && strcmp(type, "BOOKMARK")) {
@@ -117,7 +133,9 @@ static int send_event(k1s_api_watch_t *w, const char *type, const char *data, si
 /* The deleted object as last stored, with the deletion's revision as resourceVersion. */
 static int send_deleted(k1s_api_watch_t *w, k1s_kv_t *kv, int64_t rev)
 {
-    json_t *o = k1s_obj_decode(kv->value);
+    json_t *stored = k1s_obj_decode(kv->value);
+    json_t *o = k1s_convert_from_storage(w->r->res, stored);
+    json_decref(stored);
     char rv[32];
     snprintf(rv, sizeof(rv), "%" PRId64, rev);
     json_object_set_new(k1s_obj_meta(o), "resourceVersion", json_string(rv));
@@ -136,9 +154,9 @@ static int on_store_event(const k1s_store_event_t *ev, void *arg)
         bool now = matches(w, ev->kv);
         bool before = ev->prev && matches(w, ev->prev);
         if (now && before)
-            rc = send_event(w, "MODIFIED", ev->kv->value->data, ev->kv->value->len);
+            rc = send_stored(w, "MODIFIED", ev->kv->value);
         else if (now)
-            rc = send_event(w, "ADDED", ev->kv->value->data, ev->kv->value->len);
+            rc = send_stored(w, "ADDED", ev->kv->value);
         else if (before)
             rc = send_deleted(w, ev->kv, ev->rev);
     } else {
@@ -190,7 +208,7 @@ static int initial_iter(k1s_kv_t *kv, void *arg)
 {
     k1s_api_watch_t *w = arg;
     if (matches(w, kv))
-        send_event(w, "ADDED", kv->value->data, kv->value->len);
+        send_stored(w, "ADDED", kv->value);
     return 0;
 }
 

@@ -184,3 +184,20 @@ def test_optimistic_concurrency(server, ns):
     # a no-op update writes nothing
     status, cm3 = server.json("PUT", "/api/v1/namespaces/%s/configmaps/occ" % ns, cm2)
     assert status == 200 and cm3["metadata"]["resourceVersion"] == cm2["metadata"]["resourceVersion"]
+
+
+def test_events_in_both_api_groups(server, ns):
+    ev = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e1"},
+          "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "example.com/ctl",
+          "reportingInstance": "ctl-1", "action": "Test", "reason": "Tested", "type": "Normal",
+          "note": "hello", "regarding": {"kind": "Pod", "name": "p", "namespace": ns}}
+    status, body = server.json("POST", "/apis/events.k8s.io/v1/namespaces/%s/events" % ns, ev)
+    assert status == 201, body
+    assert body["note"] == "hello" and body["regarding"]["name"] == "p"
+    status, core = server.json("GET", "/api/v1/namespaces/%s/events/e1" % ns)
+    assert status == 200 and core["message"] == "hello" and core["involvedObject"]["name"] == "p"
+    assert core["reportingComponent"] == "example.com/ctl"
+    out = server.kubectl("-n", ns, "get", "events", "--field-selector", "involvedObject.name=p").stdout
+    assert "Tested" in out and "hello" in out
+    status, lst = server.json("GET", "/apis/events.k8s.io/v1/namespaces/%s/events" % ns)
+    assert [i["note"] for i in lst["items"]] == ["hello"]
