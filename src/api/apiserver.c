@@ -14,6 +14,7 @@
 
 #include "api/apiserver-int.h"
 #include "api/openapi.h"
+#include "api/openapi-v2.h"
 #include "api/version.h"
 #include "lib/log.h"
 
@@ -238,6 +239,35 @@ static void handle_metrics(k1s_api_req_t *r)
     k1s_api_req_done(r, 200);
 }
 
+/* GET /openapi/v2: the Swagger 2.0 document kubectl before 1.27 reads (validation,
+ * explain, patch metadata), as gnostic protobuf when asked for it, else JSON. */
+static void handle_openapi_v2(k1s_api_req_t *r)
+{
+    const char *accept = k1s_http_req_header(r->http, "Accept");
+    bool pb = accept && strstr(accept, "application/com.github.proto-openapi.spec.v2");
+    const char *ct = pb ? K1S_OPENAPI_V2_PROTOBUF_TYPE : K1S_OPENAPI_V2_JSON_TYPE;
+    k1s_bytes_t *doc;
+    const char *etag;
+    if (k1s_openapi_v2_doc(pb, &doc, &etag) < 0) {
+        k1s_api_fail(r, 500, "InternalError", "OpenAPI documents are not available");
+        return;
+    }
+    char quoted[80];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+    k1s_http_add_header(r->http, "Etag", quoted);
+    k1s_http_add_header(r->http, "Vary", "Accept");
+    const char *inm = k1s_http_req_header(r->http, "If-None-Match");
+    if (inm && (strstr(inm, quoted) || !strcmp(inm, etag) || !strcmp(inm, "*"))) {
+        k1s_bytes_unref(doc);
+        k1s_http_respond(r->http, 304, ct, "", 0);
+        k1s_api_req_done(r, 304);
+        return;
+    }
+    k1s_http_respond(r->http, 200, ct, doc->data, doc->len);
+    k1s_bytes_unref(doc);
+    k1s_api_req_done(r, 200);
+}
+
 static void handle_openapi(k1s_api_req_t *r, const char *path)
 {
     if (!strcmp(path, "/openapi/v3") || !strcmp(path, "/openapi/v3/")) {
@@ -319,6 +349,11 @@ void k1s_apiserver_handle(k1s_http_req_t *h, void *arg)
         handle_metrics(r);
         return;
     }
+    if (!strcmp(path, "/openapi/v2") || !strcmp(path, "/openapi/v2/")) {
+        r->verb = "get";
+        handle_openapi_v2(r);
+        return;
+    }
     if (!strncmp(path, "/openapi/v3", 11)) {
         r->verb = "get";
         handle_openapi(r, path);
@@ -327,9 +362,9 @@ void k1s_apiserver_handle(k1s_http_req_t *h, void *arg)
     if (!strcmp(path, "/") ) {
         r->verb = "get";
         k1s_api_send_json(r, 200,
-                          json_pack("{s:[s,s,s,s,s,s,s,s]}", "paths", "/api", "/api/v1", "/apis",
-                                    "/healthz", "/livez", "/metrics", "/openapi/v3", "/readyz",
-                                    "/version"));
+                          json_pack("{s:[s,s,s,s,s,s,s,s,s]}", "paths", "/api", "/api/v1", "/apis",
+                                    "/healthz", "/livez", "/metrics", "/openapi/v2",
+                                    "/openapi/v3", "/readyz", "/version"));
         return;
     }
     if (!strcmp(h->method, "GET") && k1s_discovery_handle(r, path))

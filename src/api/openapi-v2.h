@@ -25,8 +25,12 @@
 
 #include "lib/util.h"
 
-/* Content types of the two encodings. */
-#define K1S_OPENAPI_V2_PROTOBUF_TYPE "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+/* Content types of the two encodings. Clients ask for the protobuf one as
+ * "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", but "@" is
+ * not allowed in a media type and client-go fails to parse a response that
+ * carries it ("mime: unexpected content after media subtype"), so the
+ * answer says ".v1.0", as kube-apiserver's does. */
+#define K1S_OPENAPI_V2_PROTOBUF_TYPE "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 #define K1S_OPENAPI_V2_JSON_TYPE "application/json"
 
 /*
