@@ -19,7 +19,7 @@ ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined -fno-omit-fr
 
 SRCS      := $(shell find src -name '*.c' | sort)
 LIB_SRCS  := $(filter-out src/cli/main.c,$(SRCS))
-GEN_SRCS  := build/gen/openapi_data.c
+GEN_SRCS  := build/gen/openapi_data.c build/gen/proto_data.c
 UNIT_SRCS := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
 
 REL_OBJS  := $(patsubst %.c,build/obj/%.o,$(LIB_SRCS)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN_SRCS))
@@ -65,6 +65,12 @@ build/asan/obj/gen/%.o: build/gen/%.c
 build/gen/openapi_data.c: tools/gen-openapi.py $(wildcard tools/openapi-*.json)
 	@mkdir -p build/gen
 	$(PYTHON) tools/gen-openapi.py $@
+
+# Protobuf message schemas, read from the descriptors embedded in Debian's
+# kubectl 1.20 (see tools/gen-proto.py; it fetches kubernetes-client if needed).
+build/gen/proto_data.c: tools/gen-proto.py $(wildcard build/deps/kubectl-1.20/usr/bin/kubectl)
+	@mkdir -p build/gen
+	$(PYTHON) tools/gen-proto.py $@
 
 build/asan/tests/%: tests/unit/%.c build/asan/libk1s.a
 	@mkdir -p $(dir $@)

@@ -241,6 +241,9 @@ typedef struct resp {
 static void conn_close(conn_t *c)
 {
     if (c->ssl) {
+        /* say goodbye (close_notify) so the server sees a clean close, not an EOF */
+        if (SSL_is_init_finished(c->ssl))
+            SSL_shutdown(c->ssl);
         SSL_free(c->ssl);
         c->ssl = NULL;
     }
@@ -966,6 +969,7 @@ typedef struct watch_run {
     int64_t base_rv;
     size_t span;    /* revisions base_rv+1 .. base_rv+span are tracked */
     uint64_t *ack;  /* [span]: when the writer got the response, 0 if not ours */
+    uint64_t *sent; /* [span]: when the writer sent the request */
     uint64_t *recv; /* [watchers * span]: when each watcher got the event */
     int64_t *wlat;  /* writer request latencies */
     atomic_int writes_done, write_errors;
@@ -1100,6 +1104,7 @@ static void *writer_thread(void *arg)
         int64_t rv = r.status == want ? find_rv(r.body, r.body_len) : -1;
         if (rv > wr->base_rv && (size_t)(rv - wr->base_rv) <= wr->span) {
             wr->ack[rv - wr->base_rv - 1] = done;
+            wr->sent[rv - wr->base_rv - 1] = t;
         } else {
             if (atomic_fetch_add(&wr->write_errors, 1) == 0)
                 fprintf(stderr, "k1s-load: watch: writer got HTTP %d: %.300s\n", r.status,
@@ -1137,6 +1142,7 @@ static int cmd_watch(opts_t *o)
     /* room for writes by others (controllers) interleaved with ours */
     wr.span = (size_t)total * 2 + 1000;
     wr.ack = xcalloc(wr.span, sizeof(*wr.ack));
+    wr.sent = xcalloc(wr.span, sizeof(*wr.sent));
     wr.recv = xcalloc(wr.span * (size_t)o->watchers, sizeof(*wr.recv));
     wr.wlat = xcalloc((size_t)total, sizeof(*wr.wlat));
 
@@ -1211,6 +1217,7 @@ static int cmd_watch(opts_t *o)
     /* Combine. */
     size_t nd = 0, missing = 0, early = 0;
     int64_t *d = xmalloc(sizeof(*d) * (size_t)total * (size_t)o->watchers + 1);
+    int64_t *ds = xmalloc(sizeof(*ds) * (size_t)total * (size_t)o->watchers + 1);
     for (size_t k = 0; k < wr.span; k++) {
         if (!wr.ack[k])
             continue;
@@ -1220,6 +1227,7 @@ static int cmd_watch(opts_t *o)
                 missing++;
                 continue;
             }
+            ds[nd] = (int64_t)(t - wr.sent[k]);
             int64_t delay = (int64_t)(t - wr.ack[k]);
             if (delay < 0) {
                 early++;
@@ -1229,23 +1237,27 @@ static int cmd_watch(opts_t *o)
         }
     }
     qsort(d, nd, sizeof(*d), cmp_i64);
+    qsort(ds, nd, sizeof(*ds), cmp_i64);
     int writes = atomic_load(&wr.writes_done);
     qsort(wr.wlat, (size_t)writes, sizeof(*wr.wlat), cmp_i64);
     printf("watch_watchers=%d watch_writes=%d watch_write_errors=%d watch_events=%zu "
            "watch_missing=%zu watch_before_response=%zu watch_p50_ms=%.2f watch_p90_ms=%.2f "
            "watch_p99_ms=%.2f watch_max_ms=%.2f watch_write_p50_ms=%.2f watch_write_p99_ms=%.2f "
-           "watch_error_events=%ld watch_foreign_events=%ld\n",
+           "watch_error_events=%ld watch_foreign_events=%ld watch_sent_p50_ms=%.2f "
+           "watch_sent_p99_ms=%.2f\n",
            o->watchers, writes, atomic_load(&wr.write_errors), nd, missing, early,
            ms(pct(d, nd, 50)), ms(pct(d, nd, 90)), ms(pct(d, nd, 99)), nd ? ms(d[nd - 1]) : 0.0,
            ms(pct(wr.wlat, (size_t)writes, 50)), ms(pct(wr.wlat, (size_t)writes, 99)), wr.errors,
-           wr.foreign);
+           wr.foreign, ms(pct(ds, nd, 50)), ms(pct(ds, nd, 99)));
     for (int i = 0; i < o->watchers; i++) {
         conn_close(&ws[i].c);
         free(ws[i].line);
     }
     free(ws);
     free(d);
+    free(ds);
     free(wr.ack);
+    free(wr.sent);
     free(wr.recv);
     free(wr.wlat);
     close(ep);

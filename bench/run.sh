@@ -257,9 +257,11 @@ row "creates/s, $CLIENTS HTTPS clients" "$create_rate/s" "≥ 2000/s$(verdict "$
     "$create_ok ok, $create_failed failed"
 row "  create latency p50 / p99" "$create_p50_ms / $create_p99_ms ms" "(info)"
 row "watch delay p50, $watch_watchers watchers" "$watch_p50_ms ms" "(info)" "" "" \
-    "$watch_events events, $watch_missing missing"
+    "$watch_events events, $watch_missing missing, $watch_before_response before their response (as 0)"
 row "watch delay p99" "$watch_p99_ms ms" "≤ 10 ms$(verdict "$watch_p99_ms" '<=' 10)" "" "" \
     "p90 $watch_p90_ms ms, max $watch_max_ms ms"
+row "  from the writer's send, p50 / p99" "$watch_sent_p50_ms / $watch_sent_p99_ms ms" "(info)" "" "" \
+    "request sent → event received"
 row "  writer latency p50 / p99" "$watch_write_p50_ms / $watch_write_p99_ms ms" "(info)" "" "" \
     "$watch_writes writes at $WATCH_RATE/s"
 echo

@@ -11,6 +11,17 @@ This script scans the binary for gzip headers (1f 8b 08), inflates what it
 can, parses each result with a minimal reader of descriptor.proto and keeps
 the files whose package is k8s.io.api.* or k8s.io.apimachinery.*.
 
+What JSON needs beyond the descriptors also comes from the binary:
+  - gogoproto.nullable=false (field option 65001) marks Go non-pointer
+    fields, which Go's marshaller always writes even when zero;
+  - Go keeps struct tags in the binary: `json:",inline"` tags say which
+    embedded structs (Volume.volumeSource, Probe.handler, ...) are flattened
+    into their parent, and tags whose JSON name differs from the protobuf
+    name rename the field (BoundObjectReference's aPIVersion -> apiVersion,
+    Webhooks -> webhooks);
+  - named slice types (Verbs, ExtraValue) are messages with one repeated
+    `items` field and goproto_stringer=false; they are JSON arrays.
+
 On top of what 1.20 has:
   - group/versions newer than 1.20 whose types have the same shape as an
     older version are cloned from it (autoscaling/v2 from v2beta2, policy/v1
@@ -57,8 +68,6 @@ SPECIAL = {
     "k8s.io.apimachinery.pkg.runtime.RawExtension": "RAW",
     "k8s.io.apimachinery.pkg.api.resource.Quantity": "QUANTITY",
     "k8s.io.apimachinery.pkg.util.intstr.IntOrString": "INTORSTRING",
-    "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1.JSON": "RAW",
-    "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1beta1.JSON": "RAW",
 }
 KINDS = ["MESSAGE", "MAP_ENTRY", "ARRAY", "TIME", "MICROTIME", "DURATION", "QUANTITY",
          "INTORSTRING", "RAW"]
@@ -386,6 +395,8 @@ def is_array_wrapper(name, m):
 
 
 def apply_clones(msgs):
+    """Returns a summary of what was cloned, e.g. ["batch/v1<-v1beta1"]."""
+    cloned = []
     for src, dst in CLONES:
         src_names = [n for n in msgs if n.startswith(src + ".")]
         if not src_names:
@@ -412,7 +423,9 @@ def apply_clones(msgs):
                     if redirected in msgs:
                         f["type_name"] = redirected
         if copied:
-            sys.stderr.write("gen-proto: %s: %d messages cloned from %s\n" % (dst, copied, src))
+            cloned.append("%s<-%s" % (dst.rsplit(".", 2)[-2] + "/" + dst.rsplit(".", 1)[-1],
+                                      src.rsplit(".", 1)[-1]))
+    return cloned
 
 
 def apply_overlay(msgs):
@@ -460,7 +473,7 @@ def main():
     if not msgs:
         die("%s: found no Kubernetes protobuf descriptors (%d gzip headers in %d bytes).\n"
             "  Is it Debian's kubectl (kubernetes-client)?" % (kubectl, hits, size))
-    apply_clones(msgs)
+    cloned = apply_clones(msgs)
     apply_overlay(msgs)
     missing = [n for n in REQUIRED if n not in msgs]
     if missing:
@@ -569,8 +582,9 @@ def main():
     os.replace(tmp, out_path)
     data_size = len(strings) + 12 * len(msg_rows) + 12 * len(field_rows)
     sys.stderr.write("gen-proto: %d messages (%d fields) from %d descriptor files in %s; "
-                     "%d bytes of tables\n" % (len(msg_rows), len(field_rows), len(files),
-                                               os.path.basename(kubectl), data_size))
+                     "%d bytes of tables; cloned %s\n"
+                     % (len(msg_rows), len(field_rows), len(files), os.path.basename(kubectl),
+                        data_size, " ".join(cloned)))
 
 
 main()

@@ -68,7 +68,7 @@ enum {
     K1S_PB_K_MICROTIME,   /* meta/v1 MicroTime, same fields */
     K1S_PB_K_DURATION,    /* meta/v1 Duration {int64 duration = 1} in ns */
     K1S_PB_K_QUANTITY,    /* resource.Quantity {string string = 1} */
-    K1S_PB_K_INTORSTRING, /* intstr.IntOrString {int64 type = 1; int32 intVal = 2; string strVal = 3} */
+    K1S_PB_K_INTORSTRING, /* intstr.IntOrString {type = 1; intVal = 2; strVal = 3} */
     K1S_PB_K_RAW,         /* RawExtension, FieldsV1: {bytes raw = 1} holding JSON */
 };
 
@@ -80,11 +80,11 @@ enum {
 #define K1S_PB_NO_MSG 0xffff
 
 typedef struct k1s_pb_field {
-    uint32_t name;   /* JSON name */
+    uint32_t name; /* JSON name */
     uint16_t number;
-    uint16_t msg;    /* message type index, or K1S_PB_NO_MSG */
-    uint8_t type;    /* descriptor.proto FieldDescriptorProto.Type (9 string, 11 message, ...) */
-    uint8_t flags;   /* K1S_PB_F_* */
+    uint16_t msg;  /* message type index, or K1S_PB_NO_MSG */
+    uint8_t type;  /* descriptor.proto FieldDescriptorProto.Type (9 string, 11 message, ...) */
+    uint8_t flags; /* K1S_PB_F_* */
 } k1s_pb_field_t;
 
 typedef struct k1s_pb_msg {

@@ -18,6 +18,7 @@
 #include "api/defaults.h"
 #include "api/openapi.h"
 #include "api/patch.h"
+#include "api/protobuf.h"
 #include "api/selector.h"
 #include "api/table.h"
 #include "api/validate.h"
@@ -62,17 +63,20 @@ static json_t *decode_body(k1s_api_req_t *r, bool *dup_fields)
 {
     k1s_http_req_t *h = r->http;
     const char *ct = k1s_http_req_header(h, "Content-Type");
-    if (ct && content_type_is(ct, "application/vnd.kubernetes.protobuf")) {
-        k1s_api_fail(r, 415, "UnsupportedMediaType",
-                     "the body of the request was in an unknown format - accepted media types "
-                     "include: application/json, application/yaml");
-        return NULL;
-    }
     if (h->body_len == 0) {
         k1s_api_fail(r, 400, "BadRequest", "the request body is empty");
         return NULL;
     }
     json_t *obj = NULL;
+    if (ct && k1s_protobuf_content_type(ct)) {
+        /* kubectl's typed clients send built-in objects as Kubernetes protobuf */
+        k1s_err_t err = {0};
+        if (k1s_protobuf_decode(h->body, h->body_len, &obj, &err) < 0) {
+            k1s_api_fail(r, 400, "BadRequest", "%s", err.msg);
+            return NULL;
+        }
+        return obj;
+    }
     if (ct && (content_type_is(ct, "application/yaml") || content_type_is(ct, "application/x-yaml") ||
                content_type_is(ct, "text/yaml"))) {
         k1s_err_t err = {0};
@@ -1079,12 +1083,9 @@ k1s_list_filter_t *k1s_list_filter_new(k1s_api_req_t *r, bool *failed)
         for (size_t i = 0; i < n; i++) {
             const char *field = k1s_field_selector_field(f->fields, i);
             if (!field_supported(r->res, field)) {
-                char kind_v[256];
-                snprintf(kind_v, sizeof(kind_v), "\"%s\" is not a known field selector: only "
-                         "\"metadata.name\", \"metadata.namespace\"", field);
-                k1s_list_filter_free(f);
                 *failed = true;
                 k1s_api_fail(r, 400, "BadRequest", "field label not supported: %s", field);
+                k1s_list_filter_free(f);
                 return NULL;
             }
         }
