@@ -240,7 +240,7 @@ def test_invalid_objects_are_refused(server, ns):
     assert "is invalid" in p.stderr and "spec.template.metadata.labels" in p.stderr
     p = server.kubectl("-n", ns, "create", "configmap", "Bad_Name", check=False)
     assert p.returncode != 0 and "is invalid" in p.stderr
-    unknown = CM.replace("data:", "bogus: 1\ndata:")
+    unknown = CM.replace("\ndata:", "\nbogus: 1\ndata:")
     p = server.kubectl("-n", ns, "apply", "-f", "-", input=unknown, check=False)
     assert p.returncode != 0 and 'unknown field "bogus"' in p.stderr
 
