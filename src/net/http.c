@@ -1219,8 +1219,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_ERROR) {
         if (c->tls && k1s_log_enabled(K1S_LOG_DEBUG)) {
             unsigned long e;
-            while ((e = bufferevent_get_openssl_error(bev)))
-                k1s_debug("http %s: tls: %s", c->peer.addr, ERR_reason_error_string(e));
+            while ((e = bufferevent_get_openssl_error(bev))) {
+                char msg[256];
+                ERR_error_string_n(e, msg, sizeof(msg));
+                k1s_debug("http %s: tls: %s", c->peer.addr, msg);
+            }
         }
         conn_shutdown(c);
         return;
