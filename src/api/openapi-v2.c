@@ -800,9 +800,23 @@ static json_t *shared_params(void)
     return ps;
 }
 
+/*
+ * Adds the named parameters to an operation. Query parameters are written
+ * inline, as kube-apiserver does: kubectl 1.20 decides whether a type
+ * supports dry-run by looking for an inline "dryRun" query parameter on its
+ * patch operation, and does not follow references. Others are references.
+ */
 static void add_refs(json_t *params, const char *const *names)
 {
     for (const char *const *n = names; *n; n++) {
+        size_t q = 0;
+        while (q < K1S_ARRAY_SIZE(query_params) && strcmp(query_params[q].name, *n))
+            q++;
+        if (q < K1S_ARRAY_SIZE(query_params)) {
+            json_array_append_new(params, param(query_params[q].name, "query",
+                                                query_params[q].type, false, query_params[q].desc));
+            continue;
+        }
         char *r = k1s_xasprintf(PARAM_REF "%s", *n);
         json_array_append_new(params, json_pack("{s:s}", "$ref", r));
         free(r);

@@ -7,6 +7,7 @@ kubectl 1.20 (unpacked privately by tools/deps.sh), python3-kubernetes and
 plain HTTPS.
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -45,6 +46,7 @@ class Server:
         self.log_path = os.path.join(tmp, "server.log")
         self.extra_args = list(extra_args)
         self.proc = None
+        self.kubectl_binary = None  # default: the newest kubectl on the machine
 
     def start(self, wait=True):
         env = dict(os.environ)
@@ -147,7 +149,8 @@ class Server:
         e["HOME"] = self.tmp  # private kubectl cache
         if env:
             e.update(env)
-        p = subprocess.run([binary or KUBECTL] + list(args), input=input, capture_output=True,
+        p = subprocess.run([binary or self.kubectl_binary or KUBECTL] + list(args), input=input,
+                           capture_output=True,
                            text=True, env=e, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("kubectl %s failed (%d):\nstdout: %s\nstderr: %s" %
@@ -177,7 +180,18 @@ def fresh_server():
 @pytest.fixture
 def ns(server, request):
     """A namespace of the test's own, deleted afterwards."""
-    name = "t-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
+    name = "t-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50].strip("-")
     server.kubectl("create", "-f", "-", input='{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s"}}' % name)
     yield name
     server.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(params=["kubectl", "kubectl-1.20"])
+def kubectl_version(request, server):
+    """Runs a test with the newest kubectl and again with Debian's kubectl 1.20."""
+    if request.param == "kubectl-1.20":
+        if not os.path.exists(KUBECTL_120):
+            pytest.skip("Debian's kubectl 1.20 not unpacked (run make deps)")
+        server.kubectl_binary = KUBECTL_120
+    yield request.param
+    server.kubectl_binary = None

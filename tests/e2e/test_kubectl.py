@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+# every test here runs with the newest kubectl and with Debian's kubectl 1.20
+pytestmark = pytest.mark.usefixtures("kubectl_version")
+
 CM = textwrap.dedent("""\
     apiVersion: v1
     kind: ConfigMap
@@ -280,17 +283,22 @@ def test_terminating_namespace_refuses_new_objects(server):
 
 def test_explain(server):
     out = server.kubectl("explain", "deployment.spec").stdout
-    assert "KIND:       Deployment" in out and "replicas" in out and "template" in out
+    assert "KIND:" in out and "Deployment" in out and "replicas" in out and "template" in out
     out = server.kubectl("explain", "pod.spec.containers.image").stdout
-    assert "FIELD: image <string>" in out
+    assert "image" in out and "<string>" in out
 
 
-def test_create_validation_modes(server, ns):
+def test_create_validation_modes(server, ns, kubectl_version):
     bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "v"}, "data": {}, "extra": 1}
     p = server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(bad), check=False)
     assert p.returncode != 0 and 'unknown field "extra"' in p.stderr
-    p = server.kubectl("-n", ns, "create", "--validate=warn", "-f", "-", input=json.dumps(bad), check=False)
-    assert p.returncode == 0 and 'unknown field "extra"' in p.stderr
+    if kubectl_version == "kubectl":
+        # server-side validation in Warn mode: accepted with a warning
+        p = server.kubectl("-n", ns, "create", "--validate=warn", "-f", "-", input=json.dumps(bad),
+                           check=False)
+        assert p.returncode == 0 and 'unknown field "extra"' in p.stderr
+    else:
+        server.kubectl("-n", ns, "create", "--validate=false", "-f", "-", input=json.dumps(bad))
     cm = json.loads(server.kubectl("-n", ns, "get", "cm", "v", "-o", "json").stdout)
     assert "extra" not in cm
 

@@ -7,9 +7,9 @@ import time
 from conftest import KUBECTL
 
 
-def test_kubectl_get_watch(server, ns):
+def test_kubectl_get_watch(server, ns, kubectl_version):
     env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
-    p = subprocess.Popen([KUBECTL, "-n", ns, "get", "cm", "-w", "--output-watch-events"],
+    p = subprocess.Popen([server.kubectl_binary or KUBECTL, "-n", ns, "get", "cm", "-w", "--output-watch-events"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         time.sleep(1.0)
