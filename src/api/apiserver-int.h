@@ -20,9 +20,9 @@ typedef struct k1s_ipalloc k1s_ipalloc_t;
 /* Selector fields kept with each stored value (the store's kv->aux). */
 typedef struct k1s_obj_aux {
     const k1s_resource_t *res;
-    char *ns;       /* "" for cluster-scoped */
+    char *ns; /* "" for cluster-scoped */
     char *name;
-    json_t *labels; /* object, or NULL */
+    json_t *labels;  /* object, or NULL */
     char *fields[8]; /* values of res->field_selectors[i] */
 } k1s_obj_aux_t;
 
@@ -70,20 +70,20 @@ struct k1s_apiserver {
 typedef struct k1s_api_req {
     k1s_apiserver_t *api;
     k1s_http_req_t *http;
-    uint64_t start_ns;      /* copy of http->start_ns: http is gone once answered */
+    uint64_t start_ns; /* copy of http->start_ns: http is gone once answered */
     const char *user;
-    const char *verb;       /* for metrics: get/list/watch/create/update/patch/delete/deletecollection */
+    const char *verb; /* for metrics: get/list/watch/create/update/patch/delete/deletecollection */
     const k1s_resource_t *res;
-    char *ns;               /* namespace from the URL, or NULL */
-    char *name;             /* item name from the URL, or NULL */
-    char *sub;              /* subresource, or NULL */
+    char *ns;   /* namespace from the URL, or NULL */
+    char *name; /* item name from the URL, or NULL */
+    char *sub;  /* subresource, or NULL */
     bool dry_run;
-    json_t *obj;            /* the object being written */
-    json_t *old;            /* previous stored object (update/patch/delete) */
+    json_t *obj; /* the object being written */
+    json_t *old; /* previous stored object (update/patch/delete) */
     char *key;
-    json_t *warnings;       /* array of strings → Warning headers */
+    json_t *warnings; /* array of strings → Warning headers */
     int success_code;
-    bool answer_scale;      /* answer a write with the autoscaling/v1 Scale */
+    bool answer_scale;                          /* answer a write with the autoscaling/v1 Scale */
     int (*after_commit)(struct k1s_api_req *r); /* optional hook after the write */
 } k1s_api_req_t;
 
@@ -101,7 +101,8 @@ k1s_bytes_t *k1s_obj_encode(const json_t *obj);
 json_t *k1s_obj_decode(const k1s_bytes_t *b);
 /* metadata helpers */
 json_t *k1s_obj_meta(json_t *obj); /* creates metadata {} if missing */
-const char *k1s_obj_str(const json_t *obj, const char *path); /* dotted path, NULL if not a string */
+const char *k1s_obj_str(const json_t *obj,
+                        const char *path); /* dotted path, NULL if not a string */
 bool k1s_resource_tracks_generation(const k1s_resource_t *r);
 /* "deployments.apps" / "pods" */
 void k1s_resource_qualified(const k1s_resource_t *r, char *buf, size_t len);

@@ -18,8 +18,7 @@
 #include "api/version.h"
 #include "lib/log.h"
 
-static const double request_bounds[11] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                          0.5,   1,    2.5,   5,    10};
+static const double request_bounds[11] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 /* ---------- static tokens (Kubernetes' --token-auth-file format) ---------- */
 
@@ -119,7 +118,9 @@ static void handle_health(k1s_api_req_t *r, const char *path)
     }
     if (verbose) {
         char *t = k1s_xasprintf("[+]ping ok\n[+]log ok\n[+]etcd ok\n%s check passed\n",
-                                strncmp(which, "readyz", 6) ? (strncmp(which, "livez", 5) ? "healthz" : "livez") : "readyz");
+                                strncmp(which, "readyz", 6)
+                                    ? (strncmp(which, "livez", 5) ? "healthz" : "livez")
+                                    : "readyz");
         send_text(r, 200, t);
         free(t);
         return;
@@ -129,12 +130,12 @@ static void handle_health(k1s_api_req_t *r, const char *path)
 
 static void handle_version(k1s_api_req_t *r)
 {
-    k1s_api_send_json(
-        r, 200,
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", K1S_KUBE_MAJOR,
-                  "minor", K1S_KUBE_MINOR, "gitVersion", K1S_KUBE_GIT_VERSION, "gitCommit",
-                  K1S_VERSION, "gitTreeState", "clean", "buildDate", "1970-01-01T00:00:00Z",
-                  "goVersion", "k1s (C)", "compiler", "gcc", "platform", "linux/amd64"));
+    k1s_api_send_json(r, 200,
+                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major",
+                                K1S_KUBE_MAJOR, "minor", K1S_KUBE_MINOR, "gitVersion",
+                                K1S_KUBE_GIT_VERSION, "gitCommit", K1S_VERSION, "gitTreeState",
+                                "clean", "buildDate", "1970-01-01T00:00:00Z", "goVersion",
+                                "k1s (C)", "compiler", "gcc", "platform", "linux/amd64"));
 }
 
 static long rss_kb(void)
@@ -157,10 +158,9 @@ static void handle_metrics(k1s_api_req_t *r)
                      "# TYPE apiserver_request_total counter\n");
     for (size_t i = 0; i < api->nmetrics; i++) {
         k1s_metric_row_t *m = &api->metrics[i];
-        k1s_buf_printf(&b,
-                       "apiserver_request_total{code=\"%d\",resource=\"%s\",verb=\"%s\"} %" PRIu64
-                       "\n",
-                       m->code, m->resource, m->verb, m->count);
+        k1s_buf_printf(
+            &b, "apiserver_request_total{code=\"%d\",resource=\"%s\",verb=\"%s\"} %" PRIu64 "\n",
+            m->code, m->resource, m->verb, m->count);
     }
     k1s_buf_puts(&b, "# HELP apiserver_request_duration_seconds Response latency distribution in "
                      "seconds by verb, resource and code.\n"
@@ -200,8 +200,8 @@ static void handle_metrics(k1s_api_req_t *r)
             k1s_buf_printf(&b, "k1s_store_commit_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
                            k1s_store_commit_bucket_ms[k] / 1000.0, cum);
         else
-            k1s_buf_printf(&b, "k1s_store_commit_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-                           cum);
+            k1s_buf_printf(
+                &b, "k1s_store_commit_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
     }
     k1s_buf_printf(&b,
                    "k1s_store_commit_duration_seconds_sum %.6f\n"
@@ -359,12 +359,12 @@ void k1s_apiserver_handle(k1s_http_req_t *h, void *arg)
         handle_openapi(r, path);
         return;
     }
-    if (!strcmp(path, "/") ) {
+    if (!strcmp(path, "/")) {
         r->verb = "get";
         k1s_api_send_json(r, 200,
                           json_pack("{s:[s,s,s,s,s,s,s,s,s]}", "paths", "/api", "/api/v1", "/apis",
-                                    "/healthz", "/livez", "/metrics", "/openapi/v2",
-                                    "/openapi/v3", "/readyz", "/version"));
+                                    "/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3",
+                                    "/readyz", "/version"));
         return;
     }
     if (!strcmp(h->method, "GET") && k1s_discovery_handle(r, path))
@@ -442,8 +442,8 @@ int k1s_apiserver_new(struct event_base *base, k1s_store_t *store, const k1s_api
     k1s_apiserver_t *api = k1s_xcalloc(1, sizeof(*api));
     api->base = base;
     api->store = store;
-    api->advertise_address = k1s_xstrdup(opts->advertise_address ? opts->advertise_address
-                                                                 : "127.0.0.1");
+    api->advertise_address =
+        k1s_xstrdup(opts->advertise_address ? opts->advertise_address : "127.0.0.1");
     api->advertise_port = opts->advertise_port ? opts->advertise_port : 6443;
     api->start_ns = k1s_now_ns();
     api->ips = k1s_ipalloc_new_cidr(opts->service_cidr ? opts->service_cidr : "10.43.0.0/16", err);
@@ -483,9 +483,9 @@ static void put_endpoints(k1s_apiserver_t *api)
     const k1s_resource_t *ep = k1s_registry_find("", "v1", "endpoints");
     char *key = k1s_obj_key(ep, "default", "kubernetes");
     k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
-    json_t *subsets = json_pack("[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]", "addresses", "ip",
-                                api->advertise_address, "ports", "name", "https", "port",
-                                api->advertise_port, "protocol", "TCP");
+    json_t *subsets =
+        json_pack("[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]", "addresses", "ip", api->advertise_address,
+                  "ports", "name", "https", "port", api->advertise_port, "protocol", "TCP");
     json_t *obj;
     if (kv) {
         obj = k1s_obj_decode(kv->value);
@@ -518,8 +518,8 @@ static void put_endpointslice(k1s_apiserver_t *api)
 {
     const k1s_resource_t *es = k1s_registry_find("discovery.k8s.io", "v1", "endpointslices");
     char *key = k1s_obj_key(es, "default", "kubernetes");
-    json_t *eps = json_pack("[{s:[s], s:{s:b}}]", "addresses", api->advertise_address,
-                            "conditions", "ready", 1);
+    json_t *eps = json_pack("[{s:[s], s:{s:b}}]", "addresses", api->advertise_address, "conditions",
+                            "ready", 1);
     json_t *ports = json_pack("[{s:s, s:s, s:i}]", "name", "https", "protocol", "TCP", "port",
                               api->advertise_port);
     k1s_kv_t *kv = k1s_store_get_latest(api->store, key);

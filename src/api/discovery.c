@@ -51,17 +51,17 @@ static json_t *resource_list(const char *group, const char *version)
         const k1s_resource_t *r = &all[i];
         if (strcmp(r->group, group) || strcmp(r->version, version))
             continue;
-        json_t *e = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName",
-                              r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
-                              verbs_all());
+        json_t *e =
+            json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName", r->singular,
+                      "namespaced", r->namespaced, "kind", r->kind, "verbs", verbs_all());
         if (r->short_names[0])
             json_object_set_new(e, "shortNames", strings(r->short_names, 4));
         if (r->categories[0])
             json_object_set_new(e, "categories", strings(r->categories, 2));
         json_array_append_new(list, e);
         if (r->subresources & K1S_SUB_BINDING)
-            json_array_append_new(list, sub_entry(r, "binding", "Binding", NULL, NULL,
-                                                  json_pack("[s]", "create")));
+            json_array_append_new(
+                list, sub_entry(r, "binding", "Binding", NULL, NULL, json_pack("[s]", "create")));
         if (r->subresources & K1S_SUB_EVICTION)
             json_array_append_new(list, sub_entry(r, "eviction", "Eviction", "policy", "v1",
                                                   json_pack("[s]", "create")));
@@ -87,8 +87,8 @@ static json_t *group_entry(const char *group)
             continue;
         char gv[128];
         snprintf(gv, sizeof(gv), "%s/%s", group, gvs[i].version);
-        json_array_append_new(versions, json_pack("{s:s, s:s}", "groupVersion", gv, "version",
-                                                  gvs[i].version));
+        json_array_append_new(
+            versions, json_pack("{s:s, s:s}", "groupVersion", gv, "version", gvs[i].version));
         if (!preferred)
             preferred = gvs[i].version;
     }

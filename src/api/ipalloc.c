@@ -41,7 +41,8 @@ k1s_ipalloc_t *k1s_ipalloc_new_cidr(const char *cidr, k1s_err_t *err)
     int bits = atoi(slash + 1);
     struct in_addr in;
     if (inet_pton(AF_INET, buf, &in) != 1 || bits < 8 || bits > 30) {
-        k1s_err_set(err, EINVAL, "invalid service CIDR %s (want an IPv4 CIDR from /8 to /30)", cidr);
+        k1s_err_set(err, EINVAL, "invalid service CIDR %s (want an IPv4 CIDR from /8 to /30)",
+                    cidr);
         return NULL;
     }
     uint32_t base = ntohl(in.s_addr) & (bits ? ~((1u << (32 - bits)) - 1) : 0);
@@ -131,8 +132,8 @@ static void format_ip(uint32_t v, char out[16])
 
 static void add_cause(json_t *causes, const char *reason, const char *field, const char *msg)
 {
-    json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message", msg,
-                                            "field", field));
+    json_array_append_new(
+        causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message", msg, "field", field));
 }
 
 static bool needs_node_ports(const char *type)
@@ -262,13 +263,14 @@ int k1s_svc_allocate(k1s_api_req_t *r, json_t *svc, const json_t *old, json_t *c
             if (rc < 0) {
                 char field[64];
                 snprintf(field, sizeof(field), "spec.ports[%zu].nodePort", i);
-                char *m = rc == -ERANGE
-                              ? k1s_xasprintf("Invalid value: %lld: provided port is not in the "
-                                              "valid range. The range of valid ports is 30000-32767",
-                                              (long long)want)
-                              : k1s_xasprintf("Invalid value: %lld: provided port is already "
-                                              "allocated",
-                                              (long long)want);
+                char *m =
+                    rc == -ERANGE
+                        ? k1s_xasprintf("Invalid value: %lld: provided port is not in the "
+                                        "valid range. The range of valid ports is 30000-32767",
+                                        (long long)want)
+                        : k1s_xasprintf("Invalid value: %lld: provided port is already "
+                                        "allocated",
+                                        (long long)want);
                 add_cause(causes, "FieldValueInvalid", field, m);
                 free(m);
                 return 1;

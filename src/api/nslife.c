@@ -117,8 +117,8 @@ static void pass_one(k1s_apiserver_t *api, const char *ns)
         }
         json_object_set_new(spec, "finalizers", keep);
     }
-    bool done = json_array_size(json_object_get(spec, "finalizers")) == 0 &&
-                json_array_size(mfins) == 0;
+    bool done =
+        json_array_size(json_object_get(spec, "finalizers")) == 0 && json_array_size(mfins) == 0;
     if (done) {
         k1s_store_delete(api->store, key, ns_done, api);
     } else if (!json_equal(fins, json_object_get(spec, "finalizers"))) {

@@ -179,10 +179,21 @@ const k1s_store_hooks_t k1s_apiserver_store_hooks = {make_aux, free_aux, NULL};
 
 bool k1s_resource_tracks_generation(const k1s_resource_t *r)
 {
-    static const char *const with_generation[] = {
-        "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
-        "ingresses", "networkpolicies", "poddisruptionbudgets", "horizontalpodautoscalers",
-        "controllerrevisions", "priorityclasses", "ingressclasses", "storageclasses", NULL};
+    static const char *const with_generation[] = {"deployments",
+                                                  "replicasets",
+                                                  "statefulsets",
+                                                  "daemonsets",
+                                                  "jobs",
+                                                  "cronjobs",
+                                                  "ingresses",
+                                                  "networkpolicies",
+                                                  "poddisruptionbudgets",
+                                                  "horizontalpodautoscalers",
+                                                  "controllerrevisions",
+                                                  "priorityclasses",
+                                                  "ingressclasses",
+                                                  "storageclasses",
+                                                  NULL};
     for (int i = 0; with_generation[i]; i++)
         if (!strcmp(r->plural, with_generation[i]))
             return true;

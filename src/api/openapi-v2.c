@@ -813,8 +813,8 @@ static void add_refs(json_t *params, const char *const *names)
         while (q < K1S_ARRAY_SIZE(query_params) && strcmp(query_params[q].name, *n))
             q++;
         if (q < K1S_ARRAY_SIZE(query_params)) {
-            json_array_append_new(params, param(query_params[q].name, "query",
-                                                query_params[q].type, false, query_params[q].desc));
+            json_array_append_new(params, param(query_params[q].name, "query", query_params[q].type,
+                                                false, query_params[q].desc));
             continue;
         }
         char *r = k1s_xasprintf(PARAM_REF "%s", *n);

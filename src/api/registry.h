@@ -23,11 +23,12 @@ typedef struct k1s_resource {
     const char *short_names[4];
     const char *categories[2];
     bool namespaced;
-    unsigned subresources;      /* K1S_SUB_* */
-    bool has_status;            /* spec/status split: status is ignored on main-resource writes */
-    const char *openapi_name;   /* "io.k8s.api.core.v1.Pod" */
+    unsigned subresources;    /* K1S_SUB_* */
+    bool has_status;          /* spec/status split: status is ignored on main-resource writes */
+    const char *openapi_name; /* "io.k8s.api.core.v1.Pod" */
     const char *field_selectors[8]; /* per-type selectable fields beyond metadata.name/namespace */
-    const char *storage_name;   /* key prefix name; usually == plural (events.k8s.io shares "events") */
+    const char
+        *storage_name; /* key prefix name; usually == plural (events.k8s.io shares "events") */
 } k1s_resource_t;
 
 /* All resources, in discovery order. */

@@ -77,8 +77,8 @@ static json_t *decode_body(k1s_api_req_t *r, bool *dup_fields)
         }
         return obj;
     }
-    if (ct && (content_type_is(ct, "application/yaml") || content_type_is(ct, "application/x-yaml") ||
-               content_type_is(ct, "text/yaml"))) {
+    if (ct && (content_type_is(ct, "application/yaml") ||
+               content_type_is(ct, "application/x-yaml") || content_type_is(ct, "text/yaml"))) {
         k1s_err_t err = {0};
         if (k1s_yaml_to_json(h->body, h->body_len, &obj, &err) < 0) {
             k1s_api_fail(r, 400, "BadRequest", "error decoding YAML: %s", err.msg);
@@ -93,9 +93,8 @@ static json_t *decode_body(k1s_api_req_t *r, bool *dup_fields)
             obj = json_loadb(h->body, h->body_len, 0, &je);
         }
         if (!obj) {
-            k1s_api_fail(r, 400, "BadRequest",
-                         "error decoding JSON: %s (line %d, column %d)", je.text, je.line,
-                         je.column);
+            k1s_api_fail(r, 400, "BadRequest", "error decoding JSON: %s (line %d, column %d)",
+                         je.text, je.line, je.column);
             return NULL;
         }
     }
@@ -121,9 +120,10 @@ static bool check_type(k1s_api_req_t *r, json_t *obj)
         return false;
     }
     if (av && strcmp(av, want_av)) {
-        k1s_api_fail(r, 400, "BadRequest",
-                     "the API version in the data (%s) does not match the expected API version (%s)",
-                     av, want_av);
+        k1s_api_fail(
+            r, 400, "BadRequest",
+            "the API version in the data (%s) does not match the expected API version (%s)", av,
+            want_av);
         return false;
     }
     /* keep apiVersion and kind first, as Kubernetes writes them */
@@ -150,9 +150,9 @@ static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
         else if (!strcasecmp(fv, "Warn"))
             mode = 1;
         else {
-            k1s_api_fail(r, 400, "BadRequest",
-                         "fieldValidation parameter unsupported: %s (must be Ignore, Warn or Strict)",
-                         fv);
+            k1s_api_fail(
+                r, 400, "BadRequest",
+                "fieldValidation parameter unsupported: %s (must be Ignore, Warn or Strict)", fv);
             return -1;
         }
     }
@@ -588,8 +588,9 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
     if (r->res->namespaced)
         json_object_set_new(meta, "namespace", json_string(r->ns));
     /* fields only the server sets */
-    static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
-                                       "deletionGracePeriodSeconds", "generation", NULL};
+    static const char *const keep[] = {
+        "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
+        NULL};
     for (int i = 0; keep[i]; i++) {
         json_t *v = json_object_get(ometa, keep[i]);
         if (v)
@@ -680,8 +681,8 @@ static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
 {
     json_t *meta = json_object_get(obj, "metadata");
     json_t *sm = json_object();
-    static const char *const fields[] = {"name", "namespace", "uid", "resourceVersion",
-                                         "creationTimestamp", NULL};
+    static const char *const fields[] = {
+        "name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
     for (int i = 0; fields[i]; i++) {
         json_t *v = meta ? json_object_get(meta, fields[i]) : NULL;
         if (v)
@@ -729,8 +730,8 @@ static json_t *apply_patch(k1s_api_req_t *r, const json_t *cur, const json_t *sc
     }
     json_t *out = NULL;
     k1s_err_t err = {0};
-    int rc = k1s_patch_apply(ct, cur, r->http->body, r->http->body_len, schema,
-                             k1s_openapi_resolve, NULL, &out, &err);
+    int rc = k1s_patch_apply(ct, cur, r->http->body, r->http->body_len, schema, k1s_openapi_resolve,
+                             NULL, &out, &err);
     if (rc == -EOPNOTSUPP || rc == -EPROTONOSUPPORT) {
         k1s_api_fail(r, 415, "UnsupportedMediaType", "%s", err.msg);
         return NULL;
@@ -1576,8 +1577,8 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
     const char *dr = k1s_http_req_query(r->http, "dryRun");
     if (dr && *dr) {
         if (strcmp(dr, "All")) {
-            k1s_api_fail(r, 400, "BadRequest", "Invalid dry run value: \"%s\" (only \"All\" is supported)",
-                         dr);
+            k1s_api_fail(r, 400, "BadRequest",
+                         "Invalid dry run value: \"%s\" (only \"All\" is supported)", dr);
             return;
         }
         r->dry_run = true;
@@ -1670,5 +1671,6 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
         handle_delete(r);
         return;
     }
-    k1s_api_fail(r, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    k1s_api_fail(r, 405, "MethodNotAllowed",
+                 "the server does not allow this method on the requested resource");
 }

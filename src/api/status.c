@@ -113,7 +113,8 @@ void k1s_api_fail_details(k1s_api_req_t *r, int code, const char *reason, json_t
         json_object_set_new(d, "kind", json_string(r->res->plural));
         if (causes)
             json_object_set(d, "causes", causes);
-        /* Status.details sits before code in Kubernetes' encoding; order does not matter to clients */
+        /* Status.details sits before code in Kubernetes' encoding; order does not matter to clients
+         */
         json_object_set_new(s, "details", d);
     }
     json_decref(causes);

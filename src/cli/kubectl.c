@@ -16,7 +16,8 @@ int k1s_cmd_kubectl(int argc, char **argv)
         setenv("KUBECONFIG", "/etc/k1s/k1s.yaml", 1);
     argv[0] = "kubectl";
     execvp("kubectl", argv);
-    fprintf(stderr, "k1s: cannot run kubectl: %s (install it, e.g. apt-get install kubernetes-client)\n",
+    fprintf(stderr,
+            "k1s: cannot run kubectl: %s (install it, e.g. apt-get install kubernetes-client)\n",
             strerror(errno));
     return 127;
 }

@@ -29,20 +29,30 @@ typedef struct opt {
 #define OFF(f) offsetof(k1s_server_config_t, f)
 
 static const opt_t opts[] = {
-    {"config", "c", OPT_STR, (size_t)-1, "Load configuration from FILE (default /etc/k1s/config.yaml)"},
+    {"config", "c", OPT_STR, (size_t)-1,
+     "Load configuration from FILE (default /etc/k1s/config.yaml)"},
     {"data-dir", "d", OPT_STR, OFF(data_dir), "Folder to hold state (default /var/lib/k1s)"},
-    {"bind-address", NULL, OPT_STR, OFF(bind_address), "Address the API server listens on (default 0.0.0.0)"},
+    {"bind-address", NULL, OPT_STR, OFF(bind_address),
+     "Address the API server listens on (default 0.0.0.0)"},
     {"https-listen-port", NULL, OPT_INT, OFF(https_port), "HTTPS listen port (default 6443)"},
-    {"advertise-address", NULL, OPT_STR, OFF(advertise_address), "Address given to clients for the API server (default: this host's first IPv4 address)"},
-    {"write-kubeconfig", "o", OPT_STR, OFF(write_kubeconfig), "Write the admin kubeconfig to this file (default /etc/k1s/k1s.yaml)"},
-    {"write-kubeconfig-mode", NULL, OPT_MODE, OFF(write_kubeconfig_mode), "Write the kubeconfig with this mode (default 0600)"},
-    {"tls-san", NULL, OPT_LIST, OFF(tls_sans), "Add a hostname or IP as a Subject Alternative Name in the serving certificate (repeatable)"},
-    {"token", "t", OPT_STR, OFF(token), "Shared secret used to join agents (generated if not given)"},
+    {"advertise-address", NULL, OPT_STR, OFF(advertise_address),
+     "Address given to clients for the API server (default: this host's first IPv4 address)"},
+    {"write-kubeconfig", "o", OPT_STR, OFF(write_kubeconfig),
+     "Write the admin kubeconfig to this file (default /etc/k1s/k1s.yaml)"},
+    {"write-kubeconfig-mode", NULL, OPT_MODE, OFF(write_kubeconfig_mode),
+     "Write the kubeconfig with this mode (default 0600)"},
+    {"tls-san", NULL, OPT_LIST, OFF(tls_sans),
+     "Add a hostname or IP as a Subject Alternative Name in the serving certificate (repeatable)"},
+    {"token", "t", OPT_STR, OFF(token),
+     "Shared secret used to join agents (generated if not given)"},
     {"token-file", NULL, OPT_STR, OFF(token_file), "File holding the token"},
-    {"log-level", "v", OPT_STR, OFF(log_level), "Log level: error, warn, info, debug, trace (default info)"},
+    {"log-level", "v", OPT_STR, OFF(log_level),
+     "Log level: error, warn, info, debug, trace (default info)"},
     {"disable-agent", NULL, OPT_BOOL, OFF(disable_agent), "Do not run the embedded node agent"},
-    {"service-cidr", NULL, OPT_STR, OFF(service_cidr), "IPv4 network CIDR for service IPs (default 10.43.0.0/16)"},
-    {"cluster-cidr", NULL, OPT_STR, OFF(cluster_cidr), "IPv4 network CIDR for pod IPs (default 10.42.0.0/16)"},
+    {"service-cidr", NULL, OPT_STR, OFF(service_cidr),
+     "IPv4 network CIDR for service IPs (default 10.43.0.0/16)"},
+    {"cluster-cidr", NULL, OPT_STR, OFF(cluster_cidr),
+     "IPv4 network CIDR for pod IPs (default 10.42.0.0/16)"},
 };
 
 static void usage(FILE *f)
@@ -79,7 +89,8 @@ static int set_opt(k1s_server_config_t *c, const opt_t *o, const char *value, co
     case OPT_INT: {
         long v = strtol(value, &end, 10);
         if (!*value || *end || v < 0 || v > 65535) {
-            fprintf(stderr, "k1s: %s: --%s wants a port number, got \"%s\"\n", origin, o->name, value);
+            fprintf(stderr, "k1s: %s: --%s wants a port number, got \"%s\"\n", origin, o->name,
+                    value);
             return -EINVAL;
         }
         *(int *)field = (int)v;
@@ -101,7 +112,8 @@ static int set_opt(k1s_server_config_t *c, const opt_t *o, const char *value, co
         else if (!strcmp(value, "false") || !strcmp(value, "0"))
             *(bool *)field = false;
         else {
-            fprintf(stderr, "k1s: %s: --%s wants true or false, got \"%s\"\n", origin, o->name, value);
+            fprintf(stderr, "k1s: %s: --%s wants true or false, got \"%s\"\n", origin, o->name,
+                    value);
             return -EINVAL;
         }
         return 0;
@@ -111,7 +123,8 @@ static int set_opt(k1s_server_config_t *c, const opt_t *o, const char *value, co
         while (list[n])
             n++;
         if (n >= K1S_MAX_SANS) {
-            fprintf(stderr, "k1s: %s: too many --%s values (at most %d)\n", origin, o->name, K1S_MAX_SANS);
+            fprintf(stderr, "k1s: %s: too many --%s values (at most %d)\n", origin, o->name,
+                    K1S_MAX_SANS);
             return -EINVAL;
         }
         list[n] = k1s_xstrdup(value);
@@ -145,7 +158,8 @@ static int load_config(k1s_server_config_t *c, const char *path, bool must_exist
         return 0;
     }
     if (!json_is_object(doc)) {
-        fprintf(stderr, "k1s: config file %s: expected a mapping of option names to values\n", path);
+        fprintf(stderr, "k1s: config file %s: expected a mapping of option names to values\n",
+                path);
         json_decref(doc);
         return -EINVAL;
     }
@@ -184,7 +198,8 @@ static int load_config(k1s_server_config_t *c, const char *path, bool must_exist
             } else if (json_is_boolean(item))
                 s = json_is_true(item) ? "true" : "false";
             else {
-                fprintf(stderr, "k1s: config file %s: \"%s\" has a value of the wrong type\n", path, k);
+                fprintf(stderr, "k1s: config file %s: \"%s\" has a value of the wrong type\n", path,
+                        k);
                 json_decref(doc);
                 return -EINVAL;
             }
@@ -277,7 +292,8 @@ int k1s_cmd_server(int argc, char **argv)
         }
     }
     if (k1s_log_set_level(cfg.log_level) < 0) {
-        fprintf(stderr, "k1s: --log-level wants one of error, warn, info, debug, trace; got \"%s\"\n",
+        fprintf(stderr,
+                "k1s: --log-level wants one of error, warn, info, debug, trace; got \"%s\"\n",
                 cfg.log_level);
         k1s_server_config_free(&cfg);
         return 2;

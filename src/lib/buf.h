@@ -12,7 +12,10 @@ typedef struct k1s_buf {
     size_t len, cap;
 } k1s_buf_t;
 
-#define K1S_BUF_INIT {NULL, 0, 0}
+#define K1S_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void k1s_buf_reserve(k1s_buf_t *b, size_t extra);
 void k1s_buf_append(k1s_buf_t *b, const void *data, size_t len);

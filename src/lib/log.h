@@ -8,7 +8,13 @@
 
 #include "lib/util.h"
 
-typedef enum { K1S_LOG_ERROR = 0, K1S_LOG_WARN, K1S_LOG_INFO, K1S_LOG_DEBUG, K1S_LOG_TRACE } k1s_log_level_t;
+typedef enum {
+    K1S_LOG_ERROR = 0,
+    K1S_LOG_WARN,
+    K1S_LOG_INFO,
+    K1S_LOG_DEBUG,
+    K1S_LOG_TRACE
+} k1s_log_level_t;
 
 extern k1s_log_level_t k1s_log_level;
 

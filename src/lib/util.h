@@ -77,7 +77,8 @@ void k1s_time_rfc3339_micro(char out[40]);
 void k1s_random_bytes(void *buf, size_t n);
 /* Writes a random RFC 4122 v4 UUID (36 chars + NUL). */
 void k1s_uuid4(char out[37]);
-/* Writes n random characters from [bcdfghjklmnpqrstvwxz2456789] (Kubernetes' generateName alphabet). */
+/* Writes n random characters from [bcdfghjklmnpqrstvwxz2456789] (Kubernetes' generateName
+ * alphabet). */
 void k1s_random_suffix(char *out, size_t n);
 
 /* File helpers: 0 or -errno. */

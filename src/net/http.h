@@ -34,22 +34,22 @@ typedef struct k1s_http_req k1s_http_req_t;
 
 /* What TLS told us about the client. */
 typedef struct k1s_http_peer {
-    bool has_cert;  /* a client certificate verified against the client CA */
-    char *cn;       /* subject CN (user name) */
-    char **orgs;    /* subject O values (groups), NULL-terminated; never NULL */
-    char addr[64];  /* remote address "ip:port" */
+    bool has_cert; /* a client certificate verified against the client CA */
+    char *cn;      /* subject CN (user name) */
+    char **orgs;   /* subject O values (groups), NULL-terminated; never NULL */
+    char addr[64]; /* remote address "ip:port" */
 } k1s_http_peer_t;
 
 struct k1s_http_req {
-    const char *method;  /* "GET", ... */
-    const char *target;  /* raw request target: path + optional "?query" */
-    const char *path;    /* percent-decoded path without query */
-    const char *query;   /* raw query string after '?', "" if none */
-    const char *body;    /* request body (NUL-terminated), "" if none */
+    const char *method; /* "GET", ... */
+    const char *target; /* raw request target: path + optional "?query" */
+    const char *path;   /* percent-decoded path without query */
+    const char *query;  /* raw query string after '?', "" if none */
+    const char *body;   /* request body (NUL-terminated), "" if none */
     size_t body_len;
     const k1s_http_peer_t *peer;
-    uint64_t start_ns;   /* when the request was complete */
-    void *user;          /* free for the handler */
+    uint64_t start_ns; /* when the request was complete */
+    void *user;        /* free for the handler */
 };
 
 typedef void (*k1s_http_handler_fn)(k1s_http_req_t *req, void *arg);
@@ -57,11 +57,11 @@ typedef void (*k1s_http_handler_fn)(k1s_http_req_t *req, void *arg);
 typedef void (*k1s_http_close_fn)(k1s_http_req_t *req, void *arg);
 
 typedef struct k1s_http_opts {
-    size_t max_body;        /* default 3 MiB */
-    size_t max_header;      /* default 64 KiB */
-    int max_inflight;       /* default 400 */
-    int idle_timeout_s;     /* default 120 */
-    int header_timeout_s;   /* whole request head must arrive within this; default 30 */
+    size_t max_body;      /* default 3 MiB */
+    size_t max_header;    /* default 64 KiB */
+    int max_inflight;     /* default 400 */
+    int idle_timeout_s;   /* default 120 */
+    int header_timeout_s; /* whole request head must arrive within this; default 30 */
 } k1s_http_opts_t;
 
 /*
@@ -102,8 +102,8 @@ void k1s_http_add_header(k1s_http_req_t *req, const char *name, const char *valu
  * Sends a complete response (copies body) and releases req. Safe to call
  * after the client disconnected (it then only releases req).
  */
-void k1s_http_respond(k1s_http_req_t *req, int status, const char *content_type,
-                      const char *body, size_t len);
+void k1s_http_respond(k1s_http_req_t *req, int status, const char *content_type, const char *body,
+                      size_t len);
 
 /*
  * Sends a metav1.Status failure (or success for 2xx) as JSON:

@@ -11,19 +11,19 @@
 #define K1S_MAX_SANS 32
 
 typedef struct k1s_server_config {
-    char *data_dir;           /* /var/lib/k1s */
-    char *bind_address;       /* 0.0.0.0 */
-    int https_port;           /* 6443 */
-    char *advertise_address;  /* default: first non-loopback IPv4, else 127.0.0.1 */
-    char *write_kubeconfig;   /* /etc/k1s/k1s.yaml */
+    char *data_dir;            /* /var/lib/k1s */
+    char *bind_address;        /* 0.0.0.0 */
+    int https_port;            /* 6443 */
+    char *advertise_address;   /* default: first non-loopback IPv4, else 127.0.0.1 */
+    char *write_kubeconfig;    /* /etc/k1s/k1s.yaml */
     int write_kubeconfig_mode; /* 0600 */
     char *tls_sans[K1S_MAX_SANS + 1];
     char *token;
     char *token_file;
     char *log_level;
     bool disable_agent;
-    char *service_cidr;       /* 10.43.0.0/16 */
-    char *cluster_cidr;       /* 10.42.0.0/16 */
+    char *service_cidr; /* 10.43.0.0/16 */
+    char *cluster_cidr; /* 10.42.0.0/16 */
 } k1s_server_config_t;
 
 /* Fills the defaults. */

@@ -73,8 +73,8 @@ typedef struct k1s_store_hooks {
 } k1s_store_hooks_t;
 
 typedef struct k1s_store_opts {
-    const char *path;     /* SQLite database file; created with its directory */
-    int64_t history;      /* events kept for watch resume; default 10000 */
+    const char *path;               /* SQLite database file; created with its directory */
+    int64_t history;                /* events kept for watch resume; default 10000 */
     const k1s_store_hooks_t *hooks; /* may be NULL */
 } k1s_store_opts_t;
 
