@@ -896,7 +896,7 @@ static void d_rolebinding(json_t *rb)
         if ((ag && *ag) || !kind)
             continue;
         if (!strcmp(kind, "ServiceAccount"))
-            json_object_set_new(s, "apiGroup", json_string(""));
+            continue; /* stays "", which Kubernetes' encoding omits */
         else if (!strcmp(kind, "User") || !strcmp(kind, "Group"))
             json_object_set_new(s, "apiGroup", json_string("rbac.authorization.k8s.io"));
     }

@@ -470,7 +470,7 @@ static void test_other_groups(void **state)
                   "\"name\":\"sa\"},{\"kind\":\"User\",\"name\":\"u\"},{\"kind\":\"Group\","
                   "\"name\":\"g\"}]}");
     is(o, "roleRef.apiGroup", "\"rbac.authorization.k8s.io\"");
-    is(o, "subjects[0].apiGroup", "\"\"");
+    is(o, "subjects[0].apiGroup", "<absent>");
     is(o, "subjects[1].apiGroup", "\"rbac.authorization.k8s.io\"");
     is(o, "subjects[2].apiGroup", "\"rbac.authorization.k8s.io\"");
     json_decref(o);
