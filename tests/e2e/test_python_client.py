@@ -1,4 +1,5 @@
 """Debian's python3-kubernetes against k1s: CRUD and a watch that sees every event in order."""
+import json
 import threading
 import time
 
@@ -89,3 +90,33 @@ def test_watch_too_old_resource_version_is_gone(server, ns):
     # Revision 1 may still be in the history window on a young server; the
     # 410 path is covered by the history test in test_store_faults.py.
     assert status == 200
+
+
+def test_delete_collection_and_pagination(api, ns):
+    core = client.CoreV1Api(api)
+    for i in range(7):
+        core.create_namespaced_config_map(ns, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="dc%d" % i, labels={"group": "a" if i < 5 else "b"})))
+    page = core.list_namespaced_config_map(ns, limit=3)
+    names = [i.metadata.name for i in page.items]
+    assert len(names) == 3 and page.metadata._continue and page.metadata.remaining_item_count == 4
+    while page.metadata._continue:
+        page = core.list_namespaced_config_map(ns, limit=3, _continue=page.metadata._continue)
+        names += [i.metadata.name for i in page.items]
+    assert sorted(names) == ["dc%d" % i for i in range(7)]
+    core.delete_collection_namespaced_config_map(ns, label_selector="group=a")
+    left = sorted(i.metadata.name for i in core.list_namespaced_config_map(ns).items)
+    assert left == ["dc5", "dc6"]
+
+
+def test_errors_are_status_objects(api, ns):
+    core = client.CoreV1Api(api)
+    with pytest.raises(client.exceptions.ApiException) as e:
+        core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="UPPER")))
+    assert e.value.status == 422
+    body = json.loads(e.value.body)
+    assert body["reason"] == "Invalid" and body["details"]["causes"][0]["field"] == "metadata.name"
+    core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="dup")))
+    with pytest.raises(client.exceptions.ApiException) as e:
+        core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="dup")))
+    assert e.value.status == 409 and json.loads(e.value.body)["reason"] == "AlreadyExists"
