@@ -120,6 +120,10 @@ void k1s_api_fail_details(k1s_api_req_t *r, int code, const char *reason, json_t
 void k1s_api_not_found(k1s_api_req_t *r, const char *name);
 /* Sends JSON body (takes ownership of obj) with code. */
 void k1s_api_send_json(k1s_api_req_t *r, int code, json_t *obj);
+/* Answers with a stored value, in the shape of the request's resource. */
+void k1s_api_send_stored(k1s_api_req_t *r, int code, k1s_kv_t *kv);
+/* An integer query parameter, or dflt when absent or empty. */
+int64_t k1s_api_query_int(k1s_http_req_t *h, const char *name, int64_t dflt);
 /* Sends raw bytes as application/json. */
 void k1s_api_send_bytes(k1s_api_req_t *r, int code, const char *data, size_t len);
 /* Releases a request that was answered (metrics + free). */
@@ -142,7 +146,9 @@ int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, co
 void k1s_watch_start(k1s_api_req_t *r, const char *prefix);
 void k1s_watch_close_all(k1s_apiserver_t *api);
 
-/* --- list/select (rest.c) --- */
+/* --- list.c: reads --- */
+void k1s_rest_list(k1s_api_req_t *r);
+void k1s_rest_get(k1s_api_req_t *r);
 typedef struct k1s_list_filter k1s_list_filter_t;
 k1s_list_filter_t *k1s_list_filter_new(k1s_api_req_t *r, bool *failed);
 bool k1s_list_filter_match(const k1s_list_filter_t *f, const k1s_obj_aux_t *aux);

@@ -1,10 +1,11 @@
 /*
- * The REST verbs for every registered resource: get, list, create, update,
- * patch, delete, deletecollection, and the status, scale and binding
- * subresources, with Kubernetes' metadata semantics (uid, resourceVersion,
- * generation, generateName, finalizers, deletionTimestamp), optimistic
- * concurrency, dry-run and field validation. Writes go to the store and are
- * answered from its completion callback, after the commit.
+ * The REST verbs for every registered resource: routing of a resource URL
+ * to its verb, and the writes: create, update, patch, delete,
+ * deletecollection, and the status, scale and binding subresources, with
+ * Kubernetes' metadata semantics (uid, resourceVersion, generation,
+ * generateName, finalizers, deletionTimestamp), optimistic concurrency,
+ * dry-run and field validation. Writes go to the store and are answered
+ * from its completion callback, after the commit. Reads are in list.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,8 +20,6 @@
 #include "api/openapi.h"
 #include "api/patch.h"
 #include "api/protobuf.h"
-#include "api/selector.h"
-#include "api/table.h"
 #include "api/validate.h"
 #include "lib/log.h"
 #include "lib/yaml.h"
@@ -260,14 +259,6 @@ static void send_storage_error(k1s_api_req_t *r, int err)
                      strerror(-err));
 }
 
-/* Answers with a stored value, in the shape of the request's resource. */
-static void send_stored(k1s_api_req_t *r, int code, k1s_kv_t *kv)
-{
-    k1s_bytes_t *b = k1s_convert_bytes(r->res, kv->value);
-    k1s_api_send_bytes(r, code, b->data, b->len);
-    k1s_bytes_unref(b);
-}
-
 /* ---------- writes ---------- */
 
 static json_t *scale_of(k1s_api_req_t *r, const json_t *obj);
@@ -312,7 +303,7 @@ static void write_done(int err, k1s_kv_t *kv, void *arg)
         json_decref(o);
         return;
     }
-    send_stored(r, r->success_code, kv);
+    k1s_api_send_stored(r, r->success_code, kv);
 }
 
 /* Stores r->obj under r->key (answering with code) or, for dry-run, answers at once. */
@@ -653,7 +644,7 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
         /* nothing changed: no write, the stored object is the answer */
         k1s_kv_t *kv = k1s_store_get_latest(r->api->store, r->key);
         if (kv && !r->dry_run && k1s_store_get(r->api->store, r->key) == kv) {
-            send_stored(r, 200, kv);
+            k1s_api_send_stored(r, 200, kv);
             return;
         }
     }
@@ -810,14 +801,6 @@ static void handle_get_scale(k1s_api_req_t *r)
 
 /* ---------- delete ---------- */
 
-static int64_t query_int(k1s_http_req_t *h, const char *name, int64_t dflt)
-{
-    const char *v = k1s_http_req_query(h, name);
-    if (!v || !*v)
-        return dflt;
-    return strtoll(v, NULL, 10);
-}
-
 /*
  * Decides what deleting obj means: remove now (returns 0), or mark it
  * (sets deletionTimestamp etc. in obj and returns 1).
@@ -878,7 +861,7 @@ static void handle_delete(k1s_api_req_t *r)
     }
     if (!load_old(r))
         return;
-    int64_t grace = query_int(r->http, "gracePeriodSeconds", -1);
+    int64_t grace = k1s_api_query_int(r->http, "gracePeriodSeconds", -1);
     json_t *opts = NULL;
     if (r->http->body_len > 0) {
         json_error_t je;
@@ -1020,356 +1003,6 @@ int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, js
     json_decref(out);
     free(key);
     return 0;
-}
-
-/* ---------- list ---------- */
-
-struct k1s_list_filter {
-    k1s_label_selector_t *labels;
-    k1s_field_selector_t *fields;
-    const k1s_resource_t *res;
-};
-
-static const char *aux_field(const char *field, void *arg)
-{
-    const k1s_obj_aux_t *a = arg;
-    if (!strcmp(field, "metadata.name"))
-        return a->name;
-    if (!strcmp(field, "metadata.namespace"))
-        return a->ns;
-    for (int i = 0; i < 8 && a->res->field_selectors[i]; i++)
-        if (!strcmp(field, a->res->field_selectors[i]))
-            return a->fields[i] ? a->fields[i] : "";
-    return "";
-}
-
-static bool field_supported(const k1s_resource_t *res, const char *field)
-{
-    if (!strcmp(field, "metadata.name") || !strcmp(field, "metadata.namespace"))
-        return true;
-    for (int i = 0; i < 8 && res->field_selectors[i]; i++)
-        if (!strcmp(field, res->field_selectors[i]))
-            return true;
-    return false;
-}
-
-k1s_list_filter_t *k1s_list_filter_new(k1s_api_req_t *r, bool *failed)
-{
-    *failed = false;
-    const char *ls = k1s_http_req_query(r->http, "labelSelector");
-    const char *fs = k1s_http_req_query(r->http, "fieldSelector");
-    if ((!ls || !*ls) && (!fs || !*fs))
-        return NULL;
-    k1s_list_filter_t *f = k1s_xcalloc(1, sizeof(*f));
-    f->res = r->res;
-    k1s_err_t err = {0};
-    if (ls && *ls) {
-        f->labels = k1s_label_selector_parse(ls, &err);
-        if (!f->labels) {
-            k1s_list_filter_free(f);
-            *failed = true;
-            k1s_api_fail(r, 400, "BadRequest", "unable to parse requirement: %s", err.msg);
-            return NULL;
-        }
-    }
-    if (fs && *fs) {
-        f->fields = k1s_field_selector_parse(fs, &err);
-        if (!f->fields) {
-            k1s_list_filter_free(f);
-            *failed = true;
-            k1s_api_fail(r, 400, "BadRequest", "invalid field selector: %s", err.msg);
-            return NULL;
-        }
-        size_t n = k1s_field_selector_count(f->fields);
-        for (size_t i = 0; i < n; i++) {
-            const char *field = k1s_field_selector_field(f->fields, i);
-            if (!field_supported(r->res, field)) {
-                *failed = true;
-                k1s_api_fail(r, 400, "BadRequest", "field label not supported: %s", field);
-                k1s_list_filter_free(f);
-                return NULL;
-            }
-        }
-    }
-    return f;
-}
-
-bool k1s_list_filter_match(const k1s_list_filter_t *f, const k1s_obj_aux_t *aux)
-{
-    if (!f)
-        return true;
-    if (!aux)
-        return false;
-    if (f->labels && !k1s_label_selector_matches(f->labels, aux->labels))
-        return false;
-    if (f->fields && !k1s_field_selector_matches(f->fields, aux_field, (void *)aux))
-        return false;
-    return true;
-}
-
-void k1s_list_filter_free(k1s_list_filter_t *f)
-{
-    if (!f)
-        return;
-    k1s_label_selector_free(f->labels);
-    k1s_field_selector_free(f->fields);
-    free(f);
-}
-
-bool k1s_api_wants_table(k1s_api_req_t *r)
-{
-    const char *accept = k1s_http_req_header(r->http, "Accept");
-    return accept && strstr(accept, "as=Table") && strstr(accept, "g=meta.k8s.io");
-}
-
-json_t *k1s_api_table(k1s_api_req_t *r, json_t *objects, const char *rv, const char *cont,
-                      bool with_columns)
-{
-    json_t *rows = json_array();
-    time_t now = time(NULL);
-    const char *include = k1s_http_req_query(r->http, "includeObject");
-    size_t i;
-    json_t *o;
-    json_array_foreach(objects, i, o)
-    {
-        json_t *row = json_pack("{s:o}", "cells", k1s_table_cells(r->res, o, now));
-        if (include && !strcmp(include, "Object")) {
-            json_object_set(row, "object", o);
-        } else if (!include || strcmp(include, "None")) {
-            json_t *pm = json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
-                                   "meta.k8s.io/v1", "metadata", json_object_get(o, "metadata"));
-            json_object_set_new(row, "object", pm);
-        }
-        json_array_append_new(rows, row);
-    }
-    json_t *meta = json_object();
-    if (rv)
-        json_object_set_new(meta, "resourceVersion", json_string(rv));
-    if (cont && *cont)
-        json_object_set_new(meta, "continue", json_string(cont));
-    json_t *t = json_pack("{s:s, s:s, s:o}", "kind", "Table", "apiVersion", "meta.k8s.io/v1",
-                          "metadata", meta);
-    json_object_set_new(t, "columnDefinitions",
-                        with_columns ? k1s_table_columns(r->res) : json_null());
-    json_object_set_new(t, "rows", rows);
-    return t;
-}
-
-/* continue tokens: base64 of {"v":"meta.k8s.io/v1","rv":N,"start":"<key>"} like Kubernetes */
-static char *make_continue(int64_t rv, const char *last_key)
-{
-    json_t *t = json_pack("{s:s, s:I, s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rv, "start",
-                          last_key);
-    char *s = json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(t);
-    size_t n = strlen(s);
-    char *out = k1s_xmalloc(4 * ((n + 2) / 3) + 1);
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)s[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[o] = 0;
-    free(s);
-    return out;
-}
-
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-' || c == '+')
-        return 62;
-    if (c == '_' || c == '/')
-        return 63;
-    return -1;
-}
-
-static char *parse_continue(const char *tok, const char *prefix)
-{
-    size_t n = strlen(tok);
-    char *dec = k1s_xmalloc(n + 1);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (tok[i] == '=')
-            break;
-        int v = b64val(tok[i]);
-        if (v < 0) {
-            free(dec);
-            return NULL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            dec[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    dec[o] = 0;
-    json_t *j = json_loads(dec, 0, NULL);
-    free(dec);
-    const char *start = j ? json_string_value(json_object_get(j, "start")) : NULL;
-    char *res = NULL;
-    if (start && k1s_str_has_prefix(start, prefix))
-        res = k1s_xstrdup(start);
-    json_decref(j);
-    return res;
-}
-
-typedef struct list_ctx {
-    const k1s_resource_t *res;
-    k1s_list_filter_t *filter;
-    k1s_buf_t *out;
-    json_t *objects; /* for Table output */
-    int64_t limit, count;
-    bool more;
-    char *last_key;
-    int64_t remaining;
-    bool counting;
-} list_ctx_t;
-
-static int list_iter(k1s_kv_t *kv, void *arg)
-{
-    list_ctx_t *c = arg;
-    if (!k1s_list_filter_match(c->filter, kv->aux) && c->filter)
-        return 0;
-    if (c->counting) {
-        c->remaining++;
-        return 0;
-    }
-    if (c->limit > 0 && c->count >= c->limit) {
-        c->more = true;
-        if (c->filter)
-            return 1;
-        c->counting = true;
-        c->remaining = 1;
-        return 0;
-    }
-    if (c->objects) {
-        json_t *o = k1s_obj_decode(kv->value);
-        json_array_append_new(c->objects, k1s_convert_from_storage(c->res, o));
-        json_decref(o);
-    } else {
-        if (c->count > 0)
-            k1s_buf_putc(c->out, ',');
-        k1s_bytes_t *b = k1s_convert_bytes(c->res, kv->value);
-        k1s_buf_append(c->out, b->data, b->len);
-        k1s_bytes_unref(b);
-    }
-    c->count++;
-    free(c->last_key);
-    c->last_key = k1s_xstrdup(kv->key);
-    return 0;
-}
-
-static void handle_list(k1s_api_req_t *r)
-{
-    bool failed;
-    k1s_list_filter_t *f = k1s_list_filter_new(r, &failed);
-    if (failed)
-        return;
-    char *prefix = k1s_obj_prefix(r->res, r->ns);
-    const char *cont = k1s_http_req_query(r->http, "continue");
-    char *start = NULL;
-    if (cont && *cont) {
-        start = parse_continue(cont, prefix);
-        if (!start) {
-            free(prefix);
-            k1s_list_filter_free(f);
-            k1s_api_fail(r, 400, "BadRequest", "continue key is not valid: invalid token");
-            return;
-        }
-    }
-    k1s_buf_t out = K1S_BUF_INIT;
-    list_ctx_t c = {0};
-    c.res = r->res;
-    c.filter = f;
-    c.out = &out;
-    c.limit = query_int(r->http, "limit", 0);
-    bool table = k1s_api_wants_table(r);
-    if (table)
-        c.objects = json_array();
-    int64_t rev = k1s_store_rev(r->api->store);
-    char av[128];
-    k1s_resource_api_version(r->res, av, sizeof(av));
-    k1s_buf_printf(&out, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{", r->res->kind,
-                   av);
-    size_t meta_pos = out.len;
-    k1s_buf_puts(&out, "},\"items\":[");
-    size_t items_pos = out.len;
-    k1s_store_range(r->api->store, prefix, start, list_iter, &c);
-    char rv[32];
-    snprintf(rv, sizeof(rv), "%" PRId64, rev);
-    char *tok = c.more && c.last_key ? make_continue(rev, c.last_key) : NULL;
-    if (table) {
-        json_t *t = k1s_api_table(r, c.objects, rv, tok, true);
-        json_decref(c.objects);
-        k1s_buf_free(&out);
-        k1s_api_send_json(r, 200, t);
-    } else {
-        k1s_buf_t meta = K1S_BUF_INIT;
-        k1s_buf_printf(&meta, "\"resourceVersion\":\"%s\"", rv);
-        if (tok) {
-            k1s_buf_printf(&meta, ",\"continue\":\"%s\"", tok);
-            if (!f)
-                k1s_buf_printf(&meta, ",\"remainingItemCount\":%" PRId64, c.remaining);
-        }
-        k1s_buf_puts(&out, "]}\n");
-        /* splice the metadata in */
-        k1s_buf_t final = K1S_BUF_INIT;
-        k1s_buf_reserve(&final, out.len + meta.len);
-        k1s_buf_append(&final, out.data, meta_pos);
-        k1s_buf_append(&final, meta.data, meta.len);
-        k1s_buf_append(&final, out.data + meta_pos, out.len - meta_pos);
-        (void)items_pos;
-        k1s_api_send_bytes(r, 200, final.data, final.len);
-        k1s_buf_free(&final);
-        k1s_buf_free(&meta);
-        k1s_buf_free(&out);
-    }
-    free(tok);
-    free(c.last_key);
-    free(start);
-    free(prefix);
-    k1s_list_filter_free(f);
-}
-
-static void handle_get(k1s_api_req_t *r)
-{
-    char *key = k1s_obj_key(r->res, r->ns, r->name);
-    k1s_kv_t *kv = k1s_store_get(r->api->store, key);
-    free(key);
-    if (!kv) {
-        k1s_api_not_found(r, r->name);
-        return;
-    }
-    if (k1s_api_wants_table(r)) {
-        json_t *objs = json_array();
-        json_t *o = k1s_obj_decode(kv->value);
-        json_array_append_new(objs, k1s_convert_from_storage(r->res, o));
-        json_decref(o);
-        char rv[32];
-        snprintf(rv, sizeof(rv), "%" PRId64, kv->mod_rev);
-        json_t *t = k1s_api_table(r, objs, rv, NULL, true);
-        json_decref(objs);
-        k1s_api_send_json(r, 200, t);
-        return;
-    }
-    send_stored(r, 200, kv);
 }
 
 /* ---------- deletecollection ---------- */
@@ -1594,7 +1227,7 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
                 return;
             }
             r->verb = "list";
-            handle_list(r);
+            k1s_rest_list(r);
             return;
         }
         if (watch && !r->sub) {
@@ -1610,7 +1243,7 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
             handle_get_scale(r);
             return;
         }
-        handle_get(r);
+        k1s_rest_get(r);
         return;
     }
     if (!strcmp(method, "POST")) {

@@ -139,3 +139,18 @@ void k1s_api_not_found(k1s_api_req_t *r, const char *name)
     k1s_resource_qualified(r->res, q, sizeof(q));
     k1s_api_fail(r, 404, "NotFound", "%s \"%s\" not found", q, name);
 }
+
+void k1s_api_send_stored(k1s_api_req_t *r, int code, k1s_kv_t *kv)
+{
+    k1s_bytes_t *b = k1s_convert_bytes(r->res, kv->value);
+    k1s_api_send_bytes(r, code, b->data, b->len);
+    k1s_bytes_unref(b);
+}
+
+int64_t k1s_api_query_int(k1s_http_req_t *h, const char *name, int64_t dflt)
+{
+    const char *v = k1s_http_req_query(h, name);
+    if (!v || !*v)
+        return dflt;
+    return strtoll(v, NULL, 10);
+}
