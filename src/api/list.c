@@ -188,7 +188,8 @@ static int b64val(char c)
     return -1;
 }
 
-static char *parse_continue(const char *tok, const char *prefix)
+/* Returns the start key of a continue token (new string) and its revision, or NULL. */
+static char *parse_continue(const char *tok, const char *prefix, int64_t *rev)
 {
     size_t n = strlen(tok);
     char *dec = k1s_xmalloc(n + 1);
@@ -214,11 +215,86 @@ static char *parse_continue(const char *tok, const char *prefix)
     json_t *j = json_loads(dec, 0, NULL);
     free(dec);
     const char *start = j ? json_string_value(json_object_get(j, "start")) : NULL;
+    json_t *jrv = j ? json_object_get(j, "rv") : NULL;
     char *res = NULL;
-    if (start && k1s_str_has_prefix(start, prefix))
+    if (start && k1s_str_has_prefix(start, prefix) && json_is_integer(jrv)) {
         res = k1s_xstrdup(start);
+        *rev = json_integer_value(jrv);
+    }
     json_decref(j);
     return res;
+}
+
+/*
+ * A list at an older revision (resourceVersionMatch=Exact, or the pages
+ * after the first of a paginated list, which Kubernetes serves from the
+ * first page's revision). The store's history gives, for every key changed
+ * since that revision, its value then (the previous value of its first
+ * later change); these overrides are merged with the current keys.
+ */
+typedef struct override {
+    char *key;
+    k1s_kv_t *kv; /* value at the snapshot, NULL if the key did not exist */
+    size_t seq;
+} override_t;
+
+typedef struct snapshot {
+    override_t *o;
+    size_t n, cap;
+} snapshot_t;
+
+static int snap_event(const k1s_store_event_t *ev, void *arg)
+{
+    snapshot_t *sn = arg;
+    if (sn->n == sn->cap) {
+        sn->cap = sn->cap ? sn->cap * 2 : 64;
+        sn->o = k1s_xrealloc(sn->o, sn->cap * sizeof(*sn->o));
+    }
+    const char *key = ev->kv ? ev->kv->key : ev->prev->key;
+    sn->o[sn->n] = (override_t){k1s_xstrdup(key), k1s_kv_ref(ev->prev), sn->n};
+    sn->n++;
+    return 0;
+}
+
+static int override_cmp(const void *a, const void *b)
+{
+    const override_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void snapshot_free(snapshot_t *sn)
+{
+    for (size_t i = 0; i < sn->n; i++) {
+        free(sn->o[i].key);
+        k1s_kv_unref(sn->o[i].kv);
+    }
+    free(sn->o);
+}
+
+/* Collects the overrides for prefix at rev; -K1S_EGONE if rev left the history window. */
+static int snapshot_build(k1s_store_t *store, const char *prefix, int64_t rev, snapshot_t *sn)
+{
+    k1s_store_watch_t *w = NULL;
+    int r = k1s_store_watch(store, prefix, rev, snap_event, sn, &w);
+    if (r < 0)
+        return r;
+    k1s_store_unwatch(w);
+    /* keep the first change of each key: its previous value is the value at rev */
+    qsort(sn->o, sn->n, sizeof(*sn->o), override_cmp);
+    size_t out = 0;
+    for (size_t i = 0; i < sn->n; i++) {
+        if (out > 0 && !strcmp(sn->o[out - 1].key, sn->o[i].key)) {
+            free(sn->o[i].key);
+            k1s_kv_unref(sn->o[i].kv);
+            continue;
+        }
+        sn->o[out++] = sn->o[i];
+    }
+    sn->n = out;
+    return 0;
 }
 
 typedef struct list_ctx {
@@ -231,6 +307,10 @@ typedef struct list_ctx {
     char *last_key;
     int64_t remaining;
     bool counting;
+    /* snapshot merge */
+    snapshot_t *snap;
+    size_t snap_pos;
+    const char *start;
 } list_ctx_t;
 
 static int list_iter(k1s_kv_t *kv, void *arg)
@@ -267,6 +347,80 @@ static int list_iter(k1s_kv_t *kv, void *arg)
     return 0;
 }
 
+/* Feeds list_iter the values at the snapshot: overrides merged into the current keys. */
+static int snap_iter(k1s_kv_t *kv, void *arg)
+{
+    list_ctx_t *c = arg;
+    snapshot_t *sn = c->snap;
+    while (c->snap_pos < sn->n && strcmp(sn->o[c->snap_pos].key, kv->key) < 0) {
+        override_t *o = &sn->o[c->snap_pos++];
+        if (o->kv && (!c->start || strcmp(o->key, c->start) > 0) && list_iter(o->kv, c))
+            return 1;
+    }
+    if (c->snap_pos < sn->n && !strcmp(sn->o[c->snap_pos].key, kv->key)) {
+        override_t *o = &sn->o[c->snap_pos++];
+        return o->kv ? list_iter(o->kv, c) : 0;
+    }
+    return list_iter(kv, c);
+}
+
+static void snap_rest(list_ctx_t *c)
+{
+    snapshot_t *sn = c->snap;
+    while (c->snap_pos < sn->n) {
+        override_t *o = &sn->o[c->snap_pos++];
+        if (o->kv && (!c->start || strcmp(o->key, c->start) > 0) && list_iter(o->kv, c))
+            return;
+    }
+}
+
+/*
+ * Which revision a list is served at: the current one, unless the request
+ * names an older one with resourceVersionMatch=Exact or a continue token.
+ * Answers and returns -1 on a bad or unservable request.
+ */
+static int64_t list_revision(k1s_api_req_t *r, int64_t cur, int64_t cont_rev)
+{
+    const char *rvs = k1s_http_req_query(r->http, "resourceVersion");
+    const char *match = k1s_http_req_query(r->http, "resourceVersionMatch");
+    bool has_rv = rvs && *rvs;
+    if (match && *match && strcmp(match, "Exact") && strcmp(match, "NotOlderThan")) {
+        k1s_api_fail(r, 400, "BadRequest",
+                     "resourceVersionMatch: Unsupported value: \"%s\": supported values: "
+                     "\"Exact\", \"NotOlderThan\"",
+                     match);
+        return -1;
+    }
+    if (match && *match && !has_rv) {
+        k1s_api_fail(r, 400, "BadRequest",
+                     "resourceVersionMatch is forbidden unless resourceVersion is provided");
+        return -1;
+    }
+    if (cont_rev > 0) {
+        if (has_rv) {
+            k1s_api_fail(r, 400, "BadRequest",
+                         "specifying resource version is not allowed when using continue");
+            return -1;
+        }
+        return cont_rev;
+    }
+    if (!has_rv || !strcmp(rvs, "0"))
+        return cur;
+    char *end;
+    long long n = strtoll(rvs, &end, 10);
+    if (*end || n < 0) {
+        k1s_api_fail(r, 400, "BadRequest", "invalid resource version: %s", rvs);
+        return -1;
+    }
+    if (n > cur) {
+        /* one server holds every write: a newer revision does not exist (yet) */
+        k1s_api_fail(r, 504, "Timeout", "Too large resource version: %lld, current: %lld", n,
+                     (long long)cur);
+        return -1;
+    }
+    return match && !strcmp(match, "Exact") ? n : cur;
+}
+
 void k1s_rest_list(k1s_api_req_t *r)
 {
     bool failed;
@@ -276,8 +430,9 @@ void k1s_rest_list(k1s_api_req_t *r)
     char *prefix = k1s_obj_prefix(r->res, r->ns);
     const char *cont = k1s_http_req_query(r->http, "continue");
     char *start = NULL;
+    int64_t cont_rev = 0;
     if (cont && *cont) {
-        start = parse_continue(cont, prefix);
+        start = parse_continue(cont, prefix, &cont_rev);
         if (!start) {
             free(prefix);
             k1s_list_filter_free(f);
@@ -294,7 +449,31 @@ void k1s_rest_list(k1s_api_req_t *r)
     bool table = k1s_api_wants_table(r);
     if (table)
         c.objects = json_array();
-    int64_t rev = k1s_store_rev(r->api->store);
+    int64_t cur = k1s_store_rev(r->api->store);
+    int64_t rev = list_revision(r, cur, cont_rev);
+    snapshot_t snap = {0};
+    if (rev < 0 || (rev < cur && snapshot_build(r->api->store, prefix, rev, &snap) < 0)) {
+        if (rev >= 0) {
+            char *msg = cont_rev
+                            ? k1s_xstrdup("The provided continue parameter is too old to display a "
+                                          "consistent list result. You can start a new list "
+                                          "without the continue parameter.")
+                            : k1s_xasprintf("too old resource version: %lld (%lld)",
+                                            (long long)rev,
+                                            (long long)k1s_store_oldest_rev(r->api->store));
+            k1s_api_fail(r, 410, "Expired", "%s", msg);
+            free(msg);
+        }
+        json_decref(c.objects);
+        free(start);
+        free(prefix);
+        k1s_list_filter_free(f);
+        return;
+    }
+    if (rev < cur) {
+        c.snap = &snap;
+        c.start = start;
+    }
     char av[128];
     k1s_resource_api_version(r->res, av, sizeof(av));
     k1s_buf_printf(&out, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{", r->res->kind,
@@ -302,7 +481,13 @@ void k1s_rest_list(k1s_api_req_t *r)
     size_t meta_pos = out.len;
     k1s_buf_puts(&out, "},\"items\":[");
     size_t items_pos = out.len;
-    k1s_store_range(r->api->store, prefix, start, list_iter, &c);
+    if (c.snap) {
+        k1s_store_range(r->api->store, prefix, start, snap_iter, &c);
+        if (!(c.more && c.filter))
+            snap_rest(&c);
+    } else {
+        k1s_store_range(r->api->store, prefix, start, list_iter, &c);
+    }
     char rv[32];
     snprintf(rv, sizeof(rv), "%" PRId64, rev);
     char *tok = c.more && c.last_key ? make_continue(rev, c.last_key) : NULL;
@@ -334,6 +519,7 @@ void k1s_rest_list(k1s_api_req_t *r)
     }
     free(tok);
     free(c.last_key);
+    snapshot_free(&snap);
     free(start);
     free(prefix);
     k1s_list_filter_free(f);

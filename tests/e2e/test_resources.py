@@ -201,3 +201,32 @@ def test_events_in_both_api_groups(server, ns):
     assert "Tested" in out and "hello" in out
     status, lst = server.json("GET", "/apis/events.k8s.io/v1/namespaces/%s/events" % ns)
     assert [i["note"] for i in lst["items"]] == ["hello"]
+
+
+def test_paginated_list_is_a_consistent_snapshot(server, ns):
+    base = "/api/v1/namespaces/%s/configmaps" % ns
+    for n in ("a", "b", "c", "d"):
+        server.json("POST", base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n},
+                                    "data": {"v": "1"}})
+    status, page1 = server.json("GET", base + "?limit=2")
+    assert [i["metadata"]["name"] for i in page1["items"]] == ["a", "b"]
+    rv = page1["metadata"]["resourceVersion"]
+    # changes after the first page are not seen by the later pages
+    server.json("DELETE", base + "/c")
+    server.json("POST", base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e"}})
+    server.json("PATCH", base + "/d", {"data": {"v": "2"}},
+                headers={"Content-Type": "application/merge-patch+json"})
+    status, page2 = server.json("GET", base + "?limit=2&continue=" + page1["metadata"]["continue"])
+    assert status == 200, page2
+    assert [i["metadata"]["name"] for i in page2["items"]] == ["c", "d"]
+    assert page2["items"][1]["data"] == {"v": "1"}
+    assert page2["metadata"]["resourceVersion"] == rv and "continue" not in page2["metadata"]
+    # the same snapshot by resourceVersionMatch=Exact; now is different
+    status, exact = server.json("GET", base + "?resourceVersion=%s&resourceVersionMatch=Exact" % rv)
+    assert [i["metadata"]["name"] for i in exact["items"]] == ["a", "b", "c", "d"]
+    status, now = server.json("GET", base)
+    assert [i["metadata"]["name"] for i in now["items"]] == ["a", "b", "d", "e"]
+    status, body = server.json("GET", base + "?resourceVersion=999999999")
+    assert status == 504 and "Too large resource version" in body["message"]
+    status, body = server.json("GET", base + "?resourceVersionMatch=Exact")
+    assert status == 400
