@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/api/table.c: column definitions and cells checked
+ * Unit tests for src/api/table*.c: column definitions and cells checked
  * against what kube-apiserver 1.32 returns for the same objects.
  *
  * Objects and expected cells are written as JSON with single quotes for
