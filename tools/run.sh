@@ -17,8 +17,8 @@ Starting k1s server (Ctrl-C stops it). In another terminal:
 
     export KUBECONFIG=$KCFG
     kubectl get namespaces
-    kubectl create deployment web --image=nginx
-    kubectl get all -A
+    kubectl create configmap hello --from-literal=greeting=hi
+    kubectl get configmaps -A
 
 or: $BIN kubectl get ns   (uses the admin kubeconfig)
 MSG
