@@ -28,6 +28,9 @@
 #include "store/index.h"
 
 #define DEFAULT_HISTORY 10000
+/* The history also stops at this many bytes of values, so churn on big objects
+ * cannot pin gigabytes of old versions in memory. */
+#define DEFAULT_HISTORY_BYTES (64u * 1024 * 1024)
 /* Compaction and vacuum after this many committed writes. */
 #define MAINT_WRITES 1000
 /* k1s_store_free() gives up re-flushing writes queued by callbacks after this many rounds. */
@@ -96,6 +99,8 @@ struct k1s_store {
     k1s_store_backend_t *b;
     k1s_store_hooks_t hooks;
     int64_t history;
+    size_t history_bytes; /* bound on the bytes of values the ring holds */
+    size_t ring_bytes;    /* bytes of the values of the events in the ring */
 
     int64_t rev;       /* newest committed revision */
     int64_t next_rev;  /* revision of the next queued write */
@@ -190,9 +195,27 @@ static void event_clear(k1s_store_event_t *ev)
     k1s_kv_unref(ev->prev);
 }
 
+static size_t event_bytes(const k1s_store_event_t *ev)
+{
+    return ev->kv && ev->kv->value ? ev->kv->value->len : 0;
+}
+
+/* Drops the oldest event; every event after it stays resumable. */
+static void ring_evict(k1s_store_t *s)
+{
+    k1s_store_event_t *old = ring_at(s, 0);
+    s->oldest = old->rev;
+    s->ring_bytes -= event_bytes(old);
+    event_clear(old);
+    s->ring_head = (s->ring_head + 1) % s->ring_cap;
+    s->ring_len--;
+}
+
 /* Appends an event, taking over its references; evicts the oldest when full. */
 static void ring_push(k1s_store_t *s, k1s_store_event_t ev)
 {
+    while (s->ring_len > 0 && s->ring_bytes + event_bytes(&ev) > s->history_bytes)
+        ring_evict(s);
     if (s->ring_len == s->ring_cap && s->ring_cap < (size_t)s->history) {
         /* Grow (and straighten) the ring up to `history` events. */
         size_t cap = s->ring_cap ? s->ring_cap * 2 : 64;
@@ -206,13 +229,9 @@ static void ring_push(k1s_store_t *s, k1s_store_event_t ev)
         s->ring_cap = cap;
         s->ring_head = 0;
     }
-    if (s->ring_len == s->ring_cap) {
-        k1s_store_event_t *old = ring_at(s, 0);
-        s->oldest = old->rev;
-        event_clear(old);
-        s->ring_head = (s->ring_head + 1) % s->ring_cap;
-        s->ring_len--;
-    }
+    if (s->ring_len == s->ring_cap)
+        ring_evict(s);
+    s->ring_bytes += event_bytes(&ev);
     *ring_at(s, s->ring_len) = ev;
     s->ring_len++;
 }
@@ -672,6 +691,7 @@ int k1s_store_open_backend(struct event_base *base, const k1s_store_opts_t *opts
     if (opts->hooks)
         s->hooks = *opts->hooks;
     s->history = opts->history > 0 ? opts->history : DEFAULT_HISTORY;
+    s->history_bytes = opts->history_bytes > 0 ? opts->history_bytes : DEFAULT_HISTORY_BYTES;
     s->index = k1s_store_index_new();
     s->commit_ev = event_new(base, -1, 0, commit_cb, s);
     s->maint_ev = event_new(base, -1, 0, maint_cb, s);

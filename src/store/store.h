@@ -22,7 +22,8 @@
  * the caller against the latest view, so two creates of one name in the
  * same group cannot both succeed. Everything runs on one thread.
  *
- * History: the last `history` events (default 10000) are kept in memory so
+ * History: the last `history` events (default 10000, and at most
+ * `history_bytes` of values, default 64 MiB) are kept in memory so
  * a watch can resume from a recent revision; older ones give -EGONE
  * (410 Gone for the client). The backend log is compacted to the same
  * window, and checkpointing/vacuum keep the file proportional to live data.
@@ -75,6 +76,7 @@ typedef struct k1s_store_hooks {
 typedef struct k1s_store_opts {
     const char *path;               /* SQLite database file; created with its directory */
     int64_t history;                /* events kept for watch resume; default 10000 */
+    size_t history_bytes;           /* ...holding at most this many bytes of values; 64 MiB */
     const k1s_store_hooks_t *hooks; /* may be NULL */
 } k1s_store_opts_t;
 
