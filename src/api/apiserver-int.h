@@ -165,6 +165,8 @@ bool k1s_convert_needed(const k1s_resource_t *r);
 /* Stored object → r's shape, and back. New references. */
 json_t *k1s_convert_from_storage(const k1s_resource_t *r, const json_t *stored);
 json_t *k1s_convert_to_storage(const k1s_resource_t *r, const json_t *obj);
+/* obj (in r's shape) in the shape the Table printers read. New reference. */
+json_t *k1s_convert_for_table(const k1s_resource_t *r, const json_t *obj);
 /* Stored bytes → r's shape; a new reference (the same bytes when no conversion is needed). */
 k1s_bytes_t *k1s_convert_bytes(const k1s_resource_t *r, k1s_bytes_t *stored);
 

@@ -123,7 +123,9 @@ json_t *k1s_api_table(k1s_api_req_t *r, json_t *objects, const char *rv, const c
     json_t *o;
     json_array_foreach(objects, i, o)
     {
-        json_t *row = json_pack("{s:o}", "cells", k1s_table_cells(r->res, o, now));
+        json_t *shaped = k1s_convert_for_table(r->res, o);
+        json_t *row = json_pack("{s:o}", "cells", k1s_table_cells(r->res, shaped, now));
+        json_decref(shaped);
         if (include && !strcmp(include, "Object")) {
             json_object_set(row, "object", o);
         } else if (!include || strcmp(include, "None")) {

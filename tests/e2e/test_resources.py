@@ -230,3 +230,20 @@ def test_paginated_list_is_a_consistent_snapshot(server, ns):
     assert status == 504 and "Too large resource version" in body["message"]
     status, body = server.json("GET", base + "?resourceVersionMatch=Exact")
     assert status == 400
+
+
+def test_hpa_in_v1_and_v2(server, ns):
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"},
+           "spec": {"selector": {"matchLabels": {"a": "w"}},
+                    "template": {"metadata": {"labels": {"a": "w"}},
+                                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    server.kubectl("-n", ns, "apply", "-f", "-", input=json.dumps(dep))
+    # kubectl autoscale writes autoscaling/v1
+    server.kubectl("-n", ns, "autoscale", "deployment", "w", "--min=2", "--max=5", "--cpu-percent=80")
+    v2 = get(server, ns, "hpa", "w")
+    assert v2["apiVersion"] == "autoscaling/v2"
+    assert v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
+    status, v1 = server.json("GET", "/apis/autoscaling/v1/namespaces/%s/horizontalpodautoscalers/w" % ns)
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 80 and "metrics" not in v1["spec"]
+    line = server.kubectl("-n", ns, "get", "hpa").stdout.splitlines()[1].split()
+    assert line[:2] == ["w", "Deployment/w"] and "80%" in line[3]
