@@ -61,10 +61,10 @@ static json_t *hpa_to_v1(const json_t *v2)
         json_array_foreach(metrics, i, m)
         {
             if (is_cpu_utilization(m) && !json_object_get(spec, "targetCPUUtilizationPercentage"))
-                json_object_set(spec, "targetCPUUtilizationPercentage",
-                                json_object_get(json_object_get(json_object_get(m, "resource"),
-                                                                "target"),
-                                                "averageUtilization"));
+                json_object_set(
+                    spec, "targetCPUUtilizationPercentage",
+                    json_object_get(json_object_get(json_object_get(m, "resource"), "target"),
+                                    "averageUtilization"));
             else
                 json_array_append(rest, m);
         }
@@ -113,8 +113,8 @@ static json_t *hpa_to_v2(const json_t *v1)
         json_t *metrics = json_array();
         json_t *meta = json_object_get(out, "metadata");
         json_t *ann = meta ? json_object_get(meta, "annotations") : NULL;
-        const char *extra = ann ? json_string_value(json_object_get(ann, HPA_METRICS_ANNOTATION))
-                                : NULL;
+        const char *extra =
+            ann ? json_string_value(json_object_get(ann, HPA_METRICS_ANNOTATION)) : NULL;
         json_t *t = json_object_get(spec, "targetCPUUtilizationPercentage");
         if (json_is_integer(t))
             json_array_append_new(metrics,

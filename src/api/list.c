@@ -460,8 +460,7 @@ void k1s_rest_list(k1s_api_req_t *r)
                             ? k1s_xstrdup("The provided continue parameter is too old to display a "
                                           "consistent list result. You can start a new list "
                                           "without the continue parameter.")
-                            : k1s_xasprintf("too old resource version: %lld (%lld)",
-                                            (long long)rev,
+                            : k1s_xasprintf("too old resource version: %lld (%lld)", (long long)rev,
                                             (long long)k1s_store_oldest_rev(r->api->store));
             k1s_api_fail(r, 410, "Expired", "%s", msg);
             free(msg);
