@@ -481,7 +481,6 @@ void k1s_rest_list(k1s_api_req_t *r)
                    av);
     size_t meta_pos = out.len;
     k1s_buf_puts(&out, "},\"items\":[");
-    size_t items_pos = out.len;
     if (c.snap) {
         k1s_store_range(r->api->store, prefix, start, snap_iter, &c);
         if (!(c.more && c.filter))
@@ -512,7 +511,6 @@ void k1s_rest_list(k1s_api_req_t *r)
         k1s_buf_append(&final, out.data, meta_pos);
         k1s_buf_append(&final, meta.data, meta.len);
         k1s_buf_append(&final, out.data + meta_pos, out.len - meta_pos);
-        (void)items_pos;
         k1s_api_send_bytes(r, 200, final.data, final.len);
         k1s_buf_free(&final);
         k1s_buf_free(&meta);

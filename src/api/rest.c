@@ -1174,7 +1174,7 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
     }
     plural = segs[i];
     r->res = k1s_registry_find(group, version, plural);
-    if (!r->res || (!r->ns && r->res->namespaced && nsegs - i > 1 && false)) {
+    if (!r->res) {
         k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
         return;
     }
