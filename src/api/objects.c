@@ -159,14 +159,161 @@ static const k1s_resource_t *resource_for_key(const char *key)
     return NULL;
 }
 
+/*
+ * Loading the store at start builds the selector fields of every object.
+ * Parsing whole objects made that the bulk of the start-up time, so this
+ * small scanner finds just the members needed (metadata.name, namespace,
+ * labels and the per-type selector fields) in the stored JSON and parses
+ * only those values. It falls back to a full parse on anything unexpected.
+ */
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* p at '"'; returns the position after the closing quote, or NULL. */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+static const char *skip_value(const char *p, const char *end, int depth)
+{
+    p = skip_ws(p, end);
+    if (p >= end || depth > 128)
+        return NULL;
+    if (*p == '"')
+        return skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == close)
+            return p + 1;
+        for (;;) {
+            if (close == '}') {
+                if (p >= end || *p != '"' || !(p = skip_string(p, end)))
+                    return NULL;
+                p = skip_ws(p, end);
+                if (p >= end || *p != ':')
+                    return NULL;
+                p++;
+            }
+            if (!(p = skip_value(p, end, depth + 1)))
+                return NULL;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p = skip_ws(p + 1, end);
+                continue;
+            }
+            return p < end && *p == close ? p + 1 : NULL;
+        }
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n')
+        p++;
+    return p;
+}
+
+/* In the object at [p, end), finds member key: 1 with its value in [*vs, *ve), 0 if absent,
+ * -1 if the JSON is not what we expect. */
+static int find_member(const char *p, const char *end, const char *key, const char **vs,
+                       const char **ve)
+{
+    size_t klen = strlen(key);
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{')
+        return -1;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return 0;
+    for (;;) {
+        if (p >= end || *p != '"')
+            return -1;
+        const char *ks = p + 1;
+        if (!(p = skip_string(p, end)))
+            return -1;
+        bool match = (size_t)(p - 1 - ks) == klen && memcmp(ks, key, klen) == 0;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return -1;
+        const char *v = skip_ws(p + 1, end);
+        if (!(p = skip_value(v, end, 0)))
+            return -1;
+        if (match) {
+            *vs = v;
+            *ve = p;
+            return 1;
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        return p < end && *p == '}' ? 0 : -1;
+    }
+}
+
+/* Copies the value at dotted path from the stored JSON into small (same path). */
+static int scan_path(const char *data, const char *end, const char *path, json_t *small)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    const char *s = data, *e = end;
+    json_t *dst = small;
+    char *save = NULL;
+    for (char *part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+        const char *vs, *ve;
+        int r = find_member(s, e, part, &vs, &ve);
+        if (r <= 0)
+            return r;
+        bool last = save == NULL || *save == 0;
+        if (last) {
+            json_t *v = json_loadb(vs, (size_t)(ve - vs), JSON_DECODE_ANY, NULL);
+            if (!v)
+                return -1;
+            json_object_set_new(dst, part, v);
+            return 1;
+        }
+        json_t *next = json_object_get(dst, part);
+        if (!next) {
+            next = json_object();
+            json_object_set_new(dst, part, next);
+        }
+        dst = next;
+        s = vs;
+        e = ve;
+    }
+    return 0;
+}
+
 static void *make_aux(const char *key, const k1s_bytes_t *value, void *arg)
 {
     const k1s_resource_t *r = resource_for_key(key);
     if (!r)
         return NULL;
-    json_t *obj = k1s_obj_decode(value);
-    k1s_obj_aux_t *a = k1s_obj_aux_new(r, obj);
-    json_decref(obj);
+    r = storage_resource(r);
+    const char *end = value->data + value->len;
+    json_t *small = json_object();
+    static const char *const meta_paths[] = {"metadata.name", "metadata.namespace",
+                                             "metadata.labels"};
+    bool ok = true;
+    for (size_t i = 0; ok && i < K1S_ARRAY_SIZE(meta_paths); i++)
+        ok = scan_path(value->data, end, meta_paths[i], small) >= 0;
+    for (int i = 0; ok && i < 8 && r->field_selectors[i]; i++)
+        ok = scan_path(value->data, end, r->field_selectors[i], small) >= 0;
+    if (!ok) {
+        json_decref(small);
+        small = k1s_obj_decode(value);
+    }
+    k1s_obj_aux_t *a = k1s_obj_aux_new(r, small);
+    json_decref(small);
     return a;
 }
 
