@@ -100,3 +100,25 @@ def test_unknown_paths(server):
     assert status == 404 and body["reason"] == "NotFound"
     status, body = server.json("GET", "/apis/nope/v1")
     assert status == 404
+
+
+def test_aggregated_discovery(server):
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+    status, headers, body = server.request("GET", "/apis", headers={"Accept": accept})
+    assert status == 200
+    assert headers["Content-Type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    doc = json.loads(body)
+    assert doc["kind"] == "APIGroupDiscoveryList" and doc["apiVersion"] == "apidiscovery.k8s.io/v2"
+    groups = {g["metadata"]["name"]: g for g in doc["items"]}
+    assert "apps" in groups and "" not in groups
+    assert [v["version"] for v in groups["autoscaling"]["versions"]] == ["v2", "v1"]
+    deploy = [r for r in groups["apps"]["versions"][0]["resources"] if r["resource"] == "deployments"][0]
+    assert deploy["scope"] == "Namespaced" and deploy["shortNames"] == ["deploy"]
+    assert {s["subresource"] for s in deploy["subresources"]} == {"scale", "status"}
+    status, headers, body = server.request("GET", "/api", headers={"Accept": accept})
+    core = json.loads(body)["items"]
+    assert [g["metadata"]["name"] for g in core] == [""]
+    # plain clients still get the legacy documents
+    status, legacy = server.json("GET", "/apis")
+    assert legacy["kind"] == "APIGroupList"
