@@ -478,80 +478,66 @@ static void ready_done(int err, k1s_kv_t *kv, void *arg)
     api->ready = true;
 }
 
-static void put_endpoints(k1s_apiserver_t *api)
+/*
+ * Makes sure the object default/<name> of res exists with the given
+ * top-level fields (created with labels when missing). Writes only when
+ * something differs, so restarts do not bump revisions. Takes ownership of
+ * labels and fields.
+ */
+static void ensure_object(k1s_apiserver_t *api, const k1s_resource_t *res, const char *name,
+                          json_t *labels, json_t *fields)
 {
-    const k1s_resource_t *ep = k1s_registry_find("", "v1", "endpoints");
-    char *key = k1s_obj_key(ep, "default", "kubernetes");
+    char *key = k1s_obj_key(res, "default", name);
     k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
-    json_t *subsets =
-        json_pack("[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]", "addresses", "ip", api->advertise_address,
-                  "ports", "name", "https", "port", api->advertise_port, "protocol", "TCP");
     json_t *obj;
+    bool changed = !kv;
     if (kv) {
         obj = k1s_obj_decode(kv->value);
-        if (json_equal(json_object_get(obj, "subsets"), subsets)) {
-            json_decref(obj);
-            json_decref(subsets);
-            free(key);
-            return;
-        }
-        json_object_set_new(obj, "subsets", subsets);
     } else {
-        char uid[37], ts[32];
+        char uid[37], ts[32], av[128];
         k1s_uuid4(uid);
         k1s_time_rfc3339(ts);
-        obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:o}", "kind", "Endpoints",
-                        "apiVersion", "v1", "metadata", "name", "kubernetes", "namespace",
-                        "default", "uid", uid, "creationTimestamp", ts, "labels",
-                        "endpointslice.kubernetes.io/skip-mirror", "true", "subsets", subsets);
+        obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:O}}", "kind", res->kind, "apiVersion",
+                        k1s_resource_api_version(res, av, sizeof(av)), "metadata", "name", name,
+                        "namespace", "default", "uid", uid, "creationTimestamp", ts, "labels",
+                        labels);
     }
-    char rv[32];
-    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
-    json_object_set_new(k1s_obj_meta(obj), "resourceVersion", json_string(rv));
-    k1s_store_put(api->store, key, k1s_obj_encode(obj), k1s_obj_aux_new(ep, obj), NULL, NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach(fields, k, v)
+    {
+        if (!json_equal(json_object_get(obj, k), v)) {
+            json_object_set(obj, k, v);
+            changed = true;
+        }
+    }
+    if (changed) {
+        char rv[32];
+        snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
+        json_object_set_new(k1s_obj_meta(obj), "resourceVersion", json_string(rv));
+        k1s_store_put(api->store, key, k1s_obj_encode(obj), k1s_obj_aux_new(res, obj), NULL, NULL);
+    }
     json_decref(obj);
+    json_decref(labels);
+    json_decref(fields);
     free(key);
 }
 
-/* The kubernetes EndpointSlice, as kube-apiserver's endpoint reconciler writes it. */
-static void put_endpointslice(k1s_apiserver_t *api)
+/* The kubernetes Endpoints and EndpointSlice, as kube-apiserver's endpoint reconciler writes them.
+ */
+static void put_endpoints(k1s_apiserver_t *api)
 {
-    const k1s_resource_t *es = k1s_registry_find("discovery.k8s.io", "v1", "endpointslices");
-    char *key = k1s_obj_key(es, "default", "kubernetes");
-    json_t *eps = json_pack("[{s:[s], s:{s:b}}]", "addresses", api->advertise_address, "conditions",
-                            "ready", 1);
-    json_t *ports = json_pack("[{s:s, s:s, s:i}]", "name", "https", "protocol", "TCP", "port",
-                              api->advertise_port);
-    k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
-    json_t *obj;
-    if (kv) {
-        obj = k1s_obj_decode(kv->value);
-        if (json_equal(json_object_get(obj, "endpoints"), eps) &&
-            json_equal(json_object_get(obj, "ports"), ports)) {
-            json_decref(obj);
-            json_decref(eps);
-            json_decref(ports);
-            free(key);
-            return;
-        }
-        json_object_set_new(obj, "endpoints", eps);
-        json_object_set_new(obj, "ports", ports);
-    } else {
-        char uid[37], ts[32];
-        k1s_uuid4(uid);
-        k1s_time_rfc3339(ts);
-        obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:s, s:o, s:o}", "kind",
-                        "EndpointSlice", "apiVersion", "discovery.k8s.io/v1", "metadata", "name",
-                        "kubernetes", "namespace", "default", "uid", uid, "creationTimestamp", ts,
-                        "labels", "kubernetes.io/service-name", "kubernetes", "addressType", "IPv4",
-                        "endpoints", eps, "ports", ports);
-    }
-    char rv[32];
-    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
-    json_object_set_new(k1s_obj_meta(obj), "resourceVersion", json_string(rv));
-    k1s_store_put(api->store, key, k1s_obj_encode(obj), k1s_obj_aux_new(es, obj), NULL, NULL);
-    json_decref(obj);
-    free(key);
+    ensure_object(api, k1s_registry_find("", "v1", "endpoints"), "kubernetes",
+                  json_pack("{s:s}", "endpointslice.kubernetes.io/skip-mirror", "true"),
+                  json_pack("{s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}", "subsets", "addresses", "ip",
+                            api->advertise_address, "ports", "name", "https", "port",
+                            api->advertise_port, "protocol", "TCP"));
+    ensure_object(api, k1s_registry_find("discovery.k8s.io", "v1", "endpointslices"), "kubernetes",
+                  json_pack("{s:s}", "kubernetes.io/service-name", "kubernetes"),
+                  json_pack("{s:s, s:[{s:[s], s:{s:b}}], s:[{s:s, s:s, s:i}]}", "addressType",
+                            "IPv4", "endpoints", "addresses", api->advertise_address, "conditions",
+                            "ready", 1, "ports", "name", "https", "protocol", "TCP", "port",
+                            api->advertise_port));
 }
 
 int k1s_apiserver_bootstrap(k1s_apiserver_t *api, k1s_err_t *err)
@@ -589,7 +575,6 @@ int k1s_apiserver_bootstrap(k1s_apiserver_t *api, k1s_err_t *err)
     }
     free(key);
     put_endpoints(api);
-    put_endpointslice(api);
     /* ready once everything queued so far has committed */
     k1s_store_sync(api->store, ready_done, api);
     return 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/apiserver-int.h"
+#include "api/selector.h"
 #include "lib/log.h"
 
 char *k1s_obj_key(const k1s_resource_t *r, const char *ns, const char *name)
@@ -26,45 +27,23 @@ char *k1s_obj_prefix(const k1s_resource_t *r, const char *ns)
 const char *k1s_obj_str(const json_t *obj, const char *path)
 {
     const json_t *cur = obj;
-    const char *p = path;
-    char part[256];
-    while (cur && *p) {
+    for (const char *p = path; cur;) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(part))
-            return NULL;
-        memcpy(part, p, n);
-        part[n] = 0;
-        cur = json_is_object(cur) ? json_object_get(cur, part) : NULL;
-        p = dot ? dot + 1 : p + n;
+        cur = json_is_object(cur) ? json_object_getn(cur, p, n) : NULL;
+        if (!dot)
+            break;
+        p = dot + 1;
     }
     return json_is_string(cur) ? json_string_value(cur) : NULL;
 }
 
+/* A selector field's value as a new string ("" when absent), as field selectors compare it. */
 static char *field_value(const json_t *obj, const char *path)
 {
-    const json_t *cur = obj;
-    const char *p = path;
-    char part[256];
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(part))
-            return k1s_xstrdup("");
-        memcpy(part, p, n);
-        part[n] = 0;
-        cur = json_is_object(cur) ? json_object_get(cur, part) : NULL;
-        p = dot ? dot + 1 : p + n;
-    }
-    if (json_is_string(cur))
-        return k1s_xstrdup(json_string_value(cur));
-    if (json_is_true(cur))
-        return k1s_xstrdup("true");
-    if (json_is_false(cur))
-        return k1s_xstrdup("false");
-    if (json_is_integer(cur))
-        return k1s_xasprintf("%lld", (long long)json_integer_value(cur));
-    return k1s_xstrdup("");
+    char buf[64];
+    const char *v = k1s_json_field_string(obj, path, buf, sizeof(buf));
+    return k1s_xstrdup(v ? v : "");
 }
 
 json_t *k1s_obj_meta(json_t *obj)
