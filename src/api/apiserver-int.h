@@ -71,7 +71,8 @@ typedef struct k1s_api_req {
     k1s_apiserver_t *api;
     k1s_http_req_t *http;
     uint64_t start_ns; /* copy of http->start_ns: http is gone once answered */
-    const char *user;
+    const char *user;       /* authenticated user name */
+    char *const *groups;    /* its groups, NULL-terminated (borrowed from the peer or token) */
     const char *verb; /* for metrics: get/list/watch/create/update/patch/delete/deletecollection */
     const k1s_resource_t *res;
     char *ns;   /* namespace from the URL, or NULL */

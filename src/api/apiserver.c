@@ -81,20 +81,28 @@ static bool token_eq(const char *a, const char *b)
     return d == 0;
 }
 
-static const char *authenticate(k1s_apiserver_t *api, k1s_http_req_t *h)
+/* Sets r->user and r->groups from the client certificate or a bearer token; false if neither. */
+static bool authenticate(k1s_apiserver_t *api, k1s_api_req_t *r)
 {
-    if (h->peer && h->peer->has_cert && h->peer->cn)
-        return h->peer->cn;
+    k1s_http_req_t *h = r->http;
+    if (h->peer && h->peer->has_cert && h->peer->cn) {
+        r->user = h->peer->cn;
+        r->groups = h->peer->orgs;
+        return true;
+    }
     const char *auth = k1s_http_req_header(h, "Authorization");
     if (auth && !strncasecmp(auth, "Bearer ", 7)) {
         const char *tok = auth + 7;
         while (*tok == ' ')
             tok++;
         for (size_t i = 0; i < api->ntokens; i++)
-            if (token_eq(api->tokens[i].token, tok))
-                return api->tokens[i].user;
+            if (token_eq(api->tokens[i].token, tok)) {
+                r->user = api->tokens[i].user;
+                r->groups = api->tokens[i].groups;
+                return true;
+            }
     }
-    return NULL;
+    return false;
 }
 
 /* ---------- health, version, metrics ---------- */
@@ -338,8 +346,7 @@ void k1s_apiserver_handle(k1s_http_req_t *h, void *arg)
         handle_version(r);
         return;
     }
-    r->user = authenticate(api, h);
-    if (!r->user) {
+    if (!authenticate(api, r)) {
         r->verb = "unauthenticated";
         k1s_api_fail(r, 401, "Unauthorized", "Unauthorized");
         return;
