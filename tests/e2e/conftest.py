@@ -186,12 +186,28 @@ def ns(server, request):
     server.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+_minor_cache = {}
+
+
+def kubectl_minor(binary):
+    """The minor version of a kubectl binary (32 for v1.32.4)."""
+    if binary not in _minor_cache:
+        out = subprocess.run([binary, "version", "--client", "-o", "json"], capture_output=True,
+                             text=True).stdout
+        _minor_cache[binary] = int(re.sub(r"\D", "", json.loads(out)["clientVersion"]["minor"]))
+    return _minor_cache[binary]
+
+
 @pytest.fixture(params=["kubectl", "kubectl-1.20"])
 def kubectl_version(request, server):
-    """Runs a test with the newest kubectl and again with Debian's kubectl 1.20."""
+    """Runs a test with the newest kubectl and again with Debian's kubectl 1.20; yields the
+    minor version of the kubectl in use (on a machine whose only kubectl is Debian's, both
+    runs use 1.20)."""
+    binary = KUBECTL
     if request.param == "kubectl-1.20":
         if not os.path.exists(KUBECTL_120):
             pytest.skip("Debian's kubectl 1.20 not unpacked (run make deps)")
-        server.kubectl_binary = KUBECTL_120
-    yield request.param
+        binary = KUBECTL_120
+    server.kubectl_binary = binary
+    yield kubectl_minor(binary)
     server.kubectl_binary = None

@@ -21,7 +21,7 @@ def test_bundle_applies_and_is_idempotent(server, ns, kubectl_version):
     # sends JSON merge patches for them: the CronJob's defaulted containers list then
     # differs, and the PodDisruptionBudget's selector does not.
     configured = sorted(l.split()[0] for l in out.splitlines() if l.endswith(" configured"))
-    if kubectl_version == "kubectl":
+    if kubectl_version >= 21:
         want = ["poddisruptionbudget.policy/web", "secret/app-secret", "statefulset.apps/db"]
     else:
         want = ["cronjob.batch/backup", "secret/app-secret", "statefulset.apps/db"]

@@ -58,8 +58,10 @@ def test_pod_binding_and_status_subresource(server, ns):
                                 "target": {"kind": "Node", "name": "node-b"}})
     assert status == 409
     # status writes go through /status only
-    server.kubectl("-n", ns, "patch", "pod", "p1", "--subresource=status", "--type=merge", "-p",
-                   '{"status":{"phase":"Running","podIP":"10.42.0.5"}}')
+    status, _ = server.json("PATCH", "/api/v1/namespaces/%s/pods/p1/status" % ns,
+                            {"status": {"phase": "Running", "podIP": "10.42.0.5"}},
+                            headers={"Content-Type": "application/merge-patch+json"})
+    assert status == 200
     server.kubectl("-n", ns, "patch", "pod", "p1", "--type=merge", "-p", '{"status":{"phase":"Failed"}}')
     p = get(server, ns, "pod", "p1")
     assert p["status"]["phase"] == "Running" and p["status"]["podIP"] == "10.42.0.5"
@@ -122,7 +124,9 @@ def test_nodes(server):
             "metadata": {"name": "edge-1", "labels": {"node-role.kubernetes.io/control-plane": "true"}},
             "status": {"conditions": [{"type": "Ready", "status": "True"}],
                        "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian", "kernelVersion": "6.1",
-                                    "containerRuntimeVersion": "k1s"},
+                                    "containerRuntimeVersion": "k1s", "architecture": "amd64",
+                                    "bootID": "b", "kubeProxyVersion": "v1.32.0", "machineID": "m",
+                                    "operatingSystem": "linux", "systemUUID": "u"},
                        "addresses": [{"type": "InternalIP", "address": "192.0.2.10"}]}}
     server.kubectl("apply", "-f", "-", input=json.dumps(node))
     line = server.kubectl("get", "nodes").stdout.splitlines()[1].split()
