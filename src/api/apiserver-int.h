@@ -54,6 +54,11 @@ struct k1s_apiserver {
     /* live API watches (for shutdown and metrics) */
     k1s_api_watch_t *watches;
     size_t nwatches;
+    /* the last encoded watch event, shared by every watcher it goes to (watch.c) */
+    int64_t wc_rev;
+    const k1s_resource_t *wc_res;
+    const char *wc_type;
+    k1s_bytes_t *wc_bytes;
     /* namespaces with a termination pass scheduled */
     struct event *ns_event;
     bool ns_pass_pending;
@@ -70,9 +75,9 @@ struct k1s_apiserver {
 typedef struct k1s_api_req {
     k1s_apiserver_t *api;
     k1s_http_req_t *http;
-    uint64_t start_ns; /* copy of http->start_ns: http is gone once answered */
-    const char *user;       /* authenticated user name */
-    char *const *groups;    /* its groups, NULL-terminated (borrowed from the peer or token) */
+    uint64_t start_ns;   /* copy of http->start_ns: http is gone once answered */
+    const char *user;    /* authenticated user name */
+    char *const *groups; /* its groups, NULL-terminated (borrowed from the peer or token) */
     const char *verb; /* for metrics: get/list/watch/create/update/patch/delete/deletecollection */
     const k1s_resource_t *res;
     char *ns;   /* namespace from the URL, or NULL */

@@ -592,6 +592,7 @@ void k1s_apiserver_free(k1s_apiserver_t *api)
     if (!api)
         return;
     k1s_watch_close_all(api);
+    k1s_bytes_unref(api->wc_bytes);
     if (api->ns_event)
         event_free(api->ns_event);
     k1s_ipalloc_free(api->ips);

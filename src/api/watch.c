@@ -79,71 +79,95 @@ static bool matches(k1s_api_watch_t *w, k1s_kv_t *kv)
     return k1s_list_filter_match(w->filter, a);
 }
 
-static int send_event_raw(k1s_api_watch_t *w, const char *type, const char *data, size_t len);
-
-/* A stored value as an event, in the shape of the watched resource. */
-static int send_stored(k1s_api_watch_t *w, const char *type, k1s_bytes_t *stored)
+/* Writes one event with a Table object (kubectl get -w). */
+static int send_table_event(k1s_api_watch_t *w, const char *type, const char *data, size_t len)
 {
-    k1s_bytes_t *b = k1s_convert_bytes(w->r->res, stored);
-    int rc = send_event_raw(w, type, b->data, b->len);
-    k1s_bytes_unref(b);
+    json_t *objs = json_array();
+    json_t *o = json_loadb(data, len, 0, NULL);
+    json_array_append_new(objs, o ? o : json_object());
+    const char *rv = k1s_obj_str(json_array_get(objs, 0), "metadata.resourceVersion");
+    json_t *t = k1s_api_table(w->r, objs, rv, NULL, !w->sent_columns);
+    w->sent_columns = true;
+    json_decref(objs);
+    json_t *ev = json_pack("{s:s, s:o}", "type", type, "object", t);
+    char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(ev);
+    size_t n = strlen(s);
+    s = k1s_xrealloc(s, n + 2);
+    s[n] = '\n';
+    int rc = k1s_http_stream_write(w->r->http, s, n + 1);
+    free(s);
     return rc;
 }
 
-static int send_event(k1s_api_watch_t *w, const char *type, const char *data, size_t len)
+/* {"type":type,"object":data}\n as new bytes. */
+static k1s_bytes_t *encode_event(const char *type, const char *data, size_t len)
 {
-    return send_event_raw(w, type, data, len);
-}
-
-static int send_event_raw(k1s_api_watch_t *w, const char *type, const char *data, size_t len)
-{
-    k1s_http_req_t *h = w->r->http;
-    if (w->table && strcmp(type, "ERROR") && strcmp(type, "BOOKMARK")) {
-        json_t *objs = json_array();
-        json_error_t je;
-        json_t *o = json_loadb(data, len, 0, &je);
-        if (!o)
-            o = json_object();
-        json_array_append_new(objs, o);
-        const char *rv = k1s_obj_str(o, "metadata.resourceVersion");
-        json_t *t = k1s_api_table(w->r, objs, rv, NULL, !w->sent_columns);
-        w->sent_columns = true;
-        json_decref(objs);
-        json_t *ev = json_pack("{s:s, s:o}", "type", type, "object", t);
-        char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(ev);
-        k1s_buf_t b = K1S_BUF_INIT;
-        k1s_buf_puts(&b, s);
-        k1s_buf_putc(&b, '\n');
-        free(s);
-        int rc = k1s_http_stream_write(h, b.data, b.len);
-        k1s_buf_free(&b);
-        return rc;
-    }
     k1s_buf_t b = K1S_BUF_INIT;
     k1s_buf_reserve(&b, len + 48);
     k1s_buf_printf(&b, "{\"type\":\"%s\",\"object\":", type);
     k1s_buf_append(&b, data, len);
     k1s_buf_puts(&b, "}\n");
-    int rc = k1s_http_stream_write(h, b.data, b.len);
+    k1s_bytes_t *e = k1s_bytes_new(b.data, b.len);
     k1s_buf_free(&b);
+    return e;
+}
+
+/* Events that are not objects (BOOKMARK, ERROR). */
+static int send_event(k1s_api_watch_t *w, const char *type, const char *data, size_t len)
+{
+    k1s_bytes_t *e = encode_event(type, data, len);
+    int rc = k1s_http_stream_write_bytes(w->r->http, e);
+    k1s_bytes_unref(e);
     return rc;
 }
 
-/* The deleted object as last stored, with the deletion's revision as resourceVersion. */
-static int send_deleted(k1s_api_watch_t *w, k1s_kv_t *kv, int64_t rev)
+/*
+ * The object of an event in the watched resource's shape: the stored value,
+ * or for a deletion the last stored value with the deletion's revision as
+ * its resourceVersion (deleted_rev > 0). New reference.
+ */
+static k1s_bytes_t *event_object(const k1s_resource_t *res, k1s_kv_t *kv, int64_t deleted_rev)
 {
+    if (!deleted_rev)
+        return k1s_convert_bytes(res, kv->value);
     json_t *stored = k1s_obj_decode(kv->value);
-    json_t *o = k1s_convert_from_storage(w->r->res, stored);
+    json_t *o = k1s_convert_from_storage(res, stored);
     json_decref(stored);
     char rv[32];
-    snprintf(rv, sizeof(rv), "%" PRId64, rev);
+    snprintf(rv, sizeof(rv), "%" PRId64, deleted_rev);
     json_object_set_new(k1s_obj_meta(o), "resourceVersion", json_string(rv));
     k1s_bytes_t *b = k1s_obj_encode(o);
     json_decref(o);
-    int rc = send_event(w, "DELETED", b->data, b->len);
-    k1s_bytes_unref(b);
-    return rc;
+    return b;
+}
+
+/*
+ * Sends an object event. Every watcher of the same resource gets the same
+ * encoded bytes for a change: the first encodes them, the others share them
+ * by reference, also in their output buffers, so a hundred watchers cost one
+ * copy of each event.
+ */
+static int emit(k1s_api_watch_t *w, const char *type, k1s_kv_t *kv, int64_t rev, bool deleted)
+{
+    k1s_apiserver_t *api = w->api;
+    const k1s_resource_t *res = w->r->res;
+    if (w->table) {
+        k1s_bytes_t *o = event_object(res, kv, deleted ? rev : 0);
+        int rc = send_table_event(w, type, o->data, o->len);
+        k1s_bytes_unref(o);
+        return rc;
+    }
+    if (!api->wc_bytes || api->wc_rev != rev || api->wc_res != res || strcmp(api->wc_type, type)) {
+        k1s_bytes_t *o = event_object(res, kv, deleted ? rev : 0);
+        k1s_bytes_unref(api->wc_bytes);
+        api->wc_bytes = encode_event(type, o->data, o->len);
+        k1s_bytes_unref(o);
+        api->wc_rev = rev;
+        api->wc_res = res;
+        api->wc_type = type;
+    }
+    return k1s_http_stream_write_bytes(w->r->http, api->wc_bytes);
 }
 
 static int on_store_event(const k1s_store_event_t *ev, void *arg)
@@ -154,15 +178,15 @@ static int on_store_event(const k1s_store_event_t *ev, void *arg)
         bool now = matches(w, ev->kv);
         bool before = ev->prev && matches(w, ev->prev);
         if (now && before)
-            rc = send_stored(w, "MODIFIED", ev->kv->value);
+            rc = emit(w, "MODIFIED", ev->kv, ev->rev, false);
         else if (now)
-            rc = send_stored(w, "ADDED", ev->kv->value);
+            rc = emit(w, "ADDED", ev->kv, ev->rev, false);
         else if (before)
-            rc = send_deleted(w, ev->kv, ev->rev);
+            rc = emit(w, "DELETED", ev->kv, ev->rev, true);
     } else {
         k1s_kv_t *last = ev->prev ? ev->prev : ev->kv;
         if (matches(w, last))
-            rc = send_deleted(w, last, ev->rev);
+            rc = emit(w, "DELETED", last, ev->rev, true);
     }
     w->last_rev = ev->rev;
     if (rc < 0)
@@ -208,7 +232,7 @@ static int initial_iter(k1s_kv_t *kv, void *arg)
 {
     k1s_api_watch_t *w = arg;
     if (matches(w, kv))
-        send_stored(w, "ADDED", kv->value);
+        emit(w, "ADDED", kv, kv->mod_rev, false);
     return 0;
 }
 

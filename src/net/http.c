@@ -576,6 +576,35 @@ int k1s_http_stream_write(k1s_http_req_t *req, const char *data, size_t len)
     return 0;
 }
 
+static void unref_bytes(const void *data, size_t len, void *arg)
+{
+    k1s_bytes_unref(arg);
+}
+
+int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b)
+{
+    req_t *r = (req_t *)req;
+    /* below this, a copy is cheaper than an evbuffer chain per reference */
+    if (b->len < 512)
+        return k1s_http_stream_write(req, b->data, b->len);
+    k1s_assert(r->streaming && !r->ended);
+    conn_t *c = r->conn;
+    if (!c->bev)
+        return -EPIPE;
+    if (r->is_head)
+        return 0;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (r->stream_chunked) {
+        char line[24];
+        int n = snprintf(line, sizeof(line), "%zx\r\n", b->len);
+        evbuffer_add(out, line, (size_t)n);
+    }
+    evbuffer_add_reference(out, b->data, b->len, unref_bytes, k1s_bytes_ref(b));
+    if (r->stream_chunked)
+        evbuffer_add(out, "\r\n", 2);
+    return 0;
+}
+
 size_t k1s_http_stream_pending(const k1s_http_req_t *req)
 {
     const req_t *r = (const req_t *)req;

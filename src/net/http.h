@@ -122,6 +122,9 @@ void k1s_http_stream_start(k1s_http_req_t *req, int status, const char *content_
                            k1s_http_close_fn on_close, void *arg);
 /* Queues one chunk; returns 0, or -EPIPE if the client is gone. */
 int k1s_http_stream_write(k1s_http_req_t *req, const char *data, size_t len);
+/* Same as k1s_http_stream_write for b, without copying it: the output buffer
+ * holds a reference until the bytes are sent. For data shared by many streams. */
+int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b);
 /* Bytes queued but not yet sent to this client (to detect slow watchers). */
 size_t k1s_http_stream_pending(const k1s_http_req_t *req);
 /* Ends the stream (terminating chunk) and releases req. */

@@ -51,3 +51,32 @@ def test_watch_without_rv_starts_with_current_objects(server, ns):
 def test_bookmarks_and_metrics_count_watchers(server, ns):
     status, _, body = server.request("GET", "/metrics")
     assert b"apiserver_registered_watchers" in body
+
+
+def test_many_watchers_share_large_events(server, ns):
+    import threading
+    base = "/api/v1/namespaces/%s/configmaps" % ns
+    status, lst = server.json("GET", base)
+    rv = lst["metadata"]["resourceVersion"]
+    results = [None] * 5
+
+    def watch(i):
+        status, _, data = server.request("GET", base + "?watch=1&resourceVersion=%s&timeoutSeconds=3" % rv)
+        results[i] = [json.loads(l) for l in data.decode().splitlines() if l]
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    big = "x" * 4000
+    server.json("POST", base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+                               "data": {"v": big}})
+    server.json("PATCH", base + "/big", {"data": {"v": big + "y"}},
+                headers={"Content-Type": "application/merge-patch+json"})
+    server.json("DELETE", base + "/big")
+    for t in threads:
+        t.join()
+    for events in results:
+        assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+        assert events[1]["object"]["data"]["v"] == big + "y"
+        assert events[2]["object"]["metadata"]["resourceVersion"] != events[1]["object"]["metadata"]["resourceVersion"]
