@@ -307,3 +307,19 @@ def test_system_namespaces_cannot_be_deleted(server):
     for name in ("default", "kube-system", "kube-public"):
         p = server.kubectl("delete", "ns", name, check=False)
         assert p.returncode != 0 and "may not be deleted" in p.stderr
+
+
+def test_labelling_a_terminating_namespace_keeps_it(server):
+    server.kubectl("create", "-f", "-", input='{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"slow"}}')
+    server.kubectl("-n", "slow", "create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]}}))
+    server.kubectl("delete", "ns", "slow", "--wait=false")
+    server.kubectl("label", "ns", "slow", "x=y")
+    ns = json.loads(server.kubectl("get", "ns", "slow", "-o", "json").stdout)
+    assert ns["status"]["phase"] == "Terminating" and ns["metadata"]["labels"]["x"] == "y"
+    server.kubectl("-n", "slow", "patch", "cm", "held", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    deadline = time.time() + 10
+    while time.time() < deadline and server.kubectl("get", "ns", "slow", check=False).returncode == 0:
+        time.sleep(0.1)
+    assert server.kubectl("get", "ns", "slow", check=False).returncode != 0
