@@ -15,6 +15,15 @@
 #include "api/apiserver-int.h"
 #include "lib/log.h"
 
+/* Terminating namespaces carry a deletionTimestamp (namespaces are small to parse). */
+static bool has_deletion_timestamp(k1s_kv_t *kv)
+{
+    json_t *obj = k1s_obj_decode(kv->value);
+    bool r = k1s_obj_str(obj, "metadata.deletionTimestamp") != NULL;
+    json_decref(obj);
+    return r;
+}
+
 bool k1s_ns_is_terminating(k1s_apiserver_t *api, const char *ns, bool *exists)
 {
     char *key = k1s_xasprintf("/namespaces/%s", ns);
@@ -23,8 +32,7 @@ bool k1s_ns_is_terminating(k1s_apiserver_t *api, const char *ns, bool *exists)
     *exists = kv != NULL;
     if (!kv)
         return false;
-    /* cheap check without parsing: Terminating namespaces carry a deletionTimestamp */
-    return strstr(kv->value->data, "\"deletionTimestamp\"") != NULL;
+    return has_deletion_timestamp(kv);
 }
 
 typedef struct ns_ctx {
@@ -35,7 +43,7 @@ typedef struct ns_ctx {
 static int collect_terminating(k1s_kv_t *kv, void *arg)
 {
     ns_ctx_t *c = arg;
-    if (!strstr(kv->value->data, "\"deletionTimestamp\""))
+    if (!has_deletion_timestamp(kv))
         return 0;
     k1s_obj_aux_t *a = kv->aux;
     if (!a)

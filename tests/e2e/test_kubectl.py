@@ -323,3 +323,11 @@ def test_labelling_a_terminating_namespace_keeps_it(server):
     while time.time() < deadline and server.kubectl("get", "ns", "slow", check=False).returncode == 0:
         time.sleep(0.1)
     assert server.kubectl("get", "ns", "slow", check=False).returncode != 0
+
+
+def test_namespace_with_a_deletion_timestamp_label_is_not_terminating(server):
+    server.kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "tricky", "labels": {"deletionTimestamp": "never"}}}))
+    server.kubectl("-n", "tricky", "create", "configmap", "fine")
+    server.kubectl("delete", "ns", "tricky", timeout=60)
