@@ -1156,6 +1156,32 @@ static void handle_binding(k1s_api_req_t *r)
                   write_done, r);
 }
 
+/*
+ * pods/log, exec, attach and portforward are served by the node agent
+ * (issue: "Node agent and container runtime"), which this build lacks. Say
+ * so plainly instead of a bare 404; an unscheduled pod gets the answer
+ * Kubernetes gives for a container that has not started.
+ */
+static void node_stream(k1s_api_req_t *r)
+{
+    if (!load_old(r))
+        return;
+    const char *node = k1s_obj_str(r->old, "spec.nodeName");
+    if (!node || !*node) {
+        const char *c = k1s_http_req_query(r->http, "container");
+        const json_t *cs = json_object_get(json_object_get(r->old, "spec"), "containers");
+        if (!c)
+            c = json_string_value(json_object_get(json_array_get(cs, 0), "name"));
+        k1s_api_fail(r, 400, "BadRequest",
+                     "container \"%s\" in pod \"%s\" is waiting to start: ContainerCreating",
+                     c ? c : "", r->name);
+        return;
+    }
+    k1s_api_fail(r, 503, "ServiceUnavailable",
+                 "pods/%s needs the k1s node agent on node \"%s\", which is not available yet",
+                 r->sub, node);
+}
+
 /* ---------- routing ---------- */
 
 static bool is_namespaced_path(char **segs, int nsegs)
@@ -1203,6 +1229,12 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
             need = K1S_SUB_EVICTION;
         else if (!strcmp(r->res->plural, "namespaces") && !strcmp(r->sub, "finalize"))
             need = 0;
+        if (!strcmp(r->res->plural, "pods") &&
+            (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec") || !strcmp(r->sub, "attach") ||
+             !strcmp(r->sub, "portforward"))) {
+            node_stream(r);
+            return;
+        }
         if (!need && strcmp(r->sub, "finalize")) {
             k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
             return;

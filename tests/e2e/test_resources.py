@@ -251,3 +251,9 @@ def test_hpa_in_v1_and_v2(server, ns):
     assert v1["spec"]["targetCPUUtilizationPercentage"] == 80 and "metrics" not in v1["spec"]
     line = server.kubectl("-n", ns, "get", "hpa").stdout.splitlines()[1].split()
     assert line[:2] == ["w", "Deployment/w"] and "80%" in line[3]
+
+
+def test_logs_of_a_pod_that_has_not_started(server, ns):
+    server.kubectl("-n", ns, "apply", "-f", "-", input=POD)
+    p = server.kubectl("-n", ns, "logs", "p1", check=False)
+    assert p.returncode != 0 and 'container "c" in pod "p1" is waiting to start' in p.stderr
