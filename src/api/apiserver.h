@@ -20,6 +20,8 @@ typedef struct k1s_apiserver_opts {
     int advertise_port;            /* 6443 */
     const char *service_cidr;      /* "10.43.0.0/16" */
     const char *tokens_file;       /* static bearer tokens (token,user,uid,"groups"); may be NULL */
+    const char *tls_dir; /* service.key, server-ca.crt, client-ca.crt/.key; NULL: no service-account
+                            tokens nor CSR signing */
 } k1s_apiserver_opts_t;
 
 /* Creates the API server over an open store (not owned). */

@@ -187,7 +187,8 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_apiserver_opts_t ao = {.advertise_address = c->advertise_address,
                                .advertise_port = c->https_port,
                                .service_cidr = c->service_cidr,
-                               .tokens_file = tokens_path};
+                               .tokens_file = tokens_path,
+                               .tls_dir = tls_dir};
     if (k1s_apiserver_new(base, store, &ao, &api, &err) < 0) {
         fprintf(stderr, "k1s: %s\n", err.msg);
         goto out;
