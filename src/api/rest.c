@@ -1254,6 +1254,11 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
             return;
         }
     }
+    if (k1s_streq(r->sub, "token") && strcmp(method, "POST")) {
+        k1s_api_fail(r, 405, "MethodNotAllowed",
+                     "the server does not allow this method on the requested resource");
+        return;
+    }
     const char *dr = k1s_http_req_query(r->http, "dryRun");
     if (dr && *dr) {
         if (strcmp(dr, "All")) {

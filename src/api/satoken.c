@@ -46,11 +46,21 @@
 
 static const char *const api_audiences[] = {K1S_SA_ISSUER, "k3s", NULL};
 
+/* Tokens whose signature was checked, so a client's next requests skip the RSA operation;
+ * the live checks (expiry, account, bound object) still run on every request. */
+#define VERIFIED_SLOTS 256
+
+typedef struct verified {
+    char *token;
+    json_t *claims;
+} verified_t;
+
 struct k1s_sa {
     EVP_PKEY *key;
     char kid[64];
     char *ca_pem; /* server-ca.crt, for kube-root-ca.crt */
     k1s_store_watch_t *watches[3];
+    verified_t verified[VERIFIED_SLOTS];
 };
 
 /* The identity an authenticated token gives a request (r->auth_owned). */
@@ -105,6 +115,10 @@ void k1s_sa_free(k1s_apiserver_t *api)
         return;
     for (size_t i = 0; i < K1S_ARRAY_SIZE(sa->watches); i++)
         k1s_store_unwatch(sa->watches[i]);
+    for (size_t i = 0; i < VERIFIED_SLOTS; i++) {
+        free(sa->verified[i].token);
+        json_decref(sa->verified[i].claims);
+    }
     EVP_PKEY_free(sa->key);
     free(sa->ca_pem);
     free(sa);
@@ -308,17 +322,36 @@ static bool bound_ok(k1s_apiserver_t *api, const char *plural, const char *ns, c
     return ok;
 }
 
-bool k1s_sa_authenticate(k1s_api_req_t *r, const char *token)
+/* The claims of a token with a good signature (new reference), or NULL. */
+static json_t *verified_claims(k1s_sa_t *sa, const char *token)
 {
-    k1s_sa_t *sa = r->api->sa;
-    if (!sa || strlen(token) > 16384)
-        return false;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = token; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    verified_t *v = &sa->verified[h % VERIFIED_SLOTS];
+    if (v->token && !strcmp(v->token, token))
+        return json_incref(v->claims);
     json_t *claims = NULL;
     k1s_err_t err = {0};
     if (k1s_jwt_verify(sa->key, sa->kid, token, &claims, &err) < 0) {
         k1s_debug("service-account token refused: %s", err.msg);
-        return false;
+        return NULL;
     }
+    free(v->token);
+    json_decref(v->claims);
+    v->token = k1s_xstrdup(token);
+    v->claims = json_incref(claims);
+    return claims;
+}
+
+bool k1s_sa_authenticate(k1s_api_req_t *r, const char *token)
+{
+    k1s_sa_t *sa = r->api->sa;
+    if (!sa || strlen(token) > 16384 || !strchr(token, '.'))
+        return false;
+    json_t *claims = verified_claims(sa, token);
+    if (!claims)
+        return false;
     bool ok = k1s_streq(json_string_value(json_object_get(claims, "iss")), K1S_SA_ISSUER);
     time_t now = time(NULL);
     json_int_t exp = claim_int(claims, "exp", &ok);

@@ -172,6 +172,12 @@ def test_token_request_errors(server, ns):
                                                   "kind": "ConfigMap", "apiVersion": "v1",
                                                   "name": "kube-root-ca.crt"}}})
     assert status == 400 and "cannot bind token to object of type" in body["message"]
+    # only POST: the account is not readable or writable through it
+    status, body = server.json("GET", base)
+    assert status == 405 and body["reason"] == "MethodNotAllowed"
+    status, body = server.json("PUT", base, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                             "metadata": {"name": "default"}})
+    assert status == 405
     # discovery lists the subresource
     status, res = server.json("GET", "/api/v1")
     tok = [r for r in res["resources"] if r["name"] == "serviceaccounts/token"]
