@@ -7,6 +7,12 @@
  * authenticator re-checks those objects on every request, so deleting one
  * revokes its tokens at once.
  *
+ * Secrets of type kubernetes.io/service-account-token get the legacy,
+ * non-expiring token (issuer kubernetes/serviceaccount) that kube-controller-
+ * manager's tokens controller writes into them, with ca.crt and namespace;
+ * such a token authenticates while its secret holds it and its account
+ * lives, and the secret goes when its account does.
+ *
  * The default objects of each namespace are kept by store watches on
  * namespaces, serviceaccounts and configmaps: their callbacks run after a
  * commit, before the writer is answered, and queue the missing object, so
@@ -43,6 +49,11 @@
 #define WARN_ONLY_EXPIRATION_S 3607
 #define EXTENDED_EXPIRATION_S (365LL * 24 * 3600)
 #define LEEWAY_S 60
+#define LEGACY_ISSUER "kubernetes/serviceaccount"
+#define SA_TOKEN_TYPE "kubernetes.io/service-account-token"
+#define ANN_SA_NAME "kubernetes.io/service-account.name"
+#define ANN_SA_UID "kubernetes.io/service-account.uid"
+#define LEGACY_CLAIM(x) "kubernetes.io/serviceaccount/" x
 
 static const char *const api_audiences[] = {K1S_SA_ISSUER, "k3s", NULL};
 
@@ -59,7 +70,7 @@ struct k1s_sa {
     EVP_PKEY *key;
     char kid[64];
     char *ca_pem; /* server-ca.crt, for kube-root-ca.crt */
-    k1s_store_watch_t *watches[3];
+    k1s_store_watch_t *watches[4];
     verified_t verified[VERIFIED_SLOTS];
 };
 
@@ -231,6 +242,169 @@ static int on_namespace(const k1s_store_event_t *ev, void *arg)
     return 0;
 }
 
+/* ---------- legacy token secrets ---------- */
+
+static const char *annotation(const json_t *obj, const char *key)
+{
+    const json_t *a = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    return json_string_value(json_object_get(a, key));
+}
+
+static bool is_token_secret(k1s_kv_t *kv)
+{
+    k1s_obj_aux_t *a = kv->aux;
+    return a && a->fields[0] && !strcmp(a->fields[0], SA_TOKEN_TYPE); /* fields[0] is "type" */
+}
+
+/* The JSON []byte value of a string (standard base64). New string. */
+static char *b64_std(const char *s)
+{
+    char *e = k1s_b64url_encode(s, strlen(s));
+    size_t n = strlen(e);
+    e = k1s_xrealloc(e, n + 3);
+    for (char *p = e; *p; p++)
+        *p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+    while (n % 4)
+        e[n++] = '=';
+    e[n] = 0;
+    return e;
+}
+
+/* True if the base64 value v decodes to exactly s. */
+static bool b64_is(const json_t *v, const char *s)
+{
+    const char *b = json_string_value(v);
+    if (!b)
+        return false;
+    char *u = k1s_xstrdup(b);
+    for (char *p = u; *p; p++)
+        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    bool eq = k1s_b64url_decode(u, strlen(u), &raw, &len) == 0 && len == strlen(s) &&
+              !memcmp(raw, s, len);
+    free(raw);
+    free(u);
+    return eq;
+}
+
+static void token_secret_done(int err, k1s_kv_t *kv, void *arg)
+{
+    if (err < 0)
+        k1s_warn("writing a service-account token secret failed: %s", strerror(-err));
+}
+
+/* The tokens controller's syncSecret: fill in the token, or delete a secret whose account is
+ * gone. */
+static void sync_token_secret(k1s_apiserver_t *api, k1s_kv_t *kv)
+{
+    json_t *sec = k1s_obj_decode(kv->value);
+    const k1s_resource_t *res = k1s_registry_find("", "v1", "secrets");
+    const char *ns = k1s_obj_str(sec, "metadata.namespace");
+    const char *name = k1s_obj_str(sec, "metadata.name");
+    const char *sa_name = annotation(sec, ANN_SA_NAME);
+    const char *sa_uid = annotation(sec, ANN_SA_UID);
+    json_t *acct = ns && name && sa_name ? get_obj(api, "serviceaccounts", ns, sa_name) : NULL;
+    const char *uid = acct ? k1s_obj_str(acct, "metadata.uid") : NULL;
+    if (k1s_obj_str(sec, "metadata.deletionTimestamp") || !ns || !name) {
+        /* going away, or not ours to fix */
+    } else if (!uid || (sa_uid && *sa_uid && strcmp(sa_uid, uid))) {
+        k1s_rest_internal_delete(api, res, kv->key);
+    } else {
+        json_t *data = json_object_get(sec, "data");
+        if (!json_is_object(data)) {
+            data = json_object();
+            json_object_set_new(sec, "data", data);
+        }
+        bool changed = false;
+        if (!sa_uid || !*sa_uid) {
+            json_t *meta = k1s_obj_meta(sec);
+            json_t *ann = json_object_get(meta, "annotations");
+            if (!json_is_object(ann)) {
+                ann = json_object();
+                json_object_set_new(meta, "annotations", ann);
+            }
+            json_object_set_new(ann, ANN_SA_UID, json_string(uid));
+            changed = true;
+        }
+        if (!json_string_length(json_object_get(data, "token"))) {
+            char *sub = k1s_xasprintf("system:serviceaccount:%s:%s", ns, sa_name);
+            json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "iss", LEGACY_ISSUER,
+                                       LEGACY_CLAIM("namespace"), ns, LEGACY_CLAIM("secret.name"),
+                                       name, LEGACY_CLAIM("service-account.name"), sa_name,
+                                       LEGACY_CLAIM("service-account.uid"), uid, "sub", sub);
+            char *tok = NULL;
+            if (k1s_jwt_sign(api->sa->key, api->sa->kid, claims, &tok) == 0) {
+                char *b = b64_std(tok);
+                json_object_set_new(data, "token", json_string(b));
+                free(b);
+                changed = true;
+            }
+            free(tok);
+            free(sub);
+            json_decref(claims);
+        }
+        if (!b64_is(json_object_get(data, "ca.crt"), api->sa->ca_pem)) {
+            char *b = b64_std(api->sa->ca_pem);
+            json_object_set_new(data, "ca.crt", json_string(b));
+            free(b);
+            changed = true;
+        }
+        if (!b64_is(json_object_get(data, "namespace"), ns)) {
+            char *b = b64_std(ns);
+            json_object_set_new(data, "namespace", json_string(b));
+            free(b);
+            changed = true;
+        }
+        if (changed) {
+            char rv[32];
+            snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
+            json_object_set_new(k1s_obj_meta(sec), "resourceVersion", json_string(rv));
+            k1s_store_put(api->store, kv->key, k1s_obj_encode(sec), k1s_obj_aux_new(res, sec),
+                          token_secret_done, NULL);
+        }
+    }
+    json_decref(acct);
+    json_decref(sec);
+}
+
+typedef struct token_secrets {
+    const char *sa_name;
+    json_t *keys;
+} token_secrets_t;
+
+static int collect_token_secrets(k1s_kv_t *kv, void *arg)
+{
+    token_secrets_t *t = arg;
+    if (!is_token_secret(kv))
+        return 0;
+    if (t->sa_name) {
+        json_t *sec = k1s_obj_decode(kv->value);
+        bool match = k1s_streq(annotation(sec, ANN_SA_NAME), t->sa_name);
+        json_decref(sec);
+        if (!match)
+            return 0;
+    }
+    json_array_append_new(t->keys, json_string(kv->key));
+    return 0;
+}
+
+/* Syncs the token secrets under prefix (of account sa_name, or all when NULL). */
+static void sync_token_secrets(k1s_apiserver_t *api, const char *prefix, const char *sa_name)
+{
+    token_secrets_t t = {sa_name, json_array()};
+    k1s_store_range(api->store, prefix, NULL, collect_token_secrets, &t);
+    size_t i;
+    json_t *k;
+    json_array_foreach(t.keys, i, k)
+    {
+        k1s_kv_t *kv = k1s_store_get_latest(api->store, json_string_value(k));
+        if (kv)
+            sync_token_secret(api, kv);
+    }
+    json_decref(t.keys);
+}
+
 static int on_object(const k1s_store_event_t *ev, void *arg)
 {
     k1s_apiserver_t *api = arg;
@@ -238,7 +412,18 @@ static int on_object(const k1s_store_event_t *ev, void *arg)
     const char *ns, *name;
     if (!split_key(ev->kv->key, buf, sizeof(buf), &ns, &name))
         return 0;
+    if (k1s_str_has_prefix(ev->kv->key, "/secrets/")) {
+        if (ev->type == K1S_STORE_PUT && is_token_secret(ev->kv))
+            sync_token_secret(api, ev->kv);
+        return 0;
+    }
     bool sa = k1s_str_has_prefix(ev->kv->key, "/serviceaccounts/");
+    if (sa && ev->type == K1S_STORE_DELETE) {
+        /* the account's token secrets go with it */
+        char *prefix = k1s_xasprintf("/secrets/%s/", ns);
+        sync_token_secrets(api, prefix, name);
+        free(prefix);
+    }
     if (sa ? strcmp(name, "default") : strcmp(name, ROOT_CA_NAME))
         return 0;
     if (ev->type == K1S_STORE_DELETE)
@@ -263,8 +448,9 @@ void k1s_sa_start(k1s_apiserver_t *api)
     if (!sa)
         return;
     int64_t rev = k1s_store_rev(api->store);
-    static const char *const prefixes[] = {"/namespaces/", "/serviceaccounts/", "/configmaps/"};
-    for (size_t i = 0; i < 3; i++)
+    static const char *const prefixes[] = {"/namespaces/", "/serviceaccounts/", "/configmaps/",
+                                           "/secrets/"};
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(prefixes); i++)
         k1s_store_watch(api->store, prefixes[i], rev, i == 0 ? on_namespace : on_object, api,
                         &sa->watches[i]);
     json_t *names = json_array();
@@ -282,6 +468,7 @@ void k1s_sa_start(k1s_apiserver_t *api)
         free(key);
     }
     json_decref(names);
+    sync_token_secrets(api, "/secrets/", NULL);
 }
 
 /* ---------- authentication ---------- */
@@ -344,6 +531,46 @@ static json_t *verified_claims(k1s_sa_t *sa, const char *token)
     return claims;
 }
 
+static void set_identity(k1s_api_req_t *r, const char *ns, const char *sa_name, const char *sa_uid)
+{
+    sa_ident_t *id = k1s_xcalloc(1, sizeof(*id));
+    snprintf(id->user, sizeof(id->user), "system:serviceaccount:%s:%s", ns, sa_name);
+    snprintf(id->ns_group, sizeof(id->ns_group), "system:serviceaccounts:%s", ns);
+    id->groups[0] = (char *)"system:serviceaccounts";
+    id->groups[1] = id->ns_group;
+    id->groups[2] = (char *)"system:authenticated";
+    id->groups[3] = NULL;
+    snprintf(id->uid, sizeof(id->uid), "%s", sa_uid);
+    r->uid = id->uid;
+    r->auth_owned = id;
+    r->user = id->user;
+    r->groups = id->groups;
+}
+
+/* A legacy token is good while its secret holds it and its account is the one it names. */
+static bool legacy_ok(k1s_apiserver_t *api, const json_t *claims, const char *token)
+{
+    const char *ns = json_string_value(json_object_get(claims, LEGACY_CLAIM("namespace")));
+    const char *sname = json_string_value(json_object_get(claims, LEGACY_CLAIM("secret.name")));
+    const char *sa_name =
+        json_string_value(json_object_get(claims, LEGACY_CLAIM("service-account.name")));
+    const char *sa_uid =
+        json_string_value(json_object_get(claims, LEGACY_CLAIM("service-account.uid")));
+    if (!ns || !sname || !sa_name || !sa_uid || strlen(ns) > 63 || strlen(sa_name) > 253)
+        return false;
+    json_t *sec = get_obj(api, "secrets", ns, sname);
+    bool ok = sec && !k1s_obj_str(sec, "metadata.deletionTimestamp") &&
+              b64_is(json_object_get(json_object_get(sec, "data"), "token"), token);
+    json_decref(sec);
+    if (ok) {
+        json_t *acct = get_obj(api, "serviceaccounts", ns, sa_name);
+        ok = acct && k1s_streq(k1s_obj_str(acct, "metadata.uid"), sa_uid) &&
+             !k1s_obj_str(acct, "metadata.deletionTimestamp");
+        json_decref(acct);
+    }
+    return ok;
+}
+
 bool k1s_sa_authenticate(k1s_api_req_t *r, const char *token)
 {
     k1s_sa_t *sa = r->api->sa;
@@ -352,7 +579,18 @@ bool k1s_sa_authenticate(k1s_api_req_t *r, const char *token)
     json_t *claims = verified_claims(sa, token);
     if (!claims)
         return false;
-    bool ok = k1s_streq(json_string_value(json_object_get(claims, "iss")), K1S_SA_ISSUER);
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    if (k1s_streq(iss, LEGACY_ISSUER)) {
+        bool ok = legacy_ok(r->api, claims, token);
+        if (ok)
+            set_identity(
+                r, json_string_value(json_object_get(claims, LEGACY_CLAIM("namespace"))),
+                json_string_value(json_object_get(claims, LEGACY_CLAIM("service-account.name"))),
+                json_string_value(json_object_get(claims, LEGACY_CLAIM("service-account.uid"))));
+        json_decref(claims);
+        return ok;
+    }
+    bool ok = k1s_streq(iss, K1S_SA_ISSUER);
     time_t now = time(NULL);
     json_int_t exp = claim_int(claims, "exp", &ok);
     if (ok && now > exp + LEEWAY_S)
@@ -385,20 +623,8 @@ bool k1s_sa_authenticate(k1s_api_req_t *r, const char *token)
     }
     ok = ok && bound_ok(r->api, "pods", ns, json_object_get(k8s, "pod"), now) &&
          bound_ok(r->api, "secrets", ns, json_object_get(k8s, "secret"), now);
-    if (ok) {
-        sa_ident_t *id = k1s_xcalloc(1, sizeof(*id));
-        snprintf(id->user, sizeof(id->user), "system:serviceaccount:%s:%s", ns, sa_name);
-        snprintf(id->ns_group, sizeof(id->ns_group), "system:serviceaccounts:%s", ns);
-        id->groups[0] = (char *)"system:serviceaccounts";
-        id->groups[1] = id->ns_group;
-        id->groups[2] = (char *)"system:authenticated";
-        id->groups[3] = NULL;
-        snprintf(id->uid, sizeof(id->uid), "%s", sa_uid);
-        r->uid = id->uid;
-        r->auth_owned = id;
-        r->user = id->user;
-        r->groups = id->groups;
-    }
+    if (ok)
+        set_identity(r, ns, sa_name, sa_uid);
     json_decref(claims);
     return ok;
 }

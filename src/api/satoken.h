@@ -3,8 +3,9 @@
  * TokenRequest subresource (serviceaccounts/<name>/token), the bearer-token
  * authenticator for the JWTs it issues, service-account issuer discovery
  * (/.well-known/openid-configuration, /openid/v1/jwks), the `default`
- * ServiceAccount and `kube-root-ca.crt` ConfigMap in every namespace, and
- * the ServiceAccount admission plugin for pods.
+ * ServiceAccount and `kube-root-ca.crt` ConfigMap in every namespace, the
+ * legacy tokens of kubernetes.io/service-account-token Secrets, and the
+ * ServiceAccount admission plugin for pods.
  *
  * Internal to src/api; the API server owns one k1s_sa_t (api->sa).
  */
@@ -43,8 +44,9 @@ void k1s_sa_start(k1s_apiserver_t *api);
 /*
  * Bearer-token authentication: if token is a valid service-account JWT of
  * this server (signature, issuer, exp/nbf, an API audience, the account and
- * any bound pod or secret still there with the same uid), sets r->user,
- * r->groups (and r->auth_owned, which holds them) and returns true.
+ * any bound pod or secret still there with the same uid; for a legacy
+ * token, its secret still holding it), sets r->user, r->uid, r->groups (and
+ * r->auth_owned, which holds them) and returns true.
  */
 bool k1s_sa_authenticate(k1s_api_req_t *r, const char *token);
 

@@ -331,3 +331,71 @@ def test_tokens_survive_a_restart(fresh_server):
     s.start()
     assert open(os.path.join(s.data_dir, "server", "tls", "service.key")).read() == key
     assert with_token(s, token, "/api") == 200
+
+
+def test_legacy_token_secret(server, ns):
+    server.kubectl("-n", ns, "create", "serviceaccount", "ci")
+    uid = get_json(server, "-n", ns, "serviceaccount", "ci")["metadata"]["uid"]
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "ci-token", "annotations": {"kubernetes.io/service-account.name": "ci"}}}))
+    sec = wait_for(lambda: (get_json(server, "-n", ns, "secret", "ci-token") or {}).get("data", {}).get("token")
+                   and get_json(server, "-n", ns, "secret", "ci-token"))
+    assert sec["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == uid
+    with open(server.ca(), "rb") as f:
+        assert base64.b64decode(sec["data"]["ca.crt"]) == f.read()
+    assert base64.b64decode(sec["data"]["namespace"]).decode() == ns
+    token = base64.b64decode(sec["data"]["token"]).decode()
+    claims = jwt_parts(token)[1]
+    assert claims == {"iss": "kubernetes/serviceaccount",
+                      "kubernetes.io/serviceaccount/namespace": ns,
+                      "kubernetes.io/serviceaccount/secret.name": "ci-token",
+                      "kubernetes.io/serviceaccount/service-account.name": "ci",
+                      "kubernetes.io/serviceaccount/service-account.uid": uid,
+                      "sub": "system:serviceaccount:%s:ci" % ns}
+    p = kubectl_with_token(server, token, "-n", ns, "get", "secrets", "-o", "name")
+    assert p.returncode == 0 and "secret/ci-token" in p.stdout, p.stderr
+    # a token the secret no longer holds is refused
+    server.kubectl("-n", ns, "patch", "secret", "ci-token", "--type=merge", "-p",
+                   '{"data":{"token":"%s"}}' % base64.b64encode(b"other").decode())
+    assert with_token(server, token, "/api") == 401
+    # the account's deletion takes its token secrets with it
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "ci-2", "annotations": {"kubernetes.io/service-account.name": "ci"}}}))
+    sec = wait_for(lambda: (get_json(server, "-n", ns, "secret", "ci-2") or {}).get("data", {}).get("token")
+                   and get_json(server, "-n", ns, "secret", "ci-2"))
+    token = base64.b64decode(sec["data"]["token"]).decode()
+    assert with_token(server, token, "/api") == 200
+    server.kubectl("-n", ns, "delete", "serviceaccount", "ci")
+    assert with_token(server, token, "/api") == 401
+    assert wait_for(lambda: get_json(server, "-n", ns, "secret", "ci-2") is None)
+    # a secret for an account that does not exist is removed
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "orphan", "annotations": {"kubernetes.io/service-account.name": "nobody"}}}))
+    assert wait_for(lambda: get_json(server, "-n", ns, "secret", "orphan") is None)
+
+
+def test_pod_on_a_node_and_graceful_deletion(server, ns):
+    node = "sa-node-" + ns[-20:].strip("-")
+    server.kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}))
+    try:
+        node_uid = get_json(server, "node", node)["metadata"]["uid"]
+        server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]}}))
+        token = create_token(server, ns, "default", "--bound-object-kind", "Pod",
+                             "--bound-object-name", "p")
+        k8s = jwt_parts(token)[1]["kubernetes.io"]
+        assert k8s["node"] == {"name": node, "uid": node_uid} and k8s["pod"]["name"] == "p"
+        # a pod shutting down gracefully keeps API access, as in Kubernetes (its
+        # deletionTimestamp is in the future); it ends once the pod is gone
+        server.kubectl("-n", ns, "delete", "pod", "p", "--wait=false")
+        assert get_json(server, "-n", ns, "pod", "p")["metadata"]["deletionTimestamp"]
+        assert with_token(server, token, "/api") == 200
+        server.kubectl("-n", ns, "delete", "pod", "p", "--grace-period=0", "--force")
+        assert with_token(server, token, "/api") == 401
+    finally:
+        server.kubectl("delete", "node", node, check=False)
