@@ -5,7 +5,8 @@
  * subjectAltNames, key usages and extended key usages from spec.usages,
  * CA:FALSE, valid from 5 minutes back (less for short lifetimes) for
  * spec.expirationSeconds (default and maximum one year), never past the
- * CA's own end, signed by the client CA with SHA-256.
+ * CA's own end, signed with SHA-256 by the client CA, or for kubelet serving
+ * certificates by the server CA (as k3s does).
  */
 #include "api/csr.h"
 
@@ -29,13 +30,18 @@
 
 #define SIGNER_CLIENT "kubernetes.io/kube-apiserver-client"
 #define SIGNER_KUBELET "kubernetes.io/kube-apiserver-client-kubelet"
+#define SIGNER_SERVING "kubernetes.io/kubelet-serving"
 #define MAX_DURATION_S (365LL * 24 * 3600) /* --cluster-signing-duration 8760h */
 #define BACKDATE_S 300
 #define SHORT_S (8 * 3600)
 
+/* The signing CAs, as k3s configures kube-controller-manager: the client CA for the client
+ * signers, the server CA for kubelet serving certificates. */
+enum { CA_CLIENT, CA_SERVER };
+
 struct k1s_csr {
-    X509 *ca;
-    EVP_PKEY *ca_key;
+    X509 *ca[2];
+    EVP_PKEY *ca_key[2];
     k1s_store_watch_t *watch;
 };
 
@@ -82,26 +88,37 @@ static void *read_pem(const char *path, bool key)
     return out;
 }
 
+static void free_csr(k1s_csr_t *c)
+{
+    for (int i = 0; i < 2; i++) {
+        X509_free(c->ca[i]);
+        EVP_PKEY_free(c->ca_key[i]);
+    }
+    free(c);
+}
+
 int k1s_csr_init(k1s_apiserver_t *api, const char *tls_dir, k1s_err_t *err)
 {
-    char *cp = k1s_xasprintf("%s/client-ca.crt", tls_dir);
-    char *kp = k1s_xasprintf("%s/client-ca.key", tls_dir);
+    static const char *const names[2] = {"client-ca", "server-ca"};
     k1s_csr_t *c = k1s_xcalloc(1, sizeof(*c));
-    c->ca = read_pem(cp, false);
-    c->ca_key = read_pem(kp, true);
-    int r = 0;
-    if (!c->ca || !c->ca_key || X509_check_private_key(c->ca, c->ca_key) != 1) {
+    for (int i = 0; i < 2; i++) {
+        char *cp = k1s_xasprintf("%s/%s.crt", tls_dir, names[i]);
+        char *kp = k1s_xasprintf("%s/%s.key", tls_dir, names[i]);
+        c->ca[i] = read_pem(cp, false);
+        c->ca_key[i] = read_pem(kp, true);
+        bool ok = c->ca[i] && c->ca_key[i] && X509_check_private_key(c->ca[i], c->ca_key[i]) == 1;
         ERR_clear_error();
-        r = k1s_err_set(err, EINVAL, "cannot load the client CA from %s and %s", cp, kp);
-        X509_free(c->ca);
-        EVP_PKEY_free(c->ca_key);
-        free(c);
-    } else {
-        api->csr = c;
+        if (!ok)
+            k1s_err_set(err, EINVAL, "cannot load a CA from %s and %s", cp, kp);
+        free(cp);
+        free(kp);
+        if (!ok) {
+            free_csr(c);
+            return -EINVAL;
+        }
     }
-    free(cp);
-    free(kp);
-    return r;
+    api->csr = c;
+    return 0;
 }
 
 void k1s_csr_free(k1s_apiserver_t *api)
@@ -110,9 +127,7 @@ void k1s_csr_free(k1s_apiserver_t *api)
     if (!c)
         return;
     k1s_store_unwatch(c->watch);
-    X509_free(c->ca);
-    EVP_PKEY_free(c->ca_key);
-    free(c);
+    free_csr(c);
     api->csr = NULL;
 }
 
@@ -449,6 +464,9 @@ void k1s_v_check_csr(vctx_t *v, const k1s_resource_t *r, const json_t *obj, cons
     const char *signer = jstr0(spec, "signerName");
     if (!*signer)
         add(v, "signerName", E_REQUIRED, NULL, NULL);
+    else if (!strcmp(signer, "kubernetes.io/legacy-unknown"))
+        add_s(v, "signerName", E_INVALID, signer,
+              "the legacy signerName is not allowed via this API version");
     else if (!valid_signer_name(signer))
         add_s(v, "signerName", E_INVALID, signer,
               "must be a fully qualified domain and path of the form 'example.com/signer-name'");
@@ -512,6 +530,55 @@ static const char *kubelet_client_problem(X509_REQ *req, const json_t *usages)
     return NULL;
 }
 
+/* The kubelet serving signer's checks (ValidateKubeletServingCSR); NULL if fine. */
+static const char *kubelet_serving_problem(X509_REQ *req, const json_t *usages)
+{
+    X509_NAME *n = X509_REQ_get_subject_name(req);
+    int orgs = 0, found = -1;
+    char buf[256];
+    while ((found = X509_NAME_get_index_by_NID(n, NID_organizationName, found)) >= 0)
+        orgs++;
+    if (orgs != 1 || X509_NAME_get_text_by_NID(n, NID_organizationName, buf, sizeof(buf)) < 0 ||
+        strcmp(buf, "system:nodes"))
+        return "subject organization is not system:nodes";
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    GENERAL_NAMES *sans = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL;
+    const char *why = NULL;
+    bool dns_or_ip = false;
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && !why; i++) {
+        int t = sk_GENERAL_NAME_value(sans, i)->type;
+        dns_or_ip |= t == GEN_DNS || t == GEN_IPADD;
+        why = t == GEN_EMAIL ? "Email subjectAltNames are not allowed"
+              : t == GEN_URI ? "URI subjectAltNames are not allowed"
+                             : NULL;
+    }
+    GENERAL_NAMES_free(sans);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    if (!why && !dns_or_ip)
+        why = "DNS or IP subjectAltName is required";
+    if (why)
+        return why;
+    bool ds = false, sa = false, other = false;
+    size_t i;
+    const json_t *u;
+    json_array_foreach(usages, i, u)
+    {
+        const char *s = json_string_value(u);
+        if (k1s_streq(s, "digital signature"))
+            ds = true;
+        else if (k1s_streq(s, "server auth"))
+            sa = true;
+        else if (!k1s_streq(s, "key encipherment"))
+            other = true;
+    }
+    if (!ds || !sa || other)
+        return "usages did not match [digital signature key encipherment server auth]";
+    if (X509_NAME_get_text_by_NID(n, NID_commonName, buf, sizeof(buf)) < 0 ||
+        strncmp(buf, "system:node:", 12))
+        return "subject common name does not begin with system:node:";
+    return NULL;
+}
+
 /* validAPIServerClientUsages; NULL if fine, else a message (static or in buf). */
 static const char *client_usage_problem(const json_t *usages, char *buf, size_t len)
 {
@@ -541,8 +608,8 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
     return ok == 1 ? 0 : -1;
 }
 
-/* Issues the certificate for req; a new PEM string, or NULL. */
-static char *issue(k1s_csr_t *c, X509_REQ *req, const json_t *usages, long long ttl)
+/* Issues the certificate for req from ca/ca_key; a new PEM string, or NULL. */
+static char *issue(X509 *ca, EVP_PKEY *ca_key, X509_REQ *req, const json_t *usages, long long ttl)
 {
     X509 *x = X509_new();
     BIGNUM *bn = BN_new();
@@ -552,9 +619,9 @@ static char *issue(k1s_csr_t *c, X509_REQ *req, const json_t *usages, long long 
     time_t nb = now - (time_t)back, na = now + (time_t)ttl;
     /* never past the CA's end */
     time_t ca_end = na;
-    if (X509_cmp_time(X509_get0_notAfter(c->ca), &ca_end) < 0) {
+    if (X509_cmp_time(X509_get0_notAfter(ca), &ca_end) < 0) {
         struct tm tm;
-        if (ASN1_TIME_to_tm(X509_get0_notAfter(c->ca), &tm) == 1)
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(ca), &tm) == 1)
             na = timegm(&tm);
     }
     bool ok = X509_set_version(x, 2) == 1 &&
@@ -563,11 +630,11 @@ static char *issue(k1s_csr_t *c, X509_REQ *req, const json_t *usages, long long 
               X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &nb) != NULL &&
               X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &na) != NULL &&
               X509_set_subject_name(x, X509_REQ_get_subject_name(req)) == 1 &&
-              X509_set_issuer_name(x, X509_get_subject_name(c->ca)) == 1 &&
+              X509_set_issuer_name(x, X509_get_subject_name(ca)) == 1 &&
               X509_set_pubkey(x, X509_REQ_get0_pubkey(req)) == 1;
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, c->ca, x, NULL, NULL, 0);
+    X509V3_set_ctx(&ctx, ca, x, NULL, NULL, 0);
     k1s_buf_t ku = K1S_BUF_INIT, eku = K1S_BUF_INIT;
     size_t i;
     const json_t *u;
@@ -593,7 +660,7 @@ static char *issue(k1s_csr_t *c, X509_REQ *req, const json_t *usages, long long 
     k1s_buf_free(&ku);
     k1s_buf_free(&eku);
     ok = ok && add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") == 0;
-    if (ok && X509_get_ext_by_NID(c->ca, NID_subject_key_identifier, -1) >= 0)
+    if (ok && X509_get_ext_by_NID(ca, NID_subject_key_identifier, -1) >= 0)
         ok = add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") == 0;
     /* subjectAltNames of the request */
     STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
@@ -601,7 +668,7 @@ static char *issue(k1s_csr_t *c, X509_REQ *req, const json_t *usages, long long 
     if (ok && idx >= 0)
         ok = X509_add_ext(x, X509v3_get_ext(exts, idx), -1) == 1;
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    ok = ok && X509_sign(x, c->ca_key, EVP_sha256()) > 0;
+    ok = ok && X509_sign(x, ca_key, EVP_sha256()) > 0;
     BN_free(bn);
     char *pem = NULL;
     if (ok) {
@@ -631,9 +698,10 @@ static void handle_csr(k1s_apiserver_t *api, k1s_kv_t *kv)
     const json_t *conds = json_object_get(status, "conditions");
     const char *signer = k1s_obj_str(o, "spec.signerName");
     bool client = k1s_streq(signer, SIGNER_CLIENT), kubelet = k1s_streq(signer, SIGNER_KUBELET);
+    bool serving = k1s_streq(signer, SIGNER_SERVING);
     if (!find_cond(conds, "Approved", NULL) || find_cond(conds, "Denied", NULL) ||
         find_cond(conds, "Failed", "True") || *jstr0(status, "certificate") ||
-        !(client || kubelet) || k1s_obj_str(o, "metadata.deletionTimestamp")) {
+        !(client || kubelet || serving) || k1s_obj_str(o, "metadata.deletionTimestamp")) {
         json_decref(o);
         return;
     }
@@ -644,9 +712,10 @@ static void handle_csr(k1s_apiserver_t *api, k1s_kv_t *kv)
     free(raw);
     const json_t *usages = json_object_get(json_object_get(o, "spec"), "usages");
     char buf[256];
-    const char *problem = !req     ? why
-                          : client ? client_usage_problem(usages, buf, sizeof(buf))
-                                   : kubelet_client_problem(req, usages);
+    const char *problem = !req      ? why
+                          : client  ? client_usage_problem(usages, buf, sizeof(buf))
+                          : serving ? kubelet_serving_problem(req, usages)
+                                    : kubelet_client_problem(req, usages);
     char now[32];
     k1s_time_rfc3339(now);
     if (problem) {
@@ -661,7 +730,8 @@ static void handle_csr(k1s_apiserver_t *api, k1s_kv_t *kv)
         json_t *es = json_object_get(json_object_get(o, "spec"), "expirationSeconds");
         if (json_is_integer(es) && json_integer_value(es) < ttl)
             ttl = json_integer_value(es);
-        char *pem = issue(api->csr, req, usages, ttl);
+        int ca = serving ? CA_SERVER : CA_CLIENT;
+        char *pem = issue(api->csr->ca[ca], api->csr->ca_key[ca], req, usages, ttl);
         if (!pem) {
             k1s_warn("signing certificate for CSR %s failed", k1s_obj_str(o, "metadata.name"));
             X509_REQ_free(req);

@@ -8,7 +8,8 @@
  * request, signerName, usages and conditions. A signer, driven by a store
  * watch like kube-controller-manager's csrsigning controller, issues the
  * certificate of an approved request for kubernetes.io/kube-apiserver-client
- * and kubernetes.io/kube-apiserver-client-kubelet from the client CA.
+ * and kubernetes.io/kube-apiserver-client-kubelet from the client CA, and
+ * for kubernetes.io/kubelet-serving from the server CA (as k3s does).
  *
  * Internal to src/api; the API server owns one k1s_csr_t (api->csr).
  */
@@ -19,7 +20,8 @@
 
 #include "api/apiserver-int.h"
 
-/* Loads tls_dir/client-ca.crt/.key. 0 and api->csr set, or -errno with err set. */
+/* Loads tls_dir/client-ca.crt/.key and server-ca.crt/.key. 0 and api->csr set, or -errno
+ * with err set. */
 int k1s_csr_init(k1s_apiserver_t *api, const char *tls_dir, k1s_err_t *err);
 /* Stops the signer and frees api->csr. Accepts api->csr == NULL. */
 void k1s_csr_free(k1s_apiserver_t *api);

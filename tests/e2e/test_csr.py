@@ -17,14 +17,15 @@ def openssl(*args, **kw):
     return subprocess.run(["openssl"] + list(args), check=True, capture_output=True, text=True, **kw)
 
 
-def make_csr(tmp, name, subj, ec=False):
+def make_csr(tmp, name, subj, ec=False, san=None):
     key = os.path.join(tmp, name + ".key")
     csr = os.path.join(tmp, name + ".csr")
     if ec:
         openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
     else:
         openssl("genrsa", "-out", key, "2048")
-    openssl("req", "-new", "-key", key, "-out", csr, "-subj", subj)
+    openssl("req", "-new", "-key", key, "-out", csr, "-subj", subj,
+            *(["-addext", "subjectAltName=" + san] if san else []))
     with open(csr, "rb") as f:
         return key, base64.b64encode(f.read()).decode()
 
@@ -230,3 +231,42 @@ def test_approval_subresource_changes_only_conditions(server, tmp_path, cleanup)
     names = {r["name"] for r in res["resources"]}
     assert {"certificatesigningrequests", "certificatesigningrequests/approval",
             "certificatesigningrequests/status"} <= names
+
+
+def test_kubelet_serving_signer_uses_the_server_ca(server, tmp_path, cleanup):
+    tmp = str(tmp_path)
+    cleanup += ["serving-ok", "serving-nosan"]
+    serving = "kubernetes.io/kubelet-serving"
+    usages = ("digital signature", "key encipherment", "server auth")
+    _, req = make_csr(tmp, "s", "/CN=system:node:edge-1/O=system:nodes",
+                      san="DNS:edge-1,IP:10.0.0.5")
+    _, nosan = make_csr(tmp, "t", "/CN=system:node:edge-1/O=system:nodes")
+    server.kubectl("create", "-f", "-", input=csr_manifest("serving-ok", req, serving, usages))
+    server.kubectl("create", "-f", "-", input=csr_manifest("serving-nosan", nosan, serving, usages))
+    # the signer is a field selector
+    out = server.kubectl("get", "csr", "--field-selector", "spec.signerName=" + serving,
+                         "-o", "name").stdout.split()
+    assert sorted(out) == ["certificatesigningrequest.certificates.k8s.io/serving-nosan",
+                           "certificatesigningrequest.certificates.k8s.io/serving-ok"]
+    server.kubectl("certificate", "approve", "serving-ok", "serving-nosan")
+    o = wait_cert(server, "serving-ok")
+    crt = os.path.join(tmp, "s.crt")
+    with open(crt, "wb") as f:
+        f.write(base64.b64decode(o["status"]["certificate"]))
+    assert "OK" in openssl("verify", "-CAfile", server.ca(), crt).stdout
+    text = openssl("x509", "-in", crt, "-noout", "-ext",
+                   "subjectAltName,extendedKeyUsage,keyUsage").stdout
+    assert "DNS:edge-1" in text and "IP Address:10.0.0.5" in text
+    assert "TLS Web Server Authentication" in text and "Key Encipherment" in text
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        conds = get_csr(server, "serving-nosan")["status"].get("conditions", [])
+        if any(c["type"] == "Failed" for c in conds):
+            break
+        time.sleep(0.05)
+    assert [c["message"] for c in conds if c["type"] == "Failed"] == [
+        "DNS or IP subjectAltName is required"]
+    # the legacy signer cannot be asked for through v1
+    p = server.kubectl("create", "-f", "-", check=False, input=csr_manifest(
+        "legacy", req, "kubernetes.io/legacy-unknown"))
+    assert "the legacy signerName is not allowed via this API version" in p.stderr
