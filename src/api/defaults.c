@@ -439,6 +439,14 @@ static void pod_spec(json_t *spec, bool is_pod)
             }
         }
     }
+    /* spec.serviceAccount is the deprecated name of serviceAccountName: the v1 conversion
+     * reads one when the other is empty and writes both */
+    const char *san = json_string_value(get(spec, "serviceAccountName"));
+    const char *sa = json_string_value(get(spec, "serviceAccount"));
+    if ((!san || !*san) && sa && *sa)
+        json_object_set_new(spec, "serviceAccountName", json_string(sa));
+    else if (san && *san && !k1s_streq(san, sa))
+        json_object_set_new(spec, "serviceAccount", json_string(san));
     def_str(spec, "dnsPolicy", "ClusterFirst");
     def_str(spec, "restartPolicy", "Always");
     def_ptr(spec, "securityContext", json_object());

@@ -399,3 +399,27 @@ def test_pod_on_a_node_and_graceful_deletion(server, ns):
         assert with_token(server, token, "/api") == 401
     finally:
         server.kubectl("delete", "node", node, check=False)
+
+
+def test_deprecated_service_account_field_mirrors(server, ns):
+    server.kubectl("-n", ns, "create", "serviceaccount", "app")
+    # the old name alone is read as serviceAccountName
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "old"},
+        "spec": {"serviceAccount": "app", "containers": [{"name": "c", "image": "busybox"}]}}))
+    spec = pod_spec(server, ns, "old")
+    assert spec["serviceAccountName"] == "app" and spec["serviceAccount"] == "app"
+    # an update that leaves the deprecated field out is the same pod
+    pod = get_json(server, "-n", ns, "pod", "old")
+    del pod["spec"]["serviceAccount"]
+    pod["metadata"]["labels"] = {"x": "y"}
+    server.kubectl("-n", ns, "replace", "-f", "-", input=json.dumps(pod))
+    assert pod_spec(server, ns, "old")["serviceAccount"] == "app"
+    # pod templates show both too
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+            "metadata": {"labels": {"a": "b"}},
+            "spec": {"serviceAccountName": "app", "containers": [{"name": "c", "image": "busybox"}]}}}}))
+    t = get_json(server, "-n", ns, "deployment", "d")["spec"]["template"]["spec"]
+    assert t["serviceAccount"] == "app" and "volumes" not in t
