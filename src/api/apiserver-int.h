@@ -84,6 +84,7 @@ typedef struct k1s_api_req {
     const char *uid;     /* its uid, or NULL (borrowed like user) */
     char *const *groups; /* its groups, NULL-terminated (borrowed from the peer or token) */
     void *auth_owned;    /* one allocation holding user and groups, when they are not borrowed */
+    json_t *extra;       /* the user's extra: {key: [values]}, or NULL (owned) */
     const char *verb; /* for metrics: get/list/watch/create/update/patch/delete/deletecollection */
     const k1s_resource_t *res;
     char *ns;   /* namespace from the URL, or NULL */

@@ -270,6 +270,8 @@ void k1s_csr_prepare(k1s_api_req_t *r, json_t *obj, const json_t *old)
         if (r->user && !authenticated)
             json_array_append_new(groups, json_string("system:authenticated"));
         json_object_set_new(spec, "groups", groups);
+        if (json_object_size(r->extra) > 0)
+            json_object_set(spec, "extra", r->extra);
         json_object_set_new(obj, "status", json_object());
         return;
     }

@@ -547,6 +547,35 @@ static void set_identity(k1s_api_req_t *r, const char *ns, const char *sa_name, 
     r->groups = id->groups;
 }
 
+/* The user's extra of a bound token: credential id, and the pod and node it names. */
+static json_t *token_extra(const json_t *claims, const json_t *podref, const json_t *noderef)
+{
+    json_t *extra = json_object();
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    if (jti && *jti) {
+        char *id = k1s_xasprintf("JTI=%s", jti);
+        json_object_set_new(extra, "authentication.kubernetes.io/credential-id",
+                            json_pack("[s]", id));
+        free(id);
+    }
+    static const char *const keys[][2] = {{"pod-name", "pod-uid"}, {"node-name", "node-uid"}};
+    const json_t *refs[2] = {podref, noderef};
+    for (int i = 0; i < 2; i++) {
+        const char *name = json_string_value(json_object_get(refs[i], "name"));
+        const char *uid = json_string_value(json_object_get(refs[i], "uid"));
+        char k[64];
+        if (name) {
+            snprintf(k, sizeof(k), "authentication.kubernetes.io/%s", keys[i][0]);
+            json_object_set_new(extra, k, json_pack("[s]", name));
+        }
+        if (uid) {
+            snprintf(k, sizeof(k), "authentication.kubernetes.io/%s", keys[i][1]);
+            json_object_set_new(extra, k, json_pack("[s]", uid));
+        }
+    }
+    return extra;
+}
+
 /* A legacy token is good while its secret holds it and its account is the one it names. */
 static bool legacy_ok(k1s_apiserver_t *api, const json_t *claims, const char *token)
 {
@@ -621,10 +650,17 @@ bool k1s_sa_authenticate(k1s_api_req_t *r, const char *token)
              !k1s_obj_str(acct, "metadata.deletionTimestamp");
         json_decref(acct);
     }
-    ok = ok && bound_ok(r->api, "pods", ns, json_object_get(k8s, "pod"), now) &&
+    const json_t *podref = json_object_get(k8s, "pod");
+    const json_t *noderef = json_object_get(k8s, "node");
+    ok = ok && bound_ok(r->api, "pods", ns, podref, now) &&
          bound_ok(r->api, "secrets", ns, json_object_get(k8s, "secret"), now);
-    if (ok)
+    /* for a pod-bound token the node is information only */
+    if (ok && !podref)
+        ok = bound_ok(r->api, "nodes", NULL, noderef, now);
+    if (ok) {
         set_identity(r, ns, sa_name, sa_uid);
+        r->extra = token_extra(claims, podref, noderef);
+    }
     json_decref(claims);
     return ok;
 }
@@ -821,13 +857,16 @@ void k1s_sa_token_request(k1s_api_req_t *r)
         const char *plural = !core                       ? NULL
                              : k1s_streq(kind, "Pod")    ? "pods"
                              : k1s_streq(kind, "Secret") ? "secrets"
+                             : k1s_streq(kind, "Node")   ? "nodes"
                                                          : NULL;
         if (!plural) {
-            k1s_api_fail(r, 400, "BadRequest", "cannot bind token to object of type %s, Kind=%s",
-                         av && *av ? av : "/", kind ? kind : "");
+            /* schema.GroupVersionKind.String() */
+            k1s_api_fail(r, 400, "BadRequest", "cannot bind token to object of type %s%s, Kind=%s",
+                         av && strchr(av, '/') ? "" : "/", av ? av : "", kind ? kind : "");
             goto fail;
         }
-        json_t *o = name ? get_obj(api, plural, r->ns, name) : NULL;
+        bool cluster = !strcmp(plural, "nodes");
+        json_t *o = name ? get_obj(api, plural, cluster ? NULL : r->ns, name) : NULL;
         if (!o) {
             k1s_api_fail(r, 404, "NotFound", "%s \"%s\" not found", plural, name ? name : "");
             goto fail;
@@ -845,6 +884,8 @@ void k1s_sa_token_request(k1s_api_req_t *r)
             const char *nn = k1s_obj_str(pod, "spec.nodeName");
             if (nn && *nn)
                 node = get_obj(api, "nodes", NULL, nn);
+        } else if (cluster) {
+            node = o;
         } else {
             secret = o;
         }
@@ -876,15 +917,15 @@ void k1s_sa_token_request(k1s_api_req_t *r)
     k1s_uuid4(jti);
     json_t *k8s = json_pack("{s:s, s:{s:s, s:s}}", "namespace", r->ns, "serviceaccount", "name",
                             r->name, "uid", k1s_obj_str(acct, "metadata.uid"));
-    if (pod) {
+    if (pod)
         json_object_set_new(k8s, "pod",
                             json_pack("{s:s, s:s}", "name", k1s_obj_str(pod, "metadata.name"),
                                       "uid", k1s_obj_str(pod, "metadata.uid")));
-        if (node)
-            json_object_set_new(k8s, "node",
-                                json_pack("{s:s, s:s}", "name", k1s_obj_str(node, "metadata.name"),
-                                          "uid", k1s_obj_str(node, "metadata.uid")));
-    }
+    /* the node a bound pod runs on, or the node the token is bound to */
+    if (node)
+        json_object_set_new(k8s, "node",
+                            json_pack("{s:s, s:s}", "name", k1s_obj_str(node, "metadata.name"),
+                                      "uid", k1s_obj_str(node, "metadata.uid")));
     if (secret)
         json_object_set_new(k8s, "secret",
                             json_pack("{s:s, s:s}", "name", k1s_obj_str(secret, "metadata.name"),

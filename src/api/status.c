@@ -60,6 +60,7 @@ void k1s_api_req_done(k1s_api_req_t *r, int code)
     json_decref(r->old);
     json_decref(r->warnings);
     free(r->auth_owned);
+    json_decref(r->extra);
     free(r->ns);
     free(r->name);
     free(r->sub);

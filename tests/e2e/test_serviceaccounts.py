@@ -171,7 +171,7 @@ def test_token_request_errors(server, ns):
                                               "kind": "TokenRequest", "spec": {"boundObjectRef": {
                                                   "kind": "ConfigMap", "apiVersion": "v1",
                                                   "name": "kube-root-ca.crt"}}})
-    assert status == 400 and "cannot bind token to object of type" in body["message"]
+    assert status == 400 and body["message"] == "cannot bind token to object of type /v1, Kind=ConfigMap"
     # only POST: the account is not readable or writable through it
     status, body = server.json("GET", base)
     assert status == 405 and body["reason"] == "MethodNotAllowed"
@@ -423,3 +423,52 @@ def test_deprecated_service_account_field_mirrors(server, ns):
             "spec": {"serviceAccountName": "app", "containers": [{"name": "c", "image": "busybox"}]}}}}))
     t = get_json(server, "-n", ns, "deployment", "d")["spec"]["template"]["spec"]
     assert t["serviceAccount"] == "app" and "volumes" not in t
+
+
+def test_node_bound_token_dies_with_the_node(server, ns):
+    node = "sa-bound-" + ns[-20:].strip("-")
+    server.kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}))
+    try:
+        uid = get_json(server, "node", node)["metadata"]["uid"]
+        token = create_token(server, ns, "default", "--bound-object-kind", "Node",
+                             "--bound-object-name", node)
+        k8s = jwt_parts(token)[1]["kubernetes.io"]
+        assert k8s["node"] == {"name": node, "uid": uid} and "pod" not in k8s
+        assert with_token(server, token, "/api") == 200
+    finally:
+        server.kubectl("delete", "node", node, check=False)
+    assert with_token(server, token, "/api") == 401
+
+
+def test_token_user_info_reaches_a_csr(server, ns, tmp_path):
+    """A CSR records its requester: name, uid, groups and the token's extra."""
+    server.kubectl("-n", ns, "run", "p", "--image=busybox", "--restart=Never")
+    pod_uid = get_json(server, "-n", ns, "pod", "p")["metadata"]["uid"]
+    sa_uid = get_json(server, "-n", ns, "serviceaccount", "default")["metadata"]["uid"]
+    token = create_token(server, ns, "default", "--bound-object-kind", "Pod", "--bound-object-name", "p")
+    key, csr = str(tmp_path / "k.pem"), str(tmp_path / "r.csr")
+    subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-new", "-key", key, "-out", csr, "-subj", "/CN=x"],
+                   check=True, capture_output=True)
+    name = "csr-" + ns[-40:].strip("-")
+    with open(csr, "rb") as f:
+        body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+                "metadata": {"name": name},
+                "spec": {"request": base64.b64encode(f.read()).decode(), "username": "forged",
+                         "signerName": "example.com/x", "usages": ["digital signature"]}}
+    status, hdrs, data = server.request("POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+                                        body, headers={"Authorization": "Bearer " + token},
+                                        client_cert=False)
+    try:
+        assert status == 201, data
+        spec = json.loads(data)["spec"]
+        assert spec["username"] == "system:serviceaccount:%s:default" % ns and spec["uid"] == sa_uid
+        assert spec["groups"] == ["system:serviceaccounts", "system:serviceaccounts:" + ns,
+                                  "system:authenticated"]
+        assert spec["extra"]["authentication.kubernetes.io/pod-name"] == ["p"]
+        assert spec["extra"]["authentication.kubernetes.io/pod-uid"] == [pod_uid]
+        assert spec["extra"]["authentication.kubernetes.io/credential-id"] == [
+            "JTI=" + jwt_parts(token)[1]["jti"]]
+    finally:
+        server.kubectl("delete", "csr", name, "--ignore-not-found", check=False)
