@@ -115,9 +115,10 @@ int k1s_jwt_key_id(EVP_PKEY *key, char out[64])
 
 static char *b64_json(const json_t *obj)
 {
-    char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    k1s_assert(s);
-    char *e = k1s_b64url_encode(s, strlen(s));
+    size_t n = json_dumpb(obj, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = k1s_xmalloc(n + 1);
+    k1s_assert(json_dumpb(obj, s, n, JSON_COMPACT | JSON_PRESERVE_ORDER) == n);
+    char *e = k1s_b64url_encode(s, n);
     free(s);
     return e;
 }
