@@ -3,8 +3,8 @@
 # packages. Idempotent: does nothing when all are present.
 set -e
 PKGS="build-essential pkg-config git
-libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev zlib1g-dev libcmocka-dev
-openssl sqlite3 ca-certificates curl
+libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev zlib1g-dev libcmocka-dev libnghttp2-dev
+openssl sqlite3 ca-certificates curl nghttp2-client
 python3 python3-pytest python3-kubernetes python3-yaml
 clang-format cppcheck"
 missing=""
