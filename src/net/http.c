@@ -569,6 +569,15 @@ const char *k1s_http_req_header(const k1s_http_req_t *req, const char *name)
     return NULL;
 }
 
+const char *k1s_http_req_header_n(const k1s_http_req_t *req, const char *name, int n)
+{
+    const req_t *r = (const req_t *)req;
+    for (int i = 0; i < r->nhdrs; i++)
+        if (strcasecmp(r->hdrs[i].name, name) == 0 && n-- == 0)
+            return r->hdrs[i].value;
+    return NULL;
+}
+
 static void parse_params(req_t *r)
 {
     r->params_parsed = true;

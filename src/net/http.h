@@ -101,6 +101,8 @@ int k1s_http_server_inflight(k1s_http_server_t *srv);
 
 /* Request accessors. Header names are case-insensitive; returns NULL if absent. */
 const char *k1s_http_req_header(const k1s_http_req_t *req, const char *name);
+/* The n-th (from 0) value of a header that may repeat (Impersonate-Group), NULL past the last. */
+const char *k1s_http_req_header_n(const k1s_http_req_t *req, const char *name, int n);
 /* Percent-decoded value of a query parameter (first occurrence), NULL if absent. */
 const char *k1s_http_req_query(k1s_http_req_t *req, const char *name);
 /* True once the client has disconnected. */

@@ -53,6 +53,7 @@ void k1s_server_config_free(k1s_server_config_t *c)
     free(c->log_level);
     free(c->service_cidr);
     free(c->cluster_cidr);
+    free(c->audit_log_path);
 }
 
 static char *default_advertise_address(const char *bind)
@@ -198,7 +199,11 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_apiserver_opts_t ao = {.advertise_address = c->advertise_address,
                                .advertise_port = c->https_port,
                                .service_cidr = c->service_cidr,
-                               .tokens_file = tokens_path};
+                               .tokens_file = tokens_path,
+                               .audit_log_path = c->audit_log_path,
+                               .audit_log_maxage = c->audit_log_maxage,
+                               .audit_log_maxbackup = c->audit_log_maxbackup,
+                               .audit_log_maxsize = c->audit_log_maxsize};
     if (k1s_apiserver_new(base, store, &ao, &api, &err) < 0) {
         fprintf(stderr, "k1s: %s\n", err.msg);
         goto out;
