@@ -18,6 +18,8 @@
 #include "lib/util.h"
 
 typedef struct k1s_ipalloc k1s_ipalloc_t;
+typedef struct k1s_sa k1s_sa_t;
+typedef struct k1s_csr k1s_csr_t;
 
 /* Selector fields kept with each stored value (the store's kv->aux). */
 typedef struct k1s_obj_aux {
@@ -70,6 +72,8 @@ struct k1s_apiserver {
     /* static tokens */
     k1s_token_t *tokens;
     size_t ntokens;
+    k1s_sa_t *sa;   /* service accounts: token signing and defaults (satoken.c) */
+    k1s_csr_t *csr; /* CertificateSigningRequest signing (csr.c) */
     uint64_t start_ns;
     k1s_authz_t *authz; /* authz.c: RBAC view, Node authorizer */
     k1s_audit_t *audit; /* audit.c: NULL when --audit-log-path is not set */
@@ -81,7 +85,9 @@ typedef struct k1s_api_req {
     k1s_http_req_t *http;
     uint64_t start_ns;   /* copy of http->start_ns: http is gone once answered */
     const char *user;    /* authenticated user name */
+    const char *uid;     /* its uid, or NULL (borrowed like user) */
     char *const *groups; /* its groups, NULL-terminated (borrowed from the peer or token) */
+    void *auth_owned;    /* one allocation holding user and groups, when they are not borrowed */
     const char *verb; /* for metrics: get/list/watch/create/update/patch/delete/deletecollection */
     const k1s_resource_t *res;
     char *ns;   /* namespace from the URL, or NULL */

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "api/apiserver-int.h"
+#include "api/csr.h"
 #include "api/openapi.h"
 #include "api/openapi-v2.h"
+#include "api/satoken.h"
 #include "api/version.h"
 #include "lib/log.h"
 
@@ -107,8 +109,10 @@ static bool authenticate(k1s_apiserver_t *api, k1s_api_req_t *r)
         if (t) {
             r->user = t->user;
             r->groups = t->groups;
+            r->uid = t->uid;
             return true;
         }
+        return k1s_sa_authenticate(r, tok);
     }
     return false;
 }
@@ -386,6 +390,8 @@ void k1s_apiserver_handle(k1s_http_req_t *h, void *arg)
     }
     if (!strcmp(h->method, "GET") && k1s_discovery_handle(r, path))
         return;
+    if (k1s_sa_discovery_handle(r, path))
+        return;
 
     char *copy = k1s_xstrdup(path);
     char *segs[16];
@@ -477,6 +483,11 @@ int k1s_apiserver_new(struct event_base *base, k1s_store_t *store, const k1s_api
         return -EINVAL;
     }
     api->authz = k1s_authz_new(api);
+    if (opts->tls_dir &&
+        (k1s_sa_init(api, opts->tls_dir, err) < 0 || k1s_csr_init(api, opts->tls_dir, err) < 0)) {
+        k1s_apiserver_free(api);
+        return -EINVAL;
+    }
     k1s_svc_rebuild(api);
     *out = api;
     return 0;
@@ -567,6 +578,8 @@ static void put_endpoints(k1s_apiserver_t *api)
 int k1s_apiserver_bootstrap(k1s_apiserver_t *api, k1s_err_t *err)
 {
     const k1s_resource_t *ns = k1s_registry_find("", "v1", "namespaces");
+    k1s_sa_start(api);
+    k1s_csr_start(api);
     static const char *const names[] = {"default", "kube-system", "kube-public", "kube-node-lease",
                                         NULL};
     for (int i = 0; names[i]; i++) {
@@ -612,6 +625,8 @@ void k1s_apiserver_free(k1s_apiserver_t *api)
     k1s_watch_close_all(api);
     k1s_authz_free(api->authz);
     k1s_audit_free(api->audit);
+    k1s_sa_free(api);
+    k1s_csr_free(api);
     k1s_bytes_unref(api->wc_bytes);
     if (api->ns_event)
         event_free(api->ns_event);

@@ -24,6 +24,8 @@ typedef struct k1s_apiserver_opts {
     int audit_log_maxage;          /* days to keep rotated files (0: no limit) */
     int audit_log_maxbackup;       /* rotated files to keep (0: no limit) */
     int audit_log_maxsize;         /* megabytes before rotating (0: never) */
+    const char *tls_dir; /* service.key, server-ca.crt, client-ca.crt/.key; NULL: no service-account
+                            tokens nor CSR signing */
 } k1s_apiserver_opts_t;
 
 /* Creates the API server over an open store (not owned). */

@@ -75,6 +75,13 @@ static json_t *resource_list(const char *group, const char *version)
         if (r->subresources & K1S_SUB_STATUS)
             json_array_append_new(list, sub_entry(r, "status", r->kind, NULL, NULL,
                                                   json_pack("[s,s,s]", "get", "patch", "update")));
+        if (r->subresources & K1S_SUB_TOKEN)
+            json_array_append_new(list,
+                                  sub_entry(r, "token", "TokenRequest", "authentication.k8s.io",
+                                            "v1", json_pack("[s]", "create")));
+        if (r->subresources & K1S_SUB_APPROVAL)
+            json_array_append_new(list, sub_entry(r, "approval", r->kind, NULL, NULL,
+                                                  json_pack("[s,s,s]", "get", "patch", "update")));
     }
     return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
                      "groupVersion", gv, "resources", list);
@@ -157,6 +164,14 @@ static json_t *aggregated_version(const char *group, const char *version)
         if (r->subresources & K1S_SUB_STATUS)
             json_array_append_new(subs,
                                   aggregated_sub("status", gvk(group, version, r->kind),
+                                                 json_pack("[s,s,s]", "get", "patch", "update")));
+        if (r->subresources & K1S_SUB_TOKEN)
+            json_array_append_new(
+                subs, aggregated_sub("token", gvk("authentication.k8s.io", "v1", "TokenRequest"),
+                                     json_pack("[s]", "create")));
+        if (r->subresources & K1S_SUB_APPROVAL)
+            json_array_append_new(subs,
+                                  aggregated_sub("approval", gvk(group, version, r->kind),
                                                  json_pack("[s,s,s]", "get", "patch", "update")));
         if (json_array_size(subs) > 0)
             json_object_set_new(e, "subresources", subs);

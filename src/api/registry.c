@@ -102,7 +102,7 @@ static const k1s_resource_t resources[] = {
      {"sa"},
      {0},
      NS,
-     0,
+     K1S_SUB_TOKEN,
      false,
      "io.k8s.api.core.v1.ServiceAccount",
      {0},
@@ -471,6 +471,20 @@ static const k1s_resource_t resources[] = {
      "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
      {0},
      "horizontalpodautoscalers"},
+    /* certificates.k8s.io/v1 (signing: csr.c) */
+    {"certificates.k8s.io",
+     "v1",
+     "CertificateSigningRequest",
+     "certificatesigningrequests",
+     "certificatesigningrequest",
+     {"csr"},
+     {0},
+     CLUSTER,
+     K1S_SUB_STATUS | K1S_SUB_APPROVAL,
+     true,
+     "io.k8s.api.certificates.v1.CertificateSigningRequest",
+     {"spec.signerName"},
+     "certificatesigningrequests"},
     /* scheduling.k8s.io/v1 */
     {"scheduling.k8s.io",
      "v1",
@@ -618,6 +632,7 @@ static const k1s_group_version_t group_versions[] = {
     {"authentication.k8s.io", "v1beta1"},
     {"authentication.k8s.io", "v1alpha1"},
     {"authorization.k8s.io", "v1"},
+    {"certificates.k8s.io", "v1"},
 };
 
 const k1s_resource_t *k1s_registry_all(size_t *n)

@@ -13,6 +13,8 @@
 #define K1S_SUB_SCALE 0x2
 #define K1S_SUB_BINDING 0x4
 #define K1S_SUB_EVICTION 0x8
+#define K1S_SUB_TOKEN 0x10    /* serviceaccounts/token (TokenRequest) */
+#define K1S_SUB_APPROVAL 0x20 /* certificatesigningrequests/approval */
 
 typedef struct k1s_resource {
     const char *group;    /* "" for the core group */

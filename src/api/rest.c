@@ -16,10 +16,12 @@
 #include <time.h>
 
 #include "api/apiserver-int.h"
+#include "api/csr.h"
 #include "api/defaults.h"
 #include "api/openapi.h"
 #include "api/patch.h"
 #include "api/protobuf.h"
+#include "api/satoken.h"
 #include "api/validate.h"
 #include "lib/log.h"
 #include "lib/yaml.h"
@@ -470,6 +472,9 @@ static void handle_create(k1s_api_req_t *r)
     if (!strcmp(r->res->plural, "pods"))
         json_object_set_new(json_object_get(obj, "status"), "qosClass",
                             json_string(k1s_pod_qos_class(obj)));
+    if (!strcmp(r->res->plural, "pods") && k1s_sa_admit_pod(r, obj) < 0)
+        return;
+    k1s_csr_prepare(r, obj, NULL);
     json_t *causes = json_array();
     if (!name || !*name)
         json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueRequired",
@@ -595,7 +600,7 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
             json_object_del(meta, keep[i]);
     }
     json_object_set_new(meta, "resourceVersion", json_string(orv ? orv : ""));
-    if (r->sub && !strcmp(r->sub, "status")) {
+    if (k1s_streq(r->sub, "status") || k1s_streq(r->sub, "approval")) {
         /* status subresource: only status changes */
         json_t *st = json_incref(json_object_get(newobj, "status"));
         json_t *merged = json_deep_copy(old);
@@ -614,6 +619,7 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
         else
             json_object_del(newobj, "status");
     }
+    k1s_csr_prepare(r, newobj, old);
     /* deletion in progress: finalizers may only be removed, deletionTimestamp stays */
     k1s_defaults_apply(r->res, newobj);
     json_t *causes = json_array();
@@ -1236,6 +1242,10 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
             need = K1S_SUB_BINDING;
         else if (!strcmp(r->sub, "eviction"))
             need = K1S_SUB_EVICTION;
+        else if (!strcmp(r->sub, "token"))
+            need = K1S_SUB_TOKEN;
+        else if (!strcmp(r->sub, "approval"))
+            need = K1S_SUB_APPROVAL;
         else if (!strcmp(r->res->plural, "namespaces") && !strcmp(r->sub, "finalize"))
             need = 0;
         if (!strcmp(r->res->plural, "pods") &&
@@ -1252,6 +1262,11 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
             k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
             return;
         }
+    }
+    if (k1s_streq(r->sub, "token") && strcmp(method, "POST")) {
+        k1s_api_fail(r, 405, "MethodNotAllowed",
+                     "the server does not allow this method on the requested resource");
+        return;
     }
     const char *dr = k1s_http_req_query(r->http, "dryRun");
     if (dr && *dr) {
@@ -1298,6 +1313,10 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
         r->verb = "create";
         if (r->name && r->sub && !strcmp(r->sub, "binding")) {
             handle_binding(r);
+            return;
+        }
+        if (r->name && r->sub && !strcmp(r->sub, "token")) {
+            k1s_sa_token_request(r);
             return;
         }
         if (r->name && r->sub && !strcmp(r->sub, "eviction")) {

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/apiserver-int.h"
 #include "api/authz.h"
+#include "api/satoken.h"
 
 static const char *str_or_empty(const json_t *o, const char *k)
 {
@@ -140,32 +140,52 @@ static void rules_review(k1s_api_req_t *r, json_t *obj)
 static void self_subject_review(k1s_api_req_t *r, json_t *obj)
 {
     json_t *ui = json_pack("{s:s, s:o}", "username", r->user, "groups", groups_json(r->groups));
-    const k1s_token_t *t = NULL;
-    const char *auth = k1s_http_req_header(r->http, "Authorization");
-    if (auth && !strncasecmp(auth, "Bearer ", 7) && !(r->authz && r->authz->imp_user))
-        t = k1s_api_token_lookup(r->api, auth + 7);
-    if (t && t->uid && *t->uid)
-        json_object_set_new(ui, "uid", json_string(t->uid));
+    if (r->uid && *r->uid && !(r->authz && r->authz->imp_user))
+        json_object_set_new(ui, "uid", json_string(r->uid));
     json_t *out = json_pack("{s:o}", "userInfo", ui);
     json_object_del(obj, "spec");
     answer(r, obj, out);
 }
 
+/* The identity a bearer token gives (a static token or a service-account JWT), as TokenReview's
+ * status.user; NULL when the token authenticates nobody. */
+static json_t *token_user(k1s_apiserver_t *api, const char *tok)
+{
+    const char *user = NULL, *uid = NULL;
+    char *const *groups = NULL;
+    k1s_api_req_t probe = {.api = api};
+    const k1s_token_t *t = *tok ? k1s_api_token_lookup(api, tok) : NULL;
+    if (t) {
+        user = t->user;
+        uid = t->uid;
+        groups = t->groups;
+    } else if (*tok && k1s_sa_authenticate(&probe, tok)) {
+        user = probe.user;
+        uid = probe.uid;
+        groups = probe.groups;
+    }
+    json_t *out = NULL;
+    if (user) {
+        bool has_auth = false;
+        for (size_t i = 0; groups && groups[i]; i++)
+            has_auth |= !strcmp(groups[i], "system:authenticated");
+        json_t *g = groups_json(groups);
+        if (!has_auth)
+            json_array_append_new(g, json_string("system:authenticated"));
+        out = json_pack("{s:s, s:s, s:o}", "username", user, "uid", uid ? uid : "", "groups", g);
+    }
+    free(probe.auth_owned);
+    return out;
+}
+
 static void token_review(k1s_api_req_t *r, json_t *obj)
 {
     const char *tok = str_or_empty(json_object_get(obj, "spec"), "token");
-    const k1s_token_t *t = *tok ? k1s_api_token_lookup(r->api, tok) : NULL;
-    if (!t) {
+    json_t *user = token_user(r->api, tok);
+    if (!user) {
         answer(r, obj, json_pack("{s:{}}", "user"));
         return;
     }
-    bool has_auth = false;
-    for (size_t i = 0; t->groups && t->groups[i]; i++)
-        has_auth |= !strcmp(t->groups[i], "system:authenticated");
-    json_t *g = groups_json(t->groups);
-    if (!has_auth)
-        json_array_append_new(g, json_string("system:authenticated"));
-    json_t *user = json_pack("{s:s, s:s, s:o}", "username", t->user, "uid", t->uid, "groups", g);
     json_t *st = json_pack("{s:b, s:o}", "authenticated", 1, "user", user);
     json_t *aud = json_object_get(json_object_get(obj, "spec"), "audiences");
     if (json_array_size(aud))

@@ -61,6 +61,7 @@ void k1s_api_req_done(k1s_api_req_t *r, int code)
     json_decref(r->obj);
     json_decref(r->old);
     json_decref(r->warnings);
+    free(r->auth_owned);
     free(r->ns);
     free(r->name);
     free(r->sub);

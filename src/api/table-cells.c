@@ -1076,3 +1076,37 @@ void k1s_t_cells_priorityclass(json_t *cells, const json_t *o, time_t now)
     k1s_t_cell_age(cells, o, now);
     k1s_t_cell_str(cells, *policy ? policy : "PreemptLowerPriority"); /* defaulted */
 }
+
+/* printCertificateSigningRequest */
+void k1s_t_cells_csr(json_t *cells, const json_t *o, time_t now)
+{
+    k1s_t_cell_str(cells, jstr(o, "metadata.name"));
+    k1s_t_cell_age(cells, o, now);
+    const char *signer = jstr(o, "spec.signerName");
+    k1s_t_cell_str(cells, *signer ? signer : "<none>");
+    k1s_t_cell_str(cells, jstr(o, "spec.username"));
+    const json_t *es = jget(o, "spec.expirationSeconds");
+    char dur[64] = "<none>";
+    if (json_is_integer(es))
+        k1s_table_age(dur, sizeof(dur), (double)json_integer_value(es));
+    k1s_t_cell_str(cells, dur);
+    /* extractCSRStatus: the condition types present, whatever their status */
+    bool approved = false, denied = false, failed = false;
+    const json_t *c;
+    size_t i;
+    json_array_foreach(jarr(o, "status.conditions"), i, c)
+    {
+        const char *t = jstr(c, "type");
+        approved |= !strcmp(t, "Approved");
+        denied |= !strcmp(t, "Denied");
+        failed |= !strcmp(t, "Failed");
+    }
+    k1s_buf_t b = K1S_BUF_INIT;
+    k1s_buf_puts(&b, denied ? "Denied" : approved ? "Approved" : "Pending");
+    if (failed)
+        k1s_buf_puts(&b, ",Failed");
+    if (*jstr(o, "status.certificate"))
+        k1s_buf_puts(&b, ",Issued");
+    k1s_t_cell_buf(cells, &b);
+    k1s_buf_free(&b);
+}

@@ -173,6 +173,7 @@ void k1s_t_ascii_lower(char *s);
 
 void k1s_t_cells_default(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_pod(json_t *cells, const json_t *o, time_t now);
+void k1s_t_cells_csr(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_pdb(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_replicaset(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_daemonset(json_t *cells, const json_t *o, time_t now);

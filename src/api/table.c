@@ -684,6 +684,17 @@ static const col_t endpointslice_cols[] = {
     COL_AGE,
 };
 
+static const col_t csr_cols[] = {
+    COL_NAME,
+    COL_AGE,
+    {"SignerName", "string", "",
+     "signerName indicates the requested signer, and is a qualified name.", 0},
+    {"Requestor", "string", "", "Name of the user who requested the CSR", 0},
+    {"RequestedDuration", "string", "",
+     "expirationSeconds is the requested duration of validity of the issued certificate.", 0},
+    {"Condition", "string", "", "Current approval or denial status of the CSR", 0},
+};
+
 /* ---- The printer table ---- */
 
 typedef void (*cells_fn_t)(json_t *cells, const json_t *obj, time_t now);
@@ -733,6 +744,7 @@ static const printer_t printers[] = {
     PRINTER("policy", "poddisruptionbudgets", pdb_cols, k1s_t_cells_pdb),
     PRINTER("autoscaling", "horizontalpodautoscalers", hpa_cols, k1s_t_cells_hpa),
     PRINTER("scheduling.k8s.io", "priorityclasses", priorityclass_cols, k1s_t_cells_priorityclass),
+    PRINTER("certificates.k8s.io", "certificatesigningrequests", csr_cols, k1s_t_cells_csr),
     /* roles, clusterroles and limitranges have no printer upstream: the default table */
 };
 

@@ -353,6 +353,8 @@ int k1s_validate(const k1s_resource_t *r, const json_t *obj, const json_t *old, 
         k1s_v_check_cronjob(&v, r, obj, old);
     } else if (!strcmp(g, "coordination.k8s.io") && !strcmp(k, "Lease")) {
         k1s_v_check_lease(&v, r, obj, old);
+    } else if (!strcmp(g, "certificates.k8s.io") && !strcmp(k, "CertificateSigningRequest")) {
+        k1s_v_check_csr(&v, r, obj, old);
     } else if (!strcmp(g, "scheduling.k8s.io") && !strcmp(k, "PriorityClass")) {
         k1s_v_check_priority_class(&v, r, obj, old);
     } else if (old) {

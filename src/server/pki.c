@@ -497,6 +497,31 @@ static int ensure_leaf(const char *dir, const char *name, const char *cn, const 
     return r;
 }
 
+/* The service-account signing key (RSA 2048, as k3s's service.key): made once, never rotated
+ * here, since every issued token would stop verifying. */
+static int ensure_sa_key(const char *dir, k1s_err_t *err)
+{
+    _k1s_cleanup_free_ char *path = path_join(dir, "service", ".key");
+    EVP_PKEY *key = NULL;
+    int r = load_key(path, &key);
+    if (r == 0) {
+        bool rsa = EVP_PKEY_is_a(key, "RSA");
+        EVP_PKEY_free(key);
+        if (!rsa)
+            return k1s_err_set(err, EINVAL, "%s is not an RSA private key", path);
+        return 0;
+    }
+    if (r != -ENOENT)
+        return k1s_err_set(err, -r, "read %s: %s", path,
+                           r == -EINVAL ? "not a PEM private key" : strerror(-r));
+    key = EVP_RSA_gen(2048);
+    if (!key)
+        return k1s_tls_err(err, ENOMEM, "generate %s", path);
+    r = write_pem(path, key_pem(key), 0600, err);
+    EVP_PKEY_free(key);
+    return r;
+}
+
 int k1s_pki_ensure(const char *tls_dir, const char *const *sans, k1s_err_t *err)
 {
     strv_t want = {0};
@@ -524,6 +549,8 @@ int k1s_pki_ensure(const char *tls_dir, const char *const *sans, k1s_err_t *err)
     if (r == 0)
         r = ensure_leaf(tls_dir, admin_name, "system:admin", admin_orgs, CERT_CLIENT, cca, ckey,
                         NULL, err);
+    if (r == 0)
+        r = ensure_sa_key(tls_dir, err);
     X509_free(sca);
     X509_free(cca);
     EVP_PKEY_free(skey);

@@ -8,8 +8,9 @@
  *   client-ca.crt/.key               client CA (user and node certs), 10 years
  *   serving-kube-apiserver.crt/.key  signed by server-ca, 1 year
  *   client-admin.crt/.key            CN=system:admin, O=system:masters, by client-ca, 1 year
+ *   service.key                      service-account token signing key (RSA 2048), never renewed
  *
- * Keys are EC P-256 (PKCS#8 PEM, mode 0600), certificates PEM (0644), the
+ * Other keys are EC P-256 (PKCS#8 PEM, mode 0600), certificates PEM (0644), the
  * directory 0700. Every file is written atomically. Leaf certificates are
  * renewed when they expire within 90 days, when they no longer chain to
  * their CA (a CA was recreated), and, for the serving certificate, when its

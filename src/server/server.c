@@ -203,7 +203,8 @@ int k1s_server_run(k1s_server_config_t *c)
                                .audit_log_path = c->audit_log_path,
                                .audit_log_maxage = c->audit_log_maxage,
                                .audit_log_maxbackup = c->audit_log_maxbackup,
-                               .audit_log_maxsize = c->audit_log_maxsize};
+                               .audit_log_maxsize = c->audit_log_maxsize,
+                               .tls_dir = tls_dir};
     if (k1s_apiserver_new(base, store, &ao, &api, &err) < 0) {
         fprintf(stderr, "k1s: %s\n", err.msg);
         goto out;

@@ -99,14 +99,15 @@ def test_delete_collection_and_pagination(api, ns):
             metadata=client.V1ObjectMeta(name="dc%d" % i, labels={"group": "a" if i < 5 else "b"})))
     page = core.list_namespaced_config_map(ns, limit=3)
     names = [i.metadata.name for i in page.items]
-    assert len(names) == 3 and page.metadata._continue and page.metadata.remaining_item_count == 4
+    # 7 of ours and the namespace's kube-root-ca.crt
+    assert len(names) == 3 and page.metadata._continue and page.metadata.remaining_item_count == 5
     while page.metadata._continue:
         page = core.list_namespaced_config_map(ns, limit=3, _continue=page.metadata._continue)
         names += [i.metadata.name for i in page.items]
-    assert sorted(names) == ["dc%d" % i for i in range(7)]
+    assert sorted(names) == ["dc%d" % i for i in range(7)] + ["kube-root-ca.crt"]
     core.delete_collection_namespaced_config_map(ns, label_selector="group=a")
     left = sorted(i.metadata.name for i in core.list_namespaced_config_map(ns).items)
-    assert left == ["dc5", "dc6"]
+    assert left == ["dc5", "dc6", "kube-root-ca.crt"]
 
 
 def test_errors_are_status_objects(api, ns):

@@ -393,6 +393,7 @@ def test_node_identity_is_restricted(server, ns):
     for s in ("s1", "s2"):
         server.kubectl("create", "secret", "generic", s, "--from-literal=a=b", "-n", ns)
     server.kubectl("create", "configmap", "cm1", "--from-literal=k=v", "-n", ns)
+    server.kubectl("create", "serviceaccount", "sa1", "-n", ns)
     server.kubectl("create", "configmap", "cm2", "-n", ns)
     server.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(POD))
     other = json.loads(json.dumps(POD))

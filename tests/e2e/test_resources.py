@@ -224,12 +224,13 @@ def test_paginated_list_is_a_consistent_snapshot(server, ns):
     assert status == 200, page2
     assert [i["metadata"]["name"] for i in page2["items"]] == ["c", "d"]
     assert page2["items"][1]["data"] == {"v": "1"}
-    assert page2["metadata"]["resourceVersion"] == rv and "continue" not in page2["metadata"]
+    # the last page holds the namespace's kube-root-ca.crt
+    assert page2["metadata"]["resourceVersion"] == rv and page2["metadata"]["remainingItemCount"] == 1
     # the same snapshot by resourceVersionMatch=Exact; now is different
     status, exact = server.json("GET", base + "?resourceVersion=%s&resourceVersionMatch=Exact" % rv)
-    assert [i["metadata"]["name"] for i in exact["items"]] == ["a", "b", "c", "d"]
+    assert [i["metadata"]["name"] for i in exact["items"]] == ["a", "b", "c", "d", "kube-root-ca.crt"]
     status, now = server.json("GET", base)
-    assert [i["metadata"]["name"] for i in now["items"]] == ["a", "b", "d", "e"]
+    assert [i["metadata"]["name"] for i in now["items"]] == ["a", "b", "d", "e", "kube-root-ca.crt"]
     status, body = server.json("GET", base + "?resourceVersion=999999999")
     assert status == 504 and "Too large resource version" in body["message"]
     status, body = server.json("GET", base + "?resourceVersionMatch=Exact")

@@ -435,6 +435,46 @@ static void test_issue(void **state)
     free(dir);
 }
 
+/* service.key: an RSA key made once, 0600, never replaced; a non-RSA key is refused */
+static void test_service_key(void **state)
+{
+    char *dir = tlsdir(state);
+    k1s_err_t err = {0};
+    assert_int_equal(k1s_pki_ensure(dir, NULL, &err), 0);
+    char *p = path(dir, "service.key");
+    assert_int_equal(mode_of(p), 0600);
+    char *before;
+    assert_int_equal(k1s_read_file(p, &before, NULL), 0);
+    FILE *f = fopen(p, "r");
+    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(k);
+    assert_true(EVP_PKEY_is_a(k, "RSA"));
+    assert_int_equal(EVP_PKEY_get_bits(k), 2048);
+    EVP_PKEY_free(k);
+    /* reused on the next start, even when the CAs are renewed */
+    char *ca = path(dir, "server-ca.crt");
+    unlink(ca);
+    assert_int_equal(k1s_pki_ensure(dir, NULL, &err), 0);
+    char *after;
+    assert_int_equal(k1s_read_file(p, &after, NULL), 0);
+    assert_string_equal(before, after);
+    /* something else in its place is an error, not silently replaced */
+    char *eckey = path(dir, "client-admin.key");
+    char *ec;
+    assert_int_equal(k1s_read_file(eckey, &ec, NULL), 0);
+    assert_int_equal(k1s_write_file_atomic(p, ec, strlen(ec), 0600), 0);
+    assert_int_equal(k1s_pki_ensure(dir, NULL, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "service.key"));
+    free(ec);
+    free(eckey);
+    free(after);
+    free(before);
+    free(ca);
+    free(p);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +484,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kubeconfig, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
