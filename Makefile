@@ -3,7 +3,7 @@
 # Sources are found by globbing, so adding a .c file needs no edit here.
 
 CC      ?= cc
-PKGS    := libevent_core libevent_openssl libevent_pthreads openssl jansson yaml-0.1 sqlite3 zlib
+PKGS    := libevent_core libevent_openssl libevent_pthreads openssl jansson yaml-0.1 sqlite3 zlib libnghttp2
 PYTHON  := /usr/bin/python3
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -19,7 +19,7 @@ ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined -fno-omit-fr
 
 SRCS      := $(shell find src -name '*.c' | sort)
 LIB_SRCS  := $(filter-out src/cli/main.c,$(SRCS))
-GEN_SRCS  := build/gen/openapi_data.c build/gen/proto_data.c
+GEN_SRCS  := build/gen/openapi_data.c build/gen/proto_data.c build/gen/rbac_policy.c
 UNIT_SRCS := $(shell find tests/unit -name '*.c' 2>/dev/null | sort)
 
 REL_OBJS  := $(patsubst %.c,build/obj/%.o,$(LIB_SRCS)) $(patsubst build/gen/%.c,build/obj/gen/%.o,$(GEN_SRCS))
@@ -71,6 +71,11 @@ build/gen/openapi_data.c: tools/gen-openapi.py $(wildcard tools/openapi-*.json)
 build/gen/proto_data.c: tools/gen-proto.py $(wildcard build/deps/kubectl-1.20/usr/bin/kubectl)
 	@mkdir -p build/gen
 	$(PYTHON) tools/gen-proto.py $@
+
+# The default RBAC policy (src/api/rbac-policy.json), compiled in as data.
+build/gen/rbac_policy.c: src/api/rbac-policy.json tools/gen-embed.py
+	@mkdir -p build/gen
+	$(PYTHON) tools/gen-embed.py $< k1s_rbac_policy_json $@
 
 build/asan/tests/%: tests/unit/%.c build/asan/libk1s.a
 	@mkdir -p $(dir $@)

@@ -148,7 +148,7 @@ static double ms(int64_t ns)
 typedef struct opts {
     int port, clients, count, size, runs, watchers, rate, pid;
     double seconds;
-    const char *tls, *log, *dir, *path, *prefix;
+    const char *tls, *log, *dir, *path, *prefix, *client;
     char **cmd; /* after "--" */
 } opts_t;
 
@@ -191,6 +191,8 @@ static void parse_opts(int argc, char **argv, opts_t *o)
             o->path = v;
         else if (!strcmp(a, "--prefix"))
             o->prefix = v;
+        else if (!strcmp(a, "--client"))
+            o->client = v;
         else
             die("unknown option %s", a);
     }
@@ -942,6 +944,63 @@ static int cmd_list(opts_t *o)
     return 0;
 }
 
+/* ---- get: the cost of authorization ------------------------------------------------ */
+
+/*
+ * GETs one object over two keep-alive connections in alternation: one as
+ * the admin (system:masters, which the authorizer lets through first) and
+ * one as the user whose client certificate is CLIENT.crt/CLIENT.key (its
+ * access comes from an RBAC binding). Prints both medians and the
+ * difference in percent.
+ */
+static int cmd_get(opts_t *o)
+{
+    if (!o->port || !o->tls || o->runs <= 0 || !o->path || !o->client)
+        die("get: --port P --tls DIR --runs R --path PATH --client CERT_PREFIX");
+    SSL_CTX *admin = tls_ctx_new(o->tls);
+    SSL_CTX *user = tls_ctx_new(o->tls);
+    char crt[4096], key[4096];
+    snprintf(crt, sizeof(crt), "%s.crt", o->client);
+    snprintf(key, sizeof(key), "%s.key", o->client);
+    if (SSL_CTX_use_certificate_chain_file(user, crt) != 1 ||
+        SSL_CTX_use_PrivateKey_file(user, key, SSL_FILETYPE_PEM) != 1)
+        die("get: cannot load %s / %s", crt, key);
+    conn_t ca, cu;
+    if (conn_open(&ca, admin, o->port, NULL) < 0 || conn_open(&cu, user, o->port, NULL) < 0)
+        die("get: cannot connect");
+    int64_t *la = xcalloc((size_t)o->runs, sizeof(*la));
+    int64_t *lu = xcalloc((size_t)o->runs, sizeof(*lu));
+    for (int i = -o->runs / 10; i < o->runs; i++) { /* the first tenth warms up */
+        for (int k = 0; k < 2; k++) {
+            /* alternate which one goes first so neither always follows the other */
+            conn_t *c = (k ^ (i & 1)) ? &cu : &ca;
+            resp_t r;
+            uint64_t t = now_ns();
+            if (http_do(c, "GET", o->path, NULL, NULL, 0, &r) < 0)
+                die("get: connection broken");
+            int64_t d = (int64_t)(now_ns() - t);
+            if (r.status != 200)
+                die("get: HTTP %d as %s: %.300s", r.status, c == &cu ? "user" : "admin",
+                    r.body ? r.body : "");
+            resp_free(&r);
+            if (i >= 0)
+                (c == &cu ? lu : la)[i] = d;
+        }
+    }
+    conn_close(&ca);
+    conn_close(&cu);
+    qsort(la, (size_t)o->runs, sizeof(*la), cmp_i64);
+    qsort(lu, (size_t)o->runs, sizeof(*lu), cmp_i64);
+    double ma = (double)pct(la, (size_t)o->runs, 50) / 1e3, mu = (double)pct(lu, (size_t)o->runs, 50) / 1e3;
+    printf("get_runs=%d get_admin_median_us=%.1f get_rbac_median_us=%.1f get_rbac_overhead_pct=%.1f\n",
+           o->runs, ma, mu, (mu - ma) / ma * 100);
+    free(la);
+    free(lu);
+    SSL_CTX_free(admin);
+    SSL_CTX_free(user);
+    return 0;
+}
+
 /* ---- watch ----------------------------------------------------------------------------- */
 
 /*
@@ -1270,7 +1329,7 @@ static int cmd_watch(opts_t *o)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: k1s-load freeport|start|rss|idle|create|sqlite|list|watch [options]");
+        die("usage: k1s-load freeport|start|rss|idle|create|sqlite|list|get|watch [options]");
     signal(SIGPIPE, SIG_IGN);
     opts_t o = {0};
     const char *cmd = argv[1];
@@ -1291,5 +1350,7 @@ int main(int argc, char **argv)
         return cmd_list(&o);
     if (!strcmp(cmd, "watch"))
         return cmd_watch(&o);
+    if (!strcmp(cmd, "get"))
+        return cmd_get(&o);
     die("unknown command %s", cmd);
 }

@@ -17,9 +17,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 if [ "${BENCH_QUICK:-0}" != 0 ]; then
-    QUICK=1 IDLE_S=10 OBJECTS=2000 STARTS=3 LIST_RUNS=5 WATCH_S=3 SQLITE_S=2
+    QUICK=1 IDLE_S=10 OBJECTS=2000 STARTS=3 LIST_RUNS=5 WATCH_S=3 SQLITE_S=2 GET_RUNS=2000
 else
-    QUICK=0 IDLE_S=60 OBJECTS=10000 STARTS=5 LIST_RUNS=9 WATCH_S=10 SQLITE_S=5
+    QUICK=0 IDLE_S=60 OBJECTS=10000 STARTS=5 LIST_RUNS=9 WATCH_S=10 SQLITE_S=5 GET_RUNS=20000
 fi
 CLIENTS=32 WATCHERS=100 WATCH_RATE=200 SETTLE_S=3
 
@@ -180,6 +180,33 @@ check_alive "the lists"
 LIST_ITEMS=$list_items LIST_MEDIAN_MS=$list_median_ms LIST_MIN_MS=$list_min_ms
 LIST_MAX_MS=$list_max_ms LIST_BYTES=$list_bytes
 
+# ---- authorization: the same get as the admin and as an RBAC user ---------------------------
+# The admin is in system:masters, which the authorizer lets through before RBAC; the viewer's
+# access comes from a RoleBinding, among 100 other bindings. Both requests take the same path
+# otherwise, so the difference is what an RBAC decision costs.
+say "authorization: get of one ConfigMap as the admin and as an RBAC user, $GET_RUNS runs each"
+admin_curl() {
+    curl -sS -o /dev/null --cacert "$TLS/server-ca.crt" --cert "$TLS/client-admin.crt" \
+        --key "$TLS/client-admin.key" -H 'Content-Type: application/json' "$@"
+}
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/viewer.key" \
+    -out "$WORK/viewer.csr" -subj "/CN=bench-viewer" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$WORK/viewer.ext"
+openssl x509 -req -in "$WORK/viewer.csr" -CA "$TLS/client-ca.crt" -CAkey "$TLS/client-ca.key" \
+    -CAcreateserial -days 1 -out "$WORK/viewer.crt" -extfile "$WORK/viewer.ext" 2>/dev/null
+API=https://127.0.0.1:$PORT
+admin_curl -X POST -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"authz-bench"},"data":{"a":"b"}}' \
+    "$API/api/v1/namespaces/default/configmaps"
+rb() { # rb NAME USER
+    admin_curl -X POST -d "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"$1\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"view\"},\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\",\"name\":\"$2\"}]}" \
+        "$API/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings"
+}
+for i in $(seq 100); do rb "other-$i" "someone-$i"; done
+rb bench-viewer bench-viewer
+measure get --port "$PORT" --tls "$TLS" --runs "$GET_RUNS" \
+    --path /api/v1/namespaces/default/configmaps/authz-bench --client "$WORK/viewer"
+check_alive "the authorization benchmark"
+
 # ---- 3b. restarts on the populated store ------------------------------------------------------
 STORED=$LIST_ITEMS
 say "restarts with $STORED objects stored: $STARTS"
@@ -256,6 +283,10 @@ row "creates/s, $CLIENTS HTTPS clients" "$create_rate/s" "≥ 2000/s$(verdict "$
     "raw SQLite $RAW_RATE/s" "$(awk -v a="$create_rate" -v b="$RAW_RATE" 'BEGIN {printf "%.2fx", a / b}')" \
     "$create_ok ok, $create_failed failed"
 row "  create latency p50 / p99" "$create_p50_ms / $create_p99_ms ms" "(info)"
+row "get as an RBAC user (authorization)" "$get_rbac_median_us µs" \
+    "≤ +5 %$(verdict "$get_rbac_overhead_pct" '<=' 5)" "admin $get_admin_median_us µs" \
+    "$(awk -v a="$get_rbac_median_us" -v b="$get_admin_median_us" 'BEGIN {printf "%.2fx", a / b}')" \
+    "median of $get_runs each; +$get_rbac_overhead_pct % over system:masters"
 row "watch delay p50, $watch_watchers watchers" "$watch_p50_ms ms" "(info)" "" "" \
     "$watch_events events, $watch_missing missing, $watch_before_response before their response (as 0)"
 row "watch delay p99" "$watch_p99_ms ms" "≤ 10 ms$(verdict "$watch_p99_ms" '<=' 10)" "" "" \

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 
 #include "api/apiserver.h"
+#include "api/audit.h"
+#include "api/authz.h"
 #include "api/registry.h"
 #include "lib/buf.h"
 #include "lib/util.h"
@@ -73,6 +75,8 @@ struct k1s_apiserver {
     k1s_sa_t *sa;   /* service accounts: token signing and defaults (satoken.c) */
     k1s_csr_t *csr; /* CertificateSigningRequest signing (csr.c) */
     uint64_t start_ns;
+    k1s_authz_t *authz; /* authz.c: RBAC view, Node authorizer */
+    k1s_audit_t *audit; /* audit.c: NULL when --audit-log-path is not set */
 };
 
 /* An authenticated request in flight. */
@@ -98,7 +102,16 @@ typedef struct k1s_api_req {
     int success_code;
     bool answer_scale;                          /* answer a write with the autoscaling/v1 Scale */
     int (*after_commit)(struct k1s_api_req *r); /* optional hook after the write */
+    k1s_authz_req_t *authz;                     /* attributes and decision (authz.c) */
 } k1s_api_req_t;
+
+/* --- apiserver.c --- */
+/* The static token tok names (the authenticator TokenReview uses too), or NULL. */
+const k1s_token_t *k1s_api_token_lookup(k1s_apiserver_t *api, const char *tok);
+
+/* --- review.c: authorization.k8s.io and authentication.k8s.io reviews --- */
+/* Answers a request to a create_only resource. */
+void k1s_review_handle(k1s_api_req_t *r);
 
 /* --- objects.c --- */
 /* Store key for an object: "/<storage>/<ns>/<name>" or "/<storage>/<name>". New string. */
@@ -150,6 +163,8 @@ bool k1s_discovery_handle(k1s_api_req_t *r, const char *path);
 /* --- rest.c --- */
 void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, char **segs,
                      int nsegs);
+/* Decodes the request body (JSON, YAML or protobuf) into an object; NULL after answering 400. */
+json_t *k1s_rest_decode_body(k1s_api_req_t *r);
 /* Internal writes used by bootstrap and namespace termination (no HTTP request). */
 int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, json_t *obj);
 /* Deletes (or starts graceful deletion of) a stored object; returns 0 or -errno. */

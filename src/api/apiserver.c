@@ -83,6 +83,14 @@ static bool token_eq(const char *a, const char *b)
     return d == 0;
 }
 
+const k1s_token_t *k1s_api_token_lookup(k1s_apiserver_t *api, const char *tok)
+{
+    for (size_t i = 0; i < api->ntokens; i++)
+        if (token_eq(api->tokens[i].token, tok))
+            return &api->tokens[i];
+    return NULL;
+}
+
 /* Sets r->user and r->groups from the client certificate or a bearer token; false if neither. */
 static bool authenticate(k1s_apiserver_t *api, k1s_api_req_t *r)
 {
@@ -97,13 +105,13 @@ static bool authenticate(k1s_apiserver_t *api, k1s_api_req_t *r)
         const char *tok = auth + 7;
         while (*tok == ' ')
             tok++;
-        for (size_t i = 0; i < api->ntokens; i++)
-            if (token_eq(api->tokens[i].token, tok)) {
-                r->user = api->tokens[i].user;
-                r->groups = api->tokens[i].groups;
-                r->uid = api->tokens[i].uid;
-                return true;
-            }
+        const k1s_token_t *t = k1s_api_token_lookup(api, tok);
+        if (t) {
+            r->user = t->user;
+            r->groups = t->groups;
+            r->uid = t->uid;
+            return true;
+        }
         return k1s_sa_authenticate(r, tok);
     }
     return false;
@@ -355,6 +363,8 @@ void k1s_apiserver_handle(k1s_http_req_t *h, void *arg)
         k1s_api_fail(r, 401, "Unauthorized", "Unauthorized");
         return;
     }
+    if (!k1s_authz_request(r))
+        return;
     if (!strcmp(path, "/metrics")) {
         r->verb = "get";
         handle_metrics(r);
@@ -466,6 +476,13 @@ int k1s_apiserver_new(struct event_base *base, k1s_store_t *store, const k1s_api
     }
     api->ports = k1s_ipalloc_new_range(30000, 32767);
     load_tokens(api, opts->tokens_file);
+    k1s_audit_opts_t aopts = {opts->audit_log_path, opts->audit_log_maxage,
+                              opts->audit_log_maxbackup, opts->audit_log_maxsize};
+    if (k1s_audit_new(&aopts, &api->audit, err) < 0) {
+        k1s_apiserver_free(api);
+        return -EINVAL;
+    }
+    api->authz = k1s_authz_new(api);
     if (opts->tls_dir &&
         (k1s_sa_init(api, opts->tls_dir, err) < 0 || k1s_csr_init(api, opts->tls_dir, err) < 0)) {
         k1s_apiserver_free(api);
@@ -595,6 +612,7 @@ int k1s_apiserver_bootstrap(k1s_apiserver_t *api, k1s_err_t *err)
     }
     free(key);
     put_endpoints(api);
+    k1s_rbac_bootstrap(api->store);
     /* ready once everything queued so far has committed */
     k1s_store_sync(api->store, ready_done, api);
     return 0;
@@ -605,6 +623,8 @@ void k1s_apiserver_free(k1s_apiserver_t *api)
     if (!api)
         return;
     k1s_watch_close_all(api);
+    k1s_authz_free(api->authz);
+    k1s_audit_free(api->audit);
     k1s_sa_free(api);
     k1s_csr_free(api);
     k1s_bytes_unref(api->wc_bytes);

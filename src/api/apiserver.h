@@ -20,6 +20,10 @@ typedef struct k1s_apiserver_opts {
     int advertise_port;            /* 6443 */
     const char *service_cidr;      /* "10.43.0.0/16" */
     const char *tokens_file;       /* static bearer tokens (token,user,uid,"groups"); may be NULL */
+    const char *audit_log_path;    /* audit log file, "-" for stdout; NULL: no audit log */
+    int audit_log_maxage;          /* days to keep rotated files (0: no limit) */
+    int audit_log_maxbackup;       /* rotated files to keep (0: no limit) */
+    int audit_log_maxsize;         /* megabytes before rotating (0: never) */
     const char *tls_dir; /* service.key, server-ca.crt, client-ca.crt/.key; NULL: no service-account
                             tokens nor CSR signing */
 } k1s_apiserver_opts_t;

@@ -11,8 +11,10 @@
 
 #include "api/apiserver-int.h"
 
-static json_t *verbs_all(void)
+static json_t *verbs_all(const k1s_resource_t *r)
 {
+    if (r->create_only)
+        return json_pack("[s]", "create");
     return json_pack("[s,s,s,s,s,s,s,s]", "create", "delete", "deletecollection", "get", "list",
                      "patch", "update", "watch");
 }
@@ -55,7 +57,7 @@ static json_t *resource_list(const char *group, const char *version)
             continue;
         json_t *e =
             json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName", r->singular,
-                      "namespaced", r->namespaced, "kind", r->kind, "verbs", verbs_all());
+                      "namespaced", r->namespaced, "kind", r->kind, "verbs", verbs_all(r));
         if (r->short_names[0])
             json_object_set_new(e, "shortNames", strings(r->short_names, 4));
         if (r->categories[0])
@@ -143,7 +145,7 @@ static json_t *aggregated_version(const char *group, const char *version)
         json_t *e = json_pack("{s:s, s:o, s:s, s:s, s:o}", "resource", r->plural, "responseKind",
                               gvk(group, version, r->kind), "scope",
                               r->namespaced ? "Namespaced" : "Cluster", "singularResource",
-                              r->singular, "verbs", verbs_all());
+                              r->singular, "verbs", verbs_all(r));
         if (r->short_names[0])
             json_object_set_new(e, "shortNames", strings(r->short_names, 4));
         if (r->categories[0])

@@ -31,6 +31,7 @@ typedef struct k1s_resource {
     const char *field_selectors[8]; /* per-type selectable fields beyond metadata.name/namespace */
     const char
         *storage_name; /* key prefix name; usually == plural (events.k8s.io shares "events") */
+    bool create_only;  /* a review: only POST, answered by review.c and never stored */
 } k1s_resource_t;
 
 /* All resources, in discovery order. */

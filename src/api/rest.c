@@ -107,6 +107,11 @@ static json_t *decode_body(k1s_api_req_t *r, bool *dup_fields)
     return obj;
 }
 
+json_t *k1s_rest_decode_body(k1s_api_req_t *r)
+{
+    return decode_body(r, NULL);
+}
+
 /* Checks apiVersion/kind of a decoded object against the URL; fills them in if missing. */
 static bool check_type(k1s_api_req_t *r, json_t *obj)
 {
@@ -414,7 +419,7 @@ static void handle_create(k1s_api_req_t *r)
     if (!obj)
         return;
     r->obj = obj;
-    if (!check_type(r, obj))
+    if (!check_type(r, obj) || !k1s_node_restriction_admit(r, obj))
         return;
     json_t *meta = k1s_obj_meta(obj);
     if (r->res->namespaced) {
@@ -1215,6 +1220,10 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
         k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
         return;
     }
+    if (r->res->create_only) {
+        k1s_review_handle(r);
+        return;
+    }
     if (nsegs - i > 3) {
         k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
         return;
@@ -1268,6 +1277,8 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
         }
         r->dry_run = true;
     }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD") && !k1s_node_restriction_admit(r, NULL))
+        return;
     bool watch = query_bool(r->http, "watch");
     if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
         if (!r->name) {

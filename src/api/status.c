@@ -55,7 +55,9 @@ void k1s_api_req_done(k1s_api_req_t *r, int code)
         double secs = (double)(k1s_now_ns() - r->start_ns) / 1e9;
         record_metric(r->api, r->verb ? r->verb : "other", r->res ? r->res->plural : "", code,
                       secs);
+        k1s_audit_log(r, code);
     }
+    k1s_authz_req_free(r->authz);
     json_decref(r->obj);
     json_decref(r->old);
     json_decref(r->warnings);

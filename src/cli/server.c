@@ -53,6 +53,14 @@ static const opt_t opts[] = {
      "IPv4 network CIDR for service IPs (default 10.43.0.0/16)"},
     {"cluster-cidr", NULL, OPT_STR, OFF(cluster_cidr),
      "IPv4 network CIDR for pod IPs (default 10.42.0.0/16)"},
+    {"audit-log-path", NULL, OPT_STR, OFF(audit_log_path),
+     "Write an audit log of writes and denied requests to this file (\"-\": standard output)"},
+    {"audit-log-maxage", NULL, OPT_INT, OFF(audit_log_maxage),
+     "Days to keep rotated audit log files (default: no limit)"},
+    {"audit-log-maxbackup", NULL, OPT_INT, OFF(audit_log_maxbackup),
+     "Rotated audit log files to keep (default: no limit)"},
+    {"audit-log-maxsize", NULL, OPT_INT, OFF(audit_log_maxsize),
+     "Megabytes an audit log file may reach before it is rotated (default: no rotation)"},
 };
 
 static void usage(FILE *f)

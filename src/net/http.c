@@ -18,8 +18,11 @@
  * machine (the next pipelined request after an answer, a late on_close) is
  * deferred through the connection's timer event, so handlers may answer
  * from inside the handler call or any other callback.
+ *
+ * A TLS connection whose ALPN chose "h2" is handed to http2.c after the
+ * handshake; the public request functions below pass HTTP/2 requests on.
  */
-#include "net/http.h"
+#include "net/http-int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,103 +57,15 @@
 #define OUT_HIGH (1u << 20)      /* don't parse the next request above this much unsent output */
 #define CHUNK_LINE_MAX 1024
 
-typedef enum {
-    ST_HEAD,       /* waiting for / reading a request head */
-    ST_BODY,       /* Content-Length body */
-    ST_CHUNK_SIZE, /* chunked body: size line */
-    ST_CHUNK_DATA, /* chunked body: data */
-    ST_CHUNK_CRLF, /* chunked body: CRLF after data */
-    ST_TRAILER,    /* chunked body: trailer section */
-    ST_HANDLING,   /* handler owns the request */
-    ST_STREAMING,  /* handler is streaming an answer */
-    ST_CLOSING,    /* final answer queued; close once it is written */
-    ST_LINGER,     /* final answer written; discard input briefly, then close */
-} conn_state_t;
-
-typedef struct arena_blk {
-    struct arena_blk *next;
-    size_t used, cap;
-    _Alignas(max_align_t) char data[];
-} arena_blk_t;
-
-typedef struct hdr {
-    const char *name, *value;
-} hdr_t;
-
-typedef struct conn conn_t;
-
-typedef struct req {
-    k1s_http_req_t pub; /* first: handlers see only this */
-    conn_t *conn;
-    arena_blk_t *arena;
-    hdr_t *hdrs;
-    int nhdrs;
-    /* query parameters, decoded lazily */
-    hdr_t *params;
-    int nparams;
-    bool params_parsed;
-    /* body */
-    char *body;
-    size_t body_len, body_cap, content_length, chunk_left, trailer_len;
-    bool chunked;
-    /* request flags */
-    bool http10, keepalive, is_head, expect_continue;
-    /* answer */
-    k1s_buf_t resp_hdrs;
-    bool user_cache_control, user_content_type, user_date;
-    bool counted;  /* counts toward srv->inflight */
-    bool answered; /* respond() or stream_start() called */
-    bool streaming, stream_chunked, ended, close_called;
-    k1s_http_close_fn on_close;
-    void *close_arg;
-} req_t;
-
-struct conn {
-    k1s_http_server_t *srv;
-    conn_t *prev, *next;     /* srv->conns while the socket is open */
-    struct bufferevent *bev; /* NULL once closed (zombie) */
-    struct event *timer;     /* timeouts */
-    struct event *kick;      /* deferred work: next request, late on_close */
-    evutil_socket_t fd;
-    k1s_http_peer_t peer;
-    req_t *req;
-    conn_state_t state;
-    size_t scan;       /* bytes of the head already scanned for its end */
-    bool head_started; /* header deadline armed for the current request */
-    bool peer_eof;     /* client closed its side */
-    bool wait_drain;   /* too much unsent output: wait before parsing more */
-    bool tls;
-};
-
-typedef struct listener {
-    struct evconnlistener *l;
-    struct event *retry; /* re-enables accepting after EMFILE */
-} listener_t;
-
-struct k1s_http_server {
-    struct event_base *base;
-    SSL_CTX *ssl_ctx;
-    k1s_http_opts_t opts;
-    k1s_http_handler_fn handler;
-    void *arg;
-    listener_t **listeners;
-    int nlisteners;
-    int port;
-    conn_t *conns;
-    int nconns, nzombies, inflight;
-    bool dead;
-};
-
 /* peer.orgs of a connection without a verified certificate */
 static char *no_orgs[] = {NULL};
 
 static void conn_process(conn_t *c);
-static void conn_shutdown(conn_t *c);
 static void send_error(conn_t *c, int status, const char *reason, const char *message);
 
 /* ---- request memory ---- */
 
-static void *req_alloc(req_t *r, size_t n)
+void *k1s_http_int_alloc(req_t *r, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     arena_blk_t *b = r->arena;
@@ -167,7 +82,7 @@ static void *req_alloc(req_t *r, size_t n)
     return p;
 }
 
-static req_t *req_new(conn_t *c)
+req_t *k1s_http_int_req_new(conn_t *c)
 {
     req_t *r = k1s_xcalloc(1, sizeof(*r));
     r->conn = c;
@@ -177,7 +92,7 @@ static req_t *req_new(conn_t *c)
     return r;
 }
 
-static void req_free(req_t *r)
+void k1s_http_int_req_free(req_t *r)
 {
     while (r->arena) {
         arena_blk_t *n = r->arena->next;
@@ -239,7 +154,7 @@ const char *k1s_http_reason(int status)
 }
 
 /* RFC 7231 IMF-fixdate, cached per second (C-locale names, no strftime). */
-static const char *http_date(void)
+const char *k1s_http_int_date(void)
 {
     static _Thread_local time_t cached = -1;
     static _Thread_local char buf[40];
@@ -343,14 +258,14 @@ static void append_status_json(k1s_buf_t *b, int status, const char *reason, con
 
 /* ---- timers ---- */
 
-static void conn_timer(conn_t *c, int seconds)
+void k1s_http_int_timer(conn_t *c, int seconds)
 {
     struct timeval tv = {seconds, 0};
     evtimer_add(c->timer, &tv);
 }
 
 /* Runs kick_cb() from the event loop, outside any caller's stack. */
-static void conn_kick(conn_t *c)
+void k1s_http_int_kick(conn_t *c)
 {
     event_active(c->kick, EV_TIMEOUT, 1);
 }
@@ -360,9 +275,10 @@ static int header_timeout(const k1s_http_server_t *srv)
     return srv->opts.header_timeout_s;
 }
 
-static void conn_free(conn_t *c)
+void k1s_http_int_conn_free(conn_t *c)
 {
     k1s_http_server_t *srv = c->srv;
+    k1s_http2_free(c);
     event_free(c->timer);
     event_free(c->kick);
     free(c->peer.cn);
@@ -382,11 +298,11 @@ static void conn_next_request(conn_t *c)
     c->scan = 0;
     c->head_started = false;
     if (c->peer_eof && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-        conn_shutdown(c);
+        k1s_http_int_shutdown(c);
         return;
     }
-    conn_timer(c, c->srv->opts.idle_timeout_s);
-    conn_kick(c);
+    k1s_http_int_timer(c, c->srv->opts.idle_timeout_s);
+    k1s_http_int_kick(c);
 }
 
 static void conn_linger(conn_t *c)
@@ -395,24 +311,24 @@ static void conn_linger(conn_t *c)
     if (!c->tls)
         shutdown(c->fd, SHUT_WR);
     if (c->peer_eof) {
-        conn_shutdown(c);
+        k1s_http_int_shutdown(c);
         return;
     }
     evbuffer_drain(bufferevent_get_input(c->bev),
                    evbuffer_get_length(bufferevent_get_input(c->bev)));
     bufferevent_enable(c->bev, EV_READ);
-    conn_timer(c, LINGER_S);
+    k1s_http_int_timer(c, LINGER_S);
 }
 
 /* The final answer is queued: close once it has been written. */
-static void conn_closing(conn_t *c)
+void k1s_http_int_closing(conn_t *c)
 {
     c->state = ST_CLOSING;
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
         conn_linger(c);
         return;
     }
-    conn_timer(c, CLOSE_WRITE_TIMEOUT_S);
+    k1s_http_int_timer(c, CLOSE_WRITE_TIMEOUT_S);
 }
 
 /*
@@ -428,14 +344,14 @@ static void req_release(req_t *r, bool close)
         r->counted = false;
     }
     c->req = NULL;
-    req_free(r);
+    k1s_http_int_req_free(r);
     if (!c->bev) {
         srv->nzombies--;
-        conn_free(c);
+        k1s_http_int_conn_free(c);
         return;
     }
     if (close || srv->dead)
-        conn_closing(c);
+        k1s_http_int_closing(c);
     else
         conn_next_request(c);
 }
@@ -451,7 +367,7 @@ static void write_head(req_t *r, k1s_buf_t *h, int status, const char *content_t
         k1s_buf_printf(h, "Content-Type: %s\r\n",
                        content_type && *content_type ? content_type : "text/plain; charset=utf-8");
     if (!r->user_date)
-        k1s_buf_printf(h, "Date: %s\r\n", http_date());
+        k1s_buf_printf(h, "Date: %s\r\n", k1s_http_int_date());
     k1s_buf_puts(h, "X-Content-Type-Options: nosniff\r\n");
     if (r->resp_hdrs.len)
         k1s_buf_append(h, r->resp_hdrs.data, r->resp_hdrs.len);
@@ -491,6 +407,10 @@ void k1s_http_respond(k1s_http_req_t *req, int status, const char *content_type,
     req_t *r = (req_t *)req;
     k1s_assert(!r->answered);
     r->answered = true;
+    if (r->h2) {
+        k1s_http2_respond(r, status, content_type, body, len);
+        return;
+    }
     conn_t *c = r->conn;
     bool close = !r->keepalive || c->peer_eof || c->srv->dead;
     if (c->bev) {
@@ -536,6 +456,10 @@ void k1s_http_stream_start(k1s_http_req_t *req, int status, const char *content_
         srv->inflight--;
         r->counted = false;
     }
+    if (r->h2) {
+        k1s_http2_stream_start(r, status, content_type);
+        return;
+    }
     c->state = ST_STREAMING;
     /* HTTP/1.0 has no chunked encoding: the body ends when the connection does. */
     r->stream_chunked = !r->http10;
@@ -550,13 +474,15 @@ void k1s_http_stream_start(k1s_http_req_t *req, int status, const char *content_
     }
     /* A client already gone gets its on_close from the loop, not from here. */
     if (!c->bev || c->peer_eof)
-        conn_kick(c);
+        k1s_http_int_kick(c);
 }
 
 int k1s_http_stream_write(k1s_http_req_t *req, const char *data, size_t len)
 {
     req_t *r = (req_t *)req;
     k1s_assert(r->streaming && !r->ended);
+    if (r->h2)
+        return k1s_http2_stream_write(r, data, len, NULL);
     conn_t *c = r->conn;
     if (!c->bev)
         return -EPIPE;
@@ -588,6 +514,8 @@ int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b)
     if (b->len < 512)
         return k1s_http_stream_write(req, b->data, b->len);
     k1s_assert(r->streaming && !r->ended);
+    if (r->h2)
+        return k1s_http2_stream_write(r, b->data, b->len, b);
     conn_t *c = r->conn;
     if (!c->bev)
         return -EPIPE;
@@ -608,6 +536,8 @@ int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b)
 size_t k1s_http_stream_pending(const k1s_http_req_t *req)
 {
     const req_t *r = (const req_t *)req;
+    if (r->h2)
+        return k1s_http2_stream_pending(r);
     if (!r->conn->bev)
         return 0;
     return evbuffer_get_length(bufferevent_get_output(r->conn->bev));
@@ -618,6 +548,10 @@ void k1s_http_stream_end(k1s_http_req_t *req)
     req_t *r = (req_t *)req;
     k1s_assert(r->streaming && !r->ended);
     r->ended = true;
+    if (r->h2) {
+        k1s_http2_stream_end(r);
+        return;
+    }
     conn_t *c = r->conn;
     if (c->bev && r->stream_chunked && !r->is_head)
         bufferevent_write(c->bev, "0\r\n\r\n", 5);
@@ -635,6 +569,15 @@ const char *k1s_http_req_header(const k1s_http_req_t *req, const char *name)
     return NULL;
 }
 
+const char *k1s_http_req_header_n(const k1s_http_req_t *req, const char *name, int n)
+{
+    const req_t *r = (const req_t *)req;
+    for (int i = 0; i < r->nhdrs; i++)
+        if (strcasecmp(r->hdrs[i].name, name) == 0 && n-- == 0)
+            return r->hdrs[i].value;
+    return NULL;
+}
+
 static void parse_params(req_t *r)
 {
     r->params_parsed = true;
@@ -645,19 +588,19 @@ static void parse_params(req_t *r)
     for (const char *p = q; *p; p++)
         if (*p == '&' || *p == ';')
             n++;
-    r->params = req_alloc(r, (size_t)n * sizeof(hdr_t));
+    r->params = k1s_http_int_alloc(r, (size_t)n * sizeof(hdr_t));
     const char *p = q;
     while (*p) {
         size_t len = strcspn(p, "&;");
         if (len > 0) {
             const char *eq = memchr(p, '=', len);
             size_t nlen = eq ? (size_t)(eq - p) : len;
-            char *name = req_alloc(r, nlen + 1);
+            char *name = k1s_http_int_alloc(r, nlen + 1);
             pct_decode(p, nlen, name, true, false);
             const char *value = "";
             if (eq) {
                 size_t vlen = len - nlen - 1;
-                char *v = req_alloc(r, vlen + 1);
+                char *v = k1s_http_int_alloc(r, vlen + 1);
                 pct_decode(eq + 1, vlen, v, true, false);
                 value = v;
             }
@@ -685,6 +628,8 @@ const char *k1s_http_req_query(k1s_http_req_t *req, const char *name)
 bool k1s_http_req_closed(const k1s_http_req_t *req)
 {
     const req_t *r = (const req_t *)req;
+    if (r->h2)
+        return k1s_http2_req_closed(r);
     return !r->conn->bev || r->conn->peer_eof;
 }
 
@@ -697,7 +642,7 @@ static void send_error(conn_t *c, int status, const char *reason, const char *me
 {
     req_t *r = c->req;
     if (!r) {
-        r = req_new(c);
+        r = k1s_http_int_req_new(c);
         c->req = r;
     }
     r->keepalive = false;
@@ -707,6 +652,40 @@ static void send_error(conn_t *c, int status, const char *reason, const char *me
     c->state = ST_HANDLING;
     k1s_debug("http %s: %d %s", c->peer.addr, status, message);
     k1s_http_respond_status(&r->pub, status, reason, message);
+}
+
+const char *k1s_http_int_parse_target(req_t *r, char *target)
+{
+    /* target: origin-form, absolute-form or "*" */
+    char *path = target;
+    if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
+        path = strstr(path, "://") + 3;
+        path += strcspn(path, "/?");
+        if (!*path || *path == '?') {
+            /* "http://host?x" has an empty path: treat as "/" */
+            char *fixed = k1s_http_int_alloc(r, strlen(path) + 2); /* "/" + query */
+            fixed[0] = '/';
+            memcpy(fixed + 1, path, strlen(path) + 1);
+            path = fixed;
+        }
+    } else if (strcmp(path, "*") != 0 && path[0] != '/') {
+        return "malformed request target";
+    }
+    const char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    char *dpath = k1s_http_int_alloc(r, plen + 1);
+    if (pct_decode(path, plen, dpath, false, true) < 0) {
+        return "invalid escape in request path";
+    }
+    r->pub.path = dpath;
+    if (q) {
+        /* real clients never send a fragment; cut one off anyway (in place) */
+        char *h = strchr(q + 1, '#');
+        if (h)
+            *h = 0;
+        r->pub.query = q + 1;
+    }
+    return NULL;
 }
 
 /*
@@ -723,7 +702,7 @@ static int parse_head(conn_t *c, req_t *r, char *head, size_t len)
     for (size_t i = 0; i < len; i++)
         if (head[i] == '\n')
             lines++;
-    r->hdrs = req_alloc(r, (size_t)lines * sizeof(hdr_t));
+    r->hdrs = k1s_http_int_alloc(r, (size_t)lines * sizeof(hdr_t));
 
     char *p = head;
     char *line = p;
@@ -853,36 +832,10 @@ static int parse_head(conn_t *c, req_t *r, char *head, size_t len)
         return P_FAIL;
     }
 
-    /* target: origin-form, absolute-form or "*" */
-    char *path = (char *)target;
-    if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
-        path = strstr(path, "://") + 3;
-        path += strcspn(path, "/?");
-        if (!*path || *path == '?') {
-            /* "http://host?x" has an empty path: treat as "/" */
-            char *fixed = req_alloc(r, strlen(path) + 2); /* "/" + query */
-            fixed[0] = '/';
-            memcpy(fixed + 1, path, strlen(path) + 1);
-            path = fixed;
-        }
-    } else if (strcmp(path, "*") != 0 && path[0] != '/') {
-        send_error(c, 400, "BadRequest", "malformed request target");
+    const char *msg = k1s_http_int_parse_target(r, (char *)target);
+    if (msg) {
+        send_error(c, 400, "BadRequest", msg);
         return P_FAIL;
-    }
-    const char *q = strchr(path, '?');
-    size_t plen = q ? (size_t)(q - path) : strlen(path);
-    char *dpath = req_alloc(r, plen + 1);
-    if (pct_decode(path, plen, dpath, false, true) < 0) {
-        send_error(c, 400, "BadRequest", "invalid escape in request path");
-        return P_FAIL;
-    }
-    r->pub.path = dpath;
-    if (q) {
-        /* real clients never send a fragment; cut one off anyway (in place) */
-        char *h = strchr(q + 1, '#');
-        if (h)
-            *h = 0;
-        r->pub.query = q + 1;
     }
     return P_DONE;
 }
@@ -898,7 +851,7 @@ static int read_head(conn_t *c)
             return P_WAIT;
         if (!c->head_started) {
             c->head_started = true;
-            conn_timer(c, header_timeout(srv));
+            k1s_http_int_timer(c, header_timeout(srv));
         }
         if (c->scan >= avail)
             return P_WAIT;
@@ -922,9 +875,9 @@ static int read_head(conn_t *c)
                 continue;
             }
             size_t head_len = line_end + eol_len;
-            req_t *r = req_new(c);
+            req_t *r = k1s_http_int_req_new(c);
             c->req = r;
-            char *head = req_alloc(r, head_len + 1);
+            char *head = k1s_http_int_alloc(r, head_len + 1);
             evbuffer_remove(in, head, head_len);
             head[head_len] = 0;
             c->scan = 0;
@@ -1014,7 +967,7 @@ static int read_body(conn_t *c)
         case ST_BODY: {
             size_t got = take_body(c, r, r->content_length - r->body_len);
             if (got)
-                conn_timer(c, BODY_TIMEOUT_S);
+                k1s_http_int_timer(c, BODY_TIMEOUT_S);
             if (r->body_len < r->content_length)
                 return P_WAIT;
             return P_DONE;
@@ -1023,7 +976,7 @@ static int read_body(conn_t *c)
             int rc = read_line(c, line, sizeof(line) - 1, &len);
             if (rc != P_DONE)
                 return rc;
-            conn_timer(c, BODY_TIMEOUT_S);
+            k1s_http_int_timer(c, BODY_TIMEOUT_S);
             line[strcspn(line, "; \t")] = 0; /* drop chunk extensions */
             if (!line[0] || strspn(line, "0123456789abcdefABCDEF") != strlen(line) ||
                 strlen(line) > 15) {
@@ -1047,7 +1000,7 @@ static int read_body(conn_t *c)
         case ST_CHUNK_DATA: {
             size_t got = take_body(c, r, r->chunk_left);
             if (got)
-                conn_timer(c, BODY_TIMEOUT_S);
+                k1s_http_int_timer(c, BODY_TIMEOUT_S);
             r->chunk_left -= got;
             if (r->chunk_left)
                 return P_WAIT;
@@ -1126,7 +1079,7 @@ static void conn_process(conn_t *c)
             return;
         if (rc == P_WAIT) {
             if (c->peer_eof)
-                conn_shutdown(c);
+                k1s_http_int_shutdown(c);
             return;
         }
         req_t *r = c->req;
@@ -1144,7 +1097,7 @@ static void conn_process(conn_t *c)
             dispatch(c);
             return;
         }
-        conn_timer(c, BODY_TIMEOUT_S);
+        k1s_http_int_timer(c, BODY_TIMEOUT_S);
         maybe_continue(c, r);
     }
         __attribute__((fallthrough));
@@ -1157,13 +1110,14 @@ static void conn_process(conn_t *c)
         if (rc == P_DONE)
             dispatch(c);
         else if (rc == P_WAIT && c->peer_eof)
-            conn_shutdown(c);
+            k1s_http_int_shutdown(c);
         return;
     }
     case ST_LINGER: evbuffer_drain(in, evbuffer_get_length(in)); return;
     case ST_HANDLING:
     case ST_STREAMING:
-    case ST_CLOSING: return;
+    case ST_CLOSING:
+    case ST_H2: return;
     }
 }
 
@@ -1171,7 +1125,7 @@ static void conn_process(conn_t *c)
  * Closes the socket. A request the handler still owns keeps the connection
  * struct alive (zombie) until it is answered; a stream's on_close runs last.
  */
-static void conn_shutdown(conn_t *c)
+void k1s_http_int_shutdown(conn_t *c)
 {
     if (!c->bev)
         return;
@@ -1188,12 +1142,16 @@ static void conn_shutdown(conn_t *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->nconns--;
+    if (c->h2) {
+        k1s_http2_on_shutdown(c);
+        return;
+    }
     req_t *r = c->req;
     if (!r || (c->state != ST_HANDLING && c->state != ST_STREAMING)) {
         if (r)
-            req_free(r);
+            k1s_http_int_req_free(r);
         c->req = NULL;
-        conn_free(c);
+        k1s_http_int_conn_free(c);
         return;
     }
     srv->nzombies++;
@@ -1205,14 +1163,25 @@ static void conn_shutdown(conn_t *c)
 
 /* ---- libevent callbacks ---- */
 
+static void check_alpn(conn_t *c);
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-    conn_process(arg);
+    conn_t *c = arg;
+    check_alpn(c);
+    if (c->state == ST_H2)
+        k1s_http2_on_read(c);
+    else
+        conn_process(c);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     conn_t *c = arg;
+    if (c->state == ST_H2) {
+        k1s_http2_on_write(c);
+        return;
+    }
     /* libevent also calls this when writing was merely enabled: check */
     if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         return;
@@ -1238,11 +1207,28 @@ static void fill_peer(conn_t *c)
     }
 }
 
+/* After the handshake: a client that chose "h2" by ALPN speaks HTTP/2. */
+static void check_alpn(conn_t *c)
+{
+    if (c->alpn_checked || !c->tls)
+        return;
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    if (!ssl || !SSL_is_init_finished(ssl))
+        return;
+    c->alpn_checked = true;
+    fill_peer(c);
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(ssl, &p, &n);
+    if (n == 2 && memcmp(p, "h2", 2) == 0 && c->state == ST_HEAD && !c->req)
+        k1s_http2_start(c);
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     conn_t *c = arg;
     if (what & BEV_EVENT_CONNECTED) {
-        fill_peer(c);
+        check_alpn(c);
         return;
     }
     if (what & BEV_EVENT_ERROR) {
@@ -1254,16 +1240,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                 k1s_debug("http %s: tls: %s", c->peer.addr, msg);
             }
         }
-        conn_shutdown(c);
+        k1s_http_int_shutdown(c);
         return;
     }
     if (what & BEV_EVENT_EOF) {
         c->peer_eof = true;
         switch (c->state) {
+        case ST_H2: k1s_http_int_shutdown(c); return;
         case ST_HANDLING:
         case ST_CLOSING: return; /* maybe only half-closed: still try to send the answer */
         case ST_STREAMING:
-        case ST_LINGER: conn_shutdown(c); return;
+        case ST_LINGER: k1s_http_int_shutdown(c); return;
         default:
             /* requests complete in the input are still answered */
             conn_process(c);
@@ -1275,6 +1262,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     conn_t *c = arg;
+    if (!c->bev && c->h2) {
+        k1s_http2_on_kick(c);
+        return;
+    }
     if (!c->bev) {
         /* zombie: a stream started after the client left still gets on_close */
         req_t *r = c->req;
@@ -1284,8 +1275,10 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
         }
         return;
     }
-    if (c->state == ST_STREAMING && c->peer_eof)
-        conn_shutdown(c);
+    if (c->h2)
+        k1s_http2_on_kick(c);
+    else if (c->state == ST_STREAMING && c->peer_eof)
+        k1s_http_int_shutdown(c);
     else
         conn_process(c);
 }
@@ -1299,16 +1292,17 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     case ST_HEAD:
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 && !c->head_started) {
             /* a slow reader still downloading the last answer isn't idle */
-            conn_timer(c, c->srv->opts.idle_timeout_s);
+            k1s_http_int_timer(c, c->srv->opts.idle_timeout_s);
             return;
         }
         if (c->head_started)
             k1s_debug("http %s: request head timeout", c->peer.addr);
-        conn_shutdown(c);
+        k1s_http_int_shutdown(c);
         return;
     case ST_HANDLING:
     case ST_STREAMING: return;
-    default: conn_shutdown(c); return;
+    case ST_H2: k1s_http2_on_timer(c); return;
+    default: k1s_http_int_shutdown(c); return;
     }
 }
 
@@ -1386,7 +1380,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setwatermark(bev, EV_READ, 0, srv->opts.max_header + (64u << 10));
     bufferevent_enable(bev, EV_READ);
     /* The TLS handshake and the first request head share the header deadline. */
-    conn_timer(c, header_timeout(srv));
+    k1s_http_int_timer(c, header_timeout(srv));
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -1436,6 +1430,8 @@ k1s_http_server_t *k1s_http_server_new(struct event_base *base, SSL_CTX *ssl_ctx
         srv->opts.idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
     if (srv->opts.header_timeout_s <= 0)
         srv->opts.header_timeout_s = DEFAULT_HEADER_TIMEOUT_S;
+    if (srv->opts.h2_max_streams <= 0)
+        srv->opts.h2_max_streams = K1S_HTTP_H2_MAX_STREAMS;
     srv->handler = handler;
     srv->arg = arg;
     return srv;
@@ -1517,11 +1513,8 @@ int k1s_http_server_inflight(k1s_http_server_t *srv)
     return srv->inflight;
 }
 
-void k1s_http_server_free(k1s_http_server_t *srv)
+static void close_listeners(k1s_http_server_t *srv)
 {
-    if (!srv || srv->dead)
-        return;
-    srv->dead = true;
     for (int i = 0; i < srv->nlisteners; i++) {
         evconnlistener_free(srv->listeners[i]->l);
         event_free(srv->listeners[i]->retry);
@@ -1530,10 +1523,33 @@ void k1s_http_server_free(k1s_http_server_t *srv)
     free(srv->listeners);
     srv->listeners = NULL;
     srv->nlisteners = 0;
+}
+
+int k1s_http_server_shutdown(k1s_http_server_t *srv)
+{
+    if (!srv || srv->dead)
+        return 0;
+    srv->shutting_down = true;
+    close_listeners(srv);
+    int n = 0;
+    for (conn_t *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (k1s_http2_goaway(c))
+            n++;
+    }
+    return n;
+}
+
+void k1s_http_server_free(k1s_http_server_t *srv)
+{
+    if (!srv || srv->dead)
+        return;
+    srv->dead = true;
+    close_listeners(srv);
     /* Keep the struct alive while on_close callbacks run. */
     srv->nzombies++;
     while (srv->conns)
-        conn_shutdown(srv->conns);
+        k1s_http_int_shutdown(srv->conns);
     srv->nzombies--;
     if (srv->nconns == 0 && srv->nzombies == 0) {
         SSL_CTX_free(srv->ssl_ctx);

@@ -1,18 +1,25 @@
 /*
- * HTTP/1.1 server over TLS (or plain TCP for tests) on a libevent loop.
+ * HTTP/1.1 and HTTP/2 server over TLS (or plain TCP for tests) on a
+ * libevent loop. TLS clients that offer "h2" by ALPN get HTTP/2 (http2.c),
+ * with many requests and streams multiplexed on one connection; others get
+ * HTTP/1.1. Handlers see the same request API either way.
  *
  * One event loop serves every connection; nothing blocks. A handler is
  * called once per complete request (headers + body) and answers either at
  * once or later (after a store commit): the request object stays valid until
  * the handler has answered with k1s_http_respond() or ended a stream with
  * k1s_http_stream_end(), even if the client went away meanwhile (then the
- * answer is dropped). Streaming answers (watch, logs) use chunked encoding.
+ * answer is dropped). Streaming answers (watch, logs) use chunked encoding
+ * on HTTP/1.1 and DATA frames on HTTP/2.
  *
  * Limits keep one client from hurting others: request bodies over
  * max_body get 413 (as a metav1.Status) without being read in full, headers
  * are bounded, idle keep-alive connections are closed after idle_timeout,
  * and when more than max_inflight requests are being handled a new request
- * gets 429 with Retry-After. Streams are not counted as in-flight.
+ * gets 429 with Retry-After. Streams are not counted as in-flight. On
+ * HTTP/2 the same limits hold per stream, a connection has at most
+ * h2_max_streams open streams, streamed answers respect the client's flow
+ * control windows, and a stream the client resets counts as a client gone.
  *
  * Every answer carries Content-Type, Content-Length (or chunked encoding
  * for streams), Date and "Cache-Control: no-cache, private". HEAD gets the
@@ -62,6 +69,7 @@ typedef struct k1s_http_opts {
     int max_inflight;     /* default 400 */
     int idle_timeout_s;   /* default 120 */
     int header_timeout_s; /* whole request head must arrive within this; default 30 */
+    int h2_max_streams;   /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
 } k1s_http_opts_t;
 
 /*
@@ -78,6 +86,13 @@ k1s_http_server_t *k1s_http_server_new(struct event_base *base, SSL_CTX *ssl_ctx
 int k1s_http_server_listen(k1s_http_server_t *srv, const char *addr, int port, k1s_err_t *err);
 /* The port actually bound by the last listen (useful with port 0). */
 int k1s_http_server_port(k1s_http_server_t *srv);
+/*
+ * Begins a graceful shutdown: stops accepting and sends GOAWAY on every
+ * HTTP/2 connection, so clients retry elsewhere instead of seeing a reset.
+ * Returns how many GOAWAYs were queued (the caller may run the loop briefly
+ * to flush them before k1s_http_server_free). Accepts NULL.
+ */
+int k1s_http_server_shutdown(k1s_http_server_t *srv);
 /* Closes listeners and all connections; frees the server. Accepts NULL. */
 void k1s_http_server_free(k1s_http_server_t *srv);
 /* Number of open connections and of requests being handled (for metrics). */
@@ -86,6 +101,8 @@ int k1s_http_server_inflight(k1s_http_server_t *srv);
 
 /* Request accessors. Header names are case-insensitive; returns NULL if absent. */
 const char *k1s_http_req_header(const k1s_http_req_t *req, const char *name);
+/* The n-th (from 0) value of a header that may repeat (Impersonate-Group), NULL past the last. */
+const char *k1s_http_req_header_n(const k1s_http_req_t *req, const char *name, int n);
 /* Percent-decoded value of a query parameter (first occurrence), NULL if absent. */
 const char *k1s_http_req_query(k1s_http_req_t *req, const char *name);
 /* True once the client has disconnected. */
@@ -125,7 +142,8 @@ int k1s_http_stream_write(k1s_http_req_t *req, const char *data, size_t len);
 /* Same as k1s_http_stream_write for b, without copying it: the output buffer
  * holds a reference until the bytes are sent. For data shared by many streams. */
 int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b);
-/* Bytes queued but not yet sent to this client (to detect slow watchers). */
+/* Bytes queued but not yet sent to this client (to detect slow watchers); on
+ * HTTP/2, what this stream's flow-control window has not yet let out. */
 size_t k1s_http_stream_pending(const k1s_http_req_t *req);
 /* Ends the stream (terminating chunk) and releases req. */
 void k1s_http_stream_end(k1s_http_req_t *req);

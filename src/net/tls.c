@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -43,22 +44,29 @@ int k1s_tls_err(k1s_err_t *err, int code, const char *fmt, ...)
     return k1s_err_set(err, code, "%s", what);
 }
 
-/* ALPN: choose "http/1.1" whatever the client prefers; without it, no ALPN. */
+/*
+ * ALPN: the first of "h2", "http/1.1" the client offers, in that order, as
+ * Go servers choose; a client offering neither gets no ALPN (HTTP/1.1).
+ * client-go offers only "http/1.1" for upgrades (exec, attach, port-forward).
+ */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
-    static const char want[] = "http/1.1";
-    unsigned int i = 0;
-    while (i < inlen) {
-        unsigned int n = in[i];
-        if (i + 1 + n > inlen)
-            break;
-        if (n == sizeof(want) - 1 && memcmp(in + i + 1, want, n) == 0) {
-            *out = in + i + 1;
-            *outlen = (unsigned char)n;
-            return SSL_TLSEXT_ERR_OK;
+    static const char *const ours[] = {"h2", "http/1.1"};
+    for (size_t k = 0; k < sizeof(ours) / sizeof(ours[0]); k++) {
+        size_t want = strlen(ours[k]);
+        unsigned int i = 0;
+        while (i < inlen) {
+            unsigned int n = in[i];
+            if (i + 1 + n > inlen)
+                break;
+            if (n == want && memcmp(in + i + 1, ours[k], n) == 0) {
+                *out = in + i + 1;
+                *outlen = (unsigned char)n;
+                return SSL_TLSEXT_ERR_OK;
+            }
+            i += 1 + n;
         }
-        i += 1 + n;
     }
     return SSL_TLSEXT_ERR_NOACK;
 }

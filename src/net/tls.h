@@ -2,8 +2,8 @@
  * TLS contexts for k1s servers and clients, and helpers to read who a
  * verified peer is.
  *
- * Server contexts speak TLS 1.2 and 1.3 with ECDHE only, pick "http/1.1" by
- * ALPN (Go clients offer "h2" first; k1s serves HTTP/1.1), cache sessions,
+ * Server contexts speak TLS 1.2 and 1.3 with ECDHE only, pick "h2" or else
+ * "http/1.1" by ALPN (the HTTP server serves both), cache sessions,
  * and ask for a client certificate. A client certificate is optional: a
  * client without one is anonymous, and so is a client whose certificate does
  * not verify against the client CA (the handshake still succeeds, as with

@@ -53,6 +53,7 @@ void k1s_server_config_free(k1s_server_config_t *c)
     free(c->log_level);
     free(c->service_cidr);
     free(c->cluster_cidr);
+    free(c->audit_log_path);
 }
 
 static char *default_advertise_address(const char *bind)
@@ -77,11 +78,22 @@ static char *default_advertise_address(const char *bind)
     return found ? found : k1s_xstrdup("127.0.0.1");
 }
 
+typedef struct signal_ctx {
+    struct event_base *base;
+    k1s_http_server_t *http;
+} signal_ctx_t;
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    struct event_base *base = arg;
+    signal_ctx_t *sc = arg;
     k1s_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    event_base_loopbreak(base);
+    /* HTTP/2 clients get a GOAWAY; give the loop a moment to send it */
+    if (k1s_http_server_shutdown(sc->http) > 0) {
+        struct timeval tv = {0, 50000};
+        event_base_loopexit(sc->base, &tv);
+    } else {
+        event_base_loopbreak(sc->base);
+    }
 }
 
 /* A static bearer token for the admin, in Kubernetes' token-file format. */
@@ -188,6 +200,10 @@ int k1s_server_run(k1s_server_config_t *c)
                                .advertise_port = c->https_port,
                                .service_cidr = c->service_cidr,
                                .tokens_file = tokens_path,
+                               .audit_log_path = c->audit_log_path,
+                               .audit_log_maxage = c->audit_log_maxage,
+                               .audit_log_maxbackup = c->audit_log_maxbackup,
+                               .audit_log_maxsize = c->audit_log_maxsize,
                                .tls_dir = tls_dir};
     if (k1s_apiserver_new(base, store, &ao, &api, &err) < 0) {
         fprintf(stderr, "k1s: %s\n", err.msg);
@@ -237,8 +253,9 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_debug("started in %.1f ms", (double)(k1s_now_ns() - t0) / 1e6);
     free(url);
 
-    sigint = evsignal_new(base, SIGINT, on_signal, base);
-    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    signal_ctx_t sc = {base, http};
+    sigint = evsignal_new(base, SIGINT, on_signal, &sc);
+    sigterm = evsignal_new(base, SIGTERM, on_signal, &sc);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     event_base_dispatch(base);

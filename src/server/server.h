@@ -22,8 +22,10 @@ typedef struct k1s_server_config {
     char *token_file;
     char *log_level;
     bool disable_agent;
-    char *service_cidr; /* 10.43.0.0/16 */
-    char *cluster_cidr; /* 10.42.0.0/16 */
+    char *service_cidr;   /* 10.43.0.0/16 */
+    char *cluster_cidr;   /* 10.42.0.0/16 */
+    char *audit_log_path; /* --audit-log-path; NULL: off */
+    int audit_log_maxage, audit_log_maxbackup, audit_log_maxsize;
 } k1s_server_config_t;
 
 /* Fills the defaults. */

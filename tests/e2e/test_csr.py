@@ -109,15 +109,30 @@ def test_new_user_gets_a_kubeconfig(server, tmp_path, cleanup):
              "--embed-certs").returncode == 0
     assert k("config", "set-context", "jane", "--cluster", "k1s", "--user", "jane").returncode == 0
     assert k("config", "use-context", "jane").returncode == 0
+    # she is authenticated as jane, with no rights of her own yet
     p = k("get", "namespaces", "-o", "name")
-    assert p.returncode == 0 and "namespace/default" in p.stdout, p.stderr
-    # who the server thinks she is: a CSR she creates records her as its requester
-    _, req2 = make_csr(tmp, "jane-2", "/CN=jane")
-    p = k("create", "-f", "-", input=csr_manifest("jane-2", req2))
-    assert p.returncode == 0, p.stderr
-    o = get_csr(server, "jane-2")
-    assert o["spec"]["username"] == "jane"
-    assert o["spec"]["groups"] == ["devs", "qa", "system:authenticated"]
+    assert p.returncode == 1 and 'User "jane" cannot list resource "namespaces"' in p.stderr
+    who = k("auth", "whoami", "-o", "json")
+    assert who.returncode == 0, who.stderr
+    info = json.loads(who.stdout)["status"]["userInfo"]
+    assert info["username"] == "jane"
+    assert info["groups"] == ["devs", "qa", "system:authenticated"]
+    # the admin lets her read, and send CSRs
+    server.kubectl("create", "clusterrolebinding", "jane-view", "--clusterrole=view", "--user=jane")
+    server.kubectl("create", "clusterrolebinding", "jane-csr",
+                   "--clusterrole=system:node-bootstrapper", "--user=jane")
+    try:
+        p = k("get", "namespaces", "-o", "name")
+        assert p.returncode == 0 and "namespace/default" in p.stdout, p.stderr
+        # a CSR she creates records her as its requester
+        _, req2 = make_csr(tmp, "jane-2", "/CN=jane")
+        p = k("create", "-f", "-", input=csr_manifest("jane-2", req2))
+        assert p.returncode == 0, p.stderr
+        o = get_csr(server, "jane-2")
+        assert o["spec"]["username"] == "jane"
+        assert o["spec"]["groups"] == ["devs", "qa", "system:authenticated"]
+    finally:
+        server.kubectl("delete", "clusterrolebinding", "jane-view", "jane-csr", check=False)
 
 
 def test_denied_failed_and_kubelet_requests(server, tmp_path, cleanup):

@@ -125,6 +125,11 @@ def test_token_authenticates_until_the_account_is_deleted(server, ns):
     token = create_token(server, ns, "robot")
     p = kubectl_with_token(server, token, "get", "--raw", "/api")
     assert p.returncode == 0 and json.loads(p.stdout)["kind"] == "APIVersions", p.stderr
+    # it is the account: RBAC answers for it, and a binding gives it rights
+    p = kubectl_with_token(server, token, "-n", ns, "get", "configmaps", "-o", "name")
+    assert p.returncode == 1 and ('User "system:serviceaccount:%s:robot" cannot list' % ns) in p.stderr
+    server.kubectl("-n", ns, "create", "rolebinding", "robot-view", "--clusterrole=view",
+                   "--serviceaccount=%s:robot" % ns)
     p = kubectl_with_token(server, token, "-n", ns, "get", "configmaps", "-o", "name")
     assert p.returncode == 0 and "configmap/kube-root-ca.crt" in p.stdout, p.stderr
     assert with_token(server, token, "/api/v1/namespaces/%s/serviceaccounts" % ns) == 200
@@ -353,8 +358,10 @@ def test_legacy_token_secret(server, ns):
                       "kubernetes.io/serviceaccount/service-account.name": "ci",
                       "kubernetes.io/serviceaccount/service-account.uid": uid,
                       "sub": "system:serviceaccount:%s:ci" % ns}
-    p = kubectl_with_token(server, token, "-n", ns, "get", "secrets", "-o", "name")
-    assert p.returncode == 0 and "secret/ci-token" in p.stdout, p.stderr
+    p = kubectl_with_token(server, token, "auth", "whoami", "-o", "json")
+    assert p.returncode == 0, p.stderr
+    info = json.loads(p.stdout)["status"]["userInfo"]
+    assert info["username"] == "system:serviceaccount:%s:ci" % ns and info["uid"] == uid
     # a token the secret no longer holds is refused
     server.kubectl("-n", ns, "patch", "secret", "ci-token", "--type=merge", "-p",
                    '{"data":{"token":"%s"}}' % base64.b64encode(b"other").decode())
@@ -452,6 +459,11 @@ def test_token_user_info_reaches_a_csr(server, ns, tmp_path):
     subprocess.run(["openssl", "req", "-new", "-key", key, "-out", csr, "-subj", "/CN=x"],
                    check=True, capture_output=True)
     name = "csr-" + ns[-40:].strip("-")
+    # RBAC: let the account create CSRs
+    server.kubectl("create", "clusterrole", name, "--verb=create",
+                   "--resource=certificatesigningrequests.certificates.k8s.io")
+    server.kubectl("create", "clusterrolebinding", name, "--clusterrole", name,
+                   "--serviceaccount", "%s:default" % ns)
     with open(csr, "rb") as f:
         body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
                 "metadata": {"name": name},
@@ -470,5 +482,15 @@ def test_token_user_info_reaches_a_csr(server, ns, tmp_path):
         assert spec["extra"]["authentication.kubernetes.io/pod-uid"] == [pod_uid]
         assert spec["extra"]["authentication.kubernetes.io/credential-id"] == [
             "JTI=" + jwt_parts(token)[1]["jti"]]
+        # kubectl auth whoami (SelfSubjectReview) and TokenReview report the same user
+        p = kubectl_with_token(server, token, "auth", "whoami", "-o", "json")
+        info = json.loads(p.stdout)["status"]["userInfo"]
+        assert info["uid"] == sa_uid and info["extra"] == spec["extra"]
+        status, tr = server.json("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}})
+        assert status == 201 and tr["status"]["authenticated"]
+        assert tr["status"]["user"]["extra"] == spec["extra"]
     finally:
         server.kubectl("delete", "csr", name, "--ignore-not-found", check=False)
+        server.kubectl("delete", "clusterrolebinding,clusterrole", name, "--ignore-not-found",
+                       check=False)
