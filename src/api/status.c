@@ -56,6 +56,7 @@ void k1s_api_req_done(k1s_api_req_t *r, int code)
         record_metric(r->api, r->verb ? r->verb : "other", r->res ? r->res->plural : "", code,
                       secs);
     }
+    k1s_admission_req_done(r);
     json_decref(r->obj);
     json_decref(r->old);
     json_decref(r->warnings);

@@ -1,0 +1,180 @@
+"""Built-in admission plugins, driven with kubectl: ResourceQuota (refusal
+message, status.used kept current), LimitRanger (defaults, annotation,
+max), DefaultTolerationSeconds, DefaultStorageClass and PodSecurity
+(enforce refuses, warn prints kubectl warnings, audit annotations)."""
+import json
+import time
+
+import pytest
+
+
+def apply(server, obj, check=True, *args):
+    return server.kubectl("apply", "-f", "-", *args, input=json.dumps(obj), check=check)
+
+
+def create(server, obj, check=True, *args):
+    return server.kubectl("create", "-f", "-", *args, input=json.dumps(obj), check=check)
+
+
+def pod(name, ns, containers=None, **spec):
+    cs = containers or [{"name": "c", "image": "busybox"}]
+    s = {"containers": cs}
+    s.update(spec)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+            "spec": s}
+
+
+def get(server, *args):
+    return json.loads(server.kubectl("get", "-o", "json", *args).stdout)
+
+
+def wait_for(fn, timeout=10):
+    end = time.time() + timeout
+    while True:
+        v = fn()
+        if v or time.time() > end:
+            return v
+        time.sleep(0.1)
+
+
+def test_quota_refuses_pod_over_count_and_keeps_status(server, ns):
+    create(server, {"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": {"name": "q", "namespace": ns},
+                    "spec": {"hard": {"pods": "2", "configmaps": "10"}}})
+    # status shows hard and used once the quota is created
+    def used():
+        q = get(server, "-n", ns, "resourcequota", "q")
+        return q.get("status", {}).get("used")
+    assert wait_for(lambda: used() == {"pods": "0", "configmaps": "0"}), used()
+    create(server, pod("p1", ns))
+    create(server, pod("p2", ns))
+    p = create(server, pod("p3", ns), False)
+    assert p.returncode != 0
+    assert ('pods "p3" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, '
+            'limited: pods=2') in p.stderr, p.stderr
+    assert wait_for(lambda: used() == {"pods": "2", "configmaps": "0"}), used()
+    out = server.kubectl("describe", "quota", "q", "-n", ns).stdout
+    assert "pods" in out and "2     2" in out, out
+    # deleting a pod frees its slot and the status follows
+    server.kubectl("delete", "pod", "p1", "-n", ns, "--grace-period=0", "--force")
+    assert wait_for(lambda: used() == {"pods": "1", "configmaps": "0"}), used()
+    create(server, pod("p3", ns))
+    # a dry run is checked but charges nothing
+    p = server.kubectl("run", "p4", "--image=busybox", "-n", ns, "--dry-run=server", check=False)
+    assert "exceeded quota: q" in p.stderr, p.stderr
+
+
+def test_quota_compute_resources(server, ns):
+    create(server, {"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": {"name": "compute", "namespace": ns},
+                    "spec": {"hard": {"requests.cpu": "1", "limits.memory": "1Gi"}}})
+    p = create(server, pod("nolimits", ns), False)
+    assert p.returncode != 0
+    assert ('pods "nolimits" is forbidden: failed quota: compute: must specify '
+            'limits.memory for: c; requests.cpu for: c') in p.stderr, p.stderr
+    res = {"requests": {"cpu": "600m"}, "limits": {"memory": "512Mi"}}
+    create(server, pod("a", ns, [{"name": "c", "image": "busybox", "resources": res}]))
+    p = create(server, pod("b", ns, [{"name": "c", "image": "busybox", "resources": res}]), False)
+    assert ('pods "b" is forbidden: exceeded quota: compute, requested: requests.cpu=600m, '
+            'used: requests.cpu=600m, limited: requests.cpu=1') in p.stderr, p.stderr
+    q = wait_for(lambda: get(server, "-n", ns, "quota", "compute").get("status", {}).get("used")
+                 if get(server, "-n", ns, "quota", "compute").get("status", {}).get("used", {}).get("requests.cpu") == "600m" else None)
+    assert q == {"requests.cpu": "600m", "limits.memory": "512Mi"}, q
+
+
+def test_quota_object_count_by_group(server, ns):
+    create(server, {"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": {"name": "objs", "namespace": ns},
+                    "spec": {"hard": {"count/deployments.apps": "1", "services.nodeports": "1"}}})
+    server.kubectl("create", "deployment", "d1", "--image=busybox", "-n", ns)
+    p = server.kubectl("create", "deployment", "d2", "--image=busybox", "-n", ns, check=False)
+    assert ('deployments.apps "d2" is forbidden: exceeded quota: objs, requested: '
+            'count/deployments.apps=1, used: count/deployments.apps=1, limited: '
+            'count/deployments.apps=1') in p.stderr, p.stderr
+    p = server.kubectl("create", "service", "nodeport", "np", "--tcp=80:80,81:81", "-n", ns,
+                       check=False)
+    assert "exceeded quota: objs, requested: services.nodeports=2" in p.stderr, p.stderr
+
+
+def test_limitrange_defaults_and_max(server, ns):
+    create(server, {"apiVersion": "v1", "kind": "LimitRange",
+                    "metadata": {"name": "lr", "namespace": ns},
+                    "spec": {"limits": [{"type": "Container",
+                                         "default": {"cpu": "500m", "memory": "256Mi"},
+                                         "defaultRequest": {"cpu": "100m"},
+                                         "max": {"cpu": "1"}}]}})
+    create(server, pod("d", ns, initContainers=[{"name": "init", "image": "busybox"}]))
+    p = get(server, "-n", ns, "pod", "d")
+    c = p["spec"]["containers"][0]["resources"]
+    assert c == {"limits": {"cpu": "500m", "memory": "256Mi"},
+                 "requests": {"cpu": "100m", "memory": "256Mi"}}, c
+    assert p["spec"]["initContainers"][0]["resources"]["limits"]["cpu"] == "500m"
+    assert p["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == (
+        "LimitRanger plugin set: cpu, memory request for container c; cpu, memory limit for "
+        "container c; cpu, memory request for init container init; cpu, memory limit for init "
+        "container init"), p["metadata"]["annotations"]
+    big = [{"name": "big", "image": "busybox", "resources": {"limits": {"cpu": "2"}}}]
+    r = create(server, pod("big", ns, big), False)
+    assert r.returncode != 0
+    assert ('pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2'
+            in r.stderr), r.stderr
+
+
+def test_limitrange_pod_and_pvc(server, ns):
+    create(server, {"apiVersion": "v1", "kind": "LimitRange",
+                    "metadata": {"name": "lr", "namespace": ns},
+                    "spec": {"limits": [{"type": "Pod", "max": {"memory": "1Gi"}},
+                                        {"type": "PersistentVolumeClaim",
+                                         "min": {"storage": "1Gi"}}]}})
+    cs = [{"name": "a", "image": "busybox", "resources": {"limits": {"memory": "600Mi"}}},
+          {"name": "b", "image": "busybox", "resources": {"limits": {"memory": "600Mi"}}}]
+    r = create(server, pod("two", ns, cs), False)
+    assert ('pods "two" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 1200Mi'
+            in r.stderr), r.stderr
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "small", "namespace": ns},
+           "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                    "resources": {"requests": {"storage": "100Mi"}}}}
+    r = create(server, pvc, False)
+    assert ('persistentvolumeclaims "small" is forbidden: minimum storage usage per '
+            'PersistentVolumeClaim is 1Gi, but request is 100Mi') in r.stderr, r.stderr
+
+
+def test_default_tolerations(server, ns):
+    tol = [{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+            "effect": "NoExecute", "tolerationSeconds": 60}]
+    create(server, pod("t", ns, tolerations=tol))
+    got = get(server, "-n", ns, "pod", "t")["spec"]["tolerations"]
+    assert got == tol + [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                          "effect": "NoExecute", "tolerationSeconds": 300}], got
+    create(server, pod("u", ns))
+    got = get(server, "-n", ns, "pod", "u")["spec"]["tolerations"]
+    assert [t["key"] for t in got] == ["node.kubernetes.io/not-ready",
+                                       "node.kubernetes.io/unreachable"], got
+    assert all(t["tolerationSeconds"] == 300 for t in got)
+
+
+def test_default_storage_class(server, ns):
+    def sc(name, default):
+        ann = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+        return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                "metadata": {"name": name, "annotations": ann},
+                "provisioner": "k1s.io/local"}
+    apply(server, sc(ns + "-plain", False))
+    apply(server, sc(ns + "-default", True))
+
+    def claim(name, cls=None):
+        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+        if cls is not None:
+            spec["storageClassName"] = cls
+        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    try:
+        create(server, claim("a"))
+        assert get(server, "-n", ns, "pvc", "a")["spec"]["storageClassName"] == ns + "-default"
+        create(server, claim("b", ""))
+        assert get(server, "-n", ns, "pvc", "b")["spec"]["storageClassName"] == ""
+        create(server, claim("c", ns + "-plain"))
+        assert get(server, "-n", ns, "pvc", "c")["spec"]["storageClassName"] == ns + "-plain"
+    finally:
+        server.kubectl("delete", "storageclass", ns + "-plain", ns + "-default", check=False)
