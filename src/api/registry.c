@@ -485,6 +485,33 @@ static const k1s_resource_t resources[] = {
      "io.k8s.api.scheduling.v1.PriorityClass",
      {0},
      "priorityclasses"},
+    /* admissionregistration.k8s.io/v1 (webhook.c calls them) */
+    {"admissionregistration.k8s.io",
+     "v1",
+     "MutatingWebhookConfiguration",
+     "mutatingwebhookconfigurations",
+     "mutatingwebhookconfiguration",
+     {0},
+     {"api-extensions"},
+     CLUSTER,
+     0,
+     false,
+     "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration",
+     {0},
+     "mutatingwebhookconfigurations"},
+    {"admissionregistration.k8s.io",
+     "v1",
+     "ValidatingWebhookConfiguration",
+     "validatingwebhookconfigurations",
+     "validatingwebhookconfiguration",
+     {0},
+     {"api-extensions"},
+     CLUSTER,
+     0,
+     false,
+     "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
+     {0},
+     "validatingwebhookconfigurations"},
 };
 
 static const k1s_group_version_t group_versions[] = {
@@ -501,6 +528,7 @@ static const k1s_group_version_t group_versions[] = {
     {"coordination.k8s.io", "v1"},
     {"discovery.k8s.io", "v1"},
     {"scheduling.k8s.io", "v1"},
+    {"admissionregistration.k8s.io", "v1"},
 };
 
 const k1s_resource_t *k1s_registry_all(size_t *n)

@@ -1076,3 +1076,10 @@ void k1s_t_cells_priorityclass(json_t *cells, const json_t *o, time_t now)
     k1s_t_cell_age(cells, o, now);
     k1s_t_cell_str(cells, *policy ? policy : "PreemptLowerPriority"); /* defaulted */
 }
+
+void k1s_t_cells_webhookconfig(json_t *cells, const json_t *o, time_t now)
+{
+    k1s_t_cell_str(cells, jstr(o, "metadata.name"));
+    k1s_t_cell_int(cells, (long long)json_array_size(json_object_get(o, "webhooks")));
+    k1s_t_cell_age(cells, o, now);
+}
