@@ -178,3 +178,83 @@ def test_default_storage_class(server, ns):
         assert get(server, "-n", ns, "pvc", "c")["spec"]["storageClassName"] == ns + "-plain"
     finally:
         server.kubectl("delete", "storageclass", ns + "-plain", ns + "-default", check=False)
+
+
+def label_ns(server, ns, *labels):
+    return server.kubectl("label", "--overwrite", "namespace", ns, *labels)
+
+
+RESTRICTED_OK = {"name": "c", "image": "busybox",
+                 "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                     "capabilities": {"drop": ["ALL"]},
+                                     "seccompProfile": {"type": "RuntimeDefault"}}}
+
+
+def test_podsecurity_enforce_restricted(server, ns):
+    label_ns(server, ns, "pod-security.kubernetes.io/enforce=restricted")
+    priv = [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]
+    p = create(server, pod("priv", ns, priv), False)
+    assert p.returncode != 0
+    assert ('Error from server (Forbidden): error when creating "STDIN": pods "priv" is '
+            'forbidden: violates PodSecurity "restricted:latest": privileged (container "c" '
+            'must not set securityContext.privileged=true), allowPrivilegeEscalation != false '
+            '(container "c" must set securityContext.allowPrivilegeEscalation=false), '
+            'unrestricted capabilities (container "c" must set '
+            'securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container '
+            '"c" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container '
+            '"c" must set securityContext.seccompProfile.type to "RuntimeDefault" or '
+            '"Localhost")') in p.stderr, p.stderr
+    create(server, pod("ok", ns, [RESTRICTED_OK]))
+    vols = [{"name": "h", "hostPath": {"path": "/tmp"}}]
+    p = create(server, pod("vol", ns, [RESTRICTED_OK], volumes=vols, hostNetwork=True), False)
+    assert ('violates PodSecurity "restricted:latest": host namespaces (hostNetwork=true), '
+            'restricted volume types (volume "h" uses restricted volume type "hostPath")'
+            in p.stderr), p.stderr
+    # workloads are not refused, only warned about at the warn level (none set here)
+    p = server.kubectl("create", "deployment", "d", "--image=busybox", "-n", ns)
+    assert "Warning" not in p.stderr, p.stderr
+
+
+def test_podsecurity_baseline_and_versions(server, ns):
+    label_ns(server, ns, "pod-security.kubernetes.io/enforce=baseline",
+             "pod-security.kubernetes.io/enforce-version=v1.30")
+    cs = [{"name": "a", "image": "busybox", "ports": [{"containerPort": 80, "hostPort": 8080}],
+           "securityContext": {"capabilities": {"add": ["NET_ADMIN", "CHOWN"]}}},
+          {"name": "b", "image": "busybox", "ports": [{"containerPort": 81, "hostPort": 10081}]}]
+    p = create(server, pod("bad", ns, cs), False)
+    assert ('pods "bad" is forbidden: violates PodSecurity "baseline:v1.30": non-default '
+            'capabilities (container "a" must not include "NET_ADMIN" in '
+            'securityContext.capabilities.add), hostPort (containers "a", "b" use hostPorts '
+            '10081, 8080)') in p.stderr, p.stderr
+    # baseline admits what only restricted forbids
+    create(server, pod("fine", ns))
+
+
+def test_podsecurity_warn_and_audit(server, ns):
+    label_ns(server, ns, "pod-security.kubernetes.io/warn=restricted",
+             "pod-security.kubernetes.io/audit=baseline")
+    p = create(server, pod("w", ns))
+    assert ('Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation '
+            '!= false (container "c" must set securityContext.allowPrivilegeEscalation=false)'
+            in p.stderr), p.stderr
+    assert get(server, "-n", ns, "pod", "w")["metadata"]["name"] == "w"
+    # pod templates of workloads are checked for warn too
+    p = server.kubectl("create", "deployment", "web", "--image=busybox", "-n", ns)
+    assert 'Warning: would violate PodSecurity "restricted:latest"' in p.stderr, p.stderr
+    p = create(server, pod("quiet", ns, [RESTRICTED_OK]))
+    assert "Warning" not in p.stderr, p.stderr
+
+
+def test_podsecurity_namespace_labels(server, ns):
+    priv = [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]
+    create(server, pod("p1", ns, priv))
+    create(server, pod("p2", ns, priv))
+    p = label_ns(server, ns, "pod-security.kubernetes.io/enforce=baseline")
+    assert ('Warning: existing pods in namespace "%s" violate the new PodSecurity enforce '
+            'level "baseline:latest"' % ns) in p.stderr, p.stderr
+    assert "Warning: p1, p2: privileged" in p.stderr, p.stderr
+    p = server.kubectl("label", "--overwrite", "namespace", ns,
+                       "pod-security.kubernetes.io/enforce=strict", check=False)
+    assert p.returncode != 0
+    assert ('metadata.labels[pod-security.kubernetes.io/enforce]: Unsupported value: '
+            '"strict"') in p.stderr, p.stderr
