@@ -337,7 +337,14 @@ static void status_written(int err, k1s_kv_t *kv, void *arg)
 static int refresh_iter(k1s_kv_t *kv, void *arg)
 {
     k1s_quota_keeper_t *k = arg;
+    /* a write of this quota is queued: leave it alone, its commit brings another pass */
+    if (k1s_store_get_latest(k->api->store, kv->key) != kv)
+        return 0;
     json_t *q = k1s_obj_decode(kv->value);
+    if (json_object_get(k1s_obj_meta(q), "deletionTimestamp")) {
+        json_decref(q);
+        return 0;
+    }
     const char *ns = k1s_obj_str(q, "metadata.namespace");
     json_t *st = quota_status(k->api, q, ns ? ns : "");
     if (!json_equal(st, json_object_get(q, "status"))) {
@@ -576,7 +583,13 @@ static int collect_quota(k1s_kv_t *kv, void *arg)
 
 int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny)
 {
-    if (!r->res->namespaced || r->sub || !r->obj || strcmp(k1s_admit_operation(r), "CREATE"))
+    if (!r->res->namespaced || r->sub || !r->obj)
+        return 0;
+    /* updates change usage only for claims (storage) and services (type, ports) */
+    bool update = !strcmp(k1s_admit_operation(r), "UPDATE");
+    if (update && !(is_core(r->res, "persistentvolumeclaims") || is_core(r->res, "services")))
+        return 0;
+    if (!update && strcmp(k1s_admit_operation(r), "CREATE"))
         return 0;
     k1s_quota_keeper_t *k = r->api->admission->quota;
     const k1s_resource_t *qr = k1s_registry_find("", "v1", "resourcequotas");
@@ -589,6 +602,22 @@ int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny)
         return 0;
     }
     json_t *delta = usage_of(r->res, r->obj);
+    if (update && r->old) {
+        /* only what grows is requested */
+        json_t *was = usage_of(r->res, r->old);
+        json_t *grown = json_object();
+        const char *dk;
+        json_t *dv;
+        json_object_foreach(delta, dk, dv)
+        {
+            int64_t d = json_integer_value(dv) - json_integer_value(json_object_get(was, dk));
+            if (d > 0)
+                json_object_set_new(grown, dk, json_integer(d));
+        }
+        json_decref(was);
+        json_decref(delta);
+        delta = grown;
+    }
     int rc = 0;
     size_t i;
     json_t *q;
@@ -598,7 +627,7 @@ int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny)
             continue;
         const json_t *hard = json_object_get(json_object_get(q, "spec"), "hard");
         const char *qname = k1s_obj_str(q, "metadata.name");
-        if (is_core(r->res, "pods")) {
+        if (is_core(r->res, "pods") && !update) {
             char *msg = NULL;
             if (pod_constraints(r->obj, hard, &msg) < 0) {
                 rc = k1s_admit_denyf(deny, "failed quota: %s: %s", qname, msg);
@@ -665,7 +694,7 @@ int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny)
         if (rc < 0)
             break;
     }
-    if (rc == 0 && !r->dry_run) {
+    if (rc == 0 && !r->dry_run && !update) {
         /* charge until answered: the key is known once the name is */
         const char *name = k1s_obj_str(r->obj, "metadata.name");
         char *key = k1s_obj_key(r->res, r->ns, name ? name : "");

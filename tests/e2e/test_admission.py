@@ -258,3 +258,25 @@ def test_podsecurity_namespace_labels(server, ns):
     assert p.returncode != 0
     assert ('metadata.labels[pod-security.kubernetes.io/enforce]: Unsupported value: '
             '"strict"') in p.stderr, p.stderr
+
+
+def test_quota_storage_and_service_updates(server, ns):
+    create(server, {"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": {"name": "storage", "namespace": ns},
+                    "spec": {"hard": {"requests.storage": "2Gi", "services.loadbalancers": "0"}}})
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "data", "namespace": ns},
+           "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                    "resources": {"requests": {"storage": "1Gi"}}}}
+    create(server, pvc)
+    pvc["metadata"]["name"] = "more"
+    pvc["spec"]["resources"]["requests"]["storage"] = "1536Mi"
+    p = create(server, pvc, False)
+    assert ('persistentvolumeclaims "more" is forbidden: exceeded quota: storage, requested: '
+            'requests.storage=1536Mi, used: requests.storage=1Gi, limited: requests.storage=2Gi'
+            in p.stderr), p.stderr
+    # (an unbound claim cannot grow: validation refuses that before quota is asked)
+    server.kubectl("create", "service", "clusterip", "s", "--tcp=80:80", "-n", ns)
+    p = server.kubectl("patch", "service", "s", "-n", ns, "-p",
+                       '{"spec":{"type":"LoadBalancer"}}', check=False)
+    assert "exceeded quota: storage, requested: services.loadbalancers=1" in p.stderr, p.stderr
