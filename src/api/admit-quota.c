@@ -249,15 +249,25 @@ static int sum_iter(k1s_kv_t *kv, void *arg)
 /* Does any hard resource of the quota concern objects of res? */
 static bool concerns(const json_t *hard, const k1s_resource_t *res)
 {
-    if (is_core(res, "pods"))
-        return true; /* pods carry too many resource names to list: sum them anyway */
+    char count[256];
+    if (res->group[0])
+        snprintf(count, sizeof(count), "count/%s.%s", res->plural, res->group);
+    else
+        snprintf(count, sizeof(count), "count/%s", res->plural);
+    bool pods = is_core(res, "pods"), svc = is_core(res, "services"),
+         pvc = is_core(res, "persistentvolumeclaims");
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)hard, k, v)
     {
-        if (k1s_str_has_prefix(k, "count/") || strchr(k, '.') || strchr(k, '/'))
+        if (!strcmp(k, count) || (!res->group[0] && !strcmp(k, res->plural)))
             return true;
-        if (!strcmp(k, res->plural))
+        if (pods && !k1s_str_has_prefix(k, "count/") && !k1s_str_has_prefix(k, "services") &&
+            !strstr(k, "storage.k8s.io/") && strcmp(k, "requests.storage"))
+            return true; /* cpu, memory, requests.*, limits.*, hugepages, extended resources */
+        if (svc && k1s_str_has_prefix(k, "services."))
+            return true;
+        if (pvc && (!strcmp(k, "requests.storage") || strstr(k, ".storageclass.storage.k8s.io/")))
             return true;
     }
     return false;
