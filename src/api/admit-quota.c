@@ -26,12 +26,15 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 
+#define STATUS_DELAY_US 50000
+
 struct k1s_quota_keeper {
     k1s_apiserver_t *api;
     k1s_store_watch_t *watch;
     struct event *ev;
     json_t *dirty;   /* set of namespaces to recompute (object of null) */
-    json_t *charges; /* array of {req: <pointer as integer>, ns, usage} */
+    json_t *charges; /* array of {charge: <request pointer as integer>, ns, key, usage} */
+    json_t *cache;   /* store key -> {rev, u: usage, f: scope facts} of objects summed */
 };
 
 /* ---------- what an object uses ---------- */
@@ -154,22 +157,32 @@ static bool pod_best_effort(const json_t *pod)
     return true;
 }
 
-/* Does scope (with operator/values for scopeSelector) select obj? */
-static bool scope_matches(const char *scope, const char *op, const json_t *values,
-                          const k1s_resource_t *res, const json_t *obj)
+/* What quota scopes look at in an object: {pod, be, term, pc}. New reference. */
+static json_t *facts_of(const k1s_resource_t *res, const json_t *obj)
 {
     if (!is_core(res, "pods"))
+        return json_pack("{s:b}", "pod", 0);
+    const json_t *ads = json_object_get(json_object_get(obj, "spec"), "activeDeadlineSeconds");
+    const char *pc = k1s_obj_str(obj, "spec.priorityClassName");
+    return json_pack("{s:b, s:b, s:b, s:s}", "pod", 1, "be", pod_best_effort(obj), "term",
+                     json_is_integer(ads) && json_integer_value(ads) >= 0, "pc", pc ? pc : "");
+}
+
+/* Does scope (with operator/values for scopeSelector) select an object with these facts? */
+static bool scope_matches(const char *scope, const char *op, const json_t *values,
+                          const json_t *facts)
+{
+    if (!json_is_true(json_object_get(facts, "pod")))
         return false;
     bool in;
     if (!strcmp(scope, "Terminating") || !strcmp(scope, "NotTerminating")) {
-        const json_t *ads = json_object_get(json_object_get(obj, "spec"), "activeDeadlineSeconds");
-        bool term = json_is_integer(ads) && json_integer_value(ads) >= 0;
+        bool term = json_is_true(json_object_get(facts, "term"));
         in = !strcmp(scope, "Terminating") ? term : !term;
     } else if (!strcmp(scope, "BestEffort") || !strcmp(scope, "NotBestEffort")) {
-        bool be = pod_best_effort(obj);
+        bool be = json_is_true(json_object_get(facts, "be"));
         in = !strcmp(scope, "BestEffort") ? be : !be;
     } else if (!strcmp(scope, "PriorityClass")) {
-        const char *pc = k1s_obj_str(obj, "spec.priorityClassName");
+        const char *pc = json_string_value(json_object_get(facts, "pc"));
         if (!op || !strcmp(op, "Exists"))
             return pc && *pc;
         if (!strcmp(op, "DoesNotExist"))
@@ -187,14 +200,14 @@ static bool scope_matches(const char *scope, const char *op, const json_t *value
     return in;
 }
 
-static bool quota_matches(const json_t *q, const k1s_resource_t *res, const json_t *obj)
+static bool quota_matches(const json_t *q, const json_t *facts)
 {
     const json_t *spec = json_object_get(q, "spec");
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(spec, "scopes"), i, s)
     {
-        if (!scope_matches(json_string_value(s), NULL, NULL, res, obj))
+        if (!scope_matches(json_string_value(s), NULL, NULL, facts))
             return false;
     }
     json_array_foreach(json_object_get(json_object_get(spec, "scopeSelector"), "matchExpressions"),
@@ -202,7 +215,7 @@ static bool quota_matches(const json_t *q, const k1s_resource_t *res, const json
     {
         const char *sn = json_string_value(json_object_get(s, "scopeName"));
         const char *op = json_string_value(json_object_get(s, "operator"));
-        if (!sn || !scope_matches(sn, op, json_object_get(s, "values"), res, obj))
+        if (!sn || !scope_matches(sn, op, json_object_get(s, "values"), facts))
             return false;
     }
     return true;
@@ -211,6 +224,7 @@ static bool quota_matches(const json_t *q, const k1s_resource_t *res, const json
 /* ---------- usage in a namespace ---------- */
 
 typedef struct sum_ctx {
+    k1s_quota_keeper_t *k;
     const json_t *quota;
     const json_t *hard;
     json_t *used;
@@ -236,13 +250,17 @@ static int sum_iter(k1s_kv_t *kv, void *arg)
     const k1s_obj_aux_t *aux = kv->aux;
     if (!aux || !aux->res || (c->skip_key && !strcmp(kv->key, c->skip_key)))
         return 0;
-    json_t *obj = k1s_obj_decode(kv->value);
-    if (quota_matches(c->quota, aux->res, obj)) {
-        json_t *u = usage_of(aux->res, obj);
-        add_masked(c->used, u, c->hard);
-        json_decref(u);
+    /* what each object uses is cached by key and revision: no JSON parsing per create */
+    json_t *e = json_object_get(c->k->cache, kv->key);
+    if (!e || json_integer_value(json_object_get(e, "rev")) != kv->mod_rev) {
+        json_t *obj = k1s_obj_decode(kv->value);
+        e = json_pack("{s:I, s:o, s:o}", "rev", (json_int_t)kv->mod_rev, "u",
+                      usage_of(aux->res, obj), "f", facts_of(aux->res, obj));
+        json_object_set_new(c->k->cache, kv->key, e);
+        json_decref(obj);
     }
-    json_decref(obj);
+    if (quota_matches(c->quota, json_object_get(e, "f")))
+        add_masked(c->used, json_object_get(e, "u"), c->hard);
     return 0;
 }
 
@@ -277,12 +295,13 @@ static bool concerns(const json_t *hard, const k1s_resource_t *res)
 static json_t *quota_used(k1s_apiserver_t *api, const json_t *q, const char *ns,
                           const char *skip_key)
 {
+    k1s_quota_keeper_t *keeper = api->admission->quota;
     const json_t *hard = json_object_get(json_object_get(q, "spec"), "hard");
     json_t *used = json_object();
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)hard, k, v) json_object_set_new(used, k, json_integer(0));
-    sum_ctx_t c = {q, hard, used, skip_key};
+    sum_ctx_t c = {keeper, q, hard, used, skip_key};
     size_t n;
     const k1s_resource_t *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
@@ -393,7 +412,8 @@ static void mark(k1s_quota_keeper_t *k, const char *ns)
 {
     json_object_set_new(k->dirty, ns, json_null());
     if (!evtimer_pending(k->ev, NULL)) {
-        struct timeval tv = {0, 0};
+        /* a short delay folds a burst of creates into one status write per quota */
+        struct timeval tv = {0, STATUS_DELAY_US};
         evtimer_add(k->ev, &tv);
     }
 }
@@ -401,6 +421,8 @@ static void mark(k1s_quota_keeper_t *k, const char *ns)
 static int on_change(const k1s_store_event_t *ev, void *arg)
 {
     k1s_quota_keeper_t *k = arg;
+    if (ev->type == K1S_STORE_DELETE && ev->kv)
+        json_object_del(k->cache, ev->kv->key);
     const k1s_obj_aux_t *aux = ev->kv ? ev->kv->aux : NULL;
     if (!aux || !aux->res || !aux->res->namespaced || !aux->ns[0])
         return 0;
@@ -442,6 +464,7 @@ void k1s_quota_init(k1s_apiserver_t *api)
     k->api = api;
     k->dirty = json_object();
     k->charges = json_array();
+    k->cache = json_object();
     k->ev = evtimer_new(api->base, refresh_pass, k);
     api->admission->quota = k;
     if (k1s_store_watch(api->store, "/", k1s_store_rev(api->store), on_change, k, &k->watch) < 0)
@@ -463,6 +486,7 @@ void k1s_quota_free(k1s_apiserver_t *api)
         event_free(k->ev);
     json_decref(k->dirty);
     json_decref(k->charges);
+    json_decref(k->cache);
     free(k);
     api->admission->quota = NULL;
 }
@@ -612,6 +636,7 @@ int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny)
         return 0;
     }
     json_t *delta = usage_of(r->res, r->obj);
+    json_t *facts = facts_of(r->res, r->obj);
     if (update && r->old) {
         /* only what grows is requested */
         json_t *was = usage_of(r->res, r->old);
@@ -633,7 +658,7 @@ int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny)
     json_t *q;
     json_array_foreach(quotas, i, q)
     {
-        if (!quota_matches(q, r->res, r->obj))
+        if (!quota_matches(q, facts))
             continue;
         const json_t *hard = json_object_get(json_object_get(q, "spec"), "hard");
         const char *qname = k1s_obj_str(q, "metadata.name");
@@ -715,6 +740,7 @@ int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny)
         free(key);
     }
     json_decref(delta);
+    json_decref(facts);
     json_decref(quotas);
     return rc;
 }

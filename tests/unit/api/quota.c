@@ -117,6 +117,14 @@ static void test_constraints(void **state)
     json_decref(pod);
 }
 
+static bool qm(const json_t *q, const k1s_resource_t *res, const json_t *obj)
+{
+    json_t *f = facts_of(res, obj);
+    bool m = quota_matches(q, f);
+    json_decref(f);
+    return m;
+}
+
 static void test_scopes(void **state)
 {
     const k1s_resource_t *pods = k1s_registry_find("", "v1", "pods");
@@ -124,20 +132,20 @@ static void test_scopes(void **state)
     json_t *term = J("{\"spec\":{\"activeDeadlineSeconds\":10,\"containers\":[{\"name\":\"a\","
                      "\"resources\":{\"limits\":{\"cpu\":\"1\"}}}]}}");
     json_t *q = J("{\"spec\":{\"scopes\":[\"BestEffort\"]}}");
-    assert_true(quota_matches(q, pods, be));
-    assert_false(quota_matches(q, pods, term));
+    assert_true(qm(q, pods, be));
+    assert_false(qm(q, pods, term));
     json_decref(q);
     q = J("{\"spec\":{\"scopes\":[\"Terminating\",\"NotBestEffort\"]}}");
-    assert_false(quota_matches(q, pods, be));
-    assert_true(quota_matches(q, pods, term));
+    assert_false(qm(q, pods, be));
+    assert_true(qm(q, pods, term));
     /* scoped quotas do not track other kinds */
-    assert_false(quota_matches(q, k1s_registry_find("", "v1", "configmaps"), be));
+    assert_false(qm(q, k1s_registry_find("", "v1", "configmaps"), be));
     json_decref(q);
     q = J("{\"spec\":{\"scopeSelector\":{\"matchExpressions\":[{\"scopeName\":\"PriorityClass\","
           "\"operator\":\"In\",\"values\":[\"high\"]}]}}}");
     json_t *hi = J("{\"spec\":{\"priorityClassName\":\"high\"}}");
-    assert_true(quota_matches(q, pods, hi));
-    assert_false(quota_matches(q, pods, be));
+    assert_true(qm(q, pods, hi));
+    assert_false(qm(q, pods, be));
     json_decref(q);
     json_decref(hi);
     json_decref(be);
