@@ -124,13 +124,23 @@ def test_limitrange_pod_and_pvc(server, ns):
     create(server, {"apiVersion": "v1", "kind": "LimitRange",
                     "metadata": {"name": "lr", "namespace": ns},
                     "spec": {"limits": [{"type": "Pod", "max": {"memory": "1Gi"}},
+                                        {"type": "Container", "maxLimitRequestRatio": {"cpu": "2"}},
                                         {"type": "PersistentVolumeClaim",
                                          "min": {"storage": "1Gi"}}]}})
     cs = [{"name": "a", "image": "busybox", "resources": {"limits": {"memory": "600Mi"}}},
           {"name": "b", "image": "busybox", "resources": {"limits": {"memory": "600Mi"}}}]
     r = create(server, pod("two", ns, cs), False)
-    assert ('pods "two" is forbidden: maximum memory usage per Pod is 1Gi, but limit is 1200Mi'
-            in r.stderr), r.stderr
+    # all violations, aggregated as Kubernetes' utilerrors.NewAggregate prints them
+    assert ('pods "two" is forbidden: [maximum memory usage per Pod is 1Gi, but limit is 1200Mi, '
+            'cpu max limit to request ratio per Container is 2, but no request is specified or '
+            'request is 0, cpu max limit to request ratio per Container is 2, but no request is '
+            'specified or request is 0]' in r.stderr), r.stderr
+    ratio = [{"name": "r", "image": "busybox",
+              "resources": {"requests": {"cpu": "100m"},
+                            "limits": {"cpu": "300m", "memory": "100Mi"}}}]
+    r = create(server, pod("ratio", ns, ratio), False)
+    assert ('pods "ratio" is forbidden: cpu max limit to request ratio per Container is 2, but '
+            'provided ratio is 3.000000' in r.stderr), r.stderr
     pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
            "metadata": {"name": "small", "namespace": ns},
            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
@@ -280,3 +290,29 @@ def test_quota_storage_and_service_updates(server, ns):
     p = server.kubectl("patch", "service", "s", "-n", ns, "-p",
                        '{"spec":{"type":"LoadBalancer"}}', check=False)
     assert "exceeded quota: storage, requested: services.loadbalancers=1" in p.stderr, p.stderr
+
+
+def test_admission_answers_with_each_kubectl(server, ns, kubectl_version):
+    """Quota refusals, PodSecurity warnings and webhook configurations read the same with
+    the newest kubectl and Debian's kubectl 1.20."""
+    create(server, {"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": {"name": "one", "namespace": ns}, "spec": {"hard": {"pods": "1"}}})
+    label_ns(server, ns, "pod-security.kubernetes.io/warn=restricted")
+    p = server.kubectl("run", "a", "--image=busybox", "-n", ns)
+    assert 'Warning: would violate PodSecurity "restricted:latest"' in p.stderr, p.stderr
+    p = server.kubectl("run", "b", "--image=busybox", "-n", ns, check=False)
+    assert ('pods "b" is forbidden: exceeded quota: one, requested: pods=1, used: pods=1, '
+            'limited: pods=1') in p.stderr, p.stderr
+    name = "%s-%d" % (ns, kubectl_version)
+    v = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+         "metadata": {"name": name},
+         "webhooks": [{"name": "x.k1s.test", "clientConfig": {"url": "https://127.0.0.1:1/"},
+                       "rules": [{"operations": ["CREATE"], "apiGroups": ["nothing.example"],
+                                  "apiVersions": ["v1"], "resources": ["things"]}],
+                       "sideEffects": "None", "admissionReviewVersions": ["v1"]}]}
+    try:
+        server.kubectl("apply", "-f", "-", input=json.dumps(v))
+        out = server.kubectl("get", "validatingwebhookconfigurations", name).stdout
+        assert out.split("\n")[1].split()[:2] == [name, "1"], out
+    finally:
+        server.kubectl("delete", "validatingwebhookconfiguration", name, check=False)

@@ -58,6 +58,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 resp = {"uid": req["uid"], "allowed": False,
                         "status": {"code": 403, "reason": "Forbidden",
                                    "message": "objects labelled deny=yes are not welcome"}}
+        elif path == "/no-delete":
+            if req["operation"] == "DELETE":
+                resp = {"uid": req["uid"], "allowed": False,
+                        "status": {"message": "%s %s is protected" % (
+                            req["oldObject"]["kind"], req["name"])}}
         elif path == "/deny-bare":
             resp = {"uid": req["uid"], "allowed": False}
         elif path == "/label":
@@ -296,3 +301,19 @@ def test_invalid_configuration(server):
     assert "webhooks[0].clientConfig.url" in p.stderr, p.stderr
     assert 'webhooks[0].sideEffects: Unsupported value: "Some"' in p.stderr, p.stderr
     assert "webhooks[0].timeoutSeconds: Invalid value: 31" in p.stderr, p.stderr
+
+
+def test_validating_webhook_on_delete(server, ns, hook_server):
+    url = "https://127.0.0.1:%d/no-delete" % hook_server["port"]
+    h = hook("protect.k1s.test", url, hook_server["ca"], ns)
+    h["rules"][0]["operations"] = ["DELETE"]
+    v = config("ValidatingWebhookConfiguration", ns + "-protect", [h])
+    server.kubectl("create", "-f", "-", input=cm(ns, "keep"))
+    with Installed(server, v):
+        p = server.kubectl("delete", "configmap", "keep", "-n", ns, check=False)
+        assert p.returncode != 0
+        # no reason in the webhook's status: kubectl prints none (the code is 400)
+        assert ('Error from server: admission webhook "protect.k1s.test" denied '
+                'the request: ConfigMap keep is protected') in p.stderr, p.stderr
+        server.kubectl("get", "configmap", "keep", "-n", ns)
+    server.kubectl("delete", "configmap", "keep", "-n", ns)
