@@ -72,6 +72,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             resp["patchType"] = "JSONPatch"
             resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
             resp["warnings"] = ["the webhook added a label"]
+        elif path == "/reinvoke":
+            labels = req["object"]["metadata"].get("labels") or {}
+            if "mutated" in labels:
+                ops = [{"op": "add", "path": "/metadata/labels/seen-mutated", "value": "yes"}]
+            elif labels:
+                ops = [{"op": "add", "path": "/metadata/labels/a", "value": "1"}]
+            else:
+                ops = [{"op": "add", "path": "/metadata/labels", "value": {"a": "1"}}]
+            resp["patchType"] = "JSONPatch"
+            resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
         elif path == "/slow":
             time.sleep(3)
         body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
@@ -317,3 +327,24 @@ def test_validating_webhook_on_delete(server, ns, hook_server):
                 'the request: ConfigMap keep is protected') in p.stderr, p.stderr
         server.kubectl("get", "configmap", "keep", "-n", ns)
     server.kubectl("delete", "configmap", "keep", "-n", ns)
+
+
+def test_mutating_reinvocation(server, ns, hook_server):
+    base = "https://127.0.0.1:%d" % hook_server["port"]
+    first = hook("first.k1s.test", base + "/reinvoke", hook_server["ca"], ns,
+                 reinvocationPolicy="IfNeeded")
+    second = hook("second.k1s.test", base + "/label", hook_server["ca"], ns)
+    m = config("MutatingWebhookConfiguration", ns + "-reinv", [first, second])
+    with Installed(server, m):
+        server.kubectl("create", "-f", "-", input=cm(ns, "r"))
+        got = json.loads(server.kubectl("get", "configmap", "r", "-n", ns, "-o",
+                                        "json").stdout)["metadata"]["labels"]
+        # the first webhook saw the second one's label when it was called again
+        assert got == {"a": "1", "mutated": "by-webhook", "seen-mutated": "yes"}, got
+    first["reinvocationPolicy"] = "Never"
+    m = config("MutatingWebhookConfiguration", ns + "-never", [first, second])
+    with Installed(server, m):
+        server.kubectl("create", "-f", "-", input=cm(ns, "n"))
+        got = json.loads(server.kubectl("get", "configmap", "n", "-n", ns, "-o",
+                                        "json").stdout)["metadata"]["labels"]
+        assert got == {"a": "1", "mutated": "by-webhook"}, got
