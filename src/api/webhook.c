@@ -3,7 +3,8 @@
  * k8s.io/apiserver/pkg/admission/plugin/webhook calls them: for one phase,
  * the webhooks of every Mutating- or ValidatingWebhookConfiguration (in
  * name order) whose rules, namespaceSelector and objectSelector match the
- * request are called, one after another, with an AdmissionReview v1 over
+ * request are called (mutating ones one after another, validating ones all at
+ * once) with an AdmissionReview v1 over
  * HTTPS (net/httpc.c), verifying the server against the caBundle and the
  * host name. A mutating webhook's JSONPatch is applied to the object;
  * webhooks with reinvocationPolicy IfNeeded are called once more if a later
@@ -35,18 +36,28 @@ struct k1s_webhooks {
     wh_run_t *runs; /* phases in progress (for shutdown) */
 };
 
+/* One call of one webhook, and its outcome. */
+typedef struct wh_call {
+    wh_run_t *run;
+    size_t idx;     /* in run->hooks */
+    k1s_httpc_t *h; /* in flight, or NULL */
+    char uid[37];
+    char *url;      /* for messages */
+    int code;       /* outcome: 0 admitted, else the HTTP code of the refusal */
+    json_t *status; /* the refusal's Status */
+} wh_call_t;
+
 struct wh_run {
     k1s_webhooks_t *w;
     k1s_api_req_t *r;
     bool mutating;
     k1s_admit_next_fn next;
     json_t *hooks; /* matching webhooks: array of {config, hook} */
-    size_t at;
+    wh_call_t *calls;
+    size_t at;      /* mutating: the webhook being called (one at a time) */
+    size_t pending; /* validating: calls not answered yet (all run at once) */
     int round;
     bool changed_in_round; /* a webhook changed the object in round 0 */
-    k1s_httpc_t *call;
-    char uid[37];
-    char *url; /* for messages */
     wh_run_t *prev, *nextr;
 };
 
@@ -67,12 +78,23 @@ static void run_unlink(wh_run_t *run)
         run->nextr->prev = run->prev;
 }
 
+static void calls_free(wh_run_t *run)
+{
+    for (size_t i = 0; run->calls && i < json_array_size(run->hooks); i++) {
+        wh_call_t *c = &run->calls[i];
+        k1s_httpc_cancel(c->h);
+        free(c->url);
+        json_decref(c->status);
+    }
+    free(run->calls);
+    run->calls = NULL;
+}
+
 static void run_free(wh_run_t *run)
 {
     run_unlink(run);
-    k1s_httpc_cancel(run->call);
+    calls_free(run);
     json_decref(run->hooks);
-    free(run->url);
     free(run);
 }
 
@@ -252,12 +274,13 @@ static int collect_config(k1s_kv_t *kv, void *arg)
 
 /* ---------- the AdmissionReview ---------- */
 
-static json_t *review_request(wh_run_t *run)
+static json_t *review_request(wh_call_t *call)
 {
+    wh_run_t *run = call->run;
     k1s_api_req_t *r = run->r;
     const k1s_resource_t *res = r->res;
     json_t *req = json_object();
-    json_object_set_new(req, "uid", json_string(run->uid));
+    json_object_set_new(req, "uid", json_string(call->uid));
     json_t *kind = json_pack("{s:s, s:s, s:s}", "group", res->group, "version", res->version,
                              "kind", res->kind);
     json_t *resource = json_pack("{s:s, s:s, s:s}", "group", res->group, "version", res->version,
@@ -306,6 +329,7 @@ static json_t *review_request(wh_run_t *run)
 /* ---------- calling ---------- */
 
 static void run_step(wh_run_t *run);
+static void call_done(wh_call_t *call);
 
 /* The phase is over: admitted. */
 static void run_admit(wh_run_t *run)
@@ -324,36 +348,42 @@ static void run_refuse(wh_run_t *run, int code, json_t *status)
     k1s_api_send_json(r, code, status);
 }
 
-static void run_internal_error(wh_run_t *run, const char *hook, const char *why)
+static const json_t *hook_of(const wh_call_t *call)
 {
-    char *err = k1s_xasprintf("failed calling webhook \"%s\": %s", hook, why);
+    return json_object_get(json_array_get(call->run->hooks, call->idx), "hook");
+}
+
+static const char *hook_name(const wh_call_t *call)
+{
+    return json_string_value(json_object_get(hook_of(call), "name"));
+}
+
+/* Records a refusal (takes ownership of status) and completes the call. */
+static void call_refuse(wh_call_t *call, int code, json_t *status)
+{
+    call->code = code;
+    call->status = status;
+    call_done(call);
+}
+
+/* A failed call: Ignore admits, Fail refuses with Kubernetes' internal error. */
+static void call_failed(wh_call_t *call, const char *why)
+{
+    const char *name = hook_name(call);
+    const char *fp = json_string_value(json_object_get(hook_of(call), "failurePolicy"));
+    if (fp && !strcmp(fp, "Ignore")) {
+        k1s_warn("failed calling webhook, failing open %s: failed calling webhook \"%s\": %s", name,
+                 name, why);
+        call_done(call);
+        return;
+    }
+    char *err = k1s_xasprintf("failed calling webhook \"%s\": %s", name, why);
     char *msg = k1s_xasprintf("Internal error occurred: %s", err);
     json_t *s = k1s_status_new(500, "InternalError", msg);
     json_object_set_new(s, "details", json_pack("{s:[{s:s}]}", "causes", "message", err));
     free(err);
     free(msg);
-    run_refuse(run, 500, s);
-}
-
-static const json_t *cur_hook(wh_run_t *run)
-{
-    return json_object_get(json_array_get(run->hooks, run->at), "hook");
-}
-
-/* A failed call: Ignore goes on, Fail ends the request. */
-static void call_failed(wh_run_t *run, const char *why)
-{
-    const json_t *h = cur_hook(run);
-    const char *name = json_string_value(json_object_get(h, "name"));
-    const char *fp = json_string_value(json_object_get(h, "failurePolicy"));
-    if (fp && !strcmp(fp, "Ignore")) {
-        k1s_warn("failed calling webhook, failing open %s: failed calling webhook \"%s\": %s", name,
-                 name, why);
-        run->at++;
-        run_step(run);
-        return;
-    }
-    run_internal_error(run, name, why);
+    call_refuse(call, 500, s);
 }
 
 static json_t *b64_decode(const char *s)
@@ -376,16 +406,45 @@ static json_t *b64_decode(const char *s)
     return j;
 }
 
+/* webhookerrors.ToStatusErr: the Status of a denial. New reference. */
+static json_t *denial_status(const char *name, const json_t *st, int *code_out)
+{
+    int code = (int)json_integer_value(json_object_get(st, "code"));
+    if (code < 400)
+        code = 400;
+    const char *m = json_string_value(json_object_get(st, "message"));
+    const char *reason = json_string_value(json_object_get(st, "reason"));
+    char *full;
+    if (m && *m)
+        full = k1s_xasprintf("admission webhook \"%s\" denied the request: %s", name, m);
+    else if (reason && *reason)
+        full = k1s_xasprintf("admission webhook \"%s\" denied the request: %s", name, reason);
+    else
+        full =
+            k1s_xasprintf("admission webhook \"%s\" denied the request without explanation", name);
+    json_t *out = json_pack("{s:s, s:s, s:{}, s:s, s:s}", "kind", "Status", "apiVersion", "v1",
+                            "metadata", "status", "Failure", "message", full);
+    if (reason && *reason)
+        json_object_set_new(out, "reason", json_string(reason));
+    json_t *d = json_object_get(st, "details");
+    if (d)
+        json_object_set(out, "details", d);
+    json_object_set_new(out, "code", json_integer(code));
+    free(full);
+    *code_out = code;
+    return out;
+}
+
 static void on_answer(int err, int status, const char *body, size_t len, const char *msg, void *arg)
 {
-    wh_run_t *run = arg;
-    run->call = NULL;
+    wh_call_t *call = arg;
+    call->h = NULL;
+    wh_run_t *run = call->run;
     k1s_api_req_t *r = run->r;
-    const json_t *h = cur_hook(run);
-    const char *name = json_string_value(json_object_get(h, "name"));
+    const char *name = hook_name(call);
     if (err < 0) {
-        char *why = k1s_xasprintf("failed to call webhook: Post \"%s\": %s", run->url, msg);
-        call_failed(run, why);
+        char *why = k1s_xasprintf("failed to call webhook: Post \"%s\": %s", call->url, msg);
+        call_failed(call, why);
         free(why);
         return;
     }
@@ -394,7 +453,7 @@ static void on_answer(int err, int status, const char *body, size_t len, const c
             "failed to call webhook: an error on the server (\"%.*s\") has prevented the request "
             "from succeeding",
             (int)(len > 200 ? 200 : len), body);
-        call_failed(run, why);
+        call_failed(call, why);
         free(why);
         return;
     }
@@ -404,16 +463,16 @@ static void on_answer(int err, int status, const char *body, size_t len, const c
     const char *uid = json_string_value(json_object_get(resp, "uid"));
     if (!json_is_object(resp)) {
         json_decref(review);
-        call_failed(run, "received invalid webhook response: response is nil");
+        call_failed(call, "received invalid webhook response: response is nil");
         return;
     }
-    if (!uid || strcmp(uid, run->uid)) {
+    if (!uid || strcmp(uid, call->uid)) {
         char *why =
             k1s_xasprintf("received invalid webhook response: expected response.uid=\"%s\", "
                           "got \"%s\"",
-                          run->uid, uid ? uid : "");
+                          call->uid, uid ? uid : "");
         json_decref(review);
-        call_failed(run, why);
+        call_failed(call, why);
         free(why);
         return;
     }
@@ -435,34 +494,10 @@ static void on_answer(int err, int status, const char *body, size_t len, const c
         free(key);
     }
     if (!json_is_true(json_object_get(resp, "allowed"))) {
-        /* webhookerrors.ToStatusErr */
-        json_t *st = json_object_get(resp, "status");
-        json_t *s = json_is_object(st) ? json_deep_copy(st) : json_object();
-        int code = (int)json_integer_value(json_object_get(s, "code"));
-        if (code < 400)
-            code = 400;
-        const char *m = json_string_value(json_object_get(s, "message"));
-        const char *reason = json_string_value(json_object_get(s, "reason"));
-        char *full;
-        if (m && *m)
-            full = k1s_xasprintf("admission webhook \"%s\" denied the request: %s", name, m);
-        else if (reason && *reason)
-            full = k1s_xasprintf("admission webhook \"%s\" denied the request: %s", name, reason);
-        else
-            full = k1s_xasprintf("admission webhook \"%s\" denied the request without explanation",
-                                 name);
-        json_t *out = json_pack("{s:s, s:s, s:{}, s:s, s:s}", "kind", "Status", "apiVersion", "v1",
-                                "metadata", "status", "Failure", "message", full);
-        if (reason && *reason)
-            json_object_set_new(out, "reason", json_string(reason));
-        json_t *d = json_object_get(s, "details");
-        if (d)
-            json_object_set(out, "details", d);
-        json_object_set_new(out, "code", json_integer(code));
-        free(full);
-        json_decref(s);
+        int code;
+        json_t *out = denial_status(name, json_object_get(resp, "status"), &code);
         json_decref(review);
-        run_refuse(run, code, out);
+        call_refuse(call, code, out);
         return;
     }
     const char *patch = json_string_value(json_object_get(resp, "patch"));
@@ -470,7 +505,7 @@ static void on_answer(int err, int status, const char *body, size_t len, const c
         const char *pt = json_string_value(json_object_get(resp, "patchType"));
         if (!pt || strcmp(pt, "JSONPatch")) {
             json_decref(review);
-            call_failed(run, "received invalid webhook response: unsupported patch type");
+            call_failed(call, "received invalid webhook response: unsupported patch type");
             return;
         }
         json_t *ops = b64_decode(patch);
@@ -481,7 +516,7 @@ static void on_answer(int err, int status, const char *body, size_t len, const c
             json_decref(review);
             char *m = k1s_xasprintf("Internal error occurred: %s",
                                     perr.msg[0] ? perr.msg : "invalid JSON patch");
-            run_refuse(run, 500, k1s_status_new(500, "InternalError", m));
+            call_refuse(call, 500, k1s_status_new(500, "InternalError", m));
             free(m);
             return;
         }
@@ -497,15 +532,15 @@ static void on_answer(int err, int status, const char *body, size_t len, const c
         }
         char key[96], val[512];
         snprintf(key, sizeof(key), "mutation.webhook.admission.k8s.io/round_%d_index_%zu",
-                 run->round, run->at);
-        snprintf(val, sizeof(val), "{\"configuration\":\"%s\",\"webhook\":\"%s\",\"mutated\":%s}",
-                 json_string_value(json_object_get(json_array_get(run->hooks, run->at), "config")),
-                 name, changed ? "true" : "false");
+                 run->round, call->idx);
+        snprintf(
+            val, sizeof(val), "{\"configuration\":\"%s\",\"webhook\":\"%s\",\"mutated\":%s}",
+            json_string_value(json_object_get(json_array_get(run->hooks, call->idx), "config")),
+            name, changed ? "true" : "false");
         k1s_admit_audit(r, key, val);
     }
     json_decref(review);
-    run->at++;
-    run_step(run);
+    call_done(call);
 }
 
 typedef struct target {
@@ -648,42 +683,24 @@ static int make_target(k1s_apiserver_t *api, const json_t *cc, int timeout, targ
     return rc;
 }
 
-static void run_step(wh_run_t *run)
+/* Starts the call of webhook idx; its outcome arrives through call_done. */
+static void call_start(wh_run_t *run, size_t idx)
 {
+    wh_call_t *call = &run->calls[idx];
+    k1s_httpc_cancel(call->h);
+    free(call->url);
+    json_decref(call->status);
+    memset(call, 0, sizeof(*call));
+    call->run = run;
+    call->idx = idx;
     k1s_api_req_t *r = run->r;
-    if (run->at >= json_array_size(run->hooks)) {
-        /* reinvocation: IfNeeded webhooks once more if the object changed after them */
-        if (run->mutating && run->round == 0 && run->changed_in_round) {
-            json_t *again = json_array();
-            size_t i;
-            json_t *e;
-            json_array_foreach(run->hooks, i, e)
-            {
-                const char *rp = json_string_value(
-                    json_object_get(json_object_get(e, "hook"), "reinvocationPolicy"));
-                if (rp && !strcmp(rp, "IfNeeded"))
-                    json_array_append(again, e);
-            }
-            if (json_array_size(again) > 0) {
-                json_decref(run->hooks);
-                run->hooks = again;
-                run->at = 0;
-                run->round = 1;
-                run_step(run);
-                return;
-            }
-            json_decref(again);
-        }
-        run_admit(run);
-        return;
-    }
-    const json_t *h = cur_hook(run);
-    const char *name = json_string_value(json_object_get(h, "name"));
+    const json_t *h = hook_of(call);
+    const char *name = hook_name(call);
     if (r->dry_run) {
         const char *se = json_string_value(json_object_get(h, "sideEffects"));
         if (!se || (strcmp(se, "None") && strcmp(se, "NoneOnDryRun"))) {
             char *m = k1s_xasprintf("admission webhook \"%s\" does not support dry run", name);
-            run_refuse(run, 400, k1s_status_new(400, "BadRequest", m));
+            call_refuse(call, 400, k1s_status_new(400, "BadRequest", m));
             free(m);
             return;
         }
@@ -697,14 +714,13 @@ static void run_step(wh_run_t *run)
     target_t t;
     char *why = NULL;
     int rc = make_target(r->api, cc, timeout, &t, &why);
-    free(run->url);
-    run->url = k1s_xstrdup(t.url ? t.url : "");
+    call->url = k1s_xstrdup(t.url ? t.url : "");
     if (rc < 0) {
         char *m = t.url ? k1s_xasprintf("failed to call webhook: Post \"%s\": %s", t.url, why)
                         : k1s_xasprintf("failed to call webhook: %s", why);
         free(why);
         target_free(&t);
-        call_failed(run, m);
+        call_failed(call, m);
         free(m);
         return;
     }
@@ -719,8 +735,8 @@ static void run_step(wh_run_t *run)
         if (pem_len < 0)
             pem_len = 0;
     }
-    k1s_uuid4(run->uid);
-    json_t *review = review_request(run);
+    k1s_uuid4(call->uid);
+    json_t *review = review_request(call);
     char *body = json_dumps(review, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(review);
     k1s_httpc_req_t hr = {.host = t.host,
@@ -733,10 +749,77 @@ static void run_step(wh_run_t *run)
                           .content_type = "application/json",
                           .body = body,
                           .body_len = strlen(body)};
-    run->call = k1s_httpc_post(r->api->base, &hr, on_answer, run);
+    call->h = k1s_httpc_post(r->api->base, &hr, on_answer, call);
     free(body);
     free(pem);
     target_free(&t);
+}
+
+/* All validating calls answered: the first refusal in webhook order decides. */
+static void validating_done(wh_run_t *run)
+{
+    for (size_t i = 0; i < json_array_size(run->hooks); i++) {
+        wh_call_t *c = &run->calls[i];
+        if (c->code) {
+            json_t *st = c->status;
+            c->status = NULL;
+            run_refuse(run, c->code, st);
+            return;
+        }
+    }
+    run_admit(run);
+}
+
+static void call_done(wh_call_t *call)
+{
+    wh_run_t *run = call->run;
+    if (!run->mutating) {
+        if (--run->pending == 0)
+            validating_done(run);
+        return;
+    }
+    if (call->code) {
+        json_t *st = call->status;
+        call->status = NULL;
+        run_refuse(run, call->code, st);
+        return;
+    }
+    run->at++;
+    run_step(run);
+}
+
+/* Mutating: the next webhook in order (then the reinvocation round). */
+static void run_step(wh_run_t *run)
+{
+    if (run->at < json_array_size(run->hooks)) {
+        call_start(run, run->at);
+        return;
+    }
+    /* reinvocation: IfNeeded webhooks once more if the object changed after them */
+    if (run->round == 0 && run->changed_in_round) {
+        json_t *again = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(run->hooks, i, e)
+        {
+            const char *rp = json_string_value(
+                json_object_get(json_object_get(e, "hook"), "reinvocationPolicy"));
+            if (rp && !strcmp(rp, "IfNeeded"))
+                json_array_append(again, e);
+        }
+        if (json_array_size(again) > 0) {
+            calls_free(run);
+            json_decref(run->hooks);
+            run->hooks = again;
+            run->calls = k1s_xcalloc(json_array_size(again), sizeof(wh_call_t));
+            run->at = 0;
+            run->round = 1;
+            run_step(run);
+            return;
+        }
+        json_decref(again);
+    }
+    run_admit(run);
 }
 
 void k1s_webhooks_run(k1s_api_req_t *r, bool mutating, k1s_admit_next_fn next)
@@ -765,9 +848,21 @@ void k1s_webhooks_run(k1s_api_req_t *r, bool mutating, k1s_admit_next_fn next)
     run->mutating = mutating;
     run->next = next;
     run->hooks = hooks;
+    run->calls = k1s_xcalloc(json_array_size(hooks), sizeof(wh_call_t));
     run->nextr = w->runs;
     if (w->runs)
         w->runs->prev = run;
     w->runs = run;
-    run_step(run);
+    if (mutating) {
+        run_step(run);
+        return;
+    }
+    /* validating webhooks are called in parallel, as Kubernetes does; the extra count keeps
+     * the run alive while calls that fail at once complete during the loop */
+    size_t n = json_array_size(hooks);
+    run->pending = n + 1;
+    for (size_t i = 0; i < n; i++)
+        call_start(run, i);
+    if (--run->pending == 0)
+        validating_done(run);
 }

@@ -84,6 +84,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
         elif path == "/slow":
             time.sleep(3)
+        elif path == "/sleep1":
+            time.sleep(1)
         body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                            "response": resp}).encode()
         self.send_response(200)
@@ -348,3 +350,17 @@ def test_mutating_reinvocation(server, ns, hook_server):
         got = json.loads(server.kubectl("get", "configmap", "n", "-n", ns, "-o",
                                         "json").stdout)["metadata"]["labels"]
         assert got == {"a": "1", "mutated": "by-webhook"}, got
+
+
+def test_validating_webhooks_run_in_parallel(server, ns, hook_server):
+    url = "https://127.0.0.1:%d/sleep1" % hook_server["port"]
+    hooks = [hook("nap%d.k1s.test" % i, url, hook_server["ca"], ns) for i in range(3)]
+    hooks.append(hook("deny.k1s.test", url.replace("/sleep1", "/deny"), hook_server["ca"], ns))
+    v = config("ValidatingWebhookConfiguration", ns + "-naps", hooks)
+    with Installed(server, v):
+        t0 = time.time()
+        server.kubectl("create", "-f", "-", input=cm(ns, "rested"))
+        took = time.time() - t0
+        assert took < 2.5, took  # three one-second webhooks at once, not one after another
+        p = server.kubectl("create", "-f", "-", input=cm(ns, "no", {"deny": "yes"}), check=False)
+        assert 'admission webhook "deny.k1s.test" denied the request' in p.stderr, p.stderr
