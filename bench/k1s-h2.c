@@ -122,7 +122,7 @@ typedef struct stream {
     size_t bytes, lines;
     bool closed;
     uint32_t error;
-    char body[65536];
+    char body[1 << 20]; /* /metrics of a long-running server is well past 64 KiB */
     size_t body_len;
     /* request body to send */
     const char *up;

@@ -2,7 +2,8 @@
  * Internals shared by the API server's files: apiserver.c (routing, authn,
  * health, metrics), discovery.c, rest.c (verbs), watch.c, objects.c (keys,
  * selector fields), status.c (metav1.Status), ipalloc.c (Service IPs and
- * node ports) and nslife.c (namespace termination).
+ * node ports), nslife.c (namespace termination), admission.c (the admission
+ * chain; built-in plugins in admit-*.c, webhooks in webhook.c).
  */
 #ifndef K1S_API_APISERVER_INT_H
 #define K1S_API_APISERVER_INT_H
@@ -31,6 +32,7 @@ typedef struct k1s_obj_aux {
 } k1s_obj_aux_t;
 
 typedef struct k1s_api_watch k1s_api_watch_t;
+typedef struct k1s_admission k1s_admission_t;
 
 /* Request metrics by verb/resource/code. */
 typedef struct k1s_metric_row {
@@ -77,6 +79,8 @@ struct k1s_apiserver {
     uint64_t start_ns;
     k1s_authz_t *authz; /* authz.c: RBAC view, Node authorizer */
     k1s_audit_t *audit; /* audit.c: NULL when --audit-log-path is not set */
+    /* admission state: webhook configurations, quota bookkeeping (admission.c) */
+    k1s_admission_t *admission;
 };
 
 /* An authenticated request in flight. */
@@ -103,6 +107,10 @@ typedef struct k1s_api_req {
     bool answer_scale;                          /* answer a write with the autoscaling/v1 Scale */
     int (*after_commit)(struct k1s_api_req *r); /* optional hook after the write */
     k1s_authz_req_t *authz;                     /* attributes and decision (authz.c) */
+    json_t *audit_annotations; /* object of admission audit annotations, or NULL (admission.c) */
+    void *quota_charge;        /* usage charged by ResourceQuota until answered (admit-quota.c) */
+    void *admit_chain;         /* the admission phase in progress (admission.c) */
+    int64_t grace;             /* a delete's grace period, -1 for the object's own (rest.c) */
 } k1s_api_req_t;
 
 /* --- apiserver.c --- */
@@ -220,5 +228,110 @@ void k1s_svc_rebuild(k1s_apiserver_t *api);
 /* Schedules a pass over terminating namespaces (after deletes commit). */
 void k1s_ns_schedule(k1s_apiserver_t *api);
 bool k1s_ns_is_terminating(k1s_apiserver_t *api, const char *ns, bool *exists);
+
+/* --- admission.c: the admission chain ---
+ *
+ * Every create, update, patch and delete that reaches rest.c goes through
+ * admission in Kubernetes' order:
+ *
+ *   mutating admission (built-in plugins in table order, then mutating webhooks)
+ *     -> defaulting and validation (rest.c)
+ *     -> validating admission (built-in plugins in table order, then validating webhooks)
+ *     -> commit
+ *
+ * A built-in plugin is one row of the table `k1s_admit_plugins[]` in
+ * admission.c: a name (as --enable-admission-plugins spells it) and a
+ * mutate and/or validate function. Both run synchronously on the event loop
+ * and see the request: r->verb ("create", "update", "patch", "delete"),
+ * r->res, r->sub (subresource or NULL), r->ns, r->obj (the new object, NULL
+ * on delete; its name may still be empty when it has a generateName),
+ * r->old (stored object on update/patch/delete), r->user, r->groups and
+ * r->dry_run. A mutate function may change r->obj in place. A function
+ * returns 0 to admit, or fills *deny and returns -EPERM to refuse; the
+ * chain then answers 403 Forbidden with `<resource> "<name>" is forbidden:
+ * <deny->msg>` unless deny->code/reason/raw say otherwise. Plugins may add
+ * warnings (k1s_admit_warn) and audit annotations (k1s_admit_audit).
+ *
+ * To plug a new built-in in (ServiceAccount's k1s_sa_admit_pod,
+ * NodeRestriction), add a row to k1s_admit_plugins[] at the position
+ * Kubernetes orders it (the table lists them in kube-apiserver's order) with
+ * a function of type k1s_admit_fn, e.g.
+ *     {"ServiceAccount", k1s_sa_admit_pod, k1s_sa_validate_pod},
+ * and declare the function here.
+ *
+ * Webhooks (webhook.c) are called after the built-ins of the same phase,
+ * asynchronously; the request continues with `next` when all have answered.
+ * Dry-run requests are admitted the same way: plugins must not keep state
+ * for them (r->dry_run) and webhooks without sideEffects None/NoneOnDryRun
+ * refuse them.
+ */
+typedef struct k1s_admit_deny {
+    int code;           /* 0 for 403 */
+    const char *reason; /* NULL for "Forbidden" (static string) */
+    char *msg;          /* owned by the chain once set */
+    bool raw;           /* msg is the whole Status message: no `<res> "<name>" is forbidden:` */
+    json_t *details;    /* optional Status details (owned by the chain) */
+} k1s_admit_deny_t;
+
+typedef int (*k1s_admit_fn)(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+
+typedef struct k1s_admit_plugin {
+    const char *name;
+    k1s_admit_fn mutate;   /* may be NULL */
+    k1s_admit_fn validate; /* may be NULL */
+    bool webhooks;         /* this row calls the admission webhooks of its phase */
+} k1s_admit_plugin_t;
+
+typedef struct k1s_webhooks k1s_webhooks_t;
+typedef struct k1s_quota_keeper k1s_quota_keeper_t;
+struct k1s_admission {
+    k1s_webhooks_t *webhooks;
+    k1s_quota_keeper_t *quota;
+};
+
+extern const k1s_admit_plugin_t k1s_admit_plugins[];
+extern const size_t k1s_admit_nplugins;
+
+/* Continuation of an admitted request. */
+typedef void (*k1s_admit_next_fn)(k1s_api_req_t *r);
+
+/* Sets up / frees api->admission (webhook cache, quota status keeper). */
+void k1s_admission_init(k1s_apiserver_t *api);
+void k1s_admission_free(k1s_apiserver_t *api);
+/* Runs the mutating or validating phase; calls next(r) if admitted, else answers r. */
+void k1s_admission_mutate(k1s_api_req_t *r, k1s_admit_next_fn next);
+void k1s_admission_validate(k1s_api_req_t *r, k1s_admit_next_fn next);
+/* Answers r with the refusal in deny (frees deny's contents). */
+void k1s_admission_refuse(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+/* "CREATE", "UPDATE", "DELETE" or "CONNECT" for r. */
+const char *k1s_admit_operation(const k1s_api_req_t *r);
+/* Sets deny->msg to a formatted message; returns -EPERM. */
+int k1s_admit_denyf(k1s_admit_deny_t *deny, const char *fmt, ...) K1S_PRINTF(2, 3);
+/* Adds a Warning header to the answer (text as kubectl prints it; escaped here). */
+void k1s_admit_warn(k1s_api_req_t *r, const char *text);
+/* Records an audit annotation key=value on the request (for the audit log). */
+void k1s_admit_audit(k1s_api_req_t *r, const char *key, const char *value);
+/* The stored Namespace ns (new reference), or NULL. */
+json_t *k1s_admit_ns_object(k1s_apiserver_t *api, const char *ns);
+/* Releases request-bound admission state (called when the request is answered). */
+void k1s_admission_req_done(k1s_api_req_t *r);
+
+/* The built-in plugins (admit-*.c). */
+int k1s_admit_limitranger_mutate(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_limitranger_validate(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_default_tolerations(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_default_storageclass(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_podsecurity(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+/* Quota status keeper (admit-quota.c): watches the store, keeps status.used current. */
+void k1s_quota_init(k1s_apiserver_t *api);
+void k1s_quota_free(k1s_apiserver_t *api);
+void k1s_quota_release(k1s_api_req_t *r);
+
+/* --- webhook.c: admission webhooks --- */
+k1s_webhooks_t *k1s_webhooks_new(k1s_apiserver_t *api);
+void k1s_webhooks_free(k1s_webhooks_t *w);
+/* Calls the matching webhooks of one phase; next(r) if admitted, else answers r. */
+void k1s_webhooks_run(k1s_api_req_t *r, bool mutating, k1s_admit_next_fn next);
 
 #endif

@@ -489,6 +489,7 @@ int k1s_apiserver_new(struct event_base *base, k1s_store_t *store, const k1s_api
         return -EINVAL;
     }
     k1s_svc_rebuild(api);
+    k1s_admission_init(api);
     *out = api;
     return 0;
 }
@@ -627,6 +628,7 @@ void k1s_apiserver_free(k1s_apiserver_t *api)
     k1s_audit_free(api->audit);
     k1s_sa_free(api);
     k1s_csr_free(api);
+    k1s_admission_free(api);
     k1s_bytes_unref(api->wc_bytes);
     if (api->ns_event)
         event_free(api->ns_event);

@@ -251,6 +251,8 @@ void k1s_audit_log(k1s_api_req_t *r, int code)
     json_t *ann =
         json_pack("{s:s}", "authorization.k8s.io/decision", z->allowed ? "allow" : "forbid");
     json_object_set_new(ann, "authorization.k8s.io/reason", json_string(z->reason));
+    if (json_is_object(r->audit_annotations)) /* from admission (PodSecurity audit=, webhooks) */
+        json_object_update(ann, r->audit_annotations);
     json_object_set_new(ev, "annotations", ann);
     char *line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(ev);

@@ -977,5 +977,7 @@ void k1s_defaults_apply(const k1s_resource_t *r, json_t *obj)
         d_rolebinding(obj);
     } else if (!strcmp(g, "discovery.k8s.io") && !strcmp(k, "EndpointSlice")) {
         d_endpointslice(obj);
+    } else if (!strcmp(g, "admissionregistration.k8s.io")) {
+        k1s_defaults_webhook_config(obj, !strcmp(k, "MutatingWebhookConfiguration"));
     }
 }

@@ -10,6 +10,7 @@
 #define K1S_API_DEFAULTS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "api/registry.h"
 
@@ -37,5 +38,8 @@ void k1s_defaults_apply(const k1s_resource_t *r, json_t *obj);
  * container, volume and probe defaults), for code that builds templates.
  */
 void k1s_defaults_pod_template(json_t *template_spec_obj);
+
+/* Webhook configuration defaults (validate-webhook.c). */
+void k1s_defaults_webhook_config(json_t *obj, bool mutating);
 
 #endif

@@ -612,6 +612,33 @@ static const k1s_resource_t resources[] = {
      {0},
      "selfsubjectreviews",
      true},
+    /* admissionregistration.k8s.io/v1 (webhook.c calls them) */
+    {"admissionregistration.k8s.io",
+     "v1",
+     "MutatingWebhookConfiguration",
+     "mutatingwebhookconfigurations",
+     "mutatingwebhookconfiguration",
+     {0},
+     {"api-extensions"},
+     CLUSTER,
+     0,
+     false,
+     "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration",
+     {0},
+     "mutatingwebhookconfigurations"},
+    {"admissionregistration.k8s.io",
+     "v1",
+     "ValidatingWebhookConfiguration",
+     "validatingwebhookconfigurations",
+     "validatingwebhookconfiguration",
+     {0},
+     {"api-extensions"},
+     CLUSTER,
+     0,
+     false,
+     "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
+     {0},
+     "validatingwebhookconfigurations"},
 };
 
 static const k1s_group_version_t group_versions[] = {
@@ -633,6 +660,7 @@ static const k1s_group_version_t group_versions[] = {
     {"authentication.k8s.io", "v1alpha1"},
     {"authorization.k8s.io", "v1"},
     {"certificates.k8s.io", "v1"},
+    {"admissionregistration.k8s.io", "v1"},
 };
 
 const k1s_resource_t *k1s_registry_all(size_t *n)

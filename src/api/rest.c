@@ -412,6 +412,9 @@ static void reset_status_on_create(k1s_api_req_t *r, json_t *obj)
     json_object_set_new(obj, "status", json_object());
 }
 
+static void create_admitted(k1s_api_req_t *r);
+static void create_validated(k1s_api_req_t *r);
+
 static void handle_create(k1s_api_req_t *r)
 {
     bool dup = false;
@@ -439,16 +442,6 @@ static void handle_create(k1s_api_req_t *r)
     } else {
         json_object_del(meta, "namespace");
     }
-    const char *name = meta_str(obj, "name");
-    const char *gen = meta_str(obj, "generateName");
-    if ((!name || !*name) && gen && *gen) {
-        char suffix[6];
-        k1s_random_suffix(suffix, 5);
-        char *n = k1s_xasprintf("%.58s%s", gen, suffix);
-        json_object_set_new(meta, "name", json_string(n));
-        free(n);
-    }
-    name = meta_str(obj, "name");
     if (field_validation(r, obj, dup) < 0)
         return;
     if (r->res->namespaced && !namespace_usable(r, r->ns, true))
@@ -468,12 +461,33 @@ static void handle_create(k1s_api_req_t *r)
     else
         json_object_del(meta, "generation");
     reset_status_on_create(r, obj);
+    /* defaults as the request is decoded, then mutating admission */
+    k1s_defaults_apply(r->res, obj);
+    k1s_admission_mutate(r, create_admitted);
+}
+
+/* After mutating admission: names, defaults again (webhooks may have patched), validation. */
+static void create_admitted(k1s_api_req_t *r)
+{
+    json_t *obj = r->obj;
+    json_t *meta = k1s_obj_meta(obj);
+    /* generateName is resolved after mutating admission, as BeforeCreate does */
+    const char *name = meta_str(obj, "name");
+    const char *gen = meta_str(obj, "generateName");
+    if ((!name || !*name) && gen && *gen) {
+        char suffix[6];
+        k1s_random_suffix(suffix, 5);
+        char *n = k1s_xasprintf("%.58s%s", gen, suffix);
+        json_object_set_new(meta, "name", json_string(n));
+        free(n);
+    }
+    name = meta_str(obj, "name");
+    if (r->res->namespaced)
+        json_object_set_new(meta, "namespace", json_string(r->ns));
     k1s_defaults_apply(r->res, obj);
     if (!strcmp(r->res->plural, "pods"))
         json_object_set_new(json_object_get(obj, "status"), "qosClass",
                             json_string(k1s_pod_qos_class(obj)));
-    if (!strcmp(r->res->plural, "pods") && k1s_sa_admit_pod(r, obj) < 0)
-        return;
     k1s_csr_prepare(r, obj, NULL);
     json_t *causes = json_array();
     if (!name || !*name)
@@ -483,14 +497,27 @@ static void handle_create(k1s_api_req_t *r)
                                                 "field", "metadata.name"));
     else
         k1s_validate(r->res, obj, NULL, causes);
-    if (json_array_size(causes) == 0)
-        prepare_kind(r, obj, NULL, causes);
     if (json_array_size(causes) > 0) {
         send_invalid(r, causes);
         return;
     }
     json_decref(causes);
     r->name = k1s_xstrdup(name);
+    k1s_admission_validate(r, create_validated);
+}
+
+/* After validating admission: server state (Service IPs), uniqueness, commit. */
+static void create_validated(k1s_api_req_t *r)
+{
+    json_t *obj = r->obj;
+    const char *name = r->name;
+    json_t *causes = json_array();
+    prepare_kind(r, obj, NULL, causes);
+    if (json_array_size(causes) > 0) {
+        send_invalid(r, causes);
+        return;
+    }
+    json_decref(causes);
     r->key = k1s_obj_key(r->res, r->ns, name);
     if (k1s_store_get_latest(r->api->store, r->key)) {
         if (!strcmp(r->res->plural, "services"))
@@ -550,6 +577,9 @@ static json_t *finalizers_of(const json_t *obj)
     json_t *f = m ? json_object_get(m, "finalizers") : NULL;
     return json_is_array(f) ? f : NULL;
 }
+
+static void update_admitted(k1s_api_req_t *r);
+static void update_validated(k1s_api_req_t *r);
 
 /*
  * The common tail of update and patch: r->old is the stored object, newobj
@@ -622,10 +652,32 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
     k1s_csr_prepare(r, newobj, old);
     /* deletion in progress: finalizers may only be removed, deletionTimestamp stays */
     k1s_defaults_apply(r->res, newobj);
+    k1s_admission_mutate(r, update_admitted);
+}
+
+/* After mutating admission: defaults again (webhooks may have patched), validation. */
+static void update_admitted(k1s_api_req_t *r)
+{
+    k1s_defaults_apply(r->res, r->obj);
     json_t *causes = json_array();
-    k1s_validate(r->res, newobj, old, causes);
-    if (json_array_size(causes) == 0)
-        prepare_kind(r, newobj, old, causes);
+    k1s_validate(r->res, r->obj, r->old, causes);
+    if (json_array_size(causes) > 0) {
+        send_invalid(r, causes);
+        return;
+    }
+    json_decref(causes);
+    k1s_admission_validate(r, update_validated);
+}
+
+/* After validating admission: server state, generation, finalizers, commit. */
+static void update_validated(k1s_api_req_t *r)
+{
+    json_t *old = r->old;
+    json_t *newobj = r->obj;
+    json_t *meta = k1s_obj_meta(newobj);
+    json_t *ometa = k1s_obj_meta(old);
+    json_t *causes = json_array();
+    prepare_kind(r, newobj, old, causes);
     if (json_array_size(causes) > 0) {
         send_invalid(r, causes);
         return;
@@ -865,6 +917,8 @@ static int plan_delete(const k1s_resource_t *res, json_t *obj, int64_t grace)
     return 1;
 }
 
+static void delete_validated(k1s_api_req_t *r);
+
 static void handle_delete(k1s_api_req_t *r)
 {
     if (!strcmp(r->res->plural, "namespaces") &&
@@ -914,6 +968,13 @@ static void handle_delete(k1s_api_req_t *r)
         }
         json_decref(opts);
     }
+    r->grace = grace;
+    k1s_admission_validate(r, delete_validated);
+}
+
+static void delete_validated(k1s_api_req_t *r)
+{
+    int64_t grace = r->grace;
     json_t *obj = json_deep_copy(r->old);
     bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
     int plan = plan_delete(r->res, obj, grace);

@@ -1048,38 +1048,21 @@ static void mount_token(json_t *spec)
     free(name);
 }
 
-static void forbid(k1s_api_req_t *r, const char *name, const char *fmt, ...) K1S_PRINTF(3, 4);
-static void forbid(k1s_api_req_t *r, const char *name, const char *fmt, ...)
+int k1s_sa_admit_pod(k1s_api_req_t *r, k1s_admit_deny_t *deny)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *why = k1s_xvasprintf(fmt, ap);
-    va_end(ap);
-    char *msg = k1s_xasprintf("pods \"%s\" is forbidden: %s", name, why);
-    json_t *s = k1s_status_new(403, "Forbidden", msg);
-    json_object_set_new(s, "details", json_pack("{s:s, s:s}", "name", name, "kind", "pods"));
-    free(msg);
-    free(why);
-    k1s_api_send_json(r, 403, s);
-}
-
-int k1s_sa_admit_pod(k1s_api_req_t *r, json_t *pod)
-{
+    if (strcmp(r->res->plural, "pods") || r->res->group[0] || r->sub || !r->obj ||
+        strcmp(k1s_admit_operation(r), "CREATE"))
+        return 0; /* pod creation only */
+    json_t *pod = r->obj;
     json_t *spec = json_object_get(pod, "spec");
     if (!json_is_object(spec))
         return 0; /* validation reports it */
-    const char *name = k1s_obj_str(pod, "metadata.name");
-    if (!name || !*name)
-        name = k1s_obj_str(pod, "metadata.generateName");
-    if (!name)
-        name = "";
     const char *san = json_string_value(json_object_get(spec, "serviceAccountName"));
     const char *dep = json_string_value(json_object_get(spec, "serviceAccount"));
     if (json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
                         "kubernetes.io/config.mirror")) {
         if ((san && *san) || (dep && *dep)) {
-            forbid(r, name, "a mirror pod may not reference service accounts");
-            return -EPERM;
+            return k1s_admit_denyf(deny, "a mirror pod may not reference service accounts");
         }
         return 0;
     }
@@ -1091,8 +1074,9 @@ int k1s_sa_admit_pod(k1s_api_req_t *r, json_t *pod)
     json_object_set_new(spec, "serviceAccount", json_string(account));
     json_t *acct = get_obj(r->api, "serviceaccounts", r->ns, account);
     if (!acct) {
-        forbid(r, name, "error looking up service account %s/%s: serviceaccount \"%s\" not found",
-               r->ns, account, account);
+        k1s_admit_denyf(deny,
+                        "error looking up service account %s/%s: serviceaccount \"%s\" not found",
+                        r->ns, account, account);
         free(account);
         return -EPERM;
     }

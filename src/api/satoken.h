@@ -57,13 +57,12 @@ bool k1s_sa_discovery_handle(k1s_api_req_t *r, const char *path);
 void k1s_sa_token_request(k1s_api_req_t *r);
 
 /*
- * The ServiceAccount admission plugin for a pod being created (pod is the
- * defaulted object, changed in place): defaults spec.serviceAccountName to
- * "default", checks the account exists, adds the kube-api-access-xxxxx
+ * The ServiceAccount admission plugin (a k1s_admit_fn, mutating) for a pod
+ * being created (r->obj, changed in place): defaults spec.serviceAccountName
+ * to "default", checks the account exists, adds the kube-api-access-xxxxx
  * projected volume and its mounts unless automounting is off, and copies
- * the account's imagePullSecrets. Returns 0, or -EPERM after answering r
- * with 403 Forbidden.
+ * the account's imagePullSecrets. Returns 0, or -EPERM with deny set.
  */
-int k1s_sa_admit_pod(k1s_api_req_t *r, json_t *pod);
+int k1s_sa_admit_pod(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 
 #endif

@@ -58,6 +58,7 @@ void k1s_api_req_done(k1s_api_req_t *r, int code)
         k1s_audit_log(r, code);
     }
     k1s_authz_req_free(r->authz);
+    k1s_admission_req_done(r);
     json_decref(r->obj);
     json_decref(r->old);
     json_decref(r->warnings);

@@ -1110,3 +1110,10 @@ void k1s_t_cells_csr(json_t *cells, const json_t *o, time_t now)
     k1s_t_cell_buf(cells, &b);
     k1s_buf_free(&b);
 }
+
+void k1s_t_cells_webhookconfig(json_t *cells, const json_t *o, time_t now)
+{
+    k1s_t_cell_str(cells, jstr(o, "metadata.name"));
+    k1s_t_cell_int(cells, (long long)json_array_size(json_object_get(o, "webhooks")));
+    k1s_t_cell_age(cells, o, now);
+}

@@ -205,5 +205,6 @@ void k1s_t_cells_storageclass(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_controllerrevision(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_resourcequota(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_priorityclass(json_t *cells, const json_t *o, time_t now);
+void k1s_t_cells_webhookconfig(json_t *cells, const json_t *o, time_t now);
 
 #endif

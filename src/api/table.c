@@ -676,6 +676,13 @@ static const col_t priorityclass_cols[] = {
     {"PreemptionPolicy", "string", "", D_PC_PREEMPTION, 0},
 };
 
+static const col_t webhookconfig_cols[] = {
+    COL_NAME,
+    {"Webhooks", "integer", "", "Webhooks indicates the number of webhooks in this configuration.",
+     0},
+    COL_AGE,
+};
+
 static const col_t endpointslice_cols[] = {
     COL_NAME,
     {"AddressType", "string", "", D_ES_ADDRESS_TYPE, 0},
@@ -745,6 +752,10 @@ static const printer_t printers[] = {
     PRINTER("autoscaling", "horizontalpodautoscalers", hpa_cols, k1s_t_cells_hpa),
     PRINTER("scheduling.k8s.io", "priorityclasses", priorityclass_cols, k1s_t_cells_priorityclass),
     PRINTER("certificates.k8s.io", "certificatesigningrequests", csr_cols, k1s_t_cells_csr),
+    PRINTER("admissionregistration.k8s.io", "mutatingwebhookconfigurations", webhookconfig_cols,
+            k1s_t_cells_webhookconfig),
+    PRINTER("admissionregistration.k8s.io", "validatingwebhookconfigurations", webhookconfig_cols,
+            k1s_t_cells_webhookconfig),
     /* roles, clusterroles and limitranges have no printer upstream: the default table */
 };
 

@@ -439,6 +439,9 @@ void k1s_v_check_secret(vctx_t *v, const k1s_resource_t *r, const json_t *s, con
 void k1s_v_check_node(vctx_t *v, const k1s_resource_t *r, const json_t *node, const json_t *old);
 void k1s_v_check_pvc(vctx_t *v, const k1s_resource_t *r, const json_t *pvc, const json_t *old);
 void k1s_v_check_lease(vctx_t *v, const k1s_resource_t *r, const json_t *l, const json_t *old);
+/* validate-webhook.c */
+void k1s_v_check_webhook_config(vctx_t *v, const k1s_resource_t *r, const json_t *obj,
+                                const json_t *old);
 void k1s_v_check_priority_class(vctx_t *v, const k1s_resource_t *r, const json_t *pc,
                                 const json_t *old);
 /* legacyValidateEvent: core/v1 Events skip ObjectMeta validation */

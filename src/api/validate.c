@@ -357,6 +357,8 @@ int k1s_validate(const k1s_resource_t *r, const json_t *obj, const json_t *old, 
         k1s_v_check_csr(&v, r, obj, old);
     } else if (!strcmp(g, "scheduling.k8s.io") && !strcmp(k, "PriorityClass")) {
         k1s_v_check_priority_class(&v, r, obj, old);
+    } else if (!strcmp(g, "admissionregistration.k8s.io")) {
+        k1s_v_check_webhook_config(&v, r, obj, old);
     } else if (old) {
         k1s_v_meta_update(&v, r, obj, old);
     } else {
