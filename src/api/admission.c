@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/apiserver-int.h"
+#include "api/csr.h"
 #include "api/satoken.h"
 
 /*
@@ -27,6 +28,9 @@ const k1s_admit_plugin_t k1s_admit_plugins[] = {
     {"PodSecurity", NULL, k1s_admit_podsecurity, false},
     {"DefaultTolerationSeconds", k1s_admit_default_tolerations, NULL, false},
     {"DefaultStorageClass", k1s_admit_default_storageclass, NULL, false},
+    {"CertificateApproval", NULL, k1s_csr_admit_approval, false},
+    {"CertificateSigning", NULL, k1s_csr_admit_signing, false},
+    {"CertificateSubjectRestriction", NULL, k1s_csr_admit_subject, false},
     {"MutatingAdmissionWebhook", NULL, NULL, true},
     {"ValidatingAdmissionWebhook", NULL, NULL, true},
     {"ResourceQuota", NULL, k1s_admit_quota, false},

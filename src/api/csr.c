@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "api/authz.h"
 #include "api/jwt.h"
 #include "api/table.h"
 #include "api/validate-int.h"
@@ -478,6 +479,87 @@ void k1s_v_check_csr(vctx_t *v, const k1s_resource_t *r, const json_t *obj, cons
               "may not specify a duration less than 600 seconds (10 minutes)");
     pop(v, m);
     check_conditions(v, jobj(obj, "status"), old);
+}
+
+/* ---------- admission: CertificateApproval, CertificateSigning, CertificateSubjectRestriction */
+
+/* IsAuthorizedForSignerName: verb on certificates.k8s.io signers/<signer>, or the domain wildcard.
+ */
+static bool authorized_for_signer(k1s_api_req_t *r, const char *verb, const char *signer)
+{
+    if (!r->api->authz)
+        return true;
+    char *const *groups = r->authz && r->authz->groups ? r->authz->groups : r->groups;
+    k1s_authz_attrs_t a = {.user = r->user ? r->user : "",
+                           .groups = groups,
+                           .verb = verb,
+                           .resource_request = true,
+                           .group = "certificates.k8s.io",
+                           .version = "*",
+                           .resource = "signers",
+                           .sub = "",
+                           .ns = "",
+                           .name = signer,
+                           .path = ""};
+    char reason[384];
+    if (k1s_authz_decide(r->api->authz, &a, reason, sizeof(reason)))
+        return true;
+    char wildcard[300];
+    snprintf(wildcard, sizeof(wildcard), "%.*s/*", (int)strcspn(signer, "/"), signer);
+    a.name = wildcard;
+    return k1s_authz_decide(r->api->authz, &a, reason, sizeof(reason));
+}
+
+int k1s_csr_admit_approval(k1s_api_req_t *r, k1s_admit_deny_t *deny)
+{
+    if (!is_csr(r) || !k1s_streq(r->sub, "approval") || !r->obj)
+        return 0;
+    /* the new object's signer: changing it through approval is refused by validation */
+    const char *signer = jstr0(jobj(r->obj, "spec"), "signerName");
+    if (!authorized_for_signer(r, "approve", signer))
+        return k1s_admit_denyf(
+            deny, "user not permitted to approve requests with signerName \"%s\"", signer);
+    return 0;
+}
+
+int k1s_csr_admit_signing(k1s_api_req_t *r, k1s_admit_deny_t *deny)
+{
+    if (!is_csr(r) || !k1s_streq(r->sub, "status") || !r->obj || !r->old)
+        return 0;
+    if (!strcmp(jstr0(jobj(r->obj, "status"), "certificate"),
+                jstr0(jobj(r->old, "status"), "certificate")))
+        return 0;
+    const char *signer = jstr0(jobj(r->old, "spec"), "signerName");
+    if (!authorized_for_signer(r, "sign", signer))
+        return k1s_admit_denyf(deny, "user not permitted to sign requests with signerName \"%s\"",
+                               signer);
+    return 0;
+}
+
+int k1s_csr_admit_subject(k1s_api_req_t *r, k1s_admit_deny_t *deny)
+{
+    if (!is_csr(r) || r->sub || r->old || !r->obj ||
+        strcmp(jstr0(jobj(r->obj, "spec"), "signerName"), SIGNER_CLIENT))
+        return 0;
+    unsigned char *raw;
+    size_t rawlen;
+    const char *why;
+    X509_REQ *req = parse_request(r->obj, &raw, &rawlen, &why);
+    free(raw);
+    if (!req)
+        return k1s_admit_denyf(deny, "failed to parse CSR: %s", why);
+    X509_NAME *n = X509_REQ_get_subject_name(req);
+    bool masters = false;
+    for (int i = -1; (i = X509_NAME_get_index_by_NID(n, NID_organizationName, i)) >= 0;) {
+        const ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i));
+        masters |=
+            ASN1_STRING_length(v) == 14 && !memcmp(ASN1_STRING_get0_data(v), "system:masters", 14);
+    }
+    X509_REQ_free(req);
+    if (masters)
+        return k1s_admit_denyf(deny, "use of %s signer with system:masters group is not allowed",
+                               SIGNER_CLIENT);
+    return 0;
 }
 
 /* ---------- signing ---------- */

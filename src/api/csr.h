@@ -36,4 +36,16 @@ void k1s_csr_start(k1s_apiserver_t *api);
  */
 void k1s_csr_prepare(k1s_api_req_t *r, json_t *obj, const json_t *old);
 
+/*
+ * Validating admission plugins (kube-apiserver's, by the same names):
+ * CertificateApproval (approval needs "approve" on certificates.k8s.io
+ * signers/<signerName> or its domain wildcard), CertificateSigning (a changed
+ * status.certificate needs "sign" there) and CertificateSubjectRestriction
+ * (no kube-apiserver-client certificate for O=system:masters). 0 to admit,
+ * -EPERM with deny set to refuse.
+ */
+int k1s_csr_admit_approval(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_csr_admit_signing(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_csr_admit_subject(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+
 #endif

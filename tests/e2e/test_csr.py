@@ -285,3 +285,83 @@ def test_kubelet_serving_signer_uses_the_server_ca(server, tmp_path, cleanup):
     p = server.kubectl("create", "-f", "-", check=False, input=csr_manifest(
         "legacy", req, "kubernetes.io/legacy-unknown"))
     assert "the legacy signerName is not allowed via this API version" in p.stderr
+
+
+def test_certificate_admission_plugins(server, ns, tmp_path, cleanup):
+    tmp = str(tmp_path)
+    # CertificateSubjectRestriction: no client certificate for system:masters
+    _, req = make_csr(tmp, "m", "/CN=root/O=system:masters")
+    p = server.kubectl("create", "-f", "-", check=False, input=csr_manifest("masters", req))
+    assert p.returncode != 0
+    assert ('certificatesigningrequests.certificates.k8s.io "masters" is forbidden: use of '
+            'kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed'
+            ) in p.stderr
+    # CertificateApproval: approving needs "approve" on the signer, not just the subresource
+    role = "csr-approver-" + ns[-30:].strip("-")
+    cleanup.append("needs-approver")
+    _, req = make_csr(tmp, "a", "/CN=someone")
+    server.kubectl("create", "-f", "-", input=csr_manifest("needs-approver", req))
+    server.kubectl("create", "serviceaccount", "approver", "-n", ns)
+    server.kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": role},
+        "rules": [{"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
+                   "verbs": ["get", "list"]},
+                  {"apiGroups": ["certificates.k8s.io"],
+                   "resources": ["certificatesigningrequests/approval"], "verbs": ["update"]}]}))
+    server.kubectl("create", "clusterrolebinding", role, "--clusterrole", role,
+                   "--serviceaccount", "%s:approver" % ns)
+    try:
+        token = server.kubectl("-n", ns, "create", "token", "approver").stdout.strip()
+        base = [KUBECTL, "--kubeconfig", os.devnull, "--server", server.url,
+                "--certificate-authority", server.ca(), "--token", token]
+        p = subprocess.run(base + ["certificate", "approve", "needs-approver"], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode != 0
+        assert ('user not permitted to approve requests with signerName '
+                '"kubernetes.io/kube-apiserver-client"') in p.stderr
+        assert not get_csr(server, "needs-approver")["status"].get("conditions")
+        # the domain wildcard is enough
+        server.kubectl("patch", "clusterrole", role, "--type=json", "-p", json.dumps([
+            {"op": "add", "path": "/rules/-", "value": {
+                "apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                "resourceNames": ["kubernetes.io/*"], "verbs": ["approve"]}}]))
+        deadline = time.time() + 10
+        while True:
+            p = subprocess.run(base + ["certificate", "approve", "needs-approver"],
+                               capture_output=True, text=True, timeout=60)
+            if p.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert p.returncode == 0, p.stderr
+        assert wait_cert(server, "needs-approver")["status"]["certificate"]
+        # CertificateSigning: writing a certificate into status needs "sign", even for a
+        # user who may update the status subresource
+        cleanup.append("needs-signer")
+        server.kubectl("create", "-f", "-", input=csr_manifest(
+            "needs-signer", req, signer="example.com/custom", usages=("digital signature",)))
+        server.kubectl("certificate", "approve", "needs-signer")
+        server.kubectl("patch", "clusterrole", role, "--type=json", "-p", json.dumps([
+            {"op": "add", "path": "/rules/-", "value": {
+                "apiGroups": ["certificates.k8s.io"],
+                "resources": ["certificatesigningrequests/status"], "verbs": ["update"]}}]))
+        o = get_csr(server, "needs-signer")
+        o["status"]["certificate"] = base64.b64encode(b"x").decode()
+        path = "/apis/certificates.k8s.io/v1/certificatesigningrequests/needs-signer/status"
+        deadline = time.time() + 10
+        while True:
+            status, hdrs, body = server.request("PUT", path, o, client_cert=False,
+                                                headers={"Authorization": "Bearer " + token})
+            msg = json.loads(body)["message"]
+            if "cannot update resource" not in msg or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert status == 403 and msg == (
+            'certificatesigningrequests.certificates.k8s.io "needs-signer" is forbidden: user not '
+            'permitted to sign requests with signerName "example.com/custom"')
+        # the admin (system:masters) may
+        status, body = server.json("PUT", path, o)
+        assert status == 200 and body["status"]["certificate"] == o["status"]["certificate"]
+    finally:
+        server.kubectl("delete", "clusterrolebinding,clusterrole", role, "--ignore-not-found",
+                       check=False)
