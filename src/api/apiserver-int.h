@@ -62,6 +62,9 @@ struct k1s_apiserver {
     /* namespaces with a termination pass scheduled */
     struct event *ns_event;
     bool ns_pass_pending;
+    /* CustomResourceDefinitions: a pass scheduled (crd.c) */
+    struct event *crd_event;
+    bool crd_pass_pending;
     /* metrics */
     k1s_metric_row_t *metrics;
     size_t nmetrics, metrics_cap;
@@ -198,5 +201,11 @@ void k1s_svc_rebuild(k1s_apiserver_t *api);
 /* Schedules a pass over terminating namespaces (after deletes commit). */
 void k1s_ns_schedule(k1s_apiserver_t *api);
 bool k1s_ns_is_terminating(k1s_apiserver_t *api, const char *ns, bool *exists);
+
+/* --- crd.c --- */
+/* Schedules a pass over CRDs (after a CRD write commits). */
+void k1s_crd_schedule(k1s_apiserver_t *api);
+/* Serves the stored CRDs' resources (at start, before requests are taken). */
+void k1s_crd_start(k1s_apiserver_t *api);
 
 #endif

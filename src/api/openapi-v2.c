@@ -1182,7 +1182,7 @@ static void emit_paths(doc_t *d)
 {
     size_t n;
     const k1s_group_version_t *gvs = k1s_registry_group_versions(&n);
-    const k1s_resource_t *rs;
+    const k1s_resource_t *const *rs;
     size_t nr;
     rs = k1s_registry_all(&nr);
 
@@ -1222,11 +1222,11 @@ static void emit_paths(doc_t *d)
         free(url);
         doc_paths(d, p);
         for (size_t j = 0; j < nr; j++) {
-            if (strcmp(rs[j].group, g) || strcmp(rs[j].version, v) ||
-                !have_schema(rs[j].openapi_name))
+            if (strcmp(rs[j]->group, g) || strcmp(rs[j]->version, v) ||
+                !have_schema(rs[j]->openapi_name))
                 continue;
             p = json_object();
-            add_resource(p, &rs[j], prefix, camel.data, tag.data);
+            add_resource(p, rs[j], prefix, camel.data, tag.data);
             doc_paths(d, p);
         }
         free(prefix);
