@@ -702,20 +702,12 @@ bool k1s_cr_openapi_v3_hash(const char *gv_path, char out[65])
     return true;
 }
 
-void k1s_cr_openapi_v2_add(json_t *doc)
+json_t *k1s_cr_openapi_schema(const k1s_resource_t *r)
 {
-    json_t *paths = json_object_get(doc, "paths"), *defs = json_object_get(doc, "definitions");
-    if (!json_is_object(defs))
-        return;
-    size_t nr;
-    const k1s_resource_t *const *rs = k1s_registry_all(&nr);
-    for (size_t i = 0; i < nr; i++) {
-        if (!rs[i]->crd)
-            continue;
-        json_object_set_new(defs, rs[i]->crd->openapi_name, cr_schema(rs[i], true));
-        char *ln = k1s_xasprintf("%sList", rs[i]->crd->openapi_name);
-        json_object_set_new(defs, ln, cr_list_schema(rs[i], true));
-        free(ln);
-        (void)paths;
-    }
+    return cr_schema(r, false);
+}
+
+json_t *k1s_cr_openapi_list_schema(const k1s_resource_t *r)
+{
+    return cr_list_schema(r, false);
 }

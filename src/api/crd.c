@@ -36,6 +36,13 @@
 static k1s_resource_t **claimed;
 static size_t nclaimed;
 
+static unsigned long crd_generation;
+
+unsigned long k1s_crd_generation(void)
+{
+    return crd_generation;
+}
+
 static const k1s_resource_t *crd_resource(void)
 {
     return k1s_registry_find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
@@ -399,7 +406,10 @@ static void fill_entry(k1s_resource_t *e, const json_t *crd, const json_t *names
     set_str(&info->status_replicas_path, jstr(scale, "statusReplicasPath"));
     set_str(&info->label_selector_path, jstr(scale, "labelSelectorPath"));
     info->terminating = terminating;
-    set_str(&info->rv, jstr(jobj(crd, "metadata"), "resourceVersion"));
+    const char *rv = jstr(jobj(crd, "metadata"), "resourceVersion");
+    if (!info->rv || !rv || strcmp(info->rv, rv))
+        crd_generation++;
+    set_str(&info->rv, rv);
 
     e->group = info->group;
     e->kind = info->kind;

@@ -81,8 +81,11 @@ const json_t *k1s_cr_jsonpath(const json_t *obj, const char *path);
 int k1s_cr_openapi_v3_doc(const char *gv_path, k1s_bytes_t **out, const char **etag);
 /* The hash of that document, for the /openapi/v3 index; false if gv_path is not one. */
 bool k1s_cr_openapi_v3_hash(const char *gv_path, char out[65]);
-/* Swagger 2.0 definitions and paths of every served custom resource, added to doc
- * ({"paths", "definitions"}) for /openapi/v2. */
-void k1s_cr_openapi_v2_add(json_t *doc);
+/* A custom resource's component schema (OpenAPI v3 shape, metadata a reference to ObjectMeta)
+ * and that of its list. New references. */
+json_t *k1s_cr_openapi_schema(const k1s_resource_t *r);
+json_t *k1s_cr_openapi_list_schema(const k1s_resource_t *r);
+/* Changes whenever a served custom resource's definition does (for document caches). */
+unsigned long k1s_crd_generation(void);
 
 #endif

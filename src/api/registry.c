@@ -599,6 +599,10 @@ static void add_gv(const char *group, const char *version)
 void k1s_registry_update(void)
 {
     size_t nb = K1S_ARRAY_SIZE(resources);
+    size_t old_n = served ? nserved : 0;
+    const k1s_resource_t **old = k1s_xcalloc(old_n + 1, sizeof(*old));
+    if (old_n)
+        memcpy(old, served, old_n * sizeof(*old));
     served = k1s_xrealloc(served, (nb + ndyn + 1) * sizeof(*served));
     nserved = 0;
     for (size_t i = 0; i < nb; i++)
@@ -618,7 +622,10 @@ void k1s_registry_update(void)
     for (size_t i = 0; i < ns; i++)
         add_gv(sorted[i]->res.group, sorted[i]->res.version);
     free(sorted);
-    generation++;
+    /* readers cache on the generation: bump it only when the served set changed */
+    if (old_n != nserved || memcmp(old, served, nserved * sizeof(*old)) || !generation)
+        generation++;
+    free(old);
 }
 
 static void ensure_published(void)

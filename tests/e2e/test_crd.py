@@ -355,3 +355,23 @@ def test_crds_served_after_restart(fresh_server):
     w = json.loads(s.kubectl("get", "widget", "persist", "-n", "default", "-o", "json").stdout)
     assert w["spec"]["size"] == 4
     assert "persist" in s.kubectl("get", "widgets", "-A").stdout
+
+
+def test_kubectl_120(server, widgets, ns):
+    """Debian's kubectl 1.20 reads /openapi/v2 (explain, client-side validation)."""
+    import os
+    from conftest import KUBECTL_120
+    if not os.path.exists(KUBECTL_120):
+        pytest.skip("Debian's kubectl 1.20 not unpacked (run make deps)")
+    k = lambda *a, **kw: server.kubectl(*a, binary=KUBECTL_120, **kw)
+    k("apply", "-f", "-", input=widget("old", ns, size=2))
+    assert k("get", "widgets", "-n", ns).stdout.splitlines()[0].split() == \
+        ["NAME", "SIZE", "COLOR", "READY", "AGE"]
+    out = k("explain", "widgets.spec").stdout
+    assert "What the widget should be." in out and "size" in out
+    p = k("apply", "-f", "-", input=widget("old2", ns, size="big"), check=False)
+    assert p.returncode != 0 and "spec.size" in p.stderr
+    k("scale", "widget", "old", "-n", ns, "--replicas=2")
+    st, v2 = server.json("GET", "/openapi/v2")
+    assert "com.example.v1.Widget" in v2["definitions"]
+    assert "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}" in v2["paths"]
