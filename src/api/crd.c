@@ -129,7 +129,7 @@ static void check_names(vctx_t *v, const json_t *names)
         add_s(v, "kind", E_INVALID, kind,
               "may have mixed case, but should otherwise match: ^[a-z][-a-z0-9]*$");
     if (kind && list_kind && *kind && !strcmp(kind, list_kind))
-        add_s(v, "listKind", E_INVALID, list_kind, "kind and listKind must be different");
+        add_s(v, "listKind", E_INVALID, list_kind, "kind and listKind may not be the same");
     const json_t *sn = jarr(names, "shortNames"), *e;
     ARR_EACH(sn, i, e)
     {
@@ -179,18 +179,20 @@ static void check_columns(vctx_t *v, const json_t *cols)
         if (!jstr(c, "name") || !*jstr(c, "name"))
             add(v, "name", E_REQUIRED, NULL, NULL);
         static const char *const types[] = {"integer", "number", "string", "boolean", "date"};
+        static const char type_msg[] = "must be one of boolean,date,integer,number,string";
         const char *t = jstr(c, "type");
         if (!t || !*t)
-            add(v, "type", E_REQUIRED, NULL, NULL);
+            add(v, "type", E_REQUIRED, NULL, type_msg);
         else if (!IN(t, types))
-            NOTSUPP(v, "type", t, types);
+            add_s(v, "type", E_INVALID, t, type_msg);
         static const char *const formats[] = {"int32", "int64", "float",     "double",
                                               "byte",  "date",  "date-time", "password"};
         const char *f = jstr(c, "format");
         if (f && *f && !IN(f, formats))
-            NOTSUPP(v, "format", f, formats);
+            add_s(v, "format", E_INVALID, f,
+                  "must be one of byte,date,date-time,double,float,int32,int64,password");
         if (!jstr(c, "jsonPath") || !*jstr(c, "jsonPath"))
-            add(v, "jsonPath", E_REQUIRED, NULL, NULL);
+            add(v, "JSONPath", E_REQUIRED, NULL, NULL);
         pop(v, m2);
         pop(v, mark);
     }
@@ -204,7 +206,8 @@ static void check_versions(vctx_t *v, const json_t *spec)
             "must have exactly one version marked as storage version");
         return;
     }
-    int storage = 0, served = 0;
+    int storage = 0;
+    bool duplicate = false;
     const json_t *ver;
     ARR_EACH(versions, i, ver)
     {
@@ -219,18 +222,16 @@ static void check_versions(vctx_t *v, const json_t *spec)
         for (size_t j = 0; name && j < i; j++) {
             prev = json_array_get(versions, j);
             if (jstr(prev, "name") && !strcmp(jstr(prev, "name"), name))
-                add_s(v, "name", E_DUPLICATE, name, NULL);
+                duplicate = true;
         }
         if (jtrue(ver, "storage"))
             storage++;
-        if (jtrue(ver, "served"))
-            served++;
         const json_t *schema = jobj(jobj(ver, "schema"), "openAPIV3Schema");
-        if (!schema) {
+        if (!schema && jtrue(ver, "served")) {
             size_t m3 = push(v, "schema");
-            add(v, "openAPIV3Schema", E_REQUIRED, NULL, "schemas are required");
+            add(v, "openAPIV3Schema", E_REQUIRED, NULL, NULL);
             pop(v, m3);
-        } else {
+        } else if (schema) {
             size_t m3 = push(v, "schema");
             size_t m4 = push(v, "openAPIV3Schema");
             char *path = k1s_xstrdup(v->path.data);
@@ -244,12 +245,13 @@ static void check_versions(vctx_t *v, const json_t *spec)
         pop(v, m2);
         pop(v, mark);
     }
+    /* Kubernetes prints the whole []CustomResourceDefinitionVersion here; an ellipsis will do */
+    if (duplicate)
+        add(v, "versions", E_INVALID, "[]apiextensions.CustomResourceDefinitionVersion{...}",
+            "must contain unique version names");
     if (storage != 1)
-        add_f(v, "versions", E_INVALID, "[]apiextensions.CustomResourceDefinitionVersion{...}",
-              "must have exactly one version marked as storage version");
-    if (served == 0)
-        add_f(v, "versions", E_INVALID, "[]apiextensions.CustomResourceDefinitionVersion{...}",
-              "must have at least one version marked as served");
+        add(v, "versions", E_INVALID, "[]apiextensions.CustomResourceDefinitionVersion{...}",
+            "must have exactly one version marked as storage version");
 }
 
 int k1s_crd_validate(const json_t *obj, const json_t *old, json_t *causes)

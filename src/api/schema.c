@@ -972,6 +972,8 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
     }
     if (root && type && strcmp(type, "object"))
         add_s(v, "type", E_INVALID, type, "must be object at the root");
+    if (root && s_flag(s, "nullable"))
+        add(v, "nullable", E_FORBIDDEN, NULL, "nullable cannot be true at the root");
     if (s_flag(s, "uniqueItems"))
         add(v, "uniqueItems", E_FORBIDDEN, NULL,
             "uniqueItems cannot be set to true since the runtime complexity becomes quadratic");
@@ -986,8 +988,12 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
         static const char *const lts[] = {"atomic", "set", "map"};
         if (!IN(lt, lts))
             add_notsupp(v, "x-kubernetes-list-type", lt, lts, K1S_ARRAY_SIZE(lts));
-        if (type && strcmp(type, "array"))
-            add_s(v, "x-kubernetes-list-type", E_INVALID, lt, "must only be used if type == array");
+        if (!type)
+            add(v, "type", E_REQUIRED, NULL,
+                "must be array if x-kubernetes-list-type is specified");
+        else if (strcmp(type, "array"))
+            add_s(v, "type", E_INVALID, type,
+                  "must be array if x-kubernetes-list-type is specified");
         const json_t *keys = json_object_get(s, "x-kubernetes-list-map-keys");
         if (!strcmp(lt, "map")) {
             if (json_array_size(keys) == 0)

@@ -375,3 +375,45 @@ def test_kubectl_120(server, widgets, ns):
     st, v2 = server.json("GET", "/openapi/v2")
     assert "com.example.v1.Widget" in v2["definitions"]
     assert "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}" in v2["paths"]
+
+
+def test_namespace_deletion_removes_custom_objects(server, widgets):
+    server.kubectl("create", "namespace", "crd-ns-gone")
+    server.kubectl("apply", "-f", "-", input=widget("in-ns", "crd-ns-gone", size=1))
+    server.kubectl("delete", "namespace", "crd-ns-gone", "--timeout=20s")
+    st, _ = server.json("GET", "/apis/example.com/v1/namespaces/crd-ns-gone/widgets/in-ns")
+    assert st == 404
+
+
+def test_crd_update_adds_version(server):
+    crd = json.loads(json.dumps(GADGET_CRD))
+    crd["metadata"]["name"] = "gizmos.example.org"
+    crd["spec"]["names"] = {"plural": "gizmos", "kind": "Gizmo", "shortNames": ["gz"]}
+    crd["spec"]["versions"] = crd["spec"]["versions"][1:]
+    apply_crd(server, crd)
+    st, _ = server.json("GET", "/apis/example.org/v2/gizmos")
+    assert st == 404
+    v2 = json.loads(json.dumps(crd["spec"]["versions"][0]))
+    v2.update(name="v2", storage=False)
+    crd["spec"]["versions"].append(v2)
+    server.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        st, _ = server.json("GET", "/apis/example.org/v2/gizmos")
+        if st == 200:
+            break
+        time.sleep(0.05)
+    assert st == 200
+    st, lst = server.json("GET", "/apis/example.org/v2")
+    assert [r["name"] for r in lst["resources"]] == ["gizmos"]
+    # a version no longer served goes away
+    crd["spec"]["versions"][1]["served"] = False
+    server.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        st, _ = server.json("GET", "/apis/example.org/v2/gizmos")
+        if st == 404:
+            break
+        time.sleep(0.05)
+    assert st == 404
+    server.kubectl("delete", "crd", "gizmos.example.org")
