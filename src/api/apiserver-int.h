@@ -154,6 +154,8 @@ int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, co
 /* --- watch.c --- */
 void k1s_watch_start(k1s_api_req_t *r, const char *prefix);
 void k1s_watch_close_all(k1s_apiserver_t *api);
+/* Ends the watches of resources no longer served (a deleted CRD's). */
+void k1s_watch_close_unserved(k1s_apiserver_t *api);
 
 /* --- list.c: reads --- */
 void k1s_rest_list(k1s_api_req_t *r);

@@ -819,6 +819,7 @@ static void run_pass(k1s_apiserver_t *api)
     }
     free(items);
     k1s_registry_update();
+    k1s_watch_close_unserved(api);
     if (busy)
         schedule_in(api, 200000);
 }

@@ -125,6 +125,13 @@ const json_t *k1s_openapi_schema(const char *name)
     return i < 0 ? NULL : schema_at(i);
 }
 
+const json_t *k1s_resource_schema(const k1s_resource_t *r)
+{
+    if (r->crd)
+        return r->crd->schema;
+    return r->openapi_name ? k1s_openapi_schema(r->openapi_name) : NULL;
+}
+
 const json_t *k1s_openapi_resolve(const char *ref, void *arg)
 {
     (void)arg;

@@ -739,9 +739,7 @@ static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
 
 static const json_t *schema_root(const k1s_resource_t *res)
 {
-    if (res->crd) /* a custom resource's structural schema (crd.h) */
-        return res->crd->schema;
-    return res->openapi_name ? k1s_openapi_schema(res->openapi_name) : NULL;
+    return k1s_resource_schema(res);
 }
 
 /* Applies a PATCH body to cur (not modified); answers and returns NULL on error. */

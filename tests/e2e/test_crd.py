@@ -333,7 +333,23 @@ def test_delete_crd_removes_objects(server):
     server.kubectl("apply", "-f", "-", input=json.dumps(
         {"apiVersion": "example.net/v1", "kind": "Doomed",
          "metadata": {"name": "d1", "namespace": "default"}, "spec": {"size": 1}}))
+    # a watch on the resource sees the object go, then ends with the resource
+    import threading
+    got = {}
+
+    def watch():
+        got["resp"] = server.request(
+            "GET", "/apis/example.net/v1/namespaces/default/doomeds?watch=1&timeoutSeconds=30",
+            timeout=40)
+    t = threading.Thread(target=watch)
+    t.start()
+    time.sleep(0.3)
+    start = time.time()
     server.kubectl("delete", "crd", "doomeds.example.net", "--timeout=20s")
+    t.join(25)
+    assert not t.is_alive() and time.time() - start < 20
+    events = [json.loads(l) for l in got["resp"][2].decode().splitlines() if l.strip()]
+    assert any(e["type"] == "DELETED" and e["object"]["metadata"]["name"] == "d1" for e in events)
     st, _ = server.json("GET", "/apis/example.net/v1/namespaces/default/doomeds")
     assert st == 404
     st, groups = server.json("GET", "/apis")
