@@ -498,8 +498,11 @@ void k1s_crd_prepare_delete(json_t *obj)
 typedef struct item {
     char *key;
     json_t *obj;
-    json_t *names; /* spec.names with defaults */
-    bool accepted;
+    json_t *names;    /* spec.names with defaults */
+    json_t *accepted; /* status.acceptedNames, as the naming rules update it */
+    bool names_ok;    /* NamesAccepted */
+    bool established;
+    bool serving;   /* its resource is served */
     char *conflict; /* NamesAccepted=False message */
     const char *reason;
 } item_t;
@@ -509,7 +512,8 @@ static int collect_key(k1s_kv_t *kv, void *arg)
     item_t **items = ((void **)arg)[0];
     size_t *n = ((void **)arg)[1];
     *items = k1s_xrealloc(*items, (*n + 1) * sizeof(**items));
-    (*items)[*n] = (item_t){k1s_xstrdup(kv->key), NULL, NULL, false, NULL, NULL};
+    (*items)[*n] =
+        (item_t){k1s_xstrdup(kv->key), NULL, NULL, NULL, false, false, false, NULL, NULL};
     (*n)++;
     return 0;
 }
@@ -523,61 +527,135 @@ static int item_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->key, y->key);
 }
 
-static bool name_in(const char *s, const json_t *names)
+/* The names the other CRDs of it's group hold (their accepted names), as
+ * NamingConditionController.getAcceptedNamesForGroup collects them. */
+static void names_in_use(const item_t *items, size_t n, size_t self, json_t *resources,
+                         json_t *kinds)
 {
-    if (!s || !*s)
-        return false;
-    static const char *const keys[] = {"plural", "singular"};
-    for (size_t i = 0; i < 2; i++)
-        if (jstr(names, keys[i]) && !strcmp(jstr(names, keys[i]), s))
-            return true;
-    const json_t *sn = jarr(names, "shortNames"), *e;
-    ARR_EACH(sn, i, e)
-    {
-        if (json_string_value(e) && !strcmp(json_string_value(e), s))
-            return true;
+    const char *g = jstr0(jobj(items[self].obj, "spec"), "group");
+    for (size_t j = 0; j < n; j++) {
+        if (j == self || strcmp(g, jstr0(jobj(items[j].obj, "spec"), "group")))
+            continue;
+        const json_t *a = items[j].accepted;
+        static const char *const rk[] = {"plural", "singular"};
+        for (size_t k = 0; k < 2; k++)
+            if (jstr(a, rk[k]) && *jstr(a, rk[k]))
+                json_object_set_new(resources, jstr(a, rk[k]), json_true());
+        const json_t *e;
+        ARR_EACH(jarr(a, "shortNames"), k, e)
+        {
+            if (json_string_value(e))
+                json_object_set_new(resources, json_string_value(e), json_true());
+        }
+        static const char *const kk[] = {"kind", "listKind"};
+        for (size_t k = 0; k < 2; k++)
+            if (jstr(a, kk[k]) && *jstr(a, kk[k]))
+                json_object_set_new(kinds, jstr(a, kk[k]), json_true());
     }
-    return false;
 }
 
-/* Names conflict check against an already accepted CRD of the same group. */
-static bool conflicts(item_t *it, const item_t *other)
+/* equalToAcceptedOrFresh */
+static bool fresh(const char *requested, const char *accepted, const json_t *used)
 {
-    const char *g = jstr0(jobj(it->obj, "spec"), "group");
-    if (strcmp(g, jstr0(jobj(other->obj, "spec"), "group")))
-        return false;
-    const json_t *n = it->names, *o = other->names;
-    const char *plural = jstr(n, "plural"), *singular = jstr(n, "singular");
-    if (name_in(plural, o)) {
-        it->reason = "PluralConflict";
-        it->conflict = k1s_xasprintf("\"%s\" is already in use", plural);
+    if (!requested || (accepted && !strcmp(requested, accepted)))
         return true;
-    }
-    if (name_in(singular, o)) {
-        it->reason = "SingularConflict";
-        it->conflict = k1s_xasprintf("\"%s\" is already in use", singular);
-        return true;
-    }
-    const json_t *sn = jarr(n, "shortNames"), *e;
-    ARR_EACH(sn, i, e)
-    {
-        if (name_in(json_string_value(e), o)) {
-            it->reason = "ShortNamesConflict";
-            it->conflict = k1s_xasprintf("\"%s\" is already in use", json_string_value(e));
-            return true;
+    return !json_object_get(used, requested);
+}
+
+static void conflict(item_t *it, const char *reason, const char *msg)
+{
+    it->names_ok = false;
+    it->reason = reason;
+    free(it->conflict);
+    it->conflict = k1s_xstrdup(msg);
+}
+
+/* NamingConditionController.calculateNamesAndConditions: which requested names the CRD may
+ * have. Names it already holds stay its own; new ones must not be held by another CRD of the
+ * group. */
+static void decide_names(item_t *items, size_t n, size_t self)
+{
+    item_t *it = &items[self];
+    json_t *resources = json_object(), *kinds = json_object();
+    names_in_use(items, n, self, resources, kinds);
+    const json_t *req = it->names;
+    json_t *acc = it->accepted, *out = json_deep_copy(acc);
+    it->names_ok = true;
+    static const struct {
+        const char *field, *reason;
+        bool kind;
+    } rules[] = {{"plural", "PluralConflict", false},
+                 {"singular", "SingularConflict", false},
+                 {"kind", "KindConflict", true},
+                 {"listKind", "ListKindConflict", true}};
+    char msg[512];
+    for (size_t r = 0; r < K1S_ARRAY_SIZE(rules); r++) {
+        if (r == 2) {
+            /* short names go between singular and kind, as in Kubernetes */
+            const json_t *want = jarr(req, "shortNames"), *have = jarr(acc, "shortNames");
+            bool same = (!want || !json_array_size(want)) && (!have || !json_array_size(have));
+            if (!same && want && have)
+                same = json_equal(want, have);
+            if (!same) {
+                k1s_buf_t errs = K1S_BUF_INIT;
+                int nerr = 0;
+                const json_t *e;
+                ARR_EACH(want, i, e)
+                {
+                    const char *sn = json_string_value(e);
+                    bool mine = false;
+                    const json_t *h;
+                    ARR_EACH(have, k, h)
+                    {
+                        if (sn && json_string_value(h) && !strcmp(sn, json_string_value(h)))
+                            mine = true;
+                    }
+                    if (mine || fresh(sn, NULL, resources))
+                        continue;
+                    k1s_buf_printf(&errs, "%s\"%s\" is already in use", nerr++ ? ", " : "", sn);
+                }
+                if (nerr) {
+                    snprintf(msg, sizeof(msg), nerr > 1 ? "[%s]" : "%s", errs.data);
+                    conflict(it, "ShortNamesConflict", msg);
+                } else if (want) {
+                    json_object_set(out, "shortNames", (json_t *)want);
+                } else {
+                    json_object_del(out, "shortNames");
+                }
+                k1s_buf_free(&errs);
+            }
+        }
+        const char *want = jstr(req, rules[r].field), *have = jstr(acc, rules[r].field);
+        if (fresh(want, have, rules[r].kind ? kinds : resources)) {
+            if (want)
+                json_object_set_new(out, rules[r].field, json_string(want));
+        } else {
+            snprintf(msg, sizeof(msg), "\"%s\" is already in use", want);
+            conflict(it, rules[r].reason, msg);
         }
     }
-    const char *kind = jstr(n, "kind"), *lk = jstr(n, "listKind");
-    const char *okind = jstr(o, "kind"), *olk = jstr(o, "listKind");
-    const char *mine[] = {kind, lk}, *theirs[] = {okind, olk};
-    for (int a = 0; a < 2; a++)
-        for (int b = 0; b < 2; b++)
-            if (mine[a] && theirs[b] && !strcmp(mine[a], theirs[b])) {
-                it->reason = a == 0 ? "KindConflict" : "ListKindConflict";
-                it->conflict = k1s_xasprintf("\"%s\" is already in use", mine[a]);
-                return true;
-            }
-    return false;
+    static const char *const always[] = {"plural", "kind"}; /* required in acceptedNames */
+    for (size_t r = 0; r < 2; r++)
+        if (!json_object_get(out, always[r]))
+            json_object_set_new(out, always[r], json_string(""));
+    const json_t *cats = jarr(req, "categories");
+    if (cats)
+        json_object_set(out, "categories", (json_t *)cats);
+    else
+        json_object_del(out, "categories");
+    json_decref(it->accepted);
+    it->accepted = out;
+    /* Established stays once set; otherwise it follows NamesAccepted */
+    const json_t *conds = jarr(jobj(it->obj, "status"), "conditions"), *c;
+    bool was = false;
+    ARR_EACH(conds, i, c)
+    {
+        if (!strcmp(jstr0(c, "type"), "Established") && !strcmp(jstr0(c, "status"), "True"))
+            was = true;
+    }
+    it->established = was || it->names_ok;
+    json_decref(resources);
+    json_decref(kinds);
 }
 
 static void put_done(int err, k1s_kv_t *kv, void *arg)
@@ -659,7 +737,10 @@ static bool sync_one(k1s_apiserver_t *api, item_t *it, const char *now)
             storage = jstr(ver, "name");
     }
     const k1s_resource_t *storage_res = NULL;
-    if (it->accepted) {
+    bool serve = it->established && jstr(it->accepted, "plural") && *jstr(it->accepted, "plural") &&
+                 jstr(it->accepted, "kind") && *jstr(it->accepted, "kind");
+    it->serving = serve;
+    if (serve) {
         ARR_EACH(versions, i, ver)
         {
             const char *vn = jstr(ver, "name");
@@ -667,7 +748,7 @@ static bool sync_one(k1s_apiserver_t *api, item_t *it, const char *now)
                 continue;
             k1s_resource_t *e = k1s_registry_claim(crd_name, vn);
             track(e);
-            fill_entry(e, crd, it->names, ver, storage ? storage : vn, deleting);
+            fill_entry(e, crd, it->accepted, ver, storage ? storage : vn, deleting);
             k1s_registry_set_served(e, jtrue(ver, "served"));
             ((k1s_crd_info_t *)e->crd)->terminating = deleting;
             if (storage && !strcmp(vn, storage))
@@ -682,20 +763,17 @@ static bool sync_one(k1s_apiserver_t *api, item_t *it, const char *now)
         conds = json_array();
         json_object_set_new(st, "conditions", conds);
     }
-    if (it->accepted) {
-        json_t *an = json_deep_copy(it->names);
-        json_object_set_new(st, "acceptedNames", an);
+    json_object_set(st, "acceptedNames", it->accepted);
+    if (it->names_ok)
         set_condition(conds, "NamesAccepted", "True", "NoConflicts", "no conflicts found", now);
+    else
+        set_condition(conds, "NamesAccepted", "False", it->reason, it->conflict, now);
+    if (it->established)
         set_condition(conds, "Established", "True", "InitialNamesAccepted",
                       "the initial names have been accepted", now);
-    } else {
-        if (!json_object_get(st, "acceptedNames"))
-            json_object_set_new(st, "acceptedNames",
-                                json_pack("{s:s, s:s}", "plural", "", "kind", ""));
-        set_condition(conds, "NamesAccepted", "False", it->reason, it->conflict, now);
+    else
         set_condition(conds, "Established", "False", "NotAccepted", "not all names are accepted",
                       now);
-    }
     json_t *stored = json_object_get(st, "storedVersions");
     if (!json_is_array(stored)) {
         stored = json_array();
@@ -763,6 +841,10 @@ static void run_pass(k1s_apiserver_t *api)
     k1s_time_rfc3339(now);
     bool busy = false;
     for (size_t i = 0; i < n; i++) {
+        const json_t *an = jobj(jobj(items[i].obj, "status"), "acceptedNames");
+        items[i].accepted = an ? json_deep_copy(an) : json_object();
+    }
+    for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         json_t *spec = json_object_get(it->obj, "spec");
         it->names = json_deep_copy(json_object_get(spec, "names"));
@@ -781,10 +863,7 @@ static void run_pass(k1s_apiserver_t *api)
             json_object_set_new(it->names, "listKind", json_string(lk));
             free(lk);
         }
-        it->accepted = true;
-        for (size_t j = 0; j < i && it->accepted; j++)
-            if (items[j].accepted && conflicts(it, &items[j]))
-                it->accepted = false;
+        decide_names(items, n, i);
         if (sync_one(api, it, now))
             busy = true;
     }
@@ -796,7 +875,7 @@ static void run_pass(k1s_apiserver_t *api)
         bool keep = false;
         for (size_t i = 0; i < n && !keep; i++) {
             const char *crd_name = jstr0(jobj(items[i].obj, "metadata"), "name");
-            if (!items[i].accepted || strcmp(claimed[c]->crd->crd_name, crd_name))
+            if (!items[i].serving || strcmp(claimed[c]->crd->crd_name, crd_name))
                 continue;
             if (!k1s_store_get_latest(api->store, items[i].key))
                 continue;
@@ -815,6 +894,7 @@ static void run_pass(k1s_apiserver_t *api)
         free(items[i].key);
         json_decref(items[i].obj);
         json_decref(items[i].names);
+        json_decref(items[i].accepted);
         free(items[i].conflict);
     }
     free(items);

@@ -295,7 +295,10 @@ def test_names_conflict(server, widgets):
             break
         time.sleep(0.1)
     assert conds["NamesAccepted"]["status"] == "False"
-    assert conds["NamesAccepted"]["reason"] == "KindConflict"
+    # every conflicting name is checked; the last one found names the reason, as in Kubernetes
+    assert conds["NamesAccepted"]["reason"] == "ListKindConflict"
+    assert conds["NamesAccepted"]["message"] == '"WidgetList" is already in use'
+    assert crd["status"]["acceptedNames"]["plural"] == "things"    # the free names are taken
     assert conds["Established"]["status"] == "False"
     st, _ = server.json("GET", "/apis/example.com/v1/things")
     assert st == 404
