@@ -206,12 +206,22 @@ static void doc_hash(const char *path, char out[65])
     k1s_buf_printf(&b, "%s\n%s\n%s\n%s\n", DOC_FORMAT, k1s_openapi_digest, K1S_VERSION, path);
     size_t n;
     const k1s_resource_t *const *rs = k1s_registry_all(&n);
+    /* custom resources have documents of their own (crd.h): they leave these hashes alone */
     for (size_t i = 0; i < n; i++)
-        k1s_buf_printf(&b, "%s|%s|%s|%s|%d|%u|%s\n", rs[i]->group, rs[i]->version, rs[i]->kind,
-                       rs[i]->plural, rs[i]->namespaced, rs[i]->subresources, rs[i]->openapi_name);
-    const k1s_group_version_t *gvs = k1s_registry_group_versions(&n);
-    for (size_t i = 0; i < n; i++)
-        k1s_buf_printf(&b, "%s/%s\n", gvs[i].group, gvs[i].version);
+        if (!rs[i]->crd)
+            k1s_buf_printf(&b, "%s|%s|%s|%s|%d|%u|%s\n", rs[i]->group, rs[i]->version, rs[i]->kind,
+                           rs[i]->plural, rs[i]->namespaced, rs[i]->subresources,
+                           rs[i]->openapi_name);
+    size_t ngv;
+    const k1s_group_version_t *gvs = k1s_registry_group_versions(&ngv);
+    for (size_t i = 0; i < ngv; i++) {
+        bool builtin = false;
+        for (size_t j = 0; j < n && !builtin; j++)
+            builtin = !rs[j]->crd && !strcmp(rs[j]->group, gvs[i].group) &&
+                      !strcmp(rs[j]->version, gvs[i].version);
+        if (builtin)
+            k1s_buf_printf(&b, "%s/%s\n", gvs[i].group, gvs[i].version);
+    }
     sha256_hex(b.data, b.len, out);
     k1s_buf_free(&b);
 }

@@ -113,6 +113,13 @@ def test_crd_established_and_discovered(server, widgets):
     assert "widgets/status" in names and "widgets/scale" in names
     st, groups = server.json("GET", "/apis")
     assert any(g["name"] == "example.com" for g in groups["groups"])
+    st, agg = server.json("GET", "/apis", headers={
+        "Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"})
+    grp = [g for g in agg["items"] if g["metadata"]["name"] == "example.com"][0]
+    res = grp["versions"][0]["resources"][0]
+    assert res["resource"] == "widgets" and res["scope"] == "Namespaced"
+    assert res["shortNames"] == ["wd"] and res["categories"] == ["all"]
+    assert {s["subresource"] for s in res["subresources"]} == {"status", "scale"}
 
 
 def test_apply_get_columns_defaults_prune(server, widgets, ns):
