@@ -443,3 +443,43 @@ def test_crd_update_adds_version(server):
         time.sleep(0.05)
     assert st == 404
     server.kubectl("delete", "crd", "gizmos.example.org")
+
+
+def test_python_client(server, widgets, ns):
+    """python3-kubernetes: the CRD through ApiextensionsV1Api, objects through CustomObjectsApi,
+    and a watch of them."""
+    from kubernetes import client, config, watch
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=server.kubeconfig, client_configuration=cfg)
+    with client.ApiClient(cfg) as c:
+        crd = client.ApiextensionsV1Api(c).read_custom_resource_definition(widgets)
+        assert crd.spec.names.kind == "Widget"
+        assert {x.type: x.status for x in crd.status.conditions}["Established"] == "True"
+        co = client.CustomObjectsApi(c)
+        body = json.loads(widget("py", ns, size=4))
+        created = co.create_namespaced_custom_object("example.com", "v1", ns, "widgets", body)
+        assert created["spec"]["color"] == "red"
+        patched = co.patch_namespaced_custom_object("example.com", "v1", ns, "widgets", "py",
+                                                    {"spec": {"size": 5}})
+        assert patched["spec"]["size"] == 5 and patched["metadata"]["generation"] == 2
+        st = co.patch_namespaced_custom_object_status("example.com", "v1", ns, "widgets", "py",
+                                                      {"status": {"phase": "Up"}})
+        assert st["status"]["phase"] == "Up"
+        items = co.list_namespaced_custom_object("example.com", "v1", ns, "widgets")["items"]
+        assert "py" in [i["metadata"]["name"] for i in items]
+        rv = co.list_namespaced_custom_object("example.com", "v1", ns, "widgets")["metadata"][
+            "resourceVersion"]
+        co.delete_namespaced_custom_object("example.com", "v1", ns, "widgets", "py")
+        w = watch.Watch()
+        seen = []
+        for ev in w.stream(co.list_namespaced_custom_object, "example.com", "v1", ns, "widgets",
+                           resource_version=rv, timeout_seconds=2):
+            seen.append((ev["type"], ev["object"]["metadata"]["name"]))
+            if ev["type"] == "DELETED":
+                w.stop()
+        assert ("DELETED", "py") in seen
+        with pytest.raises(client.exceptions.ApiException) as e:
+            co.create_namespaced_custom_object("example.com", "v1", ns, "widgets",
+                                               json.loads(widget("bad", ns, size="x")))
+        assert e.value.status == 422
+        assert json.loads(e.value.body)["details"]["causes"][0]["field"] == "spec.size"
