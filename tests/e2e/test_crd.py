@@ -483,3 +483,31 @@ def test_python_client(server, widgets, ns):
                                                json.loads(widget("bad", ns, size="x")))
         assert e.value.status == 422
         assert json.loads(e.value.body)["details"]["causes"][0]["field"] == "spec.size"
+
+
+def test_defaults_applied_when_reading(server):
+    crd = json.loads(json.dumps(GADGET_CRD))
+    crd["metadata"]["name"] = "doodads.example.org"
+    crd["spec"]["names"] = {"plural": "doodads", "kind": "Doodad"}
+    crd["spec"]["versions"] = crd["spec"]["versions"][:1]
+    crd["spec"]["versions"][0]["storage"] = True
+    apply_crd(server, crd)
+    server.kubectl("apply", "-f", "-", input=json.dumps(
+        {"apiVersion": "example.org/v1beta1", "kind": "Doodad", "metadata": {"name": "d"},
+         "spec": {}}))
+    st, d = server.json("GET", "/apis/example.org/v1beta1/doodads/d")
+    assert "mode" not in d["spec"]
+    # a default added to the schema later shows on objects stored before it
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "mode"]["default"] = "later"
+    server.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        st, d = server.json("GET", "/apis/example.org/v1beta1/doodads/d")
+        if d["spec"].get("mode"):
+            break
+        time.sleep(0.05)
+    assert d["spec"]["mode"] == "later"
+    st, lst = server.json("GET", "/apis/example.org/v1beta1/doodads")
+    assert lst["items"][0]["spec"]["mode"] == "later"
+    server.kubectl("delete", "crd", "doodads.example.org")
