@@ -34,7 +34,7 @@ static bool is_hpa_v1(const k1s_resource_t *r)
  * defaults apply when objects are read as well as written. */
 static bool cr_convert_needed(const k1s_resource_t *r)
 {
-    return r->crd->has_defaults || strcmp(r->version, r->crd->storage_version);
+    return r->crd->has_defaults || r->crd->versions || strcmp(r->version, r->crd->storage_version);
 }
 
 static json_t *cr_with_version(const k1s_resource_t *r, const json_t *obj, const char *version,

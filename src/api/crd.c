@@ -400,6 +400,8 @@ static void fill_entry(k1s_resource_t *e, const json_t *crd, const json_t *names
     set_json(&info->schema, jobj(jobj(ver, "schema"), "openAPIV3Schema"));
     set_json(&info->columns, jarr(ver, "additionalPrinterColumns"));
     info->has_defaults = has_default(info->schema);
+    info->versions = json_array_size(jarr(spec, "versions")) > 1 ||
+                     json_array_size(jarr(jobj(crd, "status"), "storedVersions")) > 1;
     const json_t *sub = jobj(ver, "subresources");
     info->status = jobj(sub, "status") != NULL;
     const json_t *scale = jobj(sub, "scale");

@@ -32,6 +32,7 @@ typedef struct k1s_crd_info {
     char *storage_version;
     json_t *schema;    /* this version's openAPIV3Schema, or NULL */
     bool has_defaults; /* the schema has defaults: applied when objects are read, too */
+    bool versions;     /* more than one version defined or stored: apiVersion is rewritten */
     json_t *columns;   /* additionalPrinterColumns (array), or NULL */
     bool status, scale;
     char *spec_replicas_path, *status_replicas_path, *label_selector_path; /* ".spec.replicas" */

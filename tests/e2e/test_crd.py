@@ -287,6 +287,22 @@ def test_versions_and_cluster_scope(server):
     assert lst["preferredVersion"]["version"] == "v1"
     assert [v["version"] for v in lst["versions"]] == ["v1", "v1beta1"]
     assert "g1" in server.kubectl("get", "gadgets").stdout
+    # the storage version moves to v1beta1: objects stored as v1 still read in either version
+    crd = json.loads(json.dumps(GADGET_CRD))
+    crd["spec"]["versions"][0]["storage"] = True
+    crd["spec"]["versions"][1]["storage"] = False
+    server.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        c = json.loads(server.kubectl("get", "crd", "gadgets.example.org", "-o", "json").stdout)
+        if len(c["status"]["storedVersions"]) == 2:
+            break
+        time.sleep(0.05)
+    assert c["status"]["storedVersions"] == ["v1", "v1beta1"]
+    st, g = server.json("GET", "/apis/example.org/v1beta1/gadgets/g1")
+    assert g["apiVersion"] == "example.org/v1beta1" and g["spec"]["mode"] == "manual"
+    st, g = server.json("GET", "/apis/example.org/v1/gadgets/g1")
+    assert g["apiVersion"] == "example.org/v1"
 
 
 def test_names_conflict(server, widgets):
