@@ -538,7 +538,10 @@ static void add_refs(json_t *schemas, const json_t *v)
     } else if (json_is_array(v)) {
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c) add_refs(schemas, c);
+        json_array_foreach(v, i, c)
+        {
+            add_refs(schemas, c);
+        }
     }
 }
 

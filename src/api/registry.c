@@ -667,8 +667,9 @@ static dyn_entry_t *dyn_of(const k1s_resource_t *r)
 void k1s_registry_set_served(k1s_resource_t *r, bool on)
 {
     dyn_entry_t *e = dyn_of(r);
-    k1s_assert(e);
-    e->served = on;
+    k1s_assert(e); /* only claimed entries */
+    if (e)
+        e->served = on;
 }
 
 bool k1s_registry_is_served(const k1s_resource_t *r)

@@ -741,7 +741,9 @@ static void validate(vctx_t *v, const json_t *s, const json_t *val, int depth)
     /* value validation by combination (structural schemas allow them without types) */
     const json_t *all = json_object_get(s, "allOf"), *sub;
     ARR_EACH(all, i, sub)
-    validate(v, sub, val, depth + 1);
+    {
+        validate(v, sub, val, depth + 1);
+    }
     const json_t *any = json_object_get(s, "anyOf");
     if (json_is_array(any) && json_array_size(any) > 0) {
         bool ok = false;
@@ -843,7 +845,9 @@ static void apply_defaults(const json_t *s, json_t *val, bool root, int depth)
     }
     const json_t *all = json_object_get(s, "allOf"), *sub;
     ARR_EACH(all, i, sub)
-    apply_defaults(sub, val, root, depth + 1);
+    {
+        apply_defaults(sub, val, root, depth + 1);
+    }
 }
 
 void k1s_schema_default(const json_t *schema, json_t *value, bool root)
@@ -1035,7 +1039,9 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
             validate(&dv, s, def, 1);
             json_t *cause;
             ARR_EACH(causes, i, cause)
-            json_array_append(v->causes, cause);
+            {
+                json_array_append(v->causes, cause);
+            }
             v->n += dv.n;
             k1s_buf_free(&dv.path);
             json_decref(causes);
