@@ -653,6 +653,22 @@ static void check_object(vctx_t *v, const json_t *s, const json_t *val, int dept
     const json_t *fv;
     OBJ_EACH(val, k, fv)
     {
+        if (root && !strcmp(k, "metadata") && json_is_object(props)) {
+            /* of the metadata, a schema may only narrow name and generateName */
+            const json_t *mp = json_object_get(json_object_get(props, "metadata"), "properties");
+            static const char *const narrowed[] = {"name", "generateName"};
+            for (size_t i = 0; i < 2; i++) {
+                const json_t *ns = json_object_get(mp, narrowed[i]);
+                const json_t *nv = json_object_get(fv, narrowed[i]);
+                if (!ns || !nv)
+                    continue;
+                size_t mark = push(v, "metadata");
+                push(v, narrowed[i]);
+                validate(v, ns, nv, depth + 2);
+                pop(v, mark);
+            }
+            continue;
+        }
         if ((root || embedded) && is_root_meta_key(k))
             continue;
         const json_t *ps = json_is_object(props) ? json_object_get(props, k) : NULL;
@@ -976,6 +992,37 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
     }
     if (root && type && strcmp(type, "object"))
         add_s(v, "type", E_INVALID, type, "must be object at the root");
+    const json_t *meta = root ? k1s_schema_property(s, "metadata") : NULL;
+    if (meta && json_is_object(json_object_get(s, "properties")) &&
+        json_object_get(json_object_get(s, "properties"), "metadata")) {
+        /* validateStructuralMetadataInvariants: metadata is ObjectMeta; only name and
+         * generateName may be narrowed */
+        bool other = false;
+        const char *mk;
+        const json_t *mv;
+        OBJ_EACH(meta, mk, mv)
+        {
+            if (!strcmp(mk, "type") || !strcmp(mk, "properties"))
+                continue;
+            other = true;
+        }
+        const json_t *mp = json_object_get(meta, "properties");
+        OBJ_EACH(mp, mk, mv)
+        {
+            if (strcmp(mk, "name") && strcmp(mk, "generateName"))
+                other = true;
+        }
+        size_t mark = push(v, "properties");
+        push_key(v, "metadata");
+        const char *mt = s_type(meta);
+        if (mt && strcmp(mt, "object"))
+            add_s(v, "type", E_INVALID, mt, "must be object");
+        if (other)
+            add(v, NULL, E_FORBIDDEN, NULL,
+                "must not specify anything other than name and generateName, but metadata is "
+                "implicitly specified");
+        pop(v, mark);
+    }
     if (root && s_flag(s, "nullable"))
         add(v, "nullable", E_FORBIDDEN, NULL, "nullable cannot be true at the root");
     if (s_flag(s, "uniqueItems"))
@@ -1058,6 +1105,8 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
     const json_t *ps;
     OBJ_EACH(props, k, ps)
     {
+        if (root && !strcmp(k, "metadata"))
+            continue; /* checked above */
         size_t mark = push(v, "properties");
         push_key(v, k);
         structural(c, ps, false, depth + 1);

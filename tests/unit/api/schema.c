@@ -145,6 +145,18 @@ static void test_validate(void **state)
     expect("{\"size\":1,\"embedded\":{\"kind\":\"Pod\"}}", "spec.embedded.apiVersion: Required");
     expect("{\"size\":null}", "spec.size: Invalid value: \"null\": spec.size in body must be of "
                               "type integer: \"null\"");
+    /* a schema may narrow metadata.name */
+    json_t *ms =
+        parse("{\"type\":\"object\",\"properties\":{\"metadata\":{\"type\":"
+              "\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":3}}}}}");
+    json_t *mo = parse("{\"metadata\":{\"name\":\"toolong\",\"labels\":{\"a\":\"b\"}}}");
+    json_t *mc = json_array();
+    assert_int_equal(k1s_schema_validate(ms, mo, "", mc), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mc, 0), "field")),
+                        "metadata.name");
+    json_decref(mc);
+    json_decref(mo);
+    json_decref(ms);
     /* more than one problem: all are reported */
     char *got = check("{\"size\":0,\"color\":\"x\"}");
     assert_non_null(strstr(got, "spec.size"));
@@ -244,6 +256,13 @@ static void structural(const char *schema_text, const char *want)
 static void test_structural(void **state)
 {
     structural(SCHEMA, NULL);
+    structural("{\"type\":\"object\",\"properties\":{\"metadata\":{\"type\":\"object\","
+               "\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":10}}}}}",
+               NULL);
+    structural("{\"type\":\"object\",\"properties\":{\"metadata\":{\"type\":\"object\","
+               "\"properties\":{\"labels\":{\"type\":\"object\"}}}}}",
+               "schema.properties[metadata]: Forbidden: must not specify anything other than name "
+               "and generateName, but metadata is implicitly specified");
     structural("{\"type\":\"object\",\"properties\":{\"a\":{}}}",
                "schema.properties[a].type: Required value: must not be empty for specified "
                "object fields");
