@@ -381,15 +381,16 @@ static void fill_entry(k1s_resource_t *e, const json_t *crd, const json_t *names
         e->crd = info;
     }
     const json_t *spec = jobj(crd, "spec");
-    set_str(&info->crd_name, jstr(jobj(crd, "metadata"), "name"));
+    set_str(&info->crd_name, jstr0(jobj(crd, "metadata"), "name"));
     set_str(&info->group, jstr(spec, "group"));
     set_str(&info->kind, jstr(names, "kind"));
     set_str(&info->list_kind, jstr(names, "listKind"));
     set_str(&info->plural, jstr(names, "plural"));
     set_str(&info->singular, jstr(names, "singular"));
-    char *rg = reverse_group(info->group);
+    char *rg = reverse_group(info->group ? info->group : "");
     free(info->openapi_name);
-    info->openapi_name = k1s_xasprintf("%s.%s.%s", rg, jstr0(ver, "name"), info->kind);
+    info->openapi_name =
+        k1s_xasprintf("%s.%s.%s", rg, jstr0(ver, "name"), info->kind ? info->kind : "");
     free(rg);
     const json_t *sn = jarr(names, "shortNames"), *cats = jarr(names, "categories");
     for (size_t i = 0; i < 4; i++)
@@ -415,10 +416,10 @@ static void fill_entry(k1s_resource_t *e, const json_t *crd, const json_t *names
         crd_generation++;
     set_str(&info->rv, rv);
 
-    e->group = info->group;
-    e->kind = info->kind;
-    e->plural = info->plural;
-    e->singular = info->singular;
+    e->group = info->group ? info->group : "";
+    e->kind = info->kind ? info->kind : "";
+    e->plural = info->plural ? info->plural : "";
+    e->singular = info->singular ? info->singular : "";
     for (size_t i = 0; i < 4; i++)
         e->short_names[i] = info->short_names[i];
     for (size_t i = 0; i < 2; i++)
