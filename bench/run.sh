@@ -3,7 +3,8 @@
 # (bench/k1s-load.c), starts build/k1s on 127.0.0.1 in a temp data dir and
 # prints binary size, idle RSS and CPU, start-to-ready times, RSS and list
 # latency with 10,000 ConfigMaps, create throughput next to a raw SQLite
-# insert loop, and watch delivery delay; then runs the store benchmark
+# insert loop, watch delivery delay, and custom-object (CRD) creates next to
+# ConfigMap creates; then runs the store benchmark
 # (bench/store/run.sh). Figures are printed, never asserted.
 #
 # Environment:
@@ -227,6 +228,29 @@ measure watch --port "$PORT" --tls "$TLS" --watchers $WATCHERS --rate $WATCH_RAT
 check_alive "the watch benchmark"
 measure rss --pid "$SERVER_PID"
 AFTER_WATCH_RSS_KB=$rss_kb
+
+# ---- 7. custom objects next to ConfigMaps -------------------------------------------------------
+# A CRD whose objects have a ConfigMap's shape and size (a schema'd data map), then rounds of
+# custom-object and ConfigMap creates in turn on the same server; the best rate of each counts.
+SAVED_CREATE="create_ok=$create_ok create_failed=$create_failed create_rate=$create_rate"
+SAVED_CREATE="$SAVED_CREATE create_p50_ms=$create_p50_ms create_p99_ms=$create_p99_ms"
+CR_COUNT=$((OBJECTS / 2))
+say "a CRD, then $CR_COUNT custom objects and $CR_COUNT ConfigMaps in turn, 3 rounds"
+measure crd --port "$PORT" --tls "$TLS"
+CR_BEST=0 CM_BEST=0 CR_ALL= CM_ALL= CR_FAILED=0
+for round in 1 2 3; do
+    measure create --port "$PORT" --tls "$TLS" --clients $CLIENTS --count "$CR_COUNT" --size 1024 \
+        --kind cr --prefix "cr$round"
+    CR_ALL="$CR_ALL $create_rate" CR_FAILED=$((CR_FAILED + create_failed))
+    CR_BEST=$(awk -v a="$CR_BEST" -v b="$create_rate" 'BEGIN {print (a > b ? a : b)}')
+    CR_P50=$create_p50_ms CR_P99=$create_p99_ms
+    measure create --port "$PORT" --tls "$TLS" --clients $CLIENTS --count "$CR_COUNT" --size 1024 \
+        --prefix "cm$round"
+    CM_ALL="$CM_ALL $create_rate"
+    CM_BEST=$(awk -v a="$CM_BEST" -v b="$create_rate" 'BEGIN {print (a > b ? a : b)}')
+done
+check_alive "the custom object creates"
+eval "$SAVED_CREATE"
 stop_server
 
 LOG_WARN=$(grep -c -E ' (warn|error|fatal) ' "$WORK/server.log" || true)
@@ -287,6 +311,10 @@ row "get as an RBAC user (authorization)" "$get_rbac_median_us µs" \
     "≤ +5 %$(verdict "$get_rbac_overhead_pct" '<=' 5)" "admin $get_admin_median_us µs" \
     "$(awk -v a="$get_rbac_median_us" -v b="$get_admin_median_us" 'BEGIN {printf "%.2fx", a / b}')" \
     "median of $get_runs each; +$get_rbac_overhead_pct % over system:masters"
+row "custom object creates/s (CRD, schema)" "$CR_BEST/s" \
+    "≥ 0.8x$(verdict "$(awk -v a="$CR_BEST" -v b="$CM_BEST" 'BEGIN {print a / b}')" '>=' 0.8)" \
+    "ConfigMaps $CM_BEST/s" "$(awk -v a="$CR_BEST" -v b="$CM_BEST" 'BEGIN {printf "%.2fx", a / b}')" \
+    "rounds:$CR_ALL vs$CM_ALL; p50 / p99 $CR_P50 / $CR_P99 ms; $CR_FAILED failed"
 row "watch delay p50, $watch_watchers watchers" "$watch_p50_ms ms" "(info)" "" "" \
     "$watch_events events, $watch_missing missing, $watch_before_response before their response (as 0)"
 row "watch delay p99" "$watch_p99_ms ms" "≤ 10 ms$(verdict "$watch_p99_ms" '<=' 10)" "" "" \

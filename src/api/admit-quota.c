@@ -303,15 +303,15 @@ static json_t *quota_used(k1s_apiserver_t *api, const json_t *q, const char *ns,
     json_object_foreach((json_t *)hard, k, v) json_object_set_new(used, k, json_integer(0));
     sum_ctx_t c = {keeper, q, hard, used, skip_key};
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
-        const k1s_resource_t *res = &all[i];
+        const k1s_resource_t *res = all[i];
         /* each storage once, namespaced only */
         if (!res->namespaced || strcmp(res->storage_name, res->plural) || !concerns(hard, res))
             continue;
         bool dup = false;
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(all[j].storage_name, res->storage_name))
+            if (!strcmp(all[j]->storage_name, res->storage_name))
                 dup = true;
         if (dup)
             continue;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/crd.h"
 #include "api/validate.h"
 #include "lib/buf.h"
 #include "lib/util.h"
@@ -916,6 +917,14 @@ void k1s_defaults_apply(const k1s_resource_t *r, json_t *obj)
 {
     if (!json_is_object(obj))
         return;
+    if (r->crd) {
+        k1s_cr_default(r, obj);
+        return;
+    }
+    if (k1s_crd_is_crd(r)) {
+        k1s_crd_default(obj);
+        return;
+    }
     const char *g = r->group, *k = r->kind;
     if (!*g) {
         if (!strcmp(k, "Pod"))
