@@ -17,7 +17,10 @@
  * as far as the client's flow-control windows allow, so what a slow reader
  * has not taken stays in its stream's buffer, where
  * k1s_http_stream_pending() sees it; the socket buffer itself never holds
- * more than H2_OUT_HIGH of framed output.
+ * more than H2_OUT_HIGH of framed output. Since one connection carries up to
+ * 100 streams, a connection with more than H2_CONN_MAX_PENDING unsent in all
+ * reports that total as every stream's pending, so a client that stopped
+ * reading altogether loses its watches instead of pinning 100 backlogs.
  *
  * Lifetimes: a stream (k1s_http2_stream_t) lives while nghttp2 has it open;
  * its request lives while the handler owns it. Either may go first: a reset
@@ -49,6 +52,9 @@
 #define H2_COPY_MAX 4096
 /* an ended stream with more than this unsent is reset instead of drained */
 #define H2_END_DISCARD (1u << 20)
+/* past this much unsent on a connection, every stream on it reports all of it
+ * as pending: a client that reads none of its streams is cut off as a whole */
+#define H2_CONN_MAX_PENDING (64u << 20)
 
 struct k1s_http2_stream {
     k1s_http2_stream_t *prev, *next;
@@ -68,6 +74,7 @@ struct k1s_http2 {
     int nowned;
     req_t *ready, **ready_tail; /* complete requests waiting for the handler */
     int hold;                   /* > 0 while walking lists that callbacks change */
+    size_t queued;              /* bytes in all streams' out buffers */
     bool zombie;                /* socket gone, requests still owned (in srv->nzombies) */
 };
 
@@ -168,6 +175,7 @@ static void stream_gone(conn_t *c, k1s_http2_stream_t *s)
     if (s->next)
         s->next->prev = s->prev;
     h->nstreams--;
+    h->queued -= evbuffer_get_length(s->out);
     evbuffer_free(s->out);
     free(s);
 }
@@ -241,6 +249,7 @@ static int send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
         uint8_t p = (uint8_t)(pad - 1);
         evbuffer_add(out, &p, 1);
     }
+    c->h2->queued -= length;
     if (length <= H2_COPY_MAX) {
         /* small: next to the frame header, so one TLS record carries both */
         evbuffer_add(out, evbuffer_pullup(s->out, (ssize_t)length), length);
@@ -535,8 +544,10 @@ void k1s_http2_respond(req_t *r, int status, const char *content_type, const cha
         bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
         bool send_body = !no_body && !r->is_head && len > 0;
         k1s_http2_stream_t *s = r->h2s;
-        if (send_body)
+        if (send_body) {
             evbuffer_add(s->out, body, len);
+            r->conn->h2->queued += len;
+        }
         s->eof = true;
         submit_response(r->conn, r, status, content_type, !no_body, len, send_body);
     }
@@ -569,13 +580,17 @@ int k1s_http2_stream_write(req_t *r, const char *data, size_t len, k1s_bytes_t *
         evbuffer_add_reference(s->out, b->data, b->len, unref_bytes, k1s_bytes_ref(b));
     else
         evbuffer_add(s->out, data, len);
+    r->conn->h2->queued += len;
     wake(r->conn, s);
     return 0;
 }
 
 size_t k1s_http2_stream_pending(const req_t *r)
 {
-    return live(r) ? evbuffer_get_length(r->h2s->out) : 0;
+    if (!live(r))
+        return 0;
+    size_t conn = r->conn->h2->queued;
+    return conn > H2_CONN_MAX_PENDING ? conn : evbuffer_get_length(r->h2s->out);
 }
 
 void k1s_http2_stream_end(req_t *r)
@@ -585,6 +600,7 @@ void k1s_http2_stream_end(req_t *r)
         k1s_http2_stream_t *s = r->h2s;
         if (evbuffer_get_length(s->out) > H2_END_DISCARD) {
             /* a reader this far behind would pin the rest: drop it */
+            c->h2->queued -= evbuffer_get_length(s->out);
             evbuffer_drain(s->out, evbuffer_get_length(s->out));
             nghttp2_submit_rst_stream(c->h2->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
             k1s_http_int_kick(c);
