@@ -522,6 +522,46 @@ static void test_idle_goaway_and_max_streams(void **state)
     server_stop(s);
 }
 
+static ssize_t stall_upload(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *fl,
+                            nghttp2_data_source *src, void *ud)
+{
+    int *sent = src->ptr;
+    if (*sent)
+        return NGHTTP2_ERR_DEFERRED; /* never more */
+    *sent = 1;
+    memcpy(buf, "{", 1);
+    return 1;
+}
+
+static void test_stalled_body_is_reset(void **state)
+{
+    k1s_http_opts_t o = {.body_timeout_s = 1};
+    srvctx_t *s = server_start(&o);
+    cl_t *c = cl_connect(s->port, "\x02h2", 3, true);
+    cstream_t *st = k1s_xcalloc(1, sizeof(*st));
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+        {(uint8_t *)":path", (uint8_t *)"/echo", 5, 5, 0},
+        {(uint8_t *)":scheme", (uint8_t *)"https", 7, 5, 0},
+        {(uint8_t *)":authority", (uint8_t *)"x", 10, 1, 0},
+    };
+    int sent = 0;
+    nghttp2_data_provider prd = {.source.ptr = &sent, .read_callback = stall_upload};
+    st->id = nghttp2_submit_request(c->ng, NULL, nv, 4, &prd, st);
+    /* one byte of body, then nothing: the server resets the stream (checked every 5 s) */
+    assert_true(cl_wait(c, st, 9000));
+    assert_int_equal(st->status, 0);
+    assert_int_equal(st->error, NGHTTP2_CANCEL);
+    /* the connection is fine */
+    cstream_t *a = cl_request(c, "GET", "/info", NULL);
+    assert_true(cl_wait(c, a, 3000));
+    assert_int_equal(a->status, 200);
+    cs_free(a);
+    cs_free(st);
+    cl_free(c);
+    server_stop(s);
+}
+
 static void test_free_with_pending(void **state)
 {
     srvctx_t *s = server_start(NULL);
@@ -573,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_alpn_and_requests),
         cmocka_unit_test(test_flow_control_and_reset),
         cmocka_unit_test(test_idle_goaway_and_max_streams),
+        cmocka_unit_test(test_stalled_body_is_reset),
         cmocka_unit_test(test_free_with_pending),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
