@@ -222,3 +222,17 @@ def test_goaway_on_shutdown(fresh_server, h2client):
     assert vals["goaway"] == "1", err
     assert vals["goaway_error"] == "0"  # NO_ERROR: a graceful shutdown
     assert vals["goaway_last_stream_id"] == vals["watch_stream_id"]
+
+
+def test_stalled_reader_loses_its_watch(server, ns, h2client):
+    """A watch whose client stops reading (its HTTP/2 windows never reopen) while 20 MB of events
+    pile up is ended by the server (watch.c's back-pressure sees the stream's unsent bytes), not
+    buffered without bound."""
+    vals = run_h2(h2client, server, "slowwatch", "--pid", str(server.proc.pid), "--ns", ns,
+                  "--count", "24", "--body-bytes", "900000", timeout=120)
+    assert vals["slow_watch_status"] == "200" and vals["created"] == "24"
+    assert int(vals["received_bytes"]) <= 65535  # the client's window: no more was sent
+    assert vals["watchers_open"] != vals["watchers_idle"]
+    assert vals["watchers_after"] == vals["watchers_idle"]
+    assert vals["stream_closed"] == "1"
+    assert "client is not reading; closing the watch" in server.read_log()
