@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import KUBECTL_120, ROOT
 
 CURL = shutil.which("curl")
 NGHTTP = shutil.which("nghttp")
@@ -236,3 +236,26 @@ def test_stalled_reader_loses_its_watch(server, ns, h2client):
     assert vals["watchers_after"] == vals["watchers_idle"]
     assert vals["stream_closed"] == "1"
     assert "client is not reading; closing the watch" in server.read_log()
+
+
+def versioned_kubectls():
+    """The kubectl.1.NN binaries the installed kubectl package keeps beside its kubectl, and
+    Debian's kubectl 1.20 if it is unpacked."""
+    found = [KUBECTL_120] if os.path.exists(KUBECTL_120) else []
+    k = shutil.which("kubectl")
+    if k:
+        d = os.path.dirname(os.path.realpath(k))
+        found += sorted(os.path.join(d, f) for f in os.listdir(d) if re.fullmatch(r"kubectl\.1\.\d+", f))
+    return found
+
+
+@pytest.mark.parametrize("binary", versioned_kubectls() or [None])
+def test_every_kubectl_version_over_h2(server, ns, binary):
+    if binary is None:
+        pytest.skip("no versioned kubectl binaries on this machine")
+    env = {"GODEBUG": "http2debug=1"}
+    p = server.kubectl("create", "configmap", "v", "--from-literal=a=b", "-n", ns, binary=binary, env=env)
+    assert "http2: Transport" in p.stderr, p.stderr[-1000:]
+    out = server.kubectl("get", "configmaps", "-n", ns, "-o", "name", binary=binary).stdout
+    assert out.strip() == "configmap/v"
+    server.kubectl("delete", "configmap", "v", "-n", ns, binary=binary)
