@@ -3,9 +3,11 @@
 # (bench/k1s-load.c), starts build/k1s on 127.0.0.1 in a temp data dir and
 # prints binary size, idle RSS and CPU, start-to-ready times, RSS and list
 # latency with 10,000 ConfigMaps, create throughput next to a raw SQLite
-# insert loop, watch delivery delay, and custom-object (CRD) creates next to
-# ConfigMap creates; then runs the store benchmark
-# (bench/store/run.sh). Figures are printed, never asserted.
+# insert loop, watch delivery delay, authorization's cost on a get,
+# custom-object (CRD) creates next to ConfigMap creates, and HTTP/2 (100
+# watches on one connection, get latency next to HTTP/1.1, with
+# bench/k1s-h2.c); then runs the store benchmark (bench/store/run.sh).
+# Figures are printed, never asserted.
 #
 # Environment:
 #   BENCH_QUICK=1   a short smoke run (10 s idle window, 2,000 objects, ...)
@@ -18,14 +20,15 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 if [ "${BENCH_QUICK:-0}" != 0 ]; then
-    QUICK=1 IDLE_S=10 OBJECTS=2000 STARTS=3 LIST_RUNS=5 WATCH_S=3 SQLITE_S=2 GET_RUNS=2000
+    QUICK=1 IDLE_S=10 OBJECTS=2000 STARTS=3 LIST_RUNS=5 WATCH_S=3 SQLITE_S=2 GET_RUNS=2000 H2_GET_RUNS=1000
 else
-    QUICK=0 IDLE_S=60 OBJECTS=10000 STARTS=5 LIST_RUNS=9 WATCH_S=10 SQLITE_S=5 GET_RUNS=20000
+    QUICK=0 IDLE_S=60 OBJECTS=10000 STARTS=5 LIST_RUNS=9 WATCH_S=10 SQLITE_S=5 GET_RUNS=20000 H2_GET_RUNS=5000
 fi
 CLIENTS=32 WATCHERS=100 WATCH_RATE=200 SETTLE_S=3
 
 K1S=${K1S:-$ROOT/build/k1s}
 LOAD=$ROOT/build/bench/k1s-load
+H2=$ROOT/build/bench/k1s-h2
 
 say() { printf '== %s\n' "$*" >&2; }
 
@@ -35,6 +38,9 @@ mkdir -p "$ROOT/build/bench"
 # shellcheck disable=SC2046  # pkg-config output is meant to split
 cc -std=c17 -O2 -g -Wall -Wextra -o "$LOAD" "$ROOT/bench/k1s-load.c" \
     $(pkg-config --cflags --libs openssl sqlite3) -lpthread
+# shellcheck disable=SC2046
+cc -std=c17 -O2 -g -Wall -Wextra -Wno-unused-parameter -o "$H2" "$ROOT/bench/k1s-h2.c" \
+    $(pkg-config --cflags --libs openssl libnghttp2)
 
 # ---- temp dir, server lifecycle, cleanup ----------------------------------------------
 BASE=${BENCH_DIR:-${TMPDIR:-/tmp}}
@@ -222,6 +228,21 @@ sleep $SETTLE_S
 measure rss --pid "$SERVER_PID"
 RESTART_RSS_KB=$rss_kb
 
+# ---- 6a. HTTP/2: watches on one connection, get latency --------------------------------------
+# Right after the restart, so the growth is that of a server that has not served watches yet.
+say "HTTP/2: $WATCHERS watches on one connection; get latency, HTTP/2 and HTTP/1.1"
+out=$("$H2" watches --port "$PORT" --tls "$TLS" --pid "$SERVER_PID" --watchers $WATCHERS --settle 2) ||
+    SERVER_PROBLEMS="$SERVER_PROBLEMS; k1s-h2 watches reported failures (see above)"
+eval "$out"
+check_alive "the HTTP/2 watches"
+for proto in h1 h2; do
+    out=$("$H2" latency --port "$PORT" --tls "$TLS" --runs "$H2_GET_RUNS" --proto $proto \
+        --path /api/v1/namespaces/default) ||
+        SERVER_PROBLEMS="$SERVER_PROBLEMS; k1s-h2 latency $proto reported failures"
+    eval "$out"
+done
+check_alive "the HTTP/2 latency runs"
+
 # ---- 6. watch delivery ------------------------------------------------------------------------
 say "watch: $WATCHERS watchers, writer at $WATCH_RATE/s for ${WATCH_S} s"
 measure watch --port "$PORT" --tls "$TLS" --watchers $WATCHERS --rate $WATCH_RATE --seconds "$WATCH_S"
@@ -323,6 +344,12 @@ row "  from the writer's send, p50 / p99" "$watch_sent_p50_ms / $watch_sent_p99_
     "request sent → event received"
 row "  writer latency p50 / p99" "$watch_write_p50_ms / $watch_write_p99_ms ms" "(info)" "" "" \
     "$watch_writes writes at $WATCH_RATE/s"
+row "$h2_watchers watches on one HTTP/2 connection" "$(kb_mb "$h2_watch_rss_delta_kb")" \
+    "≤ 2 MB$(verdict "$((h2_watch_rss_delta_kb * 1024))" '<=' 2000000)" "" "" \
+    "server RSS growth; $h2_watch_ok open, $h2_watch_events/$h2_watchers saw a create, $h2_registered_watchers_after_reset left after RST_STREAM"
+row "get latency p50, HTTP/2" "$h2_get_p50_us µs" "(info)" "HTTP/1.1 $h1_get_p50_us µs" \
+    "$(awk -v a="$h2_get_p50_us" -v b="$h1_get_p50_us" 'BEGIN {printf "%.2fx", a / b}')" \
+    "GET /api/v1/namespaces/default x $H2_GET_RUNS, one connection; p99 $h2_get_p99_us vs $h1_get_p99_us µs"
 echo
 echo "  server RSS $(kb_mb "$AFTER_WATCH_RSS_KB") after the watch run"
 if [ -n "$SERVER_PROBLEMS" ]; then
