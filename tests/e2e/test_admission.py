@@ -63,6 +63,13 @@ def test_quota_refuses_pod_over_count_and_keeps_status(server, ns):
     # a dry run is checked but charges nothing
     p = server.kubectl("run", "p4", "--image=busybox", "-n", ns, "--dry-run=server", check=False)
     assert "exceeded quota: q" in p.stderr, p.stderr
+    # raising the limit shows in status.hard at once, and admits again
+    server.kubectl("patch", "resourcequota", "q", "-n", ns, "-p",
+                   '{"spec":{"hard":{"pods":"3"}}}')
+    assert wait_for(lambda: get(server, "-n", ns, "resourcequota", "q")["status"]["hard"]
+                    == {"pods": "3", "configmaps": "10"})
+    server.kubectl("run", "p4", "--image=busybox", "-n", ns)
+    assert wait_for(lambda: used() == {"pods": "3", "configmaps": "0"}), used()
 
 
 def test_quota_compute_resources(server, ns):
