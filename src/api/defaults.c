@@ -774,7 +774,9 @@ static void job_selector(json_t *job, json_t *spec)
         return;
     json_t *meta = getobj(job, "metadata");
     const char *name = getstr(meta, "name"), *uid = getstr(meta, "uid");
-    name = name ? name : "";
+    /* a generateName is resolved after mutating admission: generate once the name is known */
+    if (!name || !*name)
+        return;
     uid = uid ? uid : "";
     json_t *labels = child(child(child(spec, "template"), "metadata"), "labels");
     static const char *const name_keys[] = {"job-name", "batch.kubernetes.io/job-name"};

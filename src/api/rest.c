@@ -602,6 +602,28 @@ static void update_admitted(k1s_api_req_t *r);
 static void update_validated(k1s_api_req_t *r);
 
 /*
+ * After admission, which may have waited for webhooks: is r->old still the
+ * stored object? Answers 404 or 409 (as a failed GuaranteedUpdate
+ * precondition would) and returns false if not.
+ */
+static bool still_current(k1s_api_req_t *r)
+{
+    k1s_kv_t *kv = k1s_store_get_latest(r->api->store, r->key);
+    if (!kv) {
+        k1s_api_not_found(r, r->name);
+        return false;
+    }
+    const char *orv = meta_str(r->old, "resourceVersion");
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, kv->mod_rev);
+    if (orv && strcmp(orv, rv)) {
+        send_conflict(r, r->name);
+        return false;
+    }
+    return true;
+}
+
+/*
  * The common tail of update and patch: r->old is the stored object, newobj
  * the wanted one (owned). Applies the update rules and writes.
  */
@@ -696,6 +718,8 @@ static void update_validated(k1s_api_req_t *r)
     json_t *newobj = r->obj;
     json_t *meta = k1s_obj_meta(newobj);
     json_t *ometa = k1s_obj_meta(old);
+    if (!still_current(r))
+        return;
     json_t *causes = json_array();
     prepare_kind(r, newobj, old, causes);
     if (json_array_size(causes) > 0) {
@@ -1013,6 +1037,8 @@ static void handle_delete(k1s_api_req_t *r)
 static void delete_validated(k1s_api_req_t *r)
 {
     int64_t grace = r->grace;
+    if (!still_current(r))
+        return;
     json_t *obj = json_deep_copy(r->old);
     bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
     if (k1s_crd_is_crd(r->res) && !already)
