@@ -20,6 +20,10 @@
  *   streams --port P --tls DIR --path PATH --count N
  *       N concurrent GETs on one connection; prints how many got 200, how
  *       many were refused, and the server's SETTINGS_MAX_CONCURRENT_STREAMS.
+ *   slowwatch --port P --tls DIR --pid PID --ns NS [--count N] [--body-bytes B]
+ *       A watch in NS whose reader stalls (windows never reopened) while N
+ *       ConfigMaps of B bytes are created: prints whether the server ended
+ *       the watch and how much its RSS grew meanwhile.
  *   goaway --port P --tls DIR
  *       Opens a watch, prints ready=1 and waits up to 30 s for the server's
  *       GOAWAY (the test then stops the server); prints its error code.
@@ -73,7 +77,7 @@ static double now_ms(void)
 typedef struct opts {
     int port, pid, watchers, runs, count;
     double settle_s;
-    const char *tls, *path, *proto;
+    const char *tls, *path, *proto, *ns;
     size_t header_bytes, body_bytes;
 } opts_t;
 
@@ -201,7 +205,15 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     return 0;
 }
 
+static h2_t *h2_connect_opt(const opts_t *o, bool manual_windows);
+
 static h2_t *h2_connect(const opts_t *o)
+{
+    return h2_connect_opt(o, false);
+}
+
+/* manual_windows: the client never opens its windows again (a reader that stalls) */
+static h2_t *h2_connect_opt(const opts_t *o, bool manual_windows)
 {
     h2_t *h = calloc(1, sizeof(*h));
     h->ssl = tls_connect(o, "\x02h2\x08http/1.1", 12, &h->fd);
@@ -221,13 +233,15 @@ static h2_t *h2_connect(const opts_t *o)
     nghttp2_option_new(&opt);
     /* let the 431 test send more than nghttp2's default 64 KiB of headers */
     nghttp2_option_set_max_send_header_block_length(opt, 1u << 20);
+    nghttp2_option_set_no_auto_window_update(opt, manual_windows);
     nghttp2_session_client_new2(&h->ng, cbs, h, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);
     /* a big window, like Go clients, so the server's flow control is ours to test */
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 4u << 20}};
-    nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 1);
-    nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, 1 << 30);
+    nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, manual_windows ? 0 : 1);
+    if (!manual_windows)
+        nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, 1 << 30);
     return h;
 }
 
@@ -355,15 +369,23 @@ static int cmd_watches(const opts_t *o)
      * take every stream the server allows on the first */
     h2_t *ctl = h2_connect(o);
     /* warm up the connection and the server's code paths first */
-    stream_t *warm = h2_request(h, "GET", "/api/v1/namespaces/default/configmaps", NULL, 0, NULL);
+    stream_t *warm =
+        h2_request(h, "GET", "/api/v1/namespaces/default/configmaps?limit=1", NULL, 0, NULL);
     h2_wait(h, warm, 10000);
+    /* watch from the current revision: no initial ADDED flood on a full store */
+    const char *rvp = strstr(warm->body, "\"resourceVersion\":\"");
+    char path[256] = "/api/v1/namespaces/default/configmaps?watch=1";
+    if (rvp)
+        snprintf(path, sizeof(path),
+                 "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%ld",
+                 atol(rvp + strlen("\"resourceVersion\":\"")));
     long w0 = watchers(ctl);
     sleep_pumping(h, o->settle_s);
     sleep_pumping(ctl, 0.01);
     long before = rss_kb(o->pid);
     stream_t **ws = calloc((size_t)o->watchers, sizeof(*ws));
     for (int i = 0; i < o->watchers; i++)
-        ws[i] = h2_request(h, "GET", "/api/v1/namespaces/default/configmaps?watch=1", NULL, 0, NULL);
+        ws[i] = h2_request(h, "GET", path, NULL, 0, NULL);
     double end = now_ms() + 20000;
     int ok = 0;
     while (now_ms() < end && !h->dead) {
@@ -569,10 +591,70 @@ static int cmd_goaway(const opts_t *o)
     return h->goaway ? 0 : 1;
 }
 
+/*
+ * A watch whose reader stalls (64 KiB windows, never reopened) while NS gets
+ * --count ConfigMaps of --body-bytes each: the server must end the watch
+ * (watch.c's back-pressure, fed by k1s_http_stream_pending) instead of
+ * buffering without bound.
+ */
+static int cmd_slowwatch(const opts_t *o)
+{
+    if (!o->ns || !o->pid)
+        die("slowwatch needs --ns and --pid");
+    h2_t *w = h2_connect_opt(o, true);
+    h2_t *ctl = h2_connect(o);
+    char path[512];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps?limit=1", o->ns);
+    stream_t *l = h2_request(ctl, "GET", path, NULL, 0, NULL);
+    h2_wait(ctl, l, 10000);
+    const char *rvp = strstr(l->body, "\"resourceVersion\":\"");
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps?watch=1&resourceVersion=%ld",
+             o->ns, rvp ? atol(rvp + strlen("\"resourceVersion\":\"")) : 0L);
+    long w0 = watchers(ctl);
+    stream_t *ws = h2_request(w, "GET", path, NULL, 0, NULL);
+    double end = now_ms() + 10000;
+    while (ws->status == 0 && !w->dead && now_ms() < end)
+        h2_pump(w, 20);
+    long w1 = watchers(ctl);
+    long rss0 = rss_kb(o->pid);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", o->ns);
+    size_t size = o->body_bytes ? o->body_bytes : 900000;
+    char *body = malloc(size + 256);
+    int created = 0;
+    for (int i = 0; i < (o->count ? o->count : 24); i++) {
+        int n = snprintf(body, 256,
+                         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"
+                         "\"name\":\"big-%d\"},\"data\":{\"x\":\"",
+                         i);
+        memset(body + n, 'x', size);
+        memcpy(body + n + size, "\"}}", 4);
+        stream_t *c = h2_request(ctl, "POST", path, body, (size_t)n + size + 3, NULL);
+        h2_wait(ctl, c, 30000);
+        created += c->status == 201;
+        free(c);
+        h2_pump(w, 0); /* read what the server sends, but never reopen the window */
+    }
+    long w2 = -1;
+    end = now_ms() + 15000;
+    while (now_ms() < end) {
+        h2_pump(w, 50);
+        w2 = watchers(ctl);
+        if (w2 == w0 && ws->closed)
+            break;
+    }
+    long rss1 = rss_kb(o->pid);
+    printf("slow_watch_status=%d\ncreated=%d\nreceived_bytes=%zu\n", ws->status, created,
+           ws->bytes);
+    printf("watchers_idle=%ld\nwatchers_open=%ld\nwatchers_after=%ld\n", w0, w1, w2);
+    printf("stream_closed=%d\nstream_error=%u\nrss_growth_kb=%ld\n", ws->closed, ws->error,
+           rss1 - rss0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: k1s-h2 watches|latency|get|streams|goaway [options]");
+        die("usage: k1s-h2 watches|latency|get|streams|slowwatch|goaway [options]");
     opts_t o = {.settle_s = 1, .path = "/version"};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -596,6 +678,8 @@ int main(int argc, char **argv)
             o.count = atoi(v);
         else if (!strcmp(a, "--path"))
             o.path = v;
+        else if (!strcmp(a, "--ns"))
+            o.ns = v;
         else if (!strcmp(a, "--proto"))
             o.proto = v;
         else if (!strcmp(a, "--header-bytes"))
@@ -618,5 +702,7 @@ int main(int argc, char **argv)
         return cmd_streams(&o);
     if (!strcmp(argv[1], "goaway"))
         return cmd_goaway(&o);
+    if (!strcmp(argv[1], "slowwatch"))
+        return cmd_slowwatch(&o);
     die("unknown command %s", argv[1]);
 }

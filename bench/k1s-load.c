@@ -13,9 +13,12 @@
  *                                 reporting a crash), forwarding SIGTERM/SIGINT to it
  *   rss    --pid P                VmRSS of a process
  *   idle   --pid P --seconds S    CPU (utime+stime) and wakeups of a process over S s
- *   create --port P --tls DIR --clients C --count N [--size B] [--prefix NAME]
+ *   create --port P --tls DIR --clients C --count N [--size B] [--prefix NAME] [--kind cr]
  *                                 N ConfigMap creates of B-byte bodies over C keep-alive
- *                                 HTTPS connections, one request in flight per connection
+ *                                 HTTPS connections, one request in flight per connection;
+ *                                 with --kind cr, custom objects of the CRD `crd` makes
+ *   crd    --port P --tls DIR     create the CRD benchmaps.bench.k1s.io (a ConfigMap-shaped
+ *                                 custom resource with a schema) and wait until it is served
  *   sqlite --dir D --count N --seconds S [--size B]
  *                                 the reference: a raw SQLite insert loop with the
  *                                 server's durability (WAL, synchronous=FULL, one
@@ -148,7 +151,7 @@ static double ms(int64_t ns)
 typedef struct opts {
     int port, clients, count, size, runs, watchers, rate, pid;
     double seconds;
-    const char *tls, *log, *dir, *path, *prefix, *client;
+    const char *tls, *log, *dir, *path, *prefix, *client, *kind;
     char **cmd; /* after "--" */
 } opts_t;
 
@@ -193,6 +196,8 @@ static void parse_opts(int argc, char **argv, opts_t *o)
             o->prefix = v;
         else if (!strcmp(a, "--client"))
             o->client = v;
+        else if (!strcmp(a, "--kind"))
+            o->kind = v;
         else
             die("unknown option %s", a);
     }
@@ -725,11 +730,16 @@ static int cmd_idle(opts_t *o)
 /* ---- create ---------------------------------------------------------------------------- */
 
 /* A ConfigMap create body of exactly size bytes (when size allows): the data value pads it. */
-static char *configmap_body(const char *name, int size, size_t *len)
+static char *configmap_body(const char *name, int size, size_t *len, bool cr)
 {
-    static const char fmt[] =
+    static const char cm_fmt[] =
         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
         "\"labels\":{\"app\":\"k1s-bench\"}},\"data\":{\"payload\":\"%s\"}}";
+    /* the same object as a custom resource (see cmd_crd) */
+    static const char cr_fmt[] =
+        "{\"apiVersion\":\"bench.k1s.io/v1\",\"kind\":\"BenchMap\",\"metadata\":{\"name\":"
+        "\"%s\",\"labels\":{\"app\":\"k1s-bench\"}},\"data\":{\"payload\":\"%s\"}}";
+    const char *fmt = cr ? cr_fmt : cm_fmt;
     int base = snprintf(NULL, 0, fmt, name, "");
     int pad = size > base ? size - base : 1;
     char *val = xmalloc((size_t)pad + 1);
@@ -768,11 +778,14 @@ static void *create_thread(void *arg)
         char name[128];
         snprintf(name, sizeof(name), "%s-%06d", cr->o->prefix, i);
         size_t len;
-        char *body = configmap_body(name, cr->o->size, &len);
+        bool is_cr = cr->o->kind && !strcmp(cr->o->kind, "cr");
+        char *body = configmap_body(name, cr->o->size, &len, is_cr);
         resp_t r;
         uint64_t t = now_ns();
-        if (http_do(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/json", body,
-                    len, &r) < 0) {
+        if (http_do(&c, "POST",
+                    is_cr ? "/apis/bench.k1s.io/v1/namespaces/default/benchmaps"
+                          : "/api/v1/namespaces/default/configmaps",
+                    "application/json", body, len, &r) < 0) {
             /* the connection broke: count it and reconnect */
             atomic_fetch_add(&cr->failed, 1);
             pthread_mutex_lock(&cr->lock);
@@ -837,6 +850,48 @@ static int cmd_create(opts_t *o)
     free(th);
     SSL_CTX_free(cr.ctx);
     return failed ? 2 : 0;
+}
+
+/* ---- crd: the custom resource the CR creates use ----------------------------------------- */
+
+static int cmd_crd(opts_t *o)
+{
+    if (!o->port || !o->tls)
+        die("crd: --port P --tls DIR");
+    static const char crd[] =
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"benchmaps.bench.k1s.io\"},\"spec\":{\"group\":\"bench.k1s.io\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"benchmaps\",\"kind\":\"BenchMap\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{"
+        "\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{\"data\":{\"type\":"
+        "\"object\",\"additionalProperties\":{\"type\":\"string\"}}}}}}]}}";
+    SSL_CTX *ctx = tls_ctx_new(o->tls);
+    conn_t c;
+    if (conn_open(&c, ctx, o->port, NULL) < 0)
+        die("crd: cannot connect to the server");
+    resp_t r;
+    uint64_t t0 = now_ns();
+    if (http_do(&c, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                "application/json", crd, strlen(crd), &r) < 0 ||
+        (r.status != 201 && r.status != 409))
+        die("crd: creating the CRD failed");
+    resp_free(&r);
+    int served = 0;
+    while (!served && now_ns() - t0 < 10000000000ull) {
+        if (http_do(&c, "GET", "/apis/bench.k1s.io/v1/namespaces/default/benchmaps?limit=1", NULL,
+                    NULL, 0, &r) < 0)
+            die("crd: the connection broke");
+        served = r.status == 200;
+        resp_free(&r);
+        if (!served)
+            usleep(1000);
+    }
+    if (!served)
+        die("crd: benchmaps not served within 10 s");
+    printf("crd_served_ms=%.1f\n", (double)(now_ns() - t0) / 1e6);
+    conn_close(&c);
+    SSL_CTX_free(ctx);
+    return 0;
 }
 
 /* ---- sqlite: the raw reference --------------------------------------------------------- */
@@ -1145,7 +1200,7 @@ static void *writer_thread(void *arg)
         uint64_t t = now_ns();
         if (i % 2 == 0) {
             size_t len;
-            char *body = configmap_body(name, 512, &len);
+            char *body = configmap_body(name, 512, &len, false);
             rc = http_do(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/json",
                          body, len, &r);
             free(body);
@@ -1329,7 +1384,7 @@ static int cmd_watch(opts_t *o)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: k1s-load freeport|start|rss|idle|create|sqlite|list|get|watch [options]");
+        die("usage: k1s-load freeport|start|rss|idle|create|crd|sqlite|list|get|watch [options]");
     signal(SIGPIPE, SIG_IGN);
     opts_t o = {0};
     const char *cmd = argv[1];
@@ -1346,6 +1401,8 @@ int main(int argc, char **argv)
         return cmd_create(&o);
     if (!strcmp(cmd, "sqlite"))
         return cmd_sqlite(&o);
+    if (!strcmp(cmd, "crd"))
+        return cmd_crd(&o);
     if (!strcmp(cmd, "list"))
         return cmd_list(&o);
     if (!strcmp(cmd, "watch"))

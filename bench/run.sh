@@ -3,8 +3,11 @@
 # (bench/k1s-load.c), starts build/k1s on 127.0.0.1 in a temp data dir and
 # prints binary size, idle RSS and CPU, start-to-ready times, RSS and list
 # latency with 10,000 ConfigMaps, create throughput next to a raw SQLite
-# insert loop, and watch delivery delay; then runs the store benchmark
-# (bench/store/run.sh). Figures are printed, never asserted.
+# insert loop, watch delivery delay, authorization's cost on a get,
+# custom-object (CRD) creates next to ConfigMap creates, and HTTP/2 (100
+# watches on one connection, get latency next to HTTP/1.1, with
+# bench/k1s-h2.c); then runs the store benchmark (bench/store/run.sh).
+# Figures are printed, never asserted.
 #
 # Environment:
 #   BENCH_QUICK=1   a short smoke run (10 s idle window, 2,000 objects, ...)
@@ -17,14 +20,15 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 if [ "${BENCH_QUICK:-0}" != 0 ]; then
-    QUICK=1 IDLE_S=10 OBJECTS=2000 STARTS=3 LIST_RUNS=5 WATCH_S=3 SQLITE_S=2 GET_RUNS=2000
+    QUICK=1 IDLE_S=10 OBJECTS=2000 STARTS=3 LIST_RUNS=5 WATCH_S=3 SQLITE_S=2 GET_RUNS=2000 H2_GET_RUNS=1000
 else
-    QUICK=0 IDLE_S=60 OBJECTS=10000 STARTS=5 LIST_RUNS=9 WATCH_S=10 SQLITE_S=5 GET_RUNS=20000
+    QUICK=0 IDLE_S=60 OBJECTS=10000 STARTS=5 LIST_RUNS=9 WATCH_S=10 SQLITE_S=5 GET_RUNS=20000 H2_GET_RUNS=5000
 fi
 CLIENTS=32 WATCHERS=100 WATCH_RATE=200 SETTLE_S=3
 
 K1S=${K1S:-$ROOT/build/k1s}
 LOAD=$ROOT/build/bench/k1s-load
+H2=$ROOT/build/bench/k1s-h2
 
 say() { printf '== %s\n' "$*" >&2; }
 
@@ -34,6 +38,9 @@ mkdir -p "$ROOT/build/bench"
 # shellcheck disable=SC2046  # pkg-config output is meant to split
 cc -std=c17 -O2 -g -Wall -Wextra -o "$LOAD" "$ROOT/bench/k1s-load.c" \
     $(pkg-config --cflags --libs openssl sqlite3) -lpthread
+# shellcheck disable=SC2046
+cc -std=c17 -O2 -g -Wall -Wextra -Wno-unused-parameter -o "$H2" "$ROOT/bench/k1s-h2.c" \
+    $(pkg-config --cflags --libs openssl libnghttp2)
 
 # ---- temp dir, server lifecycle, cleanup ----------------------------------------------
 BASE=${BENCH_DIR:-${TMPDIR:-/tmp}}
@@ -221,12 +228,50 @@ sleep $SETTLE_S
 measure rss --pid "$SERVER_PID"
 RESTART_RSS_KB=$rss_kb
 
+# ---- 6a. HTTP/2: watches on one connection, get latency --------------------------------------
+# Right after the restart, so the growth is that of a server that has not served watches yet.
+say "HTTP/2: $WATCHERS watches on one connection; get latency, HTTP/2 and HTTP/1.1"
+out=$("$H2" watches --port "$PORT" --tls "$TLS" --pid "$SERVER_PID" --watchers $WATCHERS --settle 2) ||
+    SERVER_PROBLEMS="$SERVER_PROBLEMS; k1s-h2 watches reported failures (see above)"
+eval "$out"
+check_alive "the HTTP/2 watches"
+for proto in h1 h2; do
+    out=$("$H2" latency --port "$PORT" --tls "$TLS" --runs "$H2_GET_RUNS" --proto $proto \
+        --path /api/v1/namespaces/default) ||
+        SERVER_PROBLEMS="$SERVER_PROBLEMS; k1s-h2 latency $proto reported failures"
+    eval "$out"
+done
+check_alive "the HTTP/2 latency runs"
+
 # ---- 6. watch delivery ------------------------------------------------------------------------
 say "watch: $WATCHERS watchers, writer at $WATCH_RATE/s for ${WATCH_S} s"
 measure watch --port "$PORT" --tls "$TLS" --watchers $WATCHERS --rate $WATCH_RATE --seconds "$WATCH_S"
 check_alive "the watch benchmark"
 measure rss --pid "$SERVER_PID"
 AFTER_WATCH_RSS_KB=$rss_kb
+
+# ---- 7. custom objects next to ConfigMaps -------------------------------------------------------
+# A CRD whose objects have a ConfigMap's shape and size (a schema'd data map), then rounds of
+# custom-object and ConfigMap creates in turn on the same server; the best rate of each counts.
+SAVED_CREATE="create_ok=$create_ok create_failed=$create_failed create_rate=$create_rate"
+SAVED_CREATE="$SAVED_CREATE create_p50_ms=$create_p50_ms create_p99_ms=$create_p99_ms"
+CR_COUNT=$((OBJECTS / 2))
+say "a CRD, then $CR_COUNT custom objects and $CR_COUNT ConfigMaps in turn, 3 rounds"
+measure crd --port "$PORT" --tls "$TLS"
+CR_BEST=0 CM_BEST=0 CR_ALL= CM_ALL= CR_FAILED=0
+for round in 1 2 3; do
+    measure create --port "$PORT" --tls "$TLS" --clients $CLIENTS --count "$CR_COUNT" --size 1024 \
+        --kind cr --prefix "cr$round"
+    CR_ALL="$CR_ALL $create_rate" CR_FAILED=$((CR_FAILED + create_failed))
+    CR_BEST=$(awk -v a="$CR_BEST" -v b="$create_rate" 'BEGIN {print (a > b ? a : b)}')
+    CR_P50=$create_p50_ms CR_P99=$create_p99_ms
+    measure create --port "$PORT" --tls "$TLS" --clients $CLIENTS --count "$CR_COUNT" --size 1024 \
+        --prefix "cm$round"
+    CM_ALL="$CM_ALL $create_rate"
+    CM_BEST=$(awk -v a="$CM_BEST" -v b="$create_rate" 'BEGIN {print (a > b ? a : b)}')
+done
+check_alive "the custom object creates"
+eval "$SAVED_CREATE"
 stop_server
 
 LOG_WARN=$(grep -c -E ' (warn|error|fatal) ' "$WORK/server.log" || true)
@@ -287,6 +332,10 @@ row "get as an RBAC user (authorization)" "$get_rbac_median_us µs" \
     "≤ +5 %$(verdict "$get_rbac_overhead_pct" '<=' 5)" "admin $get_admin_median_us µs" \
     "$(awk -v a="$get_rbac_median_us" -v b="$get_admin_median_us" 'BEGIN {printf "%.2fx", a / b}')" \
     "median of $get_runs each; +$get_rbac_overhead_pct % over system:masters"
+row "custom object creates/s (CRD, schema)" "$CR_BEST/s" \
+    "≥ 0.8x$(verdict "$(awk -v a="$CR_BEST" -v b="$CM_BEST" 'BEGIN {print a / b}')" '>=' 0.8)" \
+    "ConfigMaps $CM_BEST/s" "$(awk -v a="$CR_BEST" -v b="$CM_BEST" 'BEGIN {printf "%.2fx", a / b}')" \
+    "rounds:$CR_ALL vs$CM_ALL; p50 / p99 $CR_P50 / $CR_P99 ms; $CR_FAILED failed"
 row "watch delay p50, $watch_watchers watchers" "$watch_p50_ms ms" "(info)" "" "" \
     "$watch_events events, $watch_missing missing, $watch_before_response before their response (as 0)"
 row "watch delay p99" "$watch_p99_ms ms" "≤ 10 ms$(verdict "$watch_p99_ms" '<=' 10)" "" "" \
@@ -295,6 +344,12 @@ row "  from the writer's send, p50 / p99" "$watch_sent_p50_ms / $watch_sent_p99_
     "request sent → event received"
 row "  writer latency p50 / p99" "$watch_write_p50_ms / $watch_write_p99_ms ms" "(info)" "" "" \
     "$watch_writes writes at $WATCH_RATE/s"
+row "$h2_watchers watches on one HTTP/2 connection" "$(kb_mb "$h2_watch_rss_delta_kb")" \
+    "≤ 2 MB$(verdict "$((h2_watch_rss_delta_kb * 1024))" '<=' 2000000)" "" "" \
+    "server RSS growth; $h2_watch_ok open, $h2_watch_events/$h2_watchers saw a create, $h2_registered_watchers_after_reset left after RST_STREAM"
+row "get latency p50, HTTP/2" "$h2_get_p50_us µs" "(info)" "HTTP/1.1 $h1_get_p50_us µs" \
+    "$(awk -v a="$h2_get_p50_us" -v b="$h1_get_p50_us" 'BEGIN {printf "%.2fx", a / b}')" \
+    "GET /api/v1/namespaces/default x $H2_GET_RUNS, one connection; p99 $h2_get_p99_us vs $h1_get_p99_us µs"
 echo
 echo "  server RSS $(kb_mb "$AFTER_WATCH_RSS_KB") after the watch run"
 if [ -n "$SERVER_PROBLEMS" ]; then

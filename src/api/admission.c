@@ -151,6 +151,8 @@ static void chain_resume(k1s_api_req_t *r)
 {
     chain_t *c = r->admit_chain;
     k1s_assert(c);
+    if (!c)
+        return;
     r->admit_chain = NULL;
     c->at++;
     chain_step(c);

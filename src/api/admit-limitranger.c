@@ -328,8 +328,11 @@ int k1s_admit_limitranger_validate(k1s_api_req_t *r, k1s_admit_deny_t *deny)
                 for (int li = 0; li < 2; li++) {
                     size_t ci;
                     json_t *c;
-                    json_array_foreach(json_object_get(spec, lists[li]), ci, c) check_item(
-                        &e, type, item, res_of(c, "requests"), res_of(c, "limits"), false, false);
+                    json_array_foreach(json_object_get(spec, lists[li]), ci, c)
+                    {
+                        check_item(&e, type, item, res_of(c, "requests"), res_of(c, "limits"),
+                                   false, false);
+                    }
                 }
             } else if (is_pod && !strcmp(type, "Pod")) {
                 json_t *req = k1s_res_pod(r->obj, "requests"), *lim = k1s_res_pod(r->obj, "limits");

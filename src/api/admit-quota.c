@@ -190,7 +190,11 @@ static bool scope_matches(const char *scope, const char *op, const json_t *value
         bool found = false;
         size_t i;
         json_t *v;
-        json_array_foreach(values, i, v) if (pc && !strcmp(pc, json_string_value(v))) found = true;
+        json_array_foreach(values, i, v)
+        {
+            if (pc && !strcmp(pc, json_string_value(v)))
+                found = true;
+        }
         return !strcmp(op, "In") ? found : !found;
     } else {
         return false; /* CrossNamespacePodAffinity and others: not supported here */
@@ -300,18 +304,21 @@ static json_t *quota_used(k1s_apiserver_t *api, const json_t *q, const char *ns,
     json_t *used = json_object();
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)hard, k, v) json_object_set_new(used, k, json_integer(0));
+    json_object_foreach((json_t *)hard, k, v)
+    {
+        json_object_set_new(used, k, json_integer(0));
+    }
     sum_ctx_t c = {keeper, q, hard, used, skip_key};
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
-        const k1s_resource_t *res = &all[i];
+        const k1s_resource_t *res = all[i];
         /* each storage once, namespaced only */
         if (!res->namespaced || strcmp(res->storage_name, res->plural) || !concerns(hard, res))
             continue;
         bool dup = false;
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(all[j].storage_name, res->storage_name))
+            if (!strcmp(all[j]->storage_name, res->storage_name))
                 dup = true;
         if (dup)
             continue;
@@ -536,7 +543,10 @@ static json_t *sorted_keys(json_t *set)
     json_t **v = k1s_xcalloc(n ? n : 1, sizeof(*v));
     const char *k;
     json_t *x;
-    json_object_foreach(set, k, x) v[i++] = json_string(k);
+    json_object_foreach(set, k, x)
+    {
+        v[i++] = json_string(k);
+    }
     qsort(v, n, sizeof(*v), cmp_json_str);
     json_t *arr = json_array();
     for (i = 0; i < n; i++)
@@ -600,7 +610,9 @@ static int pod_constraints(const json_t *pod, const json_t *hard, char **msg)
         size_t j;
         json_t *nj;
         json_array_foreach(names, j, nj)
+        {
             k1s_buf_printf(&b, "%s%s", j ? "," : "", json_string_value(nj));
+        }
         json_decref(names);
     }
     json_decref(keys);

@@ -94,7 +94,9 @@ json_t *k1s_res_pod(const json_t *pod, const char *which)
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(spec, "containers"), i, c)
+    {
         k1s_res_add_list(sum, container_list(c, which));
+    }
     /* restartable (sidecar) init containers run alongside: they add up; the others run one at
      * a time before the app containers, so each only raises the floor */
     json_t *sidecars = json_object();
@@ -107,7 +109,10 @@ json_t *k1s_res_pod(const json_t *pod, const char *which)
             k1s_res_add_list(sidecars, container_list(c, which));
             const char *k;
             json_t *v;
-            json_object_foreach(one, k, v) acc_add(sum, k, json_integer_value(v));
+            json_object_foreach(one, k, v)
+            {
+                acc_add(sum, k, json_integer_value(v));
+            }
         } else {
             const char *k;
             json_t *v;

@@ -68,6 +68,9 @@ struct k1s_apiserver {
     /* namespaces with a termination pass scheduled */
     struct event *ns_event;
     bool ns_pass_pending;
+    /* CustomResourceDefinitions: a pass scheduled (crd.c) */
+    struct event *crd_event;
+    bool crd_pass_pending;
     /* metrics */
     k1s_metric_row_t *metrics;
     size_t nmetrics, metrics_cap;
@@ -181,6 +184,8 @@ int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, co
 /* --- watch.c --- */
 void k1s_watch_start(k1s_api_req_t *r, const char *prefix);
 void k1s_watch_close_all(k1s_apiserver_t *api);
+/* Ends the watches of resources no longer served (a deleted CRD's). */
+void k1s_watch_close_unserved(k1s_apiserver_t *api);
 
 /* --- list.c: reads --- */
 void k1s_rest_list(k1s_api_req_t *r);
@@ -333,5 +338,10 @@ k1s_webhooks_t *k1s_webhooks_new(k1s_apiserver_t *api);
 void k1s_webhooks_free(k1s_webhooks_t *w);
 /* Calls the matching webhooks of one phase; next(r) if admitted, else answers r. */
 void k1s_webhooks_run(k1s_api_req_t *r, bool mutating, k1s_admit_next_fn next);
+/* --- crd.c --- */
+/* Schedules a pass over CRDs (after a CRD write commits). */
+void k1s_crd_schedule(k1s_apiserver_t *api);
+/* Serves the stored CRDs' resources (at start, before requests are taken). */
+void k1s_crd_start(k1s_apiserver_t *api);
 
 #endif

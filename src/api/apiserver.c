@@ -490,6 +490,7 @@ int k1s_apiserver_new(struct event_base *base, k1s_store_t *store, const k1s_api
     }
     k1s_svc_rebuild(api);
     k1s_admission_init(api);
+    k1s_crd_start(api);
     *out = api;
     return 0;
 }
@@ -632,6 +633,8 @@ void k1s_apiserver_free(k1s_apiserver_t *api)
     k1s_bytes_unref(api->wc_bytes);
     if (api->ns_event)
         event_free(api->ns_event);
+    if (api->crd_event)
+        event_free(api->crd_event);
     k1s_ipalloc_free(api->ips);
     k1s_ipalloc_free(api->ports);
     for (size_t i = 0; i < api->nmetrics; i++) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/apiserver-int.h"
+#include "api/crd.h"
 
 /* events.k8s.io/v1 name, core/v1 name */
 static const char *const event_fields[][2] = {
@@ -29,8 +30,29 @@ static bool is_hpa_v1(const k1s_resource_t *r)
     return !strcmp(r->group, "autoscaling") && !strcmp(r->version, "v1");
 }
 
+/* Custom resources: versions differ in apiVersion only (conversion strategy None), and schema
+ * defaults apply when objects are read as well as written. */
+static bool cr_convert_needed(const k1s_resource_t *r)
+{
+    return r->crd->has_defaults || r->crd->versions || strcmp(r->version, r->crd->storage_version);
+}
+
+static json_t *cr_with_version(const k1s_resource_t *r, const json_t *obj, const char *version,
+                               bool defaults)
+{
+    json_t *out = json_deep_copy(obj);
+    char *av = k1s_xasprintf("%s/%s", r->group, version);
+    json_object_set_new(out, "apiVersion", json_string(av));
+    free(av);
+    if (defaults)
+        k1s_cr_default(r, out);
+    return out;
+}
+
 bool k1s_convert_needed(const k1s_resource_t *r)
 {
+    if (r->crd)
+        return cr_convert_needed(r);
     return !strcmp(r->group, "events.k8s.io") || is_hpa_v1(r);
 }
 
@@ -171,6 +193,9 @@ static json_t *rename_fields(const json_t *obj, int from, int to, const char *ap
 
 json_t *k1s_convert_from_storage(const k1s_resource_t *r, const json_t *stored)
 {
+    if (r->crd)
+        return cr_convert_needed(r) ? cr_with_version(r, stored, r->version, true)
+                                    : json_incref((json_t *)stored);
     if (is_hpa_v1(r))
         return hpa_to_v1(stored);
     if (!k1s_convert_needed(r))
@@ -180,6 +205,10 @@ json_t *k1s_convert_from_storage(const k1s_resource_t *r, const json_t *stored)
 
 json_t *k1s_convert_to_storage(const k1s_resource_t *r, const json_t *obj)
 {
+    if (r->crd)
+        return strcmp(r->version, r->crd->storage_version)
+                   ? cr_with_version(r, obj, r->crd->storage_version, false)
+                   : json_incref((json_t *)obj);
     if (is_hpa_v1(r))
         return hpa_to_v2(obj);
     if (!k1s_convert_needed(r))

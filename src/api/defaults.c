@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/crd.h"
 #include "api/validate.h"
 #include "lib/buf.h"
 #include "lib/util.h"
@@ -781,7 +782,9 @@ static void job_selector(json_t *job, json_t *spec)
         return;
     json_t *meta = getobj(job, "metadata");
     const char *name = getstr(meta, "name"), *uid = getstr(meta, "uid");
-    name = name ? name : "";
+    /* a generateName is resolved after mutating admission: generate once the name is known */
+    if (!name || !*name)
+        return;
     uid = uid ? uid : "";
     json_t *labels = child(child(child(spec, "template"), "metadata"), "labels");
     static const char *const name_keys[] = {"job-name", "batch.kubernetes.io/job-name"};
@@ -924,6 +927,14 @@ void k1s_defaults_apply(const k1s_resource_t *r, json_t *obj)
 {
     if (!json_is_object(obj))
         return;
+    if (r->crd) {
+        k1s_cr_default(r, obj);
+        return;
+    }
+    if (k1s_crd_is_crd(r)) {
+        k1s_crd_default(obj);
+        return;
+    }
     const char *g = r->group, *k = r->kind;
     if (!*g) {
         if (!strcmp(k, "Pod"))

@@ -50,9 +50,9 @@ static json_t *resource_list(const char *group, const char *version)
         snprintf(gv, sizeof(gv), "%s", version);
     json_t *list = json_array();
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
-        const k1s_resource_t *r = &all[i];
+        const k1s_resource_t *r = all[i];
         if (strcmp(r->group, group) || strcmp(r->version, version))
             continue;
         json_t *e =
@@ -137,9 +137,9 @@ static json_t *aggregated_version(const char *group, const char *version)
 {
     json_t *resources = json_array();
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
-        const k1s_resource_t *r = &all[i];
+        const k1s_resource_t *r = all[i];
         if (strcmp(r->group, group) || strcmp(r->version, version))
             continue;
         json_t *e = json_pack("{s:s, s:o, s:s, s:s, s:o}", "resource", r->plural, "responseKind",

@@ -84,19 +84,19 @@ static void ns_done(int err, k1s_kv_t *kv, void *arg)
 static void pass_one(k1s_apiserver_t *api, const char *ns)
 {
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     size_t remaining = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!all[i].namespaced)
+        if (!all[i]->namespaced)
             continue;
-        char *prefix = k1s_obj_prefix(&all[i], ns);
+        char *prefix = k1s_obj_prefix(all[i], ns);
         del_ctx_t c = {0};
         k1s_store_range(api->store, prefix, NULL, collect_keys, &c);
         free(prefix);
         for (size_t k = 0; k < c.n; k++) {
             /* only objects not already going away in a queued write */
             if (k1s_store_get_latest(api->store, c.keys[k]))
-                k1s_rest_internal_delete(api, &all[i], c.keys[k]);
+                k1s_rest_internal_delete(api, all[i], c.keys[k]);
             free(c.keys[k]);
         }
         free(c.keys);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/apiserver-int.h"
+#include "api/crd.h"
 #include "api/selector.h"
 #include "lib/log.h"
 
@@ -60,10 +61,10 @@ json_t *k1s_obj_meta(json_t *obj)
 static const k1s_resource_t *storage_resource(const k1s_resource_t *r)
 {
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(all[i].storage_name, r->storage_name))
-            return &all[i];
+        if (!strcmp(all[i]->storage_name, r->storage_name))
+            return all[i];
     return r;
 }
 
@@ -131,10 +132,10 @@ static const k1s_resource_t *resource_for_key(const char *key)
         return NULL;
     size_t n = (size_t)(slash - p);
     size_t count;
-    const k1s_resource_t *all = k1s_registry_all(&count);
+    const k1s_resource_t *const *all = k1s_registry_all(&count);
     for (size_t i = 0; i < count; i++)
-        if (strlen(all[i].storage_name) == n && memcmp(all[i].storage_name, p, n) == 0)
-            return &all[i];
+        if (strlen(all[i]->storage_name) == n && memcmp(all[i]->storage_name, p, n) == 0)
+            return all[i];
     return NULL;
 }
 
@@ -275,6 +276,17 @@ static int scan_path(const char *data, const char *end, const char *path, json_t
 static void *make_aux(const char *key, const k1s_bytes_t *value, void *arg)
 {
     const k1s_resource_t *r = resource_for_key(key);
+    if (!r) {
+        /* a custom resource whose CRD is served again once the store is loaded */
+        char storage[256];
+        const char *slash = strchr(key + 1, '/');
+        size_t n = slash ? (size_t)(slash - key - 1) : 0;
+        if (n == 0 || n >= sizeof(storage))
+            return NULL;
+        memcpy(storage, key + 1, n);
+        storage[n] = 0;
+        r = k1s_crd_storage_placeholder(storage);
+    }
     if (!r)
         return NULL;
     r = storage_resource(r);
@@ -319,7 +331,10 @@ bool k1s_resource_tracks_generation(const k1s_resource_t *r)
                                                   "priorityclasses",
                                                   "ingressclasses",
                                                   "storageclasses",
+                                                  "customresourcedefinitions",
                                                   NULL};
+    if (r->crd) /* custom resources always count generations */
+        return true;
     for (int i = 0; with_generation[i]; i++)
         if (!strcmp(r->plural, with_generation[i]))
             return true;

@@ -38,6 +38,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "api/crd.h"
 #include "api/openapi.h"
 #include "api/registry.h"
 #include "api/version.h"
@@ -1025,7 +1026,7 @@ static void add_resource(json_t *paths, const k1s_resource_t *r, const char *pre
                   .version = r->version,
                   .kind = K,
                   .schema = r->openapi_name,
-                  .list = have_schema(list) ? list : r->openapi_name};
+                  .list = have_schema(list) || r->crd ? list : r->openapi_name};
     char *coll = r->namespaced ? k1s_xasprintf("%s/namespaces/{namespace}/%s", prefix, r->plural)
                                : k1s_xasprintf("%s/%s", prefix, r->plural);
     char *one = k1s_xasprintf("%s/{name}", coll);
@@ -1182,7 +1183,7 @@ static void emit_paths(doc_t *d)
 {
     size_t n;
     const k1s_group_version_t *gvs = k1s_registry_group_versions(&n);
-    const k1s_resource_t *rs;
+    const k1s_resource_t *const *rs;
     size_t nr;
     rs = k1s_registry_all(&nr);
 
@@ -1222,11 +1223,11 @@ static void emit_paths(doc_t *d)
         free(url);
         doc_paths(d, p);
         for (size_t j = 0; j < nr; j++) {
-            if (strcmp(rs[j].group, g) || strcmp(rs[j].version, v) ||
-                !have_schema(rs[j].openapi_name))
+            if (strcmp(rs[j]->group, g) || strcmp(rs[j]->version, v) ||
+                (!have_schema(rs[j]->openapi_name) && !rs[j]->crd))
                 continue;
             p = json_object();
-            add_resource(p, &rs[j], prefix, camel.data, tag.data);
+            add_resource(p, rs[j], prefix, camel.data, tag.data);
             doc_paths(d, p);
         }
         free(prefix);
@@ -1250,6 +1251,24 @@ static int emit_definitions(doc_t *d, const char *text)
         json_decref(s);
         doc_entry(d, 1, enc_schema, k1s_openapi_names[i], v2);
         json_decref(v2);
+    }
+    /* the custom resources' schemas (crd.h) */
+    size_t nr;
+    const k1s_resource_t *const *rs = k1s_registry_all(&nr);
+    for (size_t i = 0; i < nr; i++) {
+        if (!rs[i]->crd)
+            continue;
+        json_t *s = k1s_cr_openapi_schema(rs[i]), *v2 = to_v2(s, 0);
+        doc_entry(d, 1, enc_schema, rs[i]->crd->openapi_name, v2);
+        json_decref(v2);
+        json_decref(s);
+        s = k1s_cr_openapi_list_schema(rs[i]);
+        v2 = to_v2(s, 0);
+        char *ln = k1s_xasprintf("%sList", rs[i]->crd->openapi_name);
+        doc_entry(d, 1, enc_schema, ln, v2);
+        free(ln);
+        json_decref(v2);
+        json_decref(s);
     }
     return 0;
 }
@@ -1359,7 +1378,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     k1s_bytes_t *doc;
     char etag[65];
-} cache[2]; /* [0] JSON, [1] protobuf */
+    unsigned long reg_gen, crd_gen; /* what it was built from */
+} cache[2];                         /* [0] JSON, [1] protobuf */
 
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -1402,7 +1422,15 @@ int k1s_openapi_v2_doc(bool protobuf, k1s_bytes_t **out, const char **etag)
 {
     int slot = protobuf ? 1 : 0, r = 0;
     pthread_mutex_lock(&lock);
+    unsigned long reg_gen = k1s_registry_generation(), crd_gen = k1s_crd_generation();
+    if (cache[slot].doc && (cache[slot].reg_gen != reg_gen || cache[slot].crd_gen != crd_gen)) {
+        /* custom resources came, went or changed */
+        k1s_bytes_unref(cache[slot].doc);
+        cache[slot].doc = NULL;
+    }
     if (!cache[slot].doc) {
+        cache[slot].reg_gen = reg_gen;
+        cache[slot].crd_gen = crd_gen;
         char *text = NULL;
         k1s_bytes_t *doc = NULL;
         if ((r = inflate_text(&text)) == 0 && (r = build(protobuf, text, &doc)) == 0) {

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "api/crd.h"
 #include "api/registry.h"
 #include "api/version.h"
 #include "lib/buf.h"
@@ -124,6 +125,13 @@ const json_t *k1s_openapi_schema(const char *name)
     return i < 0 ? NULL : schema_at(i);
 }
 
+const json_t *k1s_resource_schema(const k1s_resource_t *r)
+{
+    if (r->crd)
+        return r->crd->schema;
+    return r->openapi_name ? k1s_openapi_schema(r->openapi_name) : NULL;
+}
+
 const json_t *k1s_openapi_resolve(const char *ref, void *arg)
 {
     (void)arg;
@@ -192,16 +200,28 @@ static void sha256_hex(const void *data, size_t len, char out[65])
  * index does not require building them. */
 static void doc_hash(const char *path, char out[65])
 {
+    if (k1s_cr_openapi_v3_hash(path, out)) /* a custom resource's group/version */
+        return;
     k1s_buf_t b = K1S_BUF_INIT;
     k1s_buf_printf(&b, "%s\n%s\n%s\n%s\n", DOC_FORMAT, k1s_openapi_digest, K1S_VERSION, path);
     size_t n;
-    const k1s_resource_t *rs = k1s_registry_all(&n);
+    const k1s_resource_t *const *rs = k1s_registry_all(&n);
+    /* custom resources have documents of their own (crd.h): they leave these hashes alone */
     for (size_t i = 0; i < n; i++)
-        k1s_buf_printf(&b, "%s|%s|%s|%s|%d|%u|%s\n", rs[i].group, rs[i].version, rs[i].kind,
-                       rs[i].plural, rs[i].namespaced, rs[i].subresources, rs[i].openapi_name);
-    const k1s_group_version_t *gvs = k1s_registry_group_versions(&n);
-    for (size_t i = 0; i < n; i++)
-        k1s_buf_printf(&b, "%s/%s\n", gvs[i].group, gvs[i].version);
+        if (!rs[i]->crd)
+            k1s_buf_printf(&b, "%s|%s|%s|%s|%d|%u|%s\n", rs[i]->group, rs[i]->version, rs[i]->kind,
+                           rs[i]->plural, rs[i]->namespaced, rs[i]->subresources,
+                           rs[i]->openapi_name);
+    size_t ngv;
+    const k1s_group_version_t *gvs = k1s_registry_group_versions(&ngv);
+    for (size_t i = 0; i < ngv; i++) {
+        bool builtin = false;
+        for (size_t j = 0; j < n && !builtin; j++)
+            builtin = !rs[j]->crd && !strcmp(rs[j]->group, gvs[i].group) &&
+                      !strcmp(rs[j]->version, gvs[i].version);
+        if (builtin)
+            k1s_buf_printf(&b, "%s/%s\n", gvs[i].group, gvs[i].version);
+    }
     sha256_hex(b.data, b.len, out);
     k1s_buf_free(&b);
 }
@@ -759,11 +779,11 @@ static k1s_bytes_t *build_doc(const doc_target_t *t)
         free(url);
         free(id);
         size_t n;
-        const k1s_resource_t *rs = k1s_registry_all(&n);
+        const k1s_resource_t *const *rs = k1s_registry_all(&n);
         for (size_t i = 0; i < n; i++)
-            if (strcmp(rs[i].group, t->group) == 0 && strcmp(rs[i].version, t->version) == 0 &&
-                schema_index(rs[i].openapi_name, strlen(rs[i].openapi_name)) >= 0)
-                add_resource(&b, &rs[i], prefix);
+            if (strcmp(rs[i]->group, t->group) == 0 && strcmp(rs[i]->version, t->version) == 0 &&
+                schema_index(rs[i]->openapi_name, strlen(rs[i]->openapi_name)) >= 0)
+                add_resource(&b, rs[i], prefix);
         free(prefix);
         break;
     }
@@ -829,6 +849,8 @@ static doc_cache_t *docs;
 
 int k1s_openapi_v3_doc(const char *gv_path, k1s_bytes_t **out, const char **etag)
 {
+    if (gv_path && k1s_cr_openapi_v3_doc(gv_path, out, etag) == 0)
+        return 0;
     doc_target_t t;
     int r = parse_target(gv_path ? gv_path : "", &t);
     if (r < 0)

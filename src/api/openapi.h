@@ -34,6 +34,12 @@
  * or NULL if there is none. Borrowed; valid for the life of the process. */
 const json_t *k1s_openapi_schema(const char *name);
 
+/* The schema of a resource's objects: its built-in component schema, or for a custom resource
+ * (crd.h) the version's openAPIV3Schema. NULL if none. Borrowed; a custom resource's is valid
+ * until its CRD changes. */
+struct k1s_resource;
+const json_t *k1s_resource_schema(const struct k1s_resource *r);
+
 /* Resolves a reference "#/components/schemas/X" (or "#/definitions/X") to
  * schema X; NULL if unknown. arg is unused. Matches k1s_schema_resolve_fn,
  * the resolver type the strategic merge patch code takes. */

@@ -1,11 +1,14 @@
 /*
  * The table of built-in resources. Adding a built-in type is an entry here
  * plus, where Kubernetes has them, defaulting/validation functions
- * (defaults.c, validate.c) and printer columns (table.c).
+ * (defaults.c, validate.c) and printer columns (table.c). Custom resources
+ * (crd.c) are added and withdrawn at run time through k1s_registry_claim;
+ * readers see the served set through k1s_registry_all.
  */
 #include "api/registry.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/util.h"
@@ -485,6 +488,20 @@ static const k1s_resource_t resources[] = {
      "io.k8s.api.certificates.v1.CertificateSigningRequest",
      {"spec.signerName"},
      "certificatesigningrequests"},
+    /* apiextensions.k8s.io/v1 (the resources they define are added at run time, crd.c) */
+    {"apiextensions.k8s.io",
+     "v1",
+     "CustomResourceDefinition",
+     "customresourcedefinitions",
+     "customresourcedefinition",
+     {"crd", "crds"},
+     {"api-extensions"},
+     CLUSTER,
+     K1S_SUB_STATUS,
+     true,
+     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+     {0},
+     "customresourcedefinitions"},
     /* scheduling.k8s.io/v1 */
     {"scheduling.k8s.io",
      "v1",
@@ -661,24 +678,185 @@ static const k1s_group_version_t group_versions[] = {
     {"authorization.k8s.io", "v1"},
     {"certificates.k8s.io", "v1"},
     {"admissionregistration.k8s.io", "v1"},
+    {"apiextensions.k8s.io", "v1"},
 };
 
-const k1s_resource_t *k1s_registry_all(size_t *n)
+/* Run-time entries (custom resources): heap-allocated, never freed. */
+typedef struct dyn_entry {
+    k1s_resource_t res; /* first: entries are handed out as k1s_resource_t * */
+    bool served;
+    unsigned long order; /* claim order, for a stable discovery order */
+} dyn_entry_t;
+
+static dyn_entry_t **dyn;
+static size_t ndyn;
+static unsigned long claims;
+
+/* The published view: served resources and their group/versions. */
+static const k1s_resource_t **served;
+static size_t nserved;
+static k1s_group_version_t *gvs;
+static size_t ngvs;
+static unsigned long generation;
+
+/* Kubernetes' version priority: GA before beta before alpha, higher numbers first, then other
+ * strings alphabetically (apimachinery's version.CompareKubeAwareVersionStrings). */
+static int version_rank(const char *v, long *major, long *minor)
 {
-    *n = K1S_ARRAY_SIZE(resources);
-    return resources;
+    char *end;
+    *major = *minor = 0;
+    if (v[0] != 'v' || v[1] < '1' || v[1] > '9')
+        return 3;
+    *major = strtol(v + 1, &end, 10);
+    if (!*end)
+        return 0;
+    int rank = !strncmp(end, "beta", 4) ? 1 : !strncmp(end, "alpha", 5) ? 2 : 3;
+    if (rank == 3)
+        return 3;
+    const char *num = end + (rank == 1 ? 4 : 5);
+    if (*num < '1' || *num > '9')
+        return 3;
+    *minor = strtol(num, &end, 10);
+    return *end ? 3 : rank;
+}
+
+int k1s_registry_version_cmp(const char *a, const char *b)
+{
+    long amaj, amin, bmaj, bmin;
+    int ra = version_rank(a, &amaj, &amin), rb = version_rank(b, &bmaj, &bmin);
+    if (ra != rb)
+        return ra - rb;
+    if (ra == 3)
+        return strcmp(a, b);
+    if (amaj != bmaj)
+        return amaj > bmaj ? -1 : 1;
+    if (amin != bmin)
+        return amin > bmin ? -1 : 1;
+    return 0;
+}
+
+static int dyn_cmp(const void *a, const void *b)
+{
+    const dyn_entry_t *x = *(dyn_entry_t *const *)a, *y = *(dyn_entry_t *const *)b;
+    int c = strcmp(x->res.group, y->res.group);
+    if (c)
+        return c;
+    c = k1s_registry_version_cmp(x->res.version, y->res.version);
+    if (c)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void add_gv(const char *group, const char *version)
+{
+    for (size_t i = 0; i < ngvs; i++)
+        if (!strcmp(gvs[i].group, group) && !strcmp(gvs[i].version, version))
+            return;
+    gvs = k1s_xrealloc(gvs, (ngvs + 1) * sizeof(*gvs));
+    gvs[ngvs++] = (k1s_group_version_t){group, version};
+}
+
+void k1s_registry_update(void)
+{
+    size_t nb = K1S_ARRAY_SIZE(resources);
+    size_t old_n = served ? nserved : 0;
+    const k1s_resource_t **old = k1s_xcalloc(old_n + 1, sizeof(*old));
+    if (old_n)
+        memcpy(old, served, old_n * sizeof(*old));
+    served = k1s_xrealloc(served, (nb + ndyn + 1) * sizeof(*served));
+    nserved = 0;
+    for (size_t i = 0; i < nb; i++)
+        served[nserved++] = &resources[i];
+    dyn_entry_t **sorted = k1s_xcalloc(ndyn + 1, sizeof(*sorted));
+    size_t ns = 0;
+    for (size_t i = 0; i < ndyn; i++)
+        if (dyn[i]->served)
+            sorted[ns++] = dyn[i];
+    if (ns > 1)
+        qsort(sorted, ns, sizeof(*sorted), dyn_cmp);
+    for (size_t i = 0; i < ns; i++)
+        served[nserved++] = &sorted[i]->res;
+    ngvs = 0;
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(group_versions); i++)
+        add_gv(group_versions[i].group, group_versions[i].version);
+    for (size_t i = 0; i < ns; i++)
+        add_gv(sorted[i]->res.group, sorted[i]->res.version);
+    free(sorted);
+    /* readers cache on the generation: bump it only when the served set changed */
+    if (old_n != nserved || memcmp(old, served, nserved * sizeof(*old)) || !generation)
+        generation++;
+    free(old);
+}
+
+static void ensure_published(void)
+{
+    if (!served)
+        k1s_registry_update();
+}
+
+unsigned long k1s_registry_generation(void)
+{
+    ensure_published();
+    return generation;
+}
+
+k1s_resource_t *k1s_registry_claim(const char *storage_name, const char *version)
+{
+    for (size_t i = 0; i < ndyn; i++)
+        if (!strcmp(dyn[i]->res.storage_name, storage_name) &&
+            !strcmp(dyn[i]->res.version, version))
+            return &dyn[i]->res;
+    dyn_entry_t *e = k1s_xcalloc(1, sizeof(*e));
+    e->res.storage_name = k1s_xstrdup(storage_name);
+    e->res.version = k1s_xstrdup(version);
+    e->res.group = e->res.kind = e->res.plural = e->res.singular = "";
+    e->order = claims++;
+    dyn = k1s_xrealloc(dyn, (ndyn + 1) * sizeof(*dyn));
+    dyn[ndyn++] = e;
+    return &e->res;
+}
+
+static dyn_entry_t *dyn_of(const k1s_resource_t *r)
+{
+    for (size_t i = 0; i < ndyn; i++)
+        if (&dyn[i]->res == r)
+            return dyn[i];
+    return NULL;
+}
+
+void k1s_registry_set_served(k1s_resource_t *r, bool on)
+{
+    dyn_entry_t *e = dyn_of(r);
+    k1s_assert(e); /* only claimed entries */
+    if (e)
+        e->served = on;
+}
+
+bool k1s_registry_is_served(const k1s_resource_t *r)
+{
+    dyn_entry_t *e = dyn_of(r);
+    return e ? e->served : r >= resources && r < resources + K1S_ARRAY_SIZE(resources);
+}
+
+const k1s_resource_t *const *k1s_registry_all(size_t *n)
+{
+    ensure_published();
+    *n = nserved;
+    return served;
 }
 
 const k1s_group_version_t *k1s_registry_group_versions(size_t *n)
 {
-    *n = K1S_ARRAY_SIZE(group_versions);
-    return group_versions;
+    ensure_published();
+    *n = ngvs;
+    return gvs;
 }
 
 const k1s_resource_t *k1s_registry_find(const char *group, const char *version, const char *plural)
 {
-    for (size_t i = 0; i < K1S_ARRAY_SIZE(resources); i++) {
-        const k1s_resource_t *r = &resources[i];
+    ensure_published();
+    for (size_t i = 0; i < nserved; i++) {
+        const k1s_resource_t *r = served[i];
         if (strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0 &&
             strcmp(r->plural, plural) == 0)
             return r;
@@ -688,8 +866,9 @@ const k1s_resource_t *k1s_registry_find(const char *group, const char *version, 
 
 const k1s_resource_t *k1s_registry_find_kind(const char *group, const char *kind)
 {
-    for (size_t i = 0; i < K1S_ARRAY_SIZE(resources); i++) {
-        const k1s_resource_t *r = &resources[i];
+    ensure_published();
+    for (size_t i = 0; i < nserved; i++) {
+        const k1s_resource_t *r = served[i];
         if (strcmp(r->group, group) == 0 && strcmp(r->kind, kind) == 0)
             return r;
     }

@@ -17,6 +17,7 @@
 
 #include "api/apiserver-int.h"
 #include "api/csr.h"
+#include "api/crd.h"
 #include "api/defaults.h"
 #include "api/openapi.h"
 #include "api/patch.h"
@@ -162,13 +163,20 @@ static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
             return -1;
         }
     }
-    if (mode == 0) {
+    if (r->res->crd) { /* custom objects: pruned by their schema, which names what it drops */
+        if (mode == 0) {
+            k1s_cr_prune(r->res, obj, NULL);
+            return 0;
+        }
+    } else if (mode == 0) {
         if (r->res->openapi_name)
             k1s_openapi_prune(r->res->openapi_name, obj);
         return 0;
     }
     json_t *unknown = json_array();
-    if (r->res->openapi_name)
+    if (r->res->crd)
+        k1s_cr_prune(r->res, obj, unknown);
+    else if (r->res->openapi_name)
         k1s_openapi_check_fields(r->res->openapi_name, obj, unknown);
     size_t n = json_array_size(unknown);
     if (n == 0 && !dup_fields) {
@@ -204,7 +212,7 @@ static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
     if (dup_fields)
         json_array_append_new(r->warnings, json_string("duplicate field"));
     json_decref(unknown);
-    if (r->res->openapi_name)
+    if (r->res->openapi_name && !r->res->crd)
         k1s_openapi_prune(r->res->openapi_name, obj);
     k1s_buf_free(&msg);
     return 0;
@@ -281,6 +289,8 @@ static void write_done(int err, k1s_kv_t *kv, void *arg)
     }
     if (r->after_commit)
         r->after_commit(r);
+    if (k1s_crd_is_crd(r->res))
+        k1s_crd_schedule(r->api);
     if (!kv) {
         /* a delete: answer with Status success or the deleted object */
         bool return_object = !strcmp(r->res->plural, "pods") || !strcmp(r->res->plural, "services");
@@ -390,6 +400,11 @@ static int prepare_kind(k1s_api_req_t *r, json_t *obj, const json_t *old, json_t
 static void reset_status_on_create(k1s_api_req_t *r, json_t *obj)
 {
     const char *p = r->res->plural;
+    if (r->res->crd) { /* a custom object's status is set through /status only */
+        if (r->res->has_status)
+            json_object_del(obj, "status");
+        return;
+    }
     if (!r->res->has_status || !strcmp(p, "nodes"))
         return;
     if (!strcmp(p, "pods")) {
@@ -424,6 +439,11 @@ static void handle_create(k1s_api_req_t *r)
     r->obj = obj;
     if (!check_type(r, obj) || !k1s_node_restriction_admit(r, obj))
         return;
+    if (r->res->crd && r->res->crd->terminating) {
+        k1s_api_fail(r, 405, "MethodNotAllowed",
+                     "create not allowed while custom resource definition is terminating");
+        return;
+    }
     json_t *meta = k1s_obj_meta(obj);
     if (r->res->namespaced) {
         const char *bns = meta_str(obj, "namespace");
@@ -582,6 +602,28 @@ static void update_admitted(k1s_api_req_t *r);
 static void update_validated(k1s_api_req_t *r);
 
 /*
+ * After admission, which may have waited for webhooks: is r->old still the
+ * stored object? Answers 404 or 409 (as a failed GuaranteedUpdate
+ * precondition would) and returns false if not.
+ */
+static bool still_current(k1s_api_req_t *r)
+{
+    k1s_kv_t *kv = k1s_store_get_latest(r->api->store, r->key);
+    if (!kv) {
+        k1s_api_not_found(r, r->name);
+        return false;
+    }
+    const char *orv = meta_str(r->old, "resourceVersion");
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, kv->mod_rev);
+    if (orv && strcmp(orv, rv)) {
+        send_conflict(r, r->name);
+        return false;
+    }
+    return true;
+}
+
+/*
  * The common tail of update and patch: r->old is the stored object, newobj
  * the wanted one (owned). Applies the update rules and writes.
  */
@@ -676,6 +718,8 @@ static void update_validated(k1s_api_req_t *r)
     json_t *newobj = r->obj;
     json_t *meta = k1s_obj_meta(newobj);
     json_t *ometa = k1s_obj_meta(old);
+    if (!still_current(r))
+        return;
     json_t *causes = json_array();
     prepare_kind(r, newobj, old, causes);
     if (json_array_size(causes) > 0) {
@@ -683,7 +727,11 @@ static void update_validated(k1s_api_req_t *r)
         return;
     }
     json_decref(causes);
-    if (k1s_resource_tracks_generation(r->res) && spec_changed(old, newobj)) {
+    bool cr_status_changed =
+        r->res->crd && !r->res->has_status &&
+        !json_equal(json_object_get(old, "status"), json_object_get(newobj, "status"));
+    if (k1s_resource_tracks_generation(r->res) &&
+        (spec_changed(old, newobj) || cr_status_changed)) {
         json_int_t g = json_integer_value(json_object_get(ometa, "generation"));
         json_object_set_new(meta, "generation", json_integer(g + 1));
     }
@@ -738,6 +786,8 @@ static bool load_old(k1s_api_req_t *r)
 /* autoscaling/v1 Scale for a workload object */
 static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
 {
+    if (r->res->crd)
+        return k1s_cr_scale_of(r->res, obj);
     json_t *meta = json_object_get(obj, "metadata");
     json_t *sm = json_object();
     static const char *const fields[] = {
@@ -776,7 +826,7 @@ static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
 
 static const json_t *schema_root(const k1s_resource_t *res)
 {
-    return res->openapi_name ? k1s_openapi_schema(res->openapi_name) : NULL;
+    return k1s_resource_schema(res);
 }
 
 /* Applies a PATCH body to cur (not modified); answers and returns NULL on error. */
@@ -785,6 +835,14 @@ static json_t *apply_patch(k1s_api_req_t *r, const json_t *cur, const json_t *sc
     const char *ct = k1s_http_req_header(r->http, "Content-Type");
     if (!ct) {
         k1s_api_fail(r, 415, "UnsupportedMediaType", "a PATCH needs a Content-Type");
+        return NULL;
+    }
+    if (r->res->crd && content_type_is(ct, "application/strategic-merge-patch+json")) {
+        /* custom resources have no strategic merge metadata, as in Kubernetes */
+        k1s_api_fail(r, 415, "UnsupportedMediaType",
+                     "the body of the request was in an unknown format - accepted media types "
+                     "include: application/json-patch+json, application/merge-patch+json, "
+                     "application/apply-patch+yaml");
         return NULL;
     }
     json_t *out = NULL;
@@ -830,12 +888,16 @@ static void handle_update(k1s_api_req_t *r, bool patch)
         json_t *spec = json_object_get(want, "spec");
         json_t *rep = spec ? json_object_get(spec, "replicas") : NULL;
         json_t *obj = json_deep_copy(r->old);
-        json_t *ospec = json_object_get(obj, "spec");
-        if (!json_is_object(ospec)) {
-            ospec = json_object();
-            json_object_set_new(obj, "spec", ospec);
+        if (r->res->crd) {
+            k1s_cr_scale_set(r->res, obj, json_integer_value(rep));
+        } else {
+            json_t *ospec = json_object_get(obj, "spec");
+            if (!json_is_object(ospec)) {
+                ospec = json_object();
+                json_object_set_new(obj, "spec", ospec);
+            }
+            json_object_set_new(ospec, "replicas", json_integer(json_integer_value(rep)));
         }
-        json_object_set_new(ospec, "replicas", json_integer(json_integer_value(rep)));
         json_decref(want);
         free(r->sub);
         r->sub = NULL;
@@ -975,8 +1037,12 @@ static void handle_delete(k1s_api_req_t *r)
 static void delete_validated(k1s_api_req_t *r)
 {
     int64_t grace = r->grace;
+    if (!still_current(r))
+        return;
     json_t *obj = json_deep_copy(r->old);
     bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
+    if (k1s_crd_is_crd(r->res) && !already)
+        k1s_crd_prepare_delete(obj); /* its objects go first */
     int plan = plan_delete(r->res, obj, grace);
     if (plan == 1 && grace == 0 && !strcmp(r->res->plural, "pods") &&
         json_array_size(finalizers_of(obj)) == 0)
@@ -1116,6 +1182,8 @@ static void dc_answer(k1s_api_req_t *r, int err)
         return;
     }
     k1s_ns_schedule(r->api);
+    if (k1s_crd_is_crd(r->res))
+        k1s_crd_schedule(r->api);
     json_t *s = k1s_status_new(200, NULL, "");
     json_object_del(s, "message");
     k1s_api_send_json(r, 200, s);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/crd.h"
 #include "api/table-int.h"
 #include "lib/buf.h"
 #include "lib/util.h"
@@ -771,6 +772,8 @@ static const printer_t *find_printer(const k1s_resource_t *r)
 
 json_t *k1s_table_columns(const k1s_resource_t *r)
 {
+    if (r && r->crd)
+        return k1s_cr_table_columns(r);
     const printer_t *p = find_printer(r);
     json_t *cols = json_array();
     k1s_assert(cols);
@@ -787,6 +790,8 @@ json_t *k1s_table_columns(const k1s_resource_t *r)
 
 json_t *k1s_table_cells(const k1s_resource_t *r, const json_t *obj, time_t now)
 {
+    if (r && r->crd)
+        return k1s_cr_table_cells(r, obj, now);
     const printer_t *p = find_printer(r);
     json_t *cells = json_array();
     k1s_assert(cells);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/crd.h"
 #include "api/validate-int.h"
 
 /* strconv.Quote */
@@ -314,6 +315,10 @@ void k1s_v_nonneg(vctx_t *v, const json_t *o, const char *key, const char *child
 
 int k1s_validate(const k1s_resource_t *r, const json_t *obj, const json_t *old, json_t *causes)
 {
+    if (r->crd)
+        return k1s_cr_validate(r, obj, old, causes);
+    if (k1s_crd_is_crd(r))
+        return k1s_crd_validate(obj, old, causes);
     vctx_t v = {causes, 0, K1S_BUF_INIT};
     k1s_buf_reserve(&v.path, 256);
     v.path.data[0] = 0;

@@ -315,6 +315,17 @@ void k1s_watch_start(k1s_api_req_t *r, const char *prefix)
     }
 }
 
+void k1s_watch_close_unserved(k1s_apiserver_t *api)
+{
+    k1s_api_watch_t *w = api->watches;
+    while (w) {
+        k1s_api_watch_t *next = w->next;
+        if (w->r->res && !k1s_registry_is_served(w->r->res))
+            watch_end(w, false);
+        w = next;
+    }
+}
+
 void k1s_watch_close_all(k1s_apiserver_t *api)
 {
     while (api->watches)

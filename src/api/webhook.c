@@ -193,9 +193,9 @@ static bool rules_match(const json_t *hook, const k1s_api_req_t *r)
             continue;
         /* Equivalent: the same resource served in another version of its group */
         size_t n;
-        const k1s_resource_t *all = k1s_registry_all(&n);
+        const k1s_resource_t *const *all = k1s_registry_all(&n);
         for (size_t j = 0; j < n; j++) {
-            const k1s_resource_t *o = &all[j];
+            const k1s_resource_t *o = all[j];
             if (o == r->res || strcmp(o->group, r->res->group) || strcmp(o->plural, r->res->plural))
                 continue;
             if (k1s_webhook_rule_matches(rule, op, o->group, o->version, o->plural, r->sub,

@@ -20,8 +20,10 @@
 #include "lib/buf.h"
 #include "net/http.h"
 
-#define K1S_HTTP_H2_MAX_STREAMS                                                                    \
-    100 /* kube-apiserver's default (--http2-max-streams-per-connection=0) */
+/* kube-apiserver's default (--http2-max-streams-per-connection=0) */
+#define K1S_HTTP_H2_MAX_STREAMS 100
+/* default inactivity limit while a request body is arriving */
+#define K1S_HTTP_BODY_TIMEOUT_S 60
 
 typedef enum {
     ST_HEAD,       /* waiting for / reading a request head */
@@ -120,7 +122,7 @@ struct k1s_http_server {
     int port;
     conn_t *conns;
     int nconns, nzombies, inflight;
-    bool dead, shutting_down;
+    bool dead;
 };
 
 /* ---- shared helpers (http.c) ---- */

@@ -51,7 +51,6 @@
 #define DEFAULT_MAX_INFLIGHT 400
 #define DEFAULT_IDLE_TIMEOUT_S 120
 #define DEFAULT_HEADER_TIMEOUT_S 30
-#define BODY_TIMEOUT_S 60        /* inactivity while a body is arriving */
 #define CLOSE_WRITE_TIMEOUT_S 30 /* to flush a final answer before closing */
 #define LINGER_S 2               /* read-and-discard after the final answer */
 #define OUT_HIGH (1u << 20)      /* don't parse the next request above this much unsent output */
@@ -967,7 +966,7 @@ static int read_body(conn_t *c)
         case ST_BODY: {
             size_t got = take_body(c, r, r->content_length - r->body_len);
             if (got)
-                k1s_http_int_timer(c, BODY_TIMEOUT_S);
+                k1s_http_int_timer(c, c->srv->opts.body_timeout_s);
             if (r->body_len < r->content_length)
                 return P_WAIT;
             return P_DONE;
@@ -976,7 +975,7 @@ static int read_body(conn_t *c)
             int rc = read_line(c, line, sizeof(line) - 1, &len);
             if (rc != P_DONE)
                 return rc;
-            k1s_http_int_timer(c, BODY_TIMEOUT_S);
+            k1s_http_int_timer(c, c->srv->opts.body_timeout_s);
             line[strcspn(line, "; \t")] = 0; /* drop chunk extensions */
             if (!line[0] || strspn(line, "0123456789abcdefABCDEF") != strlen(line) ||
                 strlen(line) > 15) {
@@ -1000,7 +999,7 @@ static int read_body(conn_t *c)
         case ST_CHUNK_DATA: {
             size_t got = take_body(c, r, r->chunk_left);
             if (got)
-                k1s_http_int_timer(c, BODY_TIMEOUT_S);
+                k1s_http_int_timer(c, c->srv->opts.body_timeout_s);
             r->chunk_left -= got;
             if (r->chunk_left)
                 return P_WAIT;
@@ -1097,7 +1096,7 @@ static void conn_process(conn_t *c)
             dispatch(c);
             return;
         }
-        k1s_http_int_timer(c, BODY_TIMEOUT_S);
+        k1s_http_int_timer(c, c->srv->opts.body_timeout_s);
         maybe_continue(c, r);
     }
         __attribute__((fallthrough));
@@ -1430,6 +1429,8 @@ k1s_http_server_t *k1s_http_server_new(struct event_base *base, SSL_CTX *ssl_ctx
         srv->opts.idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
     if (srv->opts.header_timeout_s <= 0)
         srv->opts.header_timeout_s = DEFAULT_HEADER_TIMEOUT_S;
+    if (srv->opts.body_timeout_s <= 0)
+        srv->opts.body_timeout_s = K1S_HTTP_BODY_TIMEOUT_S;
     if (srv->opts.h2_max_streams <= 0)
         srv->opts.h2_max_streams = K1S_HTTP_H2_MAX_STREAMS;
     srv->handler = handler;
@@ -1529,7 +1530,6 @@ int k1s_http_server_shutdown(k1s_http_server_t *srv)
 {
     if (!srv || srv->dead)
         return 0;
-    srv->shutting_down = true;
     close_listeners(srv);
     int n = 0;
     for (conn_t *c = srv->conns, *next; c; c = next) {

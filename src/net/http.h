@@ -69,6 +69,7 @@ typedef struct k1s_http_opts {
     int max_inflight;     /* default 400 */
     int idle_timeout_s;   /* default 120 */
     int header_timeout_s; /* whole request head must arrive within this; default 30 */
+    int body_timeout_s;   /* a request body may not stall longer than this; default 60 */
     int h2_max_streams;   /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
 } k1s_http_opts_t;
 

@@ -17,7 +17,12 @@
  * as far as the client's flow-control windows allow, so what a slow reader
  * has not taken stays in its stream's buffer, where
  * k1s_http_stream_pending() sees it; the socket buffer itself never holds
- * more than H2_OUT_HIGH of framed output.
+ * more than H2_OUT_HIGH of framed output. Since one connection carries up to
+ * 100 streams, a connection with more than H2_CONN_MAX_PENDING unsent in all
+ * its streamed answers reports that total as every stream's pending, so a
+ * client that stopped reading altogether loses its watches instead of pinning
+ * 100 backlogs. (Complete answers, however large, are not counted: a big
+ * list must not cost the watches beside it.)
  *
  * Lifetimes: a stream (k1s_http2_stream_t) lives while nghttp2 has it open;
  * its request lives while the handler owns it. Either may go first: a reset
@@ -49,15 +54,21 @@
 #define H2_COPY_MAX 4096
 /* an ended stream with more than this unsent is reset instead of drained */
 #define H2_END_DISCARD (1u << 20)
+/* past this much unsent on a connection, every stream on it reports all of it
+ * as pending: a client that reads none of its streams is cut off as a whole */
+#define H2_CONN_MAX_PENDING (64u << 20)
 
 struct k1s_http2_stream {
     k1s_http2_stream_t *prev, *next;
     int32_t id;
-    req_t *req;           /* the request, until the handler releases it */
-    struct evbuffer *out; /* answer body not yet framed */
-    bool eof;             /* answer complete: END_STREAM once out is sent */
-    bool deferred;        /* the data source waits for more in out */
-    bool req_done;        /* the client ended its side of the stream */
+    req_t *req;                 /* the request, until the handler releases it */
+    struct evbuffer *out;       /* answer body not yet framed */
+    bool eof;                   /* answer complete: END_STREAM once out is sent */
+    bool deferred;              /* the data source waits for more in out */
+    bool req_done;              /* the client ended its side of the stream */
+    bool streamed;              /* a streamed answer: its out counts in h->queued */
+    bool head_done;             /* the request's HEADERS are complete */
+    uint64_t start_ns, last_ns; /* stream start; last request bytes */
 };
 
 struct k1s_http2 {
@@ -68,8 +79,12 @@ struct k1s_http2 {
     int nowned;
     req_t *ready, **ready_tail; /* complete requests waiting for the handler */
     int hold;                   /* > 0 while walking lists that callbacks change */
+    size_t queued;              /* bytes in the out buffers of streamed answers */
     bool zombie;                /* socket gone, requests still owned (in srv->nzombies) */
 };
+
+/* how often streams still receiving their request are checked for timeouts */
+#define H2_SWEEP_S 5
 
 /* ---- lifetimes ---- */
 
@@ -168,6 +183,8 @@ static void stream_gone(conn_t *c, k1s_http2_stream_t *s)
     if (s->next)
         s->next->prev = s->prev;
     h->nstreams--;
+    if (s->streamed)
+        h->queued -= evbuffer_get_length(s->out);
     evbuffer_free(s->out);
     free(s);
 }
@@ -241,6 +258,8 @@ static int send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
         uint8_t p = (uint8_t)(pad - 1);
         evbuffer_add(out, &p, 1);
     }
+    if (s->streamed)
+        c->h2->queued -= length;
     if (length <= H2_COPY_MAX) {
         /* small: next to the frame header, so one TLS record carries both */
         evbuffer_add(out, evbuffer_pullup(s->out, (ssize_t)length), length);
@@ -292,8 +311,11 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     r->keepalive = true;
     r->h2s = s;
     s->req = r;
+    s->start_ns = s->last_ns = k1s_now_ns();
     nghttp2_session_set_stream_user_data(ng, s->id, s);
-    evtimer_del(c->timer); /* not idle while a stream is open */
+    /* not idle while a stream is open; the timer now checks request timeouts */
+    if (h->nstreams == 1)
+        k1s_http_int_timer(c, H2_SWEEP_S);
     return 0;
 }
 
@@ -360,6 +382,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     req_t *r = s ? s->req : NULL;
     if (!r || r->h2_queued || r->h2_owned || r->h2_error)
         return 0;
+    s->last_ns = k1s_now_ns();
     if (r->body_len + len > c->srv->opts.max_body) {
         r->h2_error = 413;
         ready(c->h2, r);
@@ -387,6 +410,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         return 0;
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
         s->req_done = true;
+    if (frame->hd.type == NGHTTP2_HEADERS)
+        s->head_done = true;
     req_t *r = s->req;
     if (!r || r->h2_queued || r->h2_owned)
         return 0;
@@ -546,8 +571,10 @@ void k1s_http2_respond(req_t *r, int status, const char *content_type, const cha
 void k1s_http2_stream_start(req_t *r, int status, const char *content_type)
 {
     conn_t *c = r->conn;
-    if (live(r))
+    if (live(r)) {
+        r->h2s->streamed = true;
         submit_response(c, r, status, content_type, false, 0, true);
+    }
     /* a client already gone gets its on_close from the loop, not from here */
     k1s_http_int_kick(c);
 }
@@ -569,13 +596,17 @@ int k1s_http2_stream_write(req_t *r, const char *data, size_t len, k1s_bytes_t *
         evbuffer_add_reference(s->out, b->data, b->len, unref_bytes, k1s_bytes_ref(b));
     else
         evbuffer_add(s->out, data, len);
+    r->conn->h2->queued += len;
     wake(r->conn, s);
     return 0;
 }
 
 size_t k1s_http2_stream_pending(const req_t *r)
 {
-    return live(r) ? evbuffer_get_length(r->h2s->out) : 0;
+    if (!live(r))
+        return 0;
+    size_t conn = r->conn->h2->queued;
+    return conn > H2_CONN_MAX_PENDING ? conn : evbuffer_get_length(r->h2s->out);
 }
 
 void k1s_http2_stream_end(req_t *r)
@@ -585,6 +616,7 @@ void k1s_http2_stream_end(req_t *r)
         k1s_http2_stream_t *s = r->h2s;
         if (evbuffer_get_length(s->out) > H2_END_DISCARD) {
             /* a reader this far behind would pin the rest: drop it */
+            c->h2->queued -= evbuffer_get_length(s->out);
             evbuffer_drain(s->out, evbuffer_get_length(s->out));
             nghttp2_submit_rst_stream(c->h2->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
             k1s_http_int_kick(c);
@@ -740,11 +772,41 @@ void k1s_http2_on_kick(conn_t *c)
     flush(c);
 }
 
+/*
+ * Streams whose request is still arriving: the head must be complete within
+ * header_timeout and the body must not stall for body_timeout, as on
+ * HTTP/1.1; a stream that breaks either is reset (a slowloris on one stream
+ * would otherwise keep the connection from ever being idle).
+ */
+static void sweep(conn_t *c)
+{
+    k1s_http2_t *h = c->h2;
+    uint64_t now = k1s_now_ns();
+    uint64_t head_ns = (uint64_t)c->srv->opts.header_timeout_s * 1000000000ull;
+    uint64_t body_ns = (uint64_t)c->srv->opts.body_timeout_s * 1000000000ull;
+    for (k1s_http2_stream_t *s = h->streams; s; s = s->next) {
+        req_t *r = s->req;
+        if (!r || r->h2_queued || r->h2_owned || s->req_done)
+            continue;
+        if ((!s->head_done && now - s->start_ns > head_ns) ||
+            (s->head_done && now - s->last_ns > body_ns)) {
+            k1s_debug("http2 %s: stream %d: request timeout", c->peer.addr, s->id);
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+        }
+    }
+}
+
 void k1s_http2_on_timer(conn_t *c)
 {
     k1s_http2_t *h = c->h2;
-    if (h->nstreams > 0 || !h->ng)
+    if (!h->ng)
         return;
+    if (h->nstreams > 0) {
+        sweep(c);
+        k1s_http_int_timer(c, H2_SWEEP_S);
+        flush(c);
+        return;
+    }
     k1s_debug("http2 %s: idle, closing", c->peer.addr);
     nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
                           NGHTTP2_NO_ERROR, NULL, 0);

@@ -101,6 +101,15 @@ static void fail(k1s_httpc_t *c, int err, const char *fmt, ...)
     free(m);
 }
 
+/* A NUL-terminated copy of n bytes that may themselves hold NULs. */
+static char *dupmem(const char *p, size_t n)
+{
+    char *c = k1s_xmalloc(n + 1);
+    memcpy(c, p, n);
+    c[n] = 0;
+    return c;
+}
+
 /* Decodes a chunked body in place; returns its length, or -1 if incomplete/bad. */
 static long dechunk(char *p, size_t len)
 {
@@ -113,7 +122,7 @@ static long dechunk(char *p, size_t len)
         in = (size_t)(nl - p) + 2;
         if (n == 0)
             return (long)out;
-        if (len - in < n + 2)
+        if (n > len - in || len - in - n < 2)
             return -1;
         memmove(p + out, p + in, n);
         out += n;
@@ -133,24 +142,33 @@ static void try_parse(k1s_httpc_t *c, bool at_eof)
         return;
     }
     int status = 0;
-    if (sscanf(d, "HTTP/%*d.%*d %d", &status) != 1) {
+    if (sscanf(d, "HTTP/%*d.%*d %d", &status) != 1 || status < 100 || status > 999) {
         fail(c, -EPROTO, "malformed HTTP response");
         return;
     }
     size_t hlen = (size_t)(end - d) + 4;
     long clen = -1;
     bool chunked = false;
-    for (char *line = strstr(d, "\r\n") + 2; line < end; line = strstr(line, "\r\n") + 2) {
-        if (!strncasecmp(line, "Content-Length:", 15))
-            clen = strtol(line + 15, NULL, 10);
-        else if (!strncasecmp(line, "Transfer-Encoding:", 18) && strcasestr(line, "chunked") &&
-                 strcasestr(line, "chunked") < strstr(line, "\r\n"))
+    /* header lines, bounded by lengths: the answer may hold NUL bytes */
+    const char *p = memmem(d, hlen, "\r\n", 2);
+    while (p && p < end) {
+        const char *line = p + 2;
+        const char *eol = memmem(line, (size_t)(d + hlen - line), "\r\n", 2);
+        if (!eol)
+            break;
+        size_t ll = (size_t)(eol - line);
+        char h[256];
+        snprintf(h, sizeof(h), "%.*s", (int)(ll < sizeof(h) - 1 ? ll : sizeof(h) - 1), line);
+        if (!strncasecmp(h, "Content-Length:", 15))
+            clen = strtol(h + 15, NULL, 10);
+        else if (!strncasecmp(h, "Transfer-Encoding:", 18) && strcasestr(h + 18, "chunked"))
             chunked = true;
+        p = eol;
     }
     char *body = d + hlen;
     size_t blen = len - hlen;
     if (chunked) {
-        char *copy = k1s_xstrndup(body, blen);
+        char *copy = dupmem(body, blen);
         long n = dechunk(copy, blen);
         if (n < 0) {
             free(copy);
@@ -169,13 +187,13 @@ static void try_parse(k1s_httpc_t *c, bool at_eof)
                 fail(c, -EPROTO, "unexpected EOF");
             return;
         }
-        char *copy = k1s_xstrndup(body, (size_t)clen);
+        char *copy = dupmem(body, (size_t)clen);
         finish(c, 0, status, copy, (size_t)clen, NULL);
         free(copy);
         return;
     }
     if (at_eof) {
-        char *copy = k1s_xstrndup(body, blen);
+        char *copy = dupmem(body, blen);
         finish(c, 0, status, copy, blen, NULL);
         free(copy);
     }

@@ -3,6 +3,7 @@ message, status.used kept current), LimitRanger (defaults, annotation,
 max), DefaultTolerationSeconds, DefaultStorageClass and PodSecurity
 (enforce refuses, warn prints kubectl warnings, audit annotations)."""
 import json
+import re
 import time
 
 import pytest
@@ -62,6 +63,13 @@ def test_quota_refuses_pod_over_count_and_keeps_status(server, ns):
     # a dry run is checked but charges nothing
     p = server.kubectl("run", "p4", "--image=busybox", "-n", ns, "--dry-run=server", check=False)
     assert "exceeded quota: q" in p.stderr, p.stderr
+    # raising the limit shows in status.hard at once, and admits again
+    server.kubectl("patch", "resourcequota", "q", "-n", ns, "-p",
+                   '{"spec":{"hard":{"pods":"3"}}}')
+    assert wait_for(lambda: get(server, "-n", ns, "resourcequota", "q")["status"]["hard"]
+                    == {"pods": "3", "configmaps": "10"})
+    server.kubectl("run", "p4", "--image=busybox", "-n", ns)
+    assert wait_for(lambda: used() == {"pods": "3", "configmaps": "0"}), used()
 
 
 def test_quota_compute_resources(server, ns):
@@ -316,3 +324,26 @@ def test_admission_answers_with_each_kubectl(server, ns, kubectl_version):
         assert out.split("\n")[1].split()[:2] == [name, "1"], out
     finally:
         server.kubectl("delete", "validatingwebhookconfiguration", name, check=False)
+
+
+def test_generate_name_resolved_after_mutating_admission(server, ns):
+    """A generateName is resolved after mutating admission (as BeforeCreate does); what is
+    derived from the name, like a Job's job-name labels, still carries the final name."""
+    job = {"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {"generateName": "once-", "namespace": ns},
+           "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                          "containers": [{"name": "c", "image": "busybox"}]}}}}
+    out = server.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(job)).stdout
+    got = json.loads(out)
+    name = got["metadata"]["name"]
+    assert name.startswith("once-") and len(name) == 10, name
+    labels = got["spec"]["template"]["metadata"]["labels"]
+    assert labels["job-name"] == name and labels["batch.kubernetes.io/job-name"] == name, labels
+    # validating admission runs after the name is generated (Store.Create), so a refusal
+    # names the object by its generated name
+    create(server, {"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": {"name": "none", "namespace": ns},
+                    "spec": {"hard": {"count/jobs.batch": "1"}}})
+    p = server.kubectl("create", "-f", "-", input=json.dumps(job), check=False)
+    assert re.search(r'jobs.batch "once-[a-z0-9]{5}" is forbidden: exceeded quota: none',
+                     p.stderr), p.stderr

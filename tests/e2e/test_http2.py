@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import KUBECTL_120, ROOT
 
 CURL = shutil.which("curl")
 NGHTTP = shutil.which("nghttp")
@@ -224,3 +224,40 @@ def test_goaway_on_shutdown(fresh_server, h2client):
     assert vals["goaway"] == "1", err
     assert vals["goaway_error"] == "0"  # NO_ERROR: a graceful shutdown
     assert vals["goaway_last_stream_id"] == vals["watch_stream_id"]
+
+
+def test_stalled_reader_loses_its_watch(server, ns, h2client):
+    """A watch whose client stops reading (its HTTP/2 windows never reopen) while 20 MB of events
+    pile up is ended by the server (watch.c's back-pressure sees the stream's unsent bytes), not
+    buffered without bound."""
+    vals = run_h2(h2client, server, "slowwatch", "--pid", str(server.proc.pid), "--ns", ns,
+                  "--count", "24", "--body-bytes", "900000", timeout=120)
+    assert vals["slow_watch_status"] == "200" and vals["created"] == "24"
+    assert int(vals["received_bytes"]) <= 65535  # the client's window: no more was sent
+    assert vals["watchers_open"] != vals["watchers_idle"]
+    assert vals["watchers_after"] == vals["watchers_idle"]
+    assert vals["stream_closed"] == "1"
+    assert "client is not reading; closing the watch" in server.read_log()
+
+
+def versioned_kubectls():
+    """The kubectl.1.NN binaries the installed kubectl package keeps beside its kubectl, and
+    Debian's kubectl 1.20 if it is unpacked."""
+    found = [KUBECTL_120] if os.path.exists(KUBECTL_120) else []
+    k = shutil.which("kubectl")
+    if k:
+        d = os.path.dirname(os.path.realpath(k))
+        found += sorted(os.path.join(d, f) for f in os.listdir(d) if re.fullmatch(r"kubectl\.1\.\d+", f))
+    return found
+
+
+@pytest.mark.parametrize("binary", versioned_kubectls() or [None])
+def test_every_kubectl_version_over_h2(server, ns, binary):
+    if binary is None:
+        pytest.skip("no versioned kubectl binaries on this machine")
+    env = {"GODEBUG": "http2debug=1"}
+    p = server.kubectl("create", "configmap", "v", "--from-literal=a=b", "-n", ns, binary=binary, env=env)
+    assert "http2: Transport" in p.stderr, p.stderr[-1000:]
+    out = server.kubectl("get", "configmaps", "-n", ns, "-o", "name", binary=binary).stdout
+    assert out.strip() == "configmap/v"
+    server.kubectl("delete", "configmap", "v", "-n", ns, binary=binary)

@@ -39,7 +39,13 @@ def test_kill9_during_write_storm_loses_no_acknowledged_write(fresh_server):
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    # kill while writes are in flight, once enough have been acknowledged (however slow the machine)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with lock:
+            if len(acked) > 200:
+                break
+        time.sleep(0.05)
     s.proc.send_signal(signal.SIGKILL)
     stop.set()
     for t in threads:

@@ -364,3 +364,38 @@ def test_validating_webhooks_run_in_parallel(server, ns, hook_server):
         assert took < 2.5, took  # three one-second webhooks at once, not one after another
         p = server.kubectl("create", "-f", "-", input=cm(ns, "no", {"deny": "yes"}), check=False)
         assert 'admission webhook "deny.k1s.test" denied the request' in p.stderr, p.stderr
+
+
+def test_write_that_raced_a_slow_webhook_conflicts(server, ns, hook_server):
+    """Two updates of one object wait for the same slow webhook; the second to commit finds
+    the object changed meanwhile and gets 409 instead of overwriting the first."""
+    url = "https://127.0.0.1:%d/sleep1" % hook_server["port"]
+    h = hook("nap.k1s.test", url, hook_server["ca"], ns)
+    h["rules"][0]["operations"] = ["UPDATE", "DELETE"]
+    v = config("ValidatingWebhookConfiguration", ns + "-race", [h])
+    server.kubectl("create", "-f", "-", input=cm(ns, "raced"))
+    path = "/api/v1/namespaces/%s/configmaps/raced" % ns
+    with Installed(server, v):
+        results = []
+
+        def patch(value):
+            st, body = server.json("PATCH", path, {"data": {"k": value}},
+                                   headers={"Content-Type": "application/merge-patch+json"})
+            results.append(st)
+        ts = [threading.Thread(target=patch, args=(str(i),)) for i in range(2)]
+        for t in ts:
+            t.start()
+            time.sleep(0.2)
+        for t in ts:
+            t.join()
+        assert sorted(results) == [200, 409], results
+        # a delete that waited while the object went away answers 404
+        ts = [threading.Thread(target=lambda: results.append(
+            server.json("DELETE", path)[0])) for i in range(2)]
+        del results[:]
+        for t in ts:
+            t.start()
+            time.sleep(0.2)
+        for t in ts:
+            t.join()
+        assert sorted(results) == [200, 404], results

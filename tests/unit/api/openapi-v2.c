@@ -360,11 +360,11 @@ static void test_json_paths(void **state)
     /* Every resource of the registry has its collection path, and every
      * parameter reference resolves. */
     size_t n;
-    const k1s_resource_t *rs = k1s_registry_all(&n);
+    const k1s_resource_t *const *rs = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
         char url[512];
-        snprintf(url, sizeof url, "%s%s/%s%s/%s", rs[i].group[0] ? "/apis/" : "/api", rs[i].group,
-                 rs[i].version, rs[i].namespaced ? "/namespaces/{namespace}" : "", rs[i].plural);
+        snprintf(url, sizeof url, "%s%s/%s%s/%s", rs[i]->group[0] ? "/apis/" : "/api", rs[i]->group,
+                 rs[i]->version, rs[i]->namespaced ? "/namespaces/{namespace}" : "", rs[i]->plural);
         if (!json_object_get(paths, url))
             fail_msg("no path %s", url);
     }

@@ -120,10 +120,10 @@ static void test_schema_lookup(void **state)
 
     /* Every registry resource has its schema. */
     size_t n;
-    const k1s_resource_t *rs = k1s_registry_all(&n);
+    const k1s_resource_t *const *rs = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++)
-        if (!k1s_openapi_schema(rs[i].openapi_name))
-            fail_msg("no schema %s", rs[i].openapi_name);
+        if (!k1s_openapi_schema(rs[i]->openapi_name))
+            fail_msg("no schema %s", rs[i]->openapi_name);
 
     assert_null(k1s_openapi_schema(S "apps.v1.Nope"));
     assert_null(k1s_openapi_schema(S "apps.v1"));

@@ -39,10 +39,10 @@ static json_t *J(const char *s)
 static const k1s_resource_t *R(const char *group, const char *plural)
 {
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++)
-        if (k1s_streq(all[i].group, group) && k1s_streq(all[i].plural, plural))
-            return &all[i];
+        if (k1s_streq(all[i]->group, group) && k1s_streq(all[i]->plural, plural))
+            return all[i];
     fail_msg("no resource %s/%s", group, plural);
     return NULL;
 }
@@ -173,9 +173,9 @@ static void test_columns(void **state)
 
     /* every resource: well-formed definitions, a Name column with format "name" */
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
-        cols = k1s_table_columns(&all[i]);
+        cols = k1s_table_columns(all[i]);
         assert_true(json_array_size(cols) >= 2);
         bool has_name = false;
         for (size_t j = 0; j < json_array_size(cols); j++) {
@@ -929,23 +929,23 @@ static void test_odd_objects(void **state)
         "'revision':'x','value':'x','type':5,'note':5,'message':'  '}",
     };
     size_t n;
-    const k1s_resource_t *all = k1s_registry_all(&n);
+    const k1s_resource_t *const *all = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
-        json_t *cols = k1s_table_columns(&all[i]);
+        json_t *cols = k1s_table_columns(all[i]);
         for (size_t j = 0; j < K1S_ARRAY_SIZE(odd); j++) {
             json_t *obj = J(odd[j]);
-            json_t *cells = k1s_table_cells(&all[i], obj, NOW);
+            json_t *cells = k1s_table_cells(all[i], obj, NOW);
             assert_int_equal(json_array_size(cells), json_array_size(cols));
             for (size_t k = 0; k < json_array_size(cells); k++) {
                 json_t *c = json_array_get(cells, k);
                 assert_true(json_is_string(c) || json_is_integer(c) || json_is_boolean(c));
             }
             json_decref(cells);
-            json_t *conds = k1s_table_row_conditions(&all[i], obj);
+            json_t *conds = k1s_table_row_conditions(all[i], obj);
             json_decref(conds);
             json_decref(obj);
         }
-        json_t *cells = k1s_table_cells(&all[i], NULL, NOW);
+        json_t *cells = k1s_table_cells(all[i], NULL, NOW);
         assert_int_equal(json_array_size(cells), json_array_size(cols));
         json_decref(cells);
         json_decref(cols);
