@@ -789,10 +789,20 @@ static bool matches(const json_t *s, const json_t *val, int depth)
     return ok;
 }
 
+/* Schema nodes one validation may visit: anyOf/oneOf/not nest into repeated work, and a
+ * schema is outside input. Kubernetes bounds the cost of CEL rules; this bounds ours. */
+#define MAX_STEPS 2000000
+static long steps;
+
 static void validate(vctx_t *v, const json_t *s, const json_t *val, int depth)
 {
     if (!json_is_object(s) || depth > MAX_DEPTH)
         return;
+    if (++steps > MAX_STEPS) {
+        if (steps == MAX_STEPS + 1)
+            add(v, NULL, E_INTERNAL, NULL, "the schema is too expensive to evaluate");
+        return;
+    }
     if (json_is_null(val)) {
         if (s_flag(s, "nullable") || !s_type(s))
             return;
@@ -888,6 +898,7 @@ int k1s_schema_validate(const json_t *schema, const json_t *value, const char *p
     v.path.data[0] = 0;
     if (path && *path)
         k1s_buf_puts(&v.path, path);
+    steps = 0;
     validate(&v, schema, value, path && *path ? 1 : 0);
     k1s_buf_free(&v.path);
     return v.n;
@@ -1184,6 +1195,7 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
             k1s_buf_reserve(&dv.path, 64);
             dv.path.data[0] = 0;
             k1s_buf_printf(&dv.path, "%s.default", v->path.data);
+            steps = 0;
             validate(&dv, s, def, 1);
             json_t *cause;
             ARR_EACH(causes, i, cause)
