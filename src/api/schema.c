@@ -119,11 +119,43 @@ static const char *json_type_name(const json_t *v)
 
 /* ---------- patterns and formats ---------- */
 
-/* ECMA-262 → POSIX ERE for the constructs CRDs use. New string. */
+/* A counted repetition at p ("{n}", "{n,}", "{n,m}"): its length and largest count, or 0. */
+static size_t interval(const char *p, long *max)
+{
+    const char *q = p + 1;
+    char *end;
+    if (*q < '0' || *q > '9')
+        return 0;
+    long n = strtol(q, &end, 10), m = n;
+    q = end;
+    if (*q == ',') {
+        q++;
+        if (*q >= '0' && *q <= '9') {
+            m = strtol(q, &end, 10);
+            q = end;
+        }
+    }
+    if (*q != '}' || m < n)
+        return 0;
+    *max = m > n ? m : n;
+    return (size_t)(q - p + 1);
+}
+
+/*
+ * ECMA-262 → POSIX ERE for the constructs CRDs use, or NULL for a pattern that
+ * RE2 and ECMA-262 reject (a repetition of a repetition, a repetition of
+ * nothing, a count over 1000) or that would make glibc's compiler copy the
+ * expression too often (nested counted repetitions). A lazy quantifier
+ * becomes greedy: whether a match exists does not depend on it. New string.
+ */
 static char *translate_pattern(const char *p)
 {
     k1s_buf_t b = K1S_BUF_INIT;
     bool in_class = false;
+    bool quant = false, can_repeat = false;     /* just after a quantifier; after an atom */
+    long factor[64] = {1}, last = 1, worst = 1; /* copies of the current group and atom */
+    int depth = 0;
+    size_t len = strlen(p);
     for (; *p; p++) {
         if (*p == '\\' && p[1]) {
             char c = p[1];
@@ -141,10 +173,7 @@ static char *translate_pattern(const char *p)
                 k1s_buf_puts(&b, cls);
             } else if (in_class) {
                 /* inside a bracket expression a backslash is literal in POSIX */
-                if (c == ']' || c == '\\' || c == '-' || c == '^')
-                    k1s_buf_putc(&b, c == ']' ? ']' : c);
-                else
-                    k1s_buf_putc(&b, c);
+                k1s_buf_putc(&b, c);
             } else if (c == 't') {
                 k1s_buf_putc(&b, '\t');
             } else if (c == 'n') {
@@ -154,14 +183,75 @@ static char *translate_pattern(const char *p)
                 k1s_buf_putc(&b, c);
             }
             p++;
+            if (!in_class) {
+                quant = false;
+                can_repeat = true;
+                last = 1;
+            }
             continue;
         }
-        if (!in_class && *p == '(' && p[1] == '?' && p[2] == ':') {
+        if (in_class) {
+            if (*p == ']')
+                in_class = false;
+            k1s_buf_putc(&b, *p);
+            continue;
+        }
+        long count = 0;
+        size_t ilen = *p == '{' ? interval(p, &count) : 0;
+        if (*p == '*' || *p == '+' || *p == '?' || ilen) {
+            if (quant && *p == '?') {
+                quant = false; /* lazy: dropped */
+                can_repeat = false;
+                continue;
+            }
+            if (quant || !can_repeat || count > 1000)
+                goto bad;
+            quant = true;
+            /* glibc copies the repeated expression for counts (and once for '+') */
+            last *= ilen ? (count > 0 ? count : 1) : (*p == '+' ? 2 : 1);
+            if (last > factor[depth])
+                factor[depth] = last;
+            if (last > worst)
+                worst = last;
+            if (worst > 1000 || (size_t)worst * len > 100000)
+                goto bad;
+            if (ilen) {
+                k1s_buf_append(&b, p, ilen);
+                p += ilen - 1;
+            } else {
+                k1s_buf_putc(&b, *p);
+            }
+            continue;
+        }
+        quant = false;
+        if (*p == '(') {
+            if (depth + 1 >= (int)K1S_ARRAY_SIZE(factor))
+                goto bad;
+            factor[++depth] = 1;
+            can_repeat = false;
             k1s_buf_putc(&b, '(');
-            p += 2;
+            if (p[1] == '?' && p[2] == ':')
+                p += 2;
             continue;
         }
-        if (!in_class && *p == '[') {
+        if (*p == ')') {
+            if (depth == 0)
+                goto bad;
+            last = factor[depth--];
+            if (last > factor[depth])
+                factor[depth] = last;
+            can_repeat = true;
+            k1s_buf_putc(&b, ')');
+            continue;
+        }
+        if (*p == '|' || *p == '^' || *p == '$') {
+            can_repeat = false;
+            k1s_buf_putc(&b, *p);
+            continue;
+        }
+        can_repeat = true;
+        last = 1;
+        if (*p == '[') {
             in_class = true;
             k1s_buf_putc(&b, '[');
             if (p[1] == '^') {
@@ -174,13 +264,17 @@ static char *translate_pattern(const char *p)
             }
             continue;
         }
-        if (in_class && *p == ']')
-            in_class = false;
-        k1s_buf_putc(&b, *p);
+        if (*p == '{') /* a brace that is no interval is a literal in ECMA-262 */
+            k1s_buf_puts(&b, "\\{");
+        else
+            k1s_buf_putc(&b, *p);
     }
     if (!b.data)
         return k1s_xstrdup("");
     return k1s_buf_steal(&b);
+bad:
+    k1s_buf_free(&b);
+    return NULL;
 }
 
 typedef struct pat_cache {
@@ -207,7 +301,7 @@ bool k1s_schema_pattern_match(const char *pattern, const char *s, bool *bad)
         }
         c->pattern = k1s_xstrdup(pattern);
         char *ere = translate_pattern(pattern);
-        c->ok = regcomp(&c->re, ere, REG_EXTENDED | REG_NOSUB) == 0;
+        c->ok = ere && regcomp(&c->re, ere, REG_EXTENDED | REG_NOSUB) == 0;
         free(ere);
     }
     if (bad)
@@ -695,10 +789,20 @@ static bool matches(const json_t *s, const json_t *val, int depth)
     return ok;
 }
 
+/* Schema nodes one validation may visit: anyOf/oneOf/not nest into repeated work, and a
+ * schema is outside input. Kubernetes bounds the cost of CEL rules; this bounds ours. */
+#define MAX_STEPS 2000000
+static long steps;
+
 static void validate(vctx_t *v, const json_t *s, const json_t *val, int depth)
 {
     if (!json_is_object(s) || depth > MAX_DEPTH)
         return;
+    if (++steps > MAX_STEPS) {
+        if (steps == MAX_STEPS + 1)
+            add(v, NULL, E_INTERNAL, NULL, "the schema is too expensive to evaluate");
+        return;
+    }
     if (json_is_null(val)) {
         if (s_flag(s, "nullable") || !s_type(s))
             return;
@@ -794,6 +898,7 @@ int k1s_schema_validate(const json_t *schema, const json_t *value, const char *p
     v.path.data[0] = 0;
     if (path && *path)
         k1s_buf_puts(&v.path, path);
+    steps = 0;
     validate(&v, schema, value, path && *path ? 1 : 0);
     k1s_buf_free(&v.path);
     return v.n;
@@ -1025,6 +1130,13 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
     }
     if (root && s_flag(s, "nullable"))
         add(v, "nullable", E_FORBIDDEN, NULL, "nullable cannot be true at the root");
+    const char *pat = json_string_value(json_object_get(s, "pattern"));
+    bool bad_pattern = false;
+    if (pat) {
+        k1s_schema_pattern_match(pat, "", &bad_pattern);
+        if (bad_pattern)
+            add_s(v, "pattern", E_INVALID, pat, "must be a valid regular expression, but isn't");
+    }
     if (s_flag(s, "uniqueItems"))
         add(v, "uniqueItems", E_FORBIDDEN, NULL,
             "uniqueItems cannot be set to true since the runtime complexity becomes quadratic");
@@ -1083,6 +1195,7 @@ static void structural(sctx_t *c, const json_t *s, bool root, int depth)
             k1s_buf_reserve(&dv.path, 64);
             dv.path.data[0] = 0;
             k1s_buf_printf(&dv.path, "%s.default", v->path.data);
+            steps = 0;
             validate(&dv, s, def, 1);
             json_t *cause;
             ARR_EACH(causes, i, cause)

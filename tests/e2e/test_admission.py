@@ -69,7 +69,7 @@ def test_quota_refuses_pod_over_count_and_keeps_status(server, ns):
     assert wait_for(lambda: get(server, "-n", ns, "resourcequota", "q")["status"]["hard"]
                     == {"pods": "3", "configmaps": "10"})
     server.kubectl("run", "p4", "--image=busybox", "-n", ns)
-    assert wait_for(lambda: used() == {"pods": "3", "configmaps": "0"}), used()
+    assert wait_for(lambda: used() == {"pods": "3", "configmaps": "1"}), used()
 
 
 def test_quota_compute_resources(server, ns):

@@ -210,6 +210,22 @@ static void test_patterns_formats(void **state)
     assert_true(k1s_schema_pattern_match("\\s", "a b", &bad));
     assert_false(k1s_schema_pattern_match("(", "x", &bad));
     assert_true(bad);
+    /* what RE2 and ECMA-262 refuse, and what would make regcomp copy the expression forever */
+    static const char *const refused[] = {
+        "a++",     "*a",          "a{2}{3}",
+        "a{1001}", "(a{40}){40}", "^Za-z]++++++++++++++++++++++++++++++++\\d$",
+        "a*??"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        bad = false;
+        assert_false(k1s_schema_pattern_match(refused[i], "aaa", &bad));
+        if (!bad)
+            fail_msg("pattern %s accepted", refused[i]);
+    }
+    assert_true(k1s_schema_pattern_match("^a+?b*?c??$", "aab", &bad));
+    assert_false(bad);
+    assert_true(k1s_schema_pattern_match("^x{2,3}(ab){1,2}$", "xxabab", &bad));
+    assert_true(k1s_schema_pattern_match("^a{b$", "a{b", &bad));
+    assert_false(bad);
     assert_true(k1s_schema_format_ok("email", "a@b.example"));
     assert_false(k1s_schema_format_ok("email", "ab.example"));
     assert_true(k1s_schema_format_ok("hostname", "a-b.example"));
@@ -263,6 +279,10 @@ static void test_structural(void **state)
                "\"properties\":{\"labels\":{\"type\":\"object\"}}}}}",
                "schema.properties[metadata]: Forbidden: must not specify anything other than name "
                "and generateName, but metadata is implicitly specified");
+    structural("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":"
+               "\"a++\"}}}",
+               "schema.properties[a].pattern: Invalid value: \"a++\": must be a valid regular "
+               "expression, but isn't");
     structural("{\"type\":\"object\",\"properties\":{\"a\":{}}}",
                "schema.properties[a].type: Required value: must not be empty for specified "
                "object fields");
