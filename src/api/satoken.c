@@ -54,6 +54,8 @@
 #define ANN_SA_NAME "kubernetes.io/service-account.name"
 #define ANN_SA_UID "kubernetes.io/service-account.uid"
 #define LEGACY_CLAIM(x) "kubernetes.io/serviceaccount/" x
+#define LABEL_LAST_USED "kubernetes.io/legacy-token-last-used"
+#define LABEL_INVALID_SINCE "kubernetes.io/legacy-token-invalid-since"
 
 static const char *const api_audiences[] = {K1S_SA_ISSUER, "k3s", NULL};
 
@@ -576,7 +578,38 @@ static json_t *token_extra(const json_t *claims, const json_t *podref, const jso
     return extra;
 }
 
-/* A legacy token is good while its secret holds it and its account is the one it names. */
+/* LegacyServiceAccountTokenTracking: the secret's last-used label holds the day of last use. */
+static void mark_used(k1s_apiserver_t *api, const char *ns, const char *name)
+{
+    const k1s_resource_t *res = k1s_registry_find("", "v1", "secrets");
+    char *key = k1s_obj_key(res, ns, name);
+    k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
+    char today[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+    json_t *sec = kv ? k1s_obj_decode(kv->value) : NULL;
+    json_t *meta = sec ? k1s_obj_meta(sec) : NULL;
+    json_t *labels = meta ? json_object_get(meta, "labels") : NULL;
+    if (sec && !k1s_streq(json_string_value(json_object_get(labels, LABEL_LAST_USED)), today)) {
+        if (!json_is_object(labels)) {
+            labels = json_object();
+            json_object_set_new(meta, "labels", labels);
+        }
+        json_object_set_new(labels, LABEL_LAST_USED, json_string(today));
+        char rv[32];
+        snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));
+        json_object_set_new(meta, "resourceVersion", json_string(rv));
+        k1s_store_put(api->store, key, k1s_obj_encode(sec), k1s_obj_aux_new(res, sec),
+                      token_secret_done, NULL);
+    }
+    json_decref(sec);
+    free(key);
+}
+
+/* A legacy token is good while its secret holds it (and is not marked invalid) and its account
+ * is the one it names. */
 static bool legacy_ok(k1s_apiserver_t *api, const json_t *claims, const char *token)
 {
     const char *ns = json_string_value(json_object_get(claims, LEGACY_CLAIM("namespace")));
@@ -588,7 +621,9 @@ static bool legacy_ok(k1s_apiserver_t *api, const json_t *claims, const char *to
     if (!ns || !sname || !sa_name || !sa_uid || strlen(ns) > 63 || strlen(sa_name) > 253)
         return false;
     json_t *sec = get_obj(api, "secrets", ns, sname);
+    const json_t *labels = json_object_get(json_object_get(sec, "metadata"), "labels");
     bool ok = sec && !k1s_obj_str(sec, "metadata.deletionTimestamp") &&
+              json_string_length(json_object_get(labels, LABEL_INVALID_SINCE)) == 0 &&
               b64_is(json_object_get(json_object_get(sec, "data"), "token"), token);
     json_decref(sec);
     if (ok) {
@@ -597,6 +632,8 @@ static bool legacy_ok(k1s_apiserver_t *api, const json_t *claims, const char *to
              !k1s_obj_str(acct, "metadata.deletionTimestamp");
         json_decref(acct);
     }
+    if (ok)
+        mark_used(api, ns, sname);
     return ok;
 }
 

@@ -362,6 +362,14 @@ def test_legacy_token_secret(server, ns):
     assert p.returncode == 0, p.stderr
     info = json.loads(p.stdout)["status"]["userInfo"]
     assert info["username"] == "system:serviceaccount:%s:ci" % ns and info["uid"] == uid
+    # its use is tracked by day; a secret marked invalid stops it until the label goes
+    labels = get_json(server, "-n", ns, "secret", "ci-token")["metadata"]["labels"]
+    assert labels["kubernetes.io/legacy-token-last-used"] == time.strftime("%Y-%m-%d", time.gmtime())
+    server.kubectl("-n", ns, "label", "secret", "ci-token",
+                   "kubernetes.io/legacy-token-invalid-since=2026-01-01")
+    assert with_token(server, token, "/api") == 401
+    server.kubectl("-n", ns, "label", "secret", "ci-token", "kubernetes.io/legacy-token-invalid-since-")
+    assert with_token(server, token, "/api") == 200
     # a token the secret no longer holds is refused
     server.kubectl("-n", ns, "patch", "secret", "ci-token", "--type=merge", "-p",
                    '{"data":{"token":"%s"}}' % base64.b64encode(b"other").decode())
