@@ -91,6 +91,10 @@ typedef struct k1s_api_req {
     int success_code;
     bool answer_scale;                          /* answer a write with the autoscaling/v1 Scale */
     int (*after_commit)(struct k1s_api_req *r); /* optional hook after the write */
+    /* field manager (fieldmanager.c) */
+    char *manager; /* fieldManager, or derived from the User-Agent */
+    bool force;    /* apply: force=true */
+    bool applied;  /* managedFields already set by an apply */
 } k1s_api_req_t;
 
 /* --- objects.c --- */
@@ -143,6 +147,9 @@ bool k1s_discovery_handle(k1s_api_req_t *r, const char *path);
 /* --- rest.c --- */
 void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, char **segs,
                      int nsegs);
+/* The OpenAPI schema of a resource's objects (borrowed; NULL if none): what
+ * strategic merge patch and server-side apply read list and map types from. */
+const json_t *k1s_resource_schema(const k1s_resource_t *res);
 /* Internal writes used by bootstrap and namespace termination (no HTTP request). */
 int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, json_t *obj);
 /* Deletes (or starts graceful deletion of) a stored object; returns 0 or -errno. */

@@ -17,6 +17,7 @@
 
 #include "api/apiserver-int.h"
 #include "api/defaults.h"
+#include "api/fieldmanager.h"
 #include "api/openapi.h"
 #include "api/patch.h"
 #include "api/protobuf.h"
@@ -405,12 +406,22 @@ static void reset_status_on_create(k1s_api_req_t *r, json_t *obj)
     json_object_set_new(obj, "status", json_object());
 }
 
+static void create_object(k1s_api_req_t *r, json_t *obj, bool dup);
+
 static void handle_create(k1s_api_req_t *r)
 {
+    if (!k1s_fm_begin(r, "CreateOptions", false))
+        return;
     bool dup = false;
     json_t *obj = decode_body(r, &dup);
     if (!obj)
         return;
+    create_object(r, obj, dup);
+}
+
+/* Creates obj (owned) from a POST or from an apply to an object that does not exist. */
+static void create_object(k1s_api_req_t *r, json_t *obj, bool dup)
+{
     r->obj = obj;
     if (!check_type(r, obj))
         return;
@@ -465,6 +476,8 @@ static void handle_create(k1s_api_req_t *r)
     if (!strcmp(r->res->plural, "pods"))
         json_object_set_new(json_object_get(obj, "status"), "qosClass",
                             json_string(k1s_pod_qos_class(obj)));
+    /* managedFields before validation, as Kubernetes records them before its strategy runs */
+    k1s_fm_update(r, NULL, obj);
     json_t *causes = json_array();
     if (!name || !*name)
         json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueRequired",
@@ -480,6 +493,8 @@ static void handle_create(k1s_api_req_t *r)
         return;
     }
     json_decref(causes);
+    free(r->name);
+    free(r->key);
     r->name = k1s_xstrdup(name);
     r->key = k1s_obj_key(r->res, r->ns, name);
     if (k1s_store_get_latest(r->api->store, r->key)) {
@@ -611,6 +626,7 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
     }
     /* deletion in progress: finalizers may only be removed, deletionTimestamp stays */
     k1s_defaults_apply(r->res, newobj);
+    k1s_fm_update(r, old, newobj);
     json_t *causes = json_array();
     k1s_validate(r->res, newobj, old, causes);
     if (json_array_size(causes) == 0)
@@ -627,8 +643,8 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
     /* A pod being deleted gracefully goes when its kubelet says so, a namespace when its
      * spec.finalizers are done too (nslife.c); anything else as its last finalizer goes. */
     bool is_ns = !strcmp(r->res->plural, "namespaces");
-    const json_t *nsfin = is_ns ? json_object_get(json_object_get(newobj, "spec"), "finalizers")
-                                : NULL;
+    const json_t *nsfin =
+        is_ns ? json_object_get(json_object_get(newobj, "spec"), "finalizers") : NULL;
     if (json_object_get(meta, "deletionTimestamp") && json_array_size(finalizers_of(newobj)) == 0 &&
         strcmp(r->res->plural, "pods") && json_array_size(nsfin) == 0) {
         /* the last finalizer is gone: the object goes now */
@@ -711,7 +727,7 @@ static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
     return scale;
 }
 
-static const json_t *schema_root(const k1s_resource_t *res)
+const json_t *k1s_resource_schema(const k1s_resource_t *res)
 {
     return res->openapi_name ? k1s_openapi_schema(res->openapi_name) : NULL;
 }
@@ -740,8 +756,69 @@ static json_t *apply_patch(k1s_api_req_t *r, const json_t *cur, const json_t *sc
     return out;
 }
 
+/*
+ * Server-side apply (PATCH with application/apply-patch+yaml): merges the
+ * applied configuration into the stored object, or creates the object if
+ * there is none; fieldmanager.c does the merge and the ownership.
+ */
+static void handle_apply(k1s_api_req_t *r)
+{
+    if (r->sub && strcmp(r->sub, "status")) {
+        k1s_api_fail(r, 415, "UnsupportedMediaType",
+                     "the body of the request was in an unknown format - accepted media types "
+                     "include: application/json-patch+json, application/merge-patch+json");
+        return;
+    }
+    json_t *cfg = NULL;
+    k1s_err_t err = {0};
+    if (r->http->body_len == 0) {
+        k1s_api_fail(r, 400, "BadRequest", "the request body is empty");
+        return;
+    }
+    if (k1s_yaml_to_json(r->http->body, r->http->body_len, &cfg, &err) < 0) {
+        k1s_api_fail(r, 400, "BadRequest", "error decoding YAML: %s", err.msg);
+        return;
+    }
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        k1s_api_fail(r, 400, "BadRequest", "the request body must be a YAML or JSON object");
+        return;
+    }
+    r->key = k1s_obj_key(r->res, r->ns, r->name);
+    if (!k1s_store_get_latest(r->api->store, r->key)) {
+        if (r->sub) {
+            json_decref(cfg);
+            k1s_api_not_found(r, r->name);
+            return;
+        }
+        json_t *obj = k1s_fm_apply(r, NULL, cfg);
+        json_decref(cfg);
+        if (obj)
+            create_object(r, obj, false);
+        return;
+    }
+    free(r->key);
+    r->key = NULL;
+    if (!load_old(r)) {
+        json_decref(cfg);
+        return;
+    }
+    json_t *obj = k1s_fm_apply(r, r->old, cfg);
+    json_decref(cfg);
+    if (obj)
+        finish_update(r, obj, false);
+}
+
 static void handle_update(k1s_api_req_t *r, bool patch)
 {
+    bool apply = patch && k1s_patch_type_parse(k1s_http_req_header(r->http, "Content-Type")) ==
+                              K1S_PATCH_APPLY;
+    if (!k1s_fm_begin(r, patch ? "PatchOptions" : "UpdateOptions", apply))
+        return;
+    if (apply) {
+        handle_apply(r);
+        return;
+    }
     if (!load_old(r))
         return;
     if (r->sub && !strcmp(r->sub, "scale")) {
@@ -785,7 +862,7 @@ static void handle_update(k1s_api_req_t *r, bool patch)
     json_t *newobj;
     bool dup = false;
     if (patch) {
-        newobj = apply_patch(r, r->old, schema_root(r->res));
+        newobj = apply_patch(r, r->old, k1s_resource_schema(r->res));
         if (!newobj)
             return;
         /* a patch that names a resourceVersion makes it a precondition; otherwise none */
