@@ -26,6 +26,8 @@
 
 #define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 #define MAX_MANAGER_LEN 128
+#define MAX_UPDATE_MANAGERS 10
+#define ANCIENT "ancient-changes"
 
 /* ---------- managedFields entries ---------- */
 
@@ -175,10 +177,45 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(p->sub ? p->sub : "", q->sub ? q->sub : "");
 }
 
+/*
+ * Kubernetes keeps at most ten Update entries: the oldest are merged into an
+ * "ancient-changes" entry per API version (its capManagersManager).
+ */
+static void cap_updates(mf_t *m)
+{
+    for (;;) {
+        size_t n = 0, oldest = (size_t)-1;
+        for (size_t i = 0; i < m->n; i++) {
+            entry_t *e = &m->v[i];
+            if (strcmp(e->operation, "Update"))
+                continue;
+            n++;
+            if (strcmp(e->manager, ANCIENT) &&
+                (oldest == (size_t)-1 ||
+                 strcmp(e->time ? e->time : "", m->v[oldest].time ? m->v[oldest].time : "") < 0))
+                oldest = i;
+        }
+        if (n <= MAX_UPDATE_MANAGERS || oldest == (size_t)-1)
+            return;
+        entry_t old = m->v[oldest];
+        m->v[oldest] = m->v[--m->n];
+        entry_t *b = mf_find(m, ANCIENT, "Update", old.api_version, NULL);
+        if (!b)
+            b = mf_add(m, ANCIENT, "Update", old.api_version, old.time, NULL, k1s_fset_new());
+        json_t *u = k1s_fset_union(b->set, old.set);
+        json_decref(b->set);
+        b->set = u;
+        free(b->time);
+        b->time = old.time ? k1s_xstrdup(old.time) : NULL;
+        entry_clear(&old);
+    }
+}
+
 /* Writes m into obj's metadata (sorted as Kubernetes sorts them), or removes the field. */
 static void mf_store(mf_t *m, json_t *obj)
 {
     mf_compact(m);
+    cap_updates(m);
     json_t *meta = k1s_obj_meta(obj);
     if (m->n == 0) {
         json_object_del(meta, "managedFields");

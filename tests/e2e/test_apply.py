@@ -340,3 +340,34 @@ def test_apply_over_http(server, ns):
     status, body = server.json("PATCH", path, yaml_body.replace("name: plain", "name: other"),
                                headers=ct)
     assert status == 400, body
+
+
+def test_update_managers_are_capped(server, ns):
+    """At most ten Update entries: older ones merge into "ancient-changes", as in Kubernetes."""
+    server.kubectl("-n", ns, "create", "configmap", "many")
+    for i in range(12):
+        status, body = server.json(
+            "PATCH", "/api/v1/namespaces/%s/configmaps/many?fieldManager=m%d" % (ns, i),
+            {"data": {"k%d" % i: "v"}}, headers={"Content-Type": "application/merge-patch+json"})
+        assert status == 200, body
+    mf = entries(get(server, ns, "cm", "many"))
+    assert len(mf) == 10, mf
+    ancient = mf[("ancient-changes", "Update", "")]
+    assert "f:k0" in ancient["f:data"]
+    assert ("m11", "Update", "") in mf and ("m0", "Update", "") not in mf
+
+
+def test_kubectl_120_server_side_apply(server, ns):
+    """Debian's kubectl 1.20 speaks the same apply protocol."""
+    from conftest import KUBECTL_120
+    if not os.path.exists(KUBECTL_120):
+        import pytest
+        pytest.skip("Debian's kubectl 1.20 not unpacked (run make deps)")
+    server.kubectl("-n", ns, "apply", "--server-side", "--field-manager=old", "-f", "-",
+                   input=deployment("web", replicas=2), binary=KUBECTL_120)
+    p = server.kubectl("-n", ns, "apply", "--server-side", "-f", "-",
+                       input=deployment("web", replicas=3), binary=KUBECTL_120, check=False)
+    assert p.returncode != 0 and 'conflict with "old": .spec.replicas' in p.stderr, p.stderr
+    server.kubectl("-n", ns, "apply", "--server-side", "--force-conflicts", "-f", "-",
+                   input=deployment("web", replicas=3), binary=KUBECTL_120)
+    assert get(server, ns, "deploy", "web")["spec"]["replicas"] == 3
