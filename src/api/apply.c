@@ -294,6 +294,31 @@ json_t *k1s_apply_fieldset(const json_t *obj, const json_t *schema)
 
 /* ---------- compare ---------- */
 
+/*
+ * Whether a new granular container counts as added itself. Kubernetes
+ * compares against its Go objects, where a struct held by value (metadata,
+ * spec, a pod template...) always exists, even empty, while maps, list items
+ * and structs held by pointer (rollingUpdate, probes, affinity...) appear
+ * when set. The schemas do not say which structs are values; these field
+ * names are the value structs of the built-in types.
+ */
+static bool added_as_node(int kind, const char *pe)
+{
+    static const char *const value_structs[] = {
+        "f:metadata",     "f:spec",           "f:status",          "f:template",
+        "f:strategy",     "f:updateStrategy", "f:resources",       "f:jobTemplate",
+        "f:loadBalancer", "f:nodeInfo",       "f:daemonEndpoints", "f:kubeletEndpoint",
+        "f:roleRef",      "f:target"};
+    if (kind == K_MAP || pe[0] == 'k' || pe[0] == 'v' || pe[0] == 'i')
+        return true;
+    if (kind != K_STRUCT)
+        return false;
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(value_structs); i++)
+        if (!strcmp(pe, value_structs[i]))
+            return false;
+    return true;
+}
+
 typedef struct cmp {
     json_t *added, *modified, *removed;
 } cmp_t;
@@ -363,14 +388,8 @@ static void compare(const json_t *l, const json_t *r, const tref_t *t, path_t *p
         index_free(&li);
         index_free(&ri);
     }
-    /*
-     * The container itself: Kubernetes reports a new map or list item as
-     * added (".") but not a struct, whose zero value its Go types always
-     * carry; a removed one is reported in any case.
-     */
-    if (!l && p->n &&
-        (kind == K_MAP || p->v[p->n - 1][0] == 'k' || p->v[p->n - 1][0] == 'v' ||
-         p->v[p->n - 1][0] == 'i'))
+    /* the container itself: added (".") when it is new, removed when it goes */
+    if (!l && p->n && added_as_node(kind, p->v[p->n - 1]))
         insert(c->added, p);
     else if (!r)
         insert(c->removed, p);

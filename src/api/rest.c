@@ -613,6 +613,14 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
             json_object_set_new(merged, "status", st);
         else
             json_object_del(merged, "status");
+        if (r->applied) {
+            /* an apply to status comes with its managedFields (fieldmanager.c) */
+            json_t *mf = json_object_get(meta, "managedFields");
+            if (mf)
+                json_object_set(k1s_obj_meta(merged), "managedFields", mf);
+            else
+                json_object_del(k1s_obj_meta(merged), "managedFields");
+        }
         r->obj = merged;
         json_decref(newobj);
         newobj = merged;

@@ -196,6 +196,9 @@ def test_managed_fields_of_update_writes(server, ns, tmp_path):
     assert set(f["f:spec"]) >= {"f:replicas", "f:selector", "f:progressDeadlineSeconds",
                                 "f:template", "f:strategy"}
     assert f["f:metadata"] == {"f:labels": {".": {}, "f:app": {}}}
+    # a struct held by pointer is added itself, one held by value is not
+    assert "." in f["f:spec"]["f:strategy"]["f:rollingUpdate"]
+    assert "." not in f["f:spec"]["f:strategy"] and "." not in f["f:spec"]["f:template"]
     assert "f:status" not in f
     c = f["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"nginx"}']
     assert {".", "f:image", "f:name", "f:imagePullPolicy"} <= set(c)
@@ -371,3 +374,35 @@ def test_kubectl_120_server_side_apply(server, ns):
     server.kubectl("-n", ns, "apply", "--server-side", "--force-conflicts", "-f", "-",
                    input=deployment("web", replicas=3), binary=KUBECTL_120)
     assert get(server, ns, "deploy", "web")["spec"]["replicas"] == 3
+
+
+def test_apply_to_status_subresource(server, ns):
+    """kubectl apply --server-side --subresource=status: an Apply entry of its own, conflicts
+    between status managers, and status fields leave when no longer applied."""
+    from conftest import kubectl_minor, KUBECTL
+    import pytest
+    if kubectl_minor(KUBECTL) < 24:
+        pytest.skip("kubectl before 1.24 has no --subresource")
+    server.kubectl("-n", ns, "apply", "--server-side", "-f", "-", input=deployment("web"))
+    st = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+          "status": {"replicas": 2, "readyReplicas": 1,
+                     "conditions": [{"type": "Available", "status": "True", "reason": "Ok"}]}}
+    server.kubectl("-n", ns, "apply", "--server-side", "--subresource=status",
+                   "--field-manager=ctl", "-f", "-", input=json.dumps(st))
+    d = get(server, ns, "deploy", "web")
+    assert d["status"]["readyReplicas"] == 1
+    mf = entries(d)
+    assert mf[("ctl", "Apply", "status")] == {"f:status": {
+        "f:conditions": {'k:{"type":"Available"}': {".": {}, "f:reason": {}, "f:status": {},
+                                                     "f:type": {}}},
+        "f:readyReplicas": {}, "f:replicas": {}}}
+    assert "f:status" not in mf[("kubectl", "Apply", "")]
+    st["status"]["readyReplicas"] = 2
+    p = server.kubectl("-n", ns, "apply", "--server-side", "--subresource=status",
+                       "--field-manager=other", "-f", "-", input=json.dumps(st), check=False)
+    assert p.returncode == 1
+    assert 'conflict with "ctl" with subresource "status": .status.readyReplicas' in p.stderr
+    del st["status"]["readyReplicas"]
+    server.kubectl("-n", ns, "apply", "--server-side", "--subresource=status",
+                   "--field-manager=ctl", "-f", "-", input=json.dumps(st))
+    assert "readyReplicas" not in get(server, ns, "deploy", "web")["status"]
