@@ -438,12 +438,13 @@ void k1s_fm_update(k1s_api_req_t *r, const json_t *old, json_t *obj)
         if (mf_decode(old_mf, &m) < 0)
             mf_free(&m);
     }
-    json_t *lo = old ? without_mf(old) : json_object();
-    json_t *no = without_mf(obj);
+    /* managedFields themselves are compared too, but filter() drops them: cheaper than copies */
+    json_t *lo = old ? json_incref((json_t *)old) : json_object();
     json_t *added = k1s_fset_new(), *modified = k1s_fset_new(), *removed = k1s_fset_new();
     const json_t *schema = k1s_resource_schema(r->res);
-    k1s_apply_compare(lo, no, schema, added, modified, removed);
-    json_t *changed = k1s_fset_union(added, modified);
+    k1s_apply_compare(lo, obj, schema, added, modified, removed);
+    json_t *changed = json_incref(added);
+    k1s_fset_add(changed, modified);
     filter(r->res, sub, changed);
     filter(r->res, sub, removed);
     for (size_t i = 0; i < m.n; i++) {
@@ -459,12 +460,13 @@ void k1s_fm_update(k1s_api_req_t *r, const json_t *old, json_t *obj)
         k1s_time_rfc3339(now);
         entry_t *e = mf_find(&m, r->manager, "Update", av, sub);
         if (!e)
-            e = mf_add(&m, r->manager, "Update", av, NULL, sub, k1s_fset_new());
-        json_t *u = k1s_fset_union(e->set, changed);
-        json_decref(e->set);
-        e->set = u;
-        free(e->time);
-        e->time = k1s_xstrdup(now);
+            mf_add(&m, r->manager, "Update", av, now, sub, json_incref(changed));
+        else
+            k1s_fset_add(e->set, changed);
+        if (e) {
+            free(e->time);
+            e->time = k1s_xstrdup(now);
+        }
     }
     mf_store(&m, obj);
     mf_free(&m);
@@ -473,7 +475,6 @@ void k1s_fm_update(k1s_api_req_t *r, const json_t *old, json_t *obj)
     json_decref(modified);
     json_decref(removed);
     json_decref(lo);
-    json_decref(no);
 }
 
 /* ---------- apply ---------- */

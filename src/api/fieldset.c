@@ -210,6 +210,12 @@ static void union_into(json_t *a, const json_t *b)
     }
 }
 
+void k1s_fset_add(json_t *a, const json_t *b)
+{
+    if (b)
+        union_into(a, b);
+}
+
 json_t *k1s_fset_union(const json_t *a, const json_t *b)
 {
     json_t *out = a ? json_deep_copy(a) : json_object();

@@ -9,6 +9,8 @@ import stat
 import textwrap
 import urllib.parse
 
+import pytest
+
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifests")
 BUNDLE = os.path.join(HERE, "bundle.yaml")
 
@@ -406,3 +408,39 @@ def test_apply_to_status_subresource(server, ns):
     server.kubectl("-n", ns, "apply", "--server-side", "--subresource=status",
                    "--field-manager=ctl", "-f", "-", input=json.dumps(st))
     assert "readyReplicas" not in get(server, ns, "deploy", "web")["status"]
+
+
+def test_python_client_apply(server, ns):
+    """python3-kubernetes: an apply patch with fieldManager and force through its ApiClient
+    (Debian's version picks the first patch media type itself), and managedFields decoded into
+    its V1ManagedFieldsEntry models."""
+    from kubernetes import client, config
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=server.kubeconfig, client_configuration=cfg)
+    with client.ApiClient(cfg) as c:
+
+        def apply(body, manager, force=False):
+            query = [("fieldManager", manager)] + ([("force", "true")] if force else [])
+            return c.call_api("/apis/apps/v1/namespaces/{ns}/deployments/{name}", "PATCH",
+                              {"ns": ns, "name": "py"}, query,
+                              {"Content-Type": "application/apply-patch+yaml",
+                               "Accept": "application/json"},
+                              body=json.dumps(body), response_type="V1Deployment",
+                              auth_settings=["BearerToken"], _return_http_data_only=True)
+
+        body = json.loads(deployment("py", replicas=1))
+        d = apply(body, "py-tool")
+        assert d.spec.replicas == 1
+        (e,) = d.metadata.managed_fields
+        assert (e.manager, e.operation, e.api_version, e.fields_type) == \
+            ("py-tool", "Apply", "apps/v1", "FieldsV1")
+        assert "f:replicas" in e.fields_v1["f:spec"]
+        body["spec"]["replicas"] = 4
+        with pytest.raises(client.exceptions.ApiException) as err:
+            apply(body, "other")
+        assert err.value.status == 409
+        assert json.loads(err.value.body)["details"]["causes"][0]["field"] == ".spec.replicas"
+        d = apply(body, "other", force=True)
+        assert d.spec.replicas == 4
+        assert {m.manager for m in d.metadata.managed_fields} == {"py-tool", "other"}
+        assert client.AppsV1Api(c).read_namespaced_deployment("py", ns).spec.replicas == 4
