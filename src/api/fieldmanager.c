@@ -744,3 +744,27 @@ out:
     json_decref(removed);
     return result;
 }
+
+json_t *k1s_fm_scale_config(k1s_api_req_t *r, const json_t *scale)
+{
+    const char *kind = json_string_value(json_object_get(scale, "kind"));
+    const char *av = json_string_value(json_object_get(scale, "apiVersion"));
+    if ((kind && strcmp(kind, "Scale")) || (av && strcmp(av, "autoscaling/v1"))) {
+        k1s_api_fail(r, 400, "BadRequest",
+                     "the object provided is unrecognized (must be of type Scale): kind %s given",
+                     kind ? kind : "");
+        return NULL;
+    }
+    char wav[128];
+    json_t *meta = json_pack("{s:s}", "name", r->name);
+    const json_t *rv = json_object_get(json_object_get(scale, "metadata"), "resourceVersion");
+    if (json_is_string(rv))
+        json_object_set(meta, "resourceVersion", (json_t *)rv);
+    json_t *cfg = json_pack("{s:s, s:s, s:o}", "apiVersion",
+                            k1s_resource_api_version(r->res, wav, sizeof(wav)), "kind",
+                            r->res->kind, "metadata", meta);
+    const json_t *rep = json_object_get(json_object_get(scale, "spec"), "replicas");
+    if (rep)
+        json_object_set_new(cfg, "spec", json_pack("{s:O}", "replicas", rep));
+    return cfg;
+}

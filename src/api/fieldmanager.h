@@ -56,7 +56,12 @@ void k1s_fm_update(k1s_api_req_t *r, const json_t *old, json_t *obj);
  */
 json_t *k1s_fm_apply(k1s_api_req_t *r, const json_t *live, const json_t *cfg);
 
-/* The schema the field manager reads list and map types from (NULL: none). */
-const json_t *k1s_fm_schema(const k1s_resource_t *res);
+/*
+ * The workload configuration an apply to the scale subresource stands for:
+ * the applied autoscaling/v1 Scale's spec.replicas (and resourceVersion) in
+ * the shape of r's resource. Returns a new reference, or NULL after answering
+ * 400 for something that is not a Scale.
+ */
+json_t *k1s_fm_scale_config(k1s_api_req_t *r, const json_t *scale);
 
 #endif

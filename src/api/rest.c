@@ -771,12 +771,6 @@ static json_t *apply_patch(k1s_api_req_t *r, const json_t *cur, const json_t *sc
  */
 static void handle_apply(k1s_api_req_t *r)
 {
-    if (r->sub && strcmp(r->sub, "status")) {
-        k1s_api_fail(r, 415, "UnsupportedMediaType",
-                     "the body of the request was in an unknown format - accepted media types "
-                     "include: application/json-patch+json, application/merge-patch+json");
-        return;
-    }
     json_t *cfg = NULL;
     k1s_err_t err = {0};
     if (r->http->body_len == 0) {
@@ -792,9 +786,20 @@ static void handle_apply(k1s_api_req_t *r)
         k1s_api_fail(r, 400, "BadRequest", "the request body must be a YAML or JSON object");
         return;
     }
+    if (r->sub && !strcmp(r->sub, "scale")) {
+        /* an applied Scale is the workload's spec.replicas, owned with subresource "scale" */
+        json_t *wc = k1s_fm_scale_config(r, cfg);
+        json_decref(cfg);
+        if (!wc)
+            return;
+        cfg = wc;
+        free(r->sub);
+        r->sub = NULL;
+        r->answer_scale = true;
+    }
     r->key = k1s_obj_key(r->res, r->ns, r->name);
     if (!k1s_store_get_latest(r->api->store, r->key)) {
-        if (r->sub) {
+        if (r->sub || r->answer_scale) {
             json_decref(cfg);
             k1s_api_not_found(r, r->name);
             return;

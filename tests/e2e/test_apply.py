@@ -444,3 +444,27 @@ def test_python_client_apply(server, ns):
         assert d.spec.replicas == 4
         assert {m.manager for m in d.metadata.managed_fields} == {"py-tool", "other"}
         assert client.AppsV1Api(c).read_namespaced_deployment("py", ns).spec.replicas == 4
+
+
+def test_apply_to_scale_subresource(server, ns):
+    """An applied autoscaling/v1 Scale owns the workload's spec.replicas, with subresource
+    "scale" (as an autoscaler applying replicas would)."""
+    server.kubectl("-n", ns, "apply", "--server-side", "-f", "-", input=deployment("web"))
+    scale = "apiVersion: autoscaling/v1\nkind: Scale\nmetadata:\n  name: web\nspec:\n  replicas: 4\n"
+    ct = {"Content-Type": "application/apply-patch+yaml"}
+    path = "/apis/apps/v1/namespaces/%s/deployments/web/scale?fieldManager=scaler" % ns
+    status, body = server.json("PATCH", path, scale, headers=ct)
+    assert status == 409, body
+    assert body["message"] == 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas'
+    status, body = server.json("PATCH", path + "&force=true", scale, headers=ct)
+    assert status == 200, body
+    assert body["kind"] == "Scale" and body["spec"]["replicas"] == 4
+    d = get(server, ns, "deploy", "web")
+    assert d["spec"]["replicas"] == 4
+    mf = entries(d)
+    assert mf[("scaler", "Apply", "scale")] == {"f:spec": {"f:replicas": {}}}
+    assert "f:replicas" not in mf[("kubectl", "Apply", "")]["f:spec"]
+    status, body = server.json("PATCH", path.replace("/web/", "/missing/"), scale, headers=ct)
+    assert status == 404, body
+    status, body = server.json("PATCH", path, deployment("web"), headers=ct)
+    assert status == 400 and "must be of type Scale" in body["message"], body
