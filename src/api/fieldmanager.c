@@ -28,6 +28,7 @@
 #define MAX_MANAGER_LEN 128
 #define MAX_UPDATE_MANAGERS 10
 #define ANCIENT "ancient-changes"
+#define BEFORE_FIRST_APPLY "before-first-apply"
 
 /* ---------- managedFields entries ---------- */
 
@@ -613,6 +614,24 @@ json_t *k1s_fm_apply(k1s_api_req_t *r, const json_t *live, const json_t *cfg)
         mf_decode(json_object_get(json_object_get(live, "metadata"), "managedFields"), &m) < 0)
         mf_free(&m);
     json_t *lo = live ? without_mf(live) : json_object();
+    if (live && m.n == 0) {
+        /* an object nobody manages yet (written before managedFields were kept): its
+         * fields go to "before-first-apply", so the apply neither drops nor silently
+         * takes them, as Kubernetes' skipNonAppliedManager does */
+        json_t *empty = json_object(), *added = k1s_fset_new(), *mod = k1s_fset_new(),
+               *rem = k1s_fset_new();
+        k1s_apply_compare(empty, lo, schema, added, mod, rem);
+        filter(r->res, NULL, added);
+        char av[128], now[32];
+        k1s_resource_api_version(r->res, av, sizeof(av));
+        k1s_time_rfc3339(now);
+        if (!k1s_fset_empty(added))
+            mf_add(&m, BEFORE_FIRST_APPLY, "Update", av, now, NULL, json_incref(added));
+        json_decref(empty);
+        json_decref(added);
+        json_decref(mod);
+        json_decref(rem);
+    }
     json_t *merged = k1s_apply_merge(lo, cfg, schema);
     json_t *newset = k1s_apply_fieldset(cfg, schema);
     filter(r->res, sub, newset);

@@ -468,3 +468,26 @@ def test_apply_to_scale_subresource(server, ns):
     assert status == 404, body
     status, body = server.json("PATCH", path, deployment("web"), headers=ct)
     assert status == 400 and "must be of type Scale" in body["message"], body
+
+
+def test_apply_to_object_without_managed_fields(server):
+    """Objects nobody manages yet (the server's own bootstrap namespaces): the first apply
+    records their fields as "before-first-apply", so they neither vanish nor change hands."""
+    mf = get(server, "default", "namespace", "kube-public")["metadata"].get("managedFields")
+    if mf:
+        import pytest
+        pytest.skip("kube-public already has managedFields")
+    ns_cfg = {"apiVersion": "v1", "kind": "Namespace",
+              "metadata": {"name": "kube-public", "labels": {"team": "x"}}}
+    server.kubectl("apply", "--server-side", "--field-manager=labeler", "-f", "-",
+                   input=json.dumps(ns_cfg))
+    o = get(server, "default", "namespace", "kube-public")
+    mf = entries(o)
+    assert mf[("labeler", "Apply", "")] == {"f:metadata": {"f:labels": {"f:team": {}}}}
+    before = mf[("before-first-apply", "Update", "")]
+    assert "f:kubernetes.io/metadata.name" in before["f:metadata"]["f:labels"]
+    del ns_cfg["metadata"]["labels"]
+    server.kubectl("apply", "--server-side", "--field-manager=labeler", "-f", "-",
+                   input=json.dumps(ns_cfg))
+    o = get(server, "default", "namespace", "kube-public")
+    assert o["metadata"]["labels"] == {"kubernetes.io/metadata.name": "kube-public"}
