@@ -380,7 +380,10 @@ static json_t *mf_without_times(const json_t *obj)
     json_t *mf = json_deep_copy(json_object_get(json_object_get(obj, "metadata"), "managedFields"));
     size_t i;
     json_t *e;
-    json_array_foreach(mf, i, e) json_object_del(e, "time");
+    json_array_foreach(mf, i, e)
+    {
+        json_object_del(e, "time");
+    }
     return mf;
 }
 

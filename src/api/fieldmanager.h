@@ -26,8 +26,6 @@
 
 #include "api/apiserver-int.h"
 
-/* Fields sets never hold; kept out of every managedFields entry. */
-
 /*
  * Reads fieldManager (or derives it from the User-Agent) and force into r.
  * options_kind is "CreateOptions", "UpdateOptions" or "PatchOptions"; apply

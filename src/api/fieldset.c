@@ -166,7 +166,10 @@ static const char **sorted_keys(const json_t *node, size_t *n)
     size_t i = 0;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)node, k, v) keys[i++] = k;
+    json_object_foreach((json_t *)node, k, v)
+    {
+        keys[i++] = k;
+    }
     qsort(keys, *n, sizeof(*keys), cmp_pe);
     return keys;
 }
