@@ -114,6 +114,10 @@ typedef struct k1s_api_req {
     void *quota_charge;        /* usage charged by ResourceQuota until answered (admit-quota.c) */
     void *admit_chain;         /* the admission phase in progress (admission.c) */
     int64_t grace;             /* a delete's grace period, -1 for the object's own (rest.c) */
+    /* field manager (fieldmanager.c) */
+    char *manager; /* fieldManager, or derived from the User-Agent */
+    bool force;    /* apply: force=true */
+    bool applied;  /* managedFields already set by an apply */
 } k1s_api_req_t;
 
 /* --- apiserver.c --- */

@@ -19,6 +19,7 @@
 #include "api/csr.h"
 #include "api/crd.h"
 #include "api/defaults.h"
+#include "api/fieldmanager.h"
 #include "api/openapi.h"
 #include "api/patch.h"
 #include "api/protobuf.h"
@@ -429,13 +430,22 @@ static void reset_status_on_create(k1s_api_req_t *r, json_t *obj)
 
 static void create_admitted(k1s_api_req_t *r);
 static void create_validated(k1s_api_req_t *r);
+static void create_object(k1s_api_req_t *r, json_t *obj, bool dup);
 
 static void handle_create(k1s_api_req_t *r)
 {
+    if (!k1s_fm_begin(r, "CreateOptions", false))
+        return;
     bool dup = false;
     json_t *obj = decode_body(r, &dup);
     if (!obj)
         return;
+    create_object(r, obj, dup);
+}
+
+/* Creates obj (owned) from a POST or from an apply to an object that does not exist. */
+static void create_object(k1s_api_req_t *r, json_t *obj, bool dup)
+{
     r->obj = obj;
     if (!check_type(r, obj) || !k1s_node_restriction_admit(r, obj))
         return;
@@ -509,6 +519,8 @@ static void create_admitted(k1s_api_req_t *r)
         json_object_set_new(json_object_get(obj, "status"), "qosClass",
                             json_string(k1s_pod_qos_class(obj)));
     k1s_csr_prepare(r, obj, NULL);
+    /* managedFields before validation, as Kubernetes records them before its strategy runs */
+    k1s_fm_update(r, NULL, obj);
     json_t *causes = json_array();
     if (!name || !*name)
         json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueRequired",
@@ -522,6 +534,8 @@ static void create_admitted(k1s_api_req_t *r)
         return;
     }
     json_decref(causes);
+    free(r->name);
+    free(r->key);
     r->name = k1s_xstrdup(name);
     k1s_admission_validate(r, create_validated);
 }
@@ -680,6 +694,14 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
             json_object_set_new(merged, "status", st);
         else
             json_object_del(merged, "status");
+        if (r->applied) {
+            /* an apply to status comes with its managedFields (fieldmanager.c) */
+            json_t *mf = json_object_get(meta, "managedFields");
+            if (mf)
+                json_object_set(k1s_obj_meta(merged), "managedFields", mf);
+            else
+                json_object_del(k1s_obj_meta(merged), "managedFields");
+        }
         r->obj = merged;
         json_decref(newobj);
         newobj = merged;
@@ -694,6 +716,8 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
     k1s_csr_prepare(r, newobj, old);
     /* deletion in progress: finalizers may only be removed, deletionTimestamp stays */
     k1s_defaults_apply(r->res, newobj);
+    /* managedFields before admission, as Kubernetes records them before its strategy runs */
+    k1s_fm_update(r, old, newobj);
     k1s_admission_mutate(r, update_admitted);
 }
 
@@ -824,11 +848,6 @@ static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
     return scale;
 }
 
-static const json_t *schema_root(const k1s_resource_t *res)
-{
-    return k1s_resource_schema(res);
-}
-
 /* Applies a PATCH body to cur (not modified); answers and returns NULL on error. */
 static json_t *apply_patch(k1s_api_req_t *r, const json_t *cur, const json_t *schema)
 {
@@ -861,8 +880,74 @@ static json_t *apply_patch(k1s_api_req_t *r, const json_t *cur, const json_t *sc
     return out;
 }
 
+/*
+ * Server-side apply (PATCH with application/apply-patch+yaml): merges the
+ * applied configuration into the stored object, or creates the object if
+ * there is none; fieldmanager.c does the merge and the ownership.
+ */
+static void handle_apply(k1s_api_req_t *r)
+{
+    json_t *cfg = NULL;
+    k1s_err_t err = {0};
+    if (r->http->body_len == 0) {
+        k1s_api_fail(r, 400, "BadRequest", "the request body is empty");
+        return;
+    }
+    if (k1s_yaml_to_json(r->http->body, r->http->body_len, &cfg, &err) < 0) {
+        k1s_api_fail(r, 400, "BadRequest", "error decoding YAML: %s", err.msg);
+        return;
+    }
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        k1s_api_fail(r, 400, "BadRequest", "the request body must be a YAML or JSON object");
+        return;
+    }
+    if (r->sub && !strcmp(r->sub, "scale")) {
+        /* an applied Scale is the workload's spec.replicas, owned with subresource "scale" */
+        json_t *wc = k1s_fm_scale_config(r, cfg);
+        json_decref(cfg);
+        if (!wc)
+            return;
+        cfg = wc;
+        free(r->sub);
+        r->sub = NULL;
+        r->answer_scale = true;
+    }
+    r->key = k1s_obj_key(r->res, r->ns, r->name);
+    if (!k1s_store_get_latest(r->api->store, r->key)) {
+        if (r->sub || r->answer_scale) {
+            json_decref(cfg);
+            k1s_api_not_found(r, r->name);
+            return;
+        }
+        json_t *obj = k1s_fm_apply(r, NULL, cfg);
+        json_decref(cfg);
+        if (obj)
+            create_object(r, obj, false);
+        return;
+    }
+    free(r->key);
+    r->key = NULL;
+    if (!load_old(r)) {
+        json_decref(cfg);
+        return;
+    }
+    json_t *obj = k1s_fm_apply(r, r->old, cfg);
+    json_decref(cfg);
+    if (obj)
+        finish_update(r, obj, false);
+}
+
 static void handle_update(k1s_api_req_t *r, bool patch)
 {
+    bool apply = patch && k1s_patch_type_parse(k1s_http_req_header(r->http, "Content-Type")) ==
+                              K1S_PATCH_APPLY;
+    if (!k1s_fm_begin(r, patch ? "PatchOptions" : "UpdateOptions", apply))
+        return;
+    if (apply) {
+        handle_apply(r);
+        return;
+    }
     if (!load_old(r))
         return;
     if (r->sub && !strcmp(r->sub, "scale")) {
@@ -910,7 +995,7 @@ static void handle_update(k1s_api_req_t *r, bool patch)
     json_t *newobj;
     bool dup = false;
     if (patch) {
-        newobj = apply_patch(r, r->old, schema_root(r->res));
+        newobj = apply_patch(r, r->old, k1s_resource_schema(r->res));
         if (!newobj)
             return;
         /* a patch that names a resourceVersion makes it a precondition; otherwise none */

@@ -68,6 +68,7 @@ void k1s_api_req_done(k1s_api_req_t *r, int code)
     free(r->name);
     free(r->sub);
     free(r->key);
+    free(r->manager);
     free(r);
 }
 
