@@ -47,6 +47,9 @@ const char *k1s_admit_operation(const k1s_api_req_t *r)
         return "CREATE";
     if (!strcmp(r->verb, "delete") || !strcmp(r->verb, "deletecollection"))
         return "DELETE";
+    /* a server-side apply (PATCH) to an object that does not exist creates it */
+    if (!r->old)
+        return "CREATE";
     return "UPDATE";
 }
 

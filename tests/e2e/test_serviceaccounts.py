@@ -502,3 +502,18 @@ def test_token_user_info_reaches_a_csr(server, ns, tmp_path):
         server.kubectl("delete", "csr", name, "--ignore-not-found", check=False)
         server.kubectl("delete", "clusterrolebinding,clusterrole", name, "--ignore-not-found",
                        check=False)
+
+
+def test_server_side_apply_create_is_admitted_as_a_create(server, ns):
+    manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: ssa}\nspec: {containers: [{name: c, image: busybox}]}\n"
+    server.kubectl("-n", ns, "apply", "--server-side", "-f", "-", input=manifest)
+    spec = pod_spec(server, ns, "ssa")
+    assert spec["serviceAccountName"] == "default"
+    assert [v for v in spec["volumes"] if v["name"].startswith("kube-api-access-")]
+    # applying it again is an update: the admission defaults stay as they are
+    server.kubectl("-n", ns, "apply", "--server-side", "-f", "-", input=manifest)
+    assert pod_spec(server, ns, "ssa")["volumes"] == spec["volumes"]
+    p = server.kubectl("-n", ns, "apply", "--server-side", "-f", "-", check=False,
+                       input=manifest.replace("name: ssa", "name: ghost").replace(
+                           "spec: {", "spec: {serviceAccountName: ghost, "))
+    assert 'error looking up service account %s/ghost' % ns in p.stderr
