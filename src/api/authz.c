@@ -49,13 +49,14 @@ void k1s_authz_req_free(k1s_authz_req_t *z)
         for (size_t i = 0; z->imp_groups[i]; i++)
             free(z->imp_groups[i]);
     free(z->imp_groups);
-    free(z->groups);
+    if (z->groups != z->auth_groups)
+        free(z->groups);
     free(z->auth_groups);
     free(z->audit_id);
     free(z->uri);
     free(z->user_agent);
     free(z->source_ip);
-    free(z->buf);
+    free(z->fs_name);
     free(z);
 }
 
@@ -91,16 +92,10 @@ static void parse_attrs(k1s_authz_req_t *z, k1s_http_req_t *h)
 {
     k1s_authz_attrs_t *a = &z->a;
     const char *path = h->path;
-    const char *fs = k1s_http_req_query(h, "fieldSelector");
-    size_t pl = strlen(path), fl = fs ? strlen(fs) : 0;
-    z->buf = k1s_xmalloc(2 * (pl + 1) + fl + 1);
-    char *pathcopy = z->buf, *split = z->buf + pl + 1, *fscopy = split + pl + 1;
+    size_t pl = strlen(path);
+    char *pathcopy = z->buf, *split = z->buf + pl + 1;
     memcpy(pathcopy, path, pl + 1);
     memcpy(split, path, pl + 1);
-    if (fs)
-        memcpy(fscopy, fs, fl + 1);
-    else
-        fscopy[0] = 0;
     a->path = pathcopy;
     a->group = a->version = a->resource = a->sub = a->ns = a->name = "";
     a->verb = lower_method(h->method);
@@ -153,9 +148,13 @@ static void parse_attrs(k1s_authz_req_t *z, k1s_http_req_t *h)
     if (by_method && !*a->name && !strcmp(a->verb, "get")) {
         const char *w = k1s_http_req_query(h, "watch");
         a->verb = w && (!strcmp(w, "1") || !strcasecmp(w, "true")) ? "watch" : "list";
-        char *fname = fs ? field_selector_name(fscopy) : NULL;
-        if (fname && *fname && !strchr(fname, '/'))
-            a->name = fname;
+        const char *fs = k1s_http_req_query(h, "fieldSelector");
+        if (fs) {
+            z->fs_name = k1s_xstrdup(fs);
+            char *fname = field_selector_name(z->fs_name);
+            if (fname && *fname && !strchr(fname, '/'))
+                a->name = fname;
+        }
     }
     if (by_method && !*a->name && !strcmp(a->verb, "delete"))
         a->verb = "deletecollection";
@@ -335,7 +334,6 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
                 k1s_xasprintf("system:serviceaccounts:%.*s", (int)(c - rest), rest);
     }
     z->imp_user = k1s_xstrdup(user);
-    free(z->groups);
     z->groups = with_authenticated(z->imp_groups, user);
     r->user = z->imp_user;
     r->groups = z->groups;
@@ -349,13 +347,13 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
 bool k1s_authz_request(k1s_api_req_t *r)
 {
     k1s_apiserver_t *api = r->api;
-    k1s_authz_req_t *z = k1s_xcalloc(1, sizeof(*z));
-    r->authz = z;
     k1s_http_req_t *h = r->http;
+    k1s_authz_req_t *z = k1s_xcalloc(1, sizeof(*z) + 2 * (strlen(h->path) + 1));
+    r->authz = z;
     parse_attrs(z, h);
     z->auth_user = r->user;
     z->auth_groups = with_authenticated(r->groups, r->user);
-    z->groups = with_authenticated(r->groups, r->user);
+    z->groups = z->auth_groups;
     r->groups = z->groups;
     z->a.user = r->user;
     z->a.groups = z->groups;

@@ -29,14 +29,15 @@ typedef struct k1s_authz_req {
     char reason[384];
     /* who authenticated, and whom they act as (impersonation) */
     const char *auth_user;
-    char **auth_groups; /* effective groups of the authenticated user (pointers, not owned) */
+    char **auth_groups; /* groups of the authenticated user, with system:authenticated */
     char *imp_user;     /* NULL unless impersonating */
     char **imp_groups;  /* owned strings */
-    char **groups;      /* the effective user's groups (with system:authenticated); array owned */
+    char **groups;      /* the effective user's groups: auth_groups, or the impersonated ones */
     /* for the audit log: captured while the HTTP request still exists */
     char *audit_id, *uri, *user_agent, *source_ip;
     char received[40];
-    char *buf; /* storage for the attribute strings */
+    char *fs_name; /* a name pinned by fieldSelector=metadata.name=x, or NULL */
+    char buf[];    /* storage for the attribute strings (two copies of the path) */
 } k1s_authz_req_t;
 
 /* Creates the server-wide authorizer (RBAC view over the store). */
