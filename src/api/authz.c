@@ -45,6 +45,7 @@ void k1s_authz_req_free(k1s_authz_req_t *z)
     if (!z)
         return;
     free(z->imp_user);
+    free(z->imp_uid);
     if (z->imp_groups)
         for (size_t i = 0; z->imp_groups[i]; i++)
             free(z->imp_groups[i]);
@@ -334,6 +335,7 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
                 k1s_xasprintf("system:serviceaccounts:%.*s", (int)(c - rest), rest);
     }
     z->imp_user = k1s_xstrdup(user);
+    z->imp_uid = uid ? k1s_xstrdup(uid) : NULL;
     z->groups = with_authenticated(z->imp_groups, user);
     r->user = z->imp_user;
     r->groups = z->groups;

@@ -31,6 +31,7 @@ typedef struct k1s_authz_req {
     const char *auth_user;
     char **auth_groups; /* groups of the authenticated user, with system:authenticated */
     char *imp_user;     /* NULL unless impersonating */
+    char *imp_uid;      /* Impersonate-Uid, or NULL */
     char **imp_groups;  /* owned strings */
     char **groups;      /* the effective user's groups: auth_groups, or the impersonated ones */
     /* for the audit log: captured while the HTTP request still exists */

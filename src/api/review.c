@@ -140,12 +140,16 @@ static void rules_review(k1s_api_req_t *r, json_t *obj)
 static void self_subject_review(k1s_api_req_t *r, json_t *obj)
 {
     json_t *ui = json_pack("{s:s, s:o}", "username", r->user, "groups", groups_json(r->groups));
-    const k1s_token_t *t = NULL;
     const char *auth = k1s_http_req_header(r->http, "Authorization");
-    if (auth && !strncasecmp(auth, "Bearer ", 7) && !(r->authz && r->authz->imp_user))
-        t = k1s_api_token_lookup(r->api, auth + 7);
-    if (t && t->uid && *t->uid)
-        json_object_set_new(ui, "uid", json_string(t->uid));
+    const char *user, *uid = NULL;
+    char *const *groups;
+    if (r->authz && r->authz->imp_user)
+        uid = r->authz->imp_uid;
+    else if (!(auth && !strncasecmp(auth, "Bearer ", 7) &&
+               k1s_api_authenticate_token(r->api, auth + 7, &user, &uid, &groups)))
+        uid = NULL;
+    if (uid && *uid)
+        json_object_set_new(ui, "uid", json_string(uid));
     json_t *out = json_pack("{s:o}", "userInfo", ui);
     json_object_del(obj, "spec");
     answer(r, obj, out);
@@ -154,18 +158,20 @@ static void self_subject_review(k1s_api_req_t *r, json_t *obj)
 static void token_review(k1s_api_req_t *r, json_t *obj)
 {
     const char *tok = str_or_empty(json_object_get(obj, "spec"), "token");
-    const k1s_token_t *t = *tok ? k1s_api_token_lookup(r->api, tok) : NULL;
-    if (!t) {
+    const char *name, *uid;
+    char *const *groups;
+    if (!*tok || !k1s_api_authenticate_token(r->api, tok, &name, &uid, &groups)) {
         answer(r, obj, json_pack("{s:{}}", "user"));
         return;
     }
     bool has_auth = false;
-    for (size_t i = 0; t->groups && t->groups[i]; i++)
-        has_auth |= !strcmp(t->groups[i], "system:authenticated");
-    json_t *g = groups_json(t->groups);
+    for (size_t i = 0; groups && groups[i]; i++)
+        has_auth |= !strcmp(groups[i], "system:authenticated");
+    json_t *g = groups_json(groups);
     if (!has_auth)
         json_array_append_new(g, json_string("system:authenticated"));
-    json_t *user = json_pack("{s:s, s:s, s:o}", "username", t->user, "uid", t->uid, "groups", g);
+    json_t *user =
+        json_pack("{s:s, s:s, s:o}", "username", name, "uid", uid ? uid : "", "groups", g);
     json_t *st = json_pack("{s:b, s:o}", "authenticated", 1, "user", user);
     json_t *aud = json_object_get(json_object_get(obj, "spec"), "audiences");
     if (json_array_size(aud))

@@ -478,3 +478,54 @@ def test_node_identity_is_restricted(server, ns):
     fake = make_user(server, "system:node:n3")
     p = as_user(server, fake, "get", "nodes", check=False)
     assert 'User "system:node:n3" cannot list resource "nodes"' in p.stderr
+
+
+def test_token_file_users_and_uid(fresh_server):
+    s = fresh_server.start()
+    tokens = os.path.join(s.data_dir, "server", "cred", "tokens.csv")
+    s.stop()
+    with open(tokens, "a") as f:
+        f.write('dave-token-0123456789,dave,dave-uid,"qa,ops"\n')
+    s.start()
+    empty = os.path.join(s.tmp, "empty-kubeconfig")
+    open(empty, "w").close()
+    dave = ["--kubeconfig", empty, "--server", s.url, "--certificate-authority", s.ca(),
+            "--token", "dave-token-0123456789"]
+    out = s.kubectl("auth", "whoami", *dave).stdout.split("\n")
+    assert out[1].split() == ["Username", "dave"]
+    assert out[2].split() == ["UID", "dave-uid"]
+    assert out[3].split() == ["Groups", "[qa", "ops", "system:authenticated]"]
+    p = s.kubectl("get", "pods", *dave, check=False)
+    assert ('pods is forbidden: User "dave" cannot list resource "pods" in API group "" in the '
+            'namespace "default"') in p.stderr
+    s.kubectl("create", "rolebinding", "ops-view", "--clusterrole=view", "--group=ops")
+    s.kubectl("get", "pods", *dave)
+    # the admin may also act as a uid
+    out = s.kubectl("auth", "whoami", "--as", "erin", "--as-uid", "e-1").stdout.split("\n")
+    assert out[2].split() == ["UID", "e-1"]
+
+
+def test_python_client_reviews_and_forbidden(server, ns, alice):
+    from kubernetes import client, config
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=alice, client_configuration=cfg)
+    api = client.ApiClient(cfg)
+    bind_view(server, ns)
+    authz = client.AuthorizationV1Api(api)
+    review = authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(
+            namespace=ns, verb="list", resource="pods"))))
+    assert review.status.allowed is True
+    rules = authz.create_self_subject_rules_review(client.V1SelfSubjectRulesReview(
+        spec=client.V1SelfSubjectRulesReviewSpec(namespace=ns)))
+    assert any("pods" in (r.resources or []) and "list" in r.verbs for r in rules.status.resource_rules)
+    core = client.CoreV1Api(api)
+    assert core.list_namespaced_pod(ns).items == []
+    try:
+        core.list_namespaced_secret(ns)
+        raise AssertionError("alice listed secrets")
+    except client.exceptions.ApiException as e:
+        assert e.status == 403
+        body = json.loads(e.body)
+        assert body["reason"] == "Forbidden"
+        assert body["details"] == {"kind": "secrets"}
