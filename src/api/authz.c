@@ -54,6 +54,8 @@ void k1s_authz_req_free(k1s_authz_req_t *z)
         free(z->groups);
     free(z->auth_groups);
     free(z->audit_id);
+    free(z->st_reason);
+    free(z->st_message);
     free(z->uri);
     free(z->user_agent);
     free(z->source_ip);

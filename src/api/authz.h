@@ -36,6 +36,7 @@ typedef struct k1s_authz_req {
     char **groups;      /* the effective user's groups: auth_groups, or the impersonated ones */
     /* for the audit log: captured while the HTTP request still exists */
     char *audit_id, *uri, *user_agent, *source_ip;
+    char *st_reason, *st_message; /* of a failure answer (audit.c) */
     char received[40];
     char *fs_name; /* a name pinned by fieldSelector=metadata.name=x, or NULL */
     char buf[];    /* storage for the attribute strings (two copies of the path) */

@@ -61,19 +61,29 @@ def test_writes_and_denials_are_audited(fresh_server):
                                    "apiVersion": "v1"}
     assert denied["annotations"] == {"authorization.k8s.io/decision": "forbid",
                                      "authorization.k8s.io/reason": ""}
-    assert denied["responseStatus"]["code"] == 403
+    assert denied["responseStatus"] == {
+        "metadata": {}, "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": 'secrets "top" is forbidden: User "alice" cannot get resource "secrets" in API '
+                   'group "" in the namespace "kube-system"'}
     # impersonated requests name both users
     s.kubectl("create", "configmap", "c2", "--as", "bob", check=False)
     evs = wait_for(log, lambda e: len(e) >= 5)
     assert evs[4]["user"]["username"] == "system:admin"
     assert evs[4]["impersonatedUser"] == {"username": "bob", "groups": ["system:authenticated"]}
     assert evs[4]["annotations"]["authorization.k8s.io/decision"] == "forbid"
+    # a failed write says why
+    s.kubectl("create", "configmap", "c3")
+    s.kubectl("create", "configmap", "c3", check=False)
+    evs = wait_for(log, lambda e: len(e) >= 7)
+    assert evs[6]["responseStatus"]["code"] == 409
+    assert evs[6]["responseStatus"]["reason"] == "AlreadyExists"
+    assert evs[6]["responseStatus"]["message"] == 'configmaps "c3" already exists'
     # and the audit id is the one the response carried
     status, hdrs, _ = s.request("POST", "/api/v1/namespaces/default/configmaps",
-                                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c3"}})
+                                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c4"}})
     assert status == 201
-    evs = wait_for(log, lambda e: len(e) >= 6)
-    assert evs[5]["auditID"] == hdrs["Audit-Id"]
+    evs = wait_for(log, lambda e: len(e) >= 8)
+    assert evs[7]["auditID"] == hdrs["Audit-Id"]
 
 
 def test_audit_log_from_config_file_rotates(fresh_server):
