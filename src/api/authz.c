@@ -346,6 +346,11 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
     return true;
 }
 
+bool k1s_authz_admit(k1s_api_req_t *r, const json_t *obj)
+{
+    return k1s_node_restriction_admit(r, obj) && k1s_rbac_escalation_admit(r, obj);
+}
+
 /* ---------- the hook ---------- */
 
 bool k1s_authz_request(k1s_api_req_t *r)

@@ -71,6 +71,16 @@ char *k1s_authz_forbidden_message(const k1s_authz_attrs_t *a, const char *reason
 void k1s_authz_fail(k1s_api_req_t *r, const char *resource, const char *group, const char *name,
                     const char *why);
 
+/*
+ * Admission by the authorization layer for a create or update whose new
+ * object is obj: NodeRestriction and RBAC's escalation prevention. Returns
+ * true to admit; otherwise r has been answered (403) and released.
+ */
+bool k1s_authz_admit(k1s_api_req_t *r, const json_t *obj);
+
+/* --- rbac-escalation.c: roles and bindings grant only what their author holds --- */
+bool k1s_rbac_escalation_admit(k1s_api_req_t *r, const json_t *obj);
+
 /* --- node-authz.c: the Node authorizer and NodeRestriction --- */
 
 /* If user/groups is a node identity (system:node:<name> in system:nodes), its name; else NULL. */

@@ -504,6 +504,19 @@ static void rebuild(k1s_rbac_t *rb)
     objv_free(&rbs);
 }
 
+json_t *k1s_rbac_role_rules(k1s_rbac_t *rb, const char *ns, const char *name)
+{
+    k1s_rbac_sync(rb);
+    const ruleset_t *rs;
+    if (ns) {
+        char *k = k1s_xasprintf("%s/%s", ns, name);
+        rs = ruleset_find(rb->rs, rb->nrs, k);
+        free(k);
+    } else
+        rs = ruleset_find(rb->crs, rb->ncrs, name);
+    return rs ? json_incref(rs->rules) : NULL;
+}
+
 void k1s_rbac_sync(k1s_rbac_t *rb)
 {
     if (rb->dirty)

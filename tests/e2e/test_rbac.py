@@ -529,3 +529,40 @@ def test_python_client_reviews_and_forbidden(server, ns, alice):
         body = json.loads(e.body)
         assert body["reason"] == "Forbidden"
         assert body["details"] == {"kind": "secrets"}
+
+
+def test_no_escalation_through_roles_and_bindings(server, ns):
+    frank = make_user(server, "frank", ["team"])
+    server.kubectl("create", "rolebinding", "frank-admin", "--clusterrole=admin", "--user=frank", "-n", ns)
+    # a namespace admin may hand out what it holds
+    as_user(server, frank, "create", "rolebinding", "bob-view", "--clusterrole=view", "--user=bob", "-n", ns)
+    as_user(server, frank, "create", "role", "pod-reader", "--verb=get,list", "--resource=pods", "-n", ns)
+    as_user(server, frank, "create", "rolebinding", "bob-pods", "--role=pod-reader", "--user=bob", "-n", ns)
+    # but not more
+    p = as_user(server, frank, "create", "rolebinding", "frank-root", "--clusterrole=cluster-admin",
+                "--user=frank", "-n", ns, check=False)
+    assert p.returncode == 1
+    assert ('rolebindings.rbac.authorization.k8s.io "frank-root" is forbidden: user "frank" '
+            '(groups=["team" "system:authenticated"]) is attempting to grant RBAC permissions not '
+            'currently held:\n{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n'
+            '{NonResourceURLs:["*"], Verbs:["*"]}') in p.stderr
+    p = as_user(server, frank, "create", "role", "node-reader", "--verb=get", "--resource=nodes",
+                "-n", ns, check=False)
+    assert ('roles.rbac.authorization.k8s.io "node-reader" is forbidden: user "frank" (groups=["team" '
+            '"system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+            '{APIGroups:[""], Resources:["nodes"], Verbs:["get"]}') in p.stderr
+    # nor widen a role it may edit
+    p = as_user(server, frank, "patch", "role", "pod-reader", "-n", ns, "--type=json", "-p",
+                '[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["nodes"],"verbs":["list"]}}]',
+                check=False)
+    assert "attempting to grant RBAC permissions not currently held" in p.stderr
+    assert '{APIGroups:[""], Resources:["nodes"], Verbs:["list"]}' in p.stderr
+    # the bind verb on a role lifts the check for bindings to it
+    server.kubectl("create", "clusterrole", "bind-cluster-admin", "--verb=bind",
+                   "--resource=clusterroles.rbac.authorization.k8s.io", "--resource-name=cluster-admin")
+    server.kubectl("create", "rolebinding", "frank-bind", "--clusterrole=bind-cluster-admin",
+                   "--user=frank", "-n", ns)
+    as_user(server, frank, "create", "rolebinding", "frank-root", "--clusterrole=cluster-admin",
+            "--user=frank", "-n", ns)
+    # the admin (system:masters) is never checked
+    server.kubectl("create", "role", "anything", "--verb=*", "--resource=*", "-n", ns)
