@@ -129,8 +129,11 @@ static bool pod_refs(const json_t *pod, enum ref_kind k, const char *name)
     size_t i;
     json_t *v;
     if (k == REF_SECRET) {
-        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i,
-                           v) if (str_is(json_object_get(v, "name"), name)) return true;
+        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, v)
+        {
+            if (str_is(json_object_get(v, "name"), name))
+                return true;
+        }
     }
     if (k == REF_SECRET || k == REF_CONFIGMAP) {
         static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};

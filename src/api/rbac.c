@@ -285,7 +285,11 @@ static bool rules_contain(const json_t *rules, const json_t *rule)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(rules, i, x) if (json_equal(x, rule)) return true;
+    json_array_foreach(rules, i, x)
+    {
+        if (json_equal(x, rule))
+            return true;
+    }
     return false;
 }
 
@@ -364,8 +368,11 @@ static void aggregate(k1s_rbac_t *rb, objv_t *crs)
                     continue;
                 size_t x;
                 json_t *rule;
-                json_array_foreach(rules[j], x, rule) if (!rules_contain(nr, rule))
-                    json_array_append(nr, rule);
+                json_array_foreach(rules[j], x, rule)
+                {
+                    if (!rules_contain(nr, rule))
+                        json_array_append(nr, rule);
+                }
             }
             if (!json_equal(nr, rules[i])) {
                 json_decref(rules[i]);
