@@ -428,7 +428,11 @@ def test_node_identity_is_restricted(server, ns):
     p = as_user(server, node, "get", "deployments", "-n", ns, check=False)
     assert p.returncode == 1 and "forbidden" in p.stderr
     # writes: its own Node and its status only
-    as_user(server, node, "label", "node", "n1", "a=b")
+    as_user(server, node, "label", "node", "n1", "a=b", "topology.kubernetes.io/zone=z1")
+    p = as_user(server, node, "label", "node", "n1", "node-restriction.kubernetes.io/trusted=yes",
+                "kubernetes.io/role=master", check=False)
+    assert ('nodes "n1" is forbidden: is not allowed to modify labels: kubernetes.io/role, '
+            'node-restriction.kubernetes.io/trusted') in p.stderr
     p = as_user(server, node, "label", "node", "n2", "a=b", check=False)
     assert 'nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2"' in p.stderr
     code, body = user_request(server, node, "DELETE", "/api/v1/nodes/n2")
