@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "api/apiserver-int.h"
 #include "api/audit.h"
@@ -46,6 +47,7 @@ void k1s_authz_req_free(k1s_authz_req_t *z)
         return;
     free(z->imp_user);
     free(z->imp_uid);
+    json_decref(z->imp_extra);
     if (z->imp_groups)
         for (size_t i = 0; z->imp_groups[i]; i++)
             free(z->imp_groups[i]);
@@ -328,6 +330,39 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
     }
     if (uid && !may_impersonate(r, z, "authentication.k8s.io", "uids", "", uid))
         return false;
+    /* Impersonate-Extra-<key>: the `impersonate` verb on userextras/<key>, named by the value */
+    const char *hname, *hval;
+    for (int i = 0; (hval = k1s_http_req_header_prefixed(h, "Impersonate-Extra-", i, &hname));
+         i++) {
+        char *key = k1s_xstrdup(hname + strlen("Impersonate-Extra-"));
+        for (char *c = key; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        k1s_authz_attrs_t a = {.user = z->auth_user,
+                               .groups = z->auth_groups,
+                               .verb = "impersonate",
+                               .resource_request = true,
+                               .group = "authentication.k8s.io",
+                               .version = "",
+                               .resource = "userextras",
+                               .sub = key,
+                               .ns = "",
+                               .name = hval,
+                               .path = z->a.path};
+        char reason[256];
+        if (!k1s_authz_decide(r->api->authz, &a, reason, sizeof(reason))) {
+            r->verb = "impersonate";
+            forbidden(r, &a, reason);
+            free(key);
+            return false;
+        }
+        if (!z->imp_extra)
+            z->imp_extra = json_object();
+        json_t *vals = json_object_get(z->imp_extra, key);
+        if (!vals)
+            json_object_set_new(z->imp_extra, key, vals = json_array());
+        json_array_append_new(vals, json_string(hval));
+        free(key);
+    }
     if (!strncmp(user, sa, strlen(sa)) && ng == 0) {
         const char *rest = user + strlen(sa);
         const char *c = strchr(rest, ':');

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "api/rbac.h"
 
 typedef struct k1s_apiserver k1s_apiserver_t;
@@ -32,6 +34,7 @@ typedef struct k1s_authz_req {
     char **auth_groups; /* groups of the authenticated user, with system:authenticated */
     char *imp_user;     /* NULL unless impersonating */
     char *imp_uid;      /* Impersonate-Uid, or NULL */
+    json_t *imp_extra;  /* Impersonate-Extra-<key>: {key: [values]}, or NULL */
     char **imp_groups;  /* owned strings */
     char **groups;      /* the effective user's groups: auth_groups, or the impersonated ones */
     /* for the audit log: captured while the HTTP request still exists */

@@ -150,6 +150,8 @@ static void self_subject_review(k1s_api_req_t *r, json_t *obj)
         uid = NULL;
     if (uid && *uid)
         json_object_set_new(ui, "uid", json_string(uid));
+    if (r->authz && r->authz->imp_extra)
+        json_object_set(ui, "extra", r->authz->imp_extra);
     json_t *out = json_pack("{s:o}", "userInfo", ui);
     json_object_del(obj, "spec");
     answer(r, obj, out);

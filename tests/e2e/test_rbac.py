@@ -504,9 +504,30 @@ def test_token_file_users_and_uid(fresh_server):
             'namespace "default"') in p.stderr
     s.kubectl("create", "rolebinding", "ops-view", "--clusterrole=view", "--group=ops")
     s.kubectl("get", "pods", *dave)
-    # the admin may also act as a uid
+    # the admin may also act as a uid, with extra attributes
     out = s.kubectl("auth", "whoami", "--as", "erin", "--as-uid", "e-1").stdout.split("\n")
     assert out[2].split() == ["UID", "e-1"]
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", s.port, context=s.ssl_context())
+    conn.putrequest("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews")
+    for k, v in (("Content-Type", "application/json"), ("Impersonate-User", "erin"),
+                 ("Impersonate-Extra-Scopes", "read"), ("Impersonate-Extra-Scopes", "write")):
+        conn.putheader(k, v)
+    body = b'{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    resp = conn.getresponse()
+    assert resp.status == 201
+    assert json.loads(resp.read())["status"]["userInfo"]["extra"] == {"scopes": ["read", "write"]}
+    conn.close()
+    # extras need the impersonate verb on userextras too
+    s.kubectl("create", "clusterrole", "imp-users", "--verb=impersonate", "--resource=users")
+    s.kubectl("create", "clusterrolebinding", "dave-imp", "--clusterrole=imp-users", "--user=dave")
+    out = s.kubectl("auth", "whoami", *dave, "--as", "erin").stdout
+    assert "erin" in out
+    p = s.kubectl("get", "pods", *dave, "--as", "erin", "--as-uid", "x", check=False)
+    assert ('uids.authentication.k8s.io "x" is forbidden: User "dave" cannot impersonate resource '
+            '"uids" in API group "authentication.k8s.io" at the cluster scope') in p.stderr
 
 
 def test_python_client_reviews_and_forbidden(server, ns, alice):
