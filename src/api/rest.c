@@ -632,8 +632,8 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
     /* A pod being deleted gracefully goes when its kubelet says so, a namespace when its
      * spec.finalizers are done too (nslife.c); anything else as its last finalizer goes. */
     bool is_ns = !strcmp(r->res->plural, "namespaces");
-    const json_t *nsfin =
-        is_ns ? json_object_get(json_object_get(newobj, "spec"), "finalizers") : NULL;
+    const json_t *nsfin = is_ns ? json_object_get(json_object_get(newobj, "spec"), "finalizers")
+                                : NULL;
     if (json_object_get(meta, "deletionTimestamp") && json_array_size(finalizers_of(newobj)) == 0 &&
         strcmp(r->res->plural, "pods") && json_array_size(nsfin) == 0) {
         /* the last finalizer is gone: the object goes now */
