@@ -591,3 +591,20 @@ def test_no_escalation_through_roles_and_bindings(server, ns):
             "--user=frank", "-n", ns)
     # the admin (system:masters) is never checked
     server.kubectl("create", "role", "anything", "--verb=*", "--resource=*", "-n", ns)
+
+
+def test_auth_commands_with_each_kubectl(server, ns, alice, kubectl_version):
+    """can-i, --list and the 403 with the newest kubectl and Debian's 1.20 (no whoami there)."""
+    bind_view(server, ns)
+    p = as_user(server, alice, "auth", "can-i", "list", "pods", "-n", ns, check=False)
+    assert (p.returncode, p.stdout.strip().lower()) == (0, "yes")
+    p = as_user(server, alice, "auth", "can-i", "delete", "pods", "-n", ns, check=False)
+    assert (p.returncode, p.stdout.strip().lower()) == (1, "no")
+    out = as_user(server, alice, "auth", "can-i", "--list", "-n", ns).stdout
+    assert any(l.split()[:2] == ["pods", "[]"] and "list" in l for l in out.splitlines())
+    p = as_user(server, alice, "get", "secrets", "-n", ns, check=False)
+    assert ('secrets is forbidden: User "alice" cannot list resource "secrets" in API group "" in '
+            'the namespace "%s"' % ns) in p.stderr
+    assert server.kubectl("auth", "can-i", "get", "pods", "-n", ns, "--as", "alice").stdout.strip().lower() == "yes"
+    if kubectl_version >= 27:
+        assert "alice" in as_user(server, alice, "auth", "whoami").stdout
