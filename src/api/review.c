@@ -140,8 +140,13 @@ static void rules_review(k1s_api_req_t *r, json_t *obj)
 static void self_subject_review(k1s_api_req_t *r, json_t *obj)
 {
     json_t *ui = json_pack("{s:s, s:o}", "username", r->user, "groups", groups_json(r->groups));
-    if (r->uid && *r->uid && !(r->authz && r->authz->imp_user))
-        json_object_set_new(ui, "uid", json_string(r->uid));
+    const char *uid = r->uid;
+    if (r->authz && r->authz->imp_user)
+        uid = r->authz->imp_uid;
+    if (uid && *uid)
+        json_object_set_new(ui, "uid", json_string(uid));
+    if (r->authz && r->authz->imp_extra)
+        json_object_set(ui, "extra", r->authz->imp_extra);
     json_t *out = json_pack("{s:o}", "userInfo", ui);
     json_object_del(obj, "spec");
     answer(r, obj, out);
@@ -154,11 +159,8 @@ static json_t *token_user(k1s_apiserver_t *api, const char *tok)
     const char *user = NULL, *uid = NULL;
     char *const *groups = NULL;
     k1s_api_req_t probe = {.api = api};
-    const k1s_token_t *t = *tok ? k1s_api_token_lookup(api, tok) : NULL;
-    if (t) {
-        user = t->user;
-        uid = t->uid;
-        groups = t->groups;
+    if (*tok && k1s_api_authenticate_token(api, tok, &user, &uid, &groups)) {
+        /* a static token */
     } else if (*tok && k1s_sa_authenticate(&probe, tok)) {
         user = probe.user;
         uid = probe.uid;
