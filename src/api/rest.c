@@ -188,6 +188,10 @@ static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
     size_t i;
     json_t *u;
     if (mode == 2) {
+        /* create and update decode the body into the type (transformDecodeError) */
+        if (r->verb && (!strcmp(r->verb, "create") || !strcmp(r->verb, "update")) && r->res->kind)
+            k1s_buf_printf(&msg, "%s in version \"%s\" cannot be handled as a %s: ", r->res->kind,
+                           r->res->version, r->res->kind);
         k1s_buf_puts(&msg, "strict decoding error: ");
         if (dup_fields)
             k1s_buf_puts(&msg, "json: duplicate field");
