@@ -121,8 +121,10 @@ typedef struct k1s_api_req {
 } k1s_api_req_t;
 
 /* --- apiserver.c --- */
-/* The static token tok names (the authenticator TokenReview uses too), or NULL. */
-const k1s_token_t *k1s_api_token_lookup(k1s_apiserver_t *api, const char *tok);
+/* The bearer-token authenticator, for requests and TokenReview alike: true with the user's
+ * name, uid and groups (borrowed) if tok is valid. */
+bool k1s_api_authenticate_token(k1s_apiserver_t *api, const char *tok, const char **user,
+                                const char **uid, char *const **groups);
 
 /* --- review.c: authorization.k8s.io and authentication.k8s.io reviews --- */
 /* Answers a request to a create_only resource. */

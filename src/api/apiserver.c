@@ -83,12 +83,17 @@ static bool token_eq(const char *a, const char *b)
     return d == 0;
 }
 
-const k1s_token_t *k1s_api_token_lookup(k1s_apiserver_t *api, const char *tok)
+bool k1s_api_authenticate_token(k1s_apiserver_t *api, const char *tok, const char **user,
+                                const char **uid, char *const **groups)
 {
     for (size_t i = 0; i < api->ntokens; i++)
-        if (token_eq(api->tokens[i].token, tok))
-            return &api->tokens[i];
-    return NULL;
+        if (token_eq(api->tokens[i].token, tok)) {
+            *user = api->tokens[i].user;
+            *uid = api->tokens[i].uid;
+            *groups = api->tokens[i].groups;
+            return true;
+        }
+    return false;
 }
 
 /* Sets r->user and r->groups from the client certificate or a bearer token; false if neither. */
@@ -105,13 +110,8 @@ static bool authenticate(k1s_apiserver_t *api, k1s_api_req_t *r)
         const char *tok = auth + 7;
         while (*tok == ' ')
             tok++;
-        const k1s_token_t *t = k1s_api_token_lookup(api, tok);
-        if (t) {
-            r->user = t->user;
-            r->groups = t->groups;
-            r->uid = t->uid;
+        if (k1s_api_authenticate_token(api, tok, &r->user, &r->uid, &r->groups))
             return true;
-        }
         return k1s_sa_authenticate(r, tok);
     }
     return false;

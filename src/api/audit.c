@@ -188,6 +188,17 @@ void k1s_audit_capture(k1s_api_req_t *r)
     k1s_http_add_header(h, "Audit-Id", id);
 }
 
+void k1s_audit_note_status(k1s_api_req_t *r, const json_t *status)
+{
+    k1s_authz_req_t *z = r->authz;
+    if (!z || !z->audit_id || z->st_message)
+        return;
+    const char *reason = json_string_value(json_object_get(status, "reason"));
+    const char *msg = json_string_value(json_object_get(status, "message"));
+    z->st_reason = reason ? k1s_xstrdup(reason) : NULL;
+    z->st_message = k1s_xstrdup(msg ? msg : "");
+}
+
 static bool is_write(const char *verb)
 {
     static const char *const w[] = {"create", "update", "patch", "delete", "deletecollection"};
@@ -242,8 +253,10 @@ void k1s_audit_log(k1s_api_req_t *r, int code)
     json_t *rs = json_pack("{s:{}, s:i}", "metadata", "code", code);
     if (code >= 400) {
         json_object_set_new(rs, "status", json_string("Failure"));
-        if (!z->allowed)
-            json_object_set_new(rs, "reason", json_string("Forbidden"));
+        if (z->st_message && *z->st_message)
+            json_object_set_new(rs, "message", json_string(z->st_message));
+        if (z->st_reason)
+            json_object_set_new(rs, "reason", json_string(z->st_reason));
     }
     json_object_set_new(ev, "responseStatus", rs);
     json_object_set_new(ev, "requestReceivedTimestamp", json_string(z->received));

@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "lib/err.h"
 
 typedef struct k1s_audit k1s_audit_t;
@@ -30,6 +32,8 @@ void k1s_audit_free(k1s_audit_t *a);
 bool k1s_audit_enabled(const k1s_audit_t *a);
 /* Records what the event needs from the HTTP request while it still exists (r->authz). */
 void k1s_audit_capture(k1s_api_req_t *r);
+/* Remembers the reason and message of a failure answer (a metav1.Status) for the event. */
+void k1s_audit_note_status(k1s_api_req_t *r, const json_t *status);
 /* Writes the event for a finished request if it is a write or was denied. */
 void k1s_audit_log(k1s_api_req_t *r, int code);
 

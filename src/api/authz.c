@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "api/apiserver-int.h"
 #include "api/audit.h"
@@ -45,17 +46,22 @@ void k1s_authz_req_free(k1s_authz_req_t *z)
     if (!z)
         return;
     free(z->imp_user);
+    free(z->imp_uid);
+    json_decref(z->imp_extra);
     if (z->imp_groups)
         for (size_t i = 0; z->imp_groups[i]; i++)
             free(z->imp_groups[i]);
     free(z->imp_groups);
-    free(z->groups);
+    if (z->groups != z->auth_groups)
+        free(z->groups);
     free(z->auth_groups);
     free(z->audit_id);
+    free(z->st_reason);
+    free(z->st_message);
     free(z->uri);
     free(z->user_agent);
     free(z->source_ip);
-    free(z->buf);
+    free(z->fs_name);
     free(z);
 }
 
@@ -91,16 +97,10 @@ static void parse_attrs(k1s_authz_req_t *z, k1s_http_req_t *h)
 {
     k1s_authz_attrs_t *a = &z->a;
     const char *path = h->path;
-    const char *fs = k1s_http_req_query(h, "fieldSelector");
-    size_t pl = strlen(path), fl = fs ? strlen(fs) : 0;
-    z->buf = k1s_xmalloc(2 * (pl + 1) + fl + 1);
-    char *pathcopy = z->buf, *split = z->buf + pl + 1, *fscopy = split + pl + 1;
+    size_t pl = strlen(path);
+    char *pathcopy = z->buf, *split = z->buf + pl + 1;
     memcpy(pathcopy, path, pl + 1);
     memcpy(split, path, pl + 1);
-    if (fs)
-        memcpy(fscopy, fs, fl + 1);
-    else
-        fscopy[0] = 0;
     a->path = pathcopy;
     a->group = a->version = a->resource = a->sub = a->ns = a->name = "";
     a->verb = lower_method(h->method);
@@ -153,9 +153,13 @@ static void parse_attrs(k1s_authz_req_t *z, k1s_http_req_t *h)
     if (by_method && !*a->name && !strcmp(a->verb, "get")) {
         const char *w = k1s_http_req_query(h, "watch");
         a->verb = w && (!strcmp(w, "1") || !strcasecmp(w, "true")) ? "watch" : "list";
-        char *fname = fs ? field_selector_name(fscopy) : NULL;
-        if (fname && *fname && !strchr(fname, '/'))
-            a->name = fname;
+        const char *fs = k1s_http_req_query(h, "fieldSelector");
+        if (fs) {
+            z->fs_name = k1s_xstrdup(fs);
+            char *fname = field_selector_name(z->fs_name);
+            if (fname && *fname && !strchr(fname, '/'))
+                a->name = fname;
+        }
     }
     if (by_method && !*a->name && !strcmp(a->verb, "delete"))
         a->verb = "deletecollection";
@@ -326,6 +330,39 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
     }
     if (uid && !may_impersonate(r, z, "authentication.k8s.io", "uids", "", uid))
         return false;
+    /* Impersonate-Extra-<key>: the `impersonate` verb on userextras/<key>, named by the value */
+    const char *hname, *hval;
+    for (int i = 0; (hval = k1s_http_req_header_prefixed(h, "Impersonate-Extra-", i, &hname));
+         i++) {
+        char *key = k1s_xstrdup(hname + strlen("Impersonate-Extra-"));
+        for (char *c = key; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        k1s_authz_attrs_t a = {.user = z->auth_user,
+                               .groups = z->auth_groups,
+                               .verb = "impersonate",
+                               .resource_request = true,
+                               .group = "authentication.k8s.io",
+                               .version = "",
+                               .resource = "userextras",
+                               .sub = key,
+                               .ns = "",
+                               .name = hval,
+                               .path = z->a.path};
+        char reason[256];
+        if (!k1s_authz_decide(r->api->authz, &a, reason, sizeof(reason))) {
+            r->verb = "impersonate";
+            forbidden(r, &a, reason);
+            free(key);
+            return false;
+        }
+        if (!z->imp_extra)
+            z->imp_extra = json_object();
+        json_t *vals = json_object_get(z->imp_extra, key);
+        if (!vals)
+            json_object_set_new(z->imp_extra, key, vals = json_array());
+        json_array_append_new(vals, json_string(hval));
+        free(key);
+    }
     if (!strncmp(user, sa, strlen(sa)) && ng == 0) {
         const char *rest = user + strlen(sa);
         const char *c = strchr(rest, ':');
@@ -335,7 +372,7 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
                 k1s_xasprintf("system:serviceaccounts:%.*s", (int)(c - rest), rest);
     }
     z->imp_user = k1s_xstrdup(user);
-    free(z->groups);
+    z->imp_uid = uid ? k1s_xstrdup(uid) : NULL;
     z->groups = with_authenticated(z->imp_groups, user);
     r->user = z->imp_user;
     r->groups = z->groups;
@@ -344,18 +381,23 @@ static bool impersonate(k1s_api_req_t *r, k1s_authz_req_t *z)
     return true;
 }
 
+bool k1s_authz_admit(k1s_api_req_t *r, const json_t *obj)
+{
+    return k1s_node_restriction_admit(r, obj) && k1s_rbac_escalation_admit(r, obj);
+}
+
 /* ---------- the hook ---------- */
 
 bool k1s_authz_request(k1s_api_req_t *r)
 {
     k1s_apiserver_t *api = r->api;
-    k1s_authz_req_t *z = k1s_xcalloc(1, sizeof(*z));
-    r->authz = z;
     k1s_http_req_t *h = r->http;
+    k1s_authz_req_t *z = k1s_xcalloc(1, sizeof(*z) + 2 * (strlen(h->path) + 1));
+    r->authz = z;
     parse_attrs(z, h);
     z->auth_user = r->user;
     z->auth_groups = with_authenticated(r->groups, r->user);
-    z->groups = with_authenticated(r->groups, r->user);
+    z->groups = z->auth_groups;
     r->groups = z->groups;
     z->a.user = r->user;
     z->a.groups = z->groups;

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "api/rbac.h"
 
 typedef struct k1s_apiserver k1s_apiserver_t;
@@ -29,14 +31,18 @@ typedef struct k1s_authz_req {
     char reason[384];
     /* who authenticated, and whom they act as (impersonation) */
     const char *auth_user;
-    char **auth_groups; /* effective groups of the authenticated user (pointers, not owned) */
+    char **auth_groups; /* groups of the authenticated user, with system:authenticated */
     char *imp_user;     /* NULL unless impersonating */
+    char *imp_uid;      /* Impersonate-Uid, or NULL */
+    json_t *imp_extra;  /* Impersonate-Extra-<key>: {key: [values]}, or NULL */
     char **imp_groups;  /* owned strings */
-    char **groups;      /* the effective user's groups (with system:authenticated); array owned */
+    char **groups;      /* the effective user's groups: auth_groups, or the impersonated ones */
     /* for the audit log: captured while the HTTP request still exists */
     char *audit_id, *uri, *user_agent, *source_ip;
+    char *st_reason, *st_message; /* of a failure answer (audit.c) */
     char received[40];
-    char *buf; /* storage for the attribute strings */
+    char *fs_name; /* a name pinned by fieldSelector=metadata.name=x, or NULL */
+    char buf[];    /* storage for the attribute strings (two copies of the path) */
 } k1s_authz_req_t;
 
 /* Creates the server-wide authorizer (RBAC view over the store). */
@@ -67,6 +73,16 @@ char *k1s_authz_forbidden_message(const k1s_authz_attrs_t *a, const char *reason
  * kind}) and releases r; resource NULL gives `forbidden: <why>`. */
 void k1s_authz_fail(k1s_api_req_t *r, const char *resource, const char *group, const char *name,
                     const char *why);
+
+/*
+ * Admission by the authorization layer for a create or update whose new
+ * object is obj: NodeRestriction and RBAC's escalation prevention. Returns
+ * true to admit; otherwise r has been answered (403) and released.
+ */
+bool k1s_authz_admit(k1s_api_req_t *r, const json_t *obj);
+
+/* --- rbac-escalation.c: roles and bindings grant only what their author holds --- */
+bool k1s_rbac_escalation_admit(k1s_api_req_t *r, const json_t *obj);
 
 /* --- node-authz.c: the Node authorizer and NodeRestriction --- */
 

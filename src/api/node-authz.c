@@ -21,6 +21,7 @@
 
 #include "api/apiserver-int.h"
 #include "api/authz.h"
+#include "lib/buf.h"
 
 const char *k1s_node_identity(const char *user, char *const *groups)
 {
@@ -129,8 +130,11 @@ static bool pod_refs(const json_t *pod, enum ref_kind k, const char *name)
     size_t i;
     json_t *v;
     if (k == REF_SECRET) {
-        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i,
-                           v) if (str_is(json_object_get(v, "name"), name)) return true;
+        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, v)
+        {
+            if (str_is(json_object_get(v, "name"), name))
+                return true;
+        }
     }
     if (k == REF_SECRET || k == REF_CONFIGMAP) {
         static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};
@@ -338,6 +342,86 @@ static bool pod_bound_to(k1s_apiserver_t *api, const char *ns, const char *name,
     return !kv || (aux && aux->fields[0] && !strcmp(aux->fields[0], node));
 }
 
+/* May a kubelet set this label on its Node (NodeRestriction's getForbiddenLabels)? */
+static bool kubelet_label_allowed(const char *key)
+{
+    static const char *const allowed[] = {"kubernetes.io/hostname",
+                                          "kubernetes.io/arch",
+                                          "kubernetes.io/os",
+                                          "beta.kubernetes.io/instance-type",
+                                          "node.kubernetes.io/instance-type",
+                                          "failure-domain.beta.kubernetes.io/region",
+                                          "failure-domain.beta.kubernetes.io/zone",
+                                          "topology.kubernetes.io/region",
+                                          "topology.kubernetes.io/zone",
+                                          "beta.kubernetes.io/arch",
+                                          "beta.kubernetes.io/os"};
+    const char *slash = strchr(key, '/');
+    if (!slash)
+        return true;
+    size_t nl = (size_t)(slash - key);
+    char ns[254];
+    snprintf(ns, sizeof(ns), "%.*s", (int)(nl < 253 ? nl : 253), key);
+#define ENDS(s, suf) (strlen(s) >= strlen(suf) && !strcmp((s) + strlen(s) - strlen(suf), suf))
+    if (!strcmp(ns, "node-restriction.kubernetes.io") ||
+        ENDS(ns, ".node-restriction.kubernetes.io"))
+        return false;
+    bool k8s_ns = !strcmp(ns, "kubernetes.io") || !strcmp(ns, "k8s.io") ||
+                  ENDS(ns, ".kubernetes.io") || ENDS(ns, ".k8s.io");
+    if (!k8s_ns)
+        return true;
+    if (!strcmp(ns, "kubelet.kubernetes.io") || ENDS(ns, ".kubelet.kubernetes.io") ||
+        !strcmp(ns, "node.kubernetes.io") || ENDS(ns, ".node.kubernetes.io"))
+        return true;
+#undef ENDS
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(allowed); i++)
+        if (!strcmp(key, allowed[i]))
+            return true;
+    return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A node may change only the labels a kubelet is allowed to set on itself. */
+static bool node_labels_allowed(k1s_api_req_t *r, const char *node, const char *name,
+                                const json_t *obj)
+{
+    const json_t *nl = json_object_get(json_object_get(obj, "metadata"), "labels");
+    const json_t *ol =
+        r->old ? json_object_get(json_object_get(r->old, "metadata"), "labels") : NULL;
+    const char *bad[64];
+    size_t nbad = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)nl, k, v)
+    {
+        if (!json_equal(v, json_object_get(ol, k)) && !kubelet_label_allowed(k) && nbad < 64)
+            bad[nbad++] = k;
+    }
+    json_object_foreach((json_t *)ol, k, v)
+    {
+        if (!json_object_get(nl, k) && !kubelet_label_allowed(k) && nbad < 64)
+            bad[nbad++] = k;
+    }
+    if (!nbad)
+        return true;
+    qsort(bad, nbad, sizeof(char *), cmp_str);
+    k1s_buf_t b = K1S_BUF_INIT;
+    for (size_t i = 0; i < nbad; i++)
+        k1s_buf_printf(&b, "%s%s", i ? ", " : "", bad[i]);
+    char *why = r->old ? k1s_xasprintf("is not allowed to modify labels: %s", b.data)
+                       : k1s_xasprintf("node \"%s\" is not allowed to set the following labels: %s",
+                                       node, b.data);
+    k1s_buf_free(&b);
+    const k1s_authz_attrs_t *a = &r->authz->a;
+    k1s_authz_fail(r, a->resource, a->group, name, why);
+    free(why);
+    return false;
+}
+
 bool k1s_node_restriction_admit(k1s_api_req_t *r, const json_t *obj)
 {
     if (!r->authz)
@@ -357,6 +441,8 @@ bool k1s_node_restriction_admit(k1s_api_req_t *r, const json_t *obj)
     if (!*a->group && !strcmp(a->resource, "nodes")) {
         if (strcmp(name, node))
             return refuse(r, name, "node \"%s\" is not allowed to modify node \"%s\"", node, name);
+        if (obj && !a->sub[0])
+            return node_labels_allowed(r, node, name, obj);
         return true;
     }
     if (!*a->group && !strcmp(a->resource, "pods")) {

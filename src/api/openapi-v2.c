@@ -1039,6 +1039,14 @@ static void add_resource(json_t *paths, const k1s_resource_t *r, const char *pre
     snprintf(id, sizeof id, "create%s%s%s", camel, ns, K);
     snprintf(desc, sizeof desc, "create a %s", K);
     json_object_set_new(item, "post", operation(&c, OP_CREATE, id, desc));
+    if (r->create_only) {
+        /* a review: POST only (review.c) */
+        json_object_del(item, "get");
+        free(one);
+        free(coll);
+        free(list);
+        return;
+    }
     snprintf(id, sizeof id, "delete%sCollection%s%s", camel, ns, K);
     snprintf(desc, sizeof desc, "delete collection of %s", K);
     json_object_set_new(item, "delete", operation(&c, OP_DELETECOLLECTION, id, desc));

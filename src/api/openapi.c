@@ -650,6 +650,14 @@ static void add_resource(doc_builder_t *b, const k1s_resource_t *r, const char *
     snprintf(id, sizeof id, "create%s%s%s", C, ns, K);
     snprintf(desc, sizeof desc, "create a %s", K);
     json_object_set_new(item, "post", operation(b, OP_CREATE, id, desc, g, v, K, S, NULL));
+    if (r->create_only) {
+        /* a review: POST only (review.c) */
+        json_object_del(item, "get");
+        free(one);
+        free(coll);
+        free(list);
+        return;
+    }
     snprintf(id, sizeof id, "delete%sCollection%s%s", C, ns, K);
     snprintf(desc, sizeof desc, "delete collection of %s", K);
     json_object_set_new(item, "delete",

@@ -71,7 +71,10 @@ static json_t *expand_rules(const json_t *ts)
     json_t *rules = json_array();
     size_t i;
     json_t *t;
-    json_array_foreach(ts, i, t) json_array_append_new(rules, expand_rule(t));
+    json_array_foreach(ts, i, t)
+    {
+        json_array_append_new(rules, expand_rule(t));
+    }
     return rules;
 }
 
@@ -98,8 +101,11 @@ static json_t *role_obj(const char *kind, const json_t *e, const char *name)
         json_t *sels = json_array();
         size_t i;
         json_t *l;
-        json_array_foreach(agg, i, l) json_array_append_new(
-            sels, json_pack("{s:{s:s}}", "matchLabels", json_string_value(l), "true"));
+        json_array_foreach(agg, i, l)
+        {
+            json_array_append_new(
+                sels, json_pack("{s:{s:s}}", "matchLabels", json_string_value(l), "true"));
+        }
         json_object_set_new(o, "aggregationRule", json_pack("{s:o}", "clusterRoleSelectors", sels));
     } else
         json_object_set_new(o, "rules", expand_rules(json_object_get(e, "rules")));
@@ -128,7 +134,10 @@ static json_t *binding_obj(const char *kind, const char *ns, const char *name, c
     json_t *subs = json_array();
     size_t i;
     json_t *s;
-    json_array_foreach(subjects, i, s) json_array_append_new(subs, subject(json_string_value(s)));
+    json_array_foreach(subjects, i, s)
+    {
+        json_array_append_new(subs, subject(json_string_value(s)));
+    }
     if (json_array_size(subs))
         json_object_set_new(o, "subjects", subs);
     else
@@ -161,7 +170,11 @@ static bool contains(const json_t *arr, const json_t *x)
 {
     size_t i;
     json_t *y;
-    json_array_foreach(arr, i, y) if (json_equal(x, y)) return true;
+    json_array_foreach(arr, i, y)
+    {
+        if (json_equal(x, y))
+            return true;
+    }
     return false;
 }
 
@@ -177,10 +190,12 @@ static bool add_missing(json_t *obj, const char *field, const json_t *want)
     bool changed = false;
     size_t i;
     json_t *x;
-    json_array_foreach(want, i, x) if (!contains(cur, x))
+    json_array_foreach(want, i, x)
     {
-        json_array_append(cur, x);
-        changed = true;
+        if (!contains(cur, x)) {
+            json_array_append(cur, x);
+            changed = true;
+        }
     }
     return changed;
 }
@@ -282,8 +297,10 @@ void k1s_rbac_bootstrap(k1s_store_t *store)
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(p, "clusterRoles"), i, e)
+    {
         reconcile(store, "clusterroles",
                   role_obj("ClusterRole", e, json_string_value(json_object_get(e, "name"))));
+    }
     json_array_foreach(json_object_get(p, "controllerRoles"), i, e)
     {
         const char *n = json_string_value(json_object_get(e, "name"));
@@ -297,18 +314,27 @@ void k1s_rbac_bootstrap(k1s_store_t *store)
         free(full);
         free(sa);
     }
-    json_array_foreach(json_object_get(p, "clusterRoleBindings"), i, e) reconcile(
-        store, "clusterrolebindings",
-        binding_obj("ClusterRoleBinding", NULL, json_string_value(json_object_get(e, "name")),
-                    "ClusterRole", json_string_value(json_object_get(e, "role")),
-                    json_object_get(e, "subjects")));
-    json_array_foreach(json_object_get(p, "roles"), i, e) reconcile(
-        store, "roles", role_obj("Role", e, json_string_value(json_object_get(e, "name"))));
-    json_array_foreach(json_object_get(p, "roleBindings"), i, e) reconcile(
-        store, "rolebindings",
-        binding_obj("RoleBinding", json_string_value(json_object_get(e, "namespace")),
-                    json_string_value(json_object_get(e, "name")), "Role",
-                    json_string_value(json_object_get(e, "role")), json_object_get(e, "subjects")));
+    json_array_foreach(json_object_get(p, "clusterRoleBindings"), i, e)
+    {
+        reconcile(store, "clusterrolebindings",
+                  binding_obj("ClusterRoleBinding", NULL,
+                              json_string_value(json_object_get(e, "name")), "ClusterRole",
+                              json_string_value(json_object_get(e, "role")),
+                              json_object_get(e, "subjects")));
+    }
+    json_array_foreach(json_object_get(p, "roles"), i, e)
+    {
+        reconcile(store, "roles",
+                  role_obj("Role", e, json_string_value(json_object_get(e, "name"))));
+    }
+    json_array_foreach(json_object_get(p, "roleBindings"), i, e)
+    {
+        reconcile(store, "rolebindings",
+                  binding_obj("RoleBinding", json_string_value(json_object_get(e, "namespace")),
+                              json_string_value(json_object_get(e, "name")), "Role",
+                              json_string_value(json_object_get(e, "role")),
+                              json_object_get(e, "subjects")));
+    }
 }
 
 json_t *k1s_rbac_default_rules(const char *name)

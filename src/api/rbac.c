@@ -151,12 +151,28 @@ typedef struct subject {
     size_t n, cap;
 } subject_t;
 
+/*
+ * The decoded objects under one prefix, in key order, with their
+ * revisions: a rebuild decodes only the objects that changed since the
+ * previous one (old, walked in step with the store's range, which is in key
+ * order too), so creating many bindings one after another stays linear.
+ */
+typedef struct objv {
+    json_t **o;
+    char **keys;
+    int64_t *revs;
+    size_t n, cap;
+    struct objv *old;
+    size_t cursor;
+} objv_t;
+
 struct k1s_rbac {
     struct event_base *base;
     k1s_store_t *store;
     k1s_store_watch_t *watches[4];
     struct event *later; /* deferred rebuild after a change (runs aggregation) */
     bool dirty;
+    objv_t cache[4];     /* decoded objects under each of prefixes[] */
     ruleset_t *crs, *rs; /* ClusterRoles, Roles: sorted by name */
     size_t ncrs, nrs;
     subject_t *subj;
@@ -227,27 +243,39 @@ static void view_clear(k1s_rbac_t *rb)
     rb->nsubj_slots = rb->nsubj = 0;
 }
 
-typedef struct objv {
-    json_t **o;
-    size_t n, cap;
-} objv_t;
-
 static int collect(k1s_kv_t *kv, void *arg)
 {
-    objv_t *v = arg;
+    objv_t *v = arg, *old = v->old;
+    json_t *o = NULL;
+    while (old && old->cursor < old->n && strcmp(old->keys[old->cursor], kv->key) < 0)
+        old->cursor++;
+    if (old && old->cursor < old->n && !strcmp(old->keys[old->cursor], kv->key) &&
+        old->revs[old->cursor] == kv->mod_rev)
+        o = json_incref(old->o[old->cursor]);
+    if (!o)
+        o = k1s_obj_decode(kv->value);
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 64;
         v->o = k1s_xrealloc(v->o, v->cap * sizeof(json_t *));
+        v->keys = k1s_xrealloc(v->keys, v->cap * sizeof(char *));
+        v->revs = k1s_xrealloc(v->revs, v->cap * sizeof(int64_t));
     }
-    v->o[v->n++] = k1s_obj_decode(kv->value);
+    v->o[v->n] = o;
+    v->keys[v->n] = k1s_xstrdup(kv->key);
+    v->revs[v->n++] = kv->mod_rev;
     return 0;
 }
 
 static void objv_free(objv_t *v)
 {
-    for (size_t i = 0; i < v->n; i++)
+    for (size_t i = 0; i < v->n; i++) {
         json_decref(v->o[i]);
+        free(v->keys[i]);
+    }
     free(v->o);
+    free(v->keys);
+    free(v->revs);
+    memset(v, 0, sizeof(*v));
 }
 
 static void ruleset_init(ruleset_t *r, const char *name, const json_t *rules)
@@ -285,7 +313,11 @@ static bool rules_contain(const json_t *rules, const json_t *rule)
 {
     size_t i;
     json_t *x;
-    json_array_foreach(rules, i, x) if (json_equal(x, rule)) return true;
+    json_array_foreach(rules, i, x)
+    {
+        if (json_equal(x, rule))
+            return true;
+    }
     return false;
 }
 
@@ -319,10 +351,9 @@ static void write_aggregated(k1s_rbac_t *rb, const char *name, const json_t *rul
  * order, without duplicates. Repeated until nothing changes, so aggregated
  * roles that are themselves aggregated (view into edit into admin) settle.
  */
-static void aggregate(k1s_rbac_t *rb, objv_t *crs)
+static void aggregate(k1s_rbac_t *rb, const objv_t *crs, json_t **rules)
 {
     size_t n = crs->n;
-    json_t **rules = k1s_xcalloc(n ? n : 1, sizeof(json_t *));
     k1s_label_selector_t ***sels = k1s_xcalloc(n ? n : 1, sizeof(void *));
     bool any = false;
     for (size_t i = 0; i < n; i++) {
@@ -364,8 +395,11 @@ static void aggregate(k1s_rbac_t *rb, objv_t *crs)
                     continue;
                 size_t x;
                 json_t *rule;
-                json_array_foreach(rules[j], x, rule) if (!rules_contain(nr, rule))
-                    json_array_append(nr, rule);
+                json_array_foreach(rules[j], x, rule)
+                {
+                    if (!rules_contain(nr, rule))
+                        json_array_append(nr, rule);
+                }
             }
             if (!json_equal(nr, rules[i])) {
                 json_decref(rules[i]);
@@ -380,14 +414,11 @@ static void aggregate(k1s_rbac_t *rb, objv_t *crs)
     for (size_t i = 0; i < n; i++) {
         if (sels[i]) {
             write_aggregated(rb, k1s_obj_str(crs->o[i], "metadata.name"), rules[i]);
-            json_object_set(crs->o[i], "rules", rules[i]);
             for (size_t s = 0; sels[i][s]; s++)
                 k1s_label_selector_free(sels[i][s]);
             free(sels[i]);
         }
-        json_decref(rules[i]);
     }
-    free(rules);
     free(sels);
 }
 
@@ -460,18 +491,26 @@ static void rebuild(k1s_rbac_t *rb)
 {
     rb->dirty = false;
     view_clear(rb);
-    objv_t crs = {0}, roles = {0}, crbs = {0}, rbs = {0};
-    k1s_store_range(rb->store, prefixes[0], NULL, collect, &crs);
-    k1s_store_range(rb->store, prefixes[1], NULL, collect, &roles);
-    k1s_store_range(rb->store, prefixes[2], NULL, collect, &crbs);
-    k1s_store_range(rb->store, prefixes[3], NULL, collect, &rbs);
-    aggregate(rb, &crs);
+    for (int i = 0; i < 4; i++) {
+        objv_t next = {.old = &rb->cache[i]};
+        rb->cache[i].cursor = 0;
+        k1s_store_range(rb->store, prefixes[i], NULL, collect, &next);
+        objv_free(&rb->cache[i]);
+        next.old = NULL;
+        rb->cache[i] = next;
+    }
+    const objv_t crs = rb->cache[0], roles = rb->cache[1], crbs = rb->cache[2], rbs = rb->cache[3];
+    /* the ClusterRoles' rules, aggregated ones computed (new references) */
+    json_t **rules = k1s_xcalloc(crs.n + 1, sizeof(json_t *));
+    aggregate(rb, &crs, rules);
     rb->crs = k1s_xcalloc(crs.n + 1, sizeof(ruleset_t));
     for (size_t i = 0; i < crs.n; i++) {
         const char *name = k1s_obj_str(crs.o[i], "metadata.name");
         if (name)
-            ruleset_init(&rb->crs[rb->ncrs++], name, json_object_get(crs.o[i], "rules"));
+            ruleset_init(&rb->crs[rb->ncrs++], name, rules[i]);
+        json_decref(rules[i]);
     }
+    free(rules);
     qsort(rb->crs, rb->ncrs, sizeof(ruleset_t), ruleset_cmp);
     rb->rs = k1s_xcalloc(roles.n + 1, sizeof(ruleset_t));
     for (size_t i = 0; i < roles.n; i++) {
@@ -498,10 +537,19 @@ static void rebuild(k1s_rbac_t *rb)
         add_binding(rb, crbs.o[i], true);
     for (size_t i = 0; i < rbs.n; i++)
         add_binding(rb, rbs.o[i], false);
-    objv_free(&crs);
-    objv_free(&roles);
-    objv_free(&crbs);
-    objv_free(&rbs);
+}
+
+json_t *k1s_rbac_role_rules(k1s_rbac_t *rb, const char *ns, const char *name)
+{
+    k1s_rbac_sync(rb);
+    const ruleset_t *rs;
+    if (ns) {
+        char *k = k1s_xasprintf("%s/%s", ns, name);
+        rs = ruleset_find(rb->rs, rb->nrs, k);
+        free(k);
+    } else
+        rs = ruleset_find(rb->crs, rb->ncrs, name);
+    return rs ? json_incref(rs->rules) : NULL;
 }
 
 void k1s_rbac_sync(k1s_rbac_t *rb)
@@ -519,8 +567,12 @@ static int on_change(const k1s_store_event_t *ev, void *arg)
 {
     k1s_rbac_t *rb = arg;
     rb->dirty = true;
-    /* aggregation must follow changes even when no request comes */
-    event_active(rb->later, 0, 0);
+    /* aggregation must follow changes even when no request comes; a burst of
+     * writes gets one rebuild */
+    if (!evtimer_pending(rb->later, NULL)) {
+        struct timeval tv = {0, 20000};
+        evtimer_add(rb->later, &tv);
+    }
     return 0;
 }
 
@@ -545,6 +597,8 @@ void k1s_rbac_free(k1s_rbac_t *rb)
     if (rb->later)
         event_free(rb->later);
     view_clear(rb);
+    for (int i = 0; i < 4; i++)
+        objv_free(&rb->cache[i]);
     free(rb);
 }
 

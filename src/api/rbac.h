@@ -63,6 +63,10 @@ bool k1s_rbac_authorize(k1s_rbac_t *rb, const k1s_authz_attrs_t *a, char *reason
 void k1s_rbac_rules_for(k1s_rbac_t *rb, const char *user, char *const *groups, const char *ns,
                         json_t *resource_rules, json_t *nonresource_rules);
 
+/* The rules of Role ns/name (ClusterRole name when ns is NULL), aggregated ones included: a new
+ * reference, or NULL if there is no such role. */
+json_t *k1s_rbac_role_rules(k1s_rbac_t *rb, const char *ns, const char *name);
+
 /* Rebuilds the view now if something changed (also runs aggregation). */
 void k1s_rbac_sync(k1s_rbac_t *rb);
 

@@ -188,6 +188,10 @@ static int field_validation(k1s_api_req_t *r, json_t *obj, bool dup_fields)
     size_t i;
     json_t *u;
     if (mode == 2) {
+        /* create and update decode the body into the type (transformDecodeError) */
+        if (r->verb && (!strcmp(r->verb, "create") || !strcmp(r->verb, "update")) && r->res->kind)
+            k1s_buf_printf(&msg, "%s in version \"%s\" cannot be handled as a %s: ", r->res->kind,
+                           r->res->version, r->res->kind);
         k1s_buf_puts(&msg, "strict decoding error: ");
         if (dup_fields)
             k1s_buf_puts(&msg, "json: duplicate field");
@@ -447,7 +451,7 @@ static void handle_create(k1s_api_req_t *r)
 static void create_object(k1s_api_req_t *r, json_t *obj, bool dup)
 {
     r->obj = obj;
-    if (!check_type(r, obj) || !k1s_node_restriction_admit(r, obj))
+    if (!check_type(r, obj) || !k1s_authz_admit(r, obj))
         return;
     if (r->res->crd && r->res->crd->terminating) {
         k1s_api_fail(r, 405, "MethodNotAllowed",
@@ -645,7 +649,7 @@ static void finish_update(k1s_api_req_t *r, json_t *newobj, bool dup)
 {
     json_t *old = r->old;
     r->obj = newobj;
-    if (!check_type(r, newobj))
+    if (!check_type(r, newobj) || !k1s_authz_admit(r, newobj))
         return;
     json_t *meta = k1s_obj_meta(newobj);
     json_t *ometa = k1s_obj_meta(old);

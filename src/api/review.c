@@ -140,11 +140,16 @@ static void rules_review(k1s_api_req_t *r, json_t *obj)
 static void self_subject_review(k1s_api_req_t *r, json_t *obj)
 {
     json_t *ui = json_pack("{s:s, s:o}", "username", r->user, "groups", groups_json(r->groups));
-    bool impersonated = r->authz && r->authz->imp_user;
-    if (r->uid && *r->uid && !impersonated)
-        json_object_set_new(ui, "uid", json_string(r->uid));
-    if (json_object_size(r->extra) > 0 && !impersonated)
-        json_object_set(ui, "extra", r->extra);
+    const char *uid = r->uid;
+    const json_t *extra = r->extra;
+    if (r->authz && r->authz->imp_user) {
+        uid = r->authz->imp_uid;
+        extra = r->authz->imp_extra;
+    }
+    if (uid && *uid)
+        json_object_set_new(ui, "uid", json_string(uid));
+    if (json_object_size(extra) > 0)
+        json_object_set(ui, "extra", (json_t *)extra);
     json_t *out = json_pack("{s:o}", "userInfo", ui);
     json_object_del(obj, "spec");
     answer(r, obj, out);
@@ -157,11 +162,8 @@ static json_t *token_user(k1s_apiserver_t *api, const char *tok)
     const char *user = NULL, *uid = NULL;
     char *const *groups = NULL;
     k1s_api_req_t probe = {.api = api};
-    const k1s_token_t *t = *tok ? k1s_api_token_lookup(api, tok) : NULL;
-    if (t) {
-        user = t->user;
-        uid = t->uid;
-        groups = t->groups;
+    if (*tok && k1s_api_authenticate_token(api, tok, &user, &uid, &groups)) {
+        /* a static token */
     } else if (*tok && k1s_sa_authenticate(&probe, tok)) {
         user = probe.user;
         uid = probe.uid;

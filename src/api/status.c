@@ -93,6 +93,8 @@ void k1s_api_send_bytes(k1s_api_req_t *r, int code, const char *data, size_t len
 
 void k1s_api_send_json(k1s_api_req_t *r, int code, json_t *obj)
 {
+    if (code >= 400 && r->authz)
+        k1s_audit_note_status(r, obj);
     char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(obj);
     size_t n = strlen(s);

@@ -577,6 +577,19 @@ const char *k1s_http_req_header_n(const k1s_http_req_t *req, const char *name, i
     return NULL;
 }
 
+const char *k1s_http_req_header_prefixed(const k1s_http_req_t *req, const char *prefix, int n,
+                                         const char **name)
+{
+    const req_t *r = (const req_t *)req;
+    size_t pl = strlen(prefix);
+    for (int i = 0; i < r->nhdrs; i++)
+        if (strncasecmp(r->hdrs[i].name, prefix, pl) == 0 && n-- == 0) {
+            *name = r->hdrs[i].name;
+            return r->hdrs[i].value;
+        }
+    return NULL;
+}
+
 static void parse_params(req_t *r)
 {
     r->params_parsed = true;

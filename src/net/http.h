@@ -104,6 +104,10 @@ int k1s_http_server_inflight(k1s_http_server_t *srv);
 const char *k1s_http_req_header(const k1s_http_req_t *req, const char *name);
 /* The n-th (from 0) value of a header that may repeat (Impersonate-Group), NULL past the last. */
 const char *k1s_http_req_header_n(const k1s_http_req_t *req, const char *name, int n);
+/* The n-th (from 0) header whose name starts with prefix (Impersonate-Extra-): its value, and its
+ * name in *name; NULL past the last. */
+const char *k1s_http_req_header_prefixed(const k1s_http_req_t *req, const char *prefix, int n,
+                                         const char **name);
 /* Percent-decoded value of a query parameter (first occurrence), NULL if absent. */
 const char *k1s_http_req_query(k1s_http_req_t *req, const char *name);
 /* True once the client has disconnected. */

@@ -10,7 +10,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <netdb.h>
+#include <event2/dns.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <openssl/err.h>
@@ -36,6 +37,9 @@ struct k1s_httpc {
     SSL *ssl;
     struct event *timer; /* deadline, also used to report failures from the loop */
     struct event *conn;  /* waits for the TCP connect, before TLS starts */
+    struct evdns_getaddrinfo_request *dns; /* a host name being looked up, or NULL */
+    bool resolving;                        /* the lookup has not answered yet */
+    int port;
     int fd;
     k1s_httpc_done_fn done;
     void *arg;
@@ -53,6 +57,11 @@ struct k1s_httpc {
 
 static void call_free(k1s_httpc_t *c)
 {
+    if (c->dns) {
+        struct evdns_getaddrinfo_request *q = c->dns;
+        c->dns = NULL;
+        evdns_getaddrinfo_cancel(q); /* its callback sees EVUTIL_EAI_CANCEL and returns */
+    }
     if (c->conn)
         event_free(c->conn);
     if (c->bev)
@@ -402,6 +411,68 @@ static SSL_CTX *make_ctx(const char *pem, size_t len)
     return ctx;
 }
 
+/* Sets c->dial ("ip:port" for messages) from an address. */
+static void set_dial(k1s_httpc_t *c, const struct sockaddr *sa)
+{
+    char txt[INET6_ADDRSTRLEN] = "";
+    const void *a = sa->sa_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    inet_ntop(sa->sa_family, a, txt, sizeof(txt));
+    snprintf(c->dial, sizeof(c->dial), sa->sa_family == AF_INET ? "%s:%d" : "[%s]:%d", txt,
+             c->port);
+}
+
+/* Connects to the resolved address; the handshake and request follow in on_connect. */
+static void dial(k1s_httpc_t *c, struct sockaddr *sa, socklen_t sl)
+{
+    if (sa->sa_family == AF_INET)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)c->port);
+    else
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)c->port);
+    set_dial(c, sa);
+    c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = c->fd < 0 ? -1 : connect(c->fd, sa, sl);
+    if (rc < 0 && errno != EINPROGRESS) {
+        dial_failed(c, errno);
+        return;
+    }
+    c->conn = event_new(c->base, c->fd, EV_WRITE, on_connect, c);
+    event_add(c->conn, NULL);
+}
+
+/* The resolver (libevent's evdns, so a slow DNS server never stalls the API server's loop). */
+static struct evdns_base *resolver(struct event_base *base)
+{
+    static struct event_base *for_base;
+    static struct evdns_base *dns;
+    if (!dns || for_base != base) {
+        /* one per event loop; the server has one loop for its lifetime */
+        dns = evdns_base_new(base,
+                             EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        for_base = base;
+    }
+    return dns;
+}
+
+static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    if (result == EVUTIL_EAI_CANCEL) /* the call was freed while looking up */
+        return;
+    k1s_httpc_t *c = arg;
+    c->dns = NULL;
+    c->resolving = false;
+    if (result != 0 || !res) {
+        fail_later(c, -EHOSTUNREACH, k1s_xasprintf("dial tcp: lookup %s: no such host", c->host));
+    } else {
+        struct sockaddr_storage ss;
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        dial(c, (struct sockaddr *)&ss, (socklen_t)res->ai_addrlen);
+    }
+    if (res)
+        evutil_freeaddrinfo(res);
+}
+
 k1s_httpc_t *k1s_httpc_post(struct event_base *base, const k1s_httpc_req_t *req,
                             k1s_httpc_done_fn done, void *arg)
 {
@@ -415,49 +486,6 @@ k1s_httpc_t *k1s_httpc_post(struct event_base *base, const k1s_httpc_req_t *req,
     evtimer_add(c->timer, &tv);
 
     const char *addr = req->addr;
-    if (!addr && !strcmp(req->host, "localhost"))
-        addr = "127.0.0.1";
-    struct sockaddr_storage ss;
-    socklen_t sl = 0;
-    memset(&ss, 0, sizeof(ss));
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    const char *ip = addr ? addr : req->host;
-    if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)req->port);
-        sl = sizeof(*s4);
-        snprintf(c->dial, sizeof(c->dial), "%s:%d", ip, req->port);
-    } else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)req->port);
-        sl = sizeof(*s6);
-        snprintf(c->dial, sizeof(c->dial), "[%s]:%d", ip, req->port);
-    } else {
-        /* a name: resolved synchronously (webhook URLs are rarely names on the edge) */
-        struct addrinfo hints = {0}, *res = NULL;
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        int gr = getaddrinfo(ip, NULL, &hints, &res);
-        if (gr != 0 || !res) {
-            fail_later(c, -EHOSTUNREACH, k1s_xasprintf("dial tcp: lookup %s: no such host", ip));
-            return c;
-        }
-        memcpy(&ss, res->ai_addr, res->ai_addrlen);
-        sl = res->ai_addrlen;
-        if (ss.ss_family == AF_INET)
-            s4->sin_port = htons((uint16_t)req->port);
-        else
-            s6->sin6_port = htons((uint16_t)req->port);
-        char txt[INET6_ADDRSTRLEN] = "";
-        inet_ntop(ss.ss_family,
-                  ss.ss_family == AF_INET ? (void *)&s4->sin_addr : (void *)&s6->sin6_addr, txt,
-                  sizeof(txt));
-        snprintf(c->dial, sizeof(c->dial), ss.ss_family == AF_INET ? "%s:%d" : "[%s]:%d", txt,
-                 req->port);
-        freeaddrinfo(res);
-    }
-
     snprintf(c->host, sizeof(c->host), "%s", req->host);
     c->ctx = make_ctx(req->ca_pem, req->ca_len);
     c->ssl = SSL_new(c->ctx);
@@ -482,13 +510,32 @@ k1s_httpc_t *k1s_httpc_post(struct event_base *base, const k1s_httpc_req_t *req,
     k1s_buf_append(&b, req->body, req->body_len);
     c->request_len = b.len;
     c->request = k1s_buf_steal(&b);
-    c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int rc = c->fd < 0 ? -1 : connect(c->fd, (struct sockaddr *)&ss, sl);
-    if (rc < 0 && errno != EINPROGRESS) {
-        dial_failed(c, errno);
-        return c;
+    c->port = req->port;
+    const char *ip = addr ? addr : req->host;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        dial(c, (struct sockaddr *)&ss, sizeof(*s4));
+    } else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        dial(c, (struct sockaddr *)&ss, sizeof(*s6));
+    } else {
+        /* a name: looked up asynchronously; the call's deadline covers the lookup too */
+        snprintf(c->dial, sizeof(c->dial), "%s:%d", ip, req->port);
+        struct evutil_addrinfo hints = {0};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        struct evdns_base *dns = resolver(base);
+        c->resolving = true;
+        struct evdns_getaddrinfo_request *q =
+            dns ? evdns_getaddrinfo(dns, ip, NULL, &hints, on_resolved, c) : NULL;
+        if (!dns)
+            on_resolved(EVUTIL_EAI_FAIL, NULL, c);
+        else if (c->resolving) /* not answered at once (from /etc/hosts, say) */
+            c->dns = q;
     }
-    c->conn = event_new(base, c->fd, EV_WRITE, on_connect, c);
-    event_add(c->conn, NULL);
     return c;
 }

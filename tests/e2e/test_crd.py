@@ -143,7 +143,8 @@ def test_strict_field_validation(server, widgets, ns):
     st, body = server.json("POST", "/apis/example.com/v1/namespaces/%s/widgets?fieldValidation=Strict" % ns,
                            json.loads(widget("strict", ns, size=2, bogus=1)))
     assert st == 400, body
-    assert 'unknown field "spec.bogus"' in body["message"]
+    assert body["message"] == ('Widget in version "v1" cannot be handled as a Widget: '
+                               'strict decoding error: unknown field "spec.bogus"'), body
     st, hdrs, _ = server.request("POST", "/apis/example.com/v1/namespaces/%s/widgets" % ns,
                                  widget("warned", ns, size=2, bogus=1))
     assert st == 201

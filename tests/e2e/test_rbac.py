@@ -429,7 +429,11 @@ def test_node_identity_is_restricted(server, ns):
     p = as_user(server, node, "get", "deployments", "-n", ns, check=False)
     assert p.returncode == 1 and "forbidden" in p.stderr
     # writes: its own Node and its status only
-    as_user(server, node, "label", "node", "n1", "a=b")
+    as_user(server, node, "label", "node", "n1", "a=b", "topology.kubernetes.io/zone=z1")
+    p = as_user(server, node, "label", "node", "n1", "node-restriction.kubernetes.io/trusted=yes",
+                "kubernetes.io/role=master", check=False)
+    assert ('nodes "n1" is forbidden: is not allowed to modify labels: kubernetes.io/role, '
+            'node-restriction.kubernetes.io/trusted') in p.stderr
     p = as_user(server, node, "label", "node", "n2", "a=b", check=False)
     assert 'nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2"' in p.stderr
     code, body = user_request(server, node, "DELETE", "/api/v1/nodes/n2")
@@ -479,3 +483,129 @@ def test_node_identity_is_restricted(server, ns):
     fake = make_user(server, "system:node:n3")
     p = as_user(server, fake, "get", "nodes", check=False)
     assert 'User "system:node:n3" cannot list resource "nodes"' in p.stderr
+
+
+def test_token_file_users_and_uid(fresh_server):
+    s = fresh_server.start()
+    tokens = os.path.join(s.data_dir, "server", "cred", "tokens.csv")
+    s.stop()
+    with open(tokens, "a") as f:
+        f.write('dave-token-0123456789,dave,dave-uid,"qa,ops"\n')
+    s.start()
+    empty = os.path.join(s.tmp, "empty-kubeconfig")
+    open(empty, "w").close()
+    dave = ["--kubeconfig", empty, "--server", s.url, "--certificate-authority", s.ca(),
+            "--token", "dave-token-0123456789"]
+    out = s.kubectl("auth", "whoami", *dave).stdout.split("\n")
+    assert out[1].split() == ["Username", "dave"]
+    assert out[2].split() == ["UID", "dave-uid"]
+    assert out[3].split() == ["Groups", "[qa", "ops", "system:authenticated]"]
+    p = s.kubectl("get", "pods", *dave, check=False)
+    assert ('pods is forbidden: User "dave" cannot list resource "pods" in API group "" in the '
+            'namespace "default"') in p.stderr
+    s.kubectl("create", "rolebinding", "ops-view", "--clusterrole=view", "--group=ops")
+    s.kubectl("get", "pods", *dave)
+    # the admin may also act as a uid, with extra attributes
+    out = s.kubectl("auth", "whoami", "--as", "erin", "--as-uid", "e-1").stdout.split("\n")
+    assert out[2].split() == ["UID", "e-1"]
+    import http.client
+    conn = http.client.HTTPSConnection("127.0.0.1", s.port, context=s.ssl_context())
+    conn.putrequest("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews")
+    for k, v in (("Content-Type", "application/json"), ("Impersonate-User", "erin"),
+                 ("Impersonate-Extra-Scopes", "read"), ("Impersonate-Extra-Scopes", "write")):
+        conn.putheader(k, v)
+    body = b'{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    resp = conn.getresponse()
+    assert resp.status == 201
+    assert json.loads(resp.read())["status"]["userInfo"]["extra"] == {"scopes": ["read", "write"]}
+    conn.close()
+    # extras need the impersonate verb on userextras too
+    s.kubectl("create", "clusterrole", "imp-users", "--verb=impersonate", "--resource=users")
+    s.kubectl("create", "clusterrolebinding", "dave-imp", "--clusterrole=imp-users", "--user=dave")
+    out = s.kubectl("auth", "whoami", *dave, "--as", "erin").stdout
+    assert "erin" in out
+    p = s.kubectl("get", "pods", *dave, "--as", "erin", "--as-uid", "x", check=False)
+    assert ('uids.authentication.k8s.io "x" is forbidden: User "dave" cannot impersonate resource '
+            '"uids" in API group "authentication.k8s.io" at the cluster scope') in p.stderr
+
+
+def test_python_client_reviews_and_forbidden(server, ns, alice):
+    from kubernetes import client, config
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=alice, client_configuration=cfg)
+    api = client.ApiClient(cfg)
+    bind_view(server, ns)
+    authz = client.AuthorizationV1Api(api)
+    review = authz.create_self_subject_access_review(client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(
+            namespace=ns, verb="list", resource="pods"))))
+    assert review.status.allowed is True
+    rules = authz.create_self_subject_rules_review(client.V1SelfSubjectRulesReview(
+        spec=client.V1SelfSubjectRulesReviewSpec(namespace=ns)))
+    assert any("pods" in (r.resources or []) and "list" in r.verbs for r in rules.status.resource_rules)
+    core = client.CoreV1Api(api)
+    assert core.list_namespaced_pod(ns).items == []
+    try:
+        core.list_namespaced_secret(ns)
+        raise AssertionError("alice listed secrets")
+    except client.exceptions.ApiException as e:
+        assert e.status == 403
+        body = json.loads(e.body)
+        assert body["reason"] == "Forbidden"
+        assert body["details"] == {"kind": "secrets"}
+
+
+def test_no_escalation_through_roles_and_bindings(server, ns):
+    frank = make_user(server, "frank", ["team"])
+    server.kubectl("create", "rolebinding", "frank-admin", "--clusterrole=admin", "--user=frank", "-n", ns)
+    # a namespace admin may hand out what it holds
+    as_user(server, frank, "create", "rolebinding", "bob-view", "--clusterrole=view", "--user=bob", "-n", ns)
+    as_user(server, frank, "create", "role", "pod-reader", "--verb=get,list", "--resource=pods", "-n", ns)
+    as_user(server, frank, "create", "rolebinding", "bob-pods", "--role=pod-reader", "--user=bob", "-n", ns)
+    # but not more
+    p = as_user(server, frank, "create", "rolebinding", "frank-root", "--clusterrole=cluster-admin",
+                "--user=frank", "-n", ns, check=False)
+    assert p.returncode == 1
+    assert ('rolebindings.rbac.authorization.k8s.io "frank-root" is forbidden: user "frank" '
+            '(groups=["team" "system:authenticated"]) is attempting to grant RBAC permissions not '
+            'currently held:\n{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n'
+            '{NonResourceURLs:["*"], Verbs:["*"]}') in p.stderr
+    p = as_user(server, frank, "create", "role", "node-reader", "--verb=get", "--resource=nodes",
+                "-n", ns, check=False)
+    assert ('roles.rbac.authorization.k8s.io "node-reader" is forbidden: user "frank" (groups=["team" '
+            '"system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+            '{APIGroups:[""], Resources:["nodes"], Verbs:["get"]}') in p.stderr
+    # nor widen a role it may edit
+    p = as_user(server, frank, "patch", "role", "pod-reader", "-n", ns, "--type=json", "-p",
+                '[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["nodes"],"verbs":["list"]}}]',
+                check=False)
+    assert "attempting to grant RBAC permissions not currently held" in p.stderr
+    assert '{APIGroups:[""], Resources:["nodes"], Verbs:["list"]}' in p.stderr
+    # the bind verb on a role lifts the check for bindings to it
+    server.kubectl("create", "clusterrole", "bind-cluster-admin", "--verb=bind",
+                   "--resource=clusterroles.rbac.authorization.k8s.io", "--resource-name=cluster-admin")
+    server.kubectl("create", "rolebinding", "frank-bind", "--clusterrole=bind-cluster-admin",
+                   "--user=frank", "-n", ns)
+    as_user(server, frank, "create", "rolebinding", "frank-root", "--clusterrole=cluster-admin",
+            "--user=frank", "-n", ns)
+    # the admin (system:masters) is never checked
+    server.kubectl("create", "role", "anything", "--verb=*", "--resource=*", "-n", ns)
+
+
+def test_auth_commands_with_each_kubectl(server, ns, alice, kubectl_version):
+    """can-i, --list and the 403 with the newest kubectl and Debian's 1.20 (no whoami there)."""
+    bind_view(server, ns)
+    p = as_user(server, alice, "auth", "can-i", "list", "pods", "-n", ns, check=False)
+    assert (p.returncode, p.stdout.strip().lower()) == (0, "yes")
+    p = as_user(server, alice, "auth", "can-i", "delete", "pods", "-n", ns, check=False)
+    assert (p.returncode, p.stdout.strip().lower()) == (1, "no")
+    out = as_user(server, alice, "auth", "can-i", "--list", "-n", ns).stdout
+    assert any(l.split()[:2] == ["pods", "[]"] and "list" in l for l in out.splitlines())
+    p = as_user(server, alice, "get", "secrets", "-n", ns, check=False)
+    assert ('secrets is forbidden: User "alice" cannot list resource "secrets" in API group "" in '
+            'the namespace "%s"' % ns) in p.stderr
+    assert server.kubectl("auth", "can-i", "get", "pods", "-n", ns, "--as", "alice").stdout.strip().lower() == "yes"
+    if kubectl_version >= 27:
+        assert "alice" in as_user(server, alice, "auth", "whoami").stdout
