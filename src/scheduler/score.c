@@ -1,0 +1,446 @@
+/*
+ * The score plugins of kube-scheduler's default profile, each normalised to
+ * 0..100 over the feasible nodes as the plugin's NormalizeScore does, with the
+ * profile's weights: TaintToleration 3, NodeAffinity 2, NodeResourcesFit 1
+ * (LeastAllocated on cpu and memory), PodTopologySpread 2, InterPodAffinity 2,
+ * NodeResourcesBalancedAllocation 1, ImageLocality 1.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+#include "scheduler/sched-int.h"
+
+const int k1s_sched_score_weights[K1S_SCORE_N] = {
+    [K1S_SCORE_TAINT_TOLERATION] = 3,   [K1S_SCORE_NODE_AFFINITY] = 2,
+    [K1S_SCORE_RESOURCES_FIT] = 1,      [K1S_SCORE_TOPOLOGY_SPREAD] = 2,
+    [K1S_SCORE_INTER_POD_AFFINITY] = 2, [K1S_SCORE_BALANCED_ALLOCATION] = 1,
+    [K1S_SCORE_IMAGE_LOCALITY] = 1,
+};
+
+#define MAX_SCORE 100
+
+/* helper.DefaultNormalizeScore */
+static void default_normalize(int64_t *s, size_t n, bool reverse)
+{
+    int64_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] > max)
+            max = s[i];
+    if (max == 0) {
+        if (reverse)
+            for (size_t i = 0; i < n; i++)
+                s[i] = MAX_SCORE;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = MAX_SCORE * s[i] / max;
+        s[i] = reverse ? MAX_SCORE - v : v;
+    }
+}
+
+static void score_taints(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                         const size_t *feasible, size_t n, int64_t *out)
+{
+    /* only tolerations that can tolerate PreferNoSchedule count */
+    json_t *tols = json_array();
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(p->spec, "tolerations"), i, t)
+    {
+        const char *e = json_string_value(json_object_get(t, "effect"));
+        if (!e || !*e || !strcmp(e, "PreferNoSchedule"))
+            json_array_append(tols, (json_t *)t);
+    }
+    for (size_t j = 0; j < n; j++) {
+        const k1s_sched_node_t *node = c->nodes[feasible[j]];
+        int64_t cnt = 0;
+        json_array_foreach(json_object_get(json_object_get(node->node, "spec"), "taints"), i, t)
+        {
+            if (k1s_streq(json_string_value(json_object_get(t, "effect")), "PreferNoSchedule") &&
+                !k1s_sched_tolerations_tolerate(tols, t))
+                cnt++;
+        }
+        out[j] = cnt;
+    }
+    json_decref(tols);
+    default_normalize(out, n, true);
+}
+
+static void score_node_affinity(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                                const size_t *feasible, size_t n, int64_t *out)
+{
+    const json_t *pref =
+        json_object_get(json_object_get(json_object_get(p->spec, "affinity"), "nodeAffinity"),
+                        "preferredDuringSchedulingIgnoredDuringExecution");
+    for (size_t j = 0; j < n; j++) {
+        int64_t s = 0;
+        size_t i;
+        const json_t *t;
+        json_array_foreach(pref, i, t)
+        {
+            json_int_t w = json_integer_value(json_object_get(t, "weight"));
+            if (w && k1s_sched_node_selector_term_match(json_object_get(t, "preference"),
+                                                        c->nodes[feasible[j]]))
+                s += w;
+        }
+        out[j] = s;
+    }
+    default_normalize(out, n, false);
+}
+
+static int64_t least_requested(int64_t requested, int64_t capacity)
+{
+    if (capacity <= 0 || requested > capacity)
+        return 0;
+    return (capacity - requested) * MAX_SCORE / capacity;
+}
+
+static void score_least_allocated(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                                  const size_t *feasible, size_t n, int64_t *out)
+{
+    for (size_t j = 0; j < n; j++) {
+        const k1s_sched_node_t *node = c->nodes[feasible[j]];
+        int64_t cpu =
+            least_requested(node->nonzero.milli_cpu + p->nonzero.milli_cpu, node->alloc.milli_cpu);
+        int64_t mem = least_requested(node->nonzero.memory + p->nonzero.memory, node->alloc.memory);
+        out[j] = (cpu + mem) / 2;
+    }
+}
+
+static void score_balanced(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                           const size_t *feasible, size_t n, int64_t *out)
+{
+    for (size_t j = 0; j < n; j++) {
+        const k1s_sched_node_t *node = c->nodes[feasible[j]];
+        double f[2];
+        int k = 0;
+        if (node->alloc.milli_cpu > 0) {
+            double v = (double)(node->requested.milli_cpu + p->req.milli_cpu) /
+                       (double)node->alloc.milli_cpu;
+            f[k++] = v > 1 ? 1 : v;
+        }
+        if (node->alloc.memory > 0) {
+            double v =
+                (double)(node->requested.memory + p->req.memory) / (double)node->alloc.memory;
+            f[k++] = v > 1 ? 1 : v;
+        }
+        double std = k == 2 ? fabs(f[0] - f[1]) / 2 : 0;
+        out[j] = (int64_t)((1 - std) * MAX_SCORE);
+    }
+}
+
+/* ---------- ImageLocality ---------- */
+
+#define MB (1024LL * 1024)
+#define MIN_THRESHOLD (23 * MB)
+#define MAX_CONTAINER_THRESHOLD (1000 * MB)
+
+/* Kubernetes' normalizedImageName: a name without tag or digest means :latest. */
+static char *normalized_image(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    const char *last = slash ? slash + 1 : name;
+    if (strchr(last, ':') || strchr(name, '@'))
+        return k1s_xstrdup(name);
+    return k1s_xasprintf("%s:latest", name);
+}
+
+/* Size of image on node (matching any of its names, with or without docker.io/library/), or -1. */
+static int64_t image_size(const k1s_sched_node_t *node, const char *image)
+{
+    size_t i, k;
+    const json_t *img, *nm;
+    json_array_foreach(json_object_get(json_object_get(node->node, "status"), "images"), i, img)
+    {
+        json_array_foreach(json_object_get(img, "names"), k, nm)
+        {
+            const char *s = json_string_value(nm);
+            if (!s)
+                continue;
+            if (!strcmp(s, image) ||
+                (k1s_str_has_prefix(s, "docker.io/library/") && !strcmp(s + 18, image)) ||
+                (k1s_str_has_prefix(s, "docker.io/") && !strcmp(s + 10, image)))
+                return json_integer_value(json_object_get(img, "sizeBytes"));
+        }
+    }
+    return -1;
+}
+
+static void score_images(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                         const size_t *feasible, size_t n, int64_t *out)
+{
+    const json_t *cs = json_object_get(p->spec, "containers");
+    size_t nc = json_array_size(cs);
+    char **imgs = k1s_xcalloc(nc ? nc : 1, sizeof(*imgs));
+    int64_t *spread = k1s_xcalloc(nc ? nc : 1, sizeof(*spread));
+    for (size_t i = 0; i < nc; i++) {
+        const char *im = json_string_value(json_object_get(json_array_get(cs, i), "image"));
+        imgs[i] = normalized_image(im ? im : "");
+        for (size_t k = 0; k < c->n_nodes; k++)
+            spread[i] += image_size(c->nodes[k], imgs[i]) >= 0;
+    }
+    int64_t max = MAX_CONTAINER_THRESHOLD * (int64_t)(nc ? nc : 1);
+    for (size_t j = 0; j < n; j++) {
+        int64_t sum = 0;
+        for (size_t i = 0; i < nc; i++) {
+            int64_t sz = image_size(c->nodes[feasible[j]], imgs[i]);
+            if (sz > 0)
+                sum += (int64_t)((double)sz * ((double)spread[i] / (double)c->n_nodes));
+        }
+        if (sum < MIN_THRESHOLD)
+            sum = MIN_THRESHOLD;
+        else if (sum > max)
+            sum = max;
+        out[j] = MAX_SCORE * (sum - MIN_THRESHOLD) / (max - MIN_THRESHOLD);
+    }
+    for (size_t i = 0; i < nc; i++)
+        free(imgs[i]);
+    free(imgs);
+    free(spread);
+}
+
+/* ---------- InterPodAffinity (preferred terms, both directions) ---------- */
+
+static const json_t *affinity_of(const json_t *pod, const char *kind, const char *when)
+{
+    return json_object_get(
+        json_object_get(json_object_get(json_object_get(pod, "spec"), "affinity"), kind), when);
+}
+
+static void add_pair(json_t *m, const char *key, const char *val, int64_t d)
+{
+    char k[512];
+    snprintf(k, sizeof(k), "%s\t%s", key, val);
+    json_t *c = json_object_get(m, k);
+    json_object_set_new(m, k, json_integer((c ? json_integer_value(c) : 0) + d));
+}
+
+static void score_inter_pod(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                            const size_t *feasible, size_t n, int64_t *out)
+{
+    size_t npa, npn;
+    k1s_sched_term_t *pa = k1s_sched_terms_parse(
+        affinity_of(p->pod, "podAffinity", "preferredDuringSchedulingIgnoredDuringExecution"), true,
+        1, &npa);
+    k1s_sched_term_t *pn = k1s_sched_terms_parse(
+        affinity_of(p->pod, "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
+        true, -1, &npn);
+    json_t *m = json_object();
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        const k1s_sched_node_t *node = c->nodes[i];
+        if (!npa && !npn && !node->n_affinity_pods)
+            continue;
+        for (size_t j = 0; j < node->n_pods; j++) {
+            const json_t *e = node->pods[j];
+            for (size_t k = 0; k < npa + npn; k++) {
+                const k1s_sched_term_t *t = k < npa ? &pa[k] : &pn[k - npa];
+                const char *v = k1s_sched_node_label(node, t->topology_key);
+                if (v && k1s_sched_term_matches(t, p->ns, e))
+                    add_pair(m, t->topology_key, v, t->weight);
+            }
+            if (!k1s_sched_pod_has_affinity(e))
+                continue;
+            /* existing pods' terms that match the incoming pod; required affinity counts with
+             * hardPodAffinityWeight 1 */
+            static const struct {
+                const char *kind, *when;
+                bool weighted;
+                int sign;
+            } kinds[] = {
+                {"podAffinity", "requiredDuringSchedulingIgnoredDuringExecution", false, 1},
+                {"podAffinity", "preferredDuringSchedulingIgnoredDuringExecution", true, 1},
+                {"podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution", true, -1},
+            };
+            for (size_t q = 0; q < 3; q++) {
+                size_t nt;
+                k1s_sched_term_t *t =
+                    k1s_sched_terms_parse(affinity_of(e, kinds[q].kind, kinds[q].when),
+                                          kinds[q].weighted, kinds[q].sign, &nt);
+                for (size_t k = 0; k < nt; k++) {
+                    const char *v = k1s_sched_node_label(node, t[k].topology_key);
+                    if (v && k1s_sched_term_matches(&t[k], k1s_sched_pod_ns(e), p->pod))
+                        add_pair(m, t[k].topology_key, v, t[k].weight);
+                }
+                k1s_sched_terms_free(t, nt);
+            }
+        }
+    }
+    k1s_sched_terms_free(pa, npa);
+    k1s_sched_terms_free(pn, npn);
+    int64_t min = INT64_MAX, max = INT64_MIN;
+    for (size_t j = 0; j < n; j++) {
+        int64_t s = 0;
+        if (json_object_size(m)) {
+            const char *key;
+            const json_t *v;
+            json_object_foreach((json_t *)c->nodes[feasible[j]]->labels, key, v)
+            {
+                char k[512];
+                snprintf(k, sizeof(k), "%s\t%s", key,
+                         json_string_value(v) ? json_string_value(v) : "");
+                s += json_integer_value(json_object_get(m, k));
+            }
+        }
+        out[j] = s;
+        if (s < min)
+            min = s;
+        if (s > max)
+            max = s;
+    }
+    json_decref(m);
+    for (size_t j = 0; j < n; j++)
+        out[j] = max > min
+                     ? (int64_t)((double)MAX_SCORE * (double)(out[j] - min) / (double)(max - min))
+                     : 0;
+}
+
+/* ---------- PodTopologySpread (ScheduleAnyway constraints) ---------- */
+
+static bool spread_pod_matches(const k1s_sched_spread_t *s, const char *ns, const json_t *pod)
+{
+    if (strcmp(k1s_sched_pod_ns(pod), ns) ||
+        json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
+        return false;
+    if (!s->sel) {
+        size_t i;
+        const json_t *r;
+        json_array_foreach(json_object_get(json_object_get(pod, "metadata"), "ownerReferences"), i,
+                           r)
+        {
+            if (json_is_true(json_object_get(r, "controller")))
+                return k1s_streq(json_string_value(json_object_get(r, "uid")), s->owner_uid);
+        }
+        return false;
+    }
+    return k1s_label_selector_matches(s->sel,
+                                      json_object_get(json_object_get(pod, "metadata"), "labels"));
+}
+
+static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                         const size_t *feasible, size_t n, int64_t *out)
+{
+    size_t ns = 0;
+    for (size_t k = 0; k < p->n_spread; k++)
+        ns += !p->spread[k].do_not_schedule;
+    if (!ns) {
+        for (size_t j = 0; j < n; j++)
+            out[j] = 0;
+        return;
+    }
+    /* nodes lacking a key (non-default constraints) are ignored and score 0 */
+    bool *ignored = k1s_xcalloc(n ? n : 1, sizeof(bool));
+    json_t *domains = json_object(); /* "k\tv" -> count, over the feasible nodes' domains */
+    double *weight = k1s_xcalloc(p->n_spread, sizeof(double));
+    for (size_t j = 0; j < n; j++) {
+        const k1s_sched_node_t *node = c->nodes[feasible[j]];
+        for (size_t k = 0; k < p->n_spread; k++) {
+            const k1s_sched_spread_t *s = &p->spread[k];
+            if (s->do_not_schedule)
+                continue;
+            const char *v = k1s_sched_node_label(node, s->topology_key);
+            if (!v) {
+                if (!p->spread_default)
+                    ignored[j] = true;
+                continue;
+            }
+            add_pair(domains, s->topology_key, v, 0);
+        }
+    }
+    for (size_t k = 0; k < p->n_spread; k++) {
+        const k1s_sched_spread_t *s = &p->spread[k];
+        if (s->do_not_schedule)
+            continue;
+        size_t size = 0;
+        const char *key;
+        const json_t *v;
+        size_t kl = strlen(s->topology_key);
+        json_object_foreach(domains, key, v)
+        {
+            if (!strncmp(key, s->topology_key, kl) && key[kl] == '\t')
+                size++;
+        }
+        /* hostname domains are the scored nodes themselves */
+        weight[k] = log((double)size + 2);
+    }
+    /* count the matching pods in every domain, over all nodes that pass the pod's affinity */
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        const k1s_sched_node_t *node = c->nodes[i];
+        if (!k1s_sched_pod_matches_node_affinity(p->pod, node))
+            continue;
+        for (size_t k = 0; k < p->n_spread; k++) {
+            const k1s_sched_spread_t *s = &p->spread[k];
+            if (s->do_not_schedule)
+                continue;
+            const char *v = k1s_sched_node_label(node, s->topology_key);
+            if (!v)
+                continue;
+            char pk[512];
+            snprintf(pk, sizeof(pk), "%s\t%s", s->topology_key, v);
+            if (!json_object_get(domains, pk))
+                continue;
+            int64_t cnt = 0;
+            for (size_t j = 0; j < node->n_pods; j++)
+                cnt += spread_pod_matches(s, p->ns, node->pods[j]);
+            if (cnt)
+                add_pair(domains, s->topology_key, v, cnt);
+        }
+    }
+    int64_t min = INT64_MAX, max = INT64_MIN;
+    for (size_t j = 0; j < n; j++) {
+        if (ignored[j]) {
+            out[j] = 0;
+            continue;
+        }
+        const k1s_sched_node_t *node = c->nodes[feasible[j]];
+        double sc = 0;
+        for (size_t k = 0; k < p->n_spread; k++) {
+            const k1s_sched_spread_t *s = &p->spread[k];
+            if (s->do_not_schedule)
+                continue;
+            const char *v = k1s_sched_node_label(node, s->topology_key);
+            if (!v)
+                continue;
+            char pk[512];
+            snprintf(pk, sizeof(pk), "%s\t%s", s->topology_key, v);
+            int64_t cnt = json_integer_value(json_object_get(domains, pk));
+            sc += (double)cnt * weight[k] + (double)(s->max_skew - 1);
+        }
+        out[j] = (int64_t)llround(sc);
+        if (out[j] < min)
+            min = out[j];
+        if (out[j] > max)
+            max = out[j];
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (ignored[j])
+            continue;
+        if (max == 0) {
+            out[j] = MAX_SCORE;
+            continue;
+        }
+        out[j] = MAX_SCORE * (max + min - out[j]) / max;
+    }
+    free(ignored);
+    free(weight);
+    json_decref(domains);
+}
+
+void k1s_sched_score(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
+                     k1s_sched_score_plugin_t plugin, const size_t *feasible, size_t n,
+                     int64_t *out)
+{
+    switch (plugin) {
+    case K1S_SCORE_TAINT_TOLERATION: score_taints(c, p, feasible, n, out); break;
+    case K1S_SCORE_NODE_AFFINITY: score_node_affinity(c, p, feasible, n, out); break;
+    case K1S_SCORE_RESOURCES_FIT: score_least_allocated(c, p, feasible, n, out); break;
+    case K1S_SCORE_TOPOLOGY_SPREAD: score_spread(c, p, feasible, n, out); break;
+    case K1S_SCORE_INTER_POD_AFFINITY: score_inter_pod(c, p, feasible, n, out); break;
+    case K1S_SCORE_BALANCED_ALLOCATION: score_balanced(c, p, feasible, n, out); break;
+    case K1S_SCORE_IMAGE_LOCALITY: score_images(c, p, feasible, n, out); break;
+    default:
+        for (size_t j = 0; j < n; j++)
+            out[j] = 0;
+    }
+}
