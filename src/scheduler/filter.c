@@ -60,11 +60,6 @@ static const json_t *pod_affinity(const json_t *pod, const char *kind, const cha
 #define REQUIRED "requiredDuringSchedulingIgnoredDuringExecution"
 #define PREFERRED "preferredDuringSchedulingIgnoredDuringExecution"
 
-static bool terminating(const json_t *pod)
-{
-    return json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp") != NULL;
-}
-
 /* The uid of the pod's controller ownerReference, or NULL. */
 static const char *controller_uid(const json_t *pod)
 {
@@ -78,14 +73,13 @@ static const char *controller_uid(const json_t *pod)
     return NULL;
 }
 
-static bool spread_matches(const k1s_sched_spread_t *s, const char *ns, const json_t *pod)
+static bool spread_matches(const k1s_sched_spread_t *s, const char *ns, const k1s_sched_pinfo_t *e)
 {
-    if (strcmp(k1s_sched_pod_ns(pod), ns) || terminating(pod))
+    if (strcmp(e->ns, ns) || e->terminating)
         return false;
     if (!s->sel)
-        return k1s_streq(controller_uid(pod), s->owner_uid);
-    return k1s_label_selector_matches(s->sel,
-                                      json_object_get(json_object_get(pod, "metadata"), "labels"));
+        return k1s_streq(e->owner_uid, s->owner_uid);
+    return k1s_label_selector_matches(s->sel, e->labels);
 }
 
 static void parse_spread(k1s_sched_pod_t *p)
@@ -161,7 +155,7 @@ static void prepare_spread_filter(const k1s_sched_cluster_t *c, k1s_sched_pod_t 
                 continue;
             int64_t cnt = 0;
             for (size_t j = 0; j < n->n_pods; j++)
-                cnt += spread_matches(s, p->ns, n->pods[j]);
+                cnt += spread_matches(s, p->ns, &n->pods[j]);
             count_add(s->counts, s->topology_key, k1s_sched_node_label(n, s->topology_key), cnt);
         }
     }
@@ -183,13 +177,13 @@ static void prepare_spread_filter(const k1s_sched_cluster_t *c, k1s_sched_pod_t 
     }
 }
 
-static bool matches_all_terms(const k1s_sched_term_t *t, size_t n, const char *ns,
-                              const json_t *pod)
+static bool matches_all_terms(const k1s_sched_term_t *t, size_t n, const char *term_ns,
+                              const char *ns, const json_t *labels)
 {
     if (!n)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!k1s_sched_term_matches(&t[i], ns, pod))
+        if (!k1s_sched_term_matches(&t[i], term_ns, ns, labels))
             return false;
     return true;
 }
@@ -209,8 +203,8 @@ static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
         const k1s_sched_node_t *n = c->nodes[i];
         if (p->n_aff || p->n_anti) {
             for (size_t j = 0; j < n->n_pods; j++) {
-                const json_t *e = n->pods[j];
-                if (p->n_aff && matches_all_terms(p->aff, p->n_aff, p->ns, e))
+                const k1s_sched_pinfo_t *e = &n->pods[j];
+                if (p->n_aff && matches_all_terms(p->aff, p->n_aff, p->ns, e->ns, e->labels))
                     for (size_t k = 0; k < p->n_aff; k++) {
                         const char *v = k1s_sched_node_label(n, p->aff[k].topology_key);
                         if (v)
@@ -218,7 +212,7 @@ static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
                     }
                 for (size_t k = 0; k < p->n_anti; k++) {
                     const char *v = k1s_sched_node_label(n, p->anti[k].topology_key);
-                    if (v && k1s_sched_term_matches(&p->anti[k], p->ns, e))
+                    if (v && k1s_sched_term_matches(&p->anti[k], p->ns, e->ns, e->labels))
                         count_add(p->anti_counts, p->anti[k].topology_key, v, 1);
                 }
             }
@@ -226,15 +220,17 @@ static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
         if (!n->n_affinity_pods)
             continue;
         for (size_t j = 0; j < n->n_pods; j++) {
-            const json_t *e = n->pods[j];
-            const json_t *arr = pod_affinity(e, "podAntiAffinity", REQUIRED);
+            const k1s_sched_pinfo_t *e = &n->pods[j];
+            if (!e->affinity)
+                continue;
+            const json_t *arr = pod_affinity(e->pod, "podAntiAffinity", REQUIRED);
             if (!json_array_size(arr))
                 continue;
             size_t nt;
             k1s_sched_term_t *t = k1s_sched_terms_parse(arr, false, 1, &nt);
             for (size_t k = 0; k < nt; k++) {
                 const char *v = k1s_sched_node_label(n, t[k].topology_key);
-                if (v && k1s_sched_term_matches(&t[k], k1s_sched_pod_ns(e), p->pod))
+                if (v && k1s_sched_term_matches(&t[k], e->ns, p->ns, p->labels))
                     count_add(p->existing_anti, t[k].topology_key, v, 1);
             }
             k1s_sched_terms_free(t, nt);
@@ -467,8 +463,8 @@ static void filter_inter_pod(const k1s_sched_pod_t *p, const k1s_sched_node_t *n
                 exist = false;
         }
         /* The first pod of a group with affinity to itself may go anywhere with the keys. */
-        if (!exist &&
-            !(p->aff_no_match_anywhere && matches_all_terms(p->aff, p->n_aff, p->ns, p->pod))) {
+        if (!exist && !(p->aff_no_match_anywhere &&
+                        matches_all_terms(p->aff, p->n_aff, p->ns, p->ns, p->labels))) {
         affinity_failed:
             fail(st, K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE,
                  "node(s) didn't match pod affinity rules");

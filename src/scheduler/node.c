@@ -191,6 +191,7 @@ static void load_node(k1s_sched_node_t *n, json_t *node)
 k1s_sched_node_t *k1s_sched_node_new(json_t *node)
 {
     k1s_sched_node_t *n = k1s_xcalloc(1, sizeof(*n));
+    n->owners = json_object();
     load_node(n, node);
     return n;
 }
@@ -207,27 +208,50 @@ void k1s_sched_node_free(k1s_sched_node_t *n)
     if (!n)
         return;
     for (size_t i = 0; i < n->n_pods; i++)
-        json_decref(n->pods[i]);
+        json_decref(n->pods[i].pod);
     free(n->pods);
     free(n->ports);
+    json_decref(n->owners);
     json_decref(n->node);
     free(n);
 }
 
-static void account(k1s_sched_node_t *n, const json_t *pod, int sign)
+static void count_owner(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi, int sign)
 {
-    k1s_sched_res_t r = pod_requests(pod, false), nz = pod_requests(pod, true);
+    if (!pi->owner_uid || pi->terminating)
+        return;
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", pi->ns, pi->owner_uid);
+    json_int_t c = json_integer_value(json_object_get(n->owners, key)) + sign;
+    if (c > 0)
+        json_object_set_new(n->owners, key, json_integer(c));
+    else
+        json_object_del(n->owners, key);
+}
+
+int64_t k1s_sched_node_owner_count(const k1s_sched_node_t *n, const char *ns, const char *uid)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", ns, uid);
+    return json_integer_value(json_object_get(n->owners, key));
+}
+
+static void account(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi, int sign)
+{
+    count_owner(n, pi, sign);
     if (sign > 0) {
-        res_add(&n->requested, &r);
-        res_add(&n->nonzero, &nz);
+        res_add(&n->requested, &pi->req);
+        res_add(&n->nonzero, &pi->nonzero);
     } else {
-        res_sub(&n->requested, &r);
-        res_sub(&n->nonzero, &nz);
+        res_sub(&n->requested, &pi->req);
+        res_sub(&n->nonzero, &pi->nonzero);
     }
-    if (k1s_sched_pod_has_affinity(pod))
+    if (pi->affinity)
         n->n_affinity_pods += sign;
+    if (!pi->host_ports)
+        return;
     k1s_sched_port_t *ports;
-    size_t np = k1s_sched_pod_ports(pod, &ports);
+    size_t np = k1s_sched_pod_ports(pi->pod, &ports);
     for (size_t i = 0; i < np; i++) {
         if (sign > 0) {
             if (n->n_ports == n->cap_ports) {
@@ -248,22 +272,58 @@ static void account(k1s_sched_node_t *n, const json_t *pod, int sign)
     free(ports);
 }
 
-void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
+static k1s_sched_pinfo_t *new_slot(k1s_sched_node_t *n)
 {
     if (n->n_pods == n->cap_pods) {
         n->cap_pods = n->cap_pods ? n->cap_pods * 2 : 8;
         n->pods = k1s_xrealloc(n->pods, n->cap_pods * sizeof(*n->pods));
     }
-    n->pods[n->n_pods++] = json_incref(pod);
-    account(n, pod, 1);
+    return &n->pods[n->n_pods++];
+}
+
+void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *src)
+{
+    k1s_sched_pinfo_t *pi = new_slot(n);
+    *pi = *src;
+    json_incref(pi->pod);
+    account(n, pi, 1);
+}
+
+void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
+{
+    k1s_sched_pinfo_t *pi = new_slot(n);
+    const json_t *md = json_object_get(pod, "metadata");
+    pi->pod = json_incref(pod);
+    pi->ns = k1s_sched_pod_ns(pod);
+    pi->name = pod_name(pod);
+    pi->labels = json_object_get(md, "labels");
+    pi->owner_uid = NULL;
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(md, "ownerReferences"), i, r)
+    {
+        if (json_is_true(json_object_get(r, "controller"))) {
+            pi->owner_uid = json_string_value(json_object_get(r, "uid"));
+            break;
+        }
+    }
+    pi->priority = k1s_sched_pod_priority(pod);
+    pi->affinity = k1s_sched_pod_has_affinity(pod);
+    pi->terminating = json_object_get(md, "deletionTimestamp") != NULL;
+    pi->req = pod_requests(pod, false);
+    pi->nonzero = pod_requests(pod, true);
+    k1s_sched_port_t *ports;
+    pi->host_ports = k1s_sched_pod_ports(pod, &ports) > 0;
+    free(ports);
+    account(n, pi, 1);
 }
 
 int k1s_sched_node_remove_pod(k1s_sched_node_t *n, const char *ns, const char *name)
 {
     for (size_t i = 0; i < n->n_pods; i++) {
-        json_t *p = n->pods[i];
-        if (!strcmp(k1s_sched_pod_ns(p), ns) && !strcmp(pod_name(p), name)) {
-            account(n, p, -1);
+        json_t *p = n->pods[i].pod;
+        if (!strcmp(n->pods[i].ns, ns) && !strcmp(n->pods[i].name, name)) {
+            account(n, &n->pods[i], -1);
             memmove(&n->pods[i], &n->pods[i + 1], (n->n_pods - i - 1) * sizeof(*n->pods));
             n->n_pods--;
             json_decref(p);
@@ -492,15 +552,14 @@ void k1s_sched_terms_free(k1s_sched_term_t *t, size_t n)
     free(t);
 }
 
-bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, const json_t *pod)
+bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, const char *ns,
+                            const json_t *labels)
 {
-    const char *ns = k1s_sched_pod_ns(pod);
     if (json_is_null(t->namespaces)) {
         if (strcmp(ns, term_ns))
             return false;
     } else if (t->namespaces && !values_contain(t->namespaces, ns)) {
         return false;
     }
-    return k1s_label_selector_matches(t->sel,
-                                      json_object_get(json_object_get(pod, "metadata"), "labels"));
+    return k1s_label_selector_matches(t->sel, labels);
 }

@@ -55,11 +55,11 @@ static int64_t start_ns_cmp(const json_t *a, const json_t *b)
 /* MoreImportantPod: higher priority first, then the one that started earlier. */
 static int importance_cmp(const void *x, const void *y)
 {
-    const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-    int64_t pa = k1s_sched_pod_priority(a), pb = k1s_sched_pod_priority(b);
-    if (pa != pb)
-        return pa > pb ? -1 : 1;
-    return (int)start_ns_cmp(a, b);
+    const k1s_sched_pinfo_t *a = *(const k1s_sched_pinfo_t *const *)x;
+    const k1s_sched_pinfo_t *b = *(const k1s_sched_pinfo_t *const *)y;
+    if (a->priority != b->priority)
+        return a->priority > b->priority ? -1 : 1;
+    return (int)start_ns_cmp(a->pod, b->pod);
 }
 
 typedef struct {
@@ -74,13 +74,14 @@ static json_t *select_victims(k1s_sched_cluster_t *c, const json_t *pod, k1s_sch
 {
     k1s_sched_node_t *orig = c->nodes[i];
     k1s_sched_node_t *clone = k1s_sched_node_new(orig->node);
-    json_t **potential = k1s_xcalloc(orig->n_pods ? orig->n_pods : 1, sizeof(json_t *));
+    const k1s_sched_pinfo_t **potential =
+        k1s_xcalloc(orig->n_pods ? orig->n_pods : 1, sizeof(*potential));
     size_t np = 0;
     for (size_t j = 0; j < orig->n_pods; j++) {
-        if (k1s_sched_pod_priority(orig->pods[j]) < p->priority)
-            potential[np++] = orig->pods[j];
+        if (orig->pods[j].priority < p->priority)
+            potential[np++] = &orig->pods[j];
         else
-            k1s_sched_node_add_pod(clone, orig->pods[j]);
+            k1s_sched_node_add_pinfo(clone, &orig->pods[j]);
     }
     json_t *victims = NULL;
     if (!np) {
@@ -94,15 +95,13 @@ static json_t *select_victims(k1s_sched_cluster_t *c, const json_t *pod, k1s_sch
     qsort(potential, np, sizeof(*potential), importance_cmp);
     victims = json_array();
     for (size_t j = 0; j < np; j++) {
-        k1s_sched_node_add_pod(clone, potential[j]);
+        k1s_sched_node_add_pinfo(clone, potential[j]);
         k1s_sched_status_t tmp;
         if (fits(c, pod, p, i, &tmp))
             continue; /* reprieved */
         k1s_sched_status_clear(&tmp);
-        const json_t *md = json_object_get(potential[j], "metadata");
-        k1s_sched_node_remove_pod(clone, k1s_sched_pod_ns(potential[j]),
-                                  json_string_value(json_object_get(md, "name")));
-        json_array_append(victims, potential[j]);
+        k1s_sched_node_remove_pod(clone, potential[j]->ns, potential[j]->name);
+        json_array_append(victims, potential[j]->pod);
     }
 restore:
     c->nodes[i] = orig;
@@ -128,13 +127,18 @@ bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_stat
     bool *evaluated = k1s_xcalloc(c->n_nodes, sizeof(bool));
     candidate_t best = {0};
     bool found = false;
-    for (size_t i = 0; p && i < c->n_nodes; i++) {
+    /* GetOffsetAndNumCandidates: dry-run from a random node until max(100, 10%) candidates */
+    size_t want = c->n_nodes / 10 < 100 ? 100 : c->n_nodes / 10, n_found = 0;
+    size_t offset = (size_t)(k1s_sched_rand(&c->rng) % c->n_nodes);
+    for (size_t step = 0; p && step < c->n_nodes && n_found < want; step++) {
+        size_t i = (offset + step) % c->n_nodes;
         if (st[i].code != K1S_SCHED_UNSCHEDULABLE)
             continue;
         evaluated[i] = true;
         json_t *v = select_victims(c, pod, p, i, &pst[i]);
         if (!v)
             continue;
+        n_found++;
         candidate_t cand = {i, v, INT64_MIN, 0};
         size_t k;
         const json_t *x;
@@ -145,11 +149,14 @@ bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_stat
                 cand.max_prio = pr;
             cand.sum_prio += pr + 2147483648LL; /* MaxInt32+1 keeps negative priorities ordered */
         }
+        /* ties keep the lowest node index, so that the pick does not depend on the offset */
         bool better = !found || cand.max_prio < best.max_prio ||
                       (cand.max_prio == best.max_prio &&
                        (cand.sum_prio < best.sum_prio ||
                         (cand.sum_prio == best.sum_prio &&
-                         json_array_size(cand.victims) < json_array_size(best.victims))));
+                         (json_array_size(cand.victims) < json_array_size(best.victims) ||
+                          (json_array_size(cand.victims) == json_array_size(best.victims) &&
+                           i < best.node)))));
         if (better) {
             json_decref(best.victims);
             best = cand;

@@ -14,6 +14,19 @@ typedef struct {
     int port;
 } k1s_sched_port_t;
 
+/* A pod bound to a node, with what the filters and scores read from it taken out once. */
+typedef struct {
+    json_t *pod;
+    const char *ns, *name;
+    const json_t *labels;
+    const char *owner_uid; /* the controller ownerReference's uid, or NULL */
+    int64_t priority;
+    bool affinity;    /* carries pod affinity or anti-affinity */
+    bool terminating; /* has a deletionTimestamp */
+    bool host_ports;  /* asks for host ports */
+    k1s_sched_res_t req, nonzero;
+} k1s_sched_pinfo_t;
+
 struct k1s_sched_node {
     json_t *node;
     const char *name;
@@ -22,11 +35,13 @@ struct k1s_sched_node {
     int64_t alloc_pods;
     k1s_sched_res_t requested; /* sum of the pods' requests */
     k1s_sched_res_t nonzero;   /* same with kube-scheduler's defaults for missing cpu/memory */
-    json_t **pods;
+    k1s_sched_pinfo_t *pods;
     size_t n_pods, cap_pods;
     k1s_sched_port_t *ports; /* host ports in use */
     size_t n_ports, cap_ports;
     size_t n_affinity_pods; /* pods carrying any pod (anti-)affinity */
+    json_t *owners;         /* "namespace/controller uid" -> running (not terminating) pods, for the
+                               default spreading */
 };
 
 /* A pod (anti-)affinity term, parsed. */
@@ -75,6 +90,12 @@ struct k1s_sched_pod {
     json_t *pv_terms; /* array of nodeSelectorTerms arrays */
 };
 
+/* Adds a pod summarised on another node (preemption's dry runs); takes a new reference. */
+void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi);
+/* The next number of the seedable generator (xorshift64; state 0 is replaced by a constant). */
+uint64_t k1s_sched_rand(uint64_t *state);
+/* Running pods of the controller uid in namespace ns on the node. */
+int64_t k1s_sched_node_owner_count(const k1s_sched_node_t *n, const char *ns, const char *uid);
 /* Label value of key on the node, or NULL. */
 const char *k1s_sched_node_label(const k1s_sched_node_t *n, const char *key);
 /* True if the node matches a v1 NodeSelector's terms array (ORed terms). */
@@ -89,8 +110,9 @@ bool k1s_sched_tolerations_tolerate(const json_t *tolerations, const json_t *tai
 /* Parses an array of PodAffinityTerm (weighted when weighted is true); sign 1 or -1. */
 k1s_sched_term_t *k1s_sched_terms_parse(const json_t *arr, bool weighted, int sign, size_t *n);
 void k1s_sched_terms_free(k1s_sched_term_t *t, size_t n);
-/* True if the existing pod (in its namespace) matches term, taken from a pod in term_ns. */
-bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, const json_t *pod);
+/* True if a pod in namespace ns with labels matches term, taken from a pod in term_ns. */
+bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, const char *ns,
+                            const json_t *labels);
 const char *k1s_sched_pod_ns(const json_t *pod);
 int64_t k1s_sched_pod_priority(const json_t *pod);
 bool k1s_sched_pod_has_affinity(const json_t *pod);

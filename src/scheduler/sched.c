@@ -55,7 +55,7 @@ char *k1s_sched_fit_error(size_t n_nodes, const k1s_sched_status_t *st, const ch
     return k1s_buf_steal(&b);
 }
 
-static uint64_t next_rand(uint64_t *s)
+uint64_t k1s_sched_rand(uint64_t *s)
 {
     if (!*s)
         *s = 0x9e3779b97f4a7c15ULL;
@@ -109,7 +109,7 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
                 ties = 1;
             } else if (total[j] == total[best]) {
                 ties++;
-                if (next_rand(&c->rng) % ties == 0)
+                if (k1s_sched_rand(&c->rng) % ties == 0)
                     best = j;
             }
         }

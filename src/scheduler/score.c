@@ -233,14 +233,14 @@ static void score_inter_pod(const k1s_sched_cluster_t *c, const k1s_sched_pod_t 
         if (!npa && !npn && !node->n_affinity_pods)
             continue;
         for (size_t j = 0; j < node->n_pods; j++) {
-            const json_t *e = node->pods[j];
+            const k1s_sched_pinfo_t *e = &node->pods[j];
             for (size_t k = 0; k < npa + npn; k++) {
                 const k1s_sched_term_t *t = k < npa ? &pa[k] : &pn[k - npa];
                 const char *v = k1s_sched_node_label(node, t->topology_key);
-                if (v && k1s_sched_term_matches(t, p->ns, e))
+                if (v && k1s_sched_term_matches(t, p->ns, e->ns, e->labels))
                     add_pair(m, t->topology_key, v, t->weight);
             }
-            if (!k1s_sched_pod_has_affinity(e))
+            if (!e->affinity)
                 continue;
             /* existing pods' terms that match the incoming pod; required affinity counts with
              * hardPodAffinityWeight 1 */
@@ -256,11 +256,11 @@ static void score_inter_pod(const k1s_sched_cluster_t *c, const k1s_sched_pod_t 
             for (size_t q = 0; q < 3; q++) {
                 size_t nt;
                 k1s_sched_term_t *t =
-                    k1s_sched_terms_parse(affinity_of(e, kinds[q].kind, kinds[q].when),
+                    k1s_sched_terms_parse(affinity_of(e->pod, kinds[q].kind, kinds[q].when),
                                           kinds[q].weighted, kinds[q].sign, &nt);
                 for (size_t k = 0; k < nt; k++) {
                     const char *v = k1s_sched_node_label(node, t[k].topology_key);
-                    if (v && k1s_sched_term_matches(&t[k], k1s_sched_pod_ns(e), p->pod))
+                    if (v && k1s_sched_term_matches(&t[k], e->ns, p->ns, p->labels))
                         add_pair(m, t[k].topology_key, v, t[k].weight);
                 }
                 k1s_sched_terms_free(t, nt);
@@ -298,24 +298,14 @@ static void score_inter_pod(const k1s_sched_cluster_t *c, const k1s_sched_pod_t 
 
 /* ---------- PodTopologySpread (ScheduleAnyway constraints) ---------- */
 
-static bool spread_pod_matches(const k1s_sched_spread_t *s, const char *ns, const json_t *pod)
+static bool spread_pod_matches(const k1s_sched_spread_t *s, const char *ns,
+                               const k1s_sched_pinfo_t *e)
 {
-    if (strcmp(k1s_sched_pod_ns(pod), ns) ||
-        json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
+    if (strcmp(e->ns, ns) || e->terminating)
         return false;
-    if (!s->sel) {
-        size_t i;
-        const json_t *r;
-        json_array_foreach(json_object_get(json_object_get(pod, "metadata"), "ownerReferences"), i,
-                           r)
-        {
-            if (json_is_true(json_object_get(r, "controller")))
-                return k1s_streq(json_string_value(json_object_get(r, "uid")), s->owner_uid);
-        }
-        return false;
-    }
-    return k1s_label_selector_matches(s->sel,
-                                      json_object_get(json_object_get(pod, "metadata"), "labels"));
+    if (!s->sel)
+        return k1s_streq(e->owner_uid, s->owner_uid);
+    return k1s_label_selector_matches(s->sel, e->labels);
 }
 
 static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
@@ -369,6 +359,8 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
         const k1s_sched_node_t *node = c->nodes[i];
         if (!k1s_sched_pod_matches_node_affinity(p->pod, node))
             continue;
+        int64_t default_cnt = 0;
+        bool have_default_cnt = false;
         for (size_t k = 0; k < p->n_spread; k++) {
             const k1s_sched_spread_t *s = &p->spread[k];
             if (s->do_not_schedule)
@@ -380,9 +372,20 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
             snprintf(pk, sizeof(pk), "%s\t%s", s->topology_key, v);
             if (!json_object_get(domains, pk))
                 continue;
+            /* the default constraints share one matcher: count once per node */
             int64_t cnt = 0;
-            for (size_t j = 0; j < node->n_pods; j++)
-                cnt += spread_pod_matches(s, p->ns, node->pods[j]);
+            if (p->spread_default && k > 0 && have_default_cnt) {
+                cnt = default_cnt;
+            } else if (!s->sel) {
+                cnt = k1s_sched_node_owner_count(node, p->ns, s->owner_uid);
+                default_cnt = cnt;
+                have_default_cnt = true;
+            } else {
+                for (size_t j = 0; j < node->n_pods; j++)
+                    cnt += spread_pod_matches(s, p->ns, &node->pods[j]);
+                default_cnt = cnt;
+                have_default_cnt = true;
+            }
             if (cnt)
                 add_pair(domains, s->topology_key, v, cnt);
         }
