@@ -274,6 +274,51 @@ static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
     return NULL;
 }
 
+/* NodeAffinity PreFilter: when every required term names nodes with matchFields metadata.name
+ * In (intersected within a term, united over terms), only those nodes are evaluated. */
+static void prepare_node_names(k1s_sched_pod_t *p)
+{
+    const json_t *terms = json_object_get(
+        json_object_get(json_object_get(json_object_get(p->spec, "affinity"), "nodeAffinity"),
+                        REQUIRED),
+        "nodeSelectorTerms");
+    if (!json_array_size(terms))
+        return;
+    json_t *all = json_object();
+    size_t i, j, k;
+    const json_t *t, *r, *v;
+    json_array_foreach(terms, i, t)
+    {
+        json_t *term = NULL;
+        json_array_foreach(json_object_get(t, "matchFields"), j, r)
+        {
+            if (!k1s_streq(json_string_value(json_object_get(r, "key")), "metadata.name") ||
+                !k1s_streq(json_string_value(json_object_get(r, "operator")), "In"))
+                continue;
+            json_t *set = json_object();
+            json_array_foreach(json_object_get(r, "values"), k, v)
+            {
+                if (json_is_string(v) && (!term || json_object_get(term, json_string_value(v))))
+                    json_object_set_new(set, json_string_value(v), json_true());
+            }
+            json_decref(term);
+            term = set;
+        }
+        if (!term) { /* a term without names allows every node */
+            json_decref(all);
+            return;
+        }
+        json_object_update(all, term);
+        json_decref(term);
+    }
+    p->node_names = all;
+}
+
+bool k1s_sched_pod_prefilter_allows(const k1s_sched_pod_t *p, const k1s_sched_node_t *n)
+{
+    return !p->node_names || json_object_get(p->node_names, n->name);
+}
+
 k1s_sched_pod_t *k1s_sched_pod_new(const k1s_sched_cluster_t *c, const json_t *pod,
                                    char **prefilter_msg)
 {
@@ -292,6 +337,7 @@ k1s_sched_pod_t *k1s_sched_pod_new(const k1s_sched_cluster_t *c, const json_t *p
         *prefilter_msg = msg;
         return NULL;
     }
+    prepare_node_names(p);
     parse_spread(p);
     prepare_spread_filter(c, p);
     prepare_affinity(c, p);
@@ -315,6 +361,7 @@ void k1s_sched_pod_free(k1s_sched_pod_t *p)
     }
     free(p->spread);
     json_decref(p->pv_terms);
+    json_decref(p->node_names);
     free(p);
 }
 

@@ -86,6 +86,9 @@ struct k1s_sched_pod {
     k1s_sched_spread_t *spread;
     size_t n_spread;
     bool spread_default; /* system default constraints (ScheduleAnyway only) */
+    /* NodeAffinity PreFilterResult: the only node names matchFields metadata.name In allows
+     * (object used as a set), or NULL for all nodes */
+    json_t *node_names;
     /* volumes: required node selector terms of bound PVs */
     json_t *pv_terms; /* array of nodeSelectorTerms arrays */
 };
@@ -116,6 +119,8 @@ bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, cons
 const char *k1s_sched_pod_ns(const json_t *pod);
 int64_t k1s_sched_pod_priority(const json_t *pod);
 bool k1s_sched_pod_has_affinity(const json_t *pod);
+/* True if the PreFilter results let node n be evaluated at all. */
+bool k1s_sched_pod_prefilter_allows(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
 /* Prepares the topology spread counts (lazily, once per attempt). */
 void k1s_sched_spread_prepare(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p);
 

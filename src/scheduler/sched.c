@@ -86,6 +86,12 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
         }
     } else {
         for (size_t i = 0; i < c->n_nodes; i++) {
+            if (!k1s_sched_pod_prefilter_allows(p, c->nodes[i])) {
+                st[i].code = K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE;
+                st[i].reasons[st[i].n_reasons++] =
+                    k1s_xstrdup("node(s) didn't satisfy plugin(s) [NodeAffinity]");
+                continue;
+            }
             k1s_sched_filter(c, p, i, &st[i]);
             if (st[i].code == K1S_SCHED_OK)
                 feasible[nf++] = i;

@@ -695,6 +695,25 @@ static void test_message(void **state)
     cl_free(&cl);
     cl_init(&cl);
     expect_schedule(&cl, mkpod("p", NULL, NULL, NULL, NULL), "no nodes available to schedule pods");
+    cl_free(&cl);
+    /* a DaemonSet-style pod pinned by matchFields: the other nodes are left out by PreFilter */
+    cl_init(&cl);
+    k1s_sched_node_t *full = cl_add(&cl, mknode("a", "4", "8Gi", 1, NULL, NULL));
+    bind(full, mkpod("x", NULL, NULL, NULL, NULL));
+    cl_add(&cl, mknode("b", "4", "8Gi", 110, NULL, NULL));
+    cl_add(&cl, mknode("c", "4", "8Gi", 110, NULL, NULL));
+    const char *pin = "'affinity':{'nodeAffinity':{'requiredDuringSchedulingIgnoredDuring"
+                      "Execution':{'nodeSelectorTerms':[{'matchFields':[{'key':'metadata.name',"
+                      "'operator':'In','values':['%s']}]}]}}}";
+    char spec[512];
+    snprintf(spec, sizeof(spec), pin, "a");
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL),
+                    "0/3 nodes are available: 1 Too many pods, 2 node(s) didn't satisfy plugin(s) "
+                    "[NodeAffinity]. preemption: 0/3 nodes are available: 1 No preemption victims "
+                    "found for incoming pod, 2 Preemption is not helpful for scheduling..");
+    snprintf(spec, sizeof(spec), pin, "c");
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL), "c");
+    cl_free(&cl);
 }
 
 static void test_preemption(void **state)
