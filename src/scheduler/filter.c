@@ -15,6 +15,7 @@
 
 k1s_sched_res_t k1s_sched_pod_nonzero_requests(const json_t *pod);
 size_t k1s_sched_pod_ports(const json_t *pod, k1s_sched_port_t **out);
+json_t *k1s_sched_pod_scalars(const json_t *pod);
 
 void k1s_sched_status_clear(k1s_sched_status_t *st)
 {
@@ -329,6 +330,7 @@ k1s_sched_pod_t *k1s_sched_pod_new(const k1s_sched_cluster_t *c, const json_t *p
     p->labels = json_object_get(json_object_get(pod, "metadata"), "labels");
     p->req = k1s_sched_pod_requests(pod);
     p->nonzero = k1s_sched_pod_nonzero_requests(pod);
+    p->scalars = k1s_sched_pod_scalars(pod);
     p->n_ports = k1s_sched_pod_ports(pod, &p->ports);
     p->priority = k1s_sched_pod_priority(pod);
     char *msg = prepare_volumes(c, p);
@@ -362,6 +364,7 @@ void k1s_sched_pod_free(k1s_sched_pod_t *p)
     free(p->spread);
     json_decref(p->pv_terms);
     json_decref(p->node_names);
+    json_decref(p->scalars);
     free(p);
 }
 
@@ -456,6 +459,18 @@ static void filter_resources(const k1s_sched_pod_t *p, const k1s_sched_node_t *n
         insufficient(st, "Insufficient memory", r->memory > a->memory);
     if (r->ephemeral > 0 && r->ephemeral > a->ephemeral - u->ephemeral)
         insufficient(st, "Insufficient ephemeral-storage", r->ephemeral > a->ephemeral);
+    const char *k;
+    json_t *v;
+    json_object_foreach(p->scalars, k, v)
+    {
+        json_int_t want = json_integer_value(v);
+        json_int_t have = json_integer_value(json_object_get(n->scalar_alloc, k));
+        if (want > 0 && want > have - json_integer_value(json_object_get(n->scalar_req, k))) {
+            char *reason = k1s_xasprintf("Insufficient %s", k);
+            insufficient(st, reason, want > have);
+            free(reason);
+        }
+    }
 }
 
 static void filter_volumes(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,

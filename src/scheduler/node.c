@@ -100,6 +100,81 @@ static k1s_sched_res_t pod_requests(const json_t *pod, bool nonzero)
     return sum;
 }
 
+/* ---------- scalar resources (extended resources, hugepages): name -> integer ---------- */
+
+static bool is_scalar(const char *name)
+{
+    return strcmp(name, "cpu") && strcmp(name, "memory") && strcmp(name, "ephemeral-storage") &&
+           strcmp(name, "pods") && strcmp(name, "storage");
+}
+
+/* Adds (sign 1), subtracts (-1) or takes the maximum (0) of b's scalars into a. */
+static void scalars_merge(json_t *a, const json_t *b, int op)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)b, k, v)
+    {
+        json_int_t x = json_integer_value(json_object_get(a, k)), y = json_integer_value(v);
+        json_int_t r = op > 0 ? x + y : op < 0 ? x - y : (x > y ? x : y);
+        json_object_set_new(a, k, json_integer(r));
+    }
+}
+
+/* The scalar resources of a resource list. Returns a new object. */
+static json_t *scalars_of(const json_t *list)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)list, k, v)
+    {
+        if (is_scalar(k))
+            json_object_set_new(out, k, json_integer(qty(v, false)));
+    }
+    return out;
+}
+
+/* The pod's scalar requests, combined as computePodResourceRequest does; NULL when none. */
+json_t *k1s_sched_pod_scalars(const json_t *pod);
+json_t *k1s_sched_pod_scalars(const json_t *pod)
+{
+    const json_t *spec = json_object_get(pod, "spec");
+    json_t *sum = json_object(), *sidecars = json_object(), *init = json_object();
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(spec, "containers"), i, v)
+    {
+        json_t *c = scalars_of(json_object_get(json_object_get(v, "resources"), "requests"));
+        scalars_merge(sum, c, 1);
+        json_decref(c);
+    }
+    json_array_foreach(json_object_get(spec, "initContainers"), i, v)
+    {
+        json_t *c = scalars_of(json_object_get(json_object_get(v, "resources"), "requests"));
+        if (k1s_streq(json_string_value(json_object_get(v, "restartPolicy")), "Always")) {
+            scalars_merge(sidecars, c, 1);
+            scalars_merge(init, sidecars, 0);
+        } else {
+            scalars_merge(c, sidecars, 1);
+            scalars_merge(init, c, 0);
+        }
+        json_decref(c);
+    }
+    scalars_merge(sum, sidecars, 1);
+    scalars_merge(sum, init, 0);
+    json_t *oh = scalars_of(json_object_get(spec, "overhead"));
+    scalars_merge(sum, oh, 1);
+    json_decref(oh);
+    json_decref(sidecars);
+    json_decref(init);
+    if (!json_object_size(sum)) {
+        json_decref(sum);
+        return NULL;
+    }
+    return sum;
+}
+
 k1s_sched_res_t k1s_sched_pod_requests(const json_t *pod)
 {
     return pod_requests(pod, false);
@@ -185,6 +260,8 @@ static void load_node(k1s_sched_node_t *n, json_t *node)
     n->labels = json_object_get(md, "labels");
     const json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
     res_of(alloc, &n->alloc);
+    json_decref(n->scalar_alloc);
+    n->scalar_alloc = scalars_of(alloc);
     n->alloc_pods = qty(json_object_get(alloc, "pods"), false);
 }
 
@@ -192,6 +269,7 @@ k1s_sched_node_t *k1s_sched_node_new(json_t *node)
 {
     k1s_sched_node_t *n = k1s_xcalloc(1, sizeof(*n));
     n->owners = json_object();
+    n->scalar_req = json_object();
     load_node(n, node);
     return n;
 }
@@ -207,11 +285,15 @@ void k1s_sched_node_free(k1s_sched_node_t *n)
 {
     if (!n)
         return;
-    for (size_t i = 0; i < n->n_pods; i++)
+    for (size_t i = 0; i < n->n_pods; i++) {
         json_decref(n->pods[i].pod);
+        json_decref(n->pods[i].scalars);
+    }
     free(n->pods);
     free(n->ports);
     json_decref(n->owners);
+    json_decref(n->scalar_alloc);
+    json_decref(n->scalar_req);
     json_decref(n->node);
     free(n);
 }
@@ -248,6 +330,8 @@ static void account(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi, int sign)
     }
     if (pi->affinity)
         n->n_affinity_pods += sign;
+    if (pi->scalars)
+        scalars_merge(n->scalar_req, pi->scalars, sign);
     if (!pi->host_ports)
         return;
     k1s_sched_port_t *ports;
@@ -286,6 +370,7 @@ void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *src)
     k1s_sched_pinfo_t *pi = new_slot(n);
     *pi = *src;
     json_incref(pi->pod);
+    json_incref(pi->scalars);
     account(n, pi, 1);
 }
 
@@ -312,6 +397,7 @@ void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
     pi->terminating = json_object_get(md, "deletionTimestamp") != NULL;
     pi->req = pod_requests(pod, false);
     pi->nonzero = pod_requests(pod, true);
+    pi->scalars = k1s_sched_pod_scalars(pod);
     k1s_sched_port_t *ports;
     pi->host_ports = k1s_sched_pod_ports(pod, &ports) > 0;
     free(ports);
@@ -321,9 +407,10 @@ void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
 int k1s_sched_node_remove_pod(k1s_sched_node_t *n, const char *ns, const char *name)
 {
     for (size_t i = 0; i < n->n_pods; i++) {
-        json_t *p = n->pods[i].pod;
+        json_t *p = n->pods[i].pod, *sc = n->pods[i].scalars;
         if (!strcmp(n->pods[i].ns, ns) && !strcmp(n->pods[i].name, name)) {
             account(n, &n->pods[i], -1);
+            json_decref(sc);
             memmove(&n->pods[i], &n->pods[i + 1], (n->n_pods - i - 1) * sizeof(*n->pods));
             n->n_pods--;
             json_decref(p);

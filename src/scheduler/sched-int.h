@@ -25,6 +25,7 @@ typedef struct {
     bool terminating; /* has a deletionTimestamp */
     bool host_ports;  /* asks for host ports */
     k1s_sched_res_t req, nonzero;
+    json_t *scalars; /* extended resources and hugepages requested, or NULL */
 } k1s_sched_pinfo_t;
 
 struct k1s_sched_node {
@@ -33,8 +34,9 @@ struct k1s_sched_node {
     json_t *labels; /* borrowed from node; may be NULL */
     k1s_sched_res_t alloc;
     int64_t alloc_pods;
-    k1s_sched_res_t requested; /* sum of the pods' requests */
-    k1s_sched_res_t nonzero;   /* same with kube-scheduler's defaults for missing cpu/memory */
+    k1s_sched_res_t requested;         /* sum of the pods' requests */
+    json_t *scalar_alloc, *scalar_req; /* extended resources: name -> integer */
+    k1s_sched_res_t nonzero; /* same with kube-scheduler's defaults for missing cpu/memory */
     k1s_sched_pinfo_t *pods;
     size_t n_pods, cap_pods;
     k1s_sched_port_t *ports; /* host ports in use */
@@ -71,7 +73,7 @@ struct k1s_sched_pod {
     const json_t *labels;
     const json_t *spec;
     k1s_sched_res_t req, nonzero;
-    bool has_req;
+    json_t *scalars; /* or NULL */
     k1s_sched_port_t *ports;
     size_t n_ports;
     int64_t priority;

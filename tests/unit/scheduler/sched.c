@@ -314,7 +314,26 @@ static void test_filter_resources(void **state)
     json_t *eph = J("{'metadata':{'name':'e'},'spec':{'containers':[{'resources':{'requests':{"
                     "'ephemeral-storage':'20Gi'}}}]}}");
     expect_filter(&cl, eph, 0, "2:Insufficient ephemeral-storage");
+    /* extended resources: against allocatable minus the other pods' requests */
+    json_t *nn = J("{'metadata':{'name':'n1'},'status':{'allocatable':{'cpu':'2','memory':'4Gi',"
+                   "'pods':'3','example.com/gpu':'2'}}}");
+    k1s_sched_node_set(n, nn);
+    json_decref(nn);
+    const char *gpu = "{'metadata':{'name':'%s'},'spec':{'containers':[{'resources':{'requests':"
+                      "{'example.com/gpu':'%d'}}}]}}";
+    bind(n, J(gpu, "g", 1));
+    expect_filter(&cl, J(gpu, "p", 1), 0, "0:");
+    expect_filter(&cl, J(gpu, "p", 2), 0, "1:Insufficient example.com/gpu");
+    expect_filter(&cl, J(gpu, "p", 3), 0, "2:Insufficient example.com/gpu");
+    expect_filter(&cl,
+                  J("{'metadata':{'name':'p'},'spec':{'containers':[{'resources':{'requests':{"
+                    "'hugepages-2Mi':'2Mi'}}}]}}"),
+                  0, "2:Insufficient hugepages-2Mi");
+    assert_int_equal(k1s_sched_node_remove_pod(n, "default", "g"), 0);
+    assert_int_equal(json_integer_value(json_object_get(n->scalar_req, "example.com/gpu")), 0);
     bind(n, mkpod("b", NULL, NULL, NULL, NULL));
+    expect_filter(&cl, mkpod("p", NULL, NULL, NULL, NULL), 0, "0:");
+    bind(n, mkpod("c", NULL, NULL, NULL, NULL));
     expect_filter(&cl, mkpod("p", NULL, NULL, NULL, NULL), 0, "1:Too many pods");
     cl_free(&cl);
 }
