@@ -85,7 +85,21 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
             st[i].reasons[st[i].n_reasons++] = k1s_xstrdup(pre);
         }
     } else {
-        for (size_t i = 0; i < c->n_nodes; i++) {
+        /* numFeasibleNodesToFind: with percentageOfNodesToScore unset, stop after an adaptive
+         * share of the nodes (50% - n/125%, at least 5%, at least 100 nodes) fits, taking the
+         * nodes round robin from where the last attempt stopped */
+        size_t want = c->n_nodes;
+        if (c->n_nodes >= 100) {
+            long pct = 50 - (long)c->n_nodes / 125;
+            if (pct < 5)
+                pct = 5;
+            want = c->n_nodes * (size_t)pct / 100;
+            if (want < 100)
+                want = 100;
+        }
+        size_t start = c->next_start % c->n_nodes, step;
+        for (step = 0; step < c->n_nodes && nf < want; step++) {
+            size_t i = (start + step) % c->n_nodes;
             if (!k1s_sched_pod_prefilter_allows(p, c->nodes[i])) {
                 st[i].code = K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE;
                 st[i].reasons[st[i].n_reasons++] =
@@ -96,6 +110,7 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
             if (st[i].code == K1S_SCHED_OK)
                 feasible[nf++] = i;
         }
+        c->next_start = (start + step) % c->n_nodes;
     }
     if (nf) {
         int64_t *total = k1s_xcalloc(nf, sizeof(*total));

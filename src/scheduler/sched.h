@@ -5,7 +5,8 @@
  * filters (NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
  * NodePorts, NodeResourcesFit, VolumeBinding, PodTopologySpread,
  * InterPodAffinity), scores the feasible nodes with the default weights, picks
- * the best (ties broken by a seedable random choice), and when nothing fits
+ * the best (ties broken by a seedable random choice; on large clusters only the
+ * adaptive share of nodes kube-scheduler scores), and when nothing fits
  * words the FailedScheduling message as kube-scheduler 1.31+ does and runs
  * DefaultPreemption to find victims and a nominated node.
  *
@@ -60,7 +61,9 @@ typedef struct {
     size_t n_nodes;
     k1s_sched_lookup_fn lookup; /* optional: PVCs and PVs for VolumeBinding */
     void *lookup_arg;
-    uint64_t rng; /* tie-breaking state; any value, 0 is replaced by a fixed seed */
+    uint64_t rng;      /* tie-breaking state; any value, 0 is replaced by a fixed seed */
+    size_t next_start; /* where the next attempt starts filtering (round robin, as
+                          kube-scheduler's nextStartNodeIndex); keep it between attempts */
 } k1s_sched_cluster_t;
 
 typedef struct {

@@ -61,7 +61,7 @@ static json_t *mkpod(const char *name, const char *cpu, const char *mem, const c
 
 typedef struct {
     k1s_sched_cluster_t c;
-    k1s_sched_node_t *nodes[64];
+    k1s_sched_node_t *nodes[256];
 } cluster_t;
 
 static void cl_init(cluster_t *cl)
@@ -815,6 +815,35 @@ static void test_pick_and_ties(void **state)
     cl_free(&cl);
 }
 
+static void test_sampling(void **state)
+{
+    /* 200 nodes: 100 feasible ones are enough, taken round robin between attempts */
+    cluster_t cl;
+    cl_init(&cl);
+    for (int i = 0; i < 200; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "n%03d", i);
+        cl_add(&cl, mknode(name, "4", "8Gi", 110, NULL, NULL));
+    }
+    for (int round = 0; round < 4; round++) {
+        k1s_sched_result_t r;
+        json_t *pod = mkpod("p", "100m", NULL, NULL, NULL);
+        k1s_sched_schedule(&cl.c, pod, &r);
+        assert_true(r.scheduled);
+        if (round % 2 == 0)
+            assert_true(r.node < 100);
+        else
+            assert_true(r.node >= 100);
+        k1s_sched_result_free(&r);
+        json_decref(pod);
+    }
+    /* unschedulable: every node is looked at, and counted in the message */
+    expect_schedule(&cl, mkpod("p", "5", NULL, NULL, NULL),
+                    "0/200 nodes are available: 200 Insufficient cpu. preemption: 0/200 nodes are "
+                    "available: 200 Preemption is not helpful for scheduling..");
+    cl_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_message),
         cmocka_unit_test(test_preemption),
         cmocka_unit_test(test_pick_and_ties),
+        cmocka_unit_test(test_sampling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
