@@ -92,9 +92,27 @@ static void parse_spread(k1s_sched_pod_t *p)
         p->spread = k1s_xcalloc(n, sizeof(*p->spread));
         json_array_foreach(cs, i, c)
         {
+            /* matchLabelKeys add "key in (the pod's value)" to the selector */
+            const json_t *ls = json_object_get(c, "labelSelector");
+            json_t *sel_json = ls ? json_deep_copy(ls) : NULL;
+            size_t k;
+            const json_t *key;
+            json_array_foreach(json_object_get(c, "matchLabelKeys"), k, key)
+            {
+                const char *val =
+                    json_string_value(json_object_get(p->labels, json_string_value(key)));
+                if (!sel_json || !val)
+                    continue;
+                json_t *ml = json_object_get(sel_json, "matchLabels");
+                if (!ml) {
+                    ml = json_object();
+                    json_object_set_new(sel_json, "matchLabels", ml);
+                }
+                json_object_set_new(ml, json_string_value(key), json_string(val));
+            }
             k1s_err_t err = {0};
-            k1s_label_selector_t *sel =
-                k1s_label_selector_from_json(json_object_get(c, "labelSelector"), &err);
+            k1s_label_selector_t *sel = k1s_label_selector_from_json(sel_json, &err);
+            json_decref(sel_json);
             if (!sel)
                 continue;
             k1s_sched_spread_t *s = &p->spread[p->n_spread++];

@@ -201,6 +201,20 @@ static void test_filter_unschedulable_and_name(void **state)
     expect_filter(&cl, mkpod("p", NULL, NULL, "'nodeName':'n3'", NULL), 1,
                   "2:node(s) didn't match the requested node name");
     expect_filter(&cl, mkpod("p", NULL, NULL, "'nodeName':'n2'", NULL), 1, "0:");
+    /* the first failing filter decides: unschedulable before node name and resources */
+    expect_filter(&cl, mkpod("p", "100", NULL, "'nodeName':'n3'", NULL), 0,
+                  "2:node(s) were unschedulable");
+    expect_filter(&cl, mkpod("p", "100", NULL, "'nodeName':'n3'", NULL), 1,
+                  "2:node(s) didn't match the requested node name");
+    /* a node update (uncordon, new labels) keeps the pods and their requests */
+    bind(cl.nodes[0], mkpod("x", "1", NULL, NULL, NULL));
+    json_t *upd = mknode("n1", "4", "8Gi", 110, "'disk':'ssd'", NULL);
+    k1s_sched_node_set(cl.nodes[0], upd);
+    json_decref(upd);
+    assert_int_equal(k1s_sched_node_pod_count(cl.nodes[0]), 1);
+    assert_int_equal(k1s_sched_node_requested(cl.nodes[0]).milli_cpu, 1000);
+    expect_filter(&cl, mkpod("p", "3", NULL, "'nodeSelector':{'disk':'ssd'}", NULL), 0, "0:");
+    expect_filter(&cl, mkpod("p", "3500m", NULL, NULL, NULL), 0, "1:Insufficient cpu");
     cl_free(&cl);
 }
 
@@ -508,6 +522,15 @@ static void test_filter_spread(void **state)
     expect_filter(&cl,
                   mkpod("p", NULL, NULL, SPREAD("topology.kubernetes.io/zone", 1, "ScheduleAnyway"),
                         "'labels':{'app':'web'}"),
+                  0, "0:");
+    /* matchLabelKeys narrow the selector to the pod's own values (here: another revision) */
+    expect_filter(&cl,
+                  mkpod("p", NULL, NULL,
+                        "'topologySpreadConstraints':[{'maxSkew':1,'topologyKey':"
+                        "'topology.kubernetes.io/zone','whenUnsatisfiable':'DoNotSchedule',"
+                        "'labelSelector':{'matchLabels':{'app':'web'}},'matchLabelKeys':["
+                        "'pod-template-hash']}]",
+                        "'labels':{'app':'web','pod-template-hash':'v2'}"),
                   0, "0:");
     /* minDomains 3 with only 2 zones: the global minimum counts as 0 */
     expect_filter(&cl,
