@@ -308,6 +308,54 @@ static bool spread_pod_matches(const k1s_sched_spread_t *s, const char *ns,
     return k1s_label_selector_matches(s->sel, e->labels);
 }
 
+/* A small open-addressing map from a label value to a count, for one constraint's domains. The
+ * keys point into the nodes' JSON, which outlives the attempt. */
+typedef struct {
+    const char *key;
+    int64_t count;
+} dom_t;
+
+typedef struct {
+    dom_t *slots;
+    size_t cap, n;
+} dommap_t;
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot of key, created (count 0) when create is set; NULL if absent. */
+static dom_t *dom_get(dommap_t *m, const char *key, bool create)
+{
+    if (create && (m->n + 1) * 2 > m->cap) {
+        dommap_t g = {k1s_xcalloc(m->cap ? m->cap * 2 : 64, sizeof(dom_t)),
+                      m->cap ? m->cap * 2 : 64, 0};
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].key)
+                *dom_get(&g, m->slots[i].key, true) = m->slots[i];
+        free(m->slots);
+        *m = g;
+    }
+    if (!m->cap)
+        return NULL;
+    for (size_t i = str_hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        dom_t *d = &m->slots[i];
+        if (!d->key) {
+            if (!create)
+                return NULL;
+            d->key = key;
+            m->n++;
+            return d;
+        }
+        if (!strcmp(d->key, key))
+            return d;
+    }
+}
+
 static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
                          const size_t *feasible, size_t n, int64_t *out)
 {
@@ -321,7 +369,7 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
     }
     /* nodes lacking a key (non-default constraints) are ignored and score 0 */
     bool *ignored = k1s_xcalloc(n ? n : 1, sizeof(bool));
-    json_t *domains = json_object(); /* "k\tv" -> count, over the feasible nodes' domains */
+    dommap_t *dom = k1s_xcalloc(p->n_spread, sizeof(dommap_t));
     double *weight = k1s_xcalloc(p->n_spread, sizeof(double));
     for (size_t j = 0; j < n; j++) {
         const k1s_sched_node_t *node = c->nodes[feasible[j]];
@@ -335,59 +383,37 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
                     ignored[j] = true;
                 continue;
             }
-            add_pair(domains, s->topology_key, v, 0);
+            dom_get(&dom[k], v, true);
         }
     }
-    for (size_t k = 0; k < p->n_spread; k++) {
-        const k1s_sched_spread_t *s = &p->spread[k];
-        if (s->do_not_schedule)
-            continue;
-        size_t size = 0;
-        const char *key;
-        const json_t *v;
-        size_t kl = strlen(s->topology_key);
-        json_object_foreach(domains, key, v)
-        {
-            if (!strncmp(key, s->topology_key, kl) && key[kl] == '\t')
-                size++;
-        }
-        /* hostname domains are the scored nodes themselves */
-        weight[k] = log((double)size + 2);
-    }
-    /* count the matching pods in every domain, over all nodes that pass the pod's affinity */
+    for (size_t k = 0; k < p->n_spread; k++)
+        weight[k] = log((double)dom[k].n + 2);
+    /* count the matching pods in every scored domain, over all nodes that pass the pod's
+     * node affinity */
     for (size_t i = 0; i < c->n_nodes; i++) {
         const k1s_sched_node_t *node = c->nodes[i];
         if (!k1s_sched_pod_matches_node_affinity(p->pod, node))
             continue;
-        int64_t default_cnt = 0;
-        bool have_default_cnt = false;
+        int64_t default_cnt = -1;
         for (size_t k = 0; k < p->n_spread; k++) {
             const k1s_sched_spread_t *s = &p->spread[k];
             if (s->do_not_schedule)
                 continue;
             const char *v = k1s_sched_node_label(node, s->topology_key);
-            if (!v)
+            dom_t *d = v ? dom_get(&dom[k], v, false) : NULL;
+            if (!d)
                 continue;
-            char pk[512];
-            snprintf(pk, sizeof(pk), "%s\t%s", s->topology_key, v);
-            if (!json_object_get(domains, pk))
-                continue;
-            /* the default constraints share one matcher: count once per node */
             int64_t cnt = 0;
-            if (p->spread_default && k > 0 && have_default_cnt) {
+            if (!s->sel) {
+                /* the default constraints share one matcher: count once per node */
+                if (default_cnt < 0)
+                    default_cnt = k1s_sched_node_owner_count(node, p->ns, s->owner_uid);
                 cnt = default_cnt;
-            } else if (!s->sel) {
-                cnt = k1s_sched_node_owner_count(node, p->ns, s->owner_uid);
-                default_cnt = cnt;
-                have_default_cnt = true;
             } else {
                 for (size_t j = 0; j < node->n_pods; j++)
                     cnt += spread_pod_matches(s, p->ns, &node->pods[j]);
-                default_cnt = cnt;
-                have_default_cnt = true;
             }
-            if (cnt)
-                add_pair(domains, s->topology_key, v, cnt);
+            d->count += cnt;
         }
     }
     int64_t min = INT64_MAX, max = INT64_MIN;
@@ -403,12 +429,10 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
             if (s->do_not_schedule)
                 continue;
             const char *v = k1s_sched_node_label(node, s->topology_key);
-            if (!v)
+            dom_t *d = v ? dom_get(&dom[k], v, false) : NULL;
+            if (!d)
                 continue;
-            char pk[512];
-            snprintf(pk, sizeof(pk), "%s\t%s", s->topology_key, v);
-            int64_t cnt = json_integer_value(json_object_get(domains, pk));
-            sc += (double)cnt * weight[k] + (double)(s->max_skew - 1);
+            sc += (double)d->count * weight[k] + (double)(s->max_skew - 1);
         }
         out[j] = (int64_t)llround(sc);
         if (out[j] < min)
@@ -425,9 +449,11 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
         }
         out[j] = MAX_SCORE * (max + min - out[j]) / max;
     }
+    for (size_t k = 0; k < p->n_spread; k++)
+        free(dom[k].slots);
+    free(dom);
     free(ignored);
     free(weight);
-    json_decref(domains);
 }
 
 void k1s_sched_score(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
