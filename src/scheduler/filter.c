@@ -68,8 +68,15 @@ static const char *controller_uid(const json_t *pod)
     const json_t *r;
     json_array_foreach(json_object_get(json_object_get(pod, "metadata"), "ownerReferences"), i, r)
     {
-        if (json_is_true(json_object_get(r, "controller")))
+        if (!json_is_true(json_object_get(r, "controller")))
+            continue;
+        /* the default selector comes from ReplicaSets, ReplicationControllers and StatefulSets
+         * (Services are not known here) */
+        const char *kind = json_string_value(json_object_get(r, "kind"));
+        if (k1s_streq(kind, "ReplicaSet") || k1s_streq(kind, "ReplicationController") ||
+            k1s_streq(kind, "StatefulSet"))
             return json_string_value(json_object_get(r, "uid"));
+        return NULL;
     }
     return NULL;
 }

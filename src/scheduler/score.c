@@ -147,7 +147,8 @@ static char *normalized_image(const char *name)
     return k1s_xasprintf("%s:latest", name);
 }
 
-/* Size of image on node (matching any of its names, with or without docker.io/library/), or -1. */
+/* Size of image on node (matching one of its names exactly, as kube-scheduler's ImageStates map
+ * does: "nginx:latest" does not find "docker.io/library/nginx:latest"), or -1. */
 static int64_t image_size(const k1s_sched_node_t *node, const char *image)
 {
     size_t i, k;
@@ -159,9 +160,7 @@ static int64_t image_size(const k1s_sched_node_t *node, const char *image)
             const char *s = json_string_value(nm);
             if (!s)
                 continue;
-            if (!strcmp(s, image) ||
-                (k1s_str_has_prefix(s, "docker.io/library/") && !strcmp(s + 18, image)) ||
-                (k1s_str_has_prefix(s, "docker.io/") && !strcmp(s + 10, image)))
+            if (!strcmp(s, image))
                 return json_integer_value(json_object_get(img, "sizeBytes"));
         }
     }
@@ -171,12 +170,15 @@ static int64_t image_size(const k1s_sched_node_t *node, const char *image)
 static void score_images(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
                          const size_t *feasible, size_t n, int64_t *out)
 {
+    /* init containers count too (kube-scheduler 1.29+) */
+    const json_t *ics = json_object_get(p->spec, "initContainers");
     const json_t *cs = json_object_get(p->spec, "containers");
-    size_t nc = json_array_size(cs);
+    size_t ni = json_array_size(ics), nc = ni + json_array_size(cs);
     char **imgs = k1s_xcalloc(nc ? nc : 1, sizeof(*imgs));
     int64_t *spread = k1s_xcalloc(nc ? nc : 1, sizeof(*spread));
     for (size_t i = 0; i < nc; i++) {
-        const char *im = json_string_value(json_object_get(json_array_get(cs, i), "image"));
+        const json_t *ctr = i < ni ? json_array_get(ics, i) : json_array_get(cs, i - ni);
+        const char *im = json_string_value(json_object_get(ctr, "image"));
         imgs[i] = normalized_image(im ? im : "");
         for (size_t k = 0; k < c->n_nodes; k++)
             spread[i] += image_size(c->nodes[k], imgs[i]) >= 0;

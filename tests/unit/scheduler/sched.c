@@ -606,8 +606,9 @@ static void test_score_images(void **state)
     cluster_t cl;
     cl_init(&cl);
     cl_add(&cl, J("{'metadata':{'name':'a'},'status':{'allocatable':{'cpu':'4','memory':'8Gi',"
-                  "'pods':'110'},'images':[{'names':['docker.io/library/nginx:latest'],"
-                  "'sizeBytes':524288000}]}}"));
+                  "'pods':'110'},'images':[{'names':['docker.io/library/nginx:latest',"
+                  "'nginx:latest'],'sizeBytes':524288000},{'names':['busybox:1.36'],"
+                  "'sizeBytes':2097152000}]}}"));
     cl_add(&cl, J("{'metadata':{'name':'b'},'status':{'allocatable':{'cpu':'4','memory':'8Gi',"
                   "'pods':'110'}}}"));
     int64_t s[2];
@@ -616,6 +617,13 @@ static void test_score_images(void **state)
     assert_int_equal(s[0], 100 * (250 * 1048576LL - 23 * 1048576LL) / (977 * 1048576LL));
     assert_int_equal(s[1], 0);
     expect_schedule(&cl, mkpod("p", NULL, NULL, NULL, NULL), "a");
+    /* names match exactly; init containers count, and raise the ceiling */
+    scores(&cl,
+           J("{'spec':{'containers':[{'image':'docker.io/nginx'}],'initContainers':[{'image':"
+             "'busybox:1.36'}]}}"),
+           K1S_SCORE_IMAGE_LOCALITY, s);
+    /* busybox: 2000MB * 1/2 = 1000MB of a 2000MB ceiling for two containers */
+    assert_int_equal(s[0], 100 * (1000 * 1048576LL - 23 * 1048576LL) / (1977 * 1048576LL));
     cl_free(&cl);
 }
 
@@ -689,6 +697,14 @@ static void test_score_spread(void **state)
     assert_int_equal(s[2], 100);
     assert_int_equal(s[0], s[1]);
     expect_schedule(&cl, mkpod("p", NULL, NULL, NULL, meta), "c");
+    /* Jobs get no default spreading */
+    scores(&cl,
+           mkpod("p", NULL, NULL, NULL,
+                 "'ownerReferences':[{'apiVersion':'batch/v1','kind':'Job','name':'j','uid':"
+                 "'u1','controller':true}]"),
+           K1S_SCORE_TOPOLOGY_SPREAD, s);
+    assert_int_equal(s[0], 0);
+    assert_int_equal(s[2], 0);
     cl_free(&cl);
 }
 
