@@ -218,9 +218,9 @@ static bool matches_all_terms(const k1s_sched_term_t *t, size_t n, const char *t
  * its anti-affinity terms are violated, and where existing pods' anti-affinity forbids it. */
 static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
 {
-    p->aff =
-        k1s_sched_terms_parse(pod_affinity(p->pod, "podAffinity", REQUIRED), false, 1, &p->n_aff);
-    p->anti = k1s_sched_terms_parse(pod_affinity(p->pod, "podAntiAffinity", REQUIRED), false, 1,
+    p->aff = k1s_sched_terms_parse(c, pod_affinity(p->pod, "podAffinity", REQUIRED), false, 1,
+                                   &p->n_aff);
+    p->anti = k1s_sched_terms_parse(c, pod_affinity(p->pod, "podAntiAffinity", REQUIRED), false, 1,
                                     &p->n_anti);
     p->aff_counts = json_object();
     p->anti_counts = json_object();
@@ -253,7 +253,7 @@ static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
             if (!json_array_size(arr))
                 continue;
             size_t nt;
-            k1s_sched_term_t *t = k1s_sched_terms_parse(arr, false, 1, &nt);
+            k1s_sched_term_t *t = k1s_sched_terms_parse(c, arr, false, 1, &nt);
             for (size_t k = 0; k < nt; k++) {
                 const char *v = k1s_sched_node_label(n, t[k].topology_key);
                 if (v && k1s_sched_term_matches(&t[k], e->ns, p->ns, p->labels))

@@ -594,7 +594,8 @@ bool k1s_sched_tolerations_tolerate(const json_t *tolerations, const json_t *tai
 
 /* ---------- pod affinity terms ---------- */
 
-k1s_sched_term_t *k1s_sched_terms_parse(const json_t *arr, bool weighted, int sign, size_t *n)
+k1s_sched_term_t *k1s_sched_terms_parse(const k1s_sched_cluster_t *c, const json_t *arr,
+                                        bool weighted, int sign, size_t *n)
 {
     size_t cnt = json_array_size(arr), i, k = 0;
     *n = 0;
@@ -617,9 +618,15 @@ k1s_sched_term_t *k1s_sched_terms_parse(const json_t *arr, bool weighted, int si
         const json_t *nss = json_object_get(term, "namespaces");
         const json_t *nssel = json_object_get(term, "namespaceSelector");
         /* an empty namespaceSelector ({}) means every namespace */
-        if (nssel && json_is_object(nssel) && json_object_size(nssel) == 0)
+        t[k].c = c;
+        if (nssel && json_is_object(nssel) && json_object_size(nssel) == 0) {
             t[k].namespaces = NULL;
-        else if (json_array_size(nss))
+        } else if (nssel && json_is_object(nssel)) {
+            /* namespaces listed, plus those whose labels match */
+            k1s_err_t e2 = {0};
+            t[k].ns_sel = k1s_label_selector_from_json(nssel, &e2);
+            t[k].namespaces = json_is_array(nss) ? json_incref((json_t *)nss) : json_array();
+        } else if (json_array_size(nss))
             t[k].namespaces = json_incref((json_t *)nss);
         else
             t[k].namespaces = json_null(); /* the pod's own namespace */
@@ -634,6 +641,7 @@ void k1s_sched_terms_free(k1s_sched_term_t *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         k1s_label_selector_free(t[i].sel);
+        k1s_label_selector_free(t[i].ns_sel);
         json_decref(t[i].namespaces);
     }
     free(t);
@@ -646,7 +654,12 @@ bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, cons
         if (strcmp(ns, term_ns))
             return false;
     } else if (t->namespaces && !values_contain(t->namespaces, ns)) {
-        return false;
+        const json_t *nsobj = t->ns_sel && t->c->lookup
+                                  ? t->c->lookup(t->c->lookup_arg, "Namespace", NULL, ns)
+                                  : NULL;
+        if (!nsobj || !k1s_label_selector_matches(
+                          t->ns_sel, json_object_get(json_object_get(nsobj, "metadata"), "labels")))
+            return false;
     }
     return k1s_label_selector_matches(t->sel, labels);
 }

@@ -49,7 +49,9 @@ struct k1s_sched_node {
 /* A pod (anti-)affinity term, parsed. */
 typedef struct {
     k1s_label_selector_t *sel;
-    json_t *namespaces; /* array of names, or NULL for "all" */
+    json_t *namespaces; /* array of names, JSON null for the pod's own, or NULL for "all" */
+    k1s_label_selector_t *ns_sel; /* a non-empty namespaceSelector, or NULL */
+    const k1s_sched_cluster_t *c; /* to look Namespaces up for ns_sel */
     const char *topology_key;
     int weight; /* preferred terms; negative for anti-affinity */
 } k1s_sched_term_t;
@@ -113,7 +115,8 @@ bool k1s_sched_pod_matches_node_affinity(const json_t *pod, const k1s_sched_node
 bool k1s_sched_tolerates(const json_t *toleration, const json_t *taint);
 bool k1s_sched_tolerations_tolerate(const json_t *tolerations, const json_t *taint);
 /* Parses an array of PodAffinityTerm (weighted when weighted is true); sign 1 or -1. */
-k1s_sched_term_t *k1s_sched_terms_parse(const json_t *arr, bool weighted, int sign, size_t *n);
+k1s_sched_term_t *k1s_sched_terms_parse(const k1s_sched_cluster_t *c, const json_t *arr,
+                                        bool weighted, int sign, size_t *n);
 void k1s_sched_terms_free(k1s_sched_term_t *t, size_t n);
 /* True if a pod in namespace ns with labels matches term, taken from a pod in term_ns. */
 bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, const char *ns,

@@ -50,8 +50,8 @@ k1s_sched_res_t k1s_sched_node_requested(const k1s_sched_node_t *n);
  * overhead, as kube-scheduler's computePodResourceRequest. */
 k1s_sched_res_t k1s_sched_pod_requests(const json_t *pod);
 
-/* Looks up a PersistentVolumeClaim (ns, name) or a PersistentVolume (ns NULL, name); returns a
- * borrowed object or NULL. */
+/* Looks up an object by kind: "PersistentVolumeClaim" (ns, name), "PersistentVolume" or
+ * "Namespace" (ns NULL, name). Returns a borrowed object or NULL. */
 typedef const json_t *(*k1s_sched_lookup_fn)(void *arg, const char *kind, const char *ns,
                                              const char *name);
 
@@ -59,7 +59,8 @@ typedef const json_t *(*k1s_sched_lookup_fn)(void *arg, const char *kind, const 
 typedef struct {
     k1s_sched_node_t **nodes;
     size_t n_nodes;
-    k1s_sched_lookup_fn lookup; /* optional: PVCs and PVs for VolumeBinding */
+    k1s_sched_lookup_fn lookup; /* optional: PVCs and PVs for VolumeBinding, Namespaces for
+                                   affinity terms' namespaceSelector */
     void *lookup_arg;
     uint64_t rng;      /* tie-breaking state; any value, 0 is replaced by a fixed seed */
     size_t next_start; /* where the next attempt starts filtering (round robin, as

@@ -224,9 +224,10 @@ static void score_inter_pod(const k1s_sched_cluster_t *c, const k1s_sched_pod_t 
 {
     size_t npa, npn;
     k1s_sched_term_t *pa = k1s_sched_terms_parse(
-        affinity_of(p->pod, "podAffinity", "preferredDuringSchedulingIgnoredDuringExecution"), true,
-        1, &npa);
+        c, affinity_of(p->pod, "podAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
+        true, 1, &npa);
     k1s_sched_term_t *pn = k1s_sched_terms_parse(
+        c,
         affinity_of(p->pod, "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"),
         true, -1, &npn);
     json_t *m = json_object();
@@ -258,7 +259,7 @@ static void score_inter_pod(const k1s_sched_cluster_t *c, const k1s_sched_pod_t 
             for (size_t q = 0; q < 3; q++) {
                 size_t nt;
                 k1s_sched_term_t *t =
-                    k1s_sched_terms_parse(affinity_of(e->pod, kinds[q].kind, kinds[q].when),
+                    k1s_sched_terms_parse(c, affinity_of(e->pod, kinds[q].kind, kinds[q].when),
                                           kinds[q].weighted, kinds[q].sign, &nt);
                 for (size_t k = 0; k < nt; k++) {
                     const char *v = k1s_sched_node_label(node, t[k].topology_key);

@@ -387,6 +387,8 @@ static void test_filter_ports(void **state)
     cl_free(&cl);
 }
 
+static const json_t *lookup(void *arg, const char *kind, const char *ns, const char *name);
+
 #define AFF(kind, key, app)                                                                        \
     "'affinity':{'" kind "':{'requiredDuringSchedulingIgnoredDuringExecution':[{"                  \
     "'labelSelector':{'matchLabels':{'app':'" app "'}},'topologyKey':'" key "'}]}}"
@@ -420,6 +422,19 @@ static void test_filter_inter_pod(void **state)
                   J("{'metadata':{'name':'p','namespace':'other'},'spec':{'containers':[{}]," AFF(
                       "podAffinity", "kubernetes.io/hostname", "db") "}}"),
                   0, aff_fail);
+    /* namespaceSelector: namespaces whose labels match (looked up), or every namespace for {} */
+    json_t *objs = J("{'Namespace//default':{'metadata':{'labels':{'team':'a'}}}}");
+    cl.c.lookup = lookup;
+    cl.c.lookup_arg = objs;
+    const char *nssel = "{'metadata':{'name':'p','namespace':'other'},'spec':{'containers':[{}],"
+                        "'affinity':{'podAffinity':{'requiredDuringSchedulingIgnoredDuring"
+                        "Execution':[{'labelSelector':{'matchLabels':{'app':'db'}},'topologyKey':"
+                        "'kubernetes.io/hostname','namespaceSelector':%s}]}}}}";
+    expect_filter(&cl, J(nssel, "{'matchLabels':{'team':'a'}}"), 0, "0:");
+    expect_filter(&cl, J(nssel, "{'matchLabels':{'team':'b'}}"), 0, aff_fail);
+    expect_filter(&cl, J(nssel, "{}"), 0, "0:");
+    cl.c.lookup = NULL;
+    json_decref(objs);
     /* the first pod of a self-affine group may go anywhere */
     expect_filter(&cl,
                   mkpod("p", NULL, NULL, AFF("podAffinity", "kubernetes.io/hostname", "web"),
