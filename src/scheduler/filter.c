@@ -266,7 +266,8 @@ static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
 }
 
 /* VolumeBinding PreFilter (basic): every PVC must exist; bound claims contribute their PV's
- * required node affinity. Unbound claims are left to the binder (WaitForFirstConsumer). */
+ * required node affinity; unbound claims must be of a WaitForFirstConsumer class (they are left
+ * to the binder), else the pod waits for the PV controller. */
 static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
 {
     size_t i;
@@ -284,8 +285,21 @@ static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
             return k1s_xasprintf("persistentvolumeclaim \"%s\" is being deleted", claim);
         const char *vol =
             json_string_value(json_object_get(json_object_get(pvc, "spec"), "volumeName"));
-        if (!vol || !*vol)
+        if (!vol || !*vol) {
+            /* unbound: fine for WaitForFirstConsumer classes, the binder's business; an
+             * Immediate claim must be bound by the PV controller first */
+            const char *cls = json_string_value(
+                json_object_get(json_object_get(pvc, "spec"), "storageClassName"));
+            if (!cls || !*cls)
+                return k1s_xstrdup("pod has unbound immediate PersistentVolumeClaims");
+            const json_t *sc = c->lookup(c->lookup_arg, "StorageClass", NULL, cls);
+            if (!sc)
+                return k1s_xasprintf("storageclass.storage.k8s.io \"%s\" not found", cls);
+            if (!k1s_streq(json_string_value(json_object_get(sc, "volumeBindingMode")),
+                           "WaitForFirstConsumer"))
+                return k1s_xstrdup("pod has unbound immediate PersistentVolumeClaims");
             continue;
+        }
         const json_t *pv = c->lookup(c->lookup_arg, "PersistentVolume", NULL, vol);
         const json_t *terms = json_object_get(
             json_object_get(json_object_get(json_object_get(pv, "spec"), "nodeAffinity"),

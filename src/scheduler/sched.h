@@ -50,8 +50,8 @@ k1s_sched_res_t k1s_sched_node_requested(const k1s_sched_node_t *n);
  * overhead, as kube-scheduler's computePodResourceRequest. */
 k1s_sched_res_t k1s_sched_pod_requests(const json_t *pod);
 
-/* Looks up an object by kind: "PersistentVolumeClaim" (ns, name), "PersistentVolume" or
- * "Namespace" (ns NULL, name). Returns a borrowed object or NULL. */
+/* Looks up an object by kind: "PersistentVolumeClaim" (ns, name), "PersistentVolume",
+ * "StorageClass" or "Namespace" (ns NULL, name). Returns a borrowed object or NULL. */
 typedef const json_t *(*k1s_sched_lookup_fn)(void *arg, const char *kind, const char *ns,
                                              const char *name);
 

@@ -475,7 +475,11 @@ static void test_filter_volumes(void **state)
     cl_add(&cl, mknode("a", "4", "8Gi", 110, NULL, NULL));
     cl_add(&cl, mknode("b", "4", "8Gi", 110, NULL, NULL));
     json_t *objs = J("{'PersistentVolumeClaim/default/data':{'spec':{'volumeName':'pv1'}},"
-                     "'PersistentVolumeClaim/default/new':{'spec':{}},"
+                     "'PersistentVolumeClaim/default/new':{'spec':{'storageClassName':'local'}},"
+                     "'PersistentVolumeClaim/default/imm':{'spec':{'storageClassName':'fast'}},"
+                     "'PersistentVolumeClaim/default/nocls':{'spec':{}},"
+                     "'StorageClass//local':{'volumeBindingMode':'WaitForFirstConsumer'},"
+                     "'StorageClass//fast':{'volumeBindingMode':'Immediate'},"
                      "'PersistentVolume//pv1':{'spec':{'nodeAffinity':{'required':{"
                      "'nodeSelectorTerms':[{'matchExpressions':[{'key':'kubernetes.io/hostname',"
                      "'operator':'In','values':['b']}]}]}}}}}");
@@ -489,6 +493,12 @@ static void test_filter_volumes(void **state)
     expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 1, "0:");
     snprintf(spec, sizeof(spec), vol, "new");
     expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0, "0:");
+    snprintf(spec, sizeof(spec), vol, "imm");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0,
+                  "pod has unbound immediate PersistentVolumeClaims");
+    snprintf(spec, sizeof(spec), vol, "nocls");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0,
+                  "pod has unbound immediate PersistentVolumeClaims");
     snprintf(spec, sizeof(spec), vol, "gone");
     expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0,
                   "persistentvolumeclaim \"gone\" not found");
