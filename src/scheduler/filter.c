@@ -132,6 +132,10 @@ static void parse_spread(k1s_sched_pod_t *p)
                 json_string_value(json_object_get(c, "whenUnsatisfiable")), "DoNotSchedule");
             json_int_t md = json_integer_value(json_object_get(c, "minDomains"));
             s->min_domains = md > 0 ? (int)md : 1;
+            s->ignore_affinity =
+                k1s_streq(json_string_value(json_object_get(c, "nodeAffinityPolicy")), "Ignore");
+            s->honor_taints =
+                k1s_streq(json_string_value(json_object_get(c, "nodeTaintsPolicy")), "Honor");
             s->self_match = k1s_label_selector_matches(sel, p->labels);
         }
         return;
@@ -167,8 +171,7 @@ static void prepare_spread_filter(const k1s_sched_cluster_t *c, k1s_sched_pod_t 
         return;
     for (size_t i = 0; i < c->n_nodes; i++) {
         const k1s_sched_node_t *n = c->nodes[i];
-        if (!k1s_sched_pod_matches_node_affinity(p->pod, n))
-            continue;
+        bool aff = k1s_sched_pod_matches_node_affinity(p->pod, n);
         bool all = true;
         for (size_t k = 0; k < p->n_spread && all; k++)
             if (p->spread[k].do_not_schedule && !k1s_sched_node_label(n, p->spread[k].topology_key))
@@ -177,7 +180,7 @@ static void prepare_spread_filter(const k1s_sched_cluster_t *c, k1s_sched_pod_t 
             continue;
         for (size_t k = 0; k < p->n_spread; k++) {
             k1s_sched_spread_t *s = &p->spread[k];
-            if (!s->do_not_schedule)
+            if (!s->do_not_schedule || !k1s_sched_spread_includes(p, s, n, aff))
                 continue;
             int64_t cnt = 0;
             for (size_t j = 0; j < n->n_pods; j++)
@@ -201,6 +204,25 @@ static void prepare_spread_filter(const k1s_sched_cluster_t *c, k1s_sched_pod_t 
             min = 0;
         s->min_match = min;
     }
+}
+
+bool k1s_sched_spread_includes(const k1s_sched_pod_t *p, const k1s_sched_spread_t *s,
+                               const k1s_sched_node_t *n, bool aff)
+{
+    if (!s->ignore_affinity && !aff)
+        return false;
+    if (!s->honor_taints)
+        return true;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(json_object_get(n->node, "spec"), "taints"), i, t)
+    {
+        const char *effect = json_string_value(json_object_get(t, "effect"));
+        if ((k1s_streq(effect, "NoSchedule") || k1s_streq(effect, "NoExecute")) &&
+            !k1s_sched_tolerations_tolerate(json_object_get(p->spec, "tolerations"), t))
+            return false;
+    }
+    return true;
 }
 
 static bool matches_all_terms(const k1s_sched_term_t *t, size_t n, const char *term_ns,

@@ -61,6 +61,8 @@ typedef struct {
     const char *topology_key;
     bool do_not_schedule;
     int min_domains;
+    bool ignore_affinity;      /* nodeAffinityPolicy: Ignore (default Honor) */
+    bool honor_taints;         /* nodeTaintsPolicy: Honor (default Ignore) */
     k1s_label_selector_t *sel; /* NULL for the default constraints: */
     const char *owner_uid;     /* they match pods of the same controller */
     bool self_match;
@@ -124,6 +126,10 @@ bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, cons
 const char *k1s_sched_pod_ns(const json_t *pod);
 int64_t k1s_sched_pod_priority(const json_t *pod);
 bool k1s_sched_pod_has_affinity(const json_t *pod);
+/* Node inclusion policies of a spread constraint: whether node n's pods count for s. aff is
+ * whether n passes the pod's node affinity. */
+bool k1s_sched_spread_includes(const k1s_sched_pod_t *p, const k1s_sched_spread_t *s,
+                               const k1s_sched_node_t *n, bool aff);
 /* True if the PreFilter results let node n be evaluated at all. */
 bool k1s_sched_pod_prefilter_allows(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
 /* Prepares the topology spread counts (lazily, once per attempt). */

@@ -391,16 +391,15 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
     }
     for (size_t k = 0; k < p->n_spread; k++)
         weight[k] = log((double)dom[k].n + 2);
-    /* count the matching pods in every scored domain, over all nodes that pass the pod's
-     * node affinity */
+    /* count the matching pods in every scored domain, over the nodes the inclusion policies
+     * admit (by default: those passing the pod's node affinity) */
     for (size_t i = 0; i < c->n_nodes; i++) {
         const k1s_sched_node_t *node = c->nodes[i];
-        if (!k1s_sched_pod_matches_node_affinity(p->pod, node))
-            continue;
+        bool aff = k1s_sched_pod_matches_node_affinity(p->pod, node);
         int64_t default_cnt = -1;
         for (size_t k = 0; k < p->n_spread; k++) {
             const k1s_sched_spread_t *s = &p->spread[k];
-            if (s->do_not_schedule)
+            if (s->do_not_schedule || !k1s_sched_spread_includes(p, s, node, aff))
                 continue;
             const char *v = k1s_sched_node_label(node, s->topology_key);
             dom_t *d = v ? dom_get(&dom[k], v, false) : NULL;

@@ -557,6 +557,23 @@ static void test_filter_spread(void **state)
                         "'pod-template-hash']}]",
                         "'labels':{'app':'web','pod-template-hash':'v2'}"),
                   0, "0:");
+    /* nodeAffinityPolicy: Honor (default) ignores pods on nodes the pod may not use */
+    const char *pol = "'nodeSelector':{'topology.kubernetes.io/zone':'z2'},"
+                      "'topologySpreadConstraints':[{'maxSkew':1,'topologyKey':"
+                      "'topology.kubernetes.io/zone','whenUnsatisfiable':'DoNotSchedule',"
+                      "'labelSelector':{'matchLabels':{'app':'web'}}%s}]";
+    char polspec[1024];
+    snprintf(polspec, sizeof(polspec), pol, "");
+    k1s_sched_node_t *bn = cl.nodes[1];
+    bind(bn, mkpod("w2", NULL, NULL, NULL, "'labels':{'app':'web'}"));
+    /* z2 has 1, z1 is not counted: skew 1+1-1 = 1 */
+    expect_filter(&cl, mkpod("p", NULL, NULL, polspec, "'labels':{'app':'web'}"), 1, "0:");
+    snprintf(polspec, sizeof(polspec), pol, ",'nodeAffinityPolicy':'Ignore'");
+    bind(bn, mkpod("w3", NULL, NULL, NULL, "'labels':{'app':'web'}"));
+    /* counting z1 (1) too: z2 has 2, skew 2+1-1 = 2 */
+    expect_filter(&cl, mkpod("p", NULL, NULL, polspec, "'labels':{'app':'web'}"), 1, skew);
+    k1s_sched_node_remove_pod(bn, "default", "w2");
+    k1s_sched_node_remove_pod(bn, "default", "w3");
     /* minDomains 3 with only 2 zones: the global minimum counts as 0 */
     expect_filter(&cl,
                   mkpod("p", NULL, NULL,
