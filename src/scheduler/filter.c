@@ -628,7 +628,9 @@ void k1s_sched_filter(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p, si
     memset(st, 0, sizeof(*st));
     for (size_t f = 0; f < sizeof(filters) / sizeof(filters[0]); f++) {
         filters[f](p, c->nodes[i], st);
-        if (st->code != K1S_SCHED_OK)
+        if (st->code != K1S_SCHED_OK) {
+            st->plugin = (k1s_sched_plugin_t)f;
             return;
+        }
     }
 }

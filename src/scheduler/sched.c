@@ -82,6 +82,7 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
     if (!p) {
         for (size_t i = 0; i < c->n_nodes; i++) {
             st[i].code = K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE;
+            st[i].plugin = K1S_SCHED_VOLUME_BINDING;
             st[i].reasons[st[i].n_reasons++] = k1s_xstrdup(pre);
         }
     } else {
@@ -102,6 +103,7 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
             size_t i = (start + step) % c->n_nodes;
             if (!k1s_sched_pod_prefilter_allows(p, c->nodes[i])) {
                 st[i].code = K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE;
+                st[i].plugin = K1S_SCHED_NODE_AFFINITY;
                 st[i].reasons[st[i].n_reasons++] =
                     k1s_xstrdup("node(s) didn't satisfy plugin(s) [NodeAffinity]");
                 continue;
@@ -149,6 +151,9 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
             res->victims = victims;
         }
         res->message = k1s_sched_fit_error(c->n_nodes, st, pre, post);
+        for (size_t i = 0; i < c->n_nodes; i++)
+            if (st[i].code != K1S_SCHED_OK)
+                res->rejected_by |= 1u << st[i].plugin;
         free(post);
     }
     for (size_t i = 0; i < c->n_nodes; i++)

@@ -31,6 +31,20 @@ typedef struct {
 /* A node and a summary of the pods bound to it (kube-scheduler's NodeInfo). */
 typedef struct k1s_sched_node k1s_sched_node_t;
 
+/* The filter plugins, in the order they run. */
+typedef enum {
+    K1S_SCHED_NODE_UNSCHEDULABLE,
+    K1S_SCHED_NODE_NAME,
+    K1S_SCHED_TAINT_TOLERATION,
+    K1S_SCHED_NODE_AFFINITY,
+    K1S_SCHED_NODE_PORTS,
+    K1S_SCHED_NODE_RESOURCES_FIT,
+    K1S_SCHED_VOLUME_BINDING,
+    K1S_SCHED_POD_TOPOLOGY_SPREAD,
+    K1S_SCHED_INTER_POD_AFFINITY,
+    K1S_SCHED_N_FILTERS,
+} k1s_sched_plugin_t;
+
 /* Creates the summary of a v1 Node; takes a new reference to node. */
 k1s_sched_node_t *k1s_sched_node_new(json_t *node);
 void k1s_sched_node_free(k1s_sched_node_t *n);
@@ -75,6 +89,9 @@ typedef struct {
     size_t nominated_node; /*   the node to nominate */
     json_t *victims;       /*   and the pods to evict (array, new reference); else NULL */
     int64_t score;         /* the winning node's total weighted score */
+    unsigned rejected_by;  /* when not scheduled: 1 << k1s_sched_plugin_t of every plugin that
+                              rejected a node, to decide which cluster events may help (the
+                              queueing hints of kube-scheduler) */
 } k1s_sched_result_t;
 
 /* Schedules pod against cluster. Always fills res (free it with k1s_sched_result_free). */
@@ -94,6 +111,7 @@ typedef enum {
 
 typedef struct {
     k1s_sched_code_t code;
+    k1s_sched_plugin_t plugin; /* the plugin that rejected the node */
     int n_reasons;
     char *reasons[K1S_SCHED_MAX_REASONS]; /* owned strings */
 } k1s_sched_status_t;

@@ -765,6 +765,14 @@ static void test_message(void **state)
                     "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint "
                     "{node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are "
                     "available: 3 Preemption is not helpful for scheduling..");
+    /* which plugins rejected nodes: what a cluster event must change to help */
+    k1s_sched_result_t rr;
+    json_t *big = mkpod("p", "3", NULL, NULL, NULL);
+    k1s_sched_schedule(&cl.c, big, &rr);
+    assert_int_equal(rr.rejected_by,
+                     (1u << K1S_SCHED_NODE_RESOURCES_FIT) | (1u << K1S_SCHED_TAINT_TOLERATION));
+    k1s_sched_result_free(&rr);
+    json_decref(big);
     /* resolvable by preemption but nothing to preempt */
     k1s_sched_node_t *a = cl.nodes[0];
     bind(a, mkpod("x", "1500m", NULL, NULL, NULL));
