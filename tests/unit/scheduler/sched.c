@@ -933,6 +933,110 @@ static void test_sampling(void **state)
     cl_free(&cl);
 }
 
+/* Random clusters and pods: a chosen node passes every filter, an unschedulable pod fails on every
+ * node, and evicting the victims of a preemption makes the pod fit on the nominated node. */
+static void test_random_consistency(void **state)
+{
+    uint64_t rng = 12345;
+    const char *zones[] = {"z1", "z2", "z3"};
+    for (int round = 0; round < 6; round++) {
+        cluster_t cl;
+        cl_init(&cl);
+        cl.c.rng = (uint64_t)round + 7;
+        int nn = 5 + (int)(k1s_sched_rand(&rng) % 20);
+        for (int i = 0; i < nn; i++) {
+            char name[16], labels[128], spec[256] = "";
+            snprintf(name, sizeof(name), "n%d", i);
+            snprintf(labels, sizeof(labels), "'topology.kubernetes.io/zone':'%s','disk':'%s'",
+                     zones[k1s_sched_rand(&rng) % 3], k1s_sched_rand(&rng) % 2 ? "ssd" : "hdd");
+            if (k1s_sched_rand(&rng) % 4 == 0)
+                snprintf(spec, sizeof(spec), "'taints':[{'key':'t','value':'v','effect':'%s'}]",
+                         k1s_sched_rand(&rng) % 2 ? "NoSchedule" : "PreferNoSchedule");
+            char cpu[8];
+            snprintf(cpu, sizeof(cpu), "%d", 1 + (int)(k1s_sched_rand(&rng) % 4));
+            cl_add(&cl,
+                   mknode(name, cpu, "4Gi", 4 + (int)(k1s_sched_rand(&rng) % 8), labels, spec));
+        }
+        for (int k = 0; k < 80; k++) {
+            char name[16], cpu[16], spec[1024] = "", meta[128];
+            snprintf(name, sizeof(name), "p%d", k);
+            snprintf(cpu, sizeof(cpu), "%dm", 100 * (1 + (int)(k1s_sched_rand(&rng) % 15)));
+            snprintf(meta, sizeof(meta), "'labels':{'app':'a%d'}", (int)(k1s_sched_rand(&rng) % 3));
+            size_t off = (size_t)snprintf(spec, sizeof(spec), "'priority':%d",
+                                          (int)(k1s_sched_rand(&rng) % 3) * 100);
+            switch (k1s_sched_rand(&rng) % 6) {
+            case 0:
+                snprintf(spec + off, sizeof(spec) - off, ",'nodeSelector':{'disk':'ssd'}");
+                break;
+            case 1:
+                snprintf(spec + off, sizeof(spec) - off,
+                         "," AFF("podAntiAffinity", "kubernetes.io/hostname", "a1"));
+                break;
+            case 2:
+                snprintf(spec + off, sizeof(spec) - off,
+                         "," SPREAD("topology.kubernetes.io/zone", 1, "DoNotSchedule"));
+                break;
+            case 3:
+                snprintf(spec + off, sizeof(spec) - off,
+                         ",'tolerations':[{'key':'t','operator':'Exists'}]");
+                break;
+            default: break;
+            }
+            if (k1s_sched_rand(&rng) % 5 == 0)
+                strcat(spec, ",'containers':[{'name':'c','ports':[{'containerPort':80,'hostPort':"
+                             "8080}],'resources':{'requests':{'cpu':'100m'}}}]");
+            json_t *pod = strstr(spec, "'containers'")
+                              ? J("{'metadata':{'name':'%s','namespace':'default',%s},'spec':{%s}}",
+                                  name, meta, spec)
+                              : mkpod(name, cpu, NULL, spec, meta);
+            k1s_sched_result_t r;
+            k1s_sched_schedule(&cl.c, pod, &r);
+            char *pre = NULL;
+            k1s_sched_pod_t *p = k1s_sched_pod_new(&cl.c, pod, &pre);
+            assert_non_null(p);
+            if (r.scheduled) {
+                k1s_sched_status_t st;
+                k1s_sched_filter(&cl.c, p, r.node, &st);
+                assert_int_equal(st.code, K1S_SCHED_OK);
+                k1s_sched_node_add_pod(cl.nodes[r.node], pod);
+            } else {
+                char head[64];
+                snprintf(head, sizeof(head), "0/%d nodes are available: ", nn);
+                assert_true(k1s_str_has_prefix(r.message, head));
+                for (size_t i = 0; i < cl.c.n_nodes; i++) {
+                    k1s_sched_status_t st;
+                    k1s_sched_filter(&cl.c, p, i, &st);
+                    assert_int_not_equal(st.code, K1S_SCHED_OK);
+                    k1s_sched_status_clear(&st);
+                }
+                if (r.nominated) {
+                    k1s_sched_node_t *n = cl.nodes[r.nominated_node];
+                    assert_true(json_array_size(r.victims) > 0);
+                    size_t i;
+                    const json_t *v;
+                    json_array_foreach(r.victims, i, v)
+                    {
+                        assert_true(k1s_sched_pod_priority(v) < k1s_sched_pod_priority(pod));
+                        const char *vn = json_string_value(
+                            json_object_get(json_object_get(v, "metadata"), "name"));
+                        assert_int_equal(k1s_sched_node_remove_pod(n, "default", vn), 0);
+                    }
+                    k1s_sched_pod_t *p2 = k1s_sched_pod_new(&cl.c, pod, &pre);
+                    k1s_sched_status_t st;
+                    k1s_sched_filter(&cl.c, p2, r.nominated_node, &st);
+                    assert_int_equal(st.code, K1S_SCHED_OK);
+                    k1s_sched_pod_free(p2);
+                    k1s_sched_node_add_pod(n, pod);
+                }
+            }
+            k1s_sched_pod_free(p);
+            k1s_sched_result_free(&r);
+            json_decref(pod);
+        }
+        cl_free(&cl);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -954,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_preemption),
         cmocka_unit_test(test_pick_and_ties),
         cmocka_unit_test(test_sampling),
+        cmocka_unit_test(test_random_consistency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
