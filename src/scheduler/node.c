@@ -262,6 +262,20 @@ static void load_node(k1s_sched_node_t *n, json_t *node)
     res_of(alloc, &n->alloc);
     json_decref(n->scalar_alloc);
     n->scalar_alloc = scalars_of(alloc);
+    /* every name of every image present -> its size, for ImageLocality */
+    json_decref(n->images);
+    n->images = json_object();
+    size_t i, k;
+    const json_t *img, *nm;
+    json_array_foreach(json_object_get(json_object_get(node, "status"), "images"), i, img)
+    {
+        json_int_t size = json_integer_value(json_object_get(img, "sizeBytes"));
+        json_array_foreach(json_object_get(img, "names"), k, nm)
+        {
+            if (json_is_string(nm))
+                json_object_set_new(n->images, json_string_value(nm), json_integer(size));
+        }
+    }
     n->alloc_pods = qty(json_object_get(alloc, "pods"), false);
 }
 
@@ -294,28 +308,26 @@ void k1s_sched_node_free(k1s_sched_node_t *n)
     json_decref(n->owners);
     json_decref(n->scalar_alloc);
     json_decref(n->scalar_req);
+    json_decref(n->images);
     json_decref(n->node);
     free(n);
 }
 
+/* Owners are keyed by controller uid alone: uids are unique across namespaces. */
 static void count_owner(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi, int sign)
 {
     if (!pi->owner_uid || pi->terminating)
         return;
-    char key[512];
-    snprintf(key, sizeof(key), "%s/%s", pi->ns, pi->owner_uid);
-    json_int_t c = json_integer_value(json_object_get(n->owners, key)) + sign;
+    json_int_t c = json_integer_value(json_object_get(n->owners, pi->owner_uid)) + sign;
     if (c > 0)
-        json_object_set_new(n->owners, key, json_integer(c));
+        json_object_set_new(n->owners, pi->owner_uid, json_integer(c));
     else
-        json_object_del(n->owners, key);
+        json_object_del(n->owners, pi->owner_uid);
 }
 
-int64_t k1s_sched_node_owner_count(const k1s_sched_node_t *n, const char *ns, const char *uid)
+int64_t k1s_sched_node_owner_count(const k1s_sched_node_t *n, const char *uid)
 {
-    char key[512];
-    snprintf(key, sizeof(key), "%s/%s", ns, uid);
-    return json_integer_value(json_object_get(n->owners, key));
+    return json_integer_value(json_object_get(n->owners, uid));
 }
 
 static void account(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi, int sign)

@@ -36,14 +36,14 @@ struct k1s_sched_node {
     int64_t alloc_pods;
     k1s_sched_res_t requested;         /* sum of the pods' requests */
     json_t *scalar_alloc, *scalar_req; /* extended resources: name -> integer */
+    json_t *images;                    /* image name -> size in bytes */
     k1s_sched_res_t nonzero; /* same with kube-scheduler's defaults for missing cpu/memory */
     k1s_sched_pinfo_t *pods;
     size_t n_pods, cap_pods;
     k1s_sched_port_t *ports; /* host ports in use */
     size_t n_ports, cap_ports;
     size_t n_affinity_pods; /* pods carrying any pod (anti-)affinity */
-    json_t *owners;         /* "namespace/controller uid" -> running (not terminating) pods, for the
-                               default spreading */
+    json_t *owners; /* controller uid -> running (not terminating) pods, for default spreading */
 };
 
 /* A pod (anti-)affinity term, parsed. */
@@ -103,8 +103,8 @@ struct k1s_sched_pod {
 void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi);
 /* The next number of the seedable generator (xorshift64; state 0 is replaced by a constant). */
 uint64_t k1s_sched_rand(uint64_t *state);
-/* Running pods of the controller uid in namespace ns on the node. */
-int64_t k1s_sched_node_owner_count(const k1s_sched_node_t *n, const char *ns, const char *uid);
+/* Running pods of the controller uid on the node. */
+int64_t k1s_sched_node_owner_count(const k1s_sched_node_t *n, const char *uid);
 /* Label value of key on the node, or NULL. */
 const char *k1s_sched_node_label(const k1s_sched_node_t *n, const char *key);
 /* True if the node matches a v1 NodeSelector's terms array (ORed terms). */

@@ -151,20 +151,8 @@ static char *normalized_image(const char *name)
  * does: "nginx:latest" does not find "docker.io/library/nginx:latest"), or -1. */
 static int64_t image_size(const k1s_sched_node_t *node, const char *image)
 {
-    size_t i, k;
-    const json_t *img, *nm;
-    json_array_foreach(json_object_get(json_object_get(node->node, "status"), "images"), i, img)
-    {
-        json_array_foreach(json_object_get(img, "names"), k, nm)
-        {
-            const char *s = json_string_value(nm);
-            if (!s)
-                continue;
-            if (!strcmp(s, image))
-                return json_integer_value(json_object_get(img, "sizeBytes"));
-        }
-    }
-    return -1;
+    const json_t *v = json_object_get(node->images, image);
+    return v ? json_integer_value(v) : -1;
 }
 
 static void score_images(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
@@ -409,7 +397,7 @@ static void score_spread(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p,
             if (!s->sel) {
                 /* the default constraints share one matcher: count once per node */
                 if (default_cnt < 0)
-                    default_cnt = k1s_sched_node_owner_count(node, p->ns, s->owner_uid);
+                    default_cnt = k1s_sched_node_owner_count(node, s->owner_uid);
                 cnt = default_cnt;
             } else {
                 for (size_t j = 0; j < node->n_pods; j++)
