@@ -414,7 +414,6 @@ void k1s_sched_pod_free(k1s_sched_pod_t *p)
     free(p->ports);
     k1s_sched_terms_free(p->aff, p->n_aff);
     k1s_sched_terms_free(p->anti, p->n_anti);
-    k1s_sched_terms_free(p->pref, p->n_pref);
     json_decref(p->aff_counts);
     json_decref(p->anti_counts);
     json_decref(p->existing_anti);

@@ -82,8 +82,8 @@ struct k1s_sched_pod {
     size_t n_ports;
     int64_t priority;
     /* inter-pod affinity */
-    k1s_sched_term_t *aff, *anti, *pref;
-    size_t n_aff, n_anti, n_pref;
+    k1s_sched_term_t *aff, *anti;
+    size_t n_aff, n_anti;
     json_t *aff_counts;    /* "key\tvalue" -> pods matching all affinity terms */
     json_t *anti_counts;   /* "key\tvalue" -> pods matching an anti-affinity term */
     json_t *existing_anti; /* "key\tvalue" -> existing pods whose anti-affinity forbids this pod */
@@ -132,7 +132,5 @@ bool k1s_sched_spread_includes(const k1s_sched_pod_t *p, const k1s_sched_spread_
                                const k1s_sched_node_t *n, bool aff);
 /* True if the PreFilter results let node n be evaluated at all. */
 bool k1s_sched_pod_prefilter_allows(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
-/* Prepares the topology spread counts (lazily, once per attempt). */
-void k1s_sched_spread_prepare(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p);
 
 #endif
