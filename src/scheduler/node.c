@@ -279,6 +279,21 @@ static void load_node(k1s_sched_node_t *n, json_t *node)
     n->alloc_pods = qty(json_object_get(alloc, "pods"), false);
 }
 
+k1s_sched_node_t *k1s_sched_node_clone_empty(const k1s_sched_node_t *o)
+{
+    k1s_sched_node_t *n = k1s_xcalloc(1, sizeof(*n));
+    n->owners = json_object();
+    n->scalar_req = json_object();
+    n->node = json_incref(o->node);
+    n->name = o->name;
+    n->labels = o->labels;
+    n->alloc = o->alloc;
+    n->alloc_pods = o->alloc_pods;
+    n->scalar_alloc = json_incref(o->scalar_alloc);
+    n->images = json_incref(o->images);
+    return n;
+}
+
 k1s_sched_node_t *k1s_sched_node_new(json_t *node)
 {
     k1s_sched_node_t *n = k1s_xcalloc(1, sizeof(*n));

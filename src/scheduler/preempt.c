@@ -73,7 +73,7 @@ static json_t *select_victims(k1s_sched_cluster_t *c, const json_t *pod, k1s_sch
                               size_t i, k1s_sched_status_t *st)
 {
     k1s_sched_node_t *orig = c->nodes[i];
-    k1s_sched_node_t *clone = k1s_sched_node_new(orig->node);
+    k1s_sched_node_t *clone = k1s_sched_node_clone_empty(orig);
     const k1s_sched_pinfo_t **potential =
         k1s_xcalloc(orig->n_pods ? orig->n_pods : 1, sizeof(*potential));
     size_t np = 0;

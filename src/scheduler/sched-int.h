@@ -99,6 +99,8 @@ struct k1s_sched_pod {
     json_t *pv_terms; /* array of nodeSelectorTerms arrays */
 };
 
+/* A node summary sharing o's Node object, without pods (preemption's dry runs). */
+k1s_sched_node_t *k1s_sched_node_clone_empty(const k1s_sched_node_t *o);
 /* Adds a pod summarised on another node (preemption's dry runs); takes a new reference. */
 void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi);
 /* The next number of the seedable generator (xorshift64; state 0 is replaced by a constant). */
