@@ -1,0 +1,138 @@
+/*
+ * Internals shared by the scheduler's files: the node summary, the per-pod
+ * PreFilter state, and helpers for labels, selectors and terms.
+ */
+#ifndef K1S_SCHEDULER_SCHED_INT_H
+#define K1S_SCHEDULER_SCHED_INT_H
+
+#include "api/selector.h"
+#include "scheduler/sched.h"
+
+typedef struct {
+    char ip[48];
+    char proto[8];
+    int port;
+} k1s_sched_port_t;
+
+/* A pod bound to a node, with what the filters and scores read from it taken out once. */
+typedef struct {
+    json_t *pod;
+    const char *ns, *name;
+    const json_t *labels;
+    const char *owner_uid; /* the controller ownerReference's uid, or NULL */
+    int64_t priority;
+    bool affinity;    /* carries pod affinity or anti-affinity */
+    bool terminating; /* has a deletionTimestamp */
+    bool host_ports;  /* asks for host ports */
+    k1s_sched_res_t req, nonzero;
+    json_t *scalars; /* extended resources and hugepages requested, or NULL */
+} k1s_sched_pinfo_t;
+
+struct k1s_sched_node {
+    json_t *node;
+    const char *name;
+    json_t *labels; /* borrowed from node; may be NULL */
+    k1s_sched_res_t alloc;
+    int64_t alloc_pods;
+    k1s_sched_res_t requested;         /* sum of the pods' requests */
+    json_t *scalar_alloc, *scalar_req; /* extended resources: name -> integer */
+    json_t *images;                    /* image name -> size in bytes */
+    k1s_sched_res_t nonzero; /* same with kube-scheduler's defaults for missing cpu/memory */
+    k1s_sched_pinfo_t *pods;
+    size_t n_pods, cap_pods;
+    k1s_sched_port_t *ports; /* host ports in use */
+    size_t n_ports, cap_ports;
+    size_t n_affinity_pods; /* pods carrying any pod (anti-)affinity */
+    json_t *owners; /* controller uid -> running (not terminating) pods, for default spreading */
+};
+
+/* A pod (anti-)affinity term, parsed. */
+typedef struct {
+    k1s_label_selector_t *sel;
+    json_t *namespaces; /* array of names, JSON null for the pod's own, or NULL for "all" */
+    k1s_label_selector_t *ns_sel; /* a non-empty namespaceSelector, or NULL */
+    const k1s_sched_cluster_t *c; /* to look Namespaces up for ns_sel */
+    const char *topology_key;
+    int weight; /* preferred terms; negative for anti-affinity */
+} k1s_sched_term_t;
+
+typedef struct {
+    int max_skew;
+    const char *topology_key;
+    bool do_not_schedule;
+    int min_domains;
+    bool ignore_affinity;      /* nodeAffinityPolicy: Ignore (default Honor) */
+    bool honor_taints;         /* nodeTaintsPolicy: Honor (default Ignore) */
+    k1s_label_selector_t *sel; /* NULL for the default constraints: */
+    const char *owner_uid;     /* they match pods of the same controller */
+    bool self_match;
+    /* filled per attempt: matching pods per domain */
+    json_t *counts; /* object: topology value -> integer */
+    int64_t min_match;
+} k1s_sched_spread_t;
+
+struct k1s_sched_pod {
+    const json_t *pod;
+    const char *ns;
+    const json_t *labels;
+    const json_t *spec;
+    k1s_sched_res_t req, nonzero;
+    json_t *scalars; /* or NULL */
+    k1s_sched_port_t *ports;
+    size_t n_ports;
+    int64_t priority;
+    /* inter-pod affinity */
+    k1s_sched_term_t *aff, *anti;
+    size_t n_aff, n_anti;
+    json_t *aff_counts;    /* "key\tvalue" -> pods matching all affinity terms */
+    json_t *anti_counts;   /* "key\tvalue" -> pods matching an anti-affinity term */
+    json_t *existing_anti; /* "key\tvalue" -> existing pods whose anti-affinity forbids this pod */
+    bool aff_no_match_anywhere; /* no pod matches the affinity terms (first pod of a group) */
+    /* topology spread */
+    k1s_sched_spread_t *spread;
+    size_t n_spread;
+    bool spread_default; /* system default constraints (ScheduleAnyway only) */
+    /* NodeAffinity PreFilterResult: the only node names matchFields metadata.name In allows
+     * (object used as a set), or NULL for all nodes */
+    json_t *node_names;
+    /* volumes: required node selector terms of bound PVs */
+    json_t *pv_terms; /* array of nodeSelectorTerms arrays */
+};
+
+/* A node summary sharing o's Node object, without pods (preemption's dry runs). */
+k1s_sched_node_t *k1s_sched_node_clone_empty(const k1s_sched_node_t *o);
+/* Adds a pod summarised on another node (preemption's dry runs); takes a new reference. */
+void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi);
+/* The next number of the seedable generator (xorshift64; state 0 is replaced by a constant). */
+uint64_t k1s_sched_rand(uint64_t *state);
+/* Running pods of the controller uid on the node. */
+int64_t k1s_sched_node_owner_count(const k1s_sched_node_t *n, const char *uid);
+/* Label value of key on the node, or NULL. */
+const char *k1s_sched_node_label(const k1s_sched_node_t *n, const char *key);
+/* True if the node matches a v1 NodeSelector's terms array (ORed terms). */
+bool k1s_sched_node_selector_terms_match(const json_t *terms, const k1s_sched_node_t *n);
+/* True if the node matches one NodeSelectorTerm. */
+bool k1s_sched_node_selector_term_match(const json_t *term, const k1s_sched_node_t *n);
+/* True if pod's nodeSelector and required node affinity allow node. */
+bool k1s_sched_pod_matches_node_affinity(const json_t *pod, const k1s_sched_node_t *n);
+/* True if toleration tolerates taint (v1helper.ToleratesTaint). */
+bool k1s_sched_tolerates(const json_t *toleration, const json_t *taint);
+bool k1s_sched_tolerations_tolerate(const json_t *tolerations, const json_t *taint);
+/* Parses an array of PodAffinityTerm (weighted when weighted is true); sign 1 or -1. */
+k1s_sched_term_t *k1s_sched_terms_parse(const k1s_sched_cluster_t *c, const json_t *arr,
+                                        bool weighted, int sign, size_t *n);
+void k1s_sched_terms_free(k1s_sched_term_t *t, size_t n);
+/* True if a pod in namespace ns with labels matches term, taken from a pod in term_ns. */
+bool k1s_sched_term_matches(const k1s_sched_term_t *t, const char *term_ns, const char *ns,
+                            const json_t *labels);
+const char *k1s_sched_pod_ns(const json_t *pod);
+int64_t k1s_sched_pod_priority(const json_t *pod);
+bool k1s_sched_pod_has_affinity(const json_t *pod);
+/* Node inclusion policies of a spread constraint: whether node n's pods count for s. aff is
+ * whether n passes the pod's node affinity. */
+bool k1s_sched_spread_includes(const k1s_sched_pod_t *p, const k1s_sched_spread_t *s,
+                               const k1s_sched_node_t *n, bool aff);
+/* True if the PreFilter results let node n be evaluated at all. */
+bool k1s_sched_pod_prefilter_allows(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
+
+#endif
