@@ -1,0 +1,268 @@
+"""Scenarios for nodes that run pods, played here by hollow nodes (hollow.py): pods bound to a
+node become Running and Ready, fail or complete on request, are removed when deleted; the
+node renews its Lease, shows Ready, and as system:node:<name> cannot touch another node's
+pods. The scenarios speak kubectl and the API; only the `hollow_nodes` fixture and the
+hollow.k1s.io annotations are particular to hollow nodes."""
+import ipaddress
+import json
+import threading
+import time
+
+import pytest
+
+from hollow import ANN, Client
+
+
+def pod(name, node, restart="Always", annotations=None, containers=("c",), grace=None):
+    p = {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": name, "annotations": dict(annotations or {})},
+         "spec": {"nodeName": node, "restartPolicy": restart,
+                  "containers": [{"name": c, "image": "busybox:1.36"} for c in containers]}}
+    if grace is not None:
+        p["spec"]["terminationGracePeriodSeconds"] = grace
+    return p
+
+
+def create(server, ns, *pods):
+    server.kubectl("-n", ns, "create", "-f", "-",
+                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(pods)}))
+
+
+def get(server, ns, name):
+    return json.loads(server.kubectl("-n", ns, "get", "pod", name, "-o", "json").stdout)
+
+
+def wait_for(fn, timeout=15, what="condition"):
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
+def phase_is(server, ns, name, phase):
+    return lambda: get(server, ns, name)["status"].get("phase") == phase
+
+
+def wide(server, ns):
+    """`kubectl get pods -o wide` as {name: {column: cell}}, cut at the header's columns."""
+    lines = server.kubectl("-n", ns, "get", "pods", "-o", "wide").stdout.splitlines()
+    cols = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE",
+            "READINESS GATES"]
+    starts = [lines[0].index(c + " ") if c != cols[-1] else lines[0].index(c) for c in cols]
+    starts[6] = lines[0].index(" NODE ") + 1
+    rows = {}
+    for ln in lines[1:]:
+        cells = [ln[s:e].strip() for s, e in zip(starts, starts[1:] + [None])]
+        rows[cells[0]] = dict(zip(cols, cells))
+    return rows
+
+
+def test_pods_become_running_and_ready(server, ns, hollow_nodes):
+    cluster = hollow_nodes(server, 3, zone="zone-a")
+    names = cluster.names
+    # the nodes: Ready, with their capacity, labels and identity
+    lines = server.kubectl("get", "nodes", *names).stdout.splitlines()
+    assert [ln.split()[:2] for ln in lines[1:]] == [[n, "Ready"] for n in names]
+    node = json.loads(server.kubectl("get", "node", names[1], "-o", "json").stdout)
+    assert node["status"]["capacity"]["pods"] == "110"
+    assert set(node["status"]["allocatable"]) >= {"cpu", "memory", "ephemeral-storage", "pods"}
+    labels = node["metadata"]["labels"]
+    assert labels["kubernetes.io/hostname"] == names[1] and labels["kubernetes.io/os"] == "linux"
+    assert labels["topology.kubernetes.io/zone"] == "zone-a" and labels["kubernetes.io/arch"]
+    conds = {c["type"]: (c["status"], c["reason"]) for c in node["status"]["conditions"]}
+    assert conds == {"Ready": ("True", "KubeletReady"),
+                     "MemoryPressure": ("False", "KubeletHasSufficientMemory"),
+                     "DiskPressure": ("False", "KubeletHasNoDiskPressure"),
+                     "PIDPressure": ("False", "KubeletHasSufficientPID")}
+    assert node["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.")
+    assert {a["type"] for a in node["status"]["addresses"]} == {"InternalIP", "Hostname"}
+    # each node's certificate came from an approved kubelet-client CSR
+    csrs = json.loads(server.kubectl("get", "csr", "-o", "json").stdout)["items"]
+    mine = [c for c in csrs if c["metadata"]["name"] in cluster.csrs]
+    assert len(mine) == 3
+    for c in mine:
+        assert c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"
+        assert [x["type"] for x in c["status"]["conditions"]] == ["Approved"]
+        assert c["status"]["certificate"]
+    # the pods
+    create(server, ns, *[pod("p%d" % i, names[i % 3], containers=("a", "b") if i == 0 else ("c",))
+                         for i in range(6)])
+    p = server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=30s")
+    assert p.stdout.count("condition met") == 6
+    rows = wide(server, ns)
+    assert set(rows) == {"p%d" % i for i in range(6)}
+    ips = set()
+    for i in range(6):
+        r = rows["p%d" % i]
+        assert r["STATUS"] == "Running" and r["NODE"] == names[i % 3]
+        assert r["READY"] == ("2/2" if i == 0 else "1/1") and r["RESTARTS"] == "0"
+        assert ipaddress.ip_address(r["IP"]) in cluster[i % 3].pod_cidr
+        ips.add(r["IP"])
+    assert len(ips) == 6
+    st = get(server, ns, "p0")["status"]
+    assert st["phase"] == "Running" and st["hostIP"] == cluster[0].host_ip
+    assert st["podIPs"] == [{"ip": st["podIP"]}] and st["startTime"]
+    assert {c["type"]: c["status"] for c in st["conditions"]} == {
+        "PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
+        "ContainersReady": "True", "PodScheduled": "True"}
+    assert [c["name"] for c in st["containerStatuses"]] == ["a", "b"]
+    for cs in st["containerStatuses"]:
+        assert cs["ready"] is True and cs["started"] is True and cs["restartCount"] == 0
+        assert cs["state"]["running"]["startedAt"] and cs["image"] == "busybox:1.36"
+        assert cs["imageID"].startswith("docker.io/library/busybox@sha256:")
+        assert cs["containerID"].startswith("containerd://")
+    assert st["containerStatuses"][0]["containerID"] != st["containerStatuses"][1]["containerID"]
+    assert not cluster.errors()
+
+
+def test_pods_fail_complete_and_restart_on_request(server, ns, hollow_nodes):
+    cluster = hollow_nodes(server, 3)
+    a, b, c = cluster.names
+    create(server, ns,
+           pod("fails", a, "Never", {ANN + "exit-code": "3"}),
+           pod("completes", b, "Never", {ANN + "run-seconds": "0.5"}),
+           pod("crashes", c, "Always", {ANN + "crashes": "2", ANN + "exit-code": "1"}),
+           pod("never-ready", a, annotations={ANN + "never-ready": "true"}),
+           pod("slow", b, annotations={ANN + "ready-delay-seconds": "2"}),
+           pod("later", c, "Never"),
+           pod("told", a, "OnFailure"))
+    wait_for(phase_is(server, ns, "fails", "Failed"), what="fails to fail")
+    wait_for(phase_is(server, ns, "completes", "Succeeded"), what="completes to succeed")
+    st = get(server, ns, "fails")["status"]
+    term = st["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 3 and term["reason"] == "Error" and term["finishedAt"]
+    assert {c["type"]: c.get("reason") for c in st["conditions"]}["Ready"] == "PodCompleted"
+    term = get(server, ns, "completes")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 0 and term["reason"] == "Completed"
+    # the slow pod runs before it is ready
+    s = get(server, ns, "slow")["status"]
+    assert s["phase"] == "Running" and s["containerStatuses"][0]["ready"] is False
+    assert {c["type"]: c.get("reason") for c in s["conditions"]}["Ready"] == "ContainersNotReady"
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/slow", "pod/crashes", "--timeout=20s")
+    p = server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/never-ready", "--timeout=1s",
+                       check=False)
+    assert p.returncode != 0
+    # a test ends a pod by annotation, or through the fixture
+    server.kubectl("-n", ns, "annotate", "pod", "later", ANN + "exit-code=7")
+    wait_for(phase_is(server, ns, "later", "Failed"), what="later to fail")
+    cluster[0].finish_pod(ns, "told", 0)  # OnFailure: exit 0 completes it
+    wait_for(phase_is(server, ns, "told", "Succeeded"), what="told to succeed")
+    rows = wide(server, ns)
+    assert rows["fails"]["STATUS"] == "Error" and rows["fails"]["READY"] == "0/1"
+    assert rows["later"]["STATUS"] == "Error"
+    assert rows["completes"]["STATUS"] == "Completed" and rows["told"]["STATUS"] == "Completed"
+    assert rows["never-ready"]["STATUS"] == "Running" and rows["never-ready"]["READY"] == "0/1"
+    assert rows["crashes"]["STATUS"] == "Running" and rows["crashes"]["RESTARTS"].split()[0] == "2"
+    cs = get(server, ns, "crashes")["status"]["containerStatuses"][0]
+    assert cs["restartCount"] == 2 and cs["lastState"]["terminated"]["exitCode"] == 1
+    assert cs["lastState"]["terminated"]["reason"] == "Error"
+    assert not cluster.errors()
+
+
+def test_deletion_completes(server, ns, hollow_nodes):
+    cluster = hollow_nodes(server, 2)
+    a, b = cluster.names
+    create(server, ns, pod("quick", a), pod("graceful", b, annotations={ANN + "delete-after-grace": "true"},
+                                            grace=2), pod("done", a, "Never", {ANN + "exit-code": "0"}))
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/quick", "pod/graceful", "--timeout=20s")
+    wait_for(phase_is(server, ns, "done", "Succeeded"))
+    # kubectl delete waits until the node has confirmed the pod gone
+    t = time.time()
+    assert 'pod "quick" deleted' in server.kubectl("-n", ns, "delete", "pod", "quick", "--timeout=20s").stdout
+    assert time.time() - t < 10
+    server.kubectl("-n", ns, "delete", "pod", "done", "--timeout=20s")
+    # with the grace period honoured, the pod stays Terminating until it ends
+    server.kubectl("-n", ns, "delete", "pod", "graceful", "--wait=false")
+    o = get(server, ns, "graceful")
+    assert o["metadata"]["deletionTimestamp"] and o["metadata"]["deletionGracePeriodSeconds"] == 2
+    assert wide(server, ns)["graceful"]["STATUS"] == "Terminating"
+    server.kubectl("-n", ns, "wait", "--for=delete", "pod/graceful", "--timeout=20s")
+    assert time.time() - t >= 2
+    assert server.kubectl("-n", ns, "get", "pods", "-o", "name").stdout == ""
+    assert not cluster.errors()
+
+
+def lease(server, name):
+    return json.loads(server.kubectl("-n", "kube-node-lease", "get", "lease", name, "-o", "json").stdout)
+
+
+def test_lease_renews_stops_and_restarts(server, ns, hollow_nodes):
+    cluster = hollow_nodes(server, 3, lease_interval=0.3)
+    n0 = cluster[0]
+    le = lease(server, n0.name)
+    assert le["spec"]["holderIdentity"] == n0.name and le["spec"]["leaseDurationSeconds"] == 40
+    owner = le["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "Node" and owner["name"] == n0.name and owner["uid"] == n0.node_uid
+    first = le["spec"]["renewTime"]
+    wait_for(lambda: lease(server, n0.name)["spec"]["renewTime"] != first, 5, "a renewal")
+    create(server, ns, pod("keep", n0.name))
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/keep", "--timeout=20s")
+    ip = get(server, ns, "keep")["status"]["podIP"]
+    # a stopped node goes silent
+    n0.stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith("hollow-%s-" % n0.name)]
+    stopped = lease(server, n0.name)["spec"]["renewTime"]
+    other = lease(server, cluster[1].name)["spec"]["renewTime"]
+    time.sleep(1)
+    assert lease(server, n0.name)["spec"]["renewTime"] == stopped
+    assert lease(server, cluster[1].name)["spec"]["renewTime"] != other
+    create(server, ns, pod("while-away", n0.name))
+    time.sleep(0.5)
+    assert get(server, ns, "while-away")["status"].get("phase") == "Pending"
+    # and takes up where it was when it comes back
+    n0.start()
+    wait_for(lambda: lease(server, n0.name)["spec"]["renewTime"] != stopped, 5, "a renewal")
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/while-away", "--timeout=20s")
+    keep = get(server, ns, "keep")["status"]
+    assert keep["podIP"] == ip and keep["containerStatuses"][0]["restartCount"] == 0
+    assert get(server, ns, "while-away")["status"]["podIP"] != ip
+    server.kubectl("-n", ns, "delete", "pod", "keep", "--timeout=20s")
+    assert not cluster.errors()
+
+
+def test_hollow_threads_end_with_the_fixture(server, hollow_nodes):
+    before = {t.name for t in threading.enumerate()}
+    cluster = hollow_nodes(server, 2, prefix="hollow-t")
+    assert len([t for t in threading.enumerate() if t.name.startswith("hollow-hollow-t-")]) == 4
+    cluster.close()
+    assert {t.name for t in threading.enumerate()} <= before
+    assert "hollow-t-0" not in server.kubectl("get", "nodes", "-o", "name").stdout
+
+
+def test_node_cannot_touch_another_nodes_pods(server, ns, hollow_nodes):
+    cluster = hollow_nodes(server, 2)
+    a, b = cluster.names
+    create(server, ns, pod("on-b", b))
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/on-b", "--timeout=20s")
+    as_a = cluster[0].client()
+    try:
+        code, body = as_a.request("PATCH", "/api/v1/namespaces/%s/pods/on-b/status" % ns,
+                                  {"status": {"phase": "Failed"}}, "application/merge-patch+json")
+        assert code == 403 and body["reason"] == "Forbidden"
+        assert body["message"] == ('pods "on-b" is forbidden: node "%s" can only update pod status for '
+                                   'pods with spec.nodeName set to itself' % a)
+        code, body = as_a.request("DELETE", "/api/v1/namespaces/%s/pods/on-b" % ns,
+                                  {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+        assert code == 403
+        assert body["message"] == ('pods "on-b" is forbidden: node "%s" can only delete pods with '
+                                   'spec.nodeName set to itself' % a)
+        code, body = as_a.request("PATCH", "/api/v1/nodes/%s/status" % b,
+                                  {"status": {"conditions": []}}, "application/merge-patch+json")
+        assert code == 403 and 'node "%s" is not allowed to modify node "%s"' % (a, b) in body["message"]
+        code, body = as_a.request("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/" + b,
+                                  lease(server, b))
+        assert code == 403
+        # its own pods' status it may write, and it reads as system:node:<name>
+        code, body = as_a.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                  {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        assert code == 201, body
+        assert body["status"]["userInfo"]["username"] == "system:node:" + a
+        assert "system:nodes" in body["status"]["userInfo"]["groups"]
+    finally:
+        as_a.close()
+    assert get(server, ns, "on-b")["status"]["phase"] == "Running"
+    assert not cluster.errors()
