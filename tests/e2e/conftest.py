@@ -224,8 +224,7 @@ def hollow_nodes():
     def start(server, n, prefix="hollow", **node_opts):
         c = HollowCluster(server.url, server.ca(), *server.admin_cert(), prefix=prefix)
         clusters.append(c)
-        for _ in range(n):
-            c.add_node(**node_opts)
+        c.add_nodes(n, **node_opts)
         return c
     yield start
     for c in clusters:

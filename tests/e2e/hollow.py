@@ -125,13 +125,15 @@ class Behaviour:
     """A node's defaults for the pods it runs; pod annotations override them."""
 
     def __init__(self, ready_delay=0.0, never_ready=False, run_seconds=None, exit_code=None,
-                 crashes=0, start_delay=0.0, delete_after_grace=False):
+                 crashes=0, start_delay=0.0, delete_after_grace=False, restart_backoff=0.1):
         self.ready_delay = ready_delay
         self.never_ready = never_ready
         self.run_seconds = run_seconds
         self.exit_code = exit_code
         self.crashes = crashes
         self.start_delay = start_delay
+        # seconds a crashed container waits in CrashLoopBackOff before its restart
+        self.restart_backoff = restart_backoff
         # False: a pod being deleted is removed at once; True: when its grace period ends
         self.delete_after_grace = delete_after_grace
 
@@ -287,10 +289,9 @@ class HollowNode:
     def _guard(self, fn):
         try:
             fn()
-        except Exception as e:  # recorded for the test to see; the node just goes quiet
+        except Exception as e:  # recorded for the test to see (cluster.errors()); the node goes quiet
             if not self.stopping.is_set():
-                self.errors.append(repr(e))
-                raise
+                self.errors.append("%s: %r" % (threading.current_thread().name, e))
 
     # ---------- Node and Lease ----------
 
@@ -609,7 +610,7 @@ class HollowNode:
                 p.last_term = self._terminated(p)
                 p.restarts += 1
                 p.state = "waiting"
-                p.restart_at = wall + 0.1
+                p.restart_at = wall + self.behaviour.restart_backoff
                 p.due = p.restart_at
             else:
                 p.state = "done"
@@ -694,8 +695,8 @@ class HollowNode:
             elif p.state == "waiting":
                 cs["containerID"] = self._container_id(p, n, p.restarts - 1)
                 cs["state"] = {"waiting": {"reason": "CrashLoopBackOff",
-                                           "message": "back-off 10s restarting failed container=%s pod=%s_%s(%s)"
-                                           % (n, p.name, p.ns, p.uid)}}
+                                           "message": "back-off %gs restarting failed container=%s pod=%s_%s(%s)"
+                                           % (self.behaviour.restart_backoff, n, p.name, p.ns, p.uid)}}
             else:
                 cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
             statuses.append(cs)
@@ -798,6 +799,34 @@ class HollowCluster:
         if start:
             node.start()
         return node
+
+    def add_nodes(self, n, start=True, parallel=8, **opts):
+        """Adds n nodes, getting their certificates and registering them `parallel` at a
+        time (a hundred nodes join in seconds); returns the new nodes."""
+        new = [self.add_node(start=False, **opts) for _ in range(n)]
+        todo = list(new)
+        lock = threading.Lock()
+        failed = []
+
+        def worker():
+            while True:
+                with lock:
+                    if not todo or failed:
+                        return
+                    node = todo.pop()
+                try:
+                    node.start() if start else node.bootstrap()
+                except Exception as e:
+                    with lock:
+                        failed.append(e)
+        threads = [threading.Thread(target=worker, name="hollow-join-%d" % i) for i in range(parallel)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failed:
+            raise failed[0]
+        return new
 
     def __getitem__(self, i):
         return self.nodes[i]
