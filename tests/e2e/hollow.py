@@ -338,8 +338,7 @@ class HollowNode:
         """Creates the Node as the node itself, or takes up the one left from an earlier run."""
         node = {"apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": self.name, "labels": self.node_labels(),
-                             "annotations": {"node.alpha.kubernetes.io/ttl": "0",
-                                             "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+                             "annotations": {"volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
                 "spec": {"taints": self.taints} if self.taints else {},
                 "status": self.node_status()}
         code, out = api.request("POST", "/api/v1/nodes", node)
@@ -681,25 +680,31 @@ class HollowNode:
             img = images[n]
             cs = {"name": n, "image": img, "imageID": "", "containerID": "",
                   "ready": ready, "started": p.state == "running", "restartCount": p.restarts,
-                  "lastState": {"terminated": p.last_term} if p.last_term else {}}
+                  "lastState": {"terminated": p.last_term}}
             if p.state in ("running", "done", "waiting"):
                 cs["imageID"] = _image_id(img)
             if p.state == "running":
                 cs["containerID"] = self._container_id(p, n, p.restarts)
-                cs["state"] = {"running": {"startedAt": p.started_at}}
+                cs["state"] = _state("running", {"startedAt": p.started_at})
             elif done:
                 t = self._terminated(p)
                 t["containerID"] = self._container_id(p, n, p.restarts)
                 cs["containerID"] = t["containerID"]
-                cs["state"] = {"terminated": t}
+                cs["state"] = _state("terminated", t)
             elif p.state == "waiting":
                 cs["containerID"] = self._container_id(p, n, p.restarts - 1)
-                cs["state"] = {"waiting": {"reason": "CrashLoopBackOff",
+                cs["state"] = _state("waiting", {"reason": "CrashLoopBackOff",
                                            "message": "back-off %gs restarting failed container=%s pod=%s_%s(%s)"
-                                           % (self.behaviour.restart_backoff, n, p.name, p.ns, p.uid)}}
+                                           % (self.behaviour.restart_backoff, n, p.name, p.ns, p.uid)})
             else:
-                cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
+                cs["state"] = _state("waiting", {"reason": "ContainerCreating"})
             statuses.append(cs)
+        if done:
+            phase = "Succeeded" if (p.exit_code or 0) == 0 else "Failed"
+        elif p.state in ("running", "waiting"):
+            phase = "Running"
+        else:
+            phase = "Pending"
         init = []
         for c in spec.get("initContainers") or []:
             if p.state == "new" or p.state == "pending":
@@ -710,29 +715,34 @@ class HollowNode:
                          "containerID": self._container_id(p, "init-" + c["name"], 0),
                          "state": {"terminated": {"exitCode": 0, "reason": "Completed",
                                                   "startedAt": p.start_time, "finishedAt": p.start_time}}})
-        if done:
-            phase = "Succeeded" if (p.exit_code or 0) == 0 else "Failed"
-        elif p.state in ("running", "waiting"):
-            phase = "Running"
-        else:
-            phase = "Pending"
         not_ready = [n for n in names if not ready]
+        existing = (p.obj.get("status") or {}).get("conditions") or []
+        # as the kubelet's status.GeneratePodReadyCondition and its siblings word them
         if done:
-            rc = self._cond(p, "Ready", "False", "PodCompleted")
-            crc = self._cond(p, "ContainersReady", "False", "PodCompleted")
+            why = "PodCompleted" if phase == "Succeeded" else "PodFailed"
+            crc = self._cond(p, "ContainersReady", "False", why)
+            rc = self._cond(p, "Ready", "False", why)
         elif not_ready:
             msg = "containers with unready status: [%s]" % " ".join(not_ready)
-            rc = self._cond(p, "Ready", "False", "ContainersNotReady", msg)
             crc = self._cond(p, "ContainersReady", "False", "ContainersNotReady", msg)
+            rc = self._cond(p, "Ready", "False", "ContainersNotReady", msg)
         else:
-            rc = self._cond(p, "Ready", "True")
             crc = self._cond(p, "ContainersReady", "True")
+            gates = []
+            for g in spec.get("readinessGates") or []:
+                t = g.get("conditionType")
+                c = next((c for c in existing if c["type"] == t), None)
+                if c is None:
+                    gates.append("corresponding condition of pod readiness gate \"%s\" does not exist." % t)
+                elif c.get("status") != "True":
+                    gates.append("the status of pod readiness gate \"%s\" is not \"True\", but %s"
+                                 % (t, c.get("status")))
+            rc = self._cond(p, "Ready", "False", "ReadinessGatesNotReady", ", ".join(gates)) if gates \
+                else self._cond(p, "Ready", "True")
         ours = [self._cond(p, "PodReadyToStartContainers", "False" if done else "True"),
-                self._cond(p, "Initialized", "True", "PodCompleted" if done and init else None),
+                self._cond(p, "Initialized", "True", "PodCompleted" if phase == "Succeeded" else None),
                 rc, crc, self._cond(p, "PodScheduled", "True")]
-        have = {c["type"] for c in ours}
-        others = [c for c in (p.obj.get("status") or {}).get("conditions") or [] if c["type"] not in have]
-        st = {"phase": phase, "conditions": ours + others, "hostIP": self.host_ip,
+        st = {"phase": phase, "conditions": ours, "hostIP": self.host_ip,
               "hostIPs": [{"ip": self.host_ip}], "startTime": p.start_time,
               "containerStatuses": statuses}
         if init:
@@ -746,12 +756,23 @@ class HollowNode:
         body = json.dumps(st, sort_keys=True)
         if body == p.sent:
             return
+        # a strategic merge patch, as the kubelet's status manager sends: conditions merge by
+        # type, so conditions others own (readiness gates, DisruptionTarget) stay; the nulls in
+        # container states remove the state the container left
         out = api.call("PATCH", "/api/v1/namespaces/%s/pods/%s/status" % (p.ns, p.name),
-                       {"metadata": {"uid": p.uid}, "status": st}, "application/merge-patch+json")
+                       {"metadata": {"uid": p.uid}, "status": st},
+                       "application/strategic-merge-patch+json")
         p.sent = body
         with self.lock:
             if p.uid in self.pods:
                 p.obj = out
+
+
+def _state(which, value):
+    """A container state for a patch: the one that holds, the others removed."""
+    st = {"waiting": None, "running": None, "terminated": None}
+    st[which] = value
+    return st
 
 
 def _image_id(image):

@@ -146,9 +146,15 @@ def test_pods_fail_complete_and_restart_on_request(server, ns, hollow_nodes):
     st = get(server, ns, "fails")["status"]
     term = st["containerStatuses"][0]["state"]["terminated"]
     assert term["exitCode"] == 3 and term["reason"] == "Error" and term["finishedAt"]
-    assert {c["type"]: c.get("reason") for c in st["conditions"]}["Ready"] == "PodCompleted"
-    term = get(server, ns, "completes")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert {c["type"]: c.get("reason") for c in st["conditions"]}["Ready"] == "PodFailed"
+    assert st["containerStatuses"][0]["state"] == {"terminated": term}
+    st = get(server, ns, "completes")["status"]
+    term = st["containerStatuses"][0]["state"]["terminated"]
     assert term["exitCode"] == 0 and term["reason"] == "Completed"
+    conds = {c["type"]: (c["status"], c.get("reason")) for c in st["conditions"]}
+    assert conds["Ready"] == conds["ContainersReady"] == ("False", "PodCompleted")
+    assert conds["Initialized"] == ("True", "PodCompleted")
+    assert conds["PodReadyToStartContainers"] == ("False", None)
     # the slow pod runs before it is ready
     s = get(server, ns, "slow")["status"]
     assert s["phase"] == "Running" and s["containerStatuses"][0]["ready"] is False
@@ -170,7 +176,7 @@ def test_pods_fail_complete_and_restart_on_request(server, ns, hollow_nodes):
     assert rows["crashes"]["STATUS"] == "Running" and rows["crashes"]["RESTARTS"].split()[0] == "2"
     cs = get(server, ns, "crashes")["status"]["containerStatuses"][0]
     assert cs["restartCount"] == 2 and cs["lastState"]["terminated"]["exitCode"] == 1
-    assert cs["lastState"]["terminated"]["reason"] == "Error"
+    assert cs["lastState"]["terminated"]["reason"] == "Error" and list(cs["state"]) == ["running"]
     assert not cluster.errors()
 
 
@@ -305,4 +311,27 @@ def test_bound_pod_runs_and_status_heartbeats_are_sparse(server, ns, hollow_node
     beat = time.mktime(time.strptime(ready["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
     assert time.time() - beat < 3.5
     assert ready["lastTransitionTime"] <= ready["lastHeartbeatTime"]
+    assert not cluster.errors()
+
+
+def test_readiness_gates_hold_ready_until_their_condition(server, ns, hollow_nodes):
+    cluster = hollow_nodes(server, 1)
+    p = pod("gated", cluster.names[0])
+    p["spec"]["readinessGates"] = [{"conditionType": "example.com/gate"}]
+    create(server, ns, p)
+    wait_for(phase_is(server, ns, "gated", "Running"))
+    wait_for(lambda: get(server, ns, "gated")["status"]["containerStatuses"][0]["ready"])
+    ready = [c for c in get(server, ns, "gated")["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert ready["status"] == "False" and ready["reason"] == "ReadinessGatesNotReady"
+    assert ready["message"] == 'corresponding condition of pod readiness gate "example.com/gate" does not exist.'
+    assert wide(server, ns)["gated"]["READINESS GATES"] == "0/1"
+    # the gate's owner sets its condition; the node's next status keeps it and turns Ready
+    code, body = server.json("PATCH", "/api/v1/namespaces/%s/pods/gated/status" % ns,
+                             {"status": {"conditions": [{"type": "example.com/gate", "status": "True"}]}},
+                             {"Content-Type": "application/strategic-merge-patch+json"})
+    assert code == 200, body
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/gated", "--timeout=20s")
+    conds = {c["type"]: c["status"] for c in get(server, ns, "gated")["status"]["conditions"]}
+    assert conds["example.com/gate"] == "True" and conds["Ready"] == "True"
+    assert wide(server, ns)["gated"]["READINESS GATES"] == "1/1"
     assert not cluster.errors()
