@@ -20,8 +20,13 @@ Job can carry them), by the node's defaults (Behaviour) or through the fixture
     hollow.k1s.io/crashes              containers exit (exit-code, default 1) this many times,
                                        are restarted, then keep running: restartCount = crashes
     hollow.k1s.io/start-delay-seconds  the pod stays Pending (ContainerCreating) this long
+    hollow.k1s.io/delete-after-grace   "true": a pod being deleted goes when its grace period
+                                       ends (by default the node confirms deletions at once)
 
 Setting hollow.k1s.io/exit-code on a running pod (kubectl annotate) ends it then.
+
+What the scenarios use of a node (name, host_ip, pod_cidr, client() with the node's own
+credentials, stop() and start()) is what a wrapper around the real agent will offer too.
 
 The module needs only the standard library and the openssl command, so it runs under any
 python3; the scenarios live in test_hollow.py and speak only kubectl and the API, so that they

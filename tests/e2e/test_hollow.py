@@ -289,6 +289,17 @@ def test_node_cannot_touch_another_nodes_pods(server, ns, hollow_nodes):
 def test_bound_pod_runs_and_status_heartbeats_are_sparse(server, ns, hollow_nodes):
     cluster = hollow_nodes(server, 1, lease_interval=0.2, status_report_interval=1.5)
     n = cluster[0]
+    # a node can join with taints and labels of its own
+    tainted = cluster.add_node(labels={"node.kubernetes.io/pool": "gpu"}, zone="z2", arch="arm64",
+                               taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])
+    out = server.kubectl("get", "node", tainted.name, "-o", "json").stdout
+    tn = json.loads(out)
+    assert tn["spec"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    assert tn["metadata"]["labels"]["node.kubernetes.io/pool"] == "gpu"
+    assert tn["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
+    assert tn["status"]["nodeInfo"]["architecture"] == "arm64"
+    assert server.kubectl("get", "nodes", "-l", "topology.kubernetes.io/zone=z2", "-o", "name").stdout == \
+        "node/%s\n" % tainted.name
     # a pod created unbound and bound later through pods/binding, as the scheduler will
     server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bound"},
