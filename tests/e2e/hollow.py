@@ -407,7 +407,14 @@ class HollowNode:
         api = self.client()
         sel = urllib.parse.quote("spec.nodeName=" + self.name)
         while not self.stopping.is_set():
-            lst = api.call("GET", "/api/v1/pods?fieldSelector=" + sel)
+            try:
+                lst = api.call("GET", "/api/v1/pods?fieldSelector=" + sel)
+            except Exception as e:
+                if not _transient(e):
+                    raise
+                api.close()
+                self.stopping.wait(0.5)  # the server restarts: list again
+                continue
             rv = lst["metadata"]["resourceVersion"]
             with self.lock:
                 seen = set()
@@ -420,7 +427,11 @@ class HollowNode:
                 self.lock.notify_all()
             while not self.stopping.is_set():
                 path = "/api/v1/pods?watch=true&allowWatchBookmarks=true&fieldSelector=%s&resourceVersion=%s" % (sel, rv)
-                conn, resp = api.stream(path)
+                try:
+                    conn, resp = api.stream(path)
+                except (OSError, http.client.HTTPException):
+                    self.stopping.wait(0.5)
+                    continue
                 self.watch_conn = conn
                 if self.stopping.is_set():
                     conn.close()
@@ -508,12 +519,25 @@ class HollowNode:
         next_status = time.monotonic() + min(self.lease_interval, self.status_report_interval)
         while not self.stopping.is_set():
             now = time.monotonic()
+            # a write that fails while the server is away is retried shortly, as kubelet does
             if now >= next_lease:
-                self.renew_lease(api)
-                next_lease = now + self.lease_interval
+                try:
+                    self.renew_lease(api)
+                    next_lease = now + self.lease_interval
+                except Exception as e:
+                    if not _transient(e):
+                        raise
+                    api.close()
+                    next_lease = now + min(0.5, self.lease_interval)
             if now >= next_status:
-                self.write_node_status(api)
-                next_status = now + min(self.lease_interval, self.status_report_interval)
+                try:
+                    self.write_node_status(api)
+                    next_status = now + min(self.lease_interval, self.status_report_interval)
+                except Exception as e:
+                    if not _transient(e):
+                        raise
+                    api.close()
+                    next_status = now + 0.5
             with self.lock:
                 wall = time.time()
                 todo = [p for p in self.pods.values() if p.uid in self.dirty or (p.due and p.due <= wall)]
@@ -523,8 +547,12 @@ class HollowNode:
                     break
                 try:
                     self._sync_pod(api, p)
-                except ApiError as e:
-                    if e.code not in (404, 409):
+                except Exception as e:
+                    if _transient(e):
+                        api.close()
+                        p.due = time.time() + 0.5
+                        continue
+                    if not isinstance(e, ApiError) or e.code not in (404, 409):
                         raise
                     with self.lock:
                         if e.code == 404:
@@ -573,7 +601,7 @@ class HollowNode:
         if meta.get("deletionTimestamp"):
             return self._sync_deleting(api, p, wall)
         if p.state == "done":
-            return
+            return self._write_status(api, p)  # no-op unless an earlier write failed
         k = self._knobs(p)
         policy = p.obj["spec"].get("restartPolicy", "Always")
         if p.state == "new":
@@ -771,6 +799,13 @@ class HollowNode:
         with self.lock:
             if p.uid in self.pods:
                 p.obj = out
+
+
+def _transient(e):
+    """Is e what a client sees while the server restarts or is overloaded?"""
+    if isinstance(e, ApiError):
+        return e.code >= 500 or e.code == 429
+    return isinstance(e, (OSError, http.client.HTTPException))
 
 
 def _state(which, value):

@@ -5,6 +5,7 @@ pods. The scenarios speak kubectl and the API; only the `hollow_nodes` fixture a
 hollow.k1s.io annotations are particular to hollow nodes."""
 import ipaddress
 import json
+import signal
 import threading
 import time
 
@@ -345,4 +346,23 @@ def test_readiness_gates_hold_ready_until_their_condition(server, ns, hollow_nod
     conds = {c["type"]: c["status"] for c in get(server, ns, "gated")["status"]["conditions"]}
     assert conds["example.com/gate"] == "True" and conds["Ready"] == "True"
     assert wide(server, ns)["gated"]["READINESS GATES"] == "1/1"
+    assert not cluster.errors()
+
+
+def test_nodes_ride_out_a_server_restart(fresh_server, hollow_nodes):
+    s = fresh_server.start()
+    cluster = hollow_nodes(s, 2, lease_interval=0.3)
+    a, b = cluster.names
+    create(s, "default", pod("before", a))
+    s.kubectl("wait", "--for=condition=Ready", "pod/before", "--timeout=20s")
+    s.stop(signal.SIGKILL)
+    time.sleep(1)
+    s.start()
+    stamp = lease(s, a)["spec"]["renewTime"]
+    wait_for(lambda: lease(s, a)["spec"]["renewTime"] != stamp, 10, "a renewal after the restart")
+    # the watches are back: new pods run, deleted pods go
+    create(s, "default", pod("after", b))
+    s.kubectl("wait", "--for=condition=Ready", "pod/after", "--timeout=20s")
+    s.kubectl("delete", "pod", "before", "--timeout=20s")
+    assert s.kubectl("get", "pods", "-o", "name").stdout == "pod/after\n"
     assert not cluster.errors()
