@@ -175,7 +175,7 @@ class HollowNode:
 
     def __init__(self, cluster, name, index, cpu="4", memory="8Gi", ephemeral_storage="50Gi",
                  pods=110, zone=None, labels=None, taints=None, arch="amd64", behaviour=None,
-                 lease_interval=10.0, status_report_interval=60.0):
+                 lease_interval=10.0, status_report_interval=60.0, events=True):
         self.cluster = cluster
         self.name = name
         self.index = index
@@ -188,6 +188,8 @@ class HollowNode:
         self.behaviour = behaviour or Behaviour()
         self.lease_interval = lease_interval
         self.status_report_interval = status_report_interval
+        self.events = events  # record the Events a kubelet records (Started, Killing, ...)
+        self.outbox = []  # events waiting to be written
         self.host_ip = str(ipaddress.ip_address("10.240.0.1") + index)
         self.pod_cidr = ipaddress.ip_network("10.42.%d.0/24" % (index % 256))
         self.cert = self.key = None
@@ -259,6 +261,13 @@ class HollowNode:
         api = self.client()
         self.register(api)
         self.renew_lease(api)
+        for reason, msg in (("Starting", "Starting kubelet."),
+                            ("NodeHasSufficientMemory", None), ("NodeHasNoDiskPressure", None),
+                            ("NodeHasSufficientPID", None),
+                            ("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods"),
+                            ("NodeReady", None)):
+            self._node_event(reason, msg or "Node %s status is now: %s" % (self.name, reason))
+        self._flush_events(api)
         api.close()
         for fn, what in ((self._watch_loop, "watch"), (self._work_loop, "work")):
             t = threading.Thread(target=self._guard, args=(fn,), name="hollow-%s-%s" % (self.name, what),
@@ -557,6 +566,7 @@ class HollowNode:
                     with self.lock:
                         if e.code == 404:
                             self._forget(p.uid)
+            self._flush_events(api)
             with self.lock:
                 if self.dirty or self.stopping.is_set():
                     continue
@@ -643,6 +653,10 @@ class HollowNode:
                 p.restarts += 1
                 p.state = "waiting"
                 p.restart_at = wall + self.behaviour.restart_backoff
+                for c in p.obj["spec"].get("containers", []):
+                    self._pod_event(p, c["name"], "Warning", "BackOff",
+                                    "Back-off restarting failed container %s in pod %s_%s(%s)"
+                                    % (c["name"], p.name, p.ns, p.uid))
                 p.due = p.restart_at
             else:
                 p.state = "done"
@@ -655,10 +669,51 @@ class HollowNode:
         return self._write_status(api, p)
 
     def _run(self, p, wall):
+        for c in p.obj["spec"].get("containers", []):
+            self._pod_event(p, c["name"], "Normal", "Pulled",
+                            'Container image "%s" already present on machine' % c.get("image", ""))
+            self._pod_event(p, c["name"], "Normal", "Created", "Created container: " + c["name"])
+            self._pod_event(p, c["name"], "Normal", "Started", "Started container " + c["name"])
         p.state = "running"
         p.run_started = wall
         p.started_at = now_rfc3339(wall)
         p.ready = False
+
+    # ---------- events ----------
+
+    def _event(self, ns, ref, typ, reason, message):
+        if not self.events:
+            return
+        t = time.time()
+        self.outbox.append((ns, {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "%s.%x" % (ref["name"], time.time_ns() + len(self.outbox)), "namespace": ns},
+            "involvedObject": ref, "reason": reason, "message": message,
+            "source": {"component": "kubelet", "host": self.name},
+            "firstTimestamp": now_rfc3339(t), "lastTimestamp": now_rfc3339(t), "count": 1,
+            "type": typ, "eventTime": None, "reportingComponent": "kubelet",
+            "reportingInstance": self.name}))
+
+    def _pod_event(self, p, container, typ, reason, message):
+        self._event(p.ns, {"kind": "Pod", "namespace": p.ns, "name": p.name, "uid": p.uid,
+                           "apiVersion": "v1",
+                           "resourceVersion": p.obj["metadata"].get("resourceVersion", ""),
+                           "fieldPath": "spec.containers{%s}" % container},
+                    typ, reason, message)
+
+    def _node_event(self, reason, message):
+        # the kubelet names its Node by name in the uid field too
+        self._event("default", {"kind": "Node", "name": self.name, "uid": self.name}, "Normal",
+                    reason, message)
+
+    def _flush_events(self, api):
+        """Writes the recorded events; like the kubelet's recorder, drops those that fail."""
+        out, self.outbox = self.outbox, []
+        for ns, ev in out:
+            try:
+                api.request("POST", "/api/v1/namespaces/%s/events" % ns, ev)
+            except (OSError, http.client.HTTPException):
+                api.close()
 
     def _terminated(self, p):
         code = p.exit_code or 0
@@ -682,6 +737,9 @@ class HollowNode:
         if p.state not in ("done", "new"):
             # the containers are stopped: a graceful stop exits 0, a forced one is SIGKILL
             p.exit_code = 0 if int(meta.get("deletionGracePeriodSeconds") or 0) > 0 else 137
+            if p.state == "running":
+                for c in p.obj["spec"].get("containers", []):
+                    self._pod_event(p, c["name"], "Normal", "Killing", "Stopping container " + c["name"])
             p.finished_at = now_rfc3339(wall)
             p.state = "done"
             self._write_status(api, p)

@@ -117,6 +117,16 @@ def test_pods_become_running_and_ready(server, ns, hollow_nodes):
         assert cs["imageID"].startswith("docker.io/library/busybox@sha256:")
         assert cs["containerID"].startswith("containerd://")
     assert st["containerStatuses"][0]["containerID"] != st["containerStatuses"][1]["containerID"]
+    # the Events a kubelet records, for the pods and the nodes
+    evs = events(server, ns, "p1")
+    assert [(e["reason"], e["type"]) for e in evs] == [("Pulled", "Normal"), ("Created", "Normal"),
+                                                       ("Started", "Normal")]
+    assert evs[0]["message"] == 'Container image "busybox:1.36" already present on machine'
+    assert evs[2]["message"] == "Started container c"
+    assert evs[2]["source"] == {"component": "kubelet", "host": names[1]}
+    assert evs[2]["involvedObject"]["fieldPath"] == "spec.containers{c}"
+    reasons = [e["reason"] for e in events(server, "default", names[2])]
+    assert reasons[0] == "Starting" and "NodeReady" in reasons
     # a list in pages while the nodes write elsewhere (Leases): the later pages come from a
     # snapshot of an older revision in which nothing under pods/<ns> changed
     code, page = server.json("GET", "/api/v1/namespaces/%s/pods?limit=4" % ns)
@@ -178,6 +188,9 @@ def test_pods_fail_complete_and_restart_on_request(server, ns, hollow_nodes):
     cs = get(server, ns, "crashes")["status"]["containerStatuses"][0]
     assert cs["restartCount"] == 2 and cs["lastState"]["terminated"]["exitCode"] == 1
     assert cs["lastState"]["terminated"]["reason"] == "Error" and list(cs["state"]) == ["running"]
+    backoff = [e for e in events(server, ns, "crashes") if e["reason"] == "BackOff"]
+    assert len(backoff) == 2 and backoff[0]["type"] == "Warning"
+    assert backoff[0]["message"].startswith("Back-off restarting failed container c in pod crashes_%s(" % ns)
     assert not cluster.errors()
 
 
@@ -203,6 +216,12 @@ def test_deletion_completes(server, ns, hollow_nodes):
     assert time.time() - t >= 1.5
     assert server.kubectl("-n", ns, "get", "pods", "-o", "name").stdout == ""
     assert not cluster.errors()
+
+
+def events(server, ns, name):
+    """The Events about one object, oldest first."""
+    items = json.loads(server.kubectl("-n", ns, "get", "events", "-o", "json").stdout)["items"]
+    return [e for e in items if e["involvedObject"]["name"] == name]
 
 
 def lease(server, name):
