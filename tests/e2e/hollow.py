@@ -158,7 +158,11 @@ class _Pod:
         self.state = "new"  # new, pending, running, waiting (restart back-off), done
         self.ip = None
         self.start_time = None
-        self.started_at = None  # current container run
+        self.started_at = None  # current container run (RFC 3339)
+        self.run_started = None  # ... as epoch seconds
+        self.created = None  # when the node first saw it
+        self.ready = False
+        self.restart_at = None  # end of a CrashLoopBackOff
         self.restarts = 0
         self.last_term = None  # lastState.terminated
         self.exit_code = None  # of the finished run
@@ -830,7 +834,8 @@ class HollowNode:
                                  % (t, c.get("status")))
             rc = self._cond(p, "Ready", "False", "ReadinessGatesNotReady", ", ".join(gates)) if gates \
                 else self._cond(p, "Ready", "True")
-        ours = [self._cond(p, "PodReadyToStartContainers", "False" if done else "True"),
+        sandbox = p.state in ("running", "waiting")  # the start delay stands for sandbox creation
+        ours = [self._cond(p, "PodReadyToStartContainers", "True" if sandbox else "False"),
                 self._cond(p, "Initialized", "True", "PodCompleted" if phase == "Succeeded" else None),
                 rc, crc, self._cond(p, "PodScheduled", "True")]
         st = {"phase": phase, "conditions": ours, "hostIP": self.host_ip,

@@ -9,9 +9,7 @@ import signal
 import threading
 import time
 
-import pytest
-
-from hollow import ANN, Client
+from hollow import ANN
 
 
 def pod(name, node, restart="Always", annotations=None, containers=("c",), grace=None):
@@ -349,7 +347,16 @@ def test_readiness_gates_hold_ready_until_their_condition(server, ns, hollow_nod
     cluster = hollow_nodes(server, 1)
     p = pod("gated", cluster.names[0])
     p["spec"]["readinessGates"] = [{"conditionType": "example.com/gate"}]
-    create(server, ns, p)
+    create(server, ns, p, pod("creating", cluster.names[0], annotations={ANN + "start-delay-seconds": "1.5"}))
+    # a pod whose sandbox takes a while is Pending, ContainerCreating, then Running
+    wait_for(lambda: get(server, ns, "creating")["status"].get("hostIP"), what="the first status")
+    st = get(server, ns, "creating")["status"]
+    assert st["phase"] == "Pending" and st["containerStatuses"][0]["state"] == {
+        "waiting": {"reason": "ContainerCreating"}}
+    assert wide(server, ns)["creating"]["STATUS"] == "ContainerCreating"
+    assert {c["type"]: c["status"] for c in st["conditions"]}["PodReadyToStartContainers"] == "False"
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/creating", "--timeout=20s")
+    assert list(get(server, ns, "creating")["status"]["containerStatuses"][0]["state"]) == ["running"]
     wait_for(phase_is(server, ns, "gated", "Running"))
     wait_for(lambda: get(server, ns, "gated")["status"]["containerStatuses"][0]["ready"])
     ready = [c for c in get(server, ns, "gated")["status"]["conditions"] if c["type"] == "Ready"][0]
