@@ -991,3 +991,59 @@ class HollowCluster:
                 admin.request("DELETE", "/apis/certificates.k8s.io/v1/certificatesigningrequests/" + c)
             admin.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _from_kubeconfig(path, tmp):
+    """(url, ca, cert, key) of a kubeconfig's current context, via kubectl config view."""
+    out = subprocess.run(["kubectl", "--kubeconfig", path, "config", "view", "--raw", "--minify",
+                          "-o", "json"], check=True, capture_output=True, text=True).stdout
+    cfg = json.loads(out)
+    cluster, user = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
+    files = []
+    for data_key, file_key, name in (("certificate-authority-data", "certificate-authority", "ca.crt"),
+                                     ("client-certificate-data", "client-certificate", "admin.crt"),
+                                     ("client-key-data", "client-key", "admin.key")):
+        src = cluster if name == "ca.crt" else user
+        if src.get(data_key):
+            f = os.path.join(tmp, name)
+            with open(f, "wb") as fh:
+                fh.write(base64.b64decode(src[data_key]))
+            files.append(f)
+        else:
+            files.append(src[file_key])
+    return (cluster["server"],) + tuple(files)
+
+
+def main(argv=None):
+    """Runs hollow nodes against a running server until interrupted, like kubemark's
+    hollow-node: python3 tests/e2e/hollow.py --kubeconfig /etc/k1s/k1s.yaml --nodes 100"""
+    import argparse
+    import signal
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--kubeconfig", required=True, help="an admin kubeconfig (client certificate)")
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--prefix", default="hollow")
+    ap.add_argument("--lease-interval", type=float, default=10.0)
+    ap.add_argument("--no-events", action="store_true", help="record no Events")
+    ap.add_argument("--keep", action="store_true", help="leave the Nodes and their pods on exit")
+    args = ap.parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="k1s-hollow-cfg-")
+    try:
+        url, ca, cert, key = _from_kubeconfig(args.kubeconfig, tmp)
+        cluster = HollowCluster(url, ca, cert, key, prefix=args.prefix)
+        done = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: done.set())
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        t = time.time()
+        cluster.add_nodes(args.nodes, lease_interval=args.lease_interval, events=not args.no_events)
+        print("%d hollow nodes ready in %.1fs" % (args.nodes, time.time() - t), flush=True)
+        done.wait()
+        cluster.close(delete=not args.keep)
+        for name, err in cluster.errors():
+            print("%s: %s" % (name, err))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -392,3 +392,22 @@ def test_nodes_ride_out_a_server_restart(fresh_server, hollow_nodes):
     s.kubectl("delete", "pod", "before", "--timeout=20s")
     assert s.kubectl("get", "pods", "-o", "name").stdout == "pod/after\n"
     assert not cluster.errors()
+
+
+def test_hollow_node_command(server):
+    """tests/e2e/hollow.py run by itself keeps hollow nodes up against any server, for benches."""
+    import os
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hollow.py")
+    p = subprocess.Popen([sys.executable, script, "--kubeconfig", server.kubeconfig, "--nodes", "2",
+                          "--prefix", "cli", "--lease-interval", "0.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("2 hollow nodes ready in ")
+        lines = server.kubectl("get", "nodes", "cli-0", "cli-1").stdout.splitlines()
+        assert [ln.split()[:2] for ln in lines[1:]] == [["cli-0", "Ready"], ["cli-1", "Ready"]]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=30)
+    assert p.returncode == 0 and out == ""
+    assert server.kubectl("get", "nodes", "cli-0", "--ignore-not-found").stdout == ""
