@@ -23,6 +23,10 @@ Job can carry them), by the node's defaults (Behaviour) or through the fixture
     hollow.k1s.io/delete-after-grace   "true": a pod being deleted goes when its grace period
                                        ends (by default the node confirms deletions at once)
 
+As a kubelet does, a node admits a pod only if it fits the node's allocatable cpu, memory,
+ephemeral-storage and pods beside the pods it runs; otherwise the pod fails at once with
+reason OutOf<resource> ("Pod was rejected: Node didn't have enough resource: ...").
+
 Setting hollow.k1s.io/exit-code on a running pod (kubectl annotate) ends it then.
 
 What the scenarios use of a node (name, host_ip, pod_cidr, client() with the node's own
@@ -33,11 +37,13 @@ python3; the scenarios live in test_hollow.py and speak only kubectl and the API
 can run against the real node agent later.
 """
 import base64
+from decimal import ROUND_CEILING, Decimal
 import hashlib
 import http.client
 import ipaddress
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -172,6 +178,7 @@ class _Pod:
         self.sent = None  # last status written
         self.delete_at = None
         self.finish_code = None  # set by HollowNode.finish_pod
+        self.reject = None  # (reason, message) when admission turned it away
 
 
 class HollowNode:
@@ -494,6 +501,9 @@ class HollowNode:
     def _adopt(self, p):
         """A pod this node ran before a restart: take up its state from its status."""
         st = p.obj.get("status") or {}
+        if st.get("phase") == "Failed" and (st.get("reason") or "").startswith("OutOf"):
+            p.state, p.reject = "rejected", (st["reason"], st.get("message", "")[len("Pod was rejected: "):])
+            return
         if st.get("hostIP") != self.host_ip:
             return
         ip = st.get("podIP")
@@ -614,11 +624,16 @@ class HollowNode:
         p.due = 0
         if meta.get("deletionTimestamp"):
             return self._sync_deleting(api, p, wall)
-        if p.state == "done":
+        if p.state in ("done", "rejected"):
             return self._write_status(api, p)  # no-op unless an earlier write failed
         k = self._knobs(p)
         policy = p.obj["spec"].get("restartPolicy", "Always")
         if p.state == "new":
+            rejected = self._admit(p)
+            if rejected:
+                p.state, p.reject = "rejected", rejected
+                self._pod_event(p, None, "Warning", rejected[0], rejected[1])
+                return self._write_status(api, p)
             with self.lock:
                 p.ip = p.ip or self._alloc_ip()
             p.start_time = p.start_time or now_rfc3339(wall)
@@ -699,11 +714,11 @@ class HollowNode:
             "reportingInstance": self.name}))
 
     def _pod_event(self, p, container, typ, reason, message):
-        self._event(p.ns, {"kind": "Pod", "namespace": p.ns, "name": p.name, "uid": p.uid,
-                           "apiVersion": "v1",
-                           "resourceVersion": p.obj["metadata"].get("resourceVersion", ""),
-                           "fieldPath": "spec.containers{%s}" % container},
-                    typ, reason, message)
+        ref = {"kind": "Pod", "namespace": p.ns, "name": p.name, "uid": p.uid, "apiVersion": "v1",
+               "resourceVersion": p.obj["metadata"].get("resourceVersion", "")}
+        if container:
+            ref["fieldPath"] = "spec.containers{%s}" % container
+        self._event(p.ns, ref, typ, reason, message)
 
     def _node_event(self, reason, message):
         # the kubelet names its Node by name in the uid field too
@@ -738,7 +753,7 @@ class HollowNode:
         if wall < p.delete_at:
             p.due = p.delete_at
             return
-        if p.state not in ("done", "new"):
+        if p.state not in ("done", "new", "rejected"):
             # the containers are stopped: a graceful stop exits 0, a forced one is SIGKILL
             p.exit_code = 0 if int(meta.get("deletionGracePeriodSeconds") or 0) > 0 else 137
             if p.state == "running":
@@ -764,7 +779,35 @@ class HollowNode:
             c["message"] = message
         return c
 
+    def _admit(self, p):
+        """The kubelet's admission of a new pod against the node's allocatable (lifecycle's
+        predicate admit handler): None, or (reason, message) of the first resource short."""
+        with self.lock:
+            others = [o.obj for o in self.pods.values()
+                      if o is not p and o.state in ("pending", "running", "waiting")]
+        if len(others) + 1 > int(self.capacity["pods"]):
+            r = ("pods", 1, len(others), int(self.capacity["pods"]))
+        else:
+            want = _pod_requests(p.obj)
+            used = {}
+            for o in others:
+                for k, v in _pod_requests(o).items():
+                    used[k] = used.get(k, 0) + v
+            r = None
+            for res in ("cpu", "memory", "ephemeral-storage"):
+                cap = _amount(res, self.capacity[res])
+                if want.get(res, 0) and want[res] + used.get(res, 0) > cap:
+                    r = (res, want[res], used.get(res, 0), cap)
+                    break
+            if r is None:
+                return None
+        return ("OutOf" + r[0], "Node didn't have enough resource: %s, requested: %d, used: %d, "
+                "capacity: %d" % r)
+
     def pod_status(self, p):
+        if p.state == "rejected":
+            return {"phase": "Failed", "reason": p.reject[0],
+                    "message": "Pod was rejected: " + p.reject[1]}
         spec = p.obj["spec"]
         names = [c["name"] for c in spec.get("containers", [])]
         done = p.state == "done"
@@ -862,6 +905,49 @@ class HollowNode:
         with self.lock:
             if p.uid in self.pods:
                 p.obj = out
+
+
+_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+           "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1, "k": 10**3,
+           "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+
+
+def _quantity(q):
+    """A resource.Quantity string ("500m", "1Gi", "2e3") as a Decimal."""
+    q = str(q).strip()
+    m = re.fullmatch(r"([+-]?[0-9.]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)", q)
+    if not m:
+        raise ValueError("not a quantity: %r" % q)
+    if m.group(2):
+        return Decimal(m.group(1) + m.group(2))
+    return Decimal(m.group(1)) * _SUFFIX[m.group(3) or ""]
+
+
+def _amount(res, q):
+    """What the kubelet compares: millicores for cpu, bytes otherwise (rounded up)."""
+    v = _quantity(q) * (1000 if res == "cpu" else 1)
+    return int(v.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _pod_requests(pod):
+    """A pod's effective requests: the larger of its containers' sum and any init container,
+    plus its overhead (resource helpers' PodRequests)."""
+    spec = pod.get("spec") or {}
+    total = {}
+    def amount(k, v):
+        try:
+            return _amount(k, v)
+        except ValueError:  # the API server validated it; count what cannot be read as 0
+            return 0
+    for c in spec.get("containers") or []:
+        for k, v in ((c.get("resources") or {}).get("requests") or {}).items():
+            total[k] = total.get(k, 0) + amount(k, v)
+    for c in spec.get("initContainers") or []:
+        for k, v in ((c.get("resources") or {}).get("requests") or {}).items():
+            total[k] = max(total.get(k, 0), amount(k, v))
+    for k, v in (spec.get("overhead") or {}).items():
+        total[k] = total.get(k, 0) + amount(k, v)
+    return total
 
 
 def _transient(e):

@@ -411,3 +411,41 @@ def test_hollow_node_command(server):
         out, _ = p.communicate(timeout=30)
     assert p.returncode == 0 and out == ""
     assert server.kubectl("get", "nodes", "cli-0", "--ignore-not-found").stdout == ""
+
+
+def test_node_rejects_pods_beyond_its_allocatable(server, ns, hollow_nodes):
+    cluster = hollow_nodes(server, 1, cpu="1", memory="1Gi", pods=2)
+    node = cluster.names[0]
+
+    def sized(name, cpu=None, memory=None):
+        p = pod(name, node)
+        req = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
+        if req:
+            p["spec"]["containers"][0]["resources"] = {"requests": req}
+        return p
+    create(server, ns, sized("big", cpu="600m", memory="512Mi"))
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/big", "--timeout=20s")
+    create(server, ns, sized("too-big", cpu="0.5"))
+    wait_for(phase_is(server, ns, "too-big", "Failed"))
+    st = get(server, ns, "too-big")["status"]
+    assert st["reason"] == "OutOfcpu"
+    assert st["message"] == ("Pod was rejected: Node didn't have enough resource: cpu, requested: 500, "
+                             "used: 600, capacity: 1000")
+    create(server, ns, sized("heavy", memory="0.75Gi"))
+    wait_for(phase_is(server, ns, "heavy", "Failed"))
+    assert get(server, ns, "heavy")["status"]["message"] == (
+        "Pod was rejected: Node didn't have enough resource: memory, requested: 805306368, "
+        "used: 536870912, capacity: 1073741824")
+    create(server, ns, sized("small", cpu="100m"))
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/small", "--timeout=20s")
+    create(server, ns, sized("one-more"))
+    wait_for(phase_is(server, ns, "one-more", "Failed"))
+    assert get(server, ns, "one-more")["status"]["reason"] == "OutOfpods"
+    rows = wide(server, ns)
+    assert rows["too-big"]["STATUS"] == "OutOfcpu" and rows["one-more"]["STATUS"] == "OutOfpods"
+    assert [e["reason"] for e in events(server, ns, "too-big")] == ["OutOfcpu"]
+    # room again once a pod is gone
+    server.kubectl("-n", ns, "delete", "pod", "big", "--timeout=20s")
+    create(server, ns, sized("after", cpu="900m"))
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/after", "--timeout=20s")
+    assert not cluster.errors()
