@@ -186,7 +186,7 @@ class HollowNode:
 
     def __init__(self, cluster, name, index, cpu="4", memory="8Gi", ephemeral_storage="50Gi",
                  pods=110, zone=None, labels=None, taints=None, arch="amd64", behaviour=None,
-                 lease_interval=10.0, status_report_interval=60.0, events=True):
+                 lease_interval=10.0, status_report_interval=60.0, events=True, images=()):
         self.cluster = cluster
         self.name = name
         self.index = index
@@ -200,6 +200,11 @@ class HollowNode:
         self.lease_interval = lease_interval
         self.status_report_interval = status_report_interval
         self.events = events  # record the Events a kubelet records (Started, Killing, ...)
+        # image reference -> size: the images the node reports; those its pods use join them
+        self.images = {}
+        for im in images:
+            ref, size = (im, 5 * 2**20) if isinstance(im, str) else im
+            self.images[_normalize_image(ref)] = int(size)
         self.outbox = []  # events waiting to be written
         self.host_ip = str(ipaddress.ip_address("10.240.0.1") + index)
         self.pod_cidr = ipaddress.ip_network("10.42.%d.0/24" % (index % 256))
@@ -344,7 +349,10 @@ class HollowNode:
             conds.append({"type": typ, "status": status, "lastHeartbeatTime": t,
                           "lastTransitionTime": prev[1], "reason": reason, "message": msg})
         v = self.cluster.version
+        # as the kubelet lists them: largest first, at most 50 (nodeStatusMaxImages)
+        images = sorted(self.images.items(), key=lambda kv: (-kv[1], kv[0]))[:50]
         return {
+            "images": [{"names": [_image_id(ref), ref], "sizeBytes": size} for ref, size in images],
             "capacity": dict(self.capacity), "allocatable": dict(self.capacity),
             "conditions": conds,
             "addresses": [{"type": "InternalIP", "address": self.host_ip},
@@ -688,6 +696,8 @@ class HollowNode:
         return self._write_status(api, p)
 
     def _run(self, p, wall):
+        for c in p.obj["spec"].get("containers", []) + (p.obj["spec"].get("initContainers") or []):
+            self.images.setdefault(_normalize_image(c.get("image", "")), 5 * 2**20)
         for c in p.obj["spec"].get("containers", []):
             self._pod_event(p, c["name"], "Normal", "Pulled",
                             'Container image "%s" already present on machine' % c.get("image", ""))
@@ -816,7 +826,7 @@ class HollowNode:
         statuses = []
         for n in names:
             img = images[n]
-            cs = {"name": n, "image": img, "imageID": "", "containerID": "",
+            cs = {"name": n, "image": _normalize_image(img), "imageID": "", "containerID": "",
                   "ready": ready, "started": p.state == "running", "restartCount": p.restarts,
                   "lastState": {"terminated": p.last_term}}
             if p.state in ("running", "done", "waiting"):
@@ -847,7 +857,7 @@ class HollowNode:
         for c in spec.get("initContainers") or []:
             if p.state == "new" or p.state == "pending":
                 break
-            init.append({"name": c["name"], "image": c.get("image", ""), "ready": True,
+            init.append({"name": c["name"], "image": _normalize_image(c.get("image", "")), "ready": True,
                          "started": False, "restartCount": 0,
                          "imageID": _image_id(c.get("image", "")),
                          "containerID": self._container_id(p, "init-" + c["name"], 0),
@@ -964,15 +974,30 @@ def _state(which, value):
     return st
 
 
-def _image_id(image):
-    """A made-up digest for an image reference, in the form a runtime reports."""
-    repo = image.split("@")[0]
+def _normalize_image(image):
+    """docker.io/library/busybox:latest for busybox, as the runtime names images."""
+    repo, at, digest = image.partition("@")
     head, _, tail = repo.rpartition(":")
+    tag = ""
     if head and "/" not in tail:
-        repo = head
+        repo, tag = head, tail
+    first = repo.split("/")[0]
     if "/" not in repo:
         repo = "docker.io/library/" + repo
-    return "%s@sha256:%s" % (repo, _fake_id("image", image))
+    elif "." not in first and ":" not in first and first != "localhost":
+        repo = "docker.io/" + repo
+    if at:
+        return repo + "@" + digest
+    return "%s:%s" % (repo, tag or "latest")
+
+
+def _image_id(image):
+    """A made-up digest for an image reference, in the form a runtime reports (repo@sha256:...),
+    the same for every spelling of the reference."""
+    ref = _normalize_image(image)
+    if "@" in ref:
+        return ref
+    return "%s@sha256:%s" % (ref.rpartition(":")[0], _fake_id("image", ref))
 
 
 def _parse_time(s):

@@ -111,7 +111,7 @@ def test_pods_become_running_and_ready(server, ns, hollow_nodes):
     assert [c["name"] for c in st["containerStatuses"]] == ["a", "b"]
     for cs in st["containerStatuses"]:
         assert cs["ready"] is True and cs["started"] is True and cs["restartCount"] == 0
-        assert cs["state"]["running"]["startedAt"] and cs["image"] == "busybox:1.36"
+        assert cs["state"]["running"]["startedAt"] and cs["image"] == "docker.io/library/busybox:1.36"
         assert cs["imageID"].startswith("docker.io/library/busybox@sha256:")
         assert cs["containerID"].startswith("containerd://")
     assert st["containerStatuses"][0]["containerID"] != st["containerStatuses"][1]["containerID"]
@@ -309,7 +309,8 @@ def test_bound_pod_runs_and_status_heartbeats_are_sparse(server, ns, hollow_node
     n = cluster[0]
     # a node can join with taints and labels of its own
     tainted = cluster.add_node(labels={"node.kubernetes.io/pool": "gpu"}, zone="z2", arch="arm64",
-                               taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])
+                               taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}],
+                               images=[("registry.local:5000/cuda:12", 3 * 10**9), "busybox"])
     out = server.kubectl("get", "node", tainted.name, "-o", "json").stdout
     tn = json.loads(out)
     assert tn["spec"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
@@ -340,6 +341,12 @@ def test_bound_pod_runs_and_status_heartbeats_are_sparse(server, ns, hollow_node
     beat = time.mktime(time.strptime(ready["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
     assert time.time() - beat < 3.5
     assert ready["lastTransitionTime"] <= ready["lastHeartbeatTime"]
+    # the images it was given, and those its pods pulled, largest first
+    imgs = [(i["names"][1], i["sizeBytes"]) for i in node["status"]["images"]]
+    assert imgs == [("docker.io/library/busybox:latest", 5 * 2**20)]
+    gpu = json.loads(server.kubectl("get", "node", tainted.name, "-o", "json").stdout)["status"]["images"]
+    assert gpu[0]["names"][1] == "registry.local:5000/cuda:12" and gpu[0]["sizeBytes"] == 3 * 10**9
+    assert gpu[0]["names"][0].startswith("registry.local:5000/cuda@sha256:")
     assert not cluster.errors()
 
 
