@@ -854,15 +854,21 @@ class HollowNode:
         else:
             phase = "Pending"
         init = []
+        initializing = p.state in ("new", "pending")
         for c in spec.get("initContainers") or []:
-            if p.state == "new" or p.state == "pending":
-                break
-            init.append({"name": c["name"], "image": _normalize_image(c.get("image", "")), "ready": True,
-                         "started": False, "restartCount": 0,
-                         "imageID": _image_id(c.get("image", "")),
-                         "containerID": self._container_id(p, "init-" + c["name"], 0),
-                         "state": {"terminated": {"exitCode": 0, "reason": "Completed",
-                                                  "startedAt": p.start_time, "finishedAt": p.start_time}}})
+            st = {"name": c["name"], "image": _normalize_image(c.get("image", "")), "ready": False,
+                  "started": False, "restartCount": 0, "imageID": "", "containerID": "",
+                  "state": _state("waiting", {"reason": "PodInitializing"})}
+            if not initializing:  # init containers run (and complete) as the sandbox comes up
+                st.update(ready=True, imageID=_image_id(c.get("image", "")),
+                          containerID=self._container_id(p, "init-" + c["name"], 0),
+                          state=_state("terminated", {"exitCode": 0, "reason": "Completed",
+                                                      "startedAt": p.start_time,
+                                                      "finishedAt": p.start_time}))
+            init.append(st)
+        if initializing and init:
+            for cs in statuses:
+                cs["state"] = _state("waiting", {"reason": "PodInitializing"})
         not_ready = [n for n in names if not ready]
         existing = (p.obj.get("status") or {}).get("conditions") or []
         # as the kubelet's status.GeneratePodReadyCondition and its siblings word them
@@ -889,6 +895,9 @@ class HollowNode:
                 else self._cond(p, "Ready", "True")
         sandbox = p.state in ("running", "waiting")  # the start delay stands for sandbox creation
         ours = [self._cond(p, "PodReadyToStartContainers", "True" if sandbox else "False"),
+                self._cond(p, "Initialized", "False", "ContainersNotInitialized",
+                           "containers with incomplete status: [%s]" % " ".join(c["name"] for c in init))
+                if initializing and init else
                 self._cond(p, "Initialized", "True", "PodCompleted" if phase == "Succeeded" else None),
                 rc, crc, self._cond(p, "PodScheduled", "True")]
         st = {"phase": phase, "conditions": ours, "hostIP": self.host_ip,

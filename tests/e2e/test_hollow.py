@@ -354,16 +354,29 @@ def test_readiness_gates_hold_ready_until_their_condition(server, ns, hollow_nod
     cluster = hollow_nodes(server, 1)
     p = pod("gated", cluster.names[0])
     p["spec"]["readinessGates"] = [{"conditionType": "example.com/gate"}]
-    create(server, ns, p, pod("creating", cluster.names[0], annotations={ANN + "start-delay-seconds": "1.5"}))
+    creating = pod("creating", cluster.names[0], annotations={ANN + "start-delay-seconds": "1.5"})
+    creating["spec"]["initContainers"] = [{"name": "setup", "image": "busybox:1.36"}]
+    create(server, ns, p, creating,
+           pod("sandbox", cluster.names[0], annotations={ANN + "start-delay-seconds": "1.5"}))
     # a pod whose sandbox takes a while is Pending, ContainerCreating, then Running
     wait_for(lambda: get(server, ns, "creating")["status"].get("hostIP"), what="the first status")
     st = get(server, ns, "creating")["status"]
     assert st["phase"] == "Pending" and st["containerStatuses"][0]["state"] == {
+        "waiting": {"reason": "PodInitializing"}}
+    assert st["initContainerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    rows = wide(server, ns)
+    assert rows["creating"]["STATUS"] == "Init:0/1" and rows["sandbox"]["STATUS"] == "ContainerCreating"
+    assert get(server, ns, "sandbox")["status"]["containerStatuses"][0]["state"] == {
         "waiting": {"reason": "ContainerCreating"}}
-    assert wide(server, ns)["creating"]["STATUS"] == "ContainerCreating"
-    assert {c["type"]: c["status"] for c in st["conditions"]}["PodReadyToStartContainers"] == "False"
+    conds = {c["type"]: (c["status"], c.get("message")) for c in st["conditions"]}
+    assert conds["PodReadyToStartContainers"] == ("False", None)
+    assert conds["Initialized"] == ("False", "containers with incomplete status: [setup]")
     server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/creating", "--timeout=20s")
-    assert list(get(server, ns, "creating")["status"]["containerStatuses"][0]["state"]) == ["running"]
+    st = get(server, ns, "creating")["status"]
+    assert list(st["containerStatuses"][0]["state"]) == ["running"]
+    init = st["initContainerStatuses"][0]
+    assert init["name"] == "setup" and init["ready"] is True
+    assert init["state"]["terminated"]["reason"] == "Completed" and init["state"]["terminated"]["exitCode"] == 0
     wait_for(phase_is(server, ns, "gated", "Running"))
     wait_for(lambda: get(server, ns, "gated")["status"]["containerStatuses"][0]["ready"])
     ready = [c for c in get(server, ns, "gated")["status"]["conditions"] if c["type"] == "Ready"][0]
