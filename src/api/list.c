@@ -285,7 +285,8 @@ static int snapshot_build(k1s_store_t *store, const char *prefix, int64_t rev, s
         return r;
     k1s_store_unwatch(w);
     /* keep the first change of each key: its previous value is the value at rev */
-    qsort(sn->o, sn->n, sizeof(*sn->o), override_cmp);
+    if (sn->n > 1) /* sn->o is NULL when nothing under prefix changed since rev */
+        qsort(sn->o, sn->n, sizeof(*sn->o), override_cmp);
     size_t out = 0;
     for (size_t i = 0; i < sn->n; i++) {
         if (out > 0 && !strcmp(sn->o[out - 1].key, sn->o[i].key)) {

@@ -211,3 +211,21 @@ def kubectl_version(request, server):
     server.kubectl_binary = binary
     yield kubectl_minor(binary)
     server.kubectl_binary = None
+
+
+@pytest.fixture
+def hollow_nodes():
+    """Hollow nodes (tests/e2e/hollow.py) that play kubelet over the API:
+    hollow_nodes(server, n, **node_opts) returns a started HollowCluster of n nodes; every
+    cluster is stopped, and its pods, Nodes, Leases and CSRs deleted, after the test."""
+    from hollow import HollowCluster
+    clusters = []
+
+    def start(server, n, prefix="hollow", **node_opts):
+        c = HollowCluster(server.url, server.ca(), *server.admin_cert(), prefix=prefix)
+        clusters.append(c)
+        c.add_nodes(n, **node_opts)
+        return c
+    yield start
+    for c in clusters:
+        c.close()
