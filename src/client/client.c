@@ -417,15 +417,22 @@ static void on_watch(k1s_http_lb_ev_t ev, int status, const char *data, size_t l
         cb(K1S_WATCH_CLOSED, NULL, status, cbarg);
         return;
     }
-    k1s_buf_append(&r->line, data, len);
+    /* whole events are parsed where they lie; only a partial line is kept */
+    const char *buf = data;
+    size_t blen = len;
+    if (r->line.len) {
+        k1s_buf_append(&r->line, data, len);
+        buf = r->line.data;
+        blen = r->line.len;
+    }
     size_t off = 0;
     /* the callback may cancel r: note the request count to notice it */
     for (;;) {
-        char *nl = memchr(r->line.data + off, '\n', r->line.len - off);
+        const char *nl = memchr(buf + off, '\n', blen - off);
         if (!nl)
             break;
-        size_t n = (size_t)(nl - (r->line.data + off));
-        json_t *e = json_loadb(r->line.data + off, n, 0, NULL);
+        size_t n = (size_t)(nl - (buf + off));
+        json_t *e = json_loadb(buf + off, n, 0, NULL);
         off += n + 1;
         if (!e)
             continue;
@@ -441,9 +448,12 @@ static void on_watch(k1s_http_lb_ev_t ev, int status, const char *data, size_t l
             return;
         }
     }
-    if (off) {
+    if (buf == r->line.data) {
         memmove(r->line.data, r->line.data + off, r->line.len - off);
         r->line.len -= off;
+        r->line.data[r->line.len] = 0;
+    } else if (off < blen) {
+        k1s_buf_append(&r->line, buf + off, blen - off);
     }
 }
 

@@ -182,6 +182,7 @@ bool k1s_http2_req_closed(const req_t *r);
 void k1s_http_lb_respond(req_t *r, int status, const char *body, size_t len);
 void k1s_http_lb_stream_start(req_t *r, int status);
 int k1s_http_lb_stream_write(req_t *r, const char *data, size_t len);
+int k1s_http_lb_stream_write_bytes(req_t *r, k1s_bytes_t *b);
 size_t k1s_http_lb_stream_pending(const req_t *r);
 void k1s_http_lb_stream_end(req_t *r);
 bool k1s_http_lb_closed(const req_t *r);

@@ -520,7 +520,9 @@ int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b)
 {
     req_t *r = (req_t *)req;
     /* below this, a copy is cheaper than an evbuffer chain per reference */
-    if (b->len < 512 || r->lb)
+    if (r->lb)
+        return k1s_http_lb_stream_write_bytes(r, b);
+    if (b->len < 512)
         return k1s_http_stream_write(req, b->data, b->len);
     k1s_assert(r->streaming && !r->ended);
     if (r->h2)

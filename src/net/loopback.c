@@ -18,6 +18,11 @@
 #include "lib/util.h"
 #include "net/http-int.h"
 
+typedef struct piece {
+    struct piece *next;
+    k1s_bytes_t *b;
+} piece_t;
+
 struct k1s_http_lb_call {
     req_t *r; /* NULL once the handler has answered (or ended its stream) */
     struct event *ev;
@@ -25,7 +30,9 @@ struct k1s_http_lb_call {
     void *handler_arg;
     k1s_http_lb_fn cb;
     void *arg;
-    k1s_buf_t out; /* answer body, or stream bytes not yet delivered */
+    k1s_buf_t out;        /* a plain answer's body */
+    piece_t *head, *tail; /* stream pieces not yet delivered (shared, not copied) */
+    size_t pending;       /* their bytes */
     int status;
     bool dispatched, canceled, in_cb, answered, streaming, ended, close_called;
 };
@@ -45,8 +52,21 @@ static char *arena_strdup(req_t *r, const char *s)
     return p;
 }
 
+static void drop_pieces(k1s_http_lb_call_t *c)
+{
+    while (c->head) {
+        piece_t *p = c->head;
+        c->head = p->next;
+        k1s_bytes_unref(p->b);
+        free(p);
+    }
+    c->tail = NULL;
+    c->pending = 0;
+}
+
 static void call_free(k1s_http_lb_call_t *c)
 {
+    drop_pieces(c);
     if (c->r)
         k1s_http_int_req_free(c->r);
     event_free(c->ev);
@@ -79,15 +99,20 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
         /* else: the handler still owns r and will answer; then we free */
         return;
     }
-    if (c->out.len && (c->streaming || !c->answered)) {
-        /* hand over the pending bytes; the callback may cause more */
-        k1s_buf_t piece = c->out;
-        c->out = (k1s_buf_t)K1S_BUF_INIT;
+    /* hand over the pieces; a callback may cancel or cause more */
+    while (c->head) {
+        piece_t *p = c->head;
+        c->head = p->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->pending -= p->b->len;
         c->in_cb = true;
-        c->cb(K1S_LB_DATA, c->status, piece.data, piece.len, c->arg);
+        c->cb(K1S_LB_DATA, c->status, p->b->data, p->b->len, c->arg);
         c->in_cb = false;
-        k1s_buf_free(&piece);
-        if (c->canceled || c->out.len || c->ended) {
+        k1s_bytes_unref(p->b);
+        free(p);
+        if (c->canceled) {
+            drop_pieces(c);
             event_active(c->ev, 0, 0);
             return;
         }
@@ -185,21 +210,41 @@ void k1s_http_lb_stream_start(req_t *r, int status)
         event_active(c->ev, 0, 0); /* on_close from the loop */
 }
 
-int k1s_http_lb_stream_write(req_t *r, const char *data, size_t len)
+int k1s_http_lb_stream_write_bytes(req_t *r, k1s_bytes_t *b)
 {
     k1s_http_lb_call_t *c = r->lb;
     if (c->canceled)
         return -EPIPE;
-    if (!len)
+    if (!b->len)
         return 0;
-    k1s_buf_append(&c->out, data, len);
+    piece_t *p = k1s_xmalloc(sizeof(*p));
+    p->next = NULL;
+    p->b = k1s_bytes_ref(b);
+    if (c->tail)
+        c->tail->next = p;
+    else
+        c->head = p;
+    c->tail = p;
+    c->pending += b->len;
     event_active(c->ev, 0, 0);
     return 0;
 }
 
+int k1s_http_lb_stream_write(req_t *r, const char *data, size_t len)
+{
+    if (r->lb->canceled)
+        return -EPIPE;
+    if (!len)
+        return 0;
+    k1s_bytes_t *b = k1s_bytes_new(data, len);
+    int rc = k1s_http_lb_stream_write_bytes(r, b);
+    k1s_bytes_unref(b);
+    return rc;
+}
+
 size_t k1s_http_lb_stream_pending(const req_t *r)
 {
-    return r->lb->out.len;
+    return r->lb->pending;
 }
 
 void k1s_http_lb_stream_end(req_t *r)

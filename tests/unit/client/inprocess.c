@@ -434,6 +434,49 @@ static void test_informer_relists_after_410(void **state)
     free(W.big);
 }
 
+/* a watch from a revision that left the history: one ERROR event, 410 Expired, then the end */
+typedef struct wlog {
+    int errors, closed, code;
+    char reason[32], message[128];
+} wlog_t;
+
+static wlog_t WL;
+
+static void on_old_watch(k1s_watch_type_t t, json_t *obj, int status, void *arg)
+{
+    if (t == K1S_WATCH_ERROR) {
+        WL.errors++;
+        WL.code = (int)json_integer_value(json_object_get(obj, "code"));
+        snprintf(WL.reason, sizeof(WL.reason), "%s",
+                 json_string_value(json_object_get(obj, "reason")));
+        snprintf(WL.message, sizeof(WL.message), "%s",
+                 json_string_value(json_object_get(obj, "message")));
+    } else if (t == K1S_WATCH_CLOSED) {
+        WL.closed++;
+    }
+}
+
+static void watch_from_2(void *arg)
+{
+    k1s_list_opts_t o = {.resource_version = "2"};
+    k1s_client_watch(W.kcm, &configmaps, NULL, &o, on_old_watch, NULL);
+}
+
+static bool watch_closed(void *arg)
+{
+    return WL.closed > 0;
+}
+
+static void test_watch_410(void **state)
+{
+    on_loop(watch_from_2, NULL);
+    assert_true(wait_for(watch_closed, NULL, 10000));
+    assert_int_equal(WL.errors, 1);
+    assert_int_equal(WL.code, 410);
+    assert_string_equal(WL.reason, "Expired");
+    assert_true(!strncmp(WL.message, "too old resource version: 2 (", 29));
+}
+
 /* ---- RBAC and the in-process client's verbs ---- */
 
 static void on_result(const k1s_client_result_t *res, void *arg)
@@ -535,6 +578,46 @@ static void delete_cm(call_t *c)
     k1s_client_delete(c->c, &configmaps, "default", c->name, &o, on_result, NULL);
 }
 
+static void apply_cm(call_t *c)
+{
+    k1s_client_set_field_manager(c->c, "k1s-test");
+    k1s_client_patch(c->c, &configmaps, "default", c->name, NULL, K1S_PATCH_APPLY, c->arg, true,
+                     on_result, NULL);
+    k1s_client_set_field_manager(c->c, NULL);
+}
+
+static const k1s_gvr_t namespaces = {"", "v1", "namespaces", false};
+
+static void get_ns(call_t *c)
+{
+    k1s_client_get(c->c, &namespaces, NULL, c->name, on_result, NULL);
+}
+
+static void update_ns_status(call_t *c)
+{
+    k1s_client_update_status(c->c, &namespaces, NULL, (json_t *)c->arg, on_result, NULL);
+}
+
+#define MANY 2000
+static int many_left;
+static call_t *many_call;
+
+static void many_next(const k1s_client_result_t *res, void *arg)
+{
+    if (res->status != 200 || --many_left == 0) {
+        on_result(res, arg);
+        return;
+    }
+    k1s_client_get(many_call->c, &configmaps, "default", many_call->name, many_next, NULL);
+}
+
+static void many_gets(call_t *c)
+{
+    many_left = MANY;
+    many_call = c;
+    k1s_client_get(c->c, &configmaps, "default", c->name, many_next, NULL);
+}
+
 static void test_client_verbs(void **state)
 {
     /* kcm may only list configmaps, jane not even that */
@@ -594,6 +677,44 @@ static void test_client_verbs(void **state)
     assert_int_equal(W.status, 404);
     assert_string_equal(W.reason, "NotFound");
     assert_string_equal(W.message, "configmaps \"w1\" not found");
+
+    /* server-side apply records the client's field manager */
+    call_t a = {apply_cm, admin, "applied",
+                "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+                "\"metadata\":{\"name\":\"applied\"},"
+                "\"data\":{\"a\":\"1\"}}"};
+    call(&a);
+    assert_int_equal(W.status, 201);
+    json_t *mf =
+        json_array_get(json_object_get(json_object_get(W.obj, "metadata"), "managedFields"), 0);
+    assert_string_equal(json_string_value(json_object_get(mf, "manager")), "k1s-test");
+    assert_string_equal(json_string_value(json_object_get(mf, "operation")), "Apply");
+    assert_int_equal(kubectl(&out, "get configmap applied -n default -o "
+                                   "jsonpath='{.metadata.managedFields[0].manager}'"),
+                     0);
+    assert_string_equal(out, "k1s-test");
+    free(out);
+
+    /* status subresource: a namespace's status */
+    call_t ns = {get_ns, admin, "other"};
+    call(&ns);
+    assert_int_equal(W.status, 200);
+    json_t *nsobj = json_deep_copy(W.obj);
+    json_object_set_new(json_object_get(nsobj, "status"), "phase", json_string("Active"));
+    call_t us = {update_ns_status, admin, NULL, (const char *)nsobj};
+    call(&us);
+    if (W.status != 200)
+        fprintf(stderr, "update status: %d %s\n", W.status, W.message);
+    assert_int_equal(W.status, 200);
+    json_decref(nsobj);
+
+    /* in-process round trip cost: sequential GETs */
+    call_t m = {many_gets, admin, "applied"};
+    uint64_t t0 = k1s_now_ns();
+    call(&m);
+    assert_int_equal(W.status, 200);
+    printf("in-process GET round trip (ASan build): %.1f us\n",
+           (double)(k1s_now_ns() - t0) / 1e3 / MANY);
 }
 
 /* ---- leader election ---- */
@@ -669,6 +790,69 @@ static bool both_lead(void *arg)
     return k1s_leader_elector_is_leader(L.a) && k1s_leader_elector_is_leader(L.b);
 }
 
+/* a holder that went away without releasing: taken over once its lease has run out */
+static k1s_client_t *sched;
+static k1s_leader_elector_t *S;
+static uint64_t s_started_ns;
+
+static void s_start(void *arg)
+{
+    s_started_ns = k1s_now_ns();
+}
+
+static void start_s(void *arg)
+{
+    const char *groups[] = {"system:authenticated", NULL};
+    sched =
+        k1s_client_new_inprocess(base, k1s_apiserver_handle, api, "system:kube-scheduler", groups);
+    k1s_leader_election_config_t cfg = {.namespace_ = "kube-system",
+                                        .name = "kube-scheduler",
+                                        .identity = "sched-1",
+                                        .retry_period_ms = 200,
+                                        .renew_deadline_ms = 1000,
+                                        .lease_duration_ms = 2000,
+                                        .started_leading = s_start};
+    S = k1s_leader_elector_new(sched, &cfg);
+    k1s_leader_elector_start(S);
+}
+
+static bool s_leads(void *arg)
+{
+    return k1s_leader_elector_is_leader(S);
+}
+
+static void free_s(void *arg)
+{
+    k1s_leader_elector_free(S);
+    k1s_client_free(sched);
+}
+
+static void test_leader_expiry(void **state)
+{
+    const char *lease = "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n"
+                        "  name: kube-scheduler\n  namespace: kube-system\nspec:\n"
+                        "  holderIdentity: ghost\n  leaseDurationSeconds: 3\n";
+    char *path = k1s_xasprintf("%s/lease.yaml", dir);
+    assert_int_equal(k1s_write_file_atomic(path, lease, strlen(lease), 0600), 0);
+    assert_int_equal(kubectl(NULL, "create -f %s", path), 0);
+    free(path);
+    uint64_t t0 = k1s_now_ns();
+    on_loop(start_s, NULL);
+    /* the ghost's 3 s, counted from when this candidate first saw the record */
+    assert_true(wait_for(s_leads, NULL, 8000));
+    double waited = (double)(s_started_ns - t0) / 1e9;
+    printf("took over an abandoned lease after %.2f s (leaseDurationSeconds 3)\n", waited);
+    assert_true(waited >= 3.0);
+    assert_true(waited < 4.5);
+    char *out;
+    assert_int_equal(kubectl(&out, "get lease kube-scheduler -n kube-system -o "
+                                   "jsonpath='{.spec.holderIdentity} {.spec.leaseTransitions}'"),
+                     0);
+    assert_string_equal(out, "sched-1 1");
+    free(out);
+    on_loop(free_s, NULL);
+}
+
 static void free_all(void *arg)
 {
     k1s_leader_elector_free(L.a);
@@ -718,8 +902,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_informer_follows_kubectl),
         cmocka_unit_test(test_informer_relists_after_410),
+        cmocka_unit_test(test_watch_410),
         cmocka_unit_test(test_rbac),
         cmocka_unit_test(test_client_verbs),
+        cmocka_unit_test(test_leader_expiry),
         cmocka_unit_test(test_leader_election),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
