@@ -13,10 +13,13 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "client/client-int.h"
 #include "net/loopback.h"
 
 struct k1s_client {
     struct event_base *base;
+    const k1s_client_transport_t *tr; /* NULL: loopback */
+    void *tr_ctx;
     k1s_http_handler_fn handler;
     void *handler_arg;
     k1s_http_peer_t peer;
@@ -28,7 +31,7 @@ struct k1s_client {
 struct k1s_client_req {
     k1s_client_req_t *prev, *next;
     k1s_client_t *c;
-    k1s_http_lb_call_t *call;
+    void *call; /* the transport's call */
     k1s_client_fn cb;
     k1s_watch_fn wcb;
     void *arg;
@@ -53,6 +56,18 @@ k1s_client_t *k1s_client_new_inprocess(struct event_base *base, k1s_http_handler
     for (int i = 0; i < n; i++)
         c->peer.orgs[i] = k1s_xstrdup(groups[i]);
     snprintf(c->peer.addr, sizeof(c->peer.addr), "in-process");
+    return c;
+}
+
+k1s_client_t *k1s_client_new_transport(struct event_base *base, const k1s_client_transport_t *tr,
+                                       void *ctx, const char *user)
+{
+    k1s_client_t *c = k1s_xcalloc(1, sizeof(*c));
+    c->base = base;
+    c->tr = tr;
+    c->tr_ctx = ctx;
+    c->peer.cn = k1s_xstrdup(user ? user : "");
+    c->peer.orgs = k1s_xcalloc(1, sizeof(char *));
     return c;
 }
 
@@ -87,6 +102,8 @@ void k1s_client_free(k1s_client_t *c)
         free(c->peer.orgs[i]);
     free(c->peer.orgs);
     free(c->field_manager);
+    if (c->tr)
+        c->tr->free(c->tr_ctx);
     free(c);
 }
 
@@ -115,7 +132,10 @@ void k1s_client_cancel(k1s_client_req_t *r)
 {
     if (!r)
         return;
-    k1s_http_lb_cancel(r->call);
+    if (r->c->tr)
+        r->c->tr->cancel(r->call);
+    else
+        k1s_http_lb_cancel(r->call);
     if (r->in_cb) {
         r->canceled = true;
         req_detach(r);
@@ -258,6 +278,11 @@ static k1s_client_req_t *start(k1s_client_t *c, const char *method, const char *
                           content_type ? "Content-Type" : NULL,
                           content_type,
                           NULL};
+    if (c->tr) {
+        r->call =
+            c->tr->start(c->tr_ctx, method, target, hdrs, body, body ? strlen(body) : 0, fn, r);
+        return r;
+    }
     r->call = k1s_http_lb_call(c->base, c->handler, c->handler_arg, &c->peer, method, target, hdrs,
                                body, body ? strlen(body) : 0, fn, r);
     return r;

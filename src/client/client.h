@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/err.h"
 #include "net/http.h"
 
 typedef struct k1s_client k1s_client_t;
@@ -92,6 +93,24 @@ typedef struct k1s_delete_opts {
 k1s_client_t *k1s_client_new_inprocess(struct event_base *base, k1s_http_handler_fn handler,
                                        void *handler_arg, const char *user,
                                        const char *const *groups);
+typedef struct k1s_client_http_opts {
+    const char *addr; /* the API server's IP address */
+    int port;
+    const char *ca_file;   /* PEM bundle the server certificate must chain to */
+    const char *cert_file; /* client certificate (PEM), or NULL */
+    const char *key_file;  /* its key, or NULL */
+    const char *token;     /* bearer token, or NULL */
+    const char *user;      /* the name k1s_client_user() returns (informational) */
+} k1s_client_http_opts_t;
+
+/*
+ * The same client over HTTPS (HTTP/1.1, one connection per request, the
+ * server certificate verified against ca_file and addr), for components
+ * that run in another process. Returns NULL with err set if the TLS files
+ * cannot be loaded.
+ */
+k1s_client_t *k1s_client_new_http(struct event_base *base, const k1s_client_http_opts_t *opts,
+                                  k1s_err_t *err);
 /* Cancels outstanding requests (no callbacks) and frees. Accepts NULL. */
 void k1s_client_free(k1s_client_t *c);
 struct event_base *k1s_client_base(const k1s_client_t *c);

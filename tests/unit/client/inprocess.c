@@ -154,7 +154,8 @@ static int setup(void **state)
     base = event_base_new();
     char *db = k1s_xasprintf("%s/db/state.db", dir);
     char *tokens = k1s_xasprintf("%s/tokens.csv", dir);
-    const char *line = "admintoken,admin,admin-uid,\"system:masters\"\n";
+    const char *line = "admintoken,admin,admin-uid,\"system:masters\"\n"
+                       "janetoken,jane,jane-uid,\"system:authenticated\"\n";
     assert_int_equal(k1s_write_file_atomic(tokens, line, strlen(line), 0600), 0);
     k1s_err_t err = {0};
     k1s_store_opts_t so = {.path = db, .hooks = &k1s_apiserver_store_hooks};
@@ -613,7 +614,7 @@ static void many_next(const k1s_client_result_t *res, void *arg)
 
 static void many_gets(call_t *c)
 {
-    many_left = MANY;
+    many_left = c->arg ? atoi(c->arg) : MANY;
     many_call = c;
     k1s_client_get(c->c, &configmaps, "default", c->name, many_next, NULL);
 }
@@ -853,6 +854,102 @@ static void test_leader_expiry(void **state)
     on_loop(free_s, NULL);
 }
 
+/* ---- the same client over HTTPS ---- */
+
+static k1s_client_t *hadmin, *hjane;
+static k1s_informer_t *hinf;
+static events_t hev;
+
+static void start_http(void *arg)
+{
+    char *ca = k1s_xasprintf("%s/tls/server-ca.crt", dir);
+    char *crt = k1s_xasprintf("%s/tls/client-admin.crt", dir);
+    char *key = k1s_xasprintf("%s/tls/client-admin.key", dir);
+    k1s_err_t err = {0};
+    k1s_client_http_opts_t o = {.addr = "127.0.0.1",
+                                .port = k1s_http_server_port(http),
+                                .ca_file = ca,
+                                .cert_file = crt,
+                                .key_file = key,
+                                .user = "admin"};
+    hadmin = k1s_client_new_http(base, &o, &err);
+    k1s_client_http_opts_t j = {.addr = "127.0.0.1",
+                                .port = k1s_http_server_port(http),
+                                .ca_file = ca,
+                                .token = "janetoken",
+                                .user = "jane"};
+    hjane = k1s_client_new_http(base, &j, &err);
+    free(ca);
+    free(crt);
+    free(key);
+    hinf = k1s_informer_new(hadmin, &configmaps, "httpns");
+    k1s_informer_handlers_t h = {ev_add, ev_update, ev_delete, &hev};
+    k1s_informer_add_handlers(hinf, &h);
+    k1s_informer_start(hinf);
+}
+
+static bool http_synced(void *arg)
+{
+    return k1s_informer_has_synced(hinf);
+}
+
+static bool http_log_has(void *arg)
+{
+    return hev.log.data && strstr(hev.log.data, arg);
+}
+
+static void create_cm_as(call_t *c)
+{
+    json_t *cm = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
+                           "name", c->name);
+    k1s_client_create(c->c, &configmaps, "httpns", cm, on_result, NULL);
+    json_decref(cm);
+}
+
+static void free_http(void *arg)
+{
+    k1s_informer_free(hinf);
+    k1s_client_free(hadmin);
+    k1s_client_free(hjane);
+    k1s_buf_free(&hev.log);
+}
+
+static void test_http_client(void **state)
+{
+    assert_int_equal(kubectl(NULL, "create namespace httpns"), 0);
+    assert_int_equal(kubectl(NULL, "create configmap h0 -n httpns"), 0);
+    on_loop(start_http, NULL);
+    assert_non_null(hadmin);
+    assert_non_null(hjane);
+    assert_true(wait_for(http_synced, NULL, 10000));
+    assert_true(wait_for(http_log_has, "+httpns/h0 ", 1000));
+    /* watch events arrive over the chunked HTTP stream */
+    assert_int_equal(kubectl(NULL, "create configmap h1 -n httpns --from-literal=a=1"), 0);
+    assert_true(wait_for(http_log_has, "+httpns/h1 ", 10000));
+    assert_int_equal(kubectl(NULL, "label configmap h1 -n httpns x=y"), 0);
+    assert_true(wait_for(http_log_has, "~httpns/h1 ", 10000));
+    assert_int_equal(kubectl(NULL, "delete configmap h1 -n httpns"), 0);
+    assert_true(wait_for(http_log_has, "-httpns/h1\n", 10000));
+    /* the same refusal as in process, by bearer token */
+    call_t c = {create_cm_as, hjane, "nope"};
+    call(&c);
+    assert_int_equal(W.status, 403);
+    assert_string_equal(W.message, "configmaps is forbidden: User \"jane\" cannot create resource "
+                                   "\"configmaps\" in API group \"\" in the namespace \"httpns\"");
+    c.c = hadmin;
+    call(&c);
+    assert_int_equal(W.status, 201);
+    assert_true(wait_for(http_log_has, "+httpns/nope ", 10000));
+    /* cost of a GET over HTTPS, a new TLS connection each */
+    call_t m = {many_gets, hadmin, "applied", "100"};
+    uint64_t t0 = k1s_now_ns();
+    call(&m);
+    assert_int_equal(W.status, 200);
+    printf("HTTPS GET round trip, new connection each (ASan build): %.1f us\n",
+           (double)(k1s_now_ns() - t0) / 1e3 / 100);
+    on_loop(free_http, NULL);
+}
+
 /* ---- a second informer over many objects: paged list and sync time ---- */
 
 #define NOBJ 1200
@@ -988,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_client_verbs),
         cmocka_unit_test(test_leader_expiry),
         cmocka_unit_test(test_informer_pages),
+        cmocka_unit_test(test_http_client),
         cmocka_unit_test(test_leader_election),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
