@@ -1103,18 +1103,18 @@ static void handle_delete(k1s_api_req_t *r)
         const char *ouid = meta_str(r->old, "uid");
         const char *orv = meta_str(r->old, "resourceVersion");
         if (puid && ouid && strcmp(puid, ouid)) {
-            json_decref(opts);
             k1s_api_fail(r, 409, "Conflict",
                          "Precondition failed: UID in precondition: %s, UID in object meta: %s",
                          puid, ouid);
+            json_decref(opts);
             return;
         }
         if (prv && orv && strcmp(prv, orv)) {
-            json_decref(opts);
             k1s_api_fail(r, 409, "Conflict",
                          "Precondition failed: ResourceVersion in precondition: %s, "
                          "ResourceVersion in object meta: %s",
                          prv, orv);
+            json_decref(opts);
             return;
         }
         json_decref(opts);

@@ -85,6 +85,8 @@ typedef struct req {
     size_t hdr_bytes;
     k1s_http2_stream_t *h2s;
     struct req *h2_prev, *h2_next, *h2_ready_next;
+    /* loopback (loopback.c): the in-memory call this request belongs to; NULL otherwise */
+    struct k1s_http_lb_call *lb;
 } req_t;
 
 struct conn {
@@ -173,5 +175,16 @@ int k1s_http2_stream_write(req_t *r, const char *data, size_t len, k1s_bytes_t *
 size_t k1s_http2_stream_pending(const req_t *r);
 void k1s_http2_stream_end(req_t *r);
 bool k1s_http2_req_closed(const req_t *r);
+
+/* ---- loopback (loopback.c) ---- */
+
+/* The public request functions for a loopback request (r->lb set). */
+void k1s_http_lb_respond(req_t *r, int status, const char *body, size_t len);
+void k1s_http_lb_stream_start(req_t *r, int status);
+int k1s_http_lb_stream_write(req_t *r, const char *data, size_t len);
+int k1s_http_lb_stream_write_bytes(req_t *r, k1s_bytes_t *b);
+size_t k1s_http_lb_stream_pending(const req_t *r);
+void k1s_http_lb_stream_end(req_t *r);
+bool k1s_http_lb_closed(const req_t *r);
 
 #endif

@@ -406,6 +406,10 @@ void k1s_http_respond(k1s_http_req_t *req, int status, const char *content_type,
     req_t *r = (req_t *)req;
     k1s_assert(!r->answered);
     r->answered = true;
+    if (r->lb) {
+        k1s_http_lb_respond(r, status, body, len);
+        return;
+    }
     if (r->h2) {
         k1s_http2_respond(r, status, content_type, body, len);
         return;
@@ -449,6 +453,10 @@ void k1s_http_stream_start(k1s_http_req_t *req, int status, const char *content_
     r->streaming = true;
     r->on_close = on_close;
     r->close_arg = arg;
+    if (r->lb) {
+        k1s_http_lb_stream_start(r, status);
+        return;
+    }
     conn_t *c = r->conn;
     k1s_http_server_t *srv = c->srv;
     if (r->counted) {
@@ -480,6 +488,8 @@ int k1s_http_stream_write(k1s_http_req_t *req, const char *data, size_t len)
 {
     req_t *r = (req_t *)req;
     k1s_assert(r->streaming && !r->ended);
+    if (r->lb)
+        return k1s_http_lb_stream_write(r, data, len);
     if (r->h2)
         return k1s_http2_stream_write(r, data, len, NULL);
     conn_t *c = r->conn;
@@ -510,6 +520,8 @@ int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b)
 {
     req_t *r = (req_t *)req;
     /* below this, a copy is cheaper than an evbuffer chain per reference */
+    if (r->lb)
+        return k1s_http_lb_stream_write_bytes(r, b);
     if (b->len < 512)
         return k1s_http_stream_write(req, b->data, b->len);
     k1s_assert(r->streaming && !r->ended);
@@ -535,6 +547,8 @@ int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b)
 size_t k1s_http_stream_pending(const k1s_http_req_t *req)
 {
     const req_t *r = (const req_t *)req;
+    if (r->lb)
+        return k1s_http_lb_stream_pending(r);
     if (r->h2)
         return k1s_http2_stream_pending(r);
     if (!r->conn->bev)
@@ -547,6 +561,10 @@ void k1s_http_stream_end(k1s_http_req_t *req)
     req_t *r = (req_t *)req;
     k1s_assert(r->streaming && !r->ended);
     r->ended = true;
+    if (r->lb) {
+        k1s_http_lb_stream_end(r);
+        return;
+    }
     if (r->h2) {
         k1s_http2_stream_end(r);
         return;
@@ -640,6 +658,8 @@ const char *k1s_http_req_query(k1s_http_req_t *req, const char *name)
 bool k1s_http_req_closed(const k1s_http_req_t *req)
 {
     const req_t *r = (const req_t *)req;
+    if (r->lb)
+        return k1s_http_lb_closed(r);
     if (r->h2)
         return k1s_http2_req_closed(r);
     return !r->conn->bev || r->conn->peer_eof;

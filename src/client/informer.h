@@ -1,0 +1,101 @@
+/*
+ * Shared informers: one list+watch per resource, shared by every user of
+ * that resource, keeping a cache of its objects current and telling
+ * registered handlers about adds, updates (old and new) and deletes.
+ *
+ * An informer lists (in pages of 500), then watches from the list's
+ * resourceVersion with bookmarks. A watch that ends is resumed from the
+ * last resourceVersion seen; a 410 Gone (the revision left the server's
+ * history) or a failed list makes it list again (after a back-off on
+ * errors), replacing the cache and telling handlers the difference.
+ * has_synced turns true once the first list is in the cache.
+ *
+ * The cache holds objects as parsed JSON (jansson), without
+ * metadata.managedFields (as kube-controller-manager's informers drop
+ * them), keyed "namespace/name" (or "name"). Indexers map an object to
+ * index values; lookups by index value return the matching objects.
+ * by-namespace, by-owner-uid and by-node-name indexers are provided, others
+ * can be added.
+ *
+ * Objects handed to handlers and returned by lookups are borrowed: they
+ * stay valid until the cache changes (take a reference to keep one), and
+ * must not be modified (copy with json_deep_copy to change one).
+ */
+#ifndef K1S_CLIENT_INFORMER_H
+#define K1S_CLIENT_INFORMER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "client/client.h"
+
+typedef struct k1s_informer k1s_informer_t;
+typedef struct k1s_informer_factory k1s_informer_factory_t;
+
+typedef struct k1s_informer_handlers {
+    void (*on_add)(json_t *obj, void *arg);
+    void (*on_update)(json_t *old_obj, json_t *new_obj, void *arg);
+    void (*on_delete)(json_t *obj, void *arg);
+    void *arg;
+} k1s_informer_handlers_t;
+
+#define K1S_INDEX_MAX_VALUES 16
+/* Writes up to K1S_INDEX_MAX_VALUES index values (borrowed from obj) to out; returns how many. */
+typedef int (*k1s_index_fn)(json_t *obj, const char **out);
+
+/* metadata.namespace */
+int k1s_index_by_namespace(json_t *obj, const char **out);
+/* metadata.ownerReferences[].uid */
+int k1s_index_by_owner_uid(json_t *obj, const char **out);
+/* spec.nodeName (pods) */
+int k1s_index_by_node_name(json_t *obj, const char **out);
+
+/* ---- factory: one informer per resource ---- */
+
+k1s_informer_factory_t *k1s_informer_factory_new(k1s_client_t *client);
+/* Stops and frees every informer. Accepts NULL. */
+void k1s_informer_factory_free(k1s_informer_factory_t *f);
+/* The factory's informer for res (created, not started, on first use). */
+k1s_informer_t *k1s_informer_factory_get(k1s_informer_factory_t *f, const k1s_gvr_t *res);
+/* Starts every informer not yet started. */
+void k1s_informer_factory_start(k1s_informer_factory_t *f);
+/* True once every informer has synced. */
+bool k1s_informer_factory_synced(const k1s_informer_factory_t *f);
+
+/* ---- one informer ---- */
+
+/* An informer for res (strings copied) over client, for namespace ns (NULL: all). */
+k1s_informer_t *k1s_informer_new(k1s_client_t *client, const k1s_gvr_t *res, const char *ns);
+void k1s_informer_free(k1s_informer_t *inf);
+/* Adds handlers; added after sync, they get on_add for every cached object first. */
+void k1s_informer_add_handlers(k1s_informer_t *inf, const k1s_informer_handlers_t *h);
+/* Adds an index named name (copied); existing objects are indexed. Returns 0 or -EEXIST. */
+int k1s_informer_add_indexer(k1s_informer_t *inf, const char *name, k1s_index_fn fn);
+/* Starts listing and watching. */
+void k1s_informer_start(k1s_informer_t *inf);
+bool k1s_informer_has_synced(const k1s_informer_t *inf);
+/* The cached object ns/name (ns NULL or "" for cluster-scoped), borrowed; NULL if absent. */
+json_t *k1s_informer_get(const k1s_informer_t *inf, const char *ns, const char *name);
+/* Number of cached objects. */
+size_t k1s_informer_len(const k1s_informer_t *inf);
+/*
+ * The objects whose index `index` holds value, as a new array of borrowed
+ * pointers in *out (free() it); returns the count, or -ENOENT for an
+ * unknown index.
+ */
+int k1s_informer_by_index(const k1s_informer_t *inf, const char *index, const char *value,
+                          json_t ***out);
+/* Every cached object, as above. */
+size_t k1s_informer_list(const k1s_informer_t *inf, json_t ***out);
+/* The last resourceVersion seen. */
+const char *k1s_informer_resource_version(const k1s_informer_t *inf);
+/* How many times the informer has listed (1 after the first sync). */
+int k1s_informer_lists(const k1s_informer_t *inf);
+/*
+ * Drops the watch as a broken connection would, and resumes it after
+ * delay_ms from the last resourceVersion seen (called again while the
+ * watch is away, the new delay replaces the old). For tests of resuming.
+ */
+void k1s_informer_break_watch(k1s_informer_t *inf, unsigned delay_ms);
+
+#endif
