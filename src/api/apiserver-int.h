@@ -102,8 +102,9 @@ typedef struct k1s_api_req {
     char *name; /* item name from the URL, or NULL */
     char *sub;  /* subresource, or NULL */
     bool dry_run;
-    json_t *obj; /* the object being written */
-    json_t *old; /* previous stored object (update/patch/delete) */
+    bool generated_name; /* metadata.name was made from generateName by this request */
+    json_t *obj;         /* the object being written */
+    json_t *old;         /* previous stored object (update/patch/delete) */
     char *key;
     json_t *warnings; /* array of strings → Warning headers */
     int success_code;

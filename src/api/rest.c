@@ -500,6 +500,16 @@ static void create_object(k1s_api_req_t *r, json_t *obj, bool dup)
     k1s_admission_mutate(r, create_admitted);
 }
 
+/* metadata.name = generateName (at most 58 characters) + 5 random characters */
+static void generate_name(json_t *obj, const char *gen)
+{
+    char suffix[6];
+    k1s_random_suffix(suffix, 5);
+    char *n = k1s_xasprintf("%.58s%s", gen, suffix);
+    json_object_set_new(k1s_obj_meta(obj), "name", json_string(n));
+    free(n);
+}
+
 /* After mutating admission: names, defaults again (webhooks may have patched), validation. */
 static void create_admitted(k1s_api_req_t *r)
 {
@@ -509,11 +519,8 @@ static void create_admitted(k1s_api_req_t *r)
     const char *name = meta_str(obj, "name");
     const char *gen = meta_str(obj, "generateName");
     if ((!name || !*name) && gen && *gen) {
-        char suffix[6];
-        k1s_random_suffix(suffix, 5);
-        char *n = k1s_xasprintf("%.58s%s", gen, suffix);
-        json_object_set_new(meta, "name", json_string(n));
-        free(n);
+        generate_name(obj, gen);
+        r->generated_name = true;
     }
     name = meta_str(obj, "name");
     if (r->res->namespaced)
@@ -557,6 +564,19 @@ static void create_validated(k1s_api_req_t *r)
     }
     json_decref(causes);
     r->key = k1s_obj_key(r->res, r->ns, name);
+    /* A generated name that is taken is generated again, as kube-apiserver retries it (up to
+     * 7 more times) instead of failing the create. */
+    const char *gen = meta_str(obj, "generateName");
+    for (int retry = 0;
+         r->generated_name && gen && retry < 7 && k1s_store_get_latest(r->api->store, r->key);
+         retry++) {
+        generate_name(obj, gen);
+        free(r->name);
+        free(r->key);
+        r->name = k1s_xstrdup(meta_str(obj, "name"));
+        r->key = k1s_obj_key(r->res, r->ns, r->name);
+        name = r->name;
+    }
     if (k1s_store_get_latest(r->api->store, r->key)) {
         if (!strcmp(r->res->plural, "services"))
             k1s_svc_release(r->api, obj);
