@@ -148,6 +148,9 @@ json_t *k1s_obj_meta(json_t *obj); /* creates metadata {} if missing */
 const char *k1s_obj_str(const json_t *obj,
                         const char *path); /* dotted path, NULL if not a string */
 bool k1s_resource_tracks_generation(const k1s_resource_t *r);
+/* The metadata of an autoscaling/v1 Scale for obj (name, namespace, uid, resourceVersion,
+ * creationTimestamp). New reference. */
+json_t *k1s_obj_scale_meta(const json_t *obj);
 /* "deployments.apps" / "pods" */
 void k1s_resource_qualified(const k1s_resource_t *r, char *buf, size_t len);
 /* "Deployment.apps" / "Pod" */

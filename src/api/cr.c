@@ -172,15 +172,7 @@ const json_t *k1s_cr_jsonpath(const json_t *obj, const char *path)
 json_t *k1s_cr_scale_of(const k1s_resource_t *r, const json_t *obj)
 {
     const k1s_crd_info_t *c = r->crd;
-    json_t *meta = json_object_get(obj, "metadata");
-    json_t *sm = json_object();
-    static const char *const fields[] = {
-        "name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
-    for (int i = 0; fields[i]; i++) {
-        json_t *v = meta ? json_object_get(meta, fields[i]) : NULL;
-        if (v)
-            json_object_set(sm, fields[i], v);
-    }
+    json_t *sm = k1s_obj_scale_meta(obj);
     const json_t *want = c->spec_replicas_path ? k1s_cr_jsonpath(obj, c->spec_replicas_path) : NULL;
     const json_t *have =
         c->status_replicas_path ? k1s_cr_jsonpath(obj, c->status_replicas_path) : NULL;
@@ -223,35 +215,21 @@ void k1s_cr_scale_set(const k1s_resource_t *r, json_t *obj, json_int_t replicas)
 
 /* ---------- Table ---------- */
 
-static const char D_NAME[] =
-    "Name must be unique within a namespace. Is required when creating resources, "
-    "although some resources may allow a client to request the generation of an "
-    "appropriate name automatically. Name is primarily intended for creation idempotence "
-    "and configuration definition. Cannot be updated. More info: "
-    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
-static const char D_CREATED[] =
-    "CreationTimestamp is a timestamp representing the server time when this object was "
-    "created. It is not guaranteed to be set in happens-before order across separate "
-    "operations. Clients may not set this value. It is represented in RFC3339 form and "
-    "is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#"
-    "metadata";
-
 /* The CRD's columns, or Kubernetes' default (Age) when it has none. New reference. */
 static json_t *columns_of(const k1s_resource_t *r)
 {
     if (json_array_size(r->crd->columns) > 0)
         return json_incref(r->crd->columns);
     return json_pack("[{s:s, s:s, s:s, s:s}]", "name", "Age", "type", "date", "jsonPath",
-                     ".metadata.creationTimestamp", "description", D_CREATED);
+                     ".metadata.creationTimestamp", "description", k1s_table_desc_created);
 }
 
 json_t *k1s_cr_table_columns(const k1s_resource_t *r)
 {
     json_t *out = json_array();
-    json_array_append_new(out,
-                          json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", "Name", "type", "string",
-                                    "format", "name", "description", D_NAME, "priority", 0));
+    json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", "Name", "type",
+                                         "string", "format", "name", "description",
+                                         k1s_table_desc_name, "priority", 0));
     json_t *cols = columns_of(r);
     size_t i;
     json_t *c;

@@ -356,3 +356,17 @@ void k1s_resource_kind_group(const k1s_resource_t *r, char *buf, size_t len)
     else
         snprintf(buf, len, "%s", r->kind);
 }
+
+json_t *k1s_obj_scale_meta(const json_t *obj)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    json_t *sm = json_object();
+    static const char *const fields[] = {
+        "name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
+    for (int i = 0; fields[i]; i++) {
+        json_t *v = meta ? json_object_get(meta, fields[i]) : NULL;
+        if (v)
+            json_object_set(sm, fields[i], v);
+    }
+    return sm;
+}

@@ -836,15 +836,7 @@ static json_t *scale_of(k1s_api_req_t *r, const json_t *obj)
 {
     if (r->res->crd)
         return k1s_cr_scale_of(r->res, obj);
-    json_t *meta = json_object_get(obj, "metadata");
-    json_t *sm = json_object();
-    static const char *const fields[] = {
-        "name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
-    for (int i = 0; fields[i]; i++) {
-        json_t *v = meta ? json_object_get(meta, fields[i]) : NULL;
-        if (v)
-            json_object_set(sm, fields[i], v);
-    }
+    json_t *sm = k1s_obj_scale_meta(obj);
     json_t *spec = json_object_get(obj, "spec");
     json_t *status = json_object_get(obj, "status");
     json_int_t want = json_integer_value(spec ? json_object_get(spec, "replicas") : NULL);

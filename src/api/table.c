@@ -26,13 +26,15 @@
 
 /* ---- Column descriptions (k8s.io/api v0.32 SwaggerDoc, verbatim) ---- */
 
-static const char D_NAME[] =
+const char k1s_table_desc_name[] =
     "Name must be unique within a namespace. Is required when creating resources, "
     "although some resources may allow a client to request the generation of an "
     "appropriate name automatically. Name is primarily intended for creation idempotence "
     "and configuration definition. Cannot be updated. More info: "
     "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
-static const char D_CREATED[] =
+#define D_NAME k1s_table_desc_name
+#define D_CREATED k1s_table_desc_created
+const char k1s_table_desc_created[] =
     "CreationTimestamp is a timestamp representing the server time when this object was "
     "created. It is not guaranteed to be set in happens-before order across separate "
     "operations. Clients may not set this value. It is represented in RFC3339 form and "

@@ -61,4 +61,8 @@ void k1s_table_age(char *out, size_t len, double seconds);
 /* Kubernetes' duration.ShortHumanDuration: "5s", "3m", "5h", "2d", "1y". */
 void k1s_table_short_age(char *out, size_t len, double seconds);
 
+/* The Name and Created At column descriptions (k8s.io/api SwaggerDoc), for other tables. */
+extern const char k1s_table_desc_name[];
+extern const char k1s_table_desc_created[];
+
 #endif
