@@ -24,6 +24,7 @@ struct k1s_client {
     void *handler_arg;
     k1s_http_peer_t peer;
     char *field_manager;
+    char *user_agent;
     k1s_client_req_t *reqs; /* outstanding */
     int npending;
 };
@@ -55,7 +56,8 @@ k1s_client_t *k1s_client_new_inprocess(struct event_base *base, k1s_http_handler
     c->peer.orgs = k1s_xcalloc((size_t)n + 1, sizeof(char *));
     for (int i = 0; i < n; i++)
         c->peer.orgs[i] = k1s_xstrdup(groups[i]);
-    snprintf(c->peer.addr, sizeof(c->peer.addr), "in-process");
+    /* what kube-apiserver's own loopback clients show in audit events */
+    snprintf(c->peer.addr, sizeof(c->peer.addr), "127.0.0.1:0");
     return c;
 }
 
@@ -102,6 +104,7 @@ void k1s_client_free(k1s_client_t *c)
         free(c->peer.orgs[i]);
     free(c->peer.orgs);
     free(c->field_manager);
+    free(c->user_agent);
     if (c->tr)
         c->tr->free(c->tr_ctx);
     free(c);
@@ -121,6 +124,12 @@ void k1s_client_set_field_manager(k1s_client_t *c, const char *manager)
 {
     free(c->field_manager);
     c->field_manager = manager ? k1s_xstrdup(manager) : NULL;
+}
+
+void k1s_client_set_user_agent(k1s_client_t *c, const char *ua)
+{
+    free(c->user_agent);
+    c->user_agent = ua ? k1s_xstrdup(ua) : NULL;
 }
 
 int k1s_client_pending(const k1s_client_t *c)
@@ -274,7 +283,7 @@ static k1s_client_req_t *start(k1s_client_t *c, const char *method, const char *
     const char *hdrs[] = {"Accept",
                           "application/json",
                           "User-Agent",
-                          "k1s-client",
+                          c->user_agent ? c->user_agent : "k1s-client",
                           content_type ? "Content-Type" : NULL,
                           content_type,
                           NULL};

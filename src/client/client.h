@@ -116,7 +116,14 @@ void k1s_client_free(k1s_client_t *c);
 struct event_base *k1s_client_base(const k1s_client_t *c);
 /* The user the client acts as. */
 const char *k1s_client_user(const k1s_client_t *c);
-/* Sets the fieldManager sent with writes (default: "k1s-<user>"'s tail). */
+/*
+ * Sets the User-Agent (default "k1s-client"). Writes without a fieldManager
+ * are recorded in managedFields under its part before the first '/', as
+ * kube-apiserver does: "kube-controller-manager/v1.31.0 (linux/amd64) k1s".
+ */
+void k1s_client_set_user_agent(k1s_client_t *c, const char *ua);
+/* Sets the fieldManager query parameter sent with writes (NULL: none; apply then sends
+ * "k1s-client"). */
 void k1s_client_set_field_manager(k1s_client_t *c, const char *manager);
 /* Requests started and not yet answered or canceled. */
 int k1s_client_pending(const k1s_client_t *c);

@@ -282,6 +282,7 @@ static void start_informer(void *arg)
     W.jane = k1s_client_new_inprocess(base, k1s_apiserver_handle, api, "jane", groups);
     const char *masters[] = {"system:masters", "system:authenticated", NULL};
     W.admin = k1s_client_new_inprocess(base, k1s_apiserver_handle, api, "root", masters);
+    k1s_client_set_user_agent(W.kcm, "kube-controller-manager/v1.31.0 (linux/amd64) k1s");
     W.factory = k1s_informer_factory_new(W.kcm);
     W.cms = k1s_informer_factory_get(W.factory, &configmaps);
     /* a second user of the resource shares the same informer */
@@ -542,6 +543,9 @@ static void test_rbac(void **state)
     assert_non_null(json_object_get(json_object_get(W.obj, "metadata"), "uid"));
     json_t *mf = json_object_get(json_object_get(W.obj, "metadata"), "managedFields");
     assert_int_equal(json_array_size(mf), 1);
+    /* the manager comes from the User-Agent, as for kube-controller-manager's own writes */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mf, 0), "manager")),
+                        "kube-controller-manager");
     char *out;
     assert_int_equal(kubectl(&out, "get lease probe -n kube-system -o "
                                    "jsonpath='{.spec.holderIdentity}'"),
