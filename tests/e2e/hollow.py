@@ -262,6 +262,7 @@ class HollowNode:
             if time.time() > deadline:
                 raise RuntimeError("CSR %s was not signed: %s" % (csr_name, o.get("status")))
             time.sleep(0.02)
+        admin.close()
         crt = os.path.join(d, self.name + ".crt")
         with open(crt, "wb") as f:
             f.write(base64.b64decode(o["status"]["certificate"]))
@@ -1026,7 +1027,9 @@ class HollowCluster:
         self.nodes = []
         self.prefix = prefix
         self.version = "v0.0.0"
-        code, v = self.admin().request("GET", "/version")
+        admin = self.admin()
+        code, v = admin.request("GET", "/version")
+        admin.close()
         if code == 200:
             self.version = v.get("gitVersion", self.version)
         for _ in range(n):
