@@ -49,6 +49,8 @@ static const opt_t opts[] = {
     {"log-level", "v", OPT_STR, OFF(log_level),
      "Log level: error, warn, info, debug, trace (default info)"},
     {"disable-agent", NULL, OPT_BOOL, OFF(disable_agent), "Do not run the embedded node agent"},
+    {"disable-scheduler", NULL, OPT_BOOL, OFF(disable_scheduler),
+     "Do not run the embedded scheduler"},
     {"service-cidr", NULL, OPT_STR, OFF(service_cidr),
      "IPv4 network CIDR for service IPs (default 10.43.0.0/16)"},
     {"cluster-cidr", NULL, OPT_STR, OFF(cluster_cidr),

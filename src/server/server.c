@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "net/http.h"
 #include "net/tls.h"
+#include "scheduler/loop.h"
 #include "server/pki.h"
 #include "store/store.h"
 
@@ -130,6 +131,7 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_store_t *store = NULL;
     k1s_apiserver_t *api = NULL;
     k1s_http_server_t *http = NULL;
+    k1s_scheduler_t *sched = NULL;
     SSL_CTX *ctx = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     char *server_dir = k1s_xasprintf("%s/server", c->data_dir);
@@ -247,6 +249,8 @@ int k1s_server_run(k1s_server_config_t *c)
             goto out;
         }
     }
+    if (!c->disable_scheduler)
+        sched = k1s_scheduler_start(base, k1s_apiserver_handle, api);
     k1s_info("k1s server %s: Kubernetes API at %s, data in %s", K1S_VERSION, url, c->data_dir);
     if (c->write_kubeconfig && *c->write_kubeconfig)
         k1s_info("admin kubeconfig written to %s", c->write_kubeconfig);
@@ -266,7 +270,16 @@ out:
         event_free(sigint);
     if (sigterm)
         event_free(sigterm);
-    k1s_apiserver_free(api);
+    if (sched) {
+        /* canceled in-process watches are released by the loop */
+        k1s_scheduler_free(sched);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        k1s_apiserver_free(api);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    } else {
+        k1s_apiserver_free(api);
+    }
     k1s_http_server_free(http);
     k1s_store_free(store);
     if (ctx)

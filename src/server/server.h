@@ -22,6 +22,7 @@ typedef struct k1s_server_config {
     char *token_file;
     char *log_level;
     bool disable_agent;
+    bool disable_scheduler;
     char *service_cidr;   /* 10.43.0.0/16 */
     char *cluster_cidr;   /* 10.42.0.0/16 */
     char *audit_log_path; /* --audit-log-path; NULL: off */

@@ -319,10 +319,12 @@ def test_bound_pod_runs_and_status_heartbeats_are_sparse(server, ns, hollow_node
     assert tn["status"]["nodeInfo"]["architecture"] == "arm64"
     assert server.kubectl("get", "nodes", "-l", "topology.kubernetes.io/zone=z2", "-o", "name").stdout == \
         "node/%s\n" % tainted.name
-    # a pod created unbound and bound later through pods/binding, as the scheduler will
+    # a pod created unbound and bound later through pods/binding, as a scheduler does (one of
+    # another name, so that the built-in default-scheduler leaves it alone)
     server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bound"},
-         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+         "spec": {"schedulerName": "test-scheduler",
+                  "containers": [{"name": "c", "image": "busybox"}]}}))
     time.sleep(0.3)
     assert get(server, ns, "bound")["status"].get("phase") == "Pending"
     code, body = server.json("POST", "/api/v1/namespaces/%s/pods/bound/binding" % ns,

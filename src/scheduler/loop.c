@@ -1,0 +1,434 @@
+/*
+ * The scheduler proper (see loop.h): caches from informers, a work queue of
+ * pods to place, binding, and the FailedScheduling condition and Event.
+ */
+#include "scheduler/loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "client/informer.h"
+#include "client/strmap.h"
+#include "client/workqueue.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "scheduler/sched.h"
+
+#define SCHEDULER_NAME "default-scheduler"
+
+static const k1s_gvr_t nodes_gvr = {"", "v1", "nodes", false};
+static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
+static const k1s_gvr_t events_gvr = {"", "v1", "events", true};
+
+struct k1s_scheduler {
+    k1s_client_t *client;
+    k1s_informer_factory_t *factory;
+    k1s_informer_t *nodes, *pods;
+    k1s_workqueue_t *queue;
+    k1s_strmap_t node_map;      /* node name -> k1s_sched_node_t */
+    k1s_strmap_t assigned;      /* pod key -> node name (malloc'd) whose summary holds it */
+    k1s_strmap_t unschedulable; /* pod keys waiting for a cluster change (value unused) */
+    k1s_sched_cluster_t cluster;
+};
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static char *pod_key(const json_t *pod)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    return k1s_xasprintf("%s/%s", jstr(md, "namespace"), jstr(md, "name"));
+}
+
+static const char *pod_node(const json_t *pod)
+{
+    return jstr(json_object_get(pod, "spec"), "nodeName");
+}
+
+/* Whether the pod takes room on its node (bound and not finished). */
+static bool pod_counts(const json_t *pod)
+{
+    const char *phase = jstr(json_object_get(pod, "status"), "phase");
+    return *pod_node(pod) && strcmp(phase, "Succeeded") && strcmp(phase, "Failed");
+}
+
+/* Whether this scheduler should place the pod. */
+static bool wants_scheduling(const json_t *pod)
+{
+    const json_t *spec = json_object_get(pod, "spec");
+    const char *sn = jstr(spec, "schedulerName");
+    if (*pod_node(pod) || (*sn && strcmp(sn, SCHEDULER_NAME)))
+        return false;
+    if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
+        return false;
+    const char *phase = jstr(json_object_get(pod, "status"), "phase");
+    return strcmp(phase, "Succeeded") && strcmp(phase, "Failed");
+}
+
+/* Removes key from the node summary holding it; returns true if it was held. */
+static bool untrack(k1s_scheduler_t *s, const char *key)
+{
+    char *node = k1s_strmap_del(&s->assigned, key);
+    if (!node)
+        return false;
+    k1s_sched_node_t *n = k1s_strmap_get(&s->node_map, node);
+    if (n) {
+        const char *slash = strchr(key, '/');
+        char *ns = strndup(key, (size_t)(slash - key));
+        k1s_sched_node_remove_pod(n, ns, slash + 1);
+        free(ns);
+    }
+    free(node);
+    return true;
+}
+
+/* Brings the node summaries in line with pod; returns true if room was freed somewhere. */
+static bool track(k1s_scheduler_t *s, json_t *pod)
+{
+    char *key = pod_key(pod);
+    const char *old = k1s_strmap_get(&s->assigned, key);
+    bool freed = old && (!pod_counts(pod) || strcmp(old, pod_node(pod)));
+    untrack(s, key);
+    if (pod_counts(pod)) {
+        k1s_sched_node_t *n = k1s_strmap_get(&s->node_map, pod_node(pod));
+        if (n) {
+            k1s_sched_node_add_pod(n, pod);
+            k1s_strmap_set(&s->assigned, key, k1s_xstrdup(pod_node(pod)));
+        }
+    }
+    free(key);
+    return freed;
+}
+
+/* A cluster change that may help: the unschedulable pods go back to the queue, with back-off. */
+static void retry_unschedulable(k1s_scheduler_t *s)
+{
+    size_t n = k1s_strmap_len(&s->unschedulable), j = 0;
+    if (!n)
+        return;
+    char **keys = k1s_xmalloc(n * sizeof(*keys));
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&s->unschedulable, &i, &k, &v);)
+        keys[j++] = k1s_xstrdup(k);
+    for (size_t i = 0; i < j; i++) {
+        k1s_strmap_del(&s->unschedulable, keys[i]);
+        k1s_workqueue_add_rate_limited(s->queue, keys[i]);
+        free(keys[i]);
+    }
+    free(keys);
+}
+
+/* ---- node events ---- */
+
+static void node_add(json_t *obj, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    const char *name = jstr(json_object_get(obj, "metadata"), "name");
+    k1s_sched_node_t *n = k1s_strmap_get(&s->node_map, name);
+    if (n) {
+        k1s_sched_node_set(n, obj);
+    } else {
+        k1s_strmap_set(&s->node_map, name, k1s_sched_node_new(obj));
+        json_t **pods = NULL;
+        int np = k1s_informer_by_index(s->pods, "nodeName", name, &pods);
+        for (int i = 0; i < np; i++)
+            track(s, pods[i]);
+        free(pods);
+    }
+    retry_unschedulable(s);
+}
+
+static bool node_changed(const json_t *a, const json_t *b)
+{
+    const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+    const json_t *sa = json_object_get(a, "status"), *sb = json_object_get(b, "status");
+    return !json_equal(json_object_get(ma, "labels"), json_object_get(mb, "labels")) ||
+           !json_equal(json_object_get(a, "spec"), json_object_get(b, "spec")) ||
+           !json_equal(json_object_get(sa, "allocatable"), json_object_get(sb, "allocatable"));
+}
+
+static void node_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    k1s_sched_node_t *n =
+        k1s_strmap_get(&s->node_map, jstr(json_object_get(new_obj, "metadata"), "name"));
+    if (!n) {
+        node_add(new_obj, arg);
+        return;
+    }
+    k1s_sched_node_set(n, new_obj);
+    if (node_changed(old_obj, new_obj))
+        retry_unschedulable(s);
+}
+
+static void node_delete(json_t *obj, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    const char *name = jstr(json_object_get(obj, "metadata"), "name");
+    k1s_sched_node_t *n = k1s_strmap_del(&s->node_map, name);
+    if (!n)
+        return;
+    /* forget which pods it held */
+    size_t cap = k1s_strmap_len(&s->assigned), j = 0;
+    char **keys = k1s_xmalloc((cap + 1) * sizeof(*keys));
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&s->assigned, &i, &k, &v);)
+        if (!strcmp(v, name))
+            keys[j++] = k1s_xstrdup(k);
+    for (size_t i = 0; i < j; i++) {
+        free(k1s_strmap_del(&s->assigned, keys[i]));
+        free(keys[i]);
+    }
+    free(keys);
+    k1s_sched_node_free(n);
+}
+
+/* ---- pod events ---- */
+
+static void pod_add(json_t *obj, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    track(s, obj);
+    if (wants_scheduling(obj)) {
+        char *key = pod_key(obj);
+        k1s_workqueue_add(s->queue, key);
+        free(key);
+    }
+}
+
+static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    if (track(s, new_obj))
+        retry_unschedulable(s);
+    char *key = pod_key(new_obj);
+    if (wants_scheduling(new_obj)) {
+        /* an unschedulable pod waits for a cluster change, or a change of its own spec */
+        if (!k1s_strmap_has(&s->unschedulable, key) ||
+            !json_equal(json_object_get(old_obj, "spec"), json_object_get(new_obj, "spec"))) {
+            k1s_strmap_del(&s->unschedulable, key);
+            k1s_workqueue_add(s->queue, key);
+        }
+    } else {
+        k1s_strmap_del(&s->unschedulable, key);
+    }
+    free(key);
+}
+
+static void pod_delete(json_t *obj, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    char *key = pod_key(obj);
+    k1s_strmap_del(&s->unschedulable, key);
+    bool freed = untrack(s, key);
+    free(key);
+    if (freed)
+        retry_unschedulable(s);
+}
+
+/* ---- writes ---- */
+
+static void ignore_result(const k1s_client_result_t *res, void *arg)
+{
+    if (res->status >= 300 || res->status == 0)
+        k1s_debug("scheduler: %s write failed: %d %s", (const char *)arg ? (const char *)arg : "",
+                  res->status, res->message);
+}
+
+static void emit_event(k1s_scheduler_t *s, const json_t *pod, const char *type, const char *reason,
+                       const char *action, const char *message)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    char now[40], ts[32];
+    k1s_time_rfc3339_micro(now);
+    k1s_time_rfc3339(ts);
+    char *name = k1s_xasprintf("%s.%llx", jstr(md, "name"), (unsigned long long)k1s_now_ns());
+    json_t *ev = json_pack(
+        "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:s,s:s,"
+        "s:s,s:i}",
+        "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
+        jstr(md, "namespace"), "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace",
+        jstr(md, "namespace"), "name", jstr(md, "name"), "uid", jstr(md, "uid"), "resourceVersion",
+        jstr(md, "resourceVersion"), "type", type, "reason", reason, "message", message, "source",
+        "component", SCHEDULER_NAME, "eventTime", now, "reportingComponent", SCHEDULER_NAME,
+        "reportingInstance", SCHEDULER_NAME "-k1s", "action", action, "firstTimestamp", ts,
+        "lastTimestamp", ts, "count", 1);
+    free(name);
+    if (ev)
+        k1s_client_create(s->client, &events_gvr, jstr(md, "namespace"), ev, ignore_result,
+                          "event");
+    json_decref(ev);
+}
+
+static void mark_unschedulable(k1s_scheduler_t *s, const json_t *pod, const char *message)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        if (!strcmp(jstr(c, "type"), "PodScheduled") && !strcmp(jstr(c, "status"), "False") &&
+            !strcmp(jstr(c, "reason"), "Unschedulable") && !strcmp(jstr(c, "message"), message))
+            return; /* already says so */
+    }
+    char ts[32];
+    k1s_time_rfc3339(ts);
+    json_t *patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}}", "status", "conditions", "type",
+                              "PodScheduled", "status", "False", "reason", "Unschedulable",
+                              "message", message, "lastProbeTime", "lastTransitionTime", ts);
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    k1s_client_patch(s->client, &pods_gvr, jstr(md, "namespace"), jstr(md, "name"), "status",
+                     K1S_PATCH_STRATEGIC, body, false, ignore_result, "pod status");
+    free(body);
+}
+
+typedef struct {
+    k1s_scheduler_t *s;
+    char *key;
+    char *node;
+} bind_ctx_t;
+
+static void bound(const k1s_client_result_t *res, void *arg)
+{
+    bind_ctx_t *b = arg;
+    k1s_scheduler_t *s = b->s;
+    const char *slash = strchr(b->key, '/');
+    char *ns = strndup(b->key, (size_t)(slash - b->key));
+    json_t *pod = k1s_informer_get(s->pods, ns, slash + 1);
+    if (res->status == 201 || res->status == 200) {
+        k1s_workqueue_forget(s->queue, b->key);
+        if (pod) {
+            char *msg = k1s_xasprintf("Successfully assigned %s to %s", b->key, b->node);
+            emit_event(s, pod, "Normal", "Scheduled", "Binding", msg);
+            free(msg);
+        }
+    } else {
+        k1s_warn("scheduler: binding %s to %s failed: %d %s", b->key, b->node, res->status,
+                 res->message);
+        /* undo the assumption: the cache's view of the pod wins */
+        if (pod)
+            track(s, pod);
+        else
+            untrack(s, b->key);
+        if (res->status != 404 && res->status != 409)
+            k1s_workqueue_add_rate_limited(s->queue, b->key);
+    }
+    k1s_workqueue_done(s->queue, b->key);
+    free(ns);
+    free(b->key);
+    free(b->node);
+    free(b);
+}
+
+/* ---- the worker ---- */
+
+static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    if (!k1s_informer_factory_synced(s->factory)) {
+        k1s_workqueue_add_after(q, key, 100);
+        k1s_workqueue_done(q, key);
+        return;
+    }
+    const char *slash = strchr(key, '/');
+    char *ns = strndup(key, (size_t)(slash - key));
+    json_t *pod = k1s_informer_get(s->pods, ns, slash + 1);
+    free(ns);
+    if (!pod || !wants_scheduling(pod)) {
+        k1s_strmap_del(&s->unschedulable, key);
+        k1s_workqueue_forget(q, key);
+        k1s_workqueue_done(q, key);
+        return;
+    }
+    size_t n = k1s_strmap_len(&s->node_map), j = 0;
+    k1s_sched_node_t **nodes = k1s_xmalloc((n + 1) * sizeof(*nodes));
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&s->node_map, &i, &k, &v);)
+        nodes[j++] = v;
+    s->cluster.nodes = nodes;
+    s->cluster.n_nodes = j;
+    k1s_sched_result_t res;
+    k1s_sched_schedule(&s->cluster, pod, &res);
+    s->cluster.nodes = NULL;
+    s->cluster.n_nodes = 0;
+    if (res.scheduled) {
+        const char *node = k1s_sched_node_name(nodes[res.node]);
+        const json_t *md = json_object_get(pod, "metadata");
+        /* assume the pod on the node until the informer shows the binding */
+        json_t *assumed = json_deep_copy(pod);
+        json_object_set_new(json_object_get(assumed, "spec"), "nodeName", json_string(node));
+        track(s, assumed);
+        json_decref(assumed);
+        json_t *binding = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1",
+                                    "kind", "Binding", "metadata", "name", jstr(md, "name"),
+                                    "namespace", jstr(md, "namespace"), "uid", jstr(md, "uid"),
+                                    "target", "apiVersion", "v1", "kind", "Node", "name", node);
+        char *body = json_dumps(binding, JSON_COMPACT);
+        json_decref(binding);
+        char *path = k1s_client_path(&pods_gvr, jstr(md, "namespace"), jstr(md, "name"), "binding");
+        bind_ctx_t *b = k1s_xmalloc(sizeof(*b));
+        b->s = s;
+        b->key = k1s_xstrdup(key);
+        b->node = k1s_xstrdup(node);
+        k1s_client_request(s->client, "POST", path, "application/json", body, bound, b);
+        free(path);
+    } else {
+        const char *msg = res.message ? res.message : "0/0 nodes are available.";
+        k1s_info("scheduler: %s: %s", key, msg);
+        k1s_strmap_set(&s->unschedulable, key, s);
+        mark_unschedulable(s, pod, msg);
+        emit_event(s, pod, "Warning", "FailedScheduling", "Scheduling", msg);
+        k1s_workqueue_done(q, key);
+    }
+    k1s_sched_result_free(&res);
+    free(nodes);
+}
+
+k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_fn handler,
+                                     void *handler_arg)
+{
+    k1s_scheduler_t *s = k1s_xcalloc(1, sizeof(*s));
+    const char *groups[] = {"system:authenticated", NULL};
+    s->client =
+        k1s_client_new_inprocess(base, handler, handler_arg, "system:kube-scheduler", groups);
+    k1s_client_set_user_agent(s->client, "kube-scheduler/v1.31.0 (linux/amd64) k1s");
+    s->queue = k1s_workqueue_new(base, 1, schedule_one, s);
+    s->factory = k1s_informer_factory_new(s->client);
+    s->nodes = k1s_informer_factory_get(s->factory, &nodes_gvr);
+    s->pods = k1s_informer_factory_get(s->factory, &pods_gvr);
+    k1s_informer_add_indexer(s->pods, "nodeName", k1s_index_by_node_name);
+    k1s_informer_handlers_t nh = {node_add, node_update, node_delete, s};
+    k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, s};
+    k1s_informer_add_handlers(s->nodes, &nh);
+    k1s_informer_add_handlers(s->pods, &ph);
+    k1s_informer_factory_start(s->factory);
+    return s;
+}
+
+void k1s_scheduler_free(k1s_scheduler_t *s)
+{
+    if (!s)
+        return;
+    k1s_informer_factory_free(s->factory);
+    k1s_client_free(s->client);
+    k1s_workqueue_free(s->queue);
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&s->node_map, &i, &k, &v);)
+        k1s_sched_node_free(v);
+    for (size_t i = 0; k1s_strmap_next(&s->assigned, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&s->node_map);
+    k1s_strmap_free(&s->assigned);
+    k1s_strmap_free(&s->unschedulable);
+    free(s);
+}

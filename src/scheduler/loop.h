@@ -1,0 +1,28 @@
+/*
+ * The scheduler proper, run inside `k1s server`: informers on Nodes and
+ * Pods keep one k1s_sched node summary per Node (with the pods bound to
+ * it); pods waiting for a node (empty spec.nodeName, schedulerName
+ * default-scheduler, not terminating) go through a work queue, are placed
+ * with k1s_sched_schedule and bound through pods/<name>/binding. A pod
+ * that fits nowhere gets PodScheduled=False (Unschedulable) and a Warning
+ * FailedScheduling Event, and waits until a Node is added or changed or a
+ * bound pod goes away, then is retried with the queue's back-off.
+ *
+ * It acts as user system:kube-scheduler through the in-process client.
+ */
+#ifndef K1S_SCHEDULER_LOOP_H
+#define K1S_SCHEDULER_LOOP_H
+
+#include <event2/event.h>
+
+#include "net/http.h"
+
+typedef struct k1s_scheduler k1s_scheduler_t;
+
+/* Starts the scheduler against the API server handler(handler_arg) on base. */
+k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_fn handler,
+                                     void *handler_arg);
+/* Stops and frees. Accepts NULL. */
+void k1s_scheduler_free(k1s_scheduler_t *s);
+
+#endif
