@@ -270,6 +270,9 @@ out:
         event_free(sigint);
     if (sigterm)
         event_free(sigterm);
+    /* Close every connection before the API server goes, so nothing the loop
+     * still has queued reaches a freed handler. */
+    k1s_http_server_free(http);
     if (sched) {
         /* canceled in-process watches are released by the loop */
         k1s_scheduler_free(sched);
@@ -280,7 +283,6 @@ out:
     } else {
         k1s_apiserver_free(api);
     }
-    k1s_http_server_free(http);
     k1s_store_free(store);
     if (ctx)
         SSL_CTX_free(ctx);
