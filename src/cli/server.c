@@ -51,6 +51,11 @@ static const opt_t opts[] = {
     {"disable-agent", NULL, OPT_BOOL, OFF(disable_agent), "Do not run the embedded node agent"},
     {"disable-scheduler", NULL, OPT_BOOL, OFF(disable_scheduler),
      "Do not run the embedded scheduler"},
+    {"disable-controllers", NULL, OPT_BOOL, OFF(disable_controllers),
+     "Do not run the embedded controllers (Deployments, Jobs, ... are not reconciled)"},
+    {"kube-controller-manager-arg", NULL, OPT_LIST, OFF(kcm_args),
+     "Controller setting KEY=VALUE (repeatable): controllers, node-monitor-grace-period, "
+     "node-monitor-period, terminated-pod-gc-threshold"},
     {"service-cidr", NULL, OPT_STR, OFF(service_cidr),
      "IPv4 network CIDR for service IPs (default 10.43.0.0/16)"},
     {"cluster-cidr", NULL, OPT_STR, OFF(cluster_cidr),
@@ -253,7 +258,7 @@ int k1s_cmd_server(int argc, char **argv)
         return 1;
     }
     /* the config file's list values are replaced, not extended, by flags */
-    bool sans_from_flags = false;
+    unsigned lists_from_flags = 0; /* bit i: option i was given on the command line */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-') {
@@ -289,12 +294,15 @@ int k1s_cmd_server(int argc, char **argv)
         }
         if (o->offset == (size_t)-1)
             continue; /* --config, handled above */
-        if (o->kind == OPT_LIST && !sans_from_flags) {
-            for (int k = 0; cfg.tls_sans[k]; k++) {
-                free(cfg.tls_sans[k]);
-                cfg.tls_sans[k] = NULL;
+        /* a list given on the command line replaces the config file's */
+        size_t oi = (size_t)(o - opts);
+        if (o->kind == OPT_LIST && !(lists_from_flags & (1u << oi))) {
+            char **list = (char **)((char *)&cfg + o->offset);
+            for (int k = 0; list[k]; k++) {
+                free(list[k]);
+                list[k] = NULL;
             }
-            sans_from_flags = true;
+            lists_from_flags |= 1u << oi;
         }
         if (set_opt(&cfg, o, value, "command line") < 0) {
             k1s_server_config_free(&cfg);

@@ -287,3 +287,45 @@ int k1s_mkdir_p(const char *path, int mode)
     free(p);
     return r;
 }
+
+int k1s_parse_duration_ms(const char *s, int *ms)
+{
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    if (!s || !*s)
+        return -EINVAL;
+    if (!strcmp(s, "0")) {
+        *ms = 0;
+        return 0;
+    }
+    double total = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        if ((*p < '0' || *p > '9') && *p != '.')
+            return -EINVAL;
+        double v = strtod(p, &end);
+        if (end == p)
+            return -EINVAL;
+        p = end;
+        size_t best = 0;
+        int found = -1;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t n = strlen(units[i].unit);
+            if (!strncmp(p, units[i].unit, n) && n > best) {
+                best = n;
+                found = (int)i;
+            }
+        }
+        if (found < 0)
+            return -EINVAL;
+        total += v * units[found].ms;
+        p += best;
+    }
+    if (total > 2147483647.0)
+        return -EINVAL;
+    *ms = (int)total;
+    return 0;
+}

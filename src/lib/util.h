@@ -73,6 +73,12 @@ void k1s_time_rfc3339(char out[32]);
 /* Same with microseconds (for managedFields-style MicroTime). */
 void k1s_time_rfc3339_micro(char out[40]);
 
+/*
+ * Parses a Go duration ("40s", "1m30s", "500ms", "2h", "1.5s") into
+ * milliseconds; 0 or -EINVAL.
+ */
+int k1s_parse_duration_ms(const char *s, int *ms);
+
 /* Random identifiers. */
 void k1s_random_bytes(void *buf, size_t n);
 /* Writes a random RFC 4122 v4 UUID (36 chars + NUL). */

@@ -9,6 +9,7 @@
 
 #include "client/client.h"
 #include "client/informer.h"
+#include "client/leaderelection.h"
 #include "client/strmap.h"
 #include "client/workqueue.h"
 #include "lib/log.h"
@@ -22,6 +23,12 @@ static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
 static const k1s_gvr_t events_gvr = {"", "v1", "events", true};
 
 struct k1s_scheduler {
+    struct event_base *base;
+    k1s_http_handler_fn handler;
+    void *handler_arg;
+    k1s_client_t *le_client;
+    k1s_leader_elector_t *le;
+    /* while leading */
     k1s_client_t *client;
     k1s_informer_factory_t *factory;
     k1s_informer_t *nodes, *pods;
@@ -393,15 +400,15 @@ static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
     free(nodes);
 }
 
-k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_fn handler,
-                                     void *handler_arg)
+/* Won the Lease: build the caches and start placing pods. */
+static void started_leading(void *arg)
 {
-    k1s_scheduler_t *s = k1s_xcalloc(1, sizeof(*s));
+    k1s_scheduler_t *s = arg;
     const char *groups[] = {"system:authenticated", NULL};
-    s->client =
-        k1s_client_new_inprocess(base, handler, handler_arg, "system:kube-scheduler", groups);
+    s->client = k1s_client_new_inprocess(s->base, s->handler, s->handler_arg,
+                                         "system:kube-scheduler", groups);
     k1s_client_set_user_agent(s->client, "kube-scheduler/v1.31.0 (linux/amd64) k1s");
-    s->queue = k1s_workqueue_new(base, 1, schedule_one, s);
+    s->queue = k1s_workqueue_new(s->base, 1, schedule_one, s);
     s->factory = k1s_informer_factory_new(s->client);
     s->nodes = k1s_informer_factory_get(s->factory, &nodes_gvr);
     s->pods = k1s_informer_factory_get(s->factory, &pods_gvr);
@@ -411,16 +418,21 @@ k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_f
     k1s_informer_add_handlers(s->nodes, &nh);
     k1s_informer_add_handlers(s->pods, &ph);
     k1s_informer_factory_start(s->factory);
-    return s;
+    k1s_debug("scheduler: leading");
 }
 
-void k1s_scheduler_free(k1s_scheduler_t *s)
+/* Lost the Lease (or stopping): drop everything; it is rebuilt if the Lease is won back. */
+static void stopped_leading(void *arg)
 {
-    if (!s)
+    k1s_scheduler_t *s = arg;
+    if (!s->factory)
         return;
     k1s_informer_factory_free(s->factory);
+    s->factory = NULL;
     k1s_client_free(s->client);
+    s->client = NULL;
     k1s_workqueue_free(s->queue);
+    s->queue = NULL;
     const char *k;
     void *v;
     for (size_t i = 0; k1s_strmap_next(&s->node_map, &i, &k, &v);)
@@ -430,5 +442,39 @@ void k1s_scheduler_free(k1s_scheduler_t *s)
     k1s_strmap_free(&s->node_map);
     k1s_strmap_free(&s->assigned);
     k1s_strmap_free(&s->unschedulable);
+    memset(&s->node_map, 0, sizeof(s->node_map));
+    memset(&s->assigned, 0, sizeof(s->assigned));
+    memset(&s->unschedulable, 0, sizeof(s->unschedulable));
+}
+
+k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_fn handler,
+                                     void *handler_arg, const char *identity)
+{
+    k1s_scheduler_t *s = k1s_xcalloc(1, sizeof(*s));
+    s->base = base;
+    s->handler = handler;
+    s->handler_arg = handler_arg;
+    const char *groups[] = {"system:authenticated", NULL};
+    s->le_client =
+        k1s_client_new_inprocess(base, handler, handler_arg, "system:kube-scheduler", groups);
+    k1s_client_set_user_agent(s->le_client, "kube-scheduler/v1.31.0 (linux/amd64) k1s");
+    k1s_leader_election_config_t cfg = {.namespace_ = "kube-system",
+                                        .name = "kube-scheduler",
+                                        .identity = identity,
+                                        .started_leading = started_leading,
+                                        .stopped_leading = stopped_leading,
+                                        .arg = s};
+    s->le = k1s_leader_elector_new(s->le_client, &cfg);
+    k1s_leader_elector_start(s->le);
+    return s;
+}
+
+void k1s_scheduler_free(k1s_scheduler_t *s)
+{
+    if (!s)
+        return;
+    k1s_leader_elector_free(s->le);
+    stopped_leading(s);
+    k1s_client_free(s->le_client);
     free(s);
 }

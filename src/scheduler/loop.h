@@ -8,7 +8,9 @@
  * FailedScheduling Event, and waits until a Node is added or changed or a
  * bound pod goes away, then is retried with the queue's back-off.
  *
- * It acts as user system:kube-scheduler through the in-process client.
+ * It acts as user system:kube-scheduler through the in-process client,
+ * and only while it holds the Lease kube-system/kube-scheduler, so that
+ * when several servers share a datastore only one schedules.
  */
 #ifndef K1S_SCHEDULER_LOOP_H
 #define K1S_SCHEDULER_LOOP_H
@@ -19,9 +21,13 @@
 
 typedef struct k1s_scheduler k1s_scheduler_t;
 
-/* Starts the scheduler against the API server handler(handler_arg) on base. */
+/*
+ * Starts campaigning for the scheduler's Lease against the API server
+ * handler(handler_arg) on base, as identity (copied; stable across restarts
+ * of the same server so that it takes its Lease back at once).
+ */
 k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_fn handler,
-                                     void *handler_arg);
+                                     void *handler_arg, const char *identity);
 /* Stops and frees. Accepts NULL. */
 void k1s_scheduler_free(k1s_scheduler_t *s);
 

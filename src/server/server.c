@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "net/http.h"
 #include "net/tls.h"
+#include "controllers/manager.h"
 #include "scheduler/loop.h"
 #include "server/pki.h"
 #include "store/store.h"
@@ -55,6 +56,94 @@ void k1s_server_config_free(k1s_server_config_t *c)
     free(c->service_cidr);
     free(c->cluster_cidr);
     free(c->audit_log_path);
+    for (int i = 0; c->kcm_args[i]; i++)
+        free(c->kcm_args[i]);
+}
+
+/*
+ * This server's name in leader-election Leases: "<hostname>_<uuid>", the
+ * uuid kept in server/identity so that a restarted server takes its Leases
+ * back at once instead of waiting for them to expire.
+ */
+static char *server_identity(const char *server_dir)
+{
+    char *path = k1s_xasprintf("%s/identity", server_dir);
+    char *id = NULL;
+    if (k1s_read_file(path, &id, NULL) == 0) {
+        id[strcspn(id, "\r\n")] = 0;
+        if (!*id) {
+            free(id);
+            id = NULL;
+        }
+    }
+    if (!id) {
+        char host[256] = "k1s", uuid[37];
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = 0;
+        k1s_uuid4(uuid);
+        id = k1s_xasprintf("%s_%s", host, uuid);
+        char *line = k1s_xasprintf("%s\n", id);
+        k1s_write_file_atomic(path, line, strlen(line), 0600);
+        free(line);
+    }
+    free(path);
+    return id;
+}
+
+/* Applies --kube-controller-manager-arg values (KEY=VALUE, kube-controller-manager's flag names).
+ */
+static int controller_args(k1s_server_config_t *c, k1s_ctrl_opts_t *o)
+{
+    for (int i = 0; c->kcm_args[i]; i++) {
+        const char *a = c->kcm_args[i];
+        while (*a == '-')
+            a++;
+        const char *eq = strchr(a, '=');
+        if (!eq) {
+            fprintf(stderr, "k1s: --kube-controller-manager-arg wants KEY=VALUE, got \"%s\"\n",
+                    c->kcm_args[i]);
+            return -1;
+        }
+        size_t klen = (size_t)(eq - a);
+        const char *v = eq + 1;
+        int *ms = NULL, *num = NULL;
+        if (klen == 11 && !strncmp(a, "controllers", klen))
+            o->controllers = v;
+        else if (klen == 25 && !strncmp(a, "node-monitor-grace-period", klen))
+            ms = &o->node_monitor_grace_period_ms;
+        else if (klen == 19 && !strncmp(a, "node-monitor-period", klen))
+            ms = &o->node_monitor_period_ms;
+        else if (klen == 27 && !strncmp(a, "terminated-pod-gc-threshold", klen))
+            num = &o->terminated_pod_gc_threshold;
+        else {
+            fprintf(stderr,
+                    "k1s: --kube-controller-manager-arg: unknown argument \"%.*s\" (supported: "
+                    "controllers, node-monitor-grace-period, node-monitor-period, "
+                    "terminated-pod-gc-threshold)\n",
+                    (int)klen, a);
+            return -1;
+        }
+        if (ms && k1s_parse_duration_ms(v, ms) < 0) {
+            fprintf(
+                stderr,
+                "k1s: --kube-controller-manager-arg %.*s wants a duration such as 40s or 1m30s, "
+                "got \"%s\"\n",
+                (int)klen, a, v);
+            return -1;
+        }
+        if (num) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 0 || n > 1000000000) {
+                fprintf(stderr,
+                        "k1s: --kube-controller-manager-arg %.*s wants a number, got \"%s\"\n",
+                        (int)klen, a, v);
+                return -1;
+            }
+            *num = (int)n;
+        }
+    }
+    return 0;
 }
 
 static char *default_advertise_address(const char *bind)
@@ -132,6 +221,13 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_apiserver_t *api = NULL;
     k1s_http_server_t *http = NULL;
     k1s_scheduler_t *sched = NULL;
+    k1s_ctrl_manager_t *cm = NULL;
+    char *identity = NULL;
+    k1s_ctrl_opts_t copts;
+    k1s_ctrl_opts_init(&copts);
+    copts.data_dir = c->data_dir;
+    if (controller_args(c, &copts) < 0)
+        return 1;
     SSL_CTX *ctx = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     char *server_dir = k1s_xasprintf("%s/server", c->data_dir);
@@ -249,8 +345,11 @@ int k1s_server_run(k1s_server_config_t *c)
             goto out;
         }
     }
+    identity = server_identity(server_dir);
     if (!c->disable_scheduler)
-        sched = k1s_scheduler_start(base, k1s_apiserver_handle, api);
+        sched = k1s_scheduler_start(base, k1s_apiserver_handle, api, identity);
+    if (!c->disable_controllers)
+        cm = k1s_ctrl_manager_start(base, k1s_apiserver_handle, api, &copts, identity);
     k1s_info("k1s server %s: Kubernetes API at %s, data in %s", K1S_VERSION, url, c->data_dir);
     if (c->write_kubeconfig && *c->write_kubeconfig)
         k1s_info("admin kubeconfig written to %s", c->write_kubeconfig);
@@ -273,8 +372,9 @@ out:
     /* Close every connection before the API server goes, so nothing the loop
      * still has queued reaches a freed handler. */
     k1s_http_server_free(http);
-    if (sched) {
+    if (sched || cm) {
         /* canceled in-process watches are released by the loop */
+        k1s_ctrl_manager_free(cm);
         k1s_scheduler_free(sched);
         event_base_loop(base, EVLOOP_NONBLOCK);
         k1s_apiserver_free(api);
@@ -294,5 +394,6 @@ out:
     free(db_path);
     free(cred_dir);
     free(tokens_path);
+    free(identity);
     return rc;
 }

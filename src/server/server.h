@@ -23,9 +23,11 @@ typedef struct k1s_server_config {
     char *log_level;
     bool disable_agent;
     bool disable_scheduler;
-    char *service_cidr;   /* 10.43.0.0/16 */
-    char *cluster_cidr;   /* 10.42.0.0/16 */
-    char *audit_log_path; /* --audit-log-path; NULL: off */
+    bool disable_controllers;
+    char *kcm_args[K1S_MAX_SANS + 1]; /* --kube-controller-manager-arg KEY=VALUE */
+    char *service_cidr;               /* 10.43.0.0/16 */
+    char *cluster_cidr;               /* 10.42.0.0/16 */
+    char *audit_log_path;             /* --audit-log-path; NULL: off */
     int audit_log_maxage, audit_log_maxbackup, audit_log_maxsize;
 } k1s_server_config_t;
 

@@ -1,0 +1,164 @@
+/*
+ * What every controller is given and shares, as kube-controller-manager's
+ * ControllerContext: the event loop, an in-process client acting as the
+ * controller's own service account (kube-system/<name>-controller, bound to
+ * ClusterRole system:controller:<name>-controller by the default RBAC
+ * policy, as with --use-service-account-credentials), the manager's shared
+ * informer factory, and an Event recorder.
+ *
+ * A controller is a k1s_controller_def_t in the table in registry.c. While
+ * this server leads (manager.h), the manager calls start() for every
+ * enabled controller, then starts the shared informers; start() gets the
+ * informers it needs from ctx->factory, adds its handlers and indexers and
+ * creates its work queue, and returns its state. stop() frees that state;
+ * by then the controller's client has been freed (no more callbacks) and
+ * the informers are gone, so stop() only releases memory.
+ *
+ * Controllers talk to the API only through ctx->client and the informers:
+ * reads come from the informer caches, writes go through the client.
+ */
+#ifndef K1S_CONTROLLERS_CONTROLLER_H
+#define K1S_CONTROLLERS_CONTROLLER_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client/client.h"
+#include "client/informer.h"
+#include "controllers/events.h"
+
+/* Tunables, with kube-controller-manager's flag names and defaults. */
+typedef struct k1s_ctrl_opts {
+    const char *controllers;          /* --controllers: "*" (default), "foo", "-foo", comma list */
+    int node_monitor_grace_period_ms; /* --node-monitor-grace-period: 40 s */
+    int node_monitor_period_ms;       /* --node-monitor-period: 5 s */
+    int terminated_pod_gc_threshold;  /* --terminated-pod-gc-threshold: 12500 */
+    int concurrent_syncs;             /* workers per controller (--concurrent-*-syncs): 5 */
+    const char *data_dir;             /* the server's data directory (local-path storage) */
+} k1s_ctrl_opts_t;
+
+/* Fills the defaults. */
+void k1s_ctrl_opts_init(k1s_ctrl_opts_t *o);
+
+typedef struct k1s_ctrl_ctx {
+    struct event_base *base;
+    const char *name;                /* the controller's name, e.g. "deployment" */
+    k1s_client_t *client;            /* acting as the controller's service account */
+    k1s_informer_factory_t *factory; /* shared by every controller */
+    k1s_recorder_t *recorder;        /* Events with source.component = def->component */
+    const k1s_ctrl_opts_t *opts;
+} k1s_ctrl_ctx_t;
+
+typedef struct k1s_controller_def {
+    const char *name;            /* as in --controllers: "deployment", "replicaset", ... */
+    const char *service_account; /* kube-system SA: "deployment-controller" */
+    const char *component;       /* Events' source.component: "deployment-controller" */
+    void *(*start)(k1s_ctrl_ctx_t *ctx);
+    void (*stop)(void *state);
+} k1s_controller_def_t;
+
+/* Every controller, NULL-terminated (registry.c). */
+extern const k1s_controller_def_t *const k1s_controllers[];
+
+/* Whether name is enabled by a --controllers value (NULL or "" means "*"). */
+bool k1s_ctrl_enabled(const char *controllers, const char *name);
+
+/* ---- helpers shared by controllers (util.c) ---- */
+
+/* A string member of o, or "" (never NULL). */
+const char *k1s_ctrl_str(const json_t *o, const char *k);
+/* "namespace/name", or "name" for cluster-scoped objects; new string. */
+char *k1s_ctrl_key(const json_t *obj);
+/* Splits a key into *ns (new, "" for cluster-scoped) and *name (new). */
+void k1s_ctrl_split_key(const char *key, char **ns, char **name);
+/* The informer's object for key, borrowed; NULL if absent. */
+json_t *k1s_ctrl_get_by_key(const k1s_informer_t *inf, const char *key);
+/* Adds the standard indexers "namespace", "owner" (uid), "nodeName" to inf if missing. */
+void k1s_ctrl_index_namespace(k1s_informer_t *inf);
+void k1s_ctrl_index_owner(k1s_informer_t *inf);
+void k1s_ctrl_index_node(k1s_informer_t *inf);
+
+/* The ownerReference with controller: true, borrowed; NULL if none. */
+json_t *k1s_ctrl_controller_ref(const json_t *obj);
+/* {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true} for owner. */
+json_t *k1s_ctrl_new_controller_ref(const json_t *owner);
+/* Whether the object has a deletionTimestamp. */
+bool k1s_ctrl_deleting(const json_t *obj);
+
+/*
+ * Whether a metav1.LabelSelector (JSON) selects labels (metadata.labels or
+ * NULL). A NULL/null selector selects nothing, {} everything; an invalid
+ * one selects nothing.
+ */
+bool k1s_ctrl_selector_matches(const json_t *selector, const json_t *labels);
+
+/* Parses an RFC 3339 time ("2026-01-02T03:04:05Z", fractions and offsets allowed) into
+ * Unix seconds; -1 if invalid. */
+int64_t k1s_ctrl_parse_time(const char *s);
+/* Wall clock now in Unix seconds (double, for sub-second comparisons). */
+double k1s_ctrl_now(void);
+/* Writes t (Unix seconds) as RFC 3339 with second precision. */
+void k1s_ctrl_format_time(int64_t t, char out[32]);
+
+/* ---- pods ---- */
+
+/* Not Succeeded or Failed and not being deleted. */
+bool k1s_pod_is_active(const json_t *pod);
+/* Phase Succeeded or Failed. */
+bool k1s_pod_is_terminated(const json_t *pod);
+/* The Ready condition is True. */
+bool k1s_pod_is_ready(const json_t *pod);
+/* Ready for at least min_ready_s seconds as of now (Unix seconds). */
+bool k1s_pod_is_available(const json_t *pod, int min_ready_s, double now);
+/* When the Ready condition last turned True (Unix seconds), or -1. */
+int64_t k1s_pod_ready_since(const json_t *pod);
+
+/*
+ * A new Pod from a PodTemplateSpec: labels, annotations and finalizers of
+ * the template's metadata, its spec, owner's namespace, the controller ref
+ * to owner, and metadata.generateName "<prefix>" (if name is NULL) or
+ * metadata.name name.
+ */
+json_t *k1s_ctrl_pod_from_template(const json_t *tmpl, const json_t *owner, const char *prefix,
+                                   const char *name);
+
+/*
+ * A short hash of a pod template (and collision count, if >= 0), in the
+ * generateName alphabet, for pod-template-hash and controller-revision-hash
+ * labels: the same template always gives the same value.
+ */
+char *k1s_ctrl_hash(const json_t *tmpl, int64_t collision_count);
+
+/*
+ * Is the controller ordering pods by value: is a "less valuable" than b?
+ * kube-controller-manager's ActivePods ordering, used when choosing which
+ * pods to delete: unassigned < assigned; Pending < Unknown < Running; not
+ * ready < ready; ready for less time < longer; more restarts < fewer; newer
+ * < older. Returns <0, 0, >0 like strcmp.
+ */
+int k1s_pod_cmp_value(const json_t *a, const json_t *b);
+
+/* ---- expectations (client-go's ControllerExpectations) ---- */
+
+/*
+ * Creations and deletions a controller has asked for and not yet seen in
+ * its informers, per controller key, so that it does not act twice on a
+ * stale cache. Expectations older than 5 minutes count as satisfied.
+ */
+typedef struct k1s_expectations k1s_expectations_t;
+
+k1s_expectations_t *k1s_expectations_new(void);
+void k1s_expectations_free(k1s_expectations_t *e);
+/* Expects adds creations and dels deletions for key (replacing what was expected). */
+void k1s_expect(k1s_expectations_t *e, const char *key, int adds, int dels);
+/* One expected creation/deletion seen (or given up on after a failed request). */
+void k1s_expect_observe_add(k1s_expectations_t *e, const char *key);
+void k1s_expect_observe_del(k1s_expectations_t *e, const char *key);
+/* True when nothing is pending for key (or never expected, or expired). */
+bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key);
+/* Forgets key (its controller object was deleted). */
+void k1s_expect_forget(k1s_expectations_t *e, const char *key);
+
+#endif

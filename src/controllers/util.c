@@ -1,0 +1,417 @@
+/*
+ * Helpers shared by the controllers (see controller.h): keys, owner
+ * references, selectors, times, pod states and ordering, pods from
+ * templates, template hashes, and expectations.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/selector.h"
+#include "client/strmap.h"
+#include "controllers/controller.h"
+#include "lib/util.h"
+
+const char *k1s_ctrl_str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+char *k1s_ctrl_key(const json_t *obj)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    const char *ns = k1s_ctrl_str(md, "namespace");
+    if (!*ns)
+        return k1s_xstrdup(k1s_ctrl_str(md, "name"));
+    return k1s_xasprintf("%s/%s", ns, k1s_ctrl_str(md, "name"));
+}
+
+void k1s_ctrl_split_key(const char *key, char **ns, char **name)
+{
+    const char *slash = strchr(key, '/');
+    if (!slash) {
+        *ns = k1s_xstrdup("");
+        *name = k1s_xstrdup(key);
+        return;
+    }
+    *ns = k1s_xstrndup(key, (size_t)(slash - key));
+    *name = k1s_xstrdup(slash + 1);
+}
+
+json_t *k1s_ctrl_get_by_key(const k1s_informer_t *inf, const char *key)
+{
+    char *ns, *name;
+    k1s_ctrl_split_key(key, &ns, &name);
+    json_t *o = k1s_informer_get(inf, ns, name);
+    free(ns);
+    free(name);
+    return o;
+}
+
+void k1s_ctrl_index_namespace(k1s_informer_t *inf)
+{
+    k1s_informer_add_indexer(inf, "namespace", k1s_index_by_namespace);
+}
+
+void k1s_ctrl_index_owner(k1s_informer_t *inf)
+{
+    k1s_informer_add_indexer(inf, "owner", k1s_index_by_owner_uid);
+}
+
+void k1s_ctrl_index_node(k1s_informer_t *inf)
+{
+    k1s_informer_add_indexer(inf, "nodeName", k1s_index_by_node_name);
+}
+
+json_t *k1s_ctrl_controller_ref(const json_t *obj)
+{
+    const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+    size_t i;
+    json_t *ref;
+    json_array_foreach(refs, i, ref)
+    {
+        if (json_is_true(json_object_get(ref, "controller")))
+            return ref;
+    }
+    return NULL;
+}
+
+json_t *k1s_ctrl_new_controller_ref(const json_t *owner)
+{
+    const json_t *md = json_object_get(owner, "metadata");
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", k1s_ctrl_str(owner, "apiVersion"),
+                     "kind", k1s_ctrl_str(owner, "kind"), "name", k1s_ctrl_str(md, "name"), "uid",
+                     k1s_ctrl_str(md, "uid"), "controller", 1, "blockOwnerDeletion", 1);
+}
+
+bool k1s_ctrl_deleting(const json_t *obj)
+{
+    const json_t *ts = json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
+    return ts && !json_is_null(ts);
+}
+
+bool k1s_ctrl_selector_matches(const json_t *selector, const json_t *labels)
+{
+    if (!selector || json_is_null(selector))
+        return false;
+    k1s_err_t err = {0};
+    k1s_label_selector_t *sel = k1s_label_selector_from_json(selector, &err);
+    if (!sel)
+        return false;
+    bool m = k1s_label_selector_matches(sel, labels);
+    k1s_label_selector_free(sel);
+    return m;
+}
+
+/* ---- time ---- */
+
+static int digits(const char **p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+int64_t k1s_ctrl_parse_time(const char *s)
+{
+    if (!s)
+        return -1;
+    const char *p = s;
+    struct tm tm = {0};
+    int y = digits(&p, 4);
+    if (y < 0 || *p++ != '-')
+        return -1;
+    int mo = digits(&p, 2);
+    if (mo < 1 || mo > 12 || *p++ != '-')
+        return -1;
+    int d = digits(&p, 2);
+    if (d < 1 || d > 31 || (*p != 'T' && *p != 't' && *p != ' '))
+        return -1;
+    p++;
+    int h = digits(&p, 2);
+    if (h < 0 || h > 23 || *p++ != ':')
+        return -1;
+    int mi = digits(&p, 2);
+    if (mi < 0 || mi > 59 || *p++ != ':')
+        return -1;
+    int sec = digits(&p, 2);
+    if (sec < 0 || sec > 60)
+        return -1;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    int64_t t = (int64_t)timegm(&tm);
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1;
+        int oh = digits(&p, 2);
+        if (oh < 0 || *p++ != ':')
+            return -1;
+        int om = digits(&p, 2);
+        if (om < 0)
+            return -1;
+        t -= sign * (oh * 3600 + om * 60);
+    } else {
+        return -1;
+    }
+    return *p ? -1 : t;
+}
+
+double k1s_ctrl_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void k1s_ctrl_format_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- pods ---- */
+
+static const char *pod_phase(const json_t *pod)
+{
+    return k1s_ctrl_str(json_object_get(pod, "status"), "phase");
+}
+
+bool k1s_pod_is_terminated(const json_t *pod)
+{
+    const char *ph = pod_phase(pod);
+    return !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed");
+}
+
+bool k1s_pod_is_active(const json_t *pod)
+{
+    return !k1s_pod_is_terminated(pod) && !k1s_ctrl_deleting(pod);
+}
+
+static const json_t *ready_condition(const json_t *pod)
+{
+    const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        if (!strcmp(k1s_ctrl_str(c, "type"), "Ready"))
+            return c;
+    }
+    return NULL;
+}
+
+bool k1s_pod_is_ready(const json_t *pod)
+{
+    const json_t *c = ready_condition(pod);
+    return c && !strcmp(k1s_ctrl_str(c, "status"), "True");
+}
+
+int64_t k1s_pod_ready_since(const json_t *pod)
+{
+    const json_t *c = ready_condition(pod);
+    if (!c || strcmp(k1s_ctrl_str(c, "status"), "True"))
+        return -1;
+    return k1s_ctrl_parse_time(k1s_ctrl_str(c, "lastTransitionTime"));
+}
+
+bool k1s_pod_is_available(const json_t *pod, int min_ready_s, double now)
+{
+    if (!k1s_pod_is_ready(pod))
+        return false;
+    if (min_ready_s <= 0)
+        return true;
+    int64_t since = k1s_pod_ready_since(pod);
+    return since >= 0 && (double)since + min_ready_s <= now;
+}
+
+static int phase_rank(const json_t *pod)
+{
+    const char *ph = pod_phase(pod);
+    if (!strcmp(ph, "Pending"))
+        return 0;
+    if (!strcmp(ph, "Unknown") || !*ph)
+        return 1;
+    if (!strcmp(ph, "Running"))
+        return 2;
+    return 3;
+}
+
+static int64_t restarts(const json_t *pod)
+{
+    int64_t n = 0;
+    const json_t *st = json_object_get(json_object_get(pod, "status"), "containerStatuses");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(st, i, c)
+    {
+        int64_t r = json_integer_value(json_object_get(c, "restartCount"));
+        if (r > n)
+            n = r;
+    }
+    return n;
+}
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+int k1s_pod_cmp_value(const json_t *a, const json_t *b)
+{
+    bool na = *k1s_ctrl_str(json_object_get(a, "spec"), "nodeName") != 0;
+    bool nb = *k1s_ctrl_str(json_object_get(b, "spec"), "nodeName") != 0;
+    if (na != nb)
+        return na ? 1 : -1;
+    int c = phase_rank(a) - phase_rank(b);
+    if (c)
+        return c < 0 ? -1 : 1;
+    bool ra = k1s_pod_is_ready(a), rb = k1s_pod_is_ready(b);
+    if (ra != rb)
+        return ra ? 1 : -1;
+    if (ra) {
+        /* ready for less time is worth less: later transition first */
+        c = cmp_i64(k1s_pod_ready_since(b), k1s_pod_ready_since(a));
+        if (c)
+            return c;
+    }
+    c = cmp_i64(restarts(b), restarts(a));
+    if (c)
+        return c;
+    /* newer is worth less */
+    const char *ta = k1s_ctrl_str(json_object_get(a, "metadata"), "creationTimestamp");
+    const char *tb = k1s_ctrl_str(json_object_get(b, "metadata"), "creationTimestamp");
+    return cmp_i64(k1s_ctrl_parse_time(tb), k1s_ctrl_parse_time(ta));
+}
+
+json_t *k1s_ctrl_pod_from_template(const json_t *tmpl, const json_t *owner, const char *prefix,
+                                   const char *name)
+{
+    const json_t *tmd = json_object_get(tmpl, "metadata");
+    json_t *md = json_object();
+    const char *keys[] = {"labels", "annotations", "finalizers"};
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(keys); i++) {
+        json_t *v = json_object_get(tmd, keys[i]);
+        if (v && !json_is_null(v))
+            json_object_set_new(md, keys[i], json_deep_copy(v));
+    }
+    if (name)
+        json_object_set_new(md, "name", json_string(name));
+    else
+        json_object_set_new(md, "generateName", json_string(prefix));
+    const char *ns = k1s_ctrl_str(json_object_get(owner, "metadata"), "namespace");
+    if (*ns)
+        json_object_set_new(md, "namespace", json_string(ns));
+    json_object_set_new(md, "ownerReferences",
+                        json_pack("[o]", k1s_ctrl_new_controller_ref(owner)));
+    json_t *spec = json_object_get(tmpl, "spec");
+    return json_pack("{s:s,s:s,s:o,s:o}", "apiVersion", "v1", "kind", "Pod", "metadata", md, "spec",
+                     spec ? json_deep_copy(spec) : json_object());
+}
+
+char *k1s_ctrl_hash(const json_t *tmpl, int64_t collision_count)
+{
+    char *s = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS);
+    uint32_t h = 2166136261u; /* FNV-1a, as pod-template-hash */
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    free(s);
+    if (collision_count >= 0) {
+        uint32_t c = (uint32_t)collision_count;
+        for (int i = 0; i < 4; i++) {
+            h ^= (c >> (8 * i)) & 0xff;
+            h *= 16777619u;
+        }
+    }
+    /* rand.SafeEncodeString of the decimal form */
+    static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
+    char dec[16];
+    snprintf(dec, sizeof(dec), "%u", h);
+    for (char *p = dec; *p; p++)
+        *p = alnum[(unsigned char)*p % (sizeof(alnum) - 1)];
+    return k1s_xstrdup(dec);
+}
+
+/* ---- expectations ---- */
+
+#define EXPECTATIONS_TTL_NS (5ull * 60 * 1000000000ull)
+
+typedef struct {
+    int adds, dels;
+    uint64_t at;
+} expect_t;
+
+struct k1s_expectations {
+    k1s_strmap_t m;
+};
+
+k1s_expectations_t *k1s_expectations_new(void)
+{
+    return k1s_xcalloc(1, sizeof(k1s_expectations_t));
+}
+
+void k1s_expectations_free(k1s_expectations_t *e)
+{
+    if (!e)
+        return;
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&e->m, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&e->m);
+    free(e);
+}
+
+void k1s_expect(k1s_expectations_t *e, const char *key, int adds, int dels)
+{
+    expect_t *x = k1s_strmap_get(&e->m, key);
+    if (!x) {
+        x = k1s_xmalloc(sizeof(*x));
+        k1s_strmap_set(&e->m, key, x);
+    }
+    x->adds = adds;
+    x->dels = dels;
+    x->at = k1s_now_ns();
+}
+
+void k1s_expect_observe_add(k1s_expectations_t *e, const char *key)
+{
+    expect_t *x = k1s_strmap_get(&e->m, key);
+    if (x && x->adds > 0)
+        x->adds--;
+}
+
+void k1s_expect_observe_del(k1s_expectations_t *e, const char *key)
+{
+    expect_t *x = k1s_strmap_get(&e->m, key);
+    if (x && x->dels > 0)
+        x->dels--;
+}
+
+bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key)
+{
+    const expect_t *x = k1s_strmap_get(&e->m, key);
+    return !x || (x->adds <= 0 && x->dels <= 0) || k1s_now_ns() - x->at > EXPECTATIONS_TTL_NS;
+}
+
+void k1s_expect_forget(k1s_expectations_t *e, const char *key)
+{
+    free(k1s_strmap_del(&e->m, key));
+}
