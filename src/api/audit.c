@@ -208,6 +208,23 @@ static bool is_write(const char *verb)
     return false;
 }
 
+/*
+ * Leader-election and node heartbeats: Lease writes by the scheduler,
+ * the controller manager and nodes, every few seconds on every cluster.
+ * They are left out as the audit policies commonly used with kube-apiserver
+ * (e.g. GCE's) leave them out, so that the log holds what people did.
+ */
+static bool is_heartbeat(const k1s_authz_req_t *z)
+{
+    const k1s_authz_attrs_t *at = &z->a;
+    if (!z->allowed || !at->resource_request || strcmp(at->resource, "leases") ||
+        strcmp(at->group, "coordination.k8s.io"))
+        return false;
+    const char *u = z->auth_user;
+    return !strcmp(u, "system:kube-controller-manager") || !strcmp(u, "system:kube-scheduler") ||
+           !strncmp(u, "system:node:", 12);
+}
+
 static json_t *user_info(const char *name, char *const *groups)
 {
     json_t *g = json_array();
@@ -223,7 +240,7 @@ void k1s_audit_log(k1s_api_req_t *r, int code)
     if (!a || !z || !z->audit_id)
         return;
     const k1s_authz_attrs_t *at = &z->a;
-    if (z->allowed && !is_write(at->verb))
+    if ((z->allowed && !is_write(at->verb)) || is_heartbeat(z))
         return;
     char now[40];
     k1s_time_rfc3339_micro(now);
