@@ -784,12 +784,15 @@ static void update_validated(k1s_api_req_t *r)
         json_object_set_new(meta, "generation", json_integer(g + 1));
     }
     /* A pod being deleted gracefully goes when its kubelet says so, a namespace when its
-     * spec.finalizers are done too (nslife.c); anything else as its last finalizer goes. */
+     * spec.finalizers are done too (nslife.c); anything else (a pod deleted with grace period
+     * 0 too) as its last finalizer goes. */
     bool is_ns = !strcmp(r->res->plural, "namespaces");
     const json_t *nsfin =
         is_ns ? json_object_get(json_object_get(newobj, "spec"), "finalizers") : NULL;
+    bool pod_waits = !strcmp(r->res->plural, "pods") &&
+                     json_integer_value(json_object_get(ometa, "deletionGracePeriodSeconds")) != 0;
     if (json_object_get(meta, "deletionTimestamp") && json_array_size(finalizers_of(newobj)) == 0 &&
-        strcmp(r->res->plural, "pods") && json_array_size(nsfin) == 0) {
+        !pod_waits && json_array_size(nsfin) == 0) {
         /* the last finalizer is gone: the object goes now */
         if (r->dry_run) {
             json_t *o = r->obj;
@@ -1106,6 +1109,13 @@ static void handle_delete(k1s_api_req_t *r)
         json_t *g = json_object_get(opts, "gracePeriodSeconds");
         if (json_is_integer(g))
             grace = json_integer_value(g);
+        char *msg = NULL;
+        if (k1s_gc_parse_delete_options(opts, &r->propagation, &msg) < 0) {
+            k1s_api_fail(r, 422, "Invalid", "%s", msg);
+            free(msg);
+            json_decref(opts);
+            return;
+        }
         json_t *dr = json_object_get(opts, "dryRun");
         if (json_is_array(dr) && json_array_size(dr) > 0)
             r->dry_run = true;
@@ -1144,6 +1154,10 @@ static void delete_validated(k1s_api_req_t *r)
     bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
     if (k1s_crd_is_crd(r->res) && !already)
         k1s_crd_prepare_delete(obj); /* its objects go first */
+    /* the orphan/foregroundDeletion finalizers, unless a pod's graceful deletion is pending */
+    const json_t *dgp = json_object_get(k1s_obj_meta(obj), "deletionGracePeriodSeconds");
+    bool pending_graceful = already && !strcmp(r->res->plural, "pods") && json_integer_value(dgp);
+    bool fin_changed = !pending_graceful && k1s_gc_delete_finalizers(r->res, obj, r->propagation);
     int plan = plan_delete(r->res, obj, grace);
     if (plan == 1 && grace == 0 && !strcmp(r->res->plural, "pods") &&
         json_array_size(finalizers_of(obj)) == 0)
@@ -1154,7 +1168,7 @@ static void delete_validated(k1s_api_req_t *r)
         commit_delete(r);
         return;
     }
-    if (already) {
+    if (already && !fin_changed) {
         /* already being deleted: nothing more to do */
         json_decref(obj);
         json_t *o = r->old;

@@ -1,0 +1,351 @@
+"""The garbage collector and cascading deletion (`kubectl delete --cascade=background|foreground|
+orphan`), and PodGC (terminated pods over --terminated-pod-gc-threshold, pods on a deleted
+node), on a server of their own that runs only these two controllers, so that hand-made
+Deployments, ReplicaSets and pods stay as the tests make them."""
+import json
+import shutil
+import tempfile
+import time
+
+import pytest
+
+from conftest import Server
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    tmp = tempfile.mkdtemp(prefix="k1s-e2e-")
+    s = Server(tmp, extra_args=[
+        "--disable-scheduler",
+        "--kube-controller-manager-arg", "controllers=garbagecollector,podgc",
+        "--kube-controller-manager-arg", "terminated-pod-gc-threshold=3"]).start()
+    yield s
+    s.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+_n = [0]
+
+
+@pytest.fixture
+def gns(gcs):
+    _n[0] += 1
+    name = "gc-%d" % _n[0]
+    gcs.kubectl("create", "namespace", name)
+    return name
+
+
+def get(s, ns, kind, name):
+    p = s.kubectl("-n", ns, "get", kind, name, "-o", "json", "--ignore-not-found")
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+def create(s, ns, obj):
+    out = s.kubectl("-n", ns, "create", "-o", "json", "-f", "-", input=json.dumps(obj)).stdout
+    return json.loads(out)
+
+
+def ref(owner, block=None, controller=None):
+    r = {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+         "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}
+    if block is not None:
+        r["blockOwnerDeletion"] = block
+    if controller is not None:
+        r["controller"] = controller
+    return r
+
+
+def cm(s, ns, name, owners=(), finalizers=None):
+    md = {"name": name, "ownerReferences": list(owners)}
+    if finalizers:
+        md["finalizers"] = finalizers
+    return create(s, ns, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": md})
+
+
+def wait(fn, what, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        assert time.time() < deadline, "timed out waiting for " + what
+        time.sleep(0.2)
+
+
+def gone(s, ns, kind, name):
+    return lambda: get(s, ns, kind, name) is None
+
+
+def test_background_deletes_dependents(gcs, gns):
+    s = gcs
+    owner = cm(s, gns, "owner")
+    cm(s, gns, "dep1", [ref(owner)])
+    sec = create(s, gns, {"apiVersion": "v1", "kind": "Secret",
+                          "metadata": {"name": "dep2", "ownerReferences": [ref(owner)]}})
+    assert sec["metadata"]["ownerReferences"][0]["uid"] == owner["metadata"]["uid"]
+    # a dependent of a dependent goes too
+    d1 = get(s, gns, "configmap", "dep1")
+    cm(s, gns, "grandchild", [ref(d1)])
+    s.kubectl("-n", gns, "delete", "configmap", "owner")  # --cascade=background by default
+    for kind, name in (("configmap", "dep1"), ("secret", "dep2"), ("configmap", "grandchild")):
+        wait(gone(s, gns, kind, name), "%s/%s to be collected" % (kind, name))
+
+
+def test_orphan_keeps_dependents(gcs, gns):
+    s = gcs
+    owner = cm(s, gns, "owner")
+    other = cm(s, gns, "other")
+    cm(s, gns, "dep", [ref(owner), ref(other)])
+    cm(s, gns, "only", [ref(owner, block=True)])
+    p = s.kubectl("-n", gns, "delete", "configmap", "owner", "--cascade=orphan")
+    assert 'configmap "owner" deleted' in p.stdout
+    wait(gone(s, gns, "configmap", "owner"), "the owner to go once orphaned")
+    dep = get(s, gns, "configmap", "dep")
+    assert [r["name"] for r in dep["metadata"]["ownerReferences"]] == ["other"]
+    only = get(s, gns, "configmap", "only")
+    assert "ownerReferences" not in only["metadata"]
+    time.sleep(1)  # nothing collects them later either
+    assert get(s, gns, "configmap", "only") is not None
+
+
+def test_orphan_finalizer_visible_until_done(gcs, gns):
+    """With a finalizer of its own, an orphaned owner keeps deletionTimestamp and its own
+    finalizer; the orphan finalizer is gone once the dependents are released."""
+    s = gcs
+    owner = cm(s, gns, "owner", finalizers=["example.com/hold"])
+    cm(s, gns, "dep", [ref(owner)])
+    s.kubectl("-n", gns, "delete", "configmap", "owner", "--cascade=orphan", "--wait=false")
+    def released():
+        o = get(s, gns, "configmap", "owner")
+        d = get(s, gns, "configmap", "dep")
+        return (o["metadata"].get("finalizers") == ["example.com/hold"] and
+                "ownerReferences" not in d["metadata"]) and o
+    o = wait(released, "the orphan finalizer to be removed")
+    assert o["metadata"]["deletionTimestamp"]
+    s.kubectl("-n", gns, "patch", "configmap", "owner", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    wait(gone(s, gns, "configmap", "owner"), "the owner to go")
+    assert get(s, gns, "configmap", "dep") is not None
+
+
+def test_foreground_waits_for_dependents(gcs, gns):
+    s = gcs
+    owner = cm(s, gns, "owner")
+    # a blocking dependent held by a finalizer keeps the owner until it is gone
+    cm(s, gns, "blocker", [ref(owner, block=True)], finalizers=["example.com/hold"])
+    cm(s, gns, "plain", [ref(owner)])
+    s.kubectl("-n", gns, "delete", "configmap", "owner", "--cascade=foreground", "--wait=false")
+
+    def owner_waiting():
+        o = get(s, gns, "configmap", "owner")
+        b = get(s, gns, "configmap", "blocker")
+        return o and b and b["metadata"].get("deletionTimestamp") and o
+    o = wait(owner_waiting, "the blocking dependent to be deleted")
+    assert o["metadata"]["deletionTimestamp"]
+    assert "foregroundDeletion" in o["metadata"]["finalizers"]
+    wait(gone(s, gns, "configmap", "plain"), "the non-blocking dependent to be collected")
+    time.sleep(1)
+    o = get(s, gns, "configmap", "owner")
+    assert o is not None and "foregroundDeletion" in o["metadata"]["finalizers"]
+    # kubectl shows it as being deleted
+    s.kubectl("-n", gns, "patch", "configmap", "blocker", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    wait(gone(s, gns, "configmap", "blocker"), "the blocker to go")
+    wait(gone(s, gns, "configmap", "owner"), "the owner to go after its dependents")
+
+
+def test_foreground_with_kubectl_wait(gcs, gns):
+    """kubectl delete --cascade=foreground returns once the owner and its dependents are gone."""
+    s = gcs
+    owner = cm(s, gns, "owner")
+    for i in range(3):
+        cm(s, gns, "dep%d" % i, [ref(owner, block=True)])
+    p = s.kubectl("-n", gns, "delete", "configmap", "owner", "--cascade=foreground",
+                  "--timeout=60s")
+    assert 'configmap "owner" deleted' in p.stdout
+    for i in range(3):
+        assert get(s, gns, "configmap", "dep%d" % i) is None
+
+
+def test_multiple_owners_and_dangling(gcs, gns):
+    s = gcs
+    a = cm(s, gns, "a")
+    b = cm(s, gns, "b")
+    cm(s, gns, "shared", [ref(a), ref(b)])
+    s.kubectl("-n", gns, "delete", "configmap", "a")
+
+    def lost_ref():
+        d = get(s, gns, "configmap", "shared")
+        refs = d["metadata"].get("ownerReferences", [])
+        return [r["name"] for r in refs] == ["b"]
+    wait(lost_ref, "the dangling reference to be removed")
+    s.kubectl("-n", gns, "delete", "configmap", "b")
+    wait(gone(s, gns, "configmap", "shared"), "the last owner's dependent to be collected")
+
+    # an owner that never existed: the dependent is collected at once
+    ghost = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost",
+             "uid": "5f2b6a0e-0000-4000-8000-000000000001"}
+    cm(s, gns, "orphan", [ghost])
+    # an owner of the same name but another uid does not keep it either
+    cm(s, gns, "same-name")
+    stale = {"apiVersion": "v1", "kind": "ConfigMap", "name": "same-name",
+             "uid": "5f2b6a0e-0000-4000-8000-000000000002"}
+    cm(s, gns, "stale", [stale])
+    wait(gone(s, gns, "configmap", "orphan"), "a dependent of a missing owner to be collected")
+    wait(gone(s, gns, "configmap", "stale"), "a dependent of a uid-mismatched owner")
+    assert get(s, gns, "configmap", "same-name") is not None
+
+
+def app_tree(s, ns):
+    """A Deployment, its ReplicaSet and two pods, wired with ownerReferences by hand."""
+    labels = {"app": "web"}
+    tmpl = {"metadata": {"labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    dep = create(s, ns, {"apiVersion": "apps/v1", "kind": "Deployment",
+                         "metadata": {"name": "web"},
+                         "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                                  "template": tmpl}})
+    rs = create(s, ns, {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                        "metadata": {"name": "web-abc", "labels": labels,
+                                     "ownerReferences": [ref(dep, True, True)]},
+                        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                                 "template": tmpl}})
+    for i in range(2):
+        create(s, ns, {"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": "web-abc-%d" % i, "labels": labels,
+                                    "ownerReferences": [ref(rs, True, True)]},
+                       "spec": tmpl["spec"]})
+    return dep, rs
+
+
+def test_deployment_cascade(gcs, gns):
+    s = gcs
+    app_tree(s, gns)
+    s.kubectl("-n", gns, "delete", "deployment", "web")
+    wait(gone(s, gns, "replicaset", "web-abc"), "the ReplicaSet to be collected")
+    wait(lambda: not json.loads(s.kubectl("-n", gns, "get", "pods", "-o", "json").stdout)["items"],
+         "the pods to be collected")
+
+
+def test_deployment_orphan(gcs, gns):
+    s = gcs
+    app_tree(s, gns)
+    s.kubectl("-n", gns, "delete", "deployment", "web", "--cascade=orphan")
+    assert get(s, gns, "deployment", "web") is None
+    time.sleep(1)
+    rs = get(s, gns, "replicaset", "web-abc")
+    assert rs is not None and "ownerReferences" not in rs["metadata"]
+    pods = json.loads(s.kubectl("-n", gns, "get", "pods", "-o", "json").stdout)["items"]
+    assert len(pods) == 2
+    assert all(p["metadata"]["ownerReferences"][0]["name"] == "web-abc" for p in pods)
+
+
+def test_deployment_foreground(gcs, gns):
+    s = gcs
+    app_tree(s, gns)
+    p = s.kubectl("-n", gns, "delete", "deployment", "web", "--cascade=foreground",
+                  "--timeout=60s")
+    assert 'deployment.apps "web" deleted' in p.stdout
+    assert get(s, gns, "replicaset", "web-abc") is None
+    assert not json.loads(s.kubectl("-n", gns, "get", "pods", "-o", "json").stdout)["items"]
+
+
+def test_delete_options_api(gcs, gns):
+    """DeleteOptions over the API: the finalizers a policy sets, the deprecated
+    orphanDependents, invalid values, and a second delete changing the policy."""
+    s = gcs
+    owner = cm(s, gns, "owner", finalizers=["example.com/hold"])
+    path = "/api/v1/namespaces/%s/configmaps/owner" % gns
+    code, body = s.json("DELETE", path, {"propagationPolicy": "Sideways"})
+    assert code == 422 and 'Unsupported value: "Sideways"' in body["message"], body
+    code, body = s.json("DELETE", path, {"propagationPolicy": "Orphan",
+                                         "orphanDependents": True})
+    assert code == 422, body
+    code, body = s.json("DELETE", path, {"propagationPolicy": "Foreground"})
+    assert code == 200, body
+    assert body["metadata"]["finalizers"] == ["example.com/hold", "foregroundDeletion"]
+    assert body["metadata"]["deletionTimestamp"]
+    # deleting again with another policy swaps the finalizer (the GC removes it soon after,
+    # so accept either the swapped or the finished state)
+    code, body = s.json("DELETE", path, {"orphanDependents": True})
+    assert code == 200, body
+    assert "foregroundDeletion" not in body["metadata"]["finalizers"]
+    wait(lambda: get(s, gns, "configmap", "owner")["metadata"]["finalizers"] ==
+         ["example.com/hold"], "the GC to finish")
+    # a Job without options orphans its pods by default (batch/v1's compatibility default)
+    job = create(s, gns, {"apiVersion": "batch/v1", "kind": "Job",
+                          "metadata": {"name": "j", "finalizers": ["example.com/hold"]},
+                          "spec": {"template": {"spec": {
+                              "restartPolicy": "Never",
+                              "containers": [{"name": "c", "image": "busybox"}]}}}})
+    code, body = s.json("DELETE", "/apis/batch/v1/namespaces/%s/jobs/j" % gns)
+    assert code == 200 and "orphan" in body["metadata"]["finalizers"], body
+    assert job["metadata"]["uid"] == body["metadata"]["uid"]
+    s.kubectl("-n", gns, "patch", "configmap", "owner", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    s.kubectl("-n", gns, "patch", "job", "j", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    wait(gone(s, gns, "job", "j"), "the job to go")
+
+
+def pods_in(s, ns):
+    out = s.kubectl("-n", ns, "get", "pods", "-o", "json").stdout
+    return {p["metadata"]["name"]: p for p in json.loads(out)["items"]}
+
+
+def set_phase(s, ns, name, phase):
+    s.kubectl("-n", ns, "patch", "pod", name, "--subresource=status", "--type=merge", "-p",
+              json.dumps({"status": {"phase": phase}}))
+
+
+def test_podgc(gcs, gns):
+    """Pods on a deleted node go after the 40 s quarantine, marked Failed with the
+    DisruptionTarget condition; meanwhile, terminated pods over the threshold (3) go oldest
+    first."""
+    s = gcs
+    s.kubectl("create", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "doomed"}}))
+    spec = {"nodeName": "doomed", "containers": [{"name": "c", "image": "busybox"}]}
+    for name, fin in (("on-doomed", None), ("held-on-doomed", ["example.com/hold"])):
+        md = {"name": name}
+        if fin:
+            md["finalizers"] = fin
+        create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec})
+    s.kubectl("delete", "node", "doomed")
+    t0 = time.time()
+
+    # terminated pods: 5 finished, threshold 3 -> the 2 oldest go
+    spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    for i in range(5):
+        create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "done-%d" % i},
+                        "spec": spec})
+        time.sleep(1.05)  # distinct creationTimestamps (second precision)
+    for i in range(5):
+        set_phase(s, gns, "done-%d" % i, "Succeeded" if i % 2 else "Failed")
+
+    def trimmed():
+        names = {n for n in pods_in(s, gns) if n.startswith("done-")}
+        return names == {"done-2", "done-3", "done-4"}
+    wait(trimmed, "terminated pods over the threshold to be deleted")
+    # running pods do not count
+    create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "running"},
+                    "spec": spec})
+    set_phase(s, gns, "running", "Running")
+    time.sleep(1)
+    assert {"done-2", "done-3", "done-4", "running"} <= set(pods_in(s, gns))
+
+    # the doomed node's pods stay through the quarantine, then go
+    assert time.time() - t0 < 40
+    assert {"on-doomed", "held-on-doomed"} <= set(pods_in(s, gns))
+    wait(gone(s, gns, "pod", "on-doomed"), "the orphaned pod to be deleted", timeout=90)
+    assert time.time() - t0 >= 39
+    held = get(s, gns, "pod", "held-on-doomed")
+    assert held["metadata"]["deletionTimestamp"]
+    assert held["status"]["phase"] == "Failed"
+    conds = {c["type"]: c for c in held["status"].get("conditions", [])}
+    dt = conds["DisruptionTarget"]
+    assert (dt["status"], dt["reason"], dt["message"]) == (
+        "True", "DeletionByPodGC", "PodGC: node no longer exists")
+    s.kubectl("-n", gns, "patch", "pod", "held-on-doomed", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    wait(gone(s, gns, "pod", "held-on-doomed"), "the held pod to go")
