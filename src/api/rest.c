@@ -1190,14 +1190,18 @@ static void internal_done(int err, k1s_kv_t *kv, void *arg)
     k1s_ns_schedule(api);
 }
 
+/* gc: apply the garbage-collection policy (NULL: the default) as a user's delete would. */
 static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key,
-                              k1s_store_done_fn done, void *arg)
+                              bool gc, const char *policy, k1s_store_done_fn done, void *arg)
 {
     k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
     if (!kv)
         return -ENOENT;
     json_t *obj = k1s_obj_decode(kv->value);
     bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
+    const json_t *dgp = json_object_get(k1s_obj_meta(obj), "deletionGracePeriodSeconds");
+    bool pending_graceful = already && !strcmp(res->plural, "pods") && json_integer_value(dgp);
+    bool fin_changed = gc && !pending_graceful && k1s_gc_delete_finalizers(res, obj, policy);
     int plan = plan_delete(res, obj, -1);
     if (plan == 0) {
         json_decref(obj);
@@ -1209,7 +1213,7 @@ static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, c
         k1s_store_delete(api->store, key, done, arg);
         return 1;
     }
-    if (already) {
+    if (already && !fin_changed) {
         json_decref(obj);
         return 0;
     }
@@ -1223,7 +1227,7 @@ static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, c
 
 int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key)
 {
-    int rc = internal_delete_cb(api, res, key, internal_done, api);
+    int rc = internal_delete_cb(api, res, key, false, NULL, internal_done, api);
     return rc < 0 ? rc : 0;
 }
 
@@ -1317,6 +1321,18 @@ static void dc_one_done(int err, k1s_kv_t *kv, void *arg)
 
 static void handle_deletecollection(k1s_api_req_t *r)
 {
+    const char *policy = NULL;
+    if (r->http->body_len > 0) {
+        json_t *opts = json_loadb(r->http->body, r->http->body_len, 0, NULL);
+        char *msg = NULL;
+        if (opts && k1s_gc_parse_delete_options(opts, &policy, &msg) < 0) {
+            k1s_api_fail(r, 422, "Invalid", "%s", msg);
+            free(msg);
+            json_decref(opts);
+            return;
+        }
+        json_decref(opts);
+    }
     bool failed;
     k1s_list_filter_t *f = k1s_list_filter_new(r, &failed);
     if (failed)
@@ -1332,7 +1348,7 @@ static void handle_deletecollection(k1s_api_req_t *r)
     for (size_t i = 0; i < c.n; i++) {
         if (!r->dry_run) {
             w->pending++;
-            if (internal_delete_cb(r->api, r->res, c.keys[i], dc_one_done, w) <= 0)
+            if (internal_delete_cb(r->api, r->res, c.keys[i], true, policy, dc_one_done, w) <= 0)
                 w->pending--;
         }
         free(c.keys[i]);

@@ -4,9 +4,10 @@
  * carries out the owner side of cascading deletion.
  *
  * It watches a fixed list of built-in resources that own or are owned
- * (below; custom resources are not watched yet) through the shared
- * informers, and keeps only a map from uid to the cache key of each object:
- * the owner graph is read from the informers' by-owner-uid indexes.
+ * (below) and the resources of established CustomResourceDefinitions
+ * through the shared informers, and keeps only a map from uid to the cache
+ * key of each object: the owner graph is read from the informers'
+ * by-owner-uid indexes.
  *
  * Two work queues of uids, as upstream:
  * - attempt-to-delete: an object whose owners may be gone. Its owner
@@ -41,8 +42,9 @@ typedef struct gc_res {
     const char *kind;
 } gc_res_t;
 
-/* What the collector watches: built-in resources that are owners or dependents. */
-static const gc_res_t watched[] = {
+/* What the collector watches: built-in resources that are owners or dependents (and the
+ * resources of established CustomResourceDefinitions, added as they appear). */
+static const gc_res_t builtin[] = {
     {{"", "v1", "pods", true}, "Pod"},
     {{"", "v1", "services", true}, "Service"},
     {{"", "v1", "endpoints", true}, "Endpoints"},
@@ -73,13 +75,16 @@ static const gc_res_t watched[] = {
     {{"policy", "v1", "poddisruptionbudgets", true}, "PodDisruptionBudget"},
     {{"autoscaling", "v2", "horizontalpodautoscalers", true}, "HorizontalPodAutoscaler"},
 };
-#define NWATCHED (sizeof(watched) / sizeof(watched[0]))
+#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
 
 typedef struct gc gc_t;
 
 typedef struct gc_watch {
     gc_t *gc;
     int idx;
+    k1s_gvr_t gvr; /* strings owned for custom resources */
+    char *kind;
+    bool custom;
     k1s_informer_t *inf;
 } gc_watch_t;
 
@@ -108,7 +113,9 @@ typedef struct gc_op {
 
 struct gc {
     k1s_ctrl_ctx_t *ctx;
-    gc_watch_t w[NWATCHED];
+    gc_watch_t **w; /* what is watched (never removed: uid entries index it) */
+    size_t nw;
+    k1s_informer_t *crds;
     k1s_strmap_t uids;   /* uid -> gc_ent_t */
     k1s_strmap_t absent; /* uids confirmed gone (value unused) */
     k1s_workqueue_t *q_delete, *q_orphan;
@@ -166,12 +173,12 @@ static const char *group_of(const char *api_version, char *buf, size_t len)
     return buf;
 }
 
-static int find_kind(const char *api_version, const char *kind)
+static int find_kind(const gc_t *gc, const char *api_version, const char *kind)
 {
     char buf[128];
     const char *group = group_of(api_version, buf, sizeof(buf));
-    for (size_t i = 0; i < NWATCHED; i++)
-        if (!strcmp(watched[i].gvr.group, group) && !strcmp(watched[i].kind, kind))
+    for (size_t i = 0; i < gc->nw; i++)
+        if (!strcmp(gc->w[i]->gvr.group, group) && !strcmp(gc->w[i]->kind, kind))
             return (int)i;
     return -1;
 }
@@ -182,7 +189,7 @@ static json_t *lookup(gc_t *gc, const char *uid, int *res)
     gc_ent_t *e = k1s_strmap_get(&gc->uids, uid);
     if (!e)
         return NULL;
-    json_t *o = k1s_ctrl_get_by_key(gc->w[e->res].inf, e->key);
+    json_t *o = k1s_ctrl_get_by_key(gc->w[e->res]->inf, e->key);
     if (!o || strcmp(uid_of(o), uid))
         return NULL;
     if (res)
@@ -195,9 +202,9 @@ static size_t dependents(gc_t *gc, const char *uid, json_t ***out)
 {
     json_t **all = NULL;
     size_t n = 0;
-    for (size_t i = 0; i < NWATCHED; i++) {
+    for (size_t i = 0; i < gc->nw; i++) {
         json_t **part;
-        int k = k1s_informer_by_index(gc->w[i].inf, "owner", uid, &part);
+        int k = k1s_informer_by_index(gc->w[i]->inf, "owner", uid, &part);
         if (k > 0) {
             all = k1s_xrealloc(all, (n + (size_t)k) * sizeof(*all));
             memcpy(all + n, part, (size_t)k * sizeof(*all));
@@ -207,6 +214,15 @@ static size_t dependents(gc_t *gc, const char *uid, json_t ***out)
     }
     *out = all;
     return n;
+}
+
+/* Whether every watched informer has its first list (before that, owners may look absent). */
+static bool gc_synced(const gc_t *gc)
+{
+    for (size_t i = 0; i < gc->nw; i++)
+        if (!k1s_informer_has_synced(gc->w[i]->inf))
+            return false;
+    return k1s_informer_has_synced(gc->crds);
 }
 
 static void enqueue_dependents(gc_t *gc, const char *uid)
@@ -416,7 +432,7 @@ static void op_end(gc_op_t *op)
 
 static const char *ns_arg(const gc_op_t *op)
 {
-    return watched[op->res].gvr.namespaced ? op->ns : NULL;
+    return op->gc->w[op->res]->gvr.namespaced ? op->ns : NULL;
 }
 
 /* Answers of writes that end the attempt: 404 means the work is done anyway. */
@@ -424,7 +440,7 @@ static void write_done(const k1s_client_result_t *res, void *arg)
 {
     gc_op_t *op = arg;
     if (res->status >= 300 && res->status != 404) {
-        k1s_debug("garbage collector: %s %s/%s: %d %s", watched[op->res].kind, op->ns, op->name,
+        k1s_debug("garbage collector: %s %s/%s: %d %s", op->gc->w[op->res]->kind, op->ns, op->name,
                   res->status, res->message);
         op->failed = true;
     }
@@ -440,7 +456,7 @@ static void patch_refs(gc_op_t *op, json_t *refs, k1s_client_fn cb)
         json_decref(refs);
     char *s = json_dumps(p, JSON_COMPACT);
     json_decref(p);
-    k1s_client_patch(op->gc->ctx->client, &watched[op->res].gvr, ns_arg(op), op->name, NULL,
+    k1s_client_patch(op->gc->ctx->client, &op->gc->w[op->res]->gvr, ns_arg(op), op->name, NULL,
                      K1S_PATCH_MERGE, s, false, cb, op);
     free(s);
 }
@@ -461,22 +477,36 @@ static void remove_finalizer(gc_op_t *op, const json_t *obj, const char *fin)
     char *s = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     k1s_debug("garbage collector: removing the %s finalizer of %s %s/%s", fin,
-              watched[op->res].kind, op->ns, op->name);
-    k1s_client_patch(op->gc->ctx->client, &watched[op->res].gvr, ns_arg(op), op->name, NULL,
+              op->gc->w[op->res]->kind, op->ns, op->name);
+    k1s_client_patch(op->gc->ctx->client, &op->gc->w[op->res]->gvr, ns_arg(op), op->name, NULL,
                      K1S_PATCH_MERGE, s, false, write_done, op);
     free(s);
 }
 
 static void delete_item(gc_op_t *op, const char *policy)
 {
-    k1s_debug("garbage collector: deleting %s %s/%s (%s)", watched[op->res].kind, op->ns, op->name,
-              policy);
+    k1s_debug("garbage collector: deleting %s %s/%s (%s)", op->gc->w[op->res]->kind, op->ns,
+              op->name, policy);
     k1s_delete_opts_t o = {.propagation_policy = policy,
                            .precondition_uid = op->uid,
                            .precondition_rv = op->rv,
                            .grace_period_s = -1};
-    k1s_client_delete(op->gc->ctx->client, &watched[op->res].gvr, ns_arg(op), op->name, &o,
+    k1s_client_delete(op->gc->ctx->client, &op->gc->w[op->res]->gvr, ns_arg(op), op->name, &o,
                       write_done, op);
+}
+
+/* The references no longer block: delete in the foreground, from the patched version. */
+static void unblocked(const k1s_client_result_t *res, void *arg)
+{
+    gc_op_t *op = arg;
+    if (res->status != 200) {
+        op->failed = res->status != 404;
+        op_end(op);
+        return;
+    }
+    free(op->rv);
+    op->rv = k1s_xstrdup(k1s_ctrl_str(meta_of(res->obj), "resourceVersion"));
+    delete_item(op, "Foreground");
 }
 
 /* An owner being deleted in the foreground: deletes its blocking dependents, then lets it go. */
@@ -527,7 +557,7 @@ static void decide(gc_op_t *op)
             if (op->state[i] == 's')
                 json_array_append(keep, json_array_get(op->refs, i));
         k1s_debug("garbage collector: removing %zu dangling/waiting references of %s %s/%s",
-                  dangling + waiting, watched[op->res].kind, op->ns, op->name);
+                  dangling + waiting, op->gc->w[op->res]->kind, op->ns, op->name);
         patch_refs(op, keep, write_done);
         return;
     }
@@ -540,7 +570,24 @@ static void decide(gc_op_t *op)
     if (waiting > 0) {
         json_t **deps;
         size_t nd = dependents(gc, op->uid, &deps);
+        bool cycle = false;
+        for (size_t i = 0; i < nd; i++)
+            cycle = cycle || deleting_dependents(deps[i]);
         free(deps);
+        if (nd > 0 && cycle) {
+            /* a dependent waits for this object and this object for its owner: unblock the
+             * owners first so that the foreground deletions cannot wait on each other */
+            json_t *refs = json_deep_copy(refs_of(obj));
+            size_t i;
+            json_t *r;
+            json_array_foreach(refs, i, r)
+            {
+                if (ref_blocks(r))
+                    json_object_set_new(r, "blockOwnerDeletion", json_false());
+            }
+            patch_refs(op, refs, unblocked);
+            return;
+        }
         if (nd > 0) {
             delete_item(op, "Foreground");
             return;
@@ -557,7 +604,7 @@ static void owner_got(const k1s_client_result_t *res, void *arg);
 static void attempt_delete(k1s_workqueue_t *q, const char *uid, void *arg)
 {
     gc_t *gc = arg;
-    if (!k1s_informer_factory_synced(gc->ctx->factory)) {
+    if (!gc_synced(gc)) {
         k1s_workqueue_add_after(q, uid, 200);
         k1s_workqueue_done(q, uid);
         return;
@@ -595,19 +642,19 @@ static void attempt_delete(k1s_workqueue_t *q, const char *uid, void *arg)
         }
         int ores;
         json_t *owner = lookup(gc, ouid, &ores);
-        if (owner && (!watched[ores].gvr.namespaced ||
+        if (owner && (!gc->w[ores]->gvr.namespaced ||
                       !strcmp(k1s_ctrl_str(meta_of(owner), "namespace"), op->ns))) {
             op->state[i] = deleting_dependents(owner) ? 'w' : 's';
             continue;
         }
         /* not in the caches: ask the API server, as the caches may lag */
-        int k = find_kind(k1s_ctrl_str(r, "apiVersion"), k1s_ctrl_str(r, "kind"));
-        if (k < 0 || (watched[k].gvr.namespaced && !watched[res].gvr.namespaced))
+        int k = find_kind(gc, k1s_ctrl_str(r, "apiVersion"), k1s_ctrl_str(r, "kind"));
+        if (k < 0 || (gc->w[k]->gvr.namespaced && !gc->w[res]->gvr.namespaced))
             continue; /* a kind not watched, or an invalid reference: left alone */
         op->state[i] = '?';
         gc_op_t *sub = sub_new(op, k, obj);
         sub->idx = i;
-        k1s_client_get(gc->ctx->client, &watched[k].gvr, watched[k].gvr.namespaced ? op->ns : NULL,
+        k1s_client_get(gc->ctx->client, &gc->w[k]->gvr, gc->w[k]->gvr.namespaced ? op->ns : NULL,
                        k1s_ctrl_str(r, "name"), owner_got, sub);
     }
     if (op->pending == 0)
@@ -655,8 +702,8 @@ static void orphaned_one(const k1s_client_result_t *res, void *arg)
     gc_op_t *sub = arg;
     gc_op_t *op = sub->parent;
     if (res->status >= 300 && res->status != 404) {
-        k1s_debug("garbage collector: orphaning %s %s/%s: %d %s", watched[sub->res].kind, sub->ns,
-                  sub->name, res->status, res->message);
+        k1s_debug("garbage collector: orphaning %s %s/%s: %d %s", sub->gc->w[sub->res]->kind,
+                  sub->ns, sub->name, res->status, res->message);
         op->failed = true;
     }
     if (sub_end(sub)->pending == 0)
@@ -666,7 +713,7 @@ static void orphaned_one(const k1s_client_result_t *res, void *arg)
 static void attempt_orphan(k1s_workqueue_t *q, const char *uid, void *arg)
 {
     gc_t *gc = arg;
-    if (!k1s_informer_factory_synced(gc->ctx->factory)) {
+    if (!gc_synced(gc)) {
         k1s_workqueue_add_after(q, uid, 200);
         k1s_workqueue_done(q, uid);
         return;
@@ -695,7 +742,7 @@ static void attempt_orphan(k1s_workqueue_t *q, const char *uid, void *arg)
             if (strcmp(k1s_ctrl_str(r, "uid"), uid))
                 json_array_append(keep, r);
         }
-        k1s_debug("garbage collector: orphaning %s %s/%s", watched[dres].kind, sub->ns, sub->name);
+        k1s_debug("garbage collector: orphaning %s %s/%s", gc->w[dres]->kind, sub->ns, sub->name);
         patch_refs(sub, keep, orphaned_one);
     }
     free(deps);
@@ -705,21 +752,88 @@ static void attempt_orphan(k1s_workqueue_t *q, const char *uid, void *arg)
 
 /* ---- lifecycle ---- */
 
+static const k1s_gvr_t crds_gvr = {"apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                   false};
+
+/* Watches a resource; gvr and kind are copied for custom resources, borrowed for built-ins. */
+static gc_watch_t *watch_add(gc_t *gc, const k1s_gvr_t *gvr, const char *kind, bool custom)
+{
+    gc_watch_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->gc = gc;
+    w->idx = (int)gc->nw;
+    w->custom = custom;
+    w->gvr = *gvr;
+    w->kind = (char *)kind;
+    if (custom) {
+        w->gvr.group = k1s_xstrdup(gvr->group);
+        w->gvr.version = k1s_xstrdup(gvr->version);
+        w->gvr.resource = k1s_xstrdup(gvr->resource);
+        w->kind = k1s_xstrdup(kind);
+    }
+    gc->w = k1s_xrealloc(gc->w, (gc->nw + 1) * sizeof(*gc->w));
+    gc->w[gc->nw++] = w;
+    w->inf = k1s_informer_factory_get(gc->ctx->factory, &w->gvr);
+    k1s_ctrl_index_owner(w->inf);
+    k1s_informer_handlers_t h = {on_add, on_update, on_delete, w};
+    k1s_informer_add_handlers(w->inf, &h);
+    return w;
+}
+
+/* An established CustomResourceDefinition: its resource (storage version) is watched from now
+ * on. A deleted CRD's resource stays watched, idle, in case it comes back. */
+static void crd_changed(gc_t *gc, const json_t *crd)
+{
+    const json_t *spec = json_object_get(crd, "spec");
+    const json_t *names = json_object_get(spec, "names");
+    bool established = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(json_object_get(crd, "status"), "conditions"), i, v)
+    {
+        if (!strcmp(k1s_ctrl_str(v, "type"), "Established"))
+            established = !strcmp(k1s_ctrl_str(v, "status"), "True");
+    }
+    const char *version = NULL;
+    json_array_foreach(json_object_get(spec, "versions"), i, v)
+    {
+        if (json_is_true(json_object_get(v, "storage")))
+            version = k1s_ctrl_str(v, "name");
+    }
+    k1s_gvr_t gvr = {k1s_ctrl_str(spec, "group"), version, k1s_ctrl_str(names, "plural"),
+                     !strcmp(k1s_ctrl_str(spec, "scope"), "Namespaced")};
+    if (!established || !version || !*gvr.group || !*gvr.resource || k1s_ctrl_deleting(crd))
+        return;
+    for (size_t k = 0; k < gc->nw; k++)
+        if (!strcmp(gc->w[k]->gvr.group, gvr.group) &&
+            !strcmp(gc->w[k]->gvr.resource, gvr.resource))
+            return;
+    k1s_debug("garbage collector: watching %s.%s", gvr.resource, gvr.group);
+    gc_watch_t *w = watch_add(gc, &gvr, k1s_ctrl_str(names, "kind"), true);
+    k1s_informer_start(w->inf);
+}
+
+static void crd_add(json_t *crd, void *arg)
+{
+    crd_changed(arg, crd);
+}
+
+static void crd_update(json_t *old, json_t *crd, void *arg)
+{
+    (void)old;
+    crd_changed(arg, crd);
+}
+
 static void *gc_start(k1s_ctrl_ctx_t *ctx)
 {
     gc_t *gc = k1s_xcalloc(1, sizeof(*gc));
     gc->ctx = ctx;
     gc->q_delete = k1s_workqueue_new(ctx->base, GC_WORKERS, attempt_delete, gc);
     gc->q_orphan = k1s_workqueue_new(ctx->base, GC_WORKERS, attempt_orphan, gc);
-    for (size_t i = 0; i < NWATCHED; i++) {
-        gc_watch_t *w = &gc->w[i];
-        w->gc = gc;
-        w->idx = (int)i;
-        w->inf = k1s_informer_factory_get(ctx->factory, &watched[i].gvr);
-        k1s_ctrl_index_owner(w->inf);
-        k1s_informer_handlers_t h = {on_add, on_update, on_delete, w};
-        k1s_informer_add_handlers(w->inf, &h);
-    }
+    for (size_t i = 0; i < NBUILTIN; i++)
+        watch_add(gc, &builtin[i].gvr, builtin[i].kind, false);
+    gc->crds = k1s_informer_factory_get(ctx->factory, &crds_gvr);
+    k1s_informer_handlers_t h = {crd_add, crd_update, NULL, gc};
+    k1s_informer_add_handlers(gc->crds, &h);
     return gc;
 }
 
@@ -741,6 +855,17 @@ static void gc_stop(void *state)
         free(v);
     k1s_strmap_free(&gc->uids);
     k1s_strmap_free(&gc->absent);
+    for (size_t i = 0; i < gc->nw; i++) {
+        gc_watch_t *w = gc->w[i];
+        if (w->custom) {
+            free((char *)w->gvr.group);
+            free((char *)w->gvr.version);
+            free((char *)w->gvr.resource);
+            free(w->kind);
+        }
+        free(w);
+    }
+    free(gc->w);
     free(gc);
 }
 

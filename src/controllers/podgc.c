@@ -123,8 +123,7 @@ static void deleted(const k1s_client_result_t *res, void *arg)
     if (res->status >= 300 && res->status != 404) {
         k1s_warn("pod garbage collector: deleting pod %s failed: %d %s", op->key, res->status,
                  res->message);
-        /* the informers will bring the pod back to us */
-        k1s_workqueue_add_rate_limited(op->pc->q, KEY_TERMINATED);
+        k1s_workqueue_add_rate_limited(op->pc->q, op->qkey); /* the pass that chose it */
     } else {
         k1s_debug("pod garbage collector: force-deleted pod %s", op->key);
     }
@@ -152,9 +151,10 @@ static void patched(const k1s_client_result_t *res, void *arg)
 
 /*
  * Marks pod Failed (with condition cond, taken; may be NULL) unless it
- * already finished, then deletes it with grace period 0.
+ * already finished, then deletes it with grace period 0. A failure retries
+ * the pass qkey.
  */
-static void force_delete(podgc_t *pc, const json_t *pod, json_t *cond)
+static void force_delete(podgc_t *pc, const json_t *pod, json_t *cond, const char *qkey)
 {
     char *key = k1s_ctrl_key(pod);
     if (k1s_strmap_has(&pc->inflight, key)) {
@@ -165,6 +165,7 @@ static void force_delete(podgc_t *pc, const json_t *pod, json_t *cond)
     podgc_op_t *op = k1s_xcalloc(1, sizeof(*op));
     op->pc = pc;
     op->key = key;
+    op->qkey = k1s_xstrdup(qkey);
     k1s_ctrl_split_key(key, &op->ns, &op->name);
     k1s_strmap_set(&pc->inflight, key, op);
     op->next = pc->ops;
@@ -237,14 +238,15 @@ static void gc_terminated(podgc_t *pc)
                   threshold);
         qsort(pods, n, sizeof(*pods), cmp_terminated);
         for (size_t i = 0; i < del; i++)
-            force_delete(pc, pods[i], NULL);
+            force_delete(pc, pods[i], NULL, KEY_TERMINATED);
     }
     free(pods);
 }
 
 /* Pods on an out-of-service node that are being deleted: their kubelet will not finish it. */
-static void gc_out_of_service(podgc_t *pc, const char *node_name)
+static void gc_out_of_service(podgc_t *pc, const char *key)
 {
+    const char *node_name = key + 4;
     json_t *node = k1s_informer_get(pc->nodes, NULL, node_name);
     if (!node || !out_of_service(node))
         return;
@@ -252,7 +254,7 @@ static void gc_out_of_service(podgc_t *pc, const char *node_name)
     int n = k1s_informer_by_index(pc->pods, "nodeName", node_name, &pods);
     for (int i = 0; i < n; i++)
         if (k1s_ctrl_deleting(pods[i]))
-            force_delete(pc, pods[i], NULL);
+            force_delete(pc, pods[i], NULL, key);
     free(pods);
 }
 
@@ -277,7 +279,8 @@ static void node_checked(const k1s_client_result_t *res, void *arg)
             force_delete(pc, pods[i],
                          json_pack("{s:s,s:s,s:s,s:s}", "type", "DisruptionTarget", "status",
                                    "True", "reason", "DeletionByPodGC", "message",
-                                   "PodGC: node no longer exists"));
+                                   "PodGC: node no longer exists"),
+                         op->qkey);
         }
         free(pods);
         k1s_workqueue_forget(op->q, op->qkey);
@@ -299,12 +302,12 @@ static void process(k1s_workqueue_t *q, const char *key, void *arg)
     if (!strcmp(key, KEY_TERMINATED)) {
         gc_terminated(pc);
     } else if (!strncmp(key, "oos/", 4)) {
-        gc_out_of_service(pc, key + 4);
+        gc_out_of_service(pc, key);
     } else if (!strncmp(key, "pod/", 4)) {
         /* an unscheduled pod being deleted */
         json_t *pod = k1s_ctrl_get_by_key(pc->pods, key + 4);
         if (pod && k1s_ctrl_deleting(pod) && !*node_of(pod))
-            force_delete(pc, pod, NULL);
+            force_delete(pc, pod, NULL, key);
     } else if (!strncmp(key, "node/", 5)) {
         /* the quarantine is over: is the node really gone? */
         const char *name = key + 5;

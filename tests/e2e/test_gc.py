@@ -76,7 +76,7 @@ def gone(s, ns, kind, name):
     return lambda: get(s, ns, kind, name) is None
 
 
-def test_background_deletes_dependents(gcs, gns):
+def test_background_deletes_dependents(gcs, gns, doomed):
     s = gcs
     owner = cm(s, gns, "owner")
     cm(s, gns, "dep1", [ref(owner)])
@@ -286,6 +286,15 @@ def test_delete_options_api(gcs, gns):
     s.kubectl("-n", gns, "patch", "job", "j", "--type=merge", "-p",
               '{"metadata":{"finalizers":null}}')
     wait(gone(s, gns, "job", "j"), "the job to go")
+    # deletecollection takes the policy too
+    owner = create(s, gns, {"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "coll", "labels": {"set": "x"}}})
+    cm(s, gns, "coll-dep", [ref(owner)])
+    code, body = s.json("DELETE", "/api/v1/namespaces/%s/configmaps?labelSelector=set%%3Dx" % gns,
+                        {"propagationPolicy": "Orphan"})
+    assert code == 200, body
+    wait(gone(s, gns, "configmap", "coll"), "the collection to go once orphaned")
+    assert "ownerReferences" not in get(s, gns, "configmap", "coll-dep")["metadata"]
 
 
 def pods_in(s, ns):
@@ -298,28 +307,86 @@ def set_phase(s, ns, name, phase):
               json.dumps({"status": {"phase": phase}}))
 
 
-def test_podgc(gcs, gns):
-    """Pods on a deleted node go after the 40 s quarantine, marked Failed with the
-    DisruptionTarget condition; meanwhile, terminated pods over the threshold (3) go oldest
-    first."""
+def test_foreground_chain_unblocks(gcs, gns):
+    """An object waited for by its owner whose own dependent already waits in the foreground
+    stops blocking the owner (upstream's cycle guard): the owner goes, the rest follows once the
+    held object at the bottom is released."""
     s = gcs
+    a = cm(s, gns, "a")
+    b = cm(s, gns, "b", [ref(a, block=True)])
+    c = cm(s, gns, "c", [ref(b, block=True)])
+    cm(s, gns, "d", [ref(c, block=True)], finalizers=["example.com/hold"])
+    s.kubectl("-n", gns, "delete", "configmap", "c", "--cascade=foreground", "--wait=false")
+    wait(lambda: (get(s, gns, "configmap", "d") or {}).get("metadata", {}).get(
+        "deletionTimestamp"), "d to be deleted")
+    s.kubectl("-n", gns, "delete", "configmap", "a", "--cascade=foreground", "--wait=false")
+    wait(gone(s, gns, "configmap", "a"), "a to go once b no longer blocks it")
+    bo = get(s, gns, "configmap", "b")
+    assert bo["metadata"]["deletionTimestamp"]
+    assert bo["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is False
+    s.kubectl("-n", gns, "patch", "configmap", "d", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    for name in ("d", "c", "b"):
+        wait(gone(s, gns, "configmap", name), name + " to go")
+
+
+def test_custom_resources(gcs, gns):
+    """Custom resources own and are owned like built-in ones, also for a CRD created while the
+    collector runs."""
+    s = gcs
+    s.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.gc.example.com"},
+        "spec": {"group": "gc.example.com", "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {
+                                   "type": "object",
+                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}))
+    s.kubectl("wait", "--for", "condition=established", "--timeout=30s",
+              "crd/widgets.gc.example.com")
+    w = create(s, gns, {"apiVersion": "gc.example.com/v1", "kind": "Widget",
+                        "metadata": {"name": "w"}})
+    cm(s, gns, "of-widget", [ref(w, block=True)])
+    owner = cm(s, gns, "owner")
+    create(s, gns, {"apiVersion": "gc.example.com/v1", "kind": "Widget",
+                    "metadata": {"name": "owned", "ownerReferences": [ref(owner)]}})
+    s.kubectl("-n", gns, "delete", "widget", "w", "--cascade=foreground", "--timeout=60s")
+    assert get(s, gns, "configmap", "of-widget") is None
+    s.kubectl("-n", gns, "delete", "configmap", "owner")
+    wait(gone(s, gns, "widget", "owned"), "the owned Widget to be collected")
+
+
+@pytest.fixture(scope="module")
+def doomed(gcs):
+    """Two pods on a node that is then deleted (one held by a finalizer), set up by the first
+    test of the module so that PodGC's 40 s quarantine runs while the other tests do."""
+    s = gcs
+    name = "gc-doomed"
+    s.kubectl("create", "namespace", name)
     s.kubectl("create", "-f", "-", input=json.dumps(
         {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "doomed"}}))
     spec = {"nodeName": "doomed", "containers": [{"name": "c", "image": "busybox"}]}
-    for name, fin in (("on-doomed", None), ("held-on-doomed", ["example.com/hold"])):
-        md = {"name": name}
+    for pod, fin in (("on-doomed", None), ("held-on-doomed", ["example.com/hold"])):
+        md = {"name": pod}
         if fin:
             md["finalizers"] = fin
-        create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec})
+        create(s, name, {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec})
     s.kubectl("delete", "node", "doomed")
-    t0 = time.time()
+    return name, time.time()
 
-    # terminated pods: 5 finished, threshold 3 -> the 2 oldest go
+
+def test_podgc_terminated(gcs, gns):
+    """Terminated pods over the threshold (3) go, oldest first; running ones do not count."""
+    s = gcs
     spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    # created in name order, so that age (then name, for equal timestamps) orders them
     for i in range(5):
         create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "done-%d" % i},
                         "spec": spec})
-        time.sleep(1.05)  # distinct creationTimestamps (second precision)
+    create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "running"},
+                    "spec": spec})
+    set_phase(s, gns, "running", "Running")
     for i in range(5):
         set_phase(s, gns, "done-%d" % i, "Succeeded" if i % 2 else "Failed")
 
@@ -327,25 +394,28 @@ def test_podgc(gcs, gns):
         names = {n for n in pods_in(s, gns) if n.startswith("done-")}
         return names == {"done-2", "done-3", "done-4"}
     wait(trimmed, "terminated pods over the threshold to be deleted")
-    # running pods do not count
-    create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "running"},
-                    "spec": spec})
-    set_phase(s, gns, "running", "Running")
     time.sleep(1)
-    assert {"done-2", "done-3", "done-4", "running"} <= set(pods_in(s, gns))
+    assert {"done-2", "done-3", "done-4", "running"} == set(pods_in(s, gns))
+    s.kubectl("-n", gns, "delete", "pods", "--all", "--wait=false")
 
-    # the doomed node's pods stay through the quarantine, then go
-    assert time.time() - t0 < 40
-    assert {"on-doomed", "held-on-doomed"} <= set(pods_in(s, gns))
-    wait(gone(s, gns, "pod", "on-doomed"), "the orphaned pod to be deleted", timeout=90)
+
+def test_podgc_node_gone(gcs, doomed):
+    """Pods on a deleted node go after the 40 s quarantine, marked Failed with the
+    DisruptionTarget condition first (seen on the one a finalizer holds)."""
+    s = gcs
+    ns, t0 = doomed
+    if time.time() - t0 < 35:
+        assert {"on-doomed", "held-on-doomed"} <= set(pods_in(s, ns))
+    wait(gone(s, ns, "pod", "on-doomed"), "the orphaned pod to be deleted", timeout=90)
     assert time.time() - t0 >= 39
-    held = get(s, gns, "pod", "held-on-doomed")
+    held = get(s, ns, "pod", "held-on-doomed")
     assert held["metadata"]["deletionTimestamp"]
     assert held["status"]["phase"] == "Failed"
     conds = {c["type"]: c for c in held["status"].get("conditions", [])}
     dt = conds["DisruptionTarget"]
     assert (dt["status"], dt["reason"], dt["message"]) == (
         "True", "DeletionByPodGC", "PodGC: node no longer exists")
-    s.kubectl("-n", gns, "patch", "pod", "held-on-doomed", "--type=merge", "-p",
+    # deleted with grace period 0, it goes as soon as its finalizer does
+    s.kubectl("-n", ns, "patch", "pod", "held-on-doomed", "--type=merge", "-p",
               '{"metadata":{"finalizers":null}}')
-    wait(gone(s, gns, "pod", "held-on-doomed"), "the held pod to go")
+    wait(gone(s, ns, "pod", "held-on-doomed"), "the held pod to go")
