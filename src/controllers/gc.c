@@ -203,7 +203,7 @@ static size_t dependents(gc_t *gc, const char *uid, json_t ***out)
     json_t **all = NULL;
     size_t n = 0;
     for (size_t i = 0; i < gc->nw; i++) {
-        json_t **part;
+        json_t **part = NULL;
         int k = k1s_informer_by_index(gc->w[i]->inf, "owner", uid, &part);
         if (k > 0) {
             all = k1s_xrealloc(all, (n + (size_t)k) * sizeof(*all));

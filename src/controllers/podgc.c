@@ -250,7 +250,7 @@ static void gc_out_of_service(podgc_t *pc, const char *key)
     json_t *node = k1s_informer_get(pc->nodes, NULL, node_name);
     if (!node || !out_of_service(node))
         return;
-    json_t **pods;
+    json_t **pods = NULL;
     int n = k1s_informer_by_index(pc->pods, "nodeName", node_name, &pods);
     for (int i = 0; i < n; i++)
         if (k1s_ctrl_deleting(pods[i]))
@@ -270,7 +270,7 @@ static void node_checked(const k1s_client_result_t *res, void *arg)
         op->next->prev = op->prev;
     const char *node_name = op->qkey + 5;
     if (res->status == 404) {
-        json_t **pods;
+        json_t **pods = NULL;
         int n = k1s_informer_by_index(pc->pods, "nodeName", node_name, &pods);
         for (int i = 0; i < n; i++) {
             k1s_debug("pod garbage collector: pod %s/%s is bound to node %s, which is gone",
@@ -311,7 +311,7 @@ static void process(k1s_workqueue_t *q, const char *key, void *arg)
     } else if (!strncmp(key, "node/", 5)) {
         /* the quarantine is over: is the node really gone? */
         const char *name = key + 5;
-        json_t **pods;
+        json_t **pods = NULL;
         int n = k1s_informer_by_index(pc->pods, "nodeName", name, &pods);
         free(pods);
         if (n > 0 && !k1s_informer_get(pc->nodes, NULL, name)) {

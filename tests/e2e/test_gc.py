@@ -419,3 +419,31 @@ def test_podgc_node_gone(gcs, doomed):
     s.kubectl("-n", ns, "patch", "pod", "held-on-doomed", "--type=merge", "-p",
               '{"metadata":{"finalizers":null}}')
     wait(gone(s, ns, "pod", "held-on-doomed"), "the held pod to go")
+
+
+def test_podgc_terminating(gcs, gns):
+    """Terminating pods on a NotReady node tainted node.kubernetes.io/out-of-service, and
+    terminating pods never scheduled, are force-deleted (marked Failed first)."""
+    s = gcs
+    s.kubectl("create", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gc-oos"}}))
+    spec = {"nodeName": "gc-oos", "containers": [{"name": "c", "image": "busybox"}]}
+    create(s, gns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stuck"},
+                    "spec": spec})
+    s.kubectl("-n", gns, "delete", "pod", "stuck", "--wait=false")
+    time.sleep(1)
+    assert get(s, gns, "pod", "stuck")["metadata"]["deletionTimestamp"]
+    s.kubectl("taint", "node", "gc-oos", "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute")
+    wait(gone(s, gns, "pod", "stuck"), "the terminating pod on the out-of-service node to go",
+         timeout=20)
+
+    create(s, gns, {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "unscheduled", "finalizers": ["example.com/hold"]},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    s.kubectl("-n", gns, "delete", "pod", "unscheduled", "--wait=false")
+    wait(lambda: get(s, gns, "pod", "unscheduled")["status"].get("phase") == "Failed",
+         "the unscheduled terminating pod to be marked Failed")
+    s.kubectl("-n", gns, "patch", "pod", "unscheduled", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    wait(gone(s, gns, "pod", "unscheduled"), "the unscheduled pod to go")
+    s.kubectl("delete", "node", "gc-oos")
