@@ -196,11 +196,15 @@ def test_multiple_owners_and_dangling(gcs, gns):
     assert get(s, gns, "configmap", "same-name") is not None
 
 
-def app_tree(s, ns):
-    """A Deployment, its ReplicaSet and two pods, wired with ownerReferences by hand."""
+def app_tree(s, ns, nodes=None):
+    """A Deployment, its ReplicaSet and two pods, wired with ownerReferences by hand; with
+    nodes, the pods are bound to them and take their 2 s grace period to stop."""
     labels = {"app": "web"}
     tmpl = {"metadata": {"labels": labels},
             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    if nodes:
+        tmpl["metadata"]["annotations"] = {"hollow.k1s.io/delete-after-grace": "true"}
+        tmpl["spec"]["terminationGracePeriodSeconds"] = 2
     dep = create(s, ns, {"apiVersion": "apps/v1", "kind": "Deployment",
                          "metadata": {"name": "web"},
                          "spec": {"replicas": 2, "selector": {"matchLabels": labels},
@@ -211,10 +215,13 @@ def app_tree(s, ns):
                         "spec": {"replicas": 2, "selector": {"matchLabels": labels},
                                  "template": tmpl}})
     for i in range(2):
+        spec = dict(tmpl["spec"])
+        if nodes:
+            spec["nodeName"] = nodes[i % len(nodes)]
         create(s, ns, {"apiVersion": "v1", "kind": "Pod",
-                       "metadata": {"name": "web-abc-%d" % i, "labels": labels,
-                                    "ownerReferences": [ref(rs, True, True)]},
-                       "spec": tmpl["spec"]})
+                       "metadata": dict(tmpl["metadata"], name="web-abc-%d" % i,
+                                        ownerReferences=[ref(rs, True, True)]),
+                       "spec": spec})
     return dep, rs
 
 
@@ -447,3 +454,40 @@ def test_podgc_terminating(gcs, gns):
               '{"metadata":{"finalizers":null}}')
     wait(gone(s, gns, "pod", "unscheduled"), "the unscheduled pod to go")
     s.kubectl("delete", "node", "gc-oos")
+
+
+def test_deployment_foreground_on_nodes(gcs, gns, hollow_nodes):
+    """Foreground deletion waits for pods that take their grace period to stop on their nodes:
+    whenever the Deployment is seen gone, so are its ReplicaSet and pods. A deleted node's
+    Lease (owned by the Node) is collected."""
+    s = gcs
+    cluster = hollow_nodes(s, 2, prefix="gcnode")
+    app_tree(s, gns, nodes=cluster.names)
+    s.kubectl("-n", gns, "wait", "--for=condition=Ready", "pod/web-abc-0", "pod/web-abc-1",
+              "--timeout=30s")
+    s.kubectl("-n", gns, "delete", "deployment", "web", "--cascade=foreground", "--wait=false")
+    saw_waiting = False
+    deadline = time.time() + 60
+    while True:
+        out = s.kubectl("-n", gns, "get", "deployments,replicasets,pods", "-o", "json").stdout
+        items = json.loads(out)["items"]
+        kinds = [i["kind"] for i in items]
+        if "Deployment" not in kinds:
+            assert not items, kinds  # listed after the Deployment: already gone too
+            break
+        d = next(i for i in items if i["kind"] == "Deployment")
+        assert d["metadata"]["deletionTimestamp"]
+        assert "foregroundDeletion" in d["metadata"]["finalizers"]
+        saw_waiting = saw_waiting or "Pod" in kinds
+        assert time.time() < deadline, kinds
+        time.sleep(0.2)
+    assert saw_waiting
+
+    name = cluster.names[1]
+    lease = s.kubectl("-n", "kube-node-lease", "get", "lease", name, "-o", "json").stdout
+    assert json.loads(lease)["metadata"]["ownerReferences"][0]["kind"] == "Node"
+    cluster.node(name).stop()
+    s.kubectl("delete", "node", name)
+    wait(lambda: not s.kubectl("-n", "kube-node-lease", "get", "lease", name,
+                               "--ignore-not-found").stdout.strip(),
+         "the deleted node's Lease to be collected")
