@@ -491,3 +491,29 @@ def test_deployment_foreground_on_nodes(gcs, gns, hollow_nodes):
     wait(lambda: not s.kubectl("-n", "kube-node-lease", "get", "lease", name,
                                "--ignore-not-found").stdout.strip(),
          "the deleted node's Lease to be collected")
+
+
+def test_gc_finishes_after_restart(fresh_server):
+    """Deletions started while no collector runs are finished by the next one (it works from
+    the finalizers and references it lists at start)."""
+    s = fresh_server
+    s.extra_args += ["--disable-controllers", "--disable-scheduler"]
+    s.start()
+    ns = "default"
+    owner = cm(s, ns, "owner")
+    cm(s, ns, "dep", [ref(owner)])
+    fg = cm(s, ns, "fg")
+    cm(s, ns, "fg-dep", [ref(fg, block=True)])
+    cm(s, ns, "dangling", [{"apiVersion": "v1", "kind": "ConfigMap", "name": "never",
+                            "uid": "5f2b6a0e-0000-4000-8000-000000000003"}])
+    s.kubectl("-n", ns, "delete", "configmap", "owner", "--cascade=orphan", "--wait=false")
+    s.kubectl("-n", ns, "delete", "configmap", "fg", "--cascade=foreground", "--wait=false")
+    time.sleep(0.5)
+    assert get(s, ns, "configmap", "owner")["metadata"]["finalizers"] == ["orphan"]
+    assert get(s, ns, "configmap", "fg")["metadata"]["finalizers"] == ["foregroundDeletion"]
+    s.stop()
+    s.extra_args.remove("--disable-controllers")
+    s.start()
+    for name in ("owner", "fg", "fg-dep", "dangling"):
+        wait(gone(s, ns, "configmap", name), name + " to go")
+    assert "ownerReferences" not in get(s, ns, "configmap", "dep")["metadata"]
