@@ -1145,6 +1145,28 @@ static void handle_delete(k1s_api_req_t *r)
     k1s_admission_validate(r, delete_validated);
 }
 
+/*
+ * A pod already being deleted gracefully and deleted again with a shorter
+ * grace period: its deletionTimestamp and deletionGracePeriodSeconds move
+ * up (kube-apiserver's BeforeDelete); returns true if they did.
+ */
+static bool shorten_grace(json_t *obj, int64_t grace)
+{
+    json_t *meta = k1s_obj_meta(obj);
+    json_int_t dgp = json_integer_value(json_object_get(meta, "deletionGracePeriodSeconds"));
+    const char *ts = meta_str(obj, "deletionTimestamp");
+    struct tm tm = {0};
+    if (grace < 0 || grace >= dgp || !ts || !strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return false;
+    time_t t = timegm(&tm) - (time_t)dgp + (time_t)grace;
+    char out[32];
+    gmtime_r(&t, &tm);
+    strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(meta, "deletionTimestamp", json_string(out));
+    json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(grace));
+    return true;
+}
+
 static void delete_validated(k1s_api_req_t *r)
 {
     int64_t grace = r->grace;
@@ -1157,7 +1179,11 @@ static void delete_validated(k1s_api_req_t *r)
     /* the orphan/foregroundDeletion finalizers, unless a pod's graceful deletion is pending */
     const json_t *dgp = json_object_get(k1s_obj_meta(obj), "deletionGracePeriodSeconds");
     bool pending_graceful = already && !strcmp(r->res->plural, "pods") && json_integer_value(dgp);
+    bool shortened = pending_graceful && shorten_grace(obj, grace);
+    if (shortened)
+        pending_graceful = false;
     bool fin_changed = !pending_graceful && k1s_gc_delete_finalizers(r->res, obj, r->propagation);
+    fin_changed = fin_changed || shortened;
     int plan = plan_delete(r->res, obj, grace);
     if (plan == 1 && grace == 0 && !strcmp(r->res->plural, "pods") &&
         json_array_size(finalizers_of(obj)) == 0)

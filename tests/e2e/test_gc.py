@@ -517,3 +517,24 @@ def test_gc_finishes_after_restart(fresh_server):
     for name in ("owner", "fg", "fg-dep", "dangling"):
         wait(gone(s, ns, "configmap", name), name + " to go")
     assert "ownerReferences" not in get(s, ns, "configmap", "dep")["metadata"]
+
+
+def test_shorter_grace_then_finalizer(gcs, gns):
+    """A pod deleted gracefully and then with grace period 0 (as a kubelet or `kubectl delete
+    --force` does) while a finalizer holds it goes as soon as the finalizer does."""
+    s = gcs
+    s.kubectl("create", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gc-grace"}}))
+    create(s, gns, {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "p", "finalizers": ["example.com/hold"]},
+                    "spec": {"nodeName": "gc-grace",
+                             "containers": [{"name": "c", "image": "busybox"}]}})
+    s.kubectl("-n", gns, "delete", "pod", "p", "--wait=false")
+    assert get(s, gns, "pod", "p")["metadata"]["deletionGracePeriodSeconds"] == 30
+    s.kubectl("-n", gns, "delete", "pod", "p", "--grace-period=0", "--force", "--wait=false")
+    md = get(s, gns, "pod", "p")["metadata"]
+    assert md["deletionGracePeriodSeconds"] == 0
+    s.kubectl("-n", gns, "patch", "pod", "p", "--type=merge", "-p",
+              '{"metadata":{"finalizers":null}}')
+    wait(gone(s, gns, "pod", "p"), "the pod to go with its finalizer", timeout=10)
+    s.kubectl("delete", "node", "gc-grace")
