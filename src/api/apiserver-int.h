@@ -115,6 +115,7 @@ typedef struct k1s_api_req {
     void *quota_charge;        /* usage charged by ResourceQuota until answered (admit-quota.c) */
     void *admit_chain;         /* the admission phase in progress (admission.c) */
     int64_t grace;             /* a delete's grace period, -1 for the object's own (rest.c) */
+    const char *propagation;   /* a delete's propagationPolicy (static string) or NULL */
     /* field manager (fieldmanager.c) */
     char *manager; /* fieldManager, or derived from the User-Agent */
     bool force;    /* apply: force=true */
@@ -190,6 +191,15 @@ json_t *k1s_rest_decode_body(k1s_api_req_t *r);
 int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, json_t *obj);
 /* Deletes (or starts graceful deletion of) a stored object; returns 0 or -errno. */
 int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key);
+
+/* --- gcpolicy.c: garbage-collection policy of deletes --- */
+/* Reads DeleteOptions' propagationPolicy / orphanDependents into *policy ("Orphan",
+ * "Background", "Foreground" or NULL). -EINVAL with *msg (new string) if invalid. */
+int k1s_gc_parse_delete_options(const json_t *opts, const char **policy, char **msg);
+/* Adds or removes the "orphan" and "foregroundDeletion" finalizers of obj (about to be
+ * deleted) as policy (or, if NULL, obj's finalizers and res's default) says; true if
+ * they changed. */
+bool k1s_gc_delete_finalizers(const k1s_resource_t *res, json_t *obj, const char *policy);
 
 /* --- watch.c --- */
 void k1s_watch_start(k1s_api_req_t *r, const char *prefix);

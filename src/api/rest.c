@@ -784,12 +784,15 @@ static void update_validated(k1s_api_req_t *r)
         json_object_set_new(meta, "generation", json_integer(g + 1));
     }
     /* A pod being deleted gracefully goes when its kubelet says so, a namespace when its
-     * spec.finalizers are done too (nslife.c); anything else as its last finalizer goes. */
+     * spec.finalizers are done too (nslife.c); anything else (a pod deleted with grace period
+     * 0 too) as its last finalizer goes. */
     bool is_ns = !strcmp(r->res->plural, "namespaces");
     const json_t *nsfin =
         is_ns ? json_object_get(json_object_get(newobj, "spec"), "finalizers") : NULL;
+    bool pod_waits = !strcmp(r->res->plural, "pods") &&
+                     json_integer_value(json_object_get(ometa, "deletionGracePeriodSeconds")) != 0;
     if (json_object_get(meta, "deletionTimestamp") && json_array_size(finalizers_of(newobj)) == 0 &&
-        strcmp(r->res->plural, "pods") && json_array_size(nsfin) == 0) {
+        !pod_waits && json_array_size(nsfin) == 0) {
         /* the last finalizer is gone: the object goes now */
         if (r->dry_run) {
             json_t *o = r->obj;
@@ -1106,6 +1109,13 @@ static void handle_delete(k1s_api_req_t *r)
         json_t *g = json_object_get(opts, "gracePeriodSeconds");
         if (json_is_integer(g))
             grace = json_integer_value(g);
+        char *msg = NULL;
+        if (k1s_gc_parse_delete_options(opts, &r->propagation, &msg) < 0) {
+            k1s_api_fail(r, 422, "Invalid", "%s", msg);
+            free(msg);
+            json_decref(opts);
+            return;
+        }
         json_t *dr = json_object_get(opts, "dryRun");
         if (json_is_array(dr) && json_array_size(dr) > 0)
             r->dry_run = true;
@@ -1135,6 +1145,28 @@ static void handle_delete(k1s_api_req_t *r)
     k1s_admission_validate(r, delete_validated);
 }
 
+/*
+ * A pod already being deleted gracefully and deleted again with a shorter
+ * grace period: its deletionTimestamp and deletionGracePeriodSeconds move
+ * up (kube-apiserver's BeforeDelete); returns true if they did.
+ */
+static bool shorten_grace(json_t *obj, int64_t grace)
+{
+    json_t *meta = k1s_obj_meta(obj);
+    json_int_t dgp = json_integer_value(json_object_get(meta, "deletionGracePeriodSeconds"));
+    const char *ts = meta_str(obj, "deletionTimestamp");
+    struct tm tm = {0};
+    if (grace < 0 || grace >= dgp || !ts || !strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return false;
+    time_t t = timegm(&tm) - (time_t)dgp + (time_t)grace;
+    char out[32];
+    gmtime_r(&t, &tm);
+    strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(meta, "deletionTimestamp", json_string(out));
+    json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(grace));
+    return true;
+}
+
 static void delete_validated(k1s_api_req_t *r)
 {
     int64_t grace = r->grace;
@@ -1144,6 +1176,14 @@ static void delete_validated(k1s_api_req_t *r)
     bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
     if (k1s_crd_is_crd(r->res) && !already)
         k1s_crd_prepare_delete(obj); /* its objects go first */
+    /* the orphan/foregroundDeletion finalizers, unless a pod's graceful deletion is pending */
+    const json_t *dgp = json_object_get(k1s_obj_meta(obj), "deletionGracePeriodSeconds");
+    bool pending_graceful = already && !strcmp(r->res->plural, "pods") && json_integer_value(dgp);
+    bool shortened = pending_graceful && shorten_grace(obj, grace);
+    if (shortened)
+        pending_graceful = false;
+    bool fin_changed = !pending_graceful && k1s_gc_delete_finalizers(r->res, obj, r->propagation);
+    fin_changed = fin_changed || shortened;
     int plan = plan_delete(r->res, obj, grace);
     if (plan == 1 && grace == 0 && !strcmp(r->res->plural, "pods") &&
         json_array_size(finalizers_of(obj)) == 0)
@@ -1154,7 +1194,7 @@ static void delete_validated(k1s_api_req_t *r)
         commit_delete(r);
         return;
     }
-    if (already) {
+    if (already && !fin_changed) {
         /* already being deleted: nothing more to do */
         json_decref(obj);
         json_t *o = r->old;
@@ -1176,14 +1216,18 @@ static void internal_done(int err, k1s_kv_t *kv, void *arg)
     k1s_ns_schedule(api);
 }
 
+/* gc: apply the garbage-collection policy (NULL: the default) as a user's delete would. */
 static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key,
-                              k1s_store_done_fn done, void *arg)
+                              bool gc, const char *policy, k1s_store_done_fn done, void *arg)
 {
     k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
     if (!kv)
         return -ENOENT;
     json_t *obj = k1s_obj_decode(kv->value);
     bool already = json_object_get(k1s_obj_meta(obj), "deletionTimestamp") != NULL;
+    const json_t *dgp = json_object_get(k1s_obj_meta(obj), "deletionGracePeriodSeconds");
+    bool pending_graceful = already && !strcmp(res->plural, "pods") && json_integer_value(dgp);
+    bool fin_changed = gc && !pending_graceful && k1s_gc_delete_finalizers(res, obj, policy);
     int plan = plan_delete(res, obj, -1);
     if (plan == 0) {
         json_decref(obj);
@@ -1195,7 +1239,7 @@ static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, c
         k1s_store_delete(api->store, key, done, arg);
         return 1;
     }
-    if (already) {
+    if (already && !fin_changed) {
         json_decref(obj);
         return 0;
     }
@@ -1209,7 +1253,7 @@ static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, c
 
 int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key)
 {
-    int rc = internal_delete_cb(api, res, key, internal_done, api);
+    int rc = internal_delete_cb(api, res, key, false, NULL, internal_done, api);
     return rc < 0 ? rc : 0;
 }
 
@@ -1303,6 +1347,18 @@ static void dc_one_done(int err, k1s_kv_t *kv, void *arg)
 
 static void handle_deletecollection(k1s_api_req_t *r)
 {
+    const char *policy = NULL;
+    if (r->http->body_len > 0) {
+        json_t *opts = json_loadb(r->http->body, r->http->body_len, 0, NULL);
+        char *msg = NULL;
+        if (opts && k1s_gc_parse_delete_options(opts, &policy, &msg) < 0) {
+            k1s_api_fail(r, 422, "Invalid", "%s", msg);
+            free(msg);
+            json_decref(opts);
+            return;
+        }
+        json_decref(opts);
+    }
     bool failed;
     k1s_list_filter_t *f = k1s_list_filter_new(r, &failed);
     if (failed)
@@ -1318,7 +1374,7 @@ static void handle_deletecollection(k1s_api_req_t *r)
     for (size_t i = 0; i < c.n; i++) {
         if (!r->dry_run) {
             w->pending++;
-            if (internal_delete_cb(r->api, r->res, c.keys[i], dc_one_done, w) <= 0)
+            if (internal_delete_cb(r->api, r->res, c.keys[i], true, policy, dc_one_done, w) <= 0)
                 w->pending--;
         }
         free(c.keys[i]);
