@@ -4,6 +4,15 @@
  */
 #include "controllers/controller.h"
 
+extern const k1s_controller_def_t k1s_ctrl_pvbinder;
+extern const k1s_controller_def_t k1s_ctrl_pvc_protection;
+extern const k1s_controller_def_t k1s_ctrl_pv_protection;
+extern const k1s_controller_def_t k1s_ctrl_localpath;
+
 const k1s_controller_def_t *const k1s_controllers[] = {
+    &k1s_ctrl_pvbinder,
+    &k1s_ctrl_pvc_protection,
+    &k1s_ctrl_pv_protection,
+    &k1s_ctrl_localpath,
     NULL,
 };
