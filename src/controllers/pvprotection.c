@@ -7,10 +7,13 @@
  * finalizer and every PersistentVolume kubernetes.io/pv-protection (the
  * controllers add them when missing; upstream's admission plugin adds them
  * at creation, these controllers cover objects created without). When a
- * claim is deleted its finalizer goes once no scheduled, unfinished pod
- * uses it (a volume naming the claim, or an ephemeral volume whose claim
- * is <pod>-<volume>); a deleted volume's once it is no longer Bound.
- * Until then `kubectl get pvc` shows the claim Terminating.
+ * claim is deleted its finalizer goes once no scheduled pod uses it (a
+ * volume naming the claim, whatever the pod's phase, or an ephemeral
+ * volume whose claim <pod>-<volume> the pod owns, until the pod is shut
+ * down); the informer's answer "unused" is checked with a live list of
+ * the namespace's pods, as upstream does. A deleted volume's finalizer
+ * goes once it is no longer Bound. Until then `kubectl get pvc` shows the
+ * claim Terminating.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,23 +75,33 @@ static bool needs_work(const prot_t *p, const json_t *o)
     return k1s_ctrl_deleting(o) ? has : !has;
 }
 
-/* Whether pod (scheduled, not finished) uses the claim ns/name. */
-static bool pod_uses(const json_t *pod, const char *claim)
+/*
+ * Whether the kubelet may mount or already mounted the claim for pod
+ * (upstream's podUsesPVC): the pod is scheduled and has a volume naming
+ * the claim, or an ephemeral volume whose claim <pod>-<volume> this pod
+ * owns while the pod is not shut down (deleted with grace period 0).
+ */
+static bool pod_uses(const json_t *pod, const json_t *claim)
 {
     const json_t *spec = json_object_get(pod, "spec");
-    if (!*k1s_ctrl_str(spec, "nodeName") || k1s_pod_is_terminated(pod))
+    if (!*k1s_ctrl_str(spec, "nodeName"))
         return false;
+    const char *name = k1s_ctrl_str(meta(claim), "name");
+    const json_t *grace = json_object_get(meta(pod), "deletionGracePeriodSeconds");
+    bool shut_down = k1s_ctrl_deleting(pod) && grace && json_integer_value(grace) == 0;
+    const json_t *owner = k1s_ctrl_controller_ref(claim);
+    bool owned = owner && !strcmp(k1s_ctrl_str(owner, "uid"), k1s_ctrl_str(meta(pod), "uid"));
     const char *pod_name = k1s_ctrl_str(meta(pod), "name");
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(spec, "volumes"), i, v)
     {
         const json_t *src = json_object_get(v, "persistentVolumeClaim");
-        if (src && !strcmp(k1s_ctrl_str(src, "claimName"), claim))
+        if (src && !strcmp(k1s_ctrl_str(src, "claimName"), name))
             return true;
-        if (json_object_get(v, "ephemeral")) {
+        if (json_object_get(v, "ephemeral") && !shut_down && owned) {
             char *n = k1s_xasprintf("%s-%s", pod_name, k1s_ctrl_str(v, "name"));
-            bool same = !strcmp(n, claim);
+            bool same = !strcmp(n, name);
             free(n);
             if (same)
                 return true;
@@ -97,16 +110,12 @@ static bool pod_uses(const json_t *pod, const char *claim)
     return false;
 }
 
-static bool claim_in_use(const prot_t *p, const json_t *claim)
+static bool any_pod_uses(json_t **pods, size_t n, const json_t *claim)
 {
-    json_t **pods = NULL;
-    int n =
-        k1s_informer_by_index(p->pods, "namespace", k1s_ctrl_str(meta(claim), "namespace"), &pods);
-    bool used = false;
-    for (int i = 0; i < n && !used; i++)
-        used = pod_uses(pods[i], k1s_ctrl_str(meta(claim), "name"));
-    free(pods);
-    return used;
+    for (size_t i = 0; i < n; i++)
+        if (pod_uses(pods[i], claim))
+            return true;
+    return false;
 }
 
 /* ---- handlers ---- */
@@ -153,8 +162,10 @@ static void pod_changed(prot_t *p, const json_t *pod)
 
 static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
-    (void)old_obj;
-    if (k1s_pod_is_terminated(new_obj) || k1s_ctrl_deleting(new_obj))
+    /* a pod shut down no longer holds its ephemeral claims */
+    if (k1s_ctrl_deleting(new_obj) &&
+        !json_equal(json_object_get(meta(old_obj), "deletionGracePeriodSeconds"),
+                    json_object_get(meta(new_obj), "deletionGracePeriodSeconds")))
         pod_changed(arg, new_obj);
 }
 
@@ -164,6 +175,31 @@ static void pod_delete(json_t *obj, void *arg)
 }
 
 /* ---- writes ---- */
+
+static write_ctx_t *new_write(prot_t *p, const char *key)
+{
+    write_ctx_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->p = p;
+    w->key = k1s_xstrdup(key);
+    w->next = p->writes;
+    if (p->writes)
+        p->writes->prev = w;
+    p->writes = w;
+    return w;
+}
+
+static void forget_write(write_ctx_t *w)
+{
+    prot_t *p = w->p;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->writes = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    free(w->key);
+    free(w);
+}
 
 static void written(const k1s_client_result_t *res, void *arg)
 {
@@ -177,14 +213,7 @@ static void written(const k1s_client_result_t *res, void *arg)
         k1s_workqueue_add_rate_limited(p->queue, w->key);
     }
     k1s_workqueue_done(p->queue, w->key);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        p->writes = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    free(w->key);
-    free(w);
+    forget_write(w);
 }
 
 /* Writes o with the finalizer added (add) or removed. */
@@ -206,17 +235,50 @@ static void set_finalizer(prot_t *p, const char *key, const json_t *o, bool add)
                 json_array_remove(fins, i);
         }
     }
-    write_ctx_t *w = k1s_xcalloc(1, sizeof(*w));
-    w->p = p;
-    w->key = k1s_xstrdup(key);
-    w->next = p->writes;
-    if (p->writes)
-        p->writes->prev = w;
-    p->writes = w;
+    write_ctx_t *w = new_write(p, key);
     const char *ns = k1s_ctrl_str(md, "namespace");
     k1s_client_update(p->ctx->client, p->claims ? &pvcs_gvr : &pvs_gvr, *ns ? ns : NULL, c, written,
                       w);
     json_decref(c);
+}
+
+static bool claim_in_use_cached(const prot_t *p, const json_t *claim)
+{
+    json_t **pods = NULL;
+    int n =
+        k1s_informer_by_index(p->pods, "namespace", k1s_ctrl_str(meta(claim), "namespace"), &pods);
+    bool used = n > 0 && any_pod_uses(pods, (size_t)n, claim);
+    free(pods);
+    return used;
+}
+
+/* The answer to the live list of the claim's namespace's pods: the cache may lag behind. */
+static void pods_listed(const k1s_client_result_t *res, void *arg)
+{
+    write_ctx_t *w = arg;
+    prot_t *p = w->p;
+    json_t *claim = k1s_ctrl_get_by_key(p->objs, w->key);
+    if (res->status != 200) {
+        k1s_debug("pvc-protection: %s: listing pods failed: %d %s", w->key, res->status,
+                  res->message);
+        k1s_workqueue_add_rate_limited(p->queue, w->key);
+    } else if (claim && needs_work(p, claim) && k1s_ctrl_deleting(claim)) {
+        json_t *items = json_object_get(res->obj, "items");
+        size_t n = json_array_size(items);
+        json_t **pods = k1s_xmalloc((n + 1) * sizeof(*pods));
+        for (size_t i = 0; i < n; i++)
+            pods[i] = json_array_get(items, i);
+        bool used = any_pod_uses(pods, n, claim);
+        free(pods);
+        if (!used) {
+            k1s_debug("pvc-protection: removing the finalizer of %s", w->key);
+            set_finalizer(p, w->key, claim, false); /* marks the key done when answered */
+            forget_write(w);
+            return;
+        }
+    }
+    k1s_workqueue_done(p->queue, w->key);
+    forget_write(w);
 }
 
 static void sync(k1s_workqueue_t *q, const char *key, void *arg)
@@ -233,10 +295,13 @@ static void sync(k1s_workqueue_t *q, const char *key, void *arg)
             set_finalizer(p, key, o, true);
             return;
         }
-        bool used = p->claims
-                        ? claim_in_use(p, o)
-                        : !strcmp(k1s_ctrl_str(json_object_get(o, "status"), "phase"), "Bound");
-        if (!used) {
+        if (p->claims && !claim_in_use_cached(p, o)) {
+            write_ctx_t *w = new_write(p, key);
+            k1s_client_list(p->ctx->client, &pods_gvr, k1s_ctrl_str(meta(o), "namespace"), NULL,
+                            pods_listed, w);
+            return;
+        }
+        if (!p->claims && strcmp(k1s_ctrl_str(json_object_get(o, "status"), "phase"), "Bound")) {
             k1s_debug("%s-protection: removing the finalizer of %s", p->claims ? "pvc" : "pv", key);
             set_finalizer(p, key, o, false);
             return;
