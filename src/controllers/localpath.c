@@ -354,7 +354,7 @@ static bool delete_volume(lp_t *l, const char *key, const json_t *pv)
 
 /* ---- the worker ---- */
 
-static void sync(k1s_workqueue_t *q, const char *key, void *arg)
+static void lp_sync(k1s_workqueue_t *q, const char *key, void *arg)
 {
     lp_t *l = arg;
     if (!k1s_informer_has_synced(l->pvs) || !k1s_informer_has_synced(l->pvcs) ||
@@ -382,7 +382,7 @@ static void *start(k1s_ctrl_ctx_t *ctx)
     lp_t *l = k1s_xcalloc(1, sizeof(*l));
     l->ctx = ctx;
     l->storage_dir = k1s_xasprintf("%s/storage", ctx->opts->data_dir);
-    l->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync, l);
+    l->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, lp_sync, l);
     l->pvs = k1s_informer_factory_get(ctx->factory, &pvs_gvr);
     l->pvcs = k1s_informer_factory_get(ctx->factory, &pvcs_gvr);
     l->classes = k1s_informer_factory_get(ctx->factory, &classes_gvr);

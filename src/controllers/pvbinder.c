@@ -612,12 +612,6 @@ static bool provision(pvb_t *b, const char *key, const json_t *claim)
         return set_claim_phase(b, key, claim, "Pending", NULL);
     }
     const char *prov = k1s_ctrl_str(sc, "provisioner");
-    if (!strcmp(prov, "kubernetes.io/no-provisioner")) {
-        k1s_recorder_event(b->ctx->recorder, claim, "Normal", "FailedBinding",
-                           "no persistent volumes available for this claim and no storage class "
-                           "is set");
-        return set_claim_phase(b, key, claim, "Pending", NULL);
-    }
     const char *a = ann(claim, ANN_STORAGE_PROVISIONER);
     const char *beta = ann(claim, ANN_BETA_STORAGE_PROVISIONER);
     if (!a || strcmp(a, prov) || !beta || strcmp(beta, prov)) {
@@ -798,7 +792,7 @@ static bool sync_volume(pvb_t *b, const char *key, const json_t *pv)
 
 /* ---- the worker ---- */
 
-static void sync(k1s_workqueue_t *q, const char *key, void *arg)
+static void pvb_sync(k1s_workqueue_t *q, const char *key, void *arg)
 {
     pvb_t *b = arg;
     if (!k1s_informer_has_synced(b->pvs) || !k1s_informer_has_synced(b->pvcs) ||
@@ -828,7 +822,7 @@ static void *start(k1s_ctrl_ctx_t *ctx)
 {
     pvb_t *b = k1s_xcalloc(1, sizeof(*b));
     b->ctx = ctx;
-    b->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync, b);
+    b->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, pvb_sync, b);
     b->pvs = k1s_informer_factory_get(ctx->factory, &pvs_gvr);
     b->pvcs = k1s_informer_factory_get(ctx->factory, &pvcs_gvr);
     b->classes = k1s_informer_factory_get(ctx->factory, &classes_gvr);

@@ -281,7 +281,7 @@ static void pods_listed(const k1s_client_result_t *res, void *arg)
     forget_write(w);
 }
 
-static void sync(k1s_workqueue_t *q, const char *key, void *arg)
+static void prot_sync(k1s_workqueue_t *q, const char *key, void *arg)
 {
     prot_t *p = arg;
     if (!k1s_informer_has_synced(p->objs) || (p->pods && !k1s_informer_has_synced(p->pods))) {
@@ -316,7 +316,7 @@ static void *start_common(k1s_ctrl_ctx_t *ctx, bool claims)
     prot_t *p = k1s_xcalloc(1, sizeof(*p));
     p->ctx = ctx;
     p->claims = claims;
-    p->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync, p);
+    p->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, prot_sync, p);
     p->objs = k1s_informer_factory_get(ctx->factory, claims ? &pvcs_gvr : &pvs_gvr);
     k1s_informer_handlers_t h = {obj_add, obj_update, NULL, p};
     k1s_informer_add_handlers(p->objs, &h);
