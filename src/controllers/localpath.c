@@ -26,7 +26,9 @@
  * there (the server's own node), then the PersistentVolume object.
  *
  * Events come from "rancher.io/local-path_k1s" as the provisioner's: Provisioning,
- * ProvisioningSucceeded, ProvisioningFailed, VolumeFailedDelete.
+ * ProvisioningSucceeded, ProvisioningFailed (also for access modes other
+ * than ReadWriteOnce and ReadWriteOncePod, which a node's directory cannot
+ * offer), VolumeFailedDelete.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -279,6 +281,22 @@ static bool provision(lp_t *l, const char *key, const json_t *claim)
     if (k1s_informer_get(l->pvs, NULL, pv_name)) {
         free(pv_name);
         return false; /* provisioned already; the binder binds it */
+    }
+    /* a directory on one node cannot be shared: as rancher's provisioner, no retry */
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(spec(claim), "accessModes"), i, m)
+    {
+        const char *mode = json_string_value(m) ? json_string_value(m) : "";
+        if (strcmp(mode, "ReadWriteOnce") && strcmp(mode, "ReadWriteOncePod")) {
+            k1s_recorder_event(l->ctx->recorder, claim, "Warning", "ProvisioningFailed",
+                               "failed to provision volume with StorageClass \"%s\": NodePath "
+                               "only supports ReadWriteOnce and ReadWriteOncePod (1.22+) access "
+                               "modes",
+                               cls);
+            free(pv_name);
+            return false;
+        }
     }
     const char *hostname = node;
     json_t *n = node ? k1s_informer_get(l->nodes, NULL, node) : NULL;

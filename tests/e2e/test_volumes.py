@@ -147,6 +147,16 @@ def test_prebound_volumes_bind_to_claims_that_fit(server, ns):
         wait_for(lambda: phase(server, "pvc", "too-big", ns) == "Bound", what="too-big Bound")
         assert get(server, "-n", ns, "pvc", "too-big")["spec"]["volumeName"] == ns + "-huge"
 
+        # once bound, nothing is written again (no controller fights over an object)
+        def versions():
+            objs = get(server, "-n", ns, "pvc")["items"] + get(server, "pv")["items"]
+            return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in objs
+                    if o["metadata"]["name"].startswith(ns) or o["metadata"].get("namespace") == ns}
+        wait_for(lambda: phase(server, "pv", ns + "-huge") == "Bound", what="huge Bound")
+        before = versions()
+        time.sleep(1.5)
+        assert versions() == before
+
         rows = {r["NAME"]: r for r in table(server, "-n", ns, "pvc")}
         assert rows["fits"]["STATUS"] == "Bound"
         assert rows["fits"]["VOLUME"] == small
@@ -218,6 +228,16 @@ def test_reclaim_retain_and_delete(server, ns):
         assert rows[keep]["STATUS"] == "Released"
         assert rows[keep]["CLAIM"] == ns + "/keep"
         assert rows[mnt]["STATUS"] == "Failed"
+        # a claim of the same name is another claim: the Released volume is not reused...
+        apply(server, pvc(ns, "keep", "1Gi", cls, selector={"v": "keep"}))
+        time.sleep(1)
+        assert phase(server, "pvc", "keep", ns) == "Pending"
+        # ...until the administrator clears its claimRef
+        server.kubectl("patch", "pv", keep, "--type=json",
+                       "-p", '[{"op":"remove","path":"/spec/claimRef"}]')
+        wait_for(lambda: phase(server, "pvc", "keep", ns) == "Bound", what="keep bound again")
+        server.kubectl("-n", ns, "delete", "pvc", "keep", timeout=60)
+        wait_for(lambda: phase(server, "pv", keep) == "Released", what=keep + " Released again")
         # a Released volume is deleted at once: nothing holds its pv-protection finalizer
         server.kubectl("delete", "pv", keep, timeout=30)
     finally:
@@ -256,6 +276,13 @@ def test_immediate_class_provisions_at_once(server, ns):
         r, msg, comp = wait_event(server, ns, "data", "ProvisioningSucceeded")
         assert msg == "Successfully provisioned volume " + name
         assert comp.startswith("rancher.io/local-path")
+
+        # a node's directory cannot be shared
+        apply(server, pvc(ns, "shared", "1Gi", cls, modes=("ReadWriteMany",)))
+        r, msg, comp = wait_event(server, ns, "shared", "ProvisioningFailed")
+        assert msg == ('failed to provision volume with StorageClass "%s": NodePath only supports '
+                       'ReadWriteOnce and ReadWriteOncePod (1.22+) access modes' % cls)
+        assert phase(server, "pvc", "shared", ns) == "Pending"
 
         # the node agent would create the directory; deleting the claim removes it and the volume
         os.makedirs(path)
