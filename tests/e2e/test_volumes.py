@@ -367,3 +367,31 @@ def test_claim_in_use_is_protected(server, ns, hollow_nodes):
         wait_for(lambda: get(server, "pv", name) is None, what="volume gone")
     finally:
         delete_pvs(server, name)
+
+
+def test_restart_keeps_bindings(fresh_server):
+    s = fresh_server
+    s.start()
+    apply(s, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+              "metadata": {"name": "now"}, "provisioner": "rancher.io/local-path",
+              "volumeBindingMode": "Immediate"},
+          pv("static", "1Gi", "manual"))
+    apply(s, pvc("default", "dyn", "1Gi", "now"), pvc("default", "stat", "1Gi", "manual"))
+    for n in ("dyn", "stat"):
+        wait_for(lambda n=n: phase(s, "pvc", n, "default") == "Bound", what=n + " Bound")
+    wait_for(lambda: all(v["status"]["phase"] == "Bound" for v in get(s, "pv")["items"]),
+             what="volumes Bound")
+
+    def versions():
+        objs = get(s, "-n", "default", "pvc")["items"] + get(s, "pv")["items"]
+        return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in objs}
+    before = versions()
+    s.stop(sig=9)
+    s.start()
+    # the controllers come back (a new claim is provisioned), see everything bound, provision
+    # nothing twice and write nothing
+    apply(s, pvc("default", "after", "1Gi", "now"))
+    wait_for(lambda: phase(s, "pvc", "after", "default") == "Bound", what="after Bound")
+    now = versions()
+    assert {k: v for k, v in now.items() if k in before} == before
+    assert len(get(s, "pv")["items"]) == 3
