@@ -23,7 +23,9 @@
  * this controller then binds. With volumeBindingMode WaitForFirstConsumer
  * the claim waits (Event WaitForFirstConsumer, or WaitForPodScheduled when
  * a pod uses it) until the scheduler names a node in the
- * volume.kubernetes.io/selected-node annotation.
+ * volume.kubernetes.io/selected-node annotation; a pod using it that is
+ * bound to a node without that (spec.nodeName, or a scheduler that does
+ * not handle volumes) makes this controller write the annotation itself.
  *
  * A volume whose claim is gone is Released; then its reclaim policy
  * applies: Retain keeps it, Delete removes a volume this controller may
@@ -333,27 +335,56 @@ static void class_update(json_t *old_obj, json_t *new_obj, void *arg)
     enqueue_unbound_claims(arg, k1s_ctrl_str(meta(new_obj), "name"));
 }
 
-/* A pod that uses claims: a claim waiting for its first consumer reports the pod. */
+/* Whether pod names the claim in a volume, or has an ephemeral volume whose claim it is. */
+static bool pod_refs_claim(const json_t *pod, const char *claim)
+{
+    const char *pod_name = k1s_ctrl_str(meta(pod), "name");
+    size_t plen = strlen(pod_name);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(spec(pod), "volumes"), i, v)
+    {
+        const json_t *src = json_object_get(v, "persistentVolumeClaim");
+        if (src && !strcmp(k1s_ctrl_str(src, "claimName"), claim))
+            return true;
+        if (json_object_get(v, "ephemeral") && !strncmp(claim, pod_name, plen) &&
+            claim[plen] == '-' && !strcmp(claim + plen + 1, k1s_ctrl_str(v, "name")))
+            return true;
+    }
+    return false;
+}
+
+/* A pod that uses claims: a claim waiting for its first consumer reports the pod, or follows
+ * it to its node. */
 static void pod_changed(pvb_t *b, const json_t *pod)
 {
     const char *ns = k1s_ctrl_str(meta(pod), "namespace");
+    const char *pod_name = k1s_ctrl_str(meta(pod), "name");
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(spec(pod), "volumes"), i, v)
     {
         const char *c = k1s_ctrl_str(json_object_get(v, "persistentVolumeClaim"), "claimName");
-        if (!*c)
-            continue;
-        json_t *claim = k1s_informer_get(b->pvcs, ns, c);
+        char *eph = NULL;
+        if (!*c && json_object_get(v, "ephemeral"))
+            c = eph = k1s_xasprintf("%s-%s", pod_name, k1s_ctrl_str(v, "name"));
+        json_t *claim = *c ? k1s_informer_get(b->pvcs, ns, c) : NULL;
         if (claim && !*k1s_ctrl_str(spec(claim), "volumeName"))
             enqueue_claim(b, claim);
+        free(eph);
     }
 }
 
 static void pod_add(json_t *obj, void *arg)
 {
-    if (!*k1s_ctrl_str(spec(obj), "nodeName"))
-        pod_changed(arg, obj);
+    pod_changed(arg, obj);
+}
+
+static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    /* a pod's volumes do not change; what matters is its scheduling */
+    if (strcmp(k1s_ctrl_str(spec(old_obj), "nodeName"), k1s_ctrl_str(spec(new_obj), "nodeName")))
+        pod_changed(arg, new_obj);
 }
 
 /* ---- writes ---- */
@@ -573,19 +604,12 @@ static void event_delayed(pvb_t *b, const json_t *claim)
     for (int i = 0; i < n; i++) {
         if (*k1s_ctrl_str(spec(pods[i]), "nodeName") || k1s_pod_is_terminated(pods[i]))
             continue;
-        size_t j;
-        json_t *v;
-        json_array_foreach(json_object_get(spec(pods[i]), "volumes"), j, v)
-        {
-            const json_t *src = json_object_get(v, "persistentVolumeClaim");
-            if (!strcmp(k1s_ctrl_str(src, "claimName"), name)) {
-                char *s = k1s_xasprintf("%s%s%s", names ? names : "", names ? "," : "",
-                                        k1s_ctrl_str(meta(pods[i]), "name"));
-                free(names);
-                names = s;
-                count++;
-                break;
-            }
+        if (pod_refs_claim(pods[i], name)) {
+            char *s = k1s_xasprintf("%s%s%s", names ? names : "", names ? "," : "",
+                                    k1s_ctrl_str(meta(pods[i]), "name"));
+            free(names);
+            names = s;
+            count++;
         }
     }
     free(pods);
@@ -596,6 +620,29 @@ static void event_delayed(pvb_t *b, const json_t *claim)
         k1s_recorder_event(b->ctx->recorder, claim, "Normal", "WaitForFirstConsumer",
                            "waiting for first consumer to be created before binding");
     free(names);
+}
+
+/*
+ * The node of a scheduled, unfinished pod using the claim, borrowed; NULL
+ * if none. The scheduler names the node in volume.kubernetes.io/
+ * selected-node before it binds such a pod; a pod bound without that (by a
+ * scheduler that does not bind volumes, or by a user's spec.nodeName) has
+ * chosen the node all the same, and the claim follows it there.
+ */
+static const char *consumer_node(pvb_t *b, const json_t *claim)
+{
+    json_t **pods = NULL;
+    int n =
+        k1s_informer_by_index(b->pods, "namespace", k1s_ctrl_str(meta(claim), "namespace"), &pods);
+    const char *node = NULL;
+    for (int i = 0; i < n && !node; i++) {
+        const char *nn = k1s_ctrl_str(spec(pods[i]), "nodeName");
+        if (*nn && !k1s_pod_is_terminated(pods[i]) && !k1s_ctrl_deleting(pods[i]) &&
+            pod_refs_claim(pods[i], k1s_ctrl_str(meta(claim), "name")))
+            node = nn;
+    }
+    free(pods);
+    return node;
 }
 
 /*
@@ -642,6 +689,15 @@ static bool sync_unbound_claim(pvb_t *b, const char *key, const json_t *claim)
         if (pv)
             return bind_step(b, key, pv, claim);
         if (delay) {
+            const char *node = consumer_node(b, claim);
+            if (node) {
+                json_t *c = json_deep_copy(claim);
+                set_annotation(c, ANN_SELECTED_NODE, node);
+                k1s_debug("persistentvolume-binder: claim %s follows its pod to node %s", key + 2,
+                          node);
+                put(b, key, &pvcs_gvr, c, false);
+                return true;
+            }
             event_delayed(b, claim);
             return set_claim_phase(b, key, claim, "Pending", NULL);
         }
@@ -831,8 +887,7 @@ static void *start(k1s_ctrl_ctx_t *ctx)
     k1s_informer_handlers_t hv = {pv_add, pv_update, pv_delete, b};
     k1s_informer_handlers_t hc = {pvc_add, pvc_update, pvc_delete, b};
     k1s_informer_handlers_t hs = {class_add, class_update, NULL, b};
-    /* a pod's volumes do not change, and its scheduling shows as selected-node on the claim */
-    k1s_informer_handlers_t hp = {pod_add, NULL, NULL, b};
+    k1s_informer_handlers_t hp = {pod_add, pod_update, NULL, b};
     k1s_informer_add_handlers(b->pvs, &hv);
     k1s_informer_add_handlers(b->pvcs, &hc);
     k1s_informer_add_handlers(b->classes, &hs);

@@ -339,6 +339,22 @@ def test_wait_for_first_consumer(server, ns, hollow_nodes):
     server.kubectl("-n", ns, "delete", "pvc", "later", timeout=60)
     wait_for(lambda: get(server, "pv", vol["metadata"]["name"]) is None, what="volume deleted")
 
+    # a pod put on a node without the scheduler: its claim follows it there
+    apply(server, pvc(ns, "follow", "1Gi"))
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "placed"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox:1.36"}],
+                 "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "follow"}}]}}))
+    wait_for(lambda: phase(server, "pvc", "follow", ns) == "Bound", what="follow Bound")
+    claim = get(server, "-n", ns, "pvc", "follow")
+    assert claim["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == node
+    vol = get(server, "pv", claim["spec"]["volumeName"])
+    assert vol["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0][
+        "values"] == [node]
+    server.kubectl("-n", ns, "delete", "pod", "placed", "--grace-period=0", "--force")
+    server.kubectl("-n", ns, "delete", "pvc", "follow", timeout=60)
+    wait_for(lambda: get(server, "pv", vol["metadata"]["name"]) is None, what="volume deleted")
+
 
 def test_claim_in_use_is_protected(server, ns, hollow_nodes):
     node = ns[:40] + "-n"
