@@ -411,3 +411,44 @@ def test_restart_keeps_bindings(fresh_server):
     now = versions()
     assert {k: v for k, v in now.items() if k in before} == before
     assert len(get(s, "pv")["items"]) == 3
+
+
+def test_generic_ephemeral_volume(server, ns):
+    cls = ns + "-now"
+    try:
+        apply(server, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                       "metadata": {"name": cls}, "provisioner": "rancher.io/local-path",
+                       "volumeBindingMode": "Immediate"})
+        # a claim of the name the pod's would get, not made for it
+        apply(server, pvc(ns, "squatted-scratch", "1Gi", cls))
+        tmpl = {"metadata": {"labels": {"app": "eph"}},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": cls,
+                         "resources": {"requests": {"storage": "1Gi"}}}}
+        for name in ("eph", "squatted"):
+            server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"nodeSelector": {"no-such-label": "x"},
+                         "containers": [{"name": "c", "image": "busybox:1.36"}],
+                         "volumes": [{"name": "scratch",
+                                      "ephemeral": {"volumeClaimTemplate": tmpl}}]}}))
+        wait_for(lambda: phase(server, "pvc", "eph-scratch", ns) == "Bound", what="claim Bound")
+        claim = get(server, "-n", ns, "pvc", "eph-scratch")
+        pod = get(server, "-n", ns, "pod", "eph")
+        assert claim["metadata"]["labels"] == {"app": "eph"}
+        assert claim["metadata"]["ownerReferences"] == [{
+            "apiVersion": "v1", "kind": "Pod", "name": "eph", "uid": pod["metadata"]["uid"],
+            "controller": True, "blockOwnerDeletion": True}]
+        r, msg, comp = wait_event(server, ns, "squatted", "FailedBinding")
+        assert msg == ("PVC %s/squatted-scratch was not created for pod %s/squatted (pod is not "
+                       "owner)" % (ns, ns))
+        assert comp == "ephemeral_volume"
+        # deleted under its pod, the claim comes back
+        server.kubectl("-n", ns, "delete", "pvc", "eph-scratch", "--wait=false")
+        wait_for(lambda: (get(server, "-n", ns, "pvc", "eph-scratch") or {}).get(
+            "metadata", {}).get("uid") not in (None, claim["metadata"]["uid"]),
+            what="the claim created again")
+    finally:
+        server.kubectl("-n", ns, "delete", "pod", "--all", "--grace-period=0", "--force",
+                       check=False)
+        server.kubectl("-n", ns, "delete", "pvc", "--all", "--wait=false", check=False)
+        server.kubectl("delete", "sc", cls, "--ignore-not-found", check=False)
