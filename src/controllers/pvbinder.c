@@ -25,7 +25,9 @@
  * a pod uses it) until the scheduler names a node in the
  * volume.kubernetes.io/selected-node annotation; a pod using it that is
  * bound to a node without that (spec.nodeName, or a scheduler that does
- * not handle volumes) makes this controller write the annotation itself.
+ * not handle volumes) makes this controller write the annotation itself
+ * (unless the class is kubernetes.io/no-provisioner: a static volume must
+ * be picked by node, which is the scheduler's part).
  *
  * A volume whose claim is gone is Released; then its reclaim policy
  * applies: Retain keeps it, Delete removes a volume this controller may
@@ -318,10 +320,19 @@ static void pvc_update(json_t *old_obj, json_t *new_obj, void *arg)
 static void pvc_delete(json_t *obj, void *arg)
 {
     pvb_t *b = arg;
-    /* its volume is released */
+    /* its volume is released: the one it names, and any pointing at it (a binding or a
+     * provisioning cut short) */
     const char *vol = k1s_ctrl_str(spec(obj), "volumeName");
     if (*vol)
         enqueue_volume_name(b, vol);
+    json_t **vols = NULL;
+    size_t n = k1s_informer_list(b->pvs, &vols);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *r = claim_ref(vols[i]);
+        if (r && !strcmp(k1s_ctrl_str(r, "uid"), k1s_ctrl_str(meta(obj), "uid")))
+            enqueue_volume_name(b, k1s_ctrl_str(meta(vols[i]), "name"));
+    }
+    free(vols);
 }
 
 static void class_add(json_t *obj, void *arg)
@@ -689,7 +700,13 @@ static bool sync_unbound_claim(pvb_t *b, const char *key, const json_t *claim)
         if (pv)
             return bind_step(b, key, pv, claim);
         if (delay) {
-            const char *node = consumer_node(b, claim);
+            /* as the scheduler, only for a class that provisions: static volumes of a
+             * no-provisioner class must be chosen by node, which is the scheduler's business */
+            json_t *sc = claim_class(b, claim);
+            const char *node =
+                strcmp(k1s_ctrl_str(sc, "provisioner"), "kubernetes.io/no-provisioner")
+                    ? consumer_node(b, claim)
+                    : NULL;
             if (node) {
                 json_t *c = json_deep_copy(claim);
                 set_annotation(c, ANN_SELECTED_NODE, node);
