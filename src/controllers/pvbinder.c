@@ -672,6 +672,13 @@ static bool provision(pvb_t *b, const char *key, const json_t *claim)
     const char *prov = k1s_ctrl_str(sc, "provisioner");
     const char *a = ann(claim, ANN_STORAGE_PROVISIONER);
     const char *beta = ann(claim, ANN_BETA_STORAGE_PROVISIONER);
+    /* before the annotation is written, so that it comes before the provisioner's Events */
+    k1s_recorder_event(b->ctx->recorder, claim, "Normal", "ExternalProvisioning",
+                       "Waiting for a volume to be created either by the external provisioner "
+                       "'%s' or manually by the system administrator. If volume creation is "
+                       "delayed, please verify that the provisioner is running and correctly "
+                       "registered.",
+                       prov);
     if (!a || strcmp(a, prov) || !beta || strcmp(beta, prov)) {
         json_t *c = json_deep_copy(claim);
         set_annotation(c, ANN_STORAGE_PROVISIONER, prov);
@@ -679,12 +686,6 @@ static bool provision(pvb_t *b, const char *key, const json_t *claim)
         put(b, key, &pvcs_gvr, c, false);
         return true;
     }
-    k1s_recorder_event(b->ctx->recorder, claim, "Normal", "ExternalProvisioning",
-                       "Waiting for a volume to be created either by the external provisioner "
-                       "'%s' or manually by the system administrator. If volume creation is "
-                       "delayed, please verify that the provisioner is running and correctly "
-                       "registered.",
-                       prov);
     return set_claim_phase(b, key, claim, "Pending", NULL);
 }
 
