@@ -452,3 +452,13 @@ def test_generic_ephemeral_volume(server, ns):
                        check=False)
         server.kubectl("-n", ns, "delete", "pvc", "--all", "--wait=false", check=False)
         server.kubectl("delete", "sc", cls, "--ignore-not-found", check=False)
+
+
+def test_local_path_can_be_turned_off(fresh_server):
+    s = fresh_server
+    s.extra_args += ["--kube-controller-manager-arg", "controllers=*,-local-path-provisioner"]
+    s.start()
+    # the binder runs (a claim of an unknown class is told so), the provisioner does not
+    apply(s, pvc("default", "c", "1Gi", "missing"))
+    wait_event(s, "default", "c", "ProvisioningFailed")
+    assert "local-path" not in s.kubectl("get", "sc").stdout
