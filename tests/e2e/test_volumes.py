@@ -157,6 +157,18 @@ def test_prebound_volumes_bind_to_claims_that_fit(server, ns):
         time.sleep(1.5)
         assert versions() == before
 
+        # growing a claim needs a class that allows expansion, and a bound claim
+        grow = '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}'
+        p = server.kubectl("-n", ns, "patch", "pvc", "fits", "-p", grow, check=False)
+        assert p.returncode != 0
+        assert ('persistentvolumeclaims "fits" is forbidden: only dynamically provisioned pvc can '
+                'be resized and the storageclass that provisions the pvc must support resize'
+                in p.stderr), p.stderr
+        p = server.kubectl("-n", ns, "patch", "pvc", "platinum", "-p", grow, check=False)
+        assert ('The PersistentVolumeClaim "platinum" is invalid: spec: Forbidden: spec is '
+                'immutable after creation except resources.requests and volumeAttributesClassName '
+                'for bound claims' in p.stderr), p.stderr
+
         rows = {r["NAME"]: r for r in table(server, "-n", ns, "pvc")}
         assert rows["fits"]["STATUS"] == "Bound"
         assert rows["fits"]["VOLUME"] == small
@@ -249,9 +261,13 @@ def test_immediate_class_provisions_at_once(server, ns):
     try:
         apply(server, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
                        "metadata": {"name": cls}, "provisioner": "rancher.io/local-path",
-                       "volumeBindingMode": "Immediate", "reclaimPolicy": "Delete"})
+                       "volumeBindingMode": "Immediate", "reclaimPolicy": "Delete",
+                       "allowVolumeExpansion": True})
         apply(server, pvc(ns, "data", "2Gi", cls))
         wait_for(lambda: phase(server, "pvc", "data", ns) == "Bound", what="data Bound")
+        # its class allows growing it
+        server.kubectl("-n", ns, "patch", "pvc", "data", "-p",
+                       '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}')
         claim = get(server, "-n", ns, "pvc", "data")
         name = "pvc-" + claim["metadata"]["uid"]
         assert claim["spec"]["volumeName"] == name
@@ -261,7 +277,7 @@ def test_immediate_class_provisions_at_once(server, ns):
         vol = get(server, "pv", name)
         path = os.path.join(server.data_dir, "storage", "%s_%s_data" % (name, ns))
         assert vol["spec"]["hostPath"] == {"path": path, "type": "DirectoryOrCreate"}
-        assert vol["spec"]["capacity"] == {"storage": "2Gi"}
+        assert vol["spec"]["capacity"] == {"storage": "2Gi"}  # nothing expands volumes yet
         assert vol["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
         assert vol["spec"]["storageClassName"] == cls
         assert "nodeAffinity" not in vol["spec"]
