@@ -25,9 +25,10 @@
  * a pod uses it) until the scheduler names a node in the
  * volume.kubernetes.io/selected-node annotation; a pod using it that is
  * bound to a node without that (spec.nodeName, or a scheduler that does
- * not handle volumes) makes this controller write the annotation itself
- * (unless the class is kubernetes.io/no-provisioner: a static volume must
- * be picked by node, which is the scheduler's part).
+ * not handle volumes) makes this controller write the annotation itself.
+ * A claim with a selected node binds only volumes whose node affinity
+ * that node meets (local volumes of a kubernetes.io/no-provisioner class),
+ * else is provisioned there.
  *
  * A volume whose claim is gone is Released; then its reclaim policy
  * applies: Retain keeps it, Delete removes a volume this controller may
@@ -59,12 +60,13 @@ static const k1s_gvr_t pvs_gvr = {"", "v1", "persistentvolumes", false};
 static const k1s_gvr_t pvcs_gvr = {"", "v1", "persistentvolumeclaims", true};
 static const k1s_gvr_t classes_gvr = {"storage.k8s.io", "v1", "storageclasses", false};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
+static const k1s_gvr_t nodes_gvr = {"", "v1", "nodes", false};
 
 typedef struct write_ctx write_ctx_t;
 
 typedef struct {
     k1s_ctrl_ctx_t *ctx;
-    k1s_informer_t *pvs, *pvcs, *classes, *pods;
+    k1s_informer_t *pvs, *pvcs, *classes, *pods, *nodes;
     k1s_workqueue_t *queue;
     write_ctx_t *writes; /* writes in flight, freed by stop() if never answered */
 } pvb_t;
@@ -195,15 +197,80 @@ static const char *mismatch(const json_t *claim, const json_t *pv)
     return NULL;
 }
 
+/* One requirement of a node selector term on a node's labels (or its name, for matchFields). */
+static bool requirement_matches(const json_t *req, const json_t *node, bool field)
+{
+    const char *key = k1s_ctrl_str(req, "key");
+    const char *op = k1s_ctrl_str(req, "operator");
+    const json_t *values = json_object_get(req, "values");
+    const char *val =
+        field ? (strcmp(key, "metadata.name") ? NULL : k1s_ctrl_str(meta(node), "name"))
+              : json_string_value(json_object_get(json_object_get(meta(node), "labels"), key));
+    if (!strcmp(op, "Exists"))
+        return val != NULL;
+    if (!strcmp(op, "DoesNotExist"))
+        return val == NULL;
+    bool in = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v)
+    {
+        if (val && json_string_value(v) && !strcmp(val, json_string_value(v)))
+            in = true;
+    }
+    if (!strcmp(op, "In"))
+        return in;
+    if (!strcmp(op, "NotIn"))
+        return !in;
+    if ((!strcmp(op, "Gt") || !strcmp(op, "Lt")) && val && json_array_size(values) == 1) {
+        char *e1, *e2;
+        const char *want = json_string_value(json_array_get(values, 0));
+        long long a = strtoll(val, &e1, 10), b = want ? strtoll(want, &e2, 10) : 0;
+        if (!*val || *e1 || !want || !*want || *e2)
+            return false;
+        return !strcmp(op, "Gt") ? a > b : a < b;
+    }
+    return false;
+}
+
+/* Whether node meets the volume's required node affinity (any term; an empty term matches
+ * nothing). A volume without one fits every node. */
+static bool node_affinity_matches(const json_t *pv, const json_t *node)
+{
+    const json_t *req = json_object_get(json_object_get(spec(pv), "nodeAffinity"), "required");
+    if (!req)
+        return true;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(req, "nodeSelectorTerms"), i, t)
+    {
+        const json_t *exprs = json_object_get(t, "matchExpressions");
+        const json_t *fields = json_object_get(t, "matchFields");
+        if (!json_array_size(exprs) && !json_array_size(fields))
+            continue;
+        bool ok = true;
+        size_t j;
+        json_t *r;
+        json_array_foreach(exprs, j, r) ok = ok && requirement_matches(r, node, false);
+        json_array_foreach(fields, j, r) ok = ok && requirement_matches(r, node, true);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
 /*
  * The best volume for an unbound claim among vols, borrowed; NULL if none
  * (upstream's findBestMatchForClaim). A volume pre-bound to the claim wins;
  * otherwise, unless binding waits for the first consumer, the Available
  * volume of the claim's class and volumeMode, matching its selector and
  * access modes, with the fewest access modes, then the least capacity at
- * least the request.
+ * least the request. With node (the one the scheduler chose for the
+ * claim, else NULL), only volumes whose node affinity that node meets
+ * count, as in the scheduler's own search.
  */
-static json_t *best_match(json_t **vols, size_t n, const json_t *claim, bool delay)
+static json_t *best_match(json_t **vols, size_t n, const json_t *claim, bool delay,
+                          const json_t *node)
 {
     k1s_quantity_t want, best_qty;
     claim_request(claim, &want);
@@ -214,9 +281,10 @@ static json_t *best_match(json_t **vols, size_t n, const json_t *claim, bool del
         json_t *pv = vols[i];
         if (strcmp(volume_mode(pv), volume_mode(claim)) || k1s_ctrl_deleting(pv))
             continue;
+        bool fits_node = !node || node_affinity_matches(pv, node);
         if (bound_to_claim(pv, claim))
-            return pv;
-        if (delay || strcmp(phase(pv), "Available") || claim_ref(pv))
+            return fits_node ? pv : NULL;
+        if (delay || strcmp(phase(pv), "Available") || claim_ref(pv) || !fits_node)
             continue;
         if (selector && !json_is_null(selector) &&
             !k1s_ctrl_selector_matches(selector, json_object_get(meta(pv), "labels")))
@@ -696,23 +764,27 @@ static bool sync_unbound_claim(pvb_t *b, const char *key, const json_t *claim)
         bool delay = wait_for_first_consumer(b, claim);
         json_t **vols = NULL;
         size_t n = k1s_informer_list(b->pvs, &vols);
-        json_t *pv = best_match(vols, n, claim, delay);
+        const char *sel = ann(claim, ANN_SELECTED_NODE);
+        json_t *node = NULL;
+        if (sel) {
+            node = k1s_informer_get(b->nodes, NULL, sel);
+            /* a node not (yet) seen: known by its name and hostname only */
+            node = node ? json_incref(node)
+                        : json_pack("{s:{s:s,s:{s:s}}}", "metadata", "name", sel, "labels",
+                                    "kubernetes.io/hostname", sel);
+        }
+        json_t *pv = best_match(vols, n, claim, delay, node);
+        json_decref(node);
         free(vols);
         if (pv)
             return bind_step(b, key, pv, claim);
         if (delay) {
-            /* as the scheduler, only for a class that provisions: static volumes of a
-             * no-provisioner class must be chosen by node, which is the scheduler's business */
-            json_t *sc = claim_class(b, claim);
-            const char *node =
-                strcmp(k1s_ctrl_str(sc, "provisioner"), "kubernetes.io/no-provisioner")
-                    ? consumer_node(b, claim)
-                    : NULL;
-            if (node) {
+            const char *consumer = consumer_node(b, claim);
+            if (consumer) {
                 json_t *c = json_deep_copy(claim);
-                set_annotation(c, ANN_SELECTED_NODE, node);
+                set_annotation(c, ANN_SELECTED_NODE, consumer);
                 k1s_debug("persistentvolume-binder: claim %s follows its pod to node %s", key + 2,
-                          node);
+                          consumer);
                 put(b, key, &pvcs_gvr, c, false);
                 return true;
             }
@@ -870,7 +942,8 @@ static void pvb_sync(k1s_workqueue_t *q, const char *key, void *arg)
 {
     pvb_t *b = arg;
     if (!k1s_informer_has_synced(b->pvs) || !k1s_informer_has_synced(b->pvcs) ||
-        !k1s_informer_has_synced(b->classes) || !k1s_informer_has_synced(b->pods)) {
+        !k1s_informer_has_synced(b->classes) || !k1s_informer_has_synced(b->pods) ||
+        !k1s_informer_has_synced(b->nodes)) {
         k1s_workqueue_add_after(q, key, 100);
         k1s_workqueue_done(q, key);
         return;
@@ -901,6 +974,7 @@ static void *start(k1s_ctrl_ctx_t *ctx)
     b->pvcs = k1s_informer_factory_get(ctx->factory, &pvcs_gvr);
     b->classes = k1s_informer_factory_get(ctx->factory, &classes_gvr);
     b->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
+    b->nodes = k1s_informer_factory_get(ctx->factory, &nodes_gvr);
     k1s_ctrl_index_namespace(b->pods);
     k1s_informer_handlers_t hv = {pv_add, pv_update, pv_delete, b};
     k1s_informer_handlers_t hc = {pvc_add, pvc_update, pvc_delete, b};

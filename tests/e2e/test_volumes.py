@@ -478,3 +478,38 @@ def test_local_path_can_be_turned_off(fresh_server):
     apply(s, pvc("default", "c", "1Gi", "missing"))
     wait_event(s, "default", "c", "ProvisioningFailed")
     assert "local-path" not in s.kubectl("get", "sc").stdout
+
+
+def test_local_volumes_bind_on_the_consumers_node(server, ns):
+    cls = ns + "-local"
+    names = [ns + "-a", ns + "-b"]
+    try:
+        apply(server, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                       "metadata": {"name": cls}, "provisioner": "kubernetes.io/no-provisioner",
+                       "volumeBindingMode": "WaitForFirstConsumer"})
+        vols = []
+        for n, size in zip(names, ("1Gi", "5Gi")):
+            v = pv(n, size, cls)
+            v["spec"]["local"] = {"path": "/mnt/disks/" + n}
+            del v["spec"]["hostPath"]
+            v["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": [n + "-node"]}]}]}}
+            vols.append(v)
+        apply(server, *vols)
+        apply(server, pvc(ns, "data", "1Gi", cls))
+        wait_event(server, ns, "data", "WaitForFirstConsumer")
+        # the pod lands on b's node: the claim gets b, not the smaller a
+        server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user"},
+            "spec": {"nodeName": names[1] + "-node",
+                     "containers": [{"name": "c", "image": "busybox:1.36"}],
+                     "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}}))
+        wait_for(lambda: phase(server, "pvc", "data", ns) == "Bound", what="data Bound")
+        assert get(server, "-n", ns, "pvc", "data")["spec"]["volumeName"] == names[1]
+        assert phase(server, "pv", names[0]) == "Available"
+    finally:
+        server.kubectl("-n", ns, "delete", "pod", "user", "--grace-period=0", "--force",
+                       check=False)
+        server.kubectl("-n", ns, "delete", "pvc", "--all", "--wait=false", check=False)
+        delete_pvs(server, *names)
+        server.kubectl("delete", "sc", cls, "--ignore-not-found", check=False)

@@ -31,7 +31,7 @@ static json_t *claim(const char *size, const char *cls, const char *mode)
 
 static const char *match_name(json_t **vols, size_t n, const json_t *c, bool delay)
 {
-    json_t *pv = best_match(vols, n, c, delay);
+    json_t *pv = best_match(vols, n, c, delay, NULL);
     return pv ? k1s_ctrl_str(meta(pv), "name") : NULL;
 }
 
@@ -127,12 +127,60 @@ static void test_prebound(void **state)
         json_decref(v[i]);
 }
 
+static void test_node_affinity(void **state)
+{
+    json_t *node = json_pack("{s:{s:s,s:{s:s,s:s,s:s}}}", "metadata", "name", "n1", "labels",
+                             "kubernetes.io/hostname", "h1", "zone", "z1", "cores", "8");
+    json_t *pv = vol("local", "1Gi", "", "ReadWriteOnce", "Available");
+    assert_true(node_affinity_matches(pv, node)); /* no affinity: any node */
+    struct {
+        const char *term;
+        bool want;
+    } cases[] = {
+        {"{\"matchExpressions\":[{\"key\":\"kubernetes.io/hostname\",\"operator\":\"In\","
+         "\"values\":[\"h0\",\"h1\"]}]}",
+         true},
+        {"{\"matchExpressions\":[{\"key\":\"kubernetes.io/hostname\",\"operator\":\"In\","
+         "\"values\":[\"h2\"]}]}",
+         false},
+        {"{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"NotIn\",\"values\":[\"z2\"]},"
+         "{\"key\":\"cores\",\"operator\":\"Gt\",\"values\":[\"4\"]}]}",
+         true},
+        {"{\"matchExpressions\":[{\"key\":\"cores\",\"operator\":\"Lt\",\"values\":[\"4\"]}]}",
+         false},
+        {"{\"matchExpressions\":[{\"key\":\"gpu\",\"operator\":\"DoesNotExist\"}]}", true},
+        {"{\"matchExpressions\":[{\"key\":\"gpu\",\"operator\":\"Exists\"}]}", false},
+        {"{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"n1\"]}]}",
+         true},
+        {"{}", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *term = json_loads(cases[i].term, 0, NULL);
+        assert_non_null(term);
+        json_object_set_new(json_object_get(pv, "spec"), "nodeAffinity",
+                            json_pack("{s:{s:[o]}}", "required", "nodeSelectorTerms", term));
+        assert_int_equal(node_affinity_matches(pv, node), cases[i].want);
+    }
+    /* with a node, a volume it does not meet is no match, even reserved for the claim */
+    json_t *c = claim("1Gi", "", "ReadWriteOnce");
+    json_t *v[] = {pv};
+    assert_null(best_match(v, 1, c, false, node));
+    assert_non_null(best_match(v, 1, c, false, NULL));
+    json_object_set_new(json_object_get(pv, "spec"), "claimRef",
+                        json_pack("{s:s,s:s}", "namespace", "ns", "name", "c"));
+    assert_null(best_match(v, 1, c, false, node));
+    json_decref(c);
+    json_decref(pv);
+    json_decref(node);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smallest_fit),
         cmocka_unit_test(test_access_modes_and_selector),
         cmocka_unit_test(test_prebound),
+        cmocka_unit_test(test_node_affinity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
