@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/workqueue.h"
 #include "controllers/controller.h"
@@ -399,7 +400,12 @@ static void *start(k1s_ctrl_ctx_t *ctx)
 {
     lp_t *l = k1s_xcalloc(1, sizeof(*l));
     l->ctx = ctx;
-    l->storage_dir = k1s_xasprintf("%s/storage", ctx->opts->data_dir);
+    /* hostPath volumes name absolute paths: a relative --data-dir is taken from here */
+    char cwd[4096];
+    if (ctx->opts->data_dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+        l->storage_dir = k1s_xasprintf("%s/%s/storage", cwd, ctx->opts->data_dir);
+    else
+        l->storage_dir = k1s_xasprintf("%s/storage", ctx->opts->data_dir);
     l->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, lp_sync, l);
     l->pvs = k1s_informer_factory_get(ctx->factory, &pvs_gvr);
     l->pvcs = k1s_informer_factory_get(ctx->factory, &pvcs_gvr);
