@@ -28,6 +28,8 @@ const k1s_admit_plugin_t k1s_admit_plugins[] = {
     {"PodSecurity", NULL, k1s_admit_podsecurity, false},
     {"DefaultTolerationSeconds", k1s_admit_default_tolerations, NULL, false},
     {"DefaultStorageClass", k1s_admit_default_storageclass, NULL, false},
+    {"StorageObjectInUseProtection", k1s_admit_storage_protection, NULL, false},
+    {"PersistentVolumeClaimResize", NULL, k1s_admit_pvc_resize, false},
     {"CertificateApproval", NULL, k1s_csr_admit_approval, false},
     {"CertificateSigning", NULL, k1s_csr_admit_signing, false},
     {"CertificateSubjectRestriction", NULL, k1s_csr_admit_subject, false},

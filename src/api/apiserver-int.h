@@ -346,6 +346,8 @@ int k1s_admit_limitranger_mutate(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_limitranger_validate(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_default_tolerations(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_default_storageclass(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_storage_protection(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_pvc_resize(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_podsecurity(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 /* Quota status keeper (admit-quota.c): watches the store, keeps status.used current. */

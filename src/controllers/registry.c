@@ -6,9 +6,22 @@
 
 extern const k1s_controller_def_t k1s_ctrl_garbagecollector;
 extern const k1s_controller_def_t k1s_ctrl_podgc;
+extern const k1s_controller_def_t k1s_ctrl_pvbinder;
+extern const k1s_controller_def_t k1s_ctrl_pvc_protection;
+extern const k1s_controller_def_t k1s_ctrl_pv_protection;
+extern const k1s_controller_def_t k1s_ctrl_localpath;
+extern const k1s_controller_def_t k1s_ctrl_ephemeral;
 
+/* one line per controller, for easy merges */
+/* clang-format off */
 const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_garbagecollector,
     &k1s_ctrl_podgc,
+    &k1s_ctrl_pvbinder,
+    &k1s_ctrl_pvc_protection,
+    &k1s_ctrl_pv_protection,
+    &k1s_ctrl_localpath,
+    &k1s_ctrl_ephemeral,
     NULL,
 };
+/* clang-format on */
