@@ -115,6 +115,7 @@ typedef struct k1s_api_req {
     void *quota_charge;        /* usage charged by ResourceQuota until answered (admit-quota.c) */
     void *admit_chain;         /* the admission phase in progress (admission.c) */
     int64_t grace;             /* a delete's grace period, -1 for the object's own (rest.c) */
+    bool eviction;             /* a delete for pods/eviction: answered with Status 201 */
     /* field manager (fieldmanager.c) */
     char *manager; /* fieldManager, or derived from the User-Agent */
     bool force;    /* apply: force=true */
@@ -188,8 +189,17 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
 json_t *k1s_rest_decode_body(k1s_api_req_t *r);
 /* Internal writes used by bootstrap and namespace termination (no HTTP request). */
 int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, json_t *obj);
+/*
+ * Deletes r->name of r->res as a DELETE with DeleteOptions opts (borrowed, may
+ * be NULL: gracePeriodSeconds, dryRun, preconditions) would, and answers.
+ */
+void k1s_rest_delete(k1s_api_req_t *r, const json_t *opts);
 /* Deletes (or starts graceful deletion of) a stored object; returns 0 or -errno. */
 int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key);
+
+/* --- eviction.c --- */
+/* POST pods/<name>/eviction: checks the pod's PodDisruptionBudget, then deletes. */
+void k1s_eviction_handle(k1s_api_req_t *r);
 
 /* --- watch.c --- */
 void k1s_watch_start(k1s_api_req_t *r, const char *prefix);

@@ -1,0 +1,219 @@
+"""PodDisruptionBudgets: the disruption controller keeps their status (`kubectl get pdb`), the
+pods/eviction subresource refuses an eviction that would break a budget with 429
+TooManyRequests and spends the budget otherwise, and `kubectl drain` waits for the budget to
+allow each eviction. Pods are placed on hollow nodes (hollow.py) by spec.nodeName.
+
+The server runs only the disruption controller, so that the pods the tests make by hand are not
+also managed by the ReplicaSet controller."""
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import Server
+
+
+@pytest.fixture(scope="module")
+def pdb_server():
+    tmp = tempfile.mkdtemp(prefix="k1s-e2e-pdb-")
+    s = Server(tmp, extra_args=["--kube-controller-manager-arg", "controllers=disruption"]).start()
+    yield s
+    s.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def ns(pdb_server, request):
+    """A namespace of the test's own on the module's server."""
+    name = "t-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
+    pdb_server.kubectl("create", "namespace", name)
+    yield name
+    pdb_server.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def wait_for(fn, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
+def apply(s, ns, *objs):
+    s.kubectl("-n", ns, "create", "-f", "-",
+              input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
+
+
+def pod(name, node, labels, owner=None):
+    p = {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": name, "labels": labels},
+         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
+                  "containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    if owner:
+        p["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                             "name": owner["metadata"]["name"],
+                                             "uid": owner["metadata"]["uid"],
+                                             "controller": True}]
+    return p
+
+
+def pdb(name, selector, min_available=None, max_unavailable=None):
+    spec = {"selector": {"matchLabels": selector}}
+    if min_available is not None:
+        spec["minAvailable"] = min_available
+    if max_unavailable is not None:
+        spec["maxUnavailable"] = max_unavailable
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": name}, "spec": spec}
+
+
+def get(s, ns, what):
+    return json.loads(s.kubectl("-n", ns, "get", what, "-o", "json").stdout)
+
+
+def ready_pods(s, ns, selector):
+    items = json.loads(s.kubectl("-n", ns, "get", "pods", "-l", selector, "-o", "json").stdout)["items"]
+    return [p["metadata"]["name"] for p in items
+            if not p["metadata"].get("deletionTimestamp") and
+            any(c["type"] == "Ready" and c["status"] == "True"
+                for c in p.get("status", {}).get("conditions", []))]
+
+
+def pdb_status(s, ns, name):
+    return get(s, ns, "pdb/" + name).get("status", {})
+
+
+def evict(s, ns, name):
+    return s.json("POST", "/api/v1/namespaces/%s/pods/%s/eviction" % (ns, name),
+                  {"apiVersion": "policy/v1", "kind": "Eviction",
+                   "metadata": {"name": name, "namespace": ns}})
+
+
+def test_pdb_status_and_eviction(pdb_server, ns, hollow_nodes):
+    s = pdb_server
+    hollow_nodes(s, 1, prefix="pdbev")
+    apply(s, ns, *[pod("web-%d" % i, "pdbev-0", {"app": "web"}) for i in range(3)])
+    wait_for(lambda: len(ready_pods(s, ns, "app=web")) == 3, what="3 ready pods")
+    apply(s, ns, pdb("web", {"app": "web"}, min_available=2))
+    st = wait_for(lambda: (lambda x: x if x.get("currentHealthy") == 3 else None)(pdb_status(s, ns, "web")),
+                  what="PDB status")
+    obj = get(s, ns, "pdb/web")
+    assert st["desiredHealthy"] == 2 and st["expectedPods"] == 3 and st["disruptionsAllowed"] == 1
+    assert st["observedGeneration"] == obj["metadata"]["generation"]
+    cond = [c for c in st["conditions"] if c["type"] == "DisruptionAllowed"][0]
+    assert cond["status"] == "True" and cond["reason"] == "SufficientPods"
+    out = s.kubectl("-n", ns, "get", "pdb", "web").stdout
+    assert out.split("\n")[0].split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE",
+                                          "ALLOWED", "DISRUPTIONS", "AGE"]
+    assert out.split("\n")[1].split()[:4] == ["web", "2", "N/A", "1"], out
+
+    # the first eviction spends the budget's one disruption
+    code, body = evict(s, ns, "web-0")
+    assert code == 201, body
+    assert body["kind"] == "Status" and body["status"] == "Success"
+    wait_for(lambda: "web-0" not in ready_pods(s, ns, "app=web"), what="web-0 gone")
+    st = wait_for(lambda: (lambda x: x if x.get("currentHealthy") == 2 else None)(pdb_status(s, ns, "web")),
+                  what="PDB status after eviction")
+    assert st["disruptionsAllowed"] == 0
+    cond = [c for c in st["conditions"] if c["type"] == "DisruptionAllowed"][0]
+    assert cond["status"] == "False" and cond["reason"] == "InsufficientPods"
+
+    # the second would break the budget
+    code, body = evict(s, ns, "web-1")
+    assert code == 429, body
+    assert body["reason"] == "TooManyRequests"
+    assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert body["details"]["causes"] == [{
+        "reason": "DisruptionBudget",
+        "message": "The disruption budget web needs 2 healthy pods and has 2 currently"}]
+    assert "web-1" in ready_pods(s, ns, "app=web")
+
+    # an eviction of a pod no budget covers is a delete
+    apply(s, ns, pod("lone", "pdbev-0", {"app": "lone"}))
+    wait_for(lambda: ready_pods(s, ns, "app=lone"), what="lone ready")
+    code, body = evict(s, ns, "lone")
+    assert code == 201, body
+
+    # two budgets over one pod: kube-apiserver's 500
+    apply(s, ns, pdb("web2", {"app": "web"}, max_unavailable=1))
+    code, body = evict(s, ns, "web-1")
+    assert code == 500, body
+    assert body["message"] == ("This pod has more than one PodDisruptionBudget, which the "
+                               "eviction subresource does not support.")
+
+
+def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes):
+    s = pdb_server
+    hollow_nodes(s, 1, prefix="pdbmu")
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "api"},
+          "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "api"}},
+                   "template": {"metadata": {"labels": {"app": "api"}},
+                                "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}}}
+    apply(s, ns, rs)
+    rs = get(s, ns, "rs/api")
+    apply(s, ns, *[pod("api-%d" % i, "pdbmu-0", {"app": "api"}, owner=rs) for i in range(3)])
+    wait_for(lambda: len(ready_pods(s, ns, "app=api")) == 3, what="3 ready pods")
+    apply(s, ns, pdb("api", {"app": "api"}, max_unavailable="50%"))
+    # expected pods come from the ReplicaSet's scale (4), not the 3 pods there are
+    st = wait_for(lambda: (lambda x: x if x.get("expectedPods") == 4 else None)(pdb_status(s, ns, "api")),
+                  what="PDB status")
+    assert st["currentHealthy"] == 3 and st["desiredHealthy"] == 2 and st["disruptionsAllowed"] == 1
+    out = s.kubectl("-n", ns, "get", "pdb", "api").stdout.split("\n")[1].split()
+    assert out[:4] == ["api", "N/A", "50%", "1"], out
+    # a budget with an unknown controller cannot be worked out: nothing may be disrupted
+    apply(s, ns, pdb("orphans", {"app": "orphan"}, min_available="50%"))
+    st = wait_for(lambda: pdb_status(s, ns, "orphans").get("conditions"), what="orphans status")
+    assert st[0]["reason"] == "InsufficientPods"
+    ev = s.kubectl("-n", ns, "get", "events", "--field-selector",
+                   "involvedObject.name=orphans,reason=NoPods", "-o", "json").stdout
+    assert json.loads(ev)["items"][0]["message"] == "No matching pods found"
+
+
+def test_drain_respects_pdb(pdb_server, ns, hollow_nodes):
+    s = pdb_server
+    hollow_nodes(s, 2, prefix="drain")
+    apply(s, ns, *[pod("db-%d" % i, "drain-0", {"app": "db"}) for i in range(2)])
+    apply(s, ns, pod("db-2", "drain-1", {"app": "db"}))
+    wait_for(lambda: len(ready_pods(s, ns, "app=db")) == 3, what="3 ready pods")
+    apply(s, ns, pdb("db", {"app": "db"}, min_available=2))
+    wait_for(lambda: pdb_status(s, ns, "db").get("disruptionsAllowed") == 1, what="PDB allows 1")
+
+    out = s.kubectl("cordon", "drain-1").stdout
+    assert "node/drain-1 cordoned" in out
+    assert get(s, "default", "node/drain-1")["spec"]["unschedulable"] is True
+    out = s.kubectl("uncordon", "drain-1").stdout
+    assert "node/drain-1 uncordoned" in out
+    assert not get(s, "default", "node/drain-1")["spec"].get("unschedulable")
+
+    env = {"KUBECONFIG": s.kubeconfig, "HOME": s.tmp}
+    import os
+    e = dict(os.environ)
+    e.update(env)
+    drain = subprocess.Popen(["kubectl", "drain", "drain-0", "--ignore-daemonsets", "--force",
+                              "--timeout=120s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=e)
+    try:
+        # one pod goes; the other waits for the budget
+        wait_for(lambda: len([p for p in ready_pods(s, ns, "app=db") if p != "db-2"]) == 1,
+                 what="one pod of drain-0 evicted")
+        assert get(s, "default", "node/drain-0")["spec"]["unschedulable"] is True
+        time.sleep(1.0)
+        assert drain.poll() is None, drain.communicate()
+        assert len(ready_pods(s, ns, "app=db")) == 2
+        # room in the budget: the drain finishes
+        apply(s, ns, pod("db-3", "drain-1", {"app": "db"}))
+        out, err = drain.communicate(timeout=90)
+    finally:
+        if drain.poll() is None:
+            drain.kill()
+            drain.communicate()
+    assert drain.returncode == 0, (out, err)
+    assert "Cannot evict pod as it would violate the pod's disruption budget." in err, err
+    assert "node/drain-0 drained" in out, out
+    assert sorted(ready_pods(s, ns, "app=db")) == ["db-2", "db-3"]
