@@ -5,8 +5,12 @@
 #include "controllers/controller.h"
 
 extern const k1s_controller_def_t k1s_ctrl_disruption;
+extern const k1s_controller_def_t k1s_ctrl_nodelifecycle;
+extern const k1s_controller_def_t k1s_ctrl_tainteviction;
 
 const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_disruption,
+    &k1s_ctrl_nodelifecycle,
+    &k1s_ctrl_tainteviction,
     NULL,
 };
