@@ -84,9 +84,94 @@ static bool opts_have_rv(const json_t *eviction)
     return json_is_string(json_object_get(pre, "resourceVersion"));
 }
 
+static void pod_written(int err, k1s_kv_t *kv, void *arg)
+{
+    (void)kv;
+    (void)arg;
+    if (err < 0)
+        k1s_debug("eviction: writing the DisruptionTarget condition: %s", strerror(-err));
+}
+
+/*
+ * Gives the pod the DisruptionTarget condition (EvictionByEvictionAPI), as
+ * the eviction subresource does before deleting, unless opts' preconditions
+ * fail (the delete then answers 409). A resourceVersion precondition in opts
+ * moves to the written version.
+ */
+static void add_disruption_condition(k1s_api_req_t *r, json_t *opts)
+{
+    k1s_store_t *store = r->api->store;
+    char *key = k1s_obj_key(r->res, r->ns, r->name);
+    k1s_kv_t *kv = k1s_store_get_latest(store, key);
+    if (!kv) {
+        free(key);
+        return;
+    }
+    json_t *pod = k1s_obj_decode(kv->value);
+    json_t *md = k1s_obj_meta(pod);
+    json_t *pre = json_object_get(opts, "preconditions");
+    const char *puid = json_string_value(json_object_get(pre, "uid"));
+    const char *prv = json_string_value(json_object_get(pre, "resourceVersion"));
+    char currv[32];
+    snprintf(currv, sizeof(currv), "%" PRId64, kv->mod_rev);
+    if ((puid && *puid && strcmp(puid, str_at(md, "uid"))) || (prv && *prv && strcmp(prv, currv))) {
+        json_decref(pod);
+        free(key);
+        return;
+    }
+    json_t *st = json_object_get(pod, "status");
+    if (!json_is_object(st)) {
+        st = json_object();
+        json_object_set_new(pod, "status", st);
+    }
+    json_t *conds = json_object_get(st, "conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        json_object_set_new(st, "conditions", conds);
+    }
+    json_t *c = NULL, *x;
+    size_t i;
+    json_array_foreach(conds, i, x)
+    {
+        if (!strcmp(str_at(x, "type"), "DisruptionTarget"))
+            c = x;
+    }
+    if (c && !strcmp(str_at(c, "status"), "True") &&
+        !strcmp(str_at(c, "reason"), "EvictionByEvictionAPI")) {
+        json_decref(pod);
+        free(key);
+        return;
+    }
+    if (!c) {
+        c = json_object();
+        json_array_append_new(conds, c);
+    }
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(c, "type", json_string("DisruptionTarget"));
+    json_object_set_new(c, "status", json_string("True"));
+    json_object_set_new(c, "lastProbeTime", json_null());
+    json_object_set_new(c, "lastTransitionTime", json_string(ts));
+    json_object_set_new(c, "reason", json_string("EvictionByEvictionAPI"));
+    json_object_set_new(c, "message", json_string("Eviction API: evicting"));
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(store));
+    json_object_set_new(md, "resourceVersion", json_string(rv));
+    if (prv && *prv)
+        json_object_set_new(pre, "resourceVersion", json_string(rv));
+    k1s_store_put(store, key, k1s_obj_encode(pod), k1s_obj_aux_new(r->res, pod), pod_written, NULL);
+    json_decref(pod);
+    free(key);
+}
+
 /* The delete proper; opts is taken. */
 static void do_delete(k1s_api_req_t *r, json_t *opts)
 {
+    if (!r->dry_run && !(json_array_size(json_object_get(opts, "dryRun")) > 0))
+        add_disruption_condition(r, opts);
     r->verb = "delete";
     free(r->sub);
     r->sub = NULL;

@@ -134,11 +134,19 @@ def test_pdb_status_and_eviction(pdb_server, ns, hollow_nodes):
         "message": "The disruption budget web needs 2 healthy pods and has 2 currently"}]
     assert "web-1" in ready_pods(s, ns, "app=web")
 
-    # an eviction of a pod no budget covers is a delete
-    apply(s, ns, pod("lone", "pdbev-0", {"app": "lone"}))
+    # an eviction of a pod no budget covers is a (graceful) delete, and the pod says why
+    lone = pod("lone", "pdbev-0", {"app": "lone"})
+    lone["metadata"]["annotations"] = {"hollow.k1s.io/delete-after-grace": "true"}
+    lone["spec"]["terminationGracePeriodSeconds"] = 30
+    apply(s, ns, lone)
     wait_for(lambda: ready_pods(s, ns, "app=lone"), what="lone ready")
     code, body = evict(s, ns, "lone")
     assert code == 201, body
+    p = get(s, ns, "pod/lone")
+    assert p["metadata"]["deletionTimestamp"]
+    dt = [c for c in p["status"]["conditions"] if c["type"] == "DisruptionTarget"][0]
+    assert (dt["status"], dt["reason"], dt["message"]) == ("True", "EvictionByEvictionAPI",
+                                                           "Eviction API: evicting")
 
     # two budgets over one pod: kube-apiserver's 500
     apply(s, ns, pdb("web2", {"app": "web"}, max_unavailable=1))
