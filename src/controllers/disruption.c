@@ -12,7 +12,8 @@
  * percentage of the expected pods) or expectedPods - spec.maxUnavailable;
  * expectedPods is the number of matched pods for an integer minAvailable,
  * else the sum of the scales of the pods' controllers (ReplicaSet,
- * Deployment, StatefulSet, ReplicationController; percentages round up).
+ * Deployment, StatefulSet; percentages round up; k1s serves no
+ * ReplicationControllers, and other kinds' scale subresources are not read).
  * disruptionsAllowed is currentHealthy - desiredHealthy (at least 0, and 0
  * when no pod is expected), with the DisruptionAllowed condition
  * (SufficientPods / InsufficientPods, or SyncFailed when the expected count
@@ -40,11 +41,10 @@ static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
 static const k1s_gvr_t rss_gvr = {"apps", "v1", "replicasets", true};
 static const k1s_gvr_t deps_gvr = {"apps", "v1", "deployments", true};
 static const k1s_gvr_t stss_gvr = {"apps", "v1", "statefulsets", true};
-static const k1s_gvr_t rcs_gvr = {"", "v1", "replicationcontrollers", true};
 
 typedef struct {
     k1s_ctrl_ctx_t *ctx;
-    k1s_informer_t *pdbs, *pods, *rss, *deps, *stss, *rcs;
+    k1s_informer_t *pdbs, *pods, *rss, *deps, *stss;
     k1s_workqueue_t *queue;
 } disruption_t;
 
@@ -173,8 +173,6 @@ static const char *find_scale(disruption_t *d, const char *ns, const json_t *ref
         o = owner_in(d->stss, ns, ref);
     } else if (!strcmp(kind, "Deployment") && group_is(ref, "apps")) {
         o = owner_in(d->deps, ns, ref);
-    } else if (!strcmp(kind, "ReplicationController") && group_is(ref, "")) {
-        o = owner_in(d->rcs, ns, ref);
     }
     if (!o)
         return NULL;
@@ -379,6 +377,13 @@ static json_t *fail_safe_status(const json_t *pdb, const char *err)
 static void sync_pdb(k1s_workqueue_t *q, const char *key, void *arg)
 {
     disruption_t *d = arg;
+    if (!k1s_informer_has_synced(d->pods) || !k1s_informer_has_synced(d->rss) ||
+        !k1s_informer_has_synced(d->deps) || !k1s_informer_has_synced(d->stss)) {
+        /* counting from half-filled caches would report pods missing: wait for them */
+        k1s_workqueue_add_after(q, key, 200);
+        k1s_workqueue_done(q, key);
+        return;
+    }
     json_t *pdb = k1s_ctrl_get_by_key(d->pdbs, key);
     if (!pdb || k1s_ctrl_deleting(pdb)) {
         k1s_workqueue_forget(q, key);
@@ -496,7 +501,6 @@ static void *disruption_start(k1s_ctrl_ctx_t *ctx)
     d->rss = k1s_informer_factory_get(ctx->factory, &rss_gvr);
     d->deps = k1s_informer_factory_get(ctx->factory, &deps_gvr);
     d->stss = k1s_informer_factory_get(ctx->factory, &stss_gvr);
-    d->rcs = k1s_informer_factory_get(ctx->factory, &rcs_gvr);
     k1s_ctrl_index_namespace(d->pdbs);
     k1s_ctrl_index_namespace(d->pods);
     d->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_pdb, d);
