@@ -42,11 +42,25 @@ static const k1s_gvr_t rss_gvr = {"apps", "v1", "replicasets", true};
 static const k1s_gvr_t deps_gvr = {"apps", "v1", "deployments", true};
 static const k1s_gvr_t stss_gvr = {"apps", "v1", "statefulsets", true};
 
+typedef struct lookup lookup_t;
+
 typedef struct {
     k1s_ctrl_ctx_t *ctx;
     k1s_informer_t *pdbs, *pods, *rss, *deps, *stss;
     k1s_workqueue_t *queue;
+    /* controllers of other kinds, through their scale subresource */
+    k1s_strmap_t plurals; /* "group/version/Kind" -> plural (malloc'd; "" if not served) */
+    k1s_strmap_t fetched; /* "pdb key\nuid" -> int64_t* scale (-1: no such controller) */
+    lookup_t *lookups;    /* in flight (freed at stop) */
 } disruption_t;
+
+/* One controller's scale being read for a budget's sync (getScaleController). */
+struct lookup {
+    disruption_t *d;
+    lookup_t *next, *prev;
+    int *left; /* lookups of this sync still out (shared) */
+    char *pdb_key, *uid, *group, *version, *kind, *ns, *name;
+};
 
 typedef struct {
     disruption_t *d;
@@ -153,10 +167,13 @@ static bool group_is(const json_t *ref, const char *group)
 /*
  * The controller and scale behind a pod's controller ref (as the finders of
  * kube-controller-manager): a ReplicaSet owned by a Deployment counts as
- * that Deployment. Returns the controller's uid (borrowed) and its scale,
- * or NULL when the controller is not one of the known kinds or not cached.
+ * that Deployment; other kinds are read through their scale subresource:
+ * their refs are added to to_fetch until fetch_scales() has read them for
+ * the budget pdb_key. Returns the controller's uid (borrowed) and its
+ * scale, or NULL when there is no such controller.
  */
-static const char *find_scale(disruption_t *d, const char *ns, const json_t *ref, int64_t *scale)
+static const char *find_scale(disruption_t *d, const char *pdb_key, const char *ns,
+                              const json_t *ref, json_t *to_fetch, int64_t *scale)
 {
     const char *kind = k1s_ctrl_str(ref, "kind");
     json_t *o = NULL;
@@ -173,6 +190,20 @@ static const char *find_scale(disruption_t *d, const char *ns, const json_t *ref
         o = owner_in(d->stss, ns, ref);
     } else if (!strcmp(kind, "Deployment") && group_is(ref, "apps")) {
         o = owner_in(d->deps, ns, ref);
+    } else {
+        /* another kind: its scale subresource, read by fetch_scales() for this sync */
+        char *fk = k1s_xasprintf("%s\n%s", pdb_key, k1s_ctrl_str(ref, "uid"));
+        int64_t *v = k1s_strmap_get(&d->fetched, fk);
+        free(fk);
+        if (!v) {
+            json_array_append(to_fetch, (json_t *)ref);
+            *scale = 0;
+            return k1s_ctrl_str(ref, "uid");
+        }
+        if (*v < 0)
+            return NULL;
+        *scale = *v;
+        return k1s_ctrl_str(ref, "uid");
     }
     if (!o)
         return NULL;
@@ -185,8 +216,8 @@ static const char *find_scale(disruption_t *d, const char *ns, const json_t *ref
  * controllers. Pods without a controller are counted in *unmanaged. On
  * failure returns -1 with *err set (new string).
  */
-static int expected_scale(disruption_t *d, const json_t *pdb, json_t **pods, int n, int64_t *out,
-                          int *unmanaged, char **err)
+static int expected_scale(disruption_t *d, const char *pdb_key, const json_t *pdb, json_t **pods,
+                          int n, json_t *to_fetch, int64_t *out, int *unmanaged, char **err)
 {
     const char *ns = k1s_ctrl_str(json_object_get(pdb, "metadata"), "namespace");
     /* scales by the controller's uid: a Deployment's pods of several ReplicaSets count once */
@@ -201,7 +232,7 @@ static int expected_scale(disruption_t *d, const json_t *pdb, json_t **pods, int
         if (k1s_strmap_get(&scales, k1s_ctrl_str(ref, "uid")))
             continue;
         int64_t scale = 0;
-        const char *uid = find_scale(d, ns, ref, &scale);
+        const char *uid = find_scale(d, pdb_key, ns, ref, to_fetch, &scale);
         if (!uid) {
             *err = k1s_xasprintf("found no controllers for pod \"%s\"",
                                  k1s_ctrl_str(json_object_get(pods[i], "metadata"), "name"));
@@ -234,15 +265,16 @@ typedef struct {
     int unmanaged;
 } counts_t;
 
-static int expected_counts(disruption_t *d, const json_t *pdb, json_t **pods, int n, counts_t *c,
-                           char **err)
+static int expected_counts(disruption_t *d, const char *pdb_key, const json_t *pdb, json_t **pods,
+                           int n, json_t *to_fetch, counts_t *c, char **err)
 {
     const json_t *spec = json_object_get(pdb, "spec");
     const json_t *max_un = json_object_get(spec, "maxUnavailable");
     const json_t *min_av = json_object_get(spec, "minAvailable");
     c->expected = c->desired = 0;
     if (max_un && !json_is_null(max_un)) {
-        if (expected_scale(d, pdb, pods, n, &c->expected, &c->unmanaged, err) < 0)
+        if (expected_scale(d, pdb_key, pdb, pods, n, to_fetch, &c->expected, &c->unmanaged, err) <
+            0)
             return -1;
         int64_t mu;
         if (scaled_value(max_un, c->expected, &mu) < 0) {
@@ -257,7 +289,8 @@ static int expected_counts(disruption_t *d, const json_t *pdb, json_t **pods, in
         c->desired = json_integer_value(min_av);
         c->expected = n;
     } else if (json_is_string(min_av)) {
-        if (expected_scale(d, pdb, pods, n, &c->expected, &c->unmanaged, err) < 0)
+        if (expected_scale(d, pdb_key, pdb, pods, n, to_fetch, &c->expected, &c->unmanaged, err) <
+            0)
             return -1;
         if (scaled_value(min_av, c->expected, &c->desired) < 0) {
             *err = k1s_xstrdup("invalid value for IntOrString: invalid type: string is not a "
@@ -374,6 +407,166 @@ static json_t *fail_safe_status(const json_t *pdb, const char *err)
     return st;
 }
 
+/* ---------- scales of other controllers ---------- */
+
+/* Drops the scales read for the budget key (each is used by one sync only). */
+static void forget_fetched(disruption_t *d, const char *key)
+{
+    size_t klen = strlen(key);
+    const char *k;
+    void *v;
+    char **drop = NULL;
+    size_t n = 0;
+    for (size_t i = 0; k1s_strmap_next(&d->fetched, &i, &k, &v);) {
+        if (!strncmp(k, key, klen) && k[klen] == '\n') {
+            drop = k1s_xrealloc(drop, (n + 1) * sizeof(*drop));
+            drop[n++] = k1s_xstrdup(k);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(k1s_strmap_del(&d->fetched, drop[i]));
+        free(drop[i]);
+    }
+    free(drop);
+}
+
+static void lookup_free(lookup_t *l)
+{
+    free(l->pdb_key);
+    free(l->uid);
+    free(l->group);
+    free(l->version);
+    free(l->kind);
+    free(l->ns);
+    free(l->name);
+    free(l);
+}
+
+/* The lookup is over with scale (-1: none): record it; the last one queues the sync again. */
+static void lookup_done(lookup_t *l, int64_t scale)
+{
+    disruption_t *d = l->d;
+    char *fk = k1s_xasprintf("%s\n%s", l->pdb_key, l->uid);
+    int64_t *v = k1s_xmalloc(sizeof(*v));
+    *v = scale;
+    free(k1s_strmap_set(&d->fetched, fk, v));
+    free(fk);
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        d->lookups = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    if (--*l->left == 0) {
+        free(l->left);
+        k1s_workqueue_add(d->queue, l->pdb_key);
+        k1s_workqueue_done(d->queue, l->pdb_key);
+    }
+    lookup_free(l);
+}
+
+static void scale_read(const k1s_client_result_t *res, void *arg)
+{
+    lookup_t *l = arg;
+    int64_t scale = -1;
+    const json_t *md = json_object_get(res->obj, "metadata");
+    if (res->status == 200 && !strcmp(k1s_ctrl_str(md, "uid"), l->uid)) {
+        json_t *r = json_object_get(json_object_get(res->obj, "spec"), "replicas");
+        scale = json_is_integer(r) ? json_integer_value(r) : 0;
+    } else if (res->status != 404) {
+        k1s_debug("disruption: reading the scale of %s %s/%s: %d %s", l->kind, l->ns, l->name,
+                  res->status, res->message);
+    }
+    lookup_done(l, scale);
+}
+
+static void read_scale(lookup_t *l, const char *plural)
+{
+    k1s_gvr_t gvr = {l->group, l->version, plural, true};
+    char *path = k1s_client_path(&gvr, l->ns, l->name, "scale");
+    k1s_client_request(l->d->ctx->client, "GET", path, NULL, NULL, scale_read, l);
+    free(path);
+}
+
+static char *gvk_key(const lookup_t *l)
+{
+    return k1s_xasprintf("%s/%s/%s", l->group, l->version, l->kind);
+}
+
+/* Discovery of the controller's group version: which resource is its kind. */
+static void discovered(const k1s_client_result_t *res, void *arg)
+{
+    lookup_t *l = arg;
+    const char *plural = "";
+    json_t *rs = json_object_get(res->obj, "resources");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rs, i, r)
+    {
+        const char *name = k1s_ctrl_str(r, "name");
+        if (!strchr(name, '/') && !strcmp(k1s_ctrl_str(r, "kind"), l->kind) &&
+            json_is_true(json_object_get(r, "namespaced"))) {
+            plural = name;
+            break;
+        }
+    }
+    if (res->status == 200) {
+        char *k = gvk_key(l);
+        free(k1s_strmap_set(&l->d->plurals, k, k1s_xstrdup(plural)));
+        free(k);
+    }
+    if (!*plural) {
+        lookup_done(l, -1);
+        return;
+    }
+    read_scale(l, plural);
+}
+
+/* Reads the scales of the controllers in refs for the budget key, then syncs it again. */
+static void fetch_scales(disruption_t *d, const char *key, const json_t *refs)
+{
+    int *left = k1s_xmalloc(sizeof(*left));
+    *left = (int)json_array_size(refs);
+    char *ns, *name;
+    k1s_ctrl_split_key(key, &ns, &name);
+    size_t i;
+    json_t *ref;
+    json_array_foreach(refs, i, ref)
+    {
+        lookup_t *l = k1s_xcalloc(1, sizeof(*l));
+        l->d = d;
+        l->left = left;
+        l->pdb_key = k1s_xstrdup(key);
+        l->uid = k1s_xstrdup(k1s_ctrl_str(ref, "uid"));
+        l->kind = k1s_xstrdup(k1s_ctrl_str(ref, "kind"));
+        l->name = k1s_xstrdup(k1s_ctrl_str(ref, "name"));
+        l->ns = k1s_xstrdup(ns);
+        const char *av = k1s_ctrl_str(ref, "apiVersion");
+        const char *slash = strchr(av, '/');
+        l->group = slash ? k1s_xstrndup(av, (size_t)(slash - av)) : k1s_xstrdup("");
+        l->version = k1s_xstrdup(slash ? slash + 1 : av);
+        l->next = d->lookups;
+        if (d->lookups)
+            d->lookups->prev = l;
+        d->lookups = l;
+        char *k = gvk_key(l);
+        const char *plural = k1s_strmap_get(&d->plurals, k);
+        free(k);
+        if (plural && *plural) {
+            read_scale(l, plural);
+        } else if (plural) {
+            lookup_done(l, -1);
+        } else {
+            char *path = *l->group ? k1s_xasprintf("/apis/%s/%s", l->group, l->version)
+                                   : k1s_xasprintf("/api/%s", l->version);
+            k1s_client_request(d->ctx->client, "GET", path, NULL, NULL, discovered, l);
+            free(path);
+        }
+    }
+    free(ns);
+    free(name);
+}
+
 static void sync_pdb(k1s_workqueue_t *q, const char *key, void *arg)
 {
     disruption_t *d = arg;
@@ -412,7 +605,19 @@ static void sync_pdb(k1s_workqueue_t *q, const char *key, void *arg)
     json_t *st;
     double now = k1s_ctrl_now();
     double recheck = -1;
-    if (expected_counts(d, pdb, pods, n, &c, &err) < 0) {
+    json_t *to_fetch = json_array();
+    int rc = expected_counts(d, key, pdb, pods, n, to_fetch, &c, &err);
+    if (json_array_size(to_fetch) > 0) {
+        /* some controllers' scales are to be read first; the sync runs again after */
+        free(err);
+        free(pods);
+        fetch_scales(d, key, to_fetch);
+        json_decref(to_fetch);
+        return;
+    }
+    json_decref(to_fetch);
+    forget_fetched(d, key);
+    if (rc < 0) {
         k1s_recorder_event(d->ctx->recorder, pdb, "Warning", "CalculateExpectedPodCountFailed",
                            "Failed to calculate the number of expected pods: %s", err);
         st = fail_safe_status(pdb, err);
@@ -518,6 +723,21 @@ static void disruption_stop(void *state)
     if (!d)
         return;
     k1s_workqueue_free(d->queue);
+    while (d->lookups) {
+        lookup_t *l = d->lookups;
+        d->lookups = l->next;
+        if (--*l->left == 0)
+            free(l->left);
+        lookup_free(l);
+    }
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&d->plurals, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&d->plurals);
+    for (size_t i = 0; k1s_strmap_next(&d->fetched, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&d->fetched);
     free(d);
 }
 

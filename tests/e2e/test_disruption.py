@@ -174,6 +174,42 @@ def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes)
     assert st["currentHealthy"] == 3 and st["desiredHealthy"] == 2 and st["disruptionsAllowed"] == 1
     out = s.kubectl("-n", ns, "get", "pdb", "api").stdout.split("\n")[1].split()
     assert out[:4] == ["api", "N/A", "50%", "1"], out
+    # pods of another kind of controller: its scale subresource counts
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "flocks.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "flocks", "singular": "flock", "kind": "Flock"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                      "spec": {"type": "object", "properties": {
+                                          "replicas": {"type": "integer"}}},
+                                      "status": {"type": "object", "properties": {
+                                          "replicas": {"type": "integer"}}}}}},
+                                  "subresources": {"scale": {"specReplicasPath": ".spec.replicas",
+                                                             "statusReplicasPath": ".status.replicas"}}}]}}
+    s.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    s.kubectl("wait", "--for", "condition=established", "--timeout=20s", "crd/flocks.example.com")
+    apply(s, ns, {"apiVersion": "example.com/v1", "kind": "Flock", "metadata": {"name": "birds"},
+                  "spec": {"replicas": 5}})
+    flock = get(s, ns, "flock/birds")
+    birds = [pod("bird-%d" % i, "pdbmu-0", {"app": "bird"}) for i in range(2)]
+    for b in birds:
+        b["metadata"]["ownerReferences"] = [{"apiVersion": "example.com/v1", "kind": "Flock",
+                                             "name": "birds", "uid": flock["metadata"]["uid"],
+                                             "controller": True}]
+    apply(s, ns, *birds)
+    wait_for(lambda: len(ready_pods(s, ns, "app=bird")) == 2, what="2 ready birds")
+    apply(s, ns, pdb("birds", {"app": "bird"}, min_available="20%"))
+    st = wait_for(lambda: (lambda x: x if x.get("expectedPods") == 5 else None)(pdb_status(s, ns, "birds")),
+                  what="birds PDB status")
+    assert st["currentHealthy"] == 2 and st["desiredHealthy"] == 1 and st["disruptionsAllowed"] == 1
+    s.kubectl("-n", ns, "scale", "flock/birds", "--replicas=10")
+    # the budget is worked out again on the next pod change
+    s.kubectl("-n", ns, "label", "pod", "bird-0", "touch=1")
+    st = wait_for(lambda: (lambda x: x if x.get("expectedPods") == 10 else None)(pdb_status(s, ns, "birds")),
+                  what="birds PDB status after scaling")
+    assert st["desiredHealthy"] == 2 and st["disruptionsAllowed"] == 0
+
     # a budget with an unknown controller cannot be worked out: nothing may be disrupted
     apply(s, ns, pdb("orphans", {"app": "orphan"}, min_available="50%"))
     st = wait_for(lambda: pdb_status(s, ns, "orphans").get("conditions"), what="orphans status")
