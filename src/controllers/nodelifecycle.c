@@ -1,6 +1,6 @@
 /*
- * The node lifecycle controller (kube-controller-manager's
- * "node-lifecycle-controller", service account node-controller): notices
+ * The node lifecycle controller (kube-controller-manager's "nodelifecycle",
+ * service account node-controller): notices
  * nodes whose kubelet went silent and taints nodes by their conditions.
  *
  * A node is alive while its Lease in kube-node-lease is renewed or its
@@ -21,6 +21,12 @@
  * node.kubernetes.io/unschedulable one. When the node reports Ready again
  * its taints go. Evicting the pods of NoExecute-tainted nodes is the taint
  * eviction controller's work (tainteviction.c).
+ *
+ * New NoExecute taints are paced by zone as upstream: at most one every
+ * 10 s per zone; none in a small zone where most nodes are down; and when
+ * no node of the cluster is Ready (a control plane cut off from its nodes,
+ * or a single-node cluster whose kubelet stalls) the NoExecute taints are
+ * removed everywhere, so that nothing is evicted.
  *
  * Nothing polls: one timer is armed for the earliest moment a node can
  * miss its grace period, and re-armed from there.
@@ -57,7 +63,9 @@ typedef struct {
     k1s_workqueue_t *queue;
     k1s_strmap_t health; /* node name -> health_t */
     struct event *timer;
-    double grace; /* seconds */
+    double grace;           /* seconds */
+    k1s_strmap_t zones;     /* zone -> double*: when the next NoExecute taint may come */
+    bool master_disruption; /* no node was Ready at the last look */
 } nodelife_t;
 
 typedef struct {
@@ -147,6 +155,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---------- handlers ---------- */
 
+/* Queues every node: the cluster's disruption state changed. */
+static void queue_all(nodelife_t *nl)
+{
+    json_t **nodes;
+    size_t n = k1s_informer_list(nl->nodes, &nodes);
+    for (size_t i = 0; i < n; i++)
+        k1s_workqueue_add(nl->queue, k1s_ctrl_str(json_object_get(nodes[i], "metadata"), "name"));
+    free(nodes);
+}
+
 static void node_seen(nodelife_t *nl, json_t *node)
 {
     const char *name = k1s_ctrl_str(json_object_get(node, "metadata"), "name");
@@ -174,9 +192,18 @@ static void node_add(json_t *node, void *arg)
     node_seen(nl, node);
 }
 
+static const char *ready_status(const json_t *node)
+{
+    json_t *c = node_condition(node, "Ready");
+    return c ? k1s_ctrl_str(c, "status") : "";
+}
+
 static void node_update(json_t *old, json_t *node, void *arg)
 {
     node_seen(arg, node);
+    /* a node's readiness counts in its zone's disruption state: look at every node again */
+    if (strcmp(ready_status(old), ready_status(node)))
+        queue_all(arg);
 }
 
 static void node_delete(json_t *node, void *arg)
@@ -186,6 +213,7 @@ static void node_delete(json_t *node, void *arg)
     k1s_recorder_event(nl->ctx->recorder, node, "Normal", "RemovingNode",
                        "Node %s event: Removing Node %s from Controller", name, name);
     health_free(k1s_strmap_del(&nl->health, name));
+    queue_all(nl);
 }
 
 static void lease_seen(json_t *lease, void *arg)
@@ -377,11 +405,44 @@ static int managed_index(const json_t *taint)
     return -1;
 }
 
+/* What may happen to the NoExecute taints (not-ready, unreachable) in a pass. */
+typedef enum {
+    NOEXEC_FOLLOW, /* follow the Ready condition */
+    NOEXEC_NO_NEW, /* keep or swap those there, add none (rate limit, zone disruption) */
+    NOEXEC_CLEAR,  /* remove them: every node is down (master disruption mode) */
+} noexec_mode_t;
+
+static bool has_taint(const json_t *node, size_t m)
+{
+    const json_t *cur = json_object_get(json_object_get(node, "spec"), "taints");
+    size_t i;
+    json_t *t;
+    json_array_foreach(cur, i, t)
+    {
+        if (managed_index(t) == (int)m)
+            return true;
+    }
+    return false;
+}
+
+/* Whether following the Ready condition would put a NoExecute taint on a node that has none. */
+static bool wants_new_noexec(const json_t *node)
+{
+    bool want[NMANAGED];
+    wanted_taints(node, want);
+    return (want[2] || want[3]) && !has_taint(node, 2) && !has_taint(node, 3);
+}
+
 /* The node's spec.taints as they should be, or NULL if they already are (new reference). */
-static json_t *reconciled_taints(const json_t *node)
+static json_t *reconciled_taints(const json_t *node, noexec_mode_t mode)
 {
     bool want[NMANAGED], have[NMANAGED] = {0};
     wanted_taints(node, want);
+    if (mode == NOEXEC_CLEAR) {
+        want[2] = want[3] = false;
+    } else if (mode == NOEXEC_NO_NEW && !has_taint(node, 2) && !has_taint(node, 3)) {
+        want[2] = want[3] = false;
+    }
     const json_t *cur = json_object_get(json_object_get(node, "spec"), "taints");
     json_t *out = json_array();
     bool changed = false;
@@ -431,6 +492,103 @@ static void taints_written(const k1s_client_result_t *res, void *arg)
     free(w);
 }
 
+/* ---------- disruption of zones ---------- */
+
+/* The node's zone (region and zone labels), as GetZoneKey; new string. */
+static char *zone_of(const json_t *node)
+{
+    const json_t *l = json_object_get(json_object_get(node, "metadata"), "labels");
+    const char *region = k1s_ctrl_str(l, "topology.kubernetes.io/region");
+    const char *zone = k1s_ctrl_str(l, "topology.kubernetes.io/zone");
+    if (!*region)
+        region = k1s_ctrl_str(l, "failure-domain.beta.kubernetes.io/region");
+    if (!*zone)
+        zone = k1s_ctrl_str(l, "failure-domain.beta.kubernetes.io/zone");
+    return k1s_xasprintf("%s:%s", region, zone);
+}
+
+typedef struct {
+    int size, not_ready;
+    bool any_ready; /* some node of the cluster is Ready */
+} zone_counts_t;
+
+/* Counts the nodes of zone and whether any node at all is Ready. */
+static void count_zone(nodelife_t *nl, const char *zone, zone_counts_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    json_t **nodes;
+    size_t n = k1s_informer_list(nl->nodes, &nodes);
+    for (size_t i = 0; i < n; i++) {
+        bool ready = cond_is(nodes[i], "Ready", "True");
+        c->any_ready |= ready;
+        char *z = zone_of(nodes[i]);
+        if (!strcmp(z, zone)) {
+            c->size++;
+            c->not_ready += !ready;
+        }
+        free(z);
+    }
+    free(nodes);
+}
+
+/*
+ * How the NoExecute taints of node may change now, as kube-controller-
+ * manager's zone states decide: every node down (master disruption mode:
+ * the kubelets are more likely cut off from the control plane than dead)
+ * removes them; a zone in partial disruption (more than 2 and at least
+ * 55% of its nodes not Ready) of fewer than 50 nodes gets no new ones;
+ * otherwise new ones come at most every 10 s per zone (100 s in a large
+ * partially disrupted zone). *retry_s is set when a new taint has to wait.
+ */
+static noexec_mode_t noexec_mode(nodelife_t *nl, const json_t *node, double *retry_s)
+{
+    *retry_s = 0;
+    char *zone = zone_of(node);
+    zone_counts_t c;
+    count_zone(nl, zone, &c);
+    bool full = !c.any_ready;
+    if (full != nl->master_disruption) {
+        nl->master_disruption = full;
+        if (full) {
+            k1s_info("node lifecycle: no node is Ready; entering master disruption mode (no "
+                     "taint-based evictions)");
+        } else {
+            /* nodes get a fresh grace period, as when exiting the mode upstream */
+            double now = k1s_ctrl_now();
+            const char *k;
+            void *v;
+            for (size_t i = 0; k1s_strmap_next(&nl->health, &i, &k, &v);)
+                ((health_t *)v)->probe = now;
+            k1s_info("node lifecycle: some nodes are Ready; exiting master disruption mode");
+        }
+        queue_all(nl);
+    }
+    noexec_mode_t mode = NOEXEC_FOLLOW;
+    if (full) {
+        mode = NOEXEC_CLEAR;
+    } else if (wants_new_noexec(node)) {
+        bool partial = c.not_ready > 2 && (double)c.not_ready / (double)c.size >= 0.55;
+        if (partial && c.size < 50) {
+            mode = NOEXEC_NO_NEW;
+        } else {
+            double now = k1s_ctrl_now(), interval = partial ? 100.0 : 10.0;
+            double *next = k1s_strmap_get(&nl->zones, zone);
+            if (!next) {
+                next = k1s_xcalloc(1, sizeof(*next));
+                k1s_strmap_set(&nl->zones, zone, next);
+            }
+            if (now < *next) {
+                mode = NOEXEC_NO_NEW;
+                *retry_s = *next - now;
+            } else {
+                *next = now + interval;
+            }
+        }
+    }
+    free(zone);
+    return mode;
+}
+
 static void sync_node(k1s_workqueue_t *q, const char *name, void *arg)
 {
     nodelife_t *nl = arg;
@@ -453,7 +611,11 @@ static void sync_node(k1s_workqueue_t *q, const char *name, void *arg)
         json_decref(st);
         return; /* the taints follow when the new status comes back */
     }
-    json_t *taints = reconciled_taints(node);
+    double retry_s;
+    noexec_mode_t mode = noexec_mode(nl, node, &retry_s);
+    if (retry_s > 0)
+        k1s_workqueue_add_after(q, name, (uint64_t)(retry_s * 1000) + 10);
+    json_t *taints = reconciled_taints(node, mode);
     if (!taints) {
         k1s_workqueue_forget(q, name);
         k1s_workqueue_done(q, name);
@@ -511,6 +673,9 @@ static void nodelife_stop(void *state)
     for (size_t i = 0; k1s_strmap_next(&nl->health, &i, &k, &v);)
         health_free(v);
     k1s_strmap_free(&nl->health);
+    for (size_t i = 0; k1s_strmap_next(&nl->zones, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&nl->zones);
     free(nl);
 }
 

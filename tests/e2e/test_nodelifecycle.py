@@ -1,7 +1,8 @@
 """Node lifecycle and taint-based eviction: a hollow node (hollow.py) that stops renewing its Lease
 turns Ready=Unknown after the grace period (here 4 s through --kube-controller-manager-arg),
 gets the unreachable taints and its pods turn unready; pods are evicted when their
-tolerationSeconds run out, and the taints go when the node comes back. NoExecute taints set by
+tolerationSeconds run out, and the taints go when the node comes back. When every node is down
+(master disruption mode) nothing is evicted. NoExecute taints set by
 hand evict pods that do not tolerate them; cordoned nodes get the unschedulable taint.
 
 The server runs only the node lifecycle and taint eviction controllers, so that the hand-made
@@ -94,7 +95,8 @@ UNREACH = "node.kubernetes.io/unreachable"
 
 def test_silent_node_is_tainted_and_its_pods_evicted(nl_server, ns, hollow_nodes):
     s = nl_server
-    cluster = hollow_nodes(s, 1, prefix="nlc", lease_interval=1.0)
+    # two nodes: with one still Ready the cluster is not in master disruption mode
+    cluster = hollow_nodes(s, 2, prefix="nlc", lease_interval=1.0)
     node = cluster[0]
     wait_for(lambda: events(s, "default", "nlc-0", "RegisteredNode"), what="RegisteredNode")
     assert events(s, "default", "nlc-0", "RegisteredNode")[0] == \
@@ -189,3 +191,21 @@ def test_no_execute_taint_and_cordon(nl_server, ns, hollow_nodes):
     assert "SchedulingDisabled" in s.kubectl("get", "node", "nlt-0").stdout
     assert "node/nlt-0 uncordoned" in s.kubectl("uncordon", "nlt-0").stdout
     wait_for(lambda: not taints(s, "nlt-0"), what="unschedulable taint gone")
+
+
+def test_all_nodes_down_evicts_nothing(nl_server, ns, hollow_nodes):
+    s = nl_server
+    cluster = hollow_nodes(s, 1, prefix="nld", lease_interval=1.0)
+    create(s, ns, pod("brief", "nld-0", [{"key": UNREACH, "operator": "Exists",
+                                          "effect": "NoExecute", "tolerationSeconds": 1}]))
+    wait_for(lambda: ready(get(s, "pod/brief", ns)), what="brief ready")
+    cluster[0].stop()
+    wait_for(lambda: cond(get(s, "node/nld-0"), "Ready")["status"] == "Unknown", what="Unknown")
+    # the only node is down: more likely cut off than dead, so no NoExecute taint, no eviction
+    wait_for(lambda: (UNREACH, "NoSchedule") in taints(s, "nld-0"), what="NoSchedule taint")
+    time.sleep(3)
+    assert (UNREACH, "NoExecute") not in taints(s, "nld-0")
+    assert not get(s, "pod/brief", ns)["metadata"].get("deletionTimestamp")
+    assert not events(s, ns, "brief", "TaintManagerEviction")
+    cluster[0].start()
+    wait_for(lambda: not taints(s, "nld-0"), what="taints gone")

@@ -36,10 +36,10 @@ static char *taint_list(const json_t *taints)
     return out;
 }
 
-static void check_taints(const char *node_json, const char *want)
+static void check_taints_mode(const char *node_json, noexec_mode_t mode, const char *want)
 {
     json_t *node = parse(node_json);
-    json_t *t = reconciled_taints(node);
+    json_t *t = reconciled_taints(node, mode);
     if (!want) {
         assert_null(t);
     } else {
@@ -50,6 +50,11 @@ static void check_taints(const char *node_json, const char *want)
     }
     json_decref(t);
     json_decref(node);
+}
+
+static void check_taints(const char *node_json, const char *want)
+{
+    check_taints_mode(node_json, NOEXEC_FOLLOW, want);
 }
 
 static void test_taints_follow_conditions(void **state)
@@ -87,6 +92,53 @@ static void test_taints_follow_conditions(void **state)
                  NULL);
 }
 
+static void test_noexec_modes(void **state)
+{
+    const char *unknown =
+        "{\"status\": {\"conditions\": [{\"type\": \"Ready\", \"status\": \"Unknown\"}]}}";
+    /* rate-limited or in a disrupted zone: no new NoExecute taint, NoSchedule still */
+    check_taints_mode(unknown, NOEXEC_NO_NEW, "node.kubernetes.io/unreachable:NoSchedule");
+    /* ... but a swap of the one there is no new taint */
+    check_taints_mode("{\"spec\": {\"taints\": [{\"key\": \"node.kubernetes.io/not-ready\", "
+                      "\"effect\": \"NoExecute\"}]}, \"status\": {\"conditions\": "
+                      "[{\"type\": \"Ready\", \"status\": \"Unknown\"}]}}",
+                      NOEXEC_NO_NEW,
+                      "node.kubernetes.io/unreachable:NoSchedule,"
+                      "node.kubernetes.io/unreachable:NoExecute");
+    /* every node down: the NoExecute taints go */
+    check_taints_mode("{\"spec\": {\"taints\": [{\"key\": \"node.kubernetes.io/unreachable\", "
+                      "\"effect\": \"NoExecute\"}, {\"key\": \"node.kubernetes.io/unreachable\", "
+                      "\"effect\": \"NoSchedule\"}]}, \"status\": {\"conditions\": "
+                      "[{\"type\": \"Ready\", \"status\": \"Unknown\"}]}}",
+                      NOEXEC_CLEAR, "node.kubernetes.io/unreachable:NoSchedule");
+}
+
+static void test_wants_new_noexec(void **state)
+{
+    json_t *n =
+        parse("{\"status\": {\"conditions\": [{\"type\": \"Ready\", \"status\": \"False\"}]}}");
+    assert_true(wants_new_noexec(n));
+    json_decref(n);
+    n = parse("{\"spec\": {\"taints\": [{\"key\": \"node.kubernetes.io/unreachable\", "
+              "\"effect\": \"NoExecute\"}]}, "
+              "\"status\": {\"conditions\": [{\"type\": \"Ready\", \"status\": \"False\"}]}}");
+    assert_false(wants_new_noexec(n)); /* a swap */
+    json_decref(n);
+    n = parse("{\"status\": {\"conditions\": [{\"type\": \"Ready\", \"status\": \"True\"}]}}");
+    assert_false(wants_new_noexec(n));
+    json_decref(n);
+}
+
+static void test_zone_of(void **state)
+{
+    json_t *n = parse("{\"metadata\": {\"labels\": {\"topology.kubernetes.io/zone\": \"z1\", "
+                      "\"topology.kubernetes.io/region\": \"r\"}}}");
+    char *z = zone_of(n);
+    assert_string_equal(z, "r:z1");
+    free(z);
+    json_decref(n);
+}
+
 static void test_unknown_status(void **state)
 {
     nodelife_t nl = {.grace = 40};
@@ -120,7 +172,8 @@ static void test_unknown_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_taints_follow_conditions),
+        cmocka_unit_test(test_taints_follow_conditions), cmocka_unit_test(test_noexec_modes),
+        cmocka_unit_test(test_wants_new_noexec),         cmocka_unit_test(test_zone_of),
         cmocka_unit_test(test_unknown_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
