@@ -590,11 +590,17 @@ static void sync_pdb(k1s_workqueue_t *q, const char *key, void *arg)
     int nall = k1s_informer_by_index(d->pods, "namespace", ns, &all);
     json_t **pods = k1s_xcalloc((size_t)(nall > 0 ? nall : 0) + 1, sizeof(*pods));
     int n = 0;
-    for (int i = 0; i < nall; i++) {
-        if (k1s_ctrl_selector_matches(
-                sel, json_object_get(json_object_get(all[i], "metadata"), "labels")))
+    /* a missing selector selects nothing, {} every pod of the namespace (policy/v1) */
+    k1s_err_t serr = {0};
+    k1s_label_selector_t *ls =
+        sel && !json_is_null(sel) ? k1s_label_selector_from_json(sel, &serr) : NULL;
+    for (int i = 0; ls && i < nall; i++) {
+        if (k1s_label_selector_matches(
+                ls, json_object_get(json_object_get(all[i], "metadata"), "labels")))
             pods[n++] = all[i];
     }
+    k1s_label_selector_free(ls);
+    k1s_err_clear(&serr);
     if (nall >= 0)
         free(all);
     if (n == 0)

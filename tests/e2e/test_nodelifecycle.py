@@ -8,7 +8,7 @@ hand evict pods that do not tolerate them; cordoned nodes get the unschedulable 
 The server runs only the node lifecycle and taint eviction controllers, so that the hand-made
 pods are not touched by other controllers."""
 import json
-import os
+import re
 import shutil
 import tempfile
 import time
@@ -31,7 +31,7 @@ def nl_server():
 
 @pytest.fixture
 def ns(nl_server, request):
-    name = "t-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
+    name = "t-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50].strip("-")
     nl_server.kubectl("create", "namespace", name)
     yield name
     nl_server.kubectl("delete", "namespace", name, "--wait=false", check=False)
