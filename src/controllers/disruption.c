@@ -21,6 +21,10 @@
  *
  * Pods and budgets drive the work queue; an expiring disruptedPods entry is
  * the only timer. The status is written only when it changes.
+ *
+ * A pod that got the DisruptionTarget condition (from an eviction or the
+ * taint manager) but was still not being deleted two minutes later has the
+ * condition set back to False, as upstream does for stale disruptions.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,6 +39,8 @@
 
 /* kube-controller-manager's DeletionTimeout: how long an eviction may take to delete its pod */
 #define DELETION_TIMEOUT_S 120
+/* stalePodDisruptionTimeout: how long a pod may carry DisruptionTarget without being deleted */
+#define STALE_DISRUPTION_S 120
 
 static const k1s_gvr_t pdbs_gvr = {"policy", "v1", "poddisruptionbudgets", true};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
@@ -48,6 +54,7 @@ typedef struct {
     k1s_ctrl_ctx_t *ctx;
     k1s_informer_t *pdbs, *pods, *rss, *deps, *stss;
     k1s_workqueue_t *queue;
+    k1s_workqueue_t *stale; /* pods whose DisruptionTarget condition may be stale */
     /* controllers of other kinds, through their scale subresource */
     k1s_strmap_t plurals; /* "group/version/Kind" -> plural (malloc'd; "" if not served) */
     k1s_strmap_t fetched; /* "pdb key\nuid" -> int64_t* scale (-1: no such controller) */
@@ -101,14 +108,109 @@ static void pdb_update(json_t *old, json_t *obj, void *arg)
     enqueue_pdb(arg, obj);
 }
 
+/*
+ * Whether the pod carries a DisruptionTarget=True condition of a disruption
+ * that did not happen (the pod is not being deleted and not finished), and
+ * when it turns stale: *wait_s from now (nonTerminatingPodHasStaleDisruptionCondition).
+ */
+static bool stale_disruption(const json_t *pod, double *wait_s)
+{
+    if (k1s_ctrl_deleting(pod) || k1s_pod_is_terminated(pod))
+        return false;
+    json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        if (strcmp(k1s_ctrl_str(c, "type"), "DisruptionTarget"))
+            continue;
+        if (strcmp(k1s_ctrl_str(c, "status"), "True") ||
+            !strcmp(k1s_ctrl_str(c, "reason"), "TerminationByKubelet"))
+            return false;
+        int64_t t = k1s_ctrl_parse_time(k1s_ctrl_str(c, "lastTransitionTime"));
+        *wait_s = (t < 0 ? 0 : (double)t + STALE_DISRUPTION_S) - k1s_ctrl_now();
+        if (*wait_s < 0)
+            *wait_s = 0;
+        return true;
+    }
+    return false;
+}
+
+static void check_stale(disruption_t *d, const json_t *pod)
+{
+    double wait_s;
+    if (!stale_disruption(pod, &wait_s))
+        return;
+    char *key = k1s_ctrl_key(pod);
+    k1s_workqueue_add_after(d->stale, key, (uint64_t)(wait_s * 1000));
+    free(key);
+}
+
 static void pod_add(json_t *obj, void *arg)
 {
     enqueue_for_pod(arg, obj);
+    check_stale(arg, obj);
+}
+
+static void pod_delete(json_t *obj, void *arg)
+{
+    enqueue_for_pod(arg, obj);
+}
+
+static void stale_done(const k1s_client_result_t *res, void *arg)
+{
+    write_t *w = arg;
+    if (res->status >= 300 && res->status != 404) {
+        k1s_debug("disruption: resetting DisruptionTarget of pod %s: %d %s", w->key, res->status,
+                  res->message);
+        k1s_workqueue_add_rate_limited(w->d->stale, w->key);
+    } else {
+        k1s_workqueue_forget(w->d->stale, w->key);
+    }
+    k1s_workqueue_done(w->d->stale, w->key);
+    free(w->key);
+    free(w);
+}
+
+/* syncStalePodDisruption: DisruptionTarget back to False on a pod that was not disrupted. */
+static void sync_stale(k1s_workqueue_t *q, const char *key, void *arg)
+{
+    disruption_t *d = arg;
+    json_t *pod = k1s_ctrl_get_by_key(d->pods, key);
+    double wait_s;
+    if (!pod || !stale_disruption(pod, &wait_s)) {
+        k1s_workqueue_forget(q, key);
+        k1s_workqueue_done(q, key);
+        return;
+    }
+    if (wait_s > 0) {
+        k1s_workqueue_add_after(q, key, (uint64_t)(wait_s * 1000));
+        k1s_workqueue_done(q, key);
+        return;
+    }
+    char ts[32];
+    k1s_ctrl_format_time((int64_t)k1s_ctrl_now(), ts);
+    const json_t *md = json_object_get(pod, "metadata");
+    json_t *patch = json_pack("{s:{s:s}, s:{s:[{s:s, s:s, s:s}]}}", "metadata", "uid",
+                              k1s_ctrl_str(md, "uid"), "status", "conditions", "type",
+                              "DisruptionTarget", "status", "False", "lastTransitionTime", ts);
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    write_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->d = d;
+    w->key = k1s_xstrdup(key);
+    k1s_debug("disruption: pod %s was not deleted after its disruption; resetting DisruptionTarget",
+              key);
+    k1s_client_patch(d->ctx->client, &pods_gvr, k1s_ctrl_str(md, "namespace"),
+                     k1s_ctrl_str(md, "name"), "status", K1S_PATCH_STRATEGIC, body, false,
+                     stale_done, w);
+    free(body);
 }
 
 static void pod_update(json_t *old, json_t *obj, void *arg)
 {
     disruption_t *d = arg;
+    check_stale(d, obj);
     const json_t *ol = json_object_get(json_object_get(old, "metadata"), "labels");
     const json_t *nl = json_object_get(json_object_get(obj, "metadata"), "labels");
     if (!json_equal(ol, nl))
@@ -579,6 +681,7 @@ static void sync_pdb(k1s_workqueue_t *q, const char *key, void *arg)
     }
     json_t *pdb = k1s_ctrl_get_by_key(d->pdbs, key);
     if (!pdb || k1s_ctrl_deleting(pdb)) {
+        forget_fetched(d, key);
         k1s_workqueue_forget(q, key);
         k1s_workqueue_done(q, key);
         return;
@@ -715,10 +818,11 @@ static void *disruption_start(k1s_ctrl_ctx_t *ctx)
     k1s_ctrl_index_namespace(d->pdbs);
     k1s_ctrl_index_namespace(d->pods);
     d->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_pdb, d);
+    d->stale = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_stale, d);
     k1s_informer_handlers_t ph = {.on_add = pdb_add, .on_update = pdb_update, .arg = d};
     k1s_informer_add_handlers(d->pdbs, &ph);
     k1s_informer_handlers_t podh = {
-        .on_add = pod_add, .on_update = pod_update, .on_delete = pod_add, .arg = d};
+        .on_add = pod_add, .on_update = pod_update, .on_delete = pod_delete, .arg = d};
     k1s_informer_add_handlers(d->pods, &podh);
     return d;
 }
@@ -729,6 +833,7 @@ static void disruption_stop(void *state)
     if (!d)
         return;
     k1s_workqueue_free(d->queue);
+    k1s_workqueue_free(d->stale);
     while (d->lookups) {
         lookup_t *l = d->lookups;
         d->lookups = l->next;

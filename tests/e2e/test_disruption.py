@@ -271,3 +271,26 @@ def test_drain_respects_pdb(pdb_server, ns, hollow_nodes, kubectl):
     assert "Cannot evict pod as it would violate the pod's disruption budget." in err, err
     assert re.search(r"node/%s (drained|evicted)\n" % n0, out), out  # 1.20 says "evicted"
     assert sorted(ready_pods(s, ns, "app=db")) == ["db-2", "db-3"]
+
+
+def test_stale_disruption_condition_is_reset(pdb_server, ns):
+    """A pod marked DisruptionTarget that was not deleted within two minutes has the condition
+    set back to False; a recent one is left alone."""
+    s = pdb_server
+    old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 180))
+    new = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for name, t in (("stale", old), ("fresh", new)):
+        apply(s, ns, pod(name, "nowhere", {"app": name}))
+        s.kubectl("-n", ns, "patch", "pod", name, "--subresource=status", "--type=strategic", "-p",
+                  json.dumps({"status": {"conditions": [{
+                      "type": "DisruptionTarget", "status": "True", "lastTransitionTime": t,
+                      "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}]}}))
+
+    def target(name):
+        p = get(s, ns, "pod/" + name)
+        return [c for c in p["status"]["conditions"] if c["type"] == "DisruptionTarget"][0]
+    wait_for(lambda: target("stale")["status"] == "False", what="stale condition reset")
+    assert target("stale")["lastTransitionTime"] != old
+    time.sleep(1)
+    assert target("fresh")["status"] == "True"
+    s.kubectl("-n", ns, "delete", "pod", "stale", "fresh", "--grace-period=0", "--force")
