@@ -66,6 +66,7 @@ typedef struct {
     double grace;           /* seconds */
     k1s_strmap_t zones;     /* zone -> double*: when the next NoExecute taint may come */
     bool master_disruption; /* no node was Ready at the last look */
+    int nready;             /* nodes in the cache with Ready=True */
 } nodelife_t;
 
 typedef struct {
@@ -182,9 +183,21 @@ static void node_seen(nodelife_t *nl, json_t *node)
     k1s_workqueue_add(nl->queue, name);
 }
 
+static const char *ready_status(const json_t *node)
+{
+    json_t *c = node_condition(node, "Ready");
+    return c ? k1s_ctrl_str(c, "status") : "";
+}
+
+static int is_ready(const json_t *node)
+{
+    return !strcmp(ready_status(node), "True");
+}
+
 static void node_add(json_t *node, void *arg)
 {
     nodelife_t *nl = arg;
+    nl->nready += is_ready(node);
     const char *name = k1s_ctrl_str(json_object_get(node, "metadata"), "name");
     if (!k1s_strmap_get(&nl->health, name))
         k1s_recorder_event(nl->ctx->recorder, node, "Normal", "RegisteredNode",
@@ -192,24 +205,21 @@ static void node_add(json_t *node, void *arg)
     node_seen(nl, node);
 }
 
-static const char *ready_status(const json_t *node)
-{
-    json_t *c = node_condition(node, "Ready");
-    return c ? k1s_ctrl_str(c, "status") : "";
-}
-
 static void node_update(json_t *old, json_t *node, void *arg)
 {
-    node_seen(arg, node);
+    nodelife_t *nl = arg;
+    nl->nready += is_ready(node) - is_ready(old);
+    node_seen(nl, node);
     /* a node's readiness counts in its zone's disruption state: look at every node again */
     if (strcmp(ready_status(old), ready_status(node)))
-        queue_all(arg);
+        queue_all(nl);
 }
 
 static void node_delete(json_t *node, void *arg)
 {
     nodelife_t *nl = arg;
     const char *name = k1s_ctrl_str(json_object_get(node, "metadata"), "name");
+    nl->nready -= is_ready(node);
     k1s_recorder_event(nl->ctx->recorder, node, "Normal", "RemovingNode",
                        "Node %s event: Removing Node %s from Controller", name, name);
     health_free(k1s_strmap_del(&nl->health, name));
@@ -509,10 +519,9 @@ static char *zone_of(const json_t *node)
 
 typedef struct {
     int size, not_ready;
-    bool any_ready; /* some node of the cluster is Ready */
 } zone_counts_t;
 
-/* Counts the nodes of zone and whether any node at all is Ready. */
+/* Counts the nodes of zone, and those of them not Ready. */
 static void count_zone(nodelife_t *nl, const char *zone, zone_counts_t *c)
 {
     memset(c, 0, sizeof(*c));
@@ -520,7 +529,6 @@ static void count_zone(nodelife_t *nl, const char *zone, zone_counts_t *c)
     size_t n = k1s_informer_list(nl->nodes, &nodes);
     for (size_t i = 0; i < n; i++) {
         bool ready = cond_is(nodes[i], "Ready", "True");
-        c->any_ready |= ready;
         char *z = zone_of(nodes[i]);
         if (!strcmp(z, zone)) {
             c->size++;
@@ -543,10 +551,7 @@ static void count_zone(nodelife_t *nl, const char *zone, zone_counts_t *c)
 static noexec_mode_t noexec_mode(nodelife_t *nl, const json_t *node, double *retry_s)
 {
     *retry_s = 0;
-    char *zone = zone_of(node);
-    zone_counts_t c;
-    count_zone(nl, zone, &c);
-    bool full = !c.any_ready;
+    bool full = nl->nready == 0;
     if (full != nl->master_disruption) {
         nl->master_disruption = full;
         if (full) {
@@ -567,6 +572,9 @@ static noexec_mode_t noexec_mode(nodelife_t *nl, const json_t *node, double *ret
     if (full) {
         mode = NOEXEC_CLEAR;
     } else if (wants_new_noexec(node)) {
+        char *zone = zone_of(node);
+        zone_counts_t c;
+        count_zone(nl, zone, &c);
         bool partial = c.not_ready > 2 && (double)c.not_ready / (double)c.size >= 0.55;
         if (partial && c.size < 50) {
             mode = NOEXEC_NO_NEW;
@@ -584,8 +592,8 @@ static noexec_mode_t noexec_mode(nodelife_t *nl, const json_t *node, double *ret
                 *next = now + interval;
             }
         }
+        free(zone);
     }
-    free(zone);
     return mode;
 }
 
