@@ -158,6 +158,42 @@ def test_pdb_status_and_eviction(pdb_server, ns, hollow_nodes):
                                "eviction subresource does not support.")
 
 
+def test_unready_pods_are_evicted_without_spending_the_budget(pdb_server, ns, hollow_nodes):
+    s = pdb_server
+    hollow_nodes(s, 1, prefix="pdbur")
+    never = {"hollow.k1s.io/never-ready": "true"}
+    pods = [pod("ok-%d" % i, "pdbur-0", {"app": "ok"}) for i in range(2)]
+    pods += [pod("sick-%d" % i, "pdbur-0", {"app": "ok"}) for i in range(2)]
+    pods += [pod("lonely", "pdbur-0", {"app": "few"}), pod("ill", "pdbur-0", {"app": "few"})]
+    for p in pods:
+        if p["metadata"]["name"].startswith(("sick", "ill")):
+            p["metadata"]["annotations"] = dict(never)
+    apply(s, ns, *pods)
+    wait_for(lambda: len(ready_pods(s, ns, "app in (ok,few)")) == 3, what="3 ready pods")
+    apply(s, ns, pdb("ok", {"app": "ok"}, min_available=2), pdb("few", {"app": "few"}, min_available=2))
+    wait_for(lambda: pdb_status(s, ns, "ok").get("expectedPods") == 4, what="ok status")
+    wait_for(lambda: pdb_status(s, ns, "few").get("expectedPods") == 2, what="few status")
+    # a healthy budget: an unready pod goes without spending it
+    assert pdb_status(s, ns, "ok")["disruptionsAllowed"] == 0
+    code, body = evict(s, ns, "sick-0")
+    assert code == 201, body
+    assert pdb_status(s, ns, "ok").get("disruptedPods") is None
+    code, body = evict(s, ns, "ok-0")
+    assert code == 429, body
+    # an unhealthy budget guards its unready pods too (IfHealthyBudget) ...
+    code, body = evict(s, ns, "ill")
+    assert code == 429, body
+    # ... unless it says AlwaysAllow
+    s.kubectl("-n", ns, "patch", "pdb", "few", "--type=merge", "-p",
+              '{"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}}')
+    wait_for(lambda: (lambda o: o["status"].get("observedGeneration") == o["metadata"]["generation"])(
+        get(s, ns, "pdb/few")), what="few observed")
+    code, body = evict(s, ns, "ill")
+    assert code == 201, body
+    code, body = evict(s, ns, "lonely")
+    assert code == 429, body
+
+
 def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes):
     s = pdb_server
     hollow_nodes(s, 1, prefix="pdbmu")
