@@ -116,6 +116,7 @@ typedef struct k1s_api_req {
     void *admit_chain;         /* the admission phase in progress (admission.c) */
     int64_t grace;             /* a delete's grace period, -1 for the object's own (rest.c) */
     const char *propagation;   /* a delete's propagationPolicy (static string) or NULL */
+    bool eviction;             /* a delete for pods/eviction: answered with Status 201 */
     /* field manager (fieldmanager.c) */
     char *manager; /* fieldManager, or derived from the User-Agent */
     bool force;    /* apply: force=true */
@@ -189,6 +190,11 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
 json_t *k1s_rest_decode_body(k1s_api_req_t *r);
 /* Internal writes used by bootstrap and namespace termination (no HTTP request). */
 int k1s_rest_internal_create(k1s_apiserver_t *api, const k1s_resource_t *res, json_t *obj);
+/*
+ * Deletes r->name of r->res as a DELETE with DeleteOptions opts (borrowed, may
+ * be NULL: gracePeriodSeconds, dryRun, preconditions) would, and answers.
+ */
+void k1s_rest_delete(k1s_api_req_t *r, const json_t *opts);
 /* Deletes (or starts graceful deletion of) a stored object; returns 0 or -errno. */
 int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key);
 
@@ -200,6 +206,9 @@ int k1s_gc_parse_delete_options(const json_t *opts, const char **policy, char **
  * deleted) as policy (or, if NULL, obj's finalizers and res's default) says; true if
  * they changed. */
 bool k1s_gc_delete_finalizers(const k1s_resource_t *res, json_t *obj, const char *policy);
+/* --- eviction.c --- */
+/* POST pods/<name>/eviction: checks the pod's PodDisruptionBudget, then deletes. */
+void k1s_eviction_handle(k1s_api_req_t *r);
 
 /* --- watch.c --- */
 void k1s_watch_start(k1s_api_req_t *r, const char *prefix);

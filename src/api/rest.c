@@ -296,6 +296,10 @@ static void write_done(int err, k1s_kv_t *kv, void *arg)
         r->after_commit(r);
     if (k1s_crd_is_crd(r->res))
         k1s_crd_schedule(r->api);
+    if (r->eviction) {
+        k1s_api_send_json(r, 201, k1s_status_new(201, NULL, ""));
+        return;
+    }
     if (!kv) {
         /* a delete: answer with Status success or the deleted object */
         bool return_object = !strcmp(r->res->plural, "pods") || !strcmp(r->res->plural, "services");
@@ -364,6 +368,10 @@ static void commit_put(k1s_api_req_t *r, int code)
 
 static void commit_delete(k1s_api_req_t *r)
 {
+    if (r->dry_run && r->eviction) {
+        k1s_api_send_json(r, 201, k1s_status_new(201, NULL, ""));
+        return;
+    }
     if (r->dry_run) {
         json_t *o = r->old;
         r->old = NULL;
@@ -1095,9 +1103,6 @@ static void handle_delete(k1s_api_req_t *r)
                      "namespaces \"%s\" is forbidden: this namespace may not be deleted", r->name);
         return;
     }
-    if (!load_old(r))
-        return;
-    int64_t grace = k1s_api_query_int(r->http, "gracePeriodSeconds", -1);
     json_t *opts = NULL;
     if (r->http->body_len > 0) {
         json_error_t je;
@@ -1106,6 +1111,17 @@ static void handle_delete(k1s_api_req_t *r)
             k1s_api_fail(r, 400, "BadRequest", "error decoding DeleteOptions: %s", je.text);
             return;
         }
+    }
+    k1s_rest_delete(r, opts);
+    json_decref(opts);
+}
+
+void k1s_rest_delete(k1s_api_req_t *r, const json_t *opts)
+{
+    if (!load_old(r))
+        return;
+    int64_t grace = k1s_api_query_int(r->http, "gracePeriodSeconds", -1);
+    if (opts) {
         json_t *g = json_object_get(opts, "gracePeriodSeconds");
         if (json_is_integer(g))
             grace = json_integer_value(g);
@@ -1128,7 +1144,6 @@ static void handle_delete(k1s_api_req_t *r)
             k1s_api_fail(r, 409, "Conflict",
                          "Precondition failed: UID in precondition: %s, UID in object meta: %s",
                          puid, ouid);
-            json_decref(opts);
             return;
         }
         if (prv && orv && strcmp(prv, orv)) {
@@ -1136,10 +1151,8 @@ static void handle_delete(k1s_api_req_t *r)
                          "Precondition failed: ResourceVersion in precondition: %s, "
                          "ResourceVersion in object meta: %s",
                          prv, orv);
-            json_decref(opts);
             return;
         }
-        json_decref(opts);
     }
     r->grace = grace;
     k1s_admission_validate(r, delete_validated);
@@ -1194,9 +1207,13 @@ static void delete_validated(k1s_api_req_t *r)
         commit_delete(r);
         return;
     }
-    if (already && !fin_changed) {
+    if ((already && !fin_changed) || (r->dry_run && r->eviction)) {
         /* already being deleted: nothing more to do */
         json_decref(obj);
+        if (r->eviction) {
+            k1s_api_send_json(r, 201, k1s_status_new(201, NULL, ""));
+            return;
+        }
         json_t *o = r->old;
         r->old = NULL;
         k1s_api_send_json(r, 200, o);
@@ -1606,11 +1623,7 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
             return;
         }
         if (r->name && r->sub && !strcmp(r->sub, "eviction")) {
-            /* no disruption budgets are enforced yet: an eviction is a delete */
-            r->verb = "delete";
-            free(r->sub);
-            r->sub = NULL;
-            handle_delete(r);
+            k1s_eviction_handle(r); /* eviction.c: disruption budgets, then a delete */
             return;
         }
         if (r->name) {

@@ -11,6 +11,9 @@ extern const k1s_controller_def_t k1s_ctrl_pvc_protection;
 extern const k1s_controller_def_t k1s_ctrl_pv_protection;
 extern const k1s_controller_def_t k1s_ctrl_localpath;
 extern const k1s_controller_def_t k1s_ctrl_ephemeral;
+extern const k1s_controller_def_t k1s_ctrl_disruption;
+extern const k1s_controller_def_t k1s_ctrl_nodelifecycle;
+extern const k1s_controller_def_t k1s_ctrl_tainteviction;
 
 /* one line per controller, for easy merges */
 /* clang-format off */
@@ -22,6 +25,9 @@ const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_pv_protection,
     &k1s_ctrl_localpath,
     &k1s_ctrl_ephemeral,
+    &k1s_ctrl_disruption,
+    &k1s_ctrl_nodelifecycle,
+    &k1s_ctrl_tainteviction,
     NULL,
 };
 /* clang-format on */
