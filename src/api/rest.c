@@ -1129,7 +1129,6 @@ void k1s_rest_delete(k1s_api_req_t *r, const json_t *opts)
         if (k1s_gc_parse_delete_options(opts, &r->propagation, &msg) < 0) {
             k1s_api_fail(r, 422, "Invalid", "%s", msg);
             free(msg);
-            json_decref(opts);
             return;
         }
         json_t *dr = json_object_get(opts, "dryRun");
