@@ -4,6 +4,11 @@
  */
 #include "controllers/controller.h"
 
+extern const k1s_controller_def_t k1s_ctrl_endpoints;
+extern const k1s_controller_def_t k1s_ctrl_endpointslice;
+
 const k1s_controller_def_t *const k1s_controllers[] = {
+    &k1s_ctrl_endpoints,
+    &k1s_ctrl_endpointslice,
     NULL,
 };

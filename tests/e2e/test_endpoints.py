@@ -1,0 +1,335 @@
+"""The Endpoints and EndpointSlice controllers inside `k1s server`: a Service with a selector gets
+an Endpoints object and discovery.k8s.io/v1 EndpointSlices listing the selected pods (here run by
+hollow nodes, hollow.py), ready ones apart from not-ready ones, terminating ones as
+serving/terminating; named target ports are resolved per pod; headless Services get hostnames;
+publishNotReadyAddresses lists every pod as ready; slices split at 100 endpoints; Services
+without a selector are left alone; deleting a Service deletes its Endpoints and slices; nothing
+is rewritten when nothing changed. Everything is checked through kubectl."""
+import json
+import time
+
+import pytest
+
+from hollow import HollowCluster
+
+MANAGED_BY = "endpointslice-controller.k8s.io"
+
+
+@pytest.fixture(scope="module")
+def nodes(server):
+    c = HollowCluster(server.url, server.ca(), *server.admin_cert(), prefix="ep")
+    c.add_nodes(2, pods=250, zone="zone-a", events=False)
+    yield c
+    c.close()
+
+
+def pod(name, labels, ports=(), annotations=None, hostname=None, subdomain=None, grace=None):
+    c = {"name": "c", "image": "busybox:1.36",
+         "ports": [{"name": n, "containerPort": p} for n, p in ports]}
+    p = {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": name, "labels": labels, "annotations": annotations or {}},
+         "spec": {"containers": [c]}}
+    if hostname:
+        p["spec"]["hostname"] = hostname
+    if subdomain:
+        p["spec"]["subdomain"] = subdomain
+    if grace is not None:
+        p["spec"]["terminationGracePeriodSeconds"] = grace
+    return p
+
+
+def service(name, selector, ports=(), headless=False, publish_not_ready=False, labels=None):
+    s = {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": name, "labels": labels or {}},
+         "spec": {"ports": [{"name": n, "port": p, "targetPort": t} for n, p, t in ports]}}
+    if selector is not None:
+        s["spec"]["selector"] = selector
+    if headless:
+        s["spec"]["clusterIP"] = "None"
+    if publish_not_ready:
+        s["spec"]["publishNotReadyAddresses"] = True
+    return s
+
+
+def create(server, ns, *objs):
+    server.kubectl("-n", ns, "create", "-f", "-",
+                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
+
+
+def get(server, ns, *what):
+    p = server.kubectl("-n", ns, "get", *what, "-o", "json", check=False)
+    return json.loads(p.stdout) if p.returncode == 0 else None
+
+
+def endpoints(server, ns, name):
+    return get(server, ns, "endpoints", name)
+
+
+def slices(server, ns, name):
+    lst = get(server, ns, "endpointslices", "-l", "kubernetes.io/service-name=" + name)
+    return lst["items"] if lst else []
+
+
+def wait_for(fn, timeout=60, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.2)
+
+
+def pod_ips(server, ns, names):
+    out = {}
+    for n in names:
+        p = get(server, ns, "pod", n)
+        out[n] = p["status"].get("podIP")
+    return out
+
+
+def running(server, ns, names):
+    def check():
+        ips = {}
+        for n in names:
+            p = get(server, ns, "pod", n)
+            ready = any(c["type"] == "Ready" and c["status"] == "True"
+                        for c in p["status"].get("conditions", []))
+            if not ready or not p["status"].get("podIP"):
+                return None
+            ips[n] = p["status"]["podIP"]
+        return ips
+    return wait_for(check, what="pods %s ready" % names)
+
+
+def addrs(ep, key="addresses"):
+    """{pod name: (ip, [ports])} over every subset of an Endpoints object."""
+    out = {}
+    for ss in (ep or {}).get("subsets") or []:
+        for a in ss.get(key) or []:
+            out[a["targetRef"]["name"]] = (a["ip"], sorted(p["port"] for p in ss.get("ports") or []))
+    return out
+
+
+def slice_eps(items):
+    """{pod name: (endpoint, ports)} over slices."""
+    out = {}
+    for s in items:
+        for e in s.get("endpoints") or []:
+            out[e["targetRef"]["name"]] = (e, sorted(p["port"] for p in s.get("ports") or []))
+    return out
+
+
+def test_endpoints_follow_pod_readiness(server, ns, nodes):
+    create(server, ns,
+           *[pod("web-%d" % i, {"app": "web"}, ports=[("http", 8080)]) for i in range(3)],
+           pod("other", {"app": "other"}, ports=[("http", 8080)]),
+           service("web", {"app": "web"}, ports=[("http", 80, "http")], labels={"team": "a"}))
+    ips = running(server, ns, ["web-0", "web-1", "web-2"])
+
+    ep = wait_for(lambda: (lambda e: e if len(addrs(e)) == 3 else None)(endpoints(server, ns, "web")),
+                  what="3 ready addresses")
+    assert addrs(ep) == {n: (ip, [8080]) for n, ip in ips.items()}
+    assert not addrs(ep, "notReadyAddresses")
+    ss = ep["subsets"][0]
+    assert ss["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    a = ss["addresses"][0]
+    assert a["nodeName"].startswith("ep-") and a["targetRef"]["kind"] == "Pod"
+    assert a["targetRef"]["namespace"] == ns and a["targetRef"]["uid"]
+    assert ep["metadata"]["labels"] == {"team": "a"}
+    assert "endpoints.kubernetes.io/last-change-trigger-time" in ep["metadata"].get("annotations", {})
+
+    # the slice: labels, owner, address type, conditions
+    items = wait_for(lambda: (lambda s: s if len(slice_eps(s)) == 3 else None)(slices(server, ns, "web")),
+                     what="a slice of 3")
+    assert len(items) == 1
+    s = items[0]
+    assert s["addressType"] == "IPv4"
+    assert s["metadata"]["labels"] == {"kubernetes.io/service-name": "web", "team": "a",
+                                       "endpointslice.kubernetes.io/managed-by": MANAGED_BY}
+    assert s["metadata"]["generateName"] == "web-"
+    svc = get(server, ns, "service", "web")
+    ref = s["metadata"]["ownerReferences"][0]
+    assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == ("Service", "web",
+                                                                        svc["metadata"]["uid"], True)
+    assert s["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    for name, (e, _) in slice_eps(items).items():
+        assert e["addresses"] == [ips[name]]
+        assert e["conditions"] == {"ready": True, "serving": True, "terminating": False}
+        assert e["nodeName"].startswith("ep-") and e["zone"] == "zone-a"
+
+    # what kubectl users read
+    out = server.kubectl("-n", ns, "get", "endpoints", "web").stdout
+    assert "web" in out and ":8080" in out
+    out = server.kubectl("-n", ns, "describe", "service", "web").stdout
+    endpoints_line = [l for l in out.splitlines() if l.startswith("Endpoints:")][0]
+    assert sum(ip + ":8080" in endpoints_line for ip in ips.values()) >= 3 or "more" in endpoints_line
+    out = server.kubectl("-n", ns, "get", "endpointslices").stdout
+    assert "IPv4" in out and "8080" in out
+
+    # nothing changes when nothing that matters changes
+    rv_ep = ep["metadata"]["resourceVersion"]
+    rv_s = s["metadata"]["resourceVersion"]
+    server.kubectl("-n", ns, "annotate", "pod", "web-0", "unrelated=1")
+    server.kubectl("-n", ns, "label", "pod", "other", "extra=1")
+    time.sleep(1.5)
+    assert endpoints(server, ns, "web")["metadata"]["resourceVersion"] == rv_ep
+    assert slices(server, ns, "web")[0]["metadata"]["resourceVersion"] == rv_s
+
+    # a pod that turns not ready moves to notReadyAddresses, and back
+    server.kubectl("-n", ns, "annotate", "pod", "web-1", "hollow.k1s.io/never-ready=true")
+    ep = wait_for(lambda: (lambda e: e if "web-1" in addrs(e, "notReadyAddresses") else None)(
+        endpoints(server, ns, "web")), what="web-1 not ready")
+    assert set(addrs(ep)) == {"web-0", "web-2"}
+    e = wait_for(lambda: (lambda m: m if m.get("web-1") and not m["web-1"][0]["conditions"]["ready"]
+                          else None)(slice_eps(slices(server, ns, "web"))), what="slice not ready")
+    assert e["web-1"][0]["conditions"] == {"ready": False, "serving": False, "terminating": False}
+    server.kubectl("-n", ns, "annotate", "pod", "web-1", "hollow.k1s.io/never-ready-")
+    wait_for(lambda: len(addrs(endpoints(server, ns, "web"))) == 3, what="web-1 ready again")
+
+    # a pod losing the label, or deleted, goes
+    server.kubectl("-n", ns, "label", "pod", "web-2", "app=gone", "--overwrite")
+    server.kubectl("-n", ns, "delete", "pod", "web-0", "--wait=false")
+    wait_for(lambda: set(addrs(endpoints(server, ns, "web"))) == {"web-1"}, what="only web-1 left")
+    wait_for(lambda: set(slice_eps(slices(server, ns, "web"))) == {"web-1"}, what="slice: web-1 only")
+    # a pod gaining the label comes
+    server.kubectl("-n", ns, "label", "pod", "other", "app=web", "--overwrite")
+    wait_for(lambda: set(addrs(endpoints(server, ns, "web"))) == {"web-1", "other"},
+             what="other joins")
+
+    # deleting the Service deletes its Endpoints and slices
+    server.kubectl("-n", ns, "delete", "service", "web")
+    wait_for(lambda: endpoints(server, ns, "web") is None, what="endpoints gone")
+    wait_for(lambda: not slices(server, ns, "web"), what="slices gone")
+
+
+def test_named_ports_resolved_per_pod(server, ns, nodes):
+    create(server, ns,
+           pod("a", {"app": "np"}, ports=[("http", 8080), ("metrics", 9100)]),
+           pod("b", {"app": "np"}, ports=[("http", 8080), ("metrics", 9100)]),
+           pod("c", {"app": "np"}, ports=[("http", 9090)]),
+           service("np", {"app": "np"}, ports=[("web", 80, "http"), ("metrics", 9100, "metrics")]))
+    ips = running(server, ns, ["a", "b", "c"])
+
+    def settled():
+        ep = endpoints(server, ns, "np")
+        got = addrs(ep)
+        return ep if len(got) == 3 and len(ep["subsets"]) == 2 else None
+    ep = wait_for(settled, what="2 subsets")
+    # ports offered by the same addresses share a subset: {a,b}: 8080 and 9100, {c}: 9090
+    subsets = sorted((sorted(a["targetRef"]["name"] for a in s["addresses"]),
+                      sorted((p["name"], p["port"]) for p in s["ports"])) for s in ep["subsets"])
+    assert subsets == [(["a", "b"], [("metrics", 9100), ("web", 8080)]), (["c"], [("web", 9090)])]
+    assert {a["ip"] for s in ep["subsets"] for a in s["addresses"]} == set(ips.values())
+
+    items = wait_for(lambda: (lambda s: s if len(slice_eps(s)) == 3 and len(s) == 2 else None)(
+        slices(server, ns, "np")), what="2 slices")
+    by_ports = {tuple(sorted((p["name"], p["port"]) for p in s["ports"])):
+                sorted(e["targetRef"]["name"] for e in s["endpoints"]) for s in items}
+    assert by_ports == {(("metrics", 9100), ("web", 8080)): ["a", "b"], (("web", 9090),): ["c"]}
+
+
+def test_headless_hostnames_and_publish_not_ready(server, ns, nodes):
+    create(server, ns,
+           pod("h-0", {"app": "h"}, hostname="h-0", subdomain="h"),
+           pod("h-1", {"app": "h"}, hostname="h-1", subdomain="h",
+               annotations={"hollow.k1s.io/never-ready": "true"}),
+           service("h", {"app": "h"}, headless=True),
+           service("pnr", {"app": "h"}, ports=[("", 80, 80)], publish_not_ready=True))
+    running(server, ns, ["h-0"])
+
+    def headless():
+        ep = endpoints(server, ns, "h")
+        return ep if addrs(ep) and addrs(ep, "notReadyAddresses") else None
+    ep = wait_for(headless, what="headless endpoints")
+    assert ep["metadata"]["labels"] == {"service.kubernetes.io/headless": ""}
+    ready = ep["subsets"][0]["addresses"]
+    assert [(a["targetRef"]["name"], a["hostname"]) for a in ready] == [("h-0", "h-0")]
+    assert [a["hostname"] for a in ep["subsets"][0]["notReadyAddresses"]] == ["h-1"]
+    assert "ports" not in ep["subsets"][0]
+    items = wait_for(lambda: (lambda s: s if len(slice_eps(s)) == 2 else None)(slices(server, ns, "h")),
+                     what="headless slice")
+    assert items[0]["metadata"]["labels"]["service.kubernetes.io/headless"] == ""
+    eps = slice_eps(items)
+    assert eps["h-0"][0]["hostname"] == "h-0"
+    assert eps["h-1"][0]["conditions"] == {"ready": False, "serving": False, "terminating": False}
+
+    # publishNotReadyAddresses: every pod is a ready address; the pod from the other Service's
+    # subdomain gets no hostname here
+    ep = wait_for(lambda: (lambda e: e if len(addrs(e)) == 2 else None)(endpoints(server, ns, "pnr")),
+                  what="both ready")
+    assert not addrs(ep, "notReadyAddresses")
+    assert all("hostname" not in a for a in ep["subsets"][0]["addresses"])
+    eps = wait_for(lambda: (lambda m: m if len(m) == 2 else None)(slice_eps(slices(server, ns, "pnr"))),
+                   what="pnr slice")
+    assert eps["h-1"][0]["conditions"] == {"ready": True, "serving": False, "terminating": False}
+
+
+def test_terminating_pods(server, ns, nodes):
+    create(server, ns,
+           pod("t-0", {"app": "t"}, ports=[("http", 8080)], grace=60,
+               annotations={"hollow.k1s.io/delete-after-grace": "true"}),
+           pod("t-1", {"app": "t"}, ports=[("http", 8080)]),
+           service("t", {"app": "t"}, ports=[("http", 80, "http")]))
+    running(server, ns, ["t-0", "t-1"])
+    wait_for(lambda: len(addrs(endpoints(server, ns, "t"))) == 2, what="2 addresses")
+    server.kubectl("-n", ns, "delete", "pod", "t-0", "--wait=false")
+    # Endpoints drop a terminating pod; slices keep it as serving and terminating, not ready
+    wait_for(lambda: set(addrs(endpoints(server, ns, "t"))) == {"t-1"}, what="t-0 dropped")
+    eps = wait_for(lambda: (lambda m: m if m.get("t-0") and m["t-0"][0]["conditions"]["terminating"]
+                            else None)(slice_eps(slices(server, ns, "t"))), what="t-0 terminating")
+    assert eps["t-0"][0]["conditions"] == {"ready": False, "serving": True, "terminating": True}
+    assert eps["t-1"][0]["conditions"] == {"ready": True, "serving": True, "terminating": False}
+    server.kubectl("-n", ns, "delete", "pod", "t-0", "--grace-period=0", "--force", check=False)
+
+
+def test_services_without_selector_left_alone(server, ns, nodes):
+    create(server, ns, service("manual", None, ports=[("", 80, 80)]),
+           {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "manual"},
+            "subsets": [{"addresses": [{"ip": "192.0.2.1"}], "ports": [{"port": 80}]}]})
+    time.sleep(1.5)
+    ep = endpoints(server, ns, "manual")
+    assert ep["subsets"] == [{"addresses": [{"ip": "192.0.2.1"}],
+                              "ports": [{"port": 80, "protocol": "TCP"}]}]
+    assert not slices(server, ns, "manual")
+    # the API server's own kubernetes Endpoints stay as it writes them
+    k = get(server, "default", "endpoints", "kubernetes")
+    assert len(k["subsets"]) == 1 and k["subsets"][0]["ports"][0]["name"] == "https"
+
+
+def test_empty_service_has_placeholder_slice(server, ns, nodes):
+    create(server, ns, service("empty", {"app": "nothing"}, ports=[("", 80, 80)]))
+    items = wait_for(lambda: slices(server, ns, "empty"), what="placeholder slice")
+    assert len(items) == 1 and not items[0].get("endpoints")
+    ep = wait_for(lambda: endpoints(server, ns, "empty"), what="empty endpoints")
+    assert not ep.get("subsets")
+    rv = items[0]["metadata"]["resourceVersion"]
+    time.sleep(1)
+    assert slices(server, ns, "empty")[0]["metadata"]["resourceVersion"] == rv
+
+
+def test_slices_split_at_100(server, ns, nodes):
+    n = 230
+    create(server, ns, *[pod("p-%03d" % i, {"app": "many"}, ports=[("http", 8080)])
+                         for i in range(n)],
+           service("many", {"app": "many"}, ports=[("http", 80, "http")]))
+
+    def split():
+        items = slices(server, ns, "many")
+        counts = sorted(len(s.get("endpoints") or []) for s in items)
+        return counts if sum(counts) == n and all(e["conditions"]["ready"] for s in items
+                                                 for e in s.get("endpoints") or []) else None
+    counts = wait_for(split, timeout=180, what="%d ready endpoints in slices" % n)
+    assert max(counts) == 100 and len(counts) == 3, counts
+    ep = endpoints(server, ns, "many")
+    assert len(addrs(ep)) == n
+    # scaling down empties slices in place rather than reshuffling
+    server.kubectl("-n", ns, "delete", "pod", *["p-%03d" % i for i in range(0, n, 2)],
+                   "--wait=false")
+    counts = wait_for(lambda: (lambda c: c if sum(c) == n // 2 else None)(
+        [len(s.get("endpoints") or []) for s in slices(server, ns, "many")]),
+        timeout=120, what="half the endpoints")
+    assert all(c <= 100 for c in counts)
+    wait_for(lambda: len(addrs(endpoints(server, ns, "many"))) == n // 2, what="half the addresses")
