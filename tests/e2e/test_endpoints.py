@@ -310,10 +310,19 @@ def test_empty_service_has_placeholder_slice(server, ns, nodes):
     assert slices(server, ns, "empty")[0]["metadata"]["resourceVersion"] == rv
 
 
+def delete_pods(server, ns, selector):
+    """Deletes the pods matching selector with one deletecollection request (the hollow nodes
+    confirm the deletions)."""
+    status, _, body = server.request(
+        "DELETE", "/api/v1/namespaces/%s/pods?labelSelector=%s" % (ns, selector),
+        {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+    assert status == 200, body
+
+
 def test_slices_split_at_100(server, ns, nodes):
-    n = 230
-    create(server, ns, *[pod("p-%03d" % i, {"app": "many"}, ports=[("http", 8080)])
-                         for i in range(n)],
+    n = 130
+    create(server, ns, *[pod("p-%03d" % i, {"app": "many", "half": "ab"[i % 2]},
+                             ports=[("http", 8080)]) for i in range(n)],
            service("many", {"app": "many"}, ports=[("http", 80, "http")]))
 
     def split():
@@ -322,14 +331,23 @@ def test_slices_split_at_100(server, ns, nodes):
         return counts if sum(counts) == n and all(e["conditions"]["ready"] for s in items
                                                  for e in s.get("endpoints") or []) else None
     counts = wait_for(split, timeout=180, what="%d ready endpoints in slices" % n)
-    assert max(counts) == 100 and len(counts) == 3, counts
+    assert counts == [30, 100], counts
     ep = endpoints(server, ns, "many")
     assert len(addrs(ep)) == n
-    # scaling down empties slices in place rather than reshuffling
-    server.kubectl("-n", ns, "delete", "pod", *["p-%03d" % i for i in range(0, n, 2)],
-                   "--wait=false")
-    counts = wait_for(lambda: (lambda c: c if sum(c) == n // 2 else None)(
-        [len(s.get("endpoints") or []) for s in slices(server, ns, "many")]),
-        timeout=120, what="half the endpoints")
-    assert all(c <= 100 for c in counts)
-    wait_for(lambda: len(addrs(endpoints(server, ns, "many"))) == n // 2, what="half the addresses")
+    # scaling down empties slices in place rather than reshuffling them
+    names = {s["metadata"]["name"] for s in slices(server, ns, "many")}
+    delete_pods(server, ns, "half%3Da")
+    left = n // 2
+
+    def halved():
+        items = slices(server, ns, "many")
+        counts = [len(s.get("endpoints") or []) for s in items]
+        return items if sum(counts) == left else None
+    items = wait_for(halved, timeout=120, what="half the endpoints")
+    assert {s["metadata"]["name"] for s in items} <= names
+    assert all(len(s["endpoints"]) <= 100 for s in items)
+    wait_for(lambda: len(addrs(endpoints(server, ns, "many"))) == left, what="half the addresses")
+    delete_pods(server, ns, "app%3Dmany")
+    wait_for(lambda: not addrs(endpoints(server, ns, "many")), what="no addresses")
+    items = wait_for(lambda: (lambda s: s if len(s) == 1 and not s[0].get("endpoints") else None)(
+        slices(server, ns, "many")), what="only a placeholder slice")
