@@ -6,7 +6,9 @@
  * (ready, serving, terminating: a terminating pod stays listed as
  * serving/terminating, not ready), nodeName, zone (its node's
  * topology.kubernetes.io/zone), hostname (pods whose subdomain is the
- * Service) and targetRef. Pods whose named targetPorts resolve to the same
+ * Service) and targetRef; pods on a Node the cache does not know are left
+ * out until it comes (unless the Service publishes not-ready addresses).
+ * Pods whose named targetPorts resolve to the same
  * port numbers share slices; a slice holds at most 100 endpoints. Slices
  * carry the labels kubernetes.io/service-name and
  * endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io
@@ -647,9 +649,19 @@ static bool sync_service(es_ctrl_t *c, const char *key, const char *ns, const ch
     free(all);
     qsort(pods, (size_t)np, sizeof(*pods), cmp_name);
     int64_t trigger = k1s_ep_trigger_compute(&c->trigger, key, svc, pods, np);
+    bool pnr =
+        json_is_true(json_object_get(json_object_get(svc, "spec"), "publishNotReadyAddresses"));
     for (int i = 0; i < np; i++) {
         if (!k1s_ep_pod_included(pods[i], true))
             continue;
+        /* a pod on a Node that does not exist (yet, or any more) is left out until the Node
+           comes, unless the Service publishes every address */
+        const char *node = k1s_ctrl_str(json_object_get(pods[i], "spec"), "nodeName");
+        if (*node && !pnr && !k1s_informer_get(c->nodes, NULL, node)) {
+            k1s_debug("endpointslice-controller: %s: skipping pod %s, node %s not found", key,
+                      k1s_ctrl_str(md_of(pods[i]), "name"), node);
+            continue;
+        }
         json_t *ports = pod_ports(pods[i], svc);
         char *pk = ports_key(ports);
         group_t *g = group_for(&p, pk, ports, true);
@@ -744,6 +756,33 @@ static void pod_delete(json_t *obj, void *arg)
     k1s_ep_queue_pod_services(c->services, c->queue, obj);
 }
 
+/* A Node that comes, goes or changes zone: the Services of its pods. */
+static void node_pods_services(es_ctrl_t *c, const json_t *node)
+{
+    json_t **pods = NULL;
+    int n = k1s_informer_by_index(c->pods, "nodeName", k1s_ctrl_str(md_of(node), "name"), &pods);
+    for (int i = 0; i < n; i++)
+        k1s_ep_queue_pod_services(c->services, c->queue, pods[i]);
+    free(pods);
+}
+
+static void node_add(json_t *obj, void *arg)
+{
+    node_pods_services(arg, obj);
+}
+
+static void node_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    if (strcmp(k1s_ctrl_str(json_object_get(md_of(old_obj), "labels"), LABEL_ZONE),
+               k1s_ctrl_str(json_object_get(md_of(new_obj), "labels"), LABEL_ZONE)))
+        node_pods_services(arg, new_obj);
+}
+
+static void node_delete(json_t *obj, void *arg)
+{
+    node_pods_services(arg, obj);
+}
+
 /* A change to one of our slices (ours or someone else's doing) queues its Service. */
 static void slice_event(es_ctrl_t *c, const json_t *obj)
 {
@@ -787,6 +826,7 @@ static void *es_start(k1s_ctrl_ctx_t *ctx)
     c->slices = k1s_informer_factory_get(ctx->factory, &slices_gvr);
     k1s_ctrl_index_namespace(c->services);
     k1s_ctrl_index_namespace(c->pods);
+    k1s_ctrl_index_node(c->pods);
     k1s_informer_add_indexer(c->slices, INDEX_SERVICE, index_service_name);
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, process, c);
     k1s_informer_handlers_t sh = {svc_add, svc_update, svc_delete, c};
@@ -794,7 +834,9 @@ static void *es_start(k1s_ctrl_ctx_t *ctx)
     k1s_informer_handlers_t eh = {slice_add, slice_update, slice_delete, c};
     k1s_informer_add_handlers(c->services, &sh);
     k1s_informer_add_handlers(c->pods, &ph);
+    k1s_informer_handlers_t nh = {node_add, node_update, node_delete, c};
     k1s_informer_add_handlers(c->slices, &eh);
+    k1s_informer_add_handlers(c->nodes, &nh);
     return c;
 }
 

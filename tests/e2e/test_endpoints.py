@@ -351,3 +351,30 @@ def test_slices_split_at_100(server, ns, nodes):
     wait_for(lambda: not addrs(endpoints(server, ns, "many")), what="no addresses")
     items = wait_for(lambda: (lambda s: s if len(s) == 1 and not s[0].get("endpoints") else None)(
         slices(server, ns, "many")), what="only a placeholder slice")
+
+
+def test_slices_wait_for_the_pods_node(server, ns):
+    """A pod bound to a Node that does not exist is in the Endpoints but not in the slices
+    until the Node comes (as upstream, so that slices never point at a missing node)."""
+    p = pod("ghost-pod", {"app": "ghost"}, ports=[("http", 8080)])
+    p["spec"]["nodeName"] = "ep-ghost"
+    create(server, ns, p, service("ghost", {"app": "ghost"}, ports=[("http", 80, "http")]))
+    server.kubectl("-n", ns, "patch", "pod", "ghost-pod", "--subresource=status", "--type=merge",
+                   "-p", json.dumps({"status": {
+                       "phase": "Running", "podIP": "10.99.0.7", "podIPs": [{"ip": "10.99.0.7"}],
+                       "conditions": [{"type": "Ready", "status": "True"}]}}))
+    wait_for(lambda: addrs(endpoints(server, ns, "ghost")) == {"ghost-pod": ("10.99.0.7", [8080])},
+             what="endpoints with the pod")
+    items = wait_for(lambda: slices(server, ns, "ghost"), what="a slice")
+    assert not slice_eps(items)
+    server.kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "ep-ghost", "labels": {"topology.kubernetes.io/zone": "zone-g"}}}))
+    try:
+        eps = wait_for(lambda: slice_eps(slices(server, ns, "ghost")), what="the pod in a slice")
+        e = eps["ghost-pod"][0]
+        assert (e["addresses"], e["nodeName"], e["zone"]) == (["10.99.0.7"], "ep-ghost", "zone-g")
+    finally:
+        server.kubectl("delete", "node", "ep-ghost")
+        server.kubectl("-n", ns, "delete", "pod", "ghost-pod", "--grace-period=0", "--force",
+                       check=False)
