@@ -16,6 +16,7 @@
 #include "client/informer.h"
 #include "client/strmap.h"
 #include "client/workqueue.h"
+#include "controllers/controller.h"
 
 #define K1S_EP_TRIGGER_ANNOTATION "endpoints.kubernetes.io/last-change-trigger-time"
 #define K1S_EP_HEADLESS_LABEL "service.kubernetes.io/headless"
@@ -82,5 +83,91 @@ bool k1s_ep_writes_seen(k1s_ep_writes_t *w, const char *key, const k1s_informer_
                         const char *ns);
 void k1s_ep_writes_forget(k1s_ep_writes_t *w, const char *key);
 void k1s_ep_writes_free(k1s_ep_writes_t *w);
+
+/* ---- EndpointSlice planning and writing, shared with the mirroring controller (slice-plan.c) */
+
+#define K1S_ES_LABEL_SERVICE_NAME "kubernetes.io/service-name"
+#define K1S_ES_LABEL_MANAGED_BY "endpointslice.kubernetes.io/managed-by"
+
+/* Orders EndpointPorts (pointers to json_t *) by name, port, protocol. */
+int k1s_es_cmp_port(const void *a, const void *b);
+/* A canonical string for a list of ports (any order, defaults applied); new string. */
+char *k1s_es_ports_key(const json_t *ports);
+/* Which endpoint this is across updates (address, pod, hostname); new string. */
+char *k1s_es_endpoint_key(const json_t *ep);
+
+typedef enum { K1S_ES_KEEP, K1S_ES_UPDATE, K1S_ES_DELETE, K1S_ES_CREATE } k1s_es_action_t;
+
+typedef struct {
+    json_t *slice; /* KEEP/DELETE: the cached slice (borrowed); UPDATE/CREATE: owned */
+    k1s_es_action_t action;
+    int group;
+} k1s_es_slice_t;
+
+/* The desired endpoints sharing one set of ports. */
+typedef struct {
+    char *key;
+    json_t *ports;
+    json_t *eps;          /* in the order added */
+    k1s_strmap_t pending; /* endpoint key -> index + 1 into eps, not yet placed */
+} k1s_es_group_t;
+
+/* What to do to one owner's slices; zero-initialise. */
+typedef struct {
+    k1s_es_group_t *groups;
+    size_t ngroups;
+    k1s_es_slice_t *slices;
+    size_t nslices;
+} k1s_es_plan_t;
+
+/* Adds a desired endpoint (a reference is taken) with its ports; a duplicate is ignored. */
+void k1s_es_plan_endpoint(k1s_es_plan_t *p, const json_t *ports, json_t *ep);
+/* Plans deleting slice (borrowed). */
+void k1s_es_plan_delete(k1s_es_plan_t *p, json_t *slice);
+
+typedef struct {
+    const json_t *owner;       /* Service or Endpoints: controller ref, generateName */
+    const json_t *labels;      /* every slice's labels */
+    const json_t *annotations; /* every slice's annotations, or NULL to leave them */
+    size_t max_per_slice;
+    bool placeholder; /* keep one empty slice when there are no endpoints */
+} k1s_es_plan_opts_t;
+
+/*
+ * Upstream's reconcileByPortMapping over the existing slices (borrowed,
+ * sorted by name) and the endpoints added: unchanged endpoints stay where
+ * they are, changed ones are replaced in place, new ones go first into
+ * slices updated anyway, then into new full slices, the rest into the
+ * fullest unchanged slice with room or a new one; emptied slices and
+ * slices of other owners or address types are deleted.
+ */
+void k1s_es_plan_slices(k1s_es_plan_t *p, json_t *const *existing, int nexisting,
+                        const k1s_es_plan_opts_t *o);
+void k1s_es_plan_free(k1s_es_plan_t *p);
+
+typedef struct k1s_es_op k1s_es_op_t;
+
+/* Writes slices for a controller whose queue keys are "namespace/owner-name". */
+typedef struct {
+    k1s_ctrl_ctx_t *ctx;
+    k1s_workqueue_t *queue;
+    const char *name; /* for logs */
+    k1s_ep_writes_t writes;
+    k1s_es_op_t *ops; /* writes in flight */
+} k1s_es_writer_t;
+
+/*
+ * Starts the plan's creates, then updates, then deletes for key; when the
+ * last is answered the key is done (forgotten, or queued again with
+ * back-off after a failure, with a Warning Event reason `fail_reason`
+ * about `event_obj` unless NULL). trigger >= 0 sets the
+ * last-change-trigger-time annotation on written slices, -1 removes it,
+ * -2 leaves annotations alone. Returns false (key not done) if there was
+ * nothing to write.
+ */
+bool k1s_es_apply(k1s_es_writer_t *w, const char *key, const char *ns, const json_t *event_obj,
+                  const char *fail_reason, k1s_es_plan_t *p, int64_t trigger);
+/* Frees writes in flight (the client is gone) and the write tracker. */
+void k1s_es_writer_free(k1s_es_writer_t *w);
 
 #endif
