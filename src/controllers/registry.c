@@ -6,9 +6,11 @@
 
 extern const k1s_controller_def_t k1s_ctrl_endpoints;
 extern const k1s_controller_def_t k1s_ctrl_endpointslice;
+extern const k1s_controller_def_t k1s_ctrl_endpointslicemirroring;
 
 const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_endpoints,
     &k1s_ctrl_endpointslice,
+    &k1s_ctrl_endpointslicemirroring,
     NULL,
 };

@@ -285,18 +285,48 @@ def test_terminating_pods(server, ns, nodes):
     server.kubectl("-n", ns, "delete", "pod", "t-0", "--grace-period=0", "--force", check=False)
 
 
-def test_services_without_selector_left_alone(server, ns, nodes):
-    create(server, ns, service("manual", None, ports=[("", 80, 80)]),
-           {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "manual"},
-            "subsets": [{"addresses": [{"ip": "192.0.2.1"}], "ports": [{"port": 80}]}]})
-    time.sleep(1.5)
+def test_services_without_selector_left_alone_and_mirrored(server, ns, nodes):
+    create(server, ns, service("manual", None, ports=[("web", 80, 80)]),
+           {"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "manual", "labels": {"team": "b"}, "annotations": {"note": "x"}},
+            "subsets": [{"addresses": [{"ip": "192.0.2.1", "hostname": "one"}],
+                         "notReadyAddresses": [{"ip": "192.0.2.2"}, {"ip": "not-an-ip"}],
+                         "ports": [{"name": "web", "port": 80}]}]})
+    # the user's Endpoints stay as written; the mirroring controller copies them into a slice
+    items = wait_for(lambda: slices(server, ns, "manual"), what="a mirrored slice")
     ep = endpoints(server, ns, "manual")
-    assert ep["subsets"] == [{"addresses": [{"ip": "192.0.2.1"}],
-                              "ports": [{"port": 80, "protocol": "TCP"}]}]
-    assert not slices(server, ns, "manual")
-    # the API server's own kubernetes Endpoints stay as it writes them
+    assert ep["subsets"][0]["addresses"] == [{"ip": "192.0.2.1", "hostname": "one"}]
+    assert len(items) == 1
+    s = items[0]
+    assert s["metadata"]["labels"] == {
+        "team": "b", "kubernetes.io/service-name": "manual",
+        "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}
+    assert s["metadata"]["annotations"] == {"note": "x"}
+    ref = s["metadata"]["ownerReferences"][0]
+    assert (ref["kind"], ref["name"], ref["uid"]) == ("Endpoints", "manual", ep["metadata"]["uid"])
+    assert s["ports"] == [{"name": "web", "port": 80, "protocol": "TCP"}]
+    assert sorted((e["addresses"][0], e["conditions"]["ready"], e.get("hostname"))
+                  for e in s["endpoints"]) == [("192.0.2.1", True, "one"), ("192.0.2.2", False, None)]
+    out = server.kubectl("-n", ns, "get", "events", "--field-selector",
+                         "involvedObject.kind=Endpoints,reason=InvalidIPAddress").stdout
+    assert "Skipped 1 invalid IP addresses when mirroring to EndpointSlices" in out
+    # the user's changes follow; nothing is rewritten when nothing changed
+    server.kubectl("-n", ns, "patch", "endpoints", "manual", "--type=json", "-p",
+                   '[{"op": "remove", "path": "/subsets/0/notReadyAddresses"}]')
+    items = wait_for(lambda: (lambda s: s if s and len(s[0]["endpoints"]) == 1 else None)(
+        slices(server, ns, "manual")), what="one mirrored endpoint")
+    rv = items[0]["metadata"]["resourceVersion"]
+    time.sleep(1)
+    assert slices(server, ns, "manual")[0]["metadata"]["resourceVersion"] == rv
+    # the API server's own kubernetes Endpoints stay as it writes them, and are not mirrored
     k = get(server, "default", "endpoints", "kubernetes")
     assert len(k["subsets"]) == 1 and k["subsets"][0]["ports"][0]["name"] == "https"
+    assert [s["metadata"]["name"] for s in slices(server, "default", "kubernetes")] == ["kubernetes"]
+    # the Service gone, its Endpoints go (as upstream's endpoint controller does) and so do the
+    # mirrored slices
+    server.kubectl("-n", ns, "delete", "service", "manual")
+    wait_for(lambda: not slices(server, ns, "manual"), what="mirrored slice gone")
+    wait_for(lambda: endpoints(server, ns, "manual") is None, what="endpoints gone")
 
 
 def test_empty_service_has_placeholder_slice(server, ns, nodes):
