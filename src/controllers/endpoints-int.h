@@ -1,10 +1,12 @@
 /*
- * What the Endpoints controller (endpoints.c) and the EndpointSlice
- * controller (endpointslice.c) share, as kube-controller-manager's
+ * What the Endpoints controller (endpoints.c), the EndpointSlice
+ * controller (endpointslice.c) and the EndpointSlice mirroring controller
+ * (endpointslicemirroring.c) share, as kube-controller-manager's
  * k8s.io/endpointslice/util and pkg/controller/util/endpoint do: which pods
  * a Service's endpoints list, their addresses and resolved ports, the
- * last-change-trigger-time tracker, and a tracker of the controller's own
- * writes so that a sync never acts on a cache that has not seen them yet.
+ * last-change-trigger-time tracker, a tracker of the controller's own
+ * writes so that a sync never acts on a cache that has not seen them yet,
+ * and the planning and writing of one owner's EndpointSlices (slice-plan.c).
  */
 #ifndef K1S_CONTROLLERS_ENDPOINTS_INT_H
 #define K1S_CONTROLLERS_ENDPOINTS_INT_H

@@ -449,13 +449,13 @@ static void write_done(const k1s_client_result_t *res, void *arg)
     } else {
         k1s_debug("endpoint-controller: %s endpoints %s: %d %s", op->verb, op->key, res->status,
                   res->message);
-        if (op->obj && res->status != 409)
-            k1s_recorder_event(c->ctx->recorder, op->obj, "Warning",
-                               strcmp(op->verb, "create") ? "FailedToUpdateEndpoint"
-                                                          : "FailedToCreateEndpoint",
-                               "Failed to %s endpoint %s: %s",
-                               strcmp(op->verb, "create") ? "update" : "create for service",
-                               op->key, res->message);
+        if (op->obj && res->status != 409 && !strcmp(op->verb, "create"))
+            k1s_recorder_event(c->ctx->recorder, op->obj, "Warning", "FailedToCreateEndpoint",
+                               "Failed to create endpoint for service %s: %s", op->key,
+                               res->message);
+        else if (op->obj && res->status != 409)
+            k1s_recorder_event(c->ctx->recorder, op->obj, "Warning", "FailedToUpdateEndpoint",
+                               "Failed to update endpoint %s: %s", op->key, res->message);
         k1s_workqueue_add_rate_limited(c->queue, op->key);
     }
     k1s_workqueue_done(c->queue, op->key);
