@@ -163,11 +163,15 @@ def test_endpoints_follow_pod_readiness(server, ns, nodes):
     # what kubectl users read
     out = server.kubectl("-n", ns, "get", "endpoints", "web").stdout
     assert "web" in out and ":8080" in out
+    line = [l for l in out.splitlines() if l.startswith("web ")][0]
+    assert all(ip + ":8080" in line for ip in ips.values()), line
     out = server.kubectl("-n", ns, "describe", "service", "web").stdout
-    endpoints_line = [l for l in out.splitlines() if l.startswith("Endpoints:")][0]
-    assert sum(ip + ":8080" in endpoints_line for ip in ips.values()) >= 3 or "more" in endpoints_line
+    line = [l for l in out.splitlines() if l.startswith("Endpoints:")][0]
+    assert all(ip + ":8080" in line for ip in ips.values()), out
     out = server.kubectl("-n", ns, "get", "endpointslices").stdout
-    assert "IPv4" in out and "8080" in out
+    line = [l for l in out.splitlines() if l.startswith("web-")][0]
+    assert line.split()[1:3] == ["IPv4", "8080"], out
+    assert all(ip in line for ip in ips.values()), out
 
     # nothing changes when nothing that matters changes
     rv_ep = ep["metadata"]["resourceVersion"]
@@ -229,6 +233,13 @@ def test_named_ports_resolved_per_pod(server, ns, nodes):
     by_ports = {tuple(sorted((p["name"], p["port"]) for p in s["ports"])):
                 sorted(e["targetRef"]["name"] for e in s["endpoints"]) for s in items}
     assert by_ports == {(("metrics", 9100), ("web", 8080)): ["a", "b"], (("web", 9090),): ["c"]}
+
+    # a new selector selects other pods: here none, and the slices give way to a placeholder
+    server.kubectl("-n", ns, "patch", "service", "np", "-p", '{"spec":{"selector":{"app":"none"}}}')
+    wait_for(lambda: not (endpoints(server, ns, "np") or {}).get("subsets"), what="no subsets")
+    items = wait_for(lambda: (lambda s: s if len(s) == 1 and not s[0].get("endpoints") else None)(
+        slices(server, ns, "np")), what="a placeholder slice")
+    assert not items[0].get("ports")
 
 
 def test_headless_hostnames_and_publish_not_ready(server, ns, nodes):
