@@ -14,8 +14,9 @@
  *
  * Services without a selector are left alone (their users write the
  * Endpoints, as the API server does for default/kubernetes); a deleted
- * Service's Endpoints are deleted. Nothing is written when the Endpoints
- * already say what they should.
+ * Service's Endpoints are deleted, and so are, when the controller starts,
+ * Endpoints without a Service (left by one deleted while no controller
+ * ran). Nothing is written when the Endpoints already say what they should.
  */
 #include <stdlib.h>
 #include <string.h>

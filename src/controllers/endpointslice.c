@@ -8,9 +8,9 @@
  * topology.kubernetes.io/zone), hostname (pods whose subdomain is the
  * Service) and targetRef; pods on a Node the cache does not know are left
  * out until it comes (unless the Service publishes not-ready addresses).
- * Pods whose named targetPorts resolve to the same
- * port numbers share slices; a slice holds at most 100 endpoints. Slices
- * carry the labels kubernetes.io/service-name and
+ * Pods whose named targetPorts resolve to the same port numbers share
+ * slices; a slice holds at most 100 endpoints. Slices carry the labels
+ * kubernetes.io/service-name and
  * endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io
  * (and the Service's own), and a controller ownerReference to the Service.
  *
