@@ -14,6 +14,9 @@ extern const k1s_controller_def_t k1s_ctrl_ephemeral;
 extern const k1s_controller_def_t k1s_ctrl_disruption;
 extern const k1s_controller_def_t k1s_ctrl_nodelifecycle;
 extern const k1s_controller_def_t k1s_ctrl_tainteviction;
+extern const k1s_controller_def_t k1s_ctrl_endpoints;
+extern const k1s_controller_def_t k1s_ctrl_endpointslice;
+extern const k1s_controller_def_t k1s_ctrl_endpointslicemirroring;
 
 /* one line per controller, for easy merges */
 /* clang-format off */
@@ -28,6 +31,9 @@ const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_disruption,
     &k1s_ctrl_nodelifecycle,
     &k1s_ctrl_tainteviction,
+    &k1s_ctrl_endpoints,
+    &k1s_ctrl_endpointslice,
+    &k1s_ctrl_endpointslicemirroring,
     NULL,
 };
 /* clang-format on */
