@@ -5,8 +5,10 @@
 #include "controllers/controller.h"
 
 extern const k1s_controller_def_t k1s_ctrl_replicaset;
+extern const k1s_controller_def_t k1s_ctrl_deployment;
 
 const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_replicaset,
+    &k1s_ctrl_deployment,
     NULL,
 };
