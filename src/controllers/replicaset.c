@@ -183,12 +183,44 @@ static void pod_add(json_t *obj, void *arg)
         enqueue_selecting(c, obj);
 }
 
+/* The Ready condition's status and transition time, for telling readiness changes. */
+static const json_t *ready_cond(const json_t *pod)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+    {
+        if (!strcmp(k1s_ctrl_str(c, "type"), "Ready"))
+            return c;
+    }
+    return NULL;
+}
+
+/*
+ * Whether a pod update can change what a ReplicaSet does or reports:
+ * labels, owners, deletion, a terminal phase, readiness. Other status
+ * changes (binding, IPs, container states) do not, and are many.
+ */
+static bool pod_change_matters(const json_t *a, const json_t *b)
+{
+    const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+    static const char *const keys[] = {"labels", "ownerReferences", "deletionTimestamp"};
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(keys); i++)
+        if (!json_equal(json_object_get(ma, keys[i]), json_object_get(mb, keys[i])) &&
+            (json_object_get(ma, keys[i]) || json_object_get(mb, keys[i])))
+            return true;
+    if (k1s_pod_is_terminated(a) != k1s_pod_is_terminated(b))
+        return true;
+    const json_t *ra = ready_cond(a), *rb = ready_cond(b);
+    return strcmp(k1s_ctrl_str(ra, "status"), k1s_ctrl_str(rb, "status")) ||
+           strcmp(k1s_ctrl_str(ra, "lastTransitionTime"), k1s_ctrl_str(rb, "lastTransitionTime"));
+}
+
 static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
     rsc_t *c = arg;
-    if (json_equal(json_object_get(json_object_get(old_obj, "metadata"), "resourceVersion"),
-                   json_object_get(json_object_get(new_obj, "metadata"), "resourceVersion")))
-        return; /* a resync: nothing changed */
+    if (!pod_change_matters(old_obj, new_obj))
+        return;
     if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj)) {
         /* a graceful deletion started: count it now, the pod is no longer active */
         pod_deleted(c, new_obj);
@@ -617,6 +649,13 @@ static void sync_rs(k1s_workqueue_t *q, const char *key, void *arg)
                 k1s_client_delete(c->ctx->client, &pods_gvr, obj_ns(rs), d->name, NULL, deleted, d);
             }
         }
+    }
+    if (s->pending == 1 && s->to_create == 0) {
+        /* nothing written: status from the pods just looked at, without a second scan */
+        s->to_create = -1;
+        double next = write_status(s, active, na);
+        if (next >= 0)
+            k1s_workqueue_add_after(c->queue, key, (uint64_t)(next * 1000) + 50);
     }
     free(active);
     s->pending--;
