@@ -140,8 +140,15 @@ class PodCounter:
         self.conn.close()
 
 
-def run(nodes, replicas, controllers=True):
-    extra = () if controllers else ("--disable-controllers", "--disable-scheduler")
+def run(nodes, replicas, controllers=True, scheduler=False):
+    """controllers: a Deployment; else bare pods, bound by the scheduler if scheduler is set,
+    else created bound."""
+    if controllers:
+        extra = ()
+    elif scheduler:
+        extra = ("--disable-controllers",)
+    else:
+        extra = ("--disable-controllers", "--disable-scheduler")
     s = Server(extra)
     cluster = None
     try:
@@ -165,7 +172,9 @@ def run(nodes, replicas, controllers=True):
             for i in range(replicas):
                 p = {"apiVersion": "v1", "kind": "Pod",
                      "metadata": {"name": "bench-%d" % i, "labels": {"app": "bench"}},
-                     "spec": dict(tmpl["spec"], nodeName="bench-%d" % (i % nodes))}
+                     "spec": dict(tmpl["spec"])}
+                if not scheduler:
+                    p["spec"]["nodeName"] = "bench-%d" % (i % nodes)
                 items.append(p)
             for i in range(0, replicas, 250):
                 s.kubectl("create", "-f", "-", input=json.dumps(
@@ -204,6 +213,11 @@ def main():
         without = run(nodes, replicas, False)
         print("== controllers + scheduler add %.1f MB RSS for %d pods"
               % ((with_ctrl - without) / 1024, replicas))
+        print("== %d bare pods bound by the scheduler on %d hollow nodes (--disable-controllers)"
+              % (replicas, nodes))
+        sched = run(nodes, replicas, False, True)
+        print("== the controllers add %.1f MB RSS, the scheduler %.1f MB, for %d pods"
+              % ((with_ctrl - sched) / 1024, (sched - without) / 1024, replicas))
 
 
 if __name__ == "__main__":
