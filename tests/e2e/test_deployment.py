@@ -255,6 +255,17 @@ def test_scale_pause_resume_restart(server, ns, nodes):
     assert "kubectl.kubernetes.io/restartedAt" in \
         sets[-1]["spec"]["template"]["metadata"]["annotations"]
 
+    # done: the controllers leave the Deployment and its ReplicaSets alone
+    def versions():
+        return [get_d(s, ns, "app")["metadata"]["resourceVersion"]] + \
+            [r["metadata"]["resourceVersion"] for r in rss(s, ns, "app")]
+    wait_for(lambda: all(r.get("status", {}).get("observedGeneration") ==
+                         r["metadata"]["generation"] for r in rss(s, ns, "app")),
+             what="ReplicaSets observed")
+    before = versions()
+    time.sleep(2)
+    assert versions() == before
+
 
 def test_recreate(server, ns, nodes):
     s = server
