@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "api/selector.h"
+#include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
 #include "lib/log.h"
@@ -553,9 +554,99 @@ static void release(rs_sync_t *s, const json_t *pod)
     free(body);
 }
 
-static int cmp_value(const void *a, const void *b)
+/* A pod with what ranks it for deletion beyond its own state. */
+typedef struct {
+    json_t *pod;
+    int64_t cost; /* controller.kubernetes.io/pod-deletion-cost */
+    int rank;     /* active related pods on its node */
+} ranked_t;
+
+static bool assigned(const json_t *pod)
 {
-    return k1s_pod_cmp_value(*(json_t *const *)a, *(json_t *const *)b);
+    return *k1s_ctrl_str(json_object_get(pod, "spec"), "nodeName") != 0;
+}
+
+static int phase_rank(const json_t *pod)
+{
+    const char *ph = k1s_ctrl_str(json_object_get(pod, "status"), "phase");
+    return !strcmp(ph, "Pending") ? 0 : !strcmp(ph, "Running") ? 2 : 1;
+}
+
+/*
+ * ActivePodsWithRanks: unassigned, then Pending < Unknown < Running, not
+ * ready, then lower pod-deletion-cost, then more related pods on the same
+ * node (doubled up), then k1s_pod_cmp_value's ready time, restarts, age.
+ */
+static int cmp_ranked(const void *x, const void *y)
+{
+    const ranked_t *a = x, *b = y;
+    if (assigned(a->pod) != assigned(b->pod))
+        return assigned(a->pod) ? 1 : -1;
+    if (phase_rank(a->pod) != phase_rank(b->pod))
+        return phase_rank(a->pod) < phase_rank(b->pod) ? -1 : 1;
+    if (k1s_pod_is_ready(a->pod) != k1s_pod_is_ready(b->pod))
+        return k1s_pod_is_ready(a->pod) ? 1 : -1;
+    if (a->cost != b->cost)
+        return a->cost < b->cost ? -1 : 1;
+    if (a->rank != b->rank)
+        return a->rank > b->rank ? -1 : 1;
+    return k1s_pod_cmp_value(a->pod, b->pod);
+}
+
+static int64_t deletion_cost(const json_t *pod)
+{
+    const char *v = json_string_value(
+        json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
+                        "controller.kubernetes.io/pod-deletion-cost"));
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/*
+ * Orders active[0..n) least valuable first, ranking pods by the active pods
+ * on their node that belong to this ReplicaSet or to the others of its
+ * controller (a Deployment's old and new ReplicaSets), as upstream's
+ * getPodsToDelete does.
+ */
+static void order_for_deletion(rsc_t *c, const json_t *rs, json_t **active, size_t n)
+{
+    const json_t *ref = k1s_ctrl_controller_ref(rs);
+    json_t **rss = NULL;
+    int nrs = 0;
+    if (ref)
+        nrs = k1s_informer_by_index(c->rss, "namespace", obj_ns(rs), &rss);
+    ranked_t *r = k1s_xcalloc(n + 1, sizeof(*r));
+    for (size_t i = 0; i < n; i++) {
+        r[i].pod = active[i];
+        r[i].cost = deletion_cost(active[i]);
+    }
+    k1s_strmap_t on_node = K1S_STRMAP_INIT; /* node name -> related active pods (as a pointer) */
+    for (int k = -1; k < nrs; k++) {
+        const json_t *other = k < 0 ? rs : rss[k];
+        if (k >= 0) {
+            const json_t *oref = k1s_ctrl_controller_ref(other);
+            if (other == rs || !oref || strcmp(k1s_ctrl_str(oref, "uid"), k1s_ctrl_str(ref, "uid")))
+                continue;
+        }
+        json_t **pods = NULL;
+        int np = k1s_informer_by_index(c->pods, "owner", obj_uid(other), &pods);
+        for (int j = 0; j < np; j++) {
+            if (!k1s_pod_is_active(pods[j]))
+                continue;
+            const char *node = k1s_ctrl_str(json_object_get(pods[j], "spec"), "nodeName");
+            uintptr_t cnt = (uintptr_t)k1s_strmap_get(&on_node, node);
+            k1s_strmap_set(&on_node, node, (void *)(cnt + 1));
+        }
+        free(pods);
+    }
+    free(rss);
+    for (size_t i = 0; i < n; i++)
+        r[i].rank = (int)(uintptr_t)k1s_strmap_get(
+            &on_node, k1s_ctrl_str(json_object_get(active[i], "spec"), "nodeName"));
+    k1s_strmap_free(&on_node);
+    qsort(r, n, sizeof(*r), cmp_ranked);
+    for (size_t i = 0; i < n; i++)
+        active[i] = r[i].pod;
+    free(r);
 }
 
 static void sync_rs(k1s_workqueue_t *q, const char *key, void *arg)
@@ -639,7 +730,8 @@ static void sync_rs(k1s_workqueue_t *q, const char *key, void *arg)
             k1s_expect(c->exp, key, 0, n);
             k1s_debug("replicaset %s: too many replicas, need %lld, deleting %d", key,
                       (long long)rs_replicas(rs), n);
-            qsort(active, na, sizeof(*active), cmp_value);
+            if ((size_t)n < na)
+                order_for_deletion(c, rs, active, na);
             s->dels = k1s_xcalloc((size_t)n + 1, sizeof(*s->dels));
             for (int i = 0; i < n; i++) {
                 del_t *d = &s->dels[i];

@@ -194,3 +194,21 @@ def test_failed_create_and_replica_failure(server, ns, nodes):
     wait_for(lambda: status_is(s, ns, "quota", 3) and not [
         c for c in get_rs(s, ns, "quota")["status"].get("conditions", [])
         if c["type"] == "ReplicaFailure"], timeout=90, what="3 replicas, no ReplicaFailure")
+
+
+def test_pod_deletion_cost(server, ns, nodes):
+    s = server
+    create(s, ns, rs_manifest("cost", 1))
+    wait_for(lambda: status_is(s, ns, "cost", 1, 1), what="1 ready")
+    # pods of different ages: left alone, the newest would go first
+    for n in (2, 3):
+        time.sleep(1.1)
+        s.kubectl("-n", ns, "scale", "rs", "cost", "--replicas=%d" % n)
+        wait_for(lambda n=n: status_is(s, ns, "cost", n, n), what="%d ready" % n)
+    by_age = sorted(pods_of(s, ns, "app=cost"), key=lambda p: p["metadata"]["creationTimestamp"])
+    newest = by_age[-1]["metadata"]["name"]
+    s.kubectl("-n", ns, "annotate", "pod", newest, "controller.kubernetes.io/pod-deletion-cost=100")
+    s.kubectl("-n", ns, "scale", "rs", "cost", "--replicas=1")
+    wait_for(lambda: status_is(s, ns, "cost", 1, 1) and len(pods_of(s, ns, "app=cost")) == 1,
+             what="1 replica")
+    assert [p["metadata"]["name"] for p in pods_of(s, ns, "app=cost")] == [newest]
