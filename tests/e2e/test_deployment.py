@@ -367,3 +367,26 @@ def test_rollout_survives_kill9(fresh_server, hollow_nodes):
     assert len(pods(s, ns, "k9")) == 6
     assert [r["spec"]["replicas"] for r in rss(s, ns, "k9")] == [0, 6]
     assert not cluster.errors()
+
+
+def test_adopts_orphan_replicaset(server, ns, nodes):
+    s = server
+    d = deployment("orph", 2)
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "orph-old",
+                                                                      "labels": {"app": "orph"}},
+          "spec": {"replicas": 2, "selector": d["spec"]["selector"],
+                   "template": d["spec"]["template"]}}
+    create(s, ns, rs)
+    wait_for(lambda: len(pods(s, ns, "orph")) == 2, what="the orphan's pods")
+    # the Deployment's template is the orphan's: it adopts it as its new ReplicaSet
+    create(s, ns, d)
+    rollout_status(s, ns, "orph")
+    [got] = rss(s, ns, "orph")
+    assert got["metadata"]["name"] == "orph-old"
+    ref = got["metadata"]["ownerReferences"][0]
+    assert ref["kind"] == "Deployment" and ref["name"] == "orph" and ref["controller"]
+    assert got["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    wait_for(lambda: done(s, ns, "orph", 2), what="orph available")
+    c = cond(get_d(s, ns, "orph"), "Progressing")
+    assert c["reason"] == "NewReplicaSetAvailable"
+    assert c["message"] == 'ReplicaSet "orph-old" has successfully progressed.'
