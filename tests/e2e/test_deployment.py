@@ -349,12 +349,15 @@ def test_rollout_survives_kill9(fresh_server, hollow_nodes):
     create(s, ns, deployment("k9", 6, surge=1, unavailable=0,
                              annotations={"hollow.k1s.io/ready-delay-seconds": "0.5"}))
     rollout_status(s, ns, "k9")
+    w0 = PodWatch(s, ns, "k9")
     s.kubectl("-n", ns, "set", "image", "deployment/k9", "c=nginx:1.26")
     # kill while the rollout is under way
     wait_for(lambda: len(rss(s, ns, "k9")) == 2 and
              any(p["spec"]["containers"][0]["image"] == "nginx:1.26" and ready(p)
                  for p in pods(s, ns, "k9")), what="rollout started")
+    w0.stop()
     s.stop(signal.SIGKILL)
+    assert w0.max_active <= 7 and w0.min_ready >= 6, (w0.max_active, w0.min_ready)
     time.sleep(0.5)
     s.start()
     w = PodWatch(s, ns, "k9")
@@ -364,6 +367,7 @@ def test_rollout_survives_kill9(fresh_server, hollow_nodes):
     time.sleep(0.5)
     w.stop()
     assert w.max_active <= 7, "more than replicas+maxSurge pods: %d" % w.max_active
+    assert w.min_ready >= 6, "fewer than replicas-maxUnavailable ready: %d" % w.min_ready
     assert len(pods(s, ns, "k9")) == 6
     assert [r["spec"]["replicas"] for r in rss(s, ns, "k9")] == [0, 6]
     assert not cluster.errors()
