@@ -394,3 +394,19 @@ def test_adopts_orphan_replicaset(server, ns, nodes):
     c = cond(get_d(s, ns, "orph"), "Progressing")
     assert c["reason"] == "NewReplicaSetAvailable"
     assert c["message"] == 'ReplicaSet "orph-old" has successfully progressed.'
+
+
+def test_replica_failure_shows_on_deployment(server, ns, nodes):
+    s = server
+    create(s, ns, {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+                   "spec": {"hard": {"pods": "1"}}})
+    create(s, ns, deployment("quota", 2, unavailable=0))
+    c = wait_for(lambda: cond(get_d(s, ns, "quota"), "ReplicaFailure"),
+                 what="ReplicaFailure on the Deployment")
+    assert c["status"] == "True" and c["reason"] == "FailedCreate"
+    assert "exceeded quota" in c["message"]
+    assert cond(get_d(s, ns, "quota"), "Available")["status"] == "False"
+    s.kubectl("-n", ns, "delete", "resourcequota", "q")
+    wait_for(lambda: done(s, ns, "quota", 2) and not cond(get_d(s, ns, "quota"),
+                                                          "ReplicaFailure"),
+             timeout=90, what="the failure gone")
