@@ -17,6 +17,8 @@ extern const k1s_controller_def_t k1s_ctrl_tainteviction;
 extern const k1s_controller_def_t k1s_ctrl_endpoints;
 extern const k1s_controller_def_t k1s_ctrl_endpointslice;
 extern const k1s_controller_def_t k1s_ctrl_endpointslicemirroring;
+extern const k1s_controller_def_t k1s_ctrl_replicaset;
+extern const k1s_controller_def_t k1s_ctrl_deployment;
 
 /* one line per controller, for easy merges */
 /* clang-format off */
@@ -34,6 +36,8 @@ const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_endpoints,
     &k1s_ctrl_endpointslice,
     &k1s_ctrl_endpointslicemirroring,
+    &k1s_ctrl_replicaset,
+    &k1s_ctrl_deployment,
     NULL,
 };
 /* clang-format on */

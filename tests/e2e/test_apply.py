@@ -5,14 +5,29 @@ managedFields entries of create/update/patch/scale/status writes, the migration 
 client-side-applied object to server-side apply, kubectl diff --server-side and dry-run."""
 import json
 import os
+import shutil
 import stat
+import tempfile
 import textwrap
 import urllib.parse
 
 import pytest
 
+from conftest import Server
+
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifests")
 BUNDLE = os.path.join(HERE, "bundle.yaml")
+
+
+@pytest.fixture(scope="module")
+def server():
+    """These tests check the managedFields and status of Deployments, which the deployment
+    controller writes too: a server of their own without controllers."""
+    tmp = tempfile.mkdtemp(prefix="k1s-e2e-")
+    s = Server(tmp, extra_args=["--disable-controllers"]).start()
+    yield s
+    s.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def get(server, ns, what, name):
