@@ -1,0 +1,138 @@
+/*
+ * ControllerRevision helpers shared by the StatefulSet and DaemonSet
+ * controllers (see history.h).
+ */
+#include "controllers/history.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "controllers/controller.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#define HASH_LABEL "controller.kubernetes.io/hash"
+
+const k1s_gvr_t k1s_history_gvr = {"apps", "v1", "controllerrevisions", true};
+
+json_t *k1s_history_data(const json_t *owner)
+{
+    const json_t *tmpl = json_object_get(json_object_get(owner, "spec"), "template");
+    json_t *t = tmpl ? json_deep_copy(tmpl) : json_object();
+    json_object_set_new(t, "$patch", json_string("replace"));
+    return json_pack("{s:{s:o}}", "spec", "template", t);
+}
+
+json_t *k1s_history_template(const json_t *rev)
+{
+    const json_t *t =
+        json_object_get(json_object_get(json_object_get(rev, "data"), "spec"), "template");
+    if (!json_is_object(t))
+        return NULL;
+    json_t *c = json_deep_copy(t);
+    json_object_del(c, "$patch");
+    return c;
+}
+
+int k1s_history_owned(const k1s_informer_t *inf, const json_t *owner, json_t ***out)
+{
+    const char *uid = k1s_ctrl_str(json_object_get(owner, "metadata"), "uid");
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(inf, "owner", uid, &all);
+    int j = 0;
+    for (int i = 0; i < n; i++) {
+        const json_t *ref = k1s_ctrl_controller_ref(all[i]);
+        if (ref && !strcmp(k1s_ctrl_str(ref, "uid"), uid))
+            all[j++] = all[i];
+    }
+    *out = all;
+    return n < 0 ? n : j;
+}
+
+int64_t k1s_history_revision(const json_t *rev)
+{
+    return json_integer_value(json_object_get(rev, "revision"));
+}
+
+int64_t k1s_history_max(json_t *const *revs, int n)
+{
+    int64_t m = 0;
+    for (int i = 0; i < n; i++)
+        if (k1s_history_revision(revs[i]) > m)
+            m = k1s_history_revision(revs[i]);
+    return m;
+}
+
+json_t *k1s_history_find_equal(json_t *const *revs, int n, const json_t *data)
+{
+    json_t *best = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!json_equal(json_object_get(revs[i], "data"), (json_t *)data))
+            continue;
+        if (!best || k1s_history_revision(revs[i]) > k1s_history_revision(best))
+            best = revs[i];
+    }
+    return best;
+}
+
+json_t *k1s_history_find_name(json_t *const *revs, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(k1s_ctrl_str(json_object_get(revs[i], "metadata"), "name"), name))
+            return revs[i];
+    return NULL;
+}
+
+json_t *k1s_history_new(const json_t *owner, json_t *data, int64_t revision,
+                        int64_t collision_count, char **hash)
+{
+    const json_t *omd = json_object_get(owner, "metadata");
+    char *h = k1s_ctrl_hash(data, collision_count);
+    const json_t *tl = json_object_get(
+        json_object_get(json_object_get(json_object_get(owner, "spec"), "template"), "metadata"),
+        "labels");
+    json_t *labels = json_is_object(tl) ? json_deep_copy(tl) : json_object();
+    json_object_set_new(labels, HASH_LABEL, json_string(h));
+    char *name = k1s_xasprintf("%s-%s", k1s_ctrl_str(omd, "name"), h);
+    json_t *rev = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[o]},s:O,s:I}", "apiVersion", "apps/v1",
+                            "kind", "ControllerRevision", "metadata", "name", name, "namespace",
+                            k1s_ctrl_str(omd, "namespace"), "labels", labels, "ownerReferences",
+                            k1s_ctrl_new_controller_ref(owner), "data", data, "revision",
+                            (json_int_t)revision);
+    free(name);
+    *hash = h;
+    return rev;
+}
+
+static void deleted(const k1s_client_result_t *res, void *arg)
+{
+    (void)arg;
+    if (res->status >= 300 && res->status != 404)
+        k1s_debug("controller history: deleting a revision: %d %s", res->status, res->message);
+}
+
+static int by_revision(const void *a, const void *b)
+{
+    int64_t ra = k1s_history_revision(*(json_t *const *)a);
+    int64_t rb = k1s_history_revision(*(json_t *const *)b);
+    return ra < rb ? -1 : ra > rb;
+}
+
+void k1s_history_truncate(k1s_client_t *client, json_t *const *revs, int n, int64_t limit,
+                          bool (*live)(const json_t *rev, void *arg), void *arg)
+{
+    if (limit < 0)
+        limit = 0;
+    json_t **dead = k1s_xmalloc(((size_t)n + 1) * sizeof(*dead));
+    int nd = 0;
+    for (int i = 0; i < n; i++)
+        if (!live(revs[i], arg) && !k1s_ctrl_deleting(revs[i]))
+            dead[nd++] = revs[i];
+    qsort(dead, (size_t)nd, sizeof(*dead), by_revision);
+    for (int i = 0; i < nd - limit; i++) {
+        const json_t *md = json_object_get(dead[i], "metadata");
+        k1s_client_delete(client, &k1s_history_gvr, k1s_ctrl_str(md, "namespace"),
+                          k1s_ctrl_str(md, "name"), NULL, deleted, NULL);
+    }
+    free(dead);
+}

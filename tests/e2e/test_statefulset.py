@@ -1,0 +1,241 @@
+"""The StatefulSet controller in `k1s server`, on hollow nodes (hollow.py): a set of 3 comes up
+in ordinal order (web-1 only once web-0 is Running and Ready), with stable names, identity labels,
+hostname/subdomain and PersistentVolumeClaims from volumeClaimTemplates; a scale down removes the
+highest ordinal first and keeps the claims; a deleted pod comes back under its name; a rolling
+update honours the partition, goes from the highest ordinal down, and `kubectl rollout
+status|history|undo` work; Parallel creates every pod at once."""
+import json
+import time
+
+import pytest
+
+
+def wait_for(fn, timeout=60, what="condition", interval=0.1):
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+def statefulset(name, replicas=3, image="busybox:1.36", policy=None, partition=None,
+                claims=True, ready_delay="0.5", on_delete=False):
+    s = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
+         "spec": {"replicas": replicas, "serviceName": name,
+                  "selector": {"matchLabels": {"app": name}},
+                  "template": {"metadata": {"labels": {"app": name},
+                                            "annotations": {"hollow.k1s.io/ready-delay-seconds":
+                                                            ready_delay}},
+                               "spec": {"containers": [{"name": "c", "image": image}]}}}}
+    if policy:
+        s["spec"]["podManagementPolicy"] = policy
+    if partition is not None:
+        s["spec"]["updateStrategy"] = {"type": "RollingUpdate",
+                                       "rollingUpdate": {"partition": partition}}
+    if on_delete:
+        s["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    if claims:
+        s["spec"]["volumeClaimTemplates"] = [{
+            "metadata": {"name": "www"},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}}}]
+    return s
+
+
+def create(server, ns, obj):
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(obj))
+
+
+def pods(server, ns, app):
+    st, body = server.json("GET", "/api/v1/namespaces/%s/pods?labelSelector=app%%3D%s" % (ns, app))
+    assert st == 200, body
+    return {p["metadata"]["name"]: p for p in body["items"]}
+
+
+def ready(p):
+    return (p["status"].get("phase") == "Running" and
+            any(c["type"] == "Ready" and c["status"] == "True"
+                for c in p["status"].get("conditions", [])))
+
+
+def sts(server, ns, name):
+    return json.loads(server.kubectl("-n", ns, "get", "statefulset", name, "-o", "json").stdout)
+
+
+def events(server, ns, reason):
+    out = json.loads(server.kubectl("-n", ns, "get", "events", "-o", "json").stdout)
+    evs = [e for e in out["items"] if e["reason"] == reason and
+           e["involvedObject"]["kind"] == "StatefulSet"]
+    evs.sort(key=lambda e: (e.get("firstTimestamp") or "", e["metadata"]["name"]))
+    return [e["message"] for e in evs]
+
+
+@pytest.fixture
+def nodes(server, hollow_nodes):
+    return hollow_nodes(server, 2, prefix="sts")
+
+
+def test_ordered_start_scale_down_and_claims(server, ns, nodes):
+    create(server, ns, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                        "spec": {"clusterIP": "None", "selector": {"app": "web"},
+                                 "ports": [{"port": 80}]}})
+    create(server, ns, statefulset("web"))
+    # OrderedReady: whenever web-i exists, web-0 .. web-(i-1) are Running and Ready
+    seen = []
+
+    def up():
+        ps = pods(server, ns, "web")
+        for name in ps:
+            i = int(name.rsplit("-", 1)[1])
+            for j in range(i):
+                prev = ps.get("web-%d" % j)
+                assert prev is not None and ready(prev), \
+                    "web-%d exists while web-%d is not ready: %s" % (i, j, sorted(ps))
+            if name not in seen:
+                seen.append(name)
+        return len(ps) == 3 and all(ready(p) for p in ps.values())
+    wait_for(up, what="3 ready pods")
+    assert seen == ["web-0", "web-1", "web-2"]
+
+    ps = pods(server, ns, "web")
+    s = sts(server, ns, "web")
+    rev = s["status"]["updateRevision"]
+    assert rev.startswith("web-")
+    for i in range(3):
+        p = ps["web-%d" % i]
+        labels = p["metadata"]["labels"]
+        assert labels["statefulset.kubernetes.io/pod-name"] == "web-%d" % i
+        assert labels["apps.kubernetes.io/pod-index"] == str(i)
+        assert labels["controller-revision-hash"] == rev
+        assert p["spec"]["hostname"] == "web-%d" % i
+        assert p["spec"]["subdomain"] == "web"
+        ref = p["metadata"]["ownerReferences"][0]
+        assert (ref["kind"], ref["name"], ref["controller"]) == ("StatefulSet", "web", True)
+        vols = {v["name"]: v for v in p["spec"]["volumes"]}
+        assert vols["www"]["persistentVolumeClaim"]["claimName"] == "www-web-%d" % i
+    claims = server.kubectl("-n", ns, "get", "pvc", "-o", "name").stdout.split()
+    assert sorted(claims) == ["persistentvolumeclaim/www-web-%d" % i for i in range(3)]
+
+    def status_done():
+        st = sts(server, ns, "web")["status"]
+        return (st.get("replicas"), st.get("readyReplicas"), st.get("currentReplicas"),
+                st.get("updatedReplicas"), st.get("availableReplicas"),
+                st.get("currentRevision"), st.get("observedGeneration")) == \
+            (3, 3, 3, 3, 3, rev, 1)
+    wait_for(status_done, what="status")
+    out = server.kubectl("-n", ns, "rollout", "status", "statefulset/web", "--timeout=30s").stdout
+    assert "roll out complete" in out
+    wait_for(lambda: len(events(server, ns, "SuccessfulCreate")) >= 6, what="events")
+    msgs = events(server, ns, "SuccessfulCreate")
+    assert "create Pod web-0 in StatefulSet web successful" in msgs
+    assert "create Claim www-web-0 Pod web-0 in StatefulSet web success" in msgs
+    pod_msgs = [m for m in msgs if m.startswith("create Pod")]
+    assert pod_msgs == ["create Pod web-%d in StatefulSet web successful" % i for i in range(3)]
+    table = server.kubectl("-n", ns, "get", "statefulset", "web").stdout
+    assert "3/3" in table, table
+
+    # a deleted pod comes back under its name
+    old_uid = ps["web-1"]["metadata"]["uid"]
+    server.kubectl("-n", ns, "delete", "pod", "web-1", "--wait=false")
+    wait_for(lambda: (lambda p: p and p["metadata"]["uid"] != old_uid and ready(p))(
+        pods(server, ns, "web").get("web-1")), what="web-1 recreated")
+
+    # scale down: web-2 goes before web-1; the claims stay
+    server.kubectl("-n", ns, "scale", "statefulset/web", "--replicas=1")
+
+    def down():
+        ps = pods(server, ns, "web")
+        assert "web-0" in ps
+        assert not ("web-2" in ps and "web-1" not in ps), "web-1 went before web-2"
+        return sorted(ps) == ["web-0"]
+    wait_for(down, what="scale down to 1")
+    wait_for(lambda: "delete Pod web-1 in StatefulSet web successful" in
+             events(server, ns, "SuccessfulDelete"), what="delete events")
+    dels = [m for m in events(server, ns, "SuccessfulDelete") if "web-2" in m or "web-1" in m]
+    assert dels[-2:] == ["delete Pod web-2 in StatefulSet web successful",
+                         "delete Pod web-1 in StatefulSet web successful"]
+    claims = server.kubectl("-n", ns, "get", "pvc", "-o", "name").stdout.split()
+    assert len(claims) == 3
+    wait_for(lambda: sts(server, ns, "web")["status"].get("replicas") == 1, what="status 1")
+
+
+def test_partitioned_rolling_update_history_undo(server, ns, nodes):
+    create(server, ns, statefulset("db", claims=False, partition=2, ready_delay="0"))
+    wait_for(lambda: (lambda ps: len(ps) == 3 and all(ready(p) for p in ps.values()))(
+        pods(server, ns, "db")), what="3 ready pods")
+    rev1 = sts(server, ns, "db")["status"]["updateRevision"]
+    server.kubectl("-n", ns, "set", "image", "statefulset/db", "c=busybox:1.37")
+
+    def images():
+        return {n: p["spec"]["containers"][0]["image"] for n, p in pods(server, ns, "db").items()}
+    # only ordinals >= partition are updated
+    wait_for(lambda: images() == {"db-0": "busybox:1.36", "db-1": "busybox:1.36",
+                                  "db-2": "busybox:1.37"} and
+             all(ready(p) for p in pods(server, ns, "db").values()), what="db-2 updated")
+
+    def status():
+        return sts(server, ns, "db")["status"]
+    wait_for(lambda: status().get("updatedReplicas") == 1 and status().get("readyReplicas") == 3,
+             what="partitioned status")
+    st = status()
+    assert st["currentRevision"] == rev1 and st["updateRevision"] != rev1
+    assert st["currentReplicas"] == 2
+    rev2 = st["updateRevision"]
+    out = server.kubectl("-n", ns, "rollout", "status", "statefulset/db", "--watch=false").stdout
+    assert "partitioned roll out complete" in out, out
+    time.sleep(1)
+    assert images()["db-1"] == "busybox:1.36"
+
+    # partition 0: the rest go, highest first
+    server.kubectl("-n", ns, "patch", "statefulset/db", "-p",
+                   '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}')
+    order = ["db-2"]  # already updated
+
+    def rolled():
+        for n, im in images().items():
+            if im == "busybox:1.37" and n not in order:
+                order.append(n)
+        return len(order) == 3
+    wait_for(rolled, what="all updated")
+    assert order[1:] == ["db-1", "db-0"], order
+    wait_for(lambda: status().get("currentRevision") == rev2 and
+             status().get("currentReplicas") == 3 and status().get("readyReplicas") == 3,
+             what="rollout finished")
+    server.kubectl("-n", ns, "rollout", "status", "statefulset/db", "--timeout=30s")
+
+    hist = server.kubectl("-n", ns, "rollout", "history", "statefulset/db").stdout
+    assert [l.split()[0] for l in hist.splitlines()[2:] if l.strip()] == ["1", "2"], hist
+    revs = json.loads(server.kubectl("-n", ns, "get", "controllerrevisions", "-o", "json").stdout)
+    names = sorted(r["metadata"]["name"] for r in revs["items"])
+    assert names == sorted([rev1, rev2])
+
+    server.kubectl("-n", ns, "rollout", "undo", "statefulset/db")
+    wait_for(lambda: set(images().values()) == {"busybox:1.36"} and
+             status().get("currentRevision") == rev1 and status().get("readyReplicas") == 3,
+             what="undo")
+    hist = server.kubectl("-n", ns, "rollout", "history", "statefulset/db").stdout
+    assert [l.split()[0] for l in hist.splitlines()[2:] if l.strip()] == ["2", "3"], hist
+
+
+def test_parallel_and_on_delete(server, ns, nodes):
+    create(server, ns, statefulset("par", replicas=3, policy="Parallel", claims=False,
+                                   ready_delay="5", on_delete=True))
+    # Parallel: all three exist before any is ready
+    wait_for(lambda: (lambda ps: len(ps) == 3 and not any(ready(p) for p in ps.values()))(
+        pods(server, ns, "par")), timeout=30, what="3 pods, none ready yet")
+    wait_for(lambda: (lambda ps: len(ps) == 3 and all(ready(p) for p in ps.values()))(
+        pods(server, ns, "par")), what="3 ready")
+    # OnDelete: a template change waits for pods to be deleted
+    server.kubectl("-n", ns, "set", "image", "statefulset/par", "c=busybox:1.37")
+    wait_for(lambda: sts(server, ns, "par")["status"].get("observedGeneration") == 2,
+             what="observed")
+    time.sleep(1)
+    assert {p["spec"]["containers"][0]["image"] for p in pods(server, ns, "par").values()} == \
+        {"busybox:1.36"}
+    server.kubectl("-n", ns, "delete", "pod", "par-0", "--wait=false")
+    wait_for(lambda: (lambda p: p and p["spec"]["containers"][0]["image"] == "busybox:1.37")(
+        pods(server, ns, "par").get("par-0")), what="par-0 recreated at the new revision")
+    assert pods(server, ns, "par")["par-1"]["spec"]["containers"][0]["image"] == "busybox:1.36"
