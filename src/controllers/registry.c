@@ -4,9 +4,11 @@
  */
 #include "controllers/controller.h"
 
+extern const k1s_controller_def_t k1s_ctrl_daemonset;
 extern const k1s_controller_def_t k1s_ctrl_statefulset;
 
 const k1s_controller_def_t *const k1s_controllers[] = {
+    &k1s_ctrl_daemonset,
     &k1s_ctrl_statefulset,
     NULL,
 };

@@ -1,0 +1,871 @@
+/*
+ * The DaemonSet controller, as kube-controller-manager's: one pod per
+ * eligible node (the template's nodeSelector and required node affinity,
+ * the node's NoSchedule/NoExecute taints against the template's
+ * tolerations plus the ones every daemon pod gets), following nodes as
+ * they join, leave and change. Pods are created with a required node
+ * affinity to their node (matchFields metadata.name) and placed by the
+ * scheduler. RollingUpdate replaces out-of-date pods with at most
+ * maxUnavailable of them unavailable at once; OnDelete waits for pods to be
+ * deleted. ControllerRevisions keep the template history for `kubectl
+ * rollout history|undo`, pods carry their revision's hash in
+ * controller-revision-hash, and the status is what `kubectl rollout status`
+ * and `kubectl get daemonset` read.
+ *
+ * As the StatefulSet controller, a sync reads the informer caches and
+ * issues writes; the key is done when they are answered, and expectations
+ * keep the next sync from repeating creations and deletions the informer
+ * has not shown yet.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/workqueue.h"
+#include "controllers/controller.h"
+#include "controllers/history.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "scheduler/sched-int.h"
+#include "scheduler/sched.h"
+
+#define REVISION_LABEL "controller-revision-hash"
+#define GENERATION_LABEL "pod-template-generation"
+#define GENERATION_ANNOTATION "deprecated.daemonset.template.generation"
+#define HASH_LABEL "controller.kubernetes.io/hash"
+
+static const k1s_gvr_t ds_gvr = {"apps", "v1", "daemonsets", true};
+static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
+static const k1s_gvr_t nodes_gvr = {"", "v1", "nodes", false};
+
+typedef struct {
+    k1s_ctrl_ctx_t *ctx;
+    k1s_informer_t *sets, *pods, *nodes, *revs;
+    k1s_workqueue_t *queue;
+    k1s_expectations_t *exp;
+    struct op *ops;
+    struct write *writes;
+} dsc_t;
+
+typedef struct op {
+    dsc_t *c;
+    char *key;
+    int pending;
+    bool failed;
+    struct op *prev, *next;
+} op_t;
+
+typedef struct write {
+    op_t *op;
+    json_t *ds;
+    char *pod;
+    bool create;
+    struct write *prev, *next;
+} write_t;
+
+#define LIST_ADD(head, x)                                                                          \
+    do {                                                                                           \
+        (x)->prev = NULL;                                                                          \
+        (x)->next = (head);                                                                        \
+        if (head)                                                                                  \
+            (head)->prev = (x);                                                                    \
+        (head) = (x);                                                                              \
+    } while (0)
+#define LIST_DEL(head, x)                                                                          \
+    do {                                                                                           \
+        if ((x)->prev)                                                                             \
+            (x)->prev->next = (x)->next;                                                           \
+        else                                                                                       \
+            (head) = (x)->next;                                                                    \
+        if ((x)->next)                                                                             \
+            (x)->next->prev = (x)->prev;                                                           \
+    } while (0)
+
+static const char *name_of(const json_t *o)
+{
+    return k1s_ctrl_str(json_object_get(o, "metadata"), "name");
+}
+
+static const char *ns_of(const json_t *o)
+{
+    return k1s_ctrl_str(json_object_get(o, "metadata"), "namespace");
+}
+
+static const json_t *spec_of(const json_t *o)
+{
+    return json_object_get(o, "spec");
+}
+
+/* ---- writes ---- */
+
+static op_t *op_new(dsc_t *c, const char *key)
+{
+    op_t *op = k1s_xcalloc(1, sizeof(*op));
+    op->c = c;
+    op->key = k1s_xstrdup(key);
+    op->pending = 1;
+    LIST_ADD(c->ops, op);
+    return op;
+}
+
+static void op_unref(op_t *op)
+{
+    if (--op->pending > 0)
+        return;
+    if (op->failed)
+        k1s_workqueue_add_rate_limited(op->c->queue, op->key);
+    else
+        k1s_workqueue_forget(op->c->queue, op->key);
+    k1s_workqueue_done(op->c->queue, op->key);
+    LIST_DEL(op->c->ops, op);
+    free(op->key);
+    free(op);
+}
+
+static write_t *write_new(op_t *op, const json_t *ds, const char *pod)
+{
+    write_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->op = op;
+    w->ds = json_incref((json_t *)ds);
+    w->pod = pod ? k1s_xstrdup(pod) : NULL;
+    op->pending++;
+    LIST_ADD(op->c->writes, w);
+    return w;
+}
+
+static void write_release(write_t *w)
+{
+    json_decref(w->ds);
+    free(w->pod);
+    free(w);
+}
+
+static void write_free(write_t *w)
+{
+    op_t *op = w->op;
+    LIST_DEL(op->c->writes, w);
+    write_release(w);
+    op_unref(op);
+}
+
+static bool ok(const k1s_client_result_t *res)
+{
+    return res->status >= 200 && res->status < 300;
+}
+
+static void created_cb(const k1s_client_result_t *res, void *arg)
+{
+    write_t *w = arg;
+    dsc_t *c = w->op->c;
+    if (ok(res)) {
+        k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulCreate", "Created pod: %s",
+                           name_of(res->obj));
+    } else {
+        k1s_expect_observe_add(c->exp, w->op->key);
+        w->op->failed = true;
+        k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedCreate", "Error creating: %s",
+                           res->message);
+    }
+    write_free(w);
+}
+
+static void deleted_cb(const k1s_client_result_t *res, void *arg)
+{
+    write_t *w = arg;
+    dsc_t *c = w->op->c;
+    if (ok(res)) {
+        k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulDelete", "Deleted pod: %s",
+                           w->pod);
+    } else {
+        k1s_expect_observe_del(c->exp, w->op->key);
+        if (res->status != 404) {
+            w->op->failed = true;
+            k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedDelete",
+                               "Error deleting: %s", res->message);
+        }
+    }
+    write_free(w);
+}
+
+static void other_cb(const k1s_client_result_t *res, void *arg)
+{
+    write_t *w = arg;
+    if (!ok(res)) {
+        k1s_debug("daemonset %s: write failed: %d %s", w->op->key, res->status, res->message);
+        if (res->status != 404)
+            w->op->failed = true;
+    }
+    write_free(w);
+}
+
+/* ---- which nodes run a daemon pod ---- */
+
+static void add_toleration(json_t *tols, const char *key, const char *effect)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(tols, i, t)
+    {
+        if (!strcmp(k1s_ctrl_str(t, "key"), key) && !strcmp(k1s_ctrl_str(t, "effect"), effect))
+            json_array_remove(tols, i--);
+    }
+    json_array_append_new(
+        tols, json_pack("{s:s,s:s,s:s}", "key", key, "operator", "Exists", "effect", effect));
+}
+
+/* The tolerations every daemon pod gets (upstream's AddOrUpdateDaemonPodTolerations). */
+static void add_daemon_tolerations(json_t *spec)
+{
+    json_t *tols = json_object_get(spec, "tolerations");
+    if (!json_is_array(tols)) {
+        tols = json_array();
+        json_object_set_new(spec, "tolerations", tols);
+    }
+    add_toleration(tols, "node.kubernetes.io/not-ready", "NoExecute");
+    add_toleration(tols, "node.kubernetes.io/unreachable", "NoExecute");
+    add_toleration(tols, "node.kubernetes.io/disk-pressure", "NoSchedule");
+    add_toleration(tols, "node.kubernetes.io/memory-pressure", "NoSchedule");
+    add_toleration(tols, "node.kubernetes.io/pid-pressure", "NoSchedule");
+    add_toleration(tols, "node.kubernetes.io/unschedulable", "NoSchedule");
+    if (json_is_true(json_object_get(spec, "hostNetwork")))
+        add_toleration(tols, "node.kubernetes.io/network-unavailable", "NoSchedule");
+}
+
+/*
+ * Whether the daemon pod (template) should run on the node, and whether an
+ * existing one should continue to (it tolerates the NoExecute taints).
+ */
+static void should_run(const json_t *pod, json_t *node, bool *run, bool *cont)
+{
+    *run = *cont = false;
+    const json_t *spec = spec_of(pod);
+    const char *nn = k1s_ctrl_str(spec, "nodeName");
+    if (*nn && strcmp(nn, name_of(node)))
+        return;
+    k1s_sched_node_t *n = k1s_sched_node_new(node);
+    bool fits = k1s_sched_pod_matches_node_affinity(pod, n);
+    k1s_sched_node_free(n);
+    if (!fits)
+        return;
+    const json_t *tols = json_object_get(spec, "tolerations");
+    bool no_schedule = false, no_execute = false;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(spec_of(node), "taints"), i, t)
+    {
+        const char *effect = k1s_ctrl_str(t, "effect");
+        bool exec = !strcmp(effect, "NoExecute");
+        if (!exec && strcmp(effect, "NoSchedule"))
+            continue;
+        if (k1s_sched_tolerations_tolerate(tols, t))
+            continue;
+        no_schedule = true;
+        no_execute |= exec;
+    }
+    *run = !no_schedule;
+    *cont = !no_execute;
+}
+
+/* The node a daemon pod is for: spec.nodeName, or its matchFields metadata.name affinity. */
+static const char *target_node(const json_t *pod)
+{
+    const json_t *spec = spec_of(pod);
+    const char *nn = k1s_ctrl_str(spec, "nodeName");
+    if (*nn)
+        return nn;
+    const json_t *terms = json_object_get(
+        json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
+                        "requiredDuringSchedulingIgnoredDuringExecution"),
+        "nodeSelectorTerms");
+    size_t i, j;
+    const json_t *term, *r;
+    json_array_foreach(terms, i, term)
+    {
+        json_array_foreach(json_object_get(term, "matchFields"), j, r)
+        {
+            if (!strcmp(k1s_ctrl_str(r, "key"), "metadata.name") &&
+                !strcmp(k1s_ctrl_str(r, "operator"), "In") &&
+                json_array_size(json_object_get(r, "values")) == 1)
+                return json_string_value(json_array_get(json_object_get(r, "values"), 0));
+        }
+    }
+    return NULL;
+}
+
+/* ---- the sync ---- */
+
+/* Oldest first; on a tie, the further along phase first (upstream's
+ * podByCreationTimestampAndPhase). */
+static int by_age(const void *a, const void *b)
+{
+    const json_t *pa = *(json_t *const *)a, *pb = *(json_t *const *)b;
+    int64_t ta =
+        k1s_ctrl_parse_time(k1s_ctrl_str(json_object_get(pa, "metadata"), "creationTimestamp"));
+    int64_t tb =
+        k1s_ctrl_parse_time(k1s_ctrl_str(json_object_get(pb, "metadata"), "creationTimestamp"));
+    if (ta != tb)
+        return ta < tb ? -1 : 1;
+    return strcmp(name_of(pa), name_of(pb));
+}
+
+static bool pod_updated(const json_t *pod, const char *hash, const char *generation)
+{
+    const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+    if (generation && !strcmp(k1s_ctrl_str(labels, GENERATION_LABEL), generation))
+        return true;
+    return !strcmp(k1s_ctrl_str(labels, REVISION_LABEL), hash);
+}
+
+/* A new daemon pod for node from the template with hash. */
+static json_t *new_pod(const json_t *ds, const json_t *tmpl, const char *node, const char *hash,
+                       const char *generation)
+{
+    char *prefix = k1s_xasprintf("%s-", name_of(ds));
+    json_t *pod = k1s_ctrl_pod_from_template(tmpl, ds, prefix, NULL);
+    free(prefix);
+    json_t *md = json_object_get(pod, "metadata");
+    json_t *labels = json_object_get(md, "labels");
+    if (!json_is_object(labels)) {
+        labels = json_object();
+        json_object_set_new(md, "labels", labels);
+    }
+    json_object_set_new(labels, REVISION_LABEL, json_string(hash));
+    if (generation)
+        json_object_set_new(labels, GENERATION_LABEL, json_string(generation));
+    json_t *spec = json_object_get(pod, "spec");
+    add_daemon_tolerations(spec);
+    json_t *aff = json_object_get(spec, "affinity");
+    if (!json_is_object(aff)) {
+        aff = json_object();
+        json_object_set_new(spec, "affinity", aff);
+    }
+    json_t *na = json_object_get(aff, "nodeAffinity");
+    if (!json_is_object(na)) {
+        na = json_object();
+        json_object_set_new(aff, "nodeAffinity", na);
+    }
+    json_object_set_new(na, "requiredDuringSchedulingIgnoredDuringExecution",
+                        json_pack("{s:[{s:[{s:s,s:s,s:[s]}]}]}", "nodeSelectorTerms", "matchFields",
+                                  "key", "metadata.name", "operator", "In", "values", node));
+    return pod;
+}
+
+static int64_t int_or_percent(const json_t *v, int64_t total, int64_t dflt)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    const char *s = json_string_value(v);
+    if (!s || !*s)
+        return dflt;
+    char *end;
+    double pct = strtod(s, &end);
+    if (*end != '%')
+        return atoll(s);
+    return (int64_t)ceil(pct * (double)total / 100.0);
+}
+
+typedef struct {
+    json_t *pods; /* node name -> array of the DaemonSet's pods */
+} live_arg_t;
+
+static bool revision_live(const json_t *rev, void *arg)
+{
+    const live_arg_t *a = arg;
+    const char *hash =
+        k1s_ctrl_str(json_object_get(json_object_get(rev, "metadata"), "labels"), HASH_LABEL);
+    const char *k;
+    json_t *arr;
+    json_object_foreach(a->pods, k, arr)
+    {
+        size_t i;
+        json_t *p;
+        json_array_foreach(arr, i, p)
+        {
+            if (!strcmp(k1s_ctrl_str(json_object_get(json_object_get(p, "metadata"), "labels"),
+                                     REVISION_LABEL),
+                        hash))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* As in statefulset.c: the revision of the current template, or NULL after starting a write. */
+static json_t *ensure_revision(dsc_t *c, op_t *op, const json_t *ds, json_t **revs, int nrevs)
+{
+    json_t *data = k1s_history_data(ds);
+    json_t *upd = k1s_history_find_equal(revs, nrevs, data);
+    int64_t max = k1s_history_max(revs, nrevs);
+    if (upd && k1s_history_revision(upd) >= max) {
+        json_decref(data);
+        return upd;
+    }
+    write_t *w = write_new(op, ds, NULL);
+    if (upd) {
+        json_t *copy = json_deep_copy(upd);
+        json_object_set_new(copy, "revision", json_integer(max + 1));
+        k1s_client_update(c->ctx->client, &k1s_history_gvr, ns_of(ds), copy, other_cb, w);
+        json_decref(copy);
+        json_decref(data);
+        return NULL;
+    }
+    char *hash = NULL;
+    const json_t *status = json_object_get(ds, "status");
+    int64_t cc = json_integer_value(json_object_get(status, "collisionCount"));
+    json_t *rev = k1s_history_new(ds, data, max + 1, cc, &hash);
+    if (k1s_informer_get(c->revs, ns_of(ds), name_of(rev))) {
+        json_t *copy = json_deep_copy(ds);
+        json_t *st = json_is_object(status) ? json_deep_copy(status) : json_object();
+        json_object_set_new(st, "collisionCount", json_integer(cc + 1));
+        json_object_set_new(copy, "status", st);
+        k1s_client_update_status(c->ctx->client, &ds_gvr, ns_of(ds), copy, other_cb, w);
+        json_decref(copy);
+    } else {
+        k1s_client_create(c->ctx->client, &k1s_history_gvr, ns_of(ds), rev, other_cb, w);
+    }
+    json_decref(rev);
+    free(hash);
+    json_decref(data);
+    return NULL;
+}
+
+static void set_count(json_t *st, const char *k, int64_t v, bool omit_zero)
+{
+    if (omit_zero && v == 0)
+        json_object_del(st, k);
+    else
+        json_object_set_new(st, k, json_integer(v));
+}
+
+static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
+{
+    dsc_t *c = arg;
+    if (!k1s_informer_factory_synced(c->ctx->factory)) {
+        k1s_workqueue_add_after(q, key, 100);
+        k1s_workqueue_done(q, key);
+        return;
+    }
+    json_t *ds = k1s_ctrl_get_by_key(c->sets, key);
+    if (!ds) {
+        k1s_expect_forget(c->exp, key);
+        k1s_workqueue_forget(q, key);
+        k1s_workqueue_done(q, key);
+        return;
+    }
+    if (k1s_ctrl_deleting(ds)) {
+        k1s_workqueue_done(q, key);
+        return;
+    }
+    op_t *op = op_new(c, key);
+    json_t **revs = NULL;
+    int nrevs = k1s_history_owned(c->revs, ds, &revs);
+    if (nrevs < 0)
+        nrevs = 0;
+    json_t *rev = ensure_revision(c, op, ds, revs, nrevs);
+    if (!rev) {
+        free(revs);
+        op_unref(op);
+        return;
+    }
+    const char *hash =
+        k1s_ctrl_str(json_object_get(json_object_get(rev, "metadata"), "labels"), HASH_LABEL);
+    const char *generation = k1s_ctrl_str(
+        json_object_get(json_object_get(ds, "metadata"), "annotations"), GENERATION_ANNOTATION);
+    if (!*generation)
+        generation = NULL;
+    json_t *tmpl = k1s_history_template(rev);
+    const json_t *spec = spec_of(ds);
+    int min_ready = (int)json_integer_value(json_object_get(spec, "minReadySeconds"));
+    double now = k1s_ctrl_now(), wait = 0;
+
+    /* the DaemonSet's pods by node */
+    const char *uid = k1s_ctrl_str(json_object_get(ds, "metadata"), "uid");
+    json_t **owned = NULL;
+    int n = k1s_informer_by_index(c->pods, "owner", uid, &owned);
+    json_t *by_node = json_object();
+    for (int i = 0; i < n; i++) {
+        const json_t *ref = k1s_ctrl_controller_ref(owned[i]);
+        if (!ref || strcmp(k1s_ctrl_str(ref, "uid"), uid))
+            continue;
+        const char *node = target_node(owned[i]);
+        if (!node)
+            continue;
+        json_t *arr = json_object_get(by_node, node);
+        if (!arr) {
+            arr = json_array();
+            json_object_set_new(by_node, node, arr);
+        }
+        json_array_append(arr, owned[i]);
+    }
+    free(owned);
+
+    /* the template as a pod, with the daemon tolerations, to match nodes against */
+    const json_t *tspec = json_object_get(tmpl, "spec");
+    json_t *probe =
+        json_pack("{s:o}", "spec", json_is_object(tspec) ? json_deep_copy(tspec) : json_object());
+    add_daemon_tolerations(json_object_get(probe, "spec"));
+
+    json_t **nodes = NULL;
+    size_t nn = k1s_informer_list(c->nodes, &nodes);
+    json_t *create_on = json_array();
+    json_t *to_delete = json_array();
+    int64_t desired = 0, current = 0, misscheduled = 0, ready = 0, available = 0, updated = 0;
+    json_t *seen = json_object();
+    for (size_t i = 0; i < nn; i++) {
+        bool run, cont;
+        should_run(probe, nodes[i], &run, &cont);
+        const char *node = name_of(nodes[i]);
+        json_object_set_new(seen, node, json_true());
+        json_t *pods = json_object_get(by_node, node);
+        size_t np = json_array_size(pods);
+        /* manage */
+        if (run && np == 0) {
+            json_array_append_new(create_on, json_string(node));
+        } else if (cont) {
+            json_t **running = k1s_xmalloc((np + 1) * sizeof(*running));
+            size_t nr = 0;
+            for (size_t j = 0; j < np; j++) {
+                json_t *p = json_array_get(pods, j);
+                if (k1s_ctrl_deleting(p))
+                    continue;
+                const char *phase = k1s_ctrl_str(json_object_get(p, "status"), "phase");
+                if (!strcmp(phase, "Failed")) {
+                    k1s_recorder_event(c->ctx->recorder, ds, "Warning", "FailedDaemonPod",
+                                       "Found failed daemon pod %s/%s on node %s, will try to "
+                                       "kill it",
+                                       ns_of(p), name_of(p), node);
+                    json_array_append(to_delete, p);
+                } else if (!strcmp(phase, "Succeeded")) {
+                    json_array_append(to_delete, p);
+                } else {
+                    running[nr++] = p;
+                }
+            }
+            /* more than one: keep the oldest */
+            qsort(running, nr, sizeof(*running), by_age);
+            for (size_t j = 1; j < nr; j++)
+                json_array_append(to_delete, running[j]);
+            free(running);
+        } else if (np) {
+            for (size_t j = 0; j < np; j++) {
+                json_t *p = json_array_get(pods, j);
+                if (!k1s_ctrl_deleting(p))
+                    json_array_append(to_delete, p);
+            }
+        }
+        /* status */
+        if (run) {
+            desired++;
+            if (!np)
+                continue;
+            current++;
+            json_t **sorted = k1s_xmalloc(np * sizeof(*sorted));
+            for (size_t j = 0; j < np; j++)
+                sorted[j] = json_array_get(pods, j);
+            qsort(sorted, np, sizeof(*sorted), by_age);
+            json_t *p = sorted[0];
+            free(sorted);
+            if (k1s_pod_is_ready(p)) {
+                ready++;
+                if (k1s_pod_is_available(p, min_ready, now)) {
+                    available++;
+                } else {
+                    double left = (double)k1s_pod_ready_since(p) + min_ready - now;
+                    if (left > 0 && (wait == 0 || left < wait))
+                        wait = left;
+                }
+            }
+            if (pod_updated(p, hash, generation))
+                updated++;
+        } else if (np) {
+            misscheduled++;
+        }
+    }
+    /* unscheduled pods for nodes that are gone */
+    const char *k;
+    json_t *arr;
+    json_object_foreach(by_node, k, arr)
+    {
+        if (json_object_get(seen, k))
+            continue;
+        size_t j;
+        json_t *p;
+        json_array_foreach(arr, j, p)
+        {
+            if (!*k1s_ctrl_str(spec_of(p), "nodeName") && !k1s_ctrl_deleting(p))
+                json_array_append(to_delete, p);
+        }
+    }
+
+    /* rolling update, once nothing else is in flight */
+    const json_t *strategy = json_object_get(spec, "updateStrategy");
+    if (json_array_size(create_on) == 0 && json_array_size(to_delete) == 0 &&
+        k1s_expect_satisfied(c->exp, key) && strcmp(k1s_ctrl_str(strategy, "type"), "OnDelete")) {
+        const json_t *ru = json_object_get(strategy, "rollingUpdate");
+        int64_t max_unavailable = int_or_percent(json_object_get(ru, "maxUnavailable"), desired, 1);
+        if (max_unavailable < 1)
+            max_unavailable = 1;
+        int64_t unavailable = 0;
+        json_t *candidates = json_array();
+        for (size_t i = 0; i < nn; i++) {
+            bool run, cont;
+            should_run(probe, nodes[i], &run, &cont);
+            if (!run)
+                continue;
+            json_t *pods = json_object_get(by_node, name_of(nodes[i]));
+            json_t *newp = NULL, *oldp = NULL;
+            bool multi = false;
+            size_t j;
+            json_t *p;
+            json_array_foreach(pods, j, p)
+            {
+                if (k1s_ctrl_deleting(p))
+                    continue;
+                json_t **slot = pod_updated(p, hash, generation) ? &newp : &oldp;
+                if (*slot)
+                    multi = true;
+                *slot = p;
+            }
+            if (multi || (!newp && !oldp) || (newp && oldp)) {
+                unavailable++;
+            } else if (newp) {
+                if (!k1s_pod_is_available(newp, min_ready, now))
+                    unavailable++;
+            } else if (!k1s_pod_is_available(oldp, min_ready, now)) {
+                json_array_append(to_delete, oldp); /* not available anyway: replace it */
+            } else if (unavailable < max_unavailable) {
+                json_array_append(candidates, oldp);
+            }
+        }
+        int64_t room = max_unavailable - unavailable;
+        for (size_t j = 0; (int64_t)j < room && j < json_array_size(candidates); j++)
+            json_array_append(to_delete, json_array_get(candidates, j));
+        json_decref(candidates);
+    }
+
+    /* act */
+    if (k1s_expect_satisfied(c->exp, key)) {
+        k1s_expect(c->exp, key, (int)json_array_size(create_on), (int)json_array_size(to_delete));
+        size_t j;
+        json_t *v;
+        json_array_foreach(create_on, j, v)
+        {
+            json_t *pod = new_pod(ds, tmpl, json_string_value(v), hash, generation);
+            write_t *w = write_new(op, ds, NULL);
+            k1s_client_create(c->ctx->client, &pods_gvr, ns_of(ds), pod, created_cb, w);
+            json_decref(pod);
+        }
+        json_array_foreach(to_delete, j, v)
+        {
+            write_t *w = write_new(op, ds, name_of(v));
+            k1s_delete_opts_t opts = {.precondition_uid =
+                                          k1s_ctrl_str(json_object_get(v, "metadata"), "uid"),
+                                      .grace_period_s = -1};
+            k1s_client_delete(c->ctx->client, &pods_gvr, ns_of(ds), name_of(v), &opts, deleted_cb,
+                              w);
+        }
+    }
+
+    /* status */
+    const json_t *old = json_object_get(ds, "status");
+    json_t *st = json_is_object(old) ? json_deep_copy(old) : json_object();
+    set_count(st, "currentNumberScheduled", current, false);
+    set_count(st, "numberMisscheduled", misscheduled, false);
+    set_count(st, "desiredNumberScheduled", desired, false);
+    set_count(st, "numberReady", ready, false);
+    set_count(st, "observedGeneration",
+              json_integer_value(json_object_get(json_object_get(ds, "metadata"), "generation")),
+              false);
+    set_count(st, "updatedNumberScheduled", updated, true);
+    set_count(st, "numberAvailable", available, true);
+    set_count(st, "numberUnavailable", desired - available, true);
+    if (!json_equal(st, (json_t *)old)) {
+        json_t *copy = json_deep_copy(ds);
+        json_object_set(copy, "status", st);
+        write_t *w = write_new(op, ds, NULL);
+        k1s_client_update_status(c->ctx->client, &ds_gvr, ns_of(ds), copy, other_cb, w);
+        json_decref(copy);
+    }
+    json_decref(st);
+
+    live_arg_t la = {by_node};
+    const json_t *rhl = json_object_get(spec, "revisionHistoryLimit");
+    k1s_history_truncate(c->ctx->client, revs, nrevs,
+                         json_is_integer(rhl) ? json_integer_value(rhl) : 10, revision_live, &la);
+    if (wait > 0)
+        k1s_workqueue_add_after(q, key, (uint64_t)(wait * 1000) + 50);
+    json_decref(seen);
+    json_decref(create_on);
+    json_decref(to_delete);
+    json_decref(probe);
+    json_decref(by_node);
+    json_decref(tmpl);
+    free(nodes);
+    free(revs);
+    op_unref(op);
+}
+
+/* ---- informer handlers ---- */
+
+static char *owner_key(const json_t *obj)
+{
+    const json_t *ref = k1s_ctrl_controller_ref(obj);
+    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), "DaemonSet") ||
+        strcmp(k1s_ctrl_str(ref, "apiVersion"), "apps/v1"))
+        return NULL;
+    return k1s_xasprintf("%s/%s", ns_of(obj), k1s_ctrl_str(ref, "name"));
+}
+
+static void enqueue_all(dsc_t *c)
+{
+    json_t **all = NULL;
+    size_t n = k1s_informer_list(c->sets, &all);
+    for (size_t i = 0; i < n; i++) {
+        char *key = k1s_ctrl_key(all[i]);
+        k1s_workqueue_add(c->queue, key);
+        free(key);
+    }
+    free(all);
+}
+
+static void ds_add(json_t *obj, void *arg)
+{
+    dsc_t *c = arg;
+    char *key = k1s_ctrl_key(obj);
+    k1s_workqueue_add(c->queue, key);
+    free(key);
+}
+
+static void ds_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    (void)old_obj;
+    ds_add(new_obj, arg);
+}
+
+static void ds_delete(json_t *obj, void *arg)
+{
+    dsc_t *c = arg;
+    char *key = k1s_ctrl_key(obj);
+    k1s_expect_forget(c->exp, key);
+    free(key);
+}
+
+static void pod_add(json_t *obj, void *arg)
+{
+    dsc_t *c = arg;
+    char *key = owner_key(obj);
+    if (!key)
+        return;
+    k1s_expect_observe_add(c->exp, key);
+    k1s_workqueue_add(c->queue, key);
+    free(key);
+}
+
+static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    dsc_t *c = arg;
+    char *key = owner_key(new_obj);
+    if (key) {
+        if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj))
+            k1s_expect_observe_del(c->exp, key);
+        k1s_workqueue_add(c->queue, key);
+        free(key);
+    }
+}
+
+static void pod_delete(json_t *obj, void *arg)
+{
+    dsc_t *c = arg;
+    char *key = owner_key(obj);
+    if (!key)
+        return;
+    if (!k1s_ctrl_deleting(obj))
+        k1s_expect_observe_del(c->exp, key);
+    k1s_workqueue_add(c->queue, key);
+    free(key);
+}
+
+static void node_add(json_t *obj, void *arg)
+{
+    (void)obj;
+    enqueue_all(arg);
+}
+
+/* Heartbeats change nothing a DaemonSet looks at: labels, taints and names do. */
+static void node_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    const json_t *mo = json_object_get(old_obj, "metadata"),
+                 *mn = json_object_get(new_obj, "metadata");
+    if (json_equal(json_object_get(mo, "labels"), json_object_get(mn, "labels")) &&
+        json_equal(json_object_get(spec_of(old_obj), "taints"),
+                   json_object_get(spec_of(new_obj), "taints")))
+        return;
+    enqueue_all(arg);
+}
+
+static void rev_event(json_t *obj, void *arg)
+{
+    dsc_t *c = arg;
+    char *key = owner_key(obj);
+    if (key)
+        k1s_workqueue_add(c->queue, key);
+    free(key);
+}
+
+static void rev_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    (void)old_obj;
+    rev_event(new_obj, arg);
+}
+
+static void *dsc_start(k1s_ctrl_ctx_t *ctx)
+{
+    dsc_t *c = k1s_xcalloc(1, sizeof(*c));
+    c->ctx = ctx;
+    c->exp = k1s_expectations_new();
+    c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_ds, c);
+    c->sets = k1s_informer_factory_get(ctx->factory, &ds_gvr);
+    c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
+    c->nodes = k1s_informer_factory_get(ctx->factory, &nodes_gvr);
+    c->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
+    k1s_ctrl_index_owner(c->pods);
+    k1s_ctrl_index_owner(c->revs);
+    k1s_informer_handlers_t sh = {ds_add, ds_update, ds_delete, c};
+    k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
+    k1s_informer_handlers_t nh = {node_add, node_update, node_add, c};
+    k1s_informer_handlers_t rh = {rev_event, rev_update, rev_event, c};
+    k1s_informer_add_handlers(c->sets, &sh);
+    k1s_informer_add_handlers(c->pods, &ph);
+    k1s_informer_add_handlers(c->nodes, &nh);
+    k1s_informer_add_handlers(c->revs, &rh);
+    return c;
+}
+
+static void dsc_stop(void *state)
+{
+    dsc_t *c = state;
+    if (!c)
+        return;
+    while (c->writes) {
+        write_t *w = c->writes;
+        c->writes = w->next;
+        write_release(w);
+    }
+    while (c->ops) {
+        op_t *op = c->ops;
+        c->ops = op->next;
+        free(op->key);
+        free(op);
+    }
+    k1s_workqueue_free(c->queue);
+    k1s_expectations_free(c->exp);
+    free(c);
+}
+
+const k1s_controller_def_t k1s_ctrl_daemonset = {
+    .name = "daemonset",
+    .service_account = "daemon-set-controller",
+    .component = "daemonset-controller",
+    .start = dsc_start,
+    .stop = dsc_stop,
+};
