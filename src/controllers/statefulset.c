@@ -377,6 +377,36 @@ static json_t *new_pod(const json_t *set, const json_t *tmpl, const char *rev, i
     return pod;
 }
 
+/* A plain ownerReference to owner, as upstream's setOwnerRef (not a controller ref). */
+static json_t *owner_ref(const json_t *owner)
+{
+    const json_t *md = json_object_get(owner, "metadata");
+    return json_pack("{s:s,s:s,s:s,s:s}", "apiVersion", k1s_ctrl_str(owner, "apiVersion"), "kind",
+                     k1s_ctrl_str(owner, "kind"), "name", k1s_ctrl_str(md, "name"), "uid",
+                     k1s_ctrl_str(md, "uid"));
+}
+
+/* Adds or removes (want) the reference to owner in refs; returns whether refs changed. */
+static bool set_owner_ref(json_t *refs, const json_t *owner, bool want)
+{
+    const char *uid = k1s_ctrl_str(json_object_get(owner, "metadata"), "uid");
+    size_t i;
+    json_t *r;
+    json_array_foreach(refs, i, r)
+    {
+        if (!strcmp(k1s_ctrl_str(r, "uid"), uid)) {
+            if (want)
+                return false;
+            json_array_remove(refs, i);
+            return true;
+        }
+    }
+    if (!want)
+        return false;
+    json_array_append_new(refs, owner_ref(owner));
+    return true;
+}
+
 static json_t *new_claim(const json_t *set, const json_t *tmpl, const char *name)
 {
     const json_t *tl = json_object_get(json_object_get(tmpl, "metadata"), "labels");
@@ -395,11 +425,8 @@ static json_t *new_claim(const json_t *set, const json_t *tmpl, const char *name
         json_object_set_new(md, "annotations", json_deep_copy(ta));
     /* persistentVolumeClaimRetentionPolicy whenDeleted: Delete - the set owns its claims */
     const json_t *rp = json_object_get(spec_of(set), "persistentVolumeClaimRetentionPolicy");
-    if (!strcmp(k1s_ctrl_str(rp, "whenDeleted"), "Delete")) {
-        json_t *ref = k1s_ctrl_new_controller_ref(set);
-        json_object_set_new(ref, "controller", json_false());
-        json_object_set_new(md, "ownerReferences", json_pack("[o]", ref));
-    }
+    if (!strcmp(k1s_ctrl_str(rp, "whenDeleted"), "Delete"))
+        json_object_set_new(md, "ownerReferences", json_pack("[o]", owner_ref(set)));
     const json_t *spec = json_object_get(tmpl, "spec");
     return json_pack("{s:s,s:s,s:o,s:o}", "apiVersion", "v1", "kind", "PersistentVolumeClaim",
                      "metadata", md, "spec", spec ? json_deep_copy(spec) : json_object());
@@ -448,6 +475,49 @@ static void start_delete(sts_t *c, op_t *op, const json_t *set, const json_t *po
                               .grace_period_s = -1};
     k1s_client_delete(c->ctx->client, &pods_gvr, ns_of(set), name_of(pod), &opts, pod_deleted_cb,
                       w);
+}
+
+/*
+ * The ownerReferences of the pod's claims as persistentVolumeClaimRetentionPolicy
+ * wants them (upstream's updateClaimOwnerRefForSetAndPod): whenDeleted:
+ * Delete makes the set an owner, whenScaled: Delete makes a condemned pod
+ * the owner instead, so that the garbage collector removes the claims
+ * with it.
+ */
+static void sync_claim_refs(sts_t *c, op_t *op, const json_t *set, const json_t *pod, int64_t ord,
+                            bool condemned)
+{
+    const json_t *rp = json_object_get(spec_of(set), "persistentVolumeClaimRetentionPolicy");
+    bool del_deleted = !strcmp(k1s_ctrl_str(rp, "whenDeleted"), "Delete");
+    bool del_scaled = !strcmp(k1s_ctrl_str(rp, "whenScaled"), "Delete");
+    bool want_set = del_deleted && !(del_scaled && condemned);
+    bool want_pod = del_scaled && condemned;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(spec_of(set), "volumeClaimTemplates"), i, t)
+    {
+        char *cn = claim_name(t, set, ord);
+        json_t *claim = k1s_informer_get(c->pvcs, ns_of(set), cn);
+        free(cn);
+        if (!claim || k1s_ctrl_deleting(claim))
+            continue;
+        const json_t *old = json_object_get(json_object_get(claim, "metadata"), "ownerReferences");
+        json_t *refs = json_is_array(old) ? json_deep_copy(old) : json_array();
+        bool changed = set_owner_ref(refs, set, want_set);
+        changed |= set_owner_ref(refs, pod, want_pod);
+        if (changed) {
+            json_t *copy = json_deep_copy(claim);
+            json_t *md = json_object_get(copy, "metadata");
+            if (json_array_size(refs))
+                json_object_set(md, "ownerReferences", refs);
+            else
+                json_object_del(md, "ownerReferences");
+            write_t *w = write_new(op, W_OTHER, set, name_of(pod));
+            k1s_client_update(c->ctx->client, &pvcs_gvr, ns_of(set), copy, other_cb, w);
+            json_decref(copy);
+        }
+        json_decref(refs);
+    }
 }
 
 /* A pod missing its identity labels gets them back (as upstream's UpdateStatefulPod). */
@@ -552,8 +622,10 @@ static double reconcile_pods(sts_t *c, op_t *op, const json_t *set, json_t **slo
                     stop = true;
                 continue;
             }
-            if (pass)
+            if (pass) {
                 fix_identity(c, op, set, pod, ord);
+                sync_claim_refs(c, op, set, pod, ord, false);
+            }
         }
         if (stop)
             continue;
@@ -576,10 +648,12 @@ static double reconcile_pods(sts_t *c, op_t *op, const json_t *set, json_t **slo
                 stop = true;
                 continue;
             }
-            if (pass)
+            if (pass) {
+                sync_claim_refs(c, op, set, pod, pod_ordinal(set, pod), true);
                 start_delete(c, op, set, pod);
-            else
+            } else {
                 dels++;
+            }
             if (monotonic)
                 stop = true;
         }

@@ -239,3 +239,31 @@ def test_parallel_and_on_delete(server, ns, nodes):
     wait_for(lambda: (lambda p: p and p["spec"]["containers"][0]["image"] == "busybox:1.37")(
         pods(server, ns, "par").get("par-0")), what="par-0 recreated at the new revision")
     assert pods(server, ns, "par")["par-1"]["spec"]["containers"][0]["image"] == "busybox:1.36"
+
+    # persistentVolumeClaimRetentionPolicy: the set owns the claims (whenDeleted: Delete), and a
+    # scaled-down pod owns its claim (whenScaled: Delete) so the garbage collector takes it along
+    s = statefulset("keep", replicas=2, policy="Parallel", ready_delay="0")
+    s["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": "Delete",
+                                                         "whenScaled": "Delete"}
+    create(server, ns, s)
+    uid = sts(server, ns, "keep")["metadata"]["uid"]
+
+    def claim(name):
+        st, body = server.json("GET", "/api/v1/namespaces/%s/persistentvolumeclaims/%s" %
+                               (ns, name))
+        return body if st == 200 else None
+
+    def owners(name):
+        c = claim(name)
+        return c and [(r["kind"], r["name"], r["uid"]) for r in
+                      c["metadata"].get("ownerReferences", [])]
+    wait_for(lambda: owners("www-keep-0") == [("StatefulSet", "keep", uid)] and
+             owners("www-keep-1") == [("StatefulSet", "keep", uid)], what="claims owned by set")
+    wait_for(lambda: (lambda ps: len(ps) == 2 and all(ready(p) for p in ps.values()))(
+        pods(server, ns, "keep")), what="2 ready")
+    pod_uid = pods(server, ns, "keep")["keep-1"]["metadata"]["uid"]
+    server.kubectl("-n", ns, "scale", "statefulset/keep", "--replicas=1")
+    # the claim is handed to the pod (or already collected with it)
+    wait_for(lambda: owners("www-keep-1") in (None, [("Pod", "keep-1", pod_uid)]),
+             what="claim owned by the scaled-down pod")
+    assert owners("www-keep-0") == [("StatefulSet", "keep", uid)]
