@@ -437,6 +437,125 @@ static void set_count(json_t *st, const char *k, int64_t v, bool omit_zero)
         json_object_set_new(st, k, json_integer(v));
 }
 
+/* What one sync has found and decided. */
+typedef struct {
+    const json_t *probe; /* the template as a pod, with the daemon tolerations */
+    json_t **nodes;
+    size_t nn;
+    json_t *by_node; /* node name -> the DaemonSet's pods for it */
+    const char *hash, *generation;
+    int min_ready;
+    double now;
+    int64_t desired;
+    json_t *create_on; /* node names */
+    json_t *to_delete; /* pods */
+} plan_t;
+
+static int64_t max_surge(const json_t *ds, int64_t desired)
+{
+    const json_t *st = json_object_get(spec_of(ds), "updateStrategy");
+    if (!strcmp(k1s_ctrl_str(st, "type"), "OnDelete"))
+        return 0;
+    return int_or_percent(json_object_get(json_object_get(st, "rollingUpdate"), "maxSurge"),
+                          desired, 0);
+}
+
+/* The node's up-to-date and old pods (not being deleted); false if it has two of a kind. */
+static bool split_pods(const plan_t *pl, const json_t *pods, json_t **newp, json_t **oldp)
+{
+    *newp = *oldp = NULL;
+    bool single = true;
+    size_t j;
+    json_t *p;
+    json_array_foreach(pods, j, p)
+    {
+        if (k1s_ctrl_deleting(p))
+            continue;
+        json_t **slot = pod_updated(p, pl->hash, pl->generation) ? newp : oldp;
+        if (*slot)
+            single = false;
+        *slot = p;
+    }
+    return single;
+}
+
+/*
+ * Upstream's rollingUpdate: without maxSurge, old pods are deleted (and
+ * recreated by the next sync) while at most maxUnavailable nodes lack an
+ * available pod; with maxSurge, new pods start beside the old ones (at most
+ * maxSurge at once) and an old pod goes once its node's new one is
+ * available.
+ */
+static void rolling_update(const json_t *ds, plan_t *pl)
+{
+    const json_t *ru =
+        json_object_get(json_object_get(spec_of(ds), "updateStrategy"), "rollingUpdate");
+    const json_t *mu_v = json_object_get(ru, "maxUnavailable");
+    int64_t mu = int_or_percent(mu_v, pl->desired, mu_v ? 0 : 1);
+    int64_t ms = max_surge(ds, pl->desired);
+    if (pl->desired > 0 && mu == 0 && ms == 0)
+        mu = 1;
+    json_t *candidates = json_array();
+    if (ms > 0) {
+        int64_t surge = 0;
+        for (size_t i = 0; i < pl->nn; i++) {
+            json_t *pods = json_object_get(pl->by_node, name_of(pl->nodes[i]));
+            json_t *newp, *oldp;
+            if (!pods)
+                continue;
+            if (!split_pods(pl, pods, &newp, &oldp)) {
+                surge++;
+                continue;
+            }
+            if (!oldp)
+                continue;
+            bool run, cont;
+            should_run(pl->probe, pl->nodes[i], &run, &cont);
+            json_t *node = json_string(name_of(pl->nodes[i]));
+            if (newp) {
+                if (k1s_pod_is_available(newp, pl->min_ready, pl->now))
+                    json_array_append(pl->to_delete, oldp);
+                else
+                    surge++;
+            } else if (!k1s_pod_is_available(oldp, pl->min_ready, pl->now)) {
+                if (run)
+                    json_array_append(pl->create_on, node);
+                else
+                    json_array_append(pl->to_delete, oldp);
+            } else if (run && surge < ms) {
+                json_array_append(candidates, node);
+            }
+            json_decref(node);
+        }
+        for (size_t j = 0; (int64_t)j < ms - surge && j < json_array_size(candidates); j++)
+            json_array_append(pl->create_on, json_array_get(candidates, j));
+        json_decref(candidates);
+        return;
+    }
+    int64_t unavailable = 0;
+    for (size_t i = 0; i < pl->nn; i++) {
+        bool run, cont;
+        should_run(pl->probe, pl->nodes[i], &run, &cont);
+        if (!run)
+            continue;
+        json_t *pods = json_object_get(pl->by_node, name_of(pl->nodes[i]));
+        json_t *newp, *oldp;
+        if (!split_pods(pl, pods, &newp, &oldp) || (!newp && !oldp) || (newp && oldp)) {
+            unavailable++; /* the manage part of the sync sees to it */
+        } else if (newp) {
+            if (!k1s_pod_is_available(newp, pl->min_ready, pl->now))
+                unavailable++;
+        } else if (!k1s_pod_is_available(oldp, pl->min_ready, pl->now)) {
+            json_array_append(pl->to_delete, oldp); /* not available anyway: replace it */
+        } else if (unavailable < mu) {
+            json_array_append(candidates, oldp);
+        }
+    }
+    for (size_t j = 0; (int64_t)j < mu - unavailable && j < json_array_size(candidates); j++)
+        json_array_append(pl->to_delete, json_array_get(candidates, j));
+    json_decref(candidates);
+}
+
 static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 {
     dsc_t *c = arg;
@@ -541,10 +660,17 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
                     running[nr++] = p;
                 }
             }
-            /* more than one: keep the oldest */
+            /* more than one: keep the oldest (with maxSurge, the oldest old and new ones) */
             qsort(running, nr, sizeof(*running), by_age);
-            for (size_t j = 1; j < nr; j++)
-                json_array_append(to_delete, running[j]);
+            bool surge = max_surge(ds, 1) > 0, kept_new = false, kept_old = false;
+            for (size_t j = 0; j < nr; j++) {
+                bool *kept = !surge                                      ? &kept_old
+                             : pod_updated(running[j], hash, generation) ? &kept_new
+                                                                         : &kept_old;
+                if (*kept)
+                    json_array_append(to_delete, running[j]);
+                *kept = true;
+            }
             free(running);
         } else if (np) {
             for (size_t j = 0; j < np; j++) {
@@ -598,50 +724,12 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     }
 
     /* rolling update, once nothing else is in flight */
-    const json_t *strategy = json_object_get(spec, "updateStrategy");
+    plan_t pl = {probe,     nodes, nn,      by_node,   hash,     generation,
+                 min_ready, now,   desired, create_on, to_delete};
     if (json_array_size(create_on) == 0 && json_array_size(to_delete) == 0 &&
-        k1s_expect_satisfied(c->exp, key) && strcmp(k1s_ctrl_str(strategy, "type"), "OnDelete")) {
-        const json_t *ru = json_object_get(strategy, "rollingUpdate");
-        int64_t max_unavailable = int_or_percent(json_object_get(ru, "maxUnavailable"), desired, 1);
-        if (max_unavailable < 1)
-            max_unavailable = 1;
-        int64_t unavailable = 0;
-        json_t *candidates = json_array();
-        for (size_t i = 0; i < nn; i++) {
-            bool run, cont;
-            should_run(probe, nodes[i], &run, &cont);
-            if (!run)
-                continue;
-            json_t *pods = json_object_get(by_node, name_of(nodes[i]));
-            json_t *newp = NULL, *oldp = NULL;
-            bool multi = false;
-            size_t j;
-            json_t *p;
-            json_array_foreach(pods, j, p)
-            {
-                if (k1s_ctrl_deleting(p))
-                    continue;
-                json_t **slot = pod_updated(p, hash, generation) ? &newp : &oldp;
-                if (*slot)
-                    multi = true;
-                *slot = p;
-            }
-            if (multi || (!newp && !oldp) || (newp && oldp)) {
-                unavailable++;
-            } else if (newp) {
-                if (!k1s_pod_is_available(newp, min_ready, now))
-                    unavailable++;
-            } else if (!k1s_pod_is_available(oldp, min_ready, now)) {
-                json_array_append(to_delete, oldp); /* not available anyway: replace it */
-            } else if (unavailable < max_unavailable) {
-                json_array_append(candidates, oldp);
-            }
-        }
-        int64_t room = max_unavailable - unavailable;
-        for (size_t j = 0; (int64_t)j < room && j < json_array_size(candidates); j++)
-            json_array_append(to_delete, json_array_get(candidates, j));
-        json_decref(candidates);
-    }
+        k1s_expect_satisfied(c->exp, key) &&
+        strcmp(k1s_ctrl_str(json_object_get(spec, "updateStrategy"), "type"), "OnDelete"))
+        rolling_update(ds, &pl);
 
     /* act */
     if (k1s_expect_satisfied(c->exp, key)) {

@@ -179,14 +179,33 @@ def test_rolling_update_history_undo(server, ns, hollow_nodes):
     hist = server.kubectl("-n", ns, "rollout", "history", "daemonset/roll").stdout
     assert [l.split()[0] for l in hist.splitlines()[2:] if l.strip()] == ["2", "3"], hist
 
+    # maxSurge 1, maxUnavailable 0: a new pod starts beside the old one, which goes once the
+    # new one is available; every node keeps an available pod throughout
+    server.kubectl("-n", ns, "patch", "daemonset/roll", "--type=merge", "-p",
+                   '{"spec":{"updateStrategy":{"rollingUpdate":{"maxSurge":1,'
+                   '"maxUnavailable":0}}}}')
+    server.kubectl("-n", ns, "set", "image", "daemonset/roll", "c=busybox:1.38")
+    seen = {"min_nodes": 3, "max_pods": 0}
+
+    def surged():
+        ps = pods(server, ns, "roll")
+        seen["min_nodes"] = min(seen["min_nodes"], len({p["spec"].get("nodeName") for p in ps
+                                                       if ready(p)}))
+        seen["max_pods"] = max(seen["max_pods"], len(ps))
+        return images() == ["busybox:1.38"] * 3 and len(ps) == 3
+    wait_for(surged, what="surge rollout to 1.38")
+    assert seen["min_nodes"] == 3, "a node was left without a ready pod"
+    assert seen["max_pods"] == 4, "expected one surge pod at a time"
+    server.kubectl("-n", ns, "rollout", "status", "daemonset/roll", "--timeout=60s")
+
     # OnDelete: the template changes, the pods stay until deleted
     server.kubectl("-n", ns, "patch", "daemonset/roll", "--type=merge", "-p",
                    '{"spec":{"updateStrategy":{"type":"OnDelete","rollingUpdate":null}}}')
-    server.kubectl("-n", ns, "set", "image", "daemonset/roll", "c=busybox:1.38")
-    wait_for(lambda: status(server, ns, "roll").get("observedGeneration") == 5, what="observed")
+    server.kubectl("-n", ns, "set", "image", "daemonset/roll", "c=busybox:1.39")
+    wait_for(lambda: status(server, ns, "roll").get("observedGeneration") == 7, what="observed")
     time.sleep(1)
-    assert images() == ["busybox:1.36"] * 3
+    assert images() == ["busybox:1.38"] * 3
     victim = pods(server, ns, "roll")[0]["metadata"]["name"]
     server.kubectl("-n", ns, "delete", "pod", victim, "--wait=false")
-    wait_for(lambda: images() == ["busybox:1.36", "busybox:1.36", "busybox:1.38"],
-             what="the deleted pod replaced at 1.38")
+    wait_for(lambda: images() == ["busybox:1.38", "busybox:1.38", "busybox:1.39"],
+             what="the deleted pod replaced at 1.39")
