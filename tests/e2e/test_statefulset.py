@@ -220,7 +220,7 @@ def test_partitioned_rolling_update_history_undo(server, ns, nodes):
     assert [l.split()[0] for l in hist.splitlines()[2:] if l.strip()] == ["2", "3"], hist
 
 
-def test_parallel_and_on_delete(server, ns, nodes):
+def test_parallel_on_delete_claim_retention_min_ready(server, ns, nodes):
     create(server, ns, statefulset("par", replicas=3, policy="Parallel", claims=False,
                                    ready_delay="5", on_delete=True))
     # Parallel: all three exist before any is ready
@@ -267,3 +267,24 @@ def test_parallel_and_on_delete(server, ns, nodes):
     wait_for(lambda: owners("www-keep-1") in (None, [("Pod", "keep-1", pod_uid)]),
              what="claim owned by the scaled-down pod")
     assert owners("www-keep-0") == [("StatefulSet", "keep", uid)]
+
+    # minReadySeconds: OrderedReady waits for each pod to be available, not just ready
+    s = statefulset("slow", replicas=2, claims=False, ready_delay="0")
+    s["spec"]["minReadySeconds"] = 3
+    create(server, ns, s)
+
+    def avail():
+        st = sts(server, ns, "slow").get("status", {})
+        return st.get("availableReplicas", 0), st.get("readyReplicas", 0)
+    wait_for(lambda: avail()[1] >= 1, what="slow-0 ready")
+    lag = avail()
+    wait_for(lambda: avail() == (2, 2), what="both available")
+    assert lag[0] < lag[1] or lag[1] == 2, lag
+    ps = pods(server, ns, "slow")
+    ready_at = [c["lastTransitionTime"] for c in ps["slow-0"]["status"]["conditions"]
+                if c["type"] == "Ready"][0]
+    created = ps["slow-1"]["metadata"]["creationTimestamp"]
+
+    def secs(t):
+        return time.mktime(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))
+    assert secs(created) - secs(ready_at) >= 3, (ready_at, created)
