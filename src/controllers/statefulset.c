@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/selector.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
 #include "controllers/history.h"
@@ -539,6 +540,68 @@ static void fix_identity(sts_t *c, op_t *op, const json_t *set, const json_t *po
     free(body);
 }
 
+/*
+ * Adopts the orphans the set selects (pods named as its members, without a
+ * controller) and releases the pods it
+ * controls that its selector no longer selects, as upstream's
+ * ControllerRefManager, with merge patches of ownerReferences carrying the
+ * pod's uid as a precondition. Returns how many patches were started.
+ */
+static int claim_pods(sts_t *c, op_t *op, const json_t *owner)
+{
+    k1s_err_t err = {0};
+    k1s_label_selector_t *sel =
+        k1s_label_selector_from_json(json_object_get(spec_of(owner), "selector"), &err);
+    if (!sel)
+        return 0;
+    const char *uid = k1s_ctrl_str(json_object_get(owner, "metadata"), "uid");
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(c->pods, "namespace", ns_of(owner), &all);
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        const json_t *pod = all[i];
+        const json_t *md = json_object_get(pod, "metadata");
+        if (k1s_ctrl_deleting(pod))
+            continue;
+        const json_t *ref = k1s_ctrl_controller_ref(pod);
+        bool match = k1s_label_selector_matches(sel, json_object_get(md, "labels")) &&
+                     pod_ordinal(owner, pod) >= 0;
+        const json_t *refs = json_object_get(md, "ownerReferences");
+        json_t *want;
+        if (!ref && match) {
+            want = json_is_array(refs) ? json_deep_copy(refs) : json_array();
+            json_array_append_new(want, k1s_ctrl_new_controller_ref(owner));
+        } else if (ref && !strcmp(k1s_ctrl_str(ref, "uid"), uid) && !match) {
+            want = json_array();
+            size_t j;
+            const json_t *r;
+            json_array_foreach(refs, j, r)
+            {
+                if (strcmp(k1s_ctrl_str(r, "uid"), uid))
+                    json_array_append(want, (json_t *)r);
+            }
+        } else {
+            continue;
+        }
+        if (!json_array_size(want)) {
+            json_decref(want);
+            want = json_null();
+        }
+        json_t *patch = json_pack("{s:{s:o,s:s}}", "metadata", "ownerReferences", want, "uid",
+                                  k1s_ctrl_str(md, "uid"));
+        char *body = json_dumps(patch, JSON_COMPACT);
+        json_decref(patch);
+        write_t *w = write_new(op, W_OTHER, owner, k1s_ctrl_str(md, "name"));
+        k1s_client_patch(c->ctx->client, &pods_gvr, ns_of(owner), k1s_ctrl_str(md, "name"), NULL,
+                         K1S_PATCH_MERGE, body, false, other_cb, w);
+        free(body);
+        started++;
+    }
+    free(all);
+    k1s_label_selector_free(sel);
+    return started;
+}
+
 /* ---- the sync ---- */
 
 typedef struct {
@@ -816,6 +879,12 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
         op_unref(op);
         return;
     }
+    if (claim_pods(c, op, set) > 0) {
+        /* adopted or released pods come back through the informer */
+        free(revs);
+        op_unref(op);
+        return;
+    }
     const char *cur_name = k1s_ctrl_str(json_object_get(set, "status"), "currentRevision");
     json_t *cur = k1s_history_find_name(revs, nrevs, cur_name);
     if (!cur)
@@ -962,6 +1031,7 @@ static void *sts_start(k1s_ctrl_ctx_t *ctx)
     c->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
     c->pvcs = k1s_informer_factory_get(ctx->factory, &pvcs_gvr);
     k1s_ctrl_index_owner(c->pods);
+    k1s_ctrl_index_namespace(c->pods);
     k1s_ctrl_index_owner(c->revs);
     k1s_informer_handlers_t sh = {set_add, set_update, set_delete, c};
     k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};

@@ -150,9 +150,18 @@ def test_follows_nodes_selector_and_taints(server, ns, hollow_nodes):
 def test_rolling_update_history_undo(server, ns, hollow_nodes):
     cluster = hollow_nodes(server, 3, prefix="dsb", labels={"ds-test": ns})
     names = sorted(n.name for n in cluster)
+    # a selected pod without a controller is adopted (and, being of no revision, replaced)
+    create(server, ns, {"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "pre", "labels": {"app": "roll"}},
+                        "spec": {"nodeName": names[0],
+                                 "containers": [{"name": "c", "image": "busybox:1.36"}]}})
+    wait_for(lambda: nodes_of(server, ns, "roll") == names[:1], what="pre running")
     create(server, ns, daemonset("roll", ns, ready_delay="1"))
     wait_for(lambda: nodes_of(server, ns, "roll") == names, what="3 ready pods")
     server.kubectl("-n", ns, "rollout", "status", "daemonset/roll", "--timeout=60s")
+    wait_for(lambda: "Deleted pod: pre" in events(server, ns, "SuccessfulDelete"),
+             what="the adopted pod replaced")
+    assert "pre" not in [p["metadata"]["name"] for p in pods(server, ns, "roll")]
 
     def images():
         return sorted(p["spec"]["containers"][0]["image"] for p in pods(server, ns, "roll")

@@ -270,7 +270,7 @@ def test_parallel_on_delete_claim_retention_min_ready(server, ns, nodes):
 
     # minReadySeconds: OrderedReady waits for each pod to be available, not just ready
     s = statefulset("slow", replicas=2, claims=False, ready_delay="0")
-    s["spec"]["minReadySeconds"] = 3
+    s["spec"]["minReadySeconds"] = 5
     create(server, ns, s)
 
     def avail():
@@ -287,4 +287,23 @@ def test_parallel_on_delete_claim_retention_min_ready(server, ns, nodes):
 
     def secs(t):
         return time.mktime(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))
+    # (a margin for a loaded hollow node writing its Ready transition late)
     assert secs(created) - secs(ready_at) >= 3, (ready_at, created)
+
+    # a pod named as a member, selected and without a controller, is adopted (OnDelete keeps it)
+    create(server, ns, {"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "own-0", "labels": {"app": "own"}},
+                        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
+    pre_uid = pods(server, ns, "own")["own-0"]["metadata"]["uid"]
+    create(server, ns, statefulset("own", replicas=1, claims=False, on_delete=True))
+    set_uid = sts(server, ns, "own")["metadata"]["uid"]
+
+    def adopted():
+        p = pods(server, ns, "own").get("own-0")
+        refs = p and p["metadata"].get("ownerReferences") or []
+        return [(r["kind"], r["uid"], r.get("controller")) for r in refs] == \
+            [("StatefulSet", set_uid, True)] and p["metadata"]["uid"] == pre_uid
+    wait_for(adopted, what="own-0 adopted")
+    wait_for(lambda: sts(server, ns, "own").get("status", {}).get("readyReplicas") == 1,
+             what="own ready")
+    assert list(pods(server, ns, "own")) == ["own-0"]
