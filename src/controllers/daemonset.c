@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api/selector.h"
+#include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
 #include "controllers/history.h"
@@ -46,7 +47,16 @@ typedef struct {
     k1s_expectations_t *exp;
     struct op *ops;
     struct write *writes;
+    k1s_strmap_t backoff; /* "<ds key>/<node>" -> backoff_t, for failed pods */
 } dsc_t;
+
+typedef struct {
+    uint64_t next_ns;  /* no deletion before */
+    uint64_t delay_ms; /* the current back-off */
+} backoff_t;
+
+#define FAILED_BACKOFF_INITIAL_MS 1000
+#define FAILED_BACKOFF_MAX_MS (15 * 60 * 1000)
 
 typedef struct op {
     dsc_t *c;
@@ -197,6 +207,37 @@ static void other_cb(const k1s_client_result_t *res, void *arg)
             w->op->failed = true;
     }
     write_free(w);
+}
+
+/*
+ * Upstream's failedPodsBackoff: a failed daemon pod on a node is deleted
+ * (and replaced) at once the first time, then after 1 s, 2 s, ... up to
+ * 15 min, so that a pod failing at once does not spin. Returns whether a
+ * deletion may happen now; if not, *wait_ms says when.
+ */
+static bool failed_backoff_allows(dsc_t *c, const char *key, const char *node, uint64_t *wait_ms)
+{
+    char *k = k1s_xasprintf("%s/%s", key, node);
+    backoff_t *b = k1s_strmap_get(&c->backoff, k);
+    uint64_t now = k1s_now_ns();
+    if (b && now < b->next_ns) {
+        *wait_ms = (b->next_ns - now) / 1000000 + 1;
+        free(k);
+        return false;
+    }
+    if (!b || now - b->next_ns > 2ull * FAILED_BACKOFF_MAX_MS * 1000000) {
+        if (!b) {
+            b = k1s_xcalloc(1, sizeof(*b));
+            k1s_strmap_set(&c->backoff, k, b);
+        }
+        b->delay_ms = FAILED_BACKOFF_INITIAL_MS;
+    } else {
+        b->delay_ms =
+            b->delay_ms * 2 > FAILED_BACKOFF_MAX_MS ? FAILED_BACKOFF_MAX_MS : b->delay_ms * 2;
+    }
+    b->next_ns = now + b->delay_ms * 1000000;
+    free(k);
+    return true;
 }
 
 /* ---- which nodes run a daemon pod ---- */
@@ -716,6 +757,12 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
                     continue;
                 const char *phase = k1s_ctrl_str(json_object_get(p, "status"), "phase");
                 if (!strcmp(phase, "Failed")) {
+                    uint64_t later;
+                    if (!failed_backoff_allows(c, key, node, &later)) {
+                        if (wait == 0 || (double)later / 1000 < wait)
+                            wait = (double)later / 1000;
+                        continue;
+                    }
                     k1s_recorder_event(c->ctx->recorder, ds, "Warning", "FailedDaemonPod",
                                        "Found failed daemon pod %s/%s on node %s, will try to "
                                        "kill it",
@@ -1013,6 +1060,11 @@ static void dsc_stop(void *state)
         free(op->key);
         free(op);
     }
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&c->backoff, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&c->backoff);
     k1s_workqueue_free(c->queue);
     k1s_expectations_free(c->exp);
     free(c);

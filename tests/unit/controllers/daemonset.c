@@ -137,12 +137,34 @@ static void test_int_or_percent(void **state)
     assert_int_equal(int_or_percent(NULL, 8, 1), 1);
 }
 
+static void test_failed_backoff(void **state)
+{
+    dsc_t c;
+    memset(&c, 0, sizeof(c));
+    uint64_t wait = 0;
+    assert_true(failed_backoff_allows(&c, "ns/ds", "n1", &wait)); /* the first at once */
+    assert_false(failed_backoff_allows(&c, "ns/ds", "n1", &wait));
+    assert_true(wait > 0 && wait <= FAILED_BACKOFF_INITIAL_MS + 1);
+    assert_true(failed_backoff_allows(&c, "ns/ds", "n2", &wait)); /* per node */
+    /* once the delay has passed, the next one doubles */
+    backoff_t *b = k1s_strmap_get(&c.backoff, "ns/ds/n1");
+    b->next_ns = k1s_now_ns() - 1;
+    assert_true(failed_backoff_allows(&c, "ns/ds", "n1", &wait));
+    assert_int_equal(b->delay_ms, 2 * FAILED_BACKOFF_INITIAL_MS);
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&c.backoff, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&c.backoff);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_should_run),
         cmocka_unit_test(test_new_pod_and_target),
         cmocka_unit_test(test_int_or_percent),
+        cmocka_unit_test(test_failed_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
