@@ -34,7 +34,6 @@
 #define REVISION_LABEL "controller-revision-hash"
 #define GENERATION_LABEL "pod-template-generation"
 #define GENERATION_ANNOTATION "deprecated.daemonset.template.generation"
-#define HASH_LABEL "controller.kubernetes.io/hash"
 
 static const k1s_gvr_t ds_gvr = {"apps", "v1", "daemonsets", true};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
@@ -474,7 +473,7 @@ static bool revision_live(const json_t *rev, void *arg)
 {
     const live_arg_t *a = arg;
     const char *hash =
-        k1s_ctrl_str(json_object_get(json_object_get(rev, "metadata"), "labels"), HASH_LABEL);
+        k1s_ctrl_str(json_object_get(json_object_get(rev, "metadata"), "labels"), REVISION_LABEL);
     const char *k;
     json_t *arr;
     json_object_foreach(a->pods, k, arr)
@@ -514,7 +513,7 @@ static json_t *ensure_revision(dsc_t *c, op_t *op, const json_t *ds, json_t **re
     char *hash = NULL;
     const json_t *status = json_object_get(ds, "status");
     int64_t cc = json_integer_value(json_object_get(status, "collisionCount"));
-    json_t *rev = k1s_history_new(ds, data, max + 1, cc, &hash);
+    json_t *rev = k1s_history_new(ds, data, max + 1, cc, REVISION_LABEL, &hash);
     if (k1s_informer_get(c->revs, ns_of(ds), name_of(rev))) {
         json_t *copy = json_deep_copy(ds);
         json_t *st = json_is_object(status) ? json_deep_copy(status) : json_object();
@@ -695,7 +694,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
         return;
     }
     const char *hash =
-        k1s_ctrl_str(json_object_get(json_object_get(rev, "metadata"), "labels"), HASH_LABEL);
+        k1s_ctrl_str(json_object_get(json_object_get(rev, "metadata"), "labels"), REVISION_LABEL);
     const char *generation = k1s_ctrl_str(
         json_object_get(json_object_get(ds, "metadata"), "annotations"), GENERATION_ANNOTATION);
     if (!*generation)

@@ -11,8 +11,6 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define HASH_LABEL "controller.kubernetes.io/hash"
-
 const k1s_gvr_t k1s_history_gvr = {"apps", "v1", "controllerrevisions", true};
 
 json_t *k1s_history_data(const json_t *owner)
@@ -84,7 +82,7 @@ json_t *k1s_history_find_name(json_t *const *revs, int n, const char *name)
 }
 
 json_t *k1s_history_new(const json_t *owner, json_t *data, int64_t revision,
-                        int64_t collision_count, char **hash)
+                        int64_t collision_count, const char *hash_label, char **hash)
 {
     const json_t *omd = json_object_get(owner, "metadata");
     char *h = k1s_ctrl_hash(data, collision_count);
@@ -92,7 +90,7 @@ json_t *k1s_history_new(const json_t *owner, json_t *data, int64_t revision,
         json_object_get(json_object_get(json_object_get(owner, "spec"), "template"), "metadata"),
         "labels");
     json_t *labels = json_is_object(tl) ? json_deep_copy(tl) : json_object();
-    json_object_set_new(labels, HASH_LABEL, json_string(h));
+    json_object_set_new(labels, hash_label, json_string(h));
     char *name = k1s_xasprintf("%s-%s", k1s_ctrl_str(omd, "name"), h);
     json_t *rev = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[o]},s:O,s:I}", "apiVersion", "apps/v1",
                             "kind", "ControllerRevision", "metadata", "name", name, "namespace",
@@ -100,6 +98,9 @@ json_t *k1s_history_new(const json_t *owner, json_t *data, int64_t revision,
                             k1s_ctrl_new_controller_ref(owner), "data", data, "revision",
                             (json_int_t)revision);
     free(name);
+    const json_t *ann = json_object_get(omd, "annotations");
+    if (json_object_size(ann))
+        json_object_set_new(json_object_get(rev, "metadata"), "annotations", json_deep_copy(ann));
     *hash = h;
     return rev;
 }

@@ -5,9 +5,12 @@
  * {"spec":{"template":{..., "$patch":"replace"}}} that puts its template
  * back, so that `kubectl rollout history` lists the revisions and
  * `kubectl rollout undo` applies one. Revisions are named
- * "<owner>-<hash>", carry the template's labels plus
- * controller.kubernetes.io/hash, a controller ownerReference to their
- * owner and a revision number (highest is newest).
+ * "<owner>-<hash>", carry the template's labels plus the hash (under
+ * controller.kubernetes.io/hash for StatefulSets, controller-revision-hash
+ * for DaemonSets, as upstream), the owner's annotations (so that
+ * kubernetes.io/change-cause shows in `kubectl rollout history`), a
+ * controller ownerReference to their owner and a revision number (highest
+ * is newest).
  */
 #ifndef K1S_CONTROLLERS_HISTORY_H
 #define K1S_CONTROLLERS_HISTORY_H
@@ -38,10 +41,11 @@ json_t *k1s_history_find_name(json_t *const *revs, int n, const char *name);
 /*
  * A new ControllerRevision of owner holding data (a new reference is taken)
  * as revision number revision, named after the hash of data and
- * collision_count; *hash gets the hash (new string). Returns a new object.
+ * collision_count, which is also its label hash_label; *hash gets the hash
+ * (new string). Returns a new object.
  */
 json_t *k1s_history_new(const json_t *owner, json_t *data, int64_t revision,
-                        int64_t collision_count, char **hash);
+                        int64_t collision_count, const char *hash_label, char **hash);
 /*
  * Deletes (fire and forget) the oldest revisions among revs beyond limit
  * that are not live (live(rev, arg) false).

@@ -833,7 +833,7 @@ static json_t *ensure_revision(sts_t *c, op_t *op, const json_t *set, json_t **r
     char *hash = NULL;
     const json_t *status = json_object_get(set, "status");
     int64_t cc = json_integer_value(json_object_get(status, "collisionCount"));
-    json_t *rev = k1s_history_new(set, data, max + 1, cc, &hash);
+    json_t *rev = k1s_history_new(set, data, max + 1, cc, "controller.kubernetes.io/hash", &hash);
     if (k1s_informer_get(c->revs, ns_of(set), name_of(rev))) {
         /* the name is another template's: count a collision, which changes the hash */
         json_t *copy = json_deep_copy(set);

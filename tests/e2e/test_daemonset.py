@@ -146,6 +146,18 @@ def test_follows_nodes_selector_and_taints(server, ns, hollow_nodes):
              sorted([plain[1], tainted.name]), what="pods on the remaining and the tainted node")
     server.kubectl("-n", ns, "rollout", "status", "daemonset/agent", "--timeout=60s")
 
+    # a failed daemon pod is deleted and replaced on its node
+    victim = [p for p in pods(server, ns, "agent") if p["spec"].get("nodeName") == plain[1]][0]
+    st, body = server.json("PATCH", "/api/v1/namespaces/%s/pods/%s/status" %
+                           (ns, victim["metadata"]["name"]), {"status": {"phase": "Failed"}},
+                           headers={"Content-Type": "application/merge-patch+json"})
+    assert st == 200, body
+    wait_for(lambda: any(m.startswith("Found failed daemon pod %s/%s on node %s" %
+                                      (ns, victim["metadata"]["name"], plain[1]))
+                         for m in events(server, ns, "FailedDaemonPod")), what="FailedDaemonPod")
+    wait_for(lambda: [p["metadata"]["name"] for p in pods(server, ns, "agent")
+                      if p["spec"].get("nodeName") == plain[1] and ready(p)] not in
+             ([], [victim["metadata"]["name"]]), what="a replacement on the node")
 
 def test_rolling_update_history_undo(server, ns, hollow_nodes):
     cluster = hollow_nodes(server, 3, prefix="dsb", labels={"ds-test": ns})
@@ -219,15 +231,3 @@ def test_rolling_update_history_undo(server, ns, hollow_nodes):
     wait_for(lambda: images() == ["busybox:1.38", "busybox:1.38", "busybox:1.39"],
              what="the deleted pod replaced at 1.39")
 
-    # a failed daemon pod is deleted and replaced on its node
-    victim = [p for p in pods(server, ns, "agent") if p["spec"].get("nodeName") == plain[1]][0]
-    st, body = server.json("PATCH", "/api/v1/namespaces/%s/pods/%s/status" %
-                           (ns, victim["metadata"]["name"]), {"status": {"phase": "Failed"}},
-                           headers={"Content-Type": "application/merge-patch+json"})
-    assert st == 200, body
-    wait_for(lambda: any(m.startswith("Found failed daemon pod %s/%s on node %s" %
-                                      (ns, victim["metadata"]["name"], plain[1]))
-                         for m in events(server, ns, "FailedDaemonPod")), what="FailedDaemonPod")
-    wait_for(lambda: [p["metadata"]["name"] for p in pods(server, ns, "agent")
-                      if p["spec"].get("nodeName") == plain[1] and ready(p)] not in
-             ([], [victim["metadata"]["name"]]), what="a replacement on the node")

@@ -167,6 +167,7 @@ def test_partitioned_rolling_update_history_undo(server, ns, nodes):
     wait_for(lambda: (lambda ps: len(ps) == 3 and all(ready(p) for p in ps.values()))(
         pods(server, ns, "db")), what="3 ready pods")
     rev1 = sts(server, ns, "db")["status"]["updateRevision"]
+    server.kubectl("-n", ns, "annotate", "statefulset/db", "kubernetes.io/change-cause=to 1.37")
     server.kubectl("-n", ns, "set", "image", "statefulset/db", "c=busybox:1.37")
 
     def images():
@@ -208,6 +209,8 @@ def test_partitioned_rolling_update_history_undo(server, ns, nodes):
 
     hist = server.kubectl("-n", ns, "rollout", "history", "statefulset/db").stdout
     assert [l.split()[0] for l in hist.splitlines()[2:] if l.strip()] == ["1", "2"], hist
+    assert [l.split(None, 1)[1].strip() for l in hist.splitlines()[2:] if l.strip()] == \
+        ["<none>", "to 1.37"], hist
     revs = json.loads(server.kubectl("-n", ns, "get", "controllerrevisions", "-o", "json").stdout)
     names = sorted(r["metadata"]["name"] for r in revs["items"])
     assert names == sorted([rev1, rev2])

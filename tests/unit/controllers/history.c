@@ -14,10 +14,13 @@
 
 static json_t *owner(const char *image)
 {
-    return json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}}}",
-                     "apiVersion", "apps/v1", "kind", "StatefulSet", "metadata", "name", "web",
-                     "namespace", "ns", "uid", "u-1", "spec", "template", "metadata", "labels",
-                     "app", "web", "spec", "containers", "name", "c", "image", image);
+    json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}}}",
+                          "apiVersion", "apps/v1", "kind", "StatefulSet", "metadata", "name", "web",
+                          "namespace", "ns", "uid", "u-1", "spec", "template", "metadata", "labels",
+                          "app", "web", "spec", "containers", "name", "c", "image", image);
+    json_object_set_new(json_object_get(o, "metadata"), "annotations",
+                        json_pack("{s:s}", "kubernetes.io/change-cause", image));
+    return o;
 }
 
 static void test_data_and_template(void **state)
@@ -41,10 +44,10 @@ static void test_new_and_find(void **state)
     json_t *o = owner("a:1"), *o2 = owner("a:2");
     json_t *d1 = k1s_history_data(o), *d2 = k1s_history_data(o2);
     char *h1, *h1b, *h1c, *h2;
-    json_t *r1 = k1s_history_new(o, d1, 1, 0, &h1);
-    json_t *r1b = k1s_history_new(o, d1, 3, 0, &h1b);
-    json_t *r1c = k1s_history_new(o, d1, 1, 1, &h1c);
-    json_t *r2 = k1s_history_new(o2, d2, 2, 0, &h2);
+    json_t *r1 = k1s_history_new(o, d1, 1, 0, "controller.kubernetes.io/hash", &h1);
+    json_t *r1b = k1s_history_new(o, d1, 3, 0, "controller.kubernetes.io/hash", &h1b);
+    json_t *r1c = k1s_history_new(o, d1, 1, 1, "controller.kubernetes.io/hash", &h1c);
+    json_t *r2 = k1s_history_new(o2, d2, 2, 0, "controller.kubernetes.io/hash", &h2);
     /* same template, same name; collisions and other templates change it */
     assert_string_equal(h1, h1b);
     assert_string_not_equal(h1, h1c);
@@ -57,6 +60,8 @@ static void test_new_and_find(void **state)
     const json_t *labels = json_object_get(md, "labels");
     assert_string_equal(k1s_ctrl_str(labels, "app"), "web");
     assert_string_equal(k1s_ctrl_str(labels, "controller.kubernetes.io/hash"), h1);
+    assert_string_equal(
+        k1s_ctrl_str(json_object_get(md, "annotations"), "kubernetes.io/change-cause"), "a:1");
     const json_t *ref = k1s_ctrl_controller_ref(r1);
     assert_non_null(ref);
     assert_string_equal(k1s_ctrl_str(ref, "uid"), "u-1");
