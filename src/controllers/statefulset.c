@@ -604,14 +604,23 @@ static int claim_pods(sts_t *c, op_t *op, const json_t *owner)
 
 /* ---- the sync ---- */
 
+/* Revisions kept whatever the limit: the current and update ones, and those of pods. */
 typedef struct {
     const char *cur, *upd;
+    json_t *const *pods;
+    int npods;
 } live_arg_t;
 
 static bool revision_live(const json_t *rev, void *arg)
 {
     const live_arg_t *a = arg;
-    return !strcmp(name_of(rev), a->cur) || !strcmp(name_of(rev), a->upd);
+    const char *name = name_of(rev);
+    if (!strcmp(name, a->cur) || !strcmp(name, a->upd))
+        return true;
+    for (int i = 0; i < a->npods; i++)
+        if (!strcmp(pod_revision(a->pods[i]), name))
+            return true;
+    return false;
 }
 
 static int by_ordinal_desc(const void *a, const void *b)
@@ -914,7 +923,7 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
     qsort(condemned, (size_t)ncond, sizeof(*condemned), by_ordinal_desc);
     double wait = reconcile_pods(c, op, set, slots, replicas, condemned, ncond, cur, upd);
     update_status(c, op, set, mine, nmine, cur, upd);
-    live_arg_t la = {name_of(cur), name_of(upd)};
+    live_arg_t la = {name_of(cur), name_of(upd), mine, nmine};
     const json_t *rhl = json_object_get(spec_of(set), "revisionHistoryLimit");
     k1s_history_truncate(c->ctx->client, revs, nrevs,
                          json_is_integer(rhl) ? json_integer_value(rhl) : 10, revision_live, &la);

@@ -310,3 +310,30 @@ def test_parallel_on_delete_claim_retention_min_ready(server, ns, nodes):
     wait_for(lambda: sts(server, ns, "own").get("status", {}).get("readyReplicas") == 1,
              what="own ready")
     assert list(pods(server, ns, "own")) == ["own-0"]
+
+    # spec.ordinals.start numbers the pods from there; revisionHistoryLimit 0 keeps only the
+    # revisions in use
+    s = statefulset("ord", replicas=2, claims=False, policy="Parallel", ready_delay="0")
+    s["spec"]["ordinals"] = {"start": 3}
+    s["spec"]["revisionHistoryLimit"] = 0
+    create(server, ns, s)
+    wait_for(lambda: (lambda ps: sorted(ps) == ["ord-3", "ord-4"] and
+                      all(ready(p) for p in ps.values()))(pods(server, ns, "ord")),
+             what="ord-3 and ord-4")
+    assert pods(server, ns, "ord")["ord-3"]["metadata"]["labels"][
+        "apps.kubernetes.io/pod-index"] == "3"
+
+    def revisions():
+        out = json.loads(server.kubectl("-n", ns, "get", "controllerrevisions", "-l", "app=ord",
+                                        "-o", "json").stdout)
+        return sorted(r["metadata"]["name"] for r in out["items"])
+    for image in ("busybox:1.37", "busybox:1.38"):
+        server.kubectl("-n", ns, "set", "image", "statefulset/ord", "c=" + image)
+        wait_for(lambda: (lambda st: st.get("updatedReplicas") == 2 and
+                          st.get("readyReplicas") == 2 and
+                          st.get("currentRevision") == st.get("updateRevision"))(
+            sts(server, ns, "ord").get("status", {})) and
+            {p["spec"]["containers"][0]["image"] for p in pods(server, ns, "ord").values()} ==
+            {image}, what="rolled to " + image)
+    rev = sts(server, ns, "ord")["status"]["updateRevision"]
+    wait_for(lambda: revisions() == [rev], what="old revisions removed")
