@@ -143,6 +143,17 @@ def test_ordered_start_scale_down_and_claims(server, ns, nodes):
     wait_for(lambda: (lambda p: p and p["metadata"]["uid"] != old_uid and ready(p))(
         pods(server, ns, "web").get("web-1")), what="web-1 recreated")
 
+    # so does a failed one
+    old_uid = pods(server, ns, "web")["web-0"]["metadata"]["uid"]
+    st, body = server.json("PATCH", "/api/v1/namespaces/%s/pods/web-0/status" % ns,
+                           {"status": {"phase": "Failed"}},
+                           headers={"Content-Type": "application/merge-patch+json"})
+    assert st == 200, body
+    wait_for(lambda: (lambda p: p and p["metadata"]["uid"] != old_uid and ready(p))(
+        pods(server, ns, "web").get("web-0")), what="web-0 recreated")
+    wait_for(lambda: "delete Pod web-0 in StatefulSet web successful" in
+             events(server, ns, "SuccessfulDelete"), what="delete event")
+
     # scale down: web-2 goes before web-1; the claims stay
     server.kubectl("-n", ns, "scale", "statefulset/web", "--replicas=1")
 
