@@ -79,6 +79,7 @@ def test_follows_nodes_selector_and_taints(server, ns, hollow_nodes):
     other = cluster.add_node(name="dsa-other")  # no ds-test label
     names = sorted(n.name for n in cluster)
     plain = sorted(n for n in names if n not in (tainted.name, other.name))
+    server.kubectl("cordon", plain[1])  # daemon pods tolerate unschedulable nodes
     create(server, ns, daemonset("agent", ns))
     wait_for(lambda: nodes_of(server, ns, "agent") == plain, what="a pod on each plain node")
 
