@@ -271,13 +271,14 @@ static void claim_created_cb(const k1s_client_result_t *res, void *arg)
                            "create Claim %s Pod %s in StatefulSet %s success", w->claim, w->pod,
                            name_of(w->set));
     } else if (res->status != 409) {
-        p->claims_failed = true;
+        if (p)
+            p->claims_failed = true;
         w->op->failed = true;
         k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedCreate",
                            "create Claim %s for Pod %s in StatefulSet %s failed error: %s",
                            w->claim, w->pod, name_of(w->set), res->message);
     }
-    if (--p->claims_pending == 0) {
+    if (p && --p->claims_pending == 0) {
         if (p->claims_failed) {
             k1s_expect_observe_add(c->exp, p->op->key);
             k1s_recorder_event(c->ctx->recorder, p->set, "Warning", "FailedCreate",
@@ -466,6 +467,27 @@ static void start_create(sts_t *c, op_t *op, const json_t *set, const json_t *tm
         }
     }
     free(missing);
+}
+
+/* A Pending pod whose claims went missing gets them again (upstream's
+ * createMissingPersistentVolumeClaims). */
+static void create_missing_claims(sts_t *c, op_t *op, const json_t *set, const json_t *pod,
+                                  int64_t ord)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(spec_of(set), "volumeClaimTemplates"), i, t)
+    {
+        char *cn = claim_name(t, set, ord);
+        if (!k1s_informer_get(c->pvcs, ns_of(set), cn)) {
+            json_t *claim = new_claim(set, t, cn);
+            write_t *w = write_new(op, W_CLAIM, set, name_of(pod));
+            w->claim = k1s_xstrdup(cn);
+            k1s_client_create(c->ctx->client, &pvcs_gvr, ns_of(set), claim, claim_created_cb, w);
+            json_decref(claim);
+        }
+        free(cn);
+    }
 }
 
 static void start_delete(sts_t *c, op_t *op, const json_t *set, const json_t *pod)
@@ -681,6 +703,9 @@ static double reconcile_pods(sts_t *c, op_t *op, const json_t *set, json_t **slo
                     stop = true;
                 continue;
             }
+            if (pass && !k1s_ctrl_deleting(pod) &&
+                !strcmp(k1s_ctrl_str(json_object_get(pod, "status"), "phase"), "Pending"))
+                create_missing_claims(c, op, set, pod, ord);
             if (k1s_ctrl_deleting(pod) || !pod_running_ready(pod)) {
                 if (monotonic)
                     stop = true;
@@ -1014,6 +1039,32 @@ static void pod_delete(json_t *obj, void *arg)
     free(key);
 }
 
+/* A claim gone: the sets whose templates name it look again (a Pending pod may need it back). */
+static void pvc_delete(json_t *obj, void *arg)
+{
+    sts_t *c = arg;
+    const char *cn = name_of(obj);
+    json_t **sets = NULL;
+    int n = k1s_informer_by_index(c->sets, "namespace", ns_of(obj), &sets);
+    for (int i = 0; i < n; i++) {
+        size_t j;
+        const json_t *t;
+        json_array_foreach(json_object_get(spec_of(sets[i]), "volumeClaimTemplates"), j, t)
+        {
+            char *prefix = k1s_xasprintf("%s-%s-", name_of(t), name_of(sets[i]));
+            size_t l = strlen(prefix);
+            bool match =
+                !strncmp(cn, prefix, l) && cn[l] && strspn(cn + l, "0123456789") == strlen(cn + l);
+            free(prefix);
+            if (match) {
+                enqueue(c, sets[i]);
+                break;
+            }
+        }
+    }
+    free(sets);
+}
+
 static void rev_event(json_t *obj, void *arg)
 {
     sts_t *c = arg;
@@ -1042,12 +1093,15 @@ static void *sts_start(k1s_ctrl_ctx_t *ctx)
     k1s_ctrl_index_owner(c->pods);
     k1s_ctrl_index_namespace(c->pods);
     k1s_ctrl_index_owner(c->revs);
+    k1s_ctrl_index_namespace(c->sets);
     k1s_informer_handlers_t sh = {set_add, set_update, set_delete, c};
     k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
     k1s_informer_handlers_t rh = {rev_event, rev_update, rev_event, c};
     k1s_informer_add_handlers(c->sets, &sh);
     k1s_informer_add_handlers(c->pods, &ph);
+    k1s_informer_handlers_t vh = {NULL, NULL, pvc_delete, c};
     k1s_informer_add_handlers(c->revs, &rh);
+    k1s_informer_add_handlers(c->pvcs, &vh);
     return c;
 }
 

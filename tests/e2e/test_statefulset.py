@@ -348,3 +348,15 @@ def test_parallel_on_delete_claim_retention_min_ready(server, ns, nodes):
             {image}, what="rolled to " + image)
     rev = sts(server, ns, "ord")["status"]["updateRevision"]
     wait_for(lambda: revisions() == [rev], what="old revisions removed")
+
+    # a Pending pod whose claim went missing gets it back
+    s = statefulset("pend", replicas=1)
+    s["spec"]["template"]["metadata"]["annotations"]["hollow.k1s.io/start-delay-seconds"] = "30"
+    create(server, ns, s)
+    wait_for(lambda: (lambda p: p and p["status"].get("phase") == "Pending" and
+                      p["spec"].get("nodeName"))(pods(server, ns, "pend").get("pend-0")),
+             what="pend-0 pending on a node")
+    first = claim("www-pend-0")["metadata"]["uid"]
+    server.kubectl("-n", ns, "delete", "pvc", "www-pend-0", "--wait=false")
+    wait_for(lambda: (lambda c: c and c["metadata"]["uid"] != first)(claim("www-pend-0")),
+             what="claim recreated")
