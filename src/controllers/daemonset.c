@@ -657,6 +657,80 @@ static void rolling_update(const json_t *ds, plan_t *pl)
     json_decref(candidates);
 }
 
+/* The oldest of pods (a non-empty array). */
+static json_t *oldest(json_t *pods)
+{
+    json_t *best = json_array_get(pods, 0);
+    size_t j;
+    json_t *p;
+    json_array_foreach(pods, j, p)
+    {
+        if (by_age(&p, &best) < 0)
+            best = p;
+    }
+    return best;
+}
+
+/*
+ * What one node needs (upstream's podsShouldBeOnNode): a pod if it should
+ * run one and has none; its failed pods replaced (with back-off) and all
+ * but the oldest of its running ones deleted (with maxSurge, the oldest old
+ * and the oldest new one are kept) if a pod may continue running there;
+ * otherwise its pods deleted. Appends to create_on (node names) and
+ * to_delete (pods); *wait gets a back-off's remaining seconds.
+ */
+static void manage_node(dsc_t *c, const json_t *ds, const char *key, const char *node, json_t *pods,
+                        bool run, bool cont, const char *hash, const char *generation,
+                        json_t *create_on, json_t *to_delete, double *wait)
+{
+    size_t np = json_array_size(pods);
+    if (run && np == 0) {
+        json_array_append_new(create_on, json_string(node));
+        return;
+    }
+    if (!cont) {
+        for (size_t j = 0; j < np; j++) {
+            json_t *p = json_array_get(pods, j);
+            if (!k1s_ctrl_deleting(p))
+                json_array_append(to_delete, p);
+        }
+        return;
+    }
+    json_t **running = k1s_xmalloc((np + 1) * sizeof(*running));
+    size_t nr = 0;
+    for (size_t j = 0; j < np; j++) {
+        json_t *p = json_array_get(pods, j);
+        if (k1s_ctrl_deleting(p))
+            continue;
+        const char *phase = k1s_ctrl_str(json_object_get(p, "status"), "phase");
+        if (!strcmp(phase, "Failed")) {
+            uint64_t later;
+            if (!failed_backoff_allows(c, key, node, &later)) {
+                if (*wait == 0 || (double)later / 1000 < *wait)
+                    *wait = (double)later / 1000;
+                continue;
+            }
+            k1s_recorder_event(c->ctx->recorder, ds, "Warning", "FailedDaemonPod",
+                               "Found failed daemon pod %s/%s on node %s, will try to kill it",
+                               ns_of(p), name_of(p), node);
+            json_array_append(to_delete, p);
+        } else if (!strcmp(phase, "Succeeded")) {
+            json_array_append(to_delete, p);
+        } else {
+            running[nr++] = p;
+        }
+    }
+    qsort(running, nr, sizeof(*running), by_age);
+    bool surge = max_surge(ds, 1) > 0, kept_new = false, kept_old = false;
+    for (size_t j = 0; j < nr; j++) {
+        bool *kept = surge && pod_updated(running[j], hash, generation) ? &kept_new : &kept_old;
+        if (*kept)
+            json_array_append(to_delete, running[j]);
+        *kept = true;
+    }
+    free(running);
+}
+
 static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 {
     dsc_t *c = arg;
@@ -737,6 +811,8 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     json_t *to_delete = json_array();
     int64_t desired = 0, current = 0, misscheduled = 0, ready = 0, available = 0, updated = 0;
     json_t *seen = json_object();
+    /* nothing is decided while creations and deletions are on their way */
+    bool act = k1s_expect_satisfied(c->exp, key);
     for (size_t i = 0; i < nn; i++) {
         bool run, cont;
         should_run(probe, nodes[i], &run, &cont);
@@ -744,66 +820,15 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
         json_object_set_new(seen, node, json_true());
         json_t *pods = json_object_get(by_node, node);
         size_t np = json_array_size(pods);
-        /* manage */
-        if (run && np == 0) {
-            json_array_append_new(create_on, json_string(node));
-        } else if (cont) {
-            json_t **running = k1s_xmalloc((np + 1) * sizeof(*running));
-            size_t nr = 0;
-            for (size_t j = 0; j < np; j++) {
-                json_t *p = json_array_get(pods, j);
-                if (k1s_ctrl_deleting(p))
-                    continue;
-                const char *phase = k1s_ctrl_str(json_object_get(p, "status"), "phase");
-                if (!strcmp(phase, "Failed")) {
-                    uint64_t later;
-                    if (!failed_backoff_allows(c, key, node, &later)) {
-                        if (wait == 0 || (double)later / 1000 < wait)
-                            wait = (double)later / 1000;
-                        continue;
-                    }
-                    k1s_recorder_event(c->ctx->recorder, ds, "Warning", "FailedDaemonPod",
-                                       "Found failed daemon pod %s/%s on node %s, will try to "
-                                       "kill it",
-                                       ns_of(p), name_of(p), node);
-                    json_array_append(to_delete, p);
-                } else if (!strcmp(phase, "Succeeded")) {
-                    json_array_append(to_delete, p);
-                } else {
-                    running[nr++] = p;
-                }
-            }
-            /* more than one: keep the oldest (with maxSurge, the oldest old and new ones) */
-            qsort(running, nr, sizeof(*running), by_age);
-            bool surge = max_surge(ds, 1) > 0, kept_new = false, kept_old = false;
-            for (size_t j = 0; j < nr; j++) {
-                bool *kept = !surge                                      ? &kept_old
-                             : pod_updated(running[j], hash, generation) ? &kept_new
-                                                                         : &kept_old;
-                if (*kept)
-                    json_array_append(to_delete, running[j]);
-                *kept = true;
-            }
-            free(running);
-        } else if (np) {
-            for (size_t j = 0; j < np; j++) {
-                json_t *p = json_array_get(pods, j);
-                if (!k1s_ctrl_deleting(p))
-                    json_array_append(to_delete, p);
-            }
-        }
-        /* status */
+        if (act)
+            manage_node(c, ds, key, node, pods, run, cont, hash, generation, create_on, to_delete,
+                        &wait);
         if (run) {
             desired++;
             if (!np)
                 continue;
             current++;
-            json_t **sorted = k1s_xmalloc(np * sizeof(*sorted));
-            for (size_t j = 0; j < np; j++)
-                sorted[j] = json_array_get(pods, j);
-            qsort(sorted, np, sizeof(*sorted), by_age);
-            json_t *p = sorted[0];
-            free(sorted);
+            json_t *p = oldest(pods);
             if (k1s_pod_is_ready(p)) {
                 ready++;
                 if (k1s_pod_is_available(p, min_ready, now)) {
@@ -825,7 +850,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     json_t *arr;
     json_object_foreach(by_node, k, arr)
     {
-        if (json_object_get(seen, k))
+        if (!act || json_object_get(seen, k))
             continue;
         size_t j;
         json_t *p;
@@ -839,13 +864,12 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     /* rolling update, once nothing else is in flight */
     plan_t pl = {probe,     nodes, nn,      by_node,   hash,     generation,
                  min_ready, now,   desired, create_on, to_delete};
-    if (json_array_size(create_on) == 0 && json_array_size(to_delete) == 0 &&
-        k1s_expect_satisfied(c->exp, key) &&
+    if (act && json_array_size(create_on) == 0 && json_array_size(to_delete) == 0 &&
         strcmp(k1s_ctrl_str(json_object_get(spec, "updateStrategy"), "type"), "OnDelete"))
         rolling_update(ds, &pl);
 
     /* act */
-    if (k1s_expect_satisfied(c->exp, key)) {
+    if (act) {
         k1s_expect(c->exp, key, (int)json_array_size(create_on), (int)json_array_size(to_delete));
         size_t j;
         json_t *v;
