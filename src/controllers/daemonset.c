@@ -491,43 +491,15 @@ static bool revision_live(const json_t *rev, void *arg)
     return false;
 }
 
-/* As in statefulset.c: the revision of the current template, or NULL after starting a write. */
+/* The revision of the current template, or NULL after starting the write that makes it. */
 static json_t *ensure_revision(dsc_t *c, op_t *op, const json_t *ds, json_t **revs, int nrevs)
 {
-    json_t *data = k1s_history_data(ds);
-    json_t *upd = k1s_history_find_equal(revs, nrevs, data);
-    int64_t max = k1s_history_max(revs, nrevs);
-    if (upd && k1s_history_revision(upd) >= max) {
-        json_decref(data);
-        return upd;
-    }
     write_t *w = write_new(op, ds, NULL);
-    if (upd) {
-        json_t *copy = json_deep_copy(upd);
-        json_object_set_new(copy, "revision", json_integer(max + 1));
-        k1s_client_update(c->ctx->client, &k1s_history_gvr, ns_of(ds), copy, other_cb, w);
-        json_decref(copy);
-        json_decref(data);
-        return NULL;
-    }
-    char *hash = NULL;
-    const json_t *status = json_object_get(ds, "status");
-    int64_t cc = json_integer_value(json_object_get(status, "collisionCount"));
-    json_t *rev = k1s_history_new(ds, data, max + 1, cc, REVISION_LABEL, &hash);
-    if (k1s_informer_get(c->revs, ns_of(ds), name_of(rev))) {
-        json_t *copy = json_deep_copy(ds);
-        json_t *st = json_is_object(status) ? json_deep_copy(status) : json_object();
-        json_object_set_new(st, "collisionCount", json_integer(cc + 1));
-        json_object_set_new(copy, "status", st);
-        k1s_client_update_status(c->ctx->client, &ds_gvr, ns_of(ds), copy, other_cb, w);
-        json_decref(copy);
-    } else {
-        k1s_client_create(c->ctx->client, &k1s_history_gvr, ns_of(ds), rev, other_cb, w);
-    }
-    json_decref(rev);
-    free(hash);
-    json_decref(data);
-    return NULL;
+    json_t *rev = k1s_history_ensure(c->ctx->client, c->revs, &ds_gvr, ds, revs, nrevs,
+                                     REVISION_LABEL, other_cb, w);
+    if (rev)
+        write_free(w); /* no write needed */
+    return rev;
 }
 
 static void set_count(json_t *st, const char *k, int64_t v, bool omit_zero)

@@ -105,6 +105,47 @@ json_t *k1s_history_new(const json_t *owner, json_t *data, int64_t revision,
     return rev;
 }
 
+json_t *k1s_history_ensure(k1s_client_t *client, const k1s_informer_t *inf,
+                           const k1s_gvr_t *owner_res, const json_t *owner, json_t *const *revs,
+                           int n, const char *hash_label, k1s_client_fn cb, void *arg)
+{
+    const char *ns = k1s_ctrl_str(json_object_get(owner, "metadata"), "namespace");
+    json_t *data = k1s_history_data(owner);
+    json_t *found = k1s_history_find_equal(revs, n, data);
+    int64_t max = k1s_history_max(revs, n);
+    if (found && k1s_history_revision(found) >= max) {
+        json_decref(data);
+        return found;
+    }
+    if (found) {
+        json_t *copy = json_deep_copy(found);
+        json_object_set_new(copy, "revision", json_integer(max + 1));
+        k1s_client_update(client, &k1s_history_gvr, ns, copy, cb, arg);
+        json_decref(copy);
+        json_decref(data);
+        return NULL;
+    }
+    char *hash = NULL;
+    const json_t *status = json_object_get(owner, "status");
+    int64_t cc = json_integer_value(json_object_get(status, "collisionCount"));
+    json_t *rev = k1s_history_new(owner, data, max + 1, cc, hash_label, &hash);
+    if (k1s_informer_get(inf, ns, k1s_ctrl_str(json_object_get(rev, "metadata"), "name"))) {
+        /* a collision changes the hash, hence the name */
+        json_t *copy = json_deep_copy(owner);
+        json_t *st = json_is_object(status) ? json_deep_copy(status) : json_object();
+        json_object_set_new(st, "collisionCount", json_integer(cc + 1));
+        json_object_set_new(copy, "status", st);
+        k1s_client_update_status(client, owner_res, ns, copy, cb, arg);
+        json_decref(copy);
+    } else {
+        k1s_client_create(client, &k1s_history_gvr, ns, rev, cb, arg);
+    }
+    json_decref(rev);
+    free(hash);
+    json_decref(data);
+    return NULL;
+}
+
 static void deleted(const k1s_client_result_t *res, void *arg)
 {
     (void)arg;

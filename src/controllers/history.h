@@ -47,6 +47,19 @@ json_t *k1s_history_find_name(json_t *const *revs, int n, const char *name);
 json_t *k1s_history_new(const json_t *owner, json_t *data, int64_t revision,
                         int64_t collision_count, const char *hash_label, char **hash);
 /*
+ * The revision (borrowed) of owner's current template among revs (owner's
+ * revisions), when it exists and is the newest. Otherwise returns NULL and
+ * starts the write that gets there, answered through cb(arg): the older
+ * revision of that template made the newest (after a rollout undo), a new
+ * revision (labelled with its hash under hash_label), or, when the new
+ * revision's name is another template's (inf, the revision informer, holds
+ * it), owner's status.collisionCount bumped through the status subresource
+ * of owner_res. The informers bring the owner back when the write shows.
+ */
+json_t *k1s_history_ensure(k1s_client_t *client, const k1s_informer_t *inf,
+                           const k1s_gvr_t *owner_res, const json_t *owner, json_t *const *revs,
+                           int n, const char *hash_label, k1s_client_fn cb, void *arg);
+/*
  * Deletes (fire and forget) the oldest revisions among revs beyond limit
  * that are not live (live(rev, arg) false).
  */

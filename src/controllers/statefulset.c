@@ -840,49 +840,15 @@ static void update_status(sts_t *c, op_t *op, const json_t *set, json_t *const *
     json_decref(copy);
 }
 
-/*
- * Makes sure a revision for the set's current template exists and is the
- * newest. Returns it (borrowed), or NULL after starting the write that
- * makes it so (the revision informer brings the set back).
- */
+/* The revision of the current template, or NULL after starting the write that makes it. */
 static json_t *ensure_revision(sts_t *c, op_t *op, const json_t *set, json_t **revs, int nrevs)
 {
-    json_t *data = k1s_history_data(set);
-    json_t *upd = k1s_history_find_equal(revs, nrevs, data);
-    int64_t max = k1s_history_max(revs, nrevs);
-    if (upd && k1s_history_revision(upd) >= max) {
-        json_decref(data);
-        return upd;
-    }
     write_t *w = write_new(op, W_REVISION, set, NULL);
-    if (upd) {
-        /* an older template again (rollout undo): its revision becomes the newest */
-        json_t *copy = json_deep_copy(upd);
-        json_object_set_new(copy, "revision", json_integer(max + 1));
-        k1s_client_update(c->ctx->client, &k1s_history_gvr, ns_of(set), copy, other_cb, w);
-        json_decref(copy);
-        json_decref(data);
-        return NULL;
-    }
-    char *hash = NULL;
-    const json_t *status = json_object_get(set, "status");
-    int64_t cc = json_integer_value(json_object_get(status, "collisionCount"));
-    json_t *rev = k1s_history_new(set, data, max + 1, cc, "controller.kubernetes.io/hash", &hash);
-    if (k1s_informer_get(c->revs, ns_of(set), name_of(rev))) {
-        /* the name is another template's: count a collision, which changes the hash */
-        json_t *copy = json_deep_copy(set);
-        json_t *st = json_is_object(status) ? json_deep_copy(status) : json_object();
-        json_object_set_new(st, "collisionCount", json_integer(cc + 1));
-        json_object_set_new(copy, "status", st);
-        k1s_client_update_status(c->ctx->client, &sets_gvr, ns_of(set), copy, other_cb, w);
-        json_decref(copy);
-    } else {
-        k1s_client_create(c->ctx->client, &k1s_history_gvr, ns_of(set), rev, other_cb, w);
-    }
-    json_decref(rev);
-    free(hash);
-    json_decref(data);
-    return NULL;
+    json_t *rev = k1s_history_ensure(c->ctx->client, c->revs, &sets_gvr, set, revs, nrevs,
+                                     "controller.kubernetes.io/hash", other_cb, w);
+    if (rev)
+        write_free(w); /* no write needed */
+    return rev;
 }
 
 static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
