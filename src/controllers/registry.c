@@ -19,6 +19,8 @@ extern const k1s_controller_def_t k1s_ctrl_endpointslice;
 extern const k1s_controller_def_t k1s_ctrl_endpointslicemirroring;
 extern const k1s_controller_def_t k1s_ctrl_replicaset;
 extern const k1s_controller_def_t k1s_ctrl_deployment;
+extern const k1s_controller_def_t k1s_ctrl_daemonset;
+extern const k1s_controller_def_t k1s_ctrl_statefulset;
 
 /* one line per controller, for easy merges */
 /* clang-format off */
@@ -38,6 +40,8 @@ const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_endpointslicemirroring,
     &k1s_ctrl_replicaset,
     &k1s_ctrl_deployment,
+    &k1s_ctrl_daemonset,
+    &k1s_ctrl_statefulset,
     NULL,
 };
 /* clang-format on */
