@@ -4,6 +4,9 @@
  */
 #include "controllers/controller.h"
 
+extern const k1s_controller_def_t k1s_ctrl_job;
+
 const k1s_controller_def_t *const k1s_controllers[] = {
+    &k1s_ctrl_job,
     NULL,
 };
