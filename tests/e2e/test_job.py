@@ -204,3 +204,16 @@ def test_pod_failure_policy(server, ns, nodes):
     j = get(server, ns, "job", "ign")
     assert cond(j, "Failed") is None and "failed" not in j["status"]
     server.kubectl("-n", ns, "delete", "job", "ign")
+
+
+def test_ttl_after_finished(server, ns, nodes):
+    create(server, ns, job("ttl", 1, 1, {ANN + "run-seconds": "0"}, ttlSecondsAfterFinished=2))
+    server.kubectl("-n", ns, "wait", "--for=condition=complete", "job/ttl", "--timeout=60s")
+    done = time.time()
+
+    def gone():
+        p = server.kubectl("-n", ns, "get", "job", "ttl", check=False)
+        return p.returncode != 0 and "NotFound" in p.stderr
+    wait_for(gone, timeout=30, what="job deleted")
+    # not before its TTL (the condition's second-precision time may be up to 1 s earlier)
+    assert time.time() - done >= 0.9
