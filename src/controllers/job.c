@@ -822,9 +822,20 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
         } else {
             success = succeeded_total > 0 && active == 0;
         }
-        if (fail_reason)
+        if (fail_reason) {
             add_cond(st, "FailureTarget", "True", fail_reason, fail_msg, now_s);
-        else if (success)
+            /* every pod still running now counts as failed (its finalizer goes) */
+            for (int i = 0; i < npods; i++) {
+                const char *puid = pod_uid(pods[i]);
+                if (!has_finalizer(pods[i]) || !strcmp(pod_phase(pods[i]), "Succeeded") ||
+                    in_array(us, puid) || in_array(uf, puid) ||
+                    in_array(s->rm_finalizer, pod_name(pods[i])))
+                    continue;
+                json_array_append_new(uf, json_string(puid));
+                json_array_append_new(s->rm_finalizer, json_string(pod_name(pods[i])));
+                pending_fin = true;
+            }
+        } else if (success)
             add_cond(st, "SuccessCriteriaMet", "True", "CompletionsReached",
                      "Reached expected number of succeeded pods", now_s);
     }

@@ -101,3 +101,33 @@ def test_schedule_in_time_zone_creates_jobs(server, ns, nodes):
     line = server.kubectl("-n", ns, "get", "cronjob", "minutely", "--no-headers").stdout.split()
     assert line[6] == "Asia/Tokyo" and line[7] == "False" and line[8] == "0", line
     server.kubectl("-n", ns, "delete", "cronjob", "minutely")
+
+
+def test_concurrency_forbid_then_replace(server, ns, nodes):
+    # a Job still running from an earlier schedule time, as the status says (a manual Job made to
+    # look like the controller's own, and the last schedule time two minutes back)
+    create(server, ns, cronjob("busy", "* * * * *", suspend=True, concurrencyPolicy="Forbid"))
+    server.kubectl("-n", ns, "create", "job", "old", "--from=cronjob/busy")
+    old = get(server, ns, "job", "old")
+    ref = {"kind": "Job", "apiVersion": "batch/v1", "namespace": ns, "name": "old",
+           "uid": old["metadata"]["uid"]}
+    back = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))
+    server.kubectl("-n", ns, "patch", "cronjob", "busy", "--subresource=status", "--type=merge",
+                   "-p", json.dumps({"status": {"active": [ref], "lastScheduleTime": back}}))
+    server.kubectl("-n", ns, "patch", "cronjob", "busy", "--type=merge", "-p",
+                   '{"spec":{"suspend":false}}')
+    wait_for(lambda: ("JobAlreadyActive", "Not starting job because prior execution is running "
+                      "and concurrency policy is Forbid") in events(server, ns, "busy"),
+             what="JobAlreadyActive")
+    assert job_names(server, ns) == ["old"]
+    # Replace: the running Job goes and the missed schedule time's Job starts
+    server.kubectl("-n", ns, "patch", "cronjob", "busy", "--type=merge", "-p",
+                   '{"spec":{"concurrencyPolicy":"Replace"}}')
+    names = wait_for(lambda: (lambda n: n if "old" not in n and n else None)(
+        job_names(server, ns)), what="old replaced")
+    assert len(names) == 1 and names[0].startswith("busy-")
+    assert ("SuccessfulDelete", "Deleted job old") in events(server, ns, "busy")
+    cj = wait_for(lambda: (lambda o: o["status"].get("active") and o)(
+        get(server, ns, "cronjob", "busy")), what="status.active")
+    assert [a["name"] for a in cj["status"]["active"]] == names
+    server.kubectl("-n", ns, "delete", "cronjob", "busy")

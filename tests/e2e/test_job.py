@@ -172,13 +172,15 @@ def test_suspend_deletes_active_pods(server, ns, nodes):
 
 
 def test_active_deadline(server, ns, nodes):
-    create(server, ns, job("slow", 1, 2, activeDeadlineSeconds=3))
+    create(server, ns, job("slow", 2, 2, activeDeadlineSeconds=3))
     j = wait_for(lambda: (lambda o: cond(o, "Failed") and o)(get(server, ns, "job", "slow")),
                  what="Failed")
     c = cond(j, "Failed")
     assert c["reason"] == "DeadlineExceeded"
     assert c["message"] == "Job was active longer than specified deadline"
     assert "active" not in j["status"]
+    # the two pods running at the deadline were counted as failed and deleted
+    assert j["status"]["failed"] == 2
     wait_for(lambda: pods_of(server, ns, "slow") == [], what="pods deleted")
     assert ("DeadlineExceeded", "Job was active longer than specified deadline") in \
         events(server, ns, "slow")
