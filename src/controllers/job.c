@@ -360,6 +360,32 @@ static bool pod_failed(const json_t *pod, const json_t *spec)
     return k1s_ctrl_deleting(pod) && strcmp(ph, "Succeeded");
 }
 
+/*
+ * pastBackoffLimitOnFailure: with restartPolicy OnFailure failures are
+ * container restarts in pods still Pending or Running.
+ */
+static bool past_backoff_on_failure(const json_t *spec, json_t **pods, int n, int64_t limit)
+{
+    if (strcmp(jstr(jget(jget(spec, "template"), "spec"), "restartPolicy"), "OnFailure"))
+        return false;
+    int64_t restarts = 0;
+    for (int i = 0; i < n; i++) {
+        const char *ph = pod_phase(pods[i]);
+        if (strcmp(ph, "Running") && strcmp(ph, "Pending"))
+            continue;
+        const char *lists[] = {"initContainerStatuses", "containerStatuses"};
+        for (size_t l = 0; l < 2; l++) {
+            size_t j;
+            json_t *cs;
+            json_array_foreach(jget(jget(pods[i], "status"), lists[l]), j, cs)
+            {
+                restarts += jint(cs, "restartCount", 0);
+            }
+        }
+    }
+    return limit == 0 ? restarts > 0 : restarts >= limit;
+}
+
 /* ---- one sync ---- */
 
 typedef struct {
@@ -811,14 +837,15 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
         if (pfp_msg) {
             fail_reason = "PodFailurePolicy";
             fail_msg = pfp_msg;
-        } else if (failed_total > backoff_limit) {
+        } else if (failed_total > backoff_limit ||
+                   past_backoff_on_failure(spec, pods, npods, backoff_limit)) {
             fail_reason = "BackoffLimitExceeded";
             fail_msg = "Job has reached the specified backoff limit";
         } else if (ads >= 0 && start >= 0 && !suspended && now >= (double)(start + ads)) {
             fail_reason = "DeadlineExceeded";
             fail_msg = "Job was active longer than specified deadline";
         } else if (indexed || completions >= 0) {
-            success = completions >= 0 && succeeded_total >= completions;
+            success = completions >= 0 && succeeded_total >= completions && active == 0;
         } else {
             success = succeeded_total > 0 && active == 0;
         }

@@ -219,3 +219,14 @@ def test_ttl_after_finished(server, ns, nodes):
     wait_for(gone, timeout=30, what="job deleted")
     # not before its TTL (the condition's second-precision time may be up to 1 s earlier)
     assert time.time() - done >= 0.9
+
+
+def test_backoff_limit_with_restarts(server, ns, nodes):
+    # restartPolicy OnFailure: container restarts count against backoffLimit
+    j = job("crashy", 1, 1, {ANN + "crashes": "5"}, backoffLimit=2)
+    j["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    create(server, ns, j)
+    j = wait_for(lambda: (lambda o: cond(o, "Failed") and o)(get(server, ns, "job", "crashy")),
+                 what="Failed")
+    assert cond(j, "Failed")["reason"] == "BackoffLimitExceeded"
+    wait_for(lambda: pods_of(server, ns, "crashy") == [], what="pod deleted")
