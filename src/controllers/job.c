@@ -42,6 +42,7 @@
 #define BACKOFF_BASE_S 10.0
 #define BACKOFF_MAX_S 360.0
 #define MAX_INDEXES 100000
+#define MAX_UNCOUNTED 500 /* pods added to uncountedTerminatedPods per sync, as upstream */
 
 static const k1s_gvr_t jobs_gvr = {"batch", "v1", "jobs", true};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
@@ -759,6 +760,7 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     int active = 0, ready = 0, terminating = 0;
     json_t **act = k1s_xcalloc((size_t)npods + 1, sizeof(*act));
     bool pending_fin = false; /* finished pods still holding the finalizer */
+    int new_ix = 0;           /* indexes newly completed */
     for (int i = 0; i < npods; i++) {
         json_t *p = pods[i];
         bool is_active = k1s_pod_is_active(p);
@@ -776,6 +778,10 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
             json_array_append_new(s->rm_finalizer, json_string(pod_name(p)));
             continue;
         }
+        if (json_array_size(us) + json_array_size(uf) + (size_t)new_ix >= MAX_UNCOUNTED) {
+            pending_fin = true; /* the rest next time: the status update syncs again */
+            continue;
+        }
         bool considered_failed = pod_failed(p, spec);
         bool can_remove = deleting || finished || fail_reason || success ||
                           !strcmp(pod_phase(p), "Succeeded") || considered_failed;
@@ -786,8 +792,10 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
         if (!strcmp(pod_phase(p), "Succeeded")) {
             if (indexed) {
                 int ix = pod_index(p);
-                if (ix >= 0 && ix < nix)
+                if (ix >= 0 && ix < nix && !done_ix[ix]) {
                     done_ix[ix] = true;
+                    new_ix++;
+                }
             } else {
                 json_array_append_new(us, json_string(puid));
                 pending_fin = true;
