@@ -42,7 +42,8 @@
 #define BACKOFF_BASE_S 10.0
 #define BACKOFF_MAX_S 360.0
 #define MAX_INDEXES 100000
-#define MAX_UNCOUNTED 500 /* pods added to uncountedTerminatedPods per sync, as upstream */
+#define MAX_PODS_PER_SYNC 500 /* creations or deletions, as MaxPodCreateDeletePerSync */
+#define MAX_UNCOUNTED 500     /* pods added to uncountedTerminatedPods per sync, as upstream */
 
 static const k1s_gvr_t jobs_gvr = {"batch", "v1", "jobs", true};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
@@ -916,7 +917,10 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
                         !k1s_pod_is_terminated(pods[i]))
                         running[ix] = true;
                 }
-            for (int ix = 0; ix < nix && busy - to_delete + to_create < parallelism; ix++) {
+            /* deletions first: creations wait for the next sync */
+            for (int ix = 0; ix < nix && !to_delete && to_create < MAX_PODS_PER_SYNC &&
+                             busy + to_create < parallelism;
+                 ix++) {
                 if (done_ix[ix] || running[ix])
                     continue;
                 if (wait > 0)
@@ -935,12 +939,13 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
                 want = active; /* let the running ones finish; start none */
             }
             if (busy > want) {
-                for (int i = 0; i < active && busy - to_delete > want; i++) {
+                for (int i = 0;
+                     i < active && busy - to_delete > want && to_delete < MAX_PODS_PER_SYNC; i++) {
                     json_array_append_new(s->del, json_string(pod_name(act[i])));
                     to_delete++;
                 }
             } else if (busy < want && wait <= 0) {
-                for (int64_t i = busy; i < want; i++) {
+                for (int64_t i = busy; i < want && to_create < MAX_PODS_PER_SYNC; i++) {
                     json_array_append_new(s->create, new_pod(job, -1));
                     to_create++;
                 }
@@ -961,6 +966,9 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
             json_t *sc = cond_find(st, "SuccessCriteriaMet");
             add_cond(st, "Complete", "True", jstr(sc, "reason"), jstr(sc, "message"), now_s);
             json_object_set_new(st, "completionTime", json_string(now_s));
+            if (completions >= 0 && succeeded_total > completions)
+                add_event(s, "Warning", "TooManySucceededPods",
+                          "Too many succeeded pods running after completion count reached");
             add_event(s, "Normal", "Completed", "Job completed");
         }
         finished = true;
