@@ -320,15 +320,17 @@ static void sync_cronjob(k1s_workqueue_t *q, const char *key, void *arg)
     for (int i = 0; i < n; i++) {
         const char *fa = finished_as(jobs[i]);
         int ai = active_index(active, uid_of(jobs[i]));
-        if (ai < 0 || !fa)
-            continue;
-        json_array_remove(active, (size_t)ai);
-        k1s_recorder_event(rec, cj, "Normal", "SawCompletedJob",
-                           "Saw completed job: %s, condition: %s", name_of(jobs[i]), fa);
-        const char *ct = jstr(jget(jobs[i], "status"), "completionTime");
-        if (!strcmp(fa, "Complete") && *ct &&
-            k1s_ctrl_parse_time(ct) > k1s_ctrl_parse_time(jstr(st, "lastSuccessfulTime")))
-            json_object_set_new(st, "lastSuccessfulTime", json_string(ct));
+        if (ai >= 0 && fa) {
+            json_array_remove(active, (size_t)ai);
+            k1s_recorder_event(rec, cj, "Normal", "SawCompletedJob",
+                               "Saw completed job: %s, status: %s", name_of(jobs[i]), fa);
+        } else if (fa && !strcmp(fa, "Complete")) {
+            /* a succeeded Job need not have been active (kubectl create job --from) */
+            const char *ct = jstr(jget(jobs[i], "status"), "completionTime");
+            if (*ct &&
+                k1s_ctrl_parse_time(ct) > k1s_ctrl_parse_time(jstr(st, "lastSuccessfulTime")))
+                json_object_set_new(st, "lastSuccessfulTime", json_string(ct));
+        }
     }
     for (size_t i = json_array_size(active); i-- > 0;) {
         json_t *ref = json_array_get(active, i);
@@ -351,25 +353,34 @@ static void sync_cronjob(k1s_workqueue_t *q, const char *key, void *arg)
     char *err = NULL;
     const char *schedule = jstr(spec, "schedule");
     const char *tz = json_string_value(jget(spec, "timeZone"));
-    if (json_is_true(jget(spec, "suspend")))
-        goto out;
+    bool tz_in_schedule = strstr(schedule, "TZ") != NULL;
     int r = k1s_cron_parse(schedule, tz, &sched, &err);
-    if (r == -ENOENT) {
+    if (r == -ENOENT && !tz_in_schedule) {
         k1s_recorder_event(rec, cj, "Warning", "UnknownTimeZone", "invalid timeZone: \"%s\": %s",
                            tz ? tz : "", err);
         goto out;
     }
-    if (r) {
-        k1s_recorder_event(rec, cj, "Warning", "UnparseableSchedule",
-                           "unparseable schedule: \"%s\" : %s", schedule, err);
+    if (json_is_true(jget(spec, "suspend"))) {
+        if (!r)
+            k1s_cron_free(&sched);
         goto out;
     }
-    if (strstr(schedule, "TZ"))
+    if (tz_in_schedule)
         k1s_recorder_event(rec, cj, "Warning", "UnsupportedSchedule",
                            "CRON_TZ or TZ used in schedule \"%s\" is not officially supported, see "
                            "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ "
                            "for more details",
                            schedule);
+    if (r) {
+        if (r == -ENOENT) /* robfig/cron's words for a bad TZ= prefix */
+            k1s_recorder_event(rec, cj, "Warning", "UnparseableSchedule",
+                               "unparseable schedule: \"%s\" : provided bad location %s: %s",
+                               schedule, err + strlen("unknown time zone "), err);
+        else
+            k1s_recorder_event(rec, cj, "Warning", "UnparseableSchedule",
+                               "unparseable schedule: \"%s\" : %s", schedule, err);
+        goto out;
+    }
 
     int64_t inow = (int64_t)now;
     int64_t earliest = k1s_ctrl_parse_time(jstr(st, "lastScheduleTime"));
@@ -381,21 +392,32 @@ static void sync_cronjob(k1s_workqueue_t *q, const char *key, void *arg)
     int missed = 0;
     int64_t t =
         earliest > inow ? -1 : k1s_cron_most_recent(&sched, earliest, inow, MAX_MISSED, &missed);
-    requeue_at(c, key, k1s_cron_next(&sched, inow), now);
+    int64_t next = k1s_cron_next(&sched, inow);
+    if (next < 0) {
+        /* e.g. "0 0 30 2 *": never */
+        k1s_recorder_event(rec, cj, "Warning", "InvalidSchedule",
+                           "invalid schedule: %s : time difference between two schedules is less "
+                           "than 1 second",
+                           schedule);
+        goto out_sched;
+    }
+    requeue_at(c, key, next, now);
     if (missed > MAX_MISSED)
         k1s_recorder_event(rec, cj, "Warning", "TooManyMissedTimes",
-                           "too many missed start times: %d. Set or decrease "
-                           ".spec.startingDeadlineSeconds or check clock skew",
-                           missed);
+                           "too many missed start times. Set or decrease "
+                           ".spec.startingDeadlineSeconds or check clock skew");
     if (t < 0)
         goto out_sched;
     if (json_is_integer(sds) && t + json_integer_value(sds) < inow) {
         char when[48];
-        k1s_cron_format_rfc1123z(&sched, t, when);
+        k1s_cron_t utc = {0};
+        k1s_cron_format_rfc1123z(&utc, t, when);
         k1s_recorder_event(rec, cj, "Warning", "MissSchedule",
                            "Missed scheduled time to start a job: %s", when);
         goto out_sched;
     }
+    if (k1s_ctrl_parse_time(jstr(st, "lastScheduleTime")) == t)
+        goto out_sched; /* processed already */
     char *jname = k1s_xasprintf("%s-%lld", name_of(cj), (long long)(t / 60));
     json_t *existing = k1s_informer_get(c->jobs, ns, jname);
     free(jname);
