@@ -230,3 +230,23 @@ def test_backoff_limit_with_restarts(server, ns, nodes):
                  what="Failed")
     assert cond(j, "Failed")["reason"] == "BackoffLimitExceeded"
     wait_for(lambda: pods_of(server, ns, "crashy") == [], what="pod deleted")
+
+
+def test_counts_survive_server_kill(fresh_server, hollow_nodes):
+    # every pod is counted exactly once across a kill -9 of the server (job-tracking finalizers
+    # and status.uncountedTerminatedPods), and the Job completes after the restart
+    import signal
+    s = fresh_server.start()
+    hollow_nodes(s, 1, prefix="restart")
+    create(s, "default", job("steady", 4, 2, {ANN + "run-seconds": "1"}))
+    wait_for(lambda: get(s, "default", "job", "steady")["status"].get("succeeded", 0) >= 1,
+             what="a first success")
+    s.stop(sig=signal.SIGKILL)
+    s.start()
+    s.kubectl("wait", "--for=condition=complete", "job/steady", "--timeout=60s")
+    j = get(s, "default", "job", "steady")
+    assert j["status"]["succeeded"] == 4 and "failed" not in j["status"]
+    pods = pods_of(s, "default", "steady")
+    assert len([p for p in pods if p["status"].get("phase") == "Succeeded"]) == 4
+    assert all("batch.kubernetes.io/job-tracking" not in (p["metadata"].get("finalizers") or [])
+               for p in pods)
