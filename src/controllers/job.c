@@ -351,6 +351,42 @@ static pfp_action_t match_pfp(const json_t *pfp, const json_t *pod, char **msg)
     return PFP_NONE;
 }
 
+/*
+ * matchSuccessPolicy for an Indexed Job whose completed indexes below n are
+ * done: the index of the first rule met, or -1.
+ */
+static int match_success_policy(const json_t *policy, const bool *done, int n)
+{
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += done[i];
+    if (!policy || !total)
+        return -1;
+    size_t r;
+    json_t *rule;
+    json_array_foreach(jget(policy, "rules"), r, rule)
+    {
+        json_t *count = jget(rule, "succeededCount");
+        const char *ixs = json_string_value(jget(rule, "succeededIndexes"));
+        if (ixs) {
+            bool *want = k1s_xcalloc((size_t)n + 1, sizeof(bool));
+            parse_indexes(ixs, want, n);
+            int required = 0, contains = 0;
+            for (int i = 0; i < n; i++) {
+                required += want[i];
+                contains += want[i] && done[i];
+            }
+            free(want);
+            if (required && (contains == required ||
+                             (json_is_integer(count) && contains >= json_integer_value(count))))
+                return (int)r;
+        } else if (json_is_integer(count) && total >= json_integer_value(count)) {
+            return (int)r;
+        }
+    }
+    return -1;
+}
+
 /* isPodFailed */
 static bool pod_failed(const json_t *pod, const json_t *spec)
 {
@@ -842,6 +878,7 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     /* 3. has the Job failed or succeeded? */
     int64_t start = k1s_ctrl_parse_time(jstr(st, "startTime"));
     int64_t ads = jint(spec, "activeDeadlineSeconds", -1);
+    int policy_rule = -1;
     if (!finished && !fail_reason && !success && !deleting) {
         if (pfp_msg) {
             fail_reason = "PodFailurePolicy";
@@ -853,6 +890,9 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
         } else if (ads >= 0 && start >= 0 && !suspended && now >= (double)(start + ads)) {
             fail_reason = "DeadlineExceeded";
             fail_msg = "Job was active longer than specified deadline";
+        } else if (indexed && (policy_rule = match_success_policy(jget(spec, "successPolicy"),
+                                                                  done_ix, nix)) >= 0) {
+            success = true;
         } else if (indexed || completions >= 0) {
             success = completions >= 0 && succeeded_total >= completions && active == 0;
         } else {
@@ -871,9 +911,14 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
                 json_array_append_new(s->rm_finalizer, json_string(pod_name(pods[i])));
                 pending_fin = true;
             }
-        } else if (success)
+        } else if (success && policy_rule >= 0) {
+            char m[64];
+            snprintf(m, sizeof(m), "Matched rules at index %d", policy_rule);
+            add_cond(st, "SuccessCriteriaMet", "True", "SuccessPolicy", m, now_s);
+        } else if (success) {
             add_cond(st, "SuccessCriteriaMet", "True", "CompletionsReached",
                      "Reached expected number of succeeded pods", now_s);
+        }
     }
 
     /* 4. pods to create or delete */

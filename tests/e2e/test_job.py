@@ -250,3 +250,24 @@ def test_counts_survive_server_kill(fresh_server, hollow_nodes):
     assert len([p for p in pods if p["status"].get("phase") == "Succeeded"]) == 4
     assert all("batch.kubernetes.io/job-tracking" not in (p["metadata"].get("finalizers") or [])
                for p in pods)
+
+
+def test_success_policy(server, ns, nodes):
+    # Indexed, 3 pods running; the policy is met once index 0 succeeds: the others are deleted
+    create(server, ns, job("leader", 3, 3, completionMode="Indexed",
+                           successPolicy={"rules": [{"succeededIndexes": "0"}]}))
+    ix = "batch.kubernetes.io/job-completion-index"
+    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 3 and all(
+        p["status"].get("phase") == "Running" for p in ps) else None)(pods_of(server, ns, "leader")),
+        what="3 running")
+    first = [p for p in pods if p["metadata"]["annotations"][ix] == "0"][0]["metadata"]["name"]
+    server.kubectl("-n", ns, "annotate", "pod", first, ANN + "exit-code=0")
+    server.kubectl("-n", ns, "wait", "--for=condition=complete", "job/leader", "--timeout=60s")
+    j = get(server, ns, "job", "leader")
+    for t in ("SuccessCriteriaMet", "Complete"):
+        c = cond(j, t)
+        assert c["reason"] == "SuccessPolicy" and c["message"] == "Matched rules at index 0", c
+    # (the two pods deleted while running count as failed, as kube-controller-manager's do)
+    assert j["status"]["completedIndexes"] == "0" and j["status"]["succeeded"] == 1
+    wait_for(lambda: [p["metadata"]["name"] for p in pods_of(server, ns, "leader")] == [first],
+             what="the other pods deleted")

@@ -111,6 +111,25 @@ static void test_indexed_pod(void **state)
     json_decref(job);
 }
 
+static void test_success_policy(void **state)
+{
+    (void)state;
+    bool done[5] = {true, false, true, false, false};
+    json_t *p = json_loads("{\"rules\":[{\"succeededIndexes\":\"0-1\"},"
+                           "{\"succeededIndexes\":\"0-3\",\"succeededCount\":3},"
+                           "{\"succeededCount\":2}]}",
+                           0, NULL);
+    assert_int_equal(match_success_policy(p, done, 5), 2);
+    done[3] = true;
+    assert_int_equal(match_success_policy(p, done, 5), 1);
+    done[1] = true;
+    assert_int_equal(match_success_policy(p, done, 5), 0);
+    assert_int_equal(match_success_policy(NULL, done, 5), -1);
+    bool none[5] = {0};
+    assert_int_equal(match_success_policy(p, none, 5), -1);
+    json_decref(p);
+}
+
 static void test_backoff(void **state)
 {
     (void)state;
@@ -129,9 +148,8 @@ static void test_backoff(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_indexes),
-        cmocka_unit_test(test_pod_failure_policy),
-        cmocka_unit_test(test_indexed_pod),
+        cmocka_unit_test(test_indexes),     cmocka_unit_test(test_pod_failure_policy),
+        cmocka_unit_test(test_indexed_pod), cmocka_unit_test(test_success_policy),
         cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
