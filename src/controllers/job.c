@@ -387,6 +387,27 @@ static int match_success_policy(const json_t *policy, const bool *done, int n)
     return -1;
 }
 
+/* getFinishedTime: when the pod's last container ended, else when it was deleted, else now. */
+static double finish_time(const json_t *pod, double now)
+{
+    int64_t last = -1;
+    const char *lists[] = {"initContainerStatuses", "containerStatuses"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *cs;
+        json_array_foreach(jget(jget(pod, "status"), lists[l]), i, cs)
+        {
+            int64_t t =
+                k1s_ctrl_parse_time(jstr(jget(jget(cs, "state"), "terminated"), "finishedAt"));
+            if (t > last)
+                last = t;
+        }
+    }
+    if (last < 0)
+        last = k1s_ctrl_parse_time(jstr(jget(pod, "metadata"), "deletionTimestamp"));
+    return last >= 0 && (double)last <= now ? (double)last : now;
+}
+
 /* isPodFailed */
 static bool pod_failed(const json_t *pod, const json_t *spec)
 {
@@ -855,7 +876,9 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
                 if (!fail_reason) {
                     bo = backoff_of(c, uid);
                     bo->failures++;
-                    bo->last_failure = now;
+                    double t = finish_time(p, now);
+                    if (t > bo->last_failure)
+                        bo->last_failure = t;
                 }
             }
         }
