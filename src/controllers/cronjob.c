@@ -320,7 +320,13 @@ static void sync_cronjob(k1s_workqueue_t *q, const char *key, void *arg)
     for (int i = 0; i < n; i++) {
         const char *fa = finished_as(jobs[i]);
         int ai = active_index(active, uid_of(jobs[i]));
-        if (ai >= 0 && fa) {
+        if (ai < 0 && !fa &&
+            !*jstr(jget(jget(jobs[i], "metadata"), "annotations"), SCHEDULED_ANN)) {
+            /* upstream says so of Jobs it did not make (kubectl create job --from) */
+            k1s_recorder_event(rec, cj, "Warning", "UnexpectedJob",
+                               "Saw a job that the controller did not create or forgot: %s",
+                               name_of(jobs[i]));
+        } else if (ai >= 0 && fa) {
             json_array_remove(active, (size_t)ai);
             k1s_recorder_event(rec, cj, "Normal", "SawCompletedJob",
                                "Saw completed job: %s, status: %s", name_of(jobs[i]), fa);

@@ -112,6 +112,8 @@ def test_concurrency_forbid_then_replace(server, ns, nodes):
     create(server, ns, cronjob("busy", "* * * * *", suspend=True, concurrencyPolicy="Forbid"))
     server.kubectl("-n", ns, "create", "job", "old", "--from=cronjob/busy")
     old = get(server, ns, "job", "old")
+    wait_for(lambda: ("UnexpectedJob", "Saw a job that the controller did not create or forgot: "
+                      "old") in events(server, ns, "busy"), what="UnexpectedJob")
     ref = {"kind": "Job", "apiVersion": "batch/v1", "namespace": ns, "name": "old",
            "uid": old["metadata"]["uid"]}
     back = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))
