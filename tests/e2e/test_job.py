@@ -271,3 +271,21 @@ def test_success_policy(server, ns, nodes):
     assert j["status"]["completedIndexes"] == "0" and j["status"]["succeeded"] == 1
     wait_for(lambda: [p["metadata"]["name"] for p in pods_of(server, ns, "leader")] == [first],
              what="the other pods deleted")
+
+
+def test_pod_failure_policy_disruption_ignored(server, ns, nodes):
+    # a pod that fails with the DisruptionTarget condition (as an eviction leaves it) is not
+    # counted against backoffLimit 0: it is replaced
+    pfp = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}
+    create(server, ns, job("evicted", 1, 1, podFailurePolicy=pfp, backoffLimit=0))
+    pod = wait_for(lambda: (lambda ps: ps[0]["metadata"]["name"] if len(ps) == 1 and
+                            ps[0]["status"].get("phase") == "Running" else None)(
+        pods_of(server, ns, "evicted")), what="running")
+    server.kubectl("-n", ns, "patch", "pod", pod, "--subresource=status", "-p", json.dumps(
+        {"status": {"conditions": [{"type": "DisruptionTarget", "status": "True",
+                                    "reason": "EvictionByEvictionAPI"}]}}))
+    server.kubectl("-n", ns, "annotate", "pod", pod, ANN + "exit-code=137")
+    wait_for(lambda: len(pods_of(server, ns, "evicted")) == 2, what="a replacement")
+    j = get(server, ns, "job", "evicted")
+    assert cond(j, "Failed") is None and "failed" not in j["status"]
+    server.kubectl("-n", ns, "delete", "job", "evicted")
