@@ -1161,7 +1161,12 @@ static char *pod_job_key(jobc_t *c, const json_t *pod, bool *orphan)
 {
     *orphan = false;
     json_t *ref = k1s_ctrl_controller_ref(pod);
-    if (!ref || strcmp(jstr(ref, "kind"), "Job") || strncmp(jstr(ref, "apiVersion"), "batch/", 6))
+    if (!ref) {
+        /* released (e.g. its Job deleted with --cascade=orphan) */
+        *orphan = k1s_informer_has_synced(c->jobs);
+        return NULL;
+    }
+    if (strcmp(jstr(ref, "kind"), "Job") || strncmp(jstr(ref, "apiVersion"), "batch/", 6))
         return NULL;
     const char *ns = jstr(jget(pod, "metadata"), "namespace");
     json_t *job = k1s_informer_get(c->jobs, ns, jstr(ref, "name"));
