@@ -292,15 +292,18 @@ def test_pod_failure_policy_disruption_ignored(server, ns, nodes):
 
 
 def test_released_pod_loses_finalizer(server, ns, nodes):
-    # a pod no longer controlled by its Job (as the garbage collector leaves pods when a Job is
-    # deleted with --cascade=orphan) keeps no job-tracking finalizer, so it can be deleted
+    # kubectl delete --cascade=orphan: the garbage collector removes the pods' ownerReferences
+    # (done by hand here) and the released pods keep no job-tracking finalizer
     create(server, ns, job("rel", 1, 1))
     pod = wait_for(lambda: (lambda ps: ps[0] if ps else None)(pods_of(server, ns, "rel")),
                    what="a pod")
     assert "batch.kubernetes.io/job-tracking" in pod["metadata"]["finalizers"]
     name = pod["metadata"]["name"]
-    server.kubectl("-n", ns, "patch", "pod", name, "--type=json",
-                   "-p", '[{"op":"remove","path":"/metadata/ownerReferences"}]')
+    server.kubectl("-n", ns, "delete", "job", "rel", "--cascade=orphan", "--wait=false")
+    server.kubectl("-n", ns, "patch", "pod", name, "--type=merge",
+                   "-p", '{"metadata":{"ownerReferences":null}}')
     wait_for(lambda: "batch.kubernetes.io/job-tracking" not in (
         get(server, ns, "pod", name)["metadata"].get("finalizers") or []), what="finalizer gone")
-    server.kubectl("-n", ns, "delete", "job", "rel")
+    assert [p["metadata"]["name"] for p in pods_of(server, ns, "rel")] == [name]
+    server.kubectl("-n", ns, "patch", "job", "rel", "--type=merge",
+                   "-p", '{"metadata":{"finalizers":null}}', check=False)
