@@ -21,6 +21,9 @@ extern const k1s_controller_def_t k1s_ctrl_replicaset;
 extern const k1s_controller_def_t k1s_ctrl_deployment;
 extern const k1s_controller_def_t k1s_ctrl_daemonset;
 extern const k1s_controller_def_t k1s_ctrl_statefulset;
+extern const k1s_controller_def_t k1s_ctrl_job;
+extern const k1s_controller_def_t k1s_ctrl_cronjob;
+extern const k1s_controller_def_t k1s_ctrl_ttl_after_finished;
 
 /* one line per controller, for easy merges */
 /* clang-format off */
@@ -42,6 +45,9 @@ const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_deployment,
     &k1s_ctrl_daemonset,
     &k1s_ctrl_statefulset,
+    &k1s_ctrl_job,
+    &k1s_ctrl_cronjob,
+    &k1s_ctrl_ttl_after_finished,
     NULL,
 };
 /* clang-format on */
