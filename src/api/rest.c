@@ -1232,9 +1232,13 @@ static void internal_done(int err, k1s_kv_t *kv, void *arg)
     k1s_ns_schedule(api);
 }
 
-/* gc: apply the garbage-collection policy (NULL: the default) as a user's delete would. */
+/*
+ * gc: apply the garbage-collection policy (NULL: the default) as a user's
+ * delete would; grace: the pod grace period asked for (-1: the pod's own).
+ */
 static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key,
-                              bool gc, const char *policy, k1s_store_done_fn done, void *arg)
+                              bool gc, const char *policy, int64_t grace, k1s_store_done_fn done,
+                              void *arg)
 {
     k1s_kv_t *kv = k1s_store_get_latest(api->store, key);
     if (!kv)
@@ -1244,7 +1248,10 @@ static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, c
     const json_t *dgp = json_object_get(k1s_obj_meta(obj), "deletionGracePeriodSeconds");
     bool pending_graceful = already && !strcmp(res->plural, "pods") && json_integer_value(dgp);
     bool fin_changed = gc && !pending_graceful && k1s_gc_delete_finalizers(res, obj, policy);
-    int plan = plan_delete(res, obj, -1);
+    int plan = plan_delete(res, obj, grace);
+    if (plan == 1 && grace == 0 && !strcmp(res->plural, "pods") &&
+        json_array_size(finalizers_of(obj)) == 0)
+        plan = 0; /* force deletion of a pod */
     if (plan == 0) {
         json_decref(obj);
         if (!strcmp(res->plural, "services")) {
@@ -1269,7 +1276,7 @@ static int internal_delete_cb(k1s_apiserver_t *api, const k1s_resource_t *res, c
 
 int k1s_rest_internal_delete(k1s_apiserver_t *api, const k1s_resource_t *res, const char *key)
 {
-    int rc = internal_delete_cb(api, res, key, false, NULL, internal_done, api);
+    int rc = internal_delete_cb(api, res, key, false, NULL, -1, internal_done, api);
     return rc < 0 ? rc : 0;
 }
 
@@ -1364,6 +1371,7 @@ static void dc_one_done(int err, k1s_kv_t *kv, void *arg)
 static void handle_deletecollection(k1s_api_req_t *r)
 {
     const char *policy = NULL;
+    int64_t grace = k1s_api_query_int(r->http, "gracePeriodSeconds", -1);
     if (r->http->body_len > 0) {
         json_t *opts = json_loadb(r->http->body, r->http->body_len, 0, NULL);
         char *msg = NULL;
@@ -1373,6 +1381,9 @@ static void handle_deletecollection(k1s_api_req_t *r)
             json_decref(opts);
             return;
         }
+        json_t *g = json_object_get(opts, "gracePeriodSeconds");
+        if (json_is_integer(g))
+            grace = json_integer_value(g);
         json_decref(opts);
     }
     bool failed;
@@ -1390,7 +1401,8 @@ static void handle_deletecollection(k1s_api_req_t *r)
     for (size_t i = 0; i < c.n; i++) {
         if (!r->dry_run) {
             w->pending++;
-            if (internal_delete_cb(r->api, r->res, c.keys[i], true, policy, dc_one_done, w) <= 0)
+            if (internal_delete_cb(r->api, r->res, c.keys[i], true, policy, grace, dc_one_done,
+                                   w) <= 0)
                 w->pending--;
         }
         free(c.keys[i]);

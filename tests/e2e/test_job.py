@@ -283,7 +283,10 @@ def test_pod_failure_policy_disruption_ignored(server, ns, nodes):
         pods_of(server, ns, "evicted")), what="running")
     server.kubectl("-n", ns, "patch", "pod", pod, "--subresource=status", "-p", json.dumps(
         {"status": {"conditions": [{"type": "DisruptionTarget", "status": "True",
-                                    "reason": "EvictionByEvictionAPI"}]}}))
+                                    "reason": "EvictionByEvictionAPI",
+                                    # without it the disruption controller finds it stale
+                                    "lastTransitionTime": time.strftime(
+                                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}}))
     server.kubectl("-n", ns, "annotate", "pod", pod, ANN + "exit-code=137")
     wait_for(lambda: len(pods_of(server, ns, "evicted")) == 2, what="a replacement")
     j = get(server, ns, "job", "evicted")

@@ -110,6 +110,22 @@ def test_delete_collection_and_pagination(api, ns):
     assert left == ["dc5", "dc6", "kube-root-ca.crt"]
 
 
+def test_delete_collection_of_pods_honours_grace_period(api, ns):
+    """Bound pods wait for their kubelet to finish a graceful delete; gracePeriodSeconds=0
+    removes them at once, for deletecollection as for a single delete."""
+    core = client.CoreV1Api(api)
+    for name, group in (("slow", "g"), ("fast", "f")):
+        core.create_namespaced_pod(ns, client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"grp": group}),
+            spec=client.V1PodSpec(node_name="no-such-node",
+                                  containers=[client.V1Container(name="c", image="busybox")])))
+    core.delete_collection_namespaced_pod(ns, label_selector="grp=g")
+    slow = core.read_namespaced_pod("slow", ns)
+    assert slow.metadata.deletion_timestamp and slow.metadata.deletion_grace_period_seconds == 30
+    core.delete_collection_namespaced_pod(ns, label_selector="grp=f", grace_period_seconds=0)
+    assert [p.metadata.name for p in core.list_namespaced_pod(ns).items] == ["slow"]
+
+
 def test_errors_are_status_objects(api, ns):
     core = client.CoreV1Api(api)
     with pytest.raises(client.exceptions.ApiException) as e:

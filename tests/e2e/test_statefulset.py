@@ -358,5 +358,8 @@ def test_parallel_on_delete_claim_retention_min_ready(server, ns, nodes):
              what="pend-0 pending on a node")
     first = claim("www-pend-0")["metadata"]["uid"]
     server.kubectl("-n", ns, "delete", "pvc", "www-pend-0", "--wait=false")
+    # pvc-protection holds a claim its pod uses; lift it to lose the claim for good
+    server.kubectl("-n", ns, "patch", "pvc", "www-pend-0", "--type=merge",
+                   "-p", '{"metadata":{"finalizers":null}}')
     wait_for(lambda: (lambda c: c and c["metadata"]["uid"] != first)(claim("www-pend-0")),
              what="claim recreated")
