@@ -12,6 +12,7 @@
 #include "client/leaderelection.h"
 #include "client/strmap.h"
 #include "client/workqueue.h"
+#include "controllers/events.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "scheduler/sched.h"
@@ -20,7 +21,6 @@
 
 static const k1s_gvr_t nodes_gvr = {"", "v1", "nodes", false};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
-static const k1s_gvr_t events_gvr = {"", "v1", "events", true};
 
 struct k1s_scheduler {
     struct event_base *base;
@@ -36,6 +36,9 @@ struct k1s_scheduler {
     k1s_strmap_t node_map;      /* node name -> k1s_sched_node_t */
     k1s_strmap_t assigned;      /* pod key -> node name (malloc'd) whose summary holds it */
     k1s_strmap_t unschedulable; /* pod keys waiting for a cluster change (value unused) */
+    k1s_strmap_t nominated;     /* pod key -> node name (malloc'd): pods nominated by a
+                                   preemption, not bound yet */
+    k1s_recorder_t *recorder;
     k1s_sched_cluster_t cluster;
 };
 
@@ -130,6 +133,19 @@ static void retry_unschedulable(k1s_scheduler_t *s)
     free(keys);
 }
 
+/* Keeps s->nominated in line with the pod's status.nominatedNodeName while it waits. */
+static void track_nomination(k1s_scheduler_t *s, const json_t *pod, const char *key)
+{
+    const char *nnn = jstr(json_object_get(pod, "status"), "nominatedNodeName");
+    if (wants_scheduling(pod) && *nnn) {
+        const char *cur = k1s_strmap_get(&s->nominated, key);
+        if (!cur || strcmp(cur, nnn))
+            free(k1s_strmap_set(&s->nominated, key, k1s_xstrdup(nnn)));
+    } else if (!wants_scheduling(pod)) {
+        free(k1s_strmap_del(&s->nominated, key));
+    }
+}
+
 /* ---- node events ---- */
 
 static void node_add(json_t *obj, void *arg)
@@ -202,11 +218,11 @@ static void pod_add(json_t *obj, void *arg)
 {
     k1s_scheduler_t *s = arg;
     track(s, obj);
-    if (wants_scheduling(obj)) {
-        char *key = pod_key(obj);
+    char *key = pod_key(obj);
+    track_nomination(s, obj, key);
+    if (wants_scheduling(obj))
         k1s_workqueue_add(s->queue, key);
-        free(key);
-    }
+    free(key);
 }
 
 static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -215,6 +231,7 @@ static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
     if (track(s, new_obj))
         retry_unschedulable(s);
     char *key = pod_key(new_obj);
+    track_nomination(s, new_obj, key);
     if (wants_scheduling(new_obj)) {
         /* an unschedulable pod waits for a cluster change, or a change of its own spec */
         if (!k1s_strmap_has(&s->unschedulable, key) ||
@@ -234,6 +251,10 @@ static void pod_delete(json_t *obj, void *arg)
     char *key = pod_key(obj);
     k1s_strmap_del(&s->unschedulable, key);
     bool freed = untrack(s, key);
+    if (k1s_strmap_has(&s->nominated, key)) {
+        free(k1s_strmap_del(&s->nominated, key));
+        freed = true; /* the room it held for itself is free for others */
+    }
     free(key);
     if (freed)
         retry_unschedulable(s);
@@ -248,41 +269,22 @@ static void ignore_result(const k1s_client_result_t *res, void *arg)
                   res->status, res->message);
 }
 
-static void emit_event(k1s_scheduler_t *s, const json_t *pod, const char *type, const char *reason,
-                       const char *action, const char *message)
+/* updatePod: PodScheduled=False with the message, and status.nominatedNodeName set to nominate
+ * (a node name, "" to clear it, NULL to leave it). */
+static void mark_unschedulable(k1s_scheduler_t *s, const json_t *pod, const char *message,
+                               const char *nominate)
 {
     const json_t *md = json_object_get(pod, "metadata");
-    char now[40], ts[32];
-    k1s_time_rfc3339_micro(now);
-    k1s_time_rfc3339(ts);
-    char *name = k1s_xasprintf("%s.%llx", jstr(md, "name"), (unsigned long long)k1s_now_ns());
-    json_t *ev = json_pack(
-        "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:s,s:s,"
-        "s:s,s:i}",
-        "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
-        jstr(md, "namespace"), "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace",
-        jstr(md, "namespace"), "name", jstr(md, "name"), "uid", jstr(md, "uid"), "resourceVersion",
-        jstr(md, "resourceVersion"), "type", type, "reason", reason, "message", message, "source",
-        "component", SCHEDULER_NAME, "eventTime", now, "reportingComponent", SCHEDULER_NAME,
-        "reportingInstance", SCHEDULER_NAME "-k1s", "action", action, "firstTimestamp", ts,
-        "lastTimestamp", ts, "count", 1);
-    free(name);
-    if (ev)
-        k1s_client_create(s->client, &events_gvr, jstr(md, "namespace"), ev, ignore_result,
-                          "event");
-    json_decref(ev);
-}
-
-static void mark_unschedulable(k1s_scheduler_t *s, const json_t *pod, const char *message)
-{
-    const json_t *md = json_object_get(pod, "metadata");
-    const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
+    const json_t *st = json_object_get(pod, "status");
+    const json_t *conds = json_object_get(st, "conditions");
+    bool nnn_update = nominate && strcmp(jstr(st, "nominatedNodeName"), nominate);
     size_t i;
     json_t *c;
     json_array_foreach(conds, i, c)
     {
         if (!strcmp(jstr(c, "type"), "PodScheduled") && !strcmp(jstr(c, "status"), "False") &&
-            !strcmp(jstr(c, "reason"), "Unschedulable") && !strcmp(jstr(c, "message"), message))
+            !strcmp(jstr(c, "reason"), "Unschedulable") && !strcmp(jstr(c, "message"), message) &&
+            !nnn_update)
             return; /* already says so */
     }
     char ts[32];
@@ -290,6 +292,9 @@ static void mark_unschedulable(k1s_scheduler_t *s, const json_t *pod, const char
     json_t *patch = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:n,s:s}]}}", "status", "conditions", "type",
                               "PodScheduled", "status", "False", "reason", "Unschedulable",
                               "message", message, "lastProbeTime", "lastTransitionTime", ts);
+    if (nnn_update)
+        json_object_set_new(json_object_get(patch, "status"), "nominatedNodeName",
+                            *nominate ? json_string(nominate) : json_null());
     char *body = json_dumps(patch, JSON_COMPACT);
     json_decref(patch);
     k1s_client_patch(s->client, &pods_gvr, jstr(md, "namespace"), jstr(md, "name"), "status",
@@ -313,9 +318,8 @@ static void bound(const k1s_client_result_t *res, void *arg)
     if (res->status == 201 || res->status == 200) {
         k1s_workqueue_forget(s->queue, b->key);
         if (pod) {
-            char *msg = k1s_xasprintf("Successfully assigned %s to %s", b->key, b->node);
-            emit_event(s, pod, "Normal", "Scheduled", "Binding", msg);
-            free(msg);
+            k1s_recorder_event(s->recorder, pod, "Normal", "Scheduled",
+                               "Successfully assigned %s to %s", b->key, b->node);
         }
     } else {
         k1s_warn("scheduler: binding %s to %s failed: %d %s", b->key, b->node, res->status,
@@ -333,6 +337,100 @@ static void bound(const k1s_client_result_t *res, void *arg)
     free(b->key);
     free(b->node);
     free(b);
+}
+
+/* ---- preemption (prepareCandidate) ---- */
+
+typedef struct {
+    k1s_scheduler_t *s;
+    char *ns, *name, *uid;
+} victim_ctx_t;
+
+static void victim_deleted(const k1s_client_result_t *res, void *arg)
+{
+    victim_ctx_t *v = arg;
+    if (res->status >= 300 && res->status != 404)
+        k1s_warn("scheduler: deleting preemption victim %s/%s failed: %d %s", v->ns, v->name,
+                 res->status, res->message);
+    free(v->ns);
+    free(v->name);
+    free(v->uid);
+    free(v);
+}
+
+/* The DisruptionTarget condition is written (or was refused); now the victim is deleted. */
+static void victim_marked(const k1s_client_result_t *res, void *arg)
+{
+    victim_ctx_t *v = arg;
+    if (res->status == 404) {
+        victim_deleted(res, arg);
+        return;
+    }
+    if (res->status >= 300 || res->status == 0)
+        k1s_debug("scheduler: DisruptionTarget on %s/%s: %d %s", v->ns, v->name, res->status,
+                  res->message);
+    k1s_delete_opts_t opts = {.precondition_uid = v->uid, .grace_period_s = -1};
+    k1s_client_delete(v->s->client, &pods_gvr, v->ns, v->name, &opts, victim_deleted, v);
+}
+
+/* Acts on a preemption: victims get the DisruptionTarget condition and are deleted, with a
+ * Preempted Event; lower-priority pods nominated to the node lose their nomination. */
+static void preempt(k1s_scheduler_t *s, const json_t *pod, const char *key, const char *node,
+                    const json_t *victims)
+{
+    const char *uid = jstr(json_object_get(pod, "metadata"), "uid");
+    int64_t prio = json_integer_value(json_object_get(json_object_get(pod, "spec"), "priority"));
+    char ts[32];
+    k1s_time_rfc3339(ts);
+    json_t *patch =
+        json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type",
+                  "DisruptionTarget", "status", "True", "reason", "PreemptionByScheduler",
+                  "message", SCHEDULER_NAME ": preempting to accommodate a higher priority pod",
+                  "lastTransitionTime", ts);
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    size_t i;
+    const json_t *victim;
+    json_array_foreach(victims, i, victim)
+    {
+        const json_t *vmd = json_object_get(victim, "metadata");
+        k1s_info("scheduler: preempting %s/%s on %s for %s", jstr(vmd, "namespace"),
+                 jstr(vmd, "name"), node, key);
+        victim_ctx_t *v = k1s_xcalloc(1, sizeof(*v));
+        v->s = s;
+        v->ns = k1s_xstrdup(jstr(vmd, "namespace"));
+        v->name = k1s_xstrdup(jstr(vmd, "name"));
+        v->uid = k1s_xstrdup(jstr(vmd, "uid"));
+        k1s_client_patch(s->client, &pods_gvr, v->ns, v->name, "status", K1S_PATCH_STRATEGIC, body,
+                         false, victim_marked, v);
+        k1s_recorder_event(s->recorder, victim, "Normal", "Preempted",
+                           "Preempted by pod %s on node %s", uid, node);
+    }
+    free(body);
+    free(k1s_strmap_set(&s->nominated, key, k1s_xstrdup(node)));
+    /* ClearNominatedNodeName of the lower-priority pods nominated to the node */
+    size_t n = k1s_strmap_len(&s->nominated), j = 0;
+    char **keys = k1s_xmalloc((n + 1) * sizeof(*keys));
+    const char *k;
+    void *val;
+    for (size_t it = 0; k1s_strmap_next(&s->nominated, &it, &k, &val);)
+        if (strcmp(k, key) && !strcmp(val, node))
+            keys[j++] = k1s_xstrdup(k);
+    for (size_t x = 0; x < j; x++) {
+        const char *slash = strchr(keys[x], '/');
+        char *ns = strndup(keys[x], (size_t)(slash - keys[x]));
+        const json_t *other = k1s_informer_get(s->pods, ns, slash + 1);
+        if (other && json_integer_value(
+                         json_object_get(json_object_get(other, "spec"), "priority")) < prio) {
+            free(k1s_strmap_del(&s->nominated, keys[x]));
+            k1s_client_patch(s->client, &pods_gvr, ns, slash + 1, "status", K1S_PATCH_MERGE,
+                             "{\"status\":{\"nominatedNodeName\":null}}", false, ignore_result,
+                             "nomination");
+        }
+        free(ns);
+        free(keys[x]);
+    }
+    free(keys);
 }
 
 /* ---- the worker ---- */
@@ -363,10 +461,25 @@ static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
         nodes[j++] = v;
     s->cluster.nodes = nodes;
     s->cluster.n_nodes = j;
+    size_t nn = k1s_strmap_len(&s->nominated), m = 0;
+    k1s_sched_nominated_t *nom = nn ? k1s_xcalloc(nn, sizeof(*nom)) : NULL;
+    for (size_t i = 0; k1s_strmap_next(&s->nominated, &i, &k, &v);) {
+        const char *slash2 = strchr(k, '/');
+        char *pns = strndup(k, (size_t)(slash2 - k));
+        const json_t *np = k1s_informer_get(s->pods, pns, slash2 + 1);
+        free(pns);
+        if (np)
+            nom[m++] = (k1s_sched_nominated_t){v, np};
+    }
+    s->cluster.nominated = nom;
+    s->cluster.n_nominated = m;
     k1s_sched_result_t res;
     k1s_sched_schedule(&s->cluster, pod, &res);
     s->cluster.nodes = NULL;
     s->cluster.n_nodes = 0;
+    s->cluster.nominated = NULL;
+    s->cluster.n_nominated = 0;
+    free(nom);
     if (res.scheduled) {
         const char *node = k1s_sched_node_name(nodes[res.node]);
         const json_t *md = json_object_get(pod, "metadata");
@@ -390,10 +503,18 @@ static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
         free(path);
     } else {
         const char *msg = res.message ? res.message : "0/0 nodes are available.";
-        k1s_info("scheduler: %s: %s", key, msg);
+        const char *nominate = NULL;
+        k1s_debug("scheduler: %s: %s", key, msg);
+        if (res.nominated) {
+            nominate = k1s_sched_node_name(nodes[res.nominated_node]);
+            preempt(s, pod, key, nominate, res.victims);
+        } else if (res.clear_nomination) {
+            nominate = "";
+            free(k1s_strmap_del(&s->nominated, key));
+        }
         k1s_strmap_set(&s->unschedulable, key, s);
-        mark_unschedulable(s, pod, msg);
-        emit_event(s, pod, "Warning", "FailedScheduling", "Scheduling", msg);
+        mark_unschedulable(s, pod, msg, nominate);
+        k1s_recorder_event(s->recorder, pod, "Warning", "FailedScheduling", "%s", msg);
         k1s_workqueue_done(q, key);
     }
     k1s_sched_result_free(&res);
@@ -409,6 +530,7 @@ static void started_leading(void *arg)
                                          "system:kube-scheduler", groups);
     k1s_client_set_user_agent(s->client, "kube-scheduler/v1.31.0 (linux/amd64) k1s");
     s->queue = k1s_workqueue_new(s->base, 1, schedule_one, s);
+    s->recorder = k1s_recorder_new(s->client, SCHEDULER_NAME);
     s->factory = k1s_informer_factory_new(s->client);
     s->nodes = k1s_informer_factory_get(s->factory, &nodes_gvr);
     s->pods = k1s_informer_factory_get(s->factory, &pods_gvr);
@@ -433,12 +555,18 @@ static void stopped_leading(void *arg)
     s->client = NULL;
     k1s_workqueue_free(s->queue);
     s->queue = NULL;
+    k1s_recorder_free(s->recorder);
+    s->recorder = NULL;
     const char *k;
     void *v;
     for (size_t i = 0; k1s_strmap_next(&s->node_map, &i, &k, &v);)
         k1s_sched_node_free(v);
     for (size_t i = 0; k1s_strmap_next(&s->assigned, &i, &k, &v);)
         free(v);
+    for (size_t i = 0; k1s_strmap_next(&s->nominated, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&s->nominated);
+    memset(&s->nominated, 0, sizeof(s->nominated));
     k1s_strmap_free(&s->node_map);
     k1s_strmap_free(&s->assigned);
     k1s_strmap_free(&s->unschedulable);

@@ -111,13 +111,60 @@ out:
     return victims;
 }
 
+/* podTerminatingByPreemption: being deleted after a DisruptionTarget PreemptionByScheduler. */
+static bool terminating_by_preemption(const k1s_sched_pinfo_t *pi)
+{
+    if (!pi->terminating)
+        return false;
+    size_t i;
+    const json_t *cond;
+    json_array_foreach(json_object_get(json_object_get(pi->pod, "status"), "conditions"), i, cond)
+    {
+        if (k1s_streq(json_string_value(json_object_get(cond, "type")), "DisruptionTarget"))
+            return k1s_streq(json_string_value(json_object_get(cond, "status")), "True") &&
+                   k1s_streq(json_string_value(json_object_get(cond, "reason")),
+                             "PreemptionByScheduler");
+    }
+    return false;
+}
+
+/* PodEligibleToPreemptOthers: not while victims of an earlier preemption are still terminating
+ * on the nominated node (unless that node can no longer help at all). */
+static bool waiting_for_victims(const k1s_sched_cluster_t *c, const json_t *pod,
+                                const k1s_sched_status_t *st)
+{
+    const char *nnn =
+        json_string_value(json_object_get(json_object_get(pod, "status"), "nominatedNodeName"));
+    if (!nnn || !*nnn)
+        return false;
+    int64_t prio = k1s_sched_pod_priority(pod);
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        const k1s_sched_node_t *n = c->nodes[i];
+        if (strcmp(n->name, nnn))
+            continue;
+        if (st[i].code == K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE)
+            return false;
+        for (size_t j = 0; j < n->n_pods; j++)
+            if (n->pods[j].priority < prio && terminating_by_preemption(&n->pods[j]))
+                return true;
+        return false;
+    }
+    return false;
+}
+
 bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_status_t *st,
-                       size_t *node, json_t **victims, char **msg)
+                       size_t *node, json_t **victims, char **msg, bool *clear)
 {
     const json_t *spec = json_object_get(pod, "spec");
     *msg = NULL;
+    *clear = false;
     if (k1s_streq(json_string_value(json_object_get(spec, "preemptionPolicy")), "Never")) {
         *msg = k1s_xstrdup("preemption: not eligible due to preemptionPolicy=Never.");
+        return false;
+    }
+    if (waiting_for_victims(c, pod, st)) {
+        *msg = k1s_xstrdup("preemption: not eligible due to a terminating pod on the nominated "
+                           "node.");
         return false;
     }
     char *pre = NULL;
@@ -179,6 +226,7 @@ bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_stat
         char *fe = k1s_sched_fit_error(c->n_nodes, pst, NULL, NULL);
         *msg = k1s_xasprintf("preemption: %s", fe);
         free(fe);
+        *clear = true;
     }
     for (size_t i = 0; i < c->n_nodes; i++)
         k1s_sched_status_clear(&pst[i]);

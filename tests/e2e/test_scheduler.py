@@ -139,3 +139,133 @@ def test_disable_scheduler(fresh_server, hollow_nodes):
     assert p["status"].get("phase") == "Pending"
     assert not p["spec"].get("nodeName")
     assert scheduled_cond(p) is None
+
+
+# ---- priority and preemption (on the shared server: a node of its own, tainted so that other
+# tests' pods stay off it) ----
+
+def own_pod(name, cpu, node, taint, priority_class=None, annotations=None, grace=None):
+    p = pod(name, cpu=cpu, node_selector={"kubernetes.io/hostname": node},
+            tolerations=[{"key": taint, "operator": "Exists", "effect": "NoSchedule"}])
+    if priority_class:
+        p["spec"]["priorityClassName"] = priority_class
+    if annotations:
+        p["metadata"]["annotations"] = annotations
+    if grace is not None:
+        p["spec"]["terminationGracePeriodSeconds"] = grace
+    return p
+
+
+def pod_in(server, ns, name):
+    r = server.kubectl("-n", ns, "get", "pod", name, "-o", "json", check=False)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def events_of(server, ns, name, reason):
+    return json.loads(server.kubectl(
+        "-n", ns, "get", "events", "--field-selector",
+        "involvedObject.name=%s,reason=%s" % (name, reason), "-o", "json").stdout)["items"]
+
+
+def test_priority_admission(server, ns):
+    s = server
+    classes = s.kubectl("get", "priorityclasses", "-o", "name").stdout.split()
+    assert "priorityclass.scheduling.k8s.io/system-cluster-critical" in classes
+    assert "priorityclass.scheduling.k8s.io/system-node-critical" in classes
+    s.kubectl("create", "priorityclass", "sched-adm-never", "--value=500",
+              "--preemption-policy=Never")
+    try:
+        p = pod("crit")
+        p["spec"]["priorityClassName"] = "system-cluster-critical"
+        q = pod("nev")
+        q["spec"]["priorityClassName"] = "sched-adm-never"
+        create(s, p, q, pod("plain"), ns=ns)
+        spec = get(s, "crit", ns)["spec"]
+        assert spec["priority"] == 2000000000
+        assert spec["preemptionPolicy"] == "PreemptLowerPriority"
+        spec = get(s, "nev", ns)["spec"]
+        assert spec["priority"] == 500 and spec["preemptionPolicy"] == "Never"
+        assert get(s, "plain", ns)["spec"]["priority"] == 0
+        bad = pod("bad")
+        bad["spec"]["priorityClassName"] = "no-such-class"
+        r = s.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(bad), check=False)
+        assert r.returncode != 0
+        assert ('pods "bad" is forbidden: no PriorityClass with name no-such-class was found'
+                in r.stderr)
+        bad["spec"]["priorityClassName"] = "sched-adm-never"
+        bad["spec"]["priority"] = 7
+        r = s.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(bad), check=False)
+        assert r.returncode != 0
+        assert ("the integer value of priority (7) must not be provided in pod spec; priority "
+                "admission controller computed 500 from the given PriorityClass name") in r.stderr
+    finally:
+        s.kubectl("delete", "priorityclass", "sched-adm-never", check=False)
+
+
+def test_preemption(server, ns, hollow_nodes):
+    s = server
+    taint = "sched-preempt"
+    hollow_nodes(s, 1, prefix="preempt", cpu="1",
+                 taints=[{"key": taint, "value": "x", "effect": "NoSchedule"}])
+    node = "preempt-0"
+    s.kubectl("create", "priorityclass", "sched-low", "--value=100")
+    s.kubectl("create", "priorityclass", "sched-high", "--value=1000")
+    s.kubectl("create", "priorityclass", "sched-high-never", "--value=1000",
+              "--preemption-policy=Never")
+    try:
+        # the victim-to-be takes 600m of the node's 1 cpu and, once deleted, takes its grace
+        # period to go
+        create(s, own_pod("low", "600m", node, taint, "sched-low", grace=5,
+                          annotations={"hollow.k1s.io/delete-after-grace": "true"}), ns=ns)
+        wait_for(lambda: (pod_in(s, ns, "low") or {}).get("status", {}).get("phase") == "Running",
+                 what="low running")
+        # a higher-priority pod that may not preempt waits
+        create(s, own_pod("never", "600m", node, taint, "sched-high-never"), ns=ns)
+
+        def failed(name):
+            c = scheduled_cond(pod_in(s, ns, name))
+            return c and c["status"] == "False" and c
+        cond = wait_for(lambda: failed("never"), what="never unschedulable")
+        assert "Insufficient cpu" in cond["message"]
+        # kube-scheduler 1.31 adds its " %v." separator after the plugin's own full stop
+        assert cond["message"].endswith("preemption: not eligible due to preemptionPolicy=Never..")
+        assert not pod_in(s, ns, "never")["status"].get("nominatedNodeName")
+        assert pod_in(s, ns, "low")["metadata"].get("deletionTimestamp") is None
+        # a higher-priority pod that may preempt: the low one is deleted for it
+        create(s, own_pod("high", "600m", node, taint, "sched-high"), ns=ns)
+        high_uid = get(s, "high", ns)["metadata"]["uid"]
+
+        def nominated():
+            p = pod_in(s, ns, "high")
+            return p["status"].get("nominatedNodeName")
+        assert wait_for(nominated, what="nominatedNodeName") == node
+        # the victim carries DisruptionTarget while it terminates, and the Preempted Event
+        low = wait_for(lambda: (lambda p: p if p["metadata"].get("deletionTimestamp") else None)(
+            pod_in(s, ns, "low")), what="low terminating")
+        dt = [c for c in low["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+        assert dt and dt[0]["status"] == "True"
+        assert dt[0]["reason"] == "PreemptionByScheduler"
+        assert dt[0]["message"] == ("default-scheduler: preempting to accommodate a higher "
+                                    "priority pod")
+        # while the victim terminates, the preemptor waits, nominated
+        assert not get(s, "high", ns)["spec"].get("nodeName")
+        ev = wait_for(lambda: events_of(s, ns, "low", "Preempted"), what="Preempted event")
+        assert ev[0]["message"] == "Preempted by pod %s on node %s" % (high_uid, node)
+        assert ev[0]["type"] == "Normal" and ev[0]["source"]["component"] == "default-scheduler"
+        # once the victim is gone the preemptor runs on the node; the never pod keeps waiting
+        assert wait_for(lambda: pod_in(s, ns, "low") is None, what="low gone")
+        assert wait_for(lambda: running_on_ns(s, ns, "high"), what="high running") == node
+        p = pod_in(s, ns, "never")
+        assert not p["spec"].get("nodeName")
+        desc = s.kubectl("-n", ns, "describe", "pod", "high").stdout
+        assert "Successfully assigned %s/high to %s" % (ns, node) in desc
+    finally:
+        s.kubectl("delete", "priorityclass", "sched-low", "sched-high", "sched-high-never",
+                  check=False)
+
+
+def running_on_ns(server, ns, name):
+    p = pod_in(server, ns, name)
+    if p and p["status"].get("phase") == "Running":
+        return p["spec"]["nodeName"]
+    return None

@@ -1037,6 +1037,83 @@ static void test_random_consistency(void **state)
     }
 }
 
+/* Nominated pods hold their room for pods of lower or equal priority; a nominated pod is tried
+ * on its node first; victims still terminating by preemption make the preemptor wait. */
+static void test_nominated(void **state)
+{
+    cluster_t cl;
+    cl_init(&cl);
+    k1s_sched_node_t *a = cl_add(&cl, mknode("a", "2", "8Gi", 110, NULL, NULL));
+    cl_add(&cl, mknode("b", "2", "8Gi", 110, NULL, NULL));
+    bind(a, mkpod("a-1", "1", NULL, NULL, NULL));
+    /* a pod of priority 100 nominated to a with 1 cpu */
+    json_t *nom = mkpod("nom", "1", NULL, "'priority':100", NULL);
+    json_object_set_new(nom, "status", J("{'nominatedNodeName':'a'}"));
+    k1s_sched_nominated_t n1 = {"a", nom};
+    cl.c.nominated = &n1;
+    cl.c.n_nominated = 1;
+    /* lower or equal priority: a is full with the nomination, b is taken */
+    char *m =
+        schedule(&cl, mkpod("lo", "1", NULL,
+                            "'priority':100,'nodeSelector':{'kubernetes.io/hostname':'a'}", NULL));
+    assert_true(k1s_str_has_prefix(m, "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) "
+                                      "didn't match Pod's node affinity/selector."));
+    free(m);
+    /* higher priority ignores the nomination: a fits beside a-1; b (empty) scores higher */
+    json_t *hi = mkpod("hi", "1", NULL,
+                       "'priority':1000,'nodeSelector':{'kubernetes.io/hostname':"
+                       "'a'}",
+                       NULL);
+    expect_schedule(&cl, hi, "a");
+    /* the nominated pod itself is not held against itself, and goes to its node first even
+     * though b would score higher */
+    k1s_sched_result_t r;
+    k1s_sched_schedule(&cl.c, nom, &r);
+    assert_true(r.scheduled);
+    assert_string_equal(cl.nodes[r.node]->name, "a");
+    k1s_sched_result_free(&r);
+    /* the nodes are the originals again */
+    assert_ptr_equal(cl.nodes[0], a);
+    assert_int_equal(k1s_sched_node_pod_count(a), 1);
+    cl.c.nominated = NULL;
+    cl.c.n_nominated = 0;
+    json_decref(nom);
+    cl_free(&cl);
+
+    /* victims of an earlier preemption still terminating: no new preemption, nomination kept */
+    cl_init(&cl);
+    a = cl_add(&cl, mknode("a", "1", "8Gi", 110, NULL, NULL));
+    bind(a,
+         mkpod("victim", "1", NULL, "'priority':1", "'deletionTimestamp':'2026-01-01T00:00:00Z'"));
+    json_object_set_new(a->pods[0].pod, "status",
+                        J("{'conditions':[{'type':'DisruptionTarget','status':'True',"
+                          "'reason':'PreemptionByScheduler'}]}"));
+    json_t *pre = mkpod("pre", "1", NULL, "'priority':10", NULL);
+    json_object_set_new(pre, "status", J("{'nominatedNodeName':'a'}"));
+    k1s_sched_schedule(&cl.c, pre, &r);
+    assert_false(r.scheduled);
+    assert_false(r.nominated);
+    assert_false(r.clear_nomination);
+    assert_string_equal(r.message, "0/1 nodes are available: 1 Insufficient cpu. preemption: not "
+                                   "eligible due to a terminating pod on the nominated node..");
+    k1s_sched_result_free(&r);
+    /* without the nomination it may preempt (the terminating pod is still a victim) */
+    json_object_del(pre, "status");
+    k1s_sched_schedule(&cl.c, pre, &r);
+    assert_true(r.nominated);
+    k1s_sched_result_free(&r);
+    /* nothing to preempt: the nomination is to be cleared */
+    json_t *low = mkpod("low", "1", NULL, "'priority':0", NULL);
+    json_object_set_new(low, "status", J("{'nominatedNodeName':'a'}"));
+    k1s_sched_schedule(&cl.c, low, &r);
+    assert_false(r.nominated);
+    assert_true(r.clear_nomination);
+    k1s_sched_result_free(&r);
+    json_decref(low);
+    json_decref(pre);
+    cl_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1056,6 +1133,7 @@ int main(void)
         cmocka_unit_test(test_score_spread),
         cmocka_unit_test(test_message),
         cmocka_unit_test(test_preemption),
+        cmocka_unit_test(test_nominated),
         cmocka_unit_test(test_pick_and_ties),
         cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_random_consistency),
