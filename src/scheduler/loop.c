@@ -4,6 +4,7 @@
  */
 #include "scheduler/loop.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,14 @@
 
 static const k1s_gvr_t nodes_gvr = {"", "v1", "nodes", false};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
+static const k1s_gvr_t pvcs_gvr = {"", "v1", "persistentvolumeclaims", true};
+static const k1s_gvr_t pvs_gvr = {"", "v1", "persistentvolumes", false};
+static const k1s_gvr_t scs_gvr = {"storage.k8s.io", "v1", "storageclasses", false};
+static const k1s_gvr_t nss_gvr = {"", "v1", "namespaces", false};
+
+#define ANN_SELECTED_NODE "volume.kubernetes.io/selected-node"
+/* kube-scheduler's VolumeBinding bindTimeoutSeconds */
+#define BIND_TIMEOUT_S 600
 
 struct k1s_scheduler {
     struct event_base *base;
@@ -31,16 +40,26 @@ struct k1s_scheduler {
     /* while leading */
     k1s_client_t *client;
     k1s_informer_factory_t *factory;
-    k1s_informer_t *nodes, *pods;
+    k1s_informer_t *nodes, *pods, *pvcs, *pvs, *scs, *nss;
     k1s_workqueue_t *queue;
     k1s_strmap_t node_map;      /* node name -> k1s_sched_node_t */
     k1s_strmap_t assigned;      /* pod key -> node name (malloc'd) whose summary holds it */
     k1s_strmap_t unschedulable; /* pod keys waiting for a cluster change (value unused) */
     k1s_strmap_t nominated;     /* pod key -> node name (malloc'd): pods nominated by a
                                    preemption, not bound yet */
+    k1s_strmap_t waiting;       /* pod key -> wait_t: assumed on a node, its volumes being bound */
+    k1s_strmap_t assumed_pvs;   /* PV name -> claim key: promised by a claimRef write in flight */
     k1s_recorder_t *recorder;
     k1s_sched_cluster_t cluster;
 };
+
+/* A pod waiting in PreBind for its WaitForFirstConsumer claims to be bound. */
+typedef struct {
+    k1s_scheduler_t *s;
+    char *key, *node;
+    json_t *claims; /* claim names */
+    struct event *timeout;
+} wait_t;
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -79,6 +98,23 @@ static bool wants_scheduling(const json_t *pod)
     return strcmp(phase, "Succeeded") && strcmp(phase, "Failed");
 }
 
+static void wait_free(wait_t *w)
+{
+    if (w->timeout)
+        event_free(w->timeout);
+    json_decref(w->claims);
+    free(w->key);
+    free(w->node);
+    free(w);
+}
+
+static void forget_waiting(k1s_scheduler_t *s, const char *key)
+{
+    wait_t *w = k1s_strmap_del(&s->waiting, key);
+    if (w)
+        wait_free(w);
+}
+
 /* Removes key from the node summary holding it; returns true if it was held. */
 static bool untrack(k1s_scheduler_t *s, const char *key)
 {
@@ -100,6 +136,10 @@ static bool untrack(k1s_scheduler_t *s, const char *key)
 static bool track(k1s_scheduler_t *s, json_t *pod)
 {
     char *key = pod_key(pod);
+    if (!*pod_node(pod) && k1s_strmap_has(&s->waiting, key) && wants_scheduling(pod)) {
+        free(key); /* assumed on its node while its volumes are bound */
+        return false;
+    }
     const char *old = k1s_strmap_get(&s->assigned, key);
     bool freed = old && (!pod_counts(pod) || strcmp(old, pod_node(pod)));
     untrack(s, key);
@@ -250,6 +290,7 @@ static void pod_delete(json_t *obj, void *arg)
     k1s_scheduler_t *s = arg;
     char *key = pod_key(obj);
     k1s_strmap_del(&s->unschedulable, key);
+    forget_waiting(s, key);
     bool freed = untrack(s, key);
     if (k1s_strmap_has(&s->nominated, key)) {
         free(k1s_strmap_del(&s->nominated, key));
@@ -433,6 +474,234 @@ static void preempt(k1s_scheduler_t *s, const json_t *pod, const char *key, cons
     free(keys);
 }
 
+/* Posts the Binding of pod to node (the pod is assumed there already). */
+static void post_binding(k1s_scheduler_t *s, const char *key, const json_t *pod, const char *node)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    json_t *binding = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1",
+                                "kind", "Binding", "metadata", "name", jstr(md, "name"),
+                                "namespace", jstr(md, "namespace"), "uid", jstr(md, "uid"),
+                                "target", "apiVersion", "v1", "kind", "Node", "name", node);
+    char *body = json_dumps(binding, JSON_COMPACT);
+    json_decref(binding);
+    char *path = k1s_client_path(&pods_gvr, jstr(md, "namespace"), jstr(md, "name"), "binding");
+    bind_ctx_t *b = k1s_xmalloc(sizeof(*b));
+    b->s = s;
+    b->key = k1s_xstrdup(key);
+    b->node = k1s_xstrdup(node);
+    k1s_client_request(s->client, "POST", path, "application/json", body, bound, b);
+    free(path);
+}
+
+/* ---- VolumeBinding's PreBind: claimRefs and selected-node written, then wait for the PV
+ * controller to bind the claims ---- */
+
+/* Unreserve: the pod leaves its node and is tried again, with the reason as FailedScheduling. */
+static void volume_binding_failed(k1s_scheduler_t *s, const char *key, const char *why)
+{
+    char *k = k1s_xstrdup(key);
+    forget_waiting(s, k);
+    untrack(s, k);
+    const char *slash = strchr(k, '/');
+    char *ns = strndup(k, (size_t)(slash - k));
+    const json_t *pod = k1s_informer_get(s->pods, ns, slash + 1);
+    free(ns);
+    if (pod) {
+        k1s_recorder_event(s->recorder, pod, "Warning", "FailedScheduling",
+                           "running PreBind plugin \"VolumeBinding\": binding volumes: %s", why);
+        k1s_workqueue_add_rate_limited(s->queue, k);
+    }
+    free(k);
+}
+
+static void wait_timed_out(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wait_t *w = arg;
+    volume_binding_failed(w->s, w->key, "context deadline exceeded");
+}
+
+/* checkBindings for every waiting pod: once all its claims are bound, the pod is bound. */
+static void check_waiting(k1s_scheduler_t *s)
+{
+    size_t n = k1s_strmap_len(&s->waiting), j = 0;
+    if (!n)
+        return;
+    char **keys = k1s_xmalloc(n * sizeof(*keys));
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&s->waiting, &i, &k, &v);)
+        keys[j++] = k1s_xstrdup(k);
+    for (size_t i = 0; i < j; i++) {
+        wait_t *w = k1s_strmap_get(&s->waiting, keys[i]);
+        const char *slash = strchr(keys[i], '/');
+        char *ns = strndup(keys[i], (size_t)(slash - keys[i]));
+        const json_t *pod = k1s_informer_get(s->pods, ns, slash + 1);
+        bool ready = true, lost = false;
+        size_t x;
+        const json_t *c;
+        json_array_foreach(w->claims, x, c)
+        {
+            const json_t *pvc = k1s_informer_get(s->pvcs, ns, json_string_value(c));
+            if (!pvc || json_object_get(json_object_get(pvc, "metadata"), "deletionTimestamp"))
+                lost = true;
+            else if (!*jstr(json_object_get(pvc, "spec"), "volumeName") ||
+                     strcmp(jstr(json_object_get(pvc, "status"), "phase"), "Bound"))
+                ready = false;
+        }
+        free(ns);
+        if (!pod || !wants_scheduling(pod)) {
+            forget_waiting(s, keys[i]);
+        } else if (lost) {
+            volume_binding_failed(s, keys[i], "a claim is gone");
+        } else if (ready) {
+            char *node = k1s_xstrdup(w->node);
+            forget_waiting(s, keys[i]);
+            post_binding(s, keys[i], pod, node);
+            free(node);
+        }
+        free(keys[i]);
+    }
+    free(keys);
+}
+
+typedef struct {
+    k1s_scheduler_t *s;
+    char *key, *pv;
+} vol_write_t;
+
+static void volume_written(const k1s_client_result_t *res, void *arg)
+{
+    vol_write_t *vw = arg;
+    if (res->status >= 300 || res->status == 0) {
+        k1s_warn("scheduler: binding volumes of %s: %d %s", vw->key, res->status, res->message);
+        if (vw->pv)
+            free(k1s_strmap_del(&vw->s->assumed_pvs, vw->pv));
+        if (k1s_strmap_has(&vw->s->waiting, vw->key))
+            volume_binding_failed(vw->s, vw->key, res->message ? res->message : "write failed");
+    }
+    free(vw->key);
+    free(vw->pv);
+    free(vw);
+}
+
+/* BindPodVolumes: PVs chosen for claims get their claimRef, claims to provision get
+ * volume.kubernetes.io/selected-node; the pod waits (assumed on the node) for the claims to be
+ * bound. */
+static void bind_volumes(k1s_scheduler_t *s, const char *key, const json_t *pod, const char *node,
+                         const json_t *plan)
+{
+    const char *ns = jstr(json_object_get(pod, "metadata"), "namespace");
+    wait_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->s = s;
+    w->key = k1s_xstrdup(key);
+    w->node = k1s_xstrdup(node);
+    w->claims = json_array();
+    size_t i;
+    const json_t *e;
+    json_array_foreach(plan, i, e)
+    {
+        const char *claim = jstr(e, "claim"), *pv = json_string_value(json_object_get(e, "pv"));
+        json_array_append_new(w->claims, json_string(claim));
+        const json_t *pvc = k1s_informer_get(s->pvcs, ns, claim);
+        const json_t *md = json_object_get(pvc, "metadata");
+        vol_write_t *vw = k1s_xcalloc(1, sizeof(*vw));
+        vw->s = s;
+        vw->key = k1s_xstrdup(key);
+        json_t *patch;
+        if (pv) {
+            vw->pv = k1s_xstrdup(pv);
+            free(k1s_strmap_set(&s->assumed_pvs, pv, k1s_xasprintf("%s/%s", ns, claim)));
+            patch = json_pack("{s:{s:{s:s}},s:{s:{s:s,s:s,s:s,s:s,s:s,s:s}}}", "metadata",
+                              "annotations", "pv.kubernetes.io/bound-by-controller", "yes", "spec",
+                              "claimRef", "kind", "PersistentVolumeClaim", "apiVersion", "v1",
+                              "namespace", ns, "name", claim, "uid", jstr(md, "uid"),
+                              "resourceVersion", jstr(md, "resourceVersion"));
+        } else {
+            patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", ANN_SELECTED_NODE, node);
+        }
+        char *body = json_dumps(patch, JSON_COMPACT);
+        json_decref(patch);
+        k1s_debug("scheduler: %s: %s %s for node %s", key, pv ? "binding PV" : "provisioning",
+                  pv ? pv : claim, node);
+        if (pv)
+            k1s_client_patch(s->client, &pvs_gvr, NULL, pv, NULL, K1S_PATCH_MERGE, body, false,
+                             volume_written, vw);
+        else
+            k1s_client_patch(s->client, &pvcs_gvr, ns, claim, NULL, K1S_PATCH_MERGE, body, false,
+                             volume_written, vw);
+        free(body);
+    }
+    w->timeout = evtimer_new(s->base, wait_timed_out, w);
+    struct timeval tv = {BIND_TIMEOUT_S, 0};
+    evtimer_add(w->timeout, &tv);
+    k1s_strmap_set(&s->waiting, key, w);
+}
+
+/* ---- volumes for the scheduling library ---- */
+
+static const json_t *lookup(void *arg, const char *kind, const char *ns, const char *name)
+{
+    k1s_scheduler_t *s = arg;
+    if (!strcmp(kind, "PersistentVolumeClaim"))
+        return k1s_informer_get(s->pvcs, ns, name);
+    if (!strcmp(kind, "PersistentVolume"))
+        return k1s_informer_get(s->pvs, NULL, name);
+    if (!strcmp(kind, "StorageClass"))
+        return k1s_informer_get(s->scs, NULL, name);
+    if (!strcmp(kind, "Namespace"))
+        return k1s_informer_get(s->nss, NULL, name);
+    return NULL;
+}
+
+static size_t list_pvs(void *arg, const char *cls, const json_t ***out)
+{
+    k1s_scheduler_t *s = arg;
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(s->pvs, "storageClassName", cls, &all);
+    size_t k = 0;
+    *out = k1s_xcalloc(n > 0 ? (size_t)n : 1, sizeof(**out));
+    for (int i = 0; i < n; i++)
+        if (!k1s_strmap_has(&s->assumed_pvs, jstr(json_object_get(all[i], "metadata"), "name")))
+            (*out)[k++] = all[i];
+    free(all);
+    return k;
+}
+
+static int index_by_class(json_t *obj, const char **out)
+{
+    const char *c =
+        json_string_value(json_object_get(json_object_get(obj, "spec"), "storageClassName"));
+    if (!c)
+        return 0;
+    out[0] = c;
+    return 1;
+}
+
+static void volume_add(json_t *obj, void *arg)
+{
+    k1s_scheduler_t *s = arg;
+    if (k1s_strmap_len(&s->assumed_pvs) &&
+        json_object_get(json_object_get(obj, "spec"), "claimRef") &&
+        !strcmp(jstr(obj, "kind"), "PersistentVolume"))
+        free(k1s_strmap_del(&s->assumed_pvs, jstr(json_object_get(obj, "metadata"), "name")));
+    check_waiting(s);
+    retry_unschedulable(s);
+}
+
+static void volume_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    (void)old_obj;
+    volume_add(new_obj, arg);
+}
+
+static void class_add(json_t *obj, void *arg)
+{
+    (void)obj;
+    retry_unschedulable(arg);
+}
+
 /* ---- the worker ---- */
 
 static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
@@ -447,6 +716,10 @@ static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
     char *ns = strndup(key, (size_t)(slash - key));
     json_t *pod = k1s_informer_get(s->pods, ns, slash + 1);
     free(ns);
+    if (k1s_strmap_has(&s->waiting, key)) {
+        k1s_workqueue_done(q, key); /* in PreBind: its volumes are being bound */
+        return;
+    }
     if (!pod || !wants_scheduling(pod)) {
         k1s_strmap_del(&s->unschedulable, key);
         k1s_workqueue_forget(q, key);
@@ -475,32 +748,24 @@ static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
     s->cluster.n_nominated = m;
     k1s_sched_result_t res;
     k1s_sched_schedule(&s->cluster, pod, &res);
-    s->cluster.nodes = NULL;
-    s->cluster.n_nodes = 0;
     s->cluster.nominated = NULL;
     s->cluster.n_nominated = 0;
     free(nom);
     if (res.scheduled) {
         const char *node = k1s_sched_node_name(nodes[res.node]);
-        const json_t *md = json_object_get(pod, "metadata");
         /* assume the pod on the node until the informer shows the binding */
         json_t *assumed = json_deep_copy(pod);
         json_object_set_new(json_object_get(assumed, "spec"), "nodeName", json_string(node));
         track(s, assumed);
         json_decref(assumed);
-        json_t *binding = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1",
-                                    "kind", "Binding", "metadata", "name", jstr(md, "name"),
-                                    "namespace", jstr(md, "namespace"), "uid", jstr(md, "uid"),
-                                    "target", "apiVersion", "v1", "kind", "Node", "name", node);
-        char *body = json_dumps(binding, JSON_COMPACT);
-        json_decref(binding);
-        char *path = k1s_client_path(&pods_gvr, jstr(md, "namespace"), jstr(md, "name"), "binding");
-        bind_ctx_t *b = k1s_xmalloc(sizeof(*b));
-        b->s = s;
-        b->key = k1s_xstrdup(key);
-        b->node = k1s_xstrdup(node);
-        k1s_client_request(s->client, "POST", path, "application/json", body, bound, b);
-        free(path);
+        json_t *plan = k1s_sched_volume_plan(&s->cluster, pod, res.node);
+        if (plan) {
+            bind_volumes(s, key, pod, node, plan);
+            json_decref(plan);
+            k1s_workqueue_done(q, key);
+        } else {
+            post_binding(s, key, pod, node);
+        }
     } else {
         const char *msg = res.message ? res.message : "0/0 nodes are available.";
         const char *nominate = NULL;
@@ -517,6 +782,8 @@ static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
         k1s_recorder_event(s->recorder, pod, "Warning", "FailedScheduling", "%s", msg);
         k1s_workqueue_done(q, key);
     }
+    s->cluster.nodes = NULL;
+    s->cluster.n_nodes = 0;
     k1s_sched_result_free(&res);
     free(nodes);
 }
@@ -535,6 +802,19 @@ static void started_leading(void *arg)
     s->nodes = k1s_informer_factory_get(s->factory, &nodes_gvr);
     s->pods = k1s_informer_factory_get(s->factory, &pods_gvr);
     k1s_informer_add_indexer(s->pods, "nodeName", k1s_index_by_node_name);
+    s->pvcs = k1s_informer_factory_get(s->factory, &pvcs_gvr);
+    s->pvs = k1s_informer_factory_get(s->factory, &pvs_gvr);
+    s->scs = k1s_informer_factory_get(s->factory, &scs_gvr);
+    s->nss = k1s_informer_factory_get(s->factory, &nss_gvr);
+    k1s_informer_add_indexer(s->pvs, "storageClassName", index_by_class);
+    k1s_informer_handlers_t vh = {volume_add, volume_update, NULL, s};
+    k1s_informer_handlers_t ch = {class_add, NULL, NULL, s};
+    k1s_informer_add_handlers(s->pvcs, &vh);
+    k1s_informer_add_handlers(s->pvs, &vh);
+    k1s_informer_add_handlers(s->scs, &ch);
+    s->cluster.lookup = lookup;
+    s->cluster.list_pvs = list_pvs;
+    s->cluster.lookup_arg = s;
     k1s_informer_handlers_t nh = {node_add, node_update, node_delete, s};
     k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, s};
     k1s_informer_add_handlers(s->nodes, &nh);
@@ -567,6 +847,14 @@ static void stopped_leading(void *arg)
         free(v);
     k1s_strmap_free(&s->nominated);
     memset(&s->nominated, 0, sizeof(s->nominated));
+    for (size_t i = 0; k1s_strmap_next(&s->waiting, &i, &k, &v);)
+        wait_free(v);
+    k1s_strmap_free(&s->waiting);
+    memset(&s->waiting, 0, sizeof(s->waiting));
+    for (size_t i = 0; k1s_strmap_next(&s->assumed_pvs, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(&s->assumed_pvs);
+    memset(&s->assumed_pvs, 0, sizeof(s->assumed_pvs));
     k1s_strmap_free(&s->node_map);
     k1s_strmap_free(&s->assigned);
     k1s_strmap_free(&s->unschedulable);

@@ -173,6 +173,11 @@ void k1s_sched_score(const k1s_sched_cluster_t *cluster, const k1s_sched_pod_t *
 char *k1s_sched_fit_error(size_t n_nodes, const k1s_sched_status_t *st, const char *prefilter,
                           const char *postfilter);
 
+/* VolumeBinding's plan for placing pod on cluster->nodes[node]: an array of {"claim": name,
+ * "pv": PV name, or null to provision} for each unbound WaitForFirstConsumer claim, or NULL when
+ * the pod has none (or they no longer fit there). New reference. */
+json_t *k1s_sched_volume_plan(const k1s_sched_cluster_t *cluster, const json_t *pod, size_t node);
+
 /* DefaultPreemption for a pod that failed every node with statuses st. On success returns true
  * with the node and victims (new array). Otherwise returns false and sets *msg to the PostFilter
  * message ("preemption: 0/3 nodes are available: ..."), a new string, and *clear to whether the

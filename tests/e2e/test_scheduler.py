@@ -269,3 +269,136 @@ def running_on_ns(server, ns, name):
     if p and p["status"].get("phase") == "Running":
         return p["spec"]["nodeName"]
     return None
+
+
+# ---- VolumeBinding with WaitForFirstConsumer claims ----
+
+def kapply(server, ns, *objs):
+    server.kubectl("-n", ns, "apply", "-f", "-",
+                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
+
+
+def kget(server, ns, kind, name):
+    args = ["get", kind, name, "-o", "json"]
+    if ns:
+        args = ["-n", ns] + args
+    r = server.kubectl(*args, check=False)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def make_pv(name, cls, node, claim_ref=None):
+    pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+          "spec": {"storageClassName": cls, "capacity": {"storage": "1Gi"},
+                   "accessModes": ["ReadWriteOnce"], "local": {"path": "/mnt/" + name},
+                   "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                       {"key": "kubernetes.io/hostname", "operator": "In",
+                        "values": [node]}]}]}}}}
+    if claim_ref:
+        pv["spec"]["claimRef"] = claim_ref
+    return pv
+
+
+def make_pvc(name, cls):
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"storageClassName": cls, "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}}}
+
+
+def pv_available(server, name):
+    """What the PV controller does with a new PV (done here unless it already happened)."""
+    pv = kget(server, None, "pv", name)
+    if pv["status"].get("phase") == "Pending":
+        server.kubectl("patch", "pv", name, "--subresource=status", "--type=merge",
+                       "-p", '{"status":{"phase":"Available"}}')
+
+
+def bind_claim(server, ns, claim, pv):
+    """The PV controller's part once the scheduler chose: the claim is bound to the PV (done here
+    unless a PV controller did it already)."""
+    pvc = kget(server, ns, "pvc", claim)
+    if not pvc["spec"].get("volumeName"):
+        server.kubectl("-n", ns, "patch", "pvc", claim, "--type=merge",
+                       "-p", json.dumps({"spec": {"volumeName": pv}}))
+    if pvc["status"].get("phase") != "Bound":
+        server.kubectl("-n", ns, "patch", "pvc", claim, "--subresource=status", "--type=merge",
+                       "-p", '{"status":{"phase":"Bound"}}')
+        server.kubectl("patch", "pv", pv, "--subresource=status", "--type=merge",
+                       "-p", '{"status":{"phase":"Bound"}}')
+
+
+def vol_pod(name, claim, taint):
+    p = pod(name, node_selector={"sched-vol": "yes"},
+            tolerations=[{"key": taint, "operator": "Exists", "effect": "NoSchedule"}])
+    p["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+    p["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    return p
+
+
+def test_wait_for_first_consumer(server, ns, hollow_nodes):
+    s = server
+    taint = "sched-vol"
+    hollow_nodes(s, 2, prefix="vol", labels={"sched-vol": "yes"},
+                 taints=[{"key": taint, "value": "x", "effect": "NoSchedule"}])
+    scs = [{"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "sched-static"}, "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer"},
+           {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "sched-dyn"}, "provisioner": "example.com/nobody",
+            "volumeBindingMode": "WaitForFirstConsumer"},
+           {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "sched-imm"}, "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate"}]
+    kapply(s, ns, *scs)
+    try:
+        # static: the only PV is on vol-1; until it is Available no node will do
+        kapply(s, ns, make_pv("sched-pv-%s" % ns, "sched-static", "vol-1"),
+               make_pvc("static", "sched-static"), vol_pod("static", "static", taint))
+        pv = "sched-pv-%s" % ns
+
+        def unschedulable(name):
+            c = scheduled_cond(pod_in(s, ns, name))
+            return c and c["status"] == "False" and c["message"]
+        msg = wait_for(lambda: unschedulable("static"), what="static unschedulable")
+        assert "2 node(s) didn't find available persistent volumes to bind" in msg
+        pv_available(s, pv)
+        # the scheduler picks vol-1 and binds the PV to the claim (claimRef), then waits for
+        # the claim to be bound before binding the pod
+        ref = wait_for(lambda: kget(s, None, "pv", pv)["spec"].get("claimRef"), what="claimRef")
+        assert (ref["namespace"], ref["name"], ref["kind"]) == (ns, "static",
+                                                               "PersistentVolumeClaim")
+        assert ref["uid"] == kget(s, ns, "pvc", "static")["metadata"]["uid"]
+        bind_claim(s, ns, "static", pv)
+        assert wait_for(lambda: running_on_ns(s, ns, "static"), what="static running") == "vol-1"
+
+        # provisioning: the scheduler names the node on the claim and waits
+        kapply(s, ns, make_pvc("dyn", "sched-dyn"), vol_pod("dyn", "dyn", taint))
+
+        def selected():
+            pvc = kget(s, ns, "pvc", "dyn")
+            return (pvc["metadata"].get("annotations") or {}).get(
+                "volume.kubernetes.io/selected-node")
+        node = wait_for(selected, what="selected-node")
+        assert node in ("vol-0", "vol-1")
+        time.sleep(1)
+        p = pod_in(s, ns, "dyn")
+        assert not p["spec"].get("nodeName")
+        # a provisioner's work: a PV on that node for the claim, which gets bound
+        uid = kget(s, ns, "pvc", "dyn")["metadata"]["uid"]
+        dpv = "sched-dyn-%s" % ns
+        s.kubectl("create", "-f", "-", input=json.dumps(make_pv(dpv, "sched-dyn", node, {
+            "kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": ns, "name": "dyn",
+            "uid": uid})))
+        pv_available(s, dpv)
+        bind_claim(s, ns, "dyn", dpv)
+        assert wait_for(lambda: running_on_ns(s, ns, "dyn"), what="dyn running") == node
+
+        # an unbound claim of an Immediate class keeps the pod away from every node
+        kapply(s, ns, make_pvc("imm", "sched-imm"), vol_pod("imm", "imm", taint))
+        msg = wait_for(lambda: unschedulable("imm"), what="imm unschedulable")
+        assert "nodes are available: pod has unbound immediate PersistentVolumeClaims." in msg
+    finally:
+        s.kubectl("delete", "pod", "--all", "-n", ns, "--wait=false", check=False)
+        s.kubectl("delete", "pv", "sched-pv-%s" % ns, "sched-dyn-%s" % ns, "--wait=false",
+                  check=False)
+        s.kubectl("delete", "storageclass", "sched-static", "sched-dyn", "sched-imm",
+                  check=False)

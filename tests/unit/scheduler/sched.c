@@ -478,7 +478,8 @@ static void test_filter_volumes(void **state)
                      "'PersistentVolumeClaim/default/new':{'spec':{'storageClassName':'local'}},"
                      "'PersistentVolumeClaim/default/imm':{'spec':{'storageClassName':'fast'}},"
                      "'PersistentVolumeClaim/default/nocls':{'spec':{}},"
-                     "'StorageClass//local':{'volumeBindingMode':'WaitForFirstConsumer'},"
+                     "'StorageClass//local':{'volumeBindingMode':'WaitForFirstConsumer',"
+                     "'provisioner':'example.com/none'},"
                      "'StorageClass//fast':{'volumeBindingMode':'Immediate'},"
                      "'PersistentVolume//pv1':{'spec':{'nodeAffinity':{'required':{"
                      "'nodeSelectorTerms':[{'matchExpressions':[{'key':'kubernetes.io/hostname',"
@@ -506,6 +507,124 @@ static void test_filter_volumes(void **state)
                     "0/2 nodes are available: persistentvolumeclaim \"gone\" not found. "
                     "preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
                     "scheduling..");
+    /* a bound claim whose PV is missing */
+    json_object_set_new(objs, "PersistentVolumeClaim/default/lost",
+                        J("{'spec':{'volumeName':'pv-lost'}}"));
+    snprintf(spec, sizeof(spec), vol, "lost");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0,
+                  "2:node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)");
+    json_decref(objs);
+    cl_free(&cl);
+}
+
+static size_t list_pvs(void *arg, const char *cls, const json_t ***out)
+{
+    json_t *objs = arg;
+    *out = calloc(json_object_size(objs) + 1, sizeof(**out));
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(objs, k, v)
+    {
+        const char *c =
+            json_string_value(json_object_get(json_object_get(v, "spec"), "storageClassName"));
+        if (k1s_str_has_prefix(k, "PersistentVolume//") && c && !strcmp(c, cls))
+            (*out)[n++] = v;
+    }
+    return n;
+}
+
+#define PV(name, cls, size, node, extra)                                                           \
+    "'PersistentVolume//" name "':{'metadata':{'name':'" name                                      \
+    "'},'spec':{'storageClassName':'" cls "','capacity':{'storage':'" size                         \
+    "'},'accessModes':['ReadWriteOnce'],'nodeAffinity':{"                                          \
+    "'required':{'nodeSelectorTerms':[{'matchExpressions':[{'key':'kubernetes.io/hostname',"       \
+    "'operator':'In','values':['" node "']}]}]}}" extra "},'status':{'phase':'Available'}}"
+
+/* WaitForFirstConsumer claims: available PVs' node affinity, provisioning, selected-node. */
+static void test_volume_binding(void **state)
+{
+    cluster_t cl;
+    cl_init(&cl);
+    cl_add(&cl, mknode("a", "4", "8Gi", 110, "'zone':'z1'", NULL));
+    cl_add(&cl, mknode("b", "4", "8Gi", 110, "'zone':'z2'", NULL));
+    cl_add(&cl, mknode("c", "4", "8Gi", 110, "'zone':'z2'", NULL));
+    json_t *objs =
+        J("{'PersistentVolumeClaim/default/s1':{'metadata':{'name':'s1','namespace':'default'},"
+          "'spec':{'storageClassName':'static','accessModes':['ReadWriteOnce'],"
+          "'resources':{'requests':{'storage':'1Gi'}}}},"
+          "'PersistentVolumeClaim/default/s2':{'metadata':{'name':'s2','namespace':'default'},"
+          "'spec':{'storageClassName':'static','accessModes':['ReadWriteOnce'],"
+          "'resources':{'requests':{'storage':'1Gi'}}}},"
+          "'PersistentVolumeClaim/default/big':{'metadata':{'name':'big','namespace':'default'},"
+          "'spec':{'storageClassName':'static','accessModes':['ReadWriteOnce'],"
+          "'resources':{'requests':{'storage':'50Gi'}}}},"
+          "'PersistentVolumeClaim/default/d':{'metadata':{'name':'d','namespace':'default'},"
+          "'spec':{'storageClassName':'dyn','resources':{'requests':{'storage':'1Gi'}}}},"
+          "'PersistentVolumeClaim/default/sel':{'metadata':{'name':'sel','namespace':'default',"
+          "'annotations':{'volume.kubernetes.io/selected-node':'c'}},"
+          "'spec':{'storageClassName':'dyn','resources':{'requests':{'storage':'1Gi'}}}},"
+          "'StorageClass//static':{'volumeBindingMode':'WaitForFirstConsumer',"
+          "'provisioner':'kubernetes.io/no-provisioner'},"
+          "'StorageClass//dyn':{'volumeBindingMode':'WaitForFirstConsumer',"
+          "'provisioner':'example.com/p','allowedTopologies':[{'matchLabelExpressions':"
+          "[{'key':'zone','values':['z2']}]}]}," PV("pv-b-big", "static", "10Gi", "b", "") "," PV(
+              "pv-b", "static", "2Gi", "b", "") "," PV("pv-c-taken", "static", "2Gi", "c",
+                                                       ",'claimRef':{'namespace':'default',"
+                                                       "'name':'other'}") "}");
+    cl.c.lookup = lookup;
+    cl.c.list_pvs = list_pvs;
+    cl.c.lookup_arg = objs;
+    const char *vol = "'volumes':[{'name':'v','persistentVolumeClaim':{'claimName':'%s'}}]";
+    const char *vol2 = "'volumes':[{'name':'v','persistentVolumeClaim':{'claimName':'%s'}},"
+                       "{'name':'w','persistentVolumeClaim':{'claimName':'%s'}}]";
+    const char *none = "2:node(s) didn't find available persistent volumes to bind";
+    char spec[512];
+    /* a static claim fits only where an available PV is: b (c's is claimed by another) */
+    snprintf(spec, sizeof(spec), vol, "s1");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0, none);
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 1, "0:");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 2, none);
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL), "b");
+    /* the plan takes the smallest PV that is large enough */
+    json_t *pod = mkpod("p", NULL, NULL, spec, NULL);
+    json_t *plan = k1s_sched_volume_plan(&cl.c, pod, 1);
+    char *got = json_dumps(plan, JSON_COMPACT);
+    assert_string_equal(got, "[{\"claim\":\"s1\",\"pv\":\"pv-b\"}]");
+    free(got);
+    json_decref(plan);
+    assert_null(k1s_sched_volume_plan(&cl.c, pod, 0));
+    json_decref(pod);
+    /* two claims need two PVs: b has two */
+    snprintf(spec, sizeof(spec), vol2, "s1", "s2");
+    pod = mkpod("p", NULL, NULL, spec, NULL);
+    plan = k1s_sched_volume_plan(&cl.c, pod, 1);
+    got = json_dumps(plan, JSON_COMPACT);
+    assert_string_equal(got, "[{\"claim\":\"s1\",\"pv\":\"pv-b\"},{\"claim\":\"s2\","
+                             "\"pv\":\"pv-b-big\"}]");
+    free(got);
+    json_decref(plan);
+    json_decref(pod);
+    /* too big for every PV, and the class cannot provision */
+    snprintf(spec, sizeof(spec), vol, "big");
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL),
+                    "0/3 nodes are available: 3 node(s) didn't find available persistent volumes "
+                    "to bind. preemption: 0/3 nodes are available: 3 Preemption is not helpful "
+                    "for scheduling..");
+    /* provisioning: where the class's allowedTopologies admit the node */
+    snprintf(spec, sizeof(spec), vol, "d");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0, none);
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 1, "0:");
+    pod = mkpod("p", NULL, NULL, spec, NULL);
+    plan = k1s_sched_volume_plan(&cl.c, pod, 2);
+    got = json_dumps(plan, JSON_COMPACT);
+    assert_string_equal(got, "[{\"claim\":\"d\",\"pv\":null}]");
+    free(got);
+    json_decref(plan);
+    json_decref(pod);
+    /* a claim with a selected node already fits that node only */
+    snprintf(spec, sizeof(spec), vol, "sel");
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL), "c");
     json_decref(objs);
     cl_free(&cl);
 }
@@ -1125,6 +1244,7 @@ int main(void)
         cmocka_unit_test(test_filter_ports),
         cmocka_unit_test(test_filter_inter_pod),
         cmocka_unit_test(test_filter_volumes),
+        cmocka_unit_test(test_volume_binding),
         cmocka_unit_test(test_filter_spread),
         cmocka_unit_test(test_score_resources),
         cmocka_unit_test(test_score_node_affinity_and_taints),
