@@ -115,6 +115,69 @@ static void forget_waiting(k1s_scheduler_t *s, const char *key)
         wait_free(w);
 }
 
+/* Deletes the members of obj not named in keep (NULL-terminated). */
+static void keep_only(json_t *obj, const char *const *keep)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(obj, tmp, k, v)
+    {
+        bool wanted = false;
+        for (int i = 0; keep[i] && !wanted; i++)
+            wanted = !strcmp(k, keep[i]);
+        if (!wanted)
+            json_object_del(obj, k);
+    }
+}
+
+/* The scheduler's cache keeps of a pod only what scheduling, binding and its Events read: a
+ * pod's image, env, mounts, probes, service account volume and container statuses are most of
+ * its size, and the scheduler holds every pod of the cluster. */
+static void trim_pod(json_t *pod)
+{
+    static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
+    static const char *const meta[] = {"name",
+                                       "namespace",
+                                       "uid",
+                                       "labels",
+                                       "ownerReferences",
+                                       "resourceVersion",
+                                       "deletionTimestamp",
+                                       NULL};
+    static const char *const spec[] = {
+        "nodeName",     "schedulerName",   "containers",        "initContainers",
+        "overhead",     "priority",        "priorityClassName", "preemptionPolicy",
+        "nodeSelector", "affinity",        "tolerations",       "topologySpreadConstraints",
+        "volumes",      "schedulingGates", "hostNetwork",       NULL};
+    static const char *const container[] = {"name", "resources", "ports", "restartPolicy", NULL};
+    static const char *const volume[] = {"name", "persistentVolumeClaim", "ephemeral", NULL};
+    static const char *const status[] = {"phase", "conditions", "nominatedNodeName", "startTime",
+                                         NULL};
+    keep_only(pod, top);
+    keep_only(json_object_get(pod, "metadata"), meta);
+    json_t *sp = json_object_get(pod, "spec");
+    keep_only(sp, spec);
+    const char *lists[] = {"containers", "initContainers"};
+    size_t i;
+    json_t *c;
+    for (int l = 0; l < 2; l++) {
+        json_array_foreach(json_object_get(sp, lists[l]), i, c)
+        {
+            keep_only(c, container);
+        }
+    }
+    json_t *vols = json_object_get(sp, "volumes");
+    for (i = json_array_size(vols); i-- > 0;) {
+        json_t *v = json_array_get(vols, i);
+        if (!json_object_get(v, "persistentVolumeClaim") && !json_object_get(v, "ephemeral"))
+            json_array_remove(vols, i);
+        else
+            keep_only(v, volume);
+    }
+    keep_only(json_object_get(pod, "status"), status);
+}
+
 /* Removes key from the node summary holding it; returns true if it was held. */
 static bool untrack(k1s_scheduler_t *s, const char *key)
 {
@@ -181,7 +244,7 @@ static void track_nomination(k1s_scheduler_t *s, const json_t *pod, const char *
         const char *cur = k1s_strmap_get(&s->nominated, key);
         if (!cur || strcmp(cur, nnn))
             free(k1s_strmap_set(&s->nominated, key, k1s_xstrdup(nnn)));
-    } else if (!wants_scheduling(pod)) {
+    } else {
         free(k1s_strmap_del(&s->nominated, key));
     }
 }
@@ -801,6 +864,7 @@ static void started_leading(void *arg)
     s->factory = k1s_informer_factory_new(s->client);
     s->nodes = k1s_informer_factory_get(s->factory, &nodes_gvr);
     s->pods = k1s_informer_factory_get(s->factory, &pods_gvr);
+    k1s_informer_set_transform(s->pods, trim_pod);
     k1s_informer_add_indexer(s->pods, "nodeName", k1s_index_by_node_name);
     s->pvcs = k1s_informer_factory_get(s->factory, &pvcs_gvr);
     s->pvs = k1s_informer_factory_get(s->factory, &pvs_gvr);
