@@ -224,6 +224,8 @@ def scheduled_run(args):
     try:
         out["nodes"] = s.start_hollow(args.nodes)
         s.kubectl("create", "namespace", "bench")
+        time.sleep(args.settle)
+        out["rss_nodes"] = rss_kib(s.proc.pid)
         # streaming: pods created by kubectl while the scheduler runs; RSS once they are bound
         w = Watcher(s, "bench")
         w.start()
@@ -277,6 +279,8 @@ def unscheduled_run(args):
     try:
         s.start_hollow(args.nodes)
         s.kubectl("create", "namespace", "bench")
+        time.sleep(args.settle)
+        rss_nodes = rss_kib(s.proc.pid)
         w = Watcher(s, "bench")
         w.start()
         w.ready.wait(30)
@@ -284,7 +288,7 @@ def unscheduled_run(args):
         create_pods(s, "bench", "r", args.rss_pods, nodes=nodes)
         wait_bound(w, args.rss_pods, 600)
         time.sleep(args.settle)
-        return rss_kib(s.proc.pid)
+        return rss_nodes, rss_kib(s.proc.pid)
     finally:
         s.stop()
 
@@ -304,7 +308,7 @@ def main():
     if args.quick:
         args.nodes, args.pods, args.rss_pods = 20, 300, 200
     r = scheduled_run(args)
-    rss_off = unscheduled_run(args)
+    rss_off_nodes, rss_off = unscheduled_run(args)
     mb = lambda kib: kib * 1024 / 1e6  # noqa: E731
     print("scheduler end-to-end (%s, %s)" % (os.path.basename(args.k1s), r["nodes"]))
     print("  %-50s %8.0f pods/s  (target >= 500)" % (
@@ -316,9 +320,11 @@ def main():
                                     % args.rss_pods, r["stream_create"]))
     print("  %-50s %8.1f ms / %.1f ms" % ("  created -> bound p50 / p99", r["stream_p50"],
                                            r["stream_p99"]))
+    print("  %-50s %8.1f MB" % ("server RSS, nodes joined, no pods", mb(r["rss_nodes"])))
+    print("  %-50s %8.1f MB" % ("  same, --disable-scheduler", mb(rss_off_nodes)))
     print("  %-50s %8.1f MB" % ("server RSS, %d pods bound by the scheduler" % args.rss_pods,
                                 mb(r["rss_sched"])))
-    print("  %-50s %8.1f MB" % ("server RSS, same pods, --disable-scheduler", mb(rss_off)))
+    print("  %-50s %8.1f MB" % ("  same pods, --disable-scheduler", mb(rss_off)))
     print("  %-50s %8.1f MB" % ("scheduler's RSS cost", mb(r["rss_sched"] - rss_off)))
 
 if __name__ == "__main__":

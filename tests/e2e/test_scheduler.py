@@ -101,6 +101,16 @@ def test_unschedulable_then_scheduled_when_node_joins(sched_server, hollow_nodes
                               "-o", "json").stdout)["items"]
     assert ev and ev[0]["type"] == "Warning" and ev[0]["message"] == msg
     assert get(s, "big")["spec"].get("nodeName") is None
+    # a node change retries the pod; the same failure again counts on the same Event
+    s.kubectl("label", "node", "small-0", "sched-test=relabelled")
+
+    def counted():
+        items = json.loads(s.kubectl("get", "events", "--field-selector",
+                                     "involvedObject.name=big,reason=FailedScheduling",
+                                     "-o", "json").stdout)["items"]
+        return len(items) == 1 and items[0].get("count", 1) >= 2 and items[0]
+    assert wait_for(counted, what="FailedScheduling counted twice")["message"] == msg
+    assert "(x2 over" in s.kubectl("describe", "pod", "big").stdout
     # a big enough node joins: the pod is retried and lands there
     c.add_node(name="big-node", cpu="4")
     assert wait_for(lambda: running_on(s, "big"), what="big running") == "big-node"
