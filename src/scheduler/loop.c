@@ -175,7 +175,20 @@ static void trim_pod(json_t *pod)
         else
             keep_only(v, volume);
     }
-    keep_only(json_object_get(pod, "status"), status);
+    json_t *st = json_object_get(pod, "status");
+    keep_only(st, status);
+    /* of the conditions, PodScheduled (FailedScheduling compares it) and DisruptionTarget
+     * (preemption looks for it) */
+    static const char *const cond[] = {"type", "status", "reason", "message", NULL};
+    json_t *conds = json_object_get(st, "conditions");
+    for (i = json_array_size(conds); i-- > 0;) {
+        json_t *cd = json_array_get(conds, i);
+        const char *t = jstr(cd, "type");
+        if (strcmp(t, "PodScheduled") && strcmp(t, "DisruptionTarget"))
+            json_array_remove(conds, i);
+        else
+            keep_only(cd, cond);
+    }
 }
 
 /* Removes key from the node summary holding it; returns true if it was held. */
