@@ -249,17 +249,22 @@ static void retry_unschedulable(k1s_scheduler_t *s)
     free(keys);
 }
 
-/* Keeps s->nominated in line with the pod's status.nominatedNodeName while it waits. */
-static void track_nomination(k1s_scheduler_t *s, const json_t *pod, const char *key)
+/* Keeps s->nominated in line with the pod's status.nominatedNodeName while it waits. Returns
+ * true when a nomination went away (the room it held is free). */
+static bool track_nomination(k1s_scheduler_t *s, const json_t *pod, const char *key)
 {
     const char *nnn = jstr(json_object_get(pod, "status"), "nominatedNodeName");
+    char *old = NULL;
     if (wants_scheduling(pod) && *nnn) {
         const char *cur = k1s_strmap_get(&s->nominated, key);
         if (!cur || strcmp(cur, nnn))
-            free(k1s_strmap_set(&s->nominated, key, k1s_xstrdup(nnn)));
+            old = k1s_strmap_set(&s->nominated, key, k1s_xstrdup(nnn));
     } else {
-        free(k1s_strmap_del(&s->nominated, key));
+        old = k1s_strmap_del(&s->nominated, key);
     }
+    bool went = old != NULL;
+    free(old);
+    return went;
 }
 
 /* ---- node events ---- */
@@ -344,10 +349,10 @@ static void pod_add(json_t *obj, void *arg)
 static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
     k1s_scheduler_t *s = arg;
-    if (track(s, new_obj))
-        retry_unschedulable(s);
+    bool freed = track(s, new_obj);
     char *key = pod_key(new_obj);
-    track_nomination(s, new_obj, key);
+    if (track_nomination(s, new_obj, key) || freed)
+        retry_unschedulable(s);
     if (wants_scheduling(new_obj)) {
         /* an unschedulable pod waits for a cluster change, or a change of its own spec */
         if (!k1s_strmap_has(&s->unschedulable, key) ||

@@ -360,9 +360,8 @@ def test_wait_for_first_consumer(server, ns, hollow_nodes):
             "volumeBindingMode": "Immediate"}]
     kapply(s, ns, *scs)
     try:
-        # static: the only PV is on vol-1; until it is Available no node will do
-        kapply(s, ns, make_pv("sched-pv-%s" % ns, "sched-static", "vol-1"),
-               make_pvc("static", "sched-static"), vol_pod("static", "static", taint))
+        # static: without an available PV no node will do; then the only PV is on vol-1
+        kapply(s, ns, make_pvc("static", "sched-static"), vol_pod("static", "static", taint))
         pv = "sched-pv-%s" % ns
 
         def unschedulable(name):
@@ -370,6 +369,7 @@ def test_wait_for_first_consumer(server, ns, hollow_nodes):
             return c and c["status"] == "False" and c["message"]
         msg = wait_for(lambda: unschedulable("static"), what="static unschedulable")
         assert "2 node(s) didn't find available persistent volumes to bind" in msg
+        s.kubectl("create", "-f", "-", input=json.dumps(make_pv(pv, "sched-static", "vol-1")))
         pv_available(s, pv)
         # the scheduler picks vol-1 and binds the PV to the claim (claimRef), then waits for
         # the claim to be bound before binding the pod
