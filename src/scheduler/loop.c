@@ -94,6 +94,8 @@ static bool wants_scheduling(const json_t *pod)
         return false;
     if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
         return false;
+    if (json_array_size(json_object_get(spec, "schedulingGates")))
+        return false; /* SchedulingGates: not before the gates are removed */
     const char *phase = jstr(json_object_get(pod, "status"), "phase");
     return strcmp(phase, "Succeeded") && strcmp(phase, "Failed");
 }

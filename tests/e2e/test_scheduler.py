@@ -412,3 +412,23 @@ def test_wait_for_first_consumer(server, ns, hollow_nodes):
                   check=False)
         s.kubectl("delete", "storageclass", "sched-static", "sched-dyn", "sched-imm",
                   check=False)
+
+
+def test_scheduling_gates(server, ns, hollow_nodes):
+    s = server
+    taint = "sched-gates"
+    hollow_nodes(s, 1, prefix="gates", taints=[{"key": taint, "value": "x",
+                                                 "effect": "NoSchedule"}])
+    p = own_pod("gated", None, "gates-0", taint)
+    p["spec"]["schedulingGates"] = [{"name": "example.com/wait"}]
+    create(s, p, ns=ns)
+    cond = scheduled_cond(get(s, "gated", ns))
+    assert cond["status"] == "False" and cond["reason"] == "SchedulingGated"
+    assert cond["message"] == "Scheduling is blocked due to non-empty scheduling gates"
+    assert "SchedulingGated" in s.kubectl("-n", ns, "get", "pod", "gated").stdout
+    time.sleep(1.5)
+    assert not get(s, "gated", ns)["spec"].get("nodeName")
+    assert not events_of(s, ns, "gated", "FailedScheduling")
+    s.kubectl("-n", ns, "patch", "pod", "gated", "--type=json",
+              "-p", '[{"op":"remove","path":"/spec/schedulingGates"}]')
+    assert wait_for(lambda: running_on_ns(s, ns, "gated"), what="gated running") == "gates-0"
