@@ -26,6 +26,7 @@ static const k1s_gvr_t pvcs_gvr = {"", "v1", "persistentvolumeclaims", true};
 static const k1s_gvr_t pvs_gvr = {"", "v1", "persistentvolumes", false};
 static const k1s_gvr_t scs_gvr = {"storage.k8s.io", "v1", "storageclasses", false};
 static const k1s_gvr_t nss_gvr = {"", "v1", "namespaces", false};
+static const k1s_gvr_t pdbs_gvr = {"policy", "v1", "poddisruptionbudgets", true};
 
 #define ANN_SELECTED_NODE "volume.kubernetes.io/selected-node"
 /* kube-scheduler's VolumeBinding bindTimeoutSeconds */
@@ -40,7 +41,7 @@ struct k1s_scheduler {
     /* while leading */
     k1s_client_t *client;
     k1s_informer_factory_t *factory;
-    k1s_informer_t *nodes, *pods, *pvcs, *pvs, *scs, *nss;
+    k1s_informer_t *nodes, *pods, *pvcs, *pvs, *scs, *nss, *pdbs;
     k1s_workqueue_t *queue;
     k1s_strmap_t node_map;      /* node name -> k1s_sched_node_t */
     k1s_strmap_t assigned;      /* pod key -> node name (malloc'd) whose summary holds it */
@@ -829,10 +830,16 @@ static void schedule_one(k1s_workqueue_t *q, const char *key, void *arg)
     }
     s->cluster.nominated = nom;
     s->cluster.n_nominated = m;
+    json_t **pdbs = NULL;
+    s->cluster.n_pdbs = k1s_informer_len(s->pdbs) ? k1s_informer_list(s->pdbs, &pdbs) : 0;
+    s->cluster.pdbs = (const json_t *const *)pdbs;
     k1s_sched_result_t res;
     k1s_sched_schedule(&s->cluster, pod, &res);
     s->cluster.nominated = NULL;
     s->cluster.n_nominated = 0;
+    s->cluster.pdbs = NULL;
+    s->cluster.n_pdbs = 0;
+    free(pdbs);
     free(nom);
     if (res.scheduled) {
         const char *node = k1s_sched_node_name(nodes[res.node]);
@@ -890,6 +897,7 @@ static void started_leading(void *arg)
     s->pvs = k1s_informer_factory_get(s->factory, &pvs_gvr);
     s->scs = k1s_informer_factory_get(s->factory, &scs_gvr);
     s->nss = k1s_informer_factory_get(s->factory, &nss_gvr);
+    s->pdbs = k1s_informer_factory_get(s->factory, &pdbs_gvr);
     k1s_informer_add_indexer(s->pvs, "storageClassName", index_by_class);
     k1s_informer_handlers_t vh = {volume_add, volume_update, NULL, s};
     k1s_informer_handlers_t ch = {class_add, NULL, NULL, s};

@@ -93,6 +93,9 @@ typedef struct {
      * StorageClass (borrowed objects; a new array in *out to free()), without those already
      * promised to a claim by an earlier attempt */
     size_t (*list_pvs)(void *arg, const char *storage_class, const json_t ***out);
+    /* optional: the PodDisruptionBudgets, which preemption avoids violating */
+    const json_t *const *pdbs;
+    size_t n_pdbs;
 } k1s_sched_cluster_t;
 
 typedef struct {

@@ -1233,6 +1233,71 @@ static void test_nominated(void **state)
     cl_free(&cl);
 }
 
+static const char *victim0(const k1s_sched_result_t *r)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_array_get(r->victims, 0), "metadata"), "name"));
+}
+
+/* Preemption avoids evicting pods a PodDisruptionBudget protects. */
+static void test_preemption_pdb(void **state)
+{
+    cluster_t cl;
+    cl_init(&cl);
+    k1s_sched_node_t *a = cl_add(&cl, mknode("a", "2", "8Gi", 110, NULL, NULL));
+    bind(a, mkpod("db", "1", NULL, "'priority':1", "'labels':{'app':'db'}"));
+    bind(a, mkpod("web", "1", NULL, "'priority':2", "'labels':{'app':'web'}"));
+    json_t *pod = mkpod("p", "1", NULL, "'priority':100", NULL);
+    k1s_sched_result_t r;
+    /* without a PDB the least important pod goes */
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated);
+    assert_string_equal(victim0(&r), "db");
+    k1s_sched_result_free(&r);
+    /* with db protected (no disruption allowed) web goes instead */
+    json_t *pdb = J("{'metadata':{'name':'db','namespace':'default'},'spec':{'selector':"
+                    "{'matchLabels':{'app':'db'}}},'status':{'disruptionsAllowed':0}}");
+    const json_t *pdbs[] = {pdb};
+    cl.c.pdbs = pdbs;
+    cl.c.n_pdbs = 1;
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated);
+    assert_int_equal(json_array_size(r.victims), 1);
+    assert_string_equal(victim0(&r), "web");
+    k1s_sched_result_free(&r);
+    /* a node where the eviction violates the PDB loses to one where it does not, even with a
+     * more important victim there */
+    k1s_sched_node_t *b = cl_add(&cl, mknode("b", "1", "8Gi", 110, NULL, NULL));
+    bind(b, mkpod("db2", "1", NULL, "'priority':1", "'labels':{'app':'db'}"));
+    k1s_sched_node_t *c = cl_add(&cl, mknode("c", "1", "8Gi", 110, NULL, NULL));
+    bind(c, mkpod("batch", "1", NULL, "'priority':50", "'labels':{'app':'batch'}"));
+    json_decref(pod);
+    pod =
+        mkpod("p", "1", NULL, "'priority':100,'nodeSelector':{'kubernetes.io/hostname':'b'}", NULL);
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated); /* b is the only choice: the PDB does not forbid, it discourages */
+    assert_string_equal(victim0(&r), "db2");
+    k1s_sched_result_free(&r);
+    json_decref(pod);
+    pod = mkpod("p", "1", NULL,
+                "'priority':100,'affinity':{'nodeAffinity':{'requiredDuringSchedulingIgnored"
+                "DuringExecution':{'nodeSelectorTerms':[{'matchExpressions':[{'key':"
+                "'kubernetes.io/hostname','operator':'In','values':['b','c']}]}]}}}",
+                NULL);
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated);
+    assert_string_equal(cl.nodes[r.nominated_node]->name, "c");
+    k1s_sched_result_free(&r);
+    cl.c.pdbs = NULL;
+    cl.c.n_pdbs = 0;
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_string_equal(cl.nodes[r.nominated_node]->name, "b");
+    k1s_sched_result_free(&r);
+    json_decref(pod);
+    json_decref(pdb);
+    cl_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1254,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_message),
         cmocka_unit_test(test_preemption),
         cmocka_unit_test(test_nominated),
+        cmocka_unit_test(test_preemption_pdb),
         cmocka_unit_test(test_pick_and_ties),
         cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_random_consistency),
