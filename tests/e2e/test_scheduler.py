@@ -432,3 +432,31 @@ def test_scheduling_gates(server, ns, hollow_nodes):
     s.kubectl("-n", ns, "patch", "pod", "gated", "--type=json",
               "-p", '[{"op":"remove","path":"/spec/schedulingGates"}]')
     assert wait_for(lambda: running_on_ns(s, ns, "gated"), what="gated running") == "gates-0"
+
+
+def test_preemption_respects_pdb(server, ns, hollow_nodes):
+    s = server
+    taint = "sched-pdb"
+    hollow_nodes(s, 1, prefix="pdb", cpu="1", taints=[{"key": taint, "value": "x",
+                                                       "effect": "NoSchedule"}])
+    node = "pdb-0"
+    s.kubectl("create", "priorityclass", "sched-pdb-low", "--value=100")
+    s.kubectl("create", "priorityclass", "sched-pdb-mid", "--value=200")
+    s.kubectl("create", "priorityclass", "sched-pdb-high", "--value=1000")
+    try:
+        # db is the least important pod, but a PodDisruptionBudget protects it
+        s.kubectl("-n", ns, "create", "poddisruptionbudget", "db", "--selector=app=db",
+                  "--min-available=1")
+        db = own_pod("db", "400m", node, taint, "sched-pdb-low")
+        db["metadata"]["labels"] = {"app": "db"}
+        web = own_pod("web", "400m", node, taint, "sched-pdb-mid")
+        create(s, db, web, ns=ns)
+        for n in ("db", "web"):
+            wait_for(lambda n=n: running_on_ns(s, ns, n), what=n + " running")
+        create(s, own_pod("urgent", "400m", node, taint, "sched-pdb-high"), ns=ns)
+        assert wait_for(lambda: running_on_ns(s, ns, "urgent"), what="urgent running") == node
+        assert pod_in(s, ns, "web") is None
+        assert pod_in(s, ns, "db")["metadata"].get("deletionTimestamp") is None
+    finally:
+        s.kubectl("delete", "priorityclass", "sched-pdb-low", "sched-pdb-mid", "sched-pdb-high",
+                  check=False)
