@@ -51,8 +51,17 @@ struct k1s_scheduler {
     k1s_strmap_t waiting;       /* pod key -> wait_t: assumed on a node, its volumes being bound */
     k1s_strmap_t assumed_pvs;   /* PV name -> claim key: promised by a claimRef write in flight */
     k1s_recorder_t *recorder;
+    struct pending *pending; /* writes in flight */
     k1s_sched_cluster_t cluster;
 };
+
+/* A write in flight: its context is freed by its callback, or, when the client is freed with the
+ * write unanswered (stopping), by stopped_leading. Every context type starts with one. */
+typedef struct pending {
+    struct pending *prev, *next;
+    bool linked;
+    void (*free_fn)(void *ctx);
+} pending_t;
 
 /* A pod waiting in PreBind for its WaitForFirstConsumer claims to be bound. */
 typedef struct {
@@ -61,6 +70,30 @@ typedef struct {
     json_t *claims; /* claim names */
     struct event *timeout;
 } wait_t;
+
+static void pend(k1s_scheduler_t *s, pending_t *p, void (*free_fn)(void *))
+{
+    p->free_fn = free_fn;
+    p->prev = NULL;
+    p->next = s->pending;
+    if (s->pending)
+        s->pending->prev = p;
+    s->pending = p;
+    p->linked = true;
+}
+
+static void unpend(k1s_scheduler_t *s, pending_t *p)
+{
+    if (!p->linked)
+        return;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->pending = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->linked = false;
+}
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -428,15 +461,25 @@ static void mark_unschedulable(k1s_scheduler_t *s, const json_t *pod, const char
 }
 
 typedef struct {
+    pending_t link;
     k1s_scheduler_t *s;
     char *key;
     char *node;
 } bind_ctx_t;
 
+static void bind_ctx_free(void *arg)
+{
+    bind_ctx_t *b = arg;
+    free(b->key);
+    free(b->node);
+    free(b);
+}
+
 static void bound(const k1s_client_result_t *res, void *arg)
 {
     bind_ctx_t *b = arg;
     k1s_scheduler_t *s = b->s;
+    unpend(s, &b->link);
     const char *slash = strchr(b->key, '/');
     char *ns = strndup(b->key, (size_t)(slash - b->key));
     json_t *pod = k1s_informer_get(s->pods, ns, slash + 1);
@@ -459,34 +502,41 @@ static void bound(const k1s_client_result_t *res, void *arg)
     }
     k1s_workqueue_done(s->queue, b->key);
     free(ns);
-    free(b->key);
-    free(b->node);
-    free(b);
+    bind_ctx_free(b);
 }
 
 /* ---- preemption (prepareCandidate) ---- */
 
 typedef struct {
+    pending_t link;
     k1s_scheduler_t *s;
     char *ns, *name, *uid;
 } victim_ctx_t;
 
-static void victim_deleted(const k1s_client_result_t *res, void *arg)
+static void victim_ctx_free(void *arg)
 {
     victim_ctx_t *v = arg;
-    if (res->status >= 300 && res->status != 404)
-        k1s_warn("scheduler: deleting preemption victim %s/%s failed: %d %s", v->ns, v->name,
-                 res->status, res->message);
     free(v->ns);
     free(v->name);
     free(v->uid);
     free(v);
 }
 
+static void victim_deleted(const k1s_client_result_t *res, void *arg)
+{
+    victim_ctx_t *v = arg;
+    unpend(v->s, &v->link);
+    if (res->status >= 300 && res->status != 404)
+        k1s_warn("scheduler: deleting preemption victim %s/%s failed: %d %s", v->ns, v->name,
+                 res->status, res->message);
+    victim_ctx_free(v);
+}
+
 /* The DisruptionTarget condition is written (or was refused); now the victim is deleted. */
 static void victim_marked(const k1s_client_result_t *res, void *arg)
 {
     victim_ctx_t *v = arg;
+    unpend(v->s, &v->link);
     if (res->status == 404) {
         victim_deleted(res, arg);
         return;
@@ -495,6 +545,7 @@ static void victim_marked(const k1s_client_result_t *res, void *arg)
         k1s_debug("scheduler: DisruptionTarget on %s/%s: %d %s", v->ns, v->name, res->status,
                   res->message);
     k1s_delete_opts_t opts = {.precondition_uid = v->uid, .grace_period_s = -1};
+    pend(v->s, &v->link, victim_ctx_free);
     k1s_client_delete(v->s->client, &pods_gvr, v->ns, v->name, &opts, victim_deleted, v);
 }
 
@@ -526,6 +577,7 @@ static void preempt(k1s_scheduler_t *s, const json_t *pod, const char *key, cons
         v->ns = k1s_xstrdup(jstr(vmd, "namespace"));
         v->name = k1s_xstrdup(jstr(vmd, "name"));
         v->uid = k1s_xstrdup(jstr(vmd, "uid"));
+        pend(s, &v->link, victim_ctx_free);
         k1s_client_patch(s->client, &pods_gvr, v->ns, v->name, "status", K1S_PATCH_STRATEGIC, body,
                          false, victim_marked, v);
         k1s_recorder_event(s->recorder, victim, "Normal", "Preempted",
@@ -573,6 +625,7 @@ static void post_binding(k1s_scheduler_t *s, const char *key, const json_t *pod,
     b->s = s;
     b->key = k1s_xstrdup(key);
     b->node = k1s_xstrdup(node);
+    pend(s, &b->link, bind_ctx_free);
     k1s_client_request(s->client, "POST", path, "application/json", body, bound, b);
     free(path);
 }
@@ -651,13 +704,23 @@ static void check_waiting(k1s_scheduler_t *s)
 }
 
 typedef struct {
+    pending_t link;
     k1s_scheduler_t *s;
     char *key, *pv;
 } vol_write_t;
 
+static void vol_write_free(void *arg)
+{
+    vol_write_t *vw = arg;
+    free(vw->key);
+    free(vw->pv);
+    free(vw);
+}
+
 static void volume_written(const k1s_client_result_t *res, void *arg)
 {
     vol_write_t *vw = arg;
+    unpend(vw->s, &vw->link);
     if (res->status >= 300 || res->status == 0) {
         k1s_warn("scheduler: binding volumes of %s: %d %s", vw->key, res->status, res->message);
         if (vw->pv)
@@ -665,9 +728,7 @@ static void volume_written(const k1s_client_result_t *res, void *arg)
         if (k1s_strmap_has(&vw->s->waiting, vw->key))
             volume_binding_failed(vw->s, vw->key, res->message ? res->message : "write failed");
     }
-    free(vw->key);
-    free(vw->pv);
-    free(vw);
+    vol_write_free(vw);
 }
 
 /* BindPodVolumes: PVs chosen for claims get their claimRef, claims to provision get
@@ -709,6 +770,7 @@ static void bind_volumes(k1s_scheduler_t *s, const char *key, const json_t *pod,
         json_decref(patch);
         k1s_debug("scheduler: %s: %s %s for node %s", key, pv ? "binding PV" : "provisioning",
                   pv ? pv : claim, node);
+        pend(s, &vw->link, vol_write_free);
         if (pv)
             k1s_client_patch(s->client, &pvs_gvr, NULL, pv, NULL, K1S_PATCH_MERGE, body, false,
                              volume_written, vw);
@@ -925,6 +987,11 @@ static void stopped_leading(void *arg)
     s->factory = NULL;
     k1s_client_free(s->client);
     s->client = NULL;
+    while (s->pending) { /* canceled with the client: their callbacks will not come */
+        pending_t *p = s->pending;
+        unpend(s, p);
+        p->free_fn(p);
+    }
     k1s_workqueue_free(s->queue);
     s->queue = NULL;
     k1s_recorder_free(s->recorder);
