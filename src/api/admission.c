@@ -26,6 +26,7 @@ const k1s_admit_plugin_t k1s_admit_plugins[] = {
     {"ServiceAccount", k1s_sa_admit_pod, NULL, false},
     /* NodeRestriction runs before decoding, in rest.c (k1s_node_restriction_admit) */
     {"PodSecurity", NULL, k1s_admit_podsecurity, false},
+    {"Priority", k1s_admit_priority, NULL, false},
     {"DefaultTolerationSeconds", k1s_admit_default_tolerations, NULL, false},
     {"DefaultStorageClass", k1s_admit_default_storageclass, NULL, false},
     {"StorageObjectInUseProtection", k1s_admit_storage_protection, NULL, false},

@@ -358,6 +358,7 @@ int k1s_admit_default_storageclass(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_storage_protection(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_pvc_resize(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_podsecurity(k1s_api_req_t *r, k1s_admit_deny_t *deny);
+int k1s_admit_priority(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 int k1s_admit_quota(k1s_api_req_t *r, k1s_admit_deny_t *deny);
 /* Quota status keeper (admit-quota.c): watches the store, keeps status.used current. */
 void k1s_quota_init(k1s_apiserver_t *api);

@@ -614,6 +614,25 @@ int k1s_apiserver_bootstrap(k1s_apiserver_t *api, k1s_err_t *err)
     }
     free(key);
     put_endpoints(api);
+    /* the system PriorityClasses kube-apiserver creates at start-up */
+    const k1s_resource_t *pcr = k1s_registry_find("scheduling.k8s.io", "v1", "priorityclasses");
+    static const struct {
+        const char *name, *desc;
+        int value;
+    } pcs[] = {{"system-node-critical",
+                "Used for system critical pods that must not be moved "
+                "from their current node.",
+                2000001000},
+               {"system-cluster-critical",
+                "Used for system critical pods that must run in the cluster, but can be moved "
+                "to another node if necessary.",
+                2000000000}};
+    for (size_t i = 0; pcr && i < sizeof(pcs) / sizeof(pcs[0]); i++) {
+        json_t *o = json_pack("{s:{s:s}, s:i, s:s}", "metadata", "name", pcs[i].name, "value",
+                              pcs[i].value, "description", pcs[i].desc);
+        k1s_rest_internal_create(api, pcr, o);
+        json_decref(o);
+    }
     k1s_rbac_bootstrap(api->store);
     /* ready once everything queued so far has committed */
     k1s_store_sync(api->store, ready_done, api);

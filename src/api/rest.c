@@ -423,6 +423,13 @@ static void reset_status_on_create(k1s_api_req_t *r, json_t *obj)
     if (!strcmp(p, "pods")) {
         /* qosClass is filled in after defaulting, see handle_create */
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
+        /* applySchedulingGatedCondition */
+        if (json_array_size(json_object_get(json_object_get(obj, "spec"), "schedulingGates")))
+            json_object_set_new(
+                json_object_get(obj, "status"), "conditions",
+                json_pack("[{s:s,s:s,s:s,s:s}]", "type", "PodScheduled", "status", "False",
+                          "reason", "SchedulingGated", "message",
+                          "Scheduling is blocked due to non-empty scheduling gates"));
         return;
     }
     if (!strcmp(p, "namespaces")) {

@@ -44,6 +44,7 @@ struct k1s_informer {
     bool timer_lists; /* the timer starts a list (else a watch) */
     unsigned backoff_ms;
     int nlists;
+    k1s_informer_transform_fn transform;
 };
 
 /* ---- indexers ---- */
@@ -177,6 +178,13 @@ static void trim(k1s_informer_t *inf, json_t *obj)
         json_object_set_new(obj, "kind", json_string(inf->kind));
         json_object_set_new(obj, "apiVersion", json_string(inf->api_version));
     }
+    if (inf->transform)
+        inf->transform(obj);
+}
+
+void k1s_informer_set_transform(k1s_informer_t *inf, k1s_informer_transform_fn fn)
+{
+    inf->transform = fn;
 }
 
 static void notify_add(k1s_informer_t *inf, json_t *obj)

@@ -71,6 +71,11 @@ void k1s_informer_free(k1s_informer_t *inf);
 void k1s_informer_add_handlers(k1s_informer_t *inf, const k1s_informer_handlers_t *h);
 /* Adds an index named name (copied); existing objects are indexed. Returns 0 or -EEXIST. */
 int k1s_informer_add_indexer(k1s_informer_t *inf, const char *name, k1s_index_fn fn);
+/* Trims every object before it is cached (after managedFields are dropped): for a component
+ * that reads few fields of many objects (kube-scheduler's pods). Set before starting; it must
+ * keep metadata (namespace, name, resourceVersion) and whatever indexers read. */
+typedef void (*k1s_informer_transform_fn)(json_t *obj);
+void k1s_informer_set_transform(k1s_informer_t *inf, k1s_informer_transform_fn fn);
 /* Starts listing and watching. */
 void k1s_informer_start(k1s_informer_t *inf);
 bool k1s_informer_has_synced(const k1s_informer_t *inf);

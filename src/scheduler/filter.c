@@ -320,9 +320,17 @@ static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
             if (!k1s_streq(json_string_value(json_object_get(sc, "volumeBindingMode")),
                            "WaitForFirstConsumer"))
                 return k1s_xstrdup("pod has unbound immediate PersistentVolumeClaims");
+            if (!p->claims)
+                p->claims = k1s_xcalloc(json_array_size(json_object_get(p->spec, "volumes")),
+                                        sizeof(*p->claims));
+            k1s_sched_claim_prepare(c, &p->claims[p->n_claims++], pvc, sc);
             continue;
         }
         const json_t *pv = c->lookup(c->lookup_arg, "PersistentVolume", NULL, vol);
+        if (!pv) {
+            p->pv_missing = true;
+            continue;
+        }
         const json_t *terms = json_object_get(
             json_object_get(json_object_get(json_object_get(pv, "spec"), "nodeAffinity"),
                             "required"),
@@ -423,6 +431,7 @@ void k1s_sched_pod_free(k1s_sched_pod_t *p)
     }
     free(p->spread);
     json_decref(p->pv_terms);
+    k1s_sched_claims_free(p->claims, p->n_claims);
     json_decref(p->node_names);
     json_decref(p->scalars);
     free(p);
@@ -536,6 +545,11 @@ static void filter_resources(const k1s_sched_pod_t *p, const k1s_sched_node_t *n
 static void filter_volumes(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
                            k1s_sched_status_t *st)
 {
+    if (p->pv_missing) {
+        fail(st, K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE,
+             "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)");
+        return;
+    }
     size_t i;
     const json_t *terms;
     json_array_foreach(p->pv_terms, i, terms)
@@ -546,6 +560,9 @@ static void filter_volumes(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
             return;
         }
     }
+    if (p->n_claims && !k1s_sched_claims_fit(p, n, NULL))
+        fail(st, K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE,
+             "node(s) didn't find available persistent volumes to bind");
 }
 
 static void filter_spread(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,

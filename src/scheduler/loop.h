@@ -5,8 +5,22 @@
  * default-scheduler, not terminating) go through a work queue, are placed
  * with k1s_sched_schedule and bound through pods/<name>/binding. A pod
  * that fits nowhere gets PodScheduled=False (Unschedulable) and a Warning
- * FailedScheduling Event, and waits until a Node is added or changed or a
- * bound pod goes away, then is retried with the queue's back-off.
+ * FailedScheduling Event (repeats counted on one Event), and waits until a
+ * Node, claim, volume or class is added or changed or a bound or nominated
+ * pod goes away, then is retried with the queue's back-off. Pods with
+ * schedulingGates wait for them to be removed.
+ *
+ * Preemption: when DefaultPreemption finds room, the victims get the
+ * DisruptionTarget condition (PreemptionByScheduler) and are deleted with a
+ * Preempted Event, and the pod gets status.nominatedNodeName; nominated pods
+ * hold their room for pods of lower or equal priority until they are bound.
+ *
+ * VolumeBinding: a pod with unbound WaitForFirstConsumer claims is assumed
+ * on its node while the PVs chosen get their claimRef and claims to
+ * provision get volume.kubernetes.io/selected-node; it is bound once the PV
+ * controller has bound every claim (or tried again after 600 s).
+ *
+ * The pod cache keeps only the fields scheduling reads (trim_pod).
  *
  * It acts as user system:kube-scheduler through the in-process client,
  * and only while it holds the Lease kube-system/kube-scheduler, so that

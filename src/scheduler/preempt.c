@@ -2,12 +2,13 @@
  * DefaultPreemption (PostFilter): for a pod that fits nowhere, find on the
  * nodes whose failure preemption could resolve the smallest set of
  * lower-priority pods whose eviction makes the pod fit (remove every lower
- * pod, then reprieve the most important ones that can stay), and pick the node
- * as pickOneNodeForPreemption does: lowest highest-victim priority, then
- * lowest sum of priorities, then fewest victims. When there is no candidate,
- * the message is "preemption: 0/N nodes are available: ..." with each node's
- * reason, as kube-scheduler 1.31+ words it (the FitError's own "." and the
- * separator's make it end in "..", as in real clusters).
+ * pod, then reprieve the most important ones that can stay, those whose
+ * eviction a PodDisruptionBudget does not allow first), and pick the node as
+ * pickOneNodeForPreemption does: fewest PDB violations, then lowest
+ * highest-victim priority, then lowest sum of priorities, then fewest victims. When there is no
+ * candidate, the message is "preemption: 0/N nodes are available: ..." with each node's reason, as
+ * kube-scheduler 1.31+ words it (the FitError's own "." and the separator's make it end in "..", as
+ * in real clusters).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +67,56 @@ typedef struct {
     size_t node;
     json_t *victims;
     int64_t max_prio, sum_prio;
+    size_t violations; /* victims whose eviction a PodDisruptionBudget does not allow */
 } candidate_t;
 
-/* SelectVictimsOnNode. Returns a new array of victims, or NULL with st set. */
-static json_t *select_victims(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_pod_t *p,
-                              size_t i, k1s_sched_status_t *st)
+/* filterPodsWithPDBViolation: marks in violating[] the pods (in importance order) whose
+ * eviction, after the ones before them, some matching PDB does not allow. */
+static void pdb_violations(const k1s_sched_cluster_t *c, const k1s_sched_pinfo_t **pods, size_t n,
+                           bool *violating)
 {
+    if (!c->n_pdbs)
+        return;
+    int64_t *allowed = k1s_xcalloc(c->n_pdbs, sizeof(*allowed));
+    k1s_label_selector_t **sels = k1s_xcalloc(c->n_pdbs, sizeof(*sels));
+    for (size_t k = 0; k < c->n_pdbs; k++) {
+        const json_t *pdb = c->pdbs[k];
+        allowed[k] = json_integer_value(
+            json_object_get(json_object_get(pdb, "status"), "disruptionsAllowed"));
+        const json_t *sel = json_object_get(json_object_get(pdb, "spec"), "selector");
+        k1s_err_t err = {0};
+        /* a nil or empty selector matches no pods */
+        if (json_is_object(sel) && json_object_size(sel))
+            sels[k] = k1s_label_selector_from_json(sel, &err);
+    }
+    for (size_t j = 0; j < n; j++) {
+        for (size_t k = 0; k < c->n_pdbs; k++) {
+            const json_t *pdb = c->pdbs[k];
+            const char *ns =
+                json_string_value(json_object_get(json_object_get(pdb, "metadata"), "namespace"));
+            if (!sels[k] || !k1s_streq(ns, pods[j]->ns) ||
+                !k1s_label_selector_matches(sels[k], pods[j]->labels))
+                continue;
+            /* a pod the PDB already counts as disrupted costs nothing more */
+            if (json_object_get(json_object_get(json_object_get(pdb, "status"), "disruptedPods"),
+                                pods[j]->name))
+                continue;
+            if (--allowed[k] < 0)
+                violating[j] = true;
+        }
+    }
+    for (size_t k = 0; k < c->n_pdbs; k++)
+        k1s_label_selector_free(sels[k]);
+    free(sels);
+    free(allowed);
+}
+
+/* SelectVictimsOnNode. Returns a new array of victims, or NULL with st set; *violations is
+ * how many of them a PDB does not allow to go. */
+static json_t *select_victims(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_pod_t *p,
+                              size_t i, k1s_sched_status_t *st, size_t *violations)
+{
+    *violations = 0;
     k1s_sched_node_t *orig = c->nodes[i];
     k1s_sched_node_t *clone = k1s_sched_node_clone_empty(orig);
     const k1s_sched_pinfo_t **potential =
@@ -93,16 +138,27 @@ static json_t *select_victims(k1s_sched_cluster_t *c, const json_t *pod, k1s_sch
     if (!fits(c, pod, p, i, st))
         goto restore;
     qsort(potential, np, sizeof(*potential), importance_cmp);
+    bool *violating = k1s_xcalloc(np, sizeof(*violating));
+    pdb_violations(c, potential, np, violating);
     victims = json_array();
-    for (size_t j = 0; j < np; j++) {
-        k1s_sched_node_add_pinfo(clone, potential[j]);
-        k1s_sched_status_t tmp;
-        if (fits(c, pod, p, i, &tmp))
-            continue; /* reprieved */
-        k1s_sched_status_clear(&tmp);
-        k1s_sched_node_remove_pod(clone, potential[j]->ns, potential[j]->name);
-        json_array_append(victims, potential[j]->pod);
+    /* reprieve the pods whose eviction would violate a PDB first, then the others, each group
+     * in importance order */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t j = 0; j < np; j++) {
+            if (violating[j] != (pass == 0))
+                continue;
+            k1s_sched_node_add_pinfo(clone, potential[j]);
+            k1s_sched_status_t tmp;
+            if (fits(c, pod, p, i, &tmp))
+                continue; /* reprieved */
+            k1s_sched_status_clear(&tmp);
+            k1s_sched_node_remove_pod(clone, potential[j]->ns, potential[j]->name);
+            json_array_append(victims, potential[j]->pod);
+            if (violating[j])
+                (*violations)++;
+        }
     }
+    free(violating);
 restore:
     c->nodes[i] = orig;
 out:
@@ -111,13 +167,60 @@ out:
     return victims;
 }
 
+/* podTerminatingByPreemption: being deleted after a DisruptionTarget PreemptionByScheduler. */
+static bool terminating_by_preemption(const k1s_sched_pinfo_t *pi)
+{
+    if (!pi->terminating)
+        return false;
+    size_t i;
+    const json_t *cond;
+    json_array_foreach(json_object_get(json_object_get(pi->pod, "status"), "conditions"), i, cond)
+    {
+        if (k1s_streq(json_string_value(json_object_get(cond, "type")), "DisruptionTarget"))
+            return k1s_streq(json_string_value(json_object_get(cond, "status")), "True") &&
+                   k1s_streq(json_string_value(json_object_get(cond, "reason")),
+                             "PreemptionByScheduler");
+    }
+    return false;
+}
+
+/* PodEligibleToPreemptOthers: not while victims of an earlier preemption are still terminating
+ * on the nominated node (unless that node can no longer help at all). */
+static bool waiting_for_victims(const k1s_sched_cluster_t *c, const json_t *pod,
+                                const k1s_sched_status_t *st)
+{
+    const char *nnn =
+        json_string_value(json_object_get(json_object_get(pod, "status"), "nominatedNodeName"));
+    if (!nnn || !*nnn)
+        return false;
+    int64_t prio = k1s_sched_pod_priority(pod);
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        const k1s_sched_node_t *n = c->nodes[i];
+        if (strcmp(n->name, nnn))
+            continue;
+        if (st[i].code == K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE)
+            return false;
+        for (size_t j = 0; j < n->n_pods; j++)
+            if (n->pods[j].priority < prio && terminating_by_preemption(&n->pods[j]))
+                return true;
+        return false;
+    }
+    return false;
+}
+
 bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_status_t *st,
-                       size_t *node, json_t **victims, char **msg)
+                       size_t *node, json_t **victims, char **msg, bool *clear)
 {
     const json_t *spec = json_object_get(pod, "spec");
     *msg = NULL;
+    *clear = false;
     if (k1s_streq(json_string_value(json_object_get(spec, "preemptionPolicy")), "Never")) {
         *msg = k1s_xstrdup("preemption: not eligible due to preemptionPolicy=Never.");
+        return false;
+    }
+    if (waiting_for_victims(c, pod, st)) {
+        *msg = k1s_xstrdup("preemption: not eligible due to a terminating pod on the nominated "
+                           "node.");
         return false;
     }
     char *pre = NULL;
@@ -135,11 +238,12 @@ bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_stat
         if (st[i].code != K1S_SCHED_UNSCHEDULABLE)
             continue;
         evaluated[i] = true;
-        json_t *v = select_victims(c, pod, p, i, &pst[i]);
+        size_t violations;
+        json_t *v = select_victims(c, pod, p, i, &pst[i], &violations);
         if (!v)
             continue;
         n_found++;
-        candidate_t cand = {i, v, INT64_MIN, 0};
+        candidate_t cand = {i, v, INT64_MIN, 0, violations};
         size_t k;
         const json_t *x;
         json_array_foreach(v, k, x)
@@ -150,8 +254,9 @@ bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_stat
             cand.sum_prio += pr + 2147483648LL; /* MaxInt32+1 keeps negative priorities ordered */
         }
         /* ties keep the lowest node index, so that the pick does not depend on the offset */
-        bool better = !found || cand.max_prio < best.max_prio ||
-                      (cand.max_prio == best.max_prio &&
+        bool better = !found || cand.violations < best.violations ||
+                      (cand.violations == best.violations && cand.max_prio < best.max_prio) ||
+                      (cand.violations == best.violations && cand.max_prio == best.max_prio &&
                        (cand.sum_prio < best.sum_prio ||
                         (cand.sum_prio == best.sum_prio &&
                          (json_array_size(cand.victims) < json_array_size(best.victims) ||
@@ -179,6 +284,7 @@ bool k1s_sched_preempt(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_stat
         char *fe = k1s_sched_fit_error(c->n_nodes, pst, NULL, NULL);
         *msg = k1s_xasprintf("preemption: %s", fe);
         free(fe);
+        *clear = true;
     }
     for (size_t i = 0; i < c->n_nodes; i++)
         k1s_sched_status_clear(&pst[i]);

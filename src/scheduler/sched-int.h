@@ -71,6 +71,17 @@ typedef struct {
     int64_t min_match;
 } k1s_sched_spread_t;
 
+/* An unbound claim of a WaitForFirstConsumer class, with the PVs that could bind it. */
+typedef struct {
+    const json_t *pvc;
+    const char *name;
+    const json_t *sc;
+    const json_t **pvs; /* candidate PVs of the class, smallest first */
+    size_t n_pvs;
+    const char *selected_node; /* volume.kubernetes.io/selected-node already set, or NULL */
+    bool provision;            /* the class has a provisioner */
+} k1s_sched_claim_t;
+
 struct k1s_sched_pod {
     const json_t *pod;
     const char *ns;
@@ -97,7 +108,21 @@ struct k1s_sched_pod {
     json_t *node_names;
     /* volumes: required node selector terms of bound PVs */
     json_t *pv_terms; /* array of nodeSelectorTerms arrays */
+    /* VolumeBinding: unbound claims of WaitForFirstConsumer classes */
+    k1s_sched_claim_t *claims;
+    size_t n_claims;
+    bool pv_missing; /* a bound claim's PV does not exist */
 };
+
+/* VolumeBinding PreFilter for one unbound WaitForFirstConsumer claim (volume.c). */
+void k1s_sched_claim_prepare(const k1s_sched_cluster_t *c, k1s_sched_claim_t *cl, const json_t *pvc,
+                             const json_t *sc);
+void k1s_sched_claims_free(k1s_sched_claim_t *cl, size_t n);
+/* VolumeBinding Filter for the pod's unbound claims on node n: true if each can be bound to an
+ * available PV there or provisioned for it; pvs_out (optional, n_claims entries) gets the PV
+ * chosen per claim, NULL for provisioning. */
+bool k1s_sched_claims_fit(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
+                          const json_t **pvs_out);
 
 /* A node summary sharing o's Node object, without pods (preemption's dry runs). */
 k1s_sched_node_t *k1s_sched_node_clone_empty(const k1s_sched_node_t *o);

@@ -67,6 +67,58 @@ uint64_t k1s_sched_rand(uint64_t *s)
     return x;
 }
 
+/* addGeneralNominatedPods: the nodes where pods of higher or equal priority are nominated are
+ * replaced, for this attempt, by copies holding those pods too. Returns the originals (NULL
+ * where not replaced), or NULL when nothing was replaced. */
+static k1s_sched_node_t **hold_nominated(k1s_sched_cluster_t *c, const json_t *pod)
+{
+    if (!c->n_nominated)
+        return NULL;
+    int64_t prio = k1s_sched_pod_priority(pod);
+    const json_t *md = json_object_get(pod, "metadata");
+    const char *ns = k1s_sched_pod_ns(pod), *name = json_string_value(json_object_get(md, "name"));
+    k1s_sched_node_t **saved = NULL;
+    for (size_t k = 0; k < c->n_nominated; k++) {
+        const k1s_sched_nominated_t *e = &c->nominated[k];
+        const json_t *emd = json_object_get(e->pod, "metadata");
+        if (!strcmp(k1s_sched_pod_ns(e->pod), ns) &&
+            k1s_streq(json_string_value(json_object_get(emd, "name")), name))
+            continue;
+        if (k1s_sched_pod_priority(e->pod) < prio)
+            continue;
+        size_t i;
+        for (i = 0; i < c->n_nodes && strcmp(c->nodes[i]->name, e->node); i++)
+            ;
+        if (i == c->n_nodes)
+            continue;
+        if (!saved)
+            saved = k1s_xcalloc(c->n_nodes, sizeof(*saved));
+        if (!saved[i]) {
+            saved[i] = c->nodes[i];
+            k1s_sched_node_t *copy = k1s_sched_node_clone_empty(saved[i]);
+            for (size_t j = 0; j < saved[i]->n_pods; j++)
+                k1s_sched_node_add_pinfo(copy, &saved[i]->pods[j]);
+            c->nodes[i] = copy;
+        }
+        k1s_sched_node_add_pod(c->nodes[i], (json_t *)e->pod);
+    }
+    return saved;
+}
+
+static void release_nominated(k1s_sched_cluster_t *c, k1s_sched_node_t **saved)
+{
+    if (!saved)
+        return;
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (saved[i]) {
+            k1s_sched_node_free(c->nodes[i]);
+            c->nodes[i] = saved[i];
+        }
+    free(saved);
+}
+
+static void schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_result_t *res);
+
 void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_result_t *res)
 {
     memset(res, 0, sizeof(*res));
@@ -74,6 +126,13 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
         res->message = k1s_xstrdup("no nodes available to schedule pods");
         return;
     }
+    k1s_sched_node_t **saved = hold_nominated(c, pod);
+    schedule(c, pod, res);
+    release_nominated(c, saved);
+}
+
+static void schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_result_t *res)
+{
     k1s_sched_status_t *st = k1s_xcalloc(c->n_nodes, sizeof(*st));
     char *pre = NULL;
     k1s_sched_pod_t *p = k1s_sched_pod_new(c, pod, &pre);
@@ -86,6 +145,21 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
             st[i].reasons[st[i].n_reasons++] = k1s_xstrdup(pre);
         }
     } else {
+        /* evaluateNominatedNode: a pod nominated by an earlier preemption goes there if it fits */
+        const char *nnn =
+            json_string_value(json_object_get(json_object_get(pod, "status"), "nominatedNodeName"));
+        for (size_t i = 0; nnn && *nnn && i < c->n_nodes; i++) {
+            if (strcmp(c->nodes[i]->name, nnn) || !k1s_sched_pod_prefilter_allows(p, c->nodes[i]))
+                continue;
+            k1s_sched_filter(c, p, i, &st[i]);
+            if (st[i].code == K1S_SCHED_OK)
+                feasible[nf++] = i;
+            else
+                k1s_sched_status_clear(&st[i]);
+            break;
+        }
+    }
+    if (p && !nf) {
         /* numFeasibleNodesToFind: with percentageOfNodesToScore unset, stop after an adaptive
          * share of the nodes (50% - n/125%, at least 5%, at least 100 nodes) fits, taking the
          * nodes round robin from where the last attempt stopped */
@@ -114,7 +188,7 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
         }
         c->next_start = (start + step) % c->n_nodes;
     }
-    if (nf) {
+    if (p && nf) {
         int64_t *total = k1s_xcalloc(nf, sizeof(*total));
         int64_t *s = k1s_xcalloc(nf, sizeof(*s));
         if (nf > 1) {
@@ -145,7 +219,7 @@ void k1s_sched_schedule(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_res
         size_t node;
         json_t *victims = NULL;
         char *post = NULL;
-        if (k1s_sched_preempt(c, pod, st, &node, &victims, &post)) {
+        if (k1s_sched_preempt(c, pod, st, &node, &victims, &post, &res->clear_nomination)) {
             res->nominated = true;
             res->nominated_node = node;
             res->victims = victims;

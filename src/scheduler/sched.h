@@ -69,6 +69,13 @@ k1s_sched_res_t k1s_sched_pod_requests(const json_t *pod);
 typedef const json_t *(*k1s_sched_lookup_fn)(void *arg, const char *kind, const char *ns,
                                              const char *name);
 
+/* A pod nominated to a node by an earlier preemption (status.nominatedNodeName), not bound yet:
+ * its resources are held on that node for pods of lower or equal priority. */
+typedef struct {
+    const char *node;
+    const json_t *pod;
+} k1s_sched_nominated_t;
+
 /* The snapshot one scheduling attempt runs against. The caller owns the nodes. */
 typedef struct {
     k1s_sched_node_t **nodes;
@@ -79,6 +86,16 @@ typedef struct {
     uint64_t rng;      /* tie-breaking state; any value, 0 is replaced by a fixed seed */
     size_t next_start; /* where the next attempt starts filtering (round robin, as
                           kube-scheduler's nextStartNodeIndex); keep it between attempts */
+    const k1s_sched_nominated_t *nominated; /* optional: nominated pods (the attempt's own pod
+                                               may be among them; it is skipped) */
+    size_t n_nominated;
+    /* optional, for VolumeBinding with WaitForFirstConsumer claims: the PersistentVolumes of a
+     * StorageClass (borrowed objects; a new array in *out to free()), without those already
+     * promised to a claim by an earlier attempt */
+    size_t (*list_pvs)(void *arg, const char *storage_class, const json_t ***out);
+    /* optional: the PodDisruptionBudgets, which preemption avoids violating */
+    const json_t *const *pdbs;
+    size_t n_pdbs;
 } k1s_sched_cluster_t;
 
 typedef struct {
@@ -92,6 +109,8 @@ typedef struct {
     unsigned rejected_by;  /* when not scheduled: 1 << k1s_sched_plugin_t of every plugin that
                               rejected a node, to decide which cluster events may help (the
                               queueing hints of kube-scheduler) */
+    bool clear_nomination; /* preemption found no candidate: the pod's status.nominatedNodeName
+                              (if any) is to be cleared; otherwise it is kept */
 } k1s_sched_result_t;
 
 /* Schedules pod against cluster. Always fills res (free it with k1s_sched_result_free). */
@@ -157,10 +176,17 @@ void k1s_sched_score(const k1s_sched_cluster_t *cluster, const k1s_sched_pod_t *
 char *k1s_sched_fit_error(size_t n_nodes, const k1s_sched_status_t *st, const char *prefilter,
                           const char *postfilter);
 
+/* VolumeBinding's plan for placing pod on cluster->nodes[node]: an array of {"claim": name,
+ * "pv": PV name, or null to provision} for each unbound WaitForFirstConsumer claim, or NULL when
+ * the pod has none (or they no longer fit there). New reference. */
+json_t *k1s_sched_volume_plan(const k1s_sched_cluster_t *cluster, const json_t *pod, size_t node);
+
 /* DefaultPreemption for a pod that failed every node with statuses st. On success returns true
  * with the node and victims (new array). Otherwise returns false and sets *msg to the PostFilter
- * message ("preemption: 0/3 nodes are available: ..."), a new string. */
+ * message ("preemption: 0/3 nodes are available: ..."), a new string, and *clear to whether the
+ * pod's nomination is to be cleared (no candidate; kept when the pod is not eligible: policy
+ * Never, or victims of its earlier preemption still terminating on its nominated node). */
 bool k1s_sched_preempt(k1s_sched_cluster_t *cluster, const json_t *pod, k1s_sched_status_t *st,
-                       size_t *node, json_t **victims, char **msg);
+                       size_t *node, json_t **victims, char **msg, bool *clear);
 
 #endif

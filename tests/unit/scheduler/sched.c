@@ -478,7 +478,8 @@ static void test_filter_volumes(void **state)
                      "'PersistentVolumeClaim/default/new':{'spec':{'storageClassName':'local'}},"
                      "'PersistentVolumeClaim/default/imm':{'spec':{'storageClassName':'fast'}},"
                      "'PersistentVolumeClaim/default/nocls':{'spec':{}},"
-                     "'StorageClass//local':{'volumeBindingMode':'WaitForFirstConsumer'},"
+                     "'StorageClass//local':{'volumeBindingMode':'WaitForFirstConsumer',"
+                     "'provisioner':'example.com/none'},"
                      "'StorageClass//fast':{'volumeBindingMode':'Immediate'},"
                      "'PersistentVolume//pv1':{'spec':{'nodeAffinity':{'required':{"
                      "'nodeSelectorTerms':[{'matchExpressions':[{'key':'kubernetes.io/hostname',"
@@ -506,6 +507,124 @@ static void test_filter_volumes(void **state)
                     "0/2 nodes are available: persistentvolumeclaim \"gone\" not found. "
                     "preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
                     "scheduling..");
+    /* a bound claim whose PV is missing */
+    json_object_set_new(objs, "PersistentVolumeClaim/default/lost",
+                        J("{'spec':{'volumeName':'pv-lost'}}"));
+    snprintf(spec, sizeof(spec), vol, "lost");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0,
+                  "2:node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)");
+    json_decref(objs);
+    cl_free(&cl);
+}
+
+static size_t list_pvs(void *arg, const char *cls, const json_t ***out)
+{
+    json_t *objs = arg;
+    *out = calloc(json_object_size(objs) + 1, sizeof(**out));
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(objs, k, v)
+    {
+        const char *c =
+            json_string_value(json_object_get(json_object_get(v, "spec"), "storageClassName"));
+        if (k1s_str_has_prefix(k, "PersistentVolume//") && c && !strcmp(c, cls))
+            (*out)[n++] = v;
+    }
+    return n;
+}
+
+#define PV(name, cls, size, node, extra)                                                           \
+    "'PersistentVolume//" name "':{'metadata':{'name':'" name                                      \
+    "'},'spec':{'storageClassName':'" cls "','capacity':{'storage':'" size                         \
+    "'},'accessModes':['ReadWriteOnce'],'nodeAffinity':{"                                          \
+    "'required':{'nodeSelectorTerms':[{'matchExpressions':[{'key':'kubernetes.io/hostname',"       \
+    "'operator':'In','values':['" node "']}]}]}}" extra "},'status':{'phase':'Available'}}"
+
+/* WaitForFirstConsumer claims: available PVs' node affinity, provisioning, selected-node. */
+static void test_volume_binding(void **state)
+{
+    cluster_t cl;
+    cl_init(&cl);
+    cl_add(&cl, mknode("a", "4", "8Gi", 110, "'zone':'z1'", NULL));
+    cl_add(&cl, mknode("b", "4", "8Gi", 110, "'zone':'z2'", NULL));
+    cl_add(&cl, mknode("c", "4", "8Gi", 110, "'zone':'z2'", NULL));
+    json_t *objs =
+        J("{'PersistentVolumeClaim/default/s1':{'metadata':{'name':'s1','namespace':'default'},"
+          "'spec':{'storageClassName':'static','accessModes':['ReadWriteOnce'],"
+          "'resources':{'requests':{'storage':'1Gi'}}}},"
+          "'PersistentVolumeClaim/default/s2':{'metadata':{'name':'s2','namespace':'default'},"
+          "'spec':{'storageClassName':'static','accessModes':['ReadWriteOnce'],"
+          "'resources':{'requests':{'storage':'1Gi'}}}},"
+          "'PersistentVolumeClaim/default/big':{'metadata':{'name':'big','namespace':'default'},"
+          "'spec':{'storageClassName':'static','accessModes':['ReadWriteOnce'],"
+          "'resources':{'requests':{'storage':'50Gi'}}}},"
+          "'PersistentVolumeClaim/default/d':{'metadata':{'name':'d','namespace':'default'},"
+          "'spec':{'storageClassName':'dyn','resources':{'requests':{'storage':'1Gi'}}}},"
+          "'PersistentVolumeClaim/default/sel':{'metadata':{'name':'sel','namespace':'default',"
+          "'annotations':{'volume.kubernetes.io/selected-node':'c'}},"
+          "'spec':{'storageClassName':'dyn','resources':{'requests':{'storage':'1Gi'}}}},"
+          "'StorageClass//static':{'volumeBindingMode':'WaitForFirstConsumer',"
+          "'provisioner':'kubernetes.io/no-provisioner'},"
+          "'StorageClass//dyn':{'volumeBindingMode':'WaitForFirstConsumer',"
+          "'provisioner':'example.com/p','allowedTopologies':[{'matchLabelExpressions':"
+          "[{'key':'zone','values':['z2']}]}]}," PV("pv-b-big", "static", "10Gi", "b", "") "," PV(
+              "pv-b", "static", "2Gi", "b", "") "," PV("pv-c-taken", "static", "2Gi", "c",
+                                                       ",'claimRef':{'namespace':'default',"
+                                                       "'name':'other'}") "}");
+    cl.c.lookup = lookup;
+    cl.c.list_pvs = list_pvs;
+    cl.c.lookup_arg = objs;
+    const char *vol = "'volumes':[{'name':'v','persistentVolumeClaim':{'claimName':'%s'}}]";
+    const char *vol2 = "'volumes':[{'name':'v','persistentVolumeClaim':{'claimName':'%s'}},"
+                       "{'name':'w','persistentVolumeClaim':{'claimName':'%s'}}]";
+    const char *none = "2:node(s) didn't find available persistent volumes to bind";
+    char spec[512];
+    /* a static claim fits only where an available PV is: b (c's is claimed by another) */
+    snprintf(spec, sizeof(spec), vol, "s1");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0, none);
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 1, "0:");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 2, none);
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL), "b");
+    /* the plan takes the smallest PV that is large enough */
+    json_t *pod = mkpod("p", NULL, NULL, spec, NULL);
+    json_t *plan = k1s_sched_volume_plan(&cl.c, pod, 1);
+    char *got = json_dumps(plan, JSON_COMPACT);
+    assert_string_equal(got, "[{\"claim\":\"s1\",\"pv\":\"pv-b\"}]");
+    free(got);
+    json_decref(plan);
+    assert_null(k1s_sched_volume_plan(&cl.c, pod, 0));
+    json_decref(pod);
+    /* two claims need two PVs: b has two */
+    snprintf(spec, sizeof(spec), vol2, "s1", "s2");
+    pod = mkpod("p", NULL, NULL, spec, NULL);
+    plan = k1s_sched_volume_plan(&cl.c, pod, 1);
+    got = json_dumps(plan, JSON_COMPACT);
+    assert_string_equal(got, "[{\"claim\":\"s1\",\"pv\":\"pv-b\"},{\"claim\":\"s2\","
+                             "\"pv\":\"pv-b-big\"}]");
+    free(got);
+    json_decref(plan);
+    json_decref(pod);
+    /* too big for every PV, and the class cannot provision */
+    snprintf(spec, sizeof(spec), vol, "big");
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL),
+                    "0/3 nodes are available: 3 node(s) didn't find available persistent volumes "
+                    "to bind. preemption: 0/3 nodes are available: 3 Preemption is not helpful "
+                    "for scheduling..");
+    /* provisioning: where the class's allowedTopologies admit the node */
+    snprintf(spec, sizeof(spec), vol, "d");
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 0, none);
+    expect_filter(&cl, mkpod("p", NULL, NULL, spec, NULL), 1, "0:");
+    pod = mkpod("p", NULL, NULL, spec, NULL);
+    plan = k1s_sched_volume_plan(&cl.c, pod, 2);
+    got = json_dumps(plan, JSON_COMPACT);
+    assert_string_equal(got, "[{\"claim\":\"d\",\"pv\":null}]");
+    free(got);
+    json_decref(plan);
+    json_decref(pod);
+    /* a claim with a selected node already fits that node only */
+    snprintf(spec, sizeof(spec), vol, "sel");
+    expect_schedule(&cl, mkpod("p", NULL, NULL, spec, NULL), "c");
     json_decref(objs);
     cl_free(&cl);
 }
@@ -1037,6 +1156,148 @@ static void test_random_consistency(void **state)
     }
 }
 
+/* Nominated pods hold their room for pods of lower or equal priority; a nominated pod is tried
+ * on its node first; victims still terminating by preemption make the preemptor wait. */
+static void test_nominated(void **state)
+{
+    cluster_t cl;
+    cl_init(&cl);
+    k1s_sched_node_t *a = cl_add(&cl, mknode("a", "2", "8Gi", 110, NULL, NULL));
+    cl_add(&cl, mknode("b", "2", "8Gi", 110, NULL, NULL));
+    bind(a, mkpod("a-1", "1", NULL, NULL, NULL));
+    /* a pod of priority 100 nominated to a with 1 cpu */
+    json_t *nom = mkpod("nom", "1", NULL, "'priority':100", NULL);
+    json_object_set_new(nom, "status", J("{'nominatedNodeName':'a'}"));
+    k1s_sched_nominated_t n1 = {"a", nom};
+    cl.c.nominated = &n1;
+    cl.c.n_nominated = 1;
+    /* lower or equal priority: a is full with the nomination, b is taken */
+    char *m =
+        schedule(&cl, mkpod("lo", "1", NULL,
+                            "'priority':100,'nodeSelector':{'kubernetes.io/hostname':'a'}", NULL));
+    assert_true(k1s_str_has_prefix(m, "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) "
+                                      "didn't match Pod's node affinity/selector."));
+    free(m);
+    /* higher priority ignores the nomination: a fits beside a-1; b (empty) scores higher */
+    json_t *hi = mkpod("hi", "1", NULL,
+                       "'priority':1000,'nodeSelector':{'kubernetes.io/hostname':"
+                       "'a'}",
+                       NULL);
+    expect_schedule(&cl, hi, "a");
+    /* the nominated pod itself is not held against itself, and goes to its node first even
+     * though b would score higher */
+    k1s_sched_result_t r;
+    k1s_sched_schedule(&cl.c, nom, &r);
+    assert_true(r.scheduled);
+    assert_string_equal(cl.nodes[r.node]->name, "a");
+    k1s_sched_result_free(&r);
+    /* the nodes are the originals again */
+    assert_ptr_equal(cl.nodes[0], a);
+    assert_int_equal(k1s_sched_node_pod_count(a), 1);
+    cl.c.nominated = NULL;
+    cl.c.n_nominated = 0;
+    json_decref(nom);
+    cl_free(&cl);
+
+    /* victims of an earlier preemption still terminating: no new preemption, nomination kept */
+    cl_init(&cl);
+    a = cl_add(&cl, mknode("a", "1", "8Gi", 110, NULL, NULL));
+    bind(a,
+         mkpod("victim", "1", NULL, "'priority':1", "'deletionTimestamp':'2026-01-01T00:00:00Z'"));
+    json_object_set_new(a->pods[0].pod, "status",
+                        J("{'conditions':[{'type':'DisruptionTarget','status':'True',"
+                          "'reason':'PreemptionByScheduler'}]}"));
+    json_t *pre = mkpod("pre", "1", NULL, "'priority':10", NULL);
+    json_object_set_new(pre, "status", J("{'nominatedNodeName':'a'}"));
+    k1s_sched_schedule(&cl.c, pre, &r);
+    assert_false(r.scheduled);
+    assert_false(r.nominated);
+    assert_false(r.clear_nomination);
+    assert_string_equal(r.message, "0/1 nodes are available: 1 Insufficient cpu. preemption: not "
+                                   "eligible due to a terminating pod on the nominated node..");
+    k1s_sched_result_free(&r);
+    /* without the nomination it may preempt (the terminating pod is still a victim) */
+    json_object_del(pre, "status");
+    k1s_sched_schedule(&cl.c, pre, &r);
+    assert_true(r.nominated);
+    k1s_sched_result_free(&r);
+    /* nothing to preempt: the nomination is to be cleared */
+    json_t *low = mkpod("low", "1", NULL, "'priority':0", NULL);
+    json_object_set_new(low, "status", J("{'nominatedNodeName':'a'}"));
+    k1s_sched_schedule(&cl.c, low, &r);
+    assert_false(r.nominated);
+    assert_true(r.clear_nomination);
+    k1s_sched_result_free(&r);
+    json_decref(low);
+    json_decref(pre);
+    cl_free(&cl);
+}
+
+static const char *victim0(const k1s_sched_result_t *r)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_array_get(r->victims, 0), "metadata"), "name"));
+}
+
+/* Preemption avoids evicting pods a PodDisruptionBudget protects. */
+static void test_preemption_pdb(void **state)
+{
+    cluster_t cl;
+    cl_init(&cl);
+    k1s_sched_node_t *a = cl_add(&cl, mknode("a", "2", "8Gi", 110, NULL, NULL));
+    bind(a, mkpod("db", "1", NULL, "'priority':1", "'labels':{'app':'db'}"));
+    bind(a, mkpod("web", "1", NULL, "'priority':2", "'labels':{'app':'web'}"));
+    json_t *pod = mkpod("p", "1", NULL, "'priority':100", NULL);
+    k1s_sched_result_t r;
+    /* without a PDB the least important pod goes */
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated);
+    assert_string_equal(victim0(&r), "db");
+    k1s_sched_result_free(&r);
+    /* with db protected (no disruption allowed) web goes instead */
+    json_t *pdb = J("{'metadata':{'name':'db','namespace':'default'},'spec':{'selector':"
+                    "{'matchLabels':{'app':'db'}}},'status':{'disruptionsAllowed':0}}");
+    const json_t *pdbs[] = {pdb};
+    cl.c.pdbs = pdbs;
+    cl.c.n_pdbs = 1;
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated);
+    assert_int_equal(json_array_size(r.victims), 1);
+    assert_string_equal(victim0(&r), "web");
+    k1s_sched_result_free(&r);
+    /* a node where the eviction violates the PDB loses to one where it does not, even with a
+     * more important victim there */
+    k1s_sched_node_t *b = cl_add(&cl, mknode("b", "1", "8Gi", 110, NULL, NULL));
+    bind(b, mkpod("db2", "1", NULL, "'priority':1", "'labels':{'app':'db'}"));
+    k1s_sched_node_t *c = cl_add(&cl, mknode("c", "1", "8Gi", 110, NULL, NULL));
+    bind(c, mkpod("batch", "1", NULL, "'priority':50", "'labels':{'app':'batch'}"));
+    json_decref(pod);
+    pod =
+        mkpod("p", "1", NULL, "'priority':100,'nodeSelector':{'kubernetes.io/hostname':'b'}", NULL);
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated); /* b is the only choice: the PDB does not forbid, it discourages */
+    assert_string_equal(victim0(&r), "db2");
+    k1s_sched_result_free(&r);
+    json_decref(pod);
+    pod = mkpod("p", "1", NULL,
+                "'priority':100,'affinity':{'nodeAffinity':{'requiredDuringSchedulingIgnored"
+                "DuringExecution':{'nodeSelectorTerms':[{'matchExpressions':[{'key':"
+                "'kubernetes.io/hostname','operator':'In','values':['b','c']}]}]}}}",
+                NULL);
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_true(r.nominated);
+    assert_string_equal(cl.nodes[r.nominated_node]->name, "c");
+    k1s_sched_result_free(&r);
+    cl.c.pdbs = NULL;
+    cl.c.n_pdbs = 0;
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_string_equal(cl.nodes[r.nominated_node]->name, "b");
+    k1s_sched_result_free(&r);
+    json_decref(pod);
+    json_decref(pdb);
+    cl_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1048,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_filter_ports),
         cmocka_unit_test(test_filter_inter_pod),
         cmocka_unit_test(test_filter_volumes),
+        cmocka_unit_test(test_volume_binding),
         cmocka_unit_test(test_filter_spread),
         cmocka_unit_test(test_score_resources),
         cmocka_unit_test(test_score_node_affinity_and_taints),
@@ -1056,6 +1318,8 @@ int main(void)
         cmocka_unit_test(test_score_spread),
         cmocka_unit_test(test_message),
         cmocka_unit_test(test_preemption),
+        cmocka_unit_test(test_nominated),
+        cmocka_unit_test(test_preemption_pdb),
         cmocka_unit_test(test_pick_and_ties),
         cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_random_consistency),
