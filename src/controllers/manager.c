@@ -73,12 +73,70 @@ static k1s_client_t *new_client(k1s_ctrl_manager_t *m, const char *user, const c
     return c;
 }
 
+static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
+
+static void drop_keys(json_t *o, const char *const *keys)
+{
+    for (int i = 0; keys[i]; i++)
+        json_object_del(o, keys[i]);
+}
+
+/*
+ * What the controllers' shared pod cache leaves out: the parts of a pod's
+ * spec that only the kubelet reads (how to run each container, volumes
+ * other than claims). No controller reads them, none writes a cached pod's
+ * spec back (status updates keep the stored spec), and they are most of a
+ * pod's size: with them a cached pod takes about 20 KB. The status stays
+ * whole, as controllers write it back.
+ */
+static void trim_pod(json_t *pod)
+{
+    static const char *const run[] = {"command",
+                                      "args",
+                                      "env",
+                                      "envFrom",
+                                      "volumeMounts",
+                                      "volumeDevices",
+                                      "livenessProbe",
+                                      "readinessProbe",
+                                      "startupProbe",
+                                      "lifecycle",
+                                      "securityContext",
+                                      "terminationMessagePath",
+                                      "terminationMessagePolicy",
+                                      "imagePullPolicy",
+                                      "workingDir",
+                                      "stdin",
+                                      "stdinOnce",
+                                      "tty",
+                                      "resizePolicy",
+                                      NULL};
+    json_t *spec = json_object_get(pod, "spec");
+    static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};
+    size_t i;
+    json_t *c;
+    for (size_t l = 0; l < K1S_ARRAY_SIZE(lists); l++) {
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            drop_keys(c, run);
+        }
+    }
+    /* claims (persistentVolumeClaim, ephemeral) are what controllers look for */
+    json_t *vols = json_object_get(spec, "volumes");
+    for (i = json_array_size(vols); i-- > 0;) {
+        json_t *v = json_array_get(vols, i);
+        if (!json_object_get(v, "persistentVolumeClaim") && !json_object_get(v, "ephemeral"))
+            json_array_remove(vols, i);
+    }
+}
+
 static void started_leading(void *arg)
 {
     k1s_ctrl_manager_t *m = arg;
     static const char *const cm_groups[] = {"system:authenticated", NULL};
     m->inf_client = new_client(m, "system:kube-controller-manager", cm_groups, "shared-informers");
     m->factory = k1s_informer_factory_new(m->inf_client);
+    k1s_informer_set_transform(k1s_informer_factory_get(m->factory, &pods_gvr), trim_pod);
     size_t n = 0;
     while (k1s_controllers[n])
         n++;
