@@ -28,7 +28,7 @@
 #include "controllers/history.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "scheduler/sched-int.h"
+#include "scheduler/sched.h"
 #include "scheduler/sched.h"
 
 #define REVISION_LABEL "controller-revision-hash"

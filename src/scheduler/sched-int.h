@@ -138,11 +138,8 @@ const char *k1s_sched_node_label(const k1s_sched_node_t *n, const char *key);
 bool k1s_sched_node_selector_terms_match(const json_t *terms, const k1s_sched_node_t *n);
 /* True if the node matches one NodeSelectorTerm. */
 bool k1s_sched_node_selector_term_match(const json_t *term, const k1s_sched_node_t *n);
-/* True if pod's nodeSelector and required node affinity allow node. */
-bool k1s_sched_pod_matches_node_affinity(const json_t *pod, const k1s_sched_node_t *n);
 /* True if toleration tolerates taint (v1helper.ToleratesTaint). */
 bool k1s_sched_tolerates(const json_t *toleration, const json_t *taint);
-bool k1s_sched_tolerations_tolerate(const json_t *tolerations, const json_t *taint);
 /* Parses an array of PodAffinityTerm (weighted when weighted is true); sign 1 or -1. */
 k1s_sched_term_t *k1s_sched_terms_parse(const k1s_sched_cluster_t *c, const json_t *arr,
                                         bool weighted, int sign, size_t *n);

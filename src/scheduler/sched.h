@@ -57,6 +57,12 @@ int k1s_sched_node_remove_pod(k1s_sched_node_t *n, const char *ns, const char *n
 const char *k1s_sched_node_name(const k1s_sched_node_t *n);
 const json_t *k1s_sched_node_obj(const k1s_sched_node_t *n);
 size_t k1s_sched_node_pod_count(const k1s_sched_node_t *n);
+/* True if pod's nodeSelector and required node affinity allow node (also used by the
+ * DaemonSet controller to decide which nodes want a daemon pod). */
+bool k1s_sched_pod_matches_node_affinity(const json_t *pod, const k1s_sched_node_t *n);
+/* True if one of tolerations (a v1 Toleration array) tolerates taint. */
+bool k1s_sched_tolerations_tolerate(const json_t *tolerations, const json_t *taint);
+
 /* Sum of the requests of the pods on the node (what `kubectl describe node` shows). */
 k1s_sched_res_t k1s_sched_node_requested(const k1s_sched_node_t *n);
 
