@@ -201,18 +201,20 @@ def test_partitioned_rolling_update_history_undo(server, ns, nodes):
     time.sleep(1)
     assert images()["db-1"] == "busybox:1.36"
 
-    # partition 0: the rest go, highest first
+    # partition 0: the rest go, highest first. The order is read afterwards from a watch that
+    # replays the pod deletions since the patch (polling can miss a pod that is replaced fast).
+    st, body = server.json("GET", "/api/v1/namespaces/%s/pods?labelSelector=app%%3Ddb" % ns)
+    rv = body["metadata"]["resourceVersion"]
     server.kubectl("-n", ns, "patch", "statefulset/db", "-p",
                    '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}')
-    order = ["db-2"]  # already updated
-
-    def rolled():
-        for n, im in images().items():
-            if im == "busybox:1.37" and n not in order:
-                order.append(n)
-        return len(order) == 3
-    wait_for(rolled, what="all updated")
-    assert order[1:] == ["db-1", "db-0"], order
+    wait_for(lambda: set(images().values()) == {"busybox:1.37"}, what="all updated")
+    st, _, data = server.request(
+        "GET", "/api/v1/namespaces/%s/pods?watch=1&labelSelector=app%%3Ddb&resourceVersion=%s"
+        "&timeoutSeconds=1" % (ns, rv))
+    assert st == 200
+    deleted = [ev["object"]["metadata"]["name"]
+               for ev in map(json.loads, data.decode().splitlines()) if ev["type"] == "DELETED"]
+    assert deleted == ["db-1", "db-0"], deleted
     wait_for(lambda: status().get("currentRevision") == rev2 and
              status().get("currentReplicas") == 3 and status().get("readyReplicas") == 3,
              what="rollout finished")
