@@ -1,13 +1,18 @@
 /*
  * Shared informers; see informer.h. The cache is a string map from
- * "namespace/name" to the object (one reference); each index is a map
- * from index value to the set of cache keys that have it. One timer drives
- * retries: the next list (after a failure, with back-off from 1 s doubling
- * to 30 s) or the next watch.
+ * "namespace/name" to an entry: the object as compact JSON bytes, the
+ * object's index values, and, while the object is in use, its parsed tree.
+ * Each index is a map from index value to the set of cache keys that have
+ * it. One timer drives retries: the next list (after a failure, with
+ * back-off from 1 s doubling to 30 s) or the next watch. Another, armed
+ * only while trees are held, drops the trees nobody asked for during a
+ * whole sweep period, so an idle cache costs its bytes (about a tenth of
+ * the trees) and no CPU.
  */
 #include "client/informer.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +20,24 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
-#define LIST_PAGE 500
+#define LIST_PAGE 100
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+#define SWEEP_MS_DEFAULT 10000
+/* a tree takes about this many times its JSON bytes (jansson's per-value overhead) */
+#define TREE_BYTES_FACTOR 9
+/* release freed memory to the system once a sweep has dropped this much */
+#define TRIM_BYTES (1u << 20)
+
+/* One cached object. */
+typedef struct entry {
+    char *bytes; /* compact JSON of the object as cached (after trim) */
+    size_t len;
+    json_t *tree; /* the parsed object while in use, else NULL */
+    unsigned gen; /* the sweep generation in which the tree was last used */
+    char **ivals; /* per indexer: its values, each NUL-terminated, then an empty string */
+    int nivals;
+} entry_t;
 
 typedef struct indexer {
     char *name;
@@ -31,7 +51,7 @@ struct k1s_informer {
     char *ns;
     char *kind; /* from the list, set on listed items that lack it */
     char *api_version;
-    k1s_strmap_t cache;
+    k1s_strmap_t cache; /* key -> entry_t * */
     indexer_t *idx;
     int nidx;
     k1s_informer_handlers_t *h;
@@ -39,12 +59,16 @@ struct k1s_informer {
     bool started, synced;
     char *rv;
     k1s_client_req_t *list_req, *watch_req;
-    json_t *listing; /* items of the list in progress */
+    k1s_strmap_t listing; /* the list in progress: key -> entry_t * without a tree */
     struct event *timer;
     bool timer_lists; /* the timer starts a list (else a watch) */
     unsigned backoff_ms;
     int nlists;
     k1s_informer_transform_fn transform;
+    struct event *sweep;
+    unsigned sweep_ms;
+    unsigned gen;  /* the current sweep generation */
+    size_t ntrees; /* entries holding a tree */
 };
 
 /* ---- indexers ---- */
@@ -80,31 +104,45 @@ int k1s_index_by_node_name(json_t *obj, const char **out)
     return 1;
 }
 
-static void index_add(indexer_t *ix, const char *key, json_t *obj)
+/* ix's values for obj, as "v1\0v2\0\0" (a new string). */
+static char *index_values(const indexer_t *ix, json_t *obj)
 {
     const char *vals[K1S_INDEX_MAX_VALUES];
     int n = ix->fn(obj, vals);
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(vals[i]) + 1;
+    char *out = k1s_xmalloc(len), *p = out;
     for (int i = 0; i < n; i++) {
-        k1s_strmap_t *set = k1s_strmap_get(&ix->map, vals[i]);
+        size_t l = strlen(vals[i]) + 1;
+        memcpy(p, vals[i], l);
+        p += l;
+    }
+    *p = 0;
+    return out;
+}
+
+static void index_add(indexer_t *ix, const char *key, const char *vals)
+{
+    for (const char *v = vals; *v; v += strlen(v) + 1) {
+        k1s_strmap_t *set = k1s_strmap_get(&ix->map, v);
         if (!set) {
             set = k1s_xcalloc(1, sizeof(*set));
-            k1s_strmap_set(&ix->map, vals[i], set);
+            k1s_strmap_set(&ix->map, v, set);
         }
         k1s_strmap_set(set, key, NULL);
     }
 }
 
-static void index_del(indexer_t *ix, const char *key, json_t *obj)
+static void index_del(indexer_t *ix, const char *key, const char *vals)
 {
-    const char *vals[K1S_INDEX_MAX_VALUES];
-    int n = ix->fn(obj, vals);
-    for (int i = 0; i < n; i++) {
-        k1s_strmap_t *set = k1s_strmap_get(&ix->map, vals[i]);
+    for (const char *v = vals; *v; v += strlen(v) + 1) {
+        k1s_strmap_t *set = k1s_strmap_get(&ix->map, v);
         if (!set)
             continue;
         k1s_strmap_del(set, key);
         if (!k1s_strmap_len(set)) {
-            k1s_strmap_del(&ix->map, vals[i]);
+            k1s_strmap_del(&ix->map, v);
             k1s_strmap_free(set);
             free(set);
         }
@@ -135,26 +173,145 @@ static char *key_of(json_t *obj)
     return ns && *ns ? k1s_xasprintf("%s/%s", ns, name) : k1s_xstrdup(name);
 }
 
-/* Puts obj (reference taken) under key; returns the previous object (owned) or NULL. */
-static json_t *cache_put(k1s_informer_t *inf, const char *key, json_t *obj)
+/* ---- entries ---- */
+
+static void sweep_arm(k1s_informer_t *inf)
 {
-    json_t *old = k1s_strmap_set(&inf->cache, key, json_incref(obj));
+    if (!evtimer_pending(inf->sweep, NULL)) {
+        struct timeval tv = {inf->sweep_ms / 1000, (suseconds_t)(inf->sweep_ms % 1000) * 1000};
+        evtimer_add(inf->sweep, &tv);
+    }
+}
+
+/* Makes tree (reference taken) the entry's tree, used now. */
+static void entry_hold(k1s_informer_t *inf, entry_t *e, json_t *tree)
+{
+    if (!e->tree) {
+        inf->ntrees++;
+        sweep_arm(inf);
+    }
+    e->tree = tree;
+    e->gen = inf->gen;
+}
+
+/* The entry's object parsed from its bytes (a new tree). */
+static json_t *entry_parse(const k1s_informer_t *inf, const entry_t *e)
+{
+    json_error_t err;
+    json_t *t = json_loadb(e->bytes, e->len, 0, &err);
+    if (!t) {
+        /* the bytes are our own json_dumps output: only memory can be missing */
+        fprintf(stderr, "k1s: informer %s: cannot parse a cached object: %s\n", inf->res.resource,
+                err.text);
+        abort();
+    }
+    return t;
+}
+
+/* The entry's object as a tree (borrowed), parsed from its bytes unless held. */
+static json_t *entry_tree(k1s_informer_t *inf, entry_t *e)
+{
+    if (e->tree) {
+        e->gen = inf->gen;
+        return e->tree;
+    }
+    json_t *t = entry_parse(inf, e);
+    entry_hold(inf, e, t);
+    return t;
+}
+
+static void entry_drop_tree(k1s_informer_t *inf, entry_t *e)
+{
+    if (e->tree) {
+        json_decref(e->tree);
+        e->tree = NULL;
+        inf->ntrees--;
+    }
+}
+
+/* A new entry for obj (reference taken, kept as the entry's tree). */
+static entry_t *entry_new(k1s_informer_t *inf, json_t *obj)
+{
+    entry_t *e = k1s_xcalloc(1, sizeof(*e));
+    e->bytes = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
+    k1s_assert(e->bytes);
+    e->len = strlen(e->bytes);
+    e->nivals = inf->nidx;
+    e->ivals = inf->nidx ? k1s_xcalloc((size_t)inf->nidx, sizeof(char *)) : NULL;
+    for (int i = 0; i < inf->nidx; i++)
+        e->ivals[i] = index_values(&inf->idx[i], obj);
+    entry_hold(inf, e, json_incref(obj));
+    return e;
+}
+
+static void entry_free(k1s_informer_t *inf, entry_t *e)
+{
+    if (!e)
+        return;
+    entry_drop_tree(inf, e);
+    for (int i = 0; i < e->nivals; i++)
+        free(e->ivals[i]);
+    free(e->ivals);
+    free(e->bytes);
+    free(e);
+}
+
+/* Drops the trees not used since the last sweep. */
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    k1s_informer_t *inf = arg;
+    size_t freed = 0;
+    void *v;
+    for (size_t it = 0; k1s_strmap_next(&inf->cache, &it, NULL, &v);) {
+        entry_t *e = v;
+        if (e->tree && e->gen != inf->gen) {
+            freed += e->len * TREE_BYTES_FACTOR;
+            entry_drop_tree(inf, e);
+        }
+    }
+    inf->gen++;
+    if (inf->ntrees)
+        sweep_arm(inf);
+    if (freed >= TRIM_BYTES)
+        k1s_release_free_memory();
+}
+
+/* ---- the cache ---- */
+
+/* Puts e under key; returns the previous entry (owned) or NULL. */
+static entry_t *cache_insert(k1s_informer_t *inf, const char *key, entry_t *e)
+{
+    entry_t *old = k1s_strmap_set(&inf->cache, key, e);
     for (int i = 0; i < inf->nidx; i++) {
         if (old)
-            index_del(&inf->idx[i], key, old);
-        index_add(&inf->idx[i], key, obj);
+            index_del(&inf->idx[i], key, old->ivals[i]);
+        index_add(&inf->idx[i], key, e->ivals[i]);
     }
     return old;
 }
 
-/* Removes key; returns the object (owned) or NULL. */
-static json_t *cache_del(k1s_informer_t *inf, const char *key)
+/* Puts obj (reference taken) under key; returns the previous entry (owned) or NULL. */
+static entry_t *cache_put(k1s_informer_t *inf, const char *key, json_t *obj)
 {
-    json_t *old = k1s_strmap_del(&inf->cache, key);
+    return cache_insert(inf, key, entry_new(inf, obj));
+}
+
+/* Removes key; returns its entry (owned) or NULL. */
+static entry_t *cache_del(k1s_informer_t *inf, const char *key)
+{
+    entry_t *old = k1s_strmap_del(&inf->cache, key);
     if (old)
         for (int i = 0; i < inf->nidx; i++)
-            index_del(&inf->idx[i], key, old);
+            index_del(&inf->idx[i], key, old->ivals[i]);
     return old;
+}
+
+static bool wants_updates(const k1s_informer_t *inf)
+{
+    for (int i = 0; i < inf->nh; i++)
+        if (inf->h[i].on_update)
+            return true;
+    return false;
 }
 
 static const char *obj_rv(json_t *obj)
@@ -236,10 +393,18 @@ static void schedule_backoff(k1s_informer_t *inf, bool list)
     schedule(inf, list, ms);
 }
 
-/* The list is complete: the cache becomes its items, handlers hear the difference. */
-static void replace(k1s_informer_t *inf, json_t *items)
+static void listing_clear(k1s_informer_t *inf)
 {
-    k1s_strmap_t seen = K1S_STRMAP_INIT;
+    void *v;
+    for (size_t it = 0; k1s_strmap_next(&inf->listing, &it, NULL, &v);)
+        entry_free(inf, v);
+    k1s_strmap_free(&inf->listing);
+}
+
+/* Adds a page of listed items to the listing, as bytes: a list of many objects never holds them
+ * all as trees at once. */
+static void listing_add(k1s_informer_t *inf, json_t *items)
+{
     size_t i;
     json_t *obj;
     json_array_foreach(items, i, obj)
@@ -248,33 +413,56 @@ static void replace(k1s_informer_t *inf, json_t *items)
         if (!key)
             continue;
         trim(inf, obj);
-        k1s_strmap_set(&seen, key, NULL);
-        json_t *old = cache_put(inf, key, obj);
-        if (!old)
-            notify_add(inf, obj);
-        else if (!k1s_streq(obj_rv(old), obj_rv(obj)))
-            notify_update(inf, old, obj);
-        json_decref(old);
+        entry_t *e = entry_new(inf, obj);
+        entry_drop_tree(inf, e);
+        entry_free(inf, k1s_strmap_set(&inf->listing, key, e));
         free(key);
     }
+}
+
+/* The list is complete: the cache becomes its items, handlers hear the difference. Objects
+ * are parsed one at a time for the handlers and not kept as trees. */
+static void replace(k1s_informer_t *inf)
+{
+    const char *key;
+    void *v;
+    bool updates = wants_updates(inf);
+    for (size_t it = 0; k1s_strmap_next(&inf->listing, &it, &key, &v);) {
+        entry_t *e = v, *old = k1s_strmap_get(&inf->cache, key);
+        if (old && old->len == e->len && !memcmp(old->bytes, e->bytes, e->len)) {
+            entry_free(inf, e); /* unchanged */
+            continue;
+        }
+        json_t *old_tree = old && updates ? json_incref(entry_tree(inf, old)) : NULL;
+        json_t *obj = entry_parse(inf, e);
+        entry_free(inf, cache_insert(inf, key, e));
+        if (!old)
+            notify_add(inf, obj);
+        else if (old_tree)
+            notify_update(inf, old_tree, obj);
+        json_decref(obj);
+        json_decref(old_tree);
+    }
     /* what the list no longer has was deleted while we were away */
-    size_t n = k1s_strmap_len(&inf->cache) - k1s_strmap_len(&seen);
+    size_t n = k1s_strmap_len(&inf->cache) - k1s_strmap_len(&inf->listing);
     if (n) {
         char **gone = k1s_xcalloc(n, sizeof(char *));
         size_t ng = 0;
         const char *k;
         for (size_t it = 0; k1s_strmap_next(&inf->cache, &it, &k, NULL);)
-            if (!k1s_strmap_has(&seen, k) && ng < n)
+            if (!k1s_strmap_has(&inf->listing, k) && ng < n)
                 gone[ng++] = k1s_xstrdup(k);
         for (size_t j = 0; j < ng; j++) {
-            json_t *old = cache_del(inf, gone[j]);
-            notify_delete(inf, old);
-            json_decref(old);
+            entry_t *old = cache_del(inf, gone[j]);
+            json_t *t = json_incref(entry_tree(inf, old));
+            notify_delete(inf, t);
+            json_decref(t);
+            entry_free(inf, old);
             free(gone[j]);
         }
         free(gone);
     }
-    k1s_strmap_free(&seen);
+    k1s_strmap_free(&inf->listing); /* its entries are in the cache or freed */
 }
 
 static void list_page(k1s_informer_t *inf, const char *cont);
@@ -285,8 +473,7 @@ static void on_list(const k1s_client_result_t *res, void *arg)
     inf->list_req = NULL;
     if (res->status != 200 || !json_is_object(res->obj)) {
         k1s_debug("informer %s: list failed: %d %s", inf->res.resource, res->status, res->message);
-        json_decref(inf->listing);
-        inf->listing = NULL;
+        listing_clear(inf);
         schedule_backoff(inf, true);
         return;
     }
@@ -298,7 +485,7 @@ static void on_list(const k1s_client_result_t *res, void *arg)
             inf->api_version = k1s_xstrdup(av);
         }
     }
-    json_array_extend(inf->listing, json_object_get(res->obj, "items"));
+    listing_add(inf, json_object_get(res->obj, "items"));
     json_t *md = json_object_get(res->obj, "metadata");
     const char *cont = json_string_value(json_object_get(md, "continue"));
     if (cont && *cont) {
@@ -306,13 +493,10 @@ static void on_list(const k1s_client_result_t *res, void *arg)
         return;
     }
     set_rv(inf, json_string_value(json_object_get(md, "resourceVersion")));
-    json_t *items = inf->listing;
-    inf->listing = NULL;
     inf->synced = true;
     inf->nlists++;
     inf->backoff_ms = 0;
-    replace(inf, items);
-    json_decref(items);
+    replace(inf);
     start_watch(inf);
 }
 
@@ -328,8 +512,7 @@ static void start_list(k1s_informer_t *inf)
         k1s_client_cancel(inf->watch_req);
         inf->watch_req = NULL;
     }
-    json_decref(inf->listing);
-    inf->listing = json_array();
+    listing_clear(inf);
     list_page(inf, NULL);
 }
 
@@ -343,13 +526,18 @@ static void on_watch(k1s_watch_type_t type, json_t *obj, int status, void *arg)
         if (!key)
             return;
         trim(inf, obj);
-        json_t *old = cache_put(inf, key, obj);
+        json_t *old_tree = NULL;
+        entry_t *old = k1s_strmap_get(&inf->cache, key);
+        if (old && wants_updates(inf))
+            old_tree = json_incref(entry_tree(inf, old));
+        old = cache_put(inf, key, obj);
         set_rv(inf, obj_rv(obj));
-        if (old)
-            notify_update(inf, old, obj);
-        else
+        if (old_tree)
+            notify_update(inf, old_tree, obj);
+        else if (!old)
             notify_add(inf, obj);
-        json_decref(old);
+        json_decref(old_tree);
+        entry_free(inf, old);
         free(key);
         return;
     }
@@ -358,11 +546,11 @@ static void on_watch(k1s_watch_type_t type, json_t *obj, int status, void *arg)
         if (!key)
             return;
         trim(inf, obj);
-        json_t *old = cache_del(inf, key);
+        entry_t *old = cache_del(inf, key);
         set_rv(inf, obj_rv(obj));
         if (old)
             notify_delete(inf, obj);
-        json_decref(old);
+        entry_free(inf, old);
         free(key);
         return;
     }
@@ -412,6 +600,11 @@ k1s_informer_t *k1s_informer_new(k1s_client_t *client, const k1s_gvr_t *res, con
     inf->res.namespaced = res->namespaced;
     inf->ns = ns && *ns ? k1s_xstrdup(ns) : NULL;
     inf->timer = evtimer_new(k1s_client_base(client), timer_cb, inf);
+    inf->sweep = evtimer_new(k1s_client_base(client), sweep_cb, inf);
+    inf->sweep_ms = SWEEP_MS_DEFAULT;
+    const char *env = getenv("K1S_INFORMER_SWEEP_MS");
+    if (env && atoi(env) > 0)
+        inf->sweep_ms = (unsigned)atoi(env);
     return inf;
 }
 
@@ -422,16 +615,16 @@ void k1s_informer_free(k1s_informer_t *inf)
     k1s_client_cancel(inf->list_req);
     k1s_client_cancel(inf->watch_req);
     event_free(inf->timer);
-    const char *k;
+    event_free(inf->sweep);
     void *v;
-    for (size_t i = 0; k1s_strmap_next(&inf->cache, &i, &k, &v);)
-        json_decref(v);
+    for (size_t i = 0; k1s_strmap_next(&inf->cache, &i, NULL, &v);)
+        entry_free(inf, v);
     k1s_strmap_free(&inf->cache);
     for (int i = 0; i < inf->nidx; i++)
         indexer_free(&inf->idx[i]);
     free(inf->idx);
     free(inf->h);
-    json_decref(inf->listing);
+    listing_clear(inf);
     free((char *)inf->res.group);
     free((char *)inf->res.version);
     free((char *)inf->res.resource);
@@ -467,8 +660,13 @@ int k1s_informer_add_indexer(k1s_informer_t *inf, const char *name, k1s_index_fn
     ix->fn = fn;
     const char *k;
     void *v;
-    for (size_t i = 0; k1s_strmap_next(&inf->cache, &i, &k, &v);)
-        index_add(ix, k, v);
+    for (size_t i = 0; k1s_strmap_next(&inf->cache, &i, &k, &v);) {
+        entry_t *e = v;
+        e->ivals = k1s_xrealloc(e->ivals, (size_t)inf->nidx * sizeof(char *));
+        e->nivals = inf->nidx;
+        e->ivals[inf->nidx - 1] = index_values(ix, entry_tree(inf, e));
+        index_add(ix, k, e->ivals[inf->nidx - 1]);
+    }
     return 0;
 }
 
@@ -487,12 +685,16 @@ bool k1s_informer_has_synced(const k1s_informer_t *inf)
 
 json_t *k1s_informer_get(const k1s_informer_t *inf, const char *ns, const char *name)
 {
-    if (!ns || !*ns)
-        return k1s_strmap_get(&inf->cache, name);
-    char *key = k1s_xasprintf("%s/%s", ns, name);
-    json_t *o = k1s_strmap_get(&inf->cache, key);
-    free(key);
-    return o;
+    k1s_informer_t *mi = (k1s_informer_t *)inf; /* trees are parsed and held on demand */
+    entry_t *e;
+    if (!ns || !*ns) {
+        e = k1s_strmap_get(&inf->cache, name);
+    } else {
+        char *key = k1s_xasprintf("%s/%s", ns, name);
+        e = k1s_strmap_get(&inf->cache, key);
+        free(key);
+    }
+    return e ? entry_tree(mi, e) : NULL;
 }
 
 size_t k1s_informer_len(const k1s_informer_t *inf)
@@ -512,7 +714,7 @@ int k1s_informer_by_index(const k1s_informer_t *inf, const char *index, const ch
         size_t j = 0;
         const char *k;
         for (size_t it = 0; set && k1s_strmap_next(set, &it, &k, NULL);)
-            (*out)[j++] = k1s_strmap_get(&inf->cache, k);
+            (*out)[j++] = entry_tree((k1s_informer_t *)inf, k1s_strmap_get(&inf->cache, k));
         return (int)j;
     }
     return -ENOENT;
@@ -525,7 +727,7 @@ size_t k1s_informer_list(const k1s_informer_t *inf, json_t ***out)
     size_t j = 0;
     void *v;
     for (size_t it = 0; k1s_strmap_next(&inf->cache, &it, NULL, &v);)
-        (*out)[j++] = v;
+        (*out)[j++] = entry_tree((k1s_informer_t *)inf, v);
     return j;
 }
 

@@ -3,23 +3,27 @@
  * that resource, keeping a cache of its objects current and telling
  * registered handlers about adds, updates (old and new) and deletes.
  *
- * An informer lists (in pages of 500), then watches from the list's
+ * An informer lists (in pages of 100), then watches from the list's
  * resourceVersion with bookmarks. A watch that ends is resumed from the
  * last resourceVersion seen; a 410 Gone (the revision left the server's
  * history) or a failed list makes it list again (after a back-off on
  * errors), replacing the cache and telling handlers the difference.
  * has_synced turns true once the first list is in the cache.
  *
- * The cache holds objects as parsed JSON (jansson), without
- * metadata.managedFields (as kube-controller-manager's informers drop
- * them), keyed "namespace/name" (or "name"). Indexers map an object to
- * index values; lookups by index value return the matching objects.
- * by-namespace, by-owner-uid and by-node-name indexers are provided, others
- * can be added.
+ * The cache holds objects without metadata.managedFields (as
+ * kube-controller-manager's informers drop them), keyed "namespace/name"
+ * (or "name"), as compact JSON bytes. An object is parsed when it is
+ * looked up and its tree is kept while it is in use; trees not used for a
+ * sweep period (10 s; environment K1S_INFORMER_SWEEP_MS, for tests) are
+ * dropped, so an idle cache holds only bytes, about a ninth of what trees
+ * take. Indexers map an object to index values; lookups by index value
+ * return the matching objects. by-namespace, by-owner-uid and by-node-name
+ * indexers are provided, others can be added.
  *
  * Objects handed to handlers and returned by lookups are borrowed: they
- * stay valid until the cache changes (take a reference to keep one), and
- * must not be modified (copy with json_deep_copy to change one).
+ * stay valid until the callback that got them returns (take a reference
+ * to keep one longer), and must not be modified (copy with json_deep_copy
+ * to change one).
  */
 #ifndef K1S_CLIENT_INFORMER_H
 #define K1S_CLIENT_INFORMER_H

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -33,6 +36,13 @@ void *k1s_xcalloc(size_t n, size_t size)
     if (!p)
         oom(n * size);
     return p;
+}
+
+void k1s_release_free_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 void *k1s_xrealloc(void *p, size_t n)

@@ -23,6 +23,9 @@ void *k1s_xcalloc(size_t n, size_t size);
 void *k1s_xrealloc(void *p, size_t n);
 char *k1s_xstrdup(const char *s);
 char *k1s_xstrndup(const char *s, size_t n);
+/* Gives memory freed earlier back to the system, which glibc's malloc otherwise keeps for
+ * reuse: for after a large cache has shrunk. */
+void k1s_release_free_memory(void);
 /* Returns a newly allocated formatted string. */
 char *k1s_xasprintf(const char *fmt, ...) K1S_PRINTF(1, 2);
 char *k1s_xvasprintf(const char *fmt, va_list ap);

@@ -401,33 +401,75 @@ void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *src)
     account(n, pi, 1);
 }
 
-void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
+/* Sets dst[key] to src[key] (the same value, shared) if present. */
+static void share(json_t *dst, const json_t *src, const char *key)
 {
-    k1s_sched_pinfo_t *pi = new_slot(n);
-    const json_t *md = json_object_get(pod, "metadata");
-    pi->pod = json_incref(pod);
-    pi->ns = k1s_sched_pod_ns(pod);
-    pi->name = pod_name(pod);
-    pi->labels = json_object_get(md, "labels");
-    pi->owner_uid = NULL;
+    json_t *v = json_object_get(src, key);
+    if (v)
+        json_object_set(dst, key, v);
+}
+
+/* What the scheduler reads of a pod bound to a node, sharing the pod's values: names and
+ * labels, the controller's uid, priority, inter-pod affinity, host ports, start time and
+ * conditions (for preemption). A node keeps this instead of the pod, which informers drop when
+ * unused. */
+static json_t *bound_pod_view(const json_t *pod, bool host_ports)
+{
+    const json_t *md = json_object_get(pod, "metadata"), *sp = json_object_get(pod, "spec"),
+                 *st = json_object_get(pod, "status");
+    json_t *v = json_object(), *vmd = json_object(), *vsp = json_object(), *vst = json_object();
+    share(v, pod, "apiVersion");
+    share(v, pod, "kind");
+    static const char *const meta[] = {"name",   "namespace",        "uid", "resourceVersion",
+                                       "labels", "deletionTimestamp"};
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(meta); i++)
+        share(vmd, md, meta[i]);
     size_t i;
     const json_t *r;
     json_array_foreach(json_object_get(md, "ownerReferences"), i, r)
     {
         if (json_is_true(json_object_get(r, "controller"))) {
-            pi->owner_uid = json_string_value(json_object_get(r, "uid"));
+            json_t *ref = json_pack("{s:b}", "controller", 1);
+            share(ref, r, "uid");
+            json_object_set_new(vmd, "ownerReferences", json_pack("[o]", ref));
             break;
         }
     }
-    pi->priority = k1s_sched_pod_priority(pod);
-    pi->affinity = k1s_sched_pod_has_affinity(pod);
-    pi->terminating = json_object_get(md, "deletionTimestamp") != NULL;
-    pi->req = pod_requests(pod, false);
-    pi->nonzero = pod_requests(pod, true);
-    pi->scalars = k1s_sched_pod_scalars(pod);
+    share(vsp, sp, "nodeName");
+    share(vsp, sp, "priority");
+    share(vsp, sp, "affinity");
+    if (host_ports) {
+        share(vsp, sp, "containers");
+        share(vsp, sp, "initContainers");
+    }
+    share(vst, st, "startTime");
+    share(vst, st, "conditions");
+    json_object_set_new(v, "metadata", vmd);
+    json_object_set_new(v, "spec", vsp);
+    json_object_set_new(v, "status", vst);
+    return v;
+}
+
+void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
+{
+    k1s_sched_pinfo_t *pi = new_slot(n);
     k1s_sched_port_t *ports;
     pi->host_ports = k1s_sched_pod_ports(pod, &ports) > 0;
     free(ports);
+    pi->req = pod_requests(pod, false);
+    pi->nonzero = pod_requests(pod, true);
+    pi->scalars = k1s_sched_pod_scalars(pod);
+    pi->pod = bound_pod_view(pod, pi->host_ports);
+    pod = pi->pod;
+    const json_t *md = json_object_get(pod, "metadata");
+    pi->ns = k1s_sched_pod_ns(pod);
+    pi->name = pod_name(pod);
+    pi->labels = json_object_get(md, "labels");
+    pi->owner_uid = json_string_value(
+        json_object_get(json_array_get(json_object_get(md, "ownerReferences"), 0), "uid"));
+    pi->priority = k1s_sched_pod_priority(pod);
+    pi->affinity = k1s_sched_pod_has_affinity(pod);
+    pi->terminating = json_object_get(md, "deletionTimestamp") != NULL;
     account(n, pi, 1);
 }
 

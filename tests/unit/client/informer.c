@@ -2,8 +2,9 @@
  * Unit tests for src/client/informer.c's cache and indexers (the .c is
  * included to reach the cache functions): the namespace, owner-uid and
  * node-name indexers, a custom indexer, index upkeep on update and delete,
- * an indexer added after objects are cached, and the relist replace that
- * reports adds, updates and deletes to handlers.
+ * an indexer added after objects are cached, the relist replace that
+ * reports adds, updates and deletes to handlers, and the sweep that drops
+ * unused trees (objects are parsed again from their bytes when asked for).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,7 +43,7 @@ static void put(k1s_informer_t *inf, json_t *o)
 {
     char *key = key_of(o);
     trim(inf, o);
-    json_decref(cache_put(inf, key, o));
+    entry_free(inf, cache_put(inf, key, o));
     json_decref(o);
     free(key);
 }
@@ -109,7 +110,7 @@ static void test_indexers(void **state)
     assert_int_equal(count(inf, "namespace", "a"), 2);
 
     /* a delete leaves every index */
-    json_decref(cache_del(inf, "a/p1"));
+    entry_free(inf, cache_del(inf, "a/p1"));
     assert_int_equal(count(inf, "namespace", "a"), 1);
     assert_int_equal(count(inf, "owner", "u1"), 0);
     assert_int_equal(count(inf, "node", "n1"), 2);
@@ -125,6 +126,33 @@ static void test_indexers(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(objs[0], "metadata"), "name")), "p4");
     free(objs);
+
+    /* the sweep keeps trees used since the last sweep, drops the others */
+    assert_int_equal(inf->ntrees, 4);
+    sweep_cb(-1, 0, inf);
+    assert_int_equal(inf->ntrees, 4);
+    assert_non_null(k1s_informer_get(inf, "b", "p4"));
+    sweep_cb(-1, 0, inf);
+    assert_int_equal(inf->ntrees, 1);
+    sweep_cb(-1, 0, inf);
+    assert_int_equal(inf->ntrees, 0);
+    /* a dropped object comes back from its bytes, as it was cached, index values intact */
+    g = k1s_informer_get(inf, "a", "p2");
+    assert_non_null(g);
+    assert_string_equal(obj_rv(g), "5");
+    assert_null(json_object_get(json_object_get(g, "metadata"), "managedFields"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(g, "spec"), "nodeName")),
+                        "n1");
+    assert_int_equal(inf->ntrees, 1);
+    assert_int_equal(count(inf, "owner", "u2"), 2);
+    assert_int_equal(inf->ntrees, 2);
+    /* a tree somebody still holds outlives the sweep */
+    json_t *held = json_incref(k1s_informer_get(inf, "b", "p1"));
+    sweep_cb(-1, 0, inf);
+    sweep_cb(-1, 0, inf);
+    assert_int_equal(inf->ntrees, 0);
+    assert_string_equal(obj_rv(held), "3");
+    json_decref(held);
 
     k1s_informer_free(inf);
     k1s_client_free(c);
@@ -172,8 +200,12 @@ static void test_replace(void **state)
     json_array_append_new(items, pod("a", "keep", "1", "n1", NULL));
     json_array_append_new(items, pod("a", "changed", "7", "n2", NULL));
     json_array_append_new(items, pod("a", "new", "8", "n2", NULL));
-    replace(inf, items);
+    listing_add(inf, items);
     json_decref(items);
+    replace(inf);
+    /* listed objects are kept as bytes only */
+    assert_null(((entry_t *)k1s_strmap_get(&inf->cache, "a/new"))->tree);
+    assert_null(((entry_t *)k1s_strmap_get(&inf->cache, "a/changed"))->tree);
     assert_int_equal(s.adds, 1);
     assert_int_equal(s.updates, 1);
     assert_int_equal(s.deletes, 1);
