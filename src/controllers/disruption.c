@@ -34,6 +34,7 @@
 #include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
+#include "lib/conditions.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -431,24 +432,8 @@ static void now_str(char out[32])
 static void set_condition(json_t *st, bool allowed, const char *reason, const char *message,
                           int64_t observed)
 {
-    json_t *conds = json_object_get(st, "conditions");
-    if (!json_is_array(conds)) {
-        conds = json_array();
-        json_object_set_new(st, "conditions", conds);
-    }
-    json_t *c = NULL, *x;
-    size_t i;
-    json_array_foreach(conds, i, x)
-    {
-        if (!strcmp(k1s_ctrl_str(x, "type"), "DisruptionAllowed"))
-            c = x;
-    }
+    json_t *c = k1s_cond_ensure(st, "DisruptionAllowed");
     const char *status = allowed ? "True" : "False";
-    if (!c) {
-        c = json_object();
-        json_object_set_new(c, "type", json_string("DisruptionAllowed"));
-        json_array_append_new(conds, c);
-    }
     if (strcmp(k1s_ctrl_str(c, "status"), status) || !json_object_get(c, "lastTransitionTime")) {
         char ts[32];
         now_str(ts);
