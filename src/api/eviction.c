@@ -25,10 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/apiserver-int.h"
 #include "api/selector.h"
+#include "lib/conditions.h"
 #include "lib/log.h"
 
 /* kube-apiserver's MaxDisruptedPodSize */
@@ -42,15 +42,8 @@ static const char *str_at(const json_t *o, const char *k)
 
 static bool pod_ready(const json_t *pod)
 {
-    json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c)
-    {
-        if (!strcmp(str_at(c, "type"), "Ready"))
-            return !strcmp(str_at(c, "status"), "True");
-    }
-    return false;
+    const json_t *c = k1s_cond_get(json_object_get(pod, "status"), "Ready");
+    return !strcmp(str_at(c, "status"), "True");
 }
 
 /* canIgnorePDB: terminal, pending and terminating pods are deleted without a budget check. */
@@ -124,34 +117,16 @@ static void add_disruption_condition(k1s_api_req_t *r, json_t *opts)
         st = json_object();
         json_object_set_new(pod, "status", st);
     }
-    json_t *conds = json_object_get(st, "conditions");
-    if (!json_is_array(conds)) {
-        conds = json_array();
-        json_object_set_new(st, "conditions", conds);
-    }
-    json_t *c = NULL, *x;
-    size_t i;
-    json_array_foreach(conds, i, x)
-    {
-        if (!strcmp(str_at(x, "type"), "DisruptionTarget"))
-            c = x;
-    }
+    json_t *c = k1s_cond_get(st, "DisruptionTarget");
     if (c && !strcmp(str_at(c, "status"), "True") &&
         !strcmp(str_at(c, "reason"), "EvictionByEvictionAPI")) {
         json_decref(pod);
         free(key);
         return;
     }
-    if (!c) {
-        c = json_object();
-        json_array_append_new(conds, c);
-    }
+    c = k1s_cond_ensure(st, "DisruptionTarget");
     char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(c, "type", json_string("DisruptionTarget"));
+    k1s_time_rfc3339(ts);
     json_object_set_new(c, "status", json_string("True"));
     json_object_set_new(c, "lastProbeTime", json_null());
     json_object_set_new(c, "lastTransitionTime", json_string(ts));
@@ -367,27 +342,9 @@ void k1s_eviction_handle(k1s_api_req_t *r)
         json_object_set_new(st, "disruptionsAllowed", json_integer(allowed));
         if (allowed == 0) {
             /* UpdateDisruptionAllowedCondition */
-            json_t *conds = json_object_get(st, "conditions");
-            if (!json_is_array(conds)) {
-                conds = json_array();
-                json_object_set_new(st, "conditions", conds);
-            }
-            json_t *c = NULL, *x;
-            size_t i;
-            json_array_foreach(conds, i, x)
-            {
-                if (!strcmp(str_at(x, "type"), "DisruptionAllowed"))
-                    c = x;
-            }
+            json_t *c = k1s_cond_ensure(st, "DisruptionAllowed");
             char ts[32];
-            time_t t = time(NULL);
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            if (!c) {
-                c = json_object();
-                json_array_append_new(conds, c);
-            }
+            k1s_time_rfc3339(ts);
             if (strcmp(str_at(c, "status"), "False"))
                 json_object_set_new(c, "lastTransitionTime", json_string(ts));
             json_object_set_new(c, "type", json_string("DisruptionAllowed"));
@@ -401,10 +358,7 @@ void k1s_eviction_handle(k1s_api_req_t *r)
             json_object_set_new(st, "disruptedPods", disrupted);
         }
         char ts[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        k1s_time_rfc3339(ts);
         json_object_set_new(disrupted, r->name, json_string(ts));
         char rv[32];
         snprintf(rv, sizeof(rv), "%" PRId64, k1s_store_next_rev(api->store));

@@ -27,6 +27,7 @@
 
 #include "client/client.h"
 #include "client/informer.h"
+#include "client/workqueue.h"
 #include "controllers/events.h"
 
 /* Tunables, with kube-controller-manager's flag names and defaults. */
@@ -80,10 +81,47 @@ void k1s_ctrl_index_namespace(k1s_informer_t *inf);
 void k1s_ctrl_index_owner(k1s_informer_t *inf);
 void k1s_ctrl_index_node(k1s_informer_t *inf);
 
+/* Adds obj's key to q. */
+void k1s_ctrl_enqueue(k1s_workqueue_t *q, const json_t *obj);
+/*
+ * Informer handlers whose arg is the controller's work queue: they queue
+ * the object's key (the new object's on update). k1s_ctrl_enqueue_obj
+ * serves as both add and delete handler.
+ */
+void k1s_ctrl_enqueue_obj(json_t *obj, void *queue);
+void k1s_ctrl_enqueue_new(json_t *old_obj, json_t *new_obj, void *queue);
+/* Adds those handlers to inf: every object added, updated or deleted has its key queued on q. */
+void k1s_ctrl_watch_keys(k1s_informer_t *inf, k1s_workqueue_t *q);
+/*
+ * Whether every informer of infs (NULL-terminated) has synced; if not, key
+ * is queued again in 100 ms and marked done, and the sync must not run.
+ */
+bool k1s_ctrl_synced(k1s_workqueue_t *q, const char *key, k1s_informer_t *const *infs);
+
 /* The ownerReference with controller: true, borrowed; NULL if none. */
 json_t *k1s_ctrl_controller_ref(const json_t *obj);
 /* {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true} for owner. */
 json_t *k1s_ctrl_new_controller_ref(const json_t *owner);
+/*
+ * The object of owners (kind `kind`) that obj's controller ref names, if
+ * its uid is the ref's (resolveControllerRef); borrowed, NULL if none.
+ */
+json_t *k1s_ctrl_resolve_owner(const k1s_informer_t *owners, const json_t *obj, const char *kind);
+/*
+ * Queues every object of owners (indexed by namespace) in obj's namespace
+ * whose spec.selector selects obj's labels: the controllers that may adopt
+ * an orphan.
+ */
+void k1s_ctrl_enqueue_selecting(const k1s_informer_t *owners, k1s_workqueue_t *q,
+                                const json_t *obj);
+/*
+ * An object of a controlled kind (kind) changed from old_obj to new_obj:
+ * queues its old owner if that changed, its new owner, or, for an orphan
+ * whose labels changed or that was just released, the owners that may
+ * adopt it (upstream's updatePod / updateReplicaSet).
+ */
+void k1s_ctrl_enqueue_owners_update(const k1s_informer_t *owners, k1s_workqueue_t *q,
+                                    const char *kind, const json_t *old_obj, const json_t *new_obj);
 /* Whether the object has a deletionTimestamp. */
 bool k1s_ctrl_deleting(const json_t *obj);
 
@@ -101,6 +139,28 @@ int64_t k1s_ctrl_parse_time(const char *s);
 double k1s_ctrl_now(void);
 /* Writes t (Unix seconds) as RFC 3339 with second precision. */
 void k1s_ctrl_format_time(int64_t t, char out[32]);
+
+/*
+ * In-flight operation lists: doubly linked through the members prev and
+ * next, newest first.
+ */
+#define K1S_LIST_ADD(head, x)                                                                      \
+    do {                                                                                           \
+        (x)->prev = NULL;                                                                          \
+        (x)->next = (head);                                                                        \
+        if (head)                                                                                  \
+            (head)->prev = (x);                                                                    \
+        (head) = (x);                                                                              \
+    } while (0)
+#define K1S_LIST_DEL(head, x)                                                                      \
+    do {                                                                                           \
+        if ((x)->prev)                                                                             \
+            (x)->prev->next = (x)->next;                                                           \
+        else                                                                                       \
+            (head) = (x)->next;                                                                    \
+        if ((x)->next)                                                                             \
+            (x)->next->prev = (x)->prev;                                                           \
+    } while (0)
 
 /* ---- pods ---- */
 

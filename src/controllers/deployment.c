@@ -28,6 +28,7 @@
 #include "api/selector.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
+#include "lib/conditions.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -315,18 +316,6 @@ static bool equal_ignore_hash(const json_t *a, const json_t *b)
 
 /* ---- conditions ---- */
 
-static json_t *cond_get(const json_t *st, const char *type)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(st, "conditions"), i, c)
-    {
-        if (!strcmp(k1s_ctrl_str(c, "type"), type))
-            return c;
-    }
-    return NULL;
-}
-
 static json_t *cond_new(const char *type, const char *st, const char *reason, const char *msg)
 {
     char ts[32];
@@ -351,7 +340,7 @@ static void cond_remove(json_t *st, const char *type)
 /* SetDeploymentCondition: takes c; no change if status and reason are the same. */
 static void cond_set(json_t *st, json_t *c)
 {
-    const json_t *cur = cond_get(st, k1s_ctrl_str(c, "type"));
+    const json_t *cur = k1s_cond_get(st, k1s_ctrl_str(c, "type"));
     if (cur && !strcmp(k1s_ctrl_str(cur, "status"), k1s_ctrl_str(c, "status")) &&
         !strcmp(k1s_ctrl_str(cur, "reason"), k1s_ctrl_str(c, "reason"))) {
         json_decref(c);
@@ -406,12 +395,7 @@ static void write_free(write_t *w)
 
 static void dsync_free(dsync_t *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        s->c->syncs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    K1S_LIST_DEL(s->c->syncs, s);
     while (s->head) {
         write_t *w = s->head;
         s->head = w->next;
@@ -768,7 +752,7 @@ static void get_all(dsync_t *s, bool create)
             if (changed)
                 add_write(s, W_RS_UPDATE, rs);
             set_deployment_revision(s, ann(rs, ANN_REVISION));
-            if (has_deadline(d) && !cond_get(status(d), "Progressing")) {
+            if (has_deadline(d) && !k1s_cond_get(status(d), "Progressing")) {
                 char *msg = k1s_xasprintf("Found new replica set \"%s\"", obj_name(rs));
                 cond_set(jobj(d, "status"),
                          cond_new("Progressing", "True", "FoundNewReplicaSet", msg));
@@ -847,7 +831,7 @@ static bool deployment_timed_out(const json_t *d, const json_t *st)
 {
     if (!has_deadline(d))
         return false;
-    const json_t *c = cond_get(st, "Progressing");
+    const json_t *c = k1s_cond_get(st, "Progressing");
     if (!c)
         return false;
     const char *reason = k1s_ctrl_str(c, "reason");
@@ -895,9 +879,9 @@ static json_t *replica_failure(dsync_t *s)
     size_t n = all_rss(s, &all);
     json_t *found = NULL;
     if (s->new_rs)
-        found = cond_get(status(s->new_rs), "ReplicaFailure");
+        found = k1s_cond_get(status(s->new_rs), "ReplicaFailure");
     for (size_t i = 0; i < n && !found; i++)
-        found = cond_get(status(all[i]), "ReplicaFailure");
+        found = k1s_cond_get(status(all[i]), "ReplicaFailure");
     free(all);
     if (!found)
         return NULL;
@@ -918,7 +902,7 @@ static void sync_rollout_status(dsync_t *s)
     json_t *st = calculate_status(s);
     if (!has_deadline(d))
         cond_remove(st, "Progressing");
-    json_t *cur = cond_get(st, "Progressing");
+    json_t *cur = k1s_cond_get(st, "Progressing");
     bool complete = jint(st, "replicas") == jint(st, "updatedReplicas") && cur &&
                     !strcmp(k1s_ctrl_str(cur, "reason"), "NewReplicaSetAvailable");
     bool paused = json_is_true(json_object_get(spec(d), "paused"));
@@ -955,7 +939,7 @@ static void sync_rollout_status(dsync_t *s)
         cond_remove(st, "ReplicaFailure");
     if (status_equal(status(d), st)) {
         /* requeueStuckDeployment: come back when the deadline passes */
-        const json_t *c = cond_get(status(d), "Progressing");
+        const json_t *c = k1s_cond_get(status(d), "Progressing");
         if (has_deadline(d) && c && !deployment_complete(d, st) &&
             strcmp(k1s_ctrl_str(c, "reason"), "ProgressDeadlineExceeded")) {
             double after = (double)k1s_ctrl_parse_time(k1s_ctrl_str(c, "lastUpdateTime")) +
@@ -1245,7 +1229,7 @@ static bool check_paused(dsync_t *s)
     json_t *d = s->d;
     if (!has_deadline(d))
         return false;
-    const json_t *c = cond_get(status(d), "Progressing");
+    const json_t *c = k1s_cond_get(status(d), "Progressing");
     if (c && !strcmp(k1s_ctrl_str(c, "reason"), "ProgressDeadlineExceeded"))
         return false;
     bool paused_cond = c && !strcmp(k1s_ctrl_str(c, "reason"), "DeploymentPaused");
@@ -1352,12 +1336,8 @@ static void plan(dsync_t *s)
 static void sync_deployment(k1s_workqueue_t *q, const char *key, void *arg)
 {
     dc_t *c = arg;
-    if (!k1s_informer_has_synced(c->deps) || !k1s_informer_has_synced(c->rss) ||
-        !k1s_informer_has_synced(c->pods)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    if (!k1s_ctrl_synced(q, key, (k1s_informer_t *[]){c->deps, c->rss, c->pods, NULL}))
         return;
-    }
     json_t *d = k1s_ctrl_get_by_key(c->deps, key);
     if (!d) {
         k1s_workqueue_forget(q, key);
@@ -1370,10 +1350,7 @@ static void sync_deployment(k1s_workqueue_t *q, const char *key, void *arg)
     s->cached = json_incref(d);
     s->d = json_deep_copy(d);
     s->after_ms = -1;
-    s->next = c->syncs;
-    if (c->syncs)
-        c->syncs->prev = s;
-    c->syncs = s;
+    K1S_LIST_ADD(c->syncs, s);
     plan(s);
     /* the Deployment's own writes come last: annotations, then status */
     if (!json_equal(json_object_get(md(s->d), "annotations"),
@@ -1386,50 +1363,10 @@ static void sync_deployment(k1s_workqueue_t *q, const char *key, void *arg)
 
 /* ---- event handlers ---- */
 
-static void enqueue(dc_t *c, const json_t *d)
-{
-    char *key = k1s_ctrl_key(d);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void d_add(json_t *obj, void *arg)
-{
-    enqueue(arg, obj);
-}
-
-static void d_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    enqueue(arg, new_obj);
-}
-
-static void d_delete(json_t *obj, void *arg)
-{
-    enqueue(arg, obj);
-}
-
 /* The Deployment controlling rs (borrowed), or NULL. */
 static json_t *owner_deployment(dc_t *c, const json_t *rs)
 {
-    const json_t *ref = k1s_ctrl_controller_ref(rs);
-    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), "Deployment"))
-        return NULL;
-    json_t *d = k1s_informer_get(c->deps, obj_ns(rs), k1s_ctrl_str(ref, "name"));
-    if (!d || strcmp(obj_uid(d), k1s_ctrl_str(ref, "uid")))
-        return NULL;
-    return d;
-}
-
-static void enqueue_selecting(dc_t *c, const json_t *rs)
-{
-    json_t **ds = NULL;
-    int n = k1s_informer_by_index(c->deps, "namespace", obj_ns(rs), &ds);
-    for (int i = 0; i < n; i++)
-        if (k1s_ctrl_selector_matches(json_object_get(spec(ds[i]), "selector"),
-                                      json_object_get(md(rs), "labels")))
-            enqueue(c, ds[i]);
-    free(ds);
+    return k1s_ctrl_resolve_owner(c->deps, rs, "Deployment");
 }
 
 static void rs_add(json_t *obj, void *arg)
@@ -1437,9 +1374,9 @@ static void rs_add(json_t *obj, void *arg)
     dc_t *c = arg;
     json_t *d = owner_deployment(c, obj);
     if (d)
-        enqueue(c, d);
+        k1s_ctrl_enqueue(c->queue, d);
     else if (!k1s_ctrl_controller_ref(obj) && !k1s_ctrl_deleting(obj))
-        enqueue_selecting(c, obj);
+        k1s_ctrl_enqueue_selecting(c->deps, c->queue, obj);
 }
 
 static void rs_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -1448,17 +1385,7 @@ static void rs_update(json_t *old_obj, json_t *new_obj, void *arg)
     if (json_equal(json_object_get(md(old_obj), "resourceVersion"),
                    json_object_get(md(new_obj), "resourceVersion")))
         return;
-    json_t *od = owner_deployment(c, old_obj), *nd = owner_deployment(c, new_obj);
-    if (od && od != nd)
-        enqueue(c, od);
-    if (nd) {
-        enqueue(c, nd);
-        return;
-    }
-    if (!k1s_ctrl_controller_ref(new_obj) && (!json_equal(json_object_get(md(old_obj), "labels"),
-                                                          json_object_get(md(new_obj), "labels")) ||
-                                              k1s_ctrl_controller_ref(old_obj)))
-        enqueue_selecting(c, new_obj);
+    k1s_ctrl_enqueue_owners_update(c->deps, c->queue, "Deployment", old_obj, new_obj);
 }
 
 static void rs_delete(json_t *obj, void *arg)
@@ -1466,7 +1393,7 @@ static void rs_delete(json_t *obj, void *arg)
     dc_t *c = arg;
     json_t *d = owner_deployment(c, obj);
     if (d)
-        enqueue(c, d);
+        k1s_ctrl_enqueue(c->queue, d);
 }
 
 /* A Recreate rollout waits for the old pods to go: their deletion may let it continue. */
@@ -1479,7 +1406,7 @@ static void pod_delete(json_t *obj, void *arg)
     json_t *rs = k1s_informer_get(c->rss, obj_ns(obj), k1s_ctrl_str(ref, "name"));
     json_t *d = rs ? owner_deployment(c, rs) : NULL;
     if (d && !rolling(d))
-        enqueue(c, d);
+        k1s_ctrl_enqueue(c->queue, d);
 }
 
 /* ---- lifecycle ---- */
@@ -1495,10 +1422,9 @@ static void *dc_start(k1s_ctrl_ctx_t *ctx)
     k1s_ctrl_index_namespace(c->rss);
     k1s_ctrl_index_owner(c->pods);
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_deployment, c);
-    k1s_informer_handlers_t dh = {d_add, d_update, d_delete, c};
     k1s_informer_handlers_t rh = {rs_add, rs_update, rs_delete, c};
     k1s_informer_handlers_t ph = {NULL, NULL, pod_delete, c};
-    k1s_informer_add_handlers(c->deps, &dh);
+    k1s_ctrl_watch_keys(c->deps, c->queue);
     k1s_informer_add_handlers(c->rss, &rh);
     k1s_informer_add_handlers(c->pods, &ph);
     return c;

@@ -34,6 +34,7 @@
 #include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
+#include "lib/conditions.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -76,36 +77,10 @@ typedef struct {
 
 /* ---------- event handlers ---------- */
 
-static void enqueue_pdb(disruption_t *d, const json_t *pdb)
-{
-    char *key = k1s_ctrl_key(pdb);
-    k1s_workqueue_add(d->queue, key);
-    free(key);
-}
-
 /* Queues every budget in the pod's namespace whose selector matches it. */
 static void enqueue_for_pod(disruption_t *d, const json_t *pod)
 {
-    const json_t *md = json_object_get(pod, "metadata");
-    json_t **pdbs;
-    int n = k1s_informer_by_index(d->pdbs, "namespace", k1s_ctrl_str(md, "namespace"), &pdbs);
-    for (int i = 0; i < n; i++) {
-        json_t *sel = json_object_get(json_object_get(pdbs[i], "spec"), "selector");
-        if (k1s_ctrl_selector_matches(sel, json_object_get(md, "labels")))
-            enqueue_pdb(d, pdbs[i]);
-    }
-    if (n >= 0)
-        free(pdbs);
-}
-
-static void pdb_add(json_t *obj, void *arg)
-{
-    enqueue_pdb(arg, obj);
-}
-
-static void pdb_update(json_t *old, json_t *obj, void *arg)
-{
-    enqueue_pdb(arg, obj);
+    k1s_ctrl_enqueue_selecting(d->pdbs, d->queue, pod);
 }
 
 /*
@@ -117,23 +92,15 @@ static bool stale_disruption(const json_t *pod, double *wait_s)
 {
     if (k1s_ctrl_deleting(pod) || k1s_pod_is_terminated(pod))
         return false;
-    json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c)
-    {
-        if (strcmp(k1s_ctrl_str(c, "type"), "DisruptionTarget"))
-            continue;
-        if (strcmp(k1s_ctrl_str(c, "status"), "True") ||
-            !strcmp(k1s_ctrl_str(c, "reason"), "TerminationByKubelet"))
-            return false;
-        int64_t t = k1s_ctrl_parse_time(k1s_ctrl_str(c, "lastTransitionTime"));
-        *wait_s = (t < 0 ? 0 : (double)t + STALE_DISRUPTION_S) - k1s_ctrl_now();
-        if (*wait_s < 0)
-            *wait_s = 0;
-        return true;
-    }
-    return false;
+    const json_t *c = k1s_cond_get(json_object_get(pod, "status"), "DisruptionTarget");
+    if (!c || strcmp(k1s_ctrl_str(c, "status"), "True") ||
+        !strcmp(k1s_ctrl_str(c, "reason"), "TerminationByKubelet"))
+        return false;
+    int64_t t = k1s_ctrl_parse_time(k1s_ctrl_str(c, "lastTransitionTime"));
+    *wait_s = (t < 0 ? 0 : (double)t + STALE_DISRUPTION_S) - k1s_ctrl_now();
+    if (*wait_s < 0)
+        *wait_s = 0;
+    return true;
 }
 
 static void check_stale(disruption_t *d, const json_t *pod)
@@ -431,24 +398,8 @@ static void now_str(char out[32])
 static void set_condition(json_t *st, bool allowed, const char *reason, const char *message,
                           int64_t observed)
 {
-    json_t *conds = json_object_get(st, "conditions");
-    if (!json_is_array(conds)) {
-        conds = json_array();
-        json_object_set_new(st, "conditions", conds);
-    }
-    json_t *c = NULL, *x;
-    size_t i;
-    json_array_foreach(conds, i, x)
-    {
-        if (!strcmp(k1s_ctrl_str(x, "type"), "DisruptionAllowed"))
-            c = x;
-    }
+    json_t *c = k1s_cond_ensure(st, "DisruptionAllowed");
     const char *status = allowed ? "True" : "False";
-    if (!c) {
-        c = json_object();
-        json_object_set_new(c, "type", json_string("DisruptionAllowed"));
-        json_array_append_new(conds, c);
-    }
     if (strcmp(k1s_ctrl_str(c, "status"), status) || !json_object_get(c, "lastTransitionTime")) {
         char ts[32];
         now_str(ts);
@@ -553,12 +504,7 @@ static void lookup_done(lookup_t *l, int64_t scale)
     *v = scale;
     free(k1s_strmap_set(&d->fetched, fk, v));
     free(fk);
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        d->lookups = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
+    K1S_LIST_DEL(d->lookups, l);
     if (--*l->left == 0) {
         free(l->left);
         k1s_workqueue_add(d->queue, l->pdb_key);
@@ -647,10 +593,7 @@ static void fetch_scales(disruption_t *d, const char *key, const json_t *refs)
         const char *slash = strchr(av, '/');
         l->group = slash ? k1s_xstrndup(av, (size_t)(slash - av)) : k1s_xstrdup("");
         l->version = k1s_xstrdup(slash ? slash + 1 : av);
-        l->next = d->lookups;
-        if (d->lookups)
-            d->lookups->prev = l;
-        d->lookups = l;
+        K1S_LIST_ADD(d->lookups, l);
         char *k = gvk_key(l);
         const char *plural = k1s_strmap_get(&d->plurals, k);
         free(k);
@@ -819,7 +762,8 @@ static void *disruption_start(k1s_ctrl_ctx_t *ctx)
     k1s_ctrl_index_namespace(d->pods);
     d->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_pdb, d);
     d->stale = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_stale, d);
-    k1s_informer_handlers_t ph = {.on_add = pdb_add, .on_update = pdb_update, .arg = d};
+    k1s_informer_handlers_t ph = {
+        .on_add = k1s_ctrl_enqueue_obj, .on_update = k1s_ctrl_enqueue_new, .arg = d->queue};
     k1s_informer_add_handlers(d->pdbs, &ph);
     k1s_informer_handlers_t podh = {
         .on_add = pod_add, .on_update = pod_update, .on_delete = pod_delete, .arg = d};

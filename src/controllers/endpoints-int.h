@@ -4,7 +4,8 @@
  * (endpointslicemirroring.c) share, as kube-controller-manager's
  * k8s.io/endpointslice/util and pkg/controller/util/endpoint do: which pods
  * a Service's endpoints list, their addresses and resolved ports, the
- * last-change-trigger-time tracker, a tracker of the controller's own
+ * informer handlers that queue Services when their pods or slices change,
+ * the work-queue function, the last-change-trigger-time tracker, a tracker of the controller's own
  * writes so that a sync never acts on a cache that has not seen them yet,
  * and the planning and writing of one owner's EndpointSlices (slice-plan.c).
  */
@@ -53,6 +54,45 @@ bool k1s_ep_pod_changed(const json_t *old_pod, const json_t *new_pod, bool *labe
 void k1s_ep_queue_pod_services(k1s_informer_t *services, k1s_workqueue_t *q, const json_t *pod);
 
 /*
+ * The Services informer and work queue of a controller keyed by Service:
+ * k1s_ep_watch_pods adds pod handlers (arg: w, which must outlive them)
+ * that queue the Services selecting a pod when it comes, goes, or changes
+ * in a way that can change endpoints.
+ */
+typedef struct {
+    k1s_informer_t *services;
+    k1s_workqueue_t *queue;
+} k1s_ep_pod_watch_t;
+
+void k1s_ep_watch_pods(k1s_informer_t *pods, k1s_ep_pod_watch_t *w);
+
+/* The pods of ns (namespace-indexed) that a Service selector selects, borrowed, sorted by
+ * name; returns the count, *out to free(). */
+int k1s_ep_selected_pods(const k1s_informer_t *pods, const json_t *selector, const char *ns,
+                         json_t ***out);
+/* Orders objects (json_t *const *) by metadata.name. */
+int k1s_ep_cmp_name(const void *a, const void *b);
+/* Orders EndpointPorts (json_t *const *) by name, port, protocol. */
+int k1s_ep_cmp_port(const void *a, const void *b);
+/* Sorts a JSON array in place with cmp (over json_t *const *). */
+void k1s_ep_sort_array(json_t *arr, int (*cmp)(const void *, const void *));
+/* An ObjectReference to pod {kind, namespace, name, uid}; new object. */
+json_t *k1s_ep_pod_ref(const json_t *pod);
+/* A port {name, port, protocol (default TCP), appProtocol if any} from a Service or Endpoints
+ * port sp, with port number num; name is left out if empty unless always_name. New object. */
+json_t *k1s_ep_port(const json_t *sp, json_int_t num, bool always_name);
+/* Whether two maps or arrays hold the same, a missing or empty one counting as empty. */
+bool k1s_ep_same_or_empty(const json_t *a, const json_t *b);
+
+/*
+ * A controller's work-queue function over "namespace/name" keys: runs
+ * sync(c, key, ns, name), which returns true when writes went out that will
+ * mark the key done, false when the key is done now (it is then forgotten).
+ */
+typedef bool (*k1s_ep_sync_fn)(void *c, const char *key, const char *ns, const char *name);
+void k1s_ep_run_sync(k1s_workqueue_t *q, const char *key, k1s_ep_sync_fn sync, void *c);
+
+/*
  * TriggerTimeTracker: per Service, the pods' Ready transition times and
  * the Service's creation time last seen; compute() returns the earliest
  * of those that changed since the previous call (Unix seconds), or -1.
@@ -91,8 +131,6 @@ void k1s_ep_writes_free(k1s_ep_writes_t *w);
 #define K1S_ES_LABEL_SERVICE_NAME "kubernetes.io/service-name"
 #define K1S_ES_LABEL_MANAGED_BY "endpointslice.kubernetes.io/managed-by"
 
-/* Orders EndpointPorts (pointers to json_t *) by name, port, protocol. */
-int k1s_es_cmp_port(const void *a, const void *b);
 /* A canonical string for a list of ports (any order, defaults applied); new string. */
 char *k1s_es_ports_key(const json_t *ports);
 /* Which endpoint this is across updates (address, pod, hostname); new string. */
@@ -121,6 +159,28 @@ typedef struct {
     k1s_es_slice_t *slices;
     size_t nslices;
 } k1s_es_plan_t;
+
+/*
+ * Index function body for slices managed by managed_by: their Service's name
+ * (the kubernetes.io/service-name label); 0 if not ours.
+ */
+int k1s_es_index_service(const json_t *slice, const char *managed_by, const char **out);
+/* Slices of the informer index `index` for Service ns/name, borrowed, sorted by name; returns
+ * the count, *out to free(). */
+int k1s_es_owner_slices(const k1s_informer_t *slices, const char *index, const char *ns,
+                        const char *name, json_t ***out);
+/*
+ * Slice handlers (arg: w, which must outlive them) for the controller whose
+ * slices carry managed_by: an event of one of its slices queues
+ * "namespace/<its Service>", and the old Service too when an update moved
+ * the slice.
+ */
+typedef struct {
+    k1s_workqueue_t *queue;
+    const char *managed_by;
+} k1s_es_slice_watch_t;
+
+void k1s_es_watch_slices(k1s_informer_t *slices, k1s_es_slice_watch_t *w);
 
 /* Adds a desired endpoint (a reference is taken) with its ports; a duplicate is ignored. */
 void k1s_es_plan_endpoint(k1s_es_plan_t *p, const json_t *ports, json_t *ep);
@@ -169,6 +229,15 @@ typedef struct {
  */
 bool k1s_es_apply(k1s_es_writer_t *w, const char *key, const char *ns, const json_t *event_obj,
                   const char *fail_reason, k1s_es_plan_t *p, int64_t trigger);
+/*
+ * Plans the owner's slices from existing (k1s_es_plan_slices with o) and
+ * applies the plan for key (failures reported on o->owner with reason
+ * FailedToUpdateEndpointSlices); with o NULL, deletes every existing slice
+ * instead. Frees the plan; returns as k1s_es_apply.
+ */
+bool k1s_es_reconcile(k1s_es_writer_t *w, const char *key, const char *ns, k1s_es_plan_t *p,
+                      json_t *const *existing, int nexisting, const k1s_es_plan_opts_t *o,
+                      int64_t trigger);
 /* Frees writes in flight (the client is gone) and the write tracker. */
 void k1s_es_writer_free(k1s_es_writer_t *w);
 

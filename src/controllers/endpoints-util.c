@@ -160,6 +160,118 @@ void k1s_ep_queue_pod_services(k1s_informer_t *services, k1s_workqueue_t *q, con
     free(svcs);
 }
 
+static void pod_add(json_t *obj, void *arg)
+{
+    k1s_ep_pod_watch_t *w = arg;
+    k1s_ep_queue_pod_services(w->services, w->queue, obj);
+}
+
+static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    k1s_ep_pod_watch_t *w = arg;
+    bool labels_changed;
+    if (!k1s_ep_pod_changed(old_obj, new_obj, &labels_changed))
+        return;
+    k1s_ep_queue_pod_services(w->services, w->queue, new_obj);
+    if (labels_changed)
+        k1s_ep_queue_pod_services(w->services, w->queue, old_obj);
+}
+
+void k1s_ep_watch_pods(k1s_informer_t *pods, k1s_ep_pod_watch_t *w)
+{
+    k1s_informer_handlers_t h = {pod_add, pod_update, pod_add, w};
+    k1s_informer_add_handlers(pods, &h);
+}
+
+int k1s_ep_cmp_name(const void *a, const void *b)
+{
+    return strcmp(k1s_ctrl_str(md_of(*(json_t *const *)a), "name"),
+                  k1s_ctrl_str(md_of(*(json_t *const *)b), "name"));
+}
+
+int k1s_ep_selected_pods(const k1s_informer_t *pods, const json_t *selector, const char *ns,
+                         json_t ***out)
+{
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(pods, "namespace", ns, &all), k = 0;
+    for (int i = 0; i < n; i++)
+        if (k1s_ep_selects(selector, all[i]))
+            all[k++] = all[i];
+    if (k > 1)
+        qsort(all, (size_t)k, sizeof(*all), k1s_ep_cmp_name);
+    *out = all;
+    return k;
+}
+
+int k1s_ep_cmp_port(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int r = strcmp(k1s_ctrl_str(x, "name"), k1s_ctrl_str(y, "name"));
+    if (r)
+        return r;
+    json_int_t px = json_integer_value(json_object_get(x, "port")),
+               py = json_integer_value(json_object_get(y, "port"));
+    if (px != py)
+        return px < py ? -1 : 1;
+    return strcmp(k1s_ctrl_str(x, "protocol"), k1s_ctrl_str(y, "protocol"));
+}
+
+void k1s_ep_sort_array(json_t *arr, int (*cmp)(const void *, const void *))
+{
+    size_t n = json_array_size(arr);
+    if (n < 2)
+        return;
+    json_t **v = k1s_xmalloc(n * sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(arr, i));
+    qsort(v, n, sizeof(*v), cmp);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, v[i]);
+    free(v);
+}
+
+json_t *k1s_ep_pod_ref(const json_t *pod)
+{
+    const json_t *md = md_of(pod);
+    return json_pack("{s:s,s:s,s:s,s:s}", "kind", "Pod", "namespace", k1s_ctrl_str(md, "namespace"),
+                     "name", k1s_ctrl_str(md, "name"), "uid", k1s_ctrl_str(md, "uid"));
+}
+
+json_t *k1s_ep_port(const json_t *sp, json_int_t num, bool always_name)
+{
+    json_t *p = json_object();
+    if (always_name || *k1s_ctrl_str(sp, "name"))
+        json_object_set_new(p, "name", json_string(k1s_ctrl_str(sp, "name")));
+    json_object_set_new(p, "port", json_integer(num));
+    json_object_set_new(p, "protocol", json_string(protocol_of(sp)));
+    if (*k1s_ctrl_str(sp, "appProtocol"))
+        json_object_set_new(p, "appProtocol", json_string(k1s_ctrl_str(sp, "appProtocol")));
+    return p;
+}
+
+bool k1s_ep_same_or_empty(const json_t *a, const json_t *b)
+{
+    size_t na = json_is_array(a) ? json_array_size(a) : json_object_size(a);
+    size_t nb = json_is_array(b) ? json_array_size(b) : json_object_size(b);
+    if (!na && !nb)
+        return true;
+    return json_equal(a, b);
+}
+
+void k1s_ep_run_sync(k1s_workqueue_t *q, const char *key, k1s_ep_sync_fn sync, void *c)
+{
+    char *ns, *name;
+    k1s_ctrl_split_key(key, &ns, &name);
+    bool out = sync(c, key, ns, name);
+    free(ns);
+    free(name);
+    if (!out) {
+        k1s_workqueue_forget(q, key);
+        k1s_workqueue_done(q, key);
+    }
+}
+
 /* ---- trigger times ---- */
 
 typedef struct {

@@ -45,6 +45,7 @@ typedef struct {
     k1s_ep_writes_t writes;
     write_op_t *ops; /* writes in flight, freed by stop() if never answered */
     bool leftovers_queued;
+    k1s_ep_pod_watch_t pod_watch;
 } ep_ctrl_t;
 
 struct write_op {
@@ -117,35 +118,6 @@ static int cmp_addr(const void *a, const void *b)
                   k1s_ctrl_str(json_object_get(y, "targetRef"), "uid"));
 }
 
-static int cmp_port(const void *a, const void *b)
-{
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int r = strcmp(k1s_ctrl_str(x, "name"), k1s_ctrl_str(y, "name"));
-    if (r)
-        return r;
-    json_int_t px = json_integer_value(json_object_get(x, "port")),
-               py = json_integer_value(json_object_get(y, "port"));
-    if (px != py)
-        return px < py ? -1 : 1;
-    return strcmp(k1s_ctrl_str(x, "protocol"), k1s_ctrl_str(y, "protocol"));
-}
-
-/* Sorts a JSON array in place with cmp over its elements. */
-static void sort_array(json_t *arr, int (*cmp)(const void *, const void *))
-{
-    size_t n = json_array_size(arr);
-    if (n < 2)
-        return;
-    json_t **v = k1s_xmalloc(n * sizeof(*v));
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_incref(json_array_get(arr, i));
-    qsort(v, n, sizeof(*v), cmp);
-    json_array_clear(arr);
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, v[i]);
-    free(v);
-}
-
 /* Subsets by their first port, then first address: an order that does not depend on input. */
 static int cmp_subset(const void *a, const void *b)
 {
@@ -153,7 +125,7 @@ static int cmp_subset(const void *a, const void *b)
     const json_t *px = json_array_get(json_object_get(x, "ports"), 0),
                  *py = json_array_get(json_object_get(y, "ports"), 0);
     if (px && py) {
-        int r = cmp_port(&px, &py);
+        int r = k1s_ep_cmp_port(&px, &py);
         if (r)
             return r;
     } else if (px || py) {
@@ -211,8 +183,8 @@ static json_t *packer_subsets(packer_t *p)
                 json_array_append(e->members[j] & 1 ? ready : not_ready,
                                   json_array_get(p->addrs, (size_t)(e->members[j] / 2)));
             }
-            sort_array(ready, cmp_addr);
-            sort_array(not_ready, cmp_addr);
+            k1s_ep_sort_array(ready, cmp_addr);
+            k1s_ep_sort_array(not_ready, cmp_addr);
             if (json_array_size(ready))
                 json_object_set(ss, "addresses", ready);
             if (json_array_size(not_ready))
@@ -239,9 +211,9 @@ static json_t *packer_subsets(packer_t *p)
     json_t *ss;
     json_array_foreach(subsets, i, ss)
     {
-        sort_array(json_object_get(ss, "ports"), cmp_port);
+        k1s_ep_sort_array(json_object_get(ss, "ports"), k1s_ep_cmp_port);
     }
-    sort_array(subsets, cmp_subset);
+    k1s_ep_sort_array(subsets, cmp_subset);
     return subsets;
 }
 
@@ -309,31 +281,14 @@ static bool truncate_subsets(json_t *subsets)
 /* An EndpointAddress for pod. */
 static json_t *pod_address(const json_t *pod, const json_t *svc, const char *ip)
 {
-    const json_t *md = json_object_get(pod, "metadata"), *spec = json_object_get(pod, "spec");
+    const json_t *spec = json_object_get(pod, "spec");
     json_t *a = json_pack("{s:s}", "ip", ip);
     if (k1s_ep_should_set_hostname(pod, svc))
         json_object_set_new(a, "hostname", json_string(k1s_ctrl_str(spec, "hostname")));
     if (*k1s_ctrl_str(spec, "nodeName"))
         json_object_set_new(a, "nodeName", json_string(k1s_ctrl_str(spec, "nodeName")));
-    json_object_set_new(a, "targetRef",
-                        json_pack("{s:s,s:s,s:s,s:s}", "kind", "Pod", "namespace",
-                                  k1s_ctrl_str(md, "namespace"), "name", k1s_ctrl_str(md, "name"),
-                                  "uid", k1s_ctrl_str(md, "uid")));
+    json_object_set_new(a, "targetRef", k1s_ep_pod_ref(pod));
     return a;
-}
-
-/* endpointPortFromServicePort */
-static json_t *endpoint_port(const json_t *sp, int num)
-{
-    json_t *p = json_object();
-    if (*k1s_ctrl_str(sp, "name"))
-        json_object_set_new(p, "name", json_string(k1s_ctrl_str(sp, "name")));
-    json_object_set_new(p, "port", json_integer(num));
-    const char *proto = k1s_ctrl_str(sp, "protocol");
-    json_object_set_new(p, "protocol", json_string(*proto ? proto : "TCP"));
-    if (*k1s_ctrl_str(sp, "appProtocol"))
-        json_object_set_new(p, "appProtocol", json_string(k1s_ctrl_str(sp, "appProtocol")));
-    return p;
 }
 
 /* The subsets svc's pods make; new array. */
@@ -359,7 +314,7 @@ static json_t *desired_subsets(const json_t *svc, json_t *const *pods, int npods
                 int num = k1s_ep_find_port(pods[i], sp);
                 if (num < 0)
                     continue;
-                json_t *epp = endpoint_port(sp, num);
+                json_t *epp = k1s_ep_port(sp, num, false); /* endpointPortFromServicePort */
                 packer_add(&p, addr, ready, epp);
                 json_decref(epp);
             }
@@ -383,26 +338,7 @@ static json_t *desired_labels(const json_t *svc)
     return labels;
 }
 
-static bool same_or_empty(const json_t *a, const json_t *b)
-{
-    size_t na = json_is_array(a) ? json_array_size(a) : json_object_size(a);
-    size_t nb = json_is_array(b) ? json_array_size(b) : json_object_size(b);
-    if (!na && !nb)
-        return true;
-    return json_equal(a, b);
-}
-
 /* ---- writes ---- */
-
-static void op_unlink(ep_ctrl_t *c, write_op_t *op)
-{
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        c->ops = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-}
 
 static void op_free(write_op_t *op)
 {
@@ -418,10 +354,7 @@ static write_op_t *op_new(ep_ctrl_t *c, const char *key, json_t *obj, const char
     op->key = k1s_xstrdup(key);
     op->obj = json_incref(obj);
     op->verb = verb;
-    op->next = c->ops;
-    if (c->ops)
-        c->ops->prev = op;
-    c->ops = op;
+    K1S_LIST_ADD(c->ops, op);
     return op;
 }
 
@@ -429,7 +362,7 @@ static void write_done(const k1s_client_result_t *res, void *arg)
 {
     write_op_t *op = arg;
     ep_ctrl_t *c = op->c;
-    op_unlink(c, op);
+    K1S_LIST_DEL(c->ops, op);
     bool ok = res->status >= 200 && res->status < 300;
     if (ok && op->obj) {
         k1s_ep_writes_wrote(&c->writes, op->key, res->obj);
@@ -467,15 +400,10 @@ static void write_done(const k1s_client_result_t *res, void *arg)
 
 static void queue_leftovers(ep_ctrl_t *c);
 
-static int cmp_pod_name(const void *a, const void *b)
-{
-    return strcmp(k1s_ctrl_str(json_object_get(*(json_t *const *)a, "metadata"), "name"),
-                  k1s_ctrl_str(json_object_get(*(json_t *const *)b, "metadata"), "name"));
-}
-
 /* Syncs key; returns true if a write is out (it marks the key done). */
-static bool sync_service(ep_ctrl_t *c, const char *key, const char *ns, const char *name)
+static bool sync_service(void *arg, const char *key, const char *ns, const char *name)
 {
+    ep_ctrl_t *c = arg;
     json_t *svc = k1s_informer_get(c->services, ns, name);
     json_t *cur = k1s_informer_get(c->endpoints, ns, name);
     if (!svc) {
@@ -492,14 +420,8 @@ static bool sync_service(ep_ctrl_t *c, const char *key, const char *ns, const ch
     if (!k1s_ep_writes_seen(&c->writes, key, c->endpoints, ns))
         return false; /* our last write's event has yet to come, and will queue the key */
 
-    json_t **all = NULL, **pods;
-    int n = k1s_informer_by_index(c->pods, "namespace", ns, &all), np = 0;
-    pods = k1s_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(*pods));
-    for (int i = 0; i < n; i++)
-        if (k1s_ep_selects(sel, all[i]))
-            pods[np++] = all[i];
-    free(all);
-    qsort(pods, (size_t)np, sizeof(*pods), cmp_pod_name);
+    json_t **pods = NULL;
+    int np = k1s_ep_selected_pods(c->pods, sel, ns, &pods);
     int64_t trigger = k1s_ep_trigger_compute(&c->trigger, key, svc, pods, np);
     json_t *subsets = desired_subsets(svc, pods, np);
     free(pods);
@@ -508,8 +430,8 @@ static bool sync_service(ep_ctrl_t *c, const char *key, const char *ns, const ch
 
     const json_t *cur_md = json_object_get(cur, "metadata");
     const json_t *cur_ann = json_object_get(cur_md, "annotations");
-    if (cur && same_or_empty(json_object_get(cur, "subsets"), subsets) &&
-        same_or_empty(json_object_get(cur_md, "labels"), labels) &&
+    if (cur && k1s_ep_same_or_empty(json_object_get(cur, "subsets"), subsets) &&
+        k1s_ep_same_or_empty(json_object_get(cur_md, "labels"), labels) &&
         !!json_object_get(cur_ann, OVER_CAPACITY_ANNOTATION) == truncated) {
         json_decref(subsets);
         json_decref(labels);
@@ -558,74 +480,16 @@ static bool sync_service(ep_ctrl_t *c, const char *key, const char *ns, const ch
 static void process(k1s_workqueue_t *q, const char *key, void *arg)
 {
     ep_ctrl_t *c = arg;
-    if (!k1s_informer_has_synced(c->services) || !k1s_informer_has_synced(c->pods) ||
-        !k1s_informer_has_synced(c->endpoints)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    if (!k1s_ctrl_synced(q, key, (k1s_informer_t *[]){c->services, c->pods, c->endpoints, NULL}))
         return;
-    }
     if (!c->leftovers_queued) {
         c->leftovers_queued = true;
         queue_leftovers(c);
     }
-    char *ns, *name;
-    k1s_ctrl_split_key(key, &ns, &name);
-    bool out = sync_service(c, key, ns, name);
-    free(ns);
-    free(name);
-    if (!out) {
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
-    }
+    k1s_ep_run_sync(q, key, sync_service, c);
 }
 
 /* ---- informer handlers ---- */
-
-static void queue_obj(ep_ctrl_t *c, const json_t *obj)
-{
-    char *key = k1s_ctrl_key(obj);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void svc_add(json_t *obj, void *arg)
-{
-    queue_obj(arg, obj);
-}
-
-static void svc_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    queue_obj(arg, new_obj);
-}
-
-static void svc_delete(json_t *obj, void *arg)
-{
-    queue_obj(arg, obj);
-}
-
-static void pod_add(json_t *obj, void *arg)
-{
-    ep_ctrl_t *c = arg;
-    k1s_ep_queue_pod_services(c->services, c->queue, obj);
-}
-
-static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    ep_ctrl_t *c = arg;
-    bool labels_changed;
-    if (!k1s_ep_pod_changed(old_obj, new_obj, &labels_changed))
-        return;
-    k1s_ep_queue_pod_services(c->services, c->queue, new_obj);
-    if (labels_changed)
-        k1s_ep_queue_pod_services(c->services, c->queue, old_obj);
-}
-
-static void pod_delete(json_t *obj, void *arg)
-{
-    ep_ctrl_t *c = arg;
-    k1s_ep_queue_pod_services(c->services, c->queue, obj);
-}
 
 /* Endpoints changes queue their Service when it has a selector (ours to keep right). */
 static void ep_event(ep_ctrl_t *c, const json_t *obj)
@@ -634,7 +498,7 @@ static void ep_event(ep_ctrl_t *c, const json_t *obj)
     json_t *svc =
         k1s_informer_get(c->services, k1s_ctrl_str(md, "namespace"), k1s_ctrl_str(md, "name"));
     if (svc && k1s_ep_selector(svc))
-        queue_obj(c, obj);
+        k1s_ctrl_enqueue(c->queue, obj);
 }
 
 /*
@@ -652,7 +516,7 @@ static void queue_leftovers(ep_ctrl_t *c)
                             "control-plane.alpha.kubernetes.io/leader"))
             continue;
         if (!k1s_informer_get(c->services, k1s_ctrl_str(md, "namespace"), k1s_ctrl_str(md, "name")))
-            queue_obj(c, eps[i]);
+            k1s_ctrl_enqueue(c->queue, eps[i]);
     }
     free(eps);
 }
@@ -668,11 +532,6 @@ static void ep_update(json_t *old_obj, json_t *new_obj, void *arg)
     ep_event(arg, new_obj);
 }
 
-static void ep_delete(json_t *obj, void *arg)
-{
-    ep_event(arg, obj);
-}
-
 /* ---- lifecycle ---- */
 
 static void *ep_start(k1s_ctrl_ctx_t *ctx)
@@ -685,11 +544,10 @@ static void *ep_start(k1s_ctrl_ctx_t *ctx)
     k1s_ctrl_index_namespace(c->services);
     k1s_ctrl_index_namespace(c->pods);
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, process, c);
-    k1s_informer_handlers_t sh = {svc_add, svc_update, svc_delete, c};
-    k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
-    k1s_informer_handlers_t eh = {ep_add, ep_update, ep_delete, c};
-    k1s_informer_add_handlers(c->services, &sh);
-    k1s_informer_add_handlers(c->pods, &ph);
+    c->pod_watch = (k1s_ep_pod_watch_t){c->services, c->queue};
+    k1s_informer_handlers_t eh = {ep_add, ep_update, ep_add, c};
+    k1s_ctrl_watch_keys(c->services, c->queue);
+    k1s_ep_watch_pods(c->pods, &c->pod_watch);
     k1s_informer_add_handlers(c->endpoints, &eh);
     return c;
 }
@@ -701,7 +559,7 @@ static void ep_stop(void *state)
         return;
     while (c->ops) {
         write_op_t *op = c->ops;
-        op_unlink(c, op);
+        K1S_LIST_DEL(c->ops, op);
         op_free(op);
     }
     k1s_workqueue_free(c->queue);

@@ -34,8 +34,6 @@
 #include "lib/util.h"
 
 #define MAX_ENDPOINTS_PER_SLICE 100
-#define LABEL_SERVICE_NAME K1S_ES_LABEL_SERVICE_NAME
-#define LABEL_MANAGED_BY K1S_ES_LABEL_MANAGED_BY
 #define CONTROLLER_NAME "endpointslice-controller.k8s.io"
 #define LABEL_ZONE "topology.kubernetes.io/zone"
 #define INDEX_SERVICE "service-name"
@@ -51,6 +49,8 @@ typedef struct {
     k1s_workqueue_t *queue;
     k1s_ep_trigger_t trigger;
     k1s_es_writer_t writer;
+    k1s_ep_pod_watch_t pod_watch;
+    k1s_es_slice_watch_t slice_watch;
 } es_ctrl_t;
 
 static const json_t *md_of(const json_t *o)
@@ -61,34 +61,13 @@ static const json_t *md_of(const json_t *o)
 /* Index of our slices by the name of their Service. */
 static int index_service_name(json_t *obj, const char **out)
 {
-    const json_t *labels = json_object_get(md_of(obj), "labels");
-    if (strcmp(k1s_ctrl_str(labels, LABEL_MANAGED_BY), CONTROLLER_NAME))
-        return 0;
-    const char *svc = k1s_ctrl_str(labels, LABEL_SERVICE_NAME);
-    if (!*svc)
-        return 0;
-    out[0] = svc;
-    return 1;
+    return k1s_es_index_service(obj, CONTROLLER_NAME, out);
 }
 
 /* Our slices of Service ns/name, sorted by name; returns the count, *out to free(). */
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(k1s_ctrl_str(md_of(*(json_t *const *)a), "name"),
-                  k1s_ctrl_str(md_of(*(json_t *const *)b), "name"));
-}
-
 static int service_slices(es_ctrl_t *c, const char *ns, const char *name, json_t ***out)
 {
-    json_t **all = NULL;
-    int n = k1s_informer_by_index(c->slices, INDEX_SERVICE, name, &all), k = 0;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(k1s_ctrl_str(md_of(all[i]), "namespace"), ns))
-            all[k++] = all[i];
-    if (k > 1)
-        qsort(all, (size_t)k, sizeof(*all), cmp_name);
-    *out = all;
-    return k < 0 ? 0 : k;
+    return k1s_es_owner_slices(c->slices, INDEX_SERVICE, ns, name, out);
 }
 
 /* ---- what the slices should hold ---- */
@@ -104,31 +83,16 @@ static json_t *pod_ports(const json_t *pod, const json_t *svc)
         int num = k1s_ep_find_port(pod, sp);
         if (num < 0)
             continue;
-        const char *proto = k1s_ctrl_str(sp, "protocol");
-        json_t *p = json_pack("{s:s,s:i,s:s}", "name", k1s_ctrl_str(sp, "name"), "port", num,
-                              "protocol", *proto ? proto : "TCP");
-        if (*k1s_ctrl_str(sp, "appProtocol"))
-            json_object_set_new(p, "appProtocol", json_string(k1s_ctrl_str(sp, "appProtocol")));
-        json_array_append_new(out, p);
+        json_array_append_new(out, k1s_ep_port(sp, num, true));
     }
-    size_t n = json_array_size(out);
-    if (n > 1) {
-        json_t **v = k1s_xmalloc(n * sizeof(*v));
-        for (size_t j = 0; j < n; j++)
-            v[j] = json_incref(json_array_get(out, j));
-        qsort(v, n, sizeof(*v), k1s_es_cmp_port);
-        json_array_clear(out);
-        for (size_t j = 0; j < n; j++)
-            json_array_append_new(out, v[j]);
-        free(v);
-    }
+    k1s_ep_sort_array(out, k1s_ep_cmp_port);
     return out;
 }
 
 /* podToEndpoint */
 static json_t *pod_endpoint(es_ctrl_t *c, const json_t *pod, const json_t *svc)
 {
-    const json_t *md = md_of(pod), *spec = json_object_get(pod, "spec");
+    const json_t *spec = json_object_get(pod, "spec");
     bool serving = k1s_pod_is_ready(pod), terminating = k1s_ctrl_deleting(pod);
     /* a terminating pod is never ready, unless the Service publishes not-ready addresses */
     bool ready =
@@ -139,10 +103,7 @@ static json_t *pod_endpoint(es_ctrl_t *c, const json_t *pod, const json_t *svc)
                   "ready", ready, "serving", serving, "terminating", terminating);
     if (k1s_ep_should_set_hostname(pod, svc))
         json_object_set_new(ep, "hostname", json_string(k1s_ctrl_str(spec, "hostname")));
-    json_object_set_new(ep, "targetRef",
-                        json_pack("{s:s,s:s,s:s,s:s}", "kind", "Pod", "namespace",
-                                  k1s_ctrl_str(md, "namespace"), "name", k1s_ctrl_str(md, "name"),
-                                  "uid", k1s_ctrl_str(md, "uid")));
+    json_object_set_new(ep, "targetRef", k1s_ep_pod_ref(pod));
     const char *node = k1s_ctrl_str(spec, "nodeName");
     if (*node) {
         json_object_set_new(ep, "nodeName", json_string(node));
@@ -159,10 +120,11 @@ static json_t *slice_labels(const json_t *svc)
 {
     const json_t *l = json_object_get(md_of(svc), "labels");
     json_t *labels = json_is_object(l) ? json_deep_copy(l) : json_object();
-    json_object_del(labels, LABEL_MANAGED_BY);
+    json_object_del(labels, K1S_ES_LABEL_MANAGED_BY);
     json_object_del(labels, K1S_EP_HEADLESS_LABEL);
-    json_object_set_new(labels, LABEL_SERVICE_NAME, json_string(k1s_ctrl_str(md_of(svc), "name")));
-    json_object_set_new(labels, LABEL_MANAGED_BY, json_string(CONTROLLER_NAME));
+    json_object_set_new(labels, K1S_ES_LABEL_SERVICE_NAME,
+                        json_string(k1s_ctrl_str(md_of(svc), "name")));
+    json_object_set_new(labels, K1S_ES_LABEL_MANAGED_BY, json_string(CONTROLLER_NAME));
     if (k1s_ep_headless(svc))
         json_object_set_new(labels, K1S_EP_HEADLESS_LABEL, json_string(""));
     return labels;
@@ -170,8 +132,9 @@ static json_t *slice_labels(const json_t *svc)
 
 /* ---- sync ---- */
 
-static bool sync_service(es_ctrl_t *c, const char *key, const char *ns, const char *name)
+static bool sync_service(void *arg, const char *key, const char *ns, const char *name)
 {
+    es_ctrl_t *c = arg;
     json_t *svc = k1s_informer_get(c->services, ns, name);
     json_t **existing = NULL;
     k1s_es_plan_t p = {0};
@@ -179,11 +142,8 @@ static bool sync_service(es_ctrl_t *c, const char *key, const char *ns, const ch
     if (!svc) {
         k1s_ep_trigger_forget(&c->trigger, key);
         int n = service_slices(c, ns, name, &existing);
-        for (int i = 0; i < n; i++)
-            k1s_es_plan_delete(&p, existing[i]);
-        out = k1s_es_apply(&c->writer, key, ns, NULL, NULL, &p, -1);
+        out = k1s_es_reconcile(&c->writer, key, ns, &p, existing, n, NULL, -1);
         free(existing);
-        k1s_es_plan_free(&p);
         return out;
     }
     const json_t *sel = k1s_ep_selector(svc);
@@ -192,14 +152,8 @@ static bool sync_service(es_ctrl_t *c, const char *key, const char *ns, const ch
     if (!k1s_ep_writes_seen(&c->writer.writes, key, c->slices, ns))
         return false; /* our last writes' events have yet to come, and will queue the key */
 
-    json_t **all = NULL, **pods;
-    int n = k1s_informer_by_index(c->pods, "namespace", ns, &all), np = 0;
-    pods = k1s_xmalloc((size_t)(n > 0 ? n : 1) * sizeof(*pods));
-    for (int i = 0; i < n; i++)
-        if (k1s_ep_selects(sel, all[i]))
-            pods[np++] = all[i];
-    free(all);
-    qsort(pods, (size_t)np, sizeof(*pods), cmp_name);
+    json_t **pods = NULL;
+    int np = k1s_ep_selected_pods(c->pods, sel, ns, &pods);
     int64_t trigger = k1s_ep_trigger_compute(&c->trigger, key, svc, pods, np);
     bool pnr =
         json_is_true(json_object_get(json_object_get(svc, "spec"), "publishNotReadyAddresses"));
@@ -227,81 +181,21 @@ static bool sync_service(es_ctrl_t *c, const char *key, const char *ns, const ch
                             .labels = labels,
                             .max_per_slice = MAX_ENDPOINTS_PER_SLICE,
                             .placeholder = true};
-    k1s_es_plan_slices(&p, existing, ne, &o);
-    out = k1s_es_apply(&c->writer, key, ns, svc, "FailedToUpdateEndpointSlices", &p, trigger);
+    out = k1s_es_reconcile(&c->writer, key, ns, &p, existing, ne, &o, trigger);
     json_decref(labels);
     free(existing);
-    k1s_es_plan_free(&p);
     return out;
 }
 
 static void process(k1s_workqueue_t *q, const char *key, void *arg)
 {
     es_ctrl_t *c = arg;
-    if (!k1s_informer_has_synced(c->services) || !k1s_informer_has_synced(c->pods) ||
-        !k1s_informer_has_synced(c->slices) || !k1s_informer_has_synced(c->nodes)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
-        return;
-    }
-    char *ns, *name;
-    k1s_ctrl_split_key(key, &ns, &name);
-    bool out = sync_service(c, key, ns, name);
-    free(ns);
-    free(name);
-    if (!out) {
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
-    }
+    if (k1s_ctrl_synced(q, key,
+                        (k1s_informer_t *[]){c->services, c->pods, c->slices, c->nodes, NULL}))
+        k1s_ep_run_sync(q, key, sync_service, c);
 }
 
 /* ---- informer handlers ---- */
-
-static void queue_obj(es_ctrl_t *c, const json_t *obj)
-{
-    char *key = k1s_ctrl_key(obj);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void svc_add(json_t *obj, void *arg)
-{
-    queue_obj(arg, obj);
-}
-
-static void svc_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    queue_obj(arg, new_obj);
-}
-
-static void svc_delete(json_t *obj, void *arg)
-{
-    queue_obj(arg, obj);
-}
-
-static void pod_add(json_t *obj, void *arg)
-{
-    es_ctrl_t *c = arg;
-    k1s_ep_queue_pod_services(c->services, c->queue, obj);
-}
-
-static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    es_ctrl_t *c = arg;
-    bool labels_changed;
-    if (!k1s_ep_pod_changed(old_obj, new_obj, &labels_changed))
-        return;
-    k1s_ep_queue_pod_services(c->services, c->queue, new_obj);
-    if (labels_changed)
-        k1s_ep_queue_pod_services(c->services, c->queue, old_obj);
-}
-
-static void pod_delete(json_t *obj, void *arg)
-{
-    es_ctrl_t *c = arg;
-    k1s_ep_queue_pod_services(c->services, c->queue, obj);
-}
 
 /* A Node that comes, goes or changes zone: the Services of its pods. */
 static void node_pods_services(es_ctrl_t *c, const json_t *node)
@@ -325,42 +219,6 @@ static void node_update(json_t *old_obj, json_t *new_obj, void *arg)
         node_pods_services(arg, new_obj);
 }
 
-static void node_delete(json_t *obj, void *arg)
-{
-    node_pods_services(arg, obj);
-}
-
-/* A change to one of our slices (ours or someone else's doing) queues its Service. */
-static void slice_event(es_ctrl_t *c, const json_t *obj)
-{
-    const char *svc;
-    if (!index_service_name((json_t *)obj, &svc))
-        return;
-    char *key = k1s_xasprintf("%s/%s", k1s_ctrl_str(md_of(obj), "namespace"), svc);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void slice_add(json_t *obj, void *arg)
-{
-    slice_event(arg, obj);
-}
-
-static void slice_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    slice_event(arg, new_obj);
-    const char *a = "", *b = "";
-    index_service_name(old_obj, &a);
-    index_service_name(new_obj, &b);
-    if (strcmp(a, b))
-        slice_event(arg, old_obj);
-}
-
-static void slice_delete(json_t *obj, void *arg)
-{
-    slice_event(arg, obj);
-}
-
 /* ---- lifecycle ---- */
 
 static void *es_start(k1s_ctrl_ctx_t *ctx)
@@ -379,13 +237,12 @@ static void *es_start(k1s_ctrl_ctx_t *ctx)
     c->writer.ctx = ctx;
     c->writer.queue = c->queue;
     c->writer.name = "endpointslice-controller";
-    k1s_informer_handlers_t sh = {svc_add, svc_update, svc_delete, c};
-    k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
-    k1s_informer_handlers_t eh = {slice_add, slice_update, slice_delete, c};
-    k1s_informer_add_handlers(c->services, &sh);
-    k1s_informer_add_handlers(c->pods, &ph);
-    k1s_informer_handlers_t nh = {node_add, node_update, node_delete, c};
-    k1s_informer_add_handlers(c->slices, &eh);
+    c->pod_watch = (k1s_ep_pod_watch_t){c->services, c->queue};
+    c->slice_watch = (k1s_es_slice_watch_t){c->queue, CONTROLLER_NAME};
+    k1s_informer_handlers_t nh = {node_add, node_update, node_add, c};
+    k1s_ctrl_watch_keys(c->services, c->queue);
+    k1s_ep_watch_pods(c->pods, &c->pod_watch);
+    k1s_es_watch_slices(c->slices, &c->slice_watch);
     k1s_informer_add_handlers(c->nodes, &nh);
     return c;
 }

@@ -42,6 +42,7 @@ typedef struct {
     k1s_informer_t *services, *endpoints, *slices;
     k1s_workqueue_t *queue;
     k1s_es_writer_t writer;
+    k1s_es_slice_watch_t slice_watch;
 } mirror_ctrl_t;
 
 static const json_t *md_of(const json_t *o)
@@ -52,34 +53,7 @@ static const json_t *md_of(const json_t *o)
 /* Index of mirrored slices by the name of their Service. */
 static int index_mirrored(json_t *obj, const char **out)
 {
-    const json_t *labels = json_object_get(md_of(obj), "labels");
-    if (strcmp(k1s_ctrl_str(labels, K1S_ES_LABEL_MANAGED_BY), CONTROLLER_NAME))
-        return 0;
-    const char *svc = k1s_ctrl_str(labels, K1S_ES_LABEL_SERVICE_NAME);
-    if (!*svc)
-        return 0;
-    out[0] = svc;
-    return 1;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(k1s_ctrl_str(md_of(*(json_t *const *)a), "name"),
-                  k1s_ctrl_str(md_of(*(json_t *const *)b), "name"));
-}
-
-/* The mirrored slices of ns/name, sorted by name; returns the count, *out to free(). */
-static int mirrored_slices(mirror_ctrl_t *c, const char *ns, const char *name, json_t ***out)
-{
-    json_t **all = NULL;
-    int n = k1s_informer_by_index(c->slices, INDEX_MIRRORED, name, &all), k = 0;
-    for (int i = 0; i < n; i++)
-        if (!strcmp(k1s_ctrl_str(md_of(all[i]), "namespace"), ns))
-            all[k++] = all[i];
-    if (k > 1)
-        qsort(all, (size_t)k, sizeof(*all), cmp_name);
-    *out = all;
-    return k;
+    return k1s_es_index_service(obj, CONTROLLER_NAME, out);
 }
 
 /* shouldMirror */
@@ -100,13 +74,8 @@ static json_t *slice_ports(const json_t *ports)
     json_t *p;
     json_array_foreach(ports, i, p)
     {
-        const char *proto = k1s_ctrl_str(p, "protocol");
-        json_t *sp = json_pack("{s:s,s:I,s:s}", "name", k1s_ctrl_str(p, "name"), "port",
-                               (json_int_t)json_integer_value(json_object_get(p, "port")),
-                               "protocol", *proto ? proto : "TCP");
-        if (*k1s_ctrl_str(p, "appProtocol"))
-            json_object_set_new(sp, "appProtocol", json_string(k1s_ctrl_str(p, "appProtocol")));
-        json_array_append_new(out, sp);
+        json_int_t port = json_integer_value(json_object_get(p, "port"));
+        json_array_append_new(out, k1s_ep_port(p, port, true));
     }
     return out;
 }
@@ -131,20 +100,18 @@ static json_t *address_endpoint(const json_t *a, bool ready)
     return ep;
 }
 
-static bool sync_endpoints(mirror_ctrl_t *c, const char *key, const char *ns, const char *name)
+static bool sync_endpoints(void *arg, const char *key, const char *ns, const char *name)
 {
+    mirror_ctrl_t *c = arg;
     json_t *ep = k1s_informer_get(c->endpoints, ns, name);
     json_t *svc = k1s_informer_get(c->services, ns, name);
     json_t **existing = NULL;
     k1s_es_plan_t p = {0};
-    int ne = mirrored_slices(c, ns, name, &existing);
+    int ne = k1s_es_owner_slices(c->slices, INDEX_MIRRORED, ns, name, &existing);
     bool out;
     if (!ep || !should_mirror(ep) || !svc || k1s_ep_selector(svc)) {
-        for (int i = 0; i < ne; i++)
-            k1s_es_plan_delete(&p, existing[i]);
-        out = k1s_es_apply(&c->writer, key, ns, NULL, NULL, &p, -2);
+        out = k1s_es_reconcile(&c->writer, key, ns, &p, existing, ne, NULL, -2);
         free(existing);
-        k1s_es_plan_free(&p);
         return out;
     }
     if (!k1s_ep_writes_seen(&c->writer.writes, key, c->slices, ns)) {
@@ -200,95 +167,27 @@ static bool sync_endpoints(mirror_ctrl_t *c, const char *key, const char *ns, co
                             .annotations = ann,
                             .max_per_slice = MAX_ENDPOINTS_PER_SUBSET,
                             .placeholder = false};
-    k1s_es_plan_slices(&p, existing, ne, &o);
-    out = k1s_es_apply(&c->writer, key, ns, ep, "FailedToUpdateEndpointSlices", &p, -2);
+    out = k1s_es_reconcile(&c->writer, key, ns, &p, existing, ne, &o, -2);
     json_decref(labels);
     json_decref(ann);
     free(existing);
-    k1s_es_plan_free(&p);
     return out;
 }
 
 static void process(k1s_workqueue_t *q, const char *key, void *arg)
 {
     mirror_ctrl_t *c = arg;
-    if (!k1s_informer_has_synced(c->services) || !k1s_informer_has_synced(c->endpoints) ||
-        !k1s_informer_has_synced(c->slices)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
-        return;
-    }
-    char *ns, *name;
-    k1s_ctrl_split_key(key, &ns, &name);
-    bool out = sync_endpoints(c, key, ns, name);
-    free(ns);
-    free(name);
-    if (!out) {
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
-    }
+    if (k1s_ctrl_synced(q, key, (k1s_informer_t *[]){c->services, c->endpoints, c->slices, NULL}))
+        k1s_ep_run_sync(q, key, sync_endpoints, c);
 }
 
 /* ---- informer handlers ---- */
 
-static void queue_obj(mirror_ctrl_t *c, const json_t *obj)
-{
-    char *key = k1s_ctrl_key(obj);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void obj_add(json_t *obj, void *arg)
-{
-    queue_obj(arg, obj);
-}
-
-static void obj_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    queue_obj(arg, new_obj);
-}
-
-static void obj_delete(json_t *obj, void *arg)
-{
-    queue_obj(arg, obj);
-}
-
-/* A Service matters when it comes, goes, or gains or loses its selector. */
+/* A Service matters when it comes, goes, or gains or loses its selector (arg: the queue). */
 static void svc_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
     if (!k1s_ep_selector(old_obj) != !k1s_ep_selector(new_obj))
-        queue_obj(arg, new_obj);
-}
-
-static void slice_event(mirror_ctrl_t *c, const json_t *obj)
-{
-    const char *svc;
-    if (!index_mirrored((json_t *)obj, &svc))
-        return;
-    char *key = k1s_xasprintf("%s/%s", k1s_ctrl_str(md_of(obj), "namespace"), svc);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void slice_add(json_t *obj, void *arg)
-{
-    slice_event(arg, obj);
-}
-
-static void slice_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    slice_event(arg, new_obj);
-    const char *a = "", *b = "";
-    index_mirrored(old_obj, &a);
-    index_mirrored(new_obj, &b);
-    if (strcmp(a, b))
-        slice_event(arg, old_obj);
-}
-
-static void slice_delete(json_t *obj, void *arg)
-{
-    slice_event(arg, obj);
+        k1s_ctrl_enqueue(arg, new_obj);
 }
 
 /* ---- lifecycle ---- */
@@ -305,12 +204,11 @@ static void *mirror_start(k1s_ctrl_ctx_t *ctx)
     c->writer.ctx = ctx;
     c->writer.queue = c->queue;
     c->writer.name = "endpointslicemirroring-controller";
-    k1s_informer_handlers_t sh = {obj_add, svc_update, obj_delete, c};
-    k1s_informer_handlers_t eh = {obj_add, obj_update, obj_delete, c};
-    k1s_informer_handlers_t slh = {slice_add, slice_update, slice_delete, c};
+    c->slice_watch = (k1s_es_slice_watch_t){c->queue, CONTROLLER_NAME};
+    k1s_informer_handlers_t sh = {k1s_ctrl_enqueue_obj, svc_update, k1s_ctrl_enqueue_obj, c->queue};
     k1s_informer_add_handlers(c->services, &sh);
-    k1s_informer_add_handlers(c->endpoints, &eh);
-    k1s_informer_add_handlers(c->slices, &slh);
+    k1s_ctrl_watch_keys(c->endpoints, c->queue);
+    k1s_es_watch_slices(c->slices, &c->slice_watch);
     return c;
 }
 

@@ -22,6 +22,7 @@
 #include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
+#include "lib/conditions.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -101,22 +102,16 @@ static int index_orphans(json_t *obj, const char **out)
 
 /* ---- event handlers ---- */
 
-static void enqueue(rsc_t *c, const json_t *rs)
-{
-    char *key = k1s_ctrl_key(rs);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
 static void rs_add(json_t *obj, void *arg)
 {
-    enqueue(arg, obj);
+    rsc_t *c = arg;
+    k1s_ctrl_enqueue(c->queue, obj);
 }
 
 static void rs_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
-    (void)old_obj;
-    enqueue(arg, new_obj);
+    rsc_t *c = arg;
+    k1s_ctrl_enqueue_new(old_obj, new_obj, c->queue);
 }
 
 static void rs_delete(json_t *obj, void *arg)
@@ -131,26 +126,7 @@ static void rs_delete(json_t *obj, void *arg)
 /* The ReplicaSet controlling pod (borrowed), or NULL. */
 static json_t *owner_rs(rsc_t *c, const json_t *pod)
 {
-    const json_t *ref = k1s_ctrl_controller_ref(pod);
-    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), "ReplicaSet"))
-        return NULL;
-    json_t *rs = k1s_informer_get(c->rss, obj_ns(pod), k1s_ctrl_str(ref, "name"));
-    if (!rs || strcmp(obj_uid(rs), k1s_ctrl_str(ref, "uid")))
-        return NULL;
-    return rs;
-}
-
-/* An orphan pod changed: every ReplicaSet that selects it may adopt it. */
-static void enqueue_selecting(rsc_t *c, const json_t *pod)
-{
-    json_t **rss = NULL;
-    int n = k1s_informer_by_index(c->rss, "namespace", obj_ns(pod), &rss);
-    const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
-    for (int i = 0; i < n; i++)
-        if (k1s_ctrl_selector_matches(json_object_get(json_object_get(rss[i], "spec"), "selector"),
-                                      labels))
-            enqueue(c, rss[i]);
-    free(rss);
+    return k1s_ctrl_resolve_owner(c->rss, pod, "ReplicaSet");
 }
 
 static void pod_deleted(rsc_t *c, const json_t *pod)
@@ -181,7 +157,7 @@ static void pod_add(json_t *obj, void *arg)
         return;
     }
     if (!k1s_ctrl_controller_ref(obj))
-        enqueue_selecting(c, obj);
+        k1s_ctrl_enqueue_selecting(c->rss, c->queue, obj); /* it may be adopted */
 }
 
 /* The Ready condition's status and transition time, for telling readiness changes. */
@@ -227,18 +203,7 @@ static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
         pod_deleted(c, new_obj);
         return;
     }
-    json_t *old_rs = owner_rs(c, old_obj), *new_rs = owner_rs(c, new_obj);
-    if (old_rs && old_rs != new_rs)
-        enqueue(c, old_rs);
-    if (new_rs) {
-        enqueue(c, new_rs);
-        return;
-    }
-    if (!k1s_ctrl_controller_ref(new_obj) &&
-        (!json_equal(json_object_get(json_object_get(old_obj, "metadata"), "labels"),
-                     json_object_get(json_object_get(new_obj, "metadata"), "labels")) ||
-         k1s_ctrl_controller_ref(old_obj)))
-        enqueue_selecting(c, new_obj);
+    k1s_ctrl_enqueue_owners_update(c->rss, c->queue, "ReplicaSet", old_obj, new_obj);
 }
 
 static void pod_delete(json_t *obj, void *arg)
@@ -248,7 +213,7 @@ static void pod_delete(json_t *obj, void *arg)
     if (k1s_ctrl_deleting(obj)) {
         json_t *rs = owner_rs(c, obj);
         if (rs)
-            enqueue(c, rs);
+            k1s_ctrl_enqueue(c->queue, rs);
         return;
     }
     pod_deleted(c, obj);
@@ -381,18 +346,6 @@ static bool fully_labeled(const json_t *tmpl_labels, const json_t *pod_labels)
     return true;
 }
 
-static json_t *get_condition(const json_t *status, const char *type)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(status, "conditions"), i, c)
-    {
-        if (!strcmp(k1s_ctrl_str(c, "type"), type))
-            return c;
-    }
-    return NULL;
-}
-
 /*
  * Writes status from the pods the sync owns (active, after claiming);
  * returns the seconds until the next pod becomes available, or -1.
@@ -440,7 +393,7 @@ static double write_status(rs_sync_t *s, json_t **owned, size_t n)
         if (strcmp(k1s_ctrl_str(cnd, "type"), "ReplicaFailure") || s->err)
             json_array_append(conds, cnd);
     }
-    if (s->err && !get_condition(old, "ReplicaFailure")) {
+    if (s->err && !k1s_cond_get(old, "ReplicaFailure")) {
         char ts[32];
         k1s_time_rfc3339(ts);
         json_array_append_new(conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", "ReplicaFailure",
@@ -474,12 +427,7 @@ static double write_status(rs_sync_t *s, json_t **owned, size_t n)
 
 static void sync_free(rs_sync_t *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        s->c->syncs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    K1S_LIST_DEL(s->c->syncs, s);
     for (del_t *d = s->dels; d && d->s; d++)
         free(d->name);
     free(s->dels);
@@ -528,11 +476,11 @@ static void sync_finish(rs_sync_t *s)
     sync_free(s);
 }
 
-/* Adopts pod: a strategic-merge patch adding the controller ref, guarded by the pod's uid. */
-static void adopt(rs_sync_t *s, const json_t *pod)
+/* Sends the strategic-merge patch p (taken) of pod's ownerReferences, guarded by the pod's uid. */
+static void patch_owner_refs(rs_sync_t *s, const json_t *pod, json_t *refs)
 {
-    json_t *p = json_pack("{s:{s:[o],s:s}}", "metadata", "ownerReferences",
-                          k1s_ctrl_new_controller_ref(s->rs), "uid", obj_uid(pod));
+    json_t *p =
+        json_pack("{s:{s:o,s:s}}", "metadata", "ownerReferences", refs, "uid", obj_uid(pod));
     char *body = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     s->pending++;
@@ -541,17 +489,16 @@ static void adopt(rs_sync_t *s, const json_t *pod)
     free(body);
 }
 
+/* Adopts pod: adds the controller ref. */
+static void adopt(rs_sync_t *s, const json_t *pod)
+{
+    patch_owner_refs(s, pod, json_pack("[o]", k1s_ctrl_new_controller_ref(s->rs)));
+}
+
 /* Releases pod: removes the ownerReference to the ReplicaSet. */
 static void release(rs_sync_t *s, const json_t *pod)
 {
-    json_t *p = json_pack("{s:{s:[{s:s,s:s}],s:s}}", "metadata", "ownerReferences", "$patch",
-                          "delete", "uid", obj_uid(s->rs), "uid", obj_uid(pod));
-    char *body = json_dumps(p, JSON_COMPACT);
-    json_decref(p);
-    s->pending++;
-    k1s_client_patch(s->c->ctx->client, &pods_gvr, obj_ns(pod), obj_name(pod), NULL,
-                     K1S_PATCH_STRATEGIC, body, false, patched, s);
-    free(body);
+    patch_owner_refs(s, pod, json_pack("[{s:s,s:s}]", "$patch", "delete", "uid", obj_uid(s->rs)));
 }
 
 /* A pod with what ranks it for deletion beyond its own state. */
@@ -652,11 +599,8 @@ static void order_for_deletion(rsc_t *c, const json_t *rs, json_t **active, size
 static void sync_rs(k1s_workqueue_t *q, const char *key, void *arg)
 {
     rsc_t *c = arg;
-    if (!k1s_informer_has_synced(c->rss) || !k1s_informer_has_synced(c->pods)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    if (!k1s_ctrl_synced(q, key, (k1s_informer_t *[]){c->rss, c->pods, NULL}))
         return;
-    }
     json_t *rs = k1s_ctrl_get_by_key(c->rss, key);
     if (!rs) {
         k1s_expect_forget(c->exp, key);
@@ -670,10 +614,7 @@ static void sync_rs(k1s_workqueue_t *q, const char *key, void *arg)
     s->key = k1s_xstrdup(key);
     s->rs = json_incref(rs);
     s->pending = 1; /* held until the writes below are started */
-    s->next = c->syncs;
-    if (c->syncs)
-        c->syncs->prev = s;
-    c->syncs = s;
+    K1S_LIST_ADD(c->syncs, s);
     const char *uid = obj_uid(rs);
     bool rs_deleting = k1s_ctrl_deleting(rs);
     k1s_err_t err = {0};

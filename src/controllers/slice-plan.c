@@ -19,17 +19,63 @@ static const json_t *md_of(const json_t *o)
     return json_object_get(o, "metadata");
 }
 
-int k1s_es_cmp_port(const void *a, const void *b)
+int k1s_es_index_service(const json_t *slice, const char *managed_by, const char **out)
 {
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int r = strcmp(k1s_ctrl_str(x, "name"), k1s_ctrl_str(y, "name"));
-    if (r)
-        return r;
-    json_int_t px = json_integer_value(json_object_get(x, "port")),
-               py = json_integer_value(json_object_get(y, "port"));
-    if (px != py)
-        return px < py ? -1 : 1;
-    return strcmp(k1s_ctrl_str(x, "protocol"), k1s_ctrl_str(y, "protocol"));
+    const json_t *labels = json_object_get(md_of(slice), "labels");
+    if (strcmp(k1s_ctrl_str(labels, K1S_ES_LABEL_MANAGED_BY), managed_by))
+        return 0;
+    const char *svc = k1s_ctrl_str(labels, K1S_ES_LABEL_SERVICE_NAME);
+    if (!*svc)
+        return 0;
+    out[0] = svc;
+    return 1;
+}
+
+int k1s_es_owner_slices(const k1s_informer_t *slices, const char *index, const char *ns,
+                        const char *name, json_t ***out)
+{
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(slices, index, name, &all), k = 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(k1s_ctrl_str(md_of(all[i]), "namespace"), ns))
+            all[k++] = all[i];
+    if (k > 1)
+        qsort(all, (size_t)k, sizeof(*all), k1s_ep_cmp_name);
+    *out = all;
+    return k;
+}
+
+/* A change to one of w's slices (ours or someone else's doing) queues its Service. */
+static void slice_event(const k1s_es_slice_watch_t *w, const json_t *obj)
+{
+    const char *svc;
+    if (!k1s_es_index_service(obj, w->managed_by, &svc))
+        return;
+    char *key = k1s_xasprintf("%s/%s", k1s_ctrl_str(md_of(obj), "namespace"), svc);
+    k1s_workqueue_add(w->queue, key);
+    free(key);
+}
+
+static void slice_add(json_t *obj, void *arg)
+{
+    slice_event(arg, obj);
+}
+
+static void slice_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    const k1s_es_slice_watch_t *w = arg;
+    slice_event(w, new_obj);
+    const char *a = "", *b = "";
+    k1s_es_index_service(old_obj, w->managed_by, &a);
+    k1s_es_index_service(new_obj, w->managed_by, &b);
+    if (strcmp(a, b))
+        slice_event(w, old_obj);
+}
+
+void k1s_es_watch_slices(k1s_informer_t *slices, k1s_es_slice_watch_t *w)
+{
+    k1s_informer_handlers_t h = {slice_add, slice_update, slice_add, w};
+    k1s_informer_add_handlers(slices, &h);
 }
 
 /* A canonical string for a list of ports (any order), to group slices and endpoints by. */
@@ -41,17 +87,12 @@ char *k1s_es_ports_key(const json_t *ports)
     json_t **v = k1s_xmalloc(n * sizeof(*v));
     for (size_t i = 0; i < n; i++)
         v[i] = json_array_get(ports, i);
-    qsort(v, n, sizeof(*v), k1s_es_cmp_port);
+    qsort(v, n, sizeof(*v), k1s_ep_cmp_port);
     json_t *sorted = json_array();
     for (size_t i = 0; i < n; i++) {
         /* name and protocol as defaulted by the API server */
-        json_t *p =
-            json_pack("{s:s,s:I,s:s}", "name", k1s_ctrl_str(v[i], "name"), "port",
-                      (json_int_t)json_integer_value(json_object_get(v[i], "port")), "protocol",
-                      *k1s_ctrl_str(v[i], "protocol") ? k1s_ctrl_str(v[i], "protocol") : "TCP");
-        if (*k1s_ctrl_str(v[i], "appProtocol"))
-            json_object_set_new(p, "appProtocol", json_string(k1s_ctrl_str(v[i], "appProtocol")));
-        json_array_append_new(sorted, p);
+        json_int_t port = json_integer_value(json_object_get(v[i], "port"));
+        json_array_append_new(sorted, k1s_ep_port(v[i], port, true));
     }
     free(v);
     char *s = json_dumps(sorted, JSON_COMPACT | JSON_SORT_KEYS);
@@ -137,14 +178,6 @@ static json_t *new_slice(const k1s_es_plan_opts_t *o, const json_t *ports)
         json_object_set(json_object_get(s, "metadata"), "annotations", (json_t *)o->annotations);
     free(prefix);
     return s;
-}
-
-/* Whether a map-valued field (labels, annotations) holds the same as want ({} if NULL). */
-static bool same_map(const json_t *have, const json_t *want)
-{
-    if (!json_object_size(have) && !json_object_size(want))
-        return true;
-    return json_equal(have, want);
 }
 
 /* Turns a kept slice into one to update (a copy); returns it. */
@@ -242,8 +275,9 @@ void k1s_es_plan_slices(k1s_es_plan_t *p, json_t *const *existing, int nexisting
         }
         const json_t *md = md_of(s);
         bool meta_changed =
-            !same_map(json_object_get(md, "labels"), labels) ||
-            (o->annotations && !same_map(json_object_get(md, "annotations"), o->annotations));
+            !k1s_ep_same_or_empty(json_object_get(md, "labels"), labels) ||
+            (o->annotations &&
+             !k1s_ep_same_or_empty(json_object_get(md, "annotations"), o->annotations));
         int gi = (int)(g - p->groups);
         if (!json_array_size(eps)) {
             plan_add(p, s, K1S_ES_DELETE, gi);
@@ -317,7 +351,7 @@ void k1s_es_plan_slices(k1s_es_plan_t *p, json_t *const *existing, int nexisting
         return;
     if (deleted == 1 && is_placeholder(only->slice) && owned_by(only->slice, svc) &&
         !strcmp(k1s_ctrl_str(only->slice, "addressType"), "IPv4") &&
-        same_map(json_object_get(md_of(only->slice), "labels"), labels)) {
+        k1s_ep_same_or_empty(json_object_get(md_of(only->slice), "labels"), labels)) {
         only->action = K1S_ES_KEEP;
         return;
     }
@@ -355,26 +389,13 @@ static void batch_release(batch_t *b)
     free(b);
 }
 
-static void op_unlink(k1s_es_writer_t *w, k1s_es_op_t *op)
-{
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        w->ops = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-}
-
 static k1s_es_op_t *op_new(batch_t *b, const char *name)
 {
     k1s_es_writer_t *w = b->w;
     k1s_es_op_t *op = k1s_xcalloc(1, sizeof(*op));
     op->b = b;
     op->name = name ? k1s_xstrdup(name) : NULL;
-    op->next = w->ops;
-    if (w->ops)
-        w->ops->prev = op;
-    w->ops = op;
+    K1S_LIST_ADD(w->ops, op);
     b->outstanding++;
     return op;
 }
@@ -384,7 +405,7 @@ static void write_done(const k1s_client_result_t *res, void *arg)
     k1s_es_op_t *op = arg;
     batch_t *b = op->b;
     k1s_es_writer_t *w = b->w;
-    op_unlink(w, op);
+    K1S_LIST_DEL(w->ops, op);
     bool ok = res->status >= 200 && res->status < 300;
     if (op->name) {
         if (ok)
@@ -475,11 +496,27 @@ bool k1s_es_apply(k1s_es_writer_t *w, const char *key, const char *ns, const jso
     return any;
 }
 
+bool k1s_es_reconcile(k1s_es_writer_t *w, const char *key, const char *ns, k1s_es_plan_t *p,
+                      json_t *const *existing, int nexisting, const k1s_es_plan_opts_t *o,
+                      int64_t trigger)
+{
+    if (o) {
+        k1s_es_plan_slices(p, existing, nexisting, o);
+    } else {
+        for (int i = 0; i < nexisting; i++)
+            k1s_es_plan_delete(p, existing[i]);
+    }
+    bool out = k1s_es_apply(w, key, ns, o ? o->owner : NULL,
+                            o ? "FailedToUpdateEndpointSlices" : NULL, p, trigger);
+    k1s_es_plan_free(p);
+    return out;
+}
+
 void k1s_es_writer_free(k1s_es_writer_t *w)
 {
     while (w->ops) {
         k1s_es_op_t *op = w->ops;
-        op_unlink(w, op);
+        K1S_LIST_DEL(w->ops, op);
         batch_t *b = op->b;
         free(op->name);
         free(op);

@@ -1,7 +1,8 @@
 /*
- * Helpers shared by the controllers (see controller.h): keys, owner
- * references, selectors, times, pod states and ordering, pods from
- * templates, template hashes, and expectations.
+ * Helpers shared by the controllers (see controller.h): keys, queueing
+ * objects' keys from informer events, owner references and the owners to
+ * queue when an owned object changes, selectors, times, pod states and
+ * ordering, pods from templates, template hashes, and expectations.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,6 +66,43 @@ void k1s_ctrl_index_node(k1s_informer_t *inf)
     k1s_informer_add_indexer(inf, "nodeName", k1s_index_by_node_name);
 }
 
+void k1s_ctrl_enqueue(k1s_workqueue_t *q, const json_t *obj)
+{
+    char *key = k1s_ctrl_key(obj);
+    k1s_workqueue_add(q, key);
+    free(key);
+}
+
+void k1s_ctrl_enqueue_obj(json_t *obj, void *queue)
+{
+    k1s_ctrl_enqueue(queue, obj);
+}
+
+void k1s_ctrl_enqueue_new(json_t *old_obj, json_t *new_obj, void *queue)
+{
+    (void)old_obj;
+    k1s_ctrl_enqueue(queue, new_obj);
+}
+
+void k1s_ctrl_watch_keys(k1s_informer_t *inf, k1s_workqueue_t *q)
+{
+    k1s_informer_handlers_t h = {k1s_ctrl_enqueue_obj, k1s_ctrl_enqueue_new, k1s_ctrl_enqueue_obj,
+                                 q};
+    k1s_informer_add_handlers(inf, &h);
+}
+
+bool k1s_ctrl_synced(k1s_workqueue_t *q, const char *key, k1s_informer_t *const *infs)
+{
+    for (; *infs; infs++) {
+        if (!k1s_informer_has_synced(*infs)) {
+            k1s_workqueue_add_after(q, key, 100);
+            k1s_workqueue_done(q, key);
+            return false;
+        }
+    }
+    return true;
+}
+
 json_t *k1s_ctrl_controller_ref(const json_t *obj)
 {
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
@@ -84,6 +122,49 @@ json_t *k1s_ctrl_new_controller_ref(const json_t *owner)
     return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", k1s_ctrl_str(owner, "apiVersion"),
                      "kind", k1s_ctrl_str(owner, "kind"), "name", k1s_ctrl_str(md, "name"), "uid",
                      k1s_ctrl_str(md, "uid"), "controller", 1, "blockOwnerDeletion", 1);
+}
+
+json_t *k1s_ctrl_resolve_owner(const k1s_informer_t *owners, const json_t *obj, const char *kind)
+{
+    const json_t *ref = k1s_ctrl_controller_ref(obj);
+    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), kind))
+        return NULL;
+    const char *ns = k1s_ctrl_str(json_object_get(obj, "metadata"), "namespace");
+    json_t *owner = k1s_informer_get(owners, ns, k1s_ctrl_str(ref, "name"));
+    if (!owner ||
+        strcmp(k1s_ctrl_str(json_object_get(owner, "metadata"), "uid"), k1s_ctrl_str(ref, "uid")))
+        return NULL;
+    return owner;
+}
+
+void k1s_ctrl_enqueue_selecting(const k1s_informer_t *owners, k1s_workqueue_t *q, const json_t *obj)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(owners, "namespace", k1s_ctrl_str(md, "namespace"), &all);
+    for (int i = 0; i < n; i++)
+        if (k1s_ctrl_selector_matches(json_object_get(json_object_get(all[i], "spec"), "selector"),
+                                      json_object_get(md, "labels")))
+            k1s_ctrl_enqueue(q, all[i]);
+    free(all);
+}
+
+void k1s_ctrl_enqueue_owners_update(const k1s_informer_t *owners, k1s_workqueue_t *q,
+                                    const char *kind, const json_t *old_obj, const json_t *new_obj)
+{
+    json_t *old_owner = k1s_ctrl_resolve_owner(owners, old_obj, kind);
+    json_t *new_owner = k1s_ctrl_resolve_owner(owners, new_obj, kind);
+    if (old_owner && old_owner != new_owner)
+        k1s_ctrl_enqueue(q, old_owner);
+    if (new_owner) {
+        k1s_ctrl_enqueue(q, new_owner);
+        return;
+    }
+    if (!k1s_ctrl_controller_ref(new_obj) &&
+        (!json_equal(json_object_get(json_object_get(old_obj, "metadata"), "labels"),
+                     json_object_get(json_object_get(new_obj, "metadata"), "labels")) ||
+         k1s_ctrl_controller_ref(old_obj)))
+        k1s_ctrl_enqueue_selecting(owners, q, new_obj);
 }
 
 bool k1s_ctrl_deleting(const json_t *obj)

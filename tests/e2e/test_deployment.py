@@ -14,7 +14,8 @@ import urllib.parse
 
 import pytest
 
-from test_replicaset import kjson, ready, wait_for
+from helpers import cond, create, hollow_cluster, kjson, ready
+from test_replicaset import wait_for
 
 
 def deployment(name, replicas=4, image="nginx:1.25", surge=1, unavailable=1, strategy=None,
@@ -35,19 +36,8 @@ def deployment(name, replicas=4, image="nginx:1.25", surge=1, unavailable=1, str
             "spec": spec}
 
 
-def create(server, ns, obj):
-    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(obj))
-
-
 def get_d(server, ns, name):
     return kjson(server, ns, "get", "deployment", name)
-
-
-def cond(d, type_):
-    for c in d.get("status", {}).get("conditions", []):
-        if c["type"] == type_:
-            return c
-    return None
 
 
 def rss(server, ns, app):
@@ -134,11 +124,7 @@ class PodWatch:
 
 @pytest.fixture(scope="module")
 def nodes(server):
-    from hollow import HollowCluster
-    c = HollowCluster(server.url, server.ca(), *server.admin_cert(), prefix="dep")
-    c.add_nodes(3)
-    yield c
-    c.close()
+    yield from hollow_cluster(server, "dep", 3)
 
 
 def test_rolling_update_bounds_history_and_undo(server, ns, nodes):

@@ -8,48 +8,19 @@ also managed by the ReplicaSet controller."""
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import KUBECTL, KUBECTL_120, Server
+from conftest import KUBECTL, KUBECTL_120
+from helpers import create, get, kjson, own_server, ready, wait_for
 
 
 @pytest.fixture(scope="module")
-def pdb_server():
-    tmp = tempfile.mkdtemp(prefix="k1s-e2e-pdb-")
-    s = Server(tmp, extra_args=["--kube-controller-manager-arg", "controllers=disruption"]).start()
-    yield s
-    s.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-@pytest.fixture
-def ns(pdb_server, request):
-    """A namespace of the test's own on the module's server."""
-    name = "t-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50].strip("-")
-    pdb_server.kubectl("create", "namespace", name)
-    yield name
-    pdb_server.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def wait_for(fn, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
-
-
-def apply(s, ns, *objs):
-    s.kubectl("-n", ns, "create", "-f", "-",
-              input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
+def server():
+    """The module's own server (the `ns` fixture makes its namespaces there)."""
+    yield from own_server("k1s-e2e-pdb-", "--kube-controller-manager-arg", "controllers=disruption")
 
 
 def pod(name, node, labels, owner=None):
@@ -75,16 +46,10 @@ def pdb(name, selector, min_available=None, max_unavailable=None):
             "metadata": {"name": name}, "spec": spec}
 
 
-def get(s, ns, what):
-    return json.loads(s.kubectl("-n", ns, "get", what, "-o", "json").stdout)
-
-
 def ready_pods(s, ns, selector):
-    items = json.loads(s.kubectl("-n", ns, "get", "pods", "-l", selector, "-o", "json").stdout)["items"]
+    items = kjson(s, ns, "get", "pods", "-l", selector)["items"]
     return [p["metadata"]["name"] for p in items
-            if not p["metadata"].get("deletionTimestamp") and
-            any(c["type"] == "Ready" and c["status"] == "True"
-                for c in p.get("status", {}).get("conditions", []))]
+            if not p["metadata"].get("deletionTimestamp") and ready(p)]
 
 
 def pdb_status(s, ns, name):
@@ -97,12 +62,12 @@ def evict(s, ns, name, version="v1"):
                    "metadata": {"name": name, "namespace": ns}})
 
 
-def test_pdb_status_and_eviction(pdb_server, ns, hollow_nodes):
-    s = pdb_server
+def test_pdb_status_and_eviction(server, ns, hollow_nodes):
+    s = server
     hollow_nodes(s, 1, prefix="pdbev")
-    apply(s, ns, *[pod("web-%d" % i, "pdbev-0", {"app": "web"}) for i in range(3)])
+    create(s, ns, *[pod("web-%d" % i, "pdbev-0", {"app": "web"}) for i in range(3)])
     wait_for(lambda: len(ready_pods(s, ns, "app=web")) == 3, what="3 ready pods")
-    apply(s, ns, pdb("web", {"app": "web"}, min_available=2))
+    create(s, ns, pdb("web", {"app": "web"}, min_available=2))
     st = wait_for(lambda: (lambda x: x if x.get("currentHealthy") == 3 else None)(pdb_status(s, ns, "web")),
                   what="PDB status")
     obj = get(s, ns, "pdb/web")
@@ -140,7 +105,7 @@ def test_pdb_status_and_eviction(pdb_server, ns, hollow_nodes):
     lone = pod("lone", "pdbev-0", {"app": "lone"})
     lone["metadata"]["annotations"] = {"hollow.k1s.io/delete-after-grace": "true"}
     lone["spec"]["terminationGracePeriodSeconds"] = 30
-    apply(s, ns, lone)
+    create(s, ns, lone)
     wait_for(lambda: ready_pods(s, ns, "app=lone"), what="lone ready")
     code, body = evict(s, ns, "lone")
     assert code == 201, body
@@ -151,15 +116,15 @@ def test_pdb_status_and_eviction(pdb_server, ns, hollow_nodes):
                                                            "Eviction API: evicting")
 
     # two budgets over one pod: kube-apiserver's 500
-    apply(s, ns, pdb("web2", {"app": "web"}, max_unavailable=1))
+    create(s, ns, pdb("web2", {"app": "web"}, max_unavailable=1))
     code, body = evict(s, ns, "web-1")
     assert code == 500, body
     assert body["message"] == ("This pod has more than one PodDisruptionBudget, which the "
                                "eviction subresource does not support.")
 
 
-def test_unready_pods_are_evicted_without_spending_the_budget(pdb_server, ns, hollow_nodes):
-    s = pdb_server
+def test_unready_pods_are_evicted_without_spending_the_budget(server, ns, hollow_nodes):
+    s = server
     hollow_nodes(s, 1, prefix="pdbur")
     never = {"hollow.k1s.io/never-ready": "true"}
     pods = [pod("ok-%d" % i, "pdbur-0", {"app": "ok"}) for i in range(2)]
@@ -168,9 +133,9 @@ def test_unready_pods_are_evicted_without_spending_the_budget(pdb_server, ns, ho
     for p in pods:
         if p["metadata"]["name"].startswith(("sick", "ill")):
             p["metadata"]["annotations"] = dict(never)
-    apply(s, ns, *pods)
+    create(s, ns, *pods)
     wait_for(lambda: len(ready_pods(s, ns, "app in (ok,few)")) == 3, what="3 ready pods")
-    apply(s, ns, pdb("ok", {"app": "ok"}, min_available=2), pdb("few", {"app": "few"}, min_available=2))
+    create(s, ns, pdb("ok", {"app": "ok"}, min_available=2), pdb("few", {"app": "few"}, min_available=2))
     wait_for(lambda: pdb_status(s, ns, "ok").get("expectedPods") == 4, what="ok status")
     wait_for(lambda: pdb_status(s, ns, "few").get("expectedPods") == 2, what="few status")
     # a healthy budget: an unready pod goes without spending it
@@ -194,18 +159,18 @@ def test_unready_pods_are_evicted_without_spending_the_budget(pdb_server, ns, ho
     assert code == 429, body
 
 
-def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes):
-    s = pdb_server
+def test_pdb_max_unavailable_uses_controller_scale(server, ns, hollow_nodes):
+    s = server
     hollow_nodes(s, 1, prefix="pdbmu")
     rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "api"},
           "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "api"}},
                    "template": {"metadata": {"labels": {"app": "api"}},
                                 "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}}}
-    apply(s, ns, rs)
+    create(s, ns, rs)
     rs = get(s, ns, "rs/api")
-    apply(s, ns, *[pod("api-%d" % i, "pdbmu-0", {"app": "api"}, owner=rs) for i in range(3)])
+    create(s, ns, *[pod("api-%d" % i, "pdbmu-0", {"app": "api"}, owner=rs) for i in range(3)])
     wait_for(lambda: len(ready_pods(s, ns, "app=api")) == 3, what="3 ready pods")
-    apply(s, ns, pdb("api", {"app": "api"}, max_unavailable="50%"))
+    create(s, ns, pdb("api", {"app": "api"}, max_unavailable="50%"))
     # expected pods come from the ReplicaSet's scale (4), not the 3 pods there are
     st = wait_for(lambda: (lambda x: x if x.get("expectedPods") == 4 else None)(pdb_status(s, ns, "api")),
                   what="PDB status")
@@ -227,7 +192,7 @@ def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes)
                                                              "statusReplicasPath": ".status.replicas"}}}]}}
     s.kubectl("apply", "-f", "-", input=json.dumps(crd))
     s.kubectl("wait", "--for", "condition=established", "--timeout=20s", "crd/flocks.example.com")
-    apply(s, ns, {"apiVersion": "example.com/v1", "kind": "Flock", "metadata": {"name": "birds"},
+    create(s, ns, {"apiVersion": "example.com/v1", "kind": "Flock", "metadata": {"name": "birds"},
                   "spec": {"replicas": 5}})
     flock = get(s, ns, "flock/birds")
     birds = [pod("bird-%d" % i, "pdbmu-0", {"app": "bird"}) for i in range(2)]
@@ -235,9 +200,9 @@ def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes)
         b["metadata"]["ownerReferences"] = [{"apiVersion": "example.com/v1", "kind": "Flock",
                                              "name": "birds", "uid": flock["metadata"]["uid"],
                                              "controller": True}]
-    apply(s, ns, *birds)
+    create(s, ns, *birds)
     wait_for(lambda: len(ready_pods(s, ns, "app=bird")) == 2, what="2 ready birds")
-    apply(s, ns, pdb("birds", {"app": "bird"}, min_available="20%"))
+    create(s, ns, pdb("birds", {"app": "bird"}, min_available="20%"))
     st = wait_for(lambda: (lambda x: x if x.get("expectedPods") == 5 else None)(pdb_status(s, ns, "birds")),
                   what="birds PDB status")
     assert st["currentHealthy"] == 2 and st["desiredHealthy"] == 1 and st["disruptionsAllowed"] == 1
@@ -249,7 +214,7 @@ def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes)
     assert st["desiredHealthy"] == 2 and st["disruptionsAllowed"] == 0
 
     # a budget with an unknown controller cannot be worked out: nothing may be disrupted
-    apply(s, ns, pdb("orphans", {"app": "orphan"}, min_available="50%"))
+    create(s, ns, pdb("orphans", {"app": "orphan"}, min_available="50%"))
     st = wait_for(lambda: pdb_status(s, ns, "orphans").get("conditions"), what="orphans status")
     assert st[0]["reason"] == "InsufficientPods"
     ev = s.kubectl("-n", ns, "get", "events", "--field-selector",
@@ -258,7 +223,7 @@ def test_pdb_max_unavailable_uses_controller_scale(pdb_server, ns, hollow_nodes)
 
 
 @pytest.mark.parametrize("kubectl", ["kubectl", "kubectl-1.20"])
-def test_drain_respects_pdb(pdb_server, ns, hollow_nodes, kubectl):
+def test_drain_respects_pdb(server, ns, hollow_nodes, kubectl):
     """kubectl drain evicts through the eviction subresource (policy/v1, or policy/v1beta1 for
     kubectl 1.20) and retries while the budget refuses."""
     binary = KUBECTL
@@ -266,14 +231,14 @@ def test_drain_respects_pdb(pdb_server, ns, hollow_nodes, kubectl):
         if not os.path.exists(KUBECTL_120):
             pytest.skip("Debian's kubectl 1.20 not unpacked (run make deps)")
         binary = KUBECTL_120
-    s = pdb_server
+    s = server
     prefix = "drain" if kubectl == "kubectl" else "drainold"
     n0, n1 = prefix + "-0", prefix + "-1"
     hollow_nodes(s, 2, prefix=prefix)
-    apply(s, ns, *[pod("db-%d" % i, n0, {"app": "db"}) for i in range(2)])
-    apply(s, ns, pod("db-2", n1, {"app": "db"}))
+    create(s, ns, *[pod("db-%d" % i, n0, {"app": "db"}) for i in range(2)])
+    create(s, ns, pod("db-2", n1, {"app": "db"}))
     wait_for(lambda: len(ready_pods(s, ns, "app=db")) == 3, what="3 ready pods")
-    apply(s, ns, pdb("db", {"app": "db"}, min_available=2))
+    create(s, ns, pdb("db", {"app": "db"}, min_available=2))
     wait_for(lambda: pdb_status(s, ns, "db").get("disruptionsAllowed") == 1, what="PDB allows 1")
 
     out = s.kubectl("cordon", n1).stdout
@@ -297,7 +262,7 @@ def test_drain_respects_pdb(pdb_server, ns, hollow_nodes, kubectl):
         assert drain.poll() is None, drain.communicate()
         assert len(ready_pods(s, ns, "app=db")) == 2
         # room in the budget: the drain finishes
-        apply(s, ns, pod("db-3", n1, {"app": "db"}))
+        create(s, ns, pod("db-3", n1, {"app": "db"}))
         out, err = drain.communicate(timeout=90)
     finally:
         if drain.poll() is None:
@@ -309,14 +274,14 @@ def test_drain_respects_pdb(pdb_server, ns, hollow_nodes, kubectl):
     assert sorted(ready_pods(s, ns, "app=db")) == ["db-2", "db-3"]
 
 
-def test_stale_disruption_condition_is_reset(pdb_server, ns):
+def test_stale_disruption_condition_is_reset(server, ns):
     """A pod marked DisruptionTarget that was not deleted within two minutes has the condition
     set back to False; a recent one is left alone."""
-    s = pdb_server
+    s = server
     old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 180))
     new = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for name, t in (("stale", old), ("fresh", new)):
-        apply(s, ns, pod(name, "nowhere", {"app": name}))
+        create(s, ns, pod(name, "nowhere", {"app": name}))
         s.kubectl("-n", ns, "patch", "pod", name, "--subresource=status", "--type=strategic", "-p",
                   json.dumps({"status": {"conditions": [{
                       "type": "DisruptionTarget", "status": "True", "lastTransitionTime": t,

@@ -10,17 +10,14 @@ import time
 
 import pytest
 
-from hollow import HollowCluster
+from helpers import create, get, hollow_cluster, ready, wait_for
 
 MANAGED_BY = "endpointslice-controller.k8s.io"
 
 
 @pytest.fixture(scope="module")
 def nodes(server):
-    c = HollowCluster(server.url, server.ca(), *server.admin_cert(), prefix="ep")
-    c.add_nodes(2, pods=250, zone="zone-a", events=False)
-    yield c
-    c.close()
+    yield from hollow_cluster(server, "ep", 2, pods=250, zone="zone-a", events=False)
 
 
 def pod(name, labels, ports=(), annotations=None, hostname=None, subdomain=None, grace=None):
@@ -51,16 +48,6 @@ def service(name, selector, ports=(), headless=False, publish_not_ready=False, l
     return s
 
 
-def create(server, ns, *objs):
-    server.kubectl("-n", ns, "create", "-f", "-",
-                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
-
-
-def get(server, ns, *what):
-    p = server.kubectl("-n", ns, "get", *what, "-o", "json", check=False)
-    return json.loads(p.stdout) if p.returncode == 0 else None
-
-
 def endpoints(server, ns, name):
     return get(server, ns, "endpoints", name)
 
@@ -68,18 +55,6 @@ def endpoints(server, ns, name):
 def slices(server, ns, name):
     lst = get(server, ns, "endpointslices", "-l", "kubernetes.io/service-name=" + name)
     return lst["items"] if lst else []
-
-
-def wait_for(fn, timeout=60, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.2)
 
 
 def pod_ips(server, ns, names):
@@ -95,9 +70,7 @@ def running(server, ns, names):
         ips = {}
         for n in names:
             p = get(server, ns, "pod", n)
-            ready = any(c["type"] == "Ready" and c["status"] == "True"
-                        for c in p["status"].get("conditions", []))
-            if not ready or not p["status"].get("podIP"):
+            if not ready(p) or not p["status"].get("podIP"):
                 return None
             ips[n] = p["status"]["podIP"]
         return ips

@@ -8,44 +8,20 @@ hand evict pods that do not tolerate them; cordoned nodes get the unschedulable 
 The server runs only the node lifecycle and taint eviction controllers, so that the hand-made
 pods are not touched by other controllers."""
 import json
-import re
-import shutil
-import tempfile
 import time
 
 import pytest
 
-from conftest import Server
+from helpers import cond, create, get, own_server, ready, wait_for
 
 
 @pytest.fixture(scope="module")
-def nl_server():
-    tmp = tempfile.mkdtemp(prefix="k1s-e2e-nl-")
-    s = Server(tmp, extra_args=[
+def server():
+    """The module's own server (the `ns` fixture makes its namespaces there)."""
+    yield from own_server(
+        "k1s-e2e-nl-",
         "--kube-controller-manager-arg", "controllers=nodelifecycle,taint-eviction-controller",
-        "--kube-controller-manager-arg", "node-monitor-grace-period=4s"]).start()
-    yield s
-    s.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-@pytest.fixture
-def ns(nl_server, request):
-    name = "t-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50].strip("-")
-    nl_server.kubectl("create", "namespace", name)
-    yield name
-    nl_server.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def wait_for(fn, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
+        "--kube-controller-manager-arg", "node-monitor-grace-period=4s")
 
 
 def pod(name, node, tolerations=None):
@@ -57,31 +33,8 @@ def pod(name, node, tolerations=None):
     return p
 
 
-def create(s, ns, *objs):
-    s.kubectl("-n", ns, "create", "-f", "-",
-              input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
-
-
-def get(s, what, ns=None):
-    args = (["-n", ns] if ns else []) + ["get", what, "-o", "json", "--ignore-not-found"]
-    out = s.kubectl(*args).stdout
-    return json.loads(out) if out.strip() else None
-
-
-def cond(obj, typ):
-    for c in (obj or {}).get("status", {}).get("conditions", []):
-        if c["type"] == typ:
-            return c
-    return None
-
-
-def ready(p):
-    c = cond(p, "Ready")
-    return c is not None and c["status"] == "True"
-
-
 def taints(s, node):
-    return {(t["key"], t["effect"]): t for t in get(s, "node/" + node)["spec"].get("taints", [])}
+    return {(t["key"], t["effect"]): t for t in get(s, None, "node/" + node)["spec"].get("taints", [])}
 
 
 def events(s, ns, name, reason):
@@ -93,8 +46,8 @@ def events(s, ns, name, reason):
 UNREACH = "node.kubernetes.io/unreachable"
 
 
-def test_silent_node_is_tainted_and_its_pods_evicted(nl_server, ns, hollow_nodes):
-    s = nl_server
+def test_silent_node_is_tainted_and_its_pods_evicted(server, ns, hollow_nodes):
+    s = server
     # two nodes: with one still Ready the cluster is not in master disruption mode
     cluster = hollow_nodes(s, 2, prefix="nlc", lease_interval=1.0)
     node = cluster[0]
@@ -107,21 +60,21 @@ def test_silent_node_is_tainted_and_its_pods_evicted(nl_server, ns, hollow_nodes
            pod("forever", "nlc-0", [{"key": UNREACH, "operator": "Exists", "effect": "NoExecute"}]),
            pod("default", "nlc-0"))
     for name in ("short", "forever", "default"):
-        wait_for(lambda name=name: ready(get(s, "pod/" + name, ns)), what=name + " ready")
+        wait_for(lambda name=name: ready(get(s, ns, "pod/" + name)), what=name + " ready")
     # the admission plugin gave "default" the 300 s toleration: it outlives this test's outage
     assert any(t.get("tolerationSeconds") == 300 and t["key"] == UNREACH
-               for t in get(s, "pod/default", ns)["spec"]["tolerations"])
+               for t in get(s, ns, "pod/default")["spec"]["tolerations"])
     # a node renewing its Lease stays Ready well past the grace period
     time.sleep(5)
-    assert cond(get(s, "node/nlc-0"), "Ready")["status"] == "True"
+    assert cond(get(s, None, "node/nlc-0"), "Ready")["status"] == "True"
     assert not taints(s, "nlc-0")
 
     node.stop()
     c = wait_for(lambda: (lambda c: c if c["status"] == "Unknown" else None)(
-        cond(get(s, "node/nlc-0"), "Ready")), what="Ready=Unknown")
+        cond(get(s, None, "node/nlc-0"), "Ready")), what="Ready=Unknown")
     assert c["reason"] == "NodeStatusUnknown"
     assert c["message"] == "Kubelet stopped posting node status."
-    n = get(s, "node/nlc-0")
+    n = get(s, None, "node/nlc-0")
     for typ in ("MemoryPressure", "DiskPressure", "PIDPressure"):
         assert cond(n, typ)["status"] == "Unknown"
     t = wait_for(lambda: (lambda t: t if (UNREACH, "NoExecute") in t else None)(taints(s, "nlc-0")),
@@ -131,13 +84,13 @@ def test_silent_node_is_tainted_and_its_pods_evicted(nl_server, ns, hollow_nodes
     wait_for(lambda: events(s, "default", "nlc-0", "NodeNotReady"), what="NodeNotReady event")
     assert events(s, "default", "nlc-0", "NodeNotReady")[0] == "Node nlc-0 status is now: NodeNotReady"
     # the pods turn unready
-    wait_for(lambda: cond(get(s, "pod/forever", ns), "Ready")["status"] == "False",
+    wait_for(lambda: cond(get(s, ns, "pod/forever"), "Ready")["status"] == "False",
              what="forever unready")
     assert events(s, ns, "forever", "NodeNotReady") == ["Node is not ready"]
 
     # the pod tolerating 2 s is evicted; the others stay
     def evicted():
-        p = get(s, "pod/short", ns)
+        p = get(s, ns, "pod/short")
         if p is None:
             return "gone"
         return p if p["metadata"].get("deletionTimestamp") else None
@@ -149,21 +102,21 @@ def test_silent_node_is_tainted_and_its_pods_evicted(nl_server, ns, hollow_nodes
     assert events(s, ns, "short", "TaintManagerEviction") == ["Marking for deletion Pod %s/short" % ns]
     time.sleep(1)
     for name in ("forever", "default"):
-        assert not get(s, "pod/" + name, ns)["metadata"].get("deletionTimestamp"), name
+        assert not get(s, ns, "pod/" + name)["metadata"].get("deletionTimestamp"), name
 
     # the node comes back: Ready, untainted, the pending eviction cancelled
     node.start()
-    wait_for(lambda: cond(get(s, "node/nlc-0"), "Ready")["status"] == "True", what="Ready again")
+    wait_for(lambda: cond(get(s, None, "node/nlc-0"), "Ready")["status"] == "True", what="Ready again")
     wait_for(lambda: not taints(s, "nlc-0"), what="taints gone")
     wait_for(lambda: events(s, ns, "default", "TaintManagerEviction"), what="cancel event")
     assert events(s, ns, "default", "TaintManagerEviction") == \
         ["Cancelling deletion of Pod %s/default" % ns]
-    wait_for(lambda: ready(get(s, "pod/forever", ns)), what="forever ready again")
-    assert not get(s, "pod/default", ns)["metadata"].get("deletionTimestamp")
+    wait_for(lambda: ready(get(s, ns, "pod/forever")), what="forever ready again")
+    assert not get(s, ns, "pod/default")["metadata"].get("deletionTimestamp")
 
 
-def test_no_execute_taint_and_cordon(nl_server, ns, hollow_nodes):
-    s = nl_server
+def test_no_execute_taint_and_cordon(server, ns, hollow_nodes):
+    s = server
     hollow_nodes(s, 1, prefix="nlt", lease_interval=1.0)
     create(s, ns,
            pod("plain", "nlt-0"),
@@ -171,17 +124,17 @@ def test_no_execute_taint_and_cordon(nl_server, ns, hollow_nodes):
                                    "effect": "NoExecute", "tolerationSeconds": 60}]),
            pod("any", "nlt-0", [{"operator": "Exists"}]))
     for name in ("plain", "brief", "any"):
-        wait_for(lambda name=name: ready(get(s, "pod/" + name, ns)), what=name + " ready")
+        wait_for(lambda name=name: ready(get(s, ns, "pod/" + name)), what=name + " ready")
     s.kubectl("taint", "node", "nlt-0", "foo=bar:NoExecute")
     # not tolerated: deleted at once (the hollow kubelet confirms the deletion)
-    wait_for(lambda: get(s, "pod/plain", ns) is None, what="plain deleted")
+    wait_for(lambda: get(s, ns, "pod/plain") is None, what="plain deleted")
     assert events(s, ns, "plain", "TaintManagerEviction") == ["Marking for deletion Pod %s/plain" % ns]
     # the taint goes before brief's 60 s: its eviction is cancelled
     s.kubectl("taint", "node", "nlt-0", "foo=bar:NoExecute-")
     wait_for(lambda: events(s, ns, "brief", "TaintManagerEviction"), what="brief cancelled")
     assert events(s, ns, "brief", "TaintManagerEviction") == ["Cancelling deletion of Pod %s/brief" % ns]
     for name in ("brief", "any"):
-        p = get(s, "pod/" + name, ns)
+        p = get(s, ns, "pod/" + name)
         assert p and not p["metadata"].get("deletionTimestamp"), name
 
     # cordon: the unschedulable taint follows spec.unschedulable
@@ -193,19 +146,19 @@ def test_no_execute_taint_and_cordon(nl_server, ns, hollow_nodes):
     wait_for(lambda: not taints(s, "nlt-0"), what="unschedulable taint gone")
 
 
-def test_all_nodes_down_evicts_nothing(nl_server, ns, hollow_nodes):
-    s = nl_server
+def test_all_nodes_down_evicts_nothing(server, ns, hollow_nodes):
+    s = server
     cluster = hollow_nodes(s, 1, prefix="nld", lease_interval=1.0)
     create(s, ns, pod("brief", "nld-0", [{"key": UNREACH, "operator": "Exists",
                                           "effect": "NoExecute", "tolerationSeconds": 1}]))
-    wait_for(lambda: ready(get(s, "pod/brief", ns)), what="brief ready")
+    wait_for(lambda: ready(get(s, ns, "pod/brief")), what="brief ready")
     cluster[0].stop()
-    wait_for(lambda: cond(get(s, "node/nld-0"), "Ready")["status"] == "Unknown", what="Unknown")
+    wait_for(lambda: cond(get(s, None, "node/nld-0"), "Ready")["status"] == "Unknown", what="Unknown")
     # the only node is down: more likely cut off than dead, so no NoExecute taint, no eviction
     wait_for(lambda: (UNREACH, "NoSchedule") in taints(s, "nld-0"), what="NoSchedule taint")
     time.sleep(3)
     assert (UNREACH, "NoExecute") not in taints(s, "nld-0")
-    assert not get(s, "pod/brief", ns)["metadata"].get("deletionTimestamp")
+    assert not get(s, ns, "pod/brief")["metadata"].get("deletionTimestamp")
     assert not events(s, ns, "brief", "TaintManagerEviction")
     cluster[0].start()
     wait_for(lambda: not taints(s, "nld-0"), what="taints gone")

@@ -9,20 +9,13 @@ import time
 
 import pytest
 
+import helpers
+from helpers import create, hollow_cluster, kjson, ready
+
 
 def wait_for(fn, timeout=60, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while True:
-        try:
-            last = fn()
-        except AssertionError:
-            last = None
-        if last:
-            return last
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.2)
+    """helpers.wait_for, a kubectl that fails counting as not yet."""
+    return helpers.wait_for(fn, timeout, what, retry_errors=True)
 
 
 def rs_manifest(name, replicas, labels=None, min_ready=0, annotations=None):
@@ -39,10 +32,6 @@ def rs_manifest(name, replicas, labels=None, min_ready=0, annotations=None):
             "spec": spec}
 
 
-def kjson(server, ns, *args):
-    return json.loads(server.kubectl("-n", ns, *args, "-o", "json").stdout)
-
-
 def get_rs(server, ns, name):
     return kjson(server, ns, "get", "rs", name)
 
@@ -52,17 +41,8 @@ def pods_of(server, ns, selector):
     return [p for p in items if not p["metadata"].get("deletionTimestamp")]
 
 
-def ready(p):
-    return any(c["type"] == "Ready" and c["status"] == "True"
-               for c in p.get("status", {}).get("conditions", []))
-
-
 def events(server, ns, reason):
     return kjson(server, ns, "get", "events", "--field-selector", "reason=" + reason)["items"]
-
-
-def create(server, ns, obj):
-    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(obj))
 
 
 def status_is(server, ns, name, replicas, ready_=None, available=None):
@@ -77,11 +57,7 @@ def status_is(server, ns, name, replicas, ready_=None, available=None):
 
 @pytest.fixture(scope="module")
 def nodes(server):
-    from hollow import HollowCluster
-    c = HollowCluster(server.url, server.ca(), *server.admin_cert(), prefix="rs")
-    c.add_nodes(2)
-    yield c
-    c.close()
+    yield from hollow_cluster(server, "rs", 2)
 
 
 def test_replicas_created_replaced_and_scaled(server, ns, nodes):

@@ -35,6 +35,22 @@ static const char *match_name(json_t **vols, size_t n, const json_t *c, bool del
     return pv ? k1s_ctrl_str(meta(pv), "name") : NULL;
 }
 
+/* The name of the volume of vols[0..n) a new claim(size, cls, mode) gets, or NULL. */
+static const char *claim_match(json_t **vols, size_t n, const char *size, const char *cls,
+                               const char *mode)
+{
+    json_t *c = claim(size, cls, mode);
+    const char *name = match_name(vols, n, c, false);
+    json_decref(c);
+    return name;
+}
+
+static void free_vols(json_t **vols, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_decref(vols[i]);
+}
+
 static void test_smallest_fit(void **state)
 {
     json_t *v[] = {
@@ -51,17 +67,10 @@ static void test_smallest_fit(void **state)
     /* waiting for the first consumer, the controller binds only pre-bound volumes */
     assert_null(match_name(v, n, c, true));
     json_decref(c);
-    c = claim("1.5Gi", "fast", "ReadWriteOnce");
-    assert_string_equal(match_name(v, n, c, false), "mid");
-    json_decref(c);
-    c = claim("20Gi", "fast", "ReadWriteOnce");
-    assert_null(match_name(v, n, c, false));
-    json_decref(c);
-    c = claim("1Gi", "", "ReadWriteOnce");
-    assert_null(match_name(v, n, c, false));
-    json_decref(c);
-    for (size_t i = 0; i < n; i++)
-        json_decref(v[i]);
+    assert_string_equal(claim_match(v, n, "1.5Gi", "fast", "ReadWriteOnce"), "mid");
+    assert_null(claim_match(v, n, "20Gi", "fast", "ReadWriteOnce"));
+    assert_null(claim_match(v, n, "1Gi", "", "ReadWriteOnce"));
+    free_vols(v, n);
 }
 
 static void test_access_modes_and_selector(void **state)
@@ -73,19 +82,13 @@ static void test_access_modes_and_selector(void **state)
     };
     size_t n = sizeof(v) / sizeof(v[0]);
     /* fewer access modes first, then the smallest */
-    json_t *c = claim("1Gi", "", "ReadWriteOnce");
-    assert_string_equal(match_name(v, n, c, false), "rwo-big");
-    json_decref(c);
-    c = claim("1Gi", "", "ReadWriteMany");
-    assert_string_equal(match_name(v, n, c, false), "rwx-small");
-    json_decref(c);
-    c = claim("1Gi", "", "ReadWriteOncePod");
-    assert_null(match_name(v, n, c, false));
-    json_decref(c);
+    assert_string_equal(claim_match(v, n, "1Gi", "", "ReadWriteOnce"), "rwo-big");
+    assert_string_equal(claim_match(v, n, "1Gi", "", "ReadWriteMany"), "rwx-small");
+    assert_null(claim_match(v, n, "1Gi", "", "ReadWriteOncePod"));
     /* a selector */
     json_object_set_new(json_object_get(json_object_get(v[2], "metadata"), "labels"), "tier",
                         json_string("gold"));
-    c = claim("1Gi", "", "ReadOnlyMany");
+    json_t *c = claim("1Gi", "", "ReadOnlyMany");
     json_object_set_new(json_object_get(c, "spec"), "selector",
                         json_pack("{s:{s:s}}", "matchLabels", "tier", "silver"));
     assert_null(match_name(v, n, c, false));
@@ -96,8 +99,7 @@ static void test_access_modes_and_selector(void **state)
     json_object_set_new(json_object_get(c, "spec"), "volumeMode", json_string("Block"));
     assert_null(match_name(v, n, c, false));
     json_decref(c);
-    for (size_t i = 0; i < n; i++)
-        json_decref(v[i]);
+    free_vols(v, n);
 }
 
 static void test_prebound(void **state)
@@ -123,8 +125,7 @@ static void test_prebound(void **state)
                         json_pack("{s:s}", "storage", "2Gi"));
     assert_string_equal(mismatch(c, v[0]), "requested PV is too small");
     json_decref(c);
-    for (size_t i = 0; i < n; i++)
-        json_decref(v[i]);
+    free_vols(v, n);
 }
 
 static void test_node_affinity(void **state)

@@ -32,31 +32,29 @@ static double tol_time(const char *tolerations, const char *taints)
 
 #define UNREACH "{\"key\": \"node.kubernetes.io/unreachable\", \"effect\": \"NoExecute\"}"
 
+/* Whether the toleration (JSON) tolerates taint. */
+static bool tol(const char *toleration, const json_t *taint)
+{
+    json_t *t = parse(toleration);
+    bool v = tolerates(t, taint);
+    json_decref(t);
+    return v;
+}
+
 static void test_tolerates(void **state)
 {
     json_t *taint = parse("{\"key\": \"foo\", \"value\": \"bar\", \"effect\": \"NoExecute\"}");
-    json_t *t;
-    t = parse("{\"key\": \"foo\", \"value\": \"bar\"}"); /* Equal is the default */
-    assert_true(tolerates(t, taint));
-    json_decref(t);
-    t = parse("{\"key\": \"foo\", \"value\": \"baz\", \"operator\": \"Equal\"}");
-    assert_false(tolerates(t, taint));
-    json_decref(t);
-    t = parse("{\"key\": \"foo\", \"operator\": \"Exists\", \"effect\": \"NoExecute\"}");
-    assert_true(tolerates(t, taint));
-    json_decref(t);
-    t = parse("{\"key\": \"foo\", \"operator\": \"Exists\", \"effect\": \"NoSchedule\"}");
-    assert_false(tolerates(t, taint));
-    json_decref(t);
-    t = parse("{\"operator\": \"Exists\"}"); /* tolerates everything */
-    assert_true(tolerates(t, taint));
-    json_decref(t);
-    t = parse("{\"key\": \"other\", \"operator\": \"Exists\"}");
-    assert_false(tolerates(t, taint));
-    json_decref(t);
-    t = parse("{\"key\": \"foo\", \"operator\": \"Bogus\"}");
-    assert_false(tolerates(t, taint));
-    json_decref(t);
+    /* Equal is the default */
+    assert_true(tol("{\"key\": \"foo\", \"value\": \"bar\"}", taint));
+    assert_false(tol("{\"key\": \"foo\", \"value\": \"baz\", \"operator\": \"Equal\"}", taint));
+    assert_true(
+        tol("{\"key\": \"foo\", \"operator\": \"Exists\", \"effect\": \"NoExecute\"}", taint));
+    assert_false(
+        tol("{\"key\": \"foo\", \"operator\": \"Exists\", \"effect\": \"NoSchedule\"}", taint));
+    /* tolerates everything */
+    assert_true(tol("{\"operator\": \"Exists\"}", taint));
+    assert_false(tol("{\"key\": \"other\", \"operator\": \"Exists\"}", taint));
+    assert_false(tol("{\"key\": \"foo\", \"operator\": \"Bogus\"}", taint));
     json_decref(taint);
 }
 
