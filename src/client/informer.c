@@ -801,3 +801,15 @@ bool k1s_informer_factory_synced(const k1s_informer_factory_t *f)
             return false;
     return true;
 }
+
+void k1s_informer_factory_remove(k1s_informer_factory_t *f, k1s_informer_t *inf)
+{
+    for (int i = 0; i < f->n; i++) {
+        if (f->infs[i] != inf)
+            continue;
+        memmove(&f->infs[i], &f->infs[i + 1], (size_t)(f->n - i - 1) * sizeof(*f->infs));
+        f->n--;
+        k1s_informer_free(inf);
+        return;
+    }
+}

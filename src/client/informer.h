@@ -61,6 +61,13 @@ k1s_informer_factory_t *k1s_informer_factory_new(k1s_client_t *client);
 void k1s_informer_factory_free(k1s_informer_factory_t *f);
 /* The factory's informer for res (created, not started, on first use). */
 k1s_informer_t *k1s_informer_factory_get(k1s_informer_factory_t *f, const k1s_gvr_t *res);
+/*
+ * Stops and frees inf, one of the factory's informers, for a resource that went away (a
+ * deleted CustomResourceDefinition's): no handler hears from it again, and the next
+ * k1s_informer_factory_get for its resource creates a new one. Every user of inf must be
+ * done with it; not to be called from inf's own handlers. Does nothing if f does not hold inf.
+ */
+void k1s_informer_factory_remove(k1s_informer_factory_t *f, k1s_informer_t *inf);
 /* Starts every informer not yet started. */
 void k1s_informer_factory_start(k1s_informer_factory_t *f);
 /* True once every informer has synced. */

@@ -7,13 +7,25 @@
  * (below) and the resources of established CustomResourceDefinitions
  * through the shared informers, and keeps only a map from uid to the cache
  * key of each object: the owner graph is read from the informers'
- * by-owner-uid indexes.
+ * by-owner-uid indexes. When a CustomResourceDefinition goes, the informer
+ * of its resource is stopped and freed and its objects leave the graph
+ * (nothing else is touched: the API server deleted them, and the collector
+ * heard those deletions first); it is watched again if the CRD comes back.
+ *
+ * An ownerReference that cannot be valid, to a namespaced owner the caches
+ * hold in another namespace than the dependent's (or a cluster-scoped
+ * dependent's), is reported once with an OwnerRefInvalidNamespace Warning
+ * Event on the dependent when the graph first sees the pair, as upstream's
+ * graph builder does. In a namespaced dependent it counts as dangling (an
+ * owner that does not exist in its namespace); a cluster-scoped dependent
+ * that names a namespaced owner is left alone.
  *
  * Two work queues of uids, as upstream:
  * - attempt-to-delete: an object whose owners may be gone. Its owner
  *   references are classified: solid (owner exists), dangling (absent from
- *   the caches and confirmed by a GET with a uid check; confirmed uids are
- *   remembered) or waiting (owner being deleted in the foreground). With a
+ *   the caches and confirmed by a GET with a uid check, or in another
+ *   namespace; confirmed uids are remembered with the namespace they are
+ *   absent from) or waiting (owner being deleted in the foreground). With a
  *   solid owner, dangling and waiting references are removed; otherwise the
  *   object is deleted (foreground if a waiting owner has it as a dependent
  *   that itself has dependents, else with the policy its own finalizers
@@ -85,7 +97,7 @@ typedef struct gc_watch {
     k1s_gvr_t gvr; /* strings owned for custom resources */
     char *kind;
     bool custom;
-    k1s_informer_t *inf;
+    k1s_informer_t *inf; /* NULL while not watched (its CRD is gone) */
 } gc_watch_t;
 
 /* Where an object of the graph is: its resource and cache key. */
@@ -104,7 +116,8 @@ typedef struct gc_op {
     char *ns, *name;      /* its coordinates */
     char *rv;             /* resourceVersion the decision was based on */
     json_t *refs;         /* its ownerReferences (owned copy) */
-    char *state;          /* per reference: 's'olid, 'd'angling, 'w'aiting, '?' pending */
+    char *state;          /* per reference: 's'olid, 'd'angling, 'w'aiting, '?' pending,
+                             'x' namespaced owner of a cluster-scoped object */
     int pending;          /* requests out */
     bool failed;          /* a request failed: retry later */
     struct gc_op *parent; /* a sub-request (owner GET, dependent patch) of this attempt */
@@ -117,7 +130,7 @@ struct gc {
     size_t nw;
     k1s_informer_t *crds;
     k1s_strmap_t uids;   /* uid -> gc_ent_t */
-    k1s_strmap_t absent; /* uids confirmed gone (value unused) */
+    k1s_strmap_t absent; /* "namespace/uid" ("/uid" cluster-wide) confirmed gone (no value) */
     k1s_workqueue_t *q_delete, *q_orphan;
     gc_op_t *ops;
 };
@@ -178,7 +191,7 @@ static int find_kind(const gc_t *gc, const char *api_version, const char *kind)
     char buf[128];
     const char *group = group_of(api_version, buf, sizeof(buf));
     for (size_t i = 0; i < gc->nw; i++)
-        if (!strcmp(gc->w[i]->gvr.group, group) && !strcmp(gc->w[i]->kind, kind))
+        if (gc->w[i]->inf && !strcmp(gc->w[i]->gvr.group, group) && !strcmp(gc->w[i]->kind, kind))
             return (int)i;
     return -1;
 }
@@ -187,7 +200,7 @@ static int find_kind(const gc_t *gc, const char *api_version, const char *kind)
 static json_t *lookup(gc_t *gc, const char *uid, int *res)
 {
     gc_ent_t *e = k1s_strmap_get(&gc->uids, uid);
-    if (!e)
+    if (!e || !gc->w[e->res]->inf)
         return NULL;
     json_t *o = k1s_ctrl_get_by_key(gc->w[e->res]->inf, e->key);
     if (!o || strcmp(uid_of(o), uid))
@@ -203,6 +216,8 @@ static size_t dependents(gc_t *gc, const char *uid, json_t ***out)
     json_t **all = NULL;
     size_t n = 0;
     for (size_t i = 0; i < gc->nw; i++) {
+        if (!gc->w[i]->inf)
+            continue;
         json_t **part = NULL;
         int k = k1s_informer_by_index(gc->w[i]->inf, "owner", uid, &part);
         if (k > 0) {
@@ -220,7 +235,7 @@ static size_t dependents(gc_t *gc, const char *uid, json_t ***out)
 static bool gc_synced(const gc_t *gc)
 {
     for (size_t i = 0; i < gc->nw; i++)
-        if (!k1s_informer_has_synced(gc->w[i]->inf))
+        if (gc->w[i]->inf && !k1s_informer_has_synced(gc->w[i]->inf))
             return false;
     return k1s_informer_has_synced(gc->crds);
 }
@@ -234,13 +249,56 @@ static void enqueue_dependents(gc_t *gc, const char *uid)
     free(deps);
 }
 
-static void mark_absent(gc_t *gc, const char *uid)
+/* Remembers that uid does not exist in namespace ns ("" for a cluster-scoped owner). */
+static void mark_absent(gc_t *gc, const char *ns, const char *uid)
 {
     if (k1s_strmap_len(&gc->absent) >= ABSENT_MAX) {
         k1s_strmap_free(&gc->absent);
         memset(&gc->absent, 0, sizeof(gc->absent));
     }
-    k1s_strmap_set(&gc->absent, uid, gc);
+    char *key = k1s_xasprintf("%s/%s", ns, uid);
+    k1s_strmap_set(&gc->absent, key, gc);
+    free(key);
+}
+
+/* Whether an owner uid is known to be gone, cluster-wide or from namespace ns. */
+static bool is_absent(gc_t *gc, const char *ns, const char *uid)
+{
+    char *key = k1s_xasprintf("/%s", uid);
+    bool gone = k1s_strmap_has(&gc->absent, key);
+    free(key);
+    if (!gone && *ns) {
+        key = k1s_xasprintf("%s/%s", ns, uid);
+        gone = k1s_strmap_has(&gc->absent, key);
+        free(key);
+    }
+    return gone;
+}
+
+static const char *ns_of(const json_t *o)
+{
+    return k1s_ctrl_str(meta_of(o), "namespace");
+}
+
+/* Whether owner (cached) cannot be what dep's reference names: it is namespaced and lives in
+ * another namespace than dep (or dep is cluster-scoped). */
+static bool owner_elsewhere(const json_t *owner, const json_t *dep)
+{
+    return *ns_of(owner) && strcmp(ns_of(owner), ns_of(dep));
+}
+
+/* The OwnerRefInvalidNamespace Warning on dep for its reference ref, in upstream's words. */
+static void report_invalid_ns(gc_t *gc, const json_t *dep, const json_t *ref)
+{
+    const char *ns = ns_of(dep);
+    k1s_debug("garbage collector: %s %s/%s references owner %s in another namespace",
+              k1s_ctrl_str(dep, "kind"), ns, k1s_ctrl_str(meta_of(dep), "name"),
+              k1s_ctrl_str(ref, "uid"));
+    k1s_recorder_event(gc->ctx->recorder, dep, "Warning", "OwnerRefInvalidNamespace",
+                       "ownerRef [%s/%s, namespace: %s, name: %s, uid: %s] does not exist in "
+                       "namespace \"%s\"",
+                       k1s_ctrl_str(ref, "apiVersion"), k1s_ctrl_str(ref, "kind"), ns,
+                       k1s_ctrl_str(ref, "name"), k1s_ctrl_str(ref, "uid"), ns);
 }
 
 /* ---- graph upkeep from the informers ---- */
@@ -288,6 +346,21 @@ static void wake_owner(gc_t *gc, const char *owner_uid)
         k1s_workqueue_add(gc->q_delete, owner_uid);
 }
 
+/* A namespaced object seen for the first time: dependents that already reference it from
+ * another namespace are told, and checked. */
+static void invalid_dependents(gc_t *gc, const json_t *owner)
+{
+    json_t **deps;
+    size_t n = dependents(gc, uid_of(owner), &deps);
+    for (size_t i = 0; i < n; i++) {
+        if (!owner_elsewhere(owner, deps[i]))
+            continue;
+        report_invalid_ns(gc, deps[i], find_ref(refs_of(deps[i]), uid_of(owner)));
+        k1s_workqueue_add(gc->q_delete, uid_of(deps[i]));
+    }
+    free(deps);
+}
+
 static void changed(gc_watch_t *w, const json_t *old, const json_t *obj)
 {
     gc_t *gc = w->gc;
@@ -302,10 +375,15 @@ static void changed(gc_watch_t *w, const json_t *old, const json_t *obj)
         {
             const char *ouid = k1s_ctrl_str(r, "uid");
             json_t *owner = lookup(gc, ouid, NULL);
-            if (!owner)
+            if (!owner) {
                 k1s_workqueue_add(gc->q_delete, uid); /* the owner may be gone */
-            else if (deleting_dependents(owner))
+            } else if (owner_elsewhere(owner, obj)) {
+                if (!find_ref(orefs, ouid)) /* told once, when the reference appears */
+                    report_invalid_ns(gc, obj, r);
+                k1s_workqueue_add(gc->q_delete, uid);
+            } else if (deleting_dependents(owner)) {
                 k1s_workqueue_add(gc->q_delete, ouid);
+            }
         }
         /* owners that lost this dependent, or its block, may now finish deleting */
         json_array_foreach(orefs, i, r)
@@ -315,6 +393,8 @@ static void changed(gc_watch_t *w, const json_t *old, const json_t *obj)
                 wake_owner(gc, k1s_ctrl_str(r, "uid"));
         }
     }
+    if (!old && *ns_of(obj))
+        invalid_dependents(gc, obj);
     if (!k1s_ctrl_deleting(obj))
         return;
     if (has_finalizer(obj, FIN_ORPHAN))
@@ -348,7 +428,7 @@ static void on_delete(json_t *obj, void *arg)
     if (e && e->res == w->idx && !strcmp(e->key, key))
         free(k1s_strmap_del(&gc->uids, uid));
     free(key);
-    mark_absent(gc, uid);
+    mark_absent(gc, ns_of(obj), uid);
     enqueue_dependents(gc, uid);
     size_t i;
     json_t *r;
@@ -540,11 +620,19 @@ static void decide(gc_op_t *op)
         return;
     }
     size_t n = json_array_size(op->refs);
-    size_t solid = 0, waiting = 0, dangling = 0;
+    size_t solid = 0, waiting = 0, dangling = 0, invalid = 0;
     for (size_t i = 0; i < n; i++) {
         solid += op->state[i] == 's';
         waiting += op->state[i] == 'w';
         dangling += op->state[i] == 'd';
+        invalid += op->state[i] == 'x';
+    }
+    if (invalid > 0) {
+        /* a cluster-scoped object naming a namespaced owner: no retry makes it valid */
+        k1s_debug("garbage collector: %s %s is cluster-scoped but references a namespaced owner",
+                  op->gc->w[op->res]->kind, op->name);
+        op_end(op);
+        return;
     }
     if (solid > 0) {
         if (!dangling && !waiting) {
@@ -636,21 +724,28 @@ static void attempt_delete(k1s_workqueue_t *q, const char *uid, void *arg)
         const json_t *r = json_array_get(op->refs, i);
         const char *ouid = k1s_ctrl_str(r, "uid");
         op->state[i] = 's';
-        if (k1s_strmap_has(&gc->absent, ouid)) {
+        if (is_absent(gc, op->ns, ouid)) {
             op->state[i] = 'd';
             continue;
         }
-        int ores;
-        json_t *owner = lookup(gc, ouid, &ores);
-        if (owner && (!gc->w[ores]->gvr.namespaced ||
-                      !strcmp(k1s_ctrl_str(meta_of(owner), "namespace"), op->ns))) {
+        json_t *owner = lookup(gc, ouid, NULL);
+        if (owner && owner_elsewhere(owner, obj)) {
+            /* that uid lives in another namespace: no owner by that reference exists here */
+            op->state[i] = *op->ns ? 'd' : 'x';
+            continue;
+        }
+        if (owner) {
             op->state[i] = deleting_dependents(owner) ? 'w' : 's';
             continue;
         }
         /* not in the caches: ask the API server, as the caches may lag */
         int k = find_kind(gc, k1s_ctrl_str(r, "apiVersion"), k1s_ctrl_str(r, "kind"));
-        if (k < 0 || (gc->w[k]->gvr.namespaced && !gc->w[res]->gvr.namespaced))
-            continue; /* a kind not watched, or an invalid reference: left alone */
+        if (k < 0)
+            continue; /* a kind not watched: left alone */
+        if (gc->w[k]->gvr.namespaced && !gc->w[res]->gvr.namespaced) {
+            op->state[i] = 'x';
+            continue;
+        }
         op->state[i] = '?';
         gc_op_t *sub = sub_new(op, k, obj);
         sub->idx = i;
@@ -669,7 +764,7 @@ static void owner_got(const k1s_client_result_t *res, void *arg)
     const char *ouid = k1s_ctrl_str(json_array_get(op->refs, i), "uid");
     if (res->status == 404 || (res->status == 200 && strcmp(uid_of(res->obj), ouid))) {
         op->state[i] = 'd';
-        mark_absent(op->gc, ouid);
+        mark_absent(op->gc, op->gc->w[sub->res]->gvr.namespaced ? op->ns : "", ouid);
     } else if (res->status == 200) {
         op->state[i] = deleting_dependents(res->obj) ? 'w' : 's';
     } else {
@@ -755,6 +850,15 @@ static void attempt_orphan(k1s_workqueue_t *q, const char *uid, void *arg)
 static const k1s_gvr_t crds_gvr = {"apiextensions.k8s.io", "v1", "customresourcedefinitions",
                                    false};
 
+/* Starts watching w's resource through the shared informer factory. */
+static void watch_begin(gc_watch_t *w)
+{
+    w->inf = k1s_informer_factory_get(w->gc->ctx->factory, &w->gvr);
+    k1s_ctrl_index_owner(w->inf);
+    k1s_informer_handlers_t h = {on_add, on_update, on_delete, w};
+    k1s_informer_add_handlers(w->inf, &h);
+}
+
 /* Watches a resource; gvr and kind are copied for custom resources, borrowed for built-ins. */
 static gc_watch_t *watch_add(gc_t *gc, const k1s_gvr_t *gvr, const char *kind, bool custom)
 {
@@ -772,15 +876,56 @@ static gc_watch_t *watch_add(gc_t *gc, const k1s_gvr_t *gvr, const char *kind, b
     }
     gc->w = k1s_xrealloc(gc->w, (gc->nw + 1) * sizeof(*gc->w));
     gc->w[gc->nw++] = w;
-    w->inf = k1s_informer_factory_get(gc->ctx->factory, &w->gvr);
-    k1s_ctrl_index_owner(w->inf);
-    k1s_informer_handlers_t h = {on_add, on_update, on_delete, w};
-    k1s_informer_add_handlers(w->inf, &h);
+    watch_begin(w);
     return w;
 }
 
+/*
+ * Stops watching a custom resource whose CRD is gone: its informer is stopped and freed and
+ * its objects leave the graph, without deletions being told to anyone (the API server
+ * deleted them before the CRD, and those deletions were heard). The slot stays, idle, as uid
+ * entries and attempts in flight refer to resources by index.
+ */
+static void watch_end(gc_watch_t *w)
+{
+    gc_t *gc = w->gc;
+    size_t n = 0, cap = 16;
+    char **drop = k1s_xcalloc(cap, sizeof(*drop));
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&gc->uids, &i, &k, &v);) {
+        if (((gc_ent_t *)v)->res != w->idx)
+            continue;
+        if (n == cap)
+            drop = k1s_xrealloc(drop, (cap *= 2) * sizeof(*drop));
+        drop[n++] = k1s_xstrdup(k);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(k1s_strmap_del(&gc->uids, drop[i]));
+        free(drop[i]);
+    }
+    free(drop);
+    k1s_debug("garbage collector: no longer watching %s.%s (%zu objects dropped)", w->gvr.resource,
+              w->gvr.group, n);
+    k1s_informer_factory_remove(gc->ctx->factory, w->inf);
+    w->inf = NULL;
+}
+
+/* The slot of crd's custom resource (NULL if it was never watched). */
+static gc_watch_t *crd_watch(gc_t *gc, const json_t *crd)
+{
+    const json_t *spec = json_object_get(crd, "spec");
+    const char *group = k1s_ctrl_str(spec, "group");
+    const char *plural = k1s_ctrl_str(json_object_get(spec, "names"), "plural");
+    for (size_t k = 0; k < gc->nw; k++)
+        if (gc->w[k]->custom && !strcmp(gc->w[k]->gvr.group, group) &&
+            !strcmp(gc->w[k]->gvr.resource, plural))
+            return gc->w[k];
+    return NULL;
+}
+
 /* An established CustomResourceDefinition: its resource (storage version) is watched from now
- * on. A deleted CRD's resource stays watched, idle, in case it comes back. */
+ * on, until the CRD is deleted. */
 static void crd_changed(gc_t *gc, const json_t *crd)
 {
     const json_t *spec = json_object_get(crd, "spec");
@@ -803,13 +948,29 @@ static void crd_changed(gc_t *gc, const json_t *crd)
                      !strcmp(k1s_ctrl_str(spec, "scope"), "Namespaced")};
     if (!established || !version || !*gvr.group || !*gvr.resource || k1s_ctrl_deleting(crd))
         return;
-    for (size_t k = 0; k < gc->nw; k++)
-        if (!strcmp(gc->w[k]->gvr.group, gvr.group) &&
-            !strcmp(gc->w[k]->gvr.resource, gvr.resource))
-            return;
+    gc_watch_t *w = crd_watch(gc, crd);
+    if (w && w->inf)
+        return;
     k1s_debug("garbage collector: watching %s.%s", gvr.resource, gvr.group);
-    gc_watch_t *w = watch_add(gc, &gvr, k1s_ctrl_str(names, "kind"), true);
+    if (!w) {
+        w = watch_add(gc, &gvr, k1s_ctrl_str(names, "kind"), true);
+    } else {
+        /* the CRD is back, perhaps changed */
+        free((char *)w->gvr.version);
+        free(w->kind);
+        w->gvr.version = k1s_xstrdup(version);
+        w->gvr.namespaced = gvr.namespaced;
+        w->kind = k1s_xstrdup(k1s_ctrl_str(names, "kind"));
+        watch_begin(w);
+    }
     k1s_informer_start(w->inf);
+}
+
+static void crd_gone(gc_t *gc, const json_t *crd)
+{
+    gc_watch_t *w = crd_watch(gc, crd);
+    if (w && w->inf)
+        watch_end(w);
 }
 
 static void crd_add(json_t *crd, void *arg)
@@ -819,8 +980,15 @@ static void crd_add(json_t *crd, void *arg)
 
 static void crd_update(json_t *old, json_t *crd, void *arg)
 {
-    (void)old;
+    /* deleted and created again while the watch was away: start afresh */
+    if (strcmp(uid_of(old), uid_of(crd)))
+        crd_gone(arg, old);
     crd_changed(arg, crd);
+}
+
+static void crd_delete(json_t *crd, void *arg)
+{
+    crd_gone(arg, crd);
 }
 
 static void *gc_start(k1s_ctrl_ctx_t *ctx)
@@ -832,7 +1000,7 @@ static void *gc_start(k1s_ctrl_ctx_t *ctx)
     for (size_t i = 0; i < NBUILTIN; i++)
         watch_add(gc, &builtin[i].gvr, builtin[i].kind, false);
     gc->crds = k1s_informer_factory_get(ctx->factory, &crds_gvr);
-    k1s_informer_handlers_t h = {crd_add, crd_update, NULL, gc};
+    k1s_informer_handlers_t h = {crd_add, crd_update, crd_delete, gc};
     k1s_informer_add_handlers(gc->crds, &h);
     return gc;
 }

@@ -506,6 +506,9 @@ def test_gc_finishes_after_restart(fresh_server):
     cm(s, ns, "fg-dep", [ref(fg, block=True)])
     cm(s, ns, "dangling", [{"apiVersion": "v1", "kind": "ConfigMap", "name": "never",
                             "uid": "5f2b6a0e-0000-4000-8000-000000000003"}])
+    # listed before its owner (namespaces in name order): reported when the owner is seen
+    s.kubectl("create", "namespace", "a-cross")
+    cm(s, "a-cross", "cross", [ref(cm(s, ns, "kept"))])
     s.kubectl("-n", ns, "delete", "configmap", "owner", "--cascade=orphan", "--wait=false")
     s.kubectl("-n", ns, "delete", "configmap", "fg", "--cascade=foreground", "--wait=false")
     time.sleep(0.5)
@@ -517,6 +520,10 @@ def test_gc_finishes_after_restart(fresh_server):
     for name in ("owner", "fg", "fg-dep", "dangling"):
         wait(gone(s, ns, "configmap", name), name + " to go")
     assert "ownerReferences" not in get(s, ns, "configmap", "dep")["metadata"]
+    wait(gone(s, "a-cross", "configmap", "cross"), "the cross-namespace dependent to go")
+    evs = wait(lambda: invalid_ns_events(s, "a-cross"), "the OwnerRefInvalidNamespace Event")
+    assert [(e["involvedObject"]["name"], e["count"]) for e in evs] == [("cross", 1)]
+    assert get(s, ns, "configmap", "kept") is not None
 
 
 def test_shorter_grace_then_finalizer(gcs, gns):
@@ -538,3 +545,106 @@ def test_shorter_grace_then_finalizer(gcs, gns):
               '{"metadata":{"finalizers":null}}')
     wait(gone(s, gns, "pod", "p"), "the pod to go with its finalizer", timeout=10)
     s.kubectl("delete", "node", "gc-grace")
+
+
+def invalid_ns_events(s, ns):
+    out = json.loads(s.kubectl("-n", ns, "get", "events", "-o", "json").stdout)
+    return [e for e in out["items"] if e["reason"] == "OwnerRefInvalidNamespace"]
+
+
+def test_owner_in_other_namespace(gcs, gns):
+    """An ownerReference to an owner that lives in another namespace is reported with an
+    OwnerRefInvalidNamespace Warning on the dependent and counts as dangling; a cluster-scoped
+    dependent naming a namespaced owner is reported too and left alone."""
+    s = gcs
+    other = gns + "-x"
+    s.kubectl("create", "namespace", other)
+    owner = cm(s, gns, "owner")
+    uid = owner["metadata"]["uid"]
+    local = cm(s, other, "local-owner")
+    cm(s, gns, "valid", [ref(owner)])
+    cm(s, other, "invalid", [ref(owner)])
+    cm(s, other, "mixed", [ref(owner), ref(local)])
+    crole = "gc-invalid-" + gns
+    s.kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": crole, "ownerReferences": [ref(owner)]}, "rules": []}))
+    wait(gone(s, other, "configmap", "invalid"), "the dependent in the other namespace to go")
+    wait(lambda: [r["name"] for r in get(s, other, "configmap", "mixed")["metadata"]
+                  ["ownerReferences"]] == ["local-owner"], "the invalid reference to be removed")
+    msg = 'ownerRef [v1/ConfigMap, namespace: %s, name: owner, uid: %s] does not exist in ' \
+          'namespace "%s"' % (other, uid, other)
+    evs = wait(lambda: (lambda e: e if len(e) == 2 else None)(invalid_ns_events(s, other)),
+               "OwnerRefInvalidNamespace events on both dependents")
+    assert sorted(e["involvedObject"]["name"] for e in evs) == ["invalid", "mixed"]
+    for e in evs:
+        assert e["type"] == "Warning" and e["message"] == msg, e
+        assert e["involvedObject"]["kind"] == "ConfigMap" and e["count"] == 1, e
+        assert e["source"]["component"] == "garbage-collector-controller", e
+    # the cluster-scoped dependent: its Event is in "default", it stays, with its reference
+    cev = wait(lambda: [e for e in invalid_ns_events(s, "default")
+                        if e["involvedObject"]["name"] == crole], "the ClusterRole's Event")
+    assert cev[0]["involvedObject"]["kind"] == "ClusterRole"
+    assert cev[0]["message"] == 'ownerRef [v1/ConfigMap, namespace: , name: owner, uid: %s] ' \
+                                'does not exist in namespace ""' % uid
+    cr = json.loads(s.kubectl("get", "clusterrole", crole, "-o", "json").stdout)
+    assert cr["metadata"]["ownerReferences"][0]["uid"] == uid
+    # the owner's own namespace is unaffected: its dependent stays, and goes with it
+    assert get(s, gns, "configmap", "valid")["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert invalid_ns_events(s, gns) == []
+    s.kubectl("-n", gns, "delete", "configmap", "owner")
+    wait(gone(s, gns, "configmap", "valid"), "the valid dependent to go with its owner")
+    s.kubectl("delete", "clusterrole", crole)
+
+
+def unknown_resource_404s(s):
+    """How many requests the API server answered 404 for a resource it does not serve."""
+    for line in s.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        if line.startswith('apiserver_request_total{code="404",resource="",verb="other"}'):
+            return int(line.split()[-1])
+    return 0
+
+
+GADGETS = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "gadgets.gc2.example.com"},
+    "spec": {"group": "gc2.example.com", "scope": "Namespaced",
+             "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "schema": {"openAPIV3Schema": {
+                               "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def test_crd_deleted_and_back(gcs, gns):
+    """When a CRD goes, the collector hears its objects' deletions (their dependents are
+    collected), then stops watching the resource: no more requests for it. When the CRD comes
+    back, its objects own and are owned again."""
+    s = gcs
+
+    def establish():
+        s.kubectl("apply", "-f", "-", input=json.dumps(GADGETS))
+        s.kubectl("wait", "--for", "condition=established", "--timeout=30s",
+                  "crd/gadgets.gc2.example.com")
+
+    def gadget(name, owners=()):
+        return create(s, gns, {"apiVersion": "gc2.example.com/v1", "kind": "Gadget",
+                               "metadata": {"name": name, "ownerReferences": list(owners)}})
+
+    establish()
+    cm(s, gns, "of-gadget", [ref(gadget("g"))])
+    s.kubectl("delete", "crd", "gadgets.gc2.example.com", "--timeout=60s")
+    wait(gone(s, gns, "configmap", "of-gadget"), "the dependent of a deleted Gadget to go")
+    time.sleep(1.5)
+    before = unknown_resource_404s(s)
+    time.sleep(4)  # an informer still listing the gone resource would retry within this
+    assert unknown_resource_404s(s) == before
+    establish()
+    cm(s, gns, "of-gadget2", [ref(gadget("g2"))])
+    owner = cm(s, gns, "gadget-owner")
+    gadget("owned", [ref(owner)])
+    s.kubectl("-n", gns, "delete", "gadget", "g2")
+    s.kubectl("-n", gns, "delete", "configmap", "gadget-owner")
+    wait(gone(s, gns, "configmap", "of-gadget2"), "the dependent of a Gadget to go")
+    wait(gone(s, gns, "gadget", "owned"), "the Gadget owned by a deleted ConfigMap to go")
+    s.kubectl("delete", "crd", "gadgets.gc2.example.com", "--timeout=60s")
+    assert "gadgets" not in s.read_log()

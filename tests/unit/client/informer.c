@@ -3,8 +3,9 @@
  * included to reach the cache functions): the namespace, owner-uid and
  * node-name indexers, a custom indexer, index upkeep on update and delete,
  * an indexer added after objects are cached, the relist replace that
- * reports adds, updates and deletes to handlers, and the sweep that drops
- * unused trees (objects are parsed again from their bytes when asked for).
+ * reports adds, updates and deletes to handlers, the sweep that drops
+ * unused trees (objects are parsed again from their bytes when asked for),
+ * and removing a factory's informer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,11 +225,39 @@ static void test_replace(void **state)
     event_base_free(base);
 }
 
+/* A factory's informer for a resource that went away is freed; the resource can come back. */
+static void test_factory_remove(void **state)
+{
+    static const k1s_gvr_t cms = {"", "v1", "configmaps", true};
+    struct event_base *base = event_base_new();
+    k1s_client_t *c = k1s_client_new_inprocess(base, no_handler, NULL, "u", NULL);
+    k1s_informer_factory_t *f = k1s_informer_factory_new(c);
+    k1s_informer_t *p = k1s_informer_factory_get(f, &pods);
+    k1s_informer_t *cm = k1s_informer_factory_get(f, &cms);
+    k1s_informer_add_indexer(p, "node", k1s_index_by_node_name);
+    put(p, pod("a", "x", "1", "n1", NULL));
+    k1s_informer_factory_remove(f, p); /* freed with its cache (ASan would tell) */
+    assert_int_equal(f->n, 1);
+    assert_ptr_equal(k1s_informer_factory_get(f, &cms), cm);
+    k1s_informer_t *again = k1s_informer_factory_get(f, &pods);
+    assert_int_equal(f->n, 2);
+    assert_int_equal(k1s_informer_len(again), 0);
+    assert_false(k1s_informer_has_synced(again));
+    k1s_informer_t *stranger = k1s_informer_new(c, &pods, NULL);
+    k1s_informer_factory_remove(f, stranger); /* not the factory's: left alone */
+    assert_int_equal(f->n, 2);
+    k1s_informer_free(stranger);
+    k1s_informer_factory_free(f);
+    k1s_client_free(c);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_indexers),
         cmocka_unit_test(test_replace),
+        cmocka_unit_test(test_factory_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
