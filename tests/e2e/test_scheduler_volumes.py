@@ -1,0 +1,165 @@
+"""The scheduler's volume filters, through kubectl: VolumeZone keeps a pod whose bound
+PersistentVolume is labelled with a zone off nodes of other zones (and places it once the PV's
+zone changes), and NodeVolumeLimits counts the CSI volumes of a node's pods against its CSINode's
+allocatable count (the pod is placed once the count grows). Hollow nodes (hollow.py) play kubelet;
+their taint and label keep other tests' pods away."""
+import json
+import time
+
+ZONE = "topology.kubernetes.io/zone"
+
+
+def kapply(server, ns, *objs):
+    server.kubectl("-n", ns, "apply", "-f", "-",
+                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
+
+
+def kget(server, ns, kind, name):
+    args = ["get", kind, name, "-o", "json"]
+    if ns:
+        args = ["-n", ns] + args
+    return json.loads(server.kubectl(*args).stdout)
+
+
+def wait_for(fn, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
+def vol_pod(name, label, claims):
+    """A pod that tolerates the test nodes' taint, selects them by label and mounts claims."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeSelector": {label: "yes"},
+                     "tolerations": [{"key": label, "operator": "Exists", "effect": "NoSchedule"}],
+                     "containers": [{"name": "c", "image": "busybox:1.36",
+                                     "volumeMounts": [{"name": c, "mountPath": "/" + c}
+                                                      for c in claims]}],
+                     "volumes": [{"name": c, "persistentVolumeClaim": {"claimName": c}}
+                                 for c in claims]}}
+
+
+def pv(name, labels=None, csi_driver=None):
+    src = ({"csi": {"driver": csi_driver, "volumeHandle": name}} if csi_driver
+           else {"hostPath": {"path": "/mnt/" + name}})
+    spec = {"storageClassName": "", "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"]}
+    spec.update(src)
+    return {"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": name, "labels": labels or {}}, "spec": spec}
+
+
+def bound_pvc(name, volume):
+    """A claim naming its PV (the scheduler reads spec.volumeName; the PV controller binds)."""
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"storageClassName": "", "volumeName": volume, "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}}}
+
+
+def scheduled_cond(p):
+    for c in p["status"].get("conditions", []):
+        if c["type"] == "PodScheduled":
+            return c
+    return None
+
+
+def unschedulable_msg(server, ns, name):
+    c = scheduled_cond(kget(server, ns, "pod", name))
+    return c and c["status"] == "False" and c["message"]
+
+
+def node_of(server, ns, name):
+    return kget(server, ns, "pod", name)["spec"].get("nodeName")
+
+
+def failed_events(server, ns, name):
+    return json.loads(server.kubectl(
+        "-n", ns, "get", "events", "--field-selector",
+        "involvedObject.name=%s,reason=FailedScheduling" % name, "-o", "json").stdout)["items"]
+
+
+def test_volume_zone(server, ns, hollow_nodes):
+    s = server
+    label = "sched-vz"
+    taints = [{"key": label, "value": "x", "effect": "NoSchedule"}]
+    c = hollow_nodes(s, 0, prefix="vz")
+    c.add_node(name="vz-a", zone="zone-a", labels={label: "yes"}, taints=taints)
+    c.add_node(name="vz-b", zone="zone-b", labels={label: "yes"}, taints=taints)
+    name = "vz-pv-" + ns
+    try:
+        # the PV is in a zone none of the nodes is in
+        s.kubectl("create", "-f", "-", input=json.dumps(pv(name, {ZONE: "zone-c"})))
+        kapply(s, ns, bound_pvc("data", name), vol_pod("zoned", label, ["data"]))
+        msg = wait_for(lambda: unschedulable_msg(s, ns, "zoned"), what="zoned unschedulable")
+        assert "2 node(s) had no available volume zone" in msg
+        ev = wait_for(lambda: failed_events(s, ns, "zoned"), what="FailedScheduling")
+        assert ev[0]["type"] == "Warning" and "had no available volume zone" in ev[0]["message"]
+        assert "had no available volume zone" in s.kubectl("-n", ns, "describe", "pod",
+                                                           "zoned").stdout
+        time.sleep(0.5)
+        assert not node_of(s, ns, "zoned")
+        # the PV's zone changes (as after a restore): the pod is retried and goes there
+        s.kubectl("label", "pv", name, "%s=zone-b" % ZONE, "--overwrite")
+        assert wait_for(lambda: node_of(s, ns, "zoned"), what="zoned scheduled") == "vz-b"
+        # a multi-zone PV admits either node; the legacy label is matched to the GA one
+        legacy = name + "-legacy"
+        s.kubectl("create", "-f", "-", input=json.dumps(
+            pv(legacy, {"failure-domain.beta.kubernetes.io/zone": "zone-a"})))
+        kapply(s, ns, bound_pvc("old", legacy), vol_pod("legacy", label, ["old"]))
+        assert wait_for(lambda: node_of(s, ns, "legacy"), what="legacy scheduled") == "vz-a"
+    finally:
+        s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
+        s.kubectl("delete", "pv", name, name + "-legacy", "--wait=false", check=False)
+
+
+def test_node_volume_limits(server, ns, hollow_nodes):
+    s = server
+    label = "sched-vl"
+    driver = "csi.k1s.example.com"
+    hollow_nodes(s, 1, prefix="vl", labels={label: "yes"},
+                 taints=[{"key": label, "value": "x", "effect": "NoSchedule"}])
+    pvs = ["vl-%s-%d" % (ns, i) for i in range(2)]
+    csinode = {"apiVersion": "storage.k8s.io/v1", "kind": "CSINode",
+               "metadata": {"name": "vl-0"},
+               "spec": {"drivers": [{"name": driver, "nodeID": "vl-0",
+                                     "allocatable": {"count": 1}}]}}
+    try:
+        s.kubectl("create", "-f", "-", input=json.dumps(csinode))
+        out = s.kubectl("get", "csinode", "vl-0").stdout.split("\n")
+        assert out[0].split() == ["NAME", "DRIVERS", "AGE"] and out[1].split()[:2] == ["vl-0", "1"]
+        for p in pvs:
+            s.kubectl("create", "-f", "-", input=json.dumps(pv(p, csi_driver=driver)))
+        kapply(s, ns, bound_pvc("one", pvs[0]), bound_pvc("two", pvs[1]),
+               vol_pod("first", label, ["one"]))
+        assert wait_for(lambda: node_of(s, ns, "first"), what="first scheduled") == "vl-0"
+        # the node's one CSI volume is in use: a pod with another volume does not fit ...
+        kapply(s, ns, vol_pod("second", label, ["two"]))
+        msg = wait_for(lambda: unschedulable_msg(s, ns, "second"), what="second unschedulable")
+        assert "1 node(s) exceed max volume count" in msg
+        ev = wait_for(lambda: failed_events(s, ns, "second"), what="FailedScheduling")
+        assert "1 node(s) exceed max volume count" in ev[0]["message"]
+        # ... but one sharing the attached volume does
+        kapply(s, ns, vol_pod("shares", label, ["one"]))
+        assert wait_for(lambda: node_of(s, ns, "shares"), what="shares scheduled") == "vl-0"
+        assert not node_of(s, ns, "second")
+        # the driver reports more room: the waiting pod is retried and placed
+        s.kubectl("patch", "csinode", "vl-0", "--type=json", "-p", json.dumps(
+            [{"op": "replace", "path": "/spec/drivers/0/allocatable/count", "value": 2}]))
+        assert wait_for(lambda: node_of(s, ns, "second"), what="second scheduled") == "vl-0"
+        # the API server validates CSINodes as Kubernetes does
+        bad = dict(csinode, metadata={"name": "vl-bad"},
+                   spec={"drivers": [{"name": driver, "nodeID": "",
+                                      "allocatable": {"count": -1}}]})
+        r = s.kubectl("create", "-f", "-", input=json.dumps(bad), check=False)
+        assert r.returncode != 0
+        assert "spec.drivers[0].nodeID: Required value" in r.stderr
+        assert "spec.drivers[0].allocatable.count: Invalid value: -1" in r.stderr
+    finally:
+        s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
+        s.kubectl("delete", "pv", *pvs, "--wait=false", check=False)
+        s.kubectl("delete", "csinode", "vl-0", check=False)
