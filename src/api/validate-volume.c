@@ -691,6 +691,28 @@ static void check_csi_driver_name(vctx_t *v, const char *child, const char *name
     free(lower);
 }
 
+/* %#v of a storage.CSINodeDriver (the Allocatable pointer shown as its count). */
+static char *go_csinode_driver(const json_t *d)
+{
+    k1s_buf_t b = K1S_BUF_INIT;
+    k1s_buf_puts(&b, "storage.CSINodeDriver{Name:");
+    k1s_v_go_quote(&b, jstr0(d, "name"));
+    k1s_buf_puts(&b, ", NodeID:");
+    k1s_v_go_quote(&b, jstr0(d, "nodeID"));
+    k1s_buf_puts(&b, ", TopologyKeys:");
+    k1s_v_go_strings(&b, jarr(d, "topologyKeys"));
+    long long count;
+    if (jint(jobj(d, "allocatable"), "count", &count))
+        k1s_buf_printf(&b, ", Allocatable:&storage.VolumeNodeResources{Count:%lld}}", count);
+    else if (jobj(d, "allocatable"))
+        k1s_buf_puts(&b, ", Allocatable:&storage.VolumeNodeResources{Count:(*int32)(nil)}}");
+    else
+        k1s_buf_puts(&b, ", Allocatable:(*storage.VolumeNodeResources)(nil)}");
+    return k1s_buf_steal(&b);
+}
+
+/* ValidateCSINode, and ValidateCSINodeUpdate: a driver entry is never changed in place (the
+ * kubelet removes a driver and adds it again when it re-registers). */
 void k1s_v_check_csinode(vctx_t *v, const k1s_resource_t *r, const json_t *obj, const json_t *old)
 {
     if (old)
@@ -727,10 +749,9 @@ void k1s_v_check_csinode(vctx_t *v, const k1s_resource_t *r, const json_t *obj, 
                 add(v, NULL, E_REQUIRED, NULL, NULL);
             else if (json_object_get(keys, key))
                 add_s(v, NULL, E_DUPLICATE, key, NULL);
-            if (key && *key) {
+            if (key)
                 json_object_set_new(keys, key, json_true());
-                k1s_v_check_fmt(v, NULL, k1s_is_qualified_name, key);
-            }
+            k1s_v_check_fmt(v, NULL, k1s_is_qualified_name, key);
         }
         json_decref(keys);
         pop(v, mi);
@@ -738,4 +759,16 @@ void k1s_v_check_csinode(vctx_t *v, const k1s_resource_t *r, const json_t *obj, 
     json_decref(seen);
     pop(v, md);
     pop(v, m);
+    const json_t *od, *nd;
+    ARR_EACH(jarr(jobj(old, "spec"), "drivers"), i, od)
+    {
+        ARR_EACH(jarr(jobj(obj, "spec"), "drivers"), j, nd)
+        {
+            if (!k1s_streq(jstr(od, "name"), jstr(nd, "name")) || json_equal(od, nd))
+                continue;
+            char *val = go_csinode_driver(nd);
+            add(v, "CSINodeDriver", E_INVALID, val, "field is immutable");
+            free(val);
+        }
+    }
 }

@@ -303,12 +303,14 @@ bool k1s_sched_claim_is_for_pod(const json_t *pvc, const json_t *pod)
 
 /* VolumeBinding PreFilter (basic): every PVC must exist (a generic ephemeral volume's claim
  * "<pod>-<volume>" must be the pod's); bound claims contribute their PV's required node affinity
- * and zone labels (VolumeZone); unbound claims must be of a WaitForFirstConsumer class (they are
- * left to the binder), else the pod waits for the PV controller. */
+ * and zone labels; unbound claims must be of a WaitForFirstConsumer class (they are left to the
+ * binder), else the pod waits for the PV controller. Then VolumeZone's PreFilter: every bound
+ * claim's PV must exist. */
 static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
 {
     size_t i;
     const json_t *v;
+    const char *missing_pv = NULL;
     json_array_foreach(json_object_get(p->spec, "volumes"), i, v)
     {
         const char *claim = json_string_value(
@@ -360,7 +362,8 @@ static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
         }
         const json_t *pv = c->lookup(c->lookup_arg, "PersistentVolume", NULL, vol);
         if (!pv) {
-            p->pv_missing = true;
+            if (!missing_pv)
+                missing_pv = vol;
             continue;
         }
         k1s_sched_zone_add_pv(p, pv);
@@ -374,6 +377,8 @@ static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
             p->pv_terms = json_array();
         json_array_append(p->pv_terms, (json_t *)terms);
     }
+    if (missing_pv)
+        return k1s_xasprintf("persistentvolume \"%s\" not found", missing_pv);
     return NULL;
 }
 
@@ -582,11 +587,6 @@ static void filter_resources(const k1s_sched_pod_t *p, const k1s_sched_node_t *n
 static void filter_volumes(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
                            k1s_sched_status_t *st)
 {
-    if (p->pv_missing) {
-        fail(st, K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE,
-             "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)");
-        return;
-    }
     size_t i;
     const json_t *terms;
     json_array_foreach(p->pv_terms, i, terms)

@@ -112,7 +112,6 @@ struct k1s_sched_pod {
     /* VolumeBinding: unbound claims of WaitForFirstConsumer classes */
     k1s_sched_claim_t *claims;
     size_t n_claims;
-    bool pv_missing; /* a bound claim's PV does not exist */
     /* VolumeZone: the zone and region labels of bound PVs, [{"key": label, "values": {zone:
      * true}}], or NULL */
     json_t *pv_zones;

@@ -1,7 +1,7 @@
 """The scheduler's volume filters, through kubectl: VolumeZone keeps a pod whose bound
 PersistentVolume is labelled with a zone off nodes of other zones (and places it once the PV's
 zone changes), and NodeVolumeLimits counts the CSI volumes of a node's pods against its CSINode's
-allocatable count (the pod is placed once the count grows). Hollow nodes (hollow.py) play kubelet;
+allocatable count (the pod is placed once pods using the node's volumes are gone). Hollow nodes (hollow.py) play kubelet;
 their taint and label keep other tests' pods away."""
 import json
 import time
@@ -147,9 +147,14 @@ def test_node_volume_limits(server, ns, hollow_nodes):
         kapply(s, ns, vol_pod("shares", label, ["one"]))
         assert wait_for(lambda: node_of(s, ns, "shares"), what="shares scheduled") == "vl-0"
         assert not node_of(s, ns, "second")
-        # the driver reports more room: the waiting pod is retried and placed
-        s.kubectl("patch", "csinode", "vl-0", "--type=json", "-p", json.dumps(
-            [{"op": "replace", "path": "/spec/drivers/0/allocatable/count", "value": 2}]))
+        # a driver entry is not changed in place (the kubelet removes and re-adds it)
+        r = s.kubectl("patch", "csinode", "vl-0", "--type=json", "-p", json.dumps(
+            [{"op": "replace", "path": "/spec/drivers/0/allocatable/count", "value": 2}]),
+            check=False)
+        assert r.returncode != 0 and "CSINodeDriver: Invalid value" in r.stderr
+        assert "field is immutable" in r.stderr
+        # the pods using the attached volume go away: the waiting pod is retried and placed
+        s.kubectl("-n", ns, "delete", "pod", "first", "shares", "--wait=false")
         assert wait_for(lambda: node_of(s, ns, "second"), what="second scheduled") == "vl-0"
         # the API server validates CSINodes as Kubernetes does
         bad = dict(csinode, metadata={"name": "vl-bad"},
