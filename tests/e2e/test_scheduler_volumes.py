@@ -168,3 +168,37 @@ def test_node_volume_limits(server, ns, hollow_nodes):
         s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
         s.kubectl("delete", "pv", *pvs, "--wait=false", check=False)
         s.kubectl("delete", "csinode", "vl-0", check=False)
+
+
+def test_ephemeral_volume_bound_on_the_pods_node(server, ns, hollow_nodes):
+    """A generic ephemeral volume of a WaitForFirstConsumer class (the default local-path) goes
+    through VolumeBinding like a claim of the pod's own: its claim <pod>-<volume> is provisioned
+    on the node chosen, then the pod is bound there; a claim of that name that is not the pod's
+    keeps the pod from every node."""
+    s = server
+    label = "sched-eph"
+    hollow_nodes(s, 1, prefix="eph", labels={label: "yes"},
+                 taints=[{"key": label, "value": "x", "effect": "NoSchedule"}])
+    tmpl = {"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
+                     "resources": {"requests": {"storage": "1Gi"}}}}
+
+    def eph_pod(name):
+        p = vol_pod(name, label, [])
+        p["spec"]["volumes"] = [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": tmpl}}]
+        p["spec"]["containers"][0]["volumeMounts"] = [{"name": "scratch", "mountPath": "/s"}]
+        return p
+    try:
+        kapply(s, ns, eph_pod("eph"))
+        assert wait_for(lambda: node_of(s, ns, "eph"), what="eph scheduled") == "eph-0"
+        claim = kget(s, ns, "pvc", "eph-scratch")
+        assert claim["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == "eph-0"
+        assert claim["status"]["phase"] == "Bound"
+        # a claim squatting on the name the pod's volume needs
+        squat = bound_pvc("squat-scratch", "")
+        squat["spec"] = dict(tmpl["spec"])
+        kapply(s, ns, squat, eph_pod("squat"))
+        msg = wait_for(lambda: unschedulable_msg(s, ns, "squat"), what="squat unschedulable")
+        assert ("PVC %s/squat-scratch was not created for pod %s/squat (pod is not owner)"
+                % (ns, ns)) in msg
+    finally:
+        s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
