@@ -121,15 +121,28 @@ def test_node_volume_limits(server, ns, hollow_nodes):
     s = server
     label = "sched-vl"
     driver = "csi.k1s.example.com"
-    hollow_nodes(s, 1, prefix="vl", labels={label: "yes"},
-                 taints=[{"key": label, "value": "x", "effect": "NoSchedule"}])
+    c = hollow_nodes(s, 1, prefix="vl", labels={label: "yes"},
+                     taints=[{"key": label, "value": "x", "effect": "NoSchedule"}])
     pvs = ["vl-%s-%d" % (ns, i) for i in range(2)]
     csinode = {"apiVersion": "storage.k8s.io/v1", "kind": "CSINode",
                "metadata": {"name": "vl-0"},
                "spec": {"drivers": [{"name": driver, "nodeID": "vl-0",
                                      "allocatable": {"count": 1}}]}}
     try:
-        s.kubectl("create", "-f", "-", input=json.dumps(csinode))
+        # the node registers its CSINode (as a kubelet does); others' are not its business
+        api = c[0].client()
+        base = "/apis/storage.k8s.io/v1/csinodes"
+        code, body = api.request("POST", base, csinode)
+        assert code == 201, body
+        code, body = api.request("POST", base, dict(csinode, metadata={"name": "vl-other"}))
+        assert code == 403 and body["message"] == (
+            'csinodes.storage.k8s.io "vl-other" is forbidden: can only access CSINode with the '
+            'same name as the requesting node')
+        code, body = api.request("GET", base + "/vl-other")
+        assert code == 403 and "can only access CSINode with the same name" in body["message"]
+        code, body = api.request("GET", base)
+        assert code == 403
+        api.close()
         out = s.kubectl("get", "csinode", "vl-0").stdout.split("\n")
         assert out[0].split() == ["NAME", "DRIVERS", "AGE"] and out[1].split()[:2] == ["vl-0", "1"]
         for p in pvs:
