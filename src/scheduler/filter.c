@@ -1,7 +1,8 @@
 /*
  * The filters of kube-scheduler's default profile, in its order:
  * NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts,
- * NodeResourcesFit, NodeVolumeLimits (volumelimits.c), VolumeBinding,
+ * NodeResourcesFit, VolumeRestrictions (volumerestrictions.c), NodeVolumeLimits
+ * (volumelimits.c), VolumeBinding,
  * VolumeZone (volumezone.c), PodTopologySpread, InterPodAffinity. A
  * node fails at the first filter that rejects it, with that plugin's reason
  * strings and status code (UnschedulableAndUnresolvable where preemption
@@ -447,6 +448,7 @@ k1s_sched_pod_t *k1s_sched_pod_new(const k1s_sched_cluster_t *c, const json_t *p
         *prefilter_msg = msg;
         return NULL;
     }
+    k1s_sched_restrictions_prepare(c, p);
     k1s_sched_csi_prepare(c, p);
     prepare_node_names(p);
     parse_spread(p);
@@ -473,6 +475,8 @@ void k1s_sched_pod_free(k1s_sched_pod_t *p)
     json_decref(p->pv_terms);
     json_decref(p->pv_zones);
     json_decref(p->csi_vols);
+    json_decref(p->rwop_claims);
+    json_decref(p->rwop_node_uses);
     k1s_sched_claims_free(p->claims, p->n_claims);
     json_decref(p->node_names);
     json_decref(p->scalars);
@@ -602,6 +606,17 @@ static void filter_volumes(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
              "node(s) didn't find available persistent volumes to bind");
 }
 
+static void filter_volume_restrictions(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
+                                       k1s_sched_status_t *st)
+{
+    if (!k1s_sched_disk_fits(p, n))
+        fail(st, K1S_SCHED_UNSCHEDULABLE, "node(s) had no available disk");
+    else if (!k1s_sched_rwop_fits(p, n))
+        fail(st, K1S_SCHED_UNSCHEDULABLE,
+             "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
+             "access mode");
+}
+
 static void filter_volume_limits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
                                  k1s_sched_status_t *st)
 {
@@ -686,9 +701,10 @@ typedef void (*filter_fn)(const k1s_sched_pod_t *, const k1s_sched_node_t *, k1s
 
 /* indexed by k1s_sched_plugin_t */
 static const filter_fn filters[] = {
-    filter_unschedulable, filter_node_name, filter_taints,        filter_node_affinity,
-    filter_ports,         filter_resources, filter_volume_limits, filter_volumes,
-    filter_volume_zone,   filter_spread,    filter_inter_pod,
+    filter_unschedulable,       filter_node_name,     filter_taints,
+    filter_node_affinity,       filter_ports,         filter_resources,
+    filter_volume_restrictions, filter_volume_limits, filter_volumes,
+    filter_volume_zone,         filter_spread,        filter_inter_pod,
 };
 _Static_assert(sizeof(filters) / sizeof(filters[0]) == K1S_SCHED_N_FILTERS, "a filter per plugin");
 

@@ -188,7 +188,15 @@ static void trim_pod(json_t *pod)
         "nodeSelector", "affinity",        "tolerations",       "topologySpreadConstraints",
         "volumes",      "schedulingGates", "hostNetwork",       NULL};
     static const char *const container[] = {"name", "resources", "ports", "restartPolicy", NULL};
-    static const char *const volume[] = {"name", "persistentVolumeClaim", "ephemeral", NULL};
+    /* claims, and the inline disks VolumeRestrictions compares */
+    static const char *const volume[] = {"name",
+                                         "persistentVolumeClaim",
+                                         "ephemeral",
+                                         "gcePersistentDisk",
+                                         "awsElasticBlockStore",
+                                         "iscsi",
+                                         "rbd",
+                                         NULL};
     static const char *const status[] = {"phase", "conditions", "nominatedNodeName", "startTime",
                                          NULL};
     keep_only(pod, top);
@@ -207,10 +215,9 @@ static void trim_pod(json_t *pod)
     json_t *vols = json_object_get(sp, "volumes");
     for (i = json_array_size(vols); i-- > 0;) {
         json_t *v = json_array_get(vols, i);
-        if (!json_object_get(v, "persistentVolumeClaim") && !json_object_get(v, "ephemeral"))
+        keep_only(v, volume);
+        if (json_object_size(v) == (json_object_get(v, "name") ? 1u : 0u))
             json_array_remove(vols, i);
-        else
-            keep_only(v, volume);
     }
     json_t *st = json_object_get(pod, "status");
     keep_only(st, status);

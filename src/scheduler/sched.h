@@ -3,12 +3,12 @@
  * library. Given a pod and a snapshot of the cluster (nodes, and per node the
  * pods bound there, summarised once and updated incrementally), it runs the
  * filters (NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
- * NodePorts, NodeResourcesFit, NodeVolumeLimits, VolumeBinding, VolumeZone,
- * PodTopologySpread, InterPodAffinity), scores the feasible nodes with the default weights, picks
- * the best (ties broken by a seedable random choice; on large clusters only the
- * adaptive share of nodes kube-scheduler scores), and when nothing fits
- * words the FailedScheduling message as kube-scheduler 1.31+ does and runs
- * DefaultPreemption to find victims and a nominated node.
+ * NodePorts, NodeResourcesFit, VolumeRestrictions, NodeVolumeLimits,
+ * VolumeBinding, VolumeZone, PodTopologySpread, InterPodAffinity), scores the feasible nodes with
+ * the default weights, picks the best (ties broken by a seedable random choice; on large clusters
+ * only the adaptive share of nodes kube-scheduler scores), and when nothing fits words the
+ * FailedScheduling message as kube-scheduler 1.31+ does and runs DefaultPreemption to find victims
+ * and a nominated node.
  *
  * The scheduler proper (informers, binding, events, retry queue) fills a
  * k1s_sched_cluster_t from its caches and calls k1s_sched_schedule.
@@ -39,6 +39,7 @@ typedef enum {
     K1S_SCHED_NODE_AFFINITY,
     K1S_SCHED_NODE_PORTS,
     K1S_SCHED_NODE_RESOURCES_FIT,
+    K1S_SCHED_VOLUME_RESTRICTIONS,
     K1S_SCHED_NODE_VOLUME_LIMITS,
     K1S_SCHED_VOLUME_BINDING,
     K1S_SCHED_VOLUME_ZONE,

@@ -1,8 +1,10 @@
 """The scheduler's volume filters, through kubectl: VolumeZone keeps a pod whose bound
 PersistentVolume is labelled with a zone off nodes of other zones (and places it once the PV's
-zone changes), and NodeVolumeLimits counts the CSI volumes of a node's pods against its CSINode's
-allocatable count (the pod is placed once pods using the node's volumes are gone). Hollow nodes (hollow.py) play kubelet;
-their taint and label keep other tests' pods away."""
+zone changes); NodeVolumeLimits counts the CSI volumes of a node's pods against its CSINode's
+allocatable count (the pod is placed once pods using the node's volumes are gone);
+VolumeRestrictions keeps a ReadWriteOncePod claim to one pod; generic ephemeral volumes go through
+VolumeBinding. Hollow nodes (hollow.py) play kubelet; their taint and label keep other tests' pods
+away."""
 import json
 import time
 
@@ -215,3 +217,34 @@ def test_ephemeral_volume_bound_on_the_pods_node(server, ns, hollow_nodes):
                 % (ns, ns)) in msg
     finally:
         s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
+
+
+def test_read_write_once_pod_claim(server, ns, hollow_nodes):
+    """VolumeRestrictions: a ReadWriteOncePod claim in use by one pod keeps a second pod from
+    every node until the first is gone."""
+    s = server
+    label = "sched-rwop"
+    hollow_nodes(s, 2, prefix="rwop", labels={label: "yes"},
+                 taints=[{"key": label, "value": "x", "effect": "NoSchedule"}])
+    name = "rwop-pv-" + ns
+    claim = bound_pvc("solo", name)
+    claim["spec"]["accessModes"] = ["ReadWriteOncePod"]
+    vol = pv(name)
+    vol["spec"]["accessModes"] = ["ReadWriteOncePod"]
+    try:
+        s.kubectl("create", "-f", "-", input=json.dumps(vol))
+        kapply(s, ns, claim, vol_pod("first", label, ["solo"]))
+        first = wait_for(lambda: node_of(s, ns, "first"), what="first scheduled")
+        kapply(s, ns, vol_pod("second", label, ["solo"]))
+        msg = wait_for(lambda: unschedulable_msg(s, ns, "second"), what="second unschedulable")
+        assert ("2 node has pod using PersistentVolumeClaim with the same name and "
+                "ReadWriteOncePod access mode") in msg
+        time.sleep(0.5)
+        assert not node_of(s, ns, "second")
+        s.kubectl("-n", ns, "delete", "pod", "first", "--wait=false")
+        assert wait_for(lambda: node_of(s, ns, "second"), what="second scheduled") in (
+            "rwop-0", "rwop-1")
+        assert first in ("rwop-0", "rwop-1")
+    finally:
+        s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
+        s.kubectl("delete", "pv", name, "--wait=false", check=False)

@@ -1,5 +1,6 @@
-/* Unit tests for src/scheduler/volumezone.c and volumelimits.c: the VolumeZone and
- * NodeVolumeLimits filters, with their reasons and status codes, as kube-scheduler's plugins. */
+/* Unit tests for src/scheduler/volumerestrictions.c, volumelimits.c and volumezone.c: the
+ * VolumeRestrictions, NodeVolumeLimits and VolumeZone filters, with their reasons and status
+ * codes, as kube-scheduler's plugins. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,7 +188,7 @@ static void test_volume_zone(void **state)
     cl_add(&cl, mknode("b", "'" ZONE "':'us-east-1b','" REGION "':'us-east-1'"));
     cl_add(&cl, mknode("c", NULL));                           /* no zone: single-zone cluster */
     cl_add(&cl, mknode("d", "'" BETA_ZONE "':'us-east-1a'")); /* legacy labels only */
-    const char *none = "2:8:node(s) had no available volume zone";
+    const char *none = "2:9:node(s) had no available volume zone";
     /* a GA zone label */
     expect_filter(&cl, mkpod("p", CLAIM("v", "c1"), NULL), 0, "0");
     expect_filter(&cl, mkpod("p", CLAIM("v", "c1"), NULL), 1, none);
@@ -287,7 +288,7 @@ static void test_volume_limits(void **state)
     k1s_sched_node_t *a = cl_add(&cl, mknode("a", NULL));
     cl_add(&cl, mknode("b", NULL)); /* a CSINode without counts */
     cl_add(&cl, mknode("c", NULL)); /* no CSINode */
-    const char *exceed = "1:6:node(s) exceed max volume count";
+    const char *exceed = "1:7:node(s) exceed max volume count";
     /* one volume in use on a: room for one more */
     bind(a, mkpod("p1", CLAIM("v", "c1"), "'nodeName':'a'"));
     expect_filter(&cl, mkpod("p", CLAIM("v", "c2"), NULL), 0, "0");
@@ -341,9 +342,105 @@ static void test_volume_limits(void **state)
     cl_free(&cl);
 }
 
+static void test_volume_restrictions(void **state)
+{
+    cluster_t cl;
+    cl_init(&cl, J("{'PersistentVolumeClaim/default/solo':{'metadata':{'name':'solo'},"
+                   "'spec':{'accessModes':['ReadWriteOncePod'],'volumeName':'pv-solo'}},"
+                   "'PersistentVolume//pv-solo':{'metadata':{'name':'pv-solo'},'spec':{}},"
+                   "'PersistentVolumeClaim/default/shared':{'metadata':{'name':'shared'},"
+                   "'spec':{'accessModes':['ReadWriteOnce'],'volumeName':'pv-shared'}},"
+                   "'PersistentVolume//pv-shared':{'metadata':{'name':'pv-shared'},'spec':{}}}"));
+    k1s_sched_node_t *a = cl_add(&cl, mknode("a", NULL));
+    cl_add(&cl, mknode("b", NULL));
+    bind(a, mkpod("disks",
+                  "{'name':'g','gcePersistentDisk':{'pdName':'d1'}},"
+                  "{'name':'e','awsElasticBlockStore':{'volumeID':'vol-1','readOnly':true}},"
+                  "{'name':'i','iscsi':{'iqn':'iqn.2001-04.com.example:t','targetPortal':'p',"
+                  "'lun':0,'readOnly':true}},"
+                  "{'name':'r','rbd':{'monitors':['m1','m2'],'image':'img'}}",
+                  "'nodeName':'a'"));
+    const char *disk = "1:6:node(s) had no available disk";
+    /* the same GCE PD, unless both are read-only (the existing one is not) */
+    expect_filter(&cl, mkpod("p", "{'name':'x','gcePersistentDisk':{'pdName':'d1'}}", NULL), 0,
+                  disk);
+    expect_filter(
+        &cl, mkpod("p", "{'name':'x','gcePersistentDisk':{'pdName':'d1','readOnly':true}}", NULL),
+        0, disk);
+    expect_filter(&cl, mkpod("p", "{'name':'x','gcePersistentDisk':{'pdName':'d2'}}", NULL), 0,
+                  "0");
+    expect_filter(&cl, mkpod("p", "{'name':'x','gcePersistentDisk':{'pdName':'d1'}}", NULL), 1,
+                  "0");
+    /* the same EBS volume, read-only or not */
+    expect_filter(&cl,
+                  mkpod("p",
+                        "{'name':'x','awsElasticBlockStore':{'volumeID':'vol-1',"
+                        "'readOnly':true}}",
+                        NULL),
+                  0, disk);
+    /* iSCSI: read-only mounts share */
+    expect_filter(&cl,
+                  mkpod("p",
+                        "{'name':'x','iscsi':{'iqn':'iqn.2001-04.com.example:t',"
+                        "'targetPortal':'q','lun':1,'readOnly':true}}",
+                        NULL),
+                  0, "0");
+    expect_filter(&cl,
+                  mkpod("p",
+                        "{'name':'x','iscsi':{'iqn':'iqn.2001-04.com.example:t',"
+                        "'targetPortal':'q','lun':1}}",
+                        NULL),
+                  0, disk);
+    /* RBD: a monitor in common, the same pool (default rbd) and image */
+    expect_filter(
+        &cl,
+        mkpod("p", "{'name':'x','rbd':{'monitors':['m2','m3'],'pool':'rbd','image':'img'}}", NULL),
+        0, disk);
+    expect_filter(
+        &cl,
+        mkpod("p", "{'name':'x','rbd':{'monitors':['m2'],'pool':'other','image':'img'}}", NULL), 0,
+        "0");
+    expect_filter(&cl, mkpod("p", "{'name':'x','rbd':{'monitors':['m9'],'image':'img'}}", NULL), 0,
+                  "0");
+    /* a ReadWriteOncePod claim in use keeps the pod from every node */
+    const char *rwop = "1:6:node has pod using PersistentVolumeClaim with the same name and "
+                       "ReadWriteOncePod access mode";
+    expect_filter(&cl, mkpod("p", CLAIM("v", "solo"), NULL), 0, "0");
+    bind(a, mkpod("holder", CLAIM("v", "solo") "," CLAIM("w", "shared"), "'nodeName':'a'"));
+    expect_filter(&cl, mkpod("p", CLAIM("v", "solo"), NULL), 0, rwop);
+    expect_filter(&cl, mkpod("p", CLAIM("v", "solo"), NULL), 1, rwop);
+    expect_filter(&cl, mkpod("p", CLAIM("v", "shared"), NULL), 1, "0");
+    /* a claim of the same name in another namespace is another claim */
+    json_t *other = J("{'metadata':{'name':'o','namespace':'other'},'spec':{'nodeName':'a',"
+                      "'containers':[{'name':'c'}],'volumes':[" CLAIM("v", "solo") "]}}");
+    k1s_sched_node_remove_pod(a, "default", "holder");
+    bind(a, other);
+    expect_filter(&cl, mkpod("p", CLAIM("v", "solo"), NULL), 1, "0");
+    /* preemption evicts the holder when it is less important, on its node */
+    bind(a, mkpod("holder", CLAIM("v", "solo"), "'nodeName':'a'"));
+    expect_schedule(&cl, mkpod("p", CLAIM("v", "solo"), NULL),
+                    "0/2 nodes are available: 2 node has pod using PersistentVolumeClaim with the "
+                    "same name and ReadWriteOncePod access mode. preemption: 0/2 nodes are "
+                    "available: 2 No preemption victims found for incoming pod..");
+    k1s_sched_result_t r;
+    json_t *pod = mkpod("p", CLAIM("v", "solo"), "'priority':1000");
+    k1s_sched_schedule(&cl.c, pod, &r);
+    assert_false(r.scheduled);
+    assert_true(r.nominated);
+    assert_string_equal(cl.nodes[r.nominated_node]->name, "a");
+    assert_int_equal(json_array_size(r.victims), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(r.victims, 0), "metadata"), "name")),
+                        "holder");
+    k1s_sched_result_free(&r);
+    json_decref(pod);
+    cl_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_volume_restrictions),
         cmocka_unit_test(test_volume_zone),
         cmocka_unit_test(test_volume_limits),
     };
