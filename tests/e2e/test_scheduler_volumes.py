@@ -219,9 +219,10 @@ def test_ephemeral_volume_bound_on_the_pods_node(server, ns, hollow_nodes):
         s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
 
 
-def test_read_write_once_pod_claim(server, ns, hollow_nodes):
+def test_volume_restrictions(server, ns, hollow_nodes):
     """VolumeRestrictions: a ReadWriteOncePod claim in use by one pod keeps a second pod from
-    every node until the first is gone."""
+    every node until the first is gone; pods mounting the same inline EBS volume never share a
+    node."""
     s = server
     label = "sched-rwop"
     hollow_nodes(s, 2, prefix="rwop", labels={label: "yes"},
@@ -245,6 +246,17 @@ def test_read_write_once_pod_claim(server, ns, hollow_nodes):
         assert wait_for(lambda: node_of(s, ns, "second"), what="second scheduled") in (
             "rwop-0", "rwop-1")
         assert first in ("rwop-0", "rwop-1")
+        # one EBS volume, three pods: one per node, the third nowhere
+        for n in ("ebs-0", "ebs-1", "ebs-2"):
+            p = vol_pod(n, label, [])
+            p["spec"]["volumes"] = [{"name": "disk", "awsElasticBlockStore": {
+                "volumeID": "vol-0123456789abcdef0", "fsType": "ext4"}}]
+            kapply(s, ns, p)
+            if n != "ebs-2":
+                wait_for(lambda n=n: node_of(s, ns, n), what=n + " scheduled")
+        assert {node_of(s, ns, "ebs-0"), node_of(s, ns, "ebs-1")} == {"rwop-0", "rwop-1"}
+        msg = wait_for(lambda: unschedulable_msg(s, ns, "ebs-2"), what="ebs-2 unschedulable")
+        assert "2 node(s) had no available disk" in msg
     finally:
         s.kubectl("-n", ns, "delete", "pod", "--all", "--wait=false", check=False)
         s.kubectl("delete", "pv", name, "--wait=false", check=False)
