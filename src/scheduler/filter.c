@@ -1,9 +1,9 @@
 /*
  * The filters of kube-scheduler's default profile, in its order:
  * NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts,
- * NodeResourcesFit, VolumeRestrictions (volumerestrictions.c), NodeVolumeLimits
- * (volumelimits.c), VolumeBinding,
- * VolumeZone (volumezone.c), PodTopologySpread, InterPodAffinity. A
+ * NodeResourcesFit, VolumeRestrictions (volumerestrictions.c),
+ * NodeVolumeLimits (volumelimits.c), VolumeBinding, VolumeZone (volumezone.c),
+ * PodTopologySpread, InterPodAffinity. A
  * node fails at the first filter that rejects it, with that plugin's reason
  * strings and status code (UnschedulableAndUnresolvable where preemption
  * cannot help). The per-pod state (requests, ports, parsed terms, affinity
