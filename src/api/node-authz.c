@@ -7,13 +7,14 @@
  * when a pod bound to it (spec.nodeName) references it; it may use only
  * its own Lease in kube-node-lease; everything else is decided by the
  * system:node role's rules, which the authorizer holds itself (the
- * system:node ClusterRoleBinding has no subjects). Where kube-apiserver
+ * system:node ClusterRoleBinding has no subjects); it may get, create,
+ * update, patch or delete only its own CSINode. Where kube-apiserver
  * keeps a graph of these relations, k1s looks at the pods bound to the node
  * in the store, which keeps every object in memory.
  *
  * NodeRestriction then limits writes: only its own Node object, only
  * mirror pods bound to itself, only the status of pods bound to it, only
- * its own Lease.
+ * its own Lease and CSINode.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +314,22 @@ bool k1s_node_authorize(k1s_apiserver_t *api, const char *node, const k1s_authz_
             return deny(reason, len, "cannot access subresource");
         return true;
     }
+    if (a->resource_request && !strcmp(a->group, "storage.k8s.io") &&
+        !strcmp(a->resource, "csinodes")) {
+        static const char *const ok[] = {"get", "create", "update", "patch", "delete"};
+        bool verb_ok = false;
+        for (size_t i = 0; i < K1S_ARRAY_SIZE(ok); i++)
+            verb_ok |= !strcmp(a->verb, ok[i]);
+        if (!verb_ok)
+            return deny(reason, len, "can only get, create, update, patch, or delete a CSINode");
+        if (*a->sub)
+            return deny(reason, len, "cannot authorize CSINode subresources");
+        /* the name of a create is checked by NodeRestriction */
+        if (strcmp(a->verb, "create") && strcmp(a->name, node))
+            return deny(reason, len,
+                        "can only access CSINode with the same name as the requesting node");
+        return true;
+    }
     for (size_t i = 0; i < nnode_rules; i++)
         if (k1s_rbac_rule_allows(&node_rules[i], a))
             return true;
@@ -485,5 +502,10 @@ bool k1s_node_restriction_admit(k1s_api_req_t *r, const json_t *obj)
                 r, name, "can only access node lease with the same name as the requesting node%s%s",
                 "", "");
     }
+    if (!strcmp(a->group, "storage.k8s.io") && !strcmp(a->resource, "csinodes") &&
+        strcmp(name, node))
+        return refuse(r, name,
+                      "can only access CSINode with the same name as the requesting node%s%s", "",
+                      "");
     return true;
 }

@@ -1006,6 +1006,13 @@ void k1s_t_cells_storageclass(json_t *cells, const json_t *o, time_t now)
     k1s_t_cell_age(cells, o, now);
 }
 
+void k1s_t_cells_csinode(json_t *cells, const json_t *o, time_t now)
+{
+    k1s_t_cell_str(cells, jstr(o, "metadata.name"));
+    k1s_t_cell_int(cells, (long long)json_array_size(jget(o, "spec.drivers")));
+    k1s_t_cell_age(cells, o, now);
+}
+
 void k1s_t_cells_controllerrevision(json_t *cells, const json_t *o, time_t now)
 {
     const json_t *refs = jarr(o, "metadata.ownerReferences"), *ctrl = NULL;

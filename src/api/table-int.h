@@ -202,6 +202,7 @@ void k1s_t_cells_networkpolicy(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_binding(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_lease(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_storageclass(json_t *cells, const json_t *o, time_t now);
+void k1s_t_cells_csinode(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_controllerrevision(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_resourcequota(json_t *cells, const json_t *o, time_t now);
 void k1s_t_cells_priorityclass(json_t *cells, const json_t *o, time_t now);

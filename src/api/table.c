@@ -653,6 +653,13 @@ static const col_t storageclass_cols[] = {
     COL_AGE,
 };
 
+static const col_t csinode_cols[] = {
+    COL_NAME,
+    {"Drivers", "integer", "", "Drivers indicates the number of CSI drivers registered on the node",
+     0},
+    COL_AGE,
+};
+
 static const col_t controllerrevision_cols[] = {
     COL_NAME,
     {"Controller", "string", "", "Controller of the object", 0},
@@ -751,6 +758,7 @@ static const printer_t printers[] = {
     PRINTER("rbac.authorization.k8s.io", "clusterrolebindings", clusterrolebinding_cols,
             k1s_t_cells_binding),
     PRINTER("storage.k8s.io", "storageclasses", storageclass_cols, k1s_t_cells_storageclass),
+    PRINTER("storage.k8s.io", "csinodes", csinode_cols, k1s_t_cells_csinode),
     PRINTER("policy", "poddisruptionbudgets", pdb_cols, k1s_t_cells_pdb),
     PRINTER("autoscaling", "horizontalpodautoscalers", hpa_cols, k1s_t_cells_hpa),
     PRINTER("scheduling.k8s.io", "priorityclasses", priorityclass_cols, k1s_t_cells_priorityclass),

@@ -417,6 +417,7 @@ void k1s_v_check_volume_mounts(vctx_t *v, const json_t *ctr, const vols_t *vs);
 /* ValidatePersistentVolumeClaimSpec at the current path */
 void k1s_v_check_pvc_spec(vctx_t *v, const json_t *spec);
 void k1s_v_check_pv(vctx_t *v, const k1s_resource_t *r, const json_t *pv, const json_t *old);
+void k1s_v_check_csinode(vctx_t *v, const k1s_resource_t *r, const json_t *obj, const json_t *old);
 /* csr.c */
 void k1s_v_check_csr(vctx_t *v, const k1s_resource_t *r, const json_t *obj, const json_t *old);
 

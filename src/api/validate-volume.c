@@ -665,3 +665,110 @@ void k1s_v_check_pv(vctx_t *v, const k1s_resource_t *r, const json_t *pv, const 
         NOTSUPP(v, "volumeMode", vm, vmodes);
     pop(v, m);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* CSINode (pkg/apis/storage/validation: ValidateCSINode)                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* ValidateCSIDriverName */
+static void check_csi_driver_name(vctx_t *v, const char *child, const char *name)
+{
+    if (!name || !*name) {
+        add(v, child, E_REQUIRED, NULL, NULL);
+        return;
+    }
+    if (strlen(name) > 63) {
+        add_toolong(v, child, 63);
+        return;
+    }
+    char *lower = k1s_xstrdup(name);
+    for (char *p = lower; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    const char *msgs[K1S_VALIDATE_MAX_MSGS];
+    int n = k1s_is_dns1123_subdomain(lower, msgs);
+    for (int i = 0; i < n; i++)
+        add_s(v, child, E_INVALID, name, msgs[i]);
+    free(lower);
+}
+
+/* %#v of a storage.CSINodeDriver (the Allocatable pointer shown as its count). */
+static char *go_csinode_driver(const json_t *d)
+{
+    k1s_buf_t b = K1S_BUF_INIT;
+    k1s_buf_puts(&b, "storage.CSINodeDriver{Name:");
+    k1s_v_go_quote(&b, jstr0(d, "name"));
+    k1s_buf_puts(&b, ", NodeID:");
+    k1s_v_go_quote(&b, jstr0(d, "nodeID"));
+    k1s_buf_puts(&b, ", TopologyKeys:");
+    k1s_v_go_strings(&b, jarr(d, "topologyKeys"));
+    long long count;
+    if (jint(jobj(d, "allocatable"), "count", &count))
+        k1s_buf_printf(&b, ", Allocatable:&storage.VolumeNodeResources{Count:%lld}}", count);
+    else if (jobj(d, "allocatable"))
+        k1s_buf_puts(&b, ", Allocatable:&storage.VolumeNodeResources{Count:(*int32)(nil)}}");
+    else
+        k1s_buf_puts(&b, ", Allocatable:(*storage.VolumeNodeResources)(nil)}");
+    return k1s_buf_steal(&b);
+}
+
+/* ValidateCSINode, and ValidateCSINodeUpdate: a driver entry is never changed in place (the
+ * kubelet removes a driver and adds it again when it re-registers). */
+void k1s_v_check_csinode(vctx_t *v, const k1s_resource_t *r, const json_t *obj, const json_t *old)
+{
+    if (old)
+        k1s_v_meta_update(v, r, obj, old);
+    else
+        k1s_v_meta_create(v, r, obj);
+    size_t m = push(v, "spec");
+    size_t md = push(v, "drivers");
+    json_t *seen = json_object();
+    const json_t *d;
+    ARR_EACH(jarr(jobj(obj, "spec"), "drivers"), i, d)
+    {
+        size_t mi = push_idx(v, i);
+        const char *name = jstr(d, "name");
+        check_csi_driver_name(v, "name", name);
+        const char *node_id = jstr(d, "nodeID");
+        if (!node_id || !*node_id)
+            add(v, "nodeID", E_REQUIRED, NULL, NULL);
+        else if (strlen(node_id) > 192)
+            add_toolong(v, "nodeID", 192);
+        long long count;
+        if (jint(jobj(d, "allocatable"), "count", &count) && count < 0)
+            add_i(v, "allocatable.count", E_INVALID, count, "must be greater than or equal to 0");
+        if (name && json_object_get(seen, name))
+            add_s(v, "name", E_DUPLICATE, name, NULL);
+        if (name)
+            json_object_set_new(seen, name, json_true());
+        json_t *keys = json_object();
+        const json_t *k;
+        ARR_EACH(jarr(d, "topologyKeys"), j, k)
+        {
+            const char *key = json_string_value(k);
+            if (!key || !*key)
+                add(v, NULL, E_REQUIRED, NULL, NULL);
+            else if (json_object_get(keys, key))
+                add_s(v, NULL, E_DUPLICATE, key, NULL);
+            if (key)
+                json_object_set_new(keys, key, json_true());
+            k1s_v_check_fmt(v, NULL, k1s_is_qualified_name, key);
+        }
+        json_decref(keys);
+        pop(v, mi);
+    }
+    json_decref(seen);
+    pop(v, md);
+    pop(v, m);
+    const json_t *od, *nd;
+    ARR_EACH(jarr(jobj(old, "spec"), "drivers"), i, od)
+    {
+        ARR_EACH(jarr(jobj(obj, "spec"), "drivers"), j, nd)
+        {
+            if (!k1s_streq(jstr(od, "name"), jstr(nd, "name")) || json_equal(od, nd))
+                continue;
+            char *val = go_csinode_driver(nd);
+            add(v, "CSINodeDriver", E_INVALID, val, "field is immutable");
+            free(val);
+        }
+    }
+}

@@ -360,6 +360,8 @@ int k1s_validate(const k1s_resource_t *r, const json_t *obj, const json_t *old, 
         k1s_v_check_lease(&v, r, obj, old);
     } else if (!strcmp(g, "certificates.k8s.io") && !strcmp(k, "CertificateSigningRequest")) {
         k1s_v_check_csr(&v, r, obj, old);
+    } else if (!strcmp(g, "storage.k8s.io") && !strcmp(k, "CSINode")) {
+        k1s_v_check_csinode(&v, r, obj, old);
     } else if (!strcmp(g, "scheduling.k8s.io") && !strcmp(k, "PriorityClass")) {
         k1s_v_check_priority_class(&v, r, obj, old);
     } else if (!strcmp(g, "admissionregistration.k8s.io")) {

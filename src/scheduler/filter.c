@@ -1,7 +1,9 @@
 /*
  * The filters of kube-scheduler's default profile, in its order:
  * NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts,
- * NodeResourcesFit, VolumeBinding, PodTopologySpread, InterPodAffinity. A
+ * NodeResourcesFit, VolumeRestrictions (volumerestrictions.c),
+ * NodeVolumeLimits (volumelimits.c), VolumeBinding, VolumeZone (volumezone.c),
+ * PodTopologySpread, InterPodAffinity. A
  * node fails at the first filter that rejects it, with that plugin's reason
  * strings and status code (UnschedulableAndUnresolvable where preemption
  * cannot help). The per-pod state (requests, ports, parsed terms, affinity
@@ -287,24 +289,57 @@ static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
     p->aff_no_match_anywhere = json_object_size(p->aff_counts) == 0;
 }
 
-/* VolumeBinding PreFilter (basic): every PVC must exist; bound claims contribute their PV's
- * required node affinity; unbound claims must be of a WaitForFirstConsumer class (they are left
- * to the binder), else the pod waits for the PV controller. */
+bool k1s_sched_claim_is_for_pod(const json_t *pvc, const json_t *pod)
+{
+    const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(json_object_get(pvc, "metadata"), "ownerReferences"), i, r)
+    {
+        if (json_is_true(json_object_get(r, "controller")))
+            return uid && k1s_streq(json_string_value(json_object_get(r, "uid")), uid);
+    }
+    return false;
+}
+
+/* VolumeBinding PreFilter (basic): every PVC must exist (a generic ephemeral volume's claim
+ * "<pod>-<volume>" must be the pod's); bound claims contribute their PV's required node affinity
+ * and zone labels; unbound claims must be of a WaitForFirstConsumer class (they are left to the
+ * binder), else the pod waits for the PV controller. Then VolumeZone's PreFilter: every bound
+ * claim's PV must exist. */
 static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
 {
     size_t i;
     const json_t *v;
+    const char *missing_pv = NULL;
     json_array_foreach(json_object_get(p->spec, "volumes"), i, v)
     {
         const char *claim = json_string_value(
             json_object_get(json_object_get(v, "persistentVolumeClaim"), "claimName"));
+        char eph[512];
+        bool is_eph = !claim && json_object_get(v, "ephemeral");
+        if (is_eph) {
+            const char *pod_name =
+                json_string_value(json_object_get(json_object_get(p->pod, "metadata"), "name"));
+            const char *vol_name = json_string_value(json_object_get(v, "name"));
+            snprintf(eph, sizeof(eph), "%s-%s", pod_name ? pod_name : "", vol_name ? vol_name : "");
+            claim = eph;
+        }
         if (!claim || !c->lookup)
             continue;
         const json_t *pvc = c->lookup(c->lookup_arg, "PersistentVolumeClaim", p->ns, claim);
+        if (!pvc && is_eph)
+            return k1s_xasprintf("waiting for ephemeral volume controller to create the "
+                                 "persistentvolumeclaim \"%s\"",
+                                 claim);
         if (!pvc)
             return k1s_xasprintf("persistentvolumeclaim \"%s\" not found", claim);
         if (json_object_get(json_object_get(pvc, "metadata"), "deletionTimestamp"))
             return k1s_xasprintf("persistentvolumeclaim \"%s\" is being deleted", claim);
+        if (is_eph && !k1s_sched_claim_is_for_pod(pvc, p->pod))
+            return k1s_xasprintf(
+                "PVC %s/%s was not created for pod %s/%s (pod is not owner)", p->ns, claim, p->ns,
+                json_string_value(json_object_get(json_object_get(p->pod, "metadata"), "name")));
         const char *vol =
             json_string_value(json_object_get(json_object_get(pvc, "spec"), "volumeName"));
         if (!vol || !*vol) {
@@ -328,9 +363,11 @@ static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
         }
         const json_t *pv = c->lookup(c->lookup_arg, "PersistentVolume", NULL, vol);
         if (!pv) {
-            p->pv_missing = true;
+            if (!missing_pv)
+                missing_pv = vol;
             continue;
         }
+        k1s_sched_zone_add_pv(p, pv);
         const json_t *terms = json_object_get(
             json_object_get(json_object_get(json_object_get(pv, "spec"), "nodeAffinity"),
                             "required"),
@@ -341,6 +378,8 @@ static char *prepare_volumes(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
             p->pv_terms = json_array();
         json_array_append(p->pv_terms, (json_t *)terms);
     }
+    if (missing_pv)
+        return k1s_xasprintf("persistentvolume \"%s\" not found", missing_pv);
     return NULL;
 }
 
@@ -393,6 +432,7 @@ k1s_sched_pod_t *k1s_sched_pod_new(const k1s_sched_cluster_t *c, const json_t *p
                                    char **prefilter_msg)
 {
     k1s_sched_pod_t *p = k1s_xcalloc(1, sizeof(*p));
+    p->c = c;
     p->pod = pod;
     p->ns = k1s_sched_pod_ns(pod);
     p->spec = json_object_get(pod, "spec");
@@ -408,6 +448,8 @@ k1s_sched_pod_t *k1s_sched_pod_new(const k1s_sched_cluster_t *c, const json_t *p
         *prefilter_msg = msg;
         return NULL;
     }
+    k1s_sched_restrictions_prepare(c, p);
+    k1s_sched_csi_prepare(c, p);
     prepare_node_names(p);
     parse_spread(p);
     prepare_spread_filter(c, p);
@@ -431,6 +473,10 @@ void k1s_sched_pod_free(k1s_sched_pod_t *p)
     }
     free(p->spread);
     json_decref(p->pv_terms);
+    json_decref(p->pv_zones);
+    json_decref(p->csi_vols);
+    json_decref(p->rwop_claims);
+    json_decref(p->rwop_node_uses);
     k1s_sched_claims_free(p->claims, p->n_claims);
     json_decref(p->node_names);
     json_decref(p->scalars);
@@ -545,11 +591,6 @@ static void filter_resources(const k1s_sched_pod_t *p, const k1s_sched_node_t *n
 static void filter_volumes(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
                            k1s_sched_status_t *st)
 {
-    if (p->pv_missing) {
-        fail(st, K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE,
-             "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)");
-        return;
-    }
     size_t i;
     const json_t *terms;
     json_array_foreach(p->pv_terms, i, terms)
@@ -563,6 +604,31 @@ static void filter_volumes(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
     if (p->n_claims && !k1s_sched_claims_fit(p, n, NULL))
         fail(st, K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE,
              "node(s) didn't find available persistent volumes to bind");
+}
+
+static void filter_volume_restrictions(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
+                                       k1s_sched_status_t *st)
+{
+    if (!k1s_sched_disk_fits(p, n))
+        fail(st, K1S_SCHED_UNSCHEDULABLE, "node(s) had no available disk");
+    else if (!k1s_sched_rwop_fits(p, n))
+        fail(st, K1S_SCHED_UNSCHEDULABLE,
+             "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
+             "access mode");
+}
+
+static void filter_volume_limits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
+                                 k1s_sched_status_t *st)
+{
+    if (!k1s_sched_csi_fits(p, n))
+        fail(st, K1S_SCHED_UNSCHEDULABLE, "node(s) exceed max volume count");
+}
+
+static void filter_volume_zone(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
+                               k1s_sched_status_t *st)
+{
+    if (!k1s_sched_zone_fits(p, n))
+        fail(st, K1S_SCHED_UNSCHEDULABLE_UNRESOLVABLE, "node(s) had no available volume zone");
 }
 
 static void filter_spread(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
@@ -633,10 +699,14 @@ static void filter_inter_pod(const k1s_sched_pod_t *p, const k1s_sched_node_t *n
 
 typedef void (*filter_fn)(const k1s_sched_pod_t *, const k1s_sched_node_t *, k1s_sched_status_t *);
 
+/* indexed by k1s_sched_plugin_t */
 static const filter_fn filters[] = {
-    filter_unschedulable, filter_node_name, filter_taints, filter_node_affinity, filter_ports,
-    filter_resources,     filter_volumes,   filter_spread, filter_inter_pod,
+    filter_unschedulable,       filter_node_name,     filter_taints,
+    filter_node_affinity,       filter_ports,         filter_resources,
+    filter_volume_restrictions, filter_volume_limits, filter_volumes,
+    filter_volume_zone,         filter_spread,        filter_inter_pod,
 };
+_Static_assert(sizeof(filters) / sizeof(filters[0]) == K1S_SCHED_N_FILTERS, "a filter per plugin");
 
 void k1s_sched_filter(const k1s_sched_cluster_t *c, const k1s_sched_pod_t *p, size_t i,
                       k1s_sched_status_t *st)

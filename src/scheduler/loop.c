@@ -27,6 +27,7 @@ static const k1s_gvr_t pvs_gvr = {"", "v1", "persistentvolumes", false};
 static const k1s_gvr_t scs_gvr = {"storage.k8s.io", "v1", "storageclasses", false};
 static const k1s_gvr_t nss_gvr = {"", "v1", "namespaces", false};
 static const k1s_gvr_t pdbs_gvr = {"policy", "v1", "poddisruptionbudgets", true};
+static const k1s_gvr_t csinodes_gvr = {"storage.k8s.io", "v1", "csinodes", false};
 
 #define ANN_SELECTED_NODE "volume.kubernetes.io/selected-node"
 /* kube-scheduler's VolumeBinding bindTimeoutSeconds */
@@ -41,7 +42,7 @@ struct k1s_scheduler {
     /* while leading */
     k1s_client_t *client;
     k1s_informer_factory_t *factory;
-    k1s_informer_t *nodes, *pods, *pvcs, *pvs, *scs, *nss, *pdbs;
+    k1s_informer_t *nodes, *pods, *pvcs, *pvs, *scs, *nss, *pdbs, *csinodes;
     k1s_workqueue_t *queue;
     k1s_strmap_t node_map;      /* node name -> k1s_sched_node_t */
     k1s_strmap_t assigned;      /* pod key -> node name (malloc'd) whose summary holds it */
@@ -187,7 +188,15 @@ static void trim_pod(json_t *pod)
         "nodeSelector", "affinity",        "tolerations",       "topologySpreadConstraints",
         "volumes",      "schedulingGates", "hostNetwork",       NULL};
     static const char *const container[] = {"name", "resources", "ports", "restartPolicy", NULL};
-    static const char *const volume[] = {"name", "persistentVolumeClaim", "ephemeral", NULL};
+    /* claims, and the inline disks VolumeRestrictions compares */
+    static const char *const volume[] = {"name",
+                                         "persistentVolumeClaim",
+                                         "ephemeral",
+                                         "gcePersistentDisk",
+                                         "awsElasticBlockStore",
+                                         "iscsi",
+                                         "rbd",
+                                         NULL};
     static const char *const status[] = {"phase", "conditions", "nominatedNodeName", "startTime",
                                          NULL};
     keep_only(pod, top);
@@ -206,10 +215,9 @@ static void trim_pod(json_t *pod)
     json_t *vols = json_object_get(sp, "volumes");
     for (i = json_array_size(vols); i-- > 0;) {
         json_t *v = json_array_get(vols, i);
-        if (!json_object_get(v, "persistentVolumeClaim") && !json_object_get(v, "ephemeral"))
+        keep_only(v, volume);
+        if (json_object_size(v) == (json_object_get(v, "name") ? 1u : 0u))
             json_array_remove(vols, i);
-        else
-            keep_only(v, volume);
     }
     json_t *st = json_object_get(pod, "status");
     keep_only(st, status);
@@ -798,6 +806,8 @@ static const json_t *lookup(void *arg, const char *kind, const char *ns, const c
         return k1s_informer_get(s->scs, NULL, name);
     if (!strcmp(kind, "Namespace"))
         return k1s_informer_get(s->nss, NULL, name);
+    if (!strcmp(kind, "CSINode"))
+        return k1s_informer_get(s->csinodes, NULL, name);
     return NULL;
 }
 
@@ -846,6 +856,13 @@ static void class_add(json_t *obj, void *arg)
 {
     (void)obj;
     retry_unschedulable(arg);
+}
+
+/* NodeVolumeLimits: a new CSINode, or one whose drivers changed, may make room. */
+static void csinode_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    if (!json_equal(json_object_get(old_obj, "spec"), json_object_get(new_obj, "spec")))
+        retry_unschedulable(arg);
 }
 
 /* ---- the worker ---- */
@@ -960,12 +977,15 @@ static void started_leading(void *arg)
     s->scs = k1s_informer_factory_get(s->factory, &scs_gvr);
     s->nss = k1s_informer_factory_get(s->factory, &nss_gvr);
     s->pdbs = k1s_informer_factory_get(s->factory, &pdbs_gvr);
+    s->csinodes = k1s_informer_factory_get(s->factory, &csinodes_gvr);
     k1s_informer_add_indexer(s->pvs, "storageClassName", index_by_class);
     k1s_informer_handlers_t vh = {volume_add, volume_update, NULL, s};
     k1s_informer_handlers_t ch = {class_add, NULL, NULL, s};
     k1s_informer_add_handlers(s->pvcs, &vh);
     k1s_informer_add_handlers(s->pvs, &vh);
     k1s_informer_add_handlers(s->scs, &ch);
+    k1s_informer_handlers_t csh = {class_add, csinode_update, NULL, s};
+    k1s_informer_add_handlers(s->csinodes, &csh);
     s->cluster.lookup = lookup;
     s->cluster.list_pvs = list_pvs;
     s->cluster.lookup_arg = s;

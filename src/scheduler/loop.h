@@ -6,7 +6,7 @@
  * with k1s_sched_schedule and bound through pods/<name>/binding. A pod
  * that fits nowhere gets PodScheduled=False (Unschedulable) and a Warning
  * FailedScheduling Event (repeats counted on one Event), and waits until a
- * Node, claim, volume or class is added or changed or a bound or nominated
+ * Node, CSINode, claim, volume or class is added or changed or a bound or nominated
  * pod goes away, then is retried with the queue's back-off. Pods with
  * schedulingGates wait for them to be removed.
  *

@@ -83,6 +83,7 @@ typedef struct {
 } k1s_sched_claim_t;
 
 struct k1s_sched_pod {
+    const k1s_sched_cluster_t *c; /* the cluster the pod was prepared against */
     const json_t *pod;
     const char *ns;
     const json_t *labels;
@@ -111,7 +112,16 @@ struct k1s_sched_pod {
     /* VolumeBinding: unbound claims of WaitForFirstConsumer classes */
     k1s_sched_claim_t *claims;
     size_t n_claims;
-    bool pv_missing; /* a bound claim's PV does not exist */
+    /* VolumeZone: the zone and region labels of bound PVs, [{"key": label, "values": {zone:
+     * true}}], or NULL */
+    json_t *pv_zones;
+    /* NodeVolumeLimits: the pod's CSI volumes, "driver/handle" -> driver, or NULL */
+    json_t *csi_vols;
+    /* VolumeRestrictions: the pod's ReadWriteOncePod claims (name -> true) or NULL, how many
+     * uses of them the pods of the cluster make, and of these per node name */
+    json_t *rwop_claims;
+    int64_t rwop_uses;
+    json_t *rwop_node_uses;
 };
 
 /* VolumeBinding PreFilter for one unbound WaitForFirstConsumer claim (volume.c). */
@@ -123,6 +133,21 @@ void k1s_sched_claims_free(k1s_sched_claim_t *cl, size_t n);
  * chosen per claim, NULL for provisioning. */
 bool k1s_sched_claims_fit(const k1s_sched_pod_t *p, const k1s_sched_node_t *n,
                           const json_t **pvs_out);
+
+/* ephemeral.VolumeIsForPod: true if the claim's controller is the pod (filter.c). */
+bool k1s_sched_claim_is_for_pod(const json_t *pvc, const json_t *pod);
+/* VolumeZone PreFilter for one bound PV / Filter (volumezone.c). */
+void k1s_sched_zone_add_pv(k1s_sched_pod_t *p, const json_t *pv);
+bool k1s_sched_zone_fits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
+/* VolumeRestrictions PreFilter / Filter (volumerestrictions.c): inline disks in use by a pod on
+ * the node, and ReadWriteOncePod claims in use anywhere. */
+void k1s_sched_restrictions_prepare(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p);
+bool k1s_sched_disk_fits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
+bool k1s_sched_rwop_fits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
+/* NodeVolumeLimits PreFilter / Filter (volumelimits.c): the Filter is true when the pod's new CSI
+ * volumes stay within the node's CSINode allocatable counts. */
+void k1s_sched_csi_prepare(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p);
+bool k1s_sched_csi_fits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n);
 
 /* A node summary sharing o's Node object, without pods (preemption's dry runs). */
 k1s_sched_node_t *k1s_sched_node_clone_empty(const k1s_sched_node_t *o);

@@ -3,12 +3,12 @@
  * library. Given a pod and a snapshot of the cluster (nodes, and per node the
  * pods bound there, summarised once and updated incrementally), it runs the
  * filters (NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
- * NodePorts, NodeResourcesFit, VolumeBinding, PodTopologySpread,
- * InterPodAffinity), scores the feasible nodes with the default weights, picks
- * the best (ties broken by a seedable random choice; on large clusters only the
- * adaptive share of nodes kube-scheduler scores), and when nothing fits
- * words the FailedScheduling message as kube-scheduler 1.31+ does and runs
- * DefaultPreemption to find victims and a nominated node.
+ * NodePorts, NodeResourcesFit, VolumeRestrictions, NodeVolumeLimits,
+ * VolumeBinding, VolumeZone, PodTopologySpread, InterPodAffinity), scores the feasible nodes with
+ * the default weights, picks the best (ties broken by a seedable random choice; on large clusters
+ * only the adaptive share of nodes kube-scheduler scores), and when nothing fits words the
+ * FailedScheduling message as kube-scheduler 1.31+ does and runs DefaultPreemption to find victims
+ * and a nominated node.
  *
  * The scheduler proper (informers, binding, events, retry queue) fills a
  * k1s_sched_cluster_t from its caches and calls k1s_sched_schedule.
@@ -39,7 +39,10 @@ typedef enum {
     K1S_SCHED_NODE_AFFINITY,
     K1S_SCHED_NODE_PORTS,
     K1S_SCHED_NODE_RESOURCES_FIT,
+    K1S_SCHED_VOLUME_RESTRICTIONS,
+    K1S_SCHED_NODE_VOLUME_LIMITS,
     K1S_SCHED_VOLUME_BINDING,
+    K1S_SCHED_VOLUME_ZONE,
     K1S_SCHED_POD_TOPOLOGY_SPREAD,
     K1S_SCHED_INTER_POD_AFFINITY,
     K1S_SCHED_N_FILTERS,
@@ -71,7 +74,7 @@ k1s_sched_res_t k1s_sched_node_requested(const k1s_sched_node_t *n);
 k1s_sched_res_t k1s_sched_pod_requests(const json_t *pod);
 
 /* Looks up an object by kind: "PersistentVolumeClaim" (ns, name), "PersistentVolume",
- * "StorageClass" or "Namespace" (ns NULL, name). Returns a borrowed object or NULL. */
+ * "StorageClass", "CSINode" or "Namespace" (ns NULL, name). Returns a borrowed object or NULL. */
 typedef const json_t *(*k1s_sched_lookup_fn)(void *arg, const char *kind, const char *ns,
                                              const char *name);
 
@@ -86,8 +89,9 @@ typedef struct {
 typedef struct {
     k1s_sched_node_t **nodes;
     size_t n_nodes;
-    k1s_sched_lookup_fn lookup; /* optional: PVCs and PVs for VolumeBinding, Namespaces for
-                                   affinity terms' namespaceSelector */
+    k1s_sched_lookup_fn lookup; /* optional: PVCs and PVs for VolumeBinding, VolumeZone and
+                                   NodeVolumeLimits, CSINodes (by node name) for the latter,
+                                   Namespaces for affinity terms' namespaceSelector */
     void *lookup_arg;
     uint64_t rng;      /* tie-breaking state; any value, 0 is replaced by a fixed seed */
     size_t next_start; /* where the next attempt starts filtering (round robin, as

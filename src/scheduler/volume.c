@@ -233,7 +233,7 @@ json_t *k1s_sched_volume_plan(const k1s_sched_cluster_t *c, const json_t *pod, s
     bool any = false;
     json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v)
     {
-        if (json_object_get(v, "persistentVolumeClaim"))
+        if (json_object_get(v, "persistentVolumeClaim") || json_object_get(v, "ephemeral"))
             any = true;
     }
     if (!any || node >= c->n_nodes)
