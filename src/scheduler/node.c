@@ -410,8 +410,8 @@ static void share(json_t *dst, const json_t *src, const char *key)
 }
 
 /* What the scheduler reads of a pod bound to a node, sharing the pod's values: names and
- * labels, the controller's uid, priority, inter-pod affinity, host ports, start time and
- * conditions (for preemption). A node keeps this instead of the pod, which informers drop when
+ * labels, the controller's uid, priority, inter-pod affinity, volumes (volume limits and
+ * restrictions), host ports, start time and conditions (for preemption). A node keeps this instead of the pod, which informers drop when
  * unused. */
 static json_t *bound_pod_view(const json_t *pod, bool host_ports)
 {
@@ -438,6 +438,7 @@ static json_t *bound_pod_view(const json_t *pod, bool host_ports)
     share(vsp, sp, "nodeName");
     share(vsp, sp, "priority");
     share(vsp, sp, "affinity");
+    share(vsp, sp, "volumes"); /* as the scheduler's informer trims them: claims, inline disks */
     if (host_ports) {
         share(vsp, sp, "containers");
         share(vsp, sp, "initContainers");
