@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/jsonheap.h"
 #include "cli/cli.h"
 
 static const struct {
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    k1s_json_heap_init();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/jsonheap.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -252,7 +253,9 @@ static void on_answer(k1s_http_lb_ev_t ev, int status, const char *data, size_t 
     }
     k1s_client_result_t res = {
         .status = status, .body = data, .len = len, .reason = "", .message = ""};
+    k1s_json_heap_enter(); /* answers are read and dropped, or cached by informers */
     res.obj = len ? json_loadb(data, len, 0, NULL) : NULL;
+    k1s_json_heap_leave();
     if (status >= 300 && json_is_object(res.obj)) {
         const char *s = json_string_value(json_object_get(res.obj, "reason"));
         res.reason = s ? s : "";
@@ -466,7 +469,9 @@ static void on_watch(k1s_http_lb_ev_t ev, int status, const char *data, size_t l
         if (!nl)
             break;
         size_t n = (size_t)(nl - (buf + off));
+        k1s_json_heap_enter();
         json_t *e = json_loadb(buf + off, n, 0, NULL);
+        k1s_json_heap_leave();
         off += n + 1;
         if (!e)
             continue;

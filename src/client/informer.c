@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "client/strmap.h"
+#include "lib/jsonheap.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -198,7 +199,9 @@ static void entry_hold(k1s_informer_t *inf, entry_t *e, json_t *tree)
 static json_t *entry_parse(const k1s_informer_t *inf, const entry_t *e)
 {
     json_error_t err;
+    k1s_json_heap_enter();
     json_t *t = json_loadb(e->bytes, e->len, 0, &err);
+    k1s_json_heap_leave();
     if (!t) {
         /* the bytes are our own json_dumps output: only memory can be missing */
         fprintf(stderr, "k1s: informer %s: cannot parse a cached object: %s\n", inf->res.resource,

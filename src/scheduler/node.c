@@ -252,7 +252,8 @@ size_t k1s_sched_pod_ports(const json_t *pod, k1s_sched_port_t **out)
 
 static void load_node(k1s_sched_node_t *n, json_t *node)
 {
-    n->node = json_incref(node);
+    /* a copy: the informer's tree is in the JSON heap, which should not be kept from emptying */
+    n->node = node = json_deep_copy(node);
     const json_t *md = json_object_get(node, "metadata");
     n->name = json_string_value(json_object_get(md, "name"));
     if (!n->name)
@@ -401,50 +402,52 @@ void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *src)
     account(n, pi, 1);
 }
 
-/* Sets dst[key] to src[key] (the same value, shared) if present. */
-static void share(json_t *dst, const json_t *src, const char *key)
+/* Sets dst[key] to a copy of src[key] if present (a copy, so that the informer's tree, in the
+ * JSON heap, can go). */
+static void copy_field(json_t *dst, const json_t *src, const char *key)
 {
     json_t *v = json_object_get(src, key);
     if (v)
-        json_object_set(dst, key, v);
+        json_object_set_new(dst, key, json_deep_copy(v));
 }
 
-/* What the scheduler reads of a pod bound to a node, sharing the pod's values: names and
+/* What the scheduler reads of a pod bound to a node, copied from the pod: names and
  * labels, the controller's uid, priority, inter-pod affinity, volumes (volume limits and
- * restrictions), host ports, start time and conditions (for preemption). A node keeps this instead of the pod, which informers drop when
- * unused. */
+ * restrictions), host ports, start time and conditions (for preemption). A node keeps this instead
+ * of the pod, which informers drop when unused. */
 static json_t *bound_pod_view(const json_t *pod, bool host_ports)
 {
     const json_t *md = json_object_get(pod, "metadata"), *sp = json_object_get(pod, "spec"),
                  *st = json_object_get(pod, "status");
     json_t *v = json_object(), *vmd = json_object(), *vsp = json_object(), *vst = json_object();
-    share(v, pod, "apiVersion");
-    share(v, pod, "kind");
+    copy_field(v, pod, "apiVersion");
+    copy_field(v, pod, "kind");
     static const char *const meta[] = {"name",   "namespace",        "uid", "resourceVersion",
                                        "labels", "deletionTimestamp"};
     for (size_t i = 0; i < K1S_ARRAY_SIZE(meta); i++)
-        share(vmd, md, meta[i]);
+        copy_field(vmd, md, meta[i]);
     size_t i;
     const json_t *r;
     json_array_foreach(json_object_get(md, "ownerReferences"), i, r)
     {
         if (json_is_true(json_object_get(r, "controller"))) {
             json_t *ref = json_pack("{s:b}", "controller", 1);
-            share(ref, r, "uid");
+            copy_field(ref, r, "uid");
             json_object_set_new(vmd, "ownerReferences", json_pack("[o]", ref));
             break;
         }
     }
-    share(vsp, sp, "nodeName");
-    share(vsp, sp, "priority");
-    share(vsp, sp, "affinity");
-    share(vsp, sp, "volumes"); /* as the scheduler's informer trims them: claims, inline disks */
+    copy_field(vsp, sp, "nodeName");
+    copy_field(vsp, sp, "priority");
+    copy_field(vsp, sp, "affinity");
+    copy_field(vsp, sp,
+               "volumes"); /* as the scheduler's informer trims them: claims, inline disks */
     if (host_ports) {
-        share(vsp, sp, "containers");
-        share(vsp, sp, "initContainers");
+        copy_field(vsp, sp, "containers");
+        copy_field(vsp, sp, "initContainers");
     }
-    share(vst, st, "startTime");
-    share(vst, st, "conditions");
+    copy_field(vst, st, "startTime");
+    copy_field(vst, st, "conditions");
     json_object_set_new(v, "metadata", vmd);
     json_object_set_new(v, "spec", vsp);
     json_object_set_new(v, "status", vst);

@@ -48,13 +48,13 @@ typedef enum {
     K1S_SCHED_N_FILTERS,
 } k1s_sched_plugin_t;
 
-/* Creates the summary of a v1 Node; takes a new reference to node. */
+/* Creates the summary of a v1 Node; keeps a copy of node. */
 k1s_sched_node_t *k1s_sched_node_new(json_t *node);
 void k1s_sched_node_free(k1s_sched_node_t *n);
-/* Replaces the Node object (after an update); keeps the pods. Takes a new reference. */
+/* Replaces the Node object (after an update); keeps the pods. Keeps a copy. */
 void k1s_sched_node_set(k1s_sched_node_t *n, json_t *node);
-/* Adds a pod bound to the node (takes a new reference) / removes it by namespace/name. Removing
- * returns 0 or -ENOENT. */
+/* Adds a pod bound to the node (keeps a copy of what the scheduler reads of it) / removes it
+ * by namespace/name. Removing returns 0 or -ENOENT. */
 void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod);
 int k1s_sched_node_remove_pod(k1s_sched_node_t *n, const char *ns, const char *name);
 const char *k1s_sched_node_name(const k1s_sched_node_t *n);
