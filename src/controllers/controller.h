@@ -79,11 +79,22 @@ json_t *k1s_ctrl_get_by_key(const k1s_informer_t *inf, const char *key);
 void k1s_ctrl_index_namespace(k1s_informer_t *inf);
 void k1s_ctrl_index_owner(k1s_informer_t *inf);
 void k1s_ctrl_index_node(k1s_informer_t *inf);
+/* Adds the indexer "orphans": the namespace of each object without a controller ref. */
+void k1s_ctrl_index_orphans(k1s_informer_t *inf);
 
 /* The ownerReference with controller: true, borrowed; NULL if none. */
 json_t *k1s_ctrl_controller_ref(const json_t *obj);
 /* {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true} for owner. */
 json_t *k1s_ctrl_new_controller_ref(const json_t *owner);
+/*
+ * The strategic-merge patch by which owner adopts obj (ControllerRefManager's
+ * AdoptPod): the controller ref to owner, obj's uid as a precondition, and
+ * finalizer (if not NULL) added. New string.
+ */
+char *k1s_ctrl_adopt_patch(const json_t *owner, const json_t *obj, const char *finalizer);
+/* The strategic-merge patch releasing obj from owner: its ownerReference (and finalizer, if not
+ * NULL) removed, obj's uid as a precondition. New string. */
+char *k1s_ctrl_release_patch(const json_t *owner, const json_t *obj, const char *finalizer);
 /* Whether the object has a deletionTimestamp. */
 bool k1s_ctrl_deleting(const json_t *obj);
 
@@ -160,5 +171,32 @@ void k1s_expect_observe_del(k1s_expectations_t *e, const char *key);
 bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key);
 /* Forgets key (its controller object was deleted). */
 void k1s_expect_forget(k1s_expectations_t *e, const char *key);
+
+/* ---- slow-start batches (upstream's slowStartBatch) ---- */
+
+/*
+ * Pod creations in batches of 1, 2, 4, ...: a batch starts once the one
+ * before has been answered without a failure, so that a quota or an
+ * admission refusal costs a few failed requests (and Events), not hundreds.
+ * The caller starts the requests; this counts them.
+ */
+typedef struct k1s_slow_start {
+    int left;      /* operations not started yet */
+    int in_flight; /* operations of the current batch not answered yet */
+    int next;      /* size of the next batch */
+    bool failed;   /* an operation of the current batch failed */
+} k1s_slow_start_t;
+
+/* Plans n operations; returns how many to start now (the first batch, of 1). */
+int k1s_slow_start_begin(k1s_slow_start_t *ss, int n);
+/*
+ * One operation of the current batch was answered (ok: it succeeded).
+ * Returns how many to start now: once the whole batch is answered without
+ * a failure, the next batch (twice as large, at most what is left), else 0.
+ * When the batch had a failure, the operations not started are given up
+ * on: *skipped (if not NULL) gets their number (callers stop expecting
+ * them), else 0.
+ */
+int k1s_slow_start_answered(k1s_slow_start_t *ss, bool ok, int *skipped);
 
 #endif

@@ -57,11 +57,20 @@ typedef struct {
 #define FAILED_BACKOFF_INITIAL_MS 1000
 #define FAILED_BACKOFF_MAX_MS (15 * 60 * 1000)
 
+/* The pod creations of a sync, started in slow-start batches. */
+typedef struct {
+    json_t *ds;
+    json_t *pods; /* pod objects */
+    size_t started;
+    k1s_slow_start_t ss;
+} creations_t;
+
 typedef struct op {
     dsc_t *c;
     char *key;
     int pending;
     bool failed;
+    creations_t *cr; /* or NULL */
     struct op *prev, *next;
 } op_t;
 
@@ -118,6 +127,15 @@ static op_t *op_new(dsc_t *c, const char *key)
     return op;
 }
 
+static void creations_free(creations_t *cr)
+{
+    if (!cr)
+        return;
+    json_decref(cr->ds);
+    json_decref(cr->pods);
+    free(cr);
+}
+
 static void op_unref(op_t *op)
 {
     if (--op->pending > 0)
@@ -128,6 +146,7 @@ static void op_unref(op_t *op)
         k1s_workqueue_forget(op->c->queue, op->key);
     k1s_workqueue_done(op->c->queue, op->key);
     LIST_DEL(op->c->ops, op);
+    creations_free(op->cr);
     free(op->key);
     free(op);
 }
@@ -163,10 +182,18 @@ static bool ok(const k1s_client_result_t *res)
     return res->status >= 200 && res->status < 300;
 }
 
+static void start_creations(op_t *op, int n);
+
 static void created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
     dsc_t *c = w->op->c;
+    int skipped = 0;
+    int next = k1s_slow_start_answered(&w->op->cr->ss, ok(res), &skipped);
+    /* after a failed batch the rest is given up on (the op retries): not expected any more */
+    for (; skipped > 0; skipped--)
+        k1s_expect_observe_add(c->exp, w->op->key);
+    start_creations(w->op, next);
     if (ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulCreate", "Created pod: %s",
                            name_of(res->obj));
@@ -177,6 +204,17 @@ static void created_cb(const k1s_client_result_t *res, void *arg)
                            res->message);
     }
     write_free(w);
+}
+
+/* Starts the next n creations of op (a slow-start batch). */
+static void start_creations(op_t *op, int n)
+{
+    creations_t *cr = op->cr;
+    for (; n > 0 && cr->started < json_array_size(cr->pods); n--) {
+        write_t *w = write_new(op, cr->ds, NULL);
+        k1s_client_create(op->c->ctx->client, &pods_gvr, ns_of(cr->ds),
+                          json_array_get(cr->pods, cr->started++), created_cb, w);
+    }
 }
 
 static void deleted_cb(const k1s_client_result_t *res, void *arg)
@@ -845,12 +883,17 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
         k1s_expect(c->exp, key, (int)json_array_size(create_on), (int)json_array_size(to_delete));
         size_t j;
         json_t *v;
-        json_array_foreach(create_on, j, v)
-        {
-            json_t *pod = new_pod(ds, tmpl, json_string_value(v), hash, generation);
-            write_t *w = write_new(op, ds, NULL);
-            k1s_client_create(c->ctx->client, &pods_gvr, ns_of(ds), pod, created_cb, w);
-            json_decref(pod);
+        if (json_array_size(create_on)) {
+            creations_t *cr = k1s_xcalloc(1, sizeof(*cr));
+            cr->ds = json_incref(ds);
+            cr->pods = json_array();
+            json_array_foreach(create_on, j, v)
+            {
+                json_array_append_new(cr->pods,
+                                      new_pod(ds, tmpl, json_string_value(v), hash, generation));
+            }
+            op->cr = cr;
+            start_creations(op, k1s_slow_start_begin(&cr->ss, (int)json_array_size(cr->pods)));
         }
         json_array_foreach(to_delete, j, v)
         {
@@ -1052,6 +1095,7 @@ static void dsc_stop(void *state)
     while (c->ops) {
         op_t *op = c->ops;
         c->ops = op->next;
+        creations_free(op->cr);
         free(op->key);
         free(op);
     }

@@ -65,6 +65,19 @@ void k1s_ctrl_index_node(k1s_informer_t *inf)
     k1s_informer_add_indexer(inf, "nodeName", k1s_index_by_node_name);
 }
 
+static int index_orphans(json_t *obj, const char **out)
+{
+    if (k1s_ctrl_controller_ref(obj))
+        return 0;
+    out[0] = k1s_ctrl_str(json_object_get(obj, "metadata"), "namespace");
+    return 1;
+}
+
+void k1s_ctrl_index_orphans(k1s_informer_t *inf)
+{
+    k1s_informer_add_indexer(inf, "orphans", index_orphans);
+}
+
 json_t *k1s_ctrl_controller_ref(const json_t *obj)
 {
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
@@ -84,6 +97,31 @@ json_t *k1s_ctrl_new_controller_ref(const json_t *owner)
     return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", k1s_ctrl_str(owner, "apiVersion"),
                      "kind", k1s_ctrl_str(owner, "kind"), "name", k1s_ctrl_str(md, "name"), "uid",
                      k1s_ctrl_str(md, "uid"), "controller", 1, "blockOwnerDeletion", 1);
+}
+
+char *k1s_ctrl_adopt_patch(const json_t *owner, const json_t *obj, const char *finalizer)
+{
+    json_t *md = json_pack("{s:[o],s:s}", "ownerReferences", k1s_ctrl_new_controller_ref(owner),
+                           "uid", k1s_ctrl_str(json_object_get(obj, "metadata"), "uid"));
+    if (finalizer)
+        json_object_set_new(md, "finalizers", json_pack("[s]", finalizer));
+    json_t *p = json_pack("{s:o}", "metadata", md);
+    char *body = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return body;
+}
+
+char *k1s_ctrl_release_patch(const json_t *owner, const json_t *obj, const char *finalizer)
+{
+    json_t *md = json_pack("{s:[{s:s,s:s}],s:s}", "ownerReferences", "$patch", "delete", "uid",
+                           k1s_ctrl_str(json_object_get(owner, "metadata"), "uid"), "uid",
+                           k1s_ctrl_str(json_object_get(obj, "metadata"), "uid"));
+    if (finalizer)
+        json_object_set_new(md, "$deleteFromPrimitiveList/finalizers", json_pack("[s]", finalizer));
+    json_t *p = json_pack("{s:o}", "metadata", md);
+    char *body = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return body;
 }
 
 bool k1s_ctrl_deleting(const json_t *obj)
@@ -414,4 +452,40 @@ bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key)
 void k1s_expect_forget(k1s_expectations_t *e, const char *key)
 {
     free(k1s_strmap_del(&e->m, key));
+}
+
+/* ---- slow start ---- */
+
+static int slow_start_take(k1s_slow_start_t *ss)
+{
+    int n = ss->next < ss->left ? ss->next : ss->left;
+    ss->left -= n;
+    ss->in_flight = n;
+    ss->next *= 2;
+    ss->failed = false;
+    return n;
+}
+
+int k1s_slow_start_begin(k1s_slow_start_t *ss, int n)
+{
+    ss->left = n > 0 ? n : 0;
+    ss->next = 1; /* SlowStartInitialBatchSize */
+    return slow_start_take(ss);
+}
+
+int k1s_slow_start_answered(k1s_slow_start_t *ss, bool ok, int *skipped)
+{
+    if (skipped)
+        *skipped = 0;
+    if (!ok)
+        ss->failed = true;
+    if (ss->in_flight > 0 && --ss->in_flight > 0)
+        return 0;
+    if (ss->failed) {
+        if (skipped)
+            *skipped = ss->left;
+        ss->left = 0;
+        return 0;
+    }
+    return slow_start_take(ss);
 }

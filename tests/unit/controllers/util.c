@@ -148,13 +148,44 @@ static void test_expectations(void **state)
     k1s_expectations_free(e);
 }
 
+static void test_slow_start(void **state)
+{
+    (void)state;
+    k1s_slow_start_t ss;
+    int skipped = -1;
+    /* 10 creations: batches 1, 2, 4, 3 */
+    assert_int_equal(k1s_slow_start_begin(&ss, 10), 1);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, &skipped), 2);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 4);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 3);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, &skipped), 0);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(ss.left, 0);
+    /* a failure in the batch of 2 gives up the 7 not started, once the batch is answered */
+    assert_int_equal(k1s_slow_start_begin(&ss, 10), 1);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 2);
+    assert_int_equal(k1s_slow_start_answered(&ss, false, &skipped), 0);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, &skipped), 0);
+    assert_int_equal(skipped, 7);
+    assert_int_equal(ss.left, 0);
+    /* nothing to do */
+    assert_int_equal(k1s_slow_start_begin(&ss, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enabled),      cmocka_unit_test(test_time),
         cmocka_unit_test(test_duration),     cmocka_unit_test(test_hash),
         cmocka_unit_test(test_pod_value),    cmocka_unit_test(test_template_and_selector),
-        cmocka_unit_test(test_expectations),
+        cmocka_unit_test(test_expectations), cmocka_unit_test(test_slow_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
