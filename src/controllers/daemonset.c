@@ -15,7 +15,8 @@
  * As the StatefulSet controller, a sync reads the informer caches and
  * issues writes; the key is done when they are answered, and expectations
  * keep the next sync from repeating creations and deletions the informer
- * has not shown yet.
+ * has not shown yet. Pods are created in slow-start batches (1, 2, 4, ...)
+ * that stop at the first refusal, as upstream's syncNodes.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -19,7 +19,19 @@
  *   - otherwise creates or deletes pods to have min(parallelism, remaining
  *     completions) running (NonIndexed) or one pod per missing index
  *     (Indexed), with the 10 s doubling (6 min cap) back-off after failures;
- *   - suspend deletes active pods and sets the Suspended condition.
+ *   - suspend deletes active pods and sets the Suspended condition;
+ *   - with backoffLimitPerIndex (Indexed Jobs), each index has its own
+ *     failure count (the job-index-failure-count annotation, carried from a
+ *     failed pod to its replacement, whose finalizer stays until then) and
+ *     back-off; an index past its limit or failed by a FailIndex rule goes to
+ *     status.failedIndexes, and the Job fails with MaxFailedIndexesExceeded
+ *     or, once every index is done, FailedIndexes;
+ *   - orphan pods its selector matches are adopted (controller ref and
+ *     finalizer), owned pods it no longer matches released.
+ *
+ * A Job whose spec.managedBy names another controller is left alone. Pods
+ * are created in slow-start batches (1, 2, 4, ...) that stop at the first
+ * refusal.
  *
  * A sync writes the status first (PUT to jobs/status with the cached
  * resourceVersion, so that a stale cache ends in a conflict and a retry),
