@@ -27,6 +27,7 @@
 
 #include "client/client.h"
 #include "client/informer.h"
+#include "client/workqueue.h"
 #include "controllers/events.h"
 
 /* Tunables, with kube-controller-manager's flag names and defaults. */
@@ -95,6 +96,26 @@ char *k1s_ctrl_adopt_patch(const json_t *owner, const json_t *obj, const char *f
 /* The strategic-merge patch releasing obj from owner: its ownerReference (and finalizer, if not
  * NULL) removed, obj's uid as a precondition. New string. */
 char *k1s_ctrl_release_patch(const json_t *owner, const json_t *obj, const char *finalizer);
+/*
+ * ControllerRefManager's claim of pod (not being deleted) by owner, whose
+ * selector matches the pod or not (match): the strategic-merge patch
+ * adopting an orphan it matches or releasing a pod it controls and no
+ * longer matches (with finalizer, if not NULL, added or removed), or NULL
+ * when there is nothing to do. New string.
+ */
+char *k1s_ctrl_claim_patch(const json_t *owner, const json_t *pod, bool match,
+                           const char *finalizer);
+/*
+ * ClaimPods over the pods of owner's namespace (pods has the "namespace"
+ * index): for each pod not being deleted whose claim by owner needs a
+ * patch (k1s_ctrl_claim_patch, matched when owner's selector matches its
+ * labels and, if member is not NULL, member(owner, pod)), calls
+ * start(pod, body, arg) to send it (body is the callee's). Returns how many
+ * patches were started.
+ */
+int k1s_ctrl_claim_pods(const k1s_informer_t *pods, const json_t *owner, const char *finalizer,
+                        bool (*member)(const json_t *owner, const json_t *pod),
+                        void (*start)(const json_t *pod, char *body, void *arg), void *arg);
 /* Whether the object has a deletionTimestamp. */
 bool k1s_ctrl_deleting(const json_t *obj);
 
@@ -112,6 +133,14 @@ int64_t k1s_ctrl_parse_time(const char *s);
 double k1s_ctrl_now(void);
 /* Writes t (Unix seconds) as RFC 3339 with second precision. */
 void k1s_ctrl_format_time(int64_t t, char out[32]);
+
+/* Whether a request succeeded (2xx). */
+bool k1s_ctrl_ok(const k1s_client_result_t *res);
+/*
+ * Ends the processing of key by a work-queue callback: key is done, and
+ * queued again with back-off if retry, else its back-off is forgotten.
+ */
+void k1s_ctrl_sync_done(k1s_workqueue_t *q, const char *key, bool retry);
 
 /* ---- pods ---- */
 
@@ -171,6 +200,72 @@ void k1s_expect_observe_del(k1s_expectations_t *e, const char *key);
 bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key);
 /* Forgets key (its controller object was deleted). */
 void k1s_expect_forget(k1s_expectations_t *e, const char *key);
+
+/*
+ * What a pod event means for the controller owning it (key: the owner's
+ * key; NULL: no owner of this controller's), as upstream's
+ * addPod/updatePod/deletePod: a pod added is an expected creation seen
+ * (or a deletion, if it is being deleted already), a deletionTimestamp
+ * newly set or a pod deleted without one an expected deletion seen; the
+ * owner is queued for a sync.
+ */
+void k1s_ctrl_pod_added(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                        const json_t *pod);
+void k1s_ctrl_pod_updated(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *old_pod, const json_t *pod);
+void k1s_ctrl_pod_deleted(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *pod);
+
+/* ---- syncs with writes out ---- */
+
+/* Intrusive doubly linked list links (members prev and next), for what stop() must free. */
+#define K1S_LIST_ADD(head, x)                                                                      \
+    do {                                                                                           \
+        (x)->prev = NULL;                                                                          \
+        (x)->next = (head);                                                                        \
+        if (head)                                                                                  \
+            (head)->prev = (x);                                                                    \
+        (head) = (x);                                                                              \
+    } while (0)
+#define K1S_LIST_DEL(head, x)                                                                      \
+    do {                                                                                           \
+        if ((x)->prev)                                                                             \
+            (x)->prev->next = (x)->next;                                                           \
+        else                                                                                       \
+            (head) = (x)->next;                                                                    \
+        if ((x)->next)                                                                             \
+            (x)->next->prev = (x)->prev;                                                           \
+    } while (0)
+
+/*
+ * One sync of a key whose writes are out (the DaemonSet and StatefulSet
+ * controllers'): the sync holds a reference and each write one; when the
+ * last goes, the key is done (k1s_ctrl_sync_done: again with back-off if
+ * failed). A controller lists its ops in a k1s_ctrl_ops_t so that stop()
+ * frees those whose answers never came.
+ */
+typedef struct k1s_ctrl_op {
+    void *ctl; /* the controller's state */
+    char *key;
+    int pending;                   /* references */
+    bool failed;                   /* done with back-off */
+    void *data;                    /* the sync's own (or NULL), given to free_data at the end */
+    void (*free_data)(void *data); /* or NULL */
+    struct k1s_ctrl_ops *ops;
+    struct k1s_ctrl_op *prev, *next;
+} k1s_ctrl_op_t;
+
+typedef struct k1s_ctrl_ops {
+    k1s_workqueue_t *queue;
+    k1s_ctrl_op_t *head;
+} k1s_ctrl_ops_t;
+
+/* A new op of ops for key (ctl: the controller's state), holding one reference. */
+k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key);
+/* Drops a reference; the last ends the sync and frees op. */
+void k1s_ctrl_op_unref(k1s_ctrl_op_t *op);
+/* Frees every op still listed, leaving the work queue alone (for stop()). */
+void k1s_ctrl_ops_free(k1s_ctrl_ops_t *ops);
 
 /* ---- slow-start batches (upstream's slowStartBatch) ---- */
 

@@ -109,11 +109,7 @@ static void sync_end(sync_t *s)
 {
     if (--s->pending > 0)
         return;
-    if (s->failed)
-        k1s_workqueue_add_rate_limited(s->c->queue, s->key);
-    else
-        k1s_workqueue_forget(s->c->queue, s->key);
-    k1s_workqueue_done(s->c->queue, s->key);
+    k1s_ctrl_sync_done(s->c->queue, s->key, s->failed);
     free(s->key);
     json_decref(s->cj);
     json_decref(s->old_status);
@@ -121,15 +117,10 @@ static void sync_end(sync_t *s)
     free(s);
 }
 
-static bool ok(const k1s_client_result_t *res)
-{
-    return res->status >= 200 && res->status < 300;
-}
-
 static void status_written(const k1s_client_result_t *res, void *arg)
 {
     sync_t *s = arg;
-    if (!ok(res) && res->status != 404) {
+    if (!k1s_ctrl_ok(res) && res->status != 404) {
         k1s_debug("cronjob %s: status update: %d %s", s->key, res->status, res->message);
         s->failed = true;
     }
@@ -154,7 +145,7 @@ typedef struct {
 static void job_deleted(const k1s_client_result_t *res, void *arg)
 {
     del_t *d = arg;
-    if (ok(res))
+    if (k1s_ctrl_ok(res))
         k1s_recorder_event(d->s->c->ctx->recorder, d->s->cj, "Normal", "SuccessfulDelete",
                            "Deleted job %s", d->name);
     else if (res->status != 404) {
@@ -185,7 +176,7 @@ static void job_created(const k1s_client_result_t *res, void *arg)
     json_t *st = jget(s->cj, "status");
     char ts[32];
     k1s_ctrl_format_time(s->scheduled, ts);
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(s->c->ctx->recorder, s->cj, "Normal", "SuccessfulCreate",
                            "Created job %s", name_of(res->obj));
         json_t *active = jget(st, "active");

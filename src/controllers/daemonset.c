@@ -45,7 +45,7 @@ typedef struct {
     k1s_informer_t *sets, *pods, *nodes, *revs;
     k1s_workqueue_t *queue;
     k1s_expectations_t *exp;
-    struct op *ops;
+    k1s_ctrl_ops_t ops; /* syncs with writes out */
     struct write *writes;
     k1s_strmap_t backoff; /* "<ds key>/<node>" -> backoff_t, for failed pods */
 } dsc_t;
@@ -66,14 +66,7 @@ typedef struct {
     k1s_slow_start_t ss;
 } creations_t;
 
-typedef struct op {
-    dsc_t *c;
-    char *key;
-    int pending;
-    bool failed;
-    creations_t *cr; /* or NULL */
-    struct op *prev, *next;
-} op_t;
+typedef k1s_ctrl_op_t op_t;
 
 typedef struct write {
     op_t *op;
@@ -82,24 +75,6 @@ typedef struct write {
     bool create;
     struct write *prev, *next;
 } write_t;
-
-#define LIST_ADD(head, x)                                                                          \
-    do {                                                                                           \
-        (x)->prev = NULL;                                                                          \
-        (x)->next = (head);                                                                        \
-        if (head)                                                                                  \
-            (head)->prev = (x);                                                                    \
-        (head) = (x);                                                                              \
-    } while (0)
-#define LIST_DEL(head, x)                                                                          \
-    do {                                                                                           \
-        if ((x)->prev)                                                                             \
-            (x)->prev->next = (x)->next;                                                           \
-        else                                                                                       \
-            (head) = (x)->next;                                                                    \
-        if ((x)->next)                                                                             \
-            (x)->next->prev = (x)->prev;                                                           \
-    } while (0)
 
 static const char *name_of(const json_t *o)
 {
@@ -118,38 +93,14 @@ static const json_t *spec_of(const json_t *o)
 
 /* ---- writes ---- */
 
-static op_t *op_new(dsc_t *c, const char *key)
+static void creations_free(void *data)
 {
-    op_t *op = k1s_xcalloc(1, sizeof(*op));
-    op->c = c;
-    op->key = k1s_xstrdup(key);
-    op->pending = 1;
-    LIST_ADD(c->ops, op);
-    return op;
-}
-
-static void creations_free(creations_t *cr)
-{
+    creations_t *cr = data;
     if (!cr)
         return;
     json_decref(cr->ds);
     json_decref(cr->pods);
     free(cr);
-}
-
-static void op_unref(op_t *op)
-{
-    if (--op->pending > 0)
-        return;
-    if (op->failed)
-        k1s_workqueue_add_rate_limited(op->c->queue, op->key);
-    else
-        k1s_workqueue_forget(op->c->queue, op->key);
-    k1s_workqueue_done(op->c->queue, op->key);
-    LIST_DEL(op->c->ops, op);
-    creations_free(op->cr);
-    free(op->key);
-    free(op);
 }
 
 static write_t *write_new(op_t *op, const json_t *ds, const char *pod)
@@ -159,7 +110,7 @@ static write_t *write_new(op_t *op, const json_t *ds, const char *pod)
     w->ds = json_incref((json_t *)ds);
     w->pod = pod ? k1s_xstrdup(pod) : NULL;
     op->pending++;
-    LIST_ADD(op->c->writes, w);
+    K1S_LIST_ADD(((dsc_t *)op->ctl)->writes, w);
     return w;
 }
 
@@ -173,14 +124,9 @@ static void write_release(write_t *w)
 static void write_free(write_t *w)
 {
     op_t *op = w->op;
-    LIST_DEL(op->c->writes, w);
+    K1S_LIST_DEL(((dsc_t *)op->ctl)->writes, w);
     write_release(w);
-    op_unref(op);
-}
-
-static bool ok(const k1s_client_result_t *res)
-{
-    return res->status >= 200 && res->status < 300;
+    k1s_ctrl_op_unref(op);
 }
 
 static void start_creations(op_t *op, int n);
@@ -188,14 +134,15 @@ static void start_creations(op_t *op, int n);
 static void created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    dsc_t *c = w->op->c;
+    dsc_t *c = w->op->ctl;
     int skipped = 0;
-    int next = k1s_slow_start_answered(&w->op->cr->ss, ok(res), &skipped);
+    int next =
+        k1s_slow_start_answered(&((creations_t *)w->op->data)->ss, k1s_ctrl_ok(res), &skipped);
     /* after a failed batch the rest is given up on (the op retries): not expected any more */
     for (; skipped > 0; skipped--)
         k1s_expect_observe_add(c->exp, w->op->key);
     start_creations(w->op, next);
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulCreate", "Created pod: %s",
                            name_of(res->obj));
     } else {
@@ -210,10 +157,10 @@ static void created_cb(const k1s_client_result_t *res, void *arg)
 /* Starts the next n creations of op (a slow-start batch). */
 static void start_creations(op_t *op, int n)
 {
-    creations_t *cr = op->cr;
+    creations_t *cr = op->data;
     for (; n > 0 && cr->started < json_array_size(cr->pods); n--) {
         write_t *w = write_new(op, cr->ds, NULL);
-        k1s_client_create(op->c->ctx->client, &pods_gvr, ns_of(cr->ds),
+        k1s_client_create(((dsc_t *)op->ctl)->ctx->client, &pods_gvr, ns_of(cr->ds),
                           json_array_get(cr->pods, cr->started++), created_cb, w);
     }
 }
@@ -221,8 +168,8 @@ static void start_creations(op_t *op, int n)
 static void deleted_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    dsc_t *c = w->op->c;
-    if (ok(res)) {
+    dsc_t *c = w->op->ctl;
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulDelete", "Deleted pod: %s",
                            w->pod);
     } else {
@@ -239,7 +186,7 @@ static void deleted_cb(const k1s_client_result_t *res, void *arg)
 static void other_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    if (!ok(res)) {
+    if (!k1s_ctrl_ok(res)) {
         k1s_debug("daemonset %s: write failed: %d %s", w->op->key, res->status, res->message);
         if (res->status != 404)
             w->op->failed = true;
@@ -375,61 +322,29 @@ static const char *target_node(const json_t *pod)
 /*
  * Adopts the orphans the DaemonSet selects (pods without a controller) and releases the pods it
  * controls that its selector no longer selects, as upstream's
- * ControllerRefManager, with merge patches of ownerReferences carrying the
- * pod's uid as a precondition. Returns how many patches were started.
+ * ControllerRefManager (k1s_ctrl_claim_patch). Returns how many patches were
+ * started.
  */
+typedef struct {
+    dsc_t *c;
+    op_t *op;
+    const json_t *owner;
+} claim_arg_t;
+
+static void claim_start(const json_t *pod, char *body, void *arg)
+{
+    claim_arg_t *a = arg;
+    const char *name = k1s_ctrl_str(json_object_get(pod, "metadata"), "name");
+    write_t *w = write_new(a->op, a->owner, name);
+    k1s_client_patch(a->c->ctx->client, &pods_gvr, ns_of(a->owner), name, NULL, K1S_PATCH_STRATEGIC,
+                     body, false, other_cb, w);
+    free(body);
+}
+
 static int claim_pods(dsc_t *c, op_t *op, const json_t *owner)
 {
-    k1s_err_t err = {0};
-    k1s_label_selector_t *sel =
-        k1s_label_selector_from_json(json_object_get(spec_of(owner), "selector"), &err);
-    if (!sel)
-        return 0;
-    const char *uid = k1s_ctrl_str(json_object_get(owner, "metadata"), "uid");
-    json_t **all = NULL;
-    int n = k1s_informer_by_index(c->pods, "namespace", ns_of(owner), &all);
-    int started = 0;
-    for (int i = 0; i < n; i++) {
-        const json_t *pod = all[i];
-        const json_t *md = json_object_get(pod, "metadata");
-        if (k1s_ctrl_deleting(pod))
-            continue;
-        const json_t *ref = k1s_ctrl_controller_ref(pod);
-        bool match = k1s_label_selector_matches(sel, json_object_get(md, "labels"));
-        const json_t *refs = json_object_get(md, "ownerReferences");
-        json_t *want;
-        if (!ref && match) {
-            want = json_is_array(refs) ? json_deep_copy(refs) : json_array();
-            json_array_append_new(want, k1s_ctrl_new_controller_ref(owner));
-        } else if (ref && !strcmp(k1s_ctrl_str(ref, "uid"), uid) && !match) {
-            want = json_array();
-            size_t j;
-            const json_t *r;
-            json_array_foreach(refs, j, r)
-            {
-                if (strcmp(k1s_ctrl_str(r, "uid"), uid))
-                    json_array_append(want, (json_t *)r);
-            }
-        } else {
-            continue;
-        }
-        if (!json_array_size(want)) {
-            json_decref(want);
-            want = json_null();
-        }
-        json_t *patch = json_pack("{s:{s:o,s:s}}", "metadata", "ownerReferences", want, "uid",
-                                  k1s_ctrl_str(md, "uid"));
-        char *body = json_dumps(patch, JSON_COMPACT);
-        json_decref(patch);
-        write_t *w = write_new(op, owner, k1s_ctrl_str(md, "name"));
-        k1s_client_patch(c->ctx->client, &pods_gvr, ns_of(owner), k1s_ctrl_str(md, "name"), NULL,
-                         K1S_PATCH_MERGE, body, false, other_cb, w);
-        free(body);
-        started++;
-    }
-    free(all);
-    k1s_label_selector_free(sel);
-    return started;
+    claim_arg_t a = {c, op, owner};
+    return k1s_ctrl_claim_pods(c->pods, owner, NULL, NULL, claim_start, &a);
 }
 
 /* ---- the sync ---- */
@@ -761,7 +676,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
         k1s_workqueue_done(q, key);
         return;
     }
-    op_t *op = op_new(c, key);
+    op_t *op = k1s_ctrl_op_new(&c->ops, c, key);
     json_t **revs = NULL;
     int nrevs = k1s_history_owned(c->revs, ds, &revs);
     if (nrevs < 0)
@@ -769,13 +684,13 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     json_t *rev = ensure_revision(c, op, ds, revs, nrevs);
     if (!rev) {
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     if (claim_pods(c, op, ds) > 0) {
         /* adopted or released pods come back through the informer */
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     const char *hash =
@@ -893,7 +808,8 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
                 json_array_append_new(cr->pods,
                                       new_pod(ds, tmpl, json_string_value(v), hash, generation));
             }
-            op->cr = cr;
+            op->data = cr;
+            op->free_data = creations_free;
             start_creations(op, k1s_slow_start_begin(&cr->ss, (int)json_array_size(cr->pods)));
         }
         json_array_foreach(to_delete, j, v)
@@ -943,7 +859,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     json_decref(tmpl);
     free(nodes);
     free(revs);
-    op_unref(op);
+    k1s_ctrl_op_unref(op);
 }
 
 /* ---- informer handlers ---- */
@@ -995,10 +911,7 @@ static void pod_add(json_t *obj, void *arg)
 {
     dsc_t *c = arg;
     char *key = owner_key(obj);
-    if (!key)
-        return;
-    k1s_expect_observe_add(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
+    k1s_ctrl_pod_added(c->queue, c->exp, key, obj);
     free(key);
 }
 
@@ -1006,23 +919,15 @@ static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
     dsc_t *c = arg;
     char *key = owner_key(new_obj);
-    if (key) {
-        if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-        free(key);
-    }
+    k1s_ctrl_pod_updated(c->queue, c->exp, key, old_obj, new_obj);
+    free(key);
 }
 
 static void pod_delete(json_t *obj, void *arg)
 {
     dsc_t *c = arg;
     char *key = owner_key(obj);
-    if (!key)
-        return;
-    if (!k1s_ctrl_deleting(obj))
-        k1s_expect_observe_del(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
+    k1s_ctrl_pod_deleted(c->queue, c->exp, key, obj);
     free(key);
 }
 
@@ -1065,6 +970,7 @@ static void *dsc_start(k1s_ctrl_ctx_t *ctx)
     c->ctx = ctx;
     c->exp = k1s_expectations_new();
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_ds, c);
+    c->ops.queue = c->queue;
     c->sets = k1s_informer_factory_get(ctx->factory, &ds_gvr);
     c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
     c->nodes = k1s_informer_factory_get(ctx->factory, &nodes_gvr);
@@ -1093,13 +999,7 @@ static void dsc_stop(void *state)
         c->writes = w->next;
         write_release(w);
     }
-    while (c->ops) {
-        op_t *op = c->ops;
-        c->ops = op->next;
-        creations_free(op->cr);
-        free(op->key);
-        free(op);
-    }
+    k1s_ctrl_ops_free(&c->ops);
     const char *k;
     void *v;
     for (size_t i = 0; k1s_strmap_next(&c->backoff, &i, &k, &v);)

@@ -593,11 +593,7 @@ static void sync_end(sync_t *s)
 {
     if (--s->pending > 0)
         return;
-    if (s->failed)
-        k1s_workqueue_add_rate_limited(s->c->queue, s->key);
-    else
-        k1s_workqueue_forget(s->c->queue, s->key);
-    k1s_workqueue_done(s->c->queue, s->key);
+    k1s_ctrl_sync_done(s->c->queue, s->key, s->failed);
     free(s->key);
     json_decref(s->job);
     json_decref(s->rm_finalizer);
@@ -606,11 +602,6 @@ static void sync_end(sync_t *s)
     json_decref(s->create);
     json_decref(s->events);
     free(s);
-}
-
-static bool ok(const k1s_client_result_t *res)
-{
-    return res->status >= 200 && res->status < 300;
 }
 
 typedef struct {
@@ -623,7 +614,7 @@ static void pod_deleted(const k1s_client_result_t *res, void *arg)
 {
     pod_op_t *op = arg;
     sync_t *s = op->s;
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(s->c->ctx->recorder, s->job, "Normal", "SuccessfulDelete",
                            "Deleted pod: %s", op->pod);
     } else {
@@ -649,13 +640,13 @@ static void finalizer_removed(const k1s_client_result_t *res, void *arg)
 {
     pod_op_t *op = arg;
     sync_t *s = op->s;
-    if (!ok(res) && res->status != 404) {
+    if (!k1s_ctrl_ok(res) && res->status != 404) {
         k1s_debug("job %s: removing the finalizer of pod %s: %d %s", s->key, op->pod, res->status,
                   res->message);
         s->failed = true;
     }
     if (op->then_delete) {
-        if (ok(res)) {
+        if (k1s_ctrl_ok(res)) {
             delete_pod(s, op); /* keeps the pending count */
             return;
         }
@@ -686,12 +677,12 @@ static void pod_created(const k1s_client_result_t *res, void *arg)
 {
     sync_t *s = arg;
     int skipped = 0;
-    int next = k1s_slow_start_answered(&s->ss, ok(res), &skipped);
+    int next = k1s_slow_start_answered(&s->ss, k1s_ctrl_ok(res), &skipped);
     /* after a failed batch the rest is given up on (retried with back-off): not expected */
     for (; skipped > 0; skipped--)
         k1s_expect_observe_add(s->c->exp, s->key);
     create_pods(s, next);
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(s->c->ctx->recorder, s->job, "Normal", "SuccessfulCreate",
                            "Created pod: %s", jstr(jget(res->obj, "metadata"), "name"));
     } else {
@@ -748,7 +739,7 @@ static void run_pod_ops(sync_t *s)
 static void status_written(const k1s_client_result_t *res, void *arg)
 {
     sync_t *s = arg;
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         run_pod_ops(s);
     } else {
         k1s_debug("job %s: status update: %d %s", s->key, res->status, res->message);
@@ -769,7 +760,7 @@ static void add_event(sync_t *s, const char *type, const char *reason, const cha
 static void claim_patched(const k1s_client_result_t *res, void *arg)
 {
     sync_t *s = arg;
-    if (!ok(res) && res->status != 404) {
+    if (!k1s_ctrl_ok(res) && res->status != 404) {
         k1s_debug("job %s: adopting/releasing a pod: %d %s", s->key, res->status, res->message);
         s->failed = true;
     }
@@ -804,7 +795,7 @@ static int claim_pods(sync_t *s, json_t **pods, int *npods)
         if (k1s_label_selector_matches(sel, jget(jget(pods[i], "metadata"), "labels")))
             pods[kept++] = pods[i];
         else if (!k1s_ctrl_deleting(pods[i]))
-            claim_patch(s, pods[i], k1s_ctrl_release_patch(job, pods[i], FINALIZER));
+            claim_patch(s, pods[i], k1s_ctrl_claim_patch(job, pods[i], false, FINALIZER));
     }
     *npods = kept;
     json_t **orphans = NULL;
@@ -816,7 +807,7 @@ static int claim_pods(sync_t *s, json_t **pods, int *npods)
             !k1s_label_selector_matches(sel, jget(jget(orphans[i], "metadata"), "labels")))
             continue;
         k1s_debug("job %s: adopting pod %s", s->key, pod_name(orphans[i]));
-        claim_patch(s, orphans[i], k1s_ctrl_adopt_patch(job, orphans[i], FINALIZER));
+        claim_patch(s, orphans[i], k1s_ctrl_claim_patch(job, orphans[i], true, FINALIZER));
         adopting++;
     }
     free(orphans);
@@ -1400,7 +1391,7 @@ static void job_update(json_t *old_obj, json_t *new_obj, void *arg)
 static void fin_patched(const k1s_client_result_t *res, void *arg)
 {
     (void)arg;
-    if (!ok(res) && res->status != 404)
+    if (!k1s_ctrl_ok(res) && res->status != 404)
         k1s_debug("job: removing an orphan pod's finalizer: %d %s", res->status, res->message);
 }
 
@@ -1473,15 +1464,9 @@ static void pod_add(json_t *obj, void *arg)
     enqueue_selecting(c, obj);
     bool orphan;
     char *key = pod_job_key(c, obj, &orphan);
-    if (key) {
-        if (k1s_ctrl_deleting(obj))
-            k1s_expect_observe_del(c->exp, key);
-        else
-            k1s_expect_observe_add(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-    } else if (orphan && has_finalizer(obj)) {
+    k1s_ctrl_pod_added(c->queue, c->exp, key, obj);
+    if (!key && orphan && has_finalizer(obj))
         release_pod(c, obj);
-    }
     free(key);
 }
 
@@ -1494,13 +1479,9 @@ static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
         enqueue_selecting(c, new_obj);
     bool orphan;
     char *key = pod_job_key(c, new_obj, &orphan);
-    if (key) {
-        if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-    } else if (orphan && has_finalizer(new_obj)) {
+    k1s_ctrl_pod_updated(c->queue, c->exp, key, old_obj, new_obj);
+    if (!key && orphan && has_finalizer(new_obj))
         release_pod(c, new_obj);
-    }
     free(key);
 }
 
@@ -1509,11 +1490,7 @@ static void pod_delete(json_t *obj, void *arg)
     jobc_t *c = arg;
     bool orphan;
     char *key = pod_job_key(c, obj, &orphan);
-    if (key) {
-        if (!k1s_ctrl_deleting(obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-    }
+    k1s_ctrl_pod_deleted(c->queue, c->exp, key, obj);
     free(key);
 }
 

@@ -38,18 +38,11 @@ typedef struct {
     k1s_informer_t *sets, *pods, *revs, *pvcs;
     k1s_workqueue_t *queue;
     k1s_expectations_t *exp;
-    struct op *ops;       /* syncs with writes out */
+    k1s_ctrl_ops_t ops;   /* syncs with writes out */
     struct write *writes; /* writes out */
 } sts_t;
 
-/* One sync's writes: the key is done when the last is answered. */
-typedef struct op {
-    sts_t *c;
-    char *key;
-    int pending;
-    bool failed;
-    struct op *prev, *next;
-} op_t;
+typedef k1s_ctrl_op_t op_t;
 
 typedef enum { W_POD_CREATE, W_POD_DELETE, W_CLAIM, W_REVISION, W_OTHER } write_kind_t;
 
@@ -65,25 +58,6 @@ typedef struct write {
     bool claims_failed;
     struct write *prev, *next;
 } write_t;
-
-/* Intrusive list links, for freeing what is still out when the controller stops. */
-#define LIST_ADD(head, x)                                                                          \
-    do {                                                                                           \
-        (x)->prev = NULL;                                                                          \
-        (x)->next = (head);                                                                        \
-        if (head)                                                                                  \
-            (head)->prev = (x);                                                                    \
-        (head) = (x);                                                                              \
-    } while (0)
-#define LIST_DEL(head, x)                                                                          \
-    do {                                                                                           \
-        if ((x)->prev)                                                                             \
-            (x)->prev->next = (x)->next;                                                           \
-        else                                                                                       \
-            (head) = (x)->next;                                                                    \
-        if ((x)->next)                                                                             \
-            (x)->next->prev = (x)->prev;                                                           \
-    } while (0)
 
 /* ---- small accessors ---- */
 
@@ -177,31 +151,6 @@ static bool pod_running_available(const json_t *pod, int min_ready, double now)
 
 /* ---- writes ---- */
 
-static op_t *op_new(sts_t *c, const char *key)
-{
-    op_t *op = k1s_xcalloc(1, sizeof(*op));
-    op->c = c;
-    op->key = k1s_xstrdup(key);
-    op->pending = 1;
-    LIST_ADD(c->ops, op);
-    return op;
-}
-
-static void op_unref(op_t *op)
-{
-    if (--op->pending > 0)
-        return;
-    if (op->failed) {
-        k1s_workqueue_add_rate_limited(op->c->queue, op->key);
-    } else {
-        k1s_workqueue_forget(op->c->queue, op->key);
-    }
-    k1s_workqueue_done(op->c->queue, op->key);
-    LIST_DEL(op->c->ops, op);
-    free(op->key);
-    free(op);
-}
-
 static write_t *write_new(op_t *op, write_kind_t kind, const json_t *set, const char *pod)
 {
     write_t *w = k1s_xcalloc(1, sizeof(*w));
@@ -210,7 +159,7 @@ static write_t *write_new(op_t *op, write_kind_t kind, const json_t *set, const 
     w->set = json_incref((json_t *)set);
     w->pod = pod ? k1s_xstrdup(pod) : NULL;
     op->pending++;
-    LIST_ADD(op->c->writes, w);
+    K1S_LIST_ADD(((sts_t *)op->ctl)->writes, w);
     return w;
 }
 
@@ -226,21 +175,16 @@ static void write_release(write_t *w)
 static void write_free(write_t *w)
 {
     op_t *op = w->op;
-    LIST_DEL(op->c->writes, w);
+    K1S_LIST_DEL(((sts_t *)op->ctl)->writes, w);
     write_release(w);
-    op_unref(op);
-}
-
-static bool ok(const k1s_client_result_t *res)
-{
-    return res->status >= 200 && res->status < 300;
+    k1s_ctrl_op_unref(op);
 }
 
 static void pod_created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->c;
-    if (ok(res)) {
+    sts_t *c = w->op->ctl;
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulCreate",
                            "create Pod %s in StatefulSet %s successful", w->pod, name_of(w->set));
     } else {
@@ -257,16 +201,16 @@ static void pod_created_cb(const k1s_client_result_t *res, void *arg)
 
 static void create_pod(write_t *w)
 {
-    sts_t *c = w->op->c;
+    sts_t *c = w->op->ctl;
     k1s_client_create(c->ctx->client, &pods_gvr, ns_of(w->set), w->pod_obj, pod_created_cb, w);
 }
 
 static void claim_created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->c;
+    sts_t *c = w->op->ctl;
     write_t *p = w->parent;
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulCreate",
                            "create Claim %s Pod %s in StatefulSet %s success", w->claim, w->pod,
                            name_of(w->set));
@@ -296,8 +240,8 @@ static void claim_created_cb(const k1s_client_result_t *res, void *arg)
 static void pod_deleted_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->c;
-    if (ok(res)) {
+    sts_t *c = w->op->ctl;
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulDelete",
                            "delete Pod %s in StatefulSet %s successful", w->pod, name_of(w->set));
     } else {
@@ -315,7 +259,7 @@ static void pod_deleted_cb(const k1s_client_result_t *res, void *arg)
 static void other_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    if (!ok(res)) {
+    if (!k1s_ctrl_ok(res)) {
         k1s_debug("statefulset %s: write failed: %d %s", w->op->key, res->status, res->message);
         if (res->status != 404)
             w->op->failed = true;
@@ -566,62 +510,34 @@ static void fix_identity(sts_t *c, op_t *op, const json_t *set, const json_t *po
  * Adopts the orphans the set selects (pods named as its members, without a
  * controller) and releases the pods it
  * controls that its selector no longer selects, as upstream's
- * ControllerRefManager, with merge patches of ownerReferences carrying the
- * pod's uid as a precondition. Returns how many patches were started.
+ * ControllerRefManager (k1s_ctrl_claim_patch). Returns how many patches were
+ * started.
  */
+typedef struct {
+    sts_t *c;
+    op_t *op;
+    const json_t *owner;
+} claim_arg_t;
+
+static void claim_start(const json_t *pod, char *body, void *arg)
+{
+    claim_arg_t *a = arg;
+    const char *name = k1s_ctrl_str(json_object_get(pod, "metadata"), "name");
+    write_t *w = write_new(a->op, W_OTHER, a->owner, name);
+    k1s_client_patch(a->c->ctx->client, &pods_gvr, ns_of(a->owner), name, NULL, K1S_PATCH_STRATEGIC,
+                     body, false, other_cb, w);
+    free(body);
+}
+
+static bool is_member(const json_t *set, const json_t *pod)
+{
+    return pod_ordinal(set, pod) >= 0;
+}
+
 static int claim_pods(sts_t *c, op_t *op, const json_t *owner)
 {
-    k1s_err_t err = {0};
-    k1s_label_selector_t *sel =
-        k1s_label_selector_from_json(json_object_get(spec_of(owner), "selector"), &err);
-    if (!sel)
-        return 0;
-    const char *uid = k1s_ctrl_str(json_object_get(owner, "metadata"), "uid");
-    json_t **all = NULL;
-    int n = k1s_informer_by_index(c->pods, "namespace", ns_of(owner), &all);
-    int started = 0;
-    for (int i = 0; i < n; i++) {
-        const json_t *pod = all[i];
-        const json_t *md = json_object_get(pod, "metadata");
-        if (k1s_ctrl_deleting(pod))
-            continue;
-        const json_t *ref = k1s_ctrl_controller_ref(pod);
-        bool match = k1s_label_selector_matches(sel, json_object_get(md, "labels")) &&
-                     pod_ordinal(owner, pod) >= 0;
-        const json_t *refs = json_object_get(md, "ownerReferences");
-        json_t *want;
-        if (!ref && match) {
-            want = json_is_array(refs) ? json_deep_copy(refs) : json_array();
-            json_array_append_new(want, k1s_ctrl_new_controller_ref(owner));
-        } else if (ref && !strcmp(k1s_ctrl_str(ref, "uid"), uid) && !match) {
-            want = json_array();
-            size_t j;
-            const json_t *r;
-            json_array_foreach(refs, j, r)
-            {
-                if (strcmp(k1s_ctrl_str(r, "uid"), uid))
-                    json_array_append(want, (json_t *)r);
-            }
-        } else {
-            continue;
-        }
-        if (!json_array_size(want)) {
-            json_decref(want);
-            want = json_null();
-        }
-        json_t *patch = json_pack("{s:{s:o,s:s}}", "metadata", "ownerReferences", want, "uid",
-                                  k1s_ctrl_str(md, "uid"));
-        char *body = json_dumps(patch, JSON_COMPACT);
-        json_decref(patch);
-        write_t *w = write_new(op, W_OTHER, owner, k1s_ctrl_str(md, "name"));
-        k1s_client_patch(c->ctx->client, &pods_gvr, ns_of(owner), k1s_ctrl_str(md, "name"), NULL,
-                         K1S_PATCH_MERGE, body, false, other_cb, w);
-        free(body);
-        started++;
-    }
-    free(all);
-    k1s_label_selector_free(sel);
-    return started;
+    claim_arg_t a = {c, op, owner};
+    return k1s_ctrl_claim_pods(c->pods, owner, NULL, is_member, claim_start, &a);
 }
 
 /* ---- the sync ---- */
@@ -870,19 +786,19 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
         k1s_workqueue_done(q, key);
         return;
     }
-    op_t *op = op_new(c, key);
+    op_t *op = k1s_ctrl_op_new(&c->ops, c, key);
     json_t **revs = NULL;
     int nrevs = k1s_history_owned(c->revs, set, &revs);
     json_t *upd = ensure_revision(c, op, set, revs, nrevs < 0 ? 0 : nrevs);
     if (!upd) {
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     if (claim_pods(c, op, set) > 0) {
         /* adopted or released pods come back through the informer */
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     const char *cur_name = k1s_ctrl_str(json_object_get(set, "status"), "currentRevision");
@@ -925,7 +841,7 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
     free(mine);
     free(owned);
     free(revs);
-    op_unref(op);
+    k1s_ctrl_op_unref(op);
 }
 
 /* ---- informer handlers ---- */
@@ -970,10 +886,7 @@ static void pod_add(json_t *obj, void *arg)
 {
     sts_t *c = arg;
     char *key = owner_key(obj);
-    if (!key)
-        return;
-    k1s_expect_observe_add(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
+    k1s_ctrl_pod_added(c->queue, c->exp, key, obj);
     free(key);
 }
 
@@ -981,12 +894,8 @@ static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
     sts_t *c = arg;
     char *key = owner_key(new_obj);
-    if (key) {
-        if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-        free(key);
-    }
+    k1s_ctrl_pod_updated(c->queue, c->exp, key, old_obj, new_obj);
+    free(key);
     char *old_key = owner_key(old_obj);
     if (old_key)
         k1s_workqueue_add(c->queue, old_key);
@@ -997,11 +906,7 @@ static void pod_delete(json_t *obj, void *arg)
 {
     sts_t *c = arg;
     char *key = owner_key(obj);
-    if (!key)
-        return;
-    if (!k1s_ctrl_deleting(obj))
-        k1s_expect_observe_del(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
+    k1s_ctrl_pod_deleted(c->queue, c->exp, key, obj);
     free(key);
 }
 
@@ -1052,6 +957,7 @@ static void *sts_start(k1s_ctrl_ctx_t *ctx)
     c->ctx = ctx;
     c->exp = k1s_expectations_new();
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_set, c);
+    c->ops.queue = c->queue;
     c->sets = k1s_informer_factory_get(ctx->factory, &sets_gvr);
     c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
     c->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
@@ -1082,12 +988,7 @@ static void sts_stop(void *state)
         c->writes = w->next;
         write_release(w);
     }
-    while (c->ops) {
-        op_t *op = c->ops;
-        c->ops = op->next;
-        free(op->key);
-        free(op);
-    }
+    k1s_ctrl_ops_free(&c->ops);
     k1s_workqueue_free(c->queue);
     k1s_expectations_free(c->exp);
     free(c);

@@ -10,6 +10,7 @@
 
 #include "api/selector.h"
 #include "client/strmap.h"
+#include "client/workqueue.h"
 #include "controllers/controller.h"
 #include "lib/util.h"
 
@@ -122,6 +123,63 @@ char *k1s_ctrl_release_patch(const json_t *owner, const json_t *obj, const char 
     char *body = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     return body;
+}
+
+char *k1s_ctrl_claim_patch(const json_t *owner, const json_t *pod, bool match,
+                           const char *finalizer)
+{
+    const json_t *ref = k1s_ctrl_controller_ref(pod);
+    if (!ref)
+        return match ? k1s_ctrl_adopt_patch(owner, pod, finalizer) : NULL;
+    if (!match &&
+        !strcmp(k1s_ctrl_str(ref, "uid"), k1s_ctrl_str(json_object_get(owner, "metadata"), "uid")))
+        return k1s_ctrl_release_patch(owner, pod, finalizer);
+    return NULL;
+}
+
+int k1s_ctrl_claim_pods(const k1s_informer_t *pods, const json_t *owner, const char *finalizer,
+                        bool (*member)(const json_t *owner, const json_t *pod),
+                        void (*start)(const json_t *pod, char *body, void *arg), void *arg)
+{
+    k1s_err_t err = {0};
+    k1s_label_selector_t *sel = k1s_label_selector_from_json(
+        json_object_get(json_object_get(owner, "spec"), "selector"), &err);
+    if (!sel)
+        return 0;
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(
+        pods, "namespace", k1s_ctrl_str(json_object_get(owner, "metadata"), "namespace"), &all);
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        const json_t *pod = all[i];
+        if (k1s_ctrl_deleting(pod))
+            continue;
+        bool match = k1s_label_selector_matches(
+                         sel, json_object_get(json_object_get(pod, "metadata"), "labels")) &&
+                     (!member || member(owner, pod));
+        char *body = k1s_ctrl_claim_patch(owner, pod, match, finalizer);
+        if (!body)
+            continue;
+        start(pod, body, arg);
+        started++;
+    }
+    free(all);
+    k1s_label_selector_free(sel);
+    return started;
+}
+
+bool k1s_ctrl_ok(const k1s_client_result_t *res)
+{
+    return res->status >= 200 && res->status < 300;
+}
+
+void k1s_ctrl_sync_done(k1s_workqueue_t *q, const char *key, bool retry)
+{
+    if (retry)
+        k1s_workqueue_add_rate_limited(q, key);
+    else
+        k1s_workqueue_forget(q, key);
+    k1s_workqueue_done(q, key);
 }
 
 bool k1s_ctrl_deleting(const json_t *obj)
@@ -454,6 +512,45 @@ void k1s_expect_forget(k1s_expectations_t *e, const char *key)
     free(k1s_strmap_del(&e->m, key));
 }
 
+/* ---- syncs with writes out ---- */
+
+k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key)
+{
+    k1s_ctrl_op_t *op = k1s_xcalloc(1, sizeof(*op));
+    op->ctl = ctl;
+    op->key = k1s_xstrdup(key);
+    op->pending = 1;
+    op->ops = ops;
+    K1S_LIST_ADD(ops->head, op);
+    return op;
+}
+
+static void op_free(k1s_ctrl_op_t *op)
+{
+    if (op->free_data)
+        op->free_data(op->data);
+    free(op->key);
+    free(op);
+}
+
+void k1s_ctrl_op_unref(k1s_ctrl_op_t *op)
+{
+    if (--op->pending > 0)
+        return;
+    k1s_ctrl_sync_done(op->ops->queue, op->key, op->failed);
+    K1S_LIST_DEL(op->ops->head, op);
+    op_free(op);
+}
+
+void k1s_ctrl_ops_free(k1s_ctrl_ops_t *ops)
+{
+    while (ops->head) {
+        k1s_ctrl_op_t *op = ops->head;
+        ops->head = op->next;
+        op_free(op);
+    }
+}
+
 /* ---- slow start ---- */
 
 static int slow_start_take(k1s_slow_start_t *ss)
@@ -488,4 +585,38 @@ int k1s_slow_start_answered(k1s_slow_start_t *ss, bool ok, int *skipped)
         return 0;
     }
     return slow_start_take(ss);
+}
+
+/* ---- pod events ---- */
+
+void k1s_ctrl_pod_added(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                        const json_t *pod)
+{
+    if (!key)
+        return;
+    if (k1s_ctrl_deleting(pod))
+        k1s_expect_observe_del(e, key);
+    else
+        k1s_expect_observe_add(e, key);
+    k1s_workqueue_add(q, key);
+}
+
+void k1s_ctrl_pod_updated(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *old_pod, const json_t *pod)
+{
+    if (!key)
+        return;
+    if (k1s_ctrl_deleting(pod) && !k1s_ctrl_deleting(old_pod))
+        k1s_expect_observe_del(e, key);
+    k1s_workqueue_add(q, key);
+}
+
+void k1s_ctrl_pod_deleted(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *pod)
+{
+    if (!key)
+        return;
+    if (!k1s_ctrl_deleting(pod))
+        k1s_expect_observe_del(e, key);
+    k1s_workqueue_add(q, key);
 }
