@@ -70,6 +70,9 @@ bool k1s_ctrl_enabled(const char *controllers, const char *name);
 
 /* A string member of o, or "" (never NULL). */
 const char *k1s_ctrl_str(const json_t *o, const char *k);
+/* metadata.name and metadata.namespace of o, or "" (never NULL). */
+const char *k1s_ctrl_name(const json_t *o);
+const char *k1s_ctrl_namespace(const json_t *o);
 /* "namespace/name", or "name" for cluster-scoped objects; new string. */
 char *k1s_ctrl_key(const json_t *obj);
 /* Splits a key into *ns (new, "" for cluster-scoped) and *name (new). */
@@ -207,7 +210,7 @@ void k1s_expect_forget(k1s_expectations_t *e, const char *key);
  * addPod/updatePod/deletePod: a pod added is an expected creation seen
  * (or a deletion, if it is being deleted already), a deletionTimestamp
  * newly set or a pod deleted without one an expected deletion seen; the
- * owner is queued for a sync.
+ * owner is queued for a sync. e may be NULL (no expectations).
  */
 void k1s_ctrl_pod_added(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
                         const json_t *pod);
@@ -266,6 +269,30 @@ k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key);
 void k1s_ctrl_op_unref(k1s_ctrl_op_t *op);
 /* Frees every op still listed, leaving the work queue alone (for stop()). */
 void k1s_ctrl_ops_free(k1s_ctrl_ops_t *ops);
+
+/*
+ * Informer handlers for objects (pods, ControllerRevisions) owned by a
+ * controller of kind/api_version: each event queues the key of the
+ * object's owner (and of its previous owner, when an update changed the
+ * controller ref), with the pod expectations of k1s_ctrl_pod_added/
+ * updated/deleted when exp is not NULL. o must outlive the handlers.
+ */
+typedef struct k1s_ctrl_owned {
+    const char *api_version, *kind; /* the owners': "apps/v1", "DaemonSet" */
+    k1s_workqueue_t *queue;         /* where the owners' keys go */
+    k1s_expectations_t *exp;        /* the owners' expectations of their pods, or NULL */
+} k1s_ctrl_owned_t;
+
+k1s_informer_handlers_t k1s_ctrl_owned_handlers(k1s_ctrl_owned_t *o);
+/* Queues obj's key (k1s_ctrl_key) in q. */
+void k1s_ctrl_enqueue(k1s_workqueue_t *q, const json_t *obj);
+/*
+ * Informer handlers queueing in q the key of every object added, updated
+ * or deleted (the sync of a key whose object is gone forgets it).
+ */
+k1s_informer_handlers_t k1s_ctrl_enqueue_handlers(k1s_workqueue_t *q);
+/* The key of obj's controller if it is a kind of api_version ("ns/name", new string), else NULL. */
+char *k1s_ctrl_owner_key(const json_t *obj, const char *api_version, const char *kind);
 
 /* ---- slow-start batches (upstream's slowStartBatch) ---- */
 

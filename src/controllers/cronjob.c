@@ -34,6 +34,7 @@ typedef struct {
     k1s_ctrl_ctx_t *ctx;
     k1s_informer_t *cronjobs, *jobs;
     k1s_workqueue_t *queue;
+    k1s_ctrl_owned_t owned_jobs; /* their event handler's */
 } cjc_t;
 
 static json_t *jget(const json_t *o, const char *k)
@@ -276,8 +277,7 @@ static void sync_cronjob(k1s_workqueue_t *q, const char *key, void *arg)
     }
     json_t *cached = k1s_ctrl_get_by_key(c->cronjobs, key);
     if (!cached || k1s_ctrl_deleting(cached)) {
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
+        k1s_ctrl_sync_done(q, key, false);
         return;
     }
     sync_t *s = k1s_xcalloc(1, sizeof(*s));
@@ -465,53 +465,6 @@ out:
     sync_end(s);
 }
 
-/* ---- informer handlers ---- */
-
-static void enqueue_cj(cjc_t *c, const json_t *cj)
-{
-    char *key = k1s_ctrl_key(cj);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void cj_add(json_t *obj, void *arg)
-{
-    enqueue_cj(arg, obj);
-}
-
-static void cj_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    enqueue_cj(arg, new_obj);
-}
-
-/* A Job event: its CronJob, if any, syncs. */
-static void job_event(cjc_t *c, const json_t *job)
-{
-    json_t *ref = k1s_ctrl_controller_ref(job);
-    if (!ref || strcmp(jstr(ref, "kind"), "CronJob"))
-        return;
-    char *key = k1s_xasprintf("%s/%s", jstr(jget(job, "metadata"), "namespace"), jstr(ref, "name"));
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void job_add(json_t *obj, void *arg)
-{
-    job_event(arg, obj);
-}
-
-static void job_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    job_event(arg, new_obj);
-}
-
-static void job_delete(json_t *obj, void *arg)
-{
-    job_event(arg, obj);
-}
-
 static void *cronjob_start(k1s_ctrl_ctx_t *ctx)
 {
     cjc_t *c = k1s_xcalloc(1, sizeof(*c));
@@ -520,8 +473,10 @@ static void *cronjob_start(k1s_ctrl_ctx_t *ctx)
     c->jobs = k1s_informer_factory_get(ctx->factory, &jobs_gvr);
     k1s_ctrl_index_owner(c->jobs);
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_cronjob, c);
-    k1s_informer_handlers_t ch = {cj_add, cj_update, NULL, c};
-    k1s_informer_handlers_t jh = {job_add, job_update, job_delete, c};
+    /* a CronJob changed, or one of its Jobs: it syncs */
+    k1s_informer_handlers_t ch = k1s_ctrl_enqueue_handlers(c->queue);
+    c->owned_jobs = (k1s_ctrl_owned_t){"batch/v1", "CronJob", c->queue, NULL};
+    k1s_informer_handlers_t jh = k1s_ctrl_owned_handlers(&c->owned_jobs);
     k1s_informer_add_handlers(c->cronjobs, &ch);
     k1s_informer_add_handlers(c->jobs, &jh);
     return c;

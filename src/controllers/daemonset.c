@@ -45,7 +45,8 @@ typedef struct {
     k1s_informer_t *sets, *pods, *nodes, *revs;
     k1s_workqueue_t *queue;
     k1s_expectations_t *exp;
-    k1s_ctrl_ops_t ops; /* syncs with writes out */
+    k1s_ctrl_owned_t owned_pods, owned_revs; /* their event handlers' */
+    k1s_ctrl_ops_t ops;                      /* syncs with writes out */
     struct write *writes;
     k1s_strmap_t backoff; /* "<ds key>/<node>" -> backoff_t, for failed pods */
 } dsc_t;
@@ -75,16 +76,6 @@ typedef struct write {
     bool create;
     struct write *prev, *next;
 } write_t;
-
-static const char *name_of(const json_t *o)
-{
-    return k1s_ctrl_str(json_object_get(o, "metadata"), "name");
-}
-
-static const char *ns_of(const json_t *o)
-{
-    return k1s_ctrl_str(json_object_get(o, "metadata"), "namespace");
-}
 
 static const json_t *spec_of(const json_t *o)
 {
@@ -144,7 +135,7 @@ static void created_cb(const k1s_client_result_t *res, void *arg)
     start_creations(w->op, next);
     if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulCreate", "Created pod: %s",
-                           name_of(res->obj));
+                           k1s_ctrl_name(res->obj));
     } else {
         k1s_expect_observe_add(c->exp, w->op->key);
         w->op->failed = true;
@@ -160,7 +151,7 @@ static void start_creations(op_t *op, int n)
     creations_t *cr = op->data;
     for (; n > 0 && cr->started < json_array_size(cr->pods); n--) {
         write_t *w = write_new(op, cr->ds, NULL);
-        k1s_client_create(((dsc_t *)op->ctl)->ctx->client, &pods_gvr, ns_of(cr->ds),
+        k1s_client_create(((dsc_t *)op->ctl)->ctx->client, &pods_gvr, k1s_ctrl_namespace(cr->ds),
                           json_array_get(cr->pods, cr->started++), created_cb, w);
     }
 }
@@ -267,7 +258,7 @@ static void should_run(const json_t *pod, json_t *node, bool *run, bool *cont)
     *run = *cont = false;
     const json_t *spec = spec_of(pod);
     const char *nn = k1s_ctrl_str(spec, "nodeName");
-    if (*nn && strcmp(nn, name_of(node)))
+    if (*nn && strcmp(nn, k1s_ctrl_name(node)))
         return;
     k1s_sched_node_t *n = k1s_sched_node_new(node);
     bool fits = k1s_sched_pod_matches_node_affinity(pod, n);
@@ -319,12 +310,6 @@ static const char *target_node(const json_t *pod)
     return NULL;
 }
 
-/*
- * Adopts the orphans the DaemonSet selects (pods without a controller) and releases the pods it
- * controls that its selector no longer selects, as upstream's
- * ControllerRefManager (k1s_ctrl_claim_patch). Returns how many patches were
- * started.
- */
 typedef struct {
     dsc_t *c;
     op_t *op;
@@ -336,11 +321,17 @@ static void claim_start(const json_t *pod, char *body, void *arg)
     claim_arg_t *a = arg;
     const char *name = k1s_ctrl_str(json_object_get(pod, "metadata"), "name");
     write_t *w = write_new(a->op, a->owner, name);
-    k1s_client_patch(a->c->ctx->client, &pods_gvr, ns_of(a->owner), name, NULL, K1S_PATCH_STRATEGIC,
-                     body, false, other_cb, w);
+    k1s_client_patch(a->c->ctx->client, &pods_gvr, k1s_ctrl_namespace(a->owner), name, NULL,
+                     K1S_PATCH_STRATEGIC, body, false, other_cb, w);
     free(body);
 }
 
+/*
+ * Adopts the orphans the DaemonSet selects (pods without a controller) and releases the pods it
+ * controls that its selector no longer selects, as upstream's
+ * ControllerRefManager (k1s_ctrl_claim_patch). Returns how many patches were
+ * started.
+ */
 static int claim_pods(dsc_t *c, op_t *op, const json_t *owner)
 {
     claim_arg_t a = {c, op, owner};
@@ -360,7 +351,7 @@ static int by_age(const void *a, const void *b)
         k1s_ctrl_parse_time(k1s_ctrl_str(json_object_get(pb, "metadata"), "creationTimestamp"));
     if (ta != tb)
         return ta < tb ? -1 : 1;
-    return strcmp(name_of(pa), name_of(pb));
+    return strcmp(k1s_ctrl_name(pa), k1s_ctrl_name(pb));
 }
 
 static bool pod_updated(const json_t *pod, const char *hash, const char *generation)
@@ -375,7 +366,7 @@ static bool pod_updated(const json_t *pod, const char *hash, const char *generat
 static json_t *new_pod(const json_t *ds, const json_t *tmpl, const char *node, const char *hash,
                        const char *generation)
 {
-    char *prefix = k1s_xasprintf("%s-", name_of(ds));
+    char *prefix = k1s_xasprintf("%s-", k1s_ctrl_name(ds));
     json_t *pod = k1s_ctrl_pod_from_template(tmpl, ds, prefix, NULL);
     free(prefix);
     json_t *md = json_object_get(pod, "metadata");
@@ -526,7 +517,7 @@ static void rolling_update(const json_t *ds, plan_t *pl)
     if (ms > 0) {
         int64_t surge = 0;
         for (size_t i = 0; i < pl->nn; i++) {
-            json_t *pods = json_object_get(pl->by_node, name_of(pl->nodes[i]));
+            json_t *pods = json_object_get(pl->by_node, k1s_ctrl_name(pl->nodes[i]));
             json_t *newp, *oldp;
             if (!pods)
                 continue;
@@ -538,7 +529,7 @@ static void rolling_update(const json_t *ds, plan_t *pl)
                 continue;
             bool run, cont;
             should_run(pl->probe, pl->nodes[i], &run, &cont);
-            json_t *node = json_string(name_of(pl->nodes[i]));
+            json_t *node = json_string(k1s_ctrl_name(pl->nodes[i]));
             if (newp) {
                 if (k1s_pod_is_available(newp, pl->min_ready, pl->now))
                     json_array_append(pl->to_delete, oldp);
@@ -565,7 +556,7 @@ static void rolling_update(const json_t *ds, plan_t *pl)
         should_run(pl->probe, pl->nodes[i], &run, &cont);
         if (!run)
             continue;
-        json_t *pods = json_object_get(pl->by_node, name_of(pl->nodes[i]));
+        json_t *pods = json_object_get(pl->by_node, k1s_ctrl_name(pl->nodes[i]));
         json_t *newp, *oldp;
         if (!split_pods(pl, pods, &newp, &oldp) || (!newp && !oldp) || (newp && oldp)) {
             unavailable++; /* the manage part of the sync sees to it */
@@ -638,7 +629,7 @@ static void manage_node(dsc_t *c, const json_t *ds, const char *key, const char 
             }
             k1s_recorder_event(c->ctx->recorder, ds, "Warning", "FailedDaemonPod",
                                "Found failed daemon pod %s/%s on node %s, will try to kill it",
-                               ns_of(p), name_of(p), node);
+                               k1s_ctrl_namespace(p), k1s_ctrl_name(p), node);
             json_array_append(to_delete, p);
         } else if (!strcmp(phase, "Succeeded")) {
             json_array_append(to_delete, p);
@@ -668,8 +659,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     json_t *ds = k1s_ctrl_get_by_key(c->sets, key);
     if (!ds) {
         k1s_expect_forget(c->exp, key);
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
+        k1s_ctrl_sync_done(q, key, false);
         return;
     }
     if (k1s_ctrl_deleting(ds)) {
@@ -742,7 +732,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     for (size_t i = 0; i < nn; i++) {
         bool run, cont;
         should_run(probe, nodes[i], &run, &cont);
-        const char *node = name_of(nodes[i]);
+        const char *node = k1s_ctrl_name(nodes[i]);
         json_object_set_new(seen, node, json_true());
         json_t *pods = json_object_get(by_node, node);
         size_t np = json_array_size(pods);
@@ -814,12 +804,12 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
         }
         json_array_foreach(to_delete, j, v)
         {
-            write_t *w = write_new(op, ds, name_of(v));
+            write_t *w = write_new(op, ds, k1s_ctrl_name(v));
             k1s_delete_opts_t opts = {.precondition_uid =
                                           k1s_ctrl_str(json_object_get(v, "metadata"), "uid"),
                                       .grace_period_s = -1};
-            k1s_client_delete(c->ctx->client, &pods_gvr, ns_of(ds), name_of(v), &opts, deleted_cb,
-                              w);
+            k1s_client_delete(c->ctx->client, &pods_gvr, k1s_ctrl_namespace(ds), k1s_ctrl_name(v),
+                              &opts, deleted_cb, w);
         }
     }
 
@@ -840,7 +830,8 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
         json_t *copy = json_deep_copy(ds);
         json_object_set(copy, "status", st);
         write_t *w = write_new(op, ds, NULL);
-        k1s_client_update_status(c->ctx->client, &ds_gvr, ns_of(ds), copy, other_cb, w);
+        k1s_client_update_status(c->ctx->client, &ds_gvr, k1s_ctrl_namespace(ds), copy, other_cb,
+                                 w);
         json_decref(copy);
     }
     json_decref(st);
@@ -864,71 +855,13 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 
 /* ---- informer handlers ---- */
 
-static char *owner_key(const json_t *obj)
-{
-    const json_t *ref = k1s_ctrl_controller_ref(obj);
-    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), "DaemonSet") ||
-        strcmp(k1s_ctrl_str(ref, "apiVersion"), "apps/v1"))
-        return NULL;
-    return k1s_xasprintf("%s/%s", ns_of(obj), k1s_ctrl_str(ref, "name"));
-}
-
 static void enqueue_all(dsc_t *c)
 {
     json_t **all = NULL;
     size_t n = k1s_informer_list(c->sets, &all);
-    for (size_t i = 0; i < n; i++) {
-        char *key = k1s_ctrl_key(all[i]);
-        k1s_workqueue_add(c->queue, key);
-        free(key);
-    }
+    for (size_t i = 0; i < n; i++)
+        k1s_ctrl_enqueue(c->queue, all[i]);
     free(all);
-}
-
-static void ds_add(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = k1s_ctrl_key(obj);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void ds_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    ds_add(new_obj, arg);
-}
-
-static void ds_delete(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = k1s_ctrl_key(obj);
-    k1s_expect_forget(c->exp, key);
-    free(key);
-}
-
-static void pod_add(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(obj);
-    k1s_ctrl_pod_added(c->queue, c->exp, key, obj);
-    free(key);
-}
-
-static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(new_obj);
-    k1s_ctrl_pod_updated(c->queue, c->exp, key, old_obj, new_obj);
-    free(key);
-}
-
-static void pod_delete(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(obj);
-    k1s_ctrl_pod_deleted(c->queue, c->exp, key, obj);
-    free(key);
 }
 
 static void node_add(json_t *obj, void *arg)
@@ -949,21 +882,6 @@ static void node_update(json_t *old_obj, json_t *new_obj, void *arg)
     enqueue_all(arg);
 }
 
-static void rev_event(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(obj);
-    if (key)
-        k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void rev_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    rev_event(new_obj, arg);
-}
-
 static void *dsc_start(k1s_ctrl_ctx_t *ctx)
 {
     dsc_t *c = k1s_xcalloc(1, sizeof(*c));
@@ -978,10 +896,12 @@ static void *dsc_start(k1s_ctrl_ctx_t *ctx)
     k1s_ctrl_index_owner(c->pods);
     k1s_ctrl_index_namespace(c->pods);
     k1s_ctrl_index_owner(c->revs);
-    k1s_informer_handlers_t sh = {ds_add, ds_update, ds_delete, c};
-    k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
+    k1s_informer_handlers_t sh = k1s_ctrl_enqueue_handlers(c->queue);
+    c->owned_pods = (k1s_ctrl_owned_t){"apps/v1", "DaemonSet", c->queue, c->exp};
+    c->owned_revs = (k1s_ctrl_owned_t){"apps/v1", "DaemonSet", c->queue, NULL};
+    k1s_informer_handlers_t ph = k1s_ctrl_owned_handlers(&c->owned_pods);
     k1s_informer_handlers_t nh = {node_add, node_update, node_add, c};
-    k1s_informer_handlers_t rh = {rev_event, rev_update, rev_event, c};
+    k1s_informer_handlers_t rh = k1s_ctrl_owned_handlers(&c->owned_revs);
     k1s_informer_add_handlers(c->sets, &sh);
     k1s_informer_add_handlers(c->pods, &ph);
     k1s_informer_add_handlers(c->nodes, &nh);

@@ -929,16 +929,14 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     json_t *cached = k1s_ctrl_get_by_key(c->jobs, key);
     if (!cached) {
         k1s_expect_forget(c->exp, key);
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
+        k1s_ctrl_sync_done(q, key, false);
         return;
     }
     const char *manager = jstr(jget(cached, "spec"), "managedBy");
     if (*manager && strcmp(manager, OWN_MANAGER)) {
         /* another controller runs this Job: no pods, no status from here */
         k1s_debug("job %s: managed by %s, skipped", key, manager);
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
+        k1s_ctrl_sync_done(q, key, false);
         return;
     }
     double now = k1s_ctrl_now();
@@ -1370,24 +1368,6 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
 
 /* ---- informer handlers ---- */
 
-static void enqueue(jobc_t *c, const json_t *job)
-{
-    char *key = k1s_ctrl_key(job);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void job_add(json_t *obj, void *arg)
-{
-    enqueue(arg, obj);
-}
-
-static void job_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    enqueue(arg, new_obj);
-}
-
 static void fin_patched(const k1s_client_result_t *res, void *arg)
 {
     (void)arg;
@@ -1405,13 +1385,10 @@ static void release_pod(jobc_t *c, const json_t *pod)
                      K1S_PATCH_STRATEGIC, patch, false, fin_patched, NULL);
 }
 
+/* A Job gone: its back-off is forgotten and its pods lose their finalizer. */
 static void job_delete(json_t *obj, void *arg)
 {
     jobc_t *c = arg;
-    char *key = k1s_ctrl_key(obj);
-    k1s_expect_forget(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
     const char *uid = jstr(jget(obj, "metadata"), "uid");
     free(k1s_strmap_del(&c->backoff, uid));
     json_t **pods = NULL;
@@ -1454,7 +1431,7 @@ static void enqueue_selecting(jobc_t *c, const json_t *pod)
     const json_t *labels = jget(jget(pod, "metadata"), "labels");
     for (int i = 0; i < n; i++)
         if (k1s_ctrl_selector_matches(jget(jget(jobs[i], "spec"), "selector"), labels))
-            enqueue(c, jobs[i]);
+            k1s_ctrl_enqueue(c->queue, jobs[i]);
     free(jobs);
 }
 
@@ -1505,9 +1482,11 @@ static void *job_start(k1s_ctrl_ctx_t *ctx)
     k1s_ctrl_index_orphans(c->pods);
     k1s_ctrl_index_namespace(c->jobs);
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_job, c);
-    k1s_informer_handlers_t jh = {job_add, job_update, job_delete, c};
+    k1s_informer_handlers_t jh = k1s_ctrl_enqueue_handlers(c->queue);
+    k1s_informer_handlers_t gone = {NULL, NULL, job_delete, c};
     k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
     k1s_informer_add_handlers(c->jobs, &jh);
+    k1s_informer_add_handlers(c->jobs, &gone);
     k1s_informer_add_handlers(c->pods, &ph);
     return c;
 }

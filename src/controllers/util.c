@@ -20,6 +20,16 @@ const char *k1s_ctrl_str(const json_t *o, const char *k)
     return s ? s : "";
 }
 
+const char *k1s_ctrl_name(const json_t *o)
+{
+    return k1s_ctrl_str(json_object_get(o, "metadata"), "name");
+}
+
+const char *k1s_ctrl_namespace(const json_t *o)
+{
+    return k1s_ctrl_str(json_object_get(o, "metadata"), "namespace");
+}
+
 char *k1s_ctrl_key(const json_t *obj)
 {
     const json_t *md = json_object_get(obj, "metadata");
@@ -594,9 +604,9 @@ void k1s_ctrl_pod_added(k1s_workqueue_t *q, k1s_expectations_t *e, const char *k
 {
     if (!key)
         return;
-    if (k1s_ctrl_deleting(pod))
+    if (e && k1s_ctrl_deleting(pod))
         k1s_expect_observe_del(e, key);
-    else
+    else if (e)
         k1s_expect_observe_add(e, key);
     k1s_workqueue_add(q, key);
 }
@@ -606,7 +616,7 @@ void k1s_ctrl_pod_updated(k1s_workqueue_t *q, k1s_expectations_t *e, const char 
 {
     if (!key)
         return;
-    if (k1s_ctrl_deleting(pod) && !k1s_ctrl_deleting(old_pod))
+    if (e && k1s_ctrl_deleting(pod) && !k1s_ctrl_deleting(old_pod))
         k1s_expect_observe_del(e, key);
     k1s_workqueue_add(q, key);
 }
@@ -616,7 +626,75 @@ void k1s_ctrl_pod_deleted(k1s_workqueue_t *q, k1s_expectations_t *e, const char 
 {
     if (!key)
         return;
-    if (!k1s_ctrl_deleting(pod))
+    if (e && !k1s_ctrl_deleting(pod))
         k1s_expect_observe_del(e, key);
     k1s_workqueue_add(q, key);
+}
+
+char *k1s_ctrl_owner_key(const json_t *obj, const char *api_version, const char *kind)
+{
+    const json_t *ref = k1s_ctrl_controller_ref(obj);
+    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), kind) ||
+        strcmp(k1s_ctrl_str(ref, "apiVersion"), api_version))
+        return NULL;
+    return k1s_xasprintf("%s/%s", k1s_ctrl_str(json_object_get(obj, "metadata"), "namespace"),
+                         k1s_ctrl_str(ref, "name"));
+}
+
+static void owned_add(json_t *obj, void *arg)
+{
+    k1s_ctrl_owned_t *o = arg;
+    char *key = k1s_ctrl_owner_key(obj, o->api_version, o->kind);
+    k1s_ctrl_pod_added(o->queue, o->exp, key, obj);
+    free(key);
+}
+
+static void owned_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    k1s_ctrl_owned_t *o = arg;
+    char *key = k1s_ctrl_owner_key(new_obj, o->api_version, o->kind);
+    k1s_ctrl_pod_updated(o->queue, o->exp, key, old_obj, new_obj);
+    char *old_key = k1s_ctrl_owner_key(old_obj, o->api_version, o->kind);
+    if (old_key && (!key || strcmp(key, old_key)))
+        k1s_workqueue_add(o->queue, old_key);
+    free(old_key);
+    free(key);
+}
+
+static void owned_delete(json_t *obj, void *arg)
+{
+    k1s_ctrl_owned_t *o = arg;
+    char *key = k1s_ctrl_owner_key(obj, o->api_version, o->kind);
+    k1s_ctrl_pod_deleted(o->queue, o->exp, key, obj);
+    free(key);
+}
+
+k1s_informer_handlers_t k1s_ctrl_owned_handlers(k1s_ctrl_owned_t *o)
+{
+    k1s_informer_handlers_t h = {owned_add, owned_update, owned_delete, o};
+    return h;
+}
+
+void k1s_ctrl_enqueue(k1s_workqueue_t *q, const json_t *obj)
+{
+    char *key = k1s_ctrl_key(obj);
+    k1s_workqueue_add(q, key);
+    free(key);
+}
+
+static void enqueue_event(json_t *obj, void *arg)
+{
+    k1s_ctrl_enqueue(arg, obj);
+}
+
+static void enqueue_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    (void)old_obj;
+    k1s_ctrl_enqueue(arg, new_obj);
+}
+
+k1s_informer_handlers_t k1s_ctrl_enqueue_handlers(k1s_workqueue_t *q)
+{
+    k1s_informer_handlers_t h = {enqueue_event, enqueue_update, enqueue_event, q};
+    return h;
 }
