@@ -221,25 +221,6 @@ void k1s_ctrl_pod_deleted(k1s_workqueue_t *q, k1s_expectations_t *e, const char 
 
 /* ---- syncs with writes out ---- */
 
-/* Intrusive doubly linked list links (members prev and next), for what stop() must free. */
-#define K1S_LIST_ADD(head, x)                                                                      \
-    do {                                                                                           \
-        (x)->prev = NULL;                                                                          \
-        (x)->next = (head);                                                                        \
-        if (head)                                                                                  \
-            (head)->prev = (x);                                                                    \
-        (head) = (x);                                                                              \
-    } while (0)
-#define K1S_LIST_DEL(head, x)                                                                      \
-    do {                                                                                           \
-        if ((x)->prev)                                                                             \
-            (x)->prev->next = (x)->next;                                                           \
-        else                                                                                       \
-            (head) = (x)->next;                                                                    \
-        if ((x)->next)                                                                             \
-            (x)->next->prev = (x)->prev;                                                           \
-    } while (0)
-
 /*
  * One sync of a key whose writes are out (the DaemonSet and StatefulSet
  * controllers'): the sync holds a reference and each write one; when the
@@ -258,17 +239,34 @@ typedef struct k1s_ctrl_op {
     struct k1s_ctrl_op *prev, *next;
 } k1s_ctrl_op_t;
 
+/*
+ * A write of an op: the first member of the controller's own write
+ * struct. It holds a reference on its op while out; k1s_ctrl_ops_free()
+ * releases the writes never answered.
+ */
+typedef struct k1s_ctrl_write {
+    k1s_ctrl_op_t *op;
+    void (*release)(struct k1s_ctrl_write *w); /* frees the enclosing struct */
+    struct k1s_ctrl_write *prev, *next;
+} k1s_ctrl_write_t;
+
 typedef struct k1s_ctrl_ops {
     k1s_workqueue_t *queue;
     k1s_ctrl_op_t *head;
+    k1s_ctrl_write_t *writes;
 } k1s_ctrl_ops_t;
 
 /* A new op of ops for key (ctl: the controller's state), holding one reference. */
 k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key);
 /* Drops a reference; the last ends the sync and frees op. */
 void k1s_ctrl_op_unref(k1s_ctrl_op_t *op);
-/* Frees every op still listed, leaving the work queue alone (for stop()). */
+/* Frees every write and op still listed, leaving the work queue alone (for stop()). */
 void k1s_ctrl_ops_free(k1s_ctrl_ops_t *ops);
+/* Starts w (the header of a new write, release: frees it) as a write of op: a reference. */
+void k1s_ctrl_write_start(k1s_ctrl_op_t *op, k1s_ctrl_write_t *w,
+                          void (*release)(k1s_ctrl_write_t *w));
+/* The write was answered: releases it and drops its reference on its op. */
+void k1s_ctrl_write_done(k1s_ctrl_write_t *w);
 
 /*
  * Informer handlers for objects (pods, ControllerRevisions) owned by a

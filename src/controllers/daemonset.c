@@ -47,8 +47,7 @@ typedef struct {
     k1s_expectations_t *exp;
     k1s_ctrl_owned_t owned_pods, owned_revs; /* their event handlers' */
     k1s_ctrl_ops_t ops;                      /* syncs with writes out */
-    struct write *writes;
-    k1s_strmap_t backoff; /* "<ds key>/<node>" -> backoff_t, for failed pods */
+    k1s_strmap_t backoff;                    /* "<ds key>/<node>" -> backoff_t, for failed pods */
 } dsc_t;
 
 typedef struct {
@@ -70,11 +69,10 @@ typedef struct {
 typedef k1s_ctrl_op_t op_t;
 
 typedef struct write {
-    op_t *op;
+    k1s_ctrl_write_t hdr; /* first */
     json_t *ds;
     char *pod;
     bool create;
-    struct write *prev, *next;
 } write_t;
 
 static const json_t *spec_of(const json_t *o)
@@ -94,30 +92,26 @@ static void creations_free(void *data)
     free(cr);
 }
 
-static write_t *write_new(op_t *op, const json_t *ds, const char *pod)
+static void write_release(k1s_ctrl_write_t *hdr)
 {
-    write_t *w = k1s_xcalloc(1, sizeof(*w));
-    w->op = op;
-    w->ds = json_incref((json_t *)ds);
-    w->pod = pod ? k1s_xstrdup(pod) : NULL;
-    op->pending++;
-    K1S_LIST_ADD(((dsc_t *)op->ctl)->writes, w);
-    return w;
-}
-
-static void write_release(write_t *w)
-{
+    write_t *w = (write_t *)hdr;
     json_decref(w->ds);
     free(w->pod);
     free(w);
 }
 
+static write_t *write_new(op_t *op, const json_t *ds, const char *pod)
+{
+    write_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->ds = json_incref((json_t *)ds);
+    w->pod = pod ? k1s_xstrdup(pod) : NULL;
+    k1s_ctrl_write_start(op, &w->hdr, write_release);
+    return w;
+}
+
 static void write_free(write_t *w)
 {
-    op_t *op = w->op;
-    K1S_LIST_DEL(((dsc_t *)op->ctl)->writes, w);
-    write_release(w);
-    k1s_ctrl_op_unref(op);
+    k1s_ctrl_write_done(&w->hdr);
 }
 
 static void start_creations(op_t *op, int n);
@@ -125,20 +119,20 @@ static void start_creations(op_t *op, int n);
 static void created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    dsc_t *c = w->op->ctl;
+    dsc_t *c = w->hdr.op->ctl;
     int skipped = 0;
     int next =
-        k1s_slow_start_answered(&((creations_t *)w->op->data)->ss, k1s_ctrl_ok(res), &skipped);
+        k1s_slow_start_answered(&((creations_t *)w->hdr.op->data)->ss, k1s_ctrl_ok(res), &skipped);
     /* after a failed batch the rest is given up on (the op retries): not expected any more */
     for (; skipped > 0; skipped--)
-        k1s_expect_observe_add(c->exp, w->op->key);
-    start_creations(w->op, next);
+        k1s_expect_observe_add(c->exp, w->hdr.op->key);
+    start_creations(w->hdr.op, next);
     if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulCreate", "Created pod: %s",
                            k1s_ctrl_name(res->obj));
     } else {
-        k1s_expect_observe_add(c->exp, w->op->key);
-        w->op->failed = true;
+        k1s_expect_observe_add(c->exp, w->hdr.op->key);
+        w->hdr.op->failed = true;
         k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedCreate", "Error creating: %s",
                            res->message);
     }
@@ -159,14 +153,14 @@ static void start_creations(op_t *op, int n)
 static void deleted_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    dsc_t *c = w->op->ctl;
+    dsc_t *c = w->hdr.op->ctl;
     if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulDelete", "Deleted pod: %s",
                            w->pod);
     } else {
-        k1s_expect_observe_del(c->exp, w->op->key);
+        k1s_expect_observe_del(c->exp, w->hdr.op->key);
         if (res->status != 404) {
-            w->op->failed = true;
+            w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedDelete",
                                "Error deleting: %s", res->message);
         }
@@ -178,9 +172,9 @@ static void other_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
     if (!k1s_ctrl_ok(res)) {
-        k1s_debug("daemonset %s: write failed: %d %s", w->op->key, res->status, res->message);
+        k1s_debug("daemonset %s: write failed: %d %s", w->hdr.op->key, res->status, res->message);
         if (res->status != 404)
-            w->op->failed = true;
+            w->hdr.op->failed = true;
     }
     write_free(w);
 }
@@ -914,11 +908,6 @@ static void dsc_stop(void *state)
     dsc_t *c = state;
     if (!c)
         return;
-    while (c->writes) {
-        write_t *w = c->writes;
-        c->writes = w->next;
-        write_release(w);
-    }
     k1s_ctrl_ops_free(&c->ops);
     const char *k;
     void *v;

@@ -40,7 +40,6 @@ typedef struct {
     k1s_expectations_t *exp;
     k1s_ctrl_owned_t owned_pods, owned_revs; /* their event handlers' */
     k1s_ctrl_ops_t ops;                      /* syncs with writes out */
-    struct write *writes;                    /* writes out */
 } sts_t;
 
 typedef k1s_ctrl_op_t op_t;
@@ -48,7 +47,7 @@ typedef k1s_ctrl_op_t op_t;
 typedef enum { W_POD_CREATE, W_POD_DELETE, W_CLAIM, W_REVISION, W_OTHER } write_kind_t;
 
 typedef struct write {
-    op_t *op;
+    k1s_ctrl_write_t hdr; /* first */
     write_kind_t kind;
     json_t *set;          /* a reference, for Events */
     char *pod;            /* pod name */
@@ -57,7 +56,6 @@ typedef struct write {
     struct write *parent; /* W_CLAIM: the pod creation waiting for the claims */
     int claims_pending;
     bool claims_failed;
-    struct write *prev, *next;
 } write_t;
 
 /* ---- small accessors ---- */
@@ -142,20 +140,9 @@ static bool pod_running_available(const json_t *pod, int min_ready, double now)
 
 /* ---- writes ---- */
 
-static write_t *write_new(op_t *op, write_kind_t kind, const json_t *set, const char *pod)
+static void write_release(k1s_ctrl_write_t *hdr)
 {
-    write_t *w = k1s_xcalloc(1, sizeof(*w));
-    w->op = op;
-    w->kind = kind;
-    w->set = json_incref((json_t *)set);
-    w->pod = pod ? k1s_xstrdup(pod) : NULL;
-    op->pending++;
-    K1S_LIST_ADD(((sts_t *)op->ctl)->writes, w);
-    return w;
-}
-
-static void write_release(write_t *w)
-{
+    write_t *w = (write_t *)hdr;
     json_decref(w->set);
     json_decref(w->pod_obj);
     free(w->pod);
@@ -163,26 +150,33 @@ static void write_release(write_t *w)
     free(w);
 }
 
+static write_t *write_new(op_t *op, write_kind_t kind, const json_t *set, const char *pod)
+{
+    write_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->kind = kind;
+    w->set = json_incref((json_t *)set);
+    w->pod = pod ? k1s_xstrdup(pod) : NULL;
+    k1s_ctrl_write_start(op, &w->hdr, write_release);
+    return w;
+}
+
 static void write_free(write_t *w)
 {
-    op_t *op = w->op;
-    K1S_LIST_DEL(((sts_t *)op->ctl)->writes, w);
-    write_release(w);
-    k1s_ctrl_op_unref(op);
+    k1s_ctrl_write_done(&w->hdr);
 }
 
 static void pod_created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->ctl;
+    sts_t *c = w->hdr.op->ctl;
     if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulCreate",
                            "create Pod %s in StatefulSet %s successful", w->pod,
                            k1s_ctrl_name(w->set));
     } else {
-        k1s_expect_observe_add(c->exp, w->op->key);
+        k1s_expect_observe_add(c->exp, w->hdr.op->key);
         if (res->status != 409) { /* AlreadyExists is sunk, as upstream */
-            w->op->failed = true;
+            w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedCreate",
                                "create Pod %s in StatefulSet %s failed error: %s", w->pod,
                                k1s_ctrl_name(w->set), res->message);
@@ -193,7 +187,7 @@ static void pod_created_cb(const k1s_client_result_t *res, void *arg)
 
 static void create_pod(write_t *w)
 {
-    sts_t *c = w->op->ctl;
+    sts_t *c = w->hdr.op->ctl;
     k1s_client_create(c->ctx->client, &pods_gvr, k1s_ctrl_namespace(w->set), w->pod_obj,
                       pod_created_cb, w);
 }
@@ -201,7 +195,7 @@ static void create_pod(write_t *w)
 static void claim_created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->ctl;
+    sts_t *c = w->hdr.op->ctl;
     write_t *p = w->parent;
     if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulCreate",
@@ -210,14 +204,14 @@ static void claim_created_cb(const k1s_client_result_t *res, void *arg)
     } else if (res->status != 409) {
         if (p)
             p->claims_failed = true;
-        w->op->failed = true;
+        w->hdr.op->failed = true;
         k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedCreate",
                            "create Claim %s for Pod %s in StatefulSet %s failed error: %s",
                            w->claim, w->pod, k1s_ctrl_name(w->set), res->message);
     }
     if (p && --p->claims_pending == 0) {
         if (p->claims_failed) {
-            k1s_expect_observe_add(c->exp, p->op->key);
+            k1s_expect_observe_add(c->exp, p->hdr.op->key);
             k1s_recorder_event(c->ctx->recorder, p->set, "Warning", "FailedCreate",
                                "create Pod %s in StatefulSet %s failed error: failed to create "
                                "its PersistentVolumeClaims",
@@ -233,15 +227,15 @@ static void claim_created_cb(const k1s_client_result_t *res, void *arg)
 static void pod_deleted_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->ctl;
+    sts_t *c = w->hdr.op->ctl;
     if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulDelete",
                            "delete Pod %s in StatefulSet %s successful", w->pod,
                            k1s_ctrl_name(w->set));
     } else {
-        k1s_expect_observe_del(c->exp, w->op->key);
+        k1s_expect_observe_del(c->exp, w->hdr.op->key);
         if (res->status != 404) {
-            w->op->failed = true;
+            w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedDelete",
                                "delete Pod %s in StatefulSet %s failed error: %s", w->pod,
                                k1s_ctrl_name(w->set), res->message);
@@ -254,9 +248,9 @@ static void other_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
     if (!k1s_ctrl_ok(res)) {
-        k1s_debug("statefulset %s: write failed: %d %s", w->op->key, res->status, res->message);
+        k1s_debug("statefulset %s: write failed: %d %s", w->hdr.op->key, res->status, res->message);
         if (res->status != 404)
-            w->op->failed = true;
+            w->hdr.op->failed = true;
     }
     write_free(w);
 }
@@ -902,11 +896,6 @@ static void sts_stop(void *state)
     if (!c)
         return;
     /* the client is gone: what was out is never answered */
-    while (c->writes) {
-        write_t *w = c->writes;
-        c->writes = w->next;
-        write_release(w);
-    }
     k1s_ctrl_ops_free(&c->ops);
     k1s_workqueue_free(c->queue);
     k1s_expectations_free(c->exp);

@@ -524,6 +524,25 @@ void k1s_expect_forget(k1s_expectations_t *e, const char *key)
 
 /* ---- syncs with writes out ---- */
 
+/* Intrusive doubly linked list links (members prev and next). */
+#define K1S_LIST_ADD(head, x)                                                                      \
+    do {                                                                                           \
+        (x)->prev = NULL;                                                                          \
+        (x)->next = (head);                                                                        \
+        if (head)                                                                                  \
+            (head)->prev = (x);                                                                    \
+        (head) = (x);                                                                              \
+    } while (0)
+#define K1S_LIST_DEL(head, x)                                                                      \
+    do {                                                                                           \
+        if ((x)->prev)                                                                             \
+            (x)->prev->next = (x)->next;                                                           \
+        else                                                                                       \
+            (head) = (x)->next;                                                                    \
+        if ((x)->next)                                                                             \
+            (x)->next->prev = (x)->prev;                                                           \
+    } while (0)
+
 k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key)
 {
     k1s_ctrl_op_t *op = k1s_xcalloc(1, sizeof(*op));
@@ -552,8 +571,30 @@ void k1s_ctrl_op_unref(k1s_ctrl_op_t *op)
     op_free(op);
 }
 
+void k1s_ctrl_write_start(k1s_ctrl_op_t *op, k1s_ctrl_write_t *w,
+                          void (*release)(k1s_ctrl_write_t *w))
+{
+    w->op = op;
+    w->release = release;
+    op->pending++;
+    K1S_LIST_ADD(op->ops->writes, w);
+}
+
+void k1s_ctrl_write_done(k1s_ctrl_write_t *w)
+{
+    k1s_ctrl_op_t *op = w->op;
+    K1S_LIST_DEL(op->ops->writes, w);
+    w->release(w);
+    k1s_ctrl_op_unref(op);
+}
+
 void k1s_ctrl_ops_free(k1s_ctrl_ops_t *ops)
 {
+    while (ops->writes) {
+        k1s_ctrl_write_t *w = ops->writes;
+        ops->writes = w->next;
+        w->release(w);
+    }
     while (ops->head) {
         k1s_ctrl_op_t *op = ops->head;
         ops->head = op->next;
