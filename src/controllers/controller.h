@@ -205,6 +205,15 @@ bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key);
 void k1s_expect_forget(k1s_expectations_t *e, const char *key);
 
 /*
+ * The start of the sync of key by a work-queue callback: the object of inf
+ * that key names (borrowed). NULL, and the key done, when synced is false
+ * (the informers have not listed yet: key again in 100 ms) or the object
+ * is gone (e's expectations for it, if e is not NULL, forgotten).
+ */
+json_t *k1s_ctrl_sync_object(k1s_workqueue_t *q, const char *key, bool synced,
+                             const k1s_informer_t *inf, k1s_expectations_t *e);
+
+/*
  * What a pod event means for the controller owning it (key: the owner's
  * key; NULL: no owner of this controller's), as upstream's
  * addPod/updatePod/deletePod: a pod added is an expected creation seen

@@ -270,13 +270,11 @@ static void requeue_at(cjc_t *c, const char *key, int64_t next, double now)
 static void sync_cronjob(k1s_workqueue_t *q, const char *key, void *arg)
 {
     cjc_t *c = arg;
-    if (!k1s_informer_has_synced(c->cronjobs) || !k1s_informer_has_synced(c->jobs)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    bool synced = k1s_informer_has_synced(c->cronjobs) && k1s_informer_has_synced(c->jobs);
+    json_t *cached = k1s_ctrl_sync_object(q, key, synced, c->cronjobs, NULL);
+    if (!cached)
         return;
-    }
-    json_t *cached = k1s_ctrl_get_by_key(c->cronjobs, key);
-    if (!cached || k1s_ctrl_deleting(cached)) {
+    if (k1s_ctrl_deleting(cached)) {
         k1s_ctrl_sync_done(q, key, false);
         return;
     }

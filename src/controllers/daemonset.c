@@ -645,17 +645,10 @@ static void manage_node(dsc_t *c, const json_t *ds, const char *key, const char 
 static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 {
     dsc_t *c = arg;
-    if (!k1s_informer_factory_synced(c->ctx->factory)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    json_t *ds =
+        k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory), c->sets, c->exp);
+    if (!ds)
         return;
-    }
-    json_t *ds = k1s_ctrl_get_by_key(c->sets, key);
-    if (!ds) {
-        k1s_expect_forget(c->exp, key);
-        k1s_ctrl_sync_done(q, key, false);
-        return;
-    }
     if (k1s_ctrl_deleting(ds)) {
         k1s_workqueue_done(q, key);
         return;

@@ -921,17 +921,10 @@ static int cmp_value_desc(const void *a, const void *b)
 static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
 {
     jobc_t *c = arg;
-    if (!k1s_informer_has_synced(c->jobs) || !k1s_informer_has_synced(c->pods)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    bool synced = k1s_informer_has_synced(c->jobs) && k1s_informer_has_synced(c->pods);
+    json_t *cached = k1s_ctrl_sync_object(q, key, synced, c->jobs, c->exp);
+    if (!cached)
         return;
-    }
-    json_t *cached = k1s_ctrl_get_by_key(c->jobs, key);
-    if (!cached) {
-        k1s_expect_forget(c->exp, key);
-        k1s_ctrl_sync_done(q, key, false);
-        return;
-    }
     const char *manager = jstr(jget(cached, "spec"), "managedBy");
     if (*manager && strcmp(manager, OWN_MANAGER)) {
         /* another controller runs this Job: no pods, no status from here */

@@ -760,17 +760,10 @@ static json_t *ensure_revision(sts_t *c, op_t *op, const json_t *set, json_t **r
 static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
 {
     sts_t *c = arg;
-    if (!k1s_informer_factory_synced(c->ctx->factory)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    json_t *set =
+        k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory), c->sets, c->exp);
+    if (!set)
         return;
-    }
-    json_t *set = k1s_ctrl_get_by_key(c->sets, key);
-    if (!set) {
-        k1s_expect_forget(c->exp, key);
-        k1s_ctrl_sync_done(q, key, false);
-        return;
-    }
     if (k1s_ctrl_deleting(set) || !k1s_expect_satisfied(c->exp, key)) {
         k1s_workqueue_done(q, key);
         return;

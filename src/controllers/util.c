@@ -192,6 +192,23 @@ void k1s_ctrl_sync_done(k1s_workqueue_t *q, const char *key, bool retry)
     k1s_workqueue_done(q, key);
 }
 
+json_t *k1s_ctrl_sync_object(k1s_workqueue_t *q, const char *key, bool synced,
+                             const k1s_informer_t *inf, k1s_expectations_t *e)
+{
+    if (!synced) {
+        k1s_workqueue_add_after(q, key, 100);
+        k1s_workqueue_done(q, key);
+        return NULL;
+    }
+    json_t *obj = k1s_ctrl_get_by_key(inf, key);
+    if (!obj) {
+        if (e)
+            k1s_expect_forget(e, key);
+        k1s_ctrl_sync_done(q, key, false);
+    }
+    return obj;
+}
+
 bool k1s_ctrl_deleting(const json_t *obj)
 {
     const json_t *ts = json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
