@@ -1414,28 +1414,48 @@ static char *pod_job_key(jobc_t *c, const json_t *pod, bool *orphan)
 }
 
 /* An orphan pod appeared or changed: the Jobs whose selector matches it may adopt it. */
-static void enqueue_selecting(jobc_t *c, const json_t *pod)
+/* Whether this controller runs job (not managed elsewhere) and it is neither finished nor gone. */
+static bool job_live(const json_t *job)
+{
+    const char *manager = jstr(jget(job, "spec"), "managedBy");
+    const json_t *st = jget(job, "status");
+    return (!*manager || !strcmp(manager, OWN_MANAGER)) && !k1s_ctrl_deleting(job) &&
+           !cond_true(st, "Complete") && !cond_true(st, "Failed");
+}
+
+/*
+ * For a pod without a controller: queues the Jobs whose selector matches
+ * it (if enqueue) and returns whether one of them will adopt it, keeping
+ * its job-tracking finalizer.
+ */
+static bool enqueue_selecting(jobc_t *c, const json_t *pod, bool enqueue)
 {
     if (k1s_ctrl_controller_ref(pod) || k1s_ctrl_deleting(pod))
-        return;
+        return false;
     json_t **jobs = NULL;
     int n = k1s_informer_by_index(c->jobs, "namespace", jstr(jget(pod, "metadata"), "namespace"),
                                   &jobs);
     const json_t *labels = jget(jget(pod, "metadata"), "labels");
-    for (int i = 0; i < n; i++)
-        if (k1s_ctrl_selector_matches(jget(jget(jobs[i], "spec"), "selector"), labels))
+    bool adopter = false;
+    for (int i = 0; i < n; i++) {
+        if (!k1s_ctrl_selector_matches(jget(jget(jobs[i], "spec"), "selector"), labels))
+            continue;
+        adopter |= job_live(jobs[i]);
+        if (enqueue)
             k1s_ctrl_enqueue(c->queue, jobs[i]);
+    }
     free(jobs);
+    return adopter;
 }
 
 static void pod_add(json_t *obj, void *arg)
 {
     jobc_t *c = arg;
-    enqueue_selecting(c, obj);
+    bool adopter = enqueue_selecting(c, obj, true);
     bool orphan;
     char *key = pod_job_key(c, obj, &orphan);
     k1s_ctrl_pod_added(c->queue, c->exp, key, obj);
-    if (!key && orphan && has_finalizer(obj))
+    if (!key && orphan && !adopter && has_finalizer(obj))
         release_pod(c, obj);
     free(key);
 }
@@ -1445,12 +1465,12 @@ static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
     jobc_t *c = arg;
     const json_t *ol = jget(jget(old_obj, "metadata"), "labels");
     const json_t *nl = jget(jget(new_obj, "metadata"), "labels");
-    if (k1s_ctrl_controller_ref(old_obj) || ((ol || nl) && !json_equal(ol, nl)))
-        enqueue_selecting(c, new_obj);
+    bool adopter = enqueue_selecting(
+        c, new_obj, k1s_ctrl_controller_ref(old_obj) || ((ol || nl) && !json_equal(ol, nl)));
     bool orphan;
     char *key = pod_job_key(c, new_obj, &orphan);
     k1s_ctrl_pod_updated(c->queue, c->exp, key, old_obj, new_obj);
-    if (!key && orphan && has_finalizer(new_obj))
+    if (!key && orphan && !adopter && has_finalizer(new_obj))
         release_pod(c, new_obj);
     free(key);
 }
