@@ -42,12 +42,9 @@ static const k1s_gvr_t nodes_gvr = {"", "v1", "nodes", false};
 
 typedef struct {
     k1s_ctrl_ctx_t *ctx;
-    k1s_informer_t *sets, *pods, *nodes, *revs;
-    k1s_workqueue_t *queue;
-    k1s_expectations_t *exp;
-    k1s_ctrl_owned_t owned_pods, owned_revs; /* their event handlers' */
-    k1s_ctrl_ops_t ops;                      /* syncs with writes out */
-    k1s_strmap_t backoff;                    /* "<ds key>/<node>" -> backoff_t, for failed pods */
+    k1s_history_owner_t o; /* the DaemonSets, their pods and revisions, queue, expectations */
+    k1s_informer_t *nodes;
+    k1s_strmap_t backoff; /* "<ds key>/<node>" -> backoff_t, for failed pods */
 } dsc_t;
 
 typedef struct {
@@ -125,13 +122,13 @@ static void created_cb(const k1s_client_result_t *res, void *arg)
         k1s_slow_start_answered(&((creations_t *)w->hdr.op->data)->ss, k1s_ctrl_ok(res), &skipped);
     /* after a failed batch the rest is given up on (the op retries): not expected any more */
     for (; skipped > 0; skipped--)
-        k1s_expect_observe_add(c->exp, w->hdr.op->key);
+        k1s_expect_observe_add(c->o.exp, w->hdr.op->key);
     start_creations(w->hdr.op, next);
     if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulCreate", "Created pod: %s",
                            k1s_ctrl_name(res->obj));
     } else {
-        k1s_expect_observe_add(c->exp, w->hdr.op->key);
+        k1s_expect_observe_add(c->o.exp, w->hdr.op->key);
         w->hdr.op->failed = true;
         k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedCreate", "Error creating: %s",
                            res->message);
@@ -158,7 +155,7 @@ static void deleted_cb(const k1s_client_result_t *res, void *arg)
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulDelete", "Deleted pod: %s",
                            w->pod);
     } else {
-        k1s_expect_observe_del(c->exp, w->hdr.op->key);
+        k1s_expect_observe_del(c->o.exp, w->hdr.op->key);
         if (res->status != 404) {
             w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedDelete",
@@ -329,7 +326,7 @@ static void claim_start(const json_t *pod, char *body, void *arg)
 static int claim_pods(dsc_t *c, op_t *op, const json_t *owner)
 {
     claim_arg_t a = {c, op, owner};
-    return k1s_ctrl_claim_pods(c->pods, owner, NULL, NULL, claim_start, &a);
+    return k1s_ctrl_claim_pods(c->o.pods, owner, NULL, NULL, claim_start, &a);
 }
 
 /* ---- the sync ---- */
@@ -434,7 +431,7 @@ static bool revision_live(const json_t *rev, void *arg)
 static json_t *ensure_revision(dsc_t *c, op_t *op, const json_t *ds, json_t **revs, int nrevs)
 {
     write_t *w = write_new(op, ds, NULL);
-    json_t *rev = k1s_history_ensure(c->ctx->client, c->revs, &ds_gvr, ds, revs, nrevs,
+    json_t *rev = k1s_history_ensure(c->ctx->client, c->o.revs, &ds_gvr, ds, revs, nrevs,
                                      REVISION_LABEL, other_cb, w);
     if (rev)
         write_free(w); /* no write needed */
@@ -645,17 +642,17 @@ static void manage_node(dsc_t *c, const json_t *ds, const char *key, const char 
 static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 {
     dsc_t *c = arg;
-    json_t *ds =
-        k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory), c->sets, c->exp);
+    json_t *ds = k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory),
+                                      c->o.owners, c->o.exp);
     if (!ds)
         return;
     if (k1s_ctrl_deleting(ds)) {
         k1s_workqueue_done(q, key);
         return;
     }
-    op_t *op = k1s_ctrl_op_new(&c->ops, c, key);
+    op_t *op = k1s_ctrl_op_new(&c->o.ops, c, key);
     json_t **revs = NULL;
-    int nrevs = k1s_history_owned(c->revs, ds, &revs);
+    int nrevs = k1s_history_owned(c->o.revs, ds, &revs);
     if (nrevs < 0)
         nrevs = 0;
     json_t *rev = ensure_revision(c, op, ds, revs, nrevs);
@@ -684,7 +681,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     /* the DaemonSet's pods by node */
     const char *uid = k1s_ctrl_str(json_object_get(ds, "metadata"), "uid");
     json_t **owned = NULL;
-    int n = k1s_informer_by_index(c->pods, "owner", uid, &owned);
+    int n = k1s_informer_by_index(c->o.pods, "owner", uid, &owned);
     json_t *by_node = json_object();
     for (int i = 0; i < n; i++) {
         const json_t *ref = k1s_ctrl_controller_ref(owned[i]);
@@ -715,7 +712,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     int64_t desired = 0, current = 0, misscheduled = 0, ready = 0, available = 0, updated = 0;
     json_t *seen = json_object();
     /* nothing is decided while creations and deletions are on their way */
-    bool act = k1s_expect_satisfied(c->exp, key);
+    bool act = k1s_expect_satisfied(c->o.exp, key);
     for (size_t i = 0; i < nn; i++) {
         bool run, cont;
         should_run(probe, nodes[i], &run, &cont);
@@ -773,7 +770,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 
     /* act */
     if (act) {
-        k1s_expect(c->exp, key, (int)json_array_size(create_on), (int)json_array_size(to_delete));
+        k1s_expect(c->o.exp, key, (int)json_array_size(create_on), (int)json_array_size(to_delete));
         size_t j;
         json_t *v;
         if (json_array_size(create_on)) {
@@ -845,9 +842,9 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 static void enqueue_all(dsc_t *c)
 {
     json_t **all = NULL;
-    size_t n = k1s_informer_list(c->sets, &all);
+    size_t n = k1s_informer_list(c->o.owners, &all);
     for (size_t i = 0; i < n; i++)
-        k1s_ctrl_enqueue(c->queue, all[i]);
+        k1s_ctrl_enqueue(c->o.queue, all[i]);
     free(all);
 }
 
@@ -873,26 +870,10 @@ static void *dsc_start(k1s_ctrl_ctx_t *ctx)
 {
     dsc_t *c = k1s_xcalloc(1, sizeof(*c));
     c->ctx = ctx;
-    c->exp = k1s_expectations_new();
-    c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_ds, c);
-    c->ops.queue = c->queue;
-    c->sets = k1s_informer_factory_get(ctx->factory, &ds_gvr);
-    c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
+    k1s_history_owner_start(&c->o, ctx, &ds_gvr, "DaemonSet", sync_ds, c);
     c->nodes = k1s_informer_factory_get(ctx->factory, &nodes_gvr);
-    c->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
-    k1s_ctrl_index_owner(c->pods);
-    k1s_ctrl_index_namespace(c->pods);
-    k1s_ctrl_index_owner(c->revs);
-    k1s_informer_handlers_t sh = k1s_ctrl_enqueue_handlers(c->queue);
-    c->owned_pods = (k1s_ctrl_owned_t){"apps/v1", "DaemonSet", c->queue, c->exp};
-    c->owned_revs = (k1s_ctrl_owned_t){"apps/v1", "DaemonSet", c->queue, NULL};
-    k1s_informer_handlers_t ph = k1s_ctrl_owned_handlers(&c->owned_pods);
     k1s_informer_handlers_t nh = {node_add, node_update, node_add, c};
-    k1s_informer_handlers_t rh = k1s_ctrl_owned_handlers(&c->owned_revs);
-    k1s_informer_add_handlers(c->sets, &sh);
-    k1s_informer_add_handlers(c->pods, &ph);
     k1s_informer_add_handlers(c->nodes, &nh);
-    k1s_informer_add_handlers(c->revs, &rh);
     return c;
 }
 
@@ -901,14 +882,12 @@ static void dsc_stop(void *state)
     dsc_t *c = state;
     if (!c)
         return;
-    k1s_ctrl_ops_free(&c->ops);
+    k1s_history_owner_stop(&c->o);
     const char *k;
     void *v;
     for (size_t i = 0; k1s_strmap_next(&c->backoff, &i, &k, &v);)
         free(v);
     k1s_strmap_free(&c->backoff);
-    k1s_workqueue_free(c->queue);
-    k1s_expectations_free(c->exp);
     free(c);
 }
 

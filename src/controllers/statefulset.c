@@ -35,11 +35,8 @@ static const k1s_gvr_t pvcs_gvr = {"", "v1", "persistentvolumeclaims", true};
 
 typedef struct {
     k1s_ctrl_ctx_t *ctx;
-    k1s_informer_t *sets, *pods, *revs, *pvcs;
-    k1s_workqueue_t *queue;
-    k1s_expectations_t *exp;
-    k1s_ctrl_owned_t owned_pods, owned_revs; /* their event handlers' */
-    k1s_ctrl_ops_t ops;                      /* syncs with writes out */
+    k1s_history_owner_t o; /* the StatefulSets, their pods and revisions, queue, expectations */
+    k1s_informer_t *pvcs;
 } sts_t;
 
 typedef k1s_ctrl_op_t op_t;
@@ -174,7 +171,7 @@ static void pod_created_cb(const k1s_client_result_t *res, void *arg)
                            "create Pod %s in StatefulSet %s successful", w->pod,
                            k1s_ctrl_name(w->set));
     } else {
-        k1s_expect_observe_add(c->exp, w->hdr.op->key);
+        k1s_expect_observe_add(c->o.exp, w->hdr.op->key);
         if (res->status != 409) { /* AlreadyExists is sunk, as upstream */
             w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedCreate",
@@ -211,7 +208,7 @@ static void claim_created_cb(const k1s_client_result_t *res, void *arg)
     }
     if (p && --p->claims_pending == 0) {
         if (p->claims_failed) {
-            k1s_expect_observe_add(c->exp, p->hdr.op->key);
+            k1s_expect_observe_add(c->o.exp, p->hdr.op->key);
             k1s_recorder_event(c->ctx->recorder, p->set, "Warning", "FailedCreate",
                                "create Pod %s in StatefulSet %s failed error: failed to create "
                                "its PersistentVolumeClaims",
@@ -233,7 +230,7 @@ static void pod_deleted_cb(const k1s_client_result_t *res, void *arg)
                            "delete Pod %s in StatefulSet %s successful", w->pod,
                            k1s_ctrl_name(w->set));
     } else {
-        k1s_expect_observe_del(c->exp, w->hdr.op->key);
+        k1s_expect_observe_del(c->o.exp, w->hdr.op->key);
         if (res->status != 404) {
             w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedDelete",
@@ -527,7 +524,7 @@ static bool is_member(const json_t *set, const json_t *pod)
 static int claim_pods(sts_t *c, op_t *op, const json_t *owner)
 {
     claim_arg_t a = {c, op, owner};
-    return k1s_ctrl_claim_pods(c->pods, owner, NULL, is_member, claim_start, &a);
+    return k1s_ctrl_claim_pods(c->o.pods, owner, NULL, is_member, claim_start, &a);
 }
 
 /* ---- the sync ---- */
@@ -584,7 +581,7 @@ static double reconcile_pods(sts_t *c, op_t *op, const json_t *set, json_t **slo
     /* count first, so that expectations are set before any answer arrives */
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1)
-            k1s_expect(c->exp, op->key, adds, dels);
+            k1s_expect(c->o.exp, op->key, adds, dels);
         bool stop = false;
         for (int64_t i = 0; i < replicas && !stop; i++) {
             json_t *pod = slots[i];
@@ -750,7 +747,7 @@ static void update_status(sts_t *c, op_t *op, const json_t *set, json_t *const *
 static json_t *ensure_revision(sts_t *c, op_t *op, const json_t *set, json_t **revs, int nrevs)
 {
     write_t *w = write_new(op, W_REVISION, set, NULL);
-    json_t *rev = k1s_history_ensure(c->ctx->client, c->revs, &sets_gvr, set, revs, nrevs,
+    json_t *rev = k1s_history_ensure(c->ctx->client, c->o.revs, &sets_gvr, set, revs, nrevs,
                                      "controller.kubernetes.io/hash", other_cb, w);
     if (rev)
         write_free(w); /* no write needed */
@@ -760,17 +757,17 @@ static json_t *ensure_revision(sts_t *c, op_t *op, const json_t *set, json_t **r
 static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
 {
     sts_t *c = arg;
-    json_t *set =
-        k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory), c->sets, c->exp);
+    json_t *set = k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory),
+                                       c->o.owners, c->o.exp);
     if (!set)
         return;
-    if (k1s_ctrl_deleting(set) || !k1s_expect_satisfied(c->exp, key)) {
+    if (k1s_ctrl_deleting(set) || !k1s_expect_satisfied(c->o.exp, key)) {
         k1s_workqueue_done(q, key);
         return;
     }
-    op_t *op = k1s_ctrl_op_new(&c->ops, c, key);
+    op_t *op = k1s_ctrl_op_new(&c->o.ops, c, key);
     json_t **revs = NULL;
-    int nrevs = k1s_history_owned(c->revs, set, &revs);
+    int nrevs = k1s_history_owned(c->o.revs, set, &revs);
     json_t *upd = ensure_revision(c, op, set, revs, nrevs < 0 ? 0 : nrevs);
     if (!upd) {
         free(revs);
@@ -790,7 +787,7 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
     /* the pods: this set's, by ordinal */
     const char *uid = k1s_ctrl_str(json_object_get(set, "metadata"), "uid");
     json_t **owned = NULL;
-    int n = k1s_informer_by_index(c->pods, "owner", uid, &owned);
+    int n = k1s_informer_by_index(c->o.pods, "owner", uid, &owned);
     int64_t replicas = set_replicas(set), start = set_start_ordinal(set);
     json_t **slots = k1s_xcalloc((size_t)replicas + 1, sizeof(*slots));
     json_t **condemned = k1s_xmalloc(((size_t)(n > 0 ? n : 0) + 1) * sizeof(*condemned));
@@ -835,7 +832,7 @@ static void pvc_delete(json_t *obj, void *arg)
     sts_t *c = arg;
     const char *cn = k1s_ctrl_name(obj);
     json_t **sets = NULL;
-    int n = k1s_informer_by_index(c->sets, "namespace", k1s_ctrl_namespace(obj), &sets);
+    int n = k1s_informer_by_index(c->o.owners, "namespace", k1s_ctrl_namespace(obj), &sets);
     for (int i = 0; i < n; i++) {
         size_t j;
         const json_t *t;
@@ -847,7 +844,7 @@ static void pvc_delete(json_t *obj, void *arg)
                 !strncmp(cn, prefix, l) && cn[l] && strspn(cn + l, "0123456789") == strlen(cn + l);
             free(prefix);
             if (match) {
-                k1s_ctrl_enqueue(c->queue, sets[i]);
+                k1s_ctrl_enqueue(c->o.queue, sets[i]);
                 break;
             }
         }
@@ -859,26 +856,9 @@ static void *sts_start(k1s_ctrl_ctx_t *ctx)
 {
     sts_t *c = k1s_xcalloc(1, sizeof(*c));
     c->ctx = ctx;
-    c->exp = k1s_expectations_new();
-    c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_set, c);
-    c->ops.queue = c->queue;
-    c->sets = k1s_informer_factory_get(ctx->factory, &sets_gvr);
-    c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
-    c->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
+    k1s_history_owner_start(&c->o, ctx, &sets_gvr, "StatefulSet", sync_set, c);
     c->pvcs = k1s_informer_factory_get(ctx->factory, &pvcs_gvr);
-    k1s_ctrl_index_owner(c->pods);
-    k1s_ctrl_index_namespace(c->pods);
-    k1s_ctrl_index_owner(c->revs);
-    k1s_ctrl_index_namespace(c->sets);
-    k1s_informer_handlers_t sh = k1s_ctrl_enqueue_handlers(c->queue);
-    c->owned_pods = (k1s_ctrl_owned_t){"apps/v1", "StatefulSet", c->queue, c->exp};
-    c->owned_revs = (k1s_ctrl_owned_t){"apps/v1", "StatefulSet", c->queue, NULL};
-    k1s_informer_handlers_t ph = k1s_ctrl_owned_handlers(&c->owned_pods);
-    k1s_informer_handlers_t rh = k1s_ctrl_owned_handlers(&c->owned_revs);
-    k1s_informer_add_handlers(c->sets, &sh);
-    k1s_informer_add_handlers(c->pods, &ph);
     k1s_informer_handlers_t vh = {NULL, NULL, pvc_delete, c};
-    k1s_informer_add_handlers(c->revs, &rh);
     k1s_informer_add_handlers(c->pvcs, &vh);
     return c;
 }
@@ -888,10 +868,7 @@ static void sts_stop(void *state)
     sts_t *c = state;
     if (!c)
         return;
-    /* the client is gone: what was out is never answered */
-    k1s_ctrl_ops_free(&c->ops);
-    k1s_workqueue_free(c->queue);
-    k1s_expectations_free(c->exp);
+    k1s_history_owner_stop(&c->o);
     free(c);
 }
 
