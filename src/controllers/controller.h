@@ -27,6 +27,7 @@
 
 #include "client/client.h"
 #include "client/informer.h"
+#include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/events.h"
 
@@ -137,6 +138,8 @@ double k1s_ctrl_now(void);
 /* Writes t (Unix seconds) as RFC 3339 with second precision. */
 void k1s_ctrl_format_time(int64_t t, char out[32]);
 
+/* Frees m and its values (each allocated with malloc). */
+void k1s_ctrl_strmap_free_all(k1s_strmap_t *m);
 /* Whether a request succeeded (2xx). */
 bool k1s_ctrl_ok(const k1s_client_result_t *res);
 /*

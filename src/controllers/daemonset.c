@@ -883,11 +883,7 @@ static void dsc_stop(void *state)
     if (!c)
         return;
     k1s_history_owner_stop(&c->o);
-    const char *k;
-    void *v;
-    for (size_t i = 0; k1s_strmap_next(&c->backoff, &i, &k, &v);)
-        free(v);
-    k1s_strmap_free(&c->backoff);
+    k1s_ctrl_strmap_free_all(&c->backoff);
     free(c);
 }
 

@@ -1511,11 +1511,7 @@ static void job_stop(void *state)
         return;
     k1s_workqueue_free(c->queue);
     k1s_expectations_free(c->exp);
-    const char *k;
-    void *v;
-    for (size_t i = 0; k1s_strmap_next(&c->backoff, &i, &k, &v);)
-        free(v);
-    k1s_strmap_free(&c->backoff);
+    k1s_ctrl_strmap_free_all(&c->backoff);
     free(c);
 }
 

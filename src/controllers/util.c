@@ -178,6 +178,15 @@ int k1s_ctrl_claim_pods(const k1s_informer_t *pods, const json_t *owner, const c
     return started;
 }
 
+void k1s_ctrl_strmap_free_all(k1s_strmap_t *m)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(m, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(m);
+}
+
 bool k1s_ctrl_ok(const k1s_client_result_t *res)
 {
     return res->status >= 200 && res->status < 300;
@@ -494,11 +503,7 @@ void k1s_expectations_free(k1s_expectations_t *e)
 {
     if (!e)
         return;
-    const char *k;
-    void *v;
-    for (size_t i = 0; k1s_strmap_next(&e->m, &i, &k, &v);)
-        free(v);
-    k1s_strmap_free(&e->m);
+    k1s_ctrl_strmap_free_all(&e->m);
     free(e);
 }
 
