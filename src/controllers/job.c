@@ -74,7 +74,8 @@ typedef struct {
     k1s_informer_t *jobs, *pods;
     k1s_workqueue_t *queue;
     k1s_expectations_t *exp;
-    k1s_strmap_t backoff; /* job uid -> backoff_t */
+    k1s_strmap_t backoff;        /* job uid -> backoff_t */
+    k1s_strmap_t create_refused; /* job keys whose last pod creations failed (values unused) */
 } jobc_t;
 
 /* ---- small JSON helpers ---- */
@@ -586,6 +587,7 @@ typedef struct {
     json_t *create;       /* pod objects */
     size_t created;       /* creations started */
     k1s_slow_start_t ss;  /* their batches */
+    bool create_failed;   /* a creation failed */
     json_t *events;       /* [type, reason, message] after the status write */
 } sync_t;
 
@@ -593,6 +595,11 @@ static void sync_end(sync_t *s)
 {
     if (--s->pending > 0)
         return;
+    /* while creations are refused (a quota...), status.active does not count on new pods */
+    if (s->create_failed)
+        k1s_strmap_set(&s->c->create_refused, s->key, (void *)1);
+    else if (s->created)
+        k1s_strmap_del(&s->c->create_refused, s->key);
     k1s_ctrl_sync_done(s->c->queue, s->key, s->failed);
     free(s->key);
     json_decref(s->job);
@@ -688,6 +695,7 @@ static void pod_created(const k1s_client_result_t *res, void *arg)
     } else {
         k1s_expect_observe_add(s->c->exp, s->key);
         s->failed = true;
+        s->create_failed = true;
         k1s_recorder_event(s->c->ctx->recorder, s->job, "Warning", "FailedCreate",
                            "Error creating: %s", res->message);
     }
@@ -1319,7 +1327,8 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     }
 
     /* the counters */
-    json_object_set_new(st, "active", json_integer(active + to_create - to_delete));
+    int planned = k1s_strmap_has(&c->create_refused, key) ? 0 : to_create;
+    json_object_set_new(st, "active", json_integer(active + planned - to_delete));
     json_object_set_new(st, "ready", json_integer(ready));
     json_object_set_new(st, "terminating", json_integer(terminating + to_delete));
     json_object_set_new(st, "succeeded", json_integer(succeeded));
@@ -1382,6 +1391,9 @@ static void release_pod(jobc_t *c, const json_t *pod)
 static void job_delete(json_t *obj, void *arg)
 {
     jobc_t *c = arg;
+    char *key = k1s_ctrl_key(obj);
+    k1s_strmap_del(&c->create_refused, key);
+    free(key);
     const char *uid = jstr(jget(obj, "metadata"), "uid");
     free(k1s_strmap_del(&c->backoff, uid));
     json_t **pods = NULL;
@@ -1512,6 +1524,7 @@ static void job_stop(void *state)
     k1s_workqueue_free(c->queue);
     k1s_expectations_free(c->exp);
     k1s_ctrl_strmap_free_all(&c->backoff);
+    k1s_strmap_free(&c->create_refused);
     free(c);
 }
 

@@ -439,4 +439,7 @@ def test_slow_start_under_quota(server, ns, nodes):
     # 4 in the first sync (the batch of 4 after 1 and 2), then one per retry with back-off
     assert 1 <= n < 30, n
     assert len(pods_of(server, ns, "many")) == 3
+    # status.active counts the pods there are, not the ones refused
+    wait_for(lambda: get(server, ns, "job", "many")["status"].get("active") == 3,
+             what="active 3")
     server.kubectl("-n", ns, "delete", "job", "many")
