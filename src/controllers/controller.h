@@ -27,6 +27,7 @@
 
 #include "client/client.h"
 #include "client/informer.h"
+#include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/events.h"
 
@@ -70,6 +71,9 @@ bool k1s_ctrl_enabled(const char *controllers, const char *name);
 
 /* A string member of o, or "" (never NULL). */
 const char *k1s_ctrl_str(const json_t *o, const char *k);
+/* metadata.name and metadata.namespace of o, or "" (never NULL). */
+const char *k1s_ctrl_name(const json_t *o);
+const char *k1s_ctrl_namespace(const json_t *o);
 /* "namespace/name", or "name" for cluster-scoped objects; new string. */
 char *k1s_ctrl_key(const json_t *obj);
 /* Splits a key into *ns (new, "" for cluster-scoped) and *name (new). */
@@ -80,6 +84,8 @@ json_t *k1s_ctrl_get_by_key(const k1s_informer_t *inf, const char *key);
 void k1s_ctrl_index_namespace(k1s_informer_t *inf);
 void k1s_ctrl_index_owner(k1s_informer_t *inf);
 void k1s_ctrl_index_node(k1s_informer_t *inf);
+/* Adds the indexer "orphans": the namespace of each object without a controller ref. */
+void k1s_ctrl_index_orphans(k1s_informer_t *inf);
 
 /* Adds obj's key to q. */
 void k1s_ctrl_enqueue(k1s_workqueue_t *q, const json_t *obj);
@@ -122,6 +128,35 @@ void k1s_ctrl_enqueue_selecting(const k1s_informer_t *owners, k1s_workqueue_t *q
  */
 void k1s_ctrl_enqueue_owners_update(const k1s_informer_t *owners, k1s_workqueue_t *q,
                                     const char *kind, const json_t *old_obj, const json_t *new_obj);
+/*
+ * The strategic-merge patch by which owner adopts obj (ControllerRefManager's
+ * AdoptPod): the controller ref to owner, obj's uid as a precondition, and
+ * finalizer (if not NULL) added. New string.
+ */
+char *k1s_ctrl_adopt_patch(const json_t *owner, const json_t *obj, const char *finalizer);
+/* The strategic-merge patch releasing obj from owner: its ownerReference (and finalizer, if not
+ * NULL) removed, obj's uid as a precondition. New string. */
+char *k1s_ctrl_release_patch(const json_t *owner, const json_t *obj, const char *finalizer);
+/*
+ * ControllerRefManager's claim of pod (not being deleted) by owner, whose
+ * selector matches the pod or not (match): the strategic-merge patch
+ * adopting an orphan it matches or releasing a pod it controls and no
+ * longer matches (with finalizer, if not NULL, added or removed), or NULL
+ * when there is nothing to do. New string.
+ */
+char *k1s_ctrl_claim_patch(const json_t *owner, const json_t *pod, bool match,
+                           const char *finalizer);
+/*
+ * ClaimPods over the pods of owner's namespace (pods has the "namespace"
+ * index): for each pod not being deleted whose claim by owner needs a
+ * patch (k1s_ctrl_claim_patch, matched when owner's selector matches its
+ * labels and, if member is not NULL, member(owner, pod)), calls
+ * start(pod, body, arg) to send it (body is the callee's). Returns how many
+ * patches were started.
+ */
+int k1s_ctrl_claim_pods(const k1s_informer_t *pods, const json_t *owner, const char *finalizer,
+                        bool (*member)(const json_t *owner, const json_t *pod),
+                        void (*start)(const json_t *pod, char *body, void *arg), void *arg);
 /* Whether the object has a deletionTimestamp. */
 bool k1s_ctrl_deleting(const json_t *obj);
 
@@ -161,6 +196,15 @@ void k1s_ctrl_format_time(int64_t t, char out[32]);
         if ((x)->next)                                                                             \
             (x)->next->prev = (x)->prev;                                                           \
     } while (0)
+/* Frees m and its values (each allocated with malloc). */
+void k1s_ctrl_strmap_free_all(k1s_strmap_t *m);
+/* Whether a request succeeded (2xx). */
+bool k1s_ctrl_ok(const k1s_client_result_t *res);
+/*
+ * Ends the processing of key by a work-queue callback: key is done, and
+ * queued again with back-off if retry, else its back-off is forgotten.
+ */
+void k1s_ctrl_sync_done(k1s_workqueue_t *q, const char *key, bool retry);
 
 /* ---- pods ---- */
 
@@ -220,5 +264,127 @@ void k1s_expect_observe_del(k1s_expectations_t *e, const char *key);
 bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key);
 /* Forgets key (its controller object was deleted). */
 void k1s_expect_forget(k1s_expectations_t *e, const char *key);
+
+/*
+ * The start of the sync of key by a work-queue callback: the object of inf
+ * that key names (borrowed). NULL, and the key done, when synced is false
+ * (the informers have not listed yet: key again in 100 ms) or the object
+ * is gone (e's expectations for it, if e is not NULL, forgotten).
+ */
+json_t *k1s_ctrl_sync_object(k1s_workqueue_t *q, const char *key, bool synced,
+                             const k1s_informer_t *inf, k1s_expectations_t *e);
+
+/*
+ * What a pod event means for the controller owning it (key: the owner's
+ * key; NULL: no owner of this controller's), as upstream's
+ * addPod/updatePod/deletePod: a pod added is an expected creation seen
+ * (or a deletion, if it is being deleted already), a deletionTimestamp
+ * newly set or a pod deleted without one an expected deletion seen; the
+ * owner is queued for a sync. e may be NULL (no expectations).
+ */
+void k1s_ctrl_pod_added(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                        const json_t *pod);
+void k1s_ctrl_pod_updated(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *old_pod, const json_t *pod);
+void k1s_ctrl_pod_deleted(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *pod);
+
+/* ---- syncs with writes out ---- */
+
+/*
+ * One sync of a key whose writes are out (the DaemonSet and StatefulSet
+ * controllers'): the sync holds a reference and each write one; when the
+ * last goes, the key is done (k1s_ctrl_sync_done: again with back-off if
+ * failed). A controller lists its ops in a k1s_ctrl_ops_t so that stop()
+ * frees those whose answers never came.
+ */
+typedef struct k1s_ctrl_op {
+    void *ctl; /* the controller's state */
+    char *key;
+    int pending;                   /* references */
+    bool failed;                   /* done with back-off */
+    void *data;                    /* the sync's own (or NULL), given to free_data at the end */
+    void (*free_data)(void *data); /* or NULL */
+    struct k1s_ctrl_ops *ops;
+    struct k1s_ctrl_op *prev, *next;
+} k1s_ctrl_op_t;
+
+/*
+ * A write of an op: the first member of the controller's own write
+ * struct. It holds a reference on its op while out; k1s_ctrl_ops_free()
+ * releases the writes never answered.
+ */
+typedef struct k1s_ctrl_write {
+    k1s_ctrl_op_t *op;
+    void (*release)(struct k1s_ctrl_write *w); /* frees the enclosing struct */
+    struct k1s_ctrl_write *prev, *next;
+} k1s_ctrl_write_t;
+
+typedef struct k1s_ctrl_ops {
+    k1s_workqueue_t *queue;
+    k1s_ctrl_op_t *head;
+    k1s_ctrl_write_t *writes;
+} k1s_ctrl_ops_t;
+
+/* A new op of ops for key (ctl: the controller's state), holding one reference. */
+k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key);
+/* Drops a reference; the last ends the sync and frees op. */
+void k1s_ctrl_op_unref(k1s_ctrl_op_t *op);
+/* Frees every write and op still listed, leaving the work queue alone (for stop()). */
+void k1s_ctrl_ops_free(k1s_ctrl_ops_t *ops);
+/* Starts w (the header of a new write, release: frees it) as a write of op: a reference. */
+void k1s_ctrl_write_start(k1s_ctrl_op_t *op, k1s_ctrl_write_t *w,
+                          void (*release)(k1s_ctrl_write_t *w));
+/* The write was answered: releases it and drops its reference on its op. */
+void k1s_ctrl_write_done(k1s_ctrl_write_t *w);
+
+/*
+ * Informer handlers for objects (pods, ControllerRevisions) owned by a
+ * controller of kind/api_version: each event queues the key of the
+ * object's owner (and of its previous owner, when an update changed the
+ * controller ref), with the pod expectations of k1s_ctrl_pod_added/
+ * updated/deleted when exp is not NULL. o must outlive the handlers.
+ */
+typedef struct k1s_ctrl_owned {
+    const char *api_version, *kind; /* the owners': "apps/v1", "DaemonSet" */
+    k1s_workqueue_t *queue;         /* where the owners' keys go */
+    k1s_expectations_t *exp;        /* the owners' expectations of their pods, or NULL */
+} k1s_ctrl_owned_t;
+
+k1s_informer_handlers_t k1s_ctrl_owned_handlers(k1s_ctrl_owned_t *o);
+/*
+ * Informer handlers queueing in q the key of every object added, updated
+ * or deleted (the sync of a key whose object is gone forgets it).
+ */
+k1s_informer_handlers_t k1s_ctrl_enqueue_handlers(k1s_workqueue_t *q);
+/* The key of obj's controller if it is a kind of api_version ("ns/name", new string), else NULL. */
+char *k1s_ctrl_owner_key(const json_t *obj, const char *api_version, const char *kind);
+
+/* ---- slow-start batches (upstream's slowStartBatch) ---- */
+
+/*
+ * Pod creations in batches of 1, 2, 4, ...: a batch starts once the one
+ * before has been answered without a failure, so that a quota or an
+ * admission refusal costs a few failed requests (and Events), not hundreds.
+ * The caller starts the requests; this counts them.
+ */
+typedef struct k1s_slow_start {
+    int left;      /* operations not started yet */
+    int in_flight; /* operations of the current batch not answered yet */
+    int next;      /* size of the next batch */
+    bool failed;   /* an operation of the current batch failed */
+} k1s_slow_start_t;
+
+/* Plans n operations; returns how many to start now (the first batch, of 1). */
+int k1s_slow_start_begin(k1s_slow_start_t *ss, int n);
+/*
+ * One operation of the current batch was answered (ok: it succeeded).
+ * Returns how many to start now: once the whole batch is answered without
+ * a failure, the next batch (twice as large, at most what is left), else 0.
+ * When the batch had a failure, the operations not started are given up
+ * on: *skipped (if not NULL) gets their number (callers stop expecting
+ * them), else 0.
+ */
+int k1s_slow_start_answered(k1s_slow_start_t *ss, bool ok, int *skipped);
 
 #endif

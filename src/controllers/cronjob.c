@@ -34,6 +34,7 @@ typedef struct {
     k1s_ctrl_ctx_t *ctx;
     k1s_informer_t *cronjobs, *jobs;
     k1s_workqueue_t *queue;
+    k1s_ctrl_owned_t owned_jobs; /* their event handler's */
 } cjc_t;
 
 static json_t *jget(const json_t *o, const char *k)
@@ -109,11 +110,7 @@ static void sync_end(sync_t *s)
 {
     if (--s->pending > 0)
         return;
-    if (s->failed)
-        k1s_workqueue_add_rate_limited(s->c->queue, s->key);
-    else
-        k1s_workqueue_forget(s->c->queue, s->key);
-    k1s_workqueue_done(s->c->queue, s->key);
+    k1s_ctrl_sync_done(s->c->queue, s->key, s->failed);
     free(s->key);
     json_decref(s->cj);
     json_decref(s->old_status);
@@ -121,15 +118,10 @@ static void sync_end(sync_t *s)
     free(s);
 }
 
-static bool ok(const k1s_client_result_t *res)
-{
-    return res->status >= 200 && res->status < 300;
-}
-
 static void status_written(const k1s_client_result_t *res, void *arg)
 {
     sync_t *s = arg;
-    if (!ok(res) && res->status != 404) {
+    if (!k1s_ctrl_ok(res) && res->status != 404) {
         k1s_debug("cronjob %s: status update: %d %s", s->key, res->status, res->message);
         s->failed = true;
     }
@@ -154,7 +146,7 @@ typedef struct {
 static void job_deleted(const k1s_client_result_t *res, void *arg)
 {
     del_t *d = arg;
-    if (ok(res))
+    if (k1s_ctrl_ok(res))
         k1s_recorder_event(d->s->c->ctx->recorder, d->s->cj, "Normal", "SuccessfulDelete",
                            "Deleted job %s", d->name);
     else if (res->status != 404) {
@@ -185,7 +177,7 @@ static void job_created(const k1s_client_result_t *res, void *arg)
     json_t *st = jget(s->cj, "status");
     char ts[32];
     k1s_ctrl_format_time(s->scheduled, ts);
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(s->c->ctx->recorder, s->cj, "Normal", "SuccessfulCreate",
                            "Created job %s", name_of(res->obj));
         json_t *active = jget(st, "active");
@@ -278,15 +270,12 @@ static void requeue_at(cjc_t *c, const char *key, int64_t next, double now)
 static void sync_cronjob(k1s_workqueue_t *q, const char *key, void *arg)
 {
     cjc_t *c = arg;
-    if (!k1s_informer_has_synced(c->cronjobs) || !k1s_informer_has_synced(c->jobs)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    bool synced = k1s_informer_has_synced(c->cronjobs) && k1s_informer_has_synced(c->jobs);
+    json_t *cached = k1s_ctrl_sync_object(q, key, synced, c->cronjobs, NULL);
+    if (!cached)
         return;
-    }
-    json_t *cached = k1s_ctrl_get_by_key(c->cronjobs, key);
-    if (!cached || k1s_ctrl_deleting(cached)) {
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
+    if (k1s_ctrl_deleting(cached)) {
+        k1s_ctrl_sync_done(q, key, false);
         return;
     }
     sync_t *s = k1s_xcalloc(1, sizeof(*s));
@@ -474,53 +463,6 @@ out:
     sync_end(s);
 }
 
-/* ---- informer handlers ---- */
-
-static void enqueue_cj(cjc_t *c, const json_t *cj)
-{
-    char *key = k1s_ctrl_key(cj);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void cj_add(json_t *obj, void *arg)
-{
-    enqueue_cj(arg, obj);
-}
-
-static void cj_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    enqueue_cj(arg, new_obj);
-}
-
-/* A Job event: its CronJob, if any, syncs. */
-static void job_event(cjc_t *c, const json_t *job)
-{
-    json_t *ref = k1s_ctrl_controller_ref(job);
-    if (!ref || strcmp(jstr(ref, "kind"), "CronJob"))
-        return;
-    char *key = k1s_xasprintf("%s/%s", jstr(jget(job, "metadata"), "namespace"), jstr(ref, "name"));
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void job_add(json_t *obj, void *arg)
-{
-    job_event(arg, obj);
-}
-
-static void job_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    job_event(arg, new_obj);
-}
-
-static void job_delete(json_t *obj, void *arg)
-{
-    job_event(arg, obj);
-}
-
 static void *cronjob_start(k1s_ctrl_ctx_t *ctx)
 {
     cjc_t *c = k1s_xcalloc(1, sizeof(*c));
@@ -529,8 +471,10 @@ static void *cronjob_start(k1s_ctrl_ctx_t *ctx)
     c->jobs = k1s_informer_factory_get(ctx->factory, &jobs_gvr);
     k1s_ctrl_index_owner(c->jobs);
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_cronjob, c);
-    k1s_informer_handlers_t ch = {cj_add, cj_update, NULL, c};
-    k1s_informer_handlers_t jh = {job_add, job_update, job_delete, c};
+    /* a CronJob changed, or one of its Jobs: it syncs */
+    k1s_informer_handlers_t ch = k1s_ctrl_enqueue_handlers(c->queue);
+    c->owned_jobs = (k1s_ctrl_owned_t){"batch/v1", "CronJob", c->queue, NULL};
+    k1s_informer_handlers_t jh = k1s_ctrl_owned_handlers(&c->owned_jobs);
     k1s_informer_add_handlers(c->cronjobs, &ch);
     k1s_informer_add_handlers(c->jobs, &jh);
     return c;

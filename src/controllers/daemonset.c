@@ -15,7 +15,8 @@
  * As the StatefulSet controller, a sync reads the informer caches and
  * issues writes; the key is done when they are answered, and expectations
  * keep the next sync from repeating creations and deletions the informer
- * has not shown yet.
+ * has not shown yet. Pods are created in slow-start batches (1, 2, 4, ...)
+ * that stop at the first refusal, as upstream's syncNodes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -41,11 +42,8 @@ static const k1s_gvr_t nodes_gvr = {"", "v1", "nodes", false};
 
 typedef struct {
     k1s_ctrl_ctx_t *ctx;
-    k1s_informer_t *sets, *pods, *nodes, *revs;
-    k1s_workqueue_t *queue;
-    k1s_expectations_t *exp;
-    struct op *ops;
-    struct write *writes;
+    k1s_history_owner_t o; /* the DaemonSets, their pods and revisions, queue, expectations */
+    k1s_informer_t *nodes;
     k1s_strmap_t backoff; /* "<ds key>/<node>" -> backoff_t, for failed pods */
 } dsc_t;
 
@@ -57,49 +55,22 @@ typedef struct {
 #define FAILED_BACKOFF_INITIAL_MS 1000
 #define FAILED_BACKOFF_MAX_MS (15 * 60 * 1000)
 
-typedef struct op {
-    dsc_t *c;
-    char *key;
-    int pending;
-    bool failed;
-    struct op *prev, *next;
-} op_t;
+/* The pod creations of a sync, started in slow-start batches. */
+typedef struct {
+    json_t *ds;
+    json_t *pods; /* pod objects */
+    size_t started;
+    k1s_slow_start_t ss;
+} creations_t;
+
+typedef k1s_ctrl_op_t op_t;
 
 typedef struct write {
-    op_t *op;
+    k1s_ctrl_write_t hdr; /* first */
     json_t *ds;
     char *pod;
     bool create;
-    struct write *prev, *next;
 } write_t;
-
-#define LIST_ADD(head, x)                                                                          \
-    do {                                                                                           \
-        (x)->prev = NULL;                                                                          \
-        (x)->next = (head);                                                                        \
-        if (head)                                                                                  \
-            (head)->prev = (x);                                                                    \
-        (head) = (x);                                                                              \
-    } while (0)
-#define LIST_DEL(head, x)                                                                          \
-    do {                                                                                           \
-        if ((x)->prev)                                                                             \
-            (x)->prev->next = (x)->next;                                                           \
-        else                                                                                       \
-            (head) = (x)->next;                                                                    \
-        if ((x)->next)                                                                             \
-            (x)->next->prev = (x)->prev;                                                           \
-    } while (0)
-
-static const char *name_of(const json_t *o)
-{
-    return k1s_ctrl_str(json_object_get(o, "metadata"), "name");
-}
-
-static const char *ns_of(const json_t *o)
-{
-    return k1s_ctrl_str(json_object_get(o, "metadata"), "namespace");
-}
 
 static const json_t *spec_of(const json_t *o)
 {
@@ -108,88 +79,85 @@ static const json_t *spec_of(const json_t *o)
 
 /* ---- writes ---- */
 
-static op_t *op_new(dsc_t *c, const char *key)
+static void creations_free(void *data)
 {
-    op_t *op = k1s_xcalloc(1, sizeof(*op));
-    op->c = c;
-    op->key = k1s_xstrdup(key);
-    op->pending = 1;
-    LIST_ADD(c->ops, op);
-    return op;
-}
-
-static void op_unref(op_t *op)
-{
-    if (--op->pending > 0)
+    creations_t *cr = data;
+    if (!cr)
         return;
-    if (op->failed)
-        k1s_workqueue_add_rate_limited(op->c->queue, op->key);
-    else
-        k1s_workqueue_forget(op->c->queue, op->key);
-    k1s_workqueue_done(op->c->queue, op->key);
-    LIST_DEL(op->c->ops, op);
-    free(op->key);
-    free(op);
+    json_decref(cr->ds);
+    json_decref(cr->pods);
+    free(cr);
 }
 
-static write_t *write_new(op_t *op, const json_t *ds, const char *pod)
+static void write_release(k1s_ctrl_write_t *hdr)
 {
-    write_t *w = k1s_xcalloc(1, sizeof(*w));
-    w->op = op;
-    w->ds = json_incref((json_t *)ds);
-    w->pod = pod ? k1s_xstrdup(pod) : NULL;
-    op->pending++;
-    LIST_ADD(op->c->writes, w);
-    return w;
-}
-
-static void write_release(write_t *w)
-{
+    write_t *w = (write_t *)hdr;
     json_decref(w->ds);
     free(w->pod);
     free(w);
 }
 
-static void write_free(write_t *w)
+static write_t *write_new(op_t *op, const json_t *ds, const char *pod)
 {
-    op_t *op = w->op;
-    LIST_DEL(op->c->writes, w);
-    write_release(w);
-    op_unref(op);
+    write_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->ds = json_incref((json_t *)ds);
+    w->pod = pod ? k1s_xstrdup(pod) : NULL;
+    k1s_ctrl_write_start(op, &w->hdr, write_release);
+    return w;
 }
 
-static bool ok(const k1s_client_result_t *res)
+static void write_free(write_t *w)
 {
-    return res->status >= 200 && res->status < 300;
+    k1s_ctrl_write_done(&w->hdr);
 }
+
+static void start_creations(op_t *op, int n);
 
 static void created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    dsc_t *c = w->op->c;
-    if (ok(res)) {
+    dsc_t *c = w->hdr.op->ctl;
+    int skipped = 0;
+    int next =
+        k1s_slow_start_answered(&((creations_t *)w->hdr.op->data)->ss, k1s_ctrl_ok(res), &skipped);
+    /* after a failed batch the rest is given up on (the op retries): not expected any more */
+    for (; skipped > 0; skipped--)
+        k1s_expect_observe_add(c->o.exp, w->hdr.op->key);
+    start_creations(w->hdr.op, next);
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulCreate", "Created pod: %s",
-                           name_of(res->obj));
+                           k1s_ctrl_name(res->obj));
     } else {
-        k1s_expect_observe_add(c->exp, w->op->key);
-        w->op->failed = true;
+        k1s_expect_observe_add(c->o.exp, w->hdr.op->key);
+        w->hdr.op->failed = true;
         k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedCreate", "Error creating: %s",
                            res->message);
     }
     write_free(w);
 }
 
+/* Starts the next n creations of op (a slow-start batch). */
+static void start_creations(op_t *op, int n)
+{
+    creations_t *cr = op->data;
+    for (; n > 0 && cr->started < json_array_size(cr->pods); n--) {
+        write_t *w = write_new(op, cr->ds, NULL);
+        k1s_client_create(((dsc_t *)op->ctl)->ctx->client, &pods_gvr, k1s_ctrl_namespace(cr->ds),
+                          json_array_get(cr->pods, cr->started++), created_cb, w);
+    }
+}
+
 static void deleted_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    dsc_t *c = w->op->c;
-    if (ok(res)) {
+    dsc_t *c = w->hdr.op->ctl;
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->ds, "Normal", "SuccessfulDelete", "Deleted pod: %s",
                            w->pod);
     } else {
-        k1s_expect_observe_del(c->exp, w->op->key);
+        k1s_expect_observe_del(c->o.exp, w->hdr.op->key);
         if (res->status != 404) {
-            w->op->failed = true;
+            w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->ds, "Warning", "FailedDelete",
                                "Error deleting: %s", res->message);
         }
@@ -200,10 +168,10 @@ static void deleted_cb(const k1s_client_result_t *res, void *arg)
 static void other_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    if (!ok(res)) {
-        k1s_debug("daemonset %s: write failed: %d %s", w->op->key, res->status, res->message);
+    if (!k1s_ctrl_ok(res)) {
+        k1s_debug("daemonset %s: write failed: %d %s", w->hdr.op->key, res->status, res->message);
         if (res->status != 404)
-            w->op->failed = true;
+            w->hdr.op->failed = true;
     }
     write_free(w);
 }
@@ -281,7 +249,7 @@ static void should_run(const json_t *pod, json_t *node, bool *run, bool *cont)
     *run = *cont = false;
     const json_t *spec = spec_of(pod);
     const char *nn = k1s_ctrl_str(spec, "nodeName");
-    if (*nn && strcmp(nn, name_of(node)))
+    if (*nn && strcmp(nn, k1s_ctrl_name(node)))
         return;
     k1s_sched_node_t *n = k1s_sched_node_new(node);
     bool fits = k1s_sched_pod_matches_node_affinity(pod, n);
@@ -333,64 +301,32 @@ static const char *target_node(const json_t *pod)
     return NULL;
 }
 
+typedef struct {
+    dsc_t *c;
+    op_t *op;
+    const json_t *owner;
+} claim_arg_t;
+
+static void claim_start(const json_t *pod, char *body, void *arg)
+{
+    claim_arg_t *a = arg;
+    const char *name = k1s_ctrl_str(json_object_get(pod, "metadata"), "name");
+    write_t *w = write_new(a->op, a->owner, name);
+    k1s_client_patch(a->c->ctx->client, &pods_gvr, k1s_ctrl_namespace(a->owner), name, NULL,
+                     K1S_PATCH_STRATEGIC, body, false, other_cb, w);
+    free(body);
+}
+
 /*
  * Adopts the orphans the DaemonSet selects (pods without a controller) and releases the pods it
  * controls that its selector no longer selects, as upstream's
- * ControllerRefManager, with merge patches of ownerReferences carrying the
- * pod's uid as a precondition. Returns how many patches were started.
+ * ControllerRefManager (k1s_ctrl_claim_patch). Returns how many patches were
+ * started.
  */
 static int claim_pods(dsc_t *c, op_t *op, const json_t *owner)
 {
-    k1s_err_t err = {0};
-    k1s_label_selector_t *sel =
-        k1s_label_selector_from_json(json_object_get(spec_of(owner), "selector"), &err);
-    if (!sel)
-        return 0;
-    const char *uid = k1s_ctrl_str(json_object_get(owner, "metadata"), "uid");
-    json_t **all = NULL;
-    int n = k1s_informer_by_index(c->pods, "namespace", ns_of(owner), &all);
-    int started = 0;
-    for (int i = 0; i < n; i++) {
-        const json_t *pod = all[i];
-        const json_t *md = json_object_get(pod, "metadata");
-        if (k1s_ctrl_deleting(pod))
-            continue;
-        const json_t *ref = k1s_ctrl_controller_ref(pod);
-        bool match = k1s_label_selector_matches(sel, json_object_get(md, "labels"));
-        const json_t *refs = json_object_get(md, "ownerReferences");
-        json_t *want;
-        if (!ref && match) {
-            want = json_is_array(refs) ? json_deep_copy(refs) : json_array();
-            json_array_append_new(want, k1s_ctrl_new_controller_ref(owner));
-        } else if (ref && !strcmp(k1s_ctrl_str(ref, "uid"), uid) && !match) {
-            want = json_array();
-            size_t j;
-            const json_t *r;
-            json_array_foreach(refs, j, r)
-            {
-                if (strcmp(k1s_ctrl_str(r, "uid"), uid))
-                    json_array_append(want, (json_t *)r);
-            }
-        } else {
-            continue;
-        }
-        if (!json_array_size(want)) {
-            json_decref(want);
-            want = json_null();
-        }
-        json_t *patch = json_pack("{s:{s:o,s:s}}", "metadata", "ownerReferences", want, "uid",
-                                  k1s_ctrl_str(md, "uid"));
-        char *body = json_dumps(patch, JSON_COMPACT);
-        json_decref(patch);
-        write_t *w = write_new(op, owner, k1s_ctrl_str(md, "name"));
-        k1s_client_patch(c->ctx->client, &pods_gvr, ns_of(owner), k1s_ctrl_str(md, "name"), NULL,
-                         K1S_PATCH_MERGE, body, false, other_cb, w);
-        free(body);
-        started++;
-    }
-    free(all);
-    k1s_label_selector_free(sel);
-    return started;
+    claim_arg_t a = {c, op, owner};
+    return k1s_ctrl_claim_pods(c->o.pods, owner, NULL, NULL, claim_start, &a);
 }
 
 /* ---- the sync ---- */
@@ -406,7 +342,7 @@ static int by_age(const void *a, const void *b)
         k1s_ctrl_parse_time(k1s_ctrl_str(json_object_get(pb, "metadata"), "creationTimestamp"));
     if (ta != tb)
         return ta < tb ? -1 : 1;
-    return strcmp(name_of(pa), name_of(pb));
+    return strcmp(k1s_ctrl_name(pa), k1s_ctrl_name(pb));
 }
 
 static bool pod_updated(const json_t *pod, const char *hash, const char *generation)
@@ -421,7 +357,7 @@ static bool pod_updated(const json_t *pod, const char *hash, const char *generat
 static json_t *new_pod(const json_t *ds, const json_t *tmpl, const char *node, const char *hash,
                        const char *generation)
 {
-    char *prefix = k1s_xasprintf("%s-", name_of(ds));
+    char *prefix = k1s_xasprintf("%s-", k1s_ctrl_name(ds));
     json_t *pod = k1s_ctrl_pod_from_template(tmpl, ds, prefix, NULL);
     free(prefix);
     json_t *md = json_object_get(pod, "metadata");
@@ -495,7 +431,7 @@ static bool revision_live(const json_t *rev, void *arg)
 static json_t *ensure_revision(dsc_t *c, op_t *op, const json_t *ds, json_t **revs, int nrevs)
 {
     write_t *w = write_new(op, ds, NULL);
-    json_t *rev = k1s_history_ensure(c->ctx->client, c->revs, &ds_gvr, ds, revs, nrevs,
+    json_t *rev = k1s_history_ensure(c->ctx->client, c->o.revs, &ds_gvr, ds, revs, nrevs,
                                      REVISION_LABEL, other_cb, w);
     if (rev)
         write_free(w); /* no write needed */
@@ -572,7 +508,7 @@ static void rolling_update(const json_t *ds, plan_t *pl)
     if (ms > 0) {
         int64_t surge = 0;
         for (size_t i = 0; i < pl->nn; i++) {
-            json_t *pods = json_object_get(pl->by_node, name_of(pl->nodes[i]));
+            json_t *pods = json_object_get(pl->by_node, k1s_ctrl_name(pl->nodes[i]));
             json_t *newp, *oldp;
             if (!pods)
                 continue;
@@ -584,7 +520,7 @@ static void rolling_update(const json_t *ds, plan_t *pl)
                 continue;
             bool run, cont;
             should_run(pl->probe, pl->nodes[i], &run, &cont);
-            json_t *node = json_string(name_of(pl->nodes[i]));
+            json_t *node = json_string(k1s_ctrl_name(pl->nodes[i]));
             if (newp) {
                 if (k1s_pod_is_available(newp, pl->min_ready, pl->now))
                     json_array_append(pl->to_delete, oldp);
@@ -611,7 +547,7 @@ static void rolling_update(const json_t *ds, plan_t *pl)
         should_run(pl->probe, pl->nodes[i], &run, &cont);
         if (!run)
             continue;
-        json_t *pods = json_object_get(pl->by_node, name_of(pl->nodes[i]));
+        json_t *pods = json_object_get(pl->by_node, k1s_ctrl_name(pl->nodes[i]));
         json_t *newp, *oldp;
         if (!split_pods(pl, pods, &newp, &oldp) || (!newp && !oldp) || (newp && oldp)) {
             unavailable++; /* the manage part of the sync sees to it */
@@ -684,7 +620,7 @@ static void manage_node(dsc_t *c, const json_t *ds, const char *key, const char 
             }
             k1s_recorder_event(c->ctx->recorder, ds, "Warning", "FailedDaemonPod",
                                "Found failed daemon pod %s/%s on node %s, will try to kill it",
-                               ns_of(p), name_of(p), node);
+                               k1s_ctrl_namespace(p), k1s_ctrl_name(p), node);
             json_array_append(to_delete, p);
         } else if (!strcmp(phase, "Succeeded")) {
             json_array_append(to_delete, p);
@@ -706,37 +642,29 @@ static void manage_node(dsc_t *c, const json_t *ds, const char *key, const char 
 static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 {
     dsc_t *c = arg;
-    if (!k1s_informer_factory_synced(c->ctx->factory)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    json_t *ds = k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory),
+                                      c->o.owners, c->o.exp);
+    if (!ds)
         return;
-    }
-    json_t *ds = k1s_ctrl_get_by_key(c->sets, key);
-    if (!ds) {
-        k1s_expect_forget(c->exp, key);
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
-        return;
-    }
     if (k1s_ctrl_deleting(ds)) {
         k1s_workqueue_done(q, key);
         return;
     }
-    op_t *op = op_new(c, key);
+    op_t *op = k1s_ctrl_op_new(&c->o.ops, c, key);
     json_t **revs = NULL;
-    int nrevs = k1s_history_owned(c->revs, ds, &revs);
+    int nrevs = k1s_history_owned(c->o.revs, ds, &revs);
     if (nrevs < 0)
         nrevs = 0;
     json_t *rev = ensure_revision(c, op, ds, revs, nrevs);
     if (!rev) {
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     if (claim_pods(c, op, ds) > 0) {
         /* adopted or released pods come back through the informer */
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     const char *hash =
@@ -753,7 +681,7 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     /* the DaemonSet's pods by node */
     const char *uid = k1s_ctrl_str(json_object_get(ds, "metadata"), "uid");
     json_t **owned = NULL;
-    int n = k1s_informer_by_index(c->pods, "owner", uid, &owned);
+    int n = k1s_informer_by_index(c->o.pods, "owner", uid, &owned);
     json_t *by_node = json_object();
     for (int i = 0; i < n; i++) {
         const json_t *ref = k1s_ctrl_controller_ref(owned[i]);
@@ -784,11 +712,11 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     int64_t desired = 0, current = 0, misscheduled = 0, ready = 0, available = 0, updated = 0;
     json_t *seen = json_object();
     /* nothing is decided while creations and deletions are on their way */
-    bool act = k1s_expect_satisfied(c->exp, key);
+    bool act = k1s_expect_satisfied(c->o.exp, key);
     for (size_t i = 0; i < nn; i++) {
         bool run, cont;
         should_run(probe, nodes[i], &run, &cont);
-        const char *node = name_of(nodes[i]);
+        const char *node = k1s_ctrl_name(nodes[i]);
         json_object_set_new(seen, node, json_true());
         json_t *pods = json_object_get(by_node, node);
         size_t np = json_array_size(pods);
@@ -842,24 +770,30 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
 
     /* act */
     if (act) {
-        k1s_expect(c->exp, key, (int)json_array_size(create_on), (int)json_array_size(to_delete));
+        k1s_expect(c->o.exp, key, (int)json_array_size(create_on), (int)json_array_size(to_delete));
         size_t j;
         json_t *v;
-        json_array_foreach(create_on, j, v)
-        {
-            json_t *pod = new_pod(ds, tmpl, json_string_value(v), hash, generation);
-            write_t *w = write_new(op, ds, NULL);
-            k1s_client_create(c->ctx->client, &pods_gvr, ns_of(ds), pod, created_cb, w);
-            json_decref(pod);
+        if (json_array_size(create_on)) {
+            creations_t *cr = k1s_xcalloc(1, sizeof(*cr));
+            cr->ds = json_incref(ds);
+            cr->pods = json_array();
+            json_array_foreach(create_on, j, v)
+            {
+                json_array_append_new(cr->pods,
+                                      new_pod(ds, tmpl, json_string_value(v), hash, generation));
+            }
+            op->data = cr;
+            op->free_data = creations_free;
+            start_creations(op, k1s_slow_start_begin(&cr->ss, (int)json_array_size(cr->pods)));
         }
         json_array_foreach(to_delete, j, v)
         {
-            write_t *w = write_new(op, ds, name_of(v));
+            write_t *w = write_new(op, ds, k1s_ctrl_name(v));
             k1s_delete_opts_t opts = {.precondition_uid =
                                           k1s_ctrl_str(json_object_get(v, "metadata"), "uid"),
                                       .grace_period_s = -1};
-            k1s_client_delete(c->ctx->client, &pods_gvr, ns_of(ds), name_of(v), &opts, deleted_cb,
-                              w);
+            k1s_client_delete(c->ctx->client, &pods_gvr, k1s_ctrl_namespace(ds), k1s_ctrl_name(v),
+                              &opts, deleted_cb, w);
         }
     }
 
@@ -880,7 +814,8 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
         json_t *copy = json_deep_copy(ds);
         json_object_set(copy, "status", st);
         write_t *w = write_new(op, ds, NULL);
-        k1s_client_update_status(c->ctx->client, &ds_gvr, ns_of(ds), copy, other_cb, w);
+        k1s_client_update_status(c->ctx->client, &ds_gvr, k1s_ctrl_namespace(ds), copy, other_cb,
+                                 w);
         json_decref(copy);
     }
     json_decref(st);
@@ -899,87 +834,18 @@ static void sync_ds(k1s_workqueue_t *q, const char *key, void *arg)
     json_decref(tmpl);
     free(nodes);
     free(revs);
-    op_unref(op);
+    k1s_ctrl_op_unref(op);
 }
 
 /* ---- informer handlers ---- */
 
-static char *owner_key(const json_t *obj)
-{
-    const json_t *ref = k1s_ctrl_controller_ref(obj);
-    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), "DaemonSet") ||
-        strcmp(k1s_ctrl_str(ref, "apiVersion"), "apps/v1"))
-        return NULL;
-    return k1s_xasprintf("%s/%s", ns_of(obj), k1s_ctrl_str(ref, "name"));
-}
-
 static void enqueue_all(dsc_t *c)
 {
     json_t **all = NULL;
-    size_t n = k1s_informer_list(c->sets, &all);
-    for (size_t i = 0; i < n; i++) {
-        char *key = k1s_ctrl_key(all[i]);
-        k1s_workqueue_add(c->queue, key);
-        free(key);
-    }
+    size_t n = k1s_informer_list(c->o.owners, &all);
+    for (size_t i = 0; i < n; i++)
+        k1s_ctrl_enqueue(c->o.queue, all[i]);
     free(all);
-}
-
-static void ds_add(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = k1s_ctrl_key(obj);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void ds_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    ds_add(new_obj, arg);
-}
-
-static void ds_delete(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = k1s_ctrl_key(obj);
-    k1s_expect_forget(c->exp, key);
-    free(key);
-}
-
-static void pod_add(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(obj);
-    if (!key)
-        return;
-    k1s_expect_observe_add(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(new_obj);
-    if (key) {
-        if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-        free(key);
-    }
-}
-
-static void pod_delete(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(obj);
-    if (!key)
-        return;
-    if (!k1s_ctrl_deleting(obj))
-        k1s_expect_observe_del(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
 }
 
 static void node_add(json_t *obj, void *arg)
@@ -1000,42 +866,14 @@ static void node_update(json_t *old_obj, json_t *new_obj, void *arg)
     enqueue_all(arg);
 }
 
-static void rev_event(json_t *obj, void *arg)
-{
-    dsc_t *c = arg;
-    char *key = owner_key(obj);
-    if (key)
-        k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void rev_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    rev_event(new_obj, arg);
-}
-
 static void *dsc_start(k1s_ctrl_ctx_t *ctx)
 {
     dsc_t *c = k1s_xcalloc(1, sizeof(*c));
     c->ctx = ctx;
-    c->exp = k1s_expectations_new();
-    c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_ds, c);
-    c->sets = k1s_informer_factory_get(ctx->factory, &ds_gvr);
-    c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
+    k1s_history_owner_start(&c->o, ctx, &ds_gvr, "DaemonSet", sync_ds, c);
     c->nodes = k1s_informer_factory_get(ctx->factory, &nodes_gvr);
-    c->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
-    k1s_ctrl_index_owner(c->pods);
-    k1s_ctrl_index_namespace(c->pods);
-    k1s_ctrl_index_owner(c->revs);
-    k1s_informer_handlers_t sh = {ds_add, ds_update, ds_delete, c};
-    k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
     k1s_informer_handlers_t nh = {node_add, node_update, node_add, c};
-    k1s_informer_handlers_t rh = {rev_event, rev_update, rev_event, c};
-    k1s_informer_add_handlers(c->sets, &sh);
-    k1s_informer_add_handlers(c->pods, &ph);
     k1s_informer_add_handlers(c->nodes, &nh);
-    k1s_informer_add_handlers(c->revs, &rh);
     return c;
 }
 
@@ -1044,24 +882,8 @@ static void dsc_stop(void *state)
     dsc_t *c = state;
     if (!c)
         return;
-    while (c->writes) {
-        write_t *w = c->writes;
-        c->writes = w->next;
-        write_release(w);
-    }
-    while (c->ops) {
-        op_t *op = c->ops;
-        c->ops = op->next;
-        free(op->key);
-        free(op);
-    }
-    const char *k;
-    void *v;
-    for (size_t i = 0; k1s_strmap_next(&c->backoff, &i, &k, &v);)
-        free(v);
-    k1s_strmap_free(&c->backoff);
-    k1s_workqueue_free(c->queue);
-    k1s_expectations_free(c->exp);
+    k1s_history_owner_stop(&c->o);
+    k1s_ctrl_strmap_free_all(&c->backoff);
     free(c);
 }
 

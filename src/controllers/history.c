@@ -178,3 +178,35 @@ void k1s_history_truncate(k1s_client_t *client, json_t *const *revs, int n, int6
     }
     free(dead);
 }
+
+void k1s_history_owner_start(k1s_history_owner_t *o, k1s_ctrl_ctx_t *ctx, const k1s_gvr_t *gvr,
+                             const char *kind, k1s_workqueue_fn sync, void *arg)
+{
+    static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
+    o->exp = k1s_expectations_new();
+    o->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync, arg);
+    o->ops.queue = o->queue;
+    o->owners = k1s_informer_factory_get(ctx->factory, gvr);
+    o->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
+    o->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
+    k1s_ctrl_index_namespace(o->owners);
+    k1s_ctrl_index_owner(o->pods);
+    k1s_ctrl_index_namespace(o->pods);
+    k1s_ctrl_index_owner(o->revs);
+    o->owned_pods = (k1s_ctrl_owned_t){"apps/v1", kind, o->queue, o->exp};
+    o->owned_revs = (k1s_ctrl_owned_t){"apps/v1", kind, o->queue, NULL};
+    k1s_informer_handlers_t sh = k1s_ctrl_enqueue_handlers(o->queue);
+    k1s_informer_handlers_t ph = k1s_ctrl_owned_handlers(&o->owned_pods);
+    k1s_informer_handlers_t rh = k1s_ctrl_owned_handlers(&o->owned_revs);
+    k1s_informer_add_handlers(o->owners, &sh);
+    k1s_informer_add_handlers(o->pods, &ph);
+    k1s_informer_add_handlers(o->revs, &rh);
+}
+
+void k1s_history_owner_stop(k1s_history_owner_t *o)
+{
+    /* the client is gone: what was out is never answered */
+    k1s_ctrl_ops_free(&o->ops);
+    k1s_workqueue_free(o->queue);
+    k1s_expectations_free(o->exp);
+}

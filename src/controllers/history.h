@@ -20,6 +20,7 @@
 
 #include "client/client.h"
 #include "client/informer.h"
+#include "controllers/controller.h"
 
 extern const k1s_gvr_t k1s_history_gvr;
 
@@ -65,5 +66,26 @@ json_t *k1s_history_ensure(k1s_client_t *client, const k1s_informer_t *inf,
  */
 void k1s_history_truncate(k1s_client_t *client, json_t *const *revs, int n, int64_t limit,
                           bool (*live)(const json_t *rev, void *arg), void *arg);
+
+/*
+ * What a controller of pods with a history (DaemonSet, StatefulSet) starts
+ * with: its work queue, pod expectations and syncs in flight, the shared
+ * informers of its owners (indexed by namespace), pods (by owner and
+ * namespace) and ControllerRevisions (by owner), and handlers that queue an
+ * owner on its own events and on those of its pods and revisions.
+ */
+typedef struct k1s_history_owner {
+    k1s_informer_t *owners, *pods, *revs;
+    k1s_workqueue_t *queue;
+    k1s_expectations_t *exp;
+    k1s_ctrl_ops_t ops;
+    k1s_ctrl_owned_t owned_pods, owned_revs; /* the handlers' */
+} k1s_history_owner_t;
+
+/* Sets o up for owners of gvr and kind (apps/v1), syncing with sync(arg). */
+void k1s_history_owner_start(k1s_history_owner_t *o, k1s_ctrl_ctx_t *ctx, const k1s_gvr_t *gvr,
+                             const char *kind, k1s_workqueue_fn sync, void *arg);
+/* Frees what o holds (for stop(): the client and informers are gone). */
+void k1s_history_owner_stop(k1s_history_owner_t *o);
 
 #endif

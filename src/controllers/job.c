@@ -19,7 +19,19 @@
  *   - otherwise creates or deletes pods to have min(parallelism, remaining
  *     completions) running (NonIndexed) or one pod per missing index
  *     (Indexed), with the 10 s doubling (6 min cap) back-off after failures;
- *   - suspend deletes active pods and sets the Suspended condition.
+ *   - suspend deletes active pods and sets the Suspended condition;
+ *   - with backoffLimitPerIndex (Indexed Jobs), each index has its own
+ *     failure count (the job-index-failure-count annotation, carried from a
+ *     failed pod to its replacement, whose finalizer stays until then) and
+ *     back-off; an index past its limit or failed by a FailIndex rule goes to
+ *     status.failedIndexes, and the Job fails with MaxFailedIndexesExceeded
+ *     or, once every index is done, FailedIndexes;
+ *   - orphan pods its selector matches are adopted (controller ref and
+ *     finalizer), owned pods it no longer matches released.
+ *
+ * A Job whose spec.managedBy names another controller is left alone. Pods
+ * are created in slow-start batches (1, 2, 4, ...) that stop at the first
+ * refusal.
  *
  * A sync writes the status first (PUT to jobs/status with the cached
  * resourceVersion, so that a stale cache ends in a conflict and a retry),
@@ -30,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/selector.h"
 #include "client/strmap.h"
 #include "client/workqueue.h"
 #include "controllers/controller.h"
@@ -39,6 +52,9 @@
 
 #define FINALIZER "batch.kubernetes.io/job-tracking"
 #define INDEX_KEY "batch.kubernetes.io/job-completion-index"
+#define FAILURE_COUNT_KEY "batch.kubernetes.io/job-index-failure-count"
+#define IGNORED_COUNT_KEY "batch.kubernetes.io/job-index-ignored-failure-count"
+#define OWN_MANAGER "kubernetes.io/job-controller"
 #define BACKOFF_BASE_S 10.0
 #define BACKOFF_MAX_S 360.0
 #define MAX_INDEXES 100000
@@ -58,7 +74,8 @@ typedef struct {
     k1s_informer_t *jobs, *pods;
     k1s_workqueue_t *queue;
     k1s_expectations_t *exp;
-    k1s_strmap_t backoff; /* job uid -> backoff_t */
+    k1s_strmap_t backoff;        /* job uid -> backoff_t */
+    k1s_strmap_t create_refused; /* job keys whose last pod creations failed (values unused) */
 } jobc_t;
 
 /* ---- small JSON helpers ---- */
@@ -246,6 +263,8 @@ static char *format_indexes(const bool *set, int n, int *count)
             k1s_buf_putc(&b, ',');
         if (j == i)
             k1s_buf_printf(&b, "%d", i);
+        else if (j == i + 1)
+            k1s_buf_printf(&b, "%d,%d", i, j); /* as orderedIntervals.String() */
         else
             k1s_buf_printf(&b, "%d-%d", i, j);
         i = j + 1;
@@ -257,7 +276,7 @@ static char *format_indexes(const bool *set, int n, int *count)
 
 /* ---- pod failure policy ---- */
 
-typedef enum { PFP_NONE, PFP_FAIL_JOB, PFP_IGNORE, PFP_COUNT } pfp_action_t;
+typedef enum { PFP_NONE, PFP_FAIL_JOB, PFP_FAIL_INDEX, PFP_IGNORE, PFP_COUNT } pfp_action_t;
 
 static bool exit_code_matches(const json_t *req, const json_t *statuses, const char **cname,
                               int64_t *code)
@@ -343,9 +362,8 @@ static pfp_action_t match_pfp(const json_t *pfp, const json_t *pod, char **msg)
         free(m);
         if (!strcmp(action, "Ignore"))
             return PFP_IGNORE;
-        if (!strcmp(action, "Count"))
-            return PFP_COUNT;
-        /* FailIndex (backoffLimitPerIndex) is not supported: counted */
+        if (!strcmp(action, "FailIndex"))
+            return PFP_FAIL_INDEX; /* counted; the index fails (with backoffLimitPerIndex) */
         return PFP_COUNT;
     }
     return PFP_NONE;
@@ -387,7 +405,11 @@ static int match_success_policy(const json_t *policy, const bool *done, int n)
     return -1;
 }
 
-/* getFinishedTime: when the pod's last container ended, else when it was deleted, else now. */
+/*
+ * getFinishedTime: when the pod's last container ended, else when it became
+ * not ready, else when it was deleted, else when it was created (never
+ * later than now).
+ */
 static double finish_time(const json_t *pod, double now)
 {
     int64_t last = -1;
@@ -403,8 +425,20 @@ static double finish_time(const json_t *pod, double now)
                 last = t;
         }
     }
+    if (last < 0) {
+        /* the kubelet marks a pod Ready=False as it ends */
+        json_t *ready = cond_find(jget(pod, "status"), "Ready");
+        if (ready && !strcmp(jstr(ready, "status"), "False"))
+            last = k1s_ctrl_parse_time(jstr(ready, "lastTransitionTime"));
+    }
+    const json_t *md = jget(pod, "metadata");
+    if (last < 0) {
+        last = k1s_ctrl_parse_time(jstr(md, "deletionTimestamp"));
+        if (last >= 0)
+            last -= jint(md, "deletionGracePeriodSeconds", 0);
+    }
     if (last < 0)
-        last = k1s_ctrl_parse_time(jstr(jget(pod, "metadata"), "deletionTimestamp"));
+        last = k1s_ctrl_parse_time(jstr(md, "creationTimestamp"));
     return last >= 0 && (double)last <= now ? (double)last : now;
 }
 
@@ -445,6 +479,99 @@ static bool past_backoff_on_failure(const json_t *spec, json_t **pods, int n, in
     return limit == 0 ? restarts > 0 : restarts >= limit;
 }
 
+/* ---- backoffLimitPerIndex ---- */
+
+/* A pod's count annotation (job-index-failure-count...), 0 if absent or invalid. */
+static int64_t ann_count(const json_t *pod, const char *key)
+{
+    const char *v = jstr(jget(jget(pod, "metadata"), "annotations"), key);
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || n < 0 || n > INT32_MAX)
+        return 0;
+    return n;
+}
+
+/* isIndexFailed: pod failed for good, its index too (FailIndex, or backoffLimitPerIndex reached).
+ */
+static bool index_failed(const json_t *pod, const json_t *spec, int64_t bli)
+{
+    if (!pod_failed(pod, spec))
+        return false;
+    const json_t *pfp = jget(spec, "podFailurePolicy");
+    if (pfp) {
+        char *m = NULL;
+        pfp_action_t a = match_pfp(pfp, pod, &m);
+        free(m);
+        if (a == PFP_FAIL_INDEX)
+            return true;
+        if (a == PFP_IGNORE)
+            return false;
+    }
+    return ann_count(pod, FAILURE_COUNT_KEY) >= bli;
+}
+
+/*
+ * For Jobs with backoffLimitPerIndex: marks in failed the indexes below nix
+ * whose pods failed for good (calculateFailedIndexes), and sets last[ix] to
+ * the failed pod the next pod of index ix replaces
+ * (getPodsWithDelayedDeletionPerIndex): its finalizer stays until the
+ * replacement exists, which carries its failure count. Pods are borrowed.
+ */
+static void index_failures(json_t **pods, int n, const json_t *spec, int64_t bli, const bool *done,
+                           bool *failed, json_t **last, int nix)
+{
+    bool *busy = k1s_xcalloc((size_t)nix + 1, sizeof(bool));
+    for (int i = 0; i < n; i++) {
+        int ix = pod_index(pods[i]);
+        if (ix < 0 || ix >= nix)
+            continue;
+        if (k1s_pod_is_active(pods[i]) ||
+            (has_finalizer(pods[i]) && !strcmp(pod_phase(pods[i]), "Succeeded")))
+            busy[ix] = true;
+        if (has_finalizer(pods[i]) && index_failed(pods[i], spec, bli))
+            failed[ix] = true;
+    }
+    for (int i = 0; i < n; i++) {
+        json_t *p = pods[i];
+        int ix = pod_index(p);
+        if (ix < 0 || ix >= nix || done[ix] || failed[ix] || busy[ix] || !has_finalizer(p) ||
+            !pod_failed(p, spec))
+            continue;
+        json_t *l = last[ix];
+        if (!l || (ann_count(l, FAILURE_COUNT_KEY) + ann_count(l, IGNORED_COUNT_KEY) <=
+                       ann_count(p, FAILURE_COUNT_KEY) + ann_count(p, IGNORED_COUNT_KEY) &&
+                   finish_time(p, INFINITY) >= finish_time(l, INFINITY)))
+            last[ix] = p;
+    }
+    free(busy);
+}
+
+/* addIndexFailureCountAnnotation: the failure counts of a new pod replacing replaced (or NULL). */
+static void set_failure_counts(json_t *pod, const json_t *spec, const json_t *replaced)
+{
+    int64_t failures = 0, ignored = 0;
+    if (replaced) {
+        failures = ann_count(replaced, FAILURE_COUNT_KEY);
+        ignored = ann_count(replaced, IGNORED_COUNT_KEY);
+        const json_t *pfp = jget(spec, "podFailurePolicy");
+        char *m = NULL;
+        if (pfp && match_pfp(pfp, replaced, &m) == PFP_IGNORE)
+            ignored++;
+        else
+            failures++;
+        free(m);
+    }
+    json_t *ann = jget(jget(pod, "metadata"), "annotations");
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)failures);
+    json_object_set_new(ann, FAILURE_COUNT_KEY, json_string(v));
+    if (ignored > 0) {
+        snprintf(v, sizeof(v), "%lld", (long long)ignored);
+        json_object_set_new(ann, IGNORED_COUNT_KEY, json_string(v));
+    }
+}
+
 /* ---- one sync ---- */
 
 typedef struct {
@@ -458,6 +585,9 @@ typedef struct {
     json_t *del;          /* pod names to delete (finalizer removed first) */
     json_t *del_keep;     /* pod names to delete keeping the finalizer */
     json_t *create;       /* pod objects */
+    size_t created;       /* creations started */
+    k1s_slow_start_t ss;  /* their batches */
+    bool create_failed;   /* a creation failed */
     json_t *events;       /* [type, reason, message] after the status write */
 } sync_t;
 
@@ -465,11 +595,12 @@ static void sync_end(sync_t *s)
 {
     if (--s->pending > 0)
         return;
-    if (s->failed)
-        k1s_workqueue_add_rate_limited(s->c->queue, s->key);
-    else
-        k1s_workqueue_forget(s->c->queue, s->key);
-    k1s_workqueue_done(s->c->queue, s->key);
+    /* while creations are refused (a quota...), status.active does not count on new pods */
+    if (s->create_failed)
+        k1s_strmap_set(&s->c->create_refused, s->key, (void *)1);
+    else if (s->created)
+        k1s_strmap_del(&s->c->create_refused, s->key);
+    k1s_ctrl_sync_done(s->c->queue, s->key, s->failed);
     free(s->key);
     json_decref(s->job);
     json_decref(s->rm_finalizer);
@@ -478,11 +609,6 @@ static void sync_end(sync_t *s)
     json_decref(s->create);
     json_decref(s->events);
     free(s);
-}
-
-static bool ok(const k1s_client_result_t *res)
-{
-    return res->status >= 200 && res->status < 300;
 }
 
 typedef struct {
@@ -495,7 +621,7 @@ static void pod_deleted(const k1s_client_result_t *res, void *arg)
 {
     pod_op_t *op = arg;
     sync_t *s = op->s;
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(s->c->ctx->recorder, s->job, "Normal", "SuccessfulDelete",
                            "Deleted pod: %s", op->pod);
     } else {
@@ -521,13 +647,13 @@ static void finalizer_removed(const k1s_client_result_t *res, void *arg)
 {
     pod_op_t *op = arg;
     sync_t *s = op->s;
-    if (!ok(res) && res->status != 404) {
+    if (!k1s_ctrl_ok(res) && res->status != 404) {
         k1s_debug("job %s: removing the finalizer of pod %s: %d %s", s->key, op->pod, res->status,
                   res->message);
         s->failed = true;
     }
     if (op->then_delete) {
-        if (ok(res)) {
+        if (k1s_ctrl_ok(res)) {
             delete_pod(s, op); /* keeps the pending count */
             return;
         }
@@ -552,19 +678,39 @@ static void remove_finalizer(sync_t *s, const char *pod, bool then_delete)
                      finalizer_removed, op);
 }
 
+static void create_pods(sync_t *s, int n);
+
 static void pod_created(const k1s_client_result_t *res, void *arg)
 {
     sync_t *s = arg;
-    if (ok(res)) {
+    int skipped = 0;
+    int next = k1s_slow_start_answered(&s->ss, k1s_ctrl_ok(res), &skipped);
+    /* after a failed batch the rest is given up on (retried with back-off): not expected */
+    for (; skipped > 0; skipped--)
+        k1s_expect_observe_add(s->c->exp, s->key);
+    create_pods(s, next);
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(s->c->ctx->recorder, s->job, "Normal", "SuccessfulCreate",
                            "Created pod: %s", jstr(jget(res->obj, "metadata"), "name"));
     } else {
         k1s_expect_observe_add(s->c->exp, s->key);
         s->failed = true;
+        s->create_failed = true;
         k1s_recorder_event(s->c->ctx->recorder, s->job, "Warning", "FailedCreate",
                            "Error creating: %s", res->message);
     }
     sync_end(s);
+}
+
+/* Starts the next n creations of the sync (a slow-start batch). */
+static void create_pods(sync_t *s, int n)
+{
+    const char *ns = jstr(jget(s->job, "metadata"), "namespace");
+    for (; n > 0 && s->created < json_array_size(s->create); n--) {
+        s->pending++;
+        k1s_client_create(s->c->ctx->client, &pods_gvr, ns, json_array_get(s->create, s->created++),
+                          pod_created, s);
+    }
 }
 
 /* The pod writes a sync decided, once its status is written (or unchanged). */
@@ -573,7 +719,6 @@ static void run_pod_ops(sync_t *s)
     size_t i;
     json_t *v;
     jobc_t *c = s->c;
-    const char *ns = jstr(jget(s->job, "metadata"), "namespace");
     json_array_foreach(s->events, i, v)
     {
         k1s_recorder_event(c->ctx->recorder, s->job, json_string_value(json_array_get(v, 0)),
@@ -596,17 +741,13 @@ static void run_pod_ops(sync_t *s)
         s->pending++;
         delete_pod(s, op);
     }
-    json_array_foreach(s->create, i, v)
-    {
-        s->pending++;
-        k1s_client_create(c->ctx->client, &pods_gvr, ns, v, pod_created, s);
-    }
+    create_pods(s, k1s_slow_start_begin(&s->ss, (int)json_array_size(s->create)));
 }
 
 static void status_written(const k1s_client_result_t *res, void *arg)
 {
     sync_t *s = arg;
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         run_pod_ops(s);
     } else {
         k1s_debug("job %s: status update: %d %s", s->key, res->status, res->message);
@@ -620,6 +761,66 @@ static void status_written(const k1s_client_result_t *res, void *arg)
 static void add_event(sync_t *s, const char *type, const char *reason, const char *msg)
 {
     json_array_append_new(s->events, json_pack("[s,s,s]", type, reason, msg));
+}
+
+/* ---- adoption ---- */
+
+static void claim_patched(const k1s_client_result_t *res, void *arg)
+{
+    sync_t *s = arg;
+    if (!k1s_ctrl_ok(res) && res->status != 404) {
+        k1s_debug("job %s: adopting/releasing a pod: %d %s", s->key, res->status, res->message);
+        s->failed = true;
+    }
+    sync_end(s);
+}
+
+/* Patches pod with body (taken). */
+static void claim_patch(sync_t *s, const json_t *pod, char *body)
+{
+    s->pending++;
+    k1s_client_patch(s->c->ctx->client, &pods_gvr, jstr(jget(pod, "metadata"), "namespace"),
+                     pod_name(pod), NULL, K1S_PATCH_STRATEGIC, body, false, claim_patched, s);
+    free(body);
+}
+
+/*
+ * ClaimPods for a Job neither finished nor being deleted: releases the pods
+ * it controls that its selector no longer matches (they leave pods, *npods
+ * is updated) and adopts the orphans it matches, with the job-tracking
+ * finalizer. Returns how many adoptions were started.
+ */
+static int claim_pods(sync_t *s, json_t **pods, int *npods)
+{
+    const json_t *job = s->job;
+    k1s_err_t err = {0};
+    k1s_label_selector_t *sel =
+        k1s_label_selector_from_json(jget(jget(job, "spec"), "selector"), &err);
+    if (!sel)
+        return 0;
+    int kept = 0;
+    for (int i = 0; i < *npods; i++) {
+        if (k1s_label_selector_matches(sel, jget(jget(pods[i], "metadata"), "labels")))
+            pods[kept++] = pods[i];
+        else if (!k1s_ctrl_deleting(pods[i]))
+            claim_patch(s, pods[i], k1s_ctrl_claim_patch(job, pods[i], false, FINALIZER));
+    }
+    *npods = kept;
+    json_t **orphans = NULL;
+    int n = k1s_informer_by_index(s->c->pods, "orphans", jstr(jget(job, "metadata"), "namespace"),
+                                  &orphans);
+    int adopting = 0;
+    for (int i = 0; i < n; i++) {
+        if (k1s_ctrl_deleting(orphans[i]) ||
+            !k1s_label_selector_matches(sel, jget(jget(orphans[i], "metadata"), "labels")))
+            continue;
+        k1s_debug("job %s: adopting pod %s", s->key, pod_name(orphans[i]));
+        claim_patch(s, orphans[i], k1s_ctrl_claim_patch(job, orphans[i], true, FINALIZER));
+        adopting++;
+    }
+    free(orphans);
+    k1s_label_selector_free(sel);
+    return adopting;
 }
 
 /* A new pod for the job (index -1 for NonIndexed). */
@@ -706,6 +907,19 @@ static double backoff_remaining(const backoff_t *b, double now)
     return left > 0 ? left : 0;
 }
 
+/*
+ * getRemainingTimePerIndex: seconds before index's next pod may start, after
+ * last, the failed pod it replaces (NULL: none, 0).
+ */
+static double index_backoff(const json_t *last, double now)
+{
+    if (!last)
+        return 0;
+    int64_t n = ann_count(last, FAILURE_COUNT_KEY) + ann_count(last, IGNORED_COUNT_KEY) + 1;
+    backoff_t b = {(int)(n < 64 ? n : 64), finish_time(last, now)};
+    return backoff_remaining(&b, now);
+}
+
 static int cmp_value_desc(const void *a, const void *b)
 {
     /* least valuable first */
@@ -715,16 +929,15 @@ static int cmp_value_desc(const void *a, const void *b)
 static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
 {
     jobc_t *c = arg;
-    if (!k1s_informer_has_synced(c->jobs) || !k1s_informer_has_synced(c->pods)) {
-        k1s_workqueue_add_after(q, key, 100);
-        k1s_workqueue_done(q, key);
+    bool synced = k1s_informer_has_synced(c->jobs) && k1s_informer_has_synced(c->pods);
+    json_t *cached = k1s_ctrl_sync_object(q, key, synced, c->jobs, c->exp);
+    if (!cached)
         return;
-    }
-    json_t *cached = k1s_ctrl_get_by_key(c->jobs, key);
-    if (!cached) {
-        k1s_expect_forget(c->exp, key);
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
+    const char *manager = jstr(jget(cached, "spec"), "managedBy");
+    if (*manager && strcmp(manager, OWN_MANAGER)) {
+        /* another controller runs this Job: no pods, no status from here */
+        k1s_debug("job %s: managed by %s, skipped", key, manager);
+        k1s_ctrl_sync_done(q, key, false);
         return;
     }
     double now = k1s_ctrl_now();
@@ -756,6 +969,8 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     int64_t parallelism = jint(spec, "parallelism", 1);
     int64_t backoff_limit = jint(spec, "backoffLimit", 6);
     json_t *pfp = jget(spec, "podFailurePolicy");
+    int64_t bli = indexed ? jint(spec, "backoffLimitPerIndex", -1) : -1;
+    int64_t max_failed = jint(spec, "maxFailedIndexes", -1);
     bool satisfied = k1s_expect_satisfied(c->exp, key);
 
     /* the Job's pods: those it controls */
@@ -769,6 +984,12 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
             pods[npods++] = all[i];
     }
     free(all);
+    if (!deleting && !finished && claim_pods(s, pods, &npods) > 0) {
+        /* the adopted pods come back through the informer, owned: decide then */
+        free(pods);
+        sync_end(s);
+        return;
+    }
 
     /* 1. uncounted pods whose finalizer is gone move to the counters */
     json_t *unc = jget(st, "uncountedTerminatedPods");
@@ -812,6 +1033,16 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     bool *done_ix = k1s_xcalloc((size_t)nix + 1, sizeof(bool));
     if (indexed)
         parse_indexes(jstr(st, "completedIndexes"), done_ix, nix);
+    /* with backoffLimitPerIndex: failed indexes, and the failed pod each index replaces next */
+    bool *failed_ix = NULL;
+    json_t **last_failed = NULL;
+    int nfailed_ix = 0;
+    if (bli >= 0) {
+        failed_ix = k1s_xcalloc((size_t)nix + 1, sizeof(bool));
+        last_failed = k1s_xcalloc((size_t)nix + 1, sizeof(*last_failed));
+        parse_indexes(jstr(st, "failedIndexes"), failed_ix, nix);
+        index_failures(pods, npods, spec, bli, done_ix, failed_ix, last_failed, nix);
+    }
 
     /* 2. newly finished pods: into uncountedTerminatedPods (or completedIndexes) */
     backoff_t *bo = k1s_strmap_get(&c->backoff, uid);
@@ -847,6 +1078,11 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
             continue;
         if (is_active && !deleting && !finished && !fail_reason && !success)
             continue;
+        if (bli >= 0 && considered_failed && !deleting && !finished && !fail_reason && !success) {
+            int ix = pod_index(p);
+            if (ix >= 0 && ix < nix && last_failed[ix] == p)
+                continue; /* kept until its replacement, which carries its failure count */
+        }
         if (!strcmp(pod_phase(p), "Succeeded")) {
             if (indexed) {
                 int ix = pod_index(p);
@@ -896,6 +1132,13 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
             json_object_set_new(st, "completedIndexes", json_string(""));
         free(ci);
     }
+    if (bli >= 0) {
+        char *fi = format_indexes(failed_ix, nix, &nfailed_ix);
+        json_object_set_new(st, "failedIndexes", json_string(fi));
+        free(fi);
+    } else {
+        json_object_del(st, "failedIndexes");
+    }
     int64_t failed_total = failed + (int64_t)json_array_size(uf);
 
     /* 3. has the Job failed or succeeded? */
@@ -913,6 +1156,12 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
         } else if (ads >= 0 && start >= 0 && !suspended && now >= (double)(start + ads)) {
             fail_reason = "DeadlineExceeded";
             fail_msg = "Job was active longer than specified deadline";
+        } else if (bli >= 0 && max_failed >= 0 && nfailed_ix > max_failed) {
+            fail_reason = "MaxFailedIndexesExceeded";
+            fail_msg = "Job has exceeded the specified maximal number of failed indexes";
+        } else if (bli >= 0 && nfailed_ix > 0 && nfailed_ix + succeeded_total >= completions) {
+            fail_reason = "FailedIndexes";
+            fail_msg = "Job has failed indexes";
         } else if (indexed && (policy_rule = match_success_policy(jget(spec, "successPolicy"),
                                                                   done_ix, nix)) >= 0) {
             success = true;
@@ -965,7 +1214,8 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
         /* pods being deleted still hold their place unless terminating ones are replaced */
         bool only_failed = pfp || !strcmp(jstr(spec, "podReplacementPolicy"), "Failed");
         int busy = active + (only_failed ? terminating : 0);
-        double wait = backoff_remaining(bo, now);
+        /* one back-off for the Job, or one per index with backoffLimitPerIndex */
+        double wait = bli >= 0 ? 0 : backoff_remaining(bo, now);
         if (indexed) {
             bool *running = k1s_xcalloc((size_t)nix + 1, sizeof(bool));
             for (int i = 0; i < active; i++) {
@@ -986,16 +1236,29 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
                         running[ix] = true;
                 }
             /* deletions first: creations wait for the next sync */
-            for (int ix = 0; ix < nix && !to_delete && to_create < MAX_PODS_PER_SYNC &&
-                             busy + to_create < parallelism;
+            double index_wait = 0;
+            for (int ix = 0, n = 0;
+                 ix < nix && !to_delete && to_create < MAX_PODS_PER_SYNC && busy + n < parallelism;
                  ix++) {
-                if (done_ix[ix] || running[ix])
+                if (done_ix[ix] || running[ix] || (failed_ix && failed_ix[ix]))
                     continue;
-                if (wait > 0)
+                n++;
+                if (bli < 0 && wait > 0)
                     break;
-                json_array_append_new(s->create, new_pod(job, ix));
+                double w = bli >= 0 ? index_backoff(last_failed[ix], now) : 0;
+                if (w > 0) {
+                    if (index_wait <= 0 || w < index_wait)
+                        index_wait = w;
+                    continue;
+                }
+                json_t *pod = new_pod(job, ix);
+                if (bli >= 0)
+                    set_failure_counts(pod, spec, last_failed[ix]);
+                json_array_append_new(s->create, pod);
                 to_create++;
             }
+            if (index_wait > 0)
+                k1s_workqueue_add_after(q, key, (uint64_t)(index_wait * 1000) + 1);
             free(running);
         } else {
             int64_t want = parallelism;
@@ -1064,7 +1327,8 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     }
 
     /* the counters */
-    json_object_set_new(st, "active", json_integer(active + to_create - to_delete));
+    int planned = k1s_strmap_has(&c->create_refused, key) ? 0 : to_create;
+    json_object_set_new(st, "active", json_integer(active + planned - to_delete));
     json_object_set_new(st, "ready", json_integer(ready));
     json_object_set_new(st, "terminating", json_integer(terminating + to_delete));
     json_object_set_new(st, "succeeded", json_integer(succeeded));
@@ -1095,6 +1359,8 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
     }
     free(pfp_msg);
     free(done_ix);
+    free(failed_ix);
+    free(last_failed);
     free(act);
     free(pods);
     json_decref(us);
@@ -1104,28 +1370,10 @@ static void sync_job(k1s_workqueue_t *q, const char *key, void *arg)
 
 /* ---- informer handlers ---- */
 
-static void enqueue(jobc_t *c, const json_t *job)
-{
-    char *key = k1s_ctrl_key(job);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void job_add(json_t *obj, void *arg)
-{
-    enqueue(arg, obj);
-}
-
-static void job_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    enqueue(arg, new_obj);
-}
-
 static void fin_patched(const k1s_client_result_t *res, void *arg)
 {
     (void)arg;
-    if (!ok(res) && res->status != 404)
+    if (!k1s_ctrl_ok(res) && res->status != 404)
         k1s_debug("job: removing an orphan pod's finalizer: %d %s", res->status, res->message);
 }
 
@@ -1139,12 +1387,12 @@ static void release_pod(jobc_t *c, const json_t *pod)
                      K1S_PATCH_STRATEGIC, patch, false, fin_patched, NULL);
 }
 
+/* A Job gone: its back-off is forgotten and its pods lose their finalizer. */
 static void job_delete(json_t *obj, void *arg)
 {
     jobc_t *c = arg;
     char *key = k1s_ctrl_key(obj);
-    k1s_expect_forget(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
+    k1s_strmap_del(&c->create_refused, key);
     free(key);
     const char *uid = jstr(jget(obj, "metadata"), "uid");
     free(k1s_strmap_del(&c->backoff, uid));
@@ -1177,35 +1425,65 @@ static char *pod_job_key(jobc_t *c, const json_t *pod, bool *orphan)
     return k1s_xasprintf("%s/%s", ns, jstr(ref, "name"));
 }
 
+/* An orphan pod appeared or changed: the Jobs whose selector matches it may adopt it. */
+/* Whether this controller runs job (not managed elsewhere) and it is neither finished nor gone. */
+static bool job_live(const json_t *job)
+{
+    const char *manager = jstr(jget(job, "spec"), "managedBy");
+    const json_t *st = jget(job, "status");
+    return (!*manager || !strcmp(manager, OWN_MANAGER)) && !k1s_ctrl_deleting(job) &&
+           !cond_true(st, "Complete") && !cond_true(st, "Failed");
+}
+
+/*
+ * For a pod without a controller: queues the Jobs whose selector matches
+ * it (if enqueue) and returns whether one of them will adopt it, keeping
+ * its job-tracking finalizer.
+ */
+static bool enqueue_selecting(jobc_t *c, const json_t *pod, bool enqueue)
+{
+    if (k1s_ctrl_controller_ref(pod) || k1s_ctrl_deleting(pod))
+        return false;
+    json_t **jobs = NULL;
+    int n = k1s_informer_by_index(c->jobs, "namespace", jstr(jget(pod, "metadata"), "namespace"),
+                                  &jobs);
+    const json_t *labels = jget(jget(pod, "metadata"), "labels");
+    bool adopter = false;
+    for (int i = 0; i < n; i++) {
+        if (!k1s_ctrl_selector_matches(jget(jget(jobs[i], "spec"), "selector"), labels))
+            continue;
+        adopter |= job_live(jobs[i]);
+        if (enqueue)
+            k1s_ctrl_enqueue(c->queue, jobs[i]);
+    }
+    free(jobs);
+    return adopter;
+}
+
 static void pod_add(json_t *obj, void *arg)
 {
     jobc_t *c = arg;
+    bool adopter = enqueue_selecting(c, obj, true);
     bool orphan;
     char *key = pod_job_key(c, obj, &orphan);
-    if (key) {
-        if (k1s_ctrl_deleting(obj))
-            k1s_expect_observe_del(c->exp, key);
-        else
-            k1s_expect_observe_add(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-    } else if (orphan && has_finalizer(obj)) {
+    k1s_ctrl_pod_added(c->queue, c->exp, key, obj);
+    if (!key && orphan && !adopter && has_finalizer(obj))
         release_pod(c, obj);
-    }
     free(key);
 }
 
 static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
     jobc_t *c = arg;
+    const json_t *ol = jget(jget(old_obj, "metadata"), "labels");
+    const json_t *nl = jget(jget(new_obj, "metadata"), "labels");
+    bool adopter = enqueue_selecting(
+        c, new_obj, k1s_ctrl_controller_ref(old_obj) || ((ol || nl) && !json_equal(ol, nl)));
     bool orphan;
     char *key = pod_job_key(c, new_obj, &orphan);
-    if (key) {
-        if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-    } else if (orphan && has_finalizer(new_obj)) {
+    k1s_ctrl_pod_updated(c->queue, c->exp, key, old_obj, new_obj);
+    if (!key && orphan && !adopter && has_finalizer(new_obj))
         release_pod(c, new_obj);
-    }
     free(key);
 }
 
@@ -1214,11 +1492,7 @@ static void pod_delete(json_t *obj, void *arg)
     jobc_t *c = arg;
     bool orphan;
     char *key = pod_job_key(c, obj, &orphan);
-    if (key) {
-        if (!k1s_ctrl_deleting(obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-    }
+    k1s_ctrl_pod_deleted(c->queue, c->exp, key, obj);
     free(key);
 }
 
@@ -1230,10 +1504,14 @@ static void *job_start(k1s_ctrl_ctx_t *ctx)
     c->jobs = k1s_informer_factory_get(ctx->factory, &jobs_gvr);
     c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
     k1s_ctrl_index_owner(c->pods);
+    k1s_ctrl_index_orphans(c->pods);
+    k1s_ctrl_index_namespace(c->jobs);
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_job, c);
-    k1s_informer_handlers_t jh = {job_add, job_update, job_delete, c};
+    k1s_informer_handlers_t jh = k1s_ctrl_enqueue_handlers(c->queue);
+    k1s_informer_handlers_t gone = {NULL, NULL, job_delete, c};
     k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
     k1s_informer_add_handlers(c->jobs, &jh);
+    k1s_informer_add_handlers(c->jobs, &gone);
     k1s_informer_add_handlers(c->pods, &ph);
     return c;
 }
@@ -1245,11 +1523,8 @@ static void job_stop(void *state)
         return;
     k1s_workqueue_free(c->queue);
     k1s_expectations_free(c->exp);
-    const char *k;
-    void *v;
-    for (size_t i = 0; k1s_strmap_next(&c->backoff, &i, &k, &v);)
-        free(v);
-    k1s_strmap_free(&c->backoff);
+    k1s_ctrl_strmap_free_all(&c->backoff);
+    k1s_strmap_free(&c->create_refused);
     free(c);
 }
 

@@ -27,7 +27,6 @@
 #include "lib/util.h"
 
 #define BURST_REPLICAS 500 /* upstream's burstReplicas */
-#define SLOW_START_INITIAL 1
 
 static const k1s_gvr_t rs_gvr = {"apps", "v1", "replicasets", true};
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
@@ -51,13 +50,11 @@ typedef struct rs_sync {
     struct rs_sync *prev, *next;
     del_t *dels; /* one per deletion */
     char *key;
-    json_t *rs;        /* a reference to the ReplicaSet as the sync saw it */
-    int pending;       /* writes not yet answered */
-    int to_create;     /* creations not yet started */
-    int batch_left;    /* creations of the current batch not yet answered */
-    int next_batch;    /* size of the next batch */
-    bool batch_failed; /* a creation of the current batch failed */
-    char *err;         /* the first manage error (for ReplicaFailure), or NULL */
+    json_t *rs;          /* a reference to the ReplicaSet as the sync saw it */
+    int pending;         /* writes not yet answered */
+    int to_create;       /* creations not yet started (-1: status written) */
+    k1s_slow_start_t ss; /* the creations' batches */
+    char *err;           /* the first manage error (for ReplicaFailure), or NULL */
     const char *err_reason;
     bool retry; /* requeue with back-off */
 } rs_sync_t;
@@ -89,15 +86,6 @@ static int64_t rs_replicas(const json_t *rs)
 {
     const json_t *r = json_object_get(json_object_get(rs, "spec"), "replicas");
     return r ? json_integer_value(r) : 1;
-}
-
-/* Index of orphan pods (no controller ref) by namespace, to find adoptable pods cheaply. */
-static int index_orphans(json_t *obj, const char **out)
-{
-    if (k1s_ctrl_controller_ref(obj))
-        return 0;
-    out[0] = obj_ns(obj);
-    return 1;
 }
 
 /* ---- event handlers ---- */
@@ -229,7 +217,7 @@ static void set_err(rs_sync_t *s, const char *reason, const char *fmt, const cha
     }
 }
 
-static void create_batch(rs_sync_t *s);
+static void create_batch(rs_sync_t *s, int n);
 
 static void created(const k1s_client_result_t *res, void *arg)
 {
@@ -241,7 +229,6 @@ static void created(const k1s_client_result_t *res, void *arg)
     } else {
         /* the pod will never be seen: stop expecting it */
         k1s_expect_observe_add(c->exp, s->key);
-        s->batch_failed = true;
         s->retry = true;
         const char *msg = *res->message ? res->message : "request failed";
         k1s_debug("replicaset %s: creating a pod failed: %d %s", s->key, res->status, msg);
@@ -254,25 +241,21 @@ static void created(const k1s_client_result_t *res, void *arg)
         set_err(s, "FailedCreate", "%s", msg);
     }
     s->pending--;
-    if (--s->batch_left == 0) {
-        if (s->batch_failed) {
-            /* the rest of the creations are skipped: not expected any more */
-            for (; s->to_create > 0; s->to_create--)
-                k1s_expect_observe_add(c->exp, s->key);
-        } else if (s->to_create > 0) {
-            create_batch(s);
-        }
-    }
+    int skipped = 0;
+    int n = k1s_slow_start_answered(&s->ss, res->status == 201 || res->status == 200, &skipped);
+    /* after a failed batch the rest of the creations are skipped: not expected any more */
+    for (; skipped > 0; skipped--)
+        k1s_expect_observe_add(c->exp, s->key);
+    s->to_create = s->ss.left;
+    if (n > 0)
+        create_batch(s, n);
     sync_finish(s);
 }
 
-static void create_batch(rs_sync_t *s)
+/* Starts n creations (a slow-start batch). */
+static void create_batch(rs_sync_t *s, int n)
 {
-    int n = s->next_batch < s->to_create ? s->next_batch : s->to_create;
-    s->to_create -= n;
-    s->next_batch *= 2;
-    s->batch_left = n;
-    s->batch_failed = false;
+    s->to_create = s->ss.left;
     char *prefix = k1s_xasprintf("%s-", obj_name(s->rs));
     json_t *tmpl = json_object_get(json_object_get(s->rs, "spec"), "template");
     for (int i = 0; i < n; i++) {
@@ -476,29 +459,25 @@ static void sync_finish(rs_sync_t *s)
     sync_free(s);
 }
 
-/* Sends the strategic-merge patch p (taken) of pod's ownerReferences, guarded by the pod's uid. */
-static void patch_owner_refs(rs_sync_t *s, const json_t *pod, json_t *refs)
+/* Sends body (a strategic-merge patch of pod, taken) and counts it as pending. */
+static void send_patch(rs_sync_t *s, const json_t *pod, char *body)
 {
-    json_t *p =
-        json_pack("{s:{s:o,s:s}}", "metadata", "ownerReferences", refs, "uid", obj_uid(pod));
-    char *body = json_dumps(p, JSON_COMPACT);
-    json_decref(p);
     s->pending++;
     k1s_client_patch(s->c->ctx->client, &pods_gvr, obj_ns(pod), obj_name(pod), NULL,
                      K1S_PATCH_STRATEGIC, body, false, patched, s);
     free(body);
 }
 
-/* Adopts pod: adds the controller ref. */
+/* Adopts pod: adds the controller ref, guarded by the pod's uid. */
 static void adopt(rs_sync_t *s, const json_t *pod)
 {
-    patch_owner_refs(s, pod, json_pack("[o]", k1s_ctrl_new_controller_ref(s->rs)));
+    send_patch(s, pod, k1s_ctrl_adopt_patch(s->rs, pod, NULL));
 }
 
 /* Releases pod: removes the ownerReference to the ReplicaSet. */
 static void release(rs_sync_t *s, const json_t *pod)
 {
-    patch_owner_refs(s, pod, json_pack("[{s:s,s:s}]", "$patch", "delete", "uid", obj_uid(s->rs)));
+    send_patch(s, pod, k1s_ctrl_release_patch(s->rs, pod, NULL));
 }
 
 /* A pod with what ranks it for deletion beyond its own state. */
@@ -624,7 +603,7 @@ static void sync_rs(k1s_workqueue_t *q, const char *key, void *arg)
     /* claim: owned pods that still match, and orphans that match */
     json_t **owned_idx = NULL, **orphans = NULL;
     int no = k1s_informer_by_index(c->pods, "owner", uid, &owned_idx);
-    int nr = k1s_informer_by_index(c->pods, "rs-orphans", obj_ns(rs), &orphans);
+    int nr = k1s_informer_by_index(c->pods, "orphans", obj_ns(rs), &orphans);
     json_t **active =
         k1s_xmalloc(((size_t)(no > 0 ? no : 0) + (size_t)(nr > 0 ? nr : 0) + 1) * sizeof(*active));
     size_t na = 0;
@@ -663,9 +642,7 @@ static void sync_rs(k1s_workqueue_t *q, const char *key, void *arg)
             k1s_expect(c->exp, key, n, 0);
             k1s_debug("replicaset %s: too few replicas, need %lld, creating %d", key,
                       (long long)rs_replicas(rs), n);
-            s->to_create = n;
-            s->next_batch = SLOW_START_INITIAL;
-            create_batch(s);
+            create_batch(s, k1s_slow_start_begin(&s->ss, n));
         } else if (diff > 0) {
             int n = (int)(diff > BURST_REPLICAS ? BURST_REPLICAS : diff);
             k1s_expect(c->exp, key, 0, n);
@@ -706,7 +683,7 @@ static void *rsc_start(k1s_ctrl_ctx_t *ctx)
     c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
     k1s_ctrl_index_namespace(c->rss);
     k1s_ctrl_index_owner(c->pods);
-    k1s_informer_add_indexer(c->pods, "rs-orphans", index_orphans);
+    k1s_ctrl_index_orphans(c->pods); /* to find adoptable pods cheaply */
     c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_rs, c);
     k1s_informer_handlers_t rh = {rs_add, rs_update, rs_delete, c};
     k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};

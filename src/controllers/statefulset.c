@@ -35,26 +35,16 @@ static const k1s_gvr_t pvcs_gvr = {"", "v1", "persistentvolumeclaims", true};
 
 typedef struct {
     k1s_ctrl_ctx_t *ctx;
-    k1s_informer_t *sets, *pods, *revs, *pvcs;
-    k1s_workqueue_t *queue;
-    k1s_expectations_t *exp;
-    struct op *ops;       /* syncs with writes out */
-    struct write *writes; /* writes out */
+    k1s_history_owner_t o; /* the StatefulSets, their pods and revisions, queue, expectations */
+    k1s_informer_t *pvcs;
 } sts_t;
 
-/* One sync's writes: the key is done when the last is answered. */
-typedef struct op {
-    sts_t *c;
-    char *key;
-    int pending;
-    bool failed;
-    struct op *prev, *next;
-} op_t;
+typedef k1s_ctrl_op_t op_t;
 
 typedef enum { W_POD_CREATE, W_POD_DELETE, W_CLAIM, W_REVISION, W_OTHER } write_kind_t;
 
 typedef struct write {
-    op_t *op;
+    k1s_ctrl_write_t hdr; /* first */
     write_kind_t kind;
     json_t *set;          /* a reference, for Events */
     char *pod;            /* pod name */
@@ -63,27 +53,7 @@ typedef struct write {
     struct write *parent; /* W_CLAIM: the pod creation waiting for the claims */
     int claims_pending;
     bool claims_failed;
-    struct write *prev, *next;
 } write_t;
-
-/* Intrusive list links, for freeing what is still out when the controller stops. */
-#define LIST_ADD(head, x)                                                                          \
-    do {                                                                                           \
-        (x)->prev = NULL;                                                                          \
-        (x)->next = (head);                                                                        \
-        if (head)                                                                                  \
-            (head)->prev = (x);                                                                    \
-        (head) = (x);                                                                              \
-    } while (0)
-#define LIST_DEL(head, x)                                                                          \
-    do {                                                                                           \
-        if ((x)->prev)                                                                             \
-            (x)->prev->next = (x)->next;                                                           \
-        else                                                                                       \
-            (head) = (x)->next;                                                                    \
-        if ((x)->next)                                                                             \
-            (x)->next->prev = (x)->prev;                                                           \
-    } while (0)
 
 /* ---- small accessors ---- */
 
@@ -125,16 +95,6 @@ static int set_min_ready(const json_t *set)
     return (int)json_integer_value(json_object_get(spec_of(set), "minReadySeconds"));
 }
 
-static const char *name_of(const json_t *o)
-{
-    return k1s_ctrl_str(json_object_get(o, "metadata"), "name");
-}
-
-static const char *ns_of(const json_t *o)
-{
-    return k1s_ctrl_str(json_object_get(o, "metadata"), "namespace");
-}
-
 static const char *pod_revision(const json_t *pod)
 {
     return k1s_ctrl_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
@@ -144,7 +104,7 @@ static const char *pod_revision(const json_t *pod)
 /* The ordinal of a pod named <set>-<n>, or -1. */
 static int64_t pod_ordinal(const json_t *set, const json_t *pod)
 {
-    const char *sn = name_of(set), *pn = name_of(pod);
+    const char *sn = k1s_ctrl_name(set), *pn = k1s_ctrl_name(pod);
     size_t l = strlen(sn);
     if (strncmp(pn, sn, l) || pn[l] != '-' || !pn[l + 1])
         return -1;
@@ -177,45 +137,9 @@ static bool pod_running_available(const json_t *pod, int min_ready, double now)
 
 /* ---- writes ---- */
 
-static op_t *op_new(sts_t *c, const char *key)
+static void write_release(k1s_ctrl_write_t *hdr)
 {
-    op_t *op = k1s_xcalloc(1, sizeof(*op));
-    op->c = c;
-    op->key = k1s_xstrdup(key);
-    op->pending = 1;
-    LIST_ADD(c->ops, op);
-    return op;
-}
-
-static void op_unref(op_t *op)
-{
-    if (--op->pending > 0)
-        return;
-    if (op->failed) {
-        k1s_workqueue_add_rate_limited(op->c->queue, op->key);
-    } else {
-        k1s_workqueue_forget(op->c->queue, op->key);
-    }
-    k1s_workqueue_done(op->c->queue, op->key);
-    LIST_DEL(op->c->ops, op);
-    free(op->key);
-    free(op);
-}
-
-static write_t *write_new(op_t *op, write_kind_t kind, const json_t *set, const char *pod)
-{
-    write_t *w = k1s_xcalloc(1, sizeof(*w));
-    w->op = op;
-    w->kind = kind;
-    w->set = json_incref((json_t *)set);
-    w->pod = pod ? k1s_xstrdup(pod) : NULL;
-    op->pending++;
-    LIST_ADD(op->c->writes, w);
-    return w;
-}
-
-static void write_release(write_t *w)
-{
+    write_t *w = (write_t *)hdr;
     json_decref(w->set);
     json_decref(w->pod_obj);
     free(w->pod);
@@ -223,33 +147,36 @@ static void write_release(write_t *w)
     free(w);
 }
 
-static void write_free(write_t *w)
+static write_t *write_new(op_t *op, write_kind_t kind, const json_t *set, const char *pod)
 {
-    op_t *op = w->op;
-    LIST_DEL(op->c->writes, w);
-    write_release(w);
-    op_unref(op);
+    write_t *w = k1s_xcalloc(1, sizeof(*w));
+    w->kind = kind;
+    w->set = json_incref((json_t *)set);
+    w->pod = pod ? k1s_xstrdup(pod) : NULL;
+    k1s_ctrl_write_start(op, &w->hdr, write_release);
+    return w;
 }
 
-static bool ok(const k1s_client_result_t *res)
+static void write_free(write_t *w)
 {
-    return res->status >= 200 && res->status < 300;
+    k1s_ctrl_write_done(&w->hdr);
 }
 
 static void pod_created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->c;
-    if (ok(res)) {
+    sts_t *c = w->hdr.op->ctl;
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulCreate",
-                           "create Pod %s in StatefulSet %s successful", w->pod, name_of(w->set));
+                           "create Pod %s in StatefulSet %s successful", w->pod,
+                           k1s_ctrl_name(w->set));
     } else {
-        k1s_expect_observe_add(c->exp, w->op->key);
+        k1s_expect_observe_add(c->o.exp, w->hdr.op->key);
         if (res->status != 409) { /* AlreadyExists is sunk, as upstream */
-            w->op->failed = true;
+            w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedCreate",
                                "create Pod %s in StatefulSet %s failed error: %s", w->pod,
-                               name_of(w->set), res->message);
+                               k1s_ctrl_name(w->set), res->message);
         }
     }
     write_free(w);
@@ -257,34 +184,35 @@ static void pod_created_cb(const k1s_client_result_t *res, void *arg)
 
 static void create_pod(write_t *w)
 {
-    sts_t *c = w->op->c;
-    k1s_client_create(c->ctx->client, &pods_gvr, ns_of(w->set), w->pod_obj, pod_created_cb, w);
+    sts_t *c = w->hdr.op->ctl;
+    k1s_client_create(c->ctx->client, &pods_gvr, k1s_ctrl_namespace(w->set), w->pod_obj,
+                      pod_created_cb, w);
 }
 
 static void claim_created_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->c;
+    sts_t *c = w->hdr.op->ctl;
     write_t *p = w->parent;
-    if (ok(res)) {
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulCreate",
                            "create Claim %s Pod %s in StatefulSet %s success", w->claim, w->pod,
-                           name_of(w->set));
+                           k1s_ctrl_name(w->set));
     } else if (res->status != 409) {
         if (p)
             p->claims_failed = true;
-        w->op->failed = true;
+        w->hdr.op->failed = true;
         k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedCreate",
                            "create Claim %s for Pod %s in StatefulSet %s failed error: %s",
-                           w->claim, w->pod, name_of(w->set), res->message);
+                           w->claim, w->pod, k1s_ctrl_name(w->set), res->message);
     }
     if (p && --p->claims_pending == 0) {
         if (p->claims_failed) {
-            k1s_expect_observe_add(c->exp, p->op->key);
+            k1s_expect_observe_add(c->o.exp, p->hdr.op->key);
             k1s_recorder_event(c->ctx->recorder, p->set, "Warning", "FailedCreate",
                                "create Pod %s in StatefulSet %s failed error: failed to create "
                                "its PersistentVolumeClaims",
-                               p->pod, name_of(p->set));
+                               p->pod, k1s_ctrl_name(p->set));
             write_free(p);
         } else {
             create_pod(p);
@@ -296,17 +224,18 @@ static void claim_created_cb(const k1s_client_result_t *res, void *arg)
 static void pod_deleted_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    sts_t *c = w->op->c;
-    if (ok(res)) {
+    sts_t *c = w->hdr.op->ctl;
+    if (k1s_ctrl_ok(res)) {
         k1s_recorder_event(c->ctx->recorder, w->set, "Normal", "SuccessfulDelete",
-                           "delete Pod %s in StatefulSet %s successful", w->pod, name_of(w->set));
+                           "delete Pod %s in StatefulSet %s successful", w->pod,
+                           k1s_ctrl_name(w->set));
     } else {
-        k1s_expect_observe_del(c->exp, w->op->key);
+        k1s_expect_observe_del(c->o.exp, w->hdr.op->key);
         if (res->status != 404) {
-            w->op->failed = true;
+            w->hdr.op->failed = true;
             k1s_recorder_event(c->ctx->recorder, w->set, "Warning", "FailedDelete",
                                "delete Pod %s in StatefulSet %s failed error: %s", w->pod,
-                               name_of(w->set), res->message);
+                               k1s_ctrl_name(w->set), res->message);
         }
     }
     write_free(w);
@@ -315,10 +244,10 @@ static void pod_deleted_cb(const k1s_client_result_t *res, void *arg)
 static void other_cb(const k1s_client_result_t *res, void *arg)
 {
     write_t *w = arg;
-    if (!ok(res)) {
-        k1s_debug("statefulset %s: write failed: %d %s", w->op->key, res->status, res->message);
+    if (!k1s_ctrl_ok(res)) {
+        k1s_debug("statefulset %s: write failed: %d %s", w->hdr.op->key, res->status, res->message);
         if (res->status != 404)
-            w->op->failed = true;
+            w->hdr.op->failed = true;
     }
     write_free(w);
 }
@@ -327,13 +256,13 @@ static void other_cb(const k1s_client_result_t *res, void *arg)
 
 static char *claim_name(const json_t *tmpl, const json_t *set, int64_t ord)
 {
-    return k1s_xasprintf("%s-%s-%lld", name_of(tmpl), name_of(set), (long long)ord);
+    return k1s_xasprintf("%s-%s-%lld", k1s_ctrl_name(tmpl), k1s_ctrl_name(set), (long long)ord);
 }
 
 /* The pod for ordinal ord from template tmpl at revision rev. */
 static json_t *new_pod(const json_t *set, const json_t *tmpl, const char *rev, int64_t ord)
 {
-    char *name = k1s_xasprintf("%s-%lld", name_of(set), (long long)ord);
+    char *name = k1s_xasprintf("%s-%lld", k1s_ctrl_name(set), (long long)ord);
     json_t *pod = k1s_ctrl_pod_from_template(tmpl, set, NULL, name);
     json_t *md = json_object_get(pod, "metadata");
     json_t *labels = json_object_get(md, "labels");
@@ -364,13 +293,13 @@ static json_t *new_pod(const json_t *set, const json_t *tmpl, const char *rev, i
         json_array_foreach(vcts, i, t)
         {
             for (size_t j = 0; j < json_array_size(vols);) {
-                if (!strcmp(name_of(t), k1s_ctrl_str(json_array_get(vols, j), "name")))
+                if (!strcmp(k1s_ctrl_name(t), k1s_ctrl_str(json_array_get(vols, j), "name")))
                     json_array_remove(vols, j);
                 else
                     j++;
             }
             char *cn = claim_name(t, set, ord);
-            json_array_append_new(vols, json_pack("{s:s,s:{s:s}}", "name", name_of(t),
+            json_array_append_new(vols, json_pack("{s:s,s:{s:s}}", "name", k1s_ctrl_name(t),
                                                   "persistentVolumeClaim", "claimName", cn));
             free(cn);
         }
@@ -420,8 +349,8 @@ static json_t *new_claim(const json_t *set, const json_t *tmpl, const char *name
     {
         json_object_set(labels, k, v);
     }
-    json_t *md =
-        json_pack("{s:s,s:s,s:o}", "name", name, "namespace", ns_of(set), "labels", labels);
+    json_t *md = json_pack("{s:s,s:s,s:o}", "name", name, "namespace", k1s_ctrl_namespace(set),
+                           "labels", labels);
     const json_t *ta = json_object_get(json_object_get(tmpl, "metadata"), "annotations");
     if (json_is_object(ta))
         json_object_set_new(md, "annotations", json_deep_copy(ta));
@@ -439,7 +368,7 @@ static void start_create(sts_t *c, op_t *op, const json_t *set, const json_t *tm
                          int64_t ord)
 {
     json_t *pod = new_pod(set, tmpl, rev, ord);
-    write_t *pw = write_new(op, W_POD_CREATE, set, name_of(pod));
+    write_t *pw = write_new(op, W_POD_CREATE, set, k1s_ctrl_name(pod));
     pw->pod_obj = pod;
     const json_t *vcts = json_object_get(spec_of(set), "volumeClaimTemplates");
     size_t i;
@@ -449,7 +378,7 @@ static void start_create(sts_t *c, op_t *op, const json_t *set, const json_t *tm
     json_array_foreach(vcts, i, t)
     {
         char *cn = claim_name(t, set, ord);
-        if (!k1s_informer_get(c->pvcs, ns_of(set), cn))
+        if (!k1s_informer_get(c->pvcs, k1s_ctrl_namespace(set), cn))
             missing[nm++] = new_claim(set, t, cn);
         free(cn);
     }
@@ -458,11 +387,11 @@ static void start_create(sts_t *c, op_t *op, const json_t *set, const json_t *tm
     } else {
         pw->claims_pending = (int)nm;
         for (size_t j = 0; j < nm; j++) {
-            write_t *cw = write_new(op, W_CLAIM, set, name_of(pod));
-            cw->claim = k1s_xstrdup(name_of(missing[j]));
+            write_t *cw = write_new(op, W_CLAIM, set, k1s_ctrl_name(pod));
+            cw->claim = k1s_xstrdup(k1s_ctrl_name(missing[j]));
             cw->parent = pw;
-            k1s_client_create(c->ctx->client, &pvcs_gvr, ns_of(set), missing[j], claim_created_cb,
-                              cw);
+            k1s_client_create(c->ctx->client, &pvcs_gvr, k1s_ctrl_namespace(set), missing[j],
+                              claim_created_cb, cw);
             json_decref(missing[j]);
         }
     }
@@ -479,11 +408,12 @@ static void create_missing_claims(sts_t *c, op_t *op, const json_t *set, const j
     json_array_foreach(json_object_get(spec_of(set), "volumeClaimTemplates"), i, t)
     {
         char *cn = claim_name(t, set, ord);
-        if (!k1s_informer_get(c->pvcs, ns_of(set), cn)) {
+        if (!k1s_informer_get(c->pvcs, k1s_ctrl_namespace(set), cn)) {
             json_t *claim = new_claim(set, t, cn);
-            write_t *w = write_new(op, W_CLAIM, set, name_of(pod));
+            write_t *w = write_new(op, W_CLAIM, set, k1s_ctrl_name(pod));
             w->claim = k1s_xstrdup(cn);
-            k1s_client_create(c->ctx->client, &pvcs_gvr, ns_of(set), claim, claim_created_cb, w);
+            k1s_client_create(c->ctx->client, &pvcs_gvr, k1s_ctrl_namespace(set), claim,
+                              claim_created_cb, w);
             json_decref(claim);
         }
         free(cn);
@@ -492,12 +422,12 @@ static void create_missing_claims(sts_t *c, op_t *op, const json_t *set, const j
 
 static void start_delete(sts_t *c, op_t *op, const json_t *set, const json_t *pod)
 {
-    write_t *w = write_new(op, W_POD_DELETE, set, name_of(pod));
+    write_t *w = write_new(op, W_POD_DELETE, set, k1s_ctrl_name(pod));
     k1s_delete_opts_t opts = {.precondition_uid =
                                   k1s_ctrl_str(json_object_get(pod, "metadata"), "uid"),
                               .grace_period_s = -1};
-    k1s_client_delete(c->ctx->client, &pods_gvr, ns_of(set), name_of(pod), &opts, pod_deleted_cb,
-                      w);
+    k1s_client_delete(c->ctx->client, &pods_gvr, k1s_ctrl_namespace(set), k1s_ctrl_name(pod), &opts,
+                      pod_deleted_cb, w);
 }
 
 /*
@@ -520,7 +450,7 @@ static void sync_claim_refs(sts_t *c, op_t *op, const json_t *set, const json_t 
     json_array_foreach(json_object_get(spec_of(set), "volumeClaimTemplates"), i, t)
     {
         char *cn = claim_name(t, set, ord);
-        json_t *claim = k1s_informer_get(c->pvcs, ns_of(set), cn);
+        json_t *claim = k1s_informer_get(c->pvcs, k1s_ctrl_namespace(set), cn);
         free(cn);
         if (!claim || k1s_ctrl_deleting(claim))
             continue;
@@ -535,8 +465,9 @@ static void sync_claim_refs(sts_t *c, op_t *op, const json_t *set, const json_t 
                 json_object_set(md, "ownerReferences", refs);
             else
                 json_object_del(md, "ownerReferences");
-            write_t *w = write_new(op, W_OTHER, set, name_of(pod));
-            k1s_client_update(c->ctx->client, &pvcs_gvr, ns_of(set), copy, other_cb, w);
+            write_t *w = write_new(op, W_OTHER, set, k1s_ctrl_name(pod));
+            k1s_client_update(c->ctx->client, &pvcs_gvr, k1s_ctrl_namespace(set), copy, other_cb,
+                              w);
             json_decref(copy);
         }
         json_decref(refs);
@@ -549,79 +480,51 @@ static void fix_identity(sts_t *c, op_t *op, const json_t *set, const json_t *po
     const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
     char idx[24];
     snprintf(idx, sizeof(idx), "%lld", (long long)ord);
-    if (!strcmp(k1s_ctrl_str(labels, POD_NAME_LABEL), name_of(pod)) &&
+    if (!strcmp(k1s_ctrl_str(labels, POD_NAME_LABEL), k1s_ctrl_name(pod)) &&
         !strcmp(k1s_ctrl_str(labels, POD_INDEX_LABEL), idx))
         return;
     json_t *patch = json_pack("{s:{s:{s:s,s:s}}}", "metadata", "labels", POD_NAME_LABEL,
-                              name_of(pod), POD_INDEX_LABEL, idx);
+                              k1s_ctrl_name(pod), POD_INDEX_LABEL, idx);
     char *body = json_dumps(patch, JSON_COMPACT);
     json_decref(patch);
-    write_t *w = write_new(op, W_OTHER, set, name_of(pod));
-    k1s_client_patch(c->ctx->client, &pods_gvr, ns_of(set), name_of(pod), NULL, K1S_PATCH_MERGE,
-                     body, false, other_cb, w);
+    write_t *w = write_new(op, W_OTHER, set, k1s_ctrl_name(pod));
+    k1s_client_patch(c->ctx->client, &pods_gvr, k1s_ctrl_namespace(set), k1s_ctrl_name(pod), NULL,
+                     K1S_PATCH_MERGE, body, false, other_cb, w);
     free(body);
+}
+
+typedef struct {
+    sts_t *c;
+    op_t *op;
+    const json_t *owner;
+} claim_arg_t;
+
+static void claim_start(const json_t *pod, char *body, void *arg)
+{
+    claim_arg_t *a = arg;
+    const char *name = k1s_ctrl_str(json_object_get(pod, "metadata"), "name");
+    write_t *w = write_new(a->op, W_OTHER, a->owner, name);
+    k1s_client_patch(a->c->ctx->client, &pods_gvr, k1s_ctrl_namespace(a->owner), name, NULL,
+                     K1S_PATCH_STRATEGIC, body, false, other_cb, w);
+    free(body);
+}
+
+static bool is_member(const json_t *set, const json_t *pod)
+{
+    return pod_ordinal(set, pod) >= 0;
 }
 
 /*
  * Adopts the orphans the set selects (pods named as its members, without a
  * controller) and releases the pods it
  * controls that its selector no longer selects, as upstream's
- * ControllerRefManager, with merge patches of ownerReferences carrying the
- * pod's uid as a precondition. Returns how many patches were started.
+ * ControllerRefManager (k1s_ctrl_claim_patch). Returns how many patches were
+ * started.
  */
 static int claim_pods(sts_t *c, op_t *op, const json_t *owner)
 {
-    k1s_err_t err = {0};
-    k1s_label_selector_t *sel =
-        k1s_label_selector_from_json(json_object_get(spec_of(owner), "selector"), &err);
-    if (!sel)
-        return 0;
-    const char *uid = k1s_ctrl_str(json_object_get(owner, "metadata"), "uid");
-    json_t **all = NULL;
-    int n = k1s_informer_by_index(c->pods, "namespace", ns_of(owner), &all);
-    int started = 0;
-    for (int i = 0; i < n; i++) {
-        const json_t *pod = all[i];
-        const json_t *md = json_object_get(pod, "metadata");
-        if (k1s_ctrl_deleting(pod))
-            continue;
-        const json_t *ref = k1s_ctrl_controller_ref(pod);
-        bool match = k1s_label_selector_matches(sel, json_object_get(md, "labels")) &&
-                     pod_ordinal(owner, pod) >= 0;
-        const json_t *refs = json_object_get(md, "ownerReferences");
-        json_t *want;
-        if (!ref && match) {
-            want = json_is_array(refs) ? json_deep_copy(refs) : json_array();
-            json_array_append_new(want, k1s_ctrl_new_controller_ref(owner));
-        } else if (ref && !strcmp(k1s_ctrl_str(ref, "uid"), uid) && !match) {
-            want = json_array();
-            size_t j;
-            const json_t *r;
-            json_array_foreach(refs, j, r)
-            {
-                if (strcmp(k1s_ctrl_str(r, "uid"), uid))
-                    json_array_append(want, (json_t *)r);
-            }
-        } else {
-            continue;
-        }
-        if (!json_array_size(want)) {
-            json_decref(want);
-            want = json_null();
-        }
-        json_t *patch = json_pack("{s:{s:o,s:s}}", "metadata", "ownerReferences", want, "uid",
-                                  k1s_ctrl_str(md, "uid"));
-        char *body = json_dumps(patch, JSON_COMPACT);
-        json_decref(patch);
-        write_t *w = write_new(op, W_OTHER, owner, k1s_ctrl_str(md, "name"));
-        k1s_client_patch(c->ctx->client, &pods_gvr, ns_of(owner), k1s_ctrl_str(md, "name"), NULL,
-                         K1S_PATCH_MERGE, body, false, other_cb, w);
-        free(body);
-        started++;
-    }
-    free(all);
-    k1s_label_selector_free(sel);
-    return started;
+    claim_arg_t a = {c, op, owner};
+    return k1s_ctrl_claim_pods(c->o.pods, owner, NULL, is_member, claim_start, &a);
 }
 
 /* ---- the sync ---- */
@@ -636,7 +539,7 @@ typedef struct {
 static bool revision_live(const json_t *rev, void *arg)
 {
     const live_arg_t *a = arg;
-    const char *name = name_of(rev);
+    const char *name = k1s_ctrl_name(rev);
     if (!strcmp(name, a->cur) || !strcmp(name, a->upd))
         return true;
     for (int i = 0; i < a->npods; i++)
@@ -653,7 +556,7 @@ static int by_ordinal_desc(const void *a, const void *b)
     const char *lb =
         k1s_ctrl_str(json_object_get(json_object_get(*pb, "metadata"), "labels"), POD_INDEX_LABEL);
     long long x = atoll(la), y = atoll(lb);
-    return x < y ? 1 : x > y ? -1 : strcmp(name_of(*pb), name_of(*pa));
+    return x < y ? 1 : x > y ? -1 : strcmp(k1s_ctrl_name(*pb), k1s_ctrl_name(*pa));
 }
 
 /*
@@ -678,7 +581,7 @@ static double reconcile_pods(sts_t *c, op_t *op, const json_t *set, json_t **slo
     /* count first, so that expectations are set before any answer arrives */
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1)
-            k1s_expect(c->exp, op->key, adds, dels);
+            k1s_expect(c->o.exp, op->key, adds, dels);
         bool stop = false;
         for (int64_t i = 0; i < replicas && !stop; i++) {
             json_t *pod = slots[i];
@@ -696,7 +599,7 @@ static double reconcile_pods(sts_t *c, op_t *op, const json_t *set, json_t **slo
                 bool current = !on_delete && ord < start + partition;
                 if (pass)
                     start_create(c, op, set, current ? cur_tmpl : upd_tmpl,
-                                 name_of(current ? cur_rev : upd_rev), ord);
+                                 k1s_ctrl_name(current ? cur_rev : upd_rev), ord);
                 else
                     adds++;
                 if (monotonic)
@@ -763,7 +666,7 @@ static double reconcile_pods(sts_t *c, op_t *op, const json_t *set, json_t **slo
                 break;
             if (!pod)
                 continue;
-            if (strcmp(pod_revision(pod), name_of(upd_rev)) && !k1s_ctrl_deleting(pod)) {
+            if (strcmp(pod_revision(pod), k1s_ctrl_name(upd_rev)) && !k1s_ctrl_deleting(pod)) {
                 if (pass)
                     start_delete(c, op, set, pod);
                 else
@@ -804,18 +707,18 @@ static void update_status(sts_t *c, op_t *op, const json_t *set, json_t *const *
         }
         if (k1s_ctrl_deleting(p))
             continue;
-        if (!strcmp(pod_revision(p), name_of(cur_rev)))
+        if (!strcmp(pod_revision(p), k1s_ctrl_name(cur_rev)))
             current++;
-        if (!strcmp(pod_revision(p), name_of(upd_rev)))
+        if (!strcmp(pod_revision(p), k1s_ctrl_name(upd_rev)))
             updated++;
     }
     const json_t *old = json_object_get(set, "status");
     json_t *st = json_is_object(old) ? json_deep_copy(old) : json_object();
-    const char *cur_name = name_of(cur_rev);
+    const char *cur_name = k1s_ctrl_name(cur_rev);
     /* a finished rolling update makes the update revision current */
     if (!set_on_delete(set) && updated == replicas && ready == replicas &&
         replicas == set_replicas(set)) {
-        cur_name = name_of(upd_rev);
+        cur_name = k1s_ctrl_name(upd_rev);
         current = updated;
     }
     set_status_int(
@@ -827,7 +730,7 @@ static void update_status(sts_t *c, op_t *op, const json_t *set, json_t *const *
     set_status_int(st, "updatedReplicas", updated);
     set_status_int(st, "availableReplicas", available);
     json_object_set_new(st, "currentRevision", json_string(cur_name));
-    json_object_set_new(st, "updateRevision", json_string(name_of(upd_rev)));
+    json_object_set_new(st, "updateRevision", json_string(k1s_ctrl_name(upd_rev)));
     set_status_int(st, "collisionCount", json_integer_value(json_object_get(st, "collisionCount")));
     if (json_equal(st, (json_t *)old)) {
         json_decref(st);
@@ -836,7 +739,7 @@ static void update_status(sts_t *c, op_t *op, const json_t *set, json_t *const *
     json_t *copy = json_deep_copy(set);
     json_object_set_new(copy, "status", st);
     write_t *w = write_new(op, W_OTHER, set, NULL);
-    k1s_client_update_status(c->ctx->client, &sets_gvr, ns_of(set), copy, other_cb, w);
+    k1s_client_update_status(c->ctx->client, &sets_gvr, k1s_ctrl_namespace(set), copy, other_cb, w);
     json_decref(copy);
 }
 
@@ -844,7 +747,7 @@ static void update_status(sts_t *c, op_t *op, const json_t *set, json_t *const *
 static json_t *ensure_revision(sts_t *c, op_t *op, const json_t *set, json_t **revs, int nrevs)
 {
     write_t *w = write_new(op, W_REVISION, set, NULL);
-    json_t *rev = k1s_history_ensure(c->ctx->client, c->revs, &sets_gvr, set, revs, nrevs,
+    json_t *rev = k1s_history_ensure(c->ctx->client, c->o.revs, &sets_gvr, set, revs, nrevs,
                                      "controller.kubernetes.io/hash", other_cb, w);
     if (rev)
         write_free(w); /* no write needed */
@@ -854,35 +757,27 @@ static json_t *ensure_revision(sts_t *c, op_t *op, const json_t *set, json_t **r
 static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
 {
     sts_t *c = arg;
-    if (!k1s_informer_factory_synced(c->ctx->factory)) {
-        k1s_workqueue_add_after(q, key, 100);
+    json_t *set = k1s_ctrl_sync_object(q, key, k1s_informer_factory_synced(c->ctx->factory),
+                                       c->o.owners, c->o.exp);
+    if (!set)
+        return;
+    if (k1s_ctrl_deleting(set) || !k1s_expect_satisfied(c->o.exp, key)) {
         k1s_workqueue_done(q, key);
         return;
     }
-    json_t *set = k1s_ctrl_get_by_key(c->sets, key);
-    if (!set) {
-        k1s_expect_forget(c->exp, key);
-        k1s_workqueue_forget(q, key);
-        k1s_workqueue_done(q, key);
-        return;
-    }
-    if (k1s_ctrl_deleting(set) || !k1s_expect_satisfied(c->exp, key)) {
-        k1s_workqueue_done(q, key);
-        return;
-    }
-    op_t *op = op_new(c, key);
+    op_t *op = k1s_ctrl_op_new(&c->o.ops, c, key);
     json_t **revs = NULL;
-    int nrevs = k1s_history_owned(c->revs, set, &revs);
+    int nrevs = k1s_history_owned(c->o.revs, set, &revs);
     json_t *upd = ensure_revision(c, op, set, revs, nrevs < 0 ? 0 : nrevs);
     if (!upd) {
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     if (claim_pods(c, op, set) > 0) {
         /* adopted or released pods come back through the informer */
         free(revs);
-        op_unref(op);
+        k1s_ctrl_op_unref(op);
         return;
     }
     const char *cur_name = k1s_ctrl_str(json_object_get(set, "status"), "currentRevision");
@@ -892,7 +787,7 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
     /* the pods: this set's, by ordinal */
     const char *uid = k1s_ctrl_str(json_object_get(set, "metadata"), "uid");
     json_t **owned = NULL;
-    int n = k1s_informer_by_index(c->pods, "owner", uid, &owned);
+    int n = k1s_informer_by_index(c->o.pods, "owner", uid, &owned);
     int64_t replicas = set_replicas(set), start = set_start_ordinal(set);
     json_t **slots = k1s_xcalloc((size_t)replicas + 1, sizeof(*slots));
     json_t **condemned = k1s_xmalloc(((size_t)(n > 0 ? n : 0) + 1) * sizeof(*condemned));
@@ -914,7 +809,7 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
     qsort(condemned, (size_t)ncond, sizeof(*condemned), by_ordinal_desc);
     double wait = reconcile_pods(c, op, set, slots, replicas, condemned, ncond, cur, upd);
     update_status(c, op, set, mine, nmine, cur, upd);
-    live_arg_t la = {name_of(cur), name_of(upd), mine, nmine};
+    live_arg_t la = {k1s_ctrl_name(cur), k1s_ctrl_name(upd), mine, nmine};
     const json_t *rhl = json_object_get(spec_of(set), "revisionHistoryLimit");
     k1s_history_truncate(c->ctx->client, revs, nrevs,
                          json_is_integer(rhl) ? json_integer_value(rhl) : 10, revision_live, &la);
@@ -925,105 +820,31 @@ static void sync_set(k1s_workqueue_t *q, const char *key, void *arg)
     free(mine);
     free(owned);
     free(revs);
-    op_unref(op);
+    k1s_ctrl_op_unref(op);
 }
 
 /* ---- informer handlers ---- */
 
-static void enqueue(sts_t *c, const json_t *set)
-{
-    char *key = k1s_ctrl_key(set);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
 /* The key of the StatefulSet controlling obj, or NULL. */
-static char *owner_key(const json_t *obj)
-{
-    const json_t *ref = k1s_ctrl_controller_ref(obj);
-    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), "StatefulSet") ||
-        strcmp(k1s_ctrl_str(ref, "apiVersion"), "apps/v1"))
-        return NULL;
-    return k1s_xasprintf("%s/%s", ns_of(obj), k1s_ctrl_str(ref, "name"));
-}
-
-static void set_add(json_t *obj, void *arg)
-{
-    enqueue(arg, obj);
-}
-
-static void set_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    enqueue(arg, new_obj);
-}
-
-static void set_delete(json_t *obj, void *arg)
-{
-    sts_t *c = arg;
-    char *key = k1s_ctrl_key(obj);
-    k1s_expect_forget(c->exp, key);
-    free(key);
-}
-
-static void pod_add(json_t *obj, void *arg)
-{
-    sts_t *c = arg;
-    char *key = owner_key(obj);
-    if (!key)
-        return;
-    k1s_expect_observe_add(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    sts_t *c = arg;
-    char *key = owner_key(new_obj);
-    if (key) {
-        if (k1s_ctrl_deleting(new_obj) && !k1s_ctrl_deleting(old_obj))
-            k1s_expect_observe_del(c->exp, key);
-        k1s_workqueue_add(c->queue, key);
-        free(key);
-    }
-    char *old_key = owner_key(old_obj);
-    if (old_key)
-        k1s_workqueue_add(c->queue, old_key);
-    free(old_key);
-}
-
-static void pod_delete(json_t *obj, void *arg)
-{
-    sts_t *c = arg;
-    char *key = owner_key(obj);
-    if (!key)
-        return;
-    if (!k1s_ctrl_deleting(obj))
-        k1s_expect_observe_del(c->exp, key);
-    k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
 /* A claim gone: the sets whose templates name it look again (a Pending pod may need it back). */
 static void pvc_delete(json_t *obj, void *arg)
 {
     sts_t *c = arg;
-    const char *cn = name_of(obj);
+    const char *cn = k1s_ctrl_name(obj);
     json_t **sets = NULL;
-    int n = k1s_informer_by_index(c->sets, "namespace", ns_of(obj), &sets);
+    int n = k1s_informer_by_index(c->o.owners, "namespace", k1s_ctrl_namespace(obj), &sets);
     for (int i = 0; i < n; i++) {
         size_t j;
         const json_t *t;
         json_array_foreach(json_object_get(spec_of(sets[i]), "volumeClaimTemplates"), j, t)
         {
-            char *prefix = k1s_xasprintf("%s-%s-", name_of(t), name_of(sets[i]));
+            char *prefix = k1s_xasprintf("%s-%s-", k1s_ctrl_name(t), k1s_ctrl_name(sets[i]));
             size_t l = strlen(prefix);
             bool match =
                 !strncmp(cn, prefix, l) && cn[l] && strspn(cn + l, "0123456789") == strlen(cn + l);
             free(prefix);
             if (match) {
-                enqueue(c, sets[i]);
+                k1s_ctrl_enqueue(c->o.queue, sets[i]);
                 break;
             }
         }
@@ -1031,42 +852,13 @@ static void pvc_delete(json_t *obj, void *arg)
     free(sets);
 }
 
-static void rev_event(json_t *obj, void *arg)
-{
-    sts_t *c = arg;
-    char *key = owner_key(obj);
-    if (key)
-        k1s_workqueue_add(c->queue, key);
-    free(key);
-}
-
-static void rev_update(json_t *old_obj, json_t *new_obj, void *arg)
-{
-    (void)old_obj;
-    rev_event(new_obj, arg);
-}
-
 static void *sts_start(k1s_ctrl_ctx_t *ctx)
 {
     sts_t *c = k1s_xcalloc(1, sizeof(*c));
     c->ctx = ctx;
-    c->exp = k1s_expectations_new();
-    c->queue = k1s_workqueue_new(ctx->base, ctx->opts->concurrent_syncs, sync_set, c);
-    c->sets = k1s_informer_factory_get(ctx->factory, &sets_gvr);
-    c->pods = k1s_informer_factory_get(ctx->factory, &pods_gvr);
-    c->revs = k1s_informer_factory_get(ctx->factory, &k1s_history_gvr);
+    k1s_history_owner_start(&c->o, ctx, &sets_gvr, "StatefulSet", sync_set, c);
     c->pvcs = k1s_informer_factory_get(ctx->factory, &pvcs_gvr);
-    k1s_ctrl_index_owner(c->pods);
-    k1s_ctrl_index_namespace(c->pods);
-    k1s_ctrl_index_owner(c->revs);
-    k1s_ctrl_index_namespace(c->sets);
-    k1s_informer_handlers_t sh = {set_add, set_update, set_delete, c};
-    k1s_informer_handlers_t ph = {pod_add, pod_update, pod_delete, c};
-    k1s_informer_handlers_t rh = {rev_event, rev_update, rev_event, c};
-    k1s_informer_add_handlers(c->sets, &sh);
-    k1s_informer_add_handlers(c->pods, &ph);
     k1s_informer_handlers_t vh = {NULL, NULL, pvc_delete, c};
-    k1s_informer_add_handlers(c->revs, &rh);
     k1s_informer_add_handlers(c->pvcs, &vh);
     return c;
 }
@@ -1076,20 +868,7 @@ static void sts_stop(void *state)
     sts_t *c = state;
     if (!c)
         return;
-    /* the client is gone: what was out is never answered */
-    while (c->writes) {
-        write_t *w = c->writes;
-        c->writes = w->next;
-        write_release(w);
-    }
-    while (c->ops) {
-        op_t *op = c->ops;
-        c->ops = op->next;
-        free(op->key);
-        free(op);
-    }
-    k1s_workqueue_free(c->queue);
-    k1s_expectations_free(c->exp);
+    k1s_history_owner_stop(&c->o);
     free(c);
 }
 

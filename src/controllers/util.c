@@ -11,6 +11,7 @@
 
 #include "api/selector.h"
 #include "client/strmap.h"
+#include "client/workqueue.h"
 #include "controllers/controller.h"
 #include "lib/util.h"
 
@@ -18,6 +19,16 @@ const char *k1s_ctrl_str(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
+}
+
+const char *k1s_ctrl_name(const json_t *o)
+{
+    return k1s_ctrl_str(json_object_get(o, "metadata"), "name");
+}
+
+const char *k1s_ctrl_namespace(const json_t *o)
+{
+    return k1s_ctrl_str(json_object_get(o, "metadata"), "namespace");
 }
 
 char *k1s_ctrl_key(const json_t *obj)
@@ -103,6 +114,19 @@ bool k1s_ctrl_synced(k1s_workqueue_t *q, const char *key, k1s_informer_t *const 
     return true;
 }
 
+static int index_orphans(json_t *obj, const char **out)
+{
+    if (k1s_ctrl_controller_ref(obj))
+        return 0;
+    out[0] = k1s_ctrl_str(json_object_get(obj, "metadata"), "namespace");
+    return 1;
+}
+
+void k1s_ctrl_index_orphans(k1s_informer_t *inf)
+{
+    k1s_informer_add_indexer(inf, "orphans", index_orphans);
+}
+
 json_t *k1s_ctrl_controller_ref(const json_t *obj)
 {
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
@@ -165,6 +189,114 @@ void k1s_ctrl_enqueue_owners_update(const k1s_informer_t *owners, k1s_workqueue_
                      json_object_get(json_object_get(new_obj, "metadata"), "labels")) ||
          k1s_ctrl_controller_ref(old_obj)))
         k1s_ctrl_enqueue_selecting(owners, q, new_obj);
+}
+
+char *k1s_ctrl_adopt_patch(const json_t *owner, const json_t *obj, const char *finalizer)
+{
+    json_t *md = json_pack("{s:[o],s:s}", "ownerReferences", k1s_ctrl_new_controller_ref(owner),
+                           "uid", k1s_ctrl_str(json_object_get(obj, "metadata"), "uid"));
+    if (finalizer)
+        json_object_set_new(md, "finalizers", json_pack("[s]", finalizer));
+    json_t *p = json_pack("{s:o}", "metadata", md);
+    char *body = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return body;
+}
+
+char *k1s_ctrl_release_patch(const json_t *owner, const json_t *obj, const char *finalizer)
+{
+    json_t *md = json_pack("{s:[{s:s,s:s}],s:s}", "ownerReferences", "$patch", "delete", "uid",
+                           k1s_ctrl_str(json_object_get(owner, "metadata"), "uid"), "uid",
+                           k1s_ctrl_str(json_object_get(obj, "metadata"), "uid"));
+    if (finalizer)
+        json_object_set_new(md, "$deleteFromPrimitiveList/finalizers", json_pack("[s]", finalizer));
+    json_t *p = json_pack("{s:o}", "metadata", md);
+    char *body = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return body;
+}
+
+char *k1s_ctrl_claim_patch(const json_t *owner, const json_t *pod, bool match,
+                           const char *finalizer)
+{
+    const json_t *ref = k1s_ctrl_controller_ref(pod);
+    if (!ref)
+        return match ? k1s_ctrl_adopt_patch(owner, pod, finalizer) : NULL;
+    if (!match &&
+        !strcmp(k1s_ctrl_str(ref, "uid"), k1s_ctrl_str(json_object_get(owner, "metadata"), "uid")))
+        return k1s_ctrl_release_patch(owner, pod, finalizer);
+    return NULL;
+}
+
+int k1s_ctrl_claim_pods(const k1s_informer_t *pods, const json_t *owner, const char *finalizer,
+                        bool (*member)(const json_t *owner, const json_t *pod),
+                        void (*start)(const json_t *pod, char *body, void *arg), void *arg)
+{
+    k1s_err_t err = {0};
+    k1s_label_selector_t *sel = k1s_label_selector_from_json(
+        json_object_get(json_object_get(owner, "spec"), "selector"), &err);
+    if (!sel)
+        return 0;
+    json_t **all = NULL;
+    int n = k1s_informer_by_index(
+        pods, "namespace", k1s_ctrl_str(json_object_get(owner, "metadata"), "namespace"), &all);
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        const json_t *pod = all[i];
+        if (k1s_ctrl_deleting(pod))
+            continue;
+        bool match = k1s_label_selector_matches(
+                         sel, json_object_get(json_object_get(pod, "metadata"), "labels")) &&
+                     (!member || member(owner, pod));
+        char *body = k1s_ctrl_claim_patch(owner, pod, match, finalizer);
+        if (!body)
+            continue;
+        start(pod, body, arg);
+        started++;
+    }
+    free(all);
+    k1s_label_selector_free(sel);
+    return started;
+}
+
+void k1s_ctrl_strmap_free_all(k1s_strmap_t *m)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(m, &i, &k, &v);)
+        free(v);
+    k1s_strmap_free(m);
+}
+
+bool k1s_ctrl_ok(const k1s_client_result_t *res)
+{
+    return res->status >= 200 && res->status < 300;
+}
+
+void k1s_ctrl_sync_done(k1s_workqueue_t *q, const char *key, bool retry)
+{
+    if (retry)
+        k1s_workqueue_add_rate_limited(q, key);
+    else
+        k1s_workqueue_forget(q, key);
+    k1s_workqueue_done(q, key);
+}
+
+json_t *k1s_ctrl_sync_object(k1s_workqueue_t *q, const char *key, bool synced,
+                             const k1s_informer_t *inf, k1s_expectations_t *e)
+{
+    if (!synced) {
+        k1s_workqueue_add_after(q, key, 100);
+        k1s_workqueue_done(q, key);
+        return NULL;
+    }
+    json_t *obj = k1s_ctrl_get_by_key(inf, key);
+    if (!obj) {
+        if (e)
+            k1s_expect_forget(e, key);
+        k1s_ctrl_sync_done(q, key, false);
+    }
+    return obj;
 }
 
 bool k1s_ctrl_deleting(const json_t *obj)
@@ -452,11 +584,7 @@ void k1s_expectations_free(k1s_expectations_t *e)
 {
     if (!e)
         return;
-    const char *k;
-    void *v;
-    for (size_t i = 0; k1s_strmap_next(&e->m, &i, &k, &v);)
-        free(v);
-    k1s_strmap_free(&e->m);
+    k1s_ctrl_strmap_free_all(&e->m);
     free(e);
 }
 
@@ -495,4 +623,215 @@ bool k1s_expect_satisfied(const k1s_expectations_t *e, const char *key)
 void k1s_expect_forget(k1s_expectations_t *e, const char *key)
 {
     free(k1s_strmap_del(&e->m, key));
+}
+
+/* ---- syncs with writes out ---- */
+
+/* Intrusive doubly linked list links (members prev and next). */
+#define K1S_LIST_ADD(head, x)                                                                      \
+    do {                                                                                           \
+        (x)->prev = NULL;                                                                          \
+        (x)->next = (head);                                                                        \
+        if (head)                                                                                  \
+            (head)->prev = (x);                                                                    \
+        (head) = (x);                                                                              \
+    } while (0)
+#define K1S_LIST_DEL(head, x)                                                                      \
+    do {                                                                                           \
+        if ((x)->prev)                                                                             \
+            (x)->prev->next = (x)->next;                                                           \
+        else                                                                                       \
+            (head) = (x)->next;                                                                    \
+        if ((x)->next)                                                                             \
+            (x)->next->prev = (x)->prev;                                                           \
+    } while (0)
+
+k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key)
+{
+    k1s_ctrl_op_t *op = k1s_xcalloc(1, sizeof(*op));
+    op->ctl = ctl;
+    op->key = k1s_xstrdup(key);
+    op->pending = 1;
+    op->ops = ops;
+    K1S_LIST_ADD(ops->head, op);
+    return op;
+}
+
+static void op_free(k1s_ctrl_op_t *op)
+{
+    if (op->free_data)
+        op->free_data(op->data);
+    free(op->key);
+    free(op);
+}
+
+void k1s_ctrl_op_unref(k1s_ctrl_op_t *op)
+{
+    if (--op->pending > 0)
+        return;
+    k1s_ctrl_sync_done(op->ops->queue, op->key, op->failed);
+    K1S_LIST_DEL(op->ops->head, op);
+    op_free(op);
+}
+
+void k1s_ctrl_write_start(k1s_ctrl_op_t *op, k1s_ctrl_write_t *w,
+                          void (*release)(k1s_ctrl_write_t *w))
+{
+    w->op = op;
+    w->release = release;
+    op->pending++;
+    K1S_LIST_ADD(op->ops->writes, w);
+}
+
+void k1s_ctrl_write_done(k1s_ctrl_write_t *w)
+{
+    k1s_ctrl_op_t *op = w->op;
+    K1S_LIST_DEL(op->ops->writes, w);
+    w->release(w);
+    k1s_ctrl_op_unref(op);
+}
+
+void k1s_ctrl_ops_free(k1s_ctrl_ops_t *ops)
+{
+    while (ops->writes) {
+        k1s_ctrl_write_t *w = ops->writes;
+        ops->writes = w->next;
+        w->release(w);
+    }
+    while (ops->head) {
+        k1s_ctrl_op_t *op = ops->head;
+        ops->head = op->next;
+        op_free(op);
+    }
+}
+
+/* ---- slow start ---- */
+
+static int slow_start_take(k1s_slow_start_t *ss)
+{
+    int n = ss->next < ss->left ? ss->next : ss->left;
+    ss->left -= n;
+    ss->in_flight = n;
+    ss->next *= 2;
+    ss->failed = false;
+    return n;
+}
+
+int k1s_slow_start_begin(k1s_slow_start_t *ss, int n)
+{
+    ss->left = n > 0 ? n : 0;
+    ss->next = 1; /* SlowStartInitialBatchSize */
+    return slow_start_take(ss);
+}
+
+int k1s_slow_start_answered(k1s_slow_start_t *ss, bool ok, int *skipped)
+{
+    if (skipped)
+        *skipped = 0;
+    if (!ok)
+        ss->failed = true;
+    if (ss->in_flight > 0 && --ss->in_flight > 0)
+        return 0;
+    if (ss->failed) {
+        if (skipped)
+            *skipped = ss->left;
+        ss->left = 0;
+        return 0;
+    }
+    return slow_start_take(ss);
+}
+
+/* ---- pod events ---- */
+
+void k1s_ctrl_pod_added(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                        const json_t *pod)
+{
+    if (!key)
+        return;
+    if (e && k1s_ctrl_deleting(pod))
+        k1s_expect_observe_del(e, key);
+    else if (e)
+        k1s_expect_observe_add(e, key);
+    k1s_workqueue_add(q, key);
+}
+
+void k1s_ctrl_pod_updated(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *old_pod, const json_t *pod)
+{
+    if (!key)
+        return;
+    if (e && k1s_ctrl_deleting(pod) && !k1s_ctrl_deleting(old_pod))
+        k1s_expect_observe_del(e, key);
+    k1s_workqueue_add(q, key);
+}
+
+void k1s_ctrl_pod_deleted(k1s_workqueue_t *q, k1s_expectations_t *e, const char *key,
+                          const json_t *pod)
+{
+    if (!key)
+        return;
+    if (e && !k1s_ctrl_deleting(pod))
+        k1s_expect_observe_del(e, key);
+    k1s_workqueue_add(q, key);
+}
+
+char *k1s_ctrl_owner_key(const json_t *obj, const char *api_version, const char *kind)
+{
+    const json_t *ref = k1s_ctrl_controller_ref(obj);
+    if (!ref || strcmp(k1s_ctrl_str(ref, "kind"), kind) ||
+        strcmp(k1s_ctrl_str(ref, "apiVersion"), api_version))
+        return NULL;
+    return k1s_xasprintf("%s/%s", k1s_ctrl_str(json_object_get(obj, "metadata"), "namespace"),
+                         k1s_ctrl_str(ref, "name"));
+}
+
+static void owned_add(json_t *obj, void *arg)
+{
+    k1s_ctrl_owned_t *o = arg;
+    char *key = k1s_ctrl_owner_key(obj, o->api_version, o->kind);
+    k1s_ctrl_pod_added(o->queue, o->exp, key, obj);
+    free(key);
+}
+
+static void owned_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    k1s_ctrl_owned_t *o = arg;
+    char *key = k1s_ctrl_owner_key(new_obj, o->api_version, o->kind);
+    k1s_ctrl_pod_updated(o->queue, o->exp, key, old_obj, new_obj);
+    char *old_key = k1s_ctrl_owner_key(old_obj, o->api_version, o->kind);
+    if (old_key && (!key || strcmp(key, old_key)))
+        k1s_workqueue_add(o->queue, old_key);
+    free(old_key);
+    free(key);
+}
+
+static void owned_delete(json_t *obj, void *arg)
+{
+    k1s_ctrl_owned_t *o = arg;
+    char *key = k1s_ctrl_owner_key(obj, o->api_version, o->kind);
+    k1s_ctrl_pod_deleted(o->queue, o->exp, key, obj);
+    free(key);
+}
+
+k1s_informer_handlers_t k1s_ctrl_owned_handlers(k1s_ctrl_owned_t *o)
+{
+    k1s_informer_handlers_t h = {owned_add, owned_update, owned_delete, o};
+    return h;
+}
+
+static void enqueue_event(json_t *obj, void *arg)
+{
+    k1s_ctrl_enqueue(arg, obj);
+}
+
+static void enqueue_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    (void)old_obj;
+    k1s_ctrl_enqueue(arg, new_obj);
+}
+
+k1s_informer_handlers_t k1s_ctrl_enqueue_handlers(k1s_workqueue_t *q)
+{
+    k1s_informer_handlers_t h = {enqueue_event, enqueue_update, enqueue_event, q};
+    return h;
 }

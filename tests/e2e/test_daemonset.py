@@ -232,3 +232,31 @@ def test_rolling_update_history_undo(server, ns, hollow_nodes):
     wait_for(lambda: images() == ["busybox:1.38", "busybox:1.38", "busybox:1.39"],
              what="the deleted pod replaced at 1.39")
 
+
+
+def test_slow_start_under_quota(server, ns, hollow_nodes):
+    # 8 eligible nodes and a quota of 1 pod: creations go in batches of 1, 2, 4, ... and stop at
+    # the first batch with a refusal, so each sync makes one or two failed requests, not seven
+    lab = {"ds-test": ns}
+    hollow_nodes(server, 8, prefix="dss", labels=lab)
+    server.kubectl("-n", ns, "create", "quota", "pods", "--hard=pods=1")
+    wait_for(lambda: json.loads(server.kubectl("-n", ns, "get", "resourcequota", "pods", "-o",
+                                               "json").stdout).get("status", {}).get("hard"),
+             what="quota status")
+    create(server, ns, daemonset("quota", ns))
+    wait_for(lambda: len(pods(server, ns, "quota")) == 1, what="1 pod")
+
+    def refused():
+        out = json.loads(server.kubectl("-n", ns, "get", "events", "--field-selector",
+                                        "involvedObject.name=quota,reason=FailedCreate", "-o",
+                                        "json").stdout)
+        return sum(e.get("count", 1) for e in out["items"])
+    wait_for(refused, what="a FailedCreate event")
+    time.sleep(0.5)
+    n = refused()
+    print("FailedCreate requests:", n)
+    # 2 in the first sync (the batch of 2 after 1), then one per retry with back-off; without
+    # batches it would be 7 per sync
+    assert 1 <= n < 25, n
+    assert len(pods(server, ns, "quota")) == 1
+    server.kubectl("-n", ns, "delete", "daemonset", "quota")

@@ -310,3 +310,136 @@ def test_released_pod_loses_finalizer(server, ns, nodes):
     assert [p["metadata"]["name"] for p in pods_of(server, ns, "rel")] == [name]
     server.kubectl("-n", ns, "patch", "job", "rel", "--type=merge",
                    "-p", '{"metadata":{"finalizers":null}}', check=False)
+
+
+def test_managed_by_another_controller(server, ns, nodes):
+    # a Job whose spec.managedBy names another controller gets no pods and no status from
+    # kube-controller-manager's Job controller; one beside it, created after it, is run
+    create(server, ns, job("external", 1, 1, managedBy="example.com/batch-runner"))
+    create(server, ns, job("internal", 1, 1))
+    wait_for(lambda: pods_of(server, ns, "internal"), what="the other Job's pod")
+    wait_for(lambda: get(server, ns, "job", "internal")["status"].get("startTime"),
+             what="the other Job's status")
+    j = get(server, ns, "job", "external")
+    assert not j.get("status"), j.get("status")
+    assert pods_of(server, ns, "external") == []
+    assert events(server, ns, "external") == []
+
+
+def index_of(p):
+    return int(p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"])
+
+
+def test_backoff_limit_per_index(server, ns, nodes):
+    # backoffLimitPerIndex 1: index 1 fails twice (its replacement carries the failure count and
+    # starts after the index's 10 s back-off), indexes 0 and 2 succeed: the Job fails with
+    # FailedIndexes once every index is done
+    create(server, ns, job("perindex", 3, 3, completionMode="Indexed", backoffLimitPerIndex=1))
+    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 3 and all(
+        p["status"].get("phase") == "Running" for p in ps) else None)(
+        pods_of(server, ns, "perindex")), what="3 running")
+    for p in pods:
+        assert p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"] == "0"
+        code = "1" if index_of(p) == 1 else "0"
+        server.kubectl("-n", ns, "annotate", "pod", p["metadata"]["name"], ANN + "exit-code=" + code)
+    first = [p["metadata"]["name"] for p in pods if index_of(p) == 1][0]
+    j = wait_for(lambda: (lambda o: o if o["status"].get("completedIndexes") == "0,2" else None)(
+        get(server, ns, "job", "perindex")), what="indexes 0 and 2 completed")
+    assert j["status"]["failedIndexes"] == "" and cond(j, "FailureTarget") is None
+    # the replacement for index 1
+    again = wait_for(lambda: [p for p in pods_of(server, ns, "perindex") if index_of(p) == 1 and
+                              p["metadata"]["name"] != first and
+                              p["status"].get("phase") == "Running"],
+                     timeout=90, what="index 1 replaced")[0]
+    assert again["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"] == "1"
+    server.kubectl("-n", ns, "annotate", "pod", again["metadata"]["name"], ANN + "exit-code=1")
+    j = wait_for(lambda: (lambda o: cond(o, "Failed") and o)(get(server, ns, "job", "perindex")),
+                 what="Failed")
+    c = cond(j, "Failed")
+    assert c["reason"] == "FailedIndexes" and c["message"] == "Job has failed indexes"
+    assert cond(j, "FailureTarget")["reason"] == "FailedIndexes"
+    st = j["status"]
+    assert st["failedIndexes"] == "1" and st["completedIndexes"] == "0,2"
+    assert st["succeeded"] == 2 and st["failed"] == 2
+    assert len(pods_of(server, ns, "perindex")) == 4
+    assert ("FailedIndexes", "Job has failed indexes") in events(server, ns, "perindex")
+
+
+def test_fail_index_and_max_failed_indexes(server, ns, nodes):
+    pfp = {"rules": [{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [42]}}]}
+    # FailIndex: the index fails at its first failure, whatever backoffLimitPerIndex allows
+    create(server, ns, job("failix", 2, 2, {ANN + "exit-code": "42"}, completionMode="Indexed",
+                           backoffLimitPerIndex=5, podFailurePolicy=pfp))
+    # maxFailedIndexes 0: the first failed index fails the Job (index 1 never starts)
+    create(server, ns, job("maxfail", 2, 1, {ANN + "exit-code": "42"}, completionMode="Indexed",
+                           backoffLimitPerIndex=5, maxFailedIndexes=0, podFailurePolicy=pfp))
+    j = wait_for(lambda: (lambda o: cond(o, "Failed") and o)(get(server, ns, "job", "failix")),
+                 what="failix Failed")
+    assert cond(j, "Failed")["reason"] == "FailedIndexes"
+    assert j["status"]["failedIndexes"] == "0,1" and j["status"]["failed"] == 2
+    assert len(pods_of(server, ns, "failix")) == 2
+    j = wait_for(lambda: (lambda o: cond(o, "Failed") and o)(get(server, ns, "job", "maxfail")),
+                 what="maxfail Failed")
+    c = cond(j, "Failed")
+    assert c["reason"] == "MaxFailedIndexesExceeded"
+    assert c["message"] == "Job has exceeded the specified maximal number of failed indexes"
+    assert j["status"]["failedIndexes"] == "0" and j["status"]["failed"] == 1
+    assert [index_of(p) for p in pods_of(server, ns, "maxfail")] == [0]
+
+
+def test_adopts_orphan_pods(server, ns, nodes):
+    # a pod the Job's (manual) selector matches and nobody controls is adopted: it gets the Job's
+    # controller reference and the job-tracking finalizer, and counts as one of its pods
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "stray", "labels": {"app": "adopt"}},
+           "spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox:1.36"}]}}
+    create(server, ns, pod)
+    wait_for(lambda: get(server, ns, "pod", "stray")["status"].get("phase") == "Running",
+             what="stray running")
+    j = job("adopter", 1, 1, manualSelector=True, selector={"matchLabels": {"app": "adopt"}})
+    j["spec"]["template"]["metadata"]["labels"] = {"app": "adopt"}
+    create(server, ns, j)
+    p = wait_for(lambda: (lambda o: o if o["metadata"].get("ownerReferences") else None)(
+        get(server, ns, "pod", "stray")), what="adopted")
+    ref = p["metadata"]["ownerReferences"][0]
+    assert ref["kind"] == "Job" and ref["name"] == "adopter" and ref["controller"] is True
+    assert "batch.kubernetes.io/job-tracking" in p["metadata"]["finalizers"]
+    wait_for(lambda: get(server, ns, "job", "adopter")["status"].get("active") == 1,
+             what="active 1")
+    server.kubectl("-n", ns, "annotate", "pod", "stray", ANN + "exit-code=0")
+    server.kubectl("-n", ns, "wait", "--for=condition=complete", "job/adopter", "--timeout=60s")
+    j = get(server, ns, "job", "adopter")
+    assert j["status"]["succeeded"] == 1
+    # the adopted pod did the work: no pod of the Job's own was needed
+    out = json.loads(server.kubectl("-n", ns, "get", "pods", "-l", "app=adopt",
+                                    "-o", "json").stdout)["items"]
+    assert [p["metadata"]["name"] for p in out] == ["stray"]
+    assert "batch.kubernetes.io/job-tracking" not in (
+        get(server, ns, "pod", "stray")["metadata"].get("finalizers") or [])
+
+
+def test_slow_start_under_quota(server, ns, nodes):
+    # a quota of 3 pods and parallelism 60: creations go in batches of 1, 2, 4, ... and stop at
+    # the first batch with a refusal, so the Job makes a handful of failed requests, not 57
+    server.kubectl("-n", ns, "create", "quota", "pods", "--hard=pods=3")
+    wait_for(lambda: get(server, ns, "resourcequota", "pods").get("status", {}).get("hard"),
+             what="quota status")
+    create(server, ns, job("many", 60, 60))
+    wait_for(lambda: len(pods_of(server, ns, "many")) == 3, what="3 pods")
+
+    def refused():
+        out = server.kubectl("-n", ns, "get", "events", "--field-selector",
+                             "involvedObject.name=many,reason=FailedCreate", "-o", "json").stdout
+        return sum(e.get("count", 1) for e in json.loads(out)["items"])
+    wait_for(refused, what="a FailedCreate event")
+    time.sleep(0.5)
+    n = refused()
+    print("FailedCreate requests:", n)
+    # 4 in the first sync (the batch of 4 after 1 and 2), then one per retry with back-off
+    assert 1 <= n < 30, n
+    assert len(pods_of(server, ns, "many")) == 3
+    # status.active counts the pods there are, not the ones refused
+    wait_for(lambda: get(server, ns, "job", "many")["status"].get("active") == 3,
+             what="active 3")
+    server.kubectl("-n", ns, "delete", "job", "many")

@@ -18,7 +18,7 @@ static void test_indexes(void **state)
     parse_indexes("0-2,4,7-8", set, 10);
     int n;
     char *s = format_indexes(set, 10, &n);
-    assert_string_equal(s, "0-2,4,7-8");
+    assert_string_equal(s, "0-2,4,7,8"); /* two in a row are listed, as upstream */
     assert_int_equal(n, 6);
     free(s);
     set[3] = true;
@@ -31,7 +31,7 @@ static void test_indexes(void **state)
     bool small[3] = {0};
     parse_indexes("1,2-5,x", small, 3);
     s = format_indexes(small, 3, &n);
-    assert_string_equal(s, "1-2");
+    assert_string_equal(s, "1,2");
     free(s);
     bool none[3] = {0};
     s = format_indexes(none, 3, &n);
@@ -145,12 +145,93 @@ static void test_backoff(void **state)
     assert_true(backoff_remaining(&b, 1000) == 0);
 }
 
+/* A pod of index ix with the job-tracking finalizer, phase, exit code (Failed) and failure count.
+ */
+static json_t *index_pod(const char *name, int ix, const char *phase, int code, const char *count)
+{
+    char ixs[16];
+    snprintf(ixs, sizeof(ixs), "%d", ix);
+    json_t *pod = json_pack("{s:{s:s,s:s,s:s,s:{s:s,s:s},s:[s]},s:{s:s,s:[{s:s,s:{s:{s:i,s:s}}}]}}",
+                            "metadata", "name", name, "namespace", "ns", "uid", name, "annotations",
+                            INDEX_KEY, ixs, FAILURE_COUNT_KEY, count, "finalizers", FINALIZER,
+                            "status", "phase", phase, "containerStatuses", "name", "main", "state",
+                            "terminated", "exitCode", code, "finishedAt", "2026-01-01T00:00:00Z");
+    if (strcmp(phase, "Failed"))
+        json_object_del(json_object_get(pod, "status"), "containerStatuses");
+    return pod;
+}
+
+static void test_backoff_limit_per_index(void **state)
+{
+    (void)state;
+    json_t *spec =
+        json_loads("{\"podFailurePolicy\":{\"rules\":[{\"action\":\"FailIndex\",\"onExitCodes\":"
+                   "{\"operator\":\"In\",\"values\":[42]}},{\"action\":\"Ignore\",\"onExitCodes\":"
+                   "{\"operator\":\"In\",\"values\":[3]}}]}}",
+                   0, NULL);
+    json_t *pods[] = {
+        index_pod("a", 0, "Failed", 1, "0"),  /* index 0: 1 failure of 2 allowed */
+        index_pod("b", 1, "Failed", 1, "1"),  /* index 1: its limit reached */
+        index_pod("c", 2, "Failed", 1, "0"),  /* index 2: already replaced by d */
+        index_pod("d", 2, "Running", 0, "1"), /* */
+        index_pod("e", 3, "Failed", 42, "0"), /* index 3: FailIndex */
+        index_pod("f", 4, "Failed", 3, "0"),  /* index 4: an ignored failure */
+        index_pod("g", 0, "Failed", 1, "0"),  /* index 0 again, but finished earlier */
+    };
+    json_object_set_new(json_object_get(pods[6], "metadata"), "creationTimestamp",
+                        json_string("2025-01-01T00:00:00Z"));
+    json_object_set_new(
+        json_array_get(json_object_get(json_object_get(pods[6], "status"), "containerStatuses"), 0),
+        "state",
+        json_pack("{s:{s:i,s:s}}", "terminated", "exitCode", 1, "finishedAt",
+                  "2025-06-01T00:00:00Z"));
+    int n = (int)K1S_ARRAY_SIZE(pods);
+    bool done[5] = {0}, failed[5] = {0};
+    json_t *last[5] = {0};
+    index_failures(pods, n, spec, 1, done, failed, last, 5);
+    assert_false(failed[0]);
+    assert_true(failed[1]);
+    assert_false(failed[2]);
+    assert_true(failed[3]);
+    assert_false(failed[4]);
+    assert_ptr_equal(last[0], pods[0]); /* the later failure of index 0 */
+    assert_null(last[1]);               /* failed for good */
+    assert_null(last[2]);               /* a pod of index 2 runs */
+    assert_ptr_equal(last[4], pods[5]);
+
+    /* the replacements carry the failure counts */
+    json_t *pod = json_pack("{s:{s:{}}}", "metadata", "annotations");
+    set_failure_counts(pod, spec, pods[0]);
+    const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+    assert_string_equal(k1s_ctrl_str(ann, FAILURE_COUNT_KEY), "1");
+    assert_null(json_object_get(ann, IGNORED_COUNT_KEY));
+    set_failure_counts(pod, spec, pods[5]);
+    assert_string_equal(k1s_ctrl_str(ann, FAILURE_COUNT_KEY), "0");
+    assert_string_equal(k1s_ctrl_str(ann, IGNORED_COUNT_KEY), "1");
+    json_decref(pod);
+    pod = json_pack("{s:{s:{}}}", "metadata", "annotations");
+    set_failure_counts(pod, spec, NULL);
+    ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+    assert_string_equal(k1s_ctrl_str(ann, FAILURE_COUNT_KEY), "0");
+    json_decref(pod);
+
+    /* the back-off of an index: 10 s after one failure, 20 s after two */
+    double t = (double)k1s_ctrl_parse_time("2026-01-01T00:00:00Z");
+    assert_true(index_backoff(NULL, t) == 0);
+    assert_true(index_backoff(pods[0], t + 4) == 6);
+    assert_true(index_backoff(pods[1], t + 4) == 16);
+    assert_true(index_backoff(pods[0], t + 11) == 0);
+    for (int i = 0; i < n; i++)
+        json_decref(pods[i]);
+    json_decref(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_indexes),     cmocka_unit_test(test_pod_failure_policy),
         cmocka_unit_test(test_indexed_pod), cmocka_unit_test(test_success_policy),
-        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_backoff),     cmocka_unit_test(test_backoff_limit_per_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

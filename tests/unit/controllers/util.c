@@ -148,13 +148,100 @@ static void test_expectations(void **state)
     k1s_expectations_free(e);
 }
 
+static void test_slow_start(void **state)
+{
+    (void)state;
+    k1s_slow_start_t ss;
+    int skipped = -1;
+    /* 10 creations: batches 1, 2, 4, 3 */
+    assert_int_equal(k1s_slow_start_begin(&ss, 10), 1);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, &skipped), 2);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 4);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 3);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, &skipped), 0);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(ss.left, 0);
+    /* a failure in the batch of 2 gives up the 7 not started, once the batch is answered */
+    assert_int_equal(k1s_slow_start_begin(&ss, 10), 1);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, NULL), 2);
+    assert_int_equal(k1s_slow_start_answered(&ss, false, &skipped), 0);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(k1s_slow_start_answered(&ss, true, &skipped), 0);
+    assert_int_equal(skipped, 7);
+    assert_int_equal(ss.left, 0);
+    /* nothing to do */
+    assert_int_equal(k1s_slow_start_begin(&ss, 0), 0);
+}
+
+static void test_claim(void **state)
+{
+    (void)state;
+    json_t *owner = json_loads("{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{"
+                               "\"name\":\"j\",\"namespace\":\"ns\",\"uid\":\"u1\"}}",
+                               0, NULL);
+    json_t *orphan = json_loads("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\","
+                                "\"uid\":\"p1\"}}",
+                                0, NULL);
+    json_t *owned = json_deep_copy(orphan);
+    json_object_set_new(json_object_get(owned, "metadata"), "ownerReferences",
+                        json_pack("[o]", k1s_ctrl_new_controller_ref(owner)));
+    json_t *other = json_deep_copy(orphan);
+    json_object_set_new(json_object_get(other, "metadata"), "ownerReferences",
+                        json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "apps/v1", "kind",
+                                  "ReplicaSet", "name", "rs", "uid", "u2", "controller", 1));
+    /* an orphan matched is adopted, with the finalizer */
+    char *body = k1s_ctrl_claim_patch(owner, orphan, true, "f/x");
+    json_t *p = json_loads(body, 0, NULL);
+    const json_t *md = json_object_get(p, "metadata");
+    assert_string_equal(k1s_ctrl_str(md, "uid"), "p1");
+    assert_string_equal(
+        k1s_ctrl_str(json_array_get(json_object_get(md, "ownerReferences"), 0), "uid"), "u1");
+    assert_true(json_is_true(
+        json_object_get(json_array_get(json_object_get(md, "ownerReferences"), 0), "controller")));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(md, "finalizers"), 0)),
+                        "f/x");
+    json_decref(p);
+    free(body);
+    /* a pod owned and no longer matched is released */
+    body = k1s_ctrl_claim_patch(owner, owned, false, NULL);
+    p = json_loads(body, 0, NULL);
+    md = json_object_get(p, "metadata");
+    const json_t *ref = json_array_get(json_object_get(md, "ownerReferences"), 0);
+    assert_string_equal(k1s_ctrl_str(ref, "$patch"), "delete");
+    assert_string_equal(k1s_ctrl_str(ref, "uid"), "u1");
+    assert_null(json_object_get(md, "$deleteFromPrimitiveList/finalizers"));
+    json_decref(p);
+    free(body);
+    /* nothing to do */
+    assert_null(k1s_ctrl_claim_patch(owner, orphan, false, NULL));
+    assert_null(k1s_ctrl_claim_patch(owner, owned, true, NULL));
+    assert_null(k1s_ctrl_claim_patch(owner, other, true, NULL));
+    assert_null(k1s_ctrl_claim_patch(owner, other, false, NULL));
+    /* owner keys */
+    char *key = k1s_ctrl_owner_key(owned, "batch/v1", "Job");
+    assert_string_equal(key, "ns/j");
+    free(key);
+    assert_null(k1s_ctrl_owner_key(owned, "batch/v1", "CronJob"));
+    assert_null(k1s_ctrl_owner_key(orphan, "batch/v1", "Job"));
+    assert_string_equal(k1s_ctrl_name(owned), "p");
+    assert_string_equal(k1s_ctrl_namespace(owned), "ns");
+    json_decref(owner), json_decref(orphan), json_decref(owned), json_decref(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enabled),      cmocka_unit_test(test_time),
         cmocka_unit_test(test_duration),     cmocka_unit_test(test_hash),
         cmocka_unit_test(test_pod_value),    cmocka_unit_test(test_template_and_selector),
-        cmocka_unit_test(test_expectations),
+        cmocka_unit_test(test_expectations), cmocka_unit_test(test_slow_start),
+        cmocka_unit_test(test_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
