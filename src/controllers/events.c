@@ -1,8 +1,12 @@
 /*
- * The Event recorder (see events.h). Repeats are found by a key of the
- * involved object's uid, type, reason and message; the cache of Events
- * written is bounded (it is emptied when it grows past EVENT_CACHE_MAX,
- * as client-go's LRU of 4096 would forget the oldest).
+ * The Event recorder (see events.h), with client-go's EventCorrelator
+ * rules. Repeats are found by a key of the involved object's uid, type,
+ * reason and message, and counted on one Event. Events of one object, type
+ * and reason with AGG_MAX_MESSAGES different messages within
+ * AGG_INTERVAL_S (a ReplicaSet's "Created pod: ..." for each pod) turn into
+ * one Event "(combined from similar events): <latest message>" counted
+ * from then on. The caches are bounded (emptied when they grow past
+ * EVENT_CACHE_MAX, as client-go's LRUs of 4096 would forget the oldest).
  */
 #include "controllers/events.h"
 
@@ -17,6 +21,8 @@
 #include "lib/util.h"
 
 #define EVENT_CACHE_MAX 4096
+#define AGG_MAX_MESSAGES 10
+#define AGG_INTERVAL_S 600
 
 static const k1s_gvr_t events_gvr = {"", "v1", "events", true};
 
@@ -26,10 +32,17 @@ typedef struct {
     char first[32];
 } seen_t;
 
+/* The different messages seen for one object, type and reason. */
+typedef struct {
+    k1s_strmap_t msgs;
+    int64_t last; /* when the last of them came, Unix seconds */
+} agg_t;
+
 struct k1s_recorder {
     k1s_client_t *client;
     char *component;
     k1s_strmap_t seen; /* correlation key -> seen_t */
+    k1s_strmap_t aggs; /* object, type, reason -> agg_t */
 };
 
 k1s_recorder_t *k1s_recorder_new(k1s_client_t *client, const char *component)
@@ -54,11 +67,52 @@ static void clear_seen(k1s_recorder_t *r)
     memset(&r->seen, 0, sizeof(r->seen));
 }
 
+static void clear_aggs(k1s_recorder_t *r)
+{
+    void *v;
+    for (size_t i = 0; k1s_strmap_next(&r->aggs, &i, NULL, &v);) {
+        agg_t *a = v;
+        k1s_strmap_free(&a->msgs);
+        free(a);
+    }
+    k1s_strmap_free(&r->aggs);
+}
+
+/* EventAggregate: whether an Event with msg about the object/type/reason agg_key is to be
+ * combined with the similar ones (too many different messages lately). */
+static bool aggregate(k1s_recorder_t *r, const char *agg_key, const char *msg)
+{
+    agg_t *a = k1s_strmap_get(&r->aggs, agg_key);
+    int64_t now = (int64_t)time(NULL);
+    if (!a) {
+        if (k1s_strmap_len(&r->aggs) >= EVENT_CACHE_MAX)
+            clear_aggs(r);
+        a = k1s_xcalloc(1, sizeof(*a));
+        k1s_strmap_set(&r->aggs, agg_key, a);
+    } else if (now - a->last > AGG_INTERVAL_S) {
+        k1s_strmap_free(&a->msgs);
+    }
+    a->last = now;
+    k1s_strmap_set(&a->msgs, msg, NULL);
+    if (k1s_strmap_len(&a->msgs) < AGG_MAX_MESSAGES)
+        return false;
+    /* keep the set below the limit, as client-go does (it drops any one) */
+    const char *k;
+    size_t it = 0;
+    if (k1s_strmap_next(&a->msgs, &it, &k, NULL)) {
+        char *drop = k1s_xstrdup(k);
+        k1s_strmap_del(&a->msgs, drop);
+        free(drop);
+    }
+    return true;
+}
+
 void k1s_recorder_free(k1s_recorder_t *r)
 {
     if (!r)
         return;
     clear_seen(r);
+    clear_aggs(r);
     free(r->component);
     free(r);
 }
@@ -90,8 +144,18 @@ void k1s_recorder_event(k1s_recorder_t *r, const json_t *obj, const char *type, 
     const char *ns = *jstr(md, "namespace") ? jstr(md, "namespace") : "default";
     char ts[32];
     k1s_time_rfc3339(ts);
-    char *key = k1s_xasprintf("%s\x1f%s\x1f%s\x1f%s\x1f%s", jstr(md, "uid"), jstr(md, "name"), type,
-                              reason, msg);
+    char *agg_key =
+        k1s_xasprintf("%s\x1f%s\x1f%s\x1f%s", jstr(md, "uid"), jstr(md, "name"), type, reason);
+    char *key;
+    if (aggregate(r, agg_key, msg)) {
+        char *combined = k1s_xasprintf("(combined from similar events): %s", msg);
+        free(msg);
+        msg = combined;
+        key = agg_key;
+    } else {
+        key = k1s_xasprintf("%s\x1f%s", agg_key, msg);
+        free(agg_key);
+    }
     seen_t *s = k1s_strmap_get(&r->seen, key);
     if (s) {
         s->count++;

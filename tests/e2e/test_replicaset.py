@@ -98,6 +98,18 @@ def test_replicas_created_replaced_and_scaled(server, ns, nodes):
     time.sleep(1)
     assert get_rs(s, ns, "web")["metadata"]["resourceVersion"] == rv
 
+    # many pods: from the tenth different "Created pod" on, one Event counts them all, as
+    # client-go's aggregator does (6 so far, 12 more)
+    s.kubectl("-n", ns, "scale", "rs", "web", "--replicas=14")
+    wait_for(lambda: status_is(s, ns, "web", 14, 14, 14), what="14 replicas")
+
+    def combined():
+        evs = events(s, ns, "SuccessfulCreate")
+        comb = [e for e in evs if e["message"].startswith(
+            "(combined from similar events): Created pod: web-")]
+        return len(evs) == 10 and len(comb) == 1 and comb[0]["count"] == 9
+    wait_for(combined, what="9 plain SuccessfulCreate Events and one combined with count 9")
+
 
 def test_least_valuable_pods_deleted_first(server, ns, nodes):
     s = server
