@@ -107,6 +107,7 @@ k1s_bytes_t *k1s_obj_encode(const json_t *obj)
     k1s_bytes_t *b = k1s_xmalloc(sizeof(*b) + n + 1);
     b->refs = 1;
     b->len = n;
+    b->chunk = NULL;
     memcpy(b->data, s, n + 1);
     free(s);
     return b;

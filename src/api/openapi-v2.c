@@ -1375,6 +1375,7 @@ static int build(bool pb, const char *text, k1s_bytes_t **out)
     size_t len = o->len - BYTES_HDR;
     k1s_bytes_t *bytes = k1s_xrealloc(k1s_buf_steal(o), BYTES_HDR + len + 1);
     bytes->refs = 1;
+    bytes->chunk = NULL;
     bytes->len = len; /* data[len] is the buffer's NUL */
     *out = bytes;
     return 0;

@@ -121,7 +121,8 @@ k1s_bytes_t *k1s_bytes_new(const char *data, size_t len)
     k1s_bytes_t *b = k1s_xmalloc(sizeof(*b) + len + 1);
     b->refs = 1;
     b->len = len;
-    if (len)
+    b->chunk = NULL;
+    if (len && data)
         memcpy(b->data, data, len);
     b->data[len] = 0;
     return b;
@@ -141,8 +142,10 @@ k1s_bytes_t *k1s_bytes_ref(k1s_bytes_t *b)
 
 void k1s_bytes_unref(k1s_bytes_t *b)
 {
-    if (b && --b->refs == 0)
+    if (b && --b->refs == 0) {
+        k1s_bytes_unref(b->chunk);
         free(b);
+    }
 }
 
 uint64_t k1s_now_ns(void)

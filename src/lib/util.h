@@ -59,10 +59,12 @@ void k1s_closep(int *fd);
 typedef struct k1s_bytes {
     int refs;
     size_t len;
+    struct k1s_bytes *chunk; /* NULL, or the same bytes framed as an HTTP/1.1 chunk, made by the
+                                first chunked stream that sends them and shared by the others */
     char data[];
 } k1s_bytes_t;
 
-/* Returns a new reference to a copy of data[0..len). */
+/* Returns a new reference to a copy of data[0..len) (data NULL: len bytes to fill in). */
 k1s_bytes_t *k1s_bytes_new(const char *data, size_t len);
 /* Takes ownership of nothing; returns a new reference. */
 k1s_bytes_t *k1s_bytes_from_str(const char *s);

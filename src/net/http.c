@@ -534,13 +534,20 @@ int k1s_http_stream_write_bytes(k1s_http_req_t *req, k1s_bytes_t *b)
         return 0;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (r->stream_chunked) {
-        char line[24];
-        int n = snprintf(line, sizeof(line), "%zx\r\n", b->len);
-        evbuffer_add(out, line, (size_t)n);
+        /* framed once and shared, like the bytes: separate chunk-size and CRLF writes would
+         * cost every watcher a buffer chain of its own per event */
+        if (!b->chunk) {
+            char line[24];
+            int n = snprintf(line, sizeof(line), "%zx\r\n", b->len);
+            k1s_bytes_t *f = k1s_bytes_new(NULL, (size_t)n + b->len + 2);
+            memcpy(f->data, line, (size_t)n);
+            memcpy(f->data + n, b->data, b->len);
+            memcpy(f->data + n + b->len, "\r\n", 2);
+            b->chunk = f;
+        }
+        b = b->chunk;
     }
     evbuffer_add_reference(out, b->data, b->len, unref_bytes, k1s_bytes_ref(b));
-    if (r->stream_chunked)
-        evbuffer_add(out, "\r\n", 2);
     return 0;
 }
 
