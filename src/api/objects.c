@@ -9,6 +9,7 @@
 #include "api/apiserver-int.h"
 #include "api/crd.h"
 #include "api/selector.h"
+#include "lib/jsonheap.h"
 #include "lib/log.h"
 
 char *k1s_obj_key(const k1s_resource_t *r, const char *ns, const char *name)
@@ -116,7 +117,9 @@ k1s_bytes_t *k1s_obj_encode(const json_t *obj)
 json_t *k1s_obj_decode(const k1s_bytes_t *b)
 {
     json_error_t e;
+    k1s_json_heap_enter(); /* decoded to be changed or converted, then dropped */
     json_t *o = json_loadb(b->data, b->len, 0, &e);
+    k1s_json_heap_leave();
     if (!o) {
         k1s_error("store holds unparseable JSON: %s", e.text);
         o = json_object();

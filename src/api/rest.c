@@ -25,6 +25,7 @@
 #include "api/protobuf.h"
 #include "api/satoken.h"
 #include "api/validate.h"
+#include "lib/jsonheap.h"
 #include "lib/log.h"
 #include "lib/yaml.h"
 
@@ -89,12 +90,14 @@ static json_t *decode_body(k1s_api_req_t *r, bool *dup_fields)
         }
     } else {
         json_error_t je;
+        k1s_json_heap_enter(); /* the request's tree lives as long as the request */
         obj = json_loadb(h->body, h->body_len, JSON_REJECT_DUPLICATES, &je);
         if (!obj && strstr(je.text, "duplicate")) {
             if (dup_fields)
                 *dup_fields = true;
             obj = json_loadb(h->body, h->body_len, 0, &je);
         }
+        k1s_json_heap_leave();
         if (!obj) {
             k1s_api_fail(r, 400, "BadRequest", "error decoding JSON: %s (line %d, column %d)",
                          je.text, je.line, je.column);

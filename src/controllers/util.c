@@ -627,25 +627,6 @@ void k1s_expect_forget(k1s_expectations_t *e, const char *key)
 
 /* ---- syncs with writes out ---- */
 
-/* Intrusive doubly linked list links (members prev and next). */
-#define K1S_LIST_ADD(head, x)                                                                      \
-    do {                                                                                           \
-        (x)->prev = NULL;                                                                          \
-        (x)->next = (head);                                                                        \
-        if (head)                                                                                  \
-            (head)->prev = (x);                                                                    \
-        (head) = (x);                                                                              \
-    } while (0)
-#define K1S_LIST_DEL(head, x)                                                                      \
-    do {                                                                                           \
-        if ((x)->prev)                                                                             \
-            (x)->prev->next = (x)->next;                                                           \
-        else                                                                                       \
-            (head) = (x)->next;                                                                    \
-        if ((x)->next)                                                                             \
-            (x)->next->prev = (x)->prev;                                                           \
-    } while (0)
-
 k1s_ctrl_op_t *k1s_ctrl_op_new(k1s_ctrl_ops_t *ops, void *ctl, const char *key)
 {
     k1s_ctrl_op_t *op = k1s_xcalloc(1, sizeof(*op));
