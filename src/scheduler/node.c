@@ -411,17 +411,30 @@ static void copy_field(json_t *dst, const json_t *src, const char *key)
         json_object_set_new(dst, key, json_deep_copy(v));
 }
 
+/* json_string(s), shared by every caller: for the few values every view holds. */
+static json_t *interned(const char *s)
+{
+    static json_t *v1, *pod_kind;
+    json_t **slot = !strcmp(s, "v1") ? &v1 : !strcmp(s, "Pod") ? &pod_kind : NULL;
+    if (!slot)
+        return json_string(s);
+    if (!*slot)
+        *slot = json_string(s);
+    return json_incref(*slot);
+}
+
 /* What the scheduler reads of a pod bound to a node, copied from the pod: names and
  * labels, the controller's uid, priority, inter-pod affinity, volumes (volume limits and
- * restrictions), host ports, start time and conditions (for preemption). A node keeps this instead
- * of the pod, which informers drop when unused. */
+ * restrictions), host ports, start time and a DisruptionTarget condition (for preemption). A
+ * node keeps this instead of the pod, which informers drop when unused; it holds a thousand
+ * pods or more, so only what is there is copied. */
 static json_t *bound_pod_view(const json_t *pod, bool host_ports)
 {
     const json_t *md = json_object_get(pod, "metadata"), *sp = json_object_get(pod, "spec"),
                  *st = json_object_get(pod, "status");
     json_t *v = json_object(), *vmd = json_object(), *vsp = json_object(), *vst = json_object();
-    copy_field(v, pod, "apiVersion");
-    copy_field(v, pod, "kind");
+    json_object_set_new(v, "apiVersion", interned("v1"));
+    json_object_set_new(v, "kind", interned("Pod"));
     static const char *const meta[] = {"name",   "namespace",        "uid", "resourceVersion",
                                        "labels", "deletionTimestamp"};
     for (size_t i = 0; i < K1S_ARRAY_SIZE(meta); i++)
@@ -440,17 +453,27 @@ static json_t *bound_pod_view(const json_t *pod, bool host_ports)
     copy_field(vsp, sp, "nodeName");
     copy_field(vsp, sp, "priority");
     copy_field(vsp, sp, "affinity");
-    copy_field(vsp, sp,
-               "volumes"); /* as the scheduler's informer trims them: claims, inline disks */
+    /* as the scheduler's informer trims them: claims, inline disks */
+    copy_field(vsp, sp, "volumes");
     if (host_ports) {
         copy_field(vsp, sp, "containers");
         copy_field(vsp, sp, "initContainers");
     }
     copy_field(vst, st, "startTime");
-    copy_field(vst, st, "conditions");
+    const json_t *c;
+    json_array_foreach(json_object_get(st, "conditions"), i, c)
+    {
+        if (k1s_streq(json_string_value(json_object_get(c, "type")), "DisruptionTarget")) {
+            json_object_set_new(vst, "conditions", json_pack("[o]", json_deep_copy(c)));
+            break;
+        }
+    }
     json_object_set_new(v, "metadata", vmd);
     json_object_set_new(v, "spec", vsp);
-    json_object_set_new(v, "status", vst);
+    if (json_object_size(vst))
+        json_object_set_new(v, "status", vst);
+    else
+        json_decref(vst);
     return v;
 }
 
