@@ -82,12 +82,12 @@ static void drop_keys(json_t *o, const char *const *keys)
 }
 
 /*
- * What the controllers' shared pod cache leaves out: the parts of a pod's
- * spec that only the kubelet reads (how to run each container, volumes
- * other than claims). No controller reads them, none writes a cached pod's
- * spec back (status updates keep the stored spec), and they are most of a
- * pod's size: with them a cached pod takes about 20 KB. The status stays
- * whole, as controllers write it back.
+ * What the controllers' shared pod cache leaves out: the parts of a pod
+ * that only the kubelet, the scheduler or a user reads (how to run each
+ * container, volumes other than claims, DNS and service-account settings,
+ * the QoS class, host IPs, image and container ids of container statuses).
+ * No controller reads them, and none writes a cached pod back whole: the
+ * node lifecycle controller patches the Ready condition.
  */
 static void trim_pod(json_t *pod)
 {
@@ -127,6 +127,34 @@ static void trim_pod(json_t *pod)
         json_t *v = json_array_get(vols, i);
         if (!json_object_get(v, "persistentVolumeClaim") && !json_object_get(v, "ephemeral"))
             json_array_remove(vols, i);
+    }
+    /* what only the kubelet, the scheduler or a user reads; no controller writes a pod from the
+     * cache back whole */
+    static const char *const pod_spec[] = {"dnsPolicy",
+                                           "dnsConfig",
+                                           "enableServiceLinks",
+                                           "securityContext",
+                                           "serviceAccount",
+                                           "serviceAccountName",
+                                           "automountServiceAccountToken",
+                                           "terminationGracePeriodSeconds",
+                                           "schedulerName",
+                                           "topologySpreadConstraints",
+                                           "imagePullSecrets",
+                                           "hostAliases",
+                                           NULL};
+    drop_keys(spec, pod_spec);
+    json_t *st = json_object_get(pod, "status");
+    static const char *const pod_status[] = {"qosClass", "hostIP", "hostIPs", NULL};
+    drop_keys(st, pod_status);
+    static const char *const cstatus[] = {"image", "imageID", "containerID", NULL};
+    static const char *const statuses[] = {"containerStatuses", "initContainerStatuses",
+                                           "ephemeralContainerStatuses"};
+    for (size_t l = 0; l < K1S_ARRAY_SIZE(statuses); l++) {
+        json_array_foreach(json_object_get(st, statuses[l]), i, c)
+        {
+            drop_keys(c, cstatus);
+        }
     }
 }
 

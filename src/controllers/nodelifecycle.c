@@ -276,16 +276,19 @@ static void mark_pods_not_ready(nodelife_t *nl, const char *node)
         }
         if (j >= json_array_size(conds) || !strcmp(k1s_ctrl_str(c, "status"), "False"))
             continue;
-        json_t *pod = json_deep_copy(pods[i]);
-        c = json_array_get(json_object_get(json_object_get(pod, "status"), "conditions"), j);
-        json_object_set_new(c, "status", json_string("False"));
-        json_object_set_new(c, "lastTransitionTime", json_string(ts));
-        const json_t *md = json_object_get(pod, "metadata");
-        k1s_client_update_status(nl->ctx->client, &pods_gvr, k1s_ctrl_str(md, "namespace"), pod,
-                                 pod_status_done, k1s_ctrl_key(pod));
+        /* a patch of the one condition (conditions merge by type): the cached pod lacks status
+         * fields no controller reads, which an update would wipe */
+        json_t *patch = json_pack("{s:{s:[{s:s,s:s,s:s}]}}", "status", "conditions", "type",
+                                  "Ready", "status", "False", "lastTransitionTime", ts);
+        char *body = json_dumps(patch, JSON_COMPACT);
+        json_decref(patch);
+        const json_t *md = json_object_get(pods[i], "metadata");
+        k1s_client_patch(nl->ctx->client, &pods_gvr, k1s_ctrl_str(md, "namespace"),
+                         k1s_ctrl_str(md, "name"), "status", K1S_PATCH_STRATEGIC, body, false,
+                         pod_status_done, k1s_ctrl_key(pods[i]));
+        free(body);
         k1s_recorder_event(nl->ctx->recorder, pods[i], "Warning", "NodeNotReady",
                            "Node is not ready");
-        json_decref(pod);
     }
     if (n >= 0)
         free(pods);

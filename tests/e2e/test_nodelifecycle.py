@@ -87,6 +87,9 @@ def test_silent_node_is_tainted_and_its_pods_evicted(server, ns, hollow_nodes):
     wait_for(lambda: cond(get(s, ns, "pod/forever"), "Ready")["status"] == "False",
              what="forever unready")
     assert events(s, ns, "forever", "NodeNotReady") == ["Node is not ready"]
+    # only the condition changed: the rest of the status the kubelet wrote is still there
+    st = get(s, ns, "pod/forever")["status"]
+    assert st.get("hostIP") and st["containerStatuses"][0].get("imageID"), st
 
     # the pod tolerating 2 s is evicted; the others stay
     def evicted():
