@@ -16,6 +16,7 @@ static const struct {
     {"server", k1s_cmd_server, "Run the Kubernetes API server (and, later, the embedded agent)"},
     {"kubectl", k1s_cmd_kubectl, "Run kubectl with the admin kubeconfig"},
     {"version", k1s_cmd_version, "Print the k1s version"},
+    {"ctr", k1s_cmd_ctr, "Node-local runtime tool: images, containers, logs, exec"},
 };
 
 static void usage(FILE *f)
