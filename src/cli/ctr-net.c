@@ -5,6 +5,7 @@
  *   k1s ctr net config --pod-cidr CIDR          write the node's conflist
  *   k1s ctr net add|del|check --id ID [--netns PATH] [--pod NS/NAME] [--uid UID]
  *                                [--port [IP:]HOST:CTR[/PROTO]]...
+ *   k1s ctr net ls                               attachments and their IPs
  *   k1s ctr net netns add [NAME] | rm PATH... | ls | clean
  *
  * add prints the pod network's CNI result as JSON. Paths default to the
@@ -43,6 +44,7 @@ static void usage(FILE *f)
             "  add                      Attach a pod's network namespace (prints the CNI result)\n"
             "  del                      Detach it (idempotent)\n"
             "  check                    Check an attachment\n"
+            "  ls                       List attachments (from the cache) and their IPs\n"
             "  netns add [NAME]         Create a named network namespace (prints its path)\n"
             "  netns rm PATH...         Remove network namespaces\n"
             "  netns ls                 List them\n"
@@ -240,6 +242,32 @@ static int cmd_attach(net_args_t *a, k1s_cni_cmd_t cmd)
     return rc;
 }
 
+static int cmd_ls(net_args_t *a)
+{
+    k1s_cni_opts_t o = {.conf_dir = a->conf_dir, .bin_dirs = a->bin_dir, .cache_dir = a->cache_dir};
+    k1s_err_t err = {0};
+    k1s_cni_t *cni = k1s_cni_new(&o, &err);
+    char **ids = NULL;
+    if (!cni || k1s_cni_list_ids(cni, &ids, NULL, &err) < 0) {
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        k1s_cni_free(cni);
+        return 1;
+    }
+    printf("%-40s %s\n", "SANDBOX", "IP");
+    for (char **p = ids; *p; p++) {
+        k1s_cni_result_t *res = NULL;
+        char ip[64];
+        const char *shown = "(incomplete: DEL it)";
+        if (k1s_cni_cached_result(cni, *p, &res, NULL) == 0)
+            shown = k1s_cni_result_pod_ip(res, 0, ip, sizeof(ip));
+        printf("%-40s %s\n", *p, shown ? shown : "-");
+        k1s_cni_result_free(res);
+    }
+    k1s_cni_ids_free(ids);
+    k1s_cni_free(cni);
+    return 0;
+}
+
 static int cmd_netns(net_args_t *a, int argc, char **argv)
 {
     if (argc < 1) {
@@ -315,6 +343,8 @@ int k1s_cmd_ctr_net(int argc, char **argv)
         r = cmd_attach(&a, K1S_CNI_DEL);
     else if (!strcmp(cmd, "check"))
         r = cmd_attach(&a, K1S_CNI_CHECK);
+    else if (!strcmp(cmd, "ls"))
+        r = cmd_ls(&a);
     else if (!strcmp(cmd, "netns"))
         r = cmd_netns(&a, npos, pos);
     else {

@@ -628,6 +628,21 @@ int k1s_cni_start(k1s_cni_t *cni, struct event_base *base, k1s_cni_cmd_t cmd,
         op_free(op);
         return r;
     }
+    if (cmd == K1S_CNI_ADD) {
+        /* A second ADD would fail on the existing eth0 and its rollback would
+         * tear down a working attachment; a half-made one is fine to redo. */
+        json_t *done = cni_cache_read(op->nets[N_NETS - 1].cache_path);
+        bool complete = json_object_get(done, "result") != NULL;
+        json_decref(done);
+        if (complete) {
+            r = k1s_err_set(err, EEXIST,
+                            "CNI ADD for %s: the network is already attached to sandbox %s (DEL "
+                            "it first)",
+                            op->label, op->id);
+            op_free(op);
+            return r;
+        }
+    }
     if (cmd == K1S_CNI_CHECK && (!op->nets[0].prev || !op->nets[1].prev)) {
         r = k1s_err_set(err, ENOENT,
                         "CNI CHECK for %s: no completed attachment in %s (was the pod's network "

@@ -585,3 +585,78 @@ const char *k1s_cni_network_json(const k1s_cni_t *cni)
 {
     return cni->net_json;
 }
+
+/* ---- the cache, read by callers ---- */
+
+int k1s_cni_cached_result(k1s_cni_t *cni, const char *id, k1s_cni_result_t **out, k1s_err_t *err)
+{
+    int r = k1s_cni_check_id(id, err);
+    if (r < 0)
+        return r;
+    _k1s_cleanup_free_ char *path =
+        cni_cache_path(cni->cache_dir, k1s_cni_network_name(cni), id, K1S_CNI_IFNAME);
+    json_t *e = cni_cache_read(path);
+    json_t *res = json_object_get(e, "result");
+    if (!res) {
+        json_decref(e);
+        return k1s_err_set(err, ENOENT, "CNI: no completed attachment for sandbox %s in %s", id,
+                           cni->cache_dir);
+    }
+    char *s = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(e);
+    r = k1s_cni_result_parse(s ? s : "", s ? strlen(s) : 0, out, err);
+    free(s);
+    return r;
+}
+
+int k1s_cni_list_ids(k1s_cni_t *cni, char ***ids_out, size_t *n_out, k1s_err_t *err)
+{
+    size_t n = 0, cap = 16;
+    char **ids = k1s_xcalloc(cap + 1, sizeof(*ids));
+    DIR *d = opendir(cni->cache_dir);
+    if (!d && errno != ENOENT) {
+        int r = k1s_err_set(err, errno, "CNI: list %s: %s", cni->cache_dir, strerror(errno));
+        free(ids);
+        return r;
+    }
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp."))
+            continue;
+        _k1s_cleanup_free_ char *path = k1s_xasprintf("%s/%s", cni->cache_dir, de->d_name);
+        json_t *e = cni_cache_read(path);
+        const char *id = json_string_value(json_object_get(e, "containerId"));
+        if (id && k1s_cni_check_id(id, NULL) == 0) {
+            if (n == cap) {
+                cap *= 2;
+                ids = k1s_xrealloc(ids, (cap + 1) * sizeof(*ids));
+            }
+            ids[n++] = k1s_xstrdup(id);
+        }
+        json_decref(e);
+    }
+    if (d)
+        closedir(d);
+    qsort(ids, n, sizeof(*ids), cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && !strcmp(ids[k - 1], ids[i]))
+            free(ids[i]);
+        else
+            ids[k++] = ids[i];
+    }
+    ids[k] = NULL;
+    *ids_out = ids;
+    if (n_out)
+        *n_out = k;
+    return 0;
+}
+
+void k1s_cni_ids_free(char **ids)
+{
+    if (!ids)
+        return;
+    for (char **p = ids; *p; p++)
+        free(*p);
+    free(ids);
+}

@@ -166,7 +166,9 @@ typedef struct k1s_cni_op k1s_cni_op_t;
  * Starts ADD, DEL or CHECK for a pod on base's loop. Returns 0 and (if
  * op_out) a handle valid until the callback runs; cb is never called from
  * inside this function. Returns -errno with err set, and no callback, for a
- * request that cannot start (bad id, missing netns for ADD).
+ * request that cannot start: a bad id, no netns for ADD or CHECK, nothing
+ * cached for CHECK, or an ADD for an id whose ADD already completed (-EEXIST:
+ * DEL it first, or use k1s_cni_cached_result).
  */
 int k1s_cni_start(k1s_cni_t *cni, struct event_base *base, k1s_cni_cmd_t cmd,
                   const k1s_cni_pod_t *pod, k1s_cni_cb cb, void *ud, k1s_cni_op_t **op_out,
@@ -177,6 +179,21 @@ int k1s_cni_start(k1s_cni_t *cni, struct event_base *base, k1s_cni_cmd_t cmd,
  * attachment, which a later DEL removes.
  */
 void k1s_cni_op_cancel(k1s_cni_op_t *op);
+
+/*
+ * The pod network's result that a completed ADD cached for id, e.g. to learn
+ * a pod's IP after an agent restart without running any plugin. 0 and a new
+ * *out, or -ENOENT (nothing, or only a half-made attachment, is cached).
+ */
+int k1s_cni_cached_result(k1s_cni_t *cni, const char *id, k1s_cni_result_t **out, k1s_err_t *err);
+/*
+ * The ids of every attachment in the cache, complete or half-made, sorted and
+ * unique: what a restarted agent compares with its pods to DEL the ones that
+ * went away while it was down. *ids_out is a new NULL-terminated array of new
+ * strings (k1s_cni_ids_free). 0 or -errno.
+ */
+int k1s_cni_list_ids(k1s_cni_t *cni, char ***ids_out, size_t *n_out, k1s_err_t *err);
+void k1s_cni_ids_free(char **ids);
 
 /* Blocking form on a private loop: 0 and *result (ADD, if result non-NULL) or -errno. */
 int k1s_cni_run(k1s_cni_t *cni, k1s_cni_cmd_t cmd, const k1s_cni_pod_t *pod,

@@ -96,6 +96,11 @@ def test_host_port_reaches_pod_and_del_after_restart_uses_cache(env):
     assert "hello-from-pod" in env.sh(env.node, "busybox", "nc", "-w", "3", ip, "8080").stdout
     rules = env.sh(env.node, "iptables-save", "-t", "nat").stdout
     assert "web-server" in rules and "--dport 18080" in rules
+    assert env.k1s("ls").stdout.split()[2:] == ["web-server", ip]
+    # Adding the same sandbox again is refused and leaves it working.
+    p = env.add(pod, "web/server", check=False)
+    assert p.returncode == 1 and "already attached" in p.stderr, p.stderr
+    assert "hello-from-pod" in env.sh(env.node, "busybox", "nc", "-w", "3", ip, "8080").stdout
 
     # A new process (every `k1s ctr` call is one, as after an agent restart)
     # deletes with only the id: netns, ports and prevResult come from the

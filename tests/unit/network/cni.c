@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "lib/util.h"
 #include "network/cni-int.h"
@@ -534,6 +535,111 @@ static void test_exec_missing_plugin_and_timeout(void **state)
     fake_teardown(&f);
 }
 
+static void test_cache_queries_and_readd(void **state)
+{
+    fake_t f;
+    fake_setup(&f, "second");
+    k1s_cni_t *cni = fake_cni(&f, 10000);
+    k1s_err_t err = {0};
+    char **ids;
+    size_t n;
+    assert_int_equal(k1s_cni_list_ids(cni, &ids, &n, &err), 0);
+    assert_int_equal(n, 0);
+    k1s_cni_ids_free(ids);
+    k1s_cni_pod_t a = {.id = "aa", .netns = "/na"}, b = {.id = "bb", .netns = "/nb"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &b, NULL, &err), 0);
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &a, NULL, &err), 0);
+    assert_int_equal(k1s_cni_list_ids(cni, &ids, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ids[0], "aa");
+    assert_string_equal(ids[1], "bb");
+    assert_null(ids[2]);
+    k1s_cni_ids_free(ids);
+    k1s_cni_result_t *res;
+    assert_int_equal(k1s_cni_cached_result(cni, "bb", &res, &err), 0);
+    assert_string_equal(res->interfaces[0].sandbox, "/nb");
+    k1s_cni_result_free(res);
+    assert_int_equal(k1s_cni_cached_result(cni, "cc", &res, &err), -ENOENT);
+    /* A second ADD of an attached sandbox is refused and leaves it alone. */
+    free(fake_log(&f));
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &a, NULL, &err), -EEXIST);
+    assert_non_null(strstr(err.msg, "already attached to sandbox aa"));
+    char *log = fake_log(&f);
+    assert_string_equal(log, "");
+    free(log);
+    assert_int_equal(k1s_cni_cached_result(cni, "aa", &res, &err), 0);
+    k1s_cni_result_free(res);
+    k1s_cni_free(cni);
+    fake_teardown(&f);
+}
+
+typedef struct {
+    int done;
+    int failed;
+    char ip[64];
+} async_t;
+
+static void async_cb(k1s_cni_result_t *result, const k1s_err_t *err, void *ud)
+{
+    async_t *a = ud;
+    a->done++;
+    if (err)
+        a->failed++;
+    if (result)
+        k1s_cni_result_pod_ip(result, 4, a->ip, sizeof(a->ip));
+    k1s_cni_result_free(result);
+}
+
+static void on_cancel_timer(evutil_socket_t fd, short what, void *arg)
+{
+    k1s_cni_op_cancel(arg);
+}
+
+static void test_async_concurrent_and_cancel(void **state)
+{
+    fake_t f;
+    fake_setup(&f, "second");
+    k1s_cni_t *cni = fake_cni(&f, 10000);
+    struct event_base *base = event_base_new();
+    async_t res[3] = {{0}};
+    k1s_err_t err = {0};
+    const char *ids[] = {"p0", "p1", "p2"};
+    for (int i = 0; i < 3; i++) {
+        k1s_cni_pod_t pod = {.id = ids[i], .netns = "/n"};
+        assert_int_equal(k1s_cni_start(cni, base, K1S_CNI_ADD, &pod, async_cb, &res[i], NULL, &err),
+                         0);
+        assert_int_equal(res[i].done, 0); /* never called back from inside start */
+    }
+    while (res[0].done + res[1].done + res[2].done < 3)
+        event_base_loop(base, EVLOOP_ONCE);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(res[i].failed, 0);
+        assert_string_equal(res[i].ip, "10.9.0.8");
+    }
+    k1s_cni_free(cni);
+    fake_teardown(&f);
+
+    /* Cancelling a slow ADD kills its plugin and never calls back. */
+    fake_setup(&f, "slow");
+    cni = fake_cni(&f, 60000);
+    async_t slow = {0};
+    k1s_cni_op_t *op = NULL;
+    k1s_cni_pod_t pod = {.id = "s", .netns = "/n"};
+    assert_int_equal(k1s_cni_start(cni, base, K1S_CNI_ADD, &pod, async_cb, &slow, &op, &err), 0);
+    struct event *t = evtimer_new(base, on_cancel_timer, op);
+    struct timeval tv = {0, 300000};
+    evtimer_add(t, &tv);
+    event_base_dispatch(base); /* returns once nothing is pending: the op is gone */
+    assert_int_equal(slow.done, 0);
+    char *log = fake_log(&f);
+    assert_non_null(strstr(log, "ADD slow eth0"));
+    free(log);
+    event_free(t);
+    event_base_free(base);
+    k1s_cni_free(cni);
+    fake_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,6 +653,8 @@ int main(void)
         cmocka_unit_test(test_exec_add_del),
         cmocka_unit_test(test_exec_add_fails_rolls_back),
         cmocka_unit_test(test_exec_missing_plugin_and_timeout),
+        cmocka_unit_test(test_cache_queries_and_readd),
+        cmocka_unit_test(test_async_concurrent_and_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
