@@ -596,7 +596,18 @@ int k1s_cni_start(k1s_cni_t *cni, struct event_base *base, k1s_cni_cmd_t cmd,
         net->cache = cmd == K1S_CNI_ADD ? NULL : cni_cache_read(net->cache_path);
         json_t *cached = json_object_get(net->cache, "config");
         net->conf = json_incref(cached ? cached : confs[i]);
-        net->prev = json_incref(json_object_get(net->cache, "result"));
+        /* DEL and CHECK get the cached result from spec 0.4.0 on, as libcni does. */
+        if (cni_version_ge(json_string_value(json_object_get(net->conf, "cniVersion")), 0, 4, 0))
+            net->prev = json_incref(json_object_get(net->cache, "result"));
+        else if (cmd == K1S_CNI_CHECK) {
+            r = k1s_err_set(err, ENOTSUP,
+                            "CNI CHECK: network %s has cniVersion %s, which has no CHECK (0.4.0 "
+                            "or later)",
+                            json_string_value(json_object_get(net->conf, "name")),
+                            json_string_value(json_object_get(net->conf, "cniVersion")));
+            op_free(op);
+            return r;
+        }
     }
     /* DEL works from what ADD recorded: its netns, pod and port mappings. */
     json_t *c = op->nets[1].cache ? op->nets[1].cache : op->nets[0].cache;

@@ -39,6 +39,8 @@ json_t *cni_ports_json(const k1s_cni_port_t *ports, size_t n);
  * new string.
  */
 char *cni_plugin_error_msg(const char *out, size_t out_len, const char *err_out, int status);
+/* True if the CNI version string v ("0.4.0", "1.0.0") is at least maj.min.patch. */
+bool cni_version_ge(const char *v, int maj, int min, int patch);
 /* Path of an attachment's cache file (a new string). */
 char *cni_cache_path(const char *cache_dir, const char *net, const char *id, const char *ifname);
 /* Reads a cache file: a new object, or NULL if there is none (or it is unreadable). */

@@ -56,7 +56,7 @@ char *k1s_cni_default_conflist(const k1s_cni_netconf_opts_t *o, k1s_err_t *err)
     json_t *bridge =
         json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:o}", "type", "bridge", "bridge",
                   o->bridge && *o->bridge ? o->bridge : K1S_CNI_BRIDGE_DEFAULT, "isGateway", 1,
-                  "ipMasq", 1, "hairpinMode", 1, "forceAddress", 1, "ipam", ipam);
+                  "ipMasq", !o->no_ip_masq, "hairpinMode", 1, "forceAddress", 1, "ipam", ipam);
     if (o->mtu > 0)
         json_object_set_new(bridge, "mtu", json_integer(o->mtu));
     json_t *portmap = json_pack("{s:s, s:b, s:{s:b}}", "type", "portmap", "snat", 1, "capabilities",
@@ -485,6 +485,18 @@ char *cni_plugin_error_msg(const char *out, size_t out_len, const char *err_out,
     if (status < 0)
         return k1s_xasprintf("killed by signal %d", -status);
     return k1s_xasprintf("exited with status %d and no error message", status);
+}
+
+bool cni_version_ge(const char *v, int maj, int min, int patch)
+{
+    int a = 0, b = 0, c = 0;
+    if (!v || sscanf(v, "%d.%d.%d", &a, &b, &c) < 1)
+        return false;
+    if (a != maj)
+        return a > maj;
+    if (b != min)
+        return b > min;
+    return c >= patch;
 }
 
 /* ---- cache ---- */

@@ -54,6 +54,8 @@ typedef struct k1s_cni_netconf_opts {
     const char *ipam_data_dir; /* host-local's dataDir; NULL: the plugin's /var/lib/cni/networks */
     const char *bridge;        /* NULL: cni0 */
     int mtu;                   /* 0: the bridge plugin's choice */
+    bool no_ip_masq; /* true: the bridge does not masquerade traffic leaving the podCIDR (for an
+                        overlay that masquerades only what leaves the cluster CIDR, as flannel) */
 } k1s_cni_netconf_opts_t;
 
 /*

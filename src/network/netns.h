@@ -8,8 +8,8 @@
  * alive with no process in it, so CNI plugins and the OCI runtime can join it
  * by path and the pod's network outlives agent restarts. No thread of the
  * calling process ever changes namespace: the unshare happens in a short-lived
- * child, so the function is safe to call from the agent's event loop (it
- * forks, and waits a few milliseconds for the child).
+ * child, so the function is safe to call from the agent's event loop: it
+ * forks and waits for the child, about a millisecond in all.
  *
  * Mounts made here live in the caller's mount namespace: callers that run in
  * a private mount namespace (`ip netns exec`) see them vanish with it.

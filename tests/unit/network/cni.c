@@ -78,10 +78,14 @@ static void test_default_conflist(void **state)
 
     o.pod_cidr = "fd00:42::/64";
     o.ipam_data_dir = NULL;
+    o.no_ip_masq = true;
+    o.mtu = 1450;
     s = k1s_cni_default_conflist(&o, &err);
     assert_non_null(s);
     assert_non_null(strstr(s, "\"::/0\""));
     assert_null(strstr(s, "dataDir"));
+    assert_non_null(strstr(s, "\"ipMasq\": false"));
+    assert_non_null(strstr(s, "\"mtu\": 1450"));
     free(s);
 
     const char *bad[] = {"10.42.0.0", "10.42.0.0/33", "10.42.0.0/31", "x/24", "10.42.0.0/", ""};
@@ -309,6 +313,17 @@ static void test_plugin_error_msg(void **state)
     m = cni_plugin_error_msg("garbage", 7, NULL, 3);
     assert_string_equal(m, "exited with status 3 and no error message");
     free(m);
+}
+
+static void test_version_ge(void **state)
+{
+    assert_true(cni_version_ge("1.0.0", 0, 4, 0));
+    assert_true(cni_version_ge("0.4.0", 0, 4, 0));
+    assert_true(cni_version_ge("0.10.0", 0, 4, 0));
+    assert_false(cni_version_ge("0.3.1", 0, 4, 0));
+    assert_false(cni_version_ge("0.2.0", 0, 3, 0));
+    assert_false(cni_version_ge(NULL, 0, 4, 0));
+    assert_false(cni_version_ge("x", 0, 4, 0));
 }
 
 /* ---- operations against fake plugins ---- */
@@ -573,6 +588,29 @@ static void test_cache_queries_and_readd(void **state)
     fake_teardown(&f);
 }
 
+static void test_old_version_no_prev_on_del(void **state)
+{
+    fake_t f;
+    fake_setup(&f, "second");
+    char *p = k1s_xasprintf("%s/10-test.conflist", f.conf);
+    write_text(p, "{\"cniVersion\":\"0.3.1\",\"name\":\"old\",\"plugins\":[{\"type\":\"first\"}]}",
+               0644);
+    free(p);
+    k1s_cni_t *cni = fake_cni(&f, 10000);
+    k1s_err_t err = {0};
+    k1s_cni_pod_t pod = {.id = "o1", .netns = "/n"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &pod, NULL, &err), 0);
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_CHECK, &pod, NULL, &err), -ENOTSUP);
+    assert_non_null(strstr(err.msg, "network old has cniVersion 0.3.1"));
+    free(fake_log(&f));
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_DEL, &pod, NULL, &err), 0);
+    char *log = fake_log(&f);
+    assert_string_equal(log, "DEL first eth0 noprev /n\nDEL loopback lo prev /n\n");
+    free(log);
+    k1s_cni_free(cni);
+    fake_teardown(&f);
+}
+
 typedef struct {
     int done;
     int failed;
@@ -650,10 +688,12 @@ int main(void)
         cmocka_unit_test(test_args_id_ports),
         cmocka_unit_test(test_result_parse),
         cmocka_unit_test(test_plugin_error_msg),
+        cmocka_unit_test(test_version_ge),
         cmocka_unit_test(test_exec_add_del),
         cmocka_unit_test(test_exec_add_fails_rolls_back),
         cmocka_unit_test(test_exec_missing_plugin_and_timeout),
         cmocka_unit_test(test_cache_queries_and_readd),
+        cmocka_unit_test(test_old_version_no_prev_on_del),
         cmocka_unit_test(test_async_concurrent_and_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
