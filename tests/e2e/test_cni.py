@@ -9,11 +9,13 @@ afterwards, even when a test fails.
 import ipaddress
 import os
 import shutil
+import signal
+import subprocess
 import time
 
 import pytest
 
-from cni_util import CNI_BIN, NetEnv
+from cni_util import CNI_BIN, K1S_BIN, NetEnv
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists(os.path.join(CNI_BIN, "bridge"))
@@ -94,6 +96,9 @@ def test_host_port_reaches_pod_and_del_after_restart_uses_cache(env):
     assert "hello-from-pod" in got
     # The pod port itself is reachable from the node too (routing via cni0).
     assert "hello-from-pod" in env.sh(env.node, "busybox", "nc", "-w", "3", ip, "8080").stdout
+    # Hairpin: the pod reaches itself through its hostPort on the gateway.
+    assert "hello-from-pod" in env.sh(pod, "busybox", "nc", "-w", "3", "10.42.0.1",
+                                      "18080").stdout
     rules = env.sh(env.node, "iptables-save", "-t", "nat").stdout
     assert "web-server" in rules and "--dport 18080" in rules
     assert env.k1s("ls").stdout.split()[2:] == ["web-server", ip]
@@ -170,3 +175,40 @@ def test_named_netns_lifecycle(env):
     assert p.returncode == 1 and "File exists" in p.stderr
     assert env.k1s("netns", "clean", "--netns-dir", d, enter="nsenter").stdout.strip() == "removed 1"
     assert not os.path.exists(p1)
+
+
+def test_del_cleans_up_after_agent_killed_mid_add(env):
+    """The agent is killed -9 while portmap runs: the veth and the address
+    are in place but ADD never finished. DEL with just the id, from a new
+    process, finds the half-made attachment in the cache and removes it."""
+    pod = env.add_ns("pod")
+    env.k1s("config", "--pod-cidr", CIDR)
+    bin_dir = os.path.join(env.tmp, "bin")
+    os.makedirs(bin_dir)
+    for p in ("bridge", "host-local", "loopback"):
+        os.symlink(os.path.join(CNI_BIN, p), os.path.join(bin_dir, p))
+    with open(os.path.join(bin_dir, "portmap"), "w") as f:
+        f.write("#!/bin/sh\nexec sleep 60\n")
+    os.chmod(os.path.join(bin_dir, "portmap"), 0o755)
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", env.node, K1S_BIN, "ctr", "net", "add", "--id", "half",
+         "--pod", "default/half", "--netns", env.path(pod), "--port", "18081:80",
+         "--cni-bin-dir", bin_dir, "--data-dir", env.data_dir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not ("eth0" in env.links(pod) and env.ipam_files()):
+            assert proc.poll() is None, "k1s ctr net add exited early"
+            time.sleep(0.1)
+        assert "eth0" in env.links(pod)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # k1s and the stuck portmap
+        proc.wait()
+    assert len(env.ipam_files()) == 1
+    assert "cbr0-half-eth0" in env.cache_files()
+    assert "(incomplete" in env.k1s("ls").stdout
+    env.k1s("del", "--id", "half")
+    assert "eth0" not in env.links(pod)
+    assert env.ipam_files() == []
+    assert env.cache_files() == []
+    assert "half" not in env.sh(env.node, "iptables-save", "-t", "nat").stdout
