@@ -65,7 +65,7 @@ struct k1s_cni_op {
     char *in_data;
     size_t in_len, in_off;
     k1s_buf_t out, errout;
-    bool exited, overflow, timed_out;
+    bool exited, overflow, timed_out, status_lost;
     int status; /* exit code, or -signal */
     const char *plugin_type;
 
@@ -147,8 +147,13 @@ static void finish(k1s_cni_op_t *op)
     }
     k1s_debug("cni: %s for %s %s", k1s_cni_cmd_name(op->cmd), op->label,
               op->failed ? op->err.msg : "done");
-    op->cb(result, op->failed ? &op->err : NULL, op->ud);
+    /* Freed first, so the callback may free the loop or the driver. */
+    k1s_cni_cb cb = op->cb;
+    void *ud = op->ud;
+    bool failed = op->failed;
+    k1s_err_t err = op->err;
     op_free(op);
+    cb(result, failed ? &err : NULL, ud);
 }
 
 static void on_next(evutil_socket_t fd, short what, void *arg)
@@ -291,6 +296,12 @@ static void reap(k1s_cni_op_t *op, int flags)
     do
         r = waitpid(op->pid, &st, flags);
     while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == ECHILD) {
+        /* Someone else in this process reaped it (a waitpid(-1) elsewhere). */
+        op->exited = true;
+        op->status_lost = true;
+        return;
+    }
     if (r != op->pid)
         return;
     op->exited = true;
@@ -410,6 +421,7 @@ static int spawn_plugin(k1s_cni_op_t *op, const char *path, json_t *conf, const 
     op->pid = pid;
     op->exited = false;
     op->overflow = false;
+    op->status_lost = false;
     op->in_fd = in[0];
     op->out_fd = out[0];
     op->err_fd = errp[0];
@@ -516,10 +528,13 @@ static void step_done(k1s_cni_op_t *op)
              op->label, op->cni->timeout_ms);
         return;
     }
-    if (op->status != 0 || op->overflow) {
-        char *msg = op->overflow ? k1s_xstrdup("printed more than 1 MiB")
-                                 : cni_plugin_error_msg(op->out.data, op->out.len, op->errout.data,
-                                                        op->status);
+    if (op->status != 0 || op->overflow || op->status_lost) {
+        char *msg = op->status_lost ? k1s_xstrdup("its exit status was collected by another "
+                                                  "waitpid() in this process (a bug: the agent "
+                                                  "must only reap the children it started)")
+                    : op->overflow  ? k1s_xstrdup("printed more than 1 MiB")
+                                    : cni_plugin_error_msg(op->out.data, op->out.len,
+                                                           op->errout.data, op->status);
         child_close(op);
         fail(op, EIO, "CNI %s %s for %s: %s", type, cmd, op->label, msg);
         free(msg);

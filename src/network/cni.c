@@ -40,17 +40,36 @@ static int cidr_family(const char *cidr)
 
 char *k1s_cni_default_conflist(const k1s_cni_netconf_opts_t *o, k1s_err_t *err)
 {
-    int fam = o->pod_cidr ? cidr_family(o->pod_cidr) : 0;
-    if (!fam) {
-        k1s_err_set(err, EINVAL,
-                    "CNI config: pod CIDR '%s' is not an IPv4 (up to /30) or IPv6 prefix such as "
-                    "10.42.0.0/24",
-                    o->pod_cidr ? o->pod_cidr : "");
-        return NULL;
-    }
-    json_t *range = json_pack("{s:s}", "subnet", o->pod_cidr);
-    json_t *ipam = json_pack("{s:s, s:[[o]], s:[{s:s}]}", "type", "host-local", "ranges", range,
-                             "routes", "dst", fam == 4 ? "0.0.0.0/0" : "::/0");
+    /* One range set per family: "10.42.0.0/24" or dual-stack "10.42.0.0/24,fd00:42::/64". */
+    json_t *ranges = json_array(), *routes = json_array();
+    const char *p = o->pod_cidr ? o->pod_cidr : "";
+    int seen = 0;
+    do {
+        size_t n = strcspn(p, ",");
+        char cidr[80];
+        int fam = 0;
+        if (n < sizeof(cidr)) {
+            memcpy(cidr, p, n);
+            cidr[n] = 0;
+            fam = cidr_family(cidr);
+        }
+        int bit = fam == 4 ? 1 : 2;
+        if (!fam || (seen & bit)) {
+            k1s_err_set(err, EINVAL,
+                        "CNI config: pod CIDR '%s' is not an IPv4 (up to /30) or IPv6 prefix, or "
+                        "one of each separated by a comma, such as 10.42.0.0/24",
+                        o->pod_cidr ? o->pod_cidr : "");
+            json_decref(ranges);
+            json_decref(routes);
+            return NULL;
+        }
+        seen |= bit;
+        json_array_append_new(ranges, json_pack("[{s:s}]", "subnet", cidr));
+        json_array_append_new(routes, json_pack("{s:s}", "dst", fam == 4 ? "0.0.0.0/0" : "::/0"));
+        p += n;
+    } while (*p++ == ',');
+    json_t *ipam =
+        json_pack("{s:s, s:o, s:o}", "type", "host-local", "ranges", ranges, "routes", routes);
     if (o->ipam_data_dir && *o->ipam_data_dir)
         json_object_set_new(ipam, "dataDir", json_string(o->ipam_data_dir));
     json_t *bridge =

@@ -22,7 +22,9 @@
  * child is watched through a pidfd, its stdin written and stdout/stderr read
  * by events) and calls back once; k1s_cni_run is the blocking form for tools
  * and tests. Operations on different pods may run concurrently; the caller
- * serialises operations on the same pod (as kubelet's pod workers do).
+ * serialises operations on the same pod (as kubelet's pod workers do). The
+ * process must not reap children it did not start (waitpid(-1) in a SIGCHLD
+ * handler): a plugin's exit status taken that way fails its step.
  *
  * ADD that fails part-way runs DEL over what it did before it reports the
  * error, so no address or veth is left behind. DEL is idempotent: a pod that
@@ -50,7 +52,8 @@ struct event_base;
 /* ---- the node's network configuration ---- */
 
 typedef struct k1s_cni_netconf_opts {
-    const char *pod_cidr;      /* the node's podCIDR, "10.42.0.0/24" or an IPv6 prefix; required */
+    const char *pod_cidr;      /* the node's podCIDRs, comma-separated: "10.42.0.0/24", an IPv6
+                                  prefix, or one of each (dual-stack); required */
     const char *ipam_data_dir; /* host-local's dataDir; NULL: the plugin's /var/lib/cni/networks */
     const char *bridge;        /* NULL: cni0 */
     int mtu;                   /* 0: the bridge plugin's choice */
@@ -154,7 +157,8 @@ void k1s_cni_result_free(k1s_cni_result_t *r);
 const char *k1s_cni_result_pod_ip(const k1s_cni_result_t *r, int family, char *buf, size_t size);
 
 /*
- * Called once when an operation finishes. On success err is NULL and, for
+ * Called once when an operation finishes, after the operation is freed (the
+ * callback may free the loop or the driver). On success err is NULL and, for
  * ADD, result is the pod network's result, owned by the callback (free it
  * with k1s_cni_result_free); for DEL and CHECK result is NULL. On failure
  * err says what failed, e.g. "CNI bridge ADD for pod default/web-0: failed to

@@ -92,7 +92,9 @@ class NetEnv:
 
     def ipam_files(self):
         d = os.path.join(self.data_dir, "agent", "cni", "networks", "cbr0")
-        return sorted(f for f in os.listdir(d) if f[0].isdigit()) if os.path.isdir(d) else []
+        if not os.path.isdir(d):
+            return []
+        return sorted(f for f in os.listdir(d) if f != "lock" and not f.startswith("last_reserved"))
 
     def cache_files(self):
         d = os.path.join(self.data_dir, "agent", "cni", "results")

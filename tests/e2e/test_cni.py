@@ -212,3 +212,15 @@ def test_del_cleans_up_after_agent_killed_mid_add(env):
     assert env.ipam_files() == []
     assert env.cache_files() == []
     assert "half" not in env.sh(env.node, "iptables-save", "-t", "nat").stdout
+
+
+def test_dual_stack_pod_cidrs(env):
+    pod = env.add_ns("pod")
+    r = env.add(pod, "default/ds", "--pod-cidr", "10.42.0.0/24,fd00:42::/64")
+    addrs = sorted(ip["address"] for ip in r["ips"])
+    assert addrs == ["10.42.0.2/24", "fd00:42::2/64"], r
+    assert "default via fd00:42::1" in env.sh(pod, "ip", "-6", "route").stdout
+    assert env.ping(pod, "fd00:42::1")
+    assert env.ipam_files() == ["10.42.0.2", "fd00:42::2"]
+    env.k1s("del", "--id", "default-ds")
+    assert env.ipam_files() == []

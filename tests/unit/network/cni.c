@@ -88,7 +88,25 @@ static void test_default_conflist(void **state)
     assert_non_null(strstr(s, "\"mtu\": 1450"));
     free(s);
 
-    const char *bad[] = {"10.42.0.0", "10.42.0.0/33", "10.42.0.0/31", "x/24", "10.42.0.0/", ""};
+    o.pod_cidr = "10.42.0.0/24,fd00:42::/64";
+    s = k1s_cni_default_conflist(&o, &err);
+    assert_non_null(s);
+    c = json_loads(s, 0, NULL);
+    ipam = json_object_get(json_array_get(json_object_get(c, "plugins"), 0), "ipam");
+    json_t *ranges = json_object_get(ipam, "ranges");
+    assert_int_equal(json_array_size(ranges), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_array_get(ranges, 1), 0), "subnet")),
+        "fd00:42::/64");
+    assert_int_equal(json_array_size(json_object_get(ipam, "routes")), 2);
+    json_decref(c);
+    free(s);
+
+    const char *bad[] = {"10.42.0.0",     "10.42.0.0/33",
+                         "10.42.0.0/31",  "x/24",
+                         "10.42.0.0/",    "",
+                         "10.42.0.0/24,", "10.42.0.0/24,10.43.0.0/24",
+                         ",10.42.0.0/24"};
     for (size_t i = 0; i < K1S_ARRAY_SIZE(bad); i++) {
         o.pod_cidr = bad[i];
         assert_null(k1s_cni_default_conflist(&o, &err));
