@@ -540,6 +540,9 @@ static void step_done(k1s_cni_op_t *op)
         free(msg);
         return;
     }
+    if (op->errout.len)
+        k1s_debug("cni: %s %s for %s said: %.*s", type, cmd, op->label, (int)op->errout.len,
+                  op->errout.data);
     if (op->cur_cmd == K1S_CNI_ADD) {
         json_error_t jerr;
         json_t *res = json_loadb(op->out.data ? op->out.data : "", op->out.len, 0, &jerr);

@@ -31,6 +31,24 @@
  * was never added, or was already deleted, succeeds; an attachment whose ADD
  * was interrupted (agent killed) is found in the cache and torn down with the
  * config it was made with, even after the podCIDR changed.
+ *
+ * How the agent uses it (paths under <data-dir>/agent, as `k1s ctr net`):
+ *
+ *   start:    k1s_cni_write_conf(conf_dir, &(k1s_cni_netconf_opts_t){
+ *                 .pod_cidr = node.spec.podCIDRs joined by ",",
+ *                 .ipam_data_dir = "<agent>/cni/networks"}, &changed, &err);
+ *             cni = k1s_cni_new(&(k1s_cni_opts_t){.conf_dir = "<agent>/etc/cni/net.d",
+ *                 .cache_dir = "<agent>/cni/results"}, &err);
+ *             k1s_cni_list_ids(): DEL those whose sandbox is gone; k1s_netns_cleanup()
+ *   podCIDR changed: k1s_cni_write_conf() again, then k1s_cni_reload()
+ *   new pod:  k1s_netns_create(NULL, NULL, &netns, &err);
+ *             k1s_cni_start(cni, base, K1S_CNI_ADD, &(k1s_cni_pod_t){.id = sandbox id,
+ *                 .netns = netns, .namespace_, .name, .uid, .ports = hostPorts}, cb, ...);
+ *             cb: k1s_cni_result_pod_ip(result, 4, ...) is status.podIP
+ *   restart:  k1s_cni_cached_result(cni, id, &result) gives the IP and netns
+ *             (interfaces[].sandbox) back
+ *   pod gone: k1s_cni_start(..., K1S_CNI_DEL, &(k1s_cni_pod_t){.id = sandbox id}, ...),
+ *             then k1s_netns_remove(netns)
  */
 #ifndef K1S_NETWORK_CNI_H
 #define K1S_NETWORK_CNI_H
