@@ -608,11 +608,14 @@ int k1s_cni_start(k1s_cni_t *cni, struct event_base *base, k1s_cni_cmd_t cmd,
     for (int i = 0; i < N_NETS; i++) {
         op_net_t *net = &op->nets[i];
         net->ifname = ifnames[i];
-        net->cache_path =
-            cni_cache_path(cni->cache_dir, json_string_value(json_object_get(confs[i], "name")),
-                           op->id, ifnames[i]);
-        net->cache = cmd == K1S_CNI_ADD ? NULL : cni_cache_read(net->cache_path);
+        net->cache_path = cni_cache_path(
+            cni->cache_dir, i == 0 ? CNI_LOOPBACK_NAME : cni_net_name(cni), op->id, ifnames[i]);
+        if (cmd != K1S_CNI_ADD)
+            net->cache = i == 0
+                             ? cni_cache_read(net->cache_path)
+                             : cni_cache_find(cni->cache_dir, op->id, ifnames[i], &net->cache_path);
         json_t *cached = json_object_get(net->cache, "config");
+        /* NULL (no config loaded, nothing cached): a DEL has nothing to do there. */
         net->conf = json_incref(cached ? cached : confs[i]);
         /* DEL and CHECK get the cached result from spec 0.4.0 on, as libcni does. */
         if (cni_version_ge(json_string_value(json_object_get(net->conf, "cniVersion")), 0, 4, 0))
@@ -651,6 +654,14 @@ int k1s_cni_start(k1s_cni_t *cni, struct event_base *base, k1s_cni_cmd_t cmd,
         op->label = k1s_xasprintf("pod %s/%s", op->pod_ns, op->pod_name);
     else
         op->label = k1s_xasprintf("container %s", op->id);
+    if (cmd == K1S_CNI_ADD && !cni->net) {
+        r = k1s_err_set(err, ENOENT,
+                        "CNI ADD for %s: no network config in %s (the agent writes %s there once "
+                        "its node has a podCIDR)",
+                        op->label, cni->conf_dir, K1S_CNI_CONF_FILE);
+        op_free(op);
+        return r;
+    }
     if (cmd != K1S_CNI_DEL && !op->netns) {
         r = k1s_err_set(err, EINVAL, "CNI %s for %s: no network namespace given",
                         k1s_cni_cmd_name(cmd), op->label);

@@ -15,11 +15,14 @@
 struct k1s_cni {
     char *conf_dir, *bin_dirs, *cache_dir;
     int timeout_ms;
-    json_t *net; /* the node's conflist, normalised to {name, cniVersion, plugins: [...]} */
+    json_t *net; /* the node's conflist, normalised to {name, cniVersion, plugins: [...]}; NULL
+                    until the conf dir has one */
     char *net_json;
     json_t *lo; /* the built-in loopback conflist */
 };
 
+/* The loaded network's name, or k1s's default one (cbr0) while none is loaded. */
+const char *cni_net_name(const k1s_cni_t *cni);
 /* Reads the first network config of dir; a new normalised conflist or NULL with err set. */
 json_t *cni_conf_load_dir(const char *dir, char **file_out, k1s_err_t *err);
 /* Turns a parsed .conf or .conflist into a conflist with a checked plugins array. */
@@ -45,6 +48,12 @@ bool cni_version_ge(const char *v, int maj, int min, int patch);
 char *cni_cache_path(const char *cache_dir, const char *net, const char *id, const char *ifname);
 /* Reads a cache file: a new object, or NULL if there is none (or it is unreadable). */
 json_t *cni_cache_read(const char *path);
+/*
+ * The cache entry of the pod network attachment (id, ifname): at *path_io
+ * (a malloc'd path), else any network's entry for it, a config made under
+ * another network name; *path_io is then replaced by the path found.
+ */
+json_t *cni_cache_find(const char *cache_dir, const char *id, const char *ifname, char **path_io);
 int cni_cache_write(const char *path, json_t *entry, k1s_err_t *err);
 
 #endif

@@ -536,6 +536,37 @@ json_t *cni_cache_read(const char *path)
     return e;
 }
 
+json_t *cni_cache_find(const char *cache_dir, const char *id, const char *ifname, char **path_io)
+{
+    json_t *e = cni_cache_read(*path_io);
+    if (e)
+        return e;
+    /* Made under another network name (the config changed since): scan. */
+    DIR *d = opendir(cache_dir);
+    if (!d)
+        return NULL;
+    struct dirent *de;
+    _k1s_cleanup_free_ char *suffix = k1s_xasprintf("-%s-%s", id, ifname);
+    while ((de = readdir(d))) {
+        if (!k1s_str_has_suffix(de->d_name, suffix) ||
+            k1s_str_has_prefix(de->d_name, CNI_LOOPBACK_NAME "-"))
+            continue;
+        char *path = k1s_xasprintf("%s/%s", cache_dir, de->d_name);
+        e = cni_cache_read(path);
+        if (e && k1s_streq(json_string_value(json_object_get(e, "containerId")), id) &&
+            k1s_streq(json_string_value(json_object_get(e, "ifName")), ifname)) {
+            free(*path_io);
+            *path_io = path;
+            break;
+        }
+        json_decref(e);
+        e = NULL;
+        free(path);
+    }
+    closedir(d);
+    return e;
+}
+
 int cni_cache_write(const char *path, json_t *entry, k1s_err_t *err)
 {
     char *s = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -557,6 +588,12 @@ int cni_cache_write(const char *path, json_t *entry, k1s_err_t *err)
 
 /* ---- the driver object ---- */
 
+const char *cni_net_name(const k1s_cni_t *cni)
+{
+    const char *n = k1s_cni_network_name(cni);
+    return n ? n : K1S_CNI_NETWORK_NAME;
+}
+
 k1s_cni_t *k1s_cni_new(const k1s_cni_opts_t *opts, k1s_err_t *err)
 {
     k1s_assert(opts->conf_dir && opts->cache_dir);
@@ -568,7 +605,12 @@ k1s_cni_t *k1s_cni_new(const k1s_cni_opts_t *opts, k1s_err_t *err)
     cni->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : K1S_CNI_TIMEOUT_MS_DEFAULT;
     cni->lo = json_pack("{s:s, s:s, s:[{s:s}]}", "cniVersion", "1.0.0", "name", CNI_LOOPBACK_NAME,
                         "plugins", "type", "loopback");
-    if (k1s_cni_reload(cni, err) < 0) {
+    k1s_err_t e = {0};
+    /* No config yet (the node has no podCIDR) is a state, not an error: DEL
+     * still works from the cache; ADD says what is missing. */
+    if (k1s_cni_reload(cni, &e) < 0 && e.code != ENOENT) {
+        if (err)
+            *err = e;
         k1s_cni_free(cni);
         return NULL;
     }
@@ -609,7 +651,7 @@ void k1s_cni_free(k1s_cni_t *cni)
 
 const char *k1s_cni_network_name(const k1s_cni_t *cni)
 {
-    return json_string_value(json_object_get(cni->net, "name"));
+    return cni->net ? json_string_value(json_object_get(cni->net, "name")) : NULL;
 }
 
 const char *k1s_cni_network_json(const k1s_cni_t *cni)
@@ -625,8 +667,8 @@ int k1s_cni_cached_result(k1s_cni_t *cni, const char *id, k1s_cni_result_t **out
     if (r < 0)
         return r;
     _k1s_cleanup_free_ char *path =
-        cni_cache_path(cni->cache_dir, k1s_cni_network_name(cni), id, K1S_CNI_IFNAME);
-    json_t *e = cni_cache_read(path);
+        cni_cache_path(cni->cache_dir, cni_net_name(cni), id, K1S_CNI_IFNAME);
+    json_t *e = cni_cache_find(cni->cache_dir, id, K1S_CNI_IFNAME, &path);
     json_t *res = json_object_get(e, "result");
     if (!res) {
         json_decref(e);

@@ -30,7 +30,7 @@
  * error, so no address or veth is left behind. DEL is idempotent: a pod that
  * was never added, or was already deleted, succeeds; an attachment whose ADD
  * was interrupted (agent killed) is found in the cache and torn down with the
- * config it was made with, even after the podCIDR changed.
+ * config it was made with, even after the podCIDR or the network changed.
  *
  * How the agent uses it (paths under <data-dir>/agent, as `k1s ctr net`):
  *
@@ -107,16 +107,17 @@ typedef struct k1s_cni k1s_cni_t;
 
 /*
  * Returns a new driver that has loaded the network config from conf_dir
- * (strings in opts are copied). NULL with err set when there is no usable
- * config ("no network config in DIR") or it is invalid; plugin binaries are
- * looked up when they run.
+ * (strings in opts are copied); plugin binaries are looked up when they run.
+ * A conf dir with no config yet (the node has no podCIDR) is fine: ADD then
+ * fails with "no network config in DIR" until k1s_cni_reload finds one, and
+ * DEL works from the cache. NULL with err set if the config is invalid.
  */
 k1s_cni_t *k1s_cni_new(const k1s_cni_opts_t *opts, k1s_err_t *err);
 /* Re-reads the conf dir; on failure the previous config stays in use. */
 int k1s_cni_reload(k1s_cni_t *cni, k1s_err_t *err);
 /* Frees the driver; operations still running must have been cancelled. NULL is fine. */
 void k1s_cni_free(k1s_cni_t *cni);
-/* The loaded network's name ("cbr0") and config (JSON text); owned by cni. */
+/* The loaded network's name ("cbr0") and config (JSON text), owned by cni; NULL while none. */
 const char *k1s_cni_network_name(const k1s_cni_t *cni);
 const char *k1s_cni_network_json(const k1s_cni_t *cni);
 

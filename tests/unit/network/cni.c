@@ -629,6 +629,48 @@ static void test_old_version_no_prev_on_del(void **state)
     fake_teardown(&f);
 }
 
+static void test_no_config_yet(void **state)
+{
+    fake_t f;
+    fake_setup(&f, "second");
+    k1s_cni_t *cni = fake_cni(&f, 10000);
+    k1s_err_t err = {0};
+    k1s_cni_pod_t pod = {.id = "n1", .netns = "/n"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &pod, NULL, &err), 0);
+    k1s_cni_free(cni);
+    /* The config goes (an agent restarting before its node has a podCIDR). */
+    char *p = k1s_xasprintf("%s/10-test.conflist", f.conf);
+    assert_int_equal(unlink(p), 0);
+    free(p);
+    cni = fake_cni(&f, 10000);
+    assert_null(k1s_cni_network_name(cni));
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &pod, NULL, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "no network config in"));
+    free(fake_log(&f));
+    /* DEL still works, from the cache; an unknown id only runs loopback. */
+    k1s_cni_pod_t del = {.id = "n1"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_DEL, &del, NULL, &err), 0);
+    char *log = fake_log(&f);
+    assert_string_equal(log, "DEL second eth0 prev /n\nDEL first eth0 prev /n\n"
+                             "DEL loopback lo prev /n\n");
+    free(log);
+    k1s_cni_pod_t unknown = {.id = "n2"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_DEL, &unknown, NULL, &err), 0);
+    log = fake_log(&f);
+    assert_string_equal(log, "DEL loopback lo noprev \n");
+    free(log);
+    /* An invalid config is an error at once. */
+    p = k1s_xasprintf("%s/10-test.conflist", f.conf);
+    write_text(p, "{\"name\": 1}", 0644);
+    free(p);
+    assert_int_equal(k1s_cni_reload(cni, &err), -EINVAL);
+    k1s_cni_free(cni);
+    k1s_cni_opts_t o = {.conf_dir = f.conf, .cache_dir = f.cache};
+    assert_null(k1s_cni_new(&o, &err));
+    assert_non_null(strstr(err.msg, "no network \"name\""));
+    fake_teardown(&f);
+}
+
 typedef struct {
     int done;
     int failed;
@@ -712,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_exec_missing_plugin_and_timeout),
         cmocka_unit_test(test_cache_queries_and_readd),
         cmocka_unit_test(test_old_version_no_prev_on_del),
+        cmocka_unit_test(test_no_config_yet),
         cmocka_unit_test(test_async_concurrent_and_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
