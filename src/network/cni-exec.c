@@ -32,7 +32,7 @@
 
 extern char **environ;
 
-#define MAX_STEPS 64
+#define MAX_STEPS (CNI_PLUGINS_MAX + 1)
 #define N_NETS 2 /* 0: loopback, 1: the node's network */
 
 typedef struct op_net {

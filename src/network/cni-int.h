@@ -11,6 +11,7 @@
 
 #define CNI_LOOPBACK_NAME "cni-loopback"
 #define CNI_OUTPUT_MAX (1 << 20) /* a plugin printing more than this is broken */
+#define CNI_PLUGINS_MAX 32       /* plugins in one network config */
 
 struct k1s_cni {
     char *conf_dir, *bin_dirs, *cache_dir;

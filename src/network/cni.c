@@ -135,8 +135,10 @@ json_t *cni_conf_normalize(json_t *conf, const char *file, k1s_err_t *err)
     json_t *plugins = json_object_get(conf, "plugins");
     json_t *list;
     if (plugins) {
-        if (!json_is_array(plugins) || json_array_size(plugins) == 0) {
-            k1s_err_set(err, EINVAL, "CNI config %s: \"plugins\" must be a non-empty array", file);
+        if (!json_is_array(plugins) || json_array_size(plugins) == 0 ||
+            json_array_size(plugins) > CNI_PLUGINS_MAX) {
+            k1s_err_set(err, EINVAL, "CNI config %s: \"plugins\" must be an array of 1 to %d", file,
+                        CNI_PLUGINS_MAX);
             return NULL;
         }
         list = json_deep_copy(conf);

@@ -177,6 +177,10 @@ static void test_load_dir(void **state)
     assert_null(cni_conf_normalize(bad, "f.conflist", &err));
     assert_non_null(strstr(err.msg, "f.conflist: plugin 0 has no valid \"type\""));
     json_decref(bad);
+    bad = json_loads("{\"name\":\"x\",\"plugins\":[]}", 0, NULL);
+    assert_null(cni_conf_normalize(bad, "f", &err));
+    assert_non_null(strstr(err.msg, "array of 1 to 32"));
+    json_decref(bad);
     bad = json_loads("{\"plugins\":[{\"type\":\"bridge\"}]}", 0, NULL);
     assert_null(cni_conf_normalize(bad, "f", &err));
     assert_non_null(strstr(err.msg, "no network \"name\""));
