@@ -530,11 +530,17 @@ char *cni_cache_path(const char *cache_dir, const char *net, const char *id, con
 json_t *cni_cache_read(const char *path)
 {
     json_t *e = json_load_file(path, 0, NULL);
-    if (e && (!json_is_object(e) || !json_is_object(json_object_get(e, "config")))) {
+    if (!e)
+        return NULL;
+    json_t *conf = cni_conf_normalize(json_object_get(e, "config"), path, NULL);
+    json_t *res = json_object_get(e, "result");
+    if (!conf || (res && !json_is_object(res))) {
         k1s_debug("cni: ignoring malformed cache file %s", path);
+        json_decref(conf);
         json_decref(e);
         return NULL;
     }
+    json_object_set_new(e, "config", conf);
     return e;
 }
 

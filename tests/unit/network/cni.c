@@ -514,6 +514,19 @@ static void test_exec_add_del(void **state)
     assert_int_equal(k1s_cni_run(cni, K1S_CNI_CHECK, &pod, NULL, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "CNI CHECK for pod default/web: no completed attachment"));
 
+    /* A damaged cache entry is ignored, not trusted. */
+    char *bad_cache = k1s_xasprintf("%s/testnet-g1-eth0", f.cache);
+    write_text(bad_cache, "{\"containerId\":\"g1\",\"config\":{\"name\":\"x\",\"plugins\":[{}]}}",
+               0600);
+    k1s_cni_pod_t g1 = {.id = "g1"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_DEL, &g1, NULL, &err), 0);
+    log = fake_log(&f);
+    assert_string_equal(log, "DEL second eth0 noprev \nDEL first eth0 noprev \n"
+                             "DEL loopback lo noprev \n");
+    free(log);
+    assert_int_equal(access(bad_cache, F_OK), -1);
+    free(bad_cache);
+
     /* Bad requests fail at once. */
     k1s_cni_pod_t bad = {.id = "../x", .netns = "/x"};
     assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &bad, NULL, &err), -EINVAL);
