@@ -143,6 +143,11 @@ def test_failed_add_rolls_back_and_pod_cidr_change(env):
     env.k1s("del", "--id", "default-a")
     assert env.ipam_files() == ["10.42.5.2"]
     assert "eth0" not in env.links(a)
+    # Plugins that are not there are named, with where they were looked for.
+    p = env.add(c, "default/c", "--cni-bin-dir", "/nonexistent/cni", check=False)
+    assert p.returncode == 1
+    assert ('CNI loopback ADD for pod default/c: plugin "loopback" not found in '
+            "/nonexistent/cni (install containernetworking-plugins") in p.stderr, p.stderr
     # A netns path that does not exist is reported as such.
     p = env.add(c, "default/c", netns="/run/netns/%s-nope" % env.prefix, check=False)
     assert p.returncode == 1 and "CNI loopback ADD for pod default/c" in p.stderr, p.stderr
