@@ -26,6 +26,7 @@
 #include "net/tls.h"
 #include "controllers/manager.h"
 #include "scheduler/loop.h"
+#include "server/join.h"
 #include "server/pki.h"
 #include "store/store.h"
 
@@ -223,6 +224,7 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_scheduler_t *sched = NULL;
     k1s_ctrl_manager_t *cm = NULL;
     char *identity = NULL;
+    k1s_join_t *join = NULL;
     k1s_ctrl_opts_t copts;
     k1s_ctrl_opts_init(&copts);
     copts.data_dir = c->data_dir;
@@ -319,7 +321,9 @@ int k1s_server_run(k1s_server_config_t *c)
         fprintf(stderr, "k1s: TLS setup failed: %s\n", err.msg);
         goto out;
     }
-    http = k1s_http_server_new(base, ctx, NULL, k1s_apiserver_handle, api);
+    /* the join endpoints (/cacerts, /v1-k1s/...) sit in front of the API */
+    join = k1s_join_new(server_dir, token, k1s_apiserver_handle, api);
+    http = k1s_http_server_new(base, ctx, NULL, k1s_join_handle, join);
     if (k1s_http_server_listen(http, c->bind_address, c->https_port, &err) < 0) {
         fprintf(stderr, "k1s: %s\n", err.msg);
         goto out;
@@ -384,6 +388,7 @@ out:
         k1s_apiserver_free(api);
     }
     k1s_store_free(store);
+    k1s_join_free(join);
     if (ctx)
         SSL_CTX_free(ctx);
     if (base)
