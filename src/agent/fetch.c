@@ -6,8 +6,10 @@
 #include "agent/fetch.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +134,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         f->connected = true;
         return;
     }
-    if ((what & BEV_EVENT_EOF) || (f->connected && f->in.len && !(what & BEV_EVENT_TIMEOUT))) {
+    if (f->connected && ((what & BEV_EVENT_EOF) || (f->in.len && !(what & BEV_EVENT_TIMEOUT)))) {
         struct evbuffer *in = bufferevent_get_input(bev);
         size_t n = evbuffer_get_length(in);
         k1s_buf_reserve(&f->in, n);
@@ -148,6 +150,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     unsigned long e = bufferevent_get_openssl_error(bev);
     int serr = EVUTIL_SOCKET_ERROR();
+    int soerr = 0;
+    socklen_t sl = sizeof(soerr);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+        serr = soerr;
+    if (!f->connected && !serr && (what & BEV_EVENT_EOF))
+        serr = ECONNRESET;
     if (vr != X509_V_OK) {
         snprintf(msg, sizeof(msg), "tls: failed to verify certificate: x509: %s",
                  vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
@@ -155,12 +164,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                          vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
                      ? "certificate signed by unknown authority"
                      : X509_verify_cert_error_string(vr));
+    } else if (!f->connected && serr) {
+        /* Go's words: "connect: connection refused" */
+        snprintf(msg, sizeof(msg), "dial tcp %s: connect: %s", f->where, strerror(serr));
+        char *c = strstr(msg, ": connect: ") + 11;
+        *c = (char)tolower((unsigned char)*c);
     } else if (e) {
         char detail[256];
         ERR_error_string_n(e, detail, sizeof(detail));
         snprintf(msg, sizeof(msg), "tls: %s", detail);
-    } else if (!f->connected && serr) {
-        snprintf(msg, sizeof(msg), "dial tcp %s: connect: %s", f->where, strerror(serr));
     } else {
         snprintf(msg, sizeof(msg), "read tcp %s: connection reset by peer", f->where);
     }
