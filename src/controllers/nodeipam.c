@@ -223,8 +223,10 @@ static void process(k1s_workqueue_t *q, const char *key, void *arg)
     if (cidrset_allocate(&c->set, op->cidr) < 0) {
         k1s_recorder_event(c->ctx->recorder, node, "Normal", "CIDRNotAvailable",
                            "Node %s status is now: CIDRNotAvailable", key);
-        k1s_warn("node-ipam: no pod CIDR left in %s for node %s",
-                 c->ctx->opts->cluster_cidr ? c->ctx->opts->cluster_cidr : "10.42.0.0/16", key);
+        /* once per node; the retries back off */
+        if (k1s_workqueue_num_requeues(q, key) == 0)
+            k1s_warn("node-ipam: no pod CIDR left in %s for node %s",
+                     c->ctx->opts->cluster_cidr ? c->ctx->opts->cluster_cidr : "10.42.0.0/16", key);
         free(op->name);
         free(op);
         k1s_workqueue_add_rate_limited(q, key);
@@ -257,8 +259,16 @@ static void node_delete(json_t *obj, void *arg)
 {
     ipam_t *c = arg;
     const char *cidr = node_cidr(obj);
-    if (cidr && c->rebuilt)
-        cidrset_release(&c->set, cidr);
+    if (!cidr || !c->rebuilt)
+        return;
+    cidrset_release(&c->set, cidr);
+    /* a Node waiting for a CIDR need not wait for its back-off */
+    json_t **all;
+    size_t n = k1s_informer_list(c->nodes, &all);
+    for (size_t i = 0; i < n; i++)
+        if (!node_cidr(all[i]) && strcmp(k1s_ctrl_name(all[i]), k1s_ctrl_name(obj)))
+            k1s_workqueue_add(c->queue, k1s_ctrl_name(all[i]));
+    free(all);
 }
 
 static void *ipam_start(k1s_ctrl_ctx_t *ctx)

@@ -146,6 +146,13 @@ def test_agent_joins_registers_and_survives_restarts(cluster):
     log = a.read_log()
     assert log.count("lost connection to server") == 1, log
     assert get_lease(s, "n1")["spec"]["renewTime"] != before
+    # pod CIDRs are rebuilt from the Nodes: a new Node does not get one already taken
+    taken = {get_node(s, n)["spec"]["podCIDR"] for n in ("n1", "other")}
+    assert len(taken) == 2
+    status, _ = s.json("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "later"}})
+    assert status == 201
+    later = wait_for(lambda: (get_node(s, "later") or {}).get("spec", {}).get("podCIDR"), what="podCIDR of later")
+    assert later not in taken
     a.stop()
 
 
@@ -197,6 +204,36 @@ def test_embedded_agent_registers_the_servers_node():
         assert labels["node-role.kubernetes.io/master"] == "true" and labels["zone"] == "a"
         out = s.kubectl("get", "nodes").stdout
         assert re.search(r"cp1\s+Ready\s+control-plane,master", out), out
+        s.stop()
+    finally:
+        s.stop(check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_node_ipam_reports_exhaustion():
+    tmp = tempfile.mkdtemp(prefix="k1s-agent-")
+    s = Server(tmp, extra_args=["--cluster-cidr", "10.99.0.0/24"])
+    try:
+        s.start()
+        for name in ("a1", "a2"):
+            status, _ = s.json("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+            assert status == 201
+        wait_for(lambda: any((get_node(s, n) or {}).get("spec", {}).get("podCIDR") == "10.99.0.0/24"
+                             for n in ("a1", "a2")), what="the only pod CIDR")
+
+        def exhausted():
+            status, evs = s.json("GET", "/api/v1/namespaces/default/events")
+            return [e for e in evs["items"] if e["reason"] == "CIDRNotAvailable"]
+        ev = wait_for(exhausted, what="CIDRNotAvailable event")[0]
+        assert ev["involvedObject"]["kind"] == "Node" and ev["involvedObject"]["name"] in ("a1", "a2")
+        assert "CIDRNotAvailable" in ev["message"]
+        # deleting the Node that has it frees it for the other
+        holder = [n for n in ("a1", "a2") if get_node(s, n).get("spec", {}).get("podCIDR")][0]
+        waiting = "a2" if holder == "a1" else "a1"
+        status, _ = s.json("DELETE", "/api/v1/nodes/" + holder)
+        assert status == 200
+        wait_for(lambda: get_node(s, waiting).get("spec", {}).get("podCIDR") == "10.99.0.0/24", timeout=90,
+                 what="the freed pod CIDR")
         s.stop()
     finally:
         s.stop(check=False)
