@@ -48,6 +48,7 @@ struct k1s_agent {
     k1s_agent_ready_fn ready_fn;
     void *ready_arg;
     bool ready_called;
+    struct event *ready_ev;
 };
 
 /* join.c: fetches the CA and certificates, then calls k1s_agent_connect(). */

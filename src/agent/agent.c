@@ -100,10 +100,22 @@ bool k1s_agent_connected(const k1s_agent_t *a)
 {
     return a->registered && !a->lost;
 }
+static void ready_now(evutil_socket_t fd, short what, void *arg)
+{
+    k1s_agent_t *a = arg;
+    if (!a->ready_called && a->ready_fn && a->pod_cidr) {
+        a->ready_called = true;
+        a->ready_fn(a, a->ready_arg);
+    }
+}
+
 void k1s_agent_on_ready(k1s_agent_t *a, k1s_agent_ready_fn fn, void *arg)
 {
     a->ready_fn = fn;
     a->ready_arg = arg;
+    /* already ready: still called from the loop, never from here */
+    if (a->pod_cidr && !a->ready_called)
+        event_active(a->ready_ev, 0, 0);
 }
 
 void k1s_agent_fail(k1s_agent_t *a, int code, const char *fmt, ...)
@@ -353,10 +365,7 @@ static void set_pod_cidr(k1s_agent_t *a, const json_t *node)
         k1s_client_cancel(a->watch);
         a->watch = NULL;
     }
-    if (!a->ready_called && a->ready_fn) {
-        a->ready_called = true;
-        a->ready_fn(a, a->ready_arg);
-    }
+    ready_now(-1, 0, a);
 }
 
 static void status_written(const k1s_client_result_t *res, void *arg)
@@ -759,6 +768,7 @@ k1s_agent_t *k1s_agent_new(struct event_base *base, const k1s_agent_config_t *c,
     OPENSSL_cleanse(token, strlen(token));
     free(token);
     a->tick = evtimer_new(base, tick_cb, a);
+    a->ready_ev = evtimer_new(base, ready_now, a);
     k1s_info("k1s agent %s: node %s (%s), server %s, runtime %s, data in %s", K1S_VERSION, a->node,
              a->node_ip, a->url, a->runtime, a->dir);
     if (k1s_agent_certs_usable(a)) {
@@ -786,6 +796,8 @@ void k1s_agent_free(k1s_agent_t *a)
     k1s_fetch_cancel(a->fetch);
     if (a->tick)
         event_free(a->tick);
+    if (a->ready_ev)
+        event_free(a->ready_ev);
     if (a->join_retry)
         event_free(a->join_retry);
     if (a->renew)

@@ -94,8 +94,9 @@ const char *k1s_agent_pod_cidr(const k1s_agent_t *a);
 bool k1s_agent_connected(const k1s_agent_t *a);
 
 /*
- * Called once, from the loop, when the Node is registered and its pod CIDR
- * is known: where the pod workers start. Replaces an earlier callback.
+ * Called once, from the loop (never from inside this call), when the Node is
+ * registered and its pod CIDR is known (at once if that is already so):
+ * where the pod workers start. Replaces an earlier callback.
  */
 typedef void (*k1s_agent_ready_fn)(k1s_agent_t *a, void *arg);
 void k1s_agent_on_ready(k1s_agent_t *a, k1s_agent_ready_fn fn, void *arg);

@@ -6,13 +6,14 @@ import re
 import shutil
 import signal
 import ssl
+import subprocess
 import tempfile
 import time
 import urllib.request
 
 import pytest
 
-from conftest import Server, free_port
+from conftest import K1S_BIN, Server, free_port
 from agent_util import Agent, server_token
 
 
@@ -170,6 +171,18 @@ def test_agent_refusals_are_clear(cluster):
     assert rc == 1 and "a token is needed" in log and "K1S_TOKEN" in log, log
     rc, log = Agent(tmp, "http://127.0.0.1:1", token, "w4").run()
     assert rc == 1 and "is not a URL like https://" in log, log
+    # K1S_URL, K1S_TOKEN and K1S_NODE_NAME as k3s's K3S_* (flags win)
+    env = dict(os.environ, K1S_URL=s.url, K1S_TOKEN=token, K1S_NODE_NAME="from-env")
+    p = subprocess.run([K1S_BIN, "agent", "--config", "/dev/null", "--data-dir", os.path.join(tmp, "env"),
+                        "--server", "http://flag-wins"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and '--server "http://flag-wins" is not a URL' in p.stderr, p.stderr
+    p = subprocess.Popen([K1S_BIN, "agent", "--config", "/dev/null", "--data-dir", os.path.join(tmp, "env")],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: get_node(s, "from-env"), what="node from-env")
+    finally:
+        p.terminate()
+        assert p.wait(timeout=30) == 0
     # a bare secret works too (no CA pinning)
     ok = Agent(tmp, s.url, secret, "w5")
     agents.append(ok)
