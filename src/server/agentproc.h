@@ -9,7 +9,8 @@
  * heap and crash domain, so a fault in the node half (which will run
  * containers) cannot take the API server down, and either can be killed and
  * restarted alone (crash-only); the binary's pages are shared, so the cost
- * is the agent's own heap, a few MB. The child gets SIGTERM when the
+ * is the agent's own heap (about 1.5 MB private, 3.3 MB PSS, for a
+ * registered node in a release build). The child gets SIGTERM when the
  * server goes (PR_SET_PDEATHSIG) and is started again with back-off if it
  * exits.
  */
