@@ -154,6 +154,22 @@ def test_agent_joins_registers_and_survives_restarts(cluster):
     assert status == 201
     later = wait_for(lambda: (get_node(s, "later") or {}).get("spec", {}).get("podCIDR"), what="podCIDR of later")
     assert later not in taken
+
+    # a client certificate that expires within 90 days is renewed
+    a.stop()
+    tls = os.path.join(s.data_dir, "server", "tls")
+    crt = os.path.join(adir, "client-kubelet.crt")
+    csr = subprocess.run(["openssl", "req", "-new", "-key", os.path.join(adir, "client-kubelet.key"),
+                          "-subj", "/O=system:nodes/CN=system:node:n1"], capture_output=True, check=True).stdout
+    subprocess.run(["openssl", "x509", "-req", "-CA", os.path.join(tls, "client-ca.crt"), "-CAkey",
+                    os.path.join(tls, "client-ca.key"), "-days", "10", "-out", crt],
+                   input=csr, capture_output=True, check=True)
+    short = open(crt).read()
+    a.start()
+    a.wait_log("joined server", count=2)
+    assert open(crt).read() != short
+    end = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-checkend", str(300 * 86400)])
+    assert end.returncode == 0
     a.stop()
 
 
