@@ -82,7 +82,13 @@ static void parse_answer(k1s_fetch_t *f)
         fail(f, -EPROTO, "malformed HTTP response (is this a k1s server?)");
         return;
     }
-    int status = atoi(d + 9);
+    /* "HTTP/1.x NNN ..." */
+    if (d[8] != ' ' || !isdigit((unsigned char)d[9]) || !isdigit((unsigned char)d[10]) ||
+        !isdigit((unsigned char)d[11])) {
+        fail(f, -EPROTO, "malformed HTTP response (is this a k1s server?)");
+        return;
+    }
+    int status = (d[9] - '0') * 100 + (d[10] - '0') * 10 + (d[11] - '0');
     char *end = strstr(d, "\r\n\r\n");
     if (!end) {
         fail(f, -EPROTO, "unexpected EOF");
