@@ -13,12 +13,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client/client.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "server/pki.h"
 
 struct k1s_join {
+    k1s_client_t *client; /* system:masters, in process: does a Node exist? */
     char *tls_dir;
     char *passwd_path;
     char *secret;
@@ -26,10 +28,12 @@ struct k1s_join {
     void *next_arg;
 };
 
-k1s_join_t *k1s_join_new(const char *server_dir, const char *token, k1s_http_handler_fn next,
-                         void *next_arg)
+k1s_join_t *k1s_join_new(struct event_base *base, const char *server_dir, const char *token,
+                         k1s_http_handler_fn next, void *next_arg)
 {
     k1s_join_t *j = k1s_xcalloc(1, sizeof(*j));
+    static const char *const groups[] = {"system:masters", NULL};
+    j->client = k1s_client_new_inprocess(base, next, next_arg, "system:k1s-supervisor", groups);
     j->tls_dir = k1s_xasprintf("%s/tls", server_dir);
     j->passwd_path = k1s_xasprintf("%s/cred/node-passwd", server_dir);
     char hash[65];
@@ -44,6 +48,7 @@ void k1s_join_free(k1s_join_t *j)
 {
     if (!j)
         return;
+    k1s_client_free(j->client);
     free(j->tls_dir);
     free(j->passwd_path);
     OPENSSL_cleanse(j->secret, strlen(j->secret));
@@ -117,55 +122,49 @@ static void hash_password(const char *salt, const char *password, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-int k1s_join_node_password(const char *path, const char *node, const char *password)
+int k1s_join_node_password(const char *path, const char *node, const char *password, bool replace)
 {
     char *data = NULL;
     size_t len = 0;
     int r = k1s_read_file(path, &data, &len);
     if (r < 0 && r != -ENOENT)
         return r;
-    /* one line per node: "<node>:<salt>:<sha256(salt password)>" */
+    /* one line per node: "<node>:<salt>:<sha256(salt password)>"; the others are kept */
+    k1s_buf_t keep = K1S_BUF_INIT;
     size_t nl = strlen(node);
     for (char *line = data; line && *line;) {
         char *end = strchr(line, '\n');
         if (end)
             *end = 0;
-        if (!strncmp(line, node, nl) && line[nl] == ':') {
+        if (!strncmp(line, node, nl) && line[nl] == ':' && !replace) {
             char *salt = line + nl + 1;
             char *hash = strchr(salt, ':');
+            bool ok = false;
             if (hash) {
                 *hash++ = 0;
                 char want[65];
                 hash_password(salt, password, want);
-                bool ok = strlen(hash) == 64 && CRYPTO_memcmp(hash, want, 64) == 0;
-                free(data);
-                return ok ? 0 : -EPERM;
+                ok = strlen(hash) == 64 && CRYPTO_memcmp(hash, want, 64) == 0;
             }
+            free(data);
+            k1s_buf_free(&keep);
+            return ok ? 0 : -EPERM;
         }
+        if (*line && !(!strncmp(line, node, nl) && line[nl] == ':'))
+            k1s_buf_printf(&keep, "%s\n", line);
         line = end ? end + 1 : NULL;
     }
     free(data);
-    /* a new node name: record its password */
-    data = NULL;
-    if (k1s_read_file(path, &data, &len) < 0) {
-        data = NULL;
-        len = 0;
-    }
+    /* a new node name (or one whose Node is gone): record its password */
     unsigned char raw[8];
     char salt[17], hash[65];
     k1s_random_bytes(raw, sizeof(raw));
     for (int i = 0; i < 8; i++)
         snprintf(salt + 2 * i, 3, "%02x", raw[i]);
     hash_password(salt, password, hash);
-    k1s_buf_t b = K1S_BUF_INIT;
-    if (data)
-        k1s_buf_append(&b, data, len);
-    if (b.len && b.data[b.len - 1] != '\n')
-        k1s_buf_putc(&b, '\n');
-    k1s_buf_printf(&b, "%s:%s:%s\n", node, salt, hash);
-    r = k1s_write_file_atomic(path, b.data, b.len, 0600);
-    k1s_buf_free(&b);
-    free(data);
+    k1s_buf_printf(&keep, "%s:%s:%s\n", node, salt, hash);
+    r = k1s_write_file_atomic(path, keep.data, keep.len, 0600);
+    k1s_buf_free(&keep);
     return r;
 }
 
@@ -183,42 +182,13 @@ static bool valid_node_name(const char *s)
     return s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
 }
 
-static void handle_cert(k1s_join_t *j, k1s_http_req_t *req, bool serving)
+/* Signs the agent's public key (the request body) and answers with the certificate and its CA. */
+static void issue(k1s_join_t *j, k1s_http_req_t *req, bool serving, const char *node,
+                  const char *ip)
 {
-    const char *node = k1s_http_req_header(req, "k1s-Node-Name");
-    const char *pass = k1s_http_req_header(req, "k1s-Node-Password");
-    const char *ip = k1s_http_req_header(req, "k1s-Node-IP");
-    if (!node || !*node || !valid_node_name(node)) {
-        respond_text(req, 400,
-                     "k1s: the k1s-Node-Name header must hold a node name (lower-case letters, "
-                     "digits, '-' and '.')\n");
-        return;
-    }
-    if (!pass || !*pass) {
-        respond_text(req, 400, "k1s: the k1s-Node-Password header is missing\n");
-        return;
-    }
-    int r = k1s_join_node_password(j->passwd_path, node, pass);
-    if (r == -EPERM) {
-        char *msg = k1s_xasprintf(
-            "k1s: node password validation failed for node \"%s\": another machine has already "
-            "joined with this name (give this agent another --node-name, or remove the line "
-            "for \"%s\" from %s on the server to let it take the name over)\n",
-            node, node, j->passwd_path);
-        k1s_warn("join: refused node \"%s\" from %s: wrong node password", node, req->peer->addr);
-        respond_text(req, 403, msg);
-        free(msg);
-        return;
-    }
-    if (r < 0) {
-        char *msg = k1s_xasprintf("k1s: cannot record the node password in %s: %s\n",
-                                  j->passwd_path, strerror(-r));
-        respond_text(req, 500, msg);
-        free(msg);
-        return;
-    }
     k1s_err_t err = {0};
     char *cert = NULL;
+    int r;
     if (serving) {
         const char *sans[] = {node, "localhost", "127.0.0.1", ip && *ip ? ip : NULL, NULL};
         r = k1s_pki_issue_for_key(j->tls_dir, "server-ca", node, NULL, sans, true, false, 0,
@@ -251,6 +221,89 @@ static void handle_cert(k1s_join_t *j, k1s_http_req_t *req, bool serving)
     k1s_http_respond(req, 200, "text/plain", b.data, b.len);
     k1s_buf_free(&b);
     free(cert);
+}
+
+static void password_failed(k1s_join_t *j, k1s_http_req_t *req, const char *node, int r)
+{
+    char *msg = k1s_xasprintf("k1s: cannot record the node password in %s: %s\n", j->passwd_path,
+                              strerror(-r));
+    respond_text(req, 500, msg);
+    free(msg);
+}
+
+/* A certificate request whose node password did not match, waiting to learn if the Node exists. */
+typedef struct {
+    k1s_join_t *j;
+    k1s_http_req_t *req;
+    bool serving;
+    char *node, *ip, *pass;
+} takeover_t;
+
+static void node_looked_up(const k1s_client_result_t *res, void *arg)
+{
+    takeover_t *t = arg;
+    k1s_join_t *j = t->j;
+    if (res->status == 404) {
+        /* the Node is gone, and its password with it (k3s deletes both) */
+        int r = k1s_join_node_password(j->passwd_path, t->node, t->pass, true);
+        if (r < 0) {
+            password_failed(j, t->req, t->node, r);
+        } else {
+            k1s_info("join: node \"%s\" joins from another machine (%s): its Node was deleted",
+                     t->node, t->req->peer->addr);
+            issue(j, t->req, t->serving, t->node, t->ip);
+        }
+    } else {
+        char *msg = k1s_xasprintf(
+            "k1s: node password validation failed for node \"%s\": another machine has already "
+            "joined with this name (give this agent another --node-name, or delete Node \"%s\" "
+            "(kubectl delete node %s) to let this machine take the name over)\n",
+            t->node, t->node, t->node);
+        k1s_warn("join: refused node \"%s\" from %s: wrong node password", t->node,
+                 t->req->peer->addr);
+        respond_text(t->req, 403, msg);
+        free(msg);
+    }
+    OPENSSL_cleanse(t->pass, strlen(t->pass));
+    free(t->pass);
+    free(t->node);
+    free(t->ip);
+    free(t);
+}
+
+static void handle_cert(k1s_join_t *j, k1s_http_req_t *req, bool serving)
+{
+    const char *node = k1s_http_req_header(req, "k1s-Node-Name");
+    const char *pass = k1s_http_req_header(req, "k1s-Node-Password");
+    const char *ip = k1s_http_req_header(req, "k1s-Node-IP");
+    if (!node || !*node || !valid_node_name(node)) {
+        respond_text(req, 400,
+                     "k1s: the k1s-Node-Name header must hold a node name (lower-case letters, "
+                     "digits, '-' and '.')\n");
+        return;
+    }
+    if (!pass || !*pass) {
+        respond_text(req, 400, "k1s: the k1s-Node-Password header is missing\n");
+        return;
+    }
+    int r = k1s_join_node_password(j->passwd_path, node, pass, false);
+    if (r == -EPERM) {
+        static const k1s_gvr_t nodes = {"", "v1", "nodes", false};
+        takeover_t *t = k1s_xcalloc(1, sizeof(*t));
+        t->j = j;
+        t->req = req;
+        t->serving = serving;
+        t->node = k1s_xstrdup(node);
+        t->ip = ip ? k1s_xstrdup(ip) : NULL;
+        t->pass = k1s_xstrdup(pass);
+        k1s_client_get(j->client, &nodes, NULL, node, node_looked_up, t);
+        return;
+    }
+    if (r < 0) {
+        password_failed(j, req, node, r);
+        return;
+    }
+    issue(j, req, serving, node, ip);
 }
 
 void k1s_join_handle(k1s_http_req_t *req, void *arg)

@@ -381,7 +381,7 @@ int k1s_server_run(k1s_server_config_t *c)
         goto out;
     }
     /* the join endpoints (/cacerts, /v1-k1s/...) sit in front of the API */
-    join = k1s_join_new(server_dir, token, k1s_apiserver_handle, api);
+    join = k1s_join_new(base, server_dir, token, k1s_apiserver_handle, api);
     http = k1s_http_server_new(base, ctx, NULL, k1s_join_handle, join);
     if (k1s_http_server_listen(http, c->bind_address, c->https_port, &err) < 0) {
         fprintf(stderr, "k1s: %s\n", err.msg);

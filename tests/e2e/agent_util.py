@@ -8,7 +8,9 @@ from conftest import K1S_BIN
 
 
 class Agent:
-    """A running `k1s agent` with its own data directory."""
+    """A running `k1s agent` with its own data directory and log."""
+
+    count = 0
 
     def __init__(self, tmp, server_url, token, name, data_dir=None, extra=()):
         self.tmp = tmp
@@ -16,7 +18,8 @@ class Agent:
         self.token = token
         self.name = name
         self.data_dir = data_dir or os.path.join(tmp, "agent-" + name)
-        self.log_path = os.path.join(tmp, "agent-%s.log" % name)
+        Agent.count += 1
+        self.log_path = os.path.join(tmp, "agent-%s-%d.log" % (name, Agent.count))
         self.extra = list(extra)
         self.proc = None
         self.log = None

@@ -207,6 +207,15 @@ def test_agent_refusals_are_clear(cluster):
     # another machine (another node password) may not take over the name
     rc, log = Agent(tmp, s.url, token, "w5", data_dir=os.path.join(tmp, "other-machine")).run()
     assert rc == 1 and 'node password validation failed for node "w5"' in log, log
+    assert "kubectl delete node w5" in log, log
+    # once the Node is deleted (the machine is gone), a new machine may take the name
+    ok.stop()
+    s.kubectl("delete", "node", "w5")
+    other = Agent(tmp, s.url, token, "w5", data_dir=os.path.join(tmp, "other-machine"))
+    agents.append(other)
+    other.start()
+    other.wait_log("node w5 registered")
+    other.stop()
     # an unreachable server: one clear line, and the agent keeps trying
     port = free_port()
     waiting = Agent(tmp, "https://127.0.0.1:%d" % port, token, "w6")
@@ -217,7 +226,6 @@ def test_agent_refusals_are_clear(cluster):
     assert waiting.proc.poll() is None
     assert waiting.read_log().count("cannot reach server") == 1
     waiting.stop()
-    ok.stop()
 
 
 def test_embedded_agent_registers_the_servers_node():
