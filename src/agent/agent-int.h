@@ -14,7 +14,8 @@
 struct k1s_agent {
     struct event_base *base;
     char *url;  /* as given, for messages */
-    char *addr; /* the server's IP */
+    char *host; /* the server's host name or address */
+    char *addr; /* its IPv4 address, NULL until looked up */
     int port;
     char *secret;     /* the token's secret */
     char ca_hash[65]; /* the token's CA hash, "" for a bare secret */
@@ -60,6 +61,8 @@ void k1s_agent_schedule_renewal(k1s_agent_t *a);
 /* join.c: generates agent/<name>.key (P-256) if it does not exist. 0 or -errno with err set. */
 int k1s_agent_ensure_key(k1s_agent_t *a, const char *name, k1s_err_t *err);
 
+/* agent.c: looks up a->addr if needed. 0, or -EHOSTUNREACH with *why set (new string). */
+int k1s_agent_resolve(k1s_agent_t *a, char **why);
 /* agent.c: starts talking to the API with the node's certificates (again, after a renewal). */
 void k1s_agent_connect(k1s_agent_t *a);
 /* agent.c: gives up: logs the message as an error, records code, breaks the loop. */

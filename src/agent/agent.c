@@ -207,11 +207,8 @@ static const char *default_runtime(void)
     return "runc";
 }
 
-/*
- * Splits https://host[:port][/] into the server's IPv4 address and port (the
- * API client connects to IP literals). 0 or -EINVAL with err set.
- */
-static int parse_url(const char *url, char **addr, int *port, k1s_err_t *err)
+/* Splits https://host[:port][/] into host (new string) and port. 0 or -EINVAL with err set. */
+static int parse_url(const char *url, char **host_out, int *port, k1s_err_t *err)
 {
     if (!k1s_str_has_prefix(url, "https://"))
         return k1s_err_set(err, EINVAL,
@@ -243,17 +240,27 @@ static int parse_url(const char *url, char **addr, int *port, k1s_err_t *err)
     } else if (*hend && strcmp(hend, "/")) {
         return k1s_err_set(err, EINVAL, "--server \"%s\": expected https://host:port", url);
     }
+    *host_out = k1s_xstrdup(host);
+    *port = p;
+    return 0;
+}
+
+int k1s_agent_resolve(k1s_agent_t *a, char **why)
+{
+    if (a->addr)
+        return 0;
+    /* the API client connects to IPv4 literals; a name is looked up here (blocking, once) */
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int gr = getaddrinfo(host, NULL, &hints, &res);
-    if (gr != 0 || !res)
-        return k1s_err_set(err, EHOSTUNREACH,
-                           "--server \"%s\": cannot resolve host \"%s\" to an IPv4 address: %s",
-                           url, host, gai_strerror(gr));
+    int gr = getaddrinfo(a->host, NULL, &hints, &res);
+    if (gr != 0 || !res) {
+        *why = k1s_xasprintf("lookup %s: %s", a->host,
+                             gr == EAI_SYSTEM ? strerror(errno) : gai_strerror(gr));
+        return -EHOSTUNREACH;
+    }
     char buf[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, buf, sizeof(buf));
     freeaddrinfo(res);
-    *addr = k1s_xstrdup(buf);
-    *port = p;
+    a->addr = k1s_xstrdup(buf);
     return 0;
 }
 
@@ -696,7 +703,7 @@ k1s_agent_t *k1s_agent_new(struct event_base *base, const k1s_agent_config_t *c,
         goto fail;
     }
     a->url = k1s_xstrdup(c->server_url);
-    if (parse_url(c->server_url, &a->addr, &a->port, err) < 0)
+    if (parse_url(c->server_url, &a->host, &a->port, err) < 0)
         goto fail;
     if (read_token(c, &token, err) < 0)
         goto fail;
@@ -771,7 +778,10 @@ k1s_agent_t *k1s_agent_new(struct event_base *base, const k1s_agent_config_t *c,
     a->ready_ev = evtimer_new(base, ready_now, a);
     k1s_info("k1s agent %s: node %s (%s), server %s, runtime %s, data in %s", K1S_VERSION, a->node,
              a->node_ip, a->url, a->runtime, a->dir);
-    if (k1s_agent_certs_usable(a)) {
+    char *why = NULL;
+    bool resolved = k1s_agent_resolve(a, &why) == 0;
+    free(why); /* joining retries the lookup and says why */
+    if (resolved && k1s_agent_certs_usable(a)) {
         k1s_debug("reusing the node certificates in %s", a->dir);
         k1s_agent_schedule_renewal(a);
         k1s_agent_connect(a);
@@ -804,6 +814,7 @@ void k1s_agent_free(k1s_agent_t *a)
         event_free(a->renew);
     free(a->url);
     free(a->addr);
+    free(a->host);
     if (a->secret) {
         OPENSSL_cleanse(a->secret, strlen(a->secret));
         free(a->secret);

@@ -306,6 +306,12 @@ static void join_step(k1s_agent_t *a)
         k1s_agent_connect(a);
         return;
     }
+    char *why = NULL;
+    if (k1s_agent_resolve(a, &why) < 0) {
+        retry_later(a, why);
+        free(why);
+        return;
+    }
     char basic[600];
     {
         char *cred = k1s_xasprintf("node:%s", a->secret);

@@ -199,8 +199,8 @@ def test_agent_refusals_are_clear(cluster):
     finally:
         p.terminate()
         assert p.wait(timeout=30) == 0
-    # a bare secret works too (no CA pinning)
-    ok = Agent(tmp, s.url, secret, "w5")
+    # a bare secret works too (no CA pinning), and a host name
+    ok = Agent(tmp, "https://localhost:%d" % s.port, secret, "w5")
     agents.append(ok)
     ok.start()
     ok.wait_log("node w5 registered")
