@@ -20,6 +20,7 @@
 
 #include "agent/agent-int.h"
 #include "lib/log.h"
+#include "net/http.h"
 #include "lib/util.h"
 
 #define RENEW_DAYS 90
@@ -227,7 +228,10 @@ static void fetched(int err, int status, const char *body, size_t len, const cha
 {
     k1s_agent_t *a = arg;
     a->fetch = NULL;
-    k1s_debug("join step %d: %d %d %s", a->join_step, err, status, msg);
+    static const char *const steps[] = {"/cacerts", "/v1-k1s/client-ca.crt",
+                                        "/v1-k1s/client-kubelet.crt",
+                                        "/v1-k1s/serving-kubelet.crt"};
+    k1s_debug("join: %s: %s", steps[a->join_step], err < 0 ? msg : k1s_http_reason(status));
     if (err < 0) {
         retry_later(a, msg);
         return;
