@@ -14,6 +14,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *help;
 } subcommands[] = {
+    {"images", k1s_ctr_images, "Pull, list, import, inspect and remove images"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,214 @@
+"""Test images and a local registry, for the image tests and the pod tests that reuse them.
+
+build_busybox_layout() writes an OCI image layout by hand from /usr/bin/busybox (busybox-static):
+two layers, the second whiting out a file and making a directory opaque, so unpacking is
+tested too. Registry runs Debian's docker-registry on 127.0.0.1:<free port> with storage in a
+temp dir (optionally with htpasswd basic auth); push() copies a layout to it with skopeo.
+
+    reg = Registry(tmpdir).start()
+    ref = reg.push(layout, "k1stest/busybox:1")   # "127.0.0.1:PORT/k1stest/busybox:1"
+
+The `busybox_registry` fixture (module scope) does both and yields a Registry with .ref and
+.digest (manifest digest) of the pushed image; nothing touches the network beyond loopback.
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+BUSYBOX = "/usr/bin/busybox"
+REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+SKOPEO = shutil.which("skopeo") or "/usr/bin/skopeo"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _tar(entries):
+    """entries: (name, kind, data_or_target, mode). Returns the uncompressed tar bytes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data, mode in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mode = mode
+            ti.mtime = 1700000000
+            if kind == "dir":
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            elif kind == "file":
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+            elif kind == "symlink":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data
+                t.addfile(ti)
+            elif kind == "hardlink":
+                ti.type = tarfile.LNKTYPE
+                ti.linkname = data
+                t.addfile(ti)
+    return buf.getvalue()
+
+
+def _blob(layout, data):
+    d = _sha(data)
+    path = os.path.join(layout, "blobs", "sha256", d[7:])
+    with open(path, "wb") as f:
+        f.write(data)
+    return d
+
+
+def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
+    """Writes an OCI layout with a two-layer busybox image tagged `tag`; returns a dict with
+    the manifest and config digests and the layer diff IDs."""
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    with open(BUSYBOX, "rb") as f:
+        bb = f.read()
+    l1 = [("bin", "dir", None, 0o755), ("bin/busybox", "file", bb, 0o755),
+          ("bin/sh", "symlink", "busybox", 0o777), ("bin/cat", "hardlink", "bin/busybox", 0o755),
+          ("etc", "dir", None, 0o755), ("etc/removed.txt", "file", b"old\n", 0o644),
+          ("etc/keep.txt", "file", b"keep\n", 0o644), ("opq", "dir", None, 0o755),
+          ("opq/old.txt", "file", b"old\n", 0o644), ("tmp", "dir", None, 0o1777)]
+    for name, data in (extra_files or {}).items():
+        l1.append((name, "file", data, 0o755))
+    l2 = [("etc", "dir", None, 0o755), ("etc/.wh.removed.txt", "file", b"", 0o644),
+          ("etc/added.txt", "file", b"added\n", 0o644), ("opq", "dir", None, 0o755),
+          ("opq/.wh..wh..opq", "file", b"", 0o644), ("opq/new.txt", "file", b"new\n", 0o644)]
+    t1, t2 = _tar(l1), _tar(l2)
+    # both gzip: skopeo would compress an uncompressed layer on push, changing the digests
+    # (docker-archive imports cover uncompressed layers)
+    layers = [(gzip.compress(t, mtime=0), t, "application/vnd.oci.image.layer.v1.tar+gzip")
+              for t in (t1, t2)]
+    config = {
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": list(cmd), "Env": ["PATH=/bin", "K1S_TEST=1"], "WorkingDir": "/tmp",
+                   "Labels": {"k1s.test": "busybox"}, "ExposedPorts": {"80/tcp": {}}},
+        "rootfs": {"type": "layers", "diff_ids": [_sha(t) for _, t, _ in layers]},
+    }
+    cbytes = json.dumps(config, sort_keys=True).encode()
+    cdigest = _blob(layout, cbytes)
+    descs = []
+    for comp, _, mt in layers:
+        descs.append({"mediaType": mt, "digest": _blob(layout, comp), "size": len(comp)})
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": cdigest, "size": len(cbytes)},
+                "layers": descs}
+    mbytes = json.dumps(manifest, sort_keys=True).encode()
+    mdigest = _blob(layout, mbytes)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": mdigest,
+             "size": len(mbytes), "annotations": {"org.opencontainers.image.ref.name": tag}}]}, f)
+    return {"manifest": mdigest, "config": cdigest, "diff_ids": config["rootfs"]["diff_ids"],
+            "layers": [d["digest"] for d in descs]}
+
+
+class Registry:
+    """Debian's docker-registry on 127.0.0.1:<free port>, storage in a temp dir."""
+
+    def __init__(self, tmp, user=None, password=None):
+        self.tmp = tmp
+        self.user, self.password = user, password
+        self.port = free_port()
+        self.host = "127.0.0.1:%d" % self.port
+        self.proc = None
+        self.log_path = os.path.join(tmp, "registry.log")
+
+    def start(self):
+        os.makedirs(os.path.join(self.tmp, "data"), exist_ok=True)
+        cfg = ["version: 0.1", "log:", "  level: info", "  accesslog:", "    disabled: false",
+               "storage:", "  filesystem:", "    rootdirectory: %s" % os.path.join(self.tmp, "data"),
+               "  delete:", "    enabled: true", "http:", "  addr: %s" % self.host]
+        if self.user:
+            htp = os.path.join(self.tmp, "htpasswd")
+            out = subprocess.run(["htpasswd", "-Bbn", self.user, self.password], check=True,
+                                 capture_output=True, text=True).stdout
+            with open(htp, "w") as f:
+                f.write(out)
+            cfg += ["auth:", "  htpasswd:", "    realm: k1s-test", "    path: %s" % htp]
+        path = os.path.join(self.tmp, "config.yml")
+        with open(path, "w") as f:
+            f.write("\n".join(cfg) + "\n")
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([REGISTRY_BIN, "serve", path], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("docker-registry exited:\n" + self.read_log())
+            try:
+                urllib.request.urlopen("http://%s/v2/" % self.host, timeout=2)
+                return self
+            except urllib.error.HTTPError:
+                return self  # 401 with auth: it is up
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("docker-registry did not start:\n" + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def blob_gets(self):
+        """How many blob GETs the registry has answered so far (from its access log)."""
+        return sum(1 for l in self.read_log().splitlines() if '"GET /v2/' in l and "/blobs/" in l)
+
+    def push(self, layout, repo_tag, tag="1"):
+        """Copies image `tag` of an OCI layout to this registry as repo_tag; returns the ref."""
+        ref = "%s/%s" % (self.host, repo_tag)
+        args = [SKOPEO, "copy", "--insecure-policy", "--dest-tls-verify=false",
+                "oci:%s:%s" % (layout, tag), "docker://" + ref]
+        if self.user:
+            args[2:2] = ["--dest-creds", "%s:%s" % (self.user, self.password)]
+        subprocess.run(args, check=True, capture_output=True, timeout=120)
+        return ref
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def busybox_registry():
+    """A registry on loopback holding the test busybox image as <host>/k1stest/busybox:1.
+    Yields the Registry with .layout, .ref, .digest (manifest) and .image (the digests)."""
+    tmp = tempfile.mkdtemp(prefix="k1s-registry-")
+    reg = Registry(tmp)
+    try:
+        reg.layout = os.path.join(tmp, "layout")
+        reg.image = build_busybox_layout(reg.layout)
+        reg.start()
+        reg.ref = reg.push(reg.layout, "k1stest/busybox:1")
+        reg.digest = reg.image["manifest"]
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
