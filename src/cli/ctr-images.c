@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "cli/cli.h"
@@ -33,8 +34,7 @@ static void usage(FILE *f)
         f,
         "Usage: k1s ctr images COMMAND [OPTIONS] [ARGS]\n\n"
         "Commands:\n"
-        "  pull REF            Pull an image from its registry (or the mirrors in "
-        "registries.yaml)\n"
+        "  pull REF...         Pull images (several at once) from registries or mirrors\n"
         "  ls                  List images (-q: names only)\n"
         "  rm REF...           Remove images and free what nothing else uses\n"
         "  import FILE...      Import OCI-archive or docker-save tarballs (.tar, .gz, .zst)\n"
@@ -153,10 +153,73 @@ static void on_progress(const k1s_image_progress_t *p, void *arg)
     fflush(stderr);
 }
 
+/* Several references: pulled in parallel through the agent's asynchronous API. */
+static struct event_base *pull_base;
+
+typedef struct multi {
+    int left, failed;
+    struct event_base *base;
+    bool tty;
+} multi_t;
+
+typedef struct one {
+    multi_t *m;
+    const char *ref;
+} one_t;
+
+static void multi_progress(const k1s_image_progress_t *p, void *arg)
+{
+    one_t *one = arg;
+    char a[32], b[32];
+    human(p->done, a);
+    human(p->total, b);
+    fprintf(stderr, "%s: %s %s / %s\n", one->ref, p->status, a, b);
+}
+
+static void multi_done(int rc, const k1s_image_t *img, const k1s_err_t *err, void *arg)
+{
+    one_t *one = arg;
+    if (rc < 0) {
+        fprintf(stderr, "k1s: %s\n", err->msg);
+        one->m->failed++;
+    } else if (one->m->tty) {
+        printf("%s: pulled %s (image ID %s)\n", img->name, img->repo_digest, img->id);
+    }
+    if (--one->m->left == 0)
+        event_base_loopbreak(one->m->base);
+}
+
+static int pull_many(k1s_image_store_t *st, const opts_t *o, k1s_image_pull_opts_t *po)
+{
+    multi_t m = {o->nargs, 0, event_base_new(), isatty(STDOUT_FILENO)};
+    one_t *ones = k1s_xcalloc((size_t)o->nargs, sizeof(*ones));
+    int started = 0;
+    for (int i = 0; i < o->nargs; i++) {
+        ones[i].m = &m;
+        ones[i].ref = o->args[i];
+        k1s_image_pull_opts_t opts = *po;
+        opts.progress = isatty(STDERR_FILENO) ? multi_progress : NULL;
+        opts.progress_arg = &ones[i];
+        int r = k1s_image_pull_async(st, m.base, o->args[i], &opts, multi_done, &ones[i], NULL);
+        if (r < 0) {
+            fprintf(stderr, "k1s: pull %s: %s\n", o->args[i], strerror(-r));
+            m.failed++;
+            m.left--;
+        } else {
+            started++;
+        }
+    }
+    if (started && m.left > 0)
+        event_base_dispatch(m.base);
+    free(ones);
+    pull_base = m.base; /* freed after the store, whose event it holds */
+    return m.failed ? 1 : 0;
+}
+
 static int cmd_pull(k1s_image_store_t *st, const opts_t *o)
 {
-    if (o->nargs != 1) {
-        fprintf(stderr, "Usage: k1s ctr images pull [--user USER:PASSWORD] REF\n");
+    if (o->nargs < 1) {
+        fprintf(stderr, "Usage: k1s ctr images pull [--user USER:PASSWORD] REF...\n");
         return 2;
     }
     k1s_image_pull_opts_t po = {0};
@@ -180,6 +243,12 @@ static int cmd_pull(k1s_image_store_t *st, const opts_t *o)
         k1s_image_ref_clear(&ref);
         po.creds = &cred;
         po.n_creds = 1;
+    }
+    if (o->nargs > 1) {
+        int r = pull_many(st, o, &po);
+        free(user);
+        free((char *)cred.registry);
+        return r;
     }
     if (isatty(STDERR_FILENO)) {
         po.progress = on_progress;
@@ -396,6 +465,8 @@ int k1s_ctr_images(int argc, char **argv)
         }
         int r = cmds[i].fn(st, &o);
         k1s_image_store_free(st);
+        if (pull_base)
+            event_base_free(pull_base);
         free(o.args);
         return r;
     }

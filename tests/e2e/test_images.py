@@ -247,3 +247,16 @@ def test_repair_after_crash(ctr, busybox_registry):
     assert sorted(d for d in os.listdir(ctr.agent("snapshots")) if d != "rw") == ["1", "2"]
     assert not os.path.exists(ctr.agent("content/blobs/sha256", "e" * 64))
     ctr.run("inspect", reg.ref)
+
+
+def test_parallel_pulls(ctr, busybox_registry):
+    """Several references at once go through the asynchronous API: the same image asked for
+    twice is downloaded once, and one failing pull does not stop the others."""
+    reg = busybox_registry
+    ctr.set_registries(plain_http(reg.host, "127.0.0.1:1"))
+    before = reg.blob_gets()
+    r = ctr.run("pull", reg.ref, reg.ref, "127.0.0.1:1/x/y:1", check=False)
+    assert r.returncode == 1
+    assert "pull 127.0.0.1:1/x/y:1: mirror 127.0.0.1:1:" in r.stderr, r.stderr
+    assert ctr.names() == [reg.ref]
+    assert reg.blob_gets() - before == 3  # config and two layers
