@@ -212,3 +212,119 @@ def busybox_registry():
     finally:
         reg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class FakeRegistry:
+    """A small distribution-API registry in this process, for what docker-registry cannot
+    easily do here: HTTPS with a private CA, the bearer-token flow (a /token endpoint that
+    wants basic credentials), a multi-platform index, and corrupt blobs. It serves the image
+    of an OCI layout (build_busybox_layout) as <host>/<repo>:<tag>."""
+
+    def __init__(self, tmp, layout, image, repo="k1stest/busybox", tag="1", user="edge",
+                 password="s3cret"):
+        import http.server
+        import socketserver
+        import ssl
+        import threading
+        self.tmp, self.layout, self.repo, self.tag = tmp, layout, repo, tag
+        self.user, self.password = user, password
+        self.corrupt = set()  # digests served with altered content
+        self.token_requests = []
+        self.blob_gets = 0
+        self.cert = os.path.join(tmp, "registry.crt")
+        key = os.path.join(tmp, "registry.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", self.cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        # a multi-platform index: another architecture first, then this one
+        self.manifest = image["manifest"]
+        with open(os.path.join(layout, "blobs", "sha256", self.manifest[7:]), "rb") as f:
+            msize = len(f.read())
+        other = "sha256:" + "0" * 64
+        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                 "manifests": [
+                     {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": other,
+                      "size": msize, "platform": {"os": "linux", "architecture": "arm64",
+                                                  "variant": "v8"}},
+                     {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "digest": self.manifest, "size": msize,
+                      "platform": {"os": "linux", "architecture": "amd64"}}]}
+        self.index = json.dumps(index).encode()
+        self.index_digest = _sha(self.index)
+        self.tokens = set()
+        reg = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def send(self, code, body=b"", ctype="application/json", headers=None):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_HEAD(self):
+                self.do_GET()
+
+            def do_GET(self):
+                import base64
+                import urllib.parse
+                u = urllib.parse.urlparse(self.path)
+                auth = self.headers.get("Authorization", "")
+                if u.path == "/token":
+                    q = urllib.parse.parse_qs(u.query)
+                    reg.token_requests.append((q.get("service", [""])[0], q.get("scope", [""])[0],
+                                               auth))
+                    want = "Basic " + base64.b64encode(
+                        ("%s:%s" % (reg.user, reg.password)).encode()).decode()
+                    if auth != want:
+                        return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+                    tok = "tok%d" % len(reg.token_requests)
+                    reg.tokens.add(tok)
+                    return self.send(200, json.dumps({"token": tok}).encode())
+                if not auth.startswith("Bearer ") or auth[7:] not in reg.tokens:
+                    ch = 'Bearer realm="https://%s/token",service="k1s-test",scope="repository:%s:pull"' % (
+                        reg.host, reg.repo)
+                    return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                                     headers={"WWW-Authenticate": ch})
+                prefix = "/v2/%s/" % reg.repo
+                if not u.path.startswith(prefix):
+                    return self.send(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
+                kind, _, ref = u.path[len(prefix):].partition("/")
+                if kind == "manifests" and ref in (reg.tag, reg.index_digest):
+                    return self.send(200, reg.index, "application/vnd.oci.image.index.v1+json",
+                                     {"Docker-Content-Digest": reg.index_digest})
+                path = os.path.join(reg.layout, "blobs", "sha256", ref[7:]) if ref.startswith("sha256:") else ""
+                if not path or not os.path.exists(path):
+                    return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+                with open(path, "rb") as f:
+                    data = f.read()
+                if ref in reg.corrupt:
+                    data = data[:-1] + bytes([data[-1] ^ 1])
+                if kind == "blobs":
+                    reg.blob_gets += 1
+                    return self.send(200, data, "application/octet-stream")
+                return self.send(200, data, "application/vnd.oci.image.manifest.v1+json",
+                                 {"Docker-Content-Digest": ref})
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.host = "127.0.0.1:%d" % self.port
+        self.ref = "%s/%s:%s" % (self.host, repo, tag)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

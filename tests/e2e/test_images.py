@@ -260,3 +260,59 @@ def test_parallel_pulls(ctr, busybox_registry):
     assert "pull 127.0.0.1:1/x/y:1: mirror 127.0.0.1:1:" in r.stderr, r.stderr
     assert ctr.names() == [reg.ref]
     assert reg.blob_gets() - before == 3  # config and two layers
+
+
+@pytest.fixture
+def fake_registry(busybox_registry):
+    from images_util import FakeRegistry
+    tmp = tempfile.mkdtemp(prefix="k1s-fakereg-")
+    reg = FakeRegistry(tmp, busybox_registry.layout, busybox_registry.image)
+    try:
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_https_bearer_index(ctr, fake_registry):
+    """HTTPS with a private CA, the bearer-token flow with basic credentials at the token
+    server, and a multi-platform index resolved to this node's platform."""
+    reg = fake_registry
+    creds = '    auth:\n      username: edge\n      password: %s\n'
+    ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "s3cret")
+    r = ctr.run("pull", reg.ref, check=False)
+    assert r.returncode == 1 and "tls.ca_file" in r.stderr, r.stderr
+    tls = '    tls:\n      ca_file: %s\n' % reg.cert
+    ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "wrong" + tls)
+    r = ctr.run("pull", reg.ref, check=False)
+    assert r.returncode == 1
+    assert "token server answered 401 Unauthorized (check the credentials in %s)" % ctr.reg_path \
+        in r.stderr, r.stderr
+    ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "s3cret" + tls)
+    ctr.run("pull", reg.ref)
+    assert ctr.names() == [reg.ref]
+    info = json.loads(ctr.run("inspect", reg.ref).stdout)
+    assert info["manifestDigest"] == reg.manifest  # the amd64 entry of the index
+    service, scope, auth = reg.token_requests[-1]
+    assert (service, scope) == ("k1s-test", "repository:k1stest/busybox:pull")
+    assert auth.startswith("Basic ")
+    # insecure_skip_verify instead of the CA
+    ctr.run("rm", reg.ref)
+    ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "s3cret" +
+                       '    tls:\n      insecure_skip_verify: true\n')
+    ctr.run("pull", reg.ref)
+
+
+def test_corrupt_layer(ctr, fake_registry):
+    """A layer whose content does not match its digest fails the pull and leaves nothing."""
+    reg = fake_registry
+    reg.corrupt.add(json.loads(open(os.path.join(
+        reg.layout, "blobs", "sha256", reg.manifest[7:])).read())["layers"][1]["digest"])
+    ctr.set_registries('configs:\n  "%s":\n    auth: {username: edge, password: s3cret}\n'
+                       '    tls: {ca_file: %s}\n' % (reg.host, reg.cert))
+    r = ctr.run("pull", reg.ref, check=False)
+    assert r.returncode == 1 and "digest mismatch" in r.stderr, r.stderr
+    assert ctr.names() == []
+    ctr.run("gc")
+    assert os.listdir(ctr.agent("content/ingest")) == []
+    assert os.listdir(ctr.agent("content/blobs/sha256")) == []
