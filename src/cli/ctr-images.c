@@ -37,7 +37,8 @@ static void usage(FILE *f)
         "  pull REF...         Pull images (several at once) from registries or mirrors\n"
         "  ls                  List images (-q: names only)\n"
         "  rm REF...           Remove images and free what nothing else uses\n"
-        "  import FILE...      Import OCI-archive or docker-save tarballs (.tar, .gz, .zst)\n"
+        "  import [FILE...]    Import OCI-archive or docker-save tarballs (.tar, .gz, .zst);\n"
+        "                      no FILE: the new or changed ones in D/agent/images\n"
         "  inspect REF         Print an image's record and config as JSON\n"
         "  mount REF DIR       Mount the image's root filesystem on DIR (read-only unless --rw)\n"
         "  unmount KEY DIR     Unmount DIR mounted with --key KEY and drop its upper dir\n"
@@ -314,10 +315,8 @@ static int cmd_rm(k1s_image_store_t *st, const opts_t *o)
 
 static int cmd_import(k1s_image_store_t *st, const opts_t *o)
 {
-    if (o->nargs < 1) {
-        fprintf(stderr, "Usage: k1s ctr images import FILE...\n");
-        return 2;
-    }
+    if (o->nargs < 1) /* what the agent does at start */
+        return k1s_image_import_dir(st) ? 1 : 0;
     int rc = 0;
     for (int i = 0; i < o->nargs; i++) {
         k1s_err_t err = {0};

@@ -29,7 +29,9 @@ struct k1s_image_pull_req {
 
 struct job {
     k1s_image_async_t *a;
-    char *ref;
+    char *ref; /* NULL: an import of the air-gap dir */
+    void (*dir_done)(int failed, void *arg);
+    void *dir_arg;
     k1s_image_cred_t *creds;
     size_t n_creds;
     pthread_t thread;
@@ -90,6 +92,15 @@ static void on_progress(const k1s_image_progress_t *p, void *arg)
 static void *worker(void *arg)
 {
     job_t *j = arg;
+    if (!j->ref) {
+        int failed = k1s_image_import_dir(j->a->st);
+        pthread_mutex_lock(&j->a->mu);
+        j->rc = failed;
+        j->finished = true;
+        pthread_mutex_unlock(&j->a->mu);
+        kick(j->a);
+        return NULL;
+    }
     k1s_image_pull_opts_t opts = {j->creds, j->n_creds, on_progress, j};
     k1s_err_t err = {0};
     k1s_image_t *img = NULL;
@@ -157,6 +168,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         *pp = j->next; /* no new request joins a finished job */
         pthread_mutex_unlock(&a->mu);
         pthread_join(j->thread, NULL);
+        if (j->dir_done)
+            j->dir_done(j->rc, j->dir_arg);
         for (k1s_image_pull_req_t *r = j->reqs; r; r = r->next)
             if (!r->cancelled && r->done)
                 r->done(j->rc, j->rc == 0 ? j->img : NULL, j->rc < 0 ? &j->err : NULL, r->arg);
@@ -189,9 +202,8 @@ void k1s_image_async_free(k1s_image_async_t *a)
     free(a);
 }
 
-int k1s_image_pull_async(k1s_image_store_t *st, struct event_base *base, const char *ref,
-                         const k1s_image_pull_opts_t *opts, k1s_image_pull_done_fn done, void *arg,
-                         k1s_image_pull_req_t **out)
+/* Attaches the store to base on first use: the eventfd and its persistent read event. */
+static int attach(k1s_image_store_t *st, struct event_base *base)
 {
     if (!st->async) {
         k1s_image_async_t *a = k1s_xcalloc(1, sizeof(*a));
@@ -208,8 +220,42 @@ int k1s_image_pull_async(k1s_image_store_t *st, struct event_base *base, const c
         event_add(a->ev, NULL);
         st->async = a;
     }
+    k1s_assert(st->async->base == base);
+    return 0;
+}
+
+int k1s_image_import_dir_async(k1s_image_store_t *st, struct event_base *base,
+                               void (*done)(int failed, void *arg), void *arg)
+{
+    int rc = attach(st, base);
+    if (rc < 0)
+        return rc;
     k1s_image_async_t *a = st->async;
-    k1s_assert(a->base == base);
+    job_t *j = k1s_xcalloc(1, sizeof(*j));
+    j->a = a;
+    j->dir_done = done;
+    j->dir_arg = arg;
+    pthread_mutex_lock(&a->mu);
+    rc = pthread_create(&j->thread, NULL, worker, j);
+    if (rc != 0) {
+        pthread_mutex_unlock(&a->mu);
+        job_free(j);
+        return -rc;
+    }
+    j->next = a->jobs;
+    a->jobs = j;
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+int k1s_image_pull_async(k1s_image_store_t *st, struct event_base *base, const char *ref,
+                         const k1s_image_pull_opts_t *opts, k1s_image_pull_done_fn done, void *arg,
+                         k1s_image_pull_req_t **out)
+{
+    int arc = attach(st, base);
+    if (arc < 0)
+        return arc;
+    k1s_image_async_t *a = st->async;
     /* the normalised reference is the key that pulls share */
     k1s_image_ref_t r;
     char *key = NULL;
@@ -226,7 +272,7 @@ int k1s_image_pull_async(k1s_image_store_t *st, struct event_base *base, const c
     req->progress_arg = opts ? opts->progress_arg : NULL;
     pthread_mutex_lock(&a->mu);
     job_t *j = a->jobs;
-    while (j && (j->finished || strcmp(j->ref, key) != 0))
+    while (j && (j->finished || !j->ref || strcmp(j->ref, key) != 0))
         j = j->next;
     if (j) {
         req->job = j;

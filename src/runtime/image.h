@@ -240,6 +240,13 @@ int k1s_image_import(k1s_image_store_t *st, const char *path, char ***names, k1s
  */
 int k1s_image_import_dir(k1s_image_store_t *st);
 
+/*
+ * The same on a worker thread, for the agent's start: done(failed, arg) runs on base's loop
+ * thread when all files are through (pulls may run meanwhile). Returns 0 or -errno.
+ */
+int k1s_image_import_dir_async(k1s_image_store_t *st, struct event_base *base,
+                               void (*done)(int failed, void *arg), void *arg);
+
 /* Frees a NULL-terminated array of strings (NULL is fine). */
 void k1s_image_strv_free(char **v);
 

@@ -223,6 +223,17 @@ def test_import_archives(ctr, busybox_registry):
     ctr.mounts.append(mnt)
     assert sorted(os.listdir(os.path.join(mnt, "etc"))) == ["added.txt", "keep.txt"]
     ctr.run("unmount", "m", mnt)
+    # the air-gap dir, as the agent imports it at start: new or changed files only
+    ctr.run("rm", "k1stest/imported:oci", "k1stest/imported:docker")
+    shutil.copy(oci + ".zst", ctr.agent("images", "airgap.tar.zst"))
+    ctr.run("import")
+    assert ctr.names() == ["docker.io/k1stest/imported:oci"]
+    ctr.run("rm", "k1stest/imported:oci")
+    ctr.run("import")
+    assert ctr.names() == []
+    os.utime(ctr.agent("images", "airgap.tar.zst"), (1, 1))
+    ctr.run("import")
+    assert ctr.names() == ["docker.io/k1stest/imported:oci"]
     # not an image archive
     bad = os.path.join(ctr.tmp, "bad.tar")
     subprocess.run(["tar", "-cf", bad, "-C", ctr.tmp, "registries.yaml"], check=True)

@@ -66,10 +66,44 @@ static void test_async(void **state)
     k1s_rmtree(dir);
 }
 
+static int dir_failed = -1;
+
+static void dir_done(int failed, void *arg)
+{
+    assert_true(pthread_equal(pthread_self(), loop_thread));
+    dir_failed = failed;
+    event_base_loopbreak(base);
+}
+
+/* The air-gap dir imported on a worker: a file that is not an image archive counts as failed. */
+static void test_import_dir_async(void **state)
+{
+    char dir[] = "/tmp/k1s-unit-async-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    k1s_image_store_t *st;
+    k1s_err_t err = {0};
+    assert_int_equal(k1s_image_store_open(dir, NULL, &st, &err), 0);
+    char *junk = k1s_xasprintf("%s/images/junk.tar", dir);
+    assert_int_equal(k1s_write_file_atomic(junk, "junk", 4, 0644), 0);
+    char *skipped = k1s_xasprintf("%s/images/notes.txt", dir);
+    assert_int_equal(k1s_write_file_atomic(skipped, "x", 1, 0644), 0);
+    base = event_base_new();
+    loop_thread = pthread_self();
+    assert_int_equal(k1s_image_import_dir_async(st, base, dir_done, NULL), 0);
+    event_base_dispatch(base);
+    assert_int_equal(dir_failed, 1);
+    k1s_image_store_free(st);
+    event_base_free(base);
+    k1s_rmtree(dir);
+    free(junk);
+    free(skipped);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_async),
+        cmocka_unit_test(test_import_dir_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
