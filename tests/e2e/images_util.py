@@ -229,6 +229,8 @@ class FakeRegistry:
         self.tmp, self.layout, self.repo, self.tag = tmp, layout, repo, tag
         self.user, self.password = user, password
         self.corrupt = set()  # digests served with altered content
+        self.stall = set()  # digests of which only half is sent, then nothing until release
+        self.release = threading.Event()
         self.token_requests = []
         self.blob_gets = 0
         self.cert = os.path.join(tmp, "registry.crt")
@@ -308,6 +310,18 @@ class FakeRegistry:
                     data = data[:-1] + bytes([data[-1] ^ 1])
                 if kind == "blobs":
                     reg.blob_gets += 1
+                    if ref in reg.stall:
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        try:
+                            self.wfile.write(data[:len(data) // 2])
+                            self.wfile.flush()
+                        except OSError:
+                            pass
+                        reg.release.wait(120)
+                        self.close_connection = True
+                        return
                     return self.send(200, data, "application/octet-stream")
                 return self.send(200, data, "application/vnd.oci.image.manifest.v1+json",
                                  {"Docker-Content-Digest": ref})
@@ -326,5 +340,6 @@ class FakeRegistry:
         self.thread.start()
 
     def stop(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -327,3 +328,36 @@ def test_corrupt_layer(ctr, fake_registry):
     ctr.run("gc")
     assert os.listdir(ctr.agent("content/ingest")) == []
     assert os.listdir(ctr.agent("content/blobs/sha256")) == []
+
+
+def test_kill_during_pull(ctr, fake_registry):
+    """k1s killed -9 in the middle of a layer download: the next use of the store removes the
+    partial download, and pulling again completes."""
+    reg = fake_registry
+    manifest = json.loads(open(os.path.join(
+        reg.layout, "blobs", "sha256", reg.manifest[7:])).read())
+    big = manifest["layers"][0]["digest"]
+    reg.stall.add(big)
+    ctr.set_registries('configs:\n  "%s":\n    auth: {username: edge, password: s3cret}\n'
+                       '    tls: {ca_file: %s}\n' % (reg.host, reg.cert))
+    proc = subprocess.Popen([K1S_BIN, "ctr", "images", "pull", reg.ref, "--data-dir",
+                             ctr.data_dir, "--private-registry", ctr.reg_path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ingest = ctr.agent("content/ingest", big[7:])
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if os.path.exists(ingest) and os.path.getsize(ingest) > 0:
+                break
+            assert proc.poll() is None, "pull ended early"
+            time.sleep(0.05)
+        assert os.path.getsize(ingest) > 0
+    finally:
+        proc.kill()
+        proc.wait()
+    reg.stall.clear()
+    reg.release.set()
+    assert ctr.names() == []
+    assert os.listdir(ctr.agent("content/ingest")) == []
+    ctr.run("pull", reg.ref)
+    assert ctr.names() == [reg.ref]
