@@ -22,7 +22,7 @@ typedef struct opts {
     const char *data_dir;
     const char *registries;
     const char *user; /* "user:password" for pull */
-    bool quiet, rw;
+    bool quiet, rw, progress;
     const char *key;
     char **args;
     int nargs;
@@ -47,6 +47,7 @@ static void usage(FILE *f)
         "  --data-dir D          k1s data dir (default /var/lib/k1s; the store is in D/agent)\n"
         "  --private-registry F  registries.yaml (default /etc/k1s/registries.yaml)\n"
         "  --user USER:PASSWORD  credentials for pull (else from registries.yaml)\n"
+        "  --progress            pull: show progress also when stderr is not a terminal\n"
         "  --key KEY             mount: the key recording the mount (default: the dir's name)\n"
         "  --rw                  mount: writable, with its own upper dir\n"
         "  -q                    ls: names only\n");
@@ -83,6 +84,8 @@ static int parse(int argc, char **argv, opts_t *o)
             o->quiet = true;
         else if (!strcmp(a, "--rw"))
             o->rw = true;
+        else if (!strcmp(a, "--progress"))
+            o->progress = true;
         else if (!strcmp(a, "-d") && i + 1 < argc)
             o->data_dir = argv[++i];
         else if (a[0] == '-' && a[1]) {
@@ -131,12 +134,23 @@ typedef struct tty_progress {
     size_t layer;
     const char *status;
     bool started;
+    bool tty;                 /* else (--progress into a file) one line per layer and step */
+    unsigned char seen[1024]; /* layers reported in this step (non-tty) */
 } tty_progress_t;
 
 static void on_progress(const k1s_image_progress_t *p, void *arg)
 {
     tty_progress_t *t = arg;
-    if (t->started && (t->layer != p->layer || !k1s_streq(t->status, p->status)))
+    /* layers download in parallel: on a terminal one line per step, showing the layer that
+     * moved last; into a file one line per layer and step */
+    bool step = !t->started || !k1s_streq(t->status, p->status);
+    if (step)
+        memset(t->seen, 0, sizeof(t->seen));
+    bool first = !t->seen[p->layer % sizeof(t->seen)];
+    t->seen[p->layer % sizeof(t->seen)] = 1;
+    if (!t->tty && !step && !first)
+        return;
+    if (t->started && (step || !t->tty))
         fputc('\n', stderr);
     t->started = true;
     t->layer = p->layer;
@@ -147,10 +161,11 @@ static void on_progress(const k1s_image_progress_t *p, void *arg)
     human(p->done, c);
     human(p->total, d);
     if (p->digest)
-        fprintf(stderr, "\r\033[Klayer %zu/%zu %.19s: %-11s %10s / %-10s (total %s / %s)",
-                p->layer + 1, p->n_layers, p->digest, p->status, a, b, c, d);
+        fprintf(stderr, "%slayer %zu/%zu %.19s: %-11s %10s / %-10s (total %s / %s)",
+                t->tty ? "\r\033[K" : "", p->layer + 1, p->n_layers, p->digest, p->status, a, b, c,
+                d);
     else
-        fprintf(stderr, "\r\033[K%s: %s", p->ref, p->status);
+        fprintf(stderr, "%s%s: %s", t->tty ? "\r\033[K" : "", p->ref, p->status);
     fflush(stderr);
 }
 
@@ -199,7 +214,7 @@ static int pull_many(k1s_image_store_t *st, const opts_t *o, k1s_image_pull_opts
         ones[i].m = &m;
         ones[i].ref = o->args[i];
         k1s_image_pull_opts_t opts = *po;
-        opts.progress = isatty(STDERR_FILENO) ? multi_progress : NULL;
+        opts.progress = o->progress || isatty(STDERR_FILENO) ? multi_progress : NULL;
         opts.progress_arg = &ones[i];
         int r = k1s_image_pull_async(st, m.base, o->args[i], &opts, multi_done, &ones[i], NULL);
         if (r < 0) {
@@ -251,7 +266,8 @@ static int cmd_pull(k1s_image_store_t *st, const opts_t *o)
         free((char *)cred.registry);
         return r;
     }
-    if (isatty(STDERR_FILENO)) {
+    tp.tty = isatty(STDERR_FILENO);
+    if (o->progress || tp.tty) {
         po.progress = on_progress;
         po.progress_arg = &tp;
     }

@@ -30,7 +30,14 @@ typedef struct pull {
     const char *digest;
     uint64_t layer_done, layer_total, done, total;
     const char *status;
+    /* parallel layer downloads share the byte count and serialise progress callbacks */
+    pthread_mutex_t *mu;
+    uint64_t *donep; /* &done, or the shared count */
 } pull_t;
+
+/* Layers downloaded at once (each on its own thread and connection), as containerd's
+ * default max_concurrent_downloads is 3. */
+#define PULL_PARALLEL 3
 
 typedef struct req {
     const char *url;
@@ -57,9 +64,22 @@ static void progress(pull_t *p)
 {
     if (!p->opts || !p->opts->progress)
         return;
-    k1s_image_progress_t pr = {p->refstr,     p->status,      p->layer, p->n_layers, p->digest,
-                               p->layer_done, p->layer_total, p->done,  p->total};
+    if (p->mu)
+        pthread_mutex_lock(p->mu);
+    k1s_image_progress_t pr = {p->refstr,     p->status,      p->layer,  p->n_layers, p->digest,
+                               p->layer_done, p->layer_total, *p->donep, p->total};
     p->opts->progress(&pr, p->opts->progress_arg);
+    if (p->mu)
+        pthread_mutex_unlock(p->mu);
+}
+
+static void add_done(pull_t *p, int64_t delta)
+{
+    if (p->mu)
+        pthread_mutex_lock(p->mu);
+    *p->donep += (uint64_t)delta;
+    if (p->mu)
+        pthread_mutex_unlock(p->mu);
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
@@ -116,7 +136,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
         }
         pull_t *p = c->p;
         p->layer_done += len;
-        p->done += len;
+        add_done(p, (int64_t)len);
         progress(p);
         return len;
     }
@@ -184,12 +204,12 @@ static int do_request(pull_t *p, req_t *r, const char *auth_header)
             curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
         }
     }
-    uint64_t layer_done0 = p->layer_done, done0 = p->done;
+    uint64_t layer_done0 = p->layer_done;
     r->cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    if (r->w && r->status != 200) {
+    if (r->w && r->status != 200) { /* an error body, or a 401 before the retry */
+        add_done(p, -(int64_t)(p->layer_done - layer_done0));
         p->layer_done = layer_done0;
-        p->done = done0;
     }
     curl_slist_free_all(h);
     free(accept);
@@ -520,7 +540,7 @@ static int fetch_blob(pull_t *p, const char *digest, uint64_t size, k1s_err_t *e
         return rc;
     if (have) {
         k1s_blob_writer_abort(&w);
-        p->done += size;
+        add_done(p, (int64_t)size);
         return 0;
     }
     char *url = k1s_xasprintf("%s/%s/blobs/%s", p->ep->url, p->ep->repository, digest);
@@ -539,6 +559,59 @@ static int fetch_blob(pull_t *p, const char *digest, uint64_t size, k1s_err_t *e
     req_clear(&r);
     free(url);
     return rc;
+}
+
+typedef struct dl {
+    pthread_mutex_t mu;
+    pull_t *parent;
+    const k1s_image_layer_t *L;
+    size_t n, next;
+    const bool *have;
+    uint64_t done;
+    int rc;
+    k1s_err_t err;
+} dl_t;
+
+/* Downloads layers not yet taken by another worker until none is left or one failed. */
+static void *dl_worker(void *arg)
+{
+    dl_t *d = arg;
+    pull_t p = *d->parent;
+    p.curl = curl_easy_init();
+    k1s_assert(p.curl);
+    p.auth = d->parent->auth ? k1s_xstrdup(d->parent->auth) : NULL;
+    p.mu = &d->mu;
+    p.donep = &d->done;
+    for (;;) {
+        pthread_mutex_lock(&d->mu);
+        while (d->next < d->n && d->have[d->next])
+            d->next++;
+        size_t i = d->next++;
+        bool stop = i >= d->n || d->rc < 0;
+        pthread_mutex_unlock(&d->mu);
+        if (stop)
+            break;
+        p.layer = i;
+        p.digest = d->L[i].digest;
+        p.layer_done = 0;
+        p.layer_total = d->L[i].size;
+        progress(&p);
+        k1s_err_t e = {0};
+        int rc = fetch_blob(&p, d->L[i].digest, d->L[i].size, &e);
+        if (rc < 0) {
+            k1s_err_prefix(&e, "layer %s", d->L[i].digest);
+            pthread_mutex_lock(&d->mu);
+            if (d->rc == 0) {
+                d->rc = rc;
+                d->err = e;
+            }
+            pthread_mutex_unlock(&d->mu);
+            break;
+        }
+    }
+    curl_easy_cleanup(p.curl);
+    free(p.auth);
+    return NULL;
 }
 
 /* The whole pull from one endpoint. */
@@ -629,22 +702,29 @@ static int pull_from(pull_t *p, const char *name, k1s_image_t **out, k1s_err_t *
     }
     json_decref(cj);
     p->status = "downloading";
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        p->layer = i;
-        p->digest = L[i].digest;
-        p->layer_done = 0;
-        p->layer_total = L[i].size;
-        if (have[i]) {
-            p->done += L[i].size;
-            p->layer_done = L[i].size;
-            progress(p);
-            continue;
-        }
-        progress(p);
-        rc = fetch_blob(p, L[i].digest, L[i].size, err);
-        if (rc < 0)
-            k1s_err_prefix(err, "layer %s", L[i].digest);
+    dl_t d = {.parent = p, .L = L, .n = n, .have = have};
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (have[i])
+            d.done += L[i].size;
+        else
+            missing++;
     }
+    pthread_mutex_init(&d.mu, NULL);
+    pthread_t th[PULL_PARALLEL];
+    size_t nth = 0;
+    for (; missing > 1 && nth < PULL_PARALLEL && nth < missing; nth++)
+        if (pthread_create(&th[nth], NULL, dl_worker, &d) != 0)
+            break;
+    if (nth == 0 && missing > 0)
+        dl_worker(&d); /* one layer, or no thread to be had: on this one */
+    for (size_t i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&d.mu);
+    p->done = d.done;
+    rc = d.rc;
+    if (rc < 0 && err)
+        *err = d.err;
     free(have);
     p->digest = NULL;
     if (rc == 0)
@@ -676,6 +756,7 @@ int k1s_image_pull(k1s_image_store_t *st, const char *ref, const k1s_image_pull_
 {
     pthread_once(&curl_once, curl_init_once);
     pull_t p = {.st = st, .opts = opts};
+    p.donep = &p.done;
     int rc = k1s_image_ref_parse(ref, &p.ref, err);
     if (rc < 0)
         return rc;

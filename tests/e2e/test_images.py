@@ -119,7 +119,9 @@ def test_pull_inspect_mount_and_reuse(ctr, busybox_registry):
     # downloads nothing (HEAD on the manifest only)
     ctr.run("gc")
     assert os.listdir(ctr.agent("content/blobs/sha256")) == []
-    ctr.run("pull", reg.ref)
+    r = ctr.run("pull", "--progress", reg.ref)
+    assert "layer 2/2" in r.stderr and "downloading" in r.stderr, r.stderr
+    assert r.stderr.rstrip().endswith("done"), r.stderr
     before = reg.blob_gets()
     ctr.run("pull", reg.ref)
     assert reg.blob_gets() == before
@@ -272,6 +274,13 @@ def test_parallel_pulls(ctr, busybox_registry):
     assert "pull 127.0.0.1:1/x/y:1: mirror 127.0.0.1:1:" in r.stderr, r.stderr
     assert ctr.names() == [reg.ref]
     assert reg.blob_gets() - before == 3  # config and two layers
+    # progress arrives on the loop, and the last report of the pull counts every byte
+    ctr.run("rm", reg.ref)
+    r = ctr.run("pull", "--progress", reg.ref, reg.ref)
+    lines = [l for l in r.stderr.splitlines() if l.startswith(reg.ref + ": ")]
+    assert any(": downloading " in l for l in lines), r.stderr
+    last = lines[-1].split(": ", 1)[1]
+    assert last.startswith("done ") and last.split()[1:3] == last.split()[4:6], r.stderr
 
 
 @pytest.fixture
