@@ -42,7 +42,8 @@ static void usage(FILE *f)
         "  inspect REF         Print an image's record and config as JSON\n"
         "  mount REF DIR       Mount the image's root filesystem on DIR (read-only unless --rw)\n"
         "  unmount KEY DIR     Unmount DIR mounted with --key KEY and drop its upper dir\n"
-        "  gc                  Free blobs and layers no image or container uses\n\n"
+        "  gc                  Free blobs and layers no image or container uses\n"
+        "  df                  Disk usage of the store and its filesystem, as JSON\n\n"
         "Options:\n"
         "  --data-dir D          k1s data dir (default /var/lib/k1s; the store is in D/agent)\n"
         "  --private-registry F  registries.yaml (default /etc/k1s/registries.yaml)\n"
@@ -449,6 +450,23 @@ static int cmd_gc(k1s_image_store_t *st, const opts_t *o)
     return 0;
 }
 
+static int cmd_df(k1s_image_store_t *st, const opts_t *o)
+{
+    (void)o;
+    k1s_err_t err = {0};
+    k1s_image_fs_usage_t u;
+    if (k1s_image_store_usage(st, &u, &err) < 0) {
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        return 1;
+    }
+    printf("{\"contentBytes\": %llu, \"snapshotBytes\": %llu, \"inodes\": %llu, "
+           "\"fsCapacity\": %llu, \"fsAvailable\": %llu}\n",
+           (unsigned long long)u.content_bytes, (unsigned long long)u.snapshot_bytes,
+           (unsigned long long)u.inodes_used_by_images, (unsigned long long)u.fs_capacity,
+           (unsigned long long)u.fs_available);
+    return 0;
+}
+
 int k1s_ctr_images(int argc, char **argv)
 {
     static const struct {
@@ -458,7 +476,7 @@ int k1s_ctr_images(int argc, char **argv)
         {"pull", cmd_pull},       {"ls", cmd_ls},       {"list", cmd_ls},
         {"rm", cmd_rm},           {"remove", cmd_rm},   {"import", cmd_import},
         {"inspect", cmd_inspect}, {"mount", cmd_mount}, {"unmount", cmd_unmount},
-        {"gc", cmd_gc},
+        {"gc", cmd_gc},           {"df", cmd_df},
     };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {

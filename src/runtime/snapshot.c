@@ -249,19 +249,28 @@ int k1s_layer_unpack(const char *blob_path, const char *dir, char diff_id[72], u
         }
         ar = archive_write_header(ext, e);
         if (ar < ARCHIVE_WARN) {
-            r = k1s_err_set(err, EBADMSG, "unpack '%s': %s", rel, archive_error_string(ext));
+            int en = archive_errno(ext);
+            r = k1s_err_set(err, en == ENOSPC || en == EIO || en == EDQUOT ? en : EBADMSG,
+                            "unpack '%s': %s%s%s", rel, archive_error_string(ext),
+                            en > 0 ? ": " : "", en > 0 ? strerror(en) : "");
         } else if (archive_entry_size(e) > 0 && !hl) {
             const void *buf;
             size_t len;
             la_int64_t off;
+            bool wfail = false;
+            /* libarchive reports a failed write(2) (ENOSPC, EIO) as a mere ARCHIVE_WARN */
             while ((ar = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-                if (archive_write_data_block(ext, buf, len, off) < ARCHIVE_WARN) {
-                    ar = ARCHIVE_FATAL;
+                if (archive_write_data_block(ext, buf, len, off) != ARCHIVE_OK) {
+                    wfail = true;
                     break;
                 }
-            if (ar != ARCHIVE_EOF)
-                r = k1s_err_set(err, EBADMSG, "unpack '%s': %s", rel,
-                                archive_error_string(ar == ARCHIVE_FATAL ? ext : in));
+            if (wfail) {
+                int en = archive_errno(ext) > 0 ? archive_errno(ext) : EIO;
+                r = k1s_err_set(err, en, "unpack '%s': %s: %s", rel, archive_error_string(ext),
+                                strerror(en));
+            } else if (ar != ARCHIVE_EOF) {
+                r = k1s_err_set(err, EBADMSG, "unpack '%s': %s", rel, archive_error_string(in));
+            }
             *bytes += (uint64_t)archive_entry_size(e);
         }
         if (r == 0 && archive_write_finish_entry(ext) < ARCHIVE_WARN)
@@ -446,6 +455,13 @@ int k1s_snapshot_mount(k1s_image_store_t *st, const char *image, const char *key
         is_mountpoint(target)) {
         k1s_index_unlock(st);
         goto out; /* already there: re-adoption */
+    }
+    const char *other = json_string_value(json_object_get(m, "target"));
+    if (m && other && strcmp(other, target) != 0 && is_mountpoint(other)) {
+        k1s_index_unlock(st);
+        r = k1s_err_set(err, EBUSY, "snapshot key %s is mounted on %s (unmount it first)", key,
+                        other);
+        goto out;
     }
     json_t *snaps = json_object_get(idx, "snapshots");
     json_t *chain = json_array();

@@ -79,6 +79,10 @@ def test_pull_inspect_mount_and_reuse(ctr, busybox_registry):
     assert cfg["Cmd"] == ["sh"] and cfg["WorkingDir"] == "/tmp"
     assert "K1S_TEST=1" in cfg["Env"] and cfg["ExposedPorts"] == ["80/tcp"]
     assert cfg["Labels"] == {"k1s.test": "busybox"}
+    df = json.loads(ctr.run("df").stdout)
+    assert df["snapshotBytes"] == info["unpacked"] > len(open("/usr/bin/busybox", "rb").read())
+    assert df["contentBytes"] == info["size"]
+    assert 0 < df["fsAvailable"] < df["fsCapacity"]
     # the image ID and a short prefix of it find the image too
     assert json.loads(ctr.run("inspect", info["id"][7:19]).stdout)["name"] == reg.ref
 
@@ -368,5 +372,25 @@ def test_kill_during_pull(ctr, fake_registry):
     reg.release.set()
     assert ctr.names() == []
     assert os.listdir(ctr.agent("content/ingest")) == []
+    ctr.run("pull", reg.ref)
+    assert ctr.names() == [reg.ref]
+
+
+def test_disk_full(ctr, busybox_registry):
+    """A store on a filesystem that fills up mid-pull: a clear error, nothing half-written
+    left behind, and the same pull works once there is room."""
+    reg = busybox_registry
+    os.makedirs(ctr.data_dir)
+    # room for the download (1 MB), not for the unpacked layer (2 MB)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1800k", "tmpfs", ctr.data_dir], check=True)
+    ctr.mounts.append(ctr.data_dir)
+    ctr.set_registries(plain_http(reg.host))
+    r = ctr.run("pull", reg.ref, check=False)
+    assert r.returncode == 1 and "No space left on device" in r.stderr, r.stderr
+    assert "unpack 'bin/busybox'" in r.stderr, r.stderr
+    assert ctr.names() == []
+    assert os.listdir(ctr.agent("content/ingest")) == []
+    assert [d for d in os.listdir(ctr.agent("snapshots")) if d != "rw"] == []
+    subprocess.run(["mount", "-o", "remount,size=16m", ctr.data_dir], check=True)
     ctr.run("pull", reg.ref)
     assert ctr.names() == [reg.ref]
