@@ -43,13 +43,16 @@ def _sha(data):
 
 
 def _tar(entries):
-    """entries: (name, kind, data_or_target, mode). Returns the uncompressed tar bytes."""
+    """entries: (name, kind, data_or_target, mode[, uid, gid, pax headers]). Returns the
+    uncompressed tar bytes."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, kind, data, mode in entries:
+        for name, kind, data, mode, *more in entries:
             ti = tarfile.TarInfo(name)
             ti.mode = mode
             ti.mtime = 1700000000
+            if more:
+                ti.uid, ti.gid, ti.pax_headers = more[0], more[1], more[2]
             if kind == "dir":
                 ti.type = tarfile.DIRTYPE
                 t.addfile(ti)
@@ -85,7 +88,8 @@ def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
           ("bin/sh", "symlink", "busybox", 0o777), ("bin/cat", "hardlink", "bin/busybox", 0o755),
           ("etc", "dir", None, 0o755), ("etc/removed.txt", "file", b"old\n", 0o644),
           ("etc/keep.txt", "file", b"keep\n", 0o644), ("opq", "dir", None, 0o755),
-          ("opq/old.txt", "file", b"old\n", 0o644), ("tmp", "dir", None, 0o1777)]
+          ("opq/old.txt", "file", b"old\n", 0o644), ("tmp", "dir", None, 0o1777),
+          ("etc/owned", "file", b"secret\n", 0o640, 1000, 1001, {"SCHILY.xattr.user.k1s": "yes"})]
     for name, data in (extra_files or {}).items():
         l1.append((name, "file", data, 0o755))
     l2 = [("etc", "dir", None, 0o755), ("etc/.wh.removed.txt", "file", b"", 0o644),
@@ -221,13 +225,13 @@ class FakeRegistry:
     of an OCI layout (build_busybox_layout) as <host>/<repo>:<tag>."""
 
     def __init__(self, tmp, layout, image, repo="k1stest/busybox", tag="1", user="edge",
-                 password="s3cret"):
+                 password="s3cret", anonymous=False):
         import http.server
         import socketserver
         import ssl
         import threading
         self.tmp, self.layout, self.repo, self.tag = tmp, layout, repo, tag
-        self.user, self.password = user, password
+        self.user, self.password, self.anonymous = user, password, anonymous
         self.corrupt = set()  # digests served with altered content
         self.stall = set()  # digests of which only half is sent, then nothing until release
         self.release = threading.Event()
@@ -284,7 +288,7 @@ class FakeRegistry:
                                                auth))
                     want = "Basic " + base64.b64encode(
                         ("%s:%s" % (reg.user, reg.password)).encode()).decode()
-                    if auth != want:
+                    if auth != want and not (reg.anonymous and not auth):
                         return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
                     tok = "tok%d" % len(reg.token_requests)
                     reg.tokens.add(tok)

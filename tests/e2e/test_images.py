@@ -94,8 +94,11 @@ def test_pull_inspect_mount_and_reuse(ctr, busybox_registry):
     assert os.readlink(os.path.join(mnt, "bin/sh")) == "busybox"
     st1, st2 = os.stat(os.path.join(mnt, "bin/busybox")), os.stat(os.path.join(mnt, "bin/cat"))
     assert st1.st_ino == st2.st_ino and st1.st_mode & 0o111
-    assert sorted(os.listdir(os.path.join(mnt, "etc"))) == ["added.txt", "keep.txt"]
+    assert sorted(os.listdir(os.path.join(mnt, "etc"))) == ["added.txt", "keep.txt", "owned"]
     assert os.listdir(os.path.join(mnt, "opq")) == ["new.txt"]
+    st = os.stat(os.path.join(mnt, "etc/owned"))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1000, 1001, 0o640)
+    assert os.getxattr(os.path.join(mnt, "etc/owned"), "user.k1s") == b"yes"
     with pytest.raises(OSError):
         open(os.path.join(mnt, "etc/new"), "w")
     out = subprocess.run(["chroot", mnt, "/bin/sh", "-c", "cat /etc/keep.txt"],
@@ -228,7 +231,7 @@ def test_import_archives(ctr, busybox_registry):
     os.mkdir(mnt)
     ctr.run("mount", "k1stest/imported:docker", mnt)
     ctr.mounts.append(mnt)
-    assert sorted(os.listdir(os.path.join(mnt, "etc"))) == ["added.txt", "keep.txt"]
+    assert sorted(os.listdir(os.path.join(mnt, "etc"))) == ["added.txt", "keep.txt", "owned"]
     ctr.run("unmount", "m", mnt)
     # the air-gap dir, as the agent imports it at start: new or changed files only
     ctr.run("rm", "k1stest/imported:oci", "k1stest/imported:docker")
@@ -394,3 +397,18 @@ def test_disk_full(ctr, busybox_registry):
     subprocess.run(["mount", "-o", "remount,size=16m", ctr.data_dir], check=True)
     ctr.run("pull", reg.ref)
     assert ctr.names() == [reg.ref]
+
+
+def test_anonymous_bearer(ctr, busybox_registry):
+    """Docker Hub's flow without credentials: an anonymous token for the pull scope."""
+    from images_util import FakeRegistry
+    tmp = tempfile.mkdtemp(prefix="k1s-fakereg-")
+    reg = FakeRegistry(tmp, busybox_registry.layout, busybox_registry.image, anonymous=True)
+    try:
+        ctr.set_registries('configs:\n  "%s":\n    tls: {ca_file: %s}\n' % (reg.host, reg.cert))
+        ctr.run("pull", reg.ref)
+        assert ctr.names() == [reg.ref]
+        assert reg.token_requests and all(auth == "" for _, _, auth in reg.token_requests)
+    finally:
+        reg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
