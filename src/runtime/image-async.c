@@ -68,7 +68,9 @@ static void on_progress(const k1s_image_progress_t *p, void *arg)
     job_t *j = arg;
     k1s_image_async_t *a = j->a;
     pthread_mutex_lock(&a->mu);
-    bool change = !k1s_streq(j->prog_status, p->status) || j->prog.layer != p->layer;
+    /* a new step, or 64 KiB more: layers download in parallel, so a change of layer alone
+     * would wake the loop for every chunk */
+    bool change = !k1s_streq(j->prog_status, p->status);
     j->prog = *p;
     if (change || !k1s_streq(j->prog_digest, p->digest)) {
         free(j->prog_status);

@@ -391,6 +391,18 @@ static int request(pull_t *p, req_t *r, k1s_err_t *err)
     return 0;
 }
 
+/* An unexpected HTTP status, with what to do about the common ones. */
+static int status_error(pull_t *p, long status, const char *url, k1s_err_t *err)
+{
+    if (status == 429)
+        return k1s_err_set(err, EAGAIN,
+                           "registry answered 429 Too Many Requests (pull limit reached: "
+                           "configure credentials or a mirror in %s, or retry later)",
+                           k1s_registries_source(p->st->reg));
+    return k1s_err_set(err, EPROTO, "registry answered %ld to GET %s%s", status, url,
+                       status >= 500 ? " (the registry has a problem; retry later)" : "");
+}
+
 static const char *manifest_accept = K1S_MEDIA_OCI_INDEX
     ", " K1S_MEDIA_OCI_MANIFEST ", " K1S_MEDIA_DOCKER_LIST ", " K1S_MEDIA_DOCKER_MANIFEST;
 
@@ -503,7 +515,7 @@ static int fetch_manifest(pull_t *p, const char *what, char digest[72], bool *in
             goto out;
         }
         if (r.status != 200) {
-            rc = k1s_err_set(err, EPROTO, "registry answered %ld to GET %s", r.status, url);
+            rc = status_error(p, r.status, url, err);
             goto out;
         }
         k1s_sha256_digest(body.data ? body.data : "", body.len, digest);
@@ -551,7 +563,7 @@ static int fetch_blob(pull_t *p, const char *digest, uint64_t size, k1s_err_t *e
     if (rc == 0 && r.status == 404)
         rc = k1s_err_set(err, ENOENT, "blob %s not found", digest);
     else if (rc == 0 && r.status != 200)
-        rc = k1s_err_set(err, EPROTO, "registry answered %ld to GET %s", r.status, url);
+        rc = status_error(p, r.status, url, err);
     if (rc == 0)
         rc = k1s_blob_writer_commit(&w, size, NULL, err);
     else
@@ -800,6 +812,9 @@ int k1s_image_pull(k1s_image_store_t *st, const char *ref, const k1s_image_pull_
         }
     }
     k1s_gc_release(gfd);
+    /* a tag that moved leaves the old image's blobs and layers behind */
+    if (rc == 0)
+        k1s_image_store_gc(st, NULL, NULL);
     if (rc < 0) {
         rc = best_rc;
         if (err) {

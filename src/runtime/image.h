@@ -76,6 +76,8 @@ typedef struct k1s_image_store k1s_image_store_t;
  */
 int k1s_image_store_open(const char *agent_dir, k1s_registries_t *registries,
                          k1s_image_store_t **out, k1s_err_t *err);
+/* Waits for pulls still running on workers, then frees; with an event base attached
+ * (k1s_image_pull_async), free the store before the base. NULL is fine. */
 void k1s_image_store_free(k1s_image_store_t *st);
 const char *k1s_image_store_dir(const k1s_image_store_t *st);
 
@@ -178,7 +180,8 @@ typedef struct k1s_image_cred {
 typedef struct k1s_image_pull_opts {
     const k1s_image_cred_t *creds;
     size_t n_creds;
-    /* blocking form: called on the pulling thread, often (per chunk); async form: see below */
+    /* blocking form: called often (per chunk) on the pulling thread or on one of its layer
+     * download threads, never two at once; async form: see k1s_image_pull_async */
     k1s_image_progress_fn progress;
     void *progress_arg;
 } k1s_image_pull_opts_t;
@@ -188,7 +191,7 @@ typedef struct k1s_image_pull_opts {
  * auth from registries.yaml, then the registry itself), fetches the manifest (an index is
  * resolved to linux/<this arch>), the config and every layer whose snapshot is missing,
  * verifying every digest, and records the image under its normalised name. Layers already
- * unpacked are not downloaded again. opts may be NULL.
+ * unpacked are not downloaded again; up to three layers download at once. opts may be NULL.
  * Returns 0 and a new *out (may be NULL if not wanted), or -errno with err telling what to do:
  * "pull docker.io/library/busybox:1.36: registry answered 401 Unauthorized (configure
  * credentials in /etc/k1s/registries.yaml)". -ENOENT: the image does not exist;
@@ -208,8 +211,9 @@ typedef struct k1s_image_pull_req k1s_image_pull_req_t;
 /*
  * Starts pulling ref on a worker thread and returns at once. done(arg) runs later on base's
  * loop thread (never from inside this call). opts->progress, if set, also runs on the loop
- * thread, coalesced (at most about once per 64 KiB or per layer change). Two pulls of the same
- * reference share one worker: the second gets its own done callback with the same result.
+ * thread, coalesced (about once per 64 KiB and per step). Two pulls of the same reference
+ * share one worker: the second gets its own callbacks and the same result (the first one's
+ * credentials are used).
  * The first call attaches the store to base (one base per store). *req (may be NULL) lets the
  * caller cancel its interest; the worker still finishes the pull.
  * Returns 0, or -errno (thread creation failed).

@@ -412,3 +412,21 @@ def test_anonymous_bearer(ctr, busybox_registry):
     finally:
         reg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_moved_tag(ctr, busybox_registry):
+    """Pulling a tag that now names another image replaces the record and frees what only
+    the old image used (here its config), keeping the shared layers."""
+    reg = busybox_registry
+    other = os.path.join(ctr.tmp, "other-layout")
+    img2 = build_busybox_layout(other, cmd=("httpd", "-f"))
+    ref = reg.push(reg.layout, "k1stest/moving:1")
+    ctr.set_registries(plain_http(reg.host))
+    ctr.run("pull", ref)
+    reg.push(other, "k1stest/moving:1")
+    ctr.run("pull", ref)
+    info = json.loads(ctr.run("inspect", ref).stdout)
+    assert info["id"] == img2["config"] and info["config"]["Cmd"] == ["httpd", "-f"]
+    blobs = os.listdir(ctr.agent("content/blobs/sha256"))
+    assert reg.image["config"][7:] not in blobs and img2["config"][7:] in blobs
+    assert len([d for d in os.listdir(ctr.agent("snapshots")) if d != "rw"]) == 2
