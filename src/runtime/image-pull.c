@@ -352,21 +352,35 @@ static int request(pull_t *p, req_t *r, k1s_err_t *err)
             return k1s_err_set(err, EIO, "write to the content store: %s", strerror(errno));
         if (rc < 0) {
             int e = ECONNREFUSED;
-            if (r->cc == CURLE_OPERATION_TIMEDOUT)
-                e = ETIMEDOUT;
-            else if (r->cc == CURLE_COULDNT_RESOLVE_HOST)
-                e = EHOSTUNREACH;
-            else if (r->cc == CURLE_PEER_FAILED_VERIFICATION || r->cc == CURLE_SSL_CONNECT_ERROR ||
-                     r->cc == CURLE_SSL_CACERT_BADFILE || r->cc == CURLE_SSL_CERTPROBLEM)
-                e = EPROTO;
+            const char *msg = r->curl_err[0] ? r->curl_err : curl_easy_strerror(r->cc);
+            const char *src = k1s_registries_source(p->st->reg);
             char hint[512] = "";
-            if (e == EPROTO)
+            bool ssl = strstr(msg, "SSL") || strstr(msg, "TLS");
+            if (r->cc == CURLE_OPERATION_TIMEDOUT) {
+                e = ETIMEDOUT;
+            } else if (r->cc == CURLE_COULDNT_RESOLVE_HOST) {
+                e = EHOSTUNREACH;
+            } else if (r->cc == CURLE_PEER_FAILED_VERIFICATION) {
+                e = EPROTO;
                 snprintf(hint, sizeof(hint),
-                         " (a registry serving plain HTTP needs an http:// endpoint under "
-                         "mirrors in %s; one with a private CA needs tls.ca_file there)",
-                         k1s_registries_source(p->st->reg));
-            return k1s_err_set(err, e, "%s%s",
-                               r->curl_err[0] ? r->curl_err : curl_easy_strerror(r->cc), hint);
+                         " (for a registry with a private CA set tls.ca_file for it in %s)", src);
+            } else if (strstr(msg, "wrong version number")) {
+                e = EPROTO;
+                snprintf(hint, sizeof(hint),
+                         " (a registry serving plain HTTP needs an http:// endpoint under mirrors "
+                         "in %s)",
+                         src);
+            } else if (r->cc == CURLE_SSL_CERTPROBLEM || r->cc == CURLE_SSL_CACERT_BADFILE) {
+                e = EPROTO;
+                snprintf(hint, sizeof(hint), " (check the tls files for this registry in %s)", src);
+            } else if (ssl || r->cc == CURLE_SSL_CONNECT_ERROR) {
+                e = EPROTO;
+                snprintf(hint, sizeof(hint),
+                         " (if the registry wants a client certificate, set tls.cert_file and "
+                         "tls.key_file for it in %s)",
+                         src);
+            }
+            return k1s_err_set(err, e, "%s%s", msg, hint);
         }
         if (r->status != 401 || attempt > 0)
             break;

@@ -286,6 +286,11 @@ int k1s_layer_unpack(const char *blob_path, const char *dir, char diff_id[72], u
         r = k1s_err_set(err, EIO, "unpack: %s", archive_error_string(ext));
         goto out;
     }
+    /* on disk before the index names it: a gateway may lose power right after the pull */
+    if (syncfs(rootfd) < 0) {
+        r = k1s_err_set(err, errno, "sync %s: %s", dir, strerror(errno));
+        goto out;
+    }
     /* the rest of the stream (tar padding) counts for the diff ID */
     {
         const void *dummy;

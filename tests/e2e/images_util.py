@@ -225,7 +225,7 @@ class FakeRegistry:
     of an OCI layout (build_busybox_layout) as <host>/<repo>:<tag>."""
 
     def __init__(self, tmp, layout, image, repo="k1stest/busybox", tag="1", user="edge",
-                 password="s3cret", anonymous=False):
+                 password="s3cret", anonymous=False, client_certs=False):
         import http.server
         import socketserver
         import ssl
@@ -336,6 +336,15 @@ class FakeRegistry:
         self.httpd = Server(("127.0.0.1", 0), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, key)
+        if client_certs:
+            # clients must show this self-signed certificate (tls.cert_file/key_file)
+            self.client_cert = os.path.join(tmp, "client.crt")
+            self.client_key = os.path.join(tmp, "client.key")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                            self.client_key, "-out", self.client_cert, "-days", "1", "-subj",
+                            "/CN=k1s-node"], check=True, capture_output=True)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(self.client_cert)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.host = "127.0.0.1:%d" % self.port

@@ -309,7 +309,7 @@ def test_https_bearer_index(ctr, fake_registry):
     creds = '    auth:\n      username: edge\n      password: %s\n'
     ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "s3cret")
     r = ctr.run("pull", reg.ref, check=False)
-    assert r.returncode == 1 and "tls.ca_file" in r.stderr, r.stderr
+    assert r.returncode == 1 and "private CA set tls.ca_file" in r.stderr, r.stderr
     tls = '    tls:\n      ca_file: %s\n' % reg.cert
     ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "wrong" + tls)
     r = ctr.run("pull", reg.ref, check=False)
@@ -430,3 +430,23 @@ def test_moved_tag(ctr, busybox_registry):
     blobs = os.listdir(ctr.agent("content/blobs/sha256"))
     assert reg.image["config"][7:] not in blobs and img2["config"][7:] in blobs
     assert len([d for d in os.listdir(ctr.agent("snapshots")) if d != "rw"]) == 2
+
+
+def test_client_certificate(ctr, busybox_registry):
+    """A registry that wants a client certificate (tls.cert_file and key_file)."""
+    from images_util import FakeRegistry
+    tmp = tempfile.mkdtemp(prefix="k1s-fakereg-")
+    reg = FakeRegistry(tmp, busybox_registry.layout, busybox_registry.image, anonymous=True,
+                       client_certs=True)
+    try:
+        base = 'configs:\n  "%s":\n    tls:\n      ca_file: %s\n' % (reg.host, reg.cert)
+        ctr.set_registries(base)
+        r = ctr.run("pull", reg.ref, check=False)
+        assert r.returncode == 1 and "tls.cert_file" in r.stderr, r.stderr
+        ctr.set_registries(base + "      cert_file: %s\n      key_file: %s\n" % (
+            reg.client_cert, reg.client_key))
+        ctr.run("pull", reg.ref)
+        assert ctr.names() == [reg.ref]
+    finally:
+        reg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
