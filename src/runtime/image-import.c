@@ -230,12 +230,8 @@ static int import_oci(k1s_image_store_t *st, tarball_t *t, char ***names, size_t
         if ((mt && (!strcmp(mt, K1S_MEDIA_OCI_INDEX) || !strcmp(mt, K1S_MEDIA_DOCKER_LIST))) ||
             (!json_object_get(j, "layers") && json_object_get(j, "manifests"))) {
             /* a multi-platform image: the first linux entry of this arch that is present */
-            const char *arch = "amd64";
-#if defined(__aarch64__)
-            arch = "arm64";
-#elif defined(__arm__)
-            arch = "arm";
-#endif
+            const char *arch, *variant;
+            k1s_image_platform(&arch, &variant);
             free(mdigest);
             mdigest = NULL;
             size_t k;

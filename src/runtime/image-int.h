@@ -107,6 +107,9 @@ int k1s_manifest_parse(const char *data, size_t len, char **config_digest,
                        k1s_image_layer_t **layers, size_t *n_layers, k1s_err_t *err);
 void k1s_image_layers_free(k1s_image_layer_t *l, size_t n);
 
+/* This node's platform in Go's terms: "amd64", "arm64" (variant "v8"), "arm" ("v7"), ... */
+void k1s_image_platform(const char **arch, const char **variant);
+
 /* Builds an image from an index entry (lock held). */
 k1s_image_t *k1s_image_from_index(json_t *idx, const char *name, json_t *entry);
 

@@ -420,7 +420,7 @@ static int status_error(pull_t *p, long status, const char *url, k1s_err_t *err)
 static const char *manifest_accept = K1S_MEDIA_OCI_INDEX
     ", " K1S_MEDIA_OCI_MANIFEST ", " K1S_MEDIA_DOCKER_LIST ", " K1S_MEDIA_DOCKER_MANIFEST;
 
-static void go_arch(const char **arch, const char **variant)
+void k1s_image_platform(const char **arch, const char **variant)
 {
     struct utsname u;
     *variant = NULL;
@@ -449,7 +449,7 @@ static void go_arch(const char **arch, const char **variant)
 static char *select_platform(json_t *index, k1s_err_t *err)
 {
     const char *arch, *variant;
-    go_arch(&arch, &variant);
+    k1s_image_platform(&arch, &variant);
     json_t *ms = json_object_get(index, "manifests");
     size_t i;
     json_t *m;

@@ -28,6 +28,23 @@
  * Threads: every function here may be called from any thread; the index is guarded by a mutex
  * and the flock. Pulls take long: the agent uses k1s_image_pull_async(), which runs the pull on
  * a worker thread and completes on its libevent loop; the CLI uses the blocking k1s_image_pull().
+ * Everything else is cheap (reads of a small JSON file, a mount(2)), except k1s_image_remove()
+ * and k1s_image_store_gc(), which delete directory trees, and imports.
+ *
+ * How the kubelet uses it (see also runtime/snapshot.h):
+ *
+ *   k1s_registries_load(private_registry, &reg, &err);
+ *   k1s_image_store_open("<data-dir>/agent", reg, &st, &err);
+ *   k1s_image_import_dir_async(st, base, on_airgap_done, NULL);      // k3s's agent/images
+ *   // per container, by imagePullPolicy:
+ *   if (k1s_image_get(st, image, &img, NULL) == -ENOENT || policy == Always)
+ *       k1s_image_pull_async(st, base, image, &(k1s_image_pull_opts_t){creds, n}, on_pulled,
+ *                            pod, &req);   // Pulling/Pulled events; rc < 0: ErrImagePull
+ *   k1s_image_config_get(st, img, &cfg, &err);                // Entrypoint, Cmd, Env, ...
+ *   k1s_snapshot_mount(st, img->id, container_id, "<bundle>/rootfs", false, &err);
+ *   // status: image = img->name, imageID = img->repo_digest
+ *   k1s_snapshot_unmount(st, container_id, "<bundle>/rootfs", &err);   // container removed
+ *   // image GC: k1s_image_store_usage(), then k1s_image_remove() of unused images
  */
 #ifndef K1S_RUNTIME_IMAGE_H
 #define K1S_RUNTIME_IMAGE_H
