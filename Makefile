@@ -3,7 +3,7 @@
 # Sources are found by globbing, so adding a .c file needs no edit here.
 
 CC      ?= cc
-PKGS    := libevent_core libevent_extra libevent_openssl libevent_pthreads openssl jansson yaml-0.1 sqlite3 zlib libnghttp2
+PKGS    := libevent_core libevent_extra libevent_openssl libevent_pthreads openssl jansson yaml-0.1 sqlite3 zlib libnghttp2 libcurl libarchive
 PYTHON  := /usr/bin/python3
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
