@@ -14,6 +14,14 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *help;
 } subcommands[] = {
+    {"run", k1s_cmd_ctr_containers, "Run a command in a new container from a rootfs directory"},
+    {"ps", k1s_cmd_ctr_containers, "List containers"},
+    {"inspect", k1s_cmd_ctr_containers, "Show a container's state as JSON"},
+    {"logs", k1s_cmd_ctr_containers, "Print a container's log"},
+    {"exec", k1s_cmd_ctr_containers, "Run a command in a running container"},
+    {"kill", k1s_cmd_ctr_containers, "Send a signal to a container"},
+    {"stop", k1s_cmd_ctr_containers, "Stop containers (SIGTERM, then SIGKILL after a timeout)"},
+    {"rm", k1s_cmd_ctr_containers, "Remove exited containers"},
     {NULL, NULL, NULL},
 };
 

@@ -17,6 +17,7 @@ static const struct {
     {"kubectl", k1s_cmd_kubectl, "Run kubectl with the admin kubeconfig"},
     {"version", k1s_cmd_version, "Print the k1s version"},
     {"ctr", k1s_cmd_ctr, "Node-local runtime tool: images, containers, logs, exec"},
+    {"shim", k1s_cmd_shim, "(internal) Per-container process started by the agent"},
 };
 
 static void usage(FILE *f)
