@@ -185,6 +185,7 @@ static void run_usage(FILE *f)
             "  --log-max-size BYTES   rotate the log at this size (default 10m)\n"
             "  --log-max-files N      log files kept, current included (default 5)\n"
             "  --wait                 wait for the exit; exit with the container's code\n"
+            "  --cgroups-path PATH    cgroup of the container (default /k1s/ID)\n"
             "  --data-dir DIR         k1s data directory (default /var/lib/k1s)\n"
             "  --runtime runc|crun    OCI runtime (default runc)\n"
             "  --runtime-root DIR     the OCI runtime's state root (default /run/k1s/RUNTIME)\n");
@@ -238,6 +239,7 @@ static int cmd_run(int argc, char **argv)
         O_LOGSIZE,
         O_LOGFILES,
         O_WAIT,
+        O_CGROUPS,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -268,6 +270,7 @@ static int cmd_run(int argc, char **argv)
         {"log-max-size", required_argument, NULL, O_LOGSIZE},
         {"log-max-files", required_argument, NULL, O_LOGFILES},
         {"wait", no_argument, NULL, O_WAIT},
+        {"cgroups-path", required_argument, NULL, O_CGROUPS},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -331,6 +334,7 @@ static int cmd_run(int argc, char **argv)
         case O_LOGSIZE: log_max_size = parse_bytes(optarg); break;
         case O_LOGFILES: log_max_files = atoi(optarg); break;
         case O_WAIT: wait = true; break;
+        case O_CGROUPS: cfg.cgroups_path = optarg; break;
         case O_HELP:
         case 'h': run_usage(stdout); return 0;
         default: run_usage(stderr); return 2;
@@ -988,14 +992,70 @@ static int cmd_rm(int argc, char **argv)
     return rc;
 }
 
+typedef struct wait_state {
+    common_t *c;
+    const char *id;
+    bool done;
+    int code;
+} wait_state_t;
+
+static void wait_exited(void *arg, const k1s_rt_status_t *st)
+{
+    wait_state_t *s = arg;
+    if (!k1s_streq(st->id, s->id))
+        return;
+    s->done = true;
+    s->code = st->exit_code;
+    event_base_loopbreak(s->c->base);
+}
+
+/* Waits for a container started by another process: re-adopts its shim as a restarted agent
+ * does and exits with the container's exit code. */
+static int cmd_wait(int argc, char **argv)
+{
+    common_t c = {0};
+    int i = simple_opts(&c, argc, argv,
+                        "Usage: k1s ctr wait ID\n\nWaits for a container to exit; exits with "
+                        "its exit code.\n",
+                        1);
+    if (i < 0)
+        return 2;
+    if (common_open(&c, 0, 0) < 0) {
+        common_close(&c);
+        return 1;
+    }
+    wait_state_t s = {.c = &c, .id = argv[i]};
+    k1s_rt_status_t st = {0};
+    k1s_err_t err = {0};
+    int rc = 1;
+    if (k1s_rt_status(c.rt, s.id, &st, &err) < 0) {
+        fprintf(stderr, "k1s ctr wait: %s\n", err.msg);
+    } else if (st.state == K1S_RT_EXITED) {
+        rc = st.exit_code;
+    } else {
+        k1s_rt_on_exit(c.rt, wait_exited, &s);
+        if (k1s_rt_adopt(c.rt, &err) < 0)
+            fprintf(stderr, "k1s ctr wait: %s\n", err.msg);
+        else {
+            if (!s.done)
+                event_base_dispatch(c.base);
+            rc = s.done ? s.code : 1;
+        }
+    }
+    k1s_rt_status_clear(&st);
+    common_close(&c);
+    return rc;
+}
+
 int k1s_cmd_ctr_containers(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"run", cmd_run},   {"ps", cmd_ps},     {"inspect", cmd_inspect}, {"logs", cmd_logs},
-        {"exec", cmd_exec}, {"kill", cmd_kill}, {"stop", cmd_stop},       {"rm", cmd_rm},
+        {"run", cmd_run},   {"ps", cmd_ps},     {"inspect", cmd_inspect},
+        {"logs", cmd_logs}, {"exec", cmd_exec}, {"kill", cmd_kill},
+        {"stop", cmd_stop}, {"rm", cmd_rm},     {"wait", cmd_wait},
     };
     for (size_t i = 0; i < K1S_ARRAY_SIZE(cmds); i++)
         if (!strcmp(argv[0], cmds[i].name))

@@ -22,6 +22,7 @@ static const struct {
     {"kill", k1s_cmd_ctr_containers, "Send a signal to a container"},
     {"stop", k1s_cmd_ctr_containers, "Stop containers (SIGTERM, then SIGKILL after a timeout)"},
     {"rm", k1s_cmd_ctr_containers, "Remove exited containers"},
+    {"wait", k1s_cmd_ctr_containers, "Wait for a container to exit"},
     {NULL, NULL, NULL},
 };
 

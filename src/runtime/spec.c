@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/util.h"
 
@@ -425,6 +426,9 @@ static json_t *build_resources(const k1s_rt_config_t *c)
     if (c->memory_limit_bytes > 0) {
         json_t *mem = json_object();
         json_object_set_new(mem, "limit", json_integer(c->memory_limit_bytes));
+        /* As containerd: no swap beyond the limit where swap is accounted (cgroup v1 memsw). */
+        if (access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0)
+            json_object_set_new(mem, "swap", json_integer(c->memory_limit_bytes));
         json_object_set_new(r, "memory", mem);
     }
     if (c->pids_limit > 0) {
