@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -747,9 +748,13 @@ static void exec_console(void *arg, int master)
         tcsetattr(0, TCSANOW, &raw);
         s->raw = true;
     }
-    s->in_ev = event_new(s->c->base, 0, EV_READ | EV_PERSIST, stdin_to_master, s);
+    /* Regular files and /dev/null cannot be watched (nor need to be): no input then. */
+    struct stat sb;
+    if (fstat(0, &sb) == 0 && (isatty(0) || S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
+        s->in_ev = event_new(s->c->base, 0, EV_READ | EV_PERSIST, stdin_to_master, s);
+        event_add(s->in_ev, NULL);
+    }
     s->out_ev = event_new(s->c->base, master, EV_READ | EV_PERSIST, master_to_stdout, s);
-    event_add(s->in_ev, NULL);
     event_add(s->out_ev, NULL);
 }
 
@@ -1010,7 +1015,31 @@ static void wait_exited(void *arg, const k1s_rt_status_t *st)
 }
 
 /* Waits for a container started by another process: re-adopts its shim as a restarted agent
- * does and exits with the container's exit code. */
+ * does. Returns the container's exit code, or -1 (message printed). */
+static int wait_exit(common_t *c, const char *cmd, const char *id)
+{
+    wait_state_t s = {.c = c, .id = id};
+    k1s_rt_status_t st = {0};
+    k1s_err_t err = {0};
+    int rc = -1;
+    if (k1s_rt_status(c->rt, id, &st, &err) < 0) {
+        fprintf(stderr, "k1s ctr %s: %s\n", cmd, err.msg);
+    } else if (st.state == K1S_RT_EXITED) {
+        rc = st.exit_code;
+    } else {
+        k1s_rt_on_exit(c->rt, wait_exited, &s);
+        if (k1s_rt_adopt(c->rt, &err) < 0)
+            fprintf(stderr, "k1s ctr %s: %s\n", cmd, err.msg);
+        else {
+            if (!s.done)
+                event_base_dispatch(c->base);
+            rc = s.done ? s.code : -1;
+        }
+    }
+    k1s_rt_status_clear(&st);
+    return rc;
+}
+
 static int cmd_wait(int argc, char **argv)
 {
     common_t c = {0};
@@ -1020,31 +1049,32 @@ static int cmd_wait(int argc, char **argv)
                         1);
     if (i < 0)
         return 2;
-    if (common_open(&c, 0, 0) < 0) {
-        common_close(&c);
-        return 1;
-    }
-    wait_state_t s = {.c = &c, .id = argv[i]};
-    k1s_rt_status_t st = {0};
-    k1s_err_t err = {0};
-    int rc = 1;
-    if (k1s_rt_status(c.rt, s.id, &st, &err) < 0) {
-        fprintf(stderr, "k1s ctr wait: %s\n", err.msg);
-    } else if (st.state == K1S_RT_EXITED) {
-        rc = st.exit_code;
-    } else {
-        k1s_rt_on_exit(c.rt, wait_exited, &s);
-        if (k1s_rt_adopt(c.rt, &err) < 0)
-            fprintf(stderr, "k1s ctr wait: %s\n", err.msg);
-        else {
-            if (!s.done)
-                event_base_dispatch(c.base);
-            rc = s.done ? s.code : 1;
-        }
-    }
-    k1s_rt_status_clear(&st);
+    int rc = common_open(&c, 0, 0) < 0 ? -1 : wait_exit(&c, "wait", argv[i]);
     common_close(&c);
-    return rc;
+    return rc < 0 ? 1 : rc;
+}
+
+/* Attaches this process's stdio to a running container until it exits. */
+static int cmd_attach(int argc, char **argv)
+{
+    common_t c = {0};
+    int i = simple_opts(&c, argc, argv,
+                        "Usage: k1s ctr attach ID\n\nCopies the container's output to stdout "
+                        "and stderr (and stdin to it, if started with --stdin) until it "
+                        "exits; exits with its exit code.\n",
+                        1);
+    if (i < 0)
+        return 2;
+    int rc = -1;
+    if (common_open(&c, 0, 0) == 0) {
+        k1s_err_t err = {0};
+        if (k1s_rt_attach(c.rt, argv[i], 0, 1, 2, &err) < 0)
+            fprintf(stderr, "k1s ctr attach: %s\n", err.msg);
+        else
+            rc = wait_exit(&c, "attach", argv[i]);
+    }
+    common_close(&c);
+    return rc < 0 ? 1 : rc;
 }
 
 int k1s_cmd_ctr_containers(int argc, char **argv)
@@ -1053,9 +1083,9 @@ int k1s_cmd_ctr_containers(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"run", cmd_run},   {"ps", cmd_ps},     {"inspect", cmd_inspect},
-        {"logs", cmd_logs}, {"exec", cmd_exec}, {"kill", cmd_kill},
-        {"stop", cmd_stop}, {"rm", cmd_rm},     {"wait", cmd_wait},
+        {"run", cmd_run},   {"ps", cmd_ps},         {"inspect", cmd_inspect}, {"logs", cmd_logs},
+        {"exec", cmd_exec}, {"kill", cmd_kill},     {"stop", cmd_stop},       {"rm", cmd_rm},
+        {"wait", cmd_wait}, {"attach", cmd_attach},
     };
     for (size_t i = 0; i < K1S_ARRAY_SIZE(cmds); i++)
         if (!strcmp(argv[0], cmds[i].name))

@@ -23,6 +23,7 @@ static const struct {
     {"stop", k1s_cmd_ctr_containers, "Stop containers (SIGTERM, then SIGKILL after a timeout)"},
     {"rm", k1s_cmd_ctr_containers, "Remove exited containers"},
     {"wait", k1s_cmd_ctr_containers, "Wait for a container to exit"},
+    {"attach", k1s_cmd_ctr_containers, "Attach to a running container's output and input"},
     {NULL, NULL, NULL},
 };
 

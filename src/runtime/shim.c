@@ -41,7 +41,9 @@ typedef struct client {
     int fd;
     bool used;
     bool waiting;       /* wants the exit status */
-    int exec_pid;       /* runtime exec child answering this client, or 0 */
+    int exec_pid;       /* the exec'd process (or the runtime starting it), or 0 */
+    bool exec_starting; /* exec_pid is `runtime exec --detach`, which reports the pid */
+    char *pid_path;
     int console_listen; /* for exec with tty: where the runtime sends the pty master */
     char *console_path;
     char *process_path;
@@ -67,7 +69,7 @@ typedef struct shim {
     int exec_seq;
 } shim_t;
 
-static char iobuf[65536];
+static char iobuf[16384];
 
 static void ep_add(shim_t *s, int fd, int kind, int idx)
 {
@@ -194,8 +196,8 @@ static char *runtime_error(shim_t *s)
 static const char *trim_runtime_prefix(const char *m)
 {
     static const char *const prefixes[] = {
-        "runc create failed: ", "runc run failed: ", "unable to start container process: ",
-        "runc start failed: "};
+        "runc create failed: ", "runc run failed: ",  "unable to start container process: ",
+        "runc start failed: ",  "runc exec failed: ", "exec failed: "};
     for (bool again = true; again;) {
         again = false;
         for (size_t i = 0; i < K1S_ARRAY_SIZE(prefixes); i++)
@@ -357,15 +359,20 @@ static void client_close(shim_t *s, int i)
         unlink(c->process_path);
         free(c->process_path);
     }
+    if (c->pid_path) {
+        unlink(c->pid_path);
+        free(c->pid_path);
+    }
     for (int k = 0; k < 3; k++)
         if (c->attach_fds[k] >= 0) {
             if (k == 0)
                 ep_del(s, c->attach_fds[k]);
             close(c->attach_fds[k]);
         }
-    memset(c, 0, sizeof(*c));
+    c->used = false;
     c->fd = c->console_listen = -1;
     c->attach_fds[0] = c->attach_fds[1] = c->attach_fds[2] = -1;
+    c->console_path = c->process_path = c->pid_path = NULL;
 }
 
 /* Copies container output to attached clients; drops a client that cannot keep up. */
@@ -493,8 +500,12 @@ static void do_exec(shim_t *s, int i, json_t *req, int *fds, int n_fds)
         return;
     }
     json_decref(p);
-    char *rest[8] = {"exec", "--process", c->process_path};
-    int k = 3;
+    snprintf(name, sizeof(name), "exec-%d.pid", s->exec_seq);
+    c->pid_path = state_path(s, name);
+    /* Detached, as containerd does: the runtime reports start errors and exits, and the
+     * process becomes our child (we are the subreaper), so we reap it ourselves. */
+    char *rest[12] = {"exec", "--detach", "--pid-file", c->pid_path, "--process", c->process_path};
+    int k = 6;
     if (tty) {
         snprintf(name, sizeof(name), "console-%d.sock", s->exec_seq);
         c->console_listen = listen_unix(s->o->state_dir, name);
@@ -505,6 +516,7 @@ static void do_exec(shim_t *s, int i, json_t *req, int *fds, int n_fds)
         }
         c->console_path = state_path(s, name);
         ep_add(s, c->console_listen, K_CONSOLE_LISTEN, i);
+        rest[k++] = "--tty";
         rest[k++] = "--console-socket";
         rest[k++] = c->console_path;
     }
@@ -516,6 +528,7 @@ static void do_exec(shim_t *s, int i, json_t *req, int *fds, int n_fds)
         return;
     }
     c->exec_pid = pid;
+    c->exec_starting = true;
 }
 
 static void do_kill(shim_t *s, int i, json_t *req)
@@ -662,8 +675,11 @@ static void accept_client(shim_t *s)
     for (int i = 0; i < MAX_CLIENTS; i++)
         if (!s->clients[i].used) {
             client_t *c = &s->clients[i];
+            memset(c, 0, sizeof(*c));
             c->used = true;
             c->fd = fd;
+            c->console_listen = -1;
+            c->attach_fds[0] = c->attach_fds[1] = c->attach_fds[2] = -1;
             ep_add(s, fd, K_CLIENT, i);
             return;
         }
@@ -701,6 +717,48 @@ static void attach_input(shim_t *s, int i)
     }
 }
 
+static struct {
+    int pid, status;
+} orphans[32];
+static unsigned n_orphans;
+
+static void exec_exited(shim_t *s, int i, int st)
+{
+    client_t *c = &s->clients[i];
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (c->fd >= 0)
+        send_line(c->fd, "{\"exitCode\":%d}", code);
+    client_close(s, i);
+}
+
+/* `runtime exec --detach` finished: on success its pid file names the process to wait for. */
+static void exec_started(shim_t *s, int i, int st)
+{
+    client_t *c = &s->clients[i];
+    c->exec_starting = false;
+    char *text = NULL;
+    size_t len;
+    int pid = 0;
+    if (st == 0 && k1s_read_file(c->pid_path, &text, &len) == 0)
+        pid = atoi(text);
+    free(text);
+    if (pid <= 0) {
+        char *msg = runtime_error(s);
+        if (c->fd >= 0)
+            send_error(c->fd, msg ? trim_runtime_prefix(msg) : "exec failed");
+        free(msg);
+        client_close(s, i);
+        return;
+    }
+    c->exec_pid = pid;
+    for (size_t k = 0; k < K1S_ARRAY_SIZE(orphans); k++)
+        if (orphans[k].pid == pid) {
+            orphans[k].pid = 0;
+            exec_exited(s, i, orphans[k].status);
+            return;
+        }
+}
+
 static void reap(shim_t *s)
 {
     struct signalfd_siginfo si;
@@ -717,17 +775,26 @@ static void reap(shim_t *s)
             s->finished_at = k1s_rt_time_now();
             continue;
         }
+        bool known = false;
         for (int i = 0; i < MAX_CLIENTS; i++) {
             client_t *c = &s->clients[i];
             if (c->used && c->exec_pid == pid) {
-                int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                if (c->fd >= 0)
-                    send_line(c->fd, "{\"exitCode\":%d}", code);
-                client_close(s, i);
+                known = true;
+                if (c->exec_starting)
+                    exec_started(s, i, st);
+                else
+                    exec_exited(s, i, st);
             } else if (c->used && c->kill_pid == pid) {
+                known = true;
                 c->kill_pid = 0;
                 send_line(c->fd, "{\"ok\":true}");
             }
+        }
+        if (!known) {
+            /* Perhaps an exec'd process that exited before its runtime told us its pid. */
+            orphans[n_orphans % K1S_ARRAY_SIZE(orphans)].pid = pid;
+            orphans[n_orphans % K1S_ARRAY_SIZE(orphans)].status = st;
+            n_orphans++;
         }
     }
 }
@@ -742,6 +809,8 @@ static void finish(shim_t *s)
     json_t *j = status_json(s, "exited", reason, NULL);
     write_status(s, j);
     k1s_debug("shim %s: container exited (%s)", s->o->id, reason);
+    /* Delete before telling anyone: a waiter may remove the container and reuse its ID. */
+    runtime_delete(s, false);
     /* Stop taking requests, then tell whoever waits. */
     ep_del(s, s->listen_fd);
     close(s->listen_fd);
@@ -760,7 +829,6 @@ static void finish(shim_t *s)
     }
     json_decref(j);
     k1s_rt_crilog_close(&s->log);
-    runtime_delete(s, false);
 }
 
 static int read_config(shim_t *s)
@@ -786,11 +854,7 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
     shim_t *s = &shim;
     s->o = o;
     s->out_fd = s->err_fd = s->stdin_w = s->listen_fd = -1;
-    for (int i = 0; i < MAX_CLIENTS; i++) {
-        s->clients[i].fd = s->clients[i].console_listen = -1;
-        s->clients[i].attach_fds[0] = s->clients[i].attach_fds[1] = s->clients[i].attach_fds[2] =
-            -1;
-    }
+    /* clients[] stays untouched (zero pages cost nothing) until a client comes. */
     s->created_at = k1s_rt_time_now();
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);

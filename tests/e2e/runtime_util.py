@@ -78,8 +78,9 @@ class Ctr:
             args.append("--wait")
         return self.run_cmd("run", *(args + ["--"] + list(cmd)), check=check, timeout=timeout)
 
-    def popen(self, sub, *args):
+    def popen(self, sub, *args, stdin=False):
         p = subprocess.Popen([K1S_BIN, "ctr", sub] + self.base_args() + list(args),
+                             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=self.env())
         self.procs.append(p)
@@ -100,7 +101,7 @@ class Ctr:
             if p.poll() is None:
                 p.kill()
             p.wait()
-            for s in (p.stdout, p.stderr):
+            for s in (p.stdin, p.stdout, p.stderr):
                 if s:
                     s.close()
         if os.path.isdir(os.path.join(self.data_dir, "agent", "containers")):

@@ -195,3 +195,28 @@ def test_network_namespaces(ctr, rootfs):
         assert sorted(ifaces) == ["k1sveth0", "k1sveth1", "lo"]
     finally:
         subprocess.run(["ip", "netns", "delete", name])
+
+
+def test_terminal_exec_and_attach(ctr, rootfs):
+    # A container with a terminal: its output reaches the log through the pty.
+    ctr.run(rootfs, "tty", "sh", "-c", "tty; echo on-a-tty", opts=["--tty"], wait=True)
+    texts = [m.rstrip("\r") for _, _, m in records(ctr.log_path("tty"))]
+    assert texts[0].startswith("/dev/pts/") and "on-a-tty" in texts
+
+    ctr.run(rootfs, "talk", "sh", "-c", "echo ready; while read l; do echo got $l; done; echo bye",
+            opts=["--stdin"])
+    # exec with a terminal: the process sees a pty; the exit code comes back.
+    p = ctr.run_cmd("exec", "-t", "talk", "--", "sh", "-c", "tty; exit 4", check=False,
+                    input="")
+    assert p.returncode == 4 and p.stdout.startswith("/dev/pts/")
+    # attach: input goes to the container's stdin, its output comes back.
+    wait_for(lambda: ("stdout", "F", "ready") in records(ctr.log_path("talk")), timeout=30,
+             what="container ready")
+    att = ctr.popen("attach", "talk", stdin=True)
+    att.stdin.write("hello\n")
+    att.stdin.flush()
+    assert att.stdout.readline() == "got hello\n"
+    att.stdin.close()
+    ctr.run_cmd("kill", "--signal", "KILL", "talk")
+    assert att.wait(timeout=30) == 137
+    assert ("stdout", "F", "got hello") in records(ctr.log_path("talk"))
