@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config git
 libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev zlib1g-dev libcmocka-dev libnghttp2-dev
 openssl sqlite3 ca-certificates curl nghttp2-client
 python3 python3-pytest python3-kubernetes python3-yaml
-clang-format cppcheck"
+clang-format cppcheck
+runc busybox-static iproute2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -684,7 +684,7 @@ typedef struct exec_state {
     int rc;
     k1s_err_t err;
     int master;
-    struct event *in_ev, *out_ev;
+    struct event *in_ev, *out_ev, *winch_ev;
     bool raw;
     struct termios saved;
 } exec_state_t;
@@ -735,6 +735,14 @@ static void master_to_stdout(evutil_socket_t fd, short what, void *arg)
     copy_fd(s->master, 1, s, true);
 }
 
+static void on_winch(evutil_socket_t sig, short what, void *arg)
+{
+    exec_state_t *s = arg;
+    struct winsize ws;
+    if (s->master >= 0 && ioctl(0, TIOCGWINSZ, &ws) == 0)
+        ioctl(s->master, TIOCSWINSZ, &ws);
+}
+
 static void exec_console(void *arg, int master)
 {
     exec_state_t *s = arg;
@@ -747,6 +755,8 @@ static void exec_console(void *arg, int master)
         cfmakeraw(&raw);
         tcsetattr(0, TCSANOW, &raw);
         s->raw = true;
+        s->winch_ev = evsignal_new(s->c->base, SIGWINCH, on_winch, s);
+        event_add(s->winch_ev, NULL);
     }
     /* Regular files and /dev/null cannot be watched (nor need to be): no input then. */
     struct stat sb;
@@ -827,6 +837,8 @@ static int cmd_exec(int argc, char **argv)
         event_free(s.in_ev);
     if (s.out_ev)
         event_free(s.out_ev);
+    if (s.winch_ev)
+        event_free(s.winch_ev);
     if (s.master >= 0)
         close(s.master);
     common_close(&c);

@@ -253,7 +253,9 @@ static int spawn(shim_t *s, char **rest, int in, int out, int err)
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        /* Ignored signals stay ignored across exec: give the container default ones. */
+        for (int sig = 1; sig < NSIG; sig++)
+            signal(sig, SIG_DFL);
         close_range(3, ~0U, 0);
         const char *rt = argv[0];
         execvp(rt, argv);

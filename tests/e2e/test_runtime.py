@@ -220,3 +220,32 @@ def test_terminal_exec_and_attach(ctr, rootfs):
     ctr.run_cmd("kill", "--signal", "KILL", "talk")
     assert att.wait(timeout=30) == 137
     assert ("stdout", "F", "got hello") in records(ctr.log_path("talk"))
+
+
+def test_shim_death_is_reported_and_cleaned_up(ctr, rootfs):
+    ctr.run(rootfs, "orphan", "sleep", "1000")
+    st = ctr.inspect("orphan")
+    shim_pid = json_status(ctr, "orphan")["shimPid"]
+    os.kill(shim_pid, signal.SIGKILL)
+    wait_for(lambda: ctr.inspect("orphan")["state"] == "exited", timeout=30, what="reported exited")
+    st2 = ctr.inspect("orphan")
+    assert st2["exitCode"] == 255 and st2["reason"] == "Unknown"
+    # The container itself outlived its shim; removing it kills it (runc delete --force).
+    os.kill(st["pid"], 0)
+    ctr.run_cmd("rm", "orphan")
+    wait_for(lambda: not pid_alive(st["pid"]), timeout=30, what="container process gone")
+    assert ctr.ps() == []
+
+
+def json_status(ctr, cid):
+    import json
+    with open(os.path.join(ctr.data_dir, "agent", "containers", cid, "status.json")) as f:
+        return json.load(f)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
