@@ -498,9 +498,10 @@ static void start_readable(evutil_socket_t fd, short what, void *arg)
     char *nl = strchr(line, '\n');
     if (nl)
         *nl = 0;
+    bool exited_already = false;
     if (k1s_str_has_prefix(line, "ok ")) {
-        if (watch_exit(rt, w->id) < 0)
-            k1s_debug("runtime: container %s exited before it could be watched", w->id);
+        /* A quick container may be gone already: its exit is then reported right away. */
+        exited_already = watch_exit(rt, w->id) < 0;
     } else if (k1s_str_has_prefix(line, "error ")) {
         rc = k1s_err_set(&err, EIO, "start container %s: %s", w->id, line + 6);
     } else {
@@ -530,6 +531,8 @@ static void start_readable(evutil_socket_t fd, short what, void *arg)
     watch_free(w);
     if (cb)
         cb(cb_arg, id, rc, rc < 0 ? &err : NULL);
+    if (exited_already)
+        report_exit(rt, id);
     free(id);
 }
 

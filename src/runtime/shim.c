@@ -630,12 +630,7 @@ static void handle_request(shim_t *s, int i, int *fds, int n_fds)
             close(fds[k]);
     json_decref(req);
     c->len = 0;
-    if (s->exited && c->waiting && !c->exec_pid) {
-        json_t *j = status_json(s, "exited", NULL, NULL);
-        send_json(c->fd, j);
-        json_decref(j);
-        client_close(s, i);
-    }
+    /* Waiters hear from finish(), once status.json holds the exit. */
 }
 
 static void read_client(shim_t *s, int i)
@@ -647,8 +642,10 @@ static void read_client(shim_t *s, int i)
     if (n <= 0) {
         for (int k = 0; k < n_fds; k++)
             close(fds[k]);
-        /* A client that goes away leaves its exec running (as a dropped stream does). */
-        if (c->exec_pid) {
+        /* A client that goes away leaves its exec running (as a dropped stream does), and
+         * an attach copying until the container exits or a write fails. */
+        if (c->exec_pid || c->attach_fds[0] >= 0 || c->attach_fds[1] >= 0 ||
+            c->attach_fds[2] >= 0) {
             ep_del(s, c->fd);
             close(c->fd);
             c->fd = -1;

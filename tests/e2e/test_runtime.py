@@ -6,6 +6,7 @@ import re
 import secrets
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -215,7 +216,11 @@ def test_terminal_exec_and_attach(ctr, rootfs):
     att = ctr.popen("attach", "talk", stdin=True)
     att.stdin.write("hello\n")
     att.stdin.flush()
-    assert att.stdout.readline() == "got hello\n"
+    got = []
+    reader = threading.Thread(target=lambda: got.append(att.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert got == ["got hello\n"]
     att.stdin.close()
     ctr.run_cmd("kill", "--signal", "KILL", "talk")
     assert att.wait(timeout=30) == 137
