@@ -16,6 +16,16 @@ static const struct {
 } subcommands[] = {
     {"images", k1s_ctr_images, "Pull, list, import, inspect and remove images"},
     {"net", k1s_cmd_ctr_net, "Pod network: CNI add/del/check, network namespaces (debugging)"},
+    {"run", k1s_cmd_ctr_containers, "Run a command in a new container from a rootfs directory"},
+    {"ps", k1s_cmd_ctr_containers, "List containers"},
+    {"inspect", k1s_cmd_ctr_containers, "Show a container's state as JSON"},
+    {"logs", k1s_cmd_ctr_containers, "Print a container's log"},
+    {"exec", k1s_cmd_ctr_containers, "Run a command in a running container"},
+    {"kill", k1s_cmd_ctr_containers, "Send a signal to a container"},
+    {"stop", k1s_cmd_ctr_containers, "Stop containers (SIGTERM, then SIGKILL after a timeout)"},
+    {"rm", k1s_cmd_ctr_containers, "Remove exited containers"},
+    {"wait", k1s_cmd_ctr_containers, "Wait for a container to exit"},
+    {"attach", k1s_cmd_ctr_containers, "Attach to a running container's output and input"},
     {NULL, NULL, NULL},
 };
 

@@ -19,6 +19,7 @@ static const struct {
     {"ctr", k1s_cmd_ctr, "Node-local runtime tool: images, containers, logs, exec"},
     {"agent", k1s_cmd_agent,
      "Run the node agent: join a server and register this machine as a Node"},
+    {"shim", k1s_cmd_shim, "(internal) Per-container process started by the agent"},
 };
 
 static void usage(FILE *f)
