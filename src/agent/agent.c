@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "agent/agent-int.h"
+#include "agent/kubelet.h"
 #include "api/version.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -843,6 +844,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+/* Once the Node is registered and has a pod CIDR: the pod workers. */
+static void start_kubelet(k1s_agent_t *a, void *arg)
+{
+    k1s_kubelet_t **kp = arg;
+    k1s_err_t err = {0};
+    *kp = k1s_kubelet_new(a, &err);
+    if (!*kp)
+        k1s_error("kubelet: %s; pods bound to node %s will not run", err.msg, a->node);
+}
+
 int k1s_agent_run(const k1s_agent_config_t *c)
 {
     /* started by `k1s server`: go when the server goes */
@@ -864,6 +875,8 @@ int k1s_agent_run(const k1s_agent_config_t *c)
         event_base_free(base);
         return 1;
     }
+    k1s_kubelet_t *kubelet = NULL;
+    k1s_agent_on_ready(a, start_kubelet, &kubelet);
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     evsignal_add(sigint, NULL);
@@ -871,6 +884,7 @@ int k1s_agent_run(const k1s_agent_config_t *c)
     if (!a->failed)
         event_base_dispatch(base);
     int rc = a->failed;
+    k1s_kubelet_free(kubelet);
     k1s_agent_free(a);
     /* canceled requests are released by the loop */
     event_base_loop(base, EVLOOP_NONBLOCK);

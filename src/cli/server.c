@@ -44,6 +44,8 @@ static const k1s_opt_t opts[] = {
      "The embedded agent's node name (default: the host name)", "K1S_NODE_NAME"},
     {"node-ip", "i", OPT_STR, OFF(node_ip),
      "The embedded agent's node IP (default: the default route's interface address)"},
+    {"private-registry", NULL, OPT_STR, OFF(private_registry),
+     "The embedded agent's registry configuration (default /etc/k1s/registries.yaml)"},
     {"node-label", NULL, OPT_LIST, OFF(node_labels),
      "Register the server's node with a label key=value (repeatable)"},
     {"node-taint", NULL, OPT_LIST, OFF(node_taints),

@@ -51,7 +51,7 @@ struct k1s_informer {
     k1s_gvr_t res;
     char *ns;
     char *field_selector; /* or NULL */
-    char *kind; /* from the list, set on listed items that lack it */
+    char *kind;           /* from the list, set on listed items that lack it */
     char *api_version;
     k1s_strmap_t cache; /* key -> entry_t * */
     indexer_t *idx;

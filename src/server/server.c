@@ -63,6 +63,7 @@ void k1s_server_config_free(k1s_server_config_t *c)
         free(c->kcm_args[i]);
     free(c->node_name);
     free(c->node_ip);
+    free(c->private_registry);
     for (int i = 0; c->node_labels[i]; i++)
         free(c->node_labels[i]);
     for (int i = 0; c->node_taints[i]; i++)
@@ -229,7 +230,7 @@ static k1s_agent_proc_t *start_agent(k1s_server_config_t *c, struct event_base *
         node = k1s_xstrdup(*host ? host : "localhost");
     }
     char *token_file = k1s_xasprintf("%s/token", server_dir);
-    const char *argv[16 + 4 * K1S_MAX_SANS];
+    const char *argv[20 + 4 * K1S_MAX_SANS];
     int n = 0;
     argv[n++] = "--config";
     argv[n++] = "/dev/null"; /* everything comes from here */
@@ -246,6 +247,10 @@ static k1s_agent_proc_t *start_agent(k1s_server_config_t *c, struct event_base *
     if (c->node_ip) {
         argv[n++] = "--node-ip";
         argv[n++] = c->node_ip;
+    }
+    if (c->private_registry) {
+        argv[n++] = "--private-registry";
+        argv[n++] = c->private_registry;
     }
     for (int i = 0; c->node_labels[i]; i++) {
         argv[n++] = "--node-label";

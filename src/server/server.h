@@ -32,6 +32,7 @@ typedef struct k1s_server_config {
     /* the embedded agent's (see agent/agent.h) */
     char *node_name; /* default: the host name */
     char *node_ip;
+    char *private_registry; /* --private-registry, for the embedded agent */
     char *node_labels[K1S_MAX_SANS + 1];
     char *node_taints[K1S_MAX_SANS + 1];
 } k1s_server_config_t;

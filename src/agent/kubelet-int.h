@@ -1,0 +1,73 @@
+/*
+ * The kubelet's internals, shared by pods.c (the pod workers) and
+ * podspec.c (pod and container spec -> files and runtime config).
+ */
+#ifndef K1S_AGENT_KUBELET_INT_H
+#define K1S_AGENT_KUBELET_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "runtime/image.h"
+#include "runtime/spec.h"
+
+/* Cluster DNS and the kubernetes Service, as k3s's defaults. */
+#define K1S_KUBELET_CLUSTER_DNS "10.43.0.10"
+#define K1S_KUBELET_CLUSTER_DOMAIN "cluster.local"
+#define K1S_KUBELET_API_SERVICE_IP "10.43.0.1"
+
+/* Strings and arrays a k1s_rt_config_t points into; freed together. */
+typedef struct k1s_ctr_build {
+    k1s_rt_config_t cfg;
+    char **args, **env, **cap_add, **cap_drop, **sysctls;
+    char *cwd, *hostname, *rootfs, *cgroups_path;
+    k1s_rt_mount_t *mounts;
+    size_t n_mounts;
+    char **strs; /* other strings to free (mount paths) */
+    size_t n_strs;
+} k1s_ctr_build_t;
+
+/* What podspec needs to know about the pod's place on the node. */
+typedef struct k1s_pod_env {
+    const json_t *pod;       /* the Pod object */
+    const char *pod_dir;     /* <agent>/pods/<uid> */
+    const char *netns;       /* the pod's network namespace path, NULL for hostNetwork */
+    const char *pod_ip;      /* "" if none yet */
+    const char *node_name;   /* spec.nodeName */
+    const char *node_ip;     /* status.hostIP */
+    const char *rootfs;      /* the container's root filesystem (mounted) */
+    const char *cgroup;      /* cgroups path of the container */
+    const char *log_dir;     /* unused by podspec; for callers */
+    const json_t *container; /* the container's spec */
+    const k1s_image_config_t *image;
+} k1s_pod_env_t;
+
+/*
+ * Builds the runtime config of one container: command and args against the
+ * image's Entrypoint and Cmd, env (image, then the container's value/
+ * fieldRef/resourceFieldRef entries with $(VAR) expansion, then the
+ * kubernetes Service variables), working dir, user, hostname, mounts
+ * (/etc/hosts, /etc/hostname, /etc/resolv.conf, emptyDir and hostPath
+ * volumes, the termination log), namespaces, capabilities, privileged,
+ * readOnlyRootFilesystem, allowPrivilegeEscalation, seccomp and cgroup
+ * resources. Returns 0, or -errno with err naming what is wrong (an env var
+ * from a source not supported yet, a volume type not supported yet).
+ */
+int k1s_podspec_container(const k1s_pod_env_t *e, k1s_ctr_build_t *out, k1s_err_t *err);
+void k1s_ctr_build_clear(k1s_ctr_build_t *b);
+
+/* Writes <pod_dir>/etc-hosts, etc-hostname, resolv.conf for the pod (by dnsPolicy) and
+ * creates its emptyDir volumes. 0 or -errno with err set. */
+int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip, k1s_err_t *err);
+
+/* The QoS class Kubernetes gives the pod: "Guaranteed", "Burstable" or "BestEffort". */
+const char *k1s_podspec_qos(const json_t *pod);
+
+/* Short JSON accessors. */
+const char *k1s_js(const json_t *o, const char *key);
+const json_t *k1s_jpath(const json_t *o, const char *dotted);
+const char *k1s_jpath_str(const json_t *o, const char *dotted);
+
+#endif

@@ -1,0 +1,1408 @@
+/*
+ * The kubelet's pod workers (see kubelet.h). One record per pod UID; each
+ * record is synced level-triggered by sync_pod(): compare what the pod asks
+ * for with what runs, take the next step (which may be asynchronous: CNI,
+ * a pull, a container start or stop), and sync again when it completes. A
+ * record has at most one step in flight (pod->busy), so steps never race.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/kubelet-int.h"
+#include "agent/kubelet.h"
+#include "agent/volumes.h"
+#include "client/informer.h"
+#include "client/strmap.h"
+#include "controllers/events.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "network/cni.h"
+#include "network/netns.h"
+#include "runtime/image.h"
+#include "runtime/runtime.h"
+#include "runtime/snapshot.h"
+
+#define POD_LOG_DIR "/var/log/pods"
+#define BACKOFF_INITIAL_S 10
+#define BACKOFF_MAX_S 300
+#define BACKOFF_RESET_S 600 /* a container that ran this long starts over at 10 s */
+#define DEFAULT_GRACE_S 30
+
+/* Labels on runtime containers: how a restarted agent finds what belongs to which pod. */
+#define L_UID "io.kubernetes.pod.uid"
+#define L_NS "io.kubernetes.pod.namespace"
+#define L_POD "io.kubernetes.pod.name"
+#define L_CTR "io.kubernetes.container.name"
+#define L_RESTART "k1s.restart-count"
+#define L_IMAGE "k1s.image"
+#define L_IMAGE_ID "k1s.image-id"
+
+static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
+
+typedef struct ctr {
+    char *name;
+    bool init;
+    char *id;      /* the current runtime container, or NULL */
+    char *prev_id; /* the one before it (kept for `logs --previous` until replaced) */
+    int restarts;
+    bool have_state; /* the current container has run (state below is valid) */
+    bool running;
+    int exit_code;
+    char *reason, *message;
+    int64_t started_ns, finished_ns;
+    json_t *last_state; /* the previous termination ({"terminated": ...}) or NULL */
+    char *image, *image_id;
+    char *wait_reason, *wait_message; /* why it is not running (when not running) */
+    int backoff_s;
+    uint64_t backoff_until_ns;
+    bool pulled; /* the image was pulled for this start attempt */
+    bool stopping;
+} ctr_t;
+
+typedef struct pod pod_t;
+
+struct k1s_kubelet {
+    k1s_agent_t *agent;
+    struct event_base *base;
+    k1s_client_t *client;
+    k1s_informer_t *pods;
+    k1s_recorder_t *recorder;
+    k1s_rt_t *rt;
+    k1s_image_store_t *images;
+    k1s_cni_t *cni;
+    char *dir, *netns_dir, *pods_dir, *node, *node_ip;
+    k1s_strmap_t by_uid;      /* uid -> pod_t */
+    k1s_rt_status_t *adopted; /* containers found at start, until the pod informer synced */
+    size_t n_adopted;
+    struct event *synced_ev;
+    bool synced;
+};
+
+struct pod {
+    k1s_kubelet_t *k;
+    char *uid, *ns, *name, *dir;
+    json_t *obj; /* the latest Pod (own copy); NULL once it left the API */
+    ctr_t *ctrs; /* init containers first */
+    size_t nctr, ninit;
+    char *netns, *ip, *sandbox;
+    bool net_ready, net_down;
+    bool busy;        /* a step is in flight */
+    k1s_vols_t *vols; /* fetching the API-backed volumes */
+    bool vols_ready;
+    bool deleting_api, forget;
+    int64_t start_ns;
+    struct event *ev; /* sync timer */
+    json_t *written;  /* status as last written */
+    k1s_client_req_t *status_req;
+    bool status_again;
+};
+
+static void sync_pod(pod_t *p);
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void fmt_time(int64_t ns, char out[32])
+{
+    time_t t = (time_t)(ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void set_str(char **dst, const char *s)
+{
+    char *n = s ? k1s_xstrdup(s) : NULL;
+    free(*dst);
+    *dst = n;
+}
+
+/* ---- records ---- */
+
+static void schedule(pod_t *p, uint64_t delay_ms)
+{
+    struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
+    event_add(p->ev, &tv);
+}
+
+static void sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sync_pod(arg);
+}
+
+static ctr_t *find_ctr(pod_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->nctr; i++)
+        if (!strcmp(p->ctrs[i].name, name))
+            return &p->ctrs[i];
+    return NULL;
+}
+
+static void ctr_clear(ctr_t *c)
+{
+    free(c->name);
+    free(c->id);
+    free(c->prev_id);
+    free(c->reason);
+    free(c->message);
+    json_decref(c->last_state);
+    free(c->image);
+    free(c->image_id);
+    free(c->wait_reason);
+    free(c->wait_message);
+}
+
+/* Makes the container list follow the spec (containers cannot change in a pod, but a record
+ * adopted before its pod was seen has only the containers found running). */
+static void ensure_ctrs(pod_t *p)
+{
+    const json_t *spec = json_object_get(p->obj, "spec");
+    const json_t *ic = json_object_get(spec, "initContainers"),
+                 *ac = json_object_get(spec, "containers");
+    size_t n = json_array_size(ic) + json_array_size(ac);
+    ctr_t *cs = k1s_xcalloc(n ? n : 1, sizeof(ctr_t));
+    size_t k = 0;
+    const json_t *lists[2] = {ic, ac};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(lists[l], i, c)
+        {
+            const char *name = k1s_js(c, "name");
+            ctr_t *old = find_ctr(p, name ? name : "");
+            if (old) {
+                cs[k] = *old;
+                memset(old, 0, sizeof(*old));
+            } else {
+                cs[k].name = k1s_xstrdup(name ? name : "");
+                set_str(&cs[k].wait_reason, "ContainerCreating");
+            }
+            cs[k].init = l == 0;
+            k++;
+        }
+    }
+    for (size_t i = 0; i < p->nctr; i++)
+        ctr_clear(&p->ctrs[i]);
+    free(p->ctrs);
+    p->ctrs = cs;
+    p->nctr = k;
+    p->ninit = json_array_size(ic);
+}
+
+static pod_t *pod_get(k1s_kubelet_t *k, const char *uid, const char *ns, const char *name)
+{
+    pod_t *p = k1s_strmap_get(&k->by_uid, uid);
+    if (p)
+        return p;
+    p = k1s_xcalloc(1, sizeof(*p));
+    p->k = k;
+    p->uid = k1s_xstrdup(uid);
+    p->ns = k1s_xstrdup(ns ? ns : "");
+    p->name = k1s_xstrdup(name ? name : "");
+    p->dir = k1s_xasprintf("%s/%s", k->pods_dir, uid);
+    p->sandbox = k1s_xasprintf("k1s-%s", uid);
+    p->netns = k1s_xasprintf("%s/cni-%s", k->netns_dir, uid);
+    p->ev = evtimer_new(k->base, sync_cb, p);
+    k1s_strmap_set(&k->by_uid, uid, p);
+    return p;
+}
+
+static void pod_free(pod_t *p)
+{
+    k1s_vols_free(p->vols);
+    if (p->status_req)
+        k1s_client_cancel(p->status_req);
+    for (size_t i = 0; i < p->nctr; i++)
+        ctr_clear(&p->ctrs[i]);
+    free(p->ctrs);
+    json_decref(p->obj);
+    json_decref(p->written);
+    event_free(p->ev);
+    free(p->uid);
+    free(p->ns);
+    free(p->name);
+    free(p->dir);
+    free(p->netns);
+    free(p->ip);
+    free(p->sandbox);
+    free(p);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path) < 0 ? 0 : 0;
+}
+
+static void pod_forget(pod_t *p)
+{
+    k1s_strmap_del(&p->k->by_uid, p->uid);
+    nftw(p->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    k1s_debug("kubelet: pod %s/%s (%s) is gone from this node", p->ns, p->name, p->uid);
+    pod_free(p);
+}
+
+static void event(pod_t *p, const char *type, const char *reason, const char *fmt, ...)
+    K1S_PRINTF(4, 5);
+static void event(pod_t *p, const char *type, const char *reason, const char *fmt, ...)
+{
+    if (!p->obj)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = k1s_xvasprintf(fmt, ap);
+    va_end(ap);
+    k1s_recorder_event(p->k->recorder, p->obj, type, reason, "%s", msg);
+    free(msg);
+}
+
+/* ---- status ---- */
+
+static const char *restart_policy(const pod_t *p)
+{
+    const char *rp = k1s_jpath_str(p->obj, "spec.restartPolicy");
+    return rp ? rp : "Always";
+}
+
+static bool should_restart(const pod_t *p, const ctr_t *c)
+{
+    const char *rp = restart_policy(p);
+    if (c->init && !strcmp(rp, "Always"))
+        rp = "OnFailure"; /* init containers that succeeded are done */
+    if (!strcmp(rp, "Always"))
+        return true;
+    if (!strcmp(rp, "OnFailure"))
+        return c->exit_code != 0;
+    return false;
+}
+
+static json_t *terminated_json(const ctr_t *c, const char *id)
+{
+    char s[32], f[32];
+    fmt_time(c->started_ns, s);
+    fmt_time(c->finished_ns, f);
+    json_t *t = json_pack("{s:i, s:s, s:s, s:s}", "exitCode", c->exit_code, "reason",
+                          c->reason ? c->reason : (c->exit_code ? "Error" : "Completed"),
+                          "startedAt", s, "finishedAt", f);
+    if (c->message && *c->message)
+        json_object_set_new(t, "message", json_string(c->message));
+    if (id)
+        json_object_set_new(t, "containerID", json_sprintf("containerd://%s", id));
+    return t;
+}
+
+static json_t *ctr_status(const pod_t *p, const ctr_t *c)
+{
+    const json_t *spec = NULL;
+    size_t i;
+    const json_t *x;
+    json_array_foreach(k1s_jpath(p->obj, c->init ? "spec.initContainers" : "spec.containers"), i,
+                       x) if (k1s_streq(k1s_js(x, "name"), c->name)) spec = x;
+    const char *image = c->image ? c->image : k1s_js(spec, "image");
+    json_t *st = json_pack("{s:s, s:s, s:s, s:i}", "name", c->name, "image", image ? image : "",
+                           "imageID", c->image_id ? c->image_id : "", "restartCount", c->restarts);
+    json_t *state = json_object();
+    bool ready = false;
+    if (c->running) {
+        char t[32];
+        fmt_time(c->started_ns, t);
+        json_object_set_new(state, "running", json_pack("{s:s}", "startedAt", t));
+        ready = !c->init;
+    } else if (c->have_state && !(c->wait_reason && c->backoff_until_ns)) {
+        json_object_set_new(state, "terminated", terminated_json(c, c->id));
+    } else {
+        json_t *w = json_object();
+        json_object_set_new(w, "reason",
+                            json_string(c->wait_reason ? c->wait_reason : "ContainerCreating"));
+        if (c->wait_message)
+            json_object_set_new(w, "message", json_string(c->wait_message));
+        json_object_set_new(state, "waiting", w);
+    }
+    json_object_set_new(st, "state", state);
+    json_object_set_new(st, "lastState", c->last_state ? json_copy(c->last_state) : json_object());
+    json_object_set_new(st, "ready", json_boolean(ready));
+    json_object_set_new(st, "started", json_boolean(c->running));
+    if (c->id && (c->running || c->have_state))
+        json_object_set_new(st, "containerID", json_sprintf("containerd://%s", c->id));
+    return st;
+}
+
+/* kubelet's getPhase. */
+static const char *pod_phase(const pod_t *p, bool *init_done)
+{
+    *init_done = true;
+    for (size_t i = 0; i < p->ninit; i++) {
+        const ctr_t *c = &p->ctrs[i];
+        if (c->have_state && !c->running && c->exit_code == 0)
+            continue;
+        *init_done = false;
+        if (c->have_state && !c->running && !should_restart(p, c))
+            return "Failed";
+        return "Pending";
+    }
+    size_t running = 0, waiting = 0, stopped = 0, succeeded = 0, napp = p->nctr - p->ninit;
+    for (size_t i = p->ninit; i < p->nctr; i++) {
+        const ctr_t *c = &p->ctrs[i];
+        if (c->running)
+            running++;
+        else if (c->have_state && !c->backoff_until_ns) {
+            stopped++;
+            if (c->exit_code == 0)
+                succeeded++;
+        } else if (c->have_state || c->last_state)
+            running++; /* restarting: counts as running, as kubelet does */
+        else
+            waiting++;
+    }
+    if (waiting)
+        return "Pending";
+    if (running)
+        return "Running";
+    if (stopped == napp) {
+        const char *rp = restart_policy(p);
+        if (!strcmp(rp, "Always"))
+            return "Running";
+        if (succeeded == napp)
+            return "Succeeded";
+        return !strcmp(rp, "Never") || succeeded + 0 == napp ? "Failed" : "Running";
+    }
+    return "Pending";
+}
+
+static json_t *condition(const char *type, bool status, const char *reason, const json_t *old)
+{
+    char t[32];
+    fmt_time(now_ns(), t);
+    const char *st = status ? "True" : "False";
+    /* keep the transition time while the status stays */
+    size_t i;
+    const json_t *c;
+    json_array_foreach(old, i, c) if (k1s_streq(k1s_js(c, "type"), type) &&
+                                      k1s_streq(k1s_js(c, "status"), st) &&
+                                      k1s_js(c, "lastTransitionTime"))
+        snprintf(t, sizeof(t), "%s", k1s_js(c, "lastTransitionTime"));
+    json_t *o = json_pack("{s:s, s:s, s:n, s:s}", "type", type, "status", st, "lastProbeTime",
+                          "lastTransitionTime", t);
+    if (reason)
+        json_object_set_new(o, "reason", json_string(reason));
+    return o;
+}
+
+static void status_done(const k1s_client_result_t *res, void *arg)
+{
+    pod_t *p = arg;
+    p->status_req = NULL;
+    if (res->status != 200) {
+        if (res->status != 404)
+            k1s_warn("kubelet: cannot update status of pod %s/%s: %s", p->ns, p->name,
+                     res->message && *res->message ? res->message : "no answer");
+        json_decref(p->written);
+        p->written = NULL; /* write it again next time */
+        if (res->status != 404)
+            schedule(p, 2000);
+        return;
+    }
+    if (p->status_again) {
+        p->status_again = false;
+        schedule(p, 0);
+    }
+}
+
+static void update_status(pod_t *p)
+{
+    if (!p->obj || p->deleting_api)
+        return;
+    bool init_done;
+    const char *phase = pod_phase(p, &init_done);
+    const json_t *old = k1s_jpath(p->obj, "status.conditions");
+    json_t *st = json_object();
+    json_object_set_new(st, "phase", json_string(phase));
+    json_object_set_new(st, "hostIP", json_string(p->k->node_ip));
+    json_object_set_new(st, "hostIPs", json_pack("[{s:s}]", "ip", p->k->node_ip));
+    if (p->ip && *p->ip && !p->net_down) {
+        json_object_set_new(st, "podIP", json_string(p->ip));
+        json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", p->ip));
+    }
+    char t[32];
+    fmt_time(p->start_ns, t);
+    json_object_set_new(st, "startTime", json_string(t));
+    json_object_set_new(st, "qosClass", json_string(k1s_podspec_qos(p->obj)));
+    json_t *ics = json_array(), *cs = json_array();
+    bool all_ready = p->nctr > p->ninit;
+    for (size_t i = 0; i < p->nctr; i++) {
+        json_t *s = ctr_status(p, &p->ctrs[i]);
+        if (!p->ctrs[i].init && !json_is_true(json_object_get(s, "ready")))
+            all_ready = false;
+        json_array_append_new(p->ctrs[i].init ? ics : cs, s);
+    }
+    if (json_array_size(ics))
+        json_object_set_new(st, "initContainerStatuses", ics);
+    else
+        json_decref(ics);
+    json_object_set_new(st, "containerStatuses", cs);
+    bool terminal = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
+    const char *nr = terminal ? "PodCompleted" : "ContainersNotReady";
+    json_t *conds = json_array();
+    json_array_append_new(
+        conds, condition("PodReadyToStartContainers", p->net_ready && !p->net_down, NULL, old));
+    json_array_append_new(conds, condition("Initialized", init_done,
+                                           init_done ? NULL : "ContainersNotInitialized", old));
+    json_array_append_new(conds, condition("Ready", all_ready, all_ready ? NULL : nr, old));
+    json_array_append_new(conds,
+                          condition("ContainersReady", all_ready, all_ready ? NULL : nr, old));
+    /* conditions others own (PodScheduled, DisruptionTarget, readiness gates) stay */
+    size_t i;
+    const json_t *c;
+    json_array_foreach(old, i, c)
+    {
+        const char *type = k1s_js(c, "type");
+        if (!k1s_streq(type, "PodReadyToStartContainers") && !k1s_streq(type, "Initialized") &&
+            !k1s_streq(type, "Ready") && !k1s_streq(type, "ContainersReady"))
+            json_array_append(conds, (json_t *)c);
+    }
+    json_object_set_new(st, "conditions", conds);
+    if (p->written && json_equal(p->written, st)) {
+        json_decref(st);
+        return;
+    }
+    if (p->status_req) {
+        p->status_again = true;
+        json_decref(st);
+        return;
+    }
+    json_decref(p->written);
+    p->written = st;
+    json_t *patch = json_pack("{s:{s:s}, s:O}", "metadata", "uid", p->uid, "status", st);
+    char *body = json_dumps(patch, JSON_COMPACT);
+    json_decref(patch);
+    p->status_req = k1s_client_patch(p->k->client, &pods_gvr, p->ns, p->name, "status",
+                                     K1S_PATCH_STRATEGIC, body, false, status_done, p);
+    free(body);
+}
+
+/* ---- network ---- */
+
+static void net_added(k1s_cni_result_t *res, const k1s_err_t *err, void *arg)
+{
+    pod_t *p = arg;
+    p->busy = false;
+    if (err) {
+        event(p, "Warning", "FailedCreatePodSandBox",
+              "Failed to create pod sandbox: plugin type=\"bridge\" name=\"cbr0\" failed (add): %s",
+              err->msg);
+        k1s_warn("kubelet: pod %s/%s: %s", p->ns, p->name, err->msg);
+        schedule(p, 5000);
+        return;
+    }
+    char ip[64];
+    const char *a = k1s_cni_result_pod_ip(res, 4, ip, sizeof(ip));
+    if (!a)
+        a = k1s_cni_result_pod_ip(res, 6, ip, sizeof(ip));
+    set_str(&p->ip, a ? a : "");
+    k1s_cni_result_free(res);
+    p->net_ready = true;
+    sync_pod(p);
+}
+
+static bool host_network(const pod_t *p)
+{
+    return json_is_true(k1s_jpath(p->obj, "spec.hostNetwork"));
+}
+
+/* Ports with a hostPort, for portmap. The strings point into the pod object. */
+static size_t host_ports(const pod_t *p, k1s_cni_port_t *out, size_t max)
+{
+    size_t n = 0, i, j;
+    const json_t *c, *port;
+    json_array_foreach(k1s_jpath(p->obj, "spec.containers"), i, c)
+        json_array_foreach(json_object_get(c, "ports"), j, port)
+    {
+        json_int_t hp = json_integer_value(json_object_get(port, "hostPort"));
+        if (hp <= 0 || n == max)
+            continue;
+        const char *proto = k1s_js(port, "protocol");
+        out[n++] = (k1s_cni_port_t){
+            .host_port = (int)hp,
+            .container_port = (int)json_integer_value(json_object_get(port, "containerPort")),
+            .protocol = proto && !strcmp(proto, "UDP")    ? "udp"
+                        : proto && !strcmp(proto, "SCTP") ? "sctp"
+                                                          : "tcp",
+            .host_ip = k1s_js(port, "hostIP")};
+    }
+    return n;
+}
+
+/* Starts the sandbox's network; returns true when it is ready now. */
+static bool ensure_network(pod_t *p)
+{
+    k1s_kubelet_t *k = p->k;
+    k1s_err_t err = {0};
+    if (p->net_ready)
+        return true;
+    if (host_network(p)) {
+        set_str(&p->ip, k->node_ip);
+        if (k1s_podspec_files(p->obj, p->dir, p->ip, &err) < 0) {
+            event(p, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: %s",
+                  err.msg);
+            schedule(p, 5000);
+            return false;
+        }
+        p->net_ready = true;
+        return true;
+    }
+    k1s_cni_result_t *cached = NULL;
+    if (k1s_netns_is_mounted(p->netns) &&
+        k1s_cni_cached_result(k->cni, p->sandbox, &cached, NULL) == 0) {
+        char ip[64];
+        const char *a = k1s_cni_result_pod_ip(cached, 4, ip, sizeof(ip));
+        set_str(&p->ip, a ? a : "");
+        k1s_cni_result_free(cached);
+        p->net_ready = true;
+        return true;
+    }
+    if (!k1s_netns_is_mounted(p->netns)) {
+        char *path = NULL;
+        char name[128];
+        snprintf(name, sizeof(name), "cni-%s", p->uid);
+        if (k1s_netns_create(k->netns_dir, name, &path, &err) < 0) {
+            event(p, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: %s",
+                  err.msg);
+            schedule(p, 5000);
+            return false;
+        }
+        free(path);
+    }
+    k1s_cni_port_t ports[32];
+    k1s_cni_pod_t cp = {.id = p->sandbox,
+                        .netns = p->netns,
+                        .namespace_ = p->ns,
+                        .name = p->name,
+                        .uid = p->uid,
+                        .ports = ports,
+                        .n_ports = host_ports(p, ports, 32)};
+    if (k1s_cni_start(k->cni, k->base, K1S_CNI_ADD, &cp, net_added, p, NULL, &err) < 0) {
+        if (err.code == EEXIST) { /* completed before: take the cached result */
+            return false;
+        }
+        event(p, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: %s", err.msg);
+        schedule(p, 5000);
+        return false;
+    }
+    p->busy = true;
+    return false;
+}
+
+static void net_deleted(k1s_cni_result_t *res, const k1s_err_t *err, void *arg)
+{
+    pod_t *p = arg;
+    p->busy = false;
+    k1s_cni_result_free(res);
+    if (err) {
+        k1s_warn("kubelet: pod %s/%s: tearing down the network: %s", p->ns, p->name, err->msg);
+        schedule(p, 5000);
+        return;
+    }
+    k1s_err_t e2 = {0};
+    if (k1s_netns_remove(p->netns, &e2) < 0)
+        k1s_warn("kubelet: pod %s/%s: %s", p->ns, p->name, e2.msg);
+    p->net_down = true;
+    p->net_ready = false;
+    sync_pod(p);
+}
+
+/* Starts tearing the network down; returns true when it is down. */
+static bool teardown_network(pod_t *p)
+{
+    if (p->net_down)
+        return true;
+    if (p->obj && host_network(p)) {
+        p->net_down = true;
+        return true;
+    }
+    k1s_cni_pod_t cp = {.id = p->sandbox,
+                        .netns = k1s_netns_is_mounted(p->netns) ? p->netns : NULL,
+                        .namespace_ = p->ns,
+                        .name = p->name,
+                        .uid = p->uid};
+    k1s_err_t err = {0};
+    if (k1s_cni_start(p->k->cni, p->k->base, K1S_CNI_DEL, &cp, net_deleted, p, NULL, &err) < 0) {
+        k1s_debug("kubelet: pod %s/%s: CNI DEL: %s", p->ns, p->name, err.msg);
+        k1s_netns_remove(p->netns, NULL);
+        p->net_down = true;
+        return true;
+    }
+    p->busy = true;
+    return false;
+}
+
+/* ---- containers ---- */
+
+static const json_t *ctr_spec(const pod_t *p, const ctr_t *c)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(k1s_jpath(p->obj, c->init ? "spec.initContainers" : "spec.containers"), i,
+                       x) if (k1s_streq(k1s_js(x, "name"), c->name)) return x;
+    return NULL;
+}
+
+static char *rootfs_dir(const pod_t *p, const char *id)
+{
+    return k1s_xasprintf("%s/rootfs/%s", p->dir, id);
+}
+
+/* Removes a container that has exited: its state, its rootfs. */
+static void remove_container(pod_t *p, const char *id)
+{
+    k1s_err_t err = {0};
+    k1s_rt_remove(p->k->rt, id, &err);
+    char *dir = rootfs_dir(p, id);
+    k1s_snapshot_unmount(p->k->images, id, dir, &err);
+    rmdir(dir);
+    free(dir);
+}
+
+static void start_failed(pod_t *p, ctr_t *c, const char *reason, const char *msg)
+{
+    set_str(&c->wait_reason, reason);
+    set_str(&c->wait_message, msg);
+    if (c->backoff_s == 0)
+        c->backoff_s = BACKOFF_INITIAL_S;
+    else if ((c->backoff_s *= 2) > BACKOFF_MAX_S)
+        c->backoff_s = BACKOFF_MAX_S;
+    c->backoff_until_ns = k1s_now_ns() + (uint64_t)c->backoff_s * 1000000000ull;
+    schedule(p, (uint64_t)c->backoff_s * 1000);
+}
+
+typedef struct start_ctx {
+    pod_t *p;
+    char *ctr, *id;
+    char *image, *image_id;
+} start_ctx_t;
+
+static void start_ctx_free(start_ctx_t *s)
+{
+    free(s->ctr);
+    free(s->id);
+    free(s->image);
+    free(s->image_id);
+    free(s);
+}
+
+static void started(void *arg, const char *id, int rc, const k1s_err_t *err)
+{
+    start_ctx_t *s = arg;
+    pod_t *p = s->p;
+    ctr_t *c = find_ctr(p, s->ctr);
+    p->busy = false;
+    if (!c) {
+        start_ctx_free(s);
+        sync_pod(p);
+        return;
+    }
+    if (rc < 0) {
+        event(p, "Warning", "Failed", "Error: %s", err ? err->msg : "container start failed");
+        /* it exists, exited with StartError: it becomes the current container */
+        if (c->have_state && c->id) {
+            json_decref(c->last_state);
+            c->last_state = json_pack("{s:o}", "terminated", terminated_json(c, c->id));
+        }
+        set_str(&c->prev_id, c->id);
+        set_str(&c->id, s->id);
+        c->have_state = true;
+        c->running = false;
+        c->exit_code = 128;
+        set_str(&c->reason, "StartError");
+        set_str(&c->message, err ? err->msg : "");
+        c->started_ns = c->finished_ns = now_ns();
+        start_failed(p, c, "RunContainerError", err ? err->msg : "");
+        update_status(p);
+        start_ctx_free(s);
+        return;
+    }
+    event(p, "Normal", "Created", "Created container: %s", c->name);
+    event(p, "Normal", "Started", "Started container %s", c->name);
+    if (c->have_state && c->id) {
+        json_decref(c->last_state);
+        c->last_state = json_pack("{s:o}", "terminated", terminated_json(c, c->id));
+    }
+    if (c->prev_id)
+        remove_container(p, c->prev_id);
+    set_str(&c->prev_id, c->id);
+    set_str(&c->id, s->id);
+    set_str(&c->image, s->image);
+    set_str(&c->image_id, s->image_id);
+    c->have_state = true;
+    c->running = true;
+    c->exit_code = 0;
+    set_str(&c->reason, NULL);
+    set_str(&c->message, NULL);
+    c->started_ns = now_ns();
+    c->finished_ns = 0;
+    set_str(&c->wait_reason, NULL);
+    set_str(&c->wait_message, NULL);
+    c->backoff_until_ns = 0;
+    c->pulled = false;
+    start_ctx_free(s);
+    sync_pod(p);
+}
+
+static void pulled(int rc, const k1s_image_t *img, const k1s_err_t *err, void *arg)
+{
+    start_ctx_t *s = arg;
+    pod_t *p = s->p;
+    ctr_t *c = find_ctr(p, s->ctr);
+    p->busy = false;
+    if (c && rc < 0) {
+        event(p, "Warning", "Failed", "Failed to pull image \"%s\": %s", s->image,
+              err ? err->msg : "");
+        event(p, "Warning", "Failed", "Error: ErrImagePull");
+        start_failed(p, c, "ErrImagePull", err ? err->msg : "");
+        update_status(p);
+    } else if (c) {
+        event(p, "Normal", "Pulled", "Successfully pulled image \"%s\"", s->image);
+        c->pulled = true;
+        sync_pod(p);
+    }
+    start_ctx_free(s);
+}
+
+static void random_id(char out[65])
+{
+    unsigned char b[32];
+    k1s_random_bytes(b, sizeof(b));
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static const char *pull_policy(const json_t *spec, const char *image)
+{
+    const char *pp = k1s_js(spec, "imagePullPolicy");
+    if (pp)
+        return pp;
+    const char *slash = strrchr(image, '/');
+    const char *colon = strrchr(slash ? slash : image, ':');
+    if (strchr(image, '@'))
+        return "IfNotPresent";
+    return !colon || !strcmp(colon, ":latest") ? "Always" : "IfNotPresent";
+}
+
+/* Starts (or pulls the image of) container c; the pod is busy until it completes. */
+static void start_container(pod_t *p, ctr_t *c)
+{
+    k1s_kubelet_t *k = p->k;
+    const json_t *spec = ctr_spec(p, c);
+    const char *image = k1s_js(spec, "image");
+    k1s_err_t err = {0};
+    if (!spec || !image || !*image) {
+        start_failed(p, c, "InvalidImageName", "no image given");
+        return;
+    }
+    const char *policy = pull_policy(spec, image);
+    k1s_image_t *img = NULL;
+    int r = k1s_image_get(k->images, image, &img, &err);
+    bool need = !c->pulled && (!strcmp(policy, "Always") || r == -ENOENT);
+    if (need && !strcmp(policy, "Never")) {
+        char *msg =
+            k1s_xasprintf("Container image \"%s\" is not present with pull policy of Never", image);
+        event(p, "Warning", "ErrImageNeverPull", "%s", msg);
+        start_failed(p, c, "ErrImageNeverPull", msg);
+        free(msg);
+        return;
+    }
+    if (need) {
+        k1s_image_free(img);
+        start_ctx_t *s = k1s_xcalloc(1, sizeof(*s));
+        s->p = p;
+        s->ctr = k1s_xstrdup(c->name);
+        s->image = k1s_xstrdup(image);
+        event(p, "Normal", "Pulling", "Pulling image \"%s\"", image);
+        set_str(&c->wait_reason, "ContainerCreating");
+        set_str(&c->wait_message, NULL);
+        if (k1s_image_pull_async(k->images, k->base, image, NULL, pulled, s, NULL) < 0) {
+            start_failed(p, c, "ErrImagePull", "cannot start a pull");
+            start_ctx_free(s);
+            return;
+        }
+        p->busy = true;
+        return;
+    }
+    if (r < 0) {
+        start_failed(p, c, "ErrImagePull", err.msg);
+        return;
+    }
+    if (!c->pulled && !strcmp(policy, "IfNotPresent") && !c->have_state)
+        event(p, "Normal", "Pulled", "Container image \"%s\" already present on machine", image);
+    k1s_image_config_t *icfg = NULL;
+    if (k1s_image_config_get(k->images, img, &icfg, &err) < 0) {
+        start_failed(p, c, "CreateContainerError", err.msg);
+        k1s_image_free(img);
+        return;
+    }
+    char id[65];
+    random_id(id);
+    char *rootfs = rootfs_dir(p, id);
+    k1s_mkdir_p(rootfs, 0755);
+    char *cgroup = NULL;
+    const char *qos = k1s_podspec_qos(p->obj);
+    if (!strcmp(qos, "Guaranteed"))
+        cgroup = k1s_xasprintf("/kubepods/pod%s/%s", p->uid, id);
+    else
+        cgroup = k1s_xasprintf("/kubepods/%s/pod%s/%s",
+                               !strcmp(qos, "Burstable") ? "burstable" : "besteffort", p->uid, id);
+    k1s_ctr_build_t b;
+    k1s_pod_env_t env = {.pod = p->obj,
+                         .pod_dir = p->dir,
+                         .netns = p->netns,
+                         .pod_ip = p->ip ? p->ip : "",
+                         .node_name = k->node,
+                         .node_ip = k->node_ip,
+                         .rootfs = rootfs,
+                         .cgroup = cgroup,
+                         .container = spec,
+                         .image = icfg};
+    r = k1s_snapshot_mount(k->images, img->id, id, rootfs, false, &err);
+    if (r == 0)
+        r = k1s_podspec_container(&env, &b, &err);
+    else
+        memset(&b, 0, sizeof(b));
+    if (r < 0) {
+        event(p, "Warning", "Failed", "Error: %s", err.msg);
+        start_failed(p, c, "CreateContainerConfigError", err.msg);
+        k1s_snapshot_unmount(k->images, id, rootfs, NULL);
+        rmdir(rootfs);
+    } else {
+        char *log = k1s_xasprintf("%s/%s_%s_%s/%s/%d.log", POD_LOG_DIR, p->ns, p->name, p->uid,
+                                  c->name, c->restarts + (c->have_state ? 1 : 0));
+        char *labels[8];
+        labels[0] = k1s_xasprintf(L_UID "=%s", p->uid);
+        labels[1] = k1s_xasprintf(L_NS "=%s", p->ns);
+        labels[2] = k1s_xasprintf(L_POD "=%s", p->name);
+        labels[3] = k1s_xasprintf(L_CTR "=%s", c->name);
+        labels[4] = k1s_xasprintf(L_RESTART "=%d", c->restarts + (c->have_state ? 1 : 0));
+        labels[5] = k1s_xasprintf(L_IMAGE "=%s", image);
+        labels[6] = k1s_xasprintf(L_IMAGE_ID "=%s", img->repo_digest ? img->repo_digest : img->id);
+        labels[7] = NULL;
+        start_ctx_t *s = k1s_xcalloc(1, sizeof(*s));
+        s->p = p;
+        s->ctr = k1s_xstrdup(c->name);
+        s->id = k1s_xstrdup(id);
+        s->image = k1s_xstrdup(image);
+        s->image_id = k1s_xstrdup(img->repo_digest ? img->repo_digest : img->id);
+        k1s_rt_start_req_t req = {.id = id,
+                                  .config = &b.cfg,
+                                  .log_path = log,
+                                  .stdin_open = json_is_true(json_object_get(spec, "stdin")),
+                                  .labels = labels};
+        if (c->have_state) {
+            c->restarts++;
+        }
+        if (k1s_rt_start(k->rt, &req, started, s, &err) < 0) {
+            event(p, "Warning", "Failed", "Error: %s", err.msg);
+            start_failed(p, c, "CreateContainerError", err.msg);
+            start_ctx_free(s);
+            k1s_snapshot_unmount(k->images, id, rootfs, NULL);
+            rmdir(rootfs);
+        } else {
+            p->busy = true;
+        }
+        for (int i = 0; labels[i]; i++)
+            free(labels[i]);
+        free(log);
+        k1s_ctr_build_clear(&b);
+    }
+    free(cgroup);
+    free(rootfs);
+    k1s_image_config_free(icfg);
+    k1s_image_free(img);
+}
+
+/* Whether c needs (re)starting now; sets its waiting state when it must wait. */
+static bool wants_start(pod_t *p, ctr_t *c)
+{
+    if (c->running)
+        return false;
+    if (!c->have_state)
+        return !c->backoff_until_ns || k1s_now_ns() >= c->backoff_until_ns;
+    if (!should_restart(p, c))
+        return false;
+    uint64_t now = k1s_now_ns();
+    if (c->backoff_until_ns && now < c->backoff_until_ns) {
+        schedule(p, (c->backoff_until_ns - now) / 1000000 + 1);
+        return false;
+    }
+    if (!c->backoff_until_ns) {
+        /* kubelet restarts at once the first time, then backs off 10 s, 20 s, ... 5 min */
+        bool long_run = c->finished_ns - c->started_ns >= (int64_t)BACKOFF_RESET_S * 1000000000;
+        if (long_run)
+            c->backoff_s = 0;
+        if (c->backoff_s > 0) {
+            c->backoff_until_ns = now + (uint64_t)c->backoff_s * 1000000000ull;
+            char *msg = k1s_xasprintf("back-off %ds restarting failed container=%s pod=%s_%s(%s)",
+                                      c->backoff_s, c->name, p->name, p->ns, p->uid);
+            set_str(&c->wait_reason, "CrashLoopBackOff");
+            set_str(&c->wait_message, msg);
+            event(p, "Warning", "BackOff",
+                  "Back-off restarting failed container %s in pod %s_%s(%s)", c->name, p->name,
+                  p->ns, p->uid);
+            free(msg);
+            if ((c->backoff_s *= 2) > BACKOFF_MAX_S)
+                c->backoff_s = BACKOFF_MAX_S;
+            schedule(p, (c->backoff_until_ns - now) / 1000000 + 1);
+            return false;
+        }
+        c->backoff_s = BACKOFF_INITIAL_S;
+    }
+    return true;
+}
+
+/* ---- termination ---- */
+
+static int grace_s(const pod_t *p)
+{
+    const json_t *g = k1s_jpath(p->obj, "metadata.deletionGracePeriodSeconds");
+    if (!json_is_integer(g))
+        g = k1s_jpath(p->obj, "spec.terminationGracePeriodSeconds");
+    return json_is_integer(g) ? (int)json_integer_value(g) : DEFAULT_GRACE_S;
+}
+
+static void stopped(void *arg, const char *id, int rc, const k1s_err_t *err)
+{
+    /* the exit itself arrives through on_exit */
+}
+
+static void deleted_api(const k1s_client_result_t *res, void *arg)
+{
+    pod_t *p = arg;
+    p->busy = false;
+    if (res->status == 200 || res->status == 404 || res->status == 409) {
+        p->forget = true;
+        sync_pod(p);
+        return;
+    }
+    k1s_warn("kubelet: cannot delete pod %s/%s: %s", p->ns, p->name,
+             res->message && *res->message ? res->message : "no answer");
+    p->deleting_api = false;
+    schedule(p, 5000);
+}
+
+/* Stops everything of a pod that is being deleted or has left the API; returns true once
+ * nothing of it runs on the node any more. */
+static bool terminate(pod_t *p, bool remove_all)
+{
+    bool any = false;
+    for (size_t i = 0; i < p->nctr; i++) {
+        ctr_t *c = &p->ctrs[i];
+        if (!c->running)
+            continue;
+        any = true;
+        if (c->stopping)
+            continue;
+        c->stopping = true;
+        event(p, "Normal", "Killing", "Stopping container %s", c->name);
+        k1s_err_t err = {0};
+        if (k1s_rt_stop(p->k->rt, c->id, grace_s(p) * 1000, stopped, p, &err) < 0) {
+            k1s_debug("kubelet: stop %s: %s", c->id, err.msg);
+            if (err.code == ESRCH || err.code == ENOENT)
+                c->running = false;
+        }
+    }
+    if (any)
+        return false;
+    if (!teardown_network(p))
+        return false;
+    if (remove_all) {
+        for (size_t i = 0; i < p->nctr; i++) {
+            ctr_t *c = &p->ctrs[i];
+            if (c->prev_id)
+                remove_container(p, c->prev_id);
+            if (c->id)
+                remove_container(p, c->id);
+            set_str(&c->prev_id, NULL);
+            set_str(&c->id, NULL);
+        }
+    }
+    return true;
+}
+
+/* ---- volumes ---- */
+
+static void vols_done(void *arg, int rc, const char *msg)
+{
+    pod_t *p = arg;
+    p->busy = false;
+    if (rc < 0) {
+        event(p, "Warning", "FailedMount", "%s", msg);
+        schedule(p, 5000);
+        return;
+    }
+    p->vols_ready = true;
+    schedule(p, 0);
+}
+
+/* ---- the sync ---- */
+
+static void sync_pod(pod_t *p)
+{
+    if (p->busy)
+        return;
+    if (p->forget) {
+        pod_forget(p);
+        return;
+    }
+    bool deleting =
+        !p->obj || json_object_get(json_object_get(p->obj, "metadata"), "deletionTimestamp");
+    if (deleting) {
+        if (!terminate(p, true))
+            return;
+        if (!p->obj) {
+            pod_forget(p);
+            return;
+        }
+        if (!p->deleting_api) {
+            p->deleting_api = true;
+            p->busy = true;
+            k1s_delete_opts_t o = {.grace_period_s = 0, .precondition_uid = p->uid};
+            k1s_client_delete(p->k->client, &pods_gvr, p->ns, p->name, &o, deleted_api, p);
+        }
+        return;
+    }
+    const char *api_phase = k1s_jpath_str(p->obj, "status.phase");
+    bool init_done;
+    const char *phase = pod_phase(p, &init_done);
+    if (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") ||
+        k1s_streq(api_phase, "Succeeded") || k1s_streq(api_phase, "Failed")) {
+        /* terminal: nothing restarts; the sandbox goes, the containers stay for logs */
+        if (!terminate(p, false))
+            return;
+        update_status(p);
+        return;
+    }
+    if (!p->start_ns)
+        p->start_ns = now_ns();
+    if (!ensure_network(p)) {
+        update_status(p);
+        return;
+    }
+    k1s_kubelet_t *k = p->k;
+    k1s_err_t err = {0};
+    if (k1s_podspec_files(p->obj, p->dir, p->ip, &err) < 0) {
+        k1s_warn("kubelet: pod %s/%s: %s", p->ns, p->name, err.msg);
+        schedule(p, 5000);
+        return;
+    }
+    if (p->vols) {
+        k1s_vols_free(p->vols);
+        p->vols = NULL;
+    }
+    if (!p->vols_ready) {
+        if (!k1s_vols_needed(p->obj)) {
+            p->vols_ready = true;
+        } else {
+            p->busy = true;
+            k1s_vols_t *v = k1s_vols_start(k->client, p->obj, p->dir, p->ip, vols_done, p);
+            p->vols = v;
+            update_status(p);
+            return;
+        }
+    }
+    /* init containers, one at a time, in order */
+    for (size_t i = 0; i < p->ninit; i++) {
+        ctr_t *c = &p->ctrs[i];
+        if (c->have_state && !c->running && c->exit_code == 0)
+            continue;
+        if (wants_start(p, c))
+            start_container(p, c);
+        update_status(p);
+        return;
+    }
+    for (size_t i = p->ninit; i < p->nctr && !p->busy; i++) {
+        ctr_t *c = &p->ctrs[i];
+        if (wants_start(p, c))
+            start_container(p, c);
+    }
+    update_status(p);
+}
+
+/* ---- events from the runtime and the API ---- */
+
+static const char *label(char **labels, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; labels && labels[i]; i++)
+        if (!strncmp(labels[i], key, n) && labels[i][n] == '=')
+            return labels[i] + n + 1;
+    return NULL;
+}
+
+static void on_exit_cb(void *arg, const k1s_rt_status_t *st)
+{
+    k1s_kubelet_t *k = arg;
+    const char *uid = label(st->labels, L_UID), *name = label(st->labels, L_CTR);
+    pod_t *p = uid ? k1s_strmap_get(&k->by_uid, uid) : NULL;
+    ctr_t *c = p && name ? find_ctr(p, name) : NULL;
+    if (!c || !k1s_streq(c->id, st->id))
+        return;
+    c->running = false;
+    c->stopping = false;
+    c->have_state = true;
+    c->exit_code = st->exit_code;
+    set_str(&c->reason, st->reason);
+    set_str(&c->message, st->message);
+    if (st->started_at)
+        c->started_ns = st->started_at;
+    c->finished_ns = st->finished_at ? st->finished_at : now_ns();
+    c->backoff_until_ns = 0;
+    /* the termination message, when the container wrote one */
+    char *path = k1s_xasprintf("%s/termination-%s", p->dir, c->name), *msg = NULL;
+    size_t len = 0;
+    if (k1s_read_file(path, &msg, &len) == 0 && len > 0)
+        set_str(&c->message, msg);
+    free(msg);
+    free(path);
+    k1s_debug("kubelet: container %s of pod %s/%s exited with %d", c->name, p->ns, p->name,
+              st->exit_code);
+    sync_pod(p);
+}
+
+/* A record for each pod's containers found in the runtime at start. */
+static void adopt(pod_t *p, const k1s_rt_status_t *st)
+{
+    const char *name = label(st->labels, L_CTR);
+    if (!name)
+        return;
+    ctr_t *c = find_ctr(p, name);
+    if (!c) {
+        p->ctrs = k1s_xrealloc(p->ctrs, (p->nctr + 1) * sizeof(ctr_t));
+        c = &p->ctrs[p->nctr++];
+        memset(c, 0, sizeof(*c));
+        c->name = k1s_xstrdup(name);
+    }
+    const char *rc = label(st->labels, L_RESTART);
+    int restarts = rc ? atoi(rc) : 0;
+    if (c->id && restarts < c->restarts) { /* an older one: the previous container */
+        set_str(&c->prev_id, st->id);
+        return;
+    }
+    if (c->id)
+        set_str(&c->prev_id, c->id);
+    set_str(&c->id, st->id);
+    c->restarts = restarts;
+    c->have_state = true;
+    c->running = st->state == K1S_RT_RUNNING || st->state == K1S_RT_CREATED;
+    c->exit_code = st->exit_code;
+    set_str(&c->reason, st->reason);
+    set_str(&c->message, st->message);
+    c->started_ns = st->started_at;
+    c->finished_ns = st->finished_at;
+    set_str(&c->image, label(st->labels, L_IMAGE));
+    set_str(&c->image_id, label(st->labels, L_IMAGE_ID));
+    set_str(&c->wait_reason, NULL);
+    if (!p->start_ns || (st->created_at && st->created_at < p->start_ns))
+        p->start_ns = st->created_at;
+}
+
+static void pod_seen(k1s_kubelet_t *k, json_t *obj)
+{
+    const char *uid = k1s_jpath_str(obj, "metadata.uid");
+    if (!uid)
+        return;
+    pod_t *p = pod_get(k, uid, k1s_jpath_str(obj, "metadata.namespace"),
+                       k1s_jpath_str(obj, "metadata.name"));
+    json_decref(p->obj);
+    p->obj = json_deep_copy(obj);
+    if (!p->ctrs || p->nctr != json_array_size(k1s_jpath(obj, "spec.containers")) +
+                                   json_array_size(k1s_jpath(obj, "spec.initContainers")))
+        ensure_ctrs(p);
+    const char *st = k1s_jpath_str(obj, "status.startTime");
+    if (st && !p->start_ns) {
+        struct tm tm = {0};
+        if (strptime(st, "%Y-%m-%dT%H:%M:%SZ", &tm))
+            p->start_ns = (int64_t)timegm(&tm) * 1000000000;
+    }
+    if (k->synced)
+        schedule(p, 0);
+}
+
+static void on_add(json_t *obj, void *arg)
+{
+    pod_seen(arg, obj);
+}
+
+static void on_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+    pod_seen(arg, new_obj);
+}
+
+static void on_delete(json_t *obj, void *arg)
+{
+    k1s_kubelet_t *k = arg;
+    const char *uid = k1s_jpath_str(obj, "metadata.uid");
+    pod_t *p = uid ? k1s_strmap_get(&k->by_uid, uid) : NULL;
+    if (!p)
+        return;
+    json_decref(p->obj);
+    p->obj = NULL;
+    schedule(p, 0);
+}
+
+/* Once the pod list is in: attach the containers found at start to their pods (those of
+ * pods that are gone get a record without a pod, which stops and removes them), then sync
+ * every pod. */
+static void synced_cb(evutil_socket_t fd, short what, void *arg)
+{
+    k1s_kubelet_t *k = arg;
+    if (!k1s_informer_has_synced(k->pods)) {
+        struct timeval tv = {0, 100000};
+        evtimer_add(k->synced_ev, &tv);
+        return;
+    }
+    k->synced = true;
+    for (size_t i = 0; i < k->n_adopted; i++) {
+        const k1s_rt_status_t *st = &k->adopted[i];
+        const char *uid = label(st->labels, L_UID);
+        if (!uid)
+            continue;
+        pod_t *p = pod_get(k, uid, label(st->labels, L_NS), label(st->labels, L_POD));
+        adopt(p, st);
+    }
+    k1s_rt_status_list_free(k->adopted, k->n_adopted);
+    k->adopted = NULL;
+    k->n_adopted = 0;
+    /* sandboxes of pods that went away while the agent was down */
+    char **ids = NULL;
+    size_t n = 0;
+    if (k1s_cni_list_ids(k->cni, &ids, &n, NULL) == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (!strncmp(ids[i], "k1s-", 4) && !k1s_strmap_get(&k->by_uid, ids[i] + 4))
+                pod_get(k, ids[i] + 4, NULL, NULL);
+        k1s_cni_ids_free(ids);
+    }
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);)
+        schedule(val, 0);
+}
+
+/* ---- setup ---- */
+
+k1s_kubelet_t *k1s_kubelet_new(k1s_agent_t *a, k1s_err_t *err)
+{
+    k1s_kubelet_t *k = k1s_xcalloc(1, sizeof(*k));
+    k->agent = a;
+    k->base = k1s_client_base(k1s_agent_client(a));
+    k->client = k1s_agent_client(a);
+    k->node = k1s_xstrdup(k1s_agent_node_name(a));
+    k->node_ip = k1s_xstrdup(k1s_agent_node_ip(a));
+    k->dir = k1s_xstrdup(k1s_agent_dir(a));
+    k->netns_dir = k1s_xasprintf("%s/netns", k->dir);
+    k->pods_dir = k1s_xasprintf("%s/pods", k->dir);
+    k1s_mkdir_p(k->netns_dir, 0700);
+    k1s_mkdir_p(k->pods_dir, 0700);
+
+    char *state = k1s_xasprintf("%s/containers", k->dir);
+    k1s_rt_opts_t ro = {.state_dir = state, .runtime = k1s_agent_runtime(a)};
+    int r = k1s_rt_new(k->base, &ro, &k->rt, err);
+    free(state);
+    if (r < 0) {
+        k1s_err_prefix(err, "container runtime");
+        k1s_kubelet_free(k);
+        return NULL;
+    }
+    k1s_rt_on_exit(k->rt, on_exit_cb, k);
+
+    char *reg_path = k1s_xasprintf("%s/private-registry", k->dir), *reg_file = NULL;
+    k1s_read_file(reg_path, &reg_file, NULL);
+    free(reg_path);
+    if (reg_file)
+        reg_file[strcspn(reg_file, "\n")] = 0;
+    k1s_registries_t *reg = NULL;
+    r = k1s_registries_load(reg_file && *reg_file ? reg_file : "/etc/k1s/registries.yaml", &reg,
+                            err);
+    free(reg_file);
+    if (r < 0 || k1s_image_store_open(k->dir, reg, &k->images, err) < 0) {
+        k1s_err_prefix(err, "image store");
+        k1s_kubelet_free(k);
+        return NULL;
+    }
+
+    char *conf = k1s_xasprintf("%s/etc/cni/net.d", k->dir);
+    char *cache = k1s_xasprintf("%s/cni/results", k->dir);
+    char *ipam = k1s_xasprintf("%s/cni/networks", k->dir);
+    k1s_cni_netconf_opts_t no = {.pod_cidr = k1s_agent_pod_cidr(a), .ipam_data_dir = ipam};
+    r = k1s_cni_write_conf(conf, &no, NULL, err);
+    if (r == 0) {
+        k1s_cni_opts_t co = {.conf_dir = conf, .cache_dir = cache};
+        k->cni = k1s_cni_new(&co, err);
+    }
+    free(conf);
+    free(cache);
+    free(ipam);
+    if (!k->cni) {
+        k1s_err_prefix(err, "pod network");
+        k1s_kubelet_free(k);
+        return NULL;
+    }
+
+    k->recorder = k1s_recorder_new(k->client, "kubelet");
+    /* containers that kept running while the agent was away */
+    if (k1s_rt_list(k->rt, &k->adopted, &k->n_adopted, err) < 0) {
+        k1s_kubelet_free(k);
+        return NULL;
+    }
+    int n = k1s_rt_adopt(k->rt, err);
+    if (n < 0) {
+        k1s_kubelet_free(k);
+        return NULL;
+    }
+    if (n > 0)
+        k1s_info("kubelet: re-adopted %d running container%s", n, n == 1 ? "" : "s");
+
+    k->pods = k1s_informer_new(k->client, &pods_gvr, NULL);
+    char *sel = k1s_xasprintf("spec.nodeName=%s", k->node);
+    k1s_informer_set_field_selector(k->pods, sel);
+    free(sel);
+    k1s_informer_handlers_t h = {on_add, on_update, on_delete, k};
+    k1s_informer_add_handlers(k->pods, &h);
+    k1s_informer_start(k->pods);
+    k->synced_ev = evtimer_new(k->base, synced_cb, k);
+    struct timeval tv = {0, 0};
+    evtimer_add(k->synced_ev, &tv);
+    return k;
+}
+
+void k1s_kubelet_free(k1s_kubelet_t *k)
+{
+    if (!k)
+        return;
+    k1s_informer_free(k->pods);
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);)
+        pod_free(val);
+    k1s_strmap_free(&k->by_uid);
+    if (k->synced_ev)
+        event_free(k->synced_ev);
+    k1s_rt_status_list_free(k->adopted, k->n_adopted);
+    k1s_recorder_free(k->recorder);
+    k1s_cni_free(k->cni);
+    k1s_image_store_free(k->images);
+    k1s_rt_free(k->rt);
+    free(k->node);
+    free(k->node_ip);
+    free(k->dir);
+    free(k->netns_dir);
+    free(k->pods_dir);
+    free(k);
+}

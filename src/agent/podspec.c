@@ -1,0 +1,747 @@
+/*
+ * Pod and container spec -> the files a pod gets (/etc/hosts, /etc/hostname,
+ * /etc/resolv.conf, emptyDir directories) and one container's runtime config,
+ * following kubelet's rules (pkg/kubelet/kuberuntime, pkg/kubelet/network/dns,
+ * third_party/forked/golang/expansion for $(VAR)).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/kubelet-int.h"
+#include "api/quantity.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+
+const char *k1s_js(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+const json_t *k1s_jpath(const json_t *o, const char *dotted)
+{
+    char part[128];
+    const char *p = dotted;
+    while (o && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(part))
+            return NULL;
+        memcpy(part, p, n);
+        part[n] = 0;
+        o = json_object_get(o, part);
+        p = dot ? dot + 1 : p + n;
+    }
+    return o;
+}
+
+const char *k1s_jpath_str(const json_t *o, const char *dotted)
+{
+    return json_string_value(k1s_jpath(o, dotted));
+}
+
+/* ---- string vectors ---- */
+
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+} strv_t;
+
+static void strv_push(strv_t *s, char *str)
+{
+    if (s->n + 2 > s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->v = k1s_xrealloc(s->v, s->cap * sizeof(char *));
+    }
+    s->v[s->n++] = str;
+    s->v[s->n] = NULL;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void keep_str(k1s_ctr_build_t *b, char *s)
+{
+    b->strs = k1s_xrealloc(b->strs, (b->n_strs + 1) * sizeof(char *));
+    b->strs[b->n_strs++] = s;
+}
+
+void k1s_ctr_build_clear(k1s_ctr_build_t *b)
+{
+    strv_free(b->args);
+    strv_free(b->env);
+    strv_free(b->cap_add);
+    strv_free(b->cap_drop);
+    strv_free(b->sysctls);
+    free(b->cwd);
+    free(b->hostname);
+    free(b->rootfs);
+    free(b->cgroups_path);
+    free(b->mounts);
+    for (size_t i = 0; i < b->n_strs; i++)
+        free(b->strs[i]);
+    free(b->strs);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ---- $(VAR) expansion ---- */
+
+/* Kubernetes' expansion: $(NAME) is replaced when NAME is defined, $$ is an escaped $,
+ * anything else stays as written. */
+static char *expand(const char *in, char *const *env)
+{
+    k1s_buf_t b = {0};
+    for (const char *p = in; *p;) {
+        if (p[0] == '$' && p[1] == '$') {
+            k1s_buf_putc(&b, '$');
+            p += 2;
+            continue;
+        }
+        if (p[0] == '$' && p[1] == '(') {
+            const char *end = strchr(p + 2, ')');
+            if (end) {
+                size_t n = (size_t)(end - (p + 2));
+                const char *val = NULL;
+                for (size_t i = 0; env && env[i]; i++)
+                    if (!strncmp(env[i], p + 2, n) && env[i][n] == '=')
+                        val = env[i] + n + 1;
+                if (val) {
+                    k1s_buf_puts(&b, val);
+                    p = end + 1;
+                    continue;
+                }
+            }
+        }
+        k1s_buf_putc(&b, *p++);
+    }
+    k1s_buf_putc(&b, 0);
+    return k1s_buf_steal(&b);
+}
+
+static void env_set(strv_t *env, const char *name, const char *value)
+{
+    size_t n = strlen(name);
+    char *kv = k1s_xasprintf("%s=%s", name, value);
+    for (size_t i = 0; i < env->n; i++)
+        if (!strncmp(env->v[i], name, n) && env->v[i][n] == '=') {
+            free(env->v[i]);
+            env->v[i] = kv;
+            return;
+        }
+    strv_push(env, kv);
+}
+
+/* ---- resources ---- */
+
+static int64_t resource_milli(const json_t *c, const char *which, const char *res)
+{
+    const json_t *v = json_object_get(json_object_get(json_object_get(c, "resources"), which), res);
+    k1s_quantity_t q;
+    const char *why;
+    if (!v || k1s_quantity_from_json(v, &q, &why) < 0)
+        return -1;
+    return k1s_quantity_milli_value(&q);
+}
+
+static int64_t resource_value(const json_t *c, const char *which, const char *res)
+{
+    const json_t *v = json_object_get(json_object_get(json_object_get(c, "resources"), which), res);
+    k1s_quantity_t q;
+    const char *why;
+    if (!v || k1s_quantity_from_json(v, &q, &why) < 0)
+        return -1;
+    return k1s_quantity_value(&q);
+}
+
+const char *k1s_podspec_qos(const json_t *pod)
+{
+    bool any = false, all_guaranteed = true;
+    const json_t *spec = json_object_get(pod, "spec");
+    const char *lists[] = {"initContainers", "containers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            const char *res[] = {"cpu", "memory"};
+            for (int r = 0; r < 2; r++) {
+                int64_t req = resource_milli(c, "requests", res[r]);
+                int64_t lim = resource_milli(c, "limits", res[r]);
+                if (req > 0 || lim > 0)
+                    any = true;
+                if (lim <= 0 || (req >= 0 && req != lim))
+                    all_guaranteed = false;
+            }
+        }
+    }
+    if (!any)
+        return "BestEffort";
+    return all_guaranteed ? "Guaranteed" : "Burstable";
+}
+
+/* ---- env ---- */
+
+static int field_ref(const k1s_pod_env_t *e, const char *path, const char **out, k1s_err_t *err)
+{
+    const json_t *pod = e->pod;
+    static const char *const direct[] = {"metadata.name", "metadata.namespace", "metadata.uid",
+                                         "spec.nodeName", "spec.serviceAccountName"};
+    for (size_t i = 0; i < sizeof(direct) / sizeof(direct[0]); i++)
+        if (!strcmp(path, direct[i])) {
+            *out = k1s_jpath_str(pod, path);
+            if (!*out)
+                *out = "";
+            return 0;
+        }
+    if (!strcmp(path, "status.podIP") || !strcmp(path, "status.podIPs")) {
+        *out = e->pod_ip ? e->pod_ip : "";
+        return 0;
+    }
+    if (!strcmp(path, "status.hostIP") || !strcmp(path, "status.hostIPs")) {
+        *out = e->node_ip ? e->node_ip : "";
+        return 0;
+    }
+    if (!strncmp(path, "metadata.labels['", 17) || !strncmp(path, "metadata.annotations['", 22)) {
+        bool labels = path[9] == 'l';
+        const char *k = path + (labels ? 17 : 22);
+        const char *end = strstr(k, "']");
+        if (end) {
+            char key[256];
+            size_t n = (size_t)(end - k);
+            if (n < sizeof(key)) {
+                memcpy(key, k, n);
+                key[n] = 0;
+                const char *v = json_string_value(
+                    json_object_get(json_object_get(json_object_get(pod, "metadata"),
+                                                    labels ? "labels" : "annotations"),
+                                    key));
+                *out = v ? v : "";
+                return 0;
+            }
+        }
+    }
+    return k1s_err_set(err, EINVAL, "env fieldRef %s is not supported", path);
+}
+
+static int resource_ref(const k1s_pod_env_t *e, const json_t *ref, char **out, k1s_err_t *err)
+{
+    const char *res = k1s_js(ref, "resource");
+    const char *cname = k1s_js(ref, "containerName");
+    const json_t *c = e->container;
+    if (cname && *cname) {
+        size_t i;
+        const json_t *x;
+        c = NULL;
+        json_array_foreach(k1s_jpath(e->pod, "spec.containers"), i,
+                           x) if (k1s_streq(k1s_js(x, "name"), cname)) c = x;
+    }
+    if (!res || !c)
+        return k1s_err_set(err, EINVAL, "env resourceFieldRef: no resource or container");
+    const char *which = !strncmp(res, "limits.", 7) ? "limits" : "requests";
+    const char *name = strchr(res, '.') ? strchr(res, '.') + 1 : res;
+    int64_t divisor = 1;
+    bool milli_div = false;
+    const char *d = k1s_js(ref, "divisor");
+    if (d) {
+        k1s_quantity_t q;
+        const char *why;
+        if (k1s_quantity_parse(d, &q, &why) == 0) {
+            if (k1s_quantity_milli_value(&q) < 1000) {
+                milli_div = true;
+                divisor = k1s_quantity_milli_value(&q);
+            } else {
+                divisor = k1s_quantity_value(&q);
+            }
+        }
+    }
+    if (divisor <= 0)
+        divisor = 1;
+    int64_t v;
+    if (!strcmp(name, "cpu")) {
+        int64_t m = resource_milli(c, which, "cpu");
+        if (m < 0 && !strcmp(which, "limits"))
+            m = 0; /* node allocatable, unknown here: report 0 as not limited */
+        if (m < 0)
+            m = 0;
+        v = milli_div ? (m + divisor - 1) / divisor : (m + divisor * 1000 - 1) / (divisor * 1000);
+    } else {
+        int64_t b = resource_value(c, which, name);
+        if (b < 0)
+            b = 0;
+        v = milli_div ? b * 1000 / divisor : (b + divisor - 1) / divisor;
+    }
+    *out = k1s_xasprintf("%lld", (long long)v);
+    return 0;
+}
+
+static int build_env(const k1s_pod_env_t *e, strv_t *env, k1s_err_t *err)
+{
+    for (size_t i = 0; e->image && e->image->env && e->image->env[i]; i++)
+        strv_push(env, k1s_xstrdup(e->image->env[i]));
+    const char *hostname = k1s_jpath_str(e->pod, "spec.hostname");
+    env_set(env, "HOSTNAME",
+            hostname && *hostname ? hostname : k1s_jpath_str(e->pod, "metadata.name"));
+    /* The kubernetes Service, as kubelet gives every pod (enableServiceLinks adds the rest). */
+    env_set(env, "KUBERNETES_SERVICE_HOST", K1S_KUBELET_API_SERVICE_IP);
+    env_set(env, "KUBERNETES_SERVICE_PORT", "443");
+    env_set(env, "KUBERNETES_SERVICE_PORT_HTTPS", "443");
+    env_set(env, "KUBERNETES_PORT", "tcp://" K1S_KUBELET_API_SERVICE_IP ":443");
+    env_set(env, "KUBERNETES_PORT_443_TCP", "tcp://" K1S_KUBELET_API_SERVICE_IP ":443");
+    env_set(env, "KUBERNETES_PORT_443_TCP_PROTO", "tcp");
+    env_set(env, "KUBERNETES_PORT_443_TCP_PORT", "443");
+    env_set(env, "KUBERNETES_PORT_443_TCP_ADDR", K1S_KUBELET_API_SERVICE_IP);
+    if (json_array_size(json_object_get(e->container, "envFrom")))
+        return k1s_err_set(err, ENOTSUP, "envFrom is not supported by this agent yet");
+    size_t i;
+    const json_t *ev;
+    json_array_foreach(json_object_get(e->container, "env"), i, ev)
+    {
+        const char *name = k1s_js(ev, "name");
+        if (!name)
+            continue;
+        const json_t *from = json_object_get(ev, "valueFrom");
+        if (!from) {
+            const char *v = k1s_js(ev, "value");
+            char *x = expand(v ? v : "", env->v);
+            env_set(env, name, x);
+            free(x);
+            continue;
+        }
+        const json_t *fr = json_object_get(from, "fieldRef");
+        const json_t *rr = json_object_get(from, "resourceFieldRef");
+        if (fr) {
+            const char *v = "";
+            if (field_ref(e, k1s_js(fr, "fieldPath") ? k1s_js(fr, "fieldPath") : "", &v, err) < 0)
+                return k1s_err_prefix(err, "env %s", name);
+            env_set(env, name, v);
+        } else if (rr) {
+            char *v = NULL;
+            if (resource_ref(e, rr, &v, err) < 0)
+                return k1s_err_prefix(err, "env %s", name);
+            env_set(env, name, v);
+            free(v);
+        } else {
+            return k1s_err_set(err, ENOTSUP,
+                               "env %s: configMapKeyRef and secretKeyRef are not supported by "
+                               "this agent yet",
+                               name);
+        }
+    }
+    return 0;
+}
+
+/* ---- args ---- */
+
+static void push_json_strs(strv_t *s, const json_t *arr, char *const *env)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+        strv_push(s, expand(json_string_value(v) ? json_string_value(v) : "", env));
+}
+
+static void push_strs(strv_t *s, char *const *v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        strv_push(s, k1s_xstrdup(v[i]));
+}
+
+/* Kubernetes' rule: command replaces the Entrypoint (and drops the image's Cmd); args
+ * replace the Cmd. */
+static void build_args(const k1s_pod_env_t *e, strv_t *args, char *const *env)
+{
+    const json_t *cmd = json_object_get(e->container, "command");
+    const json_t *a = json_object_get(e->container, "args");
+    if (json_array_size(cmd))
+        push_json_strs(args, cmd, env);
+    else if (e->image)
+        push_strs(args, e->image->entrypoint);
+    if (json_array_size(a))
+        push_json_strs(args, a, env);
+    else if (!json_array_size(cmd) && e->image)
+        push_strs(args, e->image->cmd);
+}
+
+/* ---- files ---- */
+
+static int write_str(const char *path, const char *s, k1s_err_t *err)
+{
+    int r = k1s_write_file_atomic(path, s, strlen(s), 0644);
+    if (r < 0)
+        return k1s_err_set(err, -r, "write %s: %s", path, strerror(-r));
+    return 0;
+}
+
+static char *host_resolv_search(void)
+{
+    char *data = NULL;
+    if (k1s_read_file("/etc/resolv.conf", &data, NULL) < 0)
+        return NULL;
+    char *out = NULL;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strncmp(line, "search ", 7) || !strncmp(line, "domain ", 7)) {
+            free(out);
+            out = k1s_xstrdup(line + 7);
+        }
+    free(data);
+    return out;
+}
+
+int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip, k1s_err_t *err)
+{
+    int r = k1s_mkdir_p(pod_dir, 0750);
+    if (r < 0)
+        return k1s_err_set(err, -r, "mkdir %s: %s", pod_dir, strerror(-r));
+    const char *name = k1s_jpath_str(pod, "metadata.name");
+    const char *ns = k1s_jpath_str(pod, "metadata.namespace");
+    const char *hostname = k1s_jpath_str(pod, "spec.hostname");
+    const char *subdomain = k1s_jpath_str(pod, "spec.subdomain");
+    if (!hostname || !*hostname)
+        hostname = name;
+    bool host_net = json_is_true(k1s_jpath(pod, "spec.hostNetwork"));
+    char path[4096];
+    k1s_buf_t b = {0};
+
+    /* /etc/hosts: kubelet's managed file */
+    k1s_buf_puts(&b, "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"
+                     "::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                     "fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n");
+    if (pod_ip && *pod_ip && !host_net) {
+        if (subdomain && *subdomain)
+            k1s_buf_printf(&b, "%s\t%s.%s.%s.svc.%s\t%s\n", pod_ip, hostname, subdomain, ns,
+                           K1S_KUBELET_CLUSTER_DOMAIN, hostname);
+        else
+            k1s_buf_printf(&b, "%s\t%s\n", pod_ip, hostname);
+    }
+    size_t i;
+    const json_t *ha;
+    json_array_foreach(k1s_jpath(pod, "spec.hostAliases"), i, ha)
+    {
+        k1s_buf_printf(&b, "\n# Entries added by HostAliases.\n%s\t",
+                       k1s_js(ha, "ip") ? k1s_js(ha, "ip") : "");
+        size_t j;
+        const json_t *h;
+        json_array_foreach(json_object_get(ha, "hostnames"), j, h)
+            k1s_buf_printf(&b, "%s%s", j ? "\t" : "", json_string_value(h));
+        k1s_buf_putc(&b, '\n');
+    }
+    k1s_buf_putc(&b, 0);
+    snprintf(path, sizeof(path), "%s/etc-hosts", pod_dir);
+    r = write_str(path, b.data, err);
+    k1s_buf_free(&b);
+    if (r < 0)
+        return r;
+
+    snprintf(path, sizeof(path), "%s/etc-hostname", pod_dir);
+    char *hn = k1s_xasprintf("%s\n", hostname);
+    r = write_str(path, hn, err);
+    free(hn);
+    if (r < 0)
+        return r;
+
+    /* resolv.conf by dnsPolicy */
+    const char *policy = k1s_jpath_str(pod, "spec.dnsPolicy");
+    if (!policy)
+        policy = "ClusterFirst";
+    bool cluster = !strcmp(policy, "ClusterFirstWithHostNet") ||
+                   (!strcmp(policy, "ClusterFirst") && !host_net);
+    b = (k1s_buf_t){0};
+    if (cluster) {
+        char *hs = host_resolv_search();
+        k1s_buf_printf(&b, "search %s.svc.%s svc.%s %s%s%s\nnameserver %s\noptions ndots:5\n", ns,
+                       K1S_KUBELET_CLUSTER_DOMAIN, K1S_KUBELET_CLUSTER_DOMAIN,
+                       K1S_KUBELET_CLUSTER_DOMAIN, hs ? " " : "", hs ? hs : "",
+                       K1S_KUBELET_CLUSTER_DNS);
+        free(hs);
+    } else if (!strcmp(policy, "None")) {
+        const json_t *dc = k1s_jpath(pod, "spec.dnsConfig");
+        const json_t *v;
+        if (json_array_size(json_object_get(dc, "searches"))) {
+            k1s_buf_puts(&b, "search");
+            json_array_foreach(json_object_get(dc, "searches"), i, v)
+                k1s_buf_printf(&b, " %s", json_string_value(v));
+            k1s_buf_putc(&b, '\n');
+        }
+        json_array_foreach(json_object_get(dc, "nameservers"), i, v)
+            k1s_buf_printf(&b, "nameserver %s\n", json_string_value(v));
+    } else { /* Default: the node's */
+        char *data = NULL;
+        size_t len = 0;
+        if (k1s_read_file("/etc/resolv.conf", &data, &len) == 0)
+            k1s_buf_append(&b, data, len);
+        free(data);
+    }
+    if (!strcmp(policy, "None") && json_array_size(k1s_jpath(pod, "spec.dnsConfig.options"))) {
+        const json_t *o;
+        k1s_buf_puts(&b, "options");
+        json_array_foreach(k1s_jpath(pod, "spec.dnsConfig.options"), i, o)
+        {
+            const char *v = k1s_js(o, "value");
+            k1s_buf_printf(&b, " %s%s%s", k1s_js(o, "name"), v ? ":" : "", v ? v : "");
+        }
+        k1s_buf_putc(&b, '\n');
+    }
+    k1s_buf_putc(&b, 0);
+    snprintf(path, sizeof(path), "%s/resolv.conf", pod_dir);
+    r = write_str(path, b.data, err);
+    k1s_buf_free(&b);
+    if (r < 0)
+        return r;
+
+    /* emptyDir volumes (disk; medium Memory is a tmpfs mount, made per container) */
+    const json_t *vol;
+    json_array_foreach(k1s_jpath(pod, "spec.volumes"), i, vol)
+    {
+        if (!json_object_get(vol, "emptyDir"))
+            continue;
+        snprintf(path, sizeof(path), "%s/volumes/%s", pod_dir, k1s_js(vol, "name"));
+        if ((r = k1s_mkdir_p(path, 0777)) < 0)
+            return k1s_err_set(err, -r, "mkdir %s: %s", path, strerror(-r));
+        chmod(path, 0777);
+    }
+    return 0;
+}
+
+/* ---- mounts ---- */
+
+static void add_mount(k1s_ctr_build_t *b, size_t *cap, const char *dst, const char *type,
+                      const char *src, bool ro, const char *options)
+{
+    if (b->n_mounts == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        b->mounts = k1s_xrealloc(b->mounts, *cap * sizeof(*b->mounts));
+    }
+    char *d = k1s_xstrdup(dst), *s = src ? k1s_xstrdup(src) : NULL;
+    keep_str(b, d);
+    if (s)
+        keep_str(b, s);
+    b->mounts[b->n_mounts++] = (k1s_rt_mount_t){
+        .destination = d, .type = type, .source = s, .readonly = ro, .options = options};
+}
+
+static const json_t *find_volume(const json_t *pod, const char *name)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(k1s_jpath(pod, "spec.volumes"), i,
+                       v) if (k1s_streq(k1s_js(v, "name"), name)) return v;
+    return NULL;
+}
+
+static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *err)
+{
+    size_t cap = 0;
+    char path[4096];
+    bool host_net = json_is_true(k1s_jpath(e->pod, "spec.hostNetwork"));
+    size_t i;
+    const json_t *vm;
+    bool have_hosts = false;
+    json_array_foreach(json_object_get(e->container, "volumeMounts"), i, vm)
+    {
+        const char *name = k1s_js(vm, "name"), *dst = k1s_js(vm, "mountPath");
+        const char *sub = k1s_js(vm, "subPath");
+        bool ro = json_is_true(json_object_get(vm, "readOnly"));
+        const json_t *vol = find_volume(e->pod, name ? name : "");
+        if (!vol || !dst)
+            return k1s_err_set(err, EINVAL, "volumeMount %s: no such volume in the pod",
+                               name ? name : "");
+        if (!strcmp(dst, "/etc/hosts"))
+            have_hosts = true;
+        const json_t *ed = json_object_get(vol, "emptyDir");
+        const json_t *hp = json_object_get(vol, "hostPath");
+        if (ed && k1s_streq(k1s_js(ed, "medium"), "Memory") && !(sub && *sub)) {
+            add_mount(b, &cap, dst, "tmpfs", NULL, ro, "mode=1777");
+            continue;
+        }
+        if (ed) {
+            snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
+        } else if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
+                   json_object_get(vol, "projected") || json_object_get(vol, "downwardAPI")) {
+            /* written by volumes.c; always read-only, as in Kubernetes */
+            snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
+            ro = true;
+        } else if (hp) {
+            const char *p = k1s_js(hp, "path");
+            const char *type = k1s_js(hp, "type");
+            if (!p)
+                return k1s_err_set(err, EINVAL, "volume %s: hostPath without a path", name);
+            struct stat st;
+            bool exists = stat(p, &st) == 0;
+            if (k1s_streq(type, "DirectoryOrCreate") && !exists) {
+                int r = k1s_mkdir_p(p, 0755);
+                if (r < 0)
+                    return k1s_err_set(err, -r, "volume %s: mkdir %s: %s", name, p, strerror(-r));
+            } else if (k1s_streq(type, "FileOrCreate") && !exists) {
+                int r = k1s_write_file_atomic(p, "", 0, 0644);
+                if (r < 0)
+                    return k1s_err_set(err, -r, "volume %s: create %s: %s", name, p, strerror(-r));
+            } else if (k1s_streq(type, "Directory") && (!exists || !S_ISDIR(st.st_mode))) {
+                return k1s_err_set(err, ENOTDIR,
+                                   "hostPath type check failed: %s is not a directory", p);
+            } else if (k1s_streq(type, "File") && (!exists || !S_ISREG(st.st_mode))) {
+                return k1s_err_set(err, ENOENT, "hostPath type check failed: %s is not a file", p);
+            } else if (k1s_streq(type, "Socket") && (!exists || !S_ISSOCK(st.st_mode))) {
+                return k1s_err_set(err, ENOENT, "hostPath type check failed: %s is not a socket",
+                                   p);
+            }
+            snprintf(path, sizeof(path), "%s", p);
+        } else {
+            return k1s_err_set(err, ENOTSUP,
+                               "volume %s: only emptyDir, hostPath, configMap, secret, downwardAPI "
+                               "and projected volumes are supported by this agent yet",
+                               name);
+        }
+        if (sub && *sub) {
+            if (strstr(sub, "..") || sub[0] == '/')
+                return k1s_err_set(err, EINVAL,
+                                   "volumeMount %s: subPath %s must be relative "
+                                   "and must not contain '..'",
+                                   name, sub);
+            size_t n = strlen(path);
+            snprintf(path + n, sizeof(path) - n, "/%s", sub);
+            struct stat st;
+            if (stat(path, &st) < 0)
+                k1s_mkdir_p(path, 0777);
+        }
+        add_mount(b, &cap, dst, "bind", path, ro, NULL);
+    }
+    if (!have_hosts && !host_net) {
+        snprintf(path, sizeof(path), "%s/etc-hosts", e->pod_dir);
+        add_mount(b, &cap, "/etc/hosts", "bind", path, false, NULL);
+    }
+    if (!host_net) {
+        snprintf(path, sizeof(path), "%s/etc-hostname", e->pod_dir);
+        add_mount(b, &cap, "/etc/hostname", "bind", path, false, NULL);
+    }
+    snprintf(path, sizeof(path), "%s/resolv.conf", e->pod_dir);
+    add_mount(b, &cap, "/etc/resolv.conf", "bind", path, false, NULL);
+    /* terminationMessagePath: a file per container in the pod dir */
+    const char *tmp = k1s_js(e->container, "terminationMessagePath");
+    if (!tmp)
+        tmp = "/dev/termination-log";
+    snprintf(path, sizeof(path), "%s/termination-%s", e->pod_dir, k1s_js(e->container, "name"));
+    k1s_write_file_atomic(path, "", 0, 0666);
+    add_mount(b, &cap, tmp, "bind", path, false, NULL);
+    b->cfg.mounts = b->mounts;
+    b->cfg.n_mounts = b->n_mounts;
+    return 0;
+}
+
+/* ---- security ---- */
+
+static int64_t sc_int(const json_t *ctr_sc, const json_t *pod_sc, const char *key)
+{
+    const json_t *v = json_object_get(ctr_sc, key);
+    if (!json_is_integer(v))
+        v = json_object_get(pod_sc, key);
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *err)
+{
+    const json_t *sc = json_object_get(e->container, "securityContext");
+    const json_t *psc = k1s_jpath(e->pod, "spec.securityContext");
+    int64_t uid = sc_int(sc, psc, "runAsUser"), gid = sc_int(sc, psc, "runAsGroup");
+    const char *iu = e->image ? e->image->user : NULL;
+    if (uid < 0 && iu && *iu) {
+        char *end;
+        long v = strtol(iu, &end, 10);
+        if (end != iu && (*end == 0 || *end == ':')) {
+            uid = v;
+            if (*end == ':' && gid < 0)
+                gid = strtol(end + 1, NULL, 10);
+        } else {
+            return k1s_err_set(err, ENOTSUP,
+                               "image user \"%s\" is a name; this agent supports numeric users "
+                               "only yet (set securityContext.runAsUser)",
+                               iu);
+        }
+    }
+    const json_t *nonroot = json_object_get(sc, "runAsNonRoot");
+    if (!nonroot)
+        nonroot = json_object_get(psc, "runAsNonRoot");
+    if (json_is_true(nonroot) && uid <= 0)
+        return k1s_err_set(err, EPERM,
+                           uid == 0 ? "container's runAsUser breaks non-root policy (pod: \"%s\", "
+                                      "container: %s)"
+                                    : "container has runAsNonRoot and image will run as root "
+                                      "(pod: \"%s\", container: %s)",
+                           k1s_jpath_str(e->pod, "metadata.name"), k1s_js(e->container, "name"));
+    b->cfg.uid = uid > 0 ? (uint32_t)uid : 0;
+    b->cfg.gid = gid > 0 ? (uint32_t)gid : 0;
+    b->cfg.privileged = json_is_true(json_object_get(sc, "privileged"));
+    b->cfg.rootfs_readonly = json_is_true(json_object_get(sc, "readOnlyRootFilesystem"));
+    const json_t *ape = json_object_get(sc, "allowPrivilegeEscalation");
+    b->cfg.no_new_privileges = json_is_false(ape);
+    strv_t add = {0}, drop = {0};
+    push_json_strs(&add, k1s_jpath(sc, "capabilities.add"), NULL);
+    push_json_strs(&drop, k1s_jpath(sc, "capabilities.drop"), NULL);
+    b->cap_add = add.v;
+    b->cap_drop = drop.v;
+    b->cfg.cap_add = b->cap_add;
+    b->cfg.cap_drop = b->cap_drop;
+    const char *sp = k1s_jpath_str(sc, "seccompProfile.type");
+    if (!sp)
+        sp = k1s_jpath_str(psc, "seccompProfile.type");
+    b->cfg.seccomp = k1s_streq(sp, "RuntimeDefault") ? K1S_RT_SECCOMP_RUNTIME_DEFAULT
+                                                     : K1S_RT_SECCOMP_UNCONFINED;
+    strv_t sys = {0};
+    size_t i;
+    const json_t *s;
+    json_array_foreach(json_object_get(psc, "sysctls"), i, s)
+        strv_push(&sys, k1s_xasprintf("%s=%s", k1s_js(s, "name"), k1s_js(s, "value")));
+    b->sysctls = sys.v;
+    b->cfg.sysctls = b->sysctls;
+    return 0;
+}
+
+int k1s_podspec_container(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *err)
+{
+    memset(b, 0, sizeof(*b));
+    strv_t env = {0}, args = {0};
+    int r = build_env(e, &env, err);
+    b->env = env.v;
+    if (r < 0)
+        return r;
+    build_args(e, &args, env.v);
+    b->args = args.v;
+    if (!args.n)
+        return k1s_err_set(err, EINVAL, "no command specified");
+    b->cfg.args = b->args;
+    b->cfg.env = b->env;
+    const char *wd = k1s_js(e->container, "workingDir");
+    if (!wd || !*wd)
+        wd = e->image && e->image->working_dir && *e->image->working_dir ? e->image->working_dir
+                                                                         : NULL;
+    b->cwd = wd ? k1s_xstrdup(wd) : NULL;
+    b->cfg.cwd = b->cwd;
+    bool host_net = json_is_true(k1s_jpath(e->pod, "spec.hostNetwork"));
+    const char *hostname = k1s_jpath_str(e->pod, "spec.hostname");
+    if (!host_net)
+        b->hostname =
+            k1s_xstrdup(hostname && *hostname ? hostname : k1s_jpath_str(e->pod, "metadata.name"));
+    b->cfg.hostname = b->hostname;
+    b->cfg.terminal = json_is_true(json_object_get(e->container, "tty"));
+    b->rootfs = k1s_xstrdup(e->rootfs);
+    b->cfg.rootfs = b->rootfs;
+    b->cfg.netns_path = host_net ? NULL : e->netns;
+    b->cfg.host_network = host_net;
+    b->cfg.host_pid = json_is_true(k1s_jpath(e->pod, "spec.hostPID"));
+    b->cfg.host_ipc = json_is_true(k1s_jpath(e->pod, "spec.hostIPC"));
+    b->cgroups_path = e->cgroup ? k1s_xstrdup(e->cgroup) : NULL;
+    b->cfg.cgroups_path = b->cgroups_path;
+    b->cfg.cpu_request_milli = resource_milli(e->container, "requests", "cpu");
+    if (b->cfg.cpu_request_milli < 0)
+        b->cfg.cpu_request_milli = resource_milli(e->container, "limits", "cpu");
+    b->cfg.cpu_limit_milli = resource_milli(e->container, "limits", "cpu");
+    b->cfg.memory_limit_bytes = resource_value(e->container, "limits", "memory");
+    if ((r = build_security(e, b, err)) < 0)
+        return r;
+    return build_mounts(e, b, err);
+}
