@@ -5,6 +5,7 @@
  * a pull, a container start or stop), and sync again when it completes. A
  * record has at most one step in flight (pod->busy), so steps never race.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -245,10 +246,43 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return remove(path) < 0 ? 0 : 0;
 }
 
+/* The pod's cgroup directories (kubepods[/qos]/pod<uid>) in every hierarchy; runc removed
+ * the containers' own. */
+static void remove_pod_cgroups(const pod_t *p)
+{
+    DIR *d = opendir("/sys/fs/cgroup");
+    if (!d)
+        return;
+    struct dirent *de;
+    static const char *const qos[] = {"", "burstable/", "besteffort/"};
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        for (size_t i = 0; i < 3; i++) {
+            char path[512];
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/kubepods/%spod%s", de->d_name, qos[i],
+                     p->uid);
+            rmdir(path);
+        }
+    }
+    closedir(d);
+    for (size_t i = 0; i < 3; i++) { /* cgroup v2: one hierarchy */
+        char path[512];
+        snprintf(path, sizeof(path), "/sys/fs/cgroup/kubepods/%spod%s", qos[i], p->uid);
+        rmdir(path);
+    }
+}
+
 static void pod_forget(pod_t *p)
 {
+    remove_pod_cgroups(p);
     k1s_strmap_del(&p->k->by_uid, p->uid);
     nftw(p->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    if (*p->name) { /* its logs go with it, as kubelet removes them */
+        char *logs = k1s_xasprintf("%s/%s_%s_%s", POD_LOG_DIR, p->ns, p->name, p->uid);
+        nftw(logs, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        free(logs);
+    }
     k1s_debug("kubelet: pod %s/%s (%s) is gone from this node", p->ns, p->name, p->uid);
     pod_free(p);
 }

@@ -1,0 +1,172 @@
+"""A real node for end-to-end tests: a network namespace playing the machine (loopback plus a
+veth pair with 10.99.N.2/24 and a default route that leads nowhere off the machine), a local
+registry serving a busybox image, and `k1s server` with its embedded agent, all inside that
+namespace. The test process itself enters the namespace (setns) for the fixture's lifetime, so
+kubectl, urllib and the servers it starts see the node's network; it leaves it afterwards.
+
+Teardown deletes every pod, then stops the server and removes whatever is left on the host
+(shims, runc containers, overlay mounts, cgroups, network namespaces), even after a failure."""
+import ctypes
+import glob
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import Server
+import images_util
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+
+
+def _ip(*args, check=True):
+    return subprocess.run(["ip"] + list(args), check=check, capture_output=True, text=True)
+
+
+class NodeNetns:
+    """A named network namespace with lo up and 10.99.<n>.2/24 on a veth whose peer also lives
+    inside (no route leaves the namespace)."""
+
+    def __init__(self, name, n):
+        self.name, self.addr = name, "10.99.%d.2" % n
+        _ip("netns", "del", name, check=False)
+        _ip("netns", "add", name)
+        _ip("-n", name, "link", "set", "lo", "up")
+        _ip("-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer")
+        _ip("-n", name, "addr", "add", self.addr + "/24", "dev", "eth0")
+        _ip("-n", name, "link", "set", "eth0", "up")
+        _ip("-n", name, "link", "set", "eth0-peer", "up")
+        _ip("-n", name, "route", "add", "default", "via", "10.99.%d.1" % n, "dev", "eth0", "onlink")
+        self.host_fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self.fd = os.open("/run/netns/" + name, os.O_RDONLY)
+
+    def enter(self):
+        _setns(self.fd)
+
+    def leave(self):
+        _setns(self.host_fd)
+
+    def remove(self):
+        self.leave()
+        os.close(self.fd)
+        os.close(self.host_fd)
+        _ip("netns", "del", self.name, check=False)
+
+
+def _cleanup_host(data_dir):
+    """Whatever a failed test left behind: shims and their containers, mounts, netns files."""
+    agent = os.path.join(data_dir, "agent")
+    out = subprocess.run(["pgrep", "-f", "k1s shim .*" + agent], capture_output=True, text=True)
+    for pid in out.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    for state in glob.glob(os.path.join(agent, "containers", "*")):
+        cid = os.path.basename(state)
+        subprocess.run(["runc", "--root", "/run/k1s/runc", "delete", "--force", cid],
+                       capture_output=True)
+    with open("/proc/self/mounts") as f:
+        mounts = [l.split()[1] for l in f if agent in l]
+    for m in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+class PodCluster:
+    """The node namespace, its registry with `image`, and a server with an embedded agent."""
+
+    def __init__(self, tmp, n=7):
+        self.tmp = tmp
+        self.node = NodeNetns("k1s-e2e-node%d" % n, n)
+        self.registry = None
+        self.server = None
+        try:
+            self.node.enter()
+            layout = os.path.join(tmp, "layout")
+            images_util.build_busybox_layout(layout, tag="1", cmd=("sh",))
+            self.registry = images_util.Registry(os.path.join(tmp, "registry")).start()
+            self.image = self.registry.push(layout, "k1stest/busybox:1")
+            reg = os.path.join(tmp, "registries.yaml")
+            with open(reg, "w") as f:
+                f.write('mirrors:\n  "%s":\n    endpoint:\n      - "http://%s"\n'
+                        % (self.registry.host, self.registry.host))
+            self.server = Server(os.path.join(tmp, "srv"),
+                                 ["--disable-agent=false", "--node-name", "e2e-node",
+                                  "--private-registry", reg])
+            os.makedirs(self.server.tmp, exist_ok=True)
+            self.server.start()
+            self.wait(lambda: self.node_ready(), 60, "the node to be Ready")
+        except BaseException:
+            self.close()
+            raise
+
+    def kubectl(self, *args, check=True, input=None, timeout=60):
+        p = subprocess.run(["kubectl", "--kubeconfig", self.server.kubeconfig] + list(args),
+                           capture_output=True, text=True, input=input, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("kubectl %s: %s%s" % (" ".join(args), p.stdout, p.stderr))
+        return p
+
+    def get(self, kind, name):
+        p = self.kubectl("get", kind, name, "-o", "json", check=False)
+        return json.loads(p.stdout) if p.returncode == 0 else None
+
+    def node_ready(self):
+        n = self.get("node", "e2e-node")
+        return n and any(c["type"] == "Ready" and c["status"] == "True"
+                         for c in n["status"].get("conditions", []))
+
+    @staticmethod
+    def wait(cond, timeout, what):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = cond()
+            if v:
+                return v
+            time.sleep(0.3)
+        raise AssertionError("timed out waiting for " + what)
+
+    def apply(self, manifest):
+        return self.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+
+    def pod_log_file(self, pod, container, restart=0):
+        p = self.get("pod", pod)
+        path = "/var/log/pods/default_%s_%s/%s/%d.log" % (pod, p["metadata"]["uid"], container,
+                                                         restart)
+        try:
+            with open(path) as f:
+                return "".join(l.split(" ", 3)[3] for l in f if l.count(" ") >= 3)
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.server and self.server.proc:
+            try:
+                self.kubectl("delete", "pods", "--all", "--all-namespaces", "--wait=true",
+                             "--timeout=60s", check=False, timeout=90)
+            except Exception:
+                pass
+            self.server.stop(check=False)
+        if self.server:
+            _cleanup_host(self.server.data_dir)
+        if self.registry:
+            self.registry.stop()
+        self.node.remove()
+
+
+@pytest.fixture(scope="module")
+def pod_cluster(tmp_path_factory):
+    c = PodCluster(str(tmp_path_factory.mktemp("podcluster")))
+    try:
+        yield c
+    finally:
+        c.close()

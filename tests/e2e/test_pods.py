@@ -1,0 +1,181 @@
+"""Pods really run on the node agent (issue 5): a server with its embedded agent in a network
+namespace of its own (tests/e2e/node_util.py), a busybox image from a local registry, and
+kubectl. Checks what a kubectl user sees: phases and statuses, restarts with back-off, pod IPs
+that answer, volumes, graceful deletion, and containers that outlive an agent restart."""
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+from node_util import pod_cluster  # noqa: F401  (fixture)
+
+
+def pod(name, image, command, restart="Always", **spec):
+    s = {"restartPolicy": restart, "terminationGracePeriodSeconds": 5,
+         "containers": [{"name": "c", "image": image, "command": command}]}
+    s.update(spec)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": s}
+
+
+def status(c, name):
+    p = c.get("pod", name)
+    return p["status"] if p else {}
+
+
+def ctr_state(st, i=0, key="containerStatuses"):
+    return (st.get(key) or [{}])[i].get("state", {})
+
+
+def test_pod_runs_serves_and_reports(pod_cluster):
+    c = pod_cluster
+    c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {
+        "terminationGracePeriodSeconds": 5,
+        "initContainers": [{"name": "init", "image": c.image, "volumeMounts": [
+            {"name": "w", "mountPath": "/work"}],
+            "command": ["sh", "-c", "echo served by $(hostname) > /work/index.html"]}],
+        "containers": [{"name": "httpd", "image": c.image, "volumeMounts": [
+            {"name": "w", "mountPath": "/work"}],
+            "env": [{"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    {"name": "MSG", "value": "ip=$(IP) node=$(NODE)"},
+                    {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+            "command": ["sh", "-c", "echo $MSG; exec httpd -f -p 8080 -h /work"]}],
+        "volumes": [{"name": "w", "emptyDir": {}}]}})
+    st = c.wait(lambda: (lambda s: s if s.get("phase") == "Running" and s.get("podIP") and
+                         s["containerStatuses"][0].get("ready") else None)(status(c, "web")),
+                90, "pod web Running")
+    ip = st["podIP"]
+    assert ip.startswith("10.42."), st
+    assert st["hostIP"] == c.node.addr
+    assert st["qosClass"] == "BestEffort"
+    cs = st["containerStatuses"][0]
+    assert cs["containerID"].startswith("containerd://") and cs["restartCount"] == 0
+    assert cs["image"] == c.image and "@sha256:" in cs["imageID"]
+    init = st["initContainerStatuses"][0]["state"]["terminated"]
+    assert init["exitCode"] == 0 and init["reason"] == "Completed"
+    conds = {x["type"]: x["status"] for x in st["conditions"]}
+    assert conds["Ready"] == conds["ContainersReady"] == conds["Initialized"] == "True", conds
+    assert conds["PodScheduled"] == "True"
+    body = urllib.request.urlopen("http://%s:8080/" % ip, timeout=10).read().decode()
+    assert body == "served by web\n"
+    # env: fieldRefs and $(VAR) expansion (NODE is defined after MSG, so it stays as written)
+    assert c.wait(lambda: c.pod_log_file("web", "httpd"), 10, "log") == "ip=%s node=$(NODE)\n" % ip
+    out = c.kubectl("get", "pod", "web").stdout
+    assert "Running" in out and "1/1" in out
+    ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=web").stdout
+    for reason in ("Pulled", "Created", "Started"):
+        assert reason in ev, ev
+
+
+def test_completed_error_and_crashloop(pod_cluster):
+    c = pod_cluster
+    c.apply(pod("ok", c.image, ["sh", "-c", "echo bye"], restart="Never"))
+    c.apply(pod("bad", c.image, ["sh", "-c", "echo oops >&2; exit 3"], restart="Never"))
+    c.apply(pod("crash", c.image, ["sh", "-c", "exit 1"]))
+    c.wait(lambda: status(c, "ok").get("phase") == "Succeeded", 60, "ok Succeeded")
+    c.wait(lambda: status(c, "bad").get("phase") == "Failed", 60, "bad Failed")
+    t = ctr_state(status(c, "bad"))["terminated"]
+    assert t["exitCode"] == 3 and t["reason"] == "Error", t
+    assert c.pod_log_file("bad", "c") == "oops\n"
+    out = c.kubectl("get", "pods", "ok", "bad").stdout
+    assert "Completed" in out and "Error" in out, out
+    # restarts at once, then backs off: CrashLoopBackOff with lastState
+    st = c.wait(lambda: (lambda s: s if s.get("containerStatuses") and
+                         s["containerStatuses"][0]["restartCount"] >= 2 and
+                         ctr_state(s).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+                         else None)(status(c, "crash")), 90, "CrashLoopBackOff")
+    cs = st["containerStatuses"][0]
+    assert cs["lastState"]["terminated"]["exitCode"] == 1
+    assert "back-off" in cs["state"]["waiting"]["message"]
+    assert st["phase"] == "Running"
+    assert "CrashLoopBackOff" in c.kubectl("get", "pod", "crash").stdout
+    ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=crash").stdout
+    assert "BackOff" in ev
+    c.kubectl("delete", "pod", "ok", "bad", "crash")
+
+
+def test_api_volumes(pod_cluster):
+    c = pod_cluster
+    c.kubectl("create", "configmap", "cfg", "--from-literal=greeting=hello")
+    c.kubectl("create", "secret", "generic", "sec", "--from-literal=password=s3cret")
+    p = pod("vols", c.image, ["sh", "-c",
+                              "cat /cfg/greeting /sec/password; echo; cat /info/labels; echo; "
+                              "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; "
+                              "wc -c < /var/run/secrets/kubernetes.io/serviceaccount/token; "
+                              "touch /cfg/x 2>/dev/null || echo read-only"], restart="Never")
+    p["metadata"]["labels"] = {"app": "vols"}
+    p["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "cfg", "mountPath": "/cfg"}, {"name": "sec", "mountPath": "/sec"},
+        {"name": "info", "mountPath": "/info"}]
+    p["spec"]["volumes"] = [
+        {"name": "cfg", "configMap": {"name": "cfg"}},
+        {"name": "sec", "secret": {"secretName": "sec"}},
+        {"name": "info", "downwardAPI": {"items": [
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}]
+    c.apply(p)
+    c.wait(lambda: status(c, "vols").get("phase") == "Succeeded", 60, "vols Succeeded")
+    lines = c.pod_log_file("vols", "c").splitlines()
+    assert lines[0] == "hellos3cret", lines
+    assert lines[1] == 'app="vols"', lines
+    assert lines[2] == "default", lines
+    assert int(lines[3]) > 100, lines  # a signed service-account token
+    assert lines[4] == "read-only", lines
+    # a missing configMap: FailedMount, and the pod waits in ContainerCreating
+    p = pod("novol", c.image, ["sh", "-c", "sleep 1"], restart="Never")
+    p["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": "/x"}]
+    p["spec"]["volumes"] = [{"name": "x", "configMap": {"name": "nosuch"}}]
+    c.apply(p)
+    c.wait(lambda: "FailedMount" in c.kubectl("get", "events", "--field-selector",
+                                              "involvedObject.name=novol").stdout, 30,
+           "FailedMount")
+    ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=novol").stdout
+    assert 'configmap "nosuch" not found' in ev, ev
+    assert ctr_state(status(c, "novol"))["waiting"]["reason"] == "ContainerCreating"
+    c.kubectl("delete", "pod", "vols", "novol", "--wait=false")
+
+
+def test_image_pull_errors(pod_cluster):
+    c = pod_cluster
+    c.apply(pod("noimg", c.registry.host + "/k1stest/nosuch:1", ["sh"]))
+    st = c.wait(lambda: (lambda s: s if ctr_state(s).get("waiting", {}).get("reason") in
+                         ("ErrImagePull", "ImagePullBackOff") else None)(status(c, "noimg")),
+                60, "ErrImagePull")
+    assert st["phase"] == "Pending"
+    ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=noimg").stdout
+    assert "Failed to pull image" in ev, ev
+    c.kubectl("delete", "pod", "noimg", "--wait=false")
+
+
+def test_graceful_delete_and_agent_restart(pod_cluster):
+    c = pod_cluster
+    gp = pod("graceful", c.image, ["sh", "-c",
+                                      "trap 'echo got TERM; exit 0' TERM; echo up; "
+                                      "while true; do sleep 0.2; done"])
+    gp["spec"]["terminationGracePeriodSeconds"] = 30
+    c.apply(gp)
+    st = c.wait(lambda: (lambda s: s if s.get("phase") == "Running" and
+                         c.pod_log_file("graceful", "c") else None)(status(c, "graceful")),
+                60, "graceful Running")
+    cid = st["containerStatuses"][0]["containerID"]
+    uid = c.get("pod", "graceful")["metadata"]["uid"]
+    # the agent dies: the container keeps running and is re-adopted, not restarted
+    out = subprocess.run(["pgrep", "-f", "k1s agent .*%s" % c.server.data_dir],
+                         capture_output=True, text=True).stdout.split()
+    assert out, "no agent process"
+    for pid in out:
+        os.kill(int(pid), signal.SIGKILL)
+    c.wait(lambda: "re-adopted" in c.server.read_log(), 60, "the agent to come back")
+    time.sleep(2)
+    st = status(c, "graceful")
+    cs = st["containerStatuses"][0]
+    assert cs["containerID"] == cid and cs["restartCount"] == 0 and "running" in cs["state"], cs
+    # delete: SIGTERM is trapped and the pod goes well before its grace period of 30 s
+    log_dir = "/var/log/pods/default_graceful_%s" % uid
+    log_path = os.path.join(log_dir, "c", "0.log")
+    t0 = time.time()
+    c.kubectl("delete", "pod", "graceful", "--timeout=60s")
+    assert time.time() - t0 < 20
+    assert c.get("pod", "graceful") is None
+    assert not os.path.exists(log_dir), "the pod's logs stay after it was deleted"
+    assert not os.path.exists(log_path)
