@@ -341,8 +341,11 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
     const json_t *spec = NULL;
     size_t i;
     const json_t *x;
-    json_array_foreach(k1s_jpath(p->obj, c->init ? "spec.initContainers" : "spec.containers"), i,
-                       x) if (k1s_streq(k1s_js(x, "name"), c->name)) spec = x;
+    json_array_foreach(k1s_jpath(p->obj, c->init ? "spec.initContainers" : "spec.containers"), i, x)
+    {
+        if (k1s_streq(k1s_js(x, "name"), c->name))
+            spec = x;
+    }
     const char *image = c->image ? c->image : k1s_js(spec, "image");
     json_t *st = json_pack("{s:s, s:s, s:s, s:i}", "name", c->name, "image", image ? image : "",
                            "imageID", c->image_id ? c->image_id : "", "restartCount", c->restarts);
@@ -422,10 +425,12 @@ static json_t *condition(const char *type, bool status, const char *reason, cons
     /* keep the transition time while the status stays */
     size_t i;
     const json_t *c;
-    json_array_foreach(old, i, c) if (k1s_streq(k1s_js(c, "type"), type) &&
-                                      k1s_streq(k1s_js(c, "status"), st) &&
-                                      k1s_js(c, "lastTransitionTime"))
-        snprintf(t, sizeof(t), "%s", k1s_js(c, "lastTransitionTime"));
+    json_array_foreach(old, i, c)
+    {
+        if (k1s_streq(k1s_js(c, "type"), type) && k1s_streq(k1s_js(c, "status"), st) &&
+            k1s_js(c, "lastTransitionTime"))
+            snprintf(t, sizeof(t), "%s", k1s_js(c, "lastTransitionTime"));
+    }
     json_t *o = json_pack("{s:s, s:s, s:n, s:s}", "type", type, "status", st, "lastProbeTime",
                           "lastTransitionTime", t);
     if (reason)
@@ -560,19 +565,21 @@ static size_t host_ports(const pod_t *p, k1s_cni_port_t *out, size_t max)
     size_t n = 0, i, j;
     const json_t *c, *port;
     json_array_foreach(k1s_jpath(p->obj, "spec.containers"), i, c)
-        json_array_foreach(json_object_get(c, "ports"), j, port)
     {
-        json_int_t hp = json_integer_value(json_object_get(port, "hostPort"));
-        if (hp <= 0 || n == max)
-            continue;
-        const char *proto = k1s_js(port, "protocol");
-        out[n++] = (k1s_cni_port_t){
-            .host_port = (int)hp,
-            .container_port = (int)json_integer_value(json_object_get(port, "containerPort")),
-            .protocol = proto && !strcmp(proto, "UDP")    ? "udp"
-                        : proto && !strcmp(proto, "SCTP") ? "sctp"
-                                                          : "tcp",
-            .host_ip = k1s_js(port, "hostIP")};
+        json_array_foreach(json_object_get(c, "ports"), j, port)
+        {
+            json_int_t hp = json_integer_value(json_object_get(port, "hostPort"));
+            if (hp <= 0 || n == max)
+                continue;
+            const char *proto = k1s_js(port, "protocol");
+            out[n++] = (k1s_cni_port_t){
+                .host_port = (int)hp,
+                .container_port = (int)json_integer_value(json_object_get(port, "containerPort")),
+                .protocol = proto && !strcmp(proto, "UDP")    ? "udp"
+                            : proto && !strcmp(proto, "SCTP") ? "sctp"
+                                                              : "tcp",
+                .host_ip = k1s_js(port, "hostIP")};
+        }
     }
     return n;
 }
@@ -686,8 +693,11 @@ static const json_t *ctr_spec(const pod_t *p, const ctr_t *c)
 {
     size_t i;
     const json_t *x;
-    json_array_foreach(k1s_jpath(p->obj, c->init ? "spec.initContainers" : "spec.containers"), i,
-                       x) if (k1s_streq(k1s_js(x, "name"), c->name)) return x;
+    json_array_foreach(k1s_jpath(p->obj, c->init ? "spec.initContainers" : "spec.containers"), i, x)
+    {
+        if (k1s_streq(k1s_js(x, "name"), c->name))
+            return x;
+    }
     return NULL;
 }
 

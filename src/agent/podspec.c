@@ -238,8 +238,11 @@ static int resource_ref(const k1s_pod_env_t *e, const json_t *ref, char **out, k
         size_t i;
         const json_t *x;
         c = NULL;
-        json_array_foreach(k1s_jpath(e->pod, "spec.containers"), i,
-                           x) if (k1s_streq(k1s_js(x, "name"), cname)) c = x;
+        json_array_foreach(k1s_jpath(e->pod, "spec.containers"), i, x)
+        {
+            if (k1s_streq(k1s_js(x, "name"), cname))
+                c = x;
+        }
     }
     if (!res || !c)
         return k1s_err_set(err, EINVAL, "env resourceFieldRef: no resource or container");
@@ -343,7 +346,9 @@ static void push_json_strs(strv_t *s, const json_t *arr, char *const *env)
     size_t i;
     const json_t *v;
     json_array_foreach(arr, i, v)
+    {
         strv_push(s, expand(json_string_value(v) ? json_string_value(v) : "", env));
+    }
 }
 
 static void push_strs(strv_t *s, char *const *v)
@@ -428,7 +433,9 @@ int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip
         size_t j;
         const json_t *h;
         json_array_foreach(json_object_get(ha, "hostnames"), j, h)
+        {
             k1s_buf_printf(&b, "%s%s", j ? "\t" : "", json_string_value(h));
+        }
         k1s_buf_putc(&b, '\n');
     }
     k1s_buf_putc(&b, 0);
@@ -465,11 +472,15 @@ int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip
         if (json_array_size(json_object_get(dc, "searches"))) {
             k1s_buf_puts(&b, "search");
             json_array_foreach(json_object_get(dc, "searches"), i, v)
+            {
                 k1s_buf_printf(&b, " %s", json_string_value(v));
+            }
             k1s_buf_putc(&b, '\n');
         }
         json_array_foreach(json_object_get(dc, "nameservers"), i, v)
+        {
             k1s_buf_printf(&b, "nameserver %s\n", json_string_value(v));
+        }
     } else { /* Default: the node's */
         char *data = NULL;
         size_t len = 0;
@@ -529,8 +540,11 @@ static const json_t *find_volume(const json_t *pod, const char *name)
 {
     size_t i;
     const json_t *v;
-    json_array_foreach(k1s_jpath(pod, "spec.volumes"), i,
-                       v) if (k1s_streq(k1s_js(v, "name"), name)) return v;
+    json_array_foreach(k1s_jpath(pod, "spec.volumes"), i, v)
+    {
+        if (k1s_streq(k1s_js(v, "name"), name))
+            return v;
+    }
     return NULL;
 }
 
@@ -695,7 +709,9 @@ static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
     size_t i;
     const json_t *s;
     json_array_foreach(json_object_get(psc, "sysctls"), i, s)
+    {
         strv_push(&sys, k1s_xasprintf("%s=%s", k1s_js(s, "name"), k1s_js(s, "value")));
+    }
     b->sysctls = sys.v;
     b->cfg.sysctls = b->sysctls;
     return 0;

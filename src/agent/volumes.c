@@ -271,7 +271,11 @@ static char *map_lines(const json_t *m)
     size_t n = 0;
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)m, k, v) if (n < 512) keys[n++] = k;
+    json_object_foreach((json_t *)m, k, v)
+    {
+        if (n < 512)
+            keys[n++] = k;
+    }
     for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
             const char *t = keys[j];
@@ -539,10 +543,12 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
             snprintf(vname, sizeof(vname), "%.*s", slash ? (int)(slash - f->kind - 6) : 0,
                      f->kind + 6);
             const json_t *tok = NULL;
-            json_array_foreach(k1s_jpath(pod, "spec.volumes"), i,
-                               vol) if (k1s_streq(k1s_js(vol, "name"), vname)) tok =
-                json_object_get(json_array_get(k1s_jpath(vol, "projected.sources"), idx),
-                                "serviceAccountToken");
+            json_array_foreach(k1s_jpath(pod, "spec.volumes"), i, vol)
+            {
+                if (k1s_streq(k1s_js(vol, "name"), vname))
+                    tok = json_object_get(json_array_get(k1s_jpath(vol, "projected.sources"), idx),
+                                          "serviceAccountToken");
+            }
             request_token(v, f, tok, fr);
         }
     }
@@ -578,10 +584,11 @@ bool k1s_vols_needed(const json_t *pod)
 {
     size_t i;
     const json_t *vol;
-    json_array_foreach(k1s_jpath(pod, "spec.volumes"), i,
-                       vol) if (json_object_get(vol, "configMap") ||
-                                json_object_get(vol, "secret") ||
-                                json_object_get(vol, "downwardAPI") ||
-                                json_object_get(vol, "projected")) return true;
+    json_array_foreach(k1s_jpath(pod, "spec.volumes"), i, vol)
+    {
+        if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
+            json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected"))
+            return true;
+    }
     return false;
 }
