@@ -254,3 +254,43 @@ def pid_alive(pid):
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def status_fields(ctr, cid):
+    fields = {}
+    for _, _, m in records(ctr.log_path(cid)):
+        if ":" in m:
+            k, v = m.split(":", 1)
+            fields[k] = v.strip()
+    return fields
+
+
+def test_security_settings_reach_the_process(ctr, rootfs):
+    show = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp|Uid|Gid):' /proc/self/status"
+    # containerd's default capability set, no seccomp filter, may gain privileges.
+    ctr.run(rootfs, "plain", "sh", "-c", show, wait=True)
+    f = status_fields(ctr, "plain")
+    assert f["CapEff"] == "00000000a80425fb" and f["Seccomp"] == "0" and f["NoNewPrivs"] == "0"
+    # RuntimeDefault seccomp and allowPrivilegeEscalation: false; the profile refuses
+    # unshare (it needs CAP_SYS_ADMIN), which the default capabilities otherwise allow.
+    ctr.run(rootfs, "strict", "sh", "-c", show + "; unshare -U true || echo refused",
+            opts=["--seccomp", "--no-new-privileges"], wait=True)
+    f = status_fields(ctr, "strict")
+    assert f["Seccomp"] == "2" and f["NoNewPrivs"] == "1"
+    assert ("stdout", "F", "refused") in records(ctr.log_path("strict"))
+    # A user, no capabilities but one.
+    ctr.run(rootfs, "user", "sh", "-c", show,
+            opts=["--user", "65534:65534", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"],
+            wait=True)
+    f = status_fields(ctr, "user")
+    assert f["Uid"].split()[0] == "65534" and f["Gid"].split()[0] == "65534"
+    assert f["CapBnd"] == "%016x" % (1 << 10)
+    # Privileged: every capability the host allows, the host's devices.
+    ctr.run(rootfs, "priv", "sh", "-c", show + "; ls /dev | wc -l", opts=["--privileged"],
+            wait=True)
+    f = status_fields(ctr, "priv")
+    with open("/proc/self/status") as st:
+        host_bnd = [l.split()[1] for l in st if l.startswith("CapBnd:")][0]
+    assert f["CapEff"] == host_bnd and f["Seccomp"] == "0"
+    ndev = int(records(ctr.log_path("priv"))[-1][2])
+    assert ndev > 20
