@@ -772,10 +772,12 @@ static int cmd_exec(int argc, char **argv)
 {
     common_t c = {0};
     bool tty = false;
+    int timeout_ms = 0;
     static const struct option longopts[] = {
         COMMON_LONGOPTS,
         {"tty", no_argument, NULL, 't'},
         {"interactive", no_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -790,8 +792,12 @@ static int cmd_exec(int argc, char **argv)
         }
         if (opt == 'i')
             continue; /* stdin is always passed */
+        if (opt == 'T') {
+            timeout_ms = (int)(atof(optarg) * 1000);
+            continue;
+        }
         fprintf(opt == 'h' ? stdout : stderr,
-                "Usage: k1s ctr exec [-t] ID [--] COMMAND [ARG...]\n\n"
+                "Usage: k1s ctr exec [-t] [--timeout SECONDS] ID [--] COMMAND [ARG...]\n\n"
                 "Runs COMMAND in a running container; exits with its exit code.\n");
         return opt == 'h' ? 0 : 2;
     }
@@ -807,8 +813,12 @@ static int cmd_exec(int argc, char **argv)
         return 1;
     }
     exec_state_t s = {.c = &c, .master = -1};
-    k1s_rt_exec_req_t req = {
-        .args = argv + optind, .tty = tty, .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2};
+    k1s_rt_exec_req_t req = {.args = argv + optind,
+                             .tty = tty,
+                             .stdin_fd = 0,
+                             .stdout_fd = 1,
+                             .stderr_fd = 2,
+                             .timeout_ms = timeout_ms};
     k1s_err_t err = {0};
     int rc;
     if (k1s_rt_exec(c.rt, id, &req, exec_done, exec_console, &s, &err) < 0) {

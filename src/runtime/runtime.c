@@ -860,6 +860,8 @@ static void exec_readable(evutil_socket_t fd, short what, void *arg)
                 k1s_err_t err = {0};
                 int rc = code ? (int)json_integer_value(code)
                               : k1s_err_set(&err, EIO, "exec in %s: %s", w->id, e);
+                if (json_is_true(json_object_get(j, "timedOut")))
+                    rc = k1s_err_set(&err, ETIMEDOUT, "exec in %s: command timed out", w->id);
                 json_decref(j);
                 k1s_rt_done_cb cb = w->cb;
                 void *cb_arg = w->arg;
@@ -898,6 +900,8 @@ int k1s_rt_exec(k1s_rt_t *rt, const char *id, const k1s_rt_exec_req_t *req, k1s_
         json_object_set_new(j, "env", str_list_json(req->env));
     if (req->cwd)
         json_object_set_new(j, "cwd", json_string(req->cwd));
+    if (req->timeout_ms > 0)
+        json_object_set_new(j, "timeoutMs", json_integer(req->timeout_ms));
     int fds[3], n = 0;
     char which[4] = {0};
     if (req->stdin_fd >= 0) {

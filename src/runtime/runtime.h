@@ -144,8 +144,9 @@ int k1s_rt_adopt(k1s_rt_t *rt, k1s_err_t *err);
  * (each may be -1 for /dev/null; the runtime duplicates them, the caller keeps
  * its own). With tty, console_cb receives the pty master (the callee owns it:
  * copy it to the stream, resize it with TIOCSWINSZ, close it when done).
- * done_cb gets the exit code in rc (>= 0), or -errno with err. Returns 0 or
- * -errno at once (-ESRCH: not running).
+ * done_cb gets the exit code in rc (>= 0), or -errno with err: -ETIMEDOUT
+ * when timeout_ms (> 0) passed first (the process is then killed, as CRI's
+ * ExecSync does). Returns 0 or -errno at once (-ESRCH: not running).
  */
 typedef struct k1s_rt_exec_req {
     char *const *args;
@@ -153,6 +154,7 @@ typedef struct k1s_rt_exec_req {
     const char *cwd;
     bool tty;
     int stdin_fd, stdout_fd, stderr_fd;
+    int timeout_ms; /* 0: none */
 } k1s_rt_exec_req_t;
 typedef void (*k1s_rt_console_cb)(void *arg, int master_fd);
 int k1s_rt_exec(k1s_rt_t *rt, const char *id, const k1s_rt_exec_req_t *req, k1s_rt_done_cb done_cb,

@@ -156,6 +156,9 @@ def test_exec(ctr, rootfs):
     assert p.stdout == "piped stdin\n"
     p = ctr.run_cmd("exec", "box", "--", "nosuch", check=False)
     assert p.returncode != 0 and "nosuch" in p.stderr
+    # A timeout kills the command (exec probes).
+    p = ctr.run_cmd("exec", "--timeout", "0.5", "box", "--", "sleep", "60", check=False)
+    assert p.returncode == 126 and "timed out" in p.stderr
     ctr.run_cmd("rm", "-f", "box")
     p = ctr.run_cmd("exec", "box", "--", "true", check=False)
     assert p.returncode != 0 and "not found" in p.stderr
