@@ -559,6 +559,39 @@ static int simple_opts(common_t *c, int argc, char **argv, const char *usage, in
     return optind;
 }
 
+static int cmd_stats(int argc, char **argv)
+{
+    common_t c = {0};
+    int i = simple_opts(&c, argc, argv,
+                        "Usage: k1s ctr stats ID...\n\nPrints running containers' CPU, memory "
+                        "and process counts from their cgroups.\n",
+                        1);
+    if (i < 0)
+        return 2;
+    if (common_open(&c, 0, 0) < 0) {
+        common_close(&c);
+        return 1;
+    }
+    int rc = 0;
+    printf("%-14s %12s %12s %12s %6s\n", "CONTAINER", "CPU(ms)", "MEM(KiB)", "WSET(KiB)", "PIDS");
+    for (; i < argc; i++) {
+        k1s_rt_stats_t st;
+        k1s_err_t err = {0};
+        if (k1s_rt_stats(c.rt, argv[i], &st, &err) < 0) {
+            fprintf(stderr, "k1s ctr stats: %s\n", err.msg);
+            rc = 1;
+            continue;
+        }
+        printf("%-14.13s %12llu %12llu %12llu %6llu\n", argv[i],
+               (unsigned long long)(st.cpu_usage_ns / 1000000),
+               (unsigned long long)(st.memory_usage_bytes / 1024),
+               (unsigned long long)(st.memory_working_set_bytes / 1024),
+               (unsigned long long)st.pids);
+    }
+    common_close(&c);
+    return rc;
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     common_t c = {0};
@@ -1107,7 +1140,7 @@ int k1s_cmd_ctr_containers(int argc, char **argv)
     } cmds[] = {
         {"run", cmd_run},   {"ps", cmd_ps},         {"inspect", cmd_inspect}, {"logs", cmd_logs},
         {"exec", cmd_exec}, {"kill", cmd_kill},     {"stop", cmd_stop},       {"rm", cmd_rm},
-        {"wait", cmd_wait}, {"attach", cmd_attach},
+        {"wait", cmd_wait}, {"attach", cmd_attach}, {"stats", cmd_stats},
     };
     for (size_t i = 0; i < K1S_ARRAY_SIZE(cmds); i++)
         if (!strcmp(argv[0], cmds[i].name))

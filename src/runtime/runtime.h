@@ -131,9 +131,11 @@ int k1s_rt_remove(k1s_rt_t *rt, const char *id, k1s_err_t *err);
 
 /*
  * Re-adopts the containers in state_dir after a restart: watches every
- * running one (their exits reach on_exit later) and reports, through on_exit
- * before returning, those whose shim died meanwhile without the agent having
- * seen the exit. Returns the number of running containers or -errno.
+ * running one (their exits reach on_exit later) and reports every exited one
+ * through on_exit before returning (those that exited while the agent was
+ * away, and those whose shim died: reason Unknown), so that the caller learns
+ * each container's state once. Returns the number of running containers or
+ * -errno.
  */
 int k1s_rt_adopt(k1s_rt_t *rt, k1s_err_t *err);
 
@@ -172,6 +174,20 @@ int k1s_rt_attach(k1s_rt_t *rt, const char *id, int stdin_fd, int stdout_fd, int
                   k1s_err_t *err);
 /* Closes the container's stdin (stdinOnce). */
 int k1s_rt_close_stdin(k1s_rt_t *rt, const char *id, k1s_err_t *err);
+/* Resource usage of a running container, from its cgroup (cgroup v1 or v2). */
+typedef struct k1s_rt_stats {
+    int64_t timestamp;                 /* Unix ns when read */
+    uint64_t cpu_usage_ns;             /* cumulative CPU time */
+    uint64_t memory_usage_bytes;       /* including page cache */
+    uint64_t memory_working_set_bytes; /* usage minus inactive file pages (kubelet's measure) */
+    uint64_t memory_rss_bytes;         /* anonymous memory */
+    uint64_t pids;                     /* processes and threads */
+} k1s_rt_stats_t;
+
+/* Reads a container's stats: a few small cgroup files (cheap). -ENOENT if its cgroup is
+ * gone (not running). */
+int k1s_rt_stats(k1s_rt_t *rt, const char *id, k1s_rt_stats_t *out, k1s_err_t *err);
+
 /* Resizes a terminal container's pty. */
 int k1s_rt_resize(k1s_rt_t *rt, const char *id, int width, int height, k1s_err_t *err);
 

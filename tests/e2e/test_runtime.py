@@ -156,6 +156,9 @@ def test_exec(ctr, rootfs):
     assert p.stdout == "piped stdin\n"
     p = ctr.run_cmd("exec", "box", "--", "nosuch", check=False)
     assert p.returncode != 0 and "nosuch" in p.stderr
+    # Stats from the container's cgroup.
+    row = ctr.run_cmd("stats", "box").stdout.splitlines()[1].split()
+    assert row[0] == "box" and int(row[2]) > 0 and int(row[4]) >= 1
     # A timeout kills the command (exec probes).
     p = ctr.run_cmd("exec", "--timeout", "0.5", "box", "--", "sleep", "60", check=False)
     assert p.returncode == 126 and "timed out" in p.stderr
