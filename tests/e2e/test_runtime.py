@@ -92,6 +92,26 @@ def test_log_rotation(ctr, rootfs):
     assert older == list(range(older[0], 200))
 
 
+def test_logs_follow_across_rotation(ctr, rootfs):
+    ctr.run(rootfs, "chatty", "sh", "-c",
+            "echo first; read x; i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done",
+            opts=["--stdin", "--log-max-size", "1500", "--log-max-files", "5"])
+    wait_for(lambda: os.path.exists(ctr.log_path("chatty")) and
+             ("stdout", "F", "first") in records(ctr.log_path("chatty")), timeout=30,
+             what="first line")
+    follower = ctr.popen("logs", "--follow", "chatty")
+    time.sleep(0.5)
+    assert follower.poll() is None
+    # Let the container go on (through an attach's stdin), writing past two rotations.
+    att = ctr.popen("attach", "chatty", stdin=True)
+    att.stdin.write("go\n")
+    att.stdin.flush()
+    out, _ = follower.communicate(timeout=30)
+    assert follower.returncode == 0
+    assert out.splitlines() == ["first"] + ["line-%d" % i for i in range(100)]
+    assert att.wait(timeout=30) == 0
+
+
 def test_start_error_is_reported(ctr, rootfs):
     p = ctr.run(rootfs, "bad", "nosuch", check=False)
     assert p.returncode != 0
