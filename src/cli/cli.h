@@ -7,7 +7,7 @@ int k1s_cmd_kubectl(int argc, char **argv);
 int k1s_cmd_version(int argc, char **argv);
 int k1s_cmd_ctr(int argc, char **argv);
 int k1s_cmd_shim(int argc, char **argv);
-/* k1s ctr run|ps|inspect|logs|exec|kill|stop|rm (argv[0] is the subcommand) */
+/* k1s ctr run|ps|inspect|logs|exec|attach|stats|kill|stop|wait|rm (argv[0] names it) */
 int k1s_cmd_ctr_containers(int argc, char **argv);
 
 #endif
