@@ -76,7 +76,8 @@ const char *k1s_rt_state_name(k1s_rt_state_t s);
  * Returns 0 with *out set, or -errno with err set.
  */
 int k1s_rt_new(struct event_base *base, const k1s_rt_opts_t *opts, k1s_rt_t **out, k1s_err_t *err);
-/* Frees the runtime and its watches; containers and shims keep running. Accepts NULL. */
+/* Frees the runtime and its watches (pending callbacks are dropped); containers and shims
+ * keep running. Accepts NULL. */
 void k1s_rt_free(k1s_rt_t *rt);
 
 /* Called on the loop for every container exit the runtime watches (status only valid during
