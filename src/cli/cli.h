@@ -10,7 +10,7 @@ int k1s_cmd_ctr_net(int argc, char **argv);
 int k1s_cmd_agent(int argc, char **argv);
 int k1s_ctr_images(int argc, char **argv);
 int k1s_cmd_shim(int argc, char **argv);
-/* k1s ctr run|ps|inspect|logs|exec|kill|stop|rm (argv[0] is the subcommand) */
+/* k1s ctr run|ps|inspect|logs|exec|attach|stats|kill|stop|wait|rm (argv[0] names it) */
 int k1s_cmd_ctr_containers(int argc, char **argv);
 
 #endif

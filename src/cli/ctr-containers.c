@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -559,6 +560,39 @@ static int simple_opts(common_t *c, int argc, char **argv, const char *usage, in
     return optind;
 }
 
+static int cmd_stats(int argc, char **argv)
+{
+    common_t c = {0};
+    int i = simple_opts(&c, argc, argv,
+                        "Usage: k1s ctr stats ID...\n\nPrints running containers' CPU, memory "
+                        "and process counts from their cgroups.\n",
+                        1);
+    if (i < 0)
+        return 2;
+    if (common_open(&c, 0, 0) < 0) {
+        common_close(&c);
+        return 1;
+    }
+    int rc = 0;
+    printf("%-14s %12s %12s %12s %6s\n", "CONTAINER", "CPU(ms)", "MEM(KiB)", "WSET(KiB)", "PIDS");
+    for (; i < argc; i++) {
+        k1s_rt_stats_t st;
+        k1s_err_t err = {0};
+        if (k1s_rt_stats(c.rt, argv[i], &st, &err) < 0) {
+            fprintf(stderr, "k1s ctr stats: %s\n", err.msg);
+            rc = 1;
+            continue;
+        }
+        printf("%-14.13s %12llu %12llu %12llu %6llu\n", argv[i],
+               (unsigned long long)(st.cpu_usage_ns / 1000000),
+               (unsigned long long)(st.memory_usage_bytes / 1024),
+               (unsigned long long)(st.memory_working_set_bytes / 1024),
+               (unsigned long long)st.pids);
+    }
+    common_close(&c);
+    return rc;
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     common_t c = {0};
@@ -589,20 +623,37 @@ static int cmd_inspect(int argc, char **argv)
 
 /* ---- logs ---- */
 
-/* Prints one CRI log file's records; returns 0 or -errno. */
-static int print_log(const char *path, bool timestamps)
+/* A CRI log being printed: the open file, and where each stream's line stands. */
+typedef struct log_reader {
+    common_t *c;
+    const char *id;
+    const char *path;
+    FILE *f;
+    bool timestamps;
+    bool at_start[2];
+    char *line;
+    size_t cap;
+    int ino_fd; /* inotify, when following */
+    struct event *ev;
+    bool exited;
+} log_reader_t;
+
+/* Prints the complete records available in the open file. */
+static void log_drain(log_reader_t *r)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    char *line = NULL;
-    size_t cap = 0;
     ssize_t n;
-    bool at_start[2] = {true, true};
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n')
-            line[--n] = 0;
-        char *ts = line, *stream = strchr(ts, ' ');
+    for (;;) {
+        long at = ftell(r->f);
+        n = getline(&r->line, &r->cap, r->f);
+        if (n <= 0)
+            break;
+        if (r->line[n - 1] != '\n') {
+            /* The writer is mid-record: read it whole next time. */
+            fseek(r->f, at, SEEK_SET);
+            break;
+        }
+        r->line[--n] = 0;
+        char *ts = r->line, *stream = strchr(ts, ' ');
         if (!stream)
             continue;
         *stream++ = 0;
@@ -613,66 +664,149 @@ static int print_log(const char *path, bool timestamps)
         char *text = tag[0] && tag[1] == ' ' ? tag + 2 : tag + 1;
         int s = !strcmp(stream, "stderr");
         FILE *out = s ? stderr : stdout;
-        if (timestamps && at_start[s])
+        if (r->timestamps && r->at_start[s])
             fprintf(out, "%s ", ts);
         fputs(text, out);
-        at_start[s] = tag[0] == 'F';
+        r->at_start[s] = tag[0] == 'F';
         if (tag[0] == 'F')
             fputc('\n', out);
     }
-    free(line);
-    fclose(f);
+    clearerr(r->f);
     fflush(stdout);
     fflush(stderr);
-    return 0;
+}
+
+/* After rotations the path names a newer file: finish the one open, print the rotated files
+ * newer than it (path.N ... path.1, found by inode), then go on with the current one. */
+static void log_follow_rotation(log_reader_t *r)
+{
+    struct stat a, b;
+    if (stat(r->path, &a) < 0 || fstat(fileno(r->f), &b) < 0 || a.st_ino == b.st_ino)
+        return;
+    log_drain(r);
+    int k = 0;
+    for (int i = 1; i <= 16 && !k; i++) {
+        char *p = k1s_xasprintf("%s.%d", r->path, i);
+        struct stat c;
+        if (stat(p, &c) == 0 && c.st_ino == b.st_ino)
+            k = i;
+        free(p);
+    }
+    for (int i = k - 1; i >= 0; i--) {
+        char *p = i ? k1s_xasprintf("%s.%d", r->path, i) : k1s_xstrdup(r->path);
+        FILE *f = fopen(p, "re");
+        free(p);
+        if (!f)
+            continue;
+        fclose(r->f);
+        r->f = f;
+        log_drain(r);
+    }
+    if (!k) {
+        FILE *f = fopen(r->path, "re");
+        if (f) {
+            fclose(r->f);
+            r->f = f;
+            log_drain(r);
+        }
+    }
+}
+
+static void log_changed(evutil_socket_t fd, short what, void *arg)
+{
+    log_reader_t *r = arg;
+    char buf[4096];
+    while (read(r->ino_fd, buf, sizeof(buf)) > 0) {
+    }
+    log_drain(r);
+    log_follow_rotation(r);
+}
+
+static void log_exited(void *arg, const k1s_rt_status_t *st)
+{
+    log_reader_t *r = arg;
+    if (!k1s_streq(st->id, r->id))
+        return;
+    r->exited = true;
+    event_base_loopbreak(r->c->base);
 }
 
 static int cmd_logs(int argc, char **argv)
 {
     common_t c = {0};
-    bool timestamps = false;
+    log_reader_t r = {.c = &c, .at_start = {true, true}, .ino_fd = -1};
+    bool follow = false;
     static const struct option longopts[] = {
         COMMON_LONGOPTS,
         {"timestamps", no_argument, NULL, 't'},
+        {"follow", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const char usage[] =
+        "Usage: k1s ctr logs [--timestamps] [--follow] ID\n\n"
+        "Prints a container's log (stdout and stderr as it wrote them); --follow keeps\n"
+        "printing until the container exits.\n";
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "th", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "tfh", longopts, NULL)) != -1) {
         if (common_opt(&c, opt, optarg))
             continue;
-        if (opt == 't') {
-            timestamps = true;
+        if (opt == 't' || opt == 'f') {
+            *(opt == 't' ? &r.timestamps : &follow) = true;
             continue;
         }
-        fprintf(opt == 'h' ? stdout : stderr,
-                "Usage: k1s ctr logs [--timestamps] ID\n\n"
-                "Prints a container's log (stdout and stderr as it wrote them).\n");
+        fprintf(opt == 'h' ? stdout : stderr, "%s", usage);
         return opt == 'h' ? 0 : 2;
     }
     if (optind >= argc) {
-        fprintf(stderr, "Usage: k1s ctr logs [--timestamps] ID\n");
+        fprintf(stderr, "%s", usage);
         return 2;
     }
     if (common_open(&c, 0, 0) < 0) {
         common_close(&c);
         return 1;
     }
-    k1s_rt_status_t st;
+    k1s_rt_status_t st = {0};
     k1s_err_t err = {0};
     int rc = 0;
-    if (k1s_rt_status(c.rt, argv[optind], &st, &err) < 0) {
+    r.id = argv[optind];
+    if (k1s_rt_status(c.rt, r.id, &st, &err) < 0) {
         fprintf(stderr, "k1s ctr logs: %s\n", err.msg);
         rc = 1;
+    } else if (!(r.f = fopen(st.log_path, "re"))) {
+        fprintf(stderr, "k1s ctr logs: %s: %s\n", st.log_path, strerror(errno));
+        rc = 1;
     } else {
-        int r = print_log(st.log_path, timestamps);
-        if (r < 0) {
-            fprintf(stderr, "k1s ctr logs: %s: %s\n", st.log_path, strerror(-r));
-            rc = 1;
+        r.path = st.log_path;
+        if (follow && st.state != K1S_RT_EXITED) {
+            /* Watch the directory: rotation replaces the file. */
+            char *dir = k1s_xstrdup(st.log_path);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *slash = 0;
+            r.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+            if (r.ino_fd >= 0 &&
+                inotify_add_watch(r.ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) >= 0) {
+                r.ev = event_new(c.base, r.ino_fd, EV_READ | EV_PERSIST, log_changed, &r);
+                event_add(r.ev, NULL);
+            }
+            free(dir);
+            k1s_rt_on_exit(c.rt, log_exited, &r);
+            log_drain(&r);
+            if (k1s_rt_adopt(c.rt, &err) >= 0 && !r.exited)
+                event_base_dispatch(c.base);
+            log_follow_rotation(&r);
         }
-        k1s_rt_status_clear(&st);
+        log_drain(&r);
+        fclose(r.f);
     }
+    if (r.ev)
+        event_free(r.ev);
+    if (r.ino_fd >= 0)
+        close(r.ino_fd);
+    free(r.line);
+    k1s_rt_status_clear(&st);
     common_close(&c);
     return rc;
 }
@@ -772,10 +906,12 @@ static int cmd_exec(int argc, char **argv)
 {
     common_t c = {0};
     bool tty = false;
+    int timeout_ms = 0;
     static const struct option longopts[] = {
         COMMON_LONGOPTS,
         {"tty", no_argument, NULL, 't'},
         {"interactive", no_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -790,8 +926,12 @@ static int cmd_exec(int argc, char **argv)
         }
         if (opt == 'i')
             continue; /* stdin is always passed */
+        if (opt == 'T') {
+            timeout_ms = (int)(atof(optarg) * 1000);
+            continue;
+        }
         fprintf(opt == 'h' ? stdout : stderr,
-                "Usage: k1s ctr exec [-t] ID [--] COMMAND [ARG...]\n\n"
+                "Usage: k1s ctr exec [-t] [--timeout SECONDS] ID [--] COMMAND [ARG...]\n\n"
                 "Runs COMMAND in a running container; exits with its exit code.\n");
         return opt == 'h' ? 0 : 2;
     }
@@ -807,8 +947,12 @@ static int cmd_exec(int argc, char **argv)
         return 1;
     }
     exec_state_t s = {.c = &c, .master = -1};
-    k1s_rt_exec_req_t req = {
-        .args = argv + optind, .tty = tty, .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2};
+    k1s_rt_exec_req_t req = {.args = argv + optind,
+                             .tty = tty,
+                             .stdin_fd = 0,
+                             .stdout_fd = 1,
+                             .stderr_fd = 2,
+                             .timeout_ms = timeout_ms};
     k1s_err_t err = {0};
     int rc;
     if (k1s_rt_exec(c.rt, id, &req, exec_done, exec_console, &s, &err) < 0) {
@@ -1097,7 +1241,7 @@ int k1s_cmd_ctr_containers(int argc, char **argv)
     } cmds[] = {
         {"run", cmd_run},   {"ps", cmd_ps},         {"inspect", cmd_inspect}, {"logs", cmd_logs},
         {"exec", cmd_exec}, {"kill", cmd_kill},     {"stop", cmd_stop},       {"rm", cmd_rm},
-        {"wait", cmd_wait}, {"attach", cmd_attach},
+        {"wait", cmd_wait}, {"attach", cmd_attach}, {"stats", cmd_stats},
     };
     for (size_t i = 0; i < K1S_ARRAY_SIZE(cmds); i++)
         if (!strcmp(argv[0], cmds[i].name))

@@ -26,6 +26,7 @@ static const struct {
     {"rm", k1s_cmd_ctr_containers, "Remove exited containers"},
     {"wait", k1s_cmd_ctr_containers, "Wait for a container to exit"},
     {"attach", k1s_cmd_ctr_containers, "Attach to a running container's output and input"},
+    {"stats", k1s_cmd_ctr_containers, "Show containers' CPU, memory and process counts"},
     {NULL, NULL, NULL},
 };
 

@@ -585,7 +585,6 @@ int k1s_rt_start(k1s_rt_t *rt, const k1s_rt_start_req_t *req, k1s_rt_done_cb cb,
         c.cgroups_path = cg = k1s_xasprintf("/k1s/%s", req->id);
     char *bundle = k1s_xasprintf("%s/bundle", dir);
     int r = k1s_rt_spec_write(&c, bundle, err);
-    free(cg);
     char *logdir = k1s_xstrdup(req->log_path);
     char *slash = strrchr(logdir, '/');
     if (slash && slash != logdir) {
@@ -597,9 +596,10 @@ int k1s_rt_start(k1s_rt_t *rt, const k1s_rt_start_req_t *req, k1s_rt_done_cb cb,
     if (r == 0) {
         char t[40];
         k1s_rt_time_format(k1s_rt_time_now(), t);
-        json_t *shim = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", req->id, "runtime", rt->runtime,
-                                 "runtimeRoot", rt->runtime_root, "logPath", req->log_path,
-                                 "createdAt", t, "labels", str_list_json(req->labels));
+        json_t *shim =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "id", req->id, "runtime", rt->runtime,
+                      "runtimeRoot", rt->runtime_root, "logPath", req->log_path, "createdAt", t,
+                      "cgroupsPath", c.cgroups_path, "labels", str_list_json(req->labels));
         char *text = json_dumps(shim, JSON_COMPACT);
         json_decref(shim);
         char *path = k1s_xasprintf("%s/shim.json", dir);
@@ -608,6 +608,7 @@ int k1s_rt_start(k1s_rt_t *rt, const k1s_rt_start_req_t *req, k1s_rt_done_cb cb,
         free(path);
         free(text);
     }
+    free(cg);
     if (r < 0) {
         int dfd = open(rt->state_dir, O_DIRECTORY | O_CLOEXEC);
         remove_tree(dfd, req->id);
@@ -809,7 +810,7 @@ int k1s_rt_adopt(k1s_rt_t *rt, k1s_err_t *err)
     int running = 0;
     for (size_t i = 0; i < n; i++) {
         if (list[i].state == K1S_RT_EXITED) {
-            if (k1s_streq(list[i].reason, "Unknown") && rt->exit_cb)
+            if (rt->exit_cb)
                 rt->exit_cb(rt->exit_arg, &list[i]);
             continue;
         }
@@ -860,6 +861,8 @@ static void exec_readable(evutil_socket_t fd, short what, void *arg)
                 k1s_err_t err = {0};
                 int rc = code ? (int)json_integer_value(code)
                               : k1s_err_set(&err, EIO, "exec in %s: %s", w->id, e);
+                if (json_is_true(json_object_get(j, "timedOut")))
+                    rc = k1s_err_set(&err, ETIMEDOUT, "exec in %s: command timed out", w->id);
                 json_decref(j);
                 k1s_rt_done_cb cb = w->cb;
                 void *cb_arg = w->arg;
@@ -898,6 +901,8 @@ int k1s_rt_exec(k1s_rt_t *rt, const char *id, const k1s_rt_exec_req_t *req, k1s_
         json_object_set_new(j, "env", str_list_json(req->env));
     if (req->cwd)
         json_object_set_new(j, "cwd", json_string(req->cwd));
+    if (req->timeout_ms > 0)
+        json_object_set_new(j, "timeoutMs", json_integer(req->timeout_ms));
     int fds[3], n = 0;
     char which[4] = {0};
     if (req->stdin_fd >= 0) {
@@ -939,4 +944,80 @@ int k1s_rt_exec(k1s_rt_t *rt, const char *id, const k1s_rt_exec_req_t *req, k1s_
     w->next = rt->watches;
     rt->watches = w;
     return 0;
+}
+
+/* ---- stats ---- */
+
+/* Reads a number from a cgroup file, or the value of "key value" in a flat-keyed one. */
+static bool cg_read(const char *dir, const char *file, const char *key, uint64_t *out)
+{
+    char *path = k1s_xasprintf("%s/%s", dir, file);
+    char *text = NULL;
+    size_t len;
+    bool ok = k1s_read_file(path, &text, &len) == 0;
+    free(path);
+    if (ok && key) {
+        size_t kl = strlen(key);
+        const char *p = text;
+        ok = false;
+        while (p && *p) {
+            if (!strncmp(p, key, kl) && p[kl] == ' ') {
+                *out = strtoull(p + kl + 1, NULL, 10);
+                ok = true;
+                break;
+            }
+            p = strchr(p, '\n');
+            if (p)
+                p++;
+        }
+    } else if (ok)
+        *out = strtoull(text, NULL, 10);
+    free(text);
+    return ok;
+}
+
+int k1s_rt_stats(k1s_rt_t *rt, const char *id, k1s_rt_stats_t *out, k1s_err_t *err)
+{
+    if (!valid_id(id))
+        return k1s_err_set(err, ENOENT, "container %s not found", id ? id : "");
+    char *dir = ctr_dir(rt, id);
+    json_t *shim = load_json(dir, "shim.json");
+    free(dir);
+    const char *cg = json_string_value(json_object_get(shim, "cgroupsPath"));
+    if (!cg) {
+        json_decref(shim);
+        return k1s_err_set(err, ENOENT, "container %s not found", id);
+    }
+    k1s_rt_stats_t st = {.timestamp = k1s_rt_time_now()};
+    char *v2 = k1s_xasprintf("/sys/fs/cgroup%s", cg);
+    char *mem = k1s_xasprintf("/sys/fs/cgroup/memory%s", cg);
+    char *cpu = k1s_xasprintf("/sys/fs/cgroup/cpuacct%s", cg);
+    char *pids = k1s_xasprintf("/sys/fs/cgroup/pids%s", cg);
+    char *cgcopy = k1s_xstrdup(cg);
+    json_decref(shim);
+    int r = 0;
+    uint64_t inactive = 0, usec = 0;
+    if (cg_read(v2, "memory.current", NULL, &st.memory_usage_bytes)) {
+        cg_read(v2, "memory.stat", "inactive_file", &inactive);
+        cg_read(v2, "memory.stat", "anon", &st.memory_rss_bytes);
+        if (cg_read(v2, "cpu.stat", "usage_usec", &usec))
+            st.cpu_usage_ns = usec * 1000;
+        cg_read(v2, "pids.current", NULL, &st.pids);
+    } else if (cg_read(mem, "memory.usage_in_bytes", NULL, &st.memory_usage_bytes)) {
+        cg_read(mem, "memory.stat", "total_inactive_file", &inactive);
+        cg_read(mem, "memory.stat", "total_rss", &st.memory_rss_bytes);
+        cg_read(cpu, "cpuacct.usage", NULL, &st.cpu_usage_ns);
+        cg_read(pids, "pids.current", NULL, &st.pids);
+    } else
+        r = k1s_err_set(err, ENOENT, "container %s: no cgroup %s (not running?)", id, cgcopy);
+    st.memory_working_set_bytes =
+        st.memory_usage_bytes > inactive ? st.memory_usage_bytes - inactive : 0;
+    free(cgcopy);
+    free(v2);
+    free(mem);
+    free(cpu);
+    free(pids);
+    if (r == 0)
+        *out = st;
+    return r;
 }

@@ -76,7 +76,8 @@ const char *k1s_rt_state_name(k1s_rt_state_t s);
  * Returns 0 with *out set, or -errno with err set.
  */
 int k1s_rt_new(struct event_base *base, const k1s_rt_opts_t *opts, k1s_rt_t **out, k1s_err_t *err);
-/* Frees the runtime and its watches; containers and shims keep running. Accepts NULL. */
+/* Frees the runtime and its watches (pending callbacks are dropped); containers and shims
+ * keep running. Accepts NULL. */
 void k1s_rt_free(k1s_rt_t *rt);
 
 /* Called on the loop for every container exit the runtime watches (status only valid during
@@ -131,9 +132,11 @@ int k1s_rt_remove(k1s_rt_t *rt, const char *id, k1s_err_t *err);
 
 /*
  * Re-adopts the containers in state_dir after a restart: watches every
- * running one (their exits reach on_exit later) and reports, through on_exit
- * before returning, those whose shim died meanwhile without the agent having
- * seen the exit. Returns the number of running containers or -errno.
+ * running one (their exits reach on_exit later) and reports every exited one
+ * through on_exit before returning (those that exited while the agent was
+ * away, and those whose shim died: reason Unknown), so that the caller learns
+ * each container's state once. Returns the number of running containers or
+ * -errno.
  */
 int k1s_rt_adopt(k1s_rt_t *rt, k1s_err_t *err);
 
@@ -144,8 +147,9 @@ int k1s_rt_adopt(k1s_rt_t *rt, k1s_err_t *err);
  * (each may be -1 for /dev/null; the runtime duplicates them, the caller keeps
  * its own). With tty, console_cb receives the pty master (the callee owns it:
  * copy it to the stream, resize it with TIOCSWINSZ, close it when done).
- * done_cb gets the exit code in rc (>= 0), or -errno with err. Returns 0 or
- * -errno at once (-ESRCH: not running).
+ * done_cb gets the exit code in rc (>= 0), or -errno with err: -ETIMEDOUT
+ * when timeout_ms (> 0) passed first (the process is then killed, as CRI's
+ * ExecSync does). Returns 0 or -errno at once (-ESRCH: not running).
  */
 typedef struct k1s_rt_exec_req {
     char *const *args;
@@ -153,6 +157,7 @@ typedef struct k1s_rt_exec_req {
     const char *cwd;
     bool tty;
     int stdin_fd, stdout_fd, stderr_fd;
+    int timeout_ms; /* 0: none */
 } k1s_rt_exec_req_t;
 typedef void (*k1s_rt_console_cb)(void *arg, int master_fd);
 int k1s_rt_exec(k1s_rt_t *rt, const char *id, const k1s_rt_exec_req_t *req, k1s_rt_done_cb done_cb,
@@ -170,6 +175,20 @@ int k1s_rt_attach(k1s_rt_t *rt, const char *id, int stdin_fd, int stdout_fd, int
                   k1s_err_t *err);
 /* Closes the container's stdin (stdinOnce). */
 int k1s_rt_close_stdin(k1s_rt_t *rt, const char *id, k1s_err_t *err);
+/* Resource usage of a running container, from its cgroup (cgroup v1 or v2). */
+typedef struct k1s_rt_stats {
+    int64_t timestamp;                 /* Unix ns when read */
+    uint64_t cpu_usage_ns;             /* cumulative CPU time */
+    uint64_t memory_usage_bytes;       /* including page cache */
+    uint64_t memory_working_set_bytes; /* usage minus inactive file pages (kubelet's measure) */
+    uint64_t memory_rss_bytes;         /* anonymous memory */
+    uint64_t pids;                     /* processes and threads */
+} k1s_rt_stats_t;
+
+/* Reads a container's stats: a few small cgroup files (cheap). -ENOENT if its cgroup is
+ * gone (not running). */
+int k1s_rt_stats(k1s_rt_t *rt, const char *id, k1s_rt_stats_t *out, k1s_err_t *err);
+
 /* Resizes a terminal container's pty. */
 int k1s_rt_resize(k1s_rt_t *rt, const char *id, int width, int height, k1s_err_t *err);
 

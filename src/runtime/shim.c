@@ -24,6 +24,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -35,7 +36,7 @@
 
 #define MAX_CLIENTS 64
 
-enum { K_SIGNAL = 1, K_OUT, K_ERR, K_LISTEN, K_CLIENT, K_CONSOLE_LISTEN, K_ATTACH_IN };
+enum { K_SIGNAL = 1, K_OUT, K_ERR, K_LISTEN, K_CLIENT, K_CONSOLE_LISTEN, K_ATTACH_IN, K_TIMER };
 
 typedef struct client {
     int fd;
@@ -43,6 +44,8 @@ typedef struct client {
     bool waiting;       /* wants the exit status */
     int exec_pid;       /* the exec'd process (or the runtime starting it), or 0 */
     bool exec_starting; /* exec_pid is `runtime exec --detach`, which reports the pid */
+    int timer_fd;       /* exec timeout (timerfd), or -1 */
+    bool timed_out;
     char *pid_path;
     int console_listen; /* for exec with tty: where the runtime sends the pty master */
     char *console_path;
@@ -353,6 +356,10 @@ static void client_close(shim_t *s, int i)
         ep_del(s, c->console_listen);
         close(c->console_listen);
     }
+    if (c->timer_fd > 0) {
+        ep_del(s, c->timer_fd);
+        close(c->timer_fd);
+    }
     if (c->console_path) {
         unlink(c->console_path);
         free(c->console_path);
@@ -372,7 +379,7 @@ static void client_close(shim_t *s, int i)
             close(c->attach_fds[k]);
         }
     c->used = false;
-    c->fd = c->console_listen = -1;
+    c->fd = c->console_listen = c->timer_fd = -1;
     c->attach_fds[0] = c->attach_fds[1] = c->attach_fds[2] = -1;
     c->console_path = c->process_path = c->pid_path = NULL;
 }
@@ -531,6 +538,25 @@ static void do_exec(shim_t *s, int i, json_t *req, int *fds, int n_fds)
     }
     c->exec_pid = pid;
     c->exec_starting = true;
+    /* A timeout (exec probes, ExecSync): the process is killed when it passes. */
+    int64_t timeout_ms = json_integer_value(json_object_get(req, "timeoutMs"));
+    if (timeout_ms > 0) {
+        c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        struct itimerspec its = {.it_value = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000}};
+        if (c->timer_fd >= 0 && timerfd_settime(c->timer_fd, 0, &its, NULL) == 0)
+            ep_add(s, c->timer_fd, K_TIMER, i);
+    }
+}
+
+static void exec_timeout(shim_t *s, int i)
+{
+    client_t *c = &s->clients[i];
+    ep_del(s, c->timer_fd);
+    close(c->timer_fd);
+    c->timer_fd = -1;
+    c->timed_out = true;
+    if (c->exec_pid > 0)
+        kill(c->exec_pid, SIGKILL); /* the runtime while it starts it, else the process */
 }
 
 static void do_kill(shim_t *s, int i, json_t *req)
@@ -677,7 +703,7 @@ static void accept_client(shim_t *s)
             memset(c, 0, sizeof(*c));
             c->used = true;
             c->fd = fd;
-            c->console_listen = -1;
+            c->console_listen = c->timer_fd = -1;
             c->attach_fds[0] = c->attach_fds[1] = c->attach_fds[2] = -1;
             ep_add(s, fd, K_CLIENT, i);
             return;
@@ -725,7 +751,9 @@ static void exec_exited(shim_t *s, int i, int st)
 {
     client_t *c = &s->clients[i];
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    if (c->fd >= 0)
+    if (c->fd >= 0 && c->timed_out)
+        send_line(c->fd, "{\"exitCode\":%d,\"timedOut\":true}", code);
+    else if (c->fd >= 0)
         send_line(c->fd, "{\"exitCode\":%d}", code);
     client_close(s, i);
 }
@@ -750,6 +778,8 @@ static void exec_started(shim_t *s, int i, int st)
         return;
     }
     c->exec_pid = pid;
+    if (c->timed_out)
+        kill(pid, SIGKILL);
     for (size_t k = 0; k < K1S_ARRAY_SIZE(orphans); k++)
         if (orphans[k].pid == pid) {
             orphans[k].pid = 0;
@@ -990,6 +1020,10 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
             case K_CONSOLE_LISTEN:
                 if (s->clients[idx].used && s->clients[idx].console_listen >= 0)
                     console_ready(s, idx);
+                break;
+            case K_TIMER:
+                if (s->clients[idx].used && s->clients[idx].timer_fd >= 0)
+                    exec_timeout(s, idx);
                 break;
             case K_ATTACH_IN:
                 if (s->clients[idx].used && s->clients[idx].attach_fds[0] >= 0)

@@ -6,10 +6,12 @@
 #include "runtime/spec.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -107,18 +109,29 @@ int64_t k1s_rt_cpu_quota(int64_t milli, uint64_t period)
     return quota < 1000 ? 1000 : quota;
 }
 
-static int last_cap(void)
+/* The capabilities this process may hand on (its bounding set), as containerd's
+ * WithAllCurrentCapabilities: "all" is what the host allows, not every name known. */
+static uint64_t current_caps(void)
 {
     char *s = NULL;
     size_t len;
-    int n = (int)K1S_ARRAY_SIZE(all_caps) - 1;
-    if (k1s_read_file("/proc/sys/kernel/cap_last_cap", &s, &len) == 0) {
-        int v = atoi(s);
-        if (v > 0 && v < n)
-            n = v;
+    uint64_t mask = (2ULL << (K1S_ARRAY_SIZE(all_caps) - 1)) - 1;
+    if (k1s_read_file("/proc/self/status", &s, &len) == 0) {
+        const char *b = strstr(s, "\nCapBnd:");
+        if (b)
+            mask &= strtoull(b + 9, NULL, 16);
     }
     free(s);
-    return n;
+    return mask;
+}
+
+static json_t *caps_from_mask(uint64_t mask)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(all_caps); i++)
+        if (mask & (1ULL << i))
+            json_array_append_new(a, json_string(all_caps[i]));
+    return a;
 }
 
 static json_t *str_array(const char *const *v, size_t n)
@@ -169,9 +182,8 @@ static int json_array_find(json_t *a, const char *s)
 static int build_caps(const k1s_rt_config_t *c, json_t **out, k1s_err_t *err)
 {
     json_t *set;
-    int last = last_cap();
     if (c->privileged || list_has(c->cap_add, "ALL"))
-        set = str_array(all_caps, (size_t)last + 1);
+        set = caps_from_mask(current_caps());
     else if (list_has(c->cap_drop, "ALL"))
         set = json_array();
     else
@@ -329,6 +341,40 @@ static void add_ns(json_t *nss, const char *type, const char *path)
     if (path)
         json_object_set_new(ns, "path", json_string(path));
     json_array_append_new(nss, ns);
+}
+
+/* Adds every device node under dir (recursively; not pts, shm, mqueue) to devs, as CRI's
+ * WithHostDevices does for privileged containers: serial ports, GPIO, USB on a gateway. */
+static void host_devices(json_t *devs, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = k1s_xasprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            if (S_ISDIR(st.st_mode) && depth < 4 && strcmp(path, "/dev/pts") &&
+                strcmp(path, "/dev/shm") && strcmp(path, "/dev/mqueue"))
+                host_devices(devs, path, depth + 1);
+            else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && strcmp(path, "/dev/console")) {
+                json_t *dv = json_object();
+                json_object_set_new(dv, "path", json_string(path));
+                json_object_set_new(dv, "type", json_string(S_ISCHR(st.st_mode) ? "c" : "b"));
+                json_object_set_new(dv, "major", json_integer(major(st.st_rdev)));
+                json_object_set_new(dv, "minor", json_integer(minor(st.st_rdev)));
+                json_object_set_new(dv, "fileMode", json_integer(st.st_mode & 07777));
+                json_object_set_new(dv, "uid", json_integer(st.st_uid));
+                json_object_set_new(dv, "gid", json_integer(st.st_gid));
+                json_array_append_new(devs, dv);
+            }
+        }
+        free(path);
+    }
+    closedir(d);
 }
 
 static json_t *build_devices(const k1s_rt_config_t *c)
@@ -494,6 +540,11 @@ int k1s_rt_spec_build(const k1s_rt_config_t *c, json_t **out, k1s_err_t *err)
     json_object_set_new(linux, "resources", build_resources(c));
     if (c->cgroups_path)
         json_object_set_new(linux, "cgroupsPath", json_string(c->cgroups_path));
+    if (c->privileged) {
+        json_t *devs = json_array();
+        host_devices(devs, "/dev", 0);
+        json_object_set_new(linux, "devices", devs);
+    }
     json_t *nss = json_array();
     if (!c->host_pid)
         add_ns(nss, "pid", c->pid_ns_path);

@@ -15,8 +15,10 @@ RUNC = shutil.which("runc") or "/usr/sbin/runc"
 
 def build_busybox_rootfs(path):
     """A minimal root filesystem: busybox and its applets in /bin, the usual empty dirs."""
+    os.chmod(path, 0o755)  # temp dirs are 0700: other users could not reach /bin
     for d in ("bin", "proc", "sys", "dev", "tmp", "etc", "root", "var", "run"):
         os.makedirs(os.path.join(path, d), exist_ok=True)
+        os.chmod(os.path.join(path, d), 0o1777 if d == "tmp" else 0o755)
     shutil.copy(BUSYBOX, os.path.join(path, "bin", "busybox"))
     applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
                              check=True).stdout.split()

@@ -92,6 +92,26 @@ def test_log_rotation(ctr, rootfs):
     assert older == list(range(older[0], 200))
 
 
+def test_logs_follow_across_rotation(ctr, rootfs):
+    ctr.run(rootfs, "chatty", "sh", "-c",
+            "echo first; read x; i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done",
+            opts=["--stdin", "--log-max-size", "1500", "--log-max-files", "5"])
+    wait_for(lambda: os.path.exists(ctr.log_path("chatty")) and
+             ("stdout", "F", "first") in records(ctr.log_path("chatty")), timeout=30,
+             what="first line")
+    follower = ctr.popen("logs", "--follow", "chatty")
+    time.sleep(0.5)
+    assert follower.poll() is None
+    # Let the container go on (through an attach's stdin), writing past two rotations.
+    att = ctr.popen("attach", "chatty", stdin=True)
+    att.stdin.write("go\n")
+    att.stdin.flush()
+    out, _ = follower.communicate(timeout=30)
+    assert follower.returncode == 0
+    assert out.splitlines() == ["first"] + ["line-%d" % i for i in range(100)]
+    assert att.wait(timeout=30) == 0
+
+
 def test_start_error_is_reported(ctr, rootfs):
     p = ctr.run(rootfs, "bad", "nosuch", check=False)
     assert p.returncode != 0
@@ -156,6 +176,12 @@ def test_exec(ctr, rootfs):
     assert p.stdout == "piped stdin\n"
     p = ctr.run_cmd("exec", "box", "--", "nosuch", check=False)
     assert p.returncode != 0 and "nosuch" in p.stderr
+    # Stats from the container's cgroup.
+    row = ctr.run_cmd("stats", "box").stdout.splitlines()[1].split()
+    assert row[0] == "box" and int(row[2]) > 0 and int(row[4]) >= 1
+    # A timeout kills the command (exec probes).
+    p = ctr.run_cmd("exec", "--timeout", "0.5", "box", "--", "sleep", "60", check=False)
+    assert p.returncode == 126 and "timed out" in p.stderr
     ctr.run_cmd("rm", "-f", "box")
     p = ctr.run_cmd("exec", "box", "--", "true", check=False)
     assert p.returncode != 0 and "not found" in p.stderr
@@ -254,3 +280,43 @@ def pid_alive(pid):
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def status_fields(ctr, cid):
+    fields = {}
+    for _, _, m in records(ctr.log_path(cid)):
+        if ":" in m:
+            k, v = m.split(":", 1)
+            fields[k] = v.strip()
+    return fields
+
+
+def test_security_settings_reach_the_process(ctr, rootfs):
+    show = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp|Uid|Gid):' /proc/self/status"
+    # containerd's default capability set, no seccomp filter, may gain privileges.
+    ctr.run(rootfs, "plain", "sh", "-c", show, wait=True)
+    f = status_fields(ctr, "plain")
+    assert f["CapEff"] == "00000000a80425fb" and f["Seccomp"] == "0" and f["NoNewPrivs"] == "0"
+    # RuntimeDefault seccomp and allowPrivilegeEscalation: false; the profile refuses
+    # unshare (it needs CAP_SYS_ADMIN), which the default capabilities otherwise allow.
+    ctr.run(rootfs, "strict", "sh", "-c", show + "; unshare -U true || echo refused",
+            opts=["--seccomp", "--no-new-privileges"], wait=True)
+    f = status_fields(ctr, "strict")
+    assert f["Seccomp"] == "2" and f["NoNewPrivs"] == "1"
+    assert ("stdout", "F", "refused") in records(ctr.log_path("strict"))
+    # A user, no capabilities but one.
+    ctr.run(rootfs, "user", "sh", "-c", show,
+            opts=["--user", "65534:65534", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"],
+            wait=True)
+    f = status_fields(ctr, "user")
+    assert f["Uid"].split()[0] == "65534" and f["Gid"].split()[0] == "65534"
+    assert f["CapBnd"] == "%016x" % (1 << 10)
+    # Privileged: every capability the host allows, the host's devices.
+    ctr.run(rootfs, "priv", "sh", "-c", show + "; ls /dev | wc -l", opts=["--privileged"],
+            wait=True)
+    f = status_fields(ctr, "priv")
+    with open("/proc/self/status") as st:
+        host_bnd = [l.split()[1] for l in st if l.startswith("CapBnd:")][0]
+    assert f["CapEff"] == host_bnd and f["Seccomp"] == "0"
+    ndev = int(records(ctr.log_path("priv"))[-1][2])
+    assert ndev > 20
