@@ -41,6 +41,7 @@ typedef struct k1s_pod_env {
     const char *cgroup;      /* cgroups path of the container */
     const char *log_dir;     /* unused by podspec; for callers */
     const json_t *container; /* the container's spec */
+    const json_t *refs;      /* configMaps and Secrets for env (k1s_vols_refs), or NULL */
     const k1s_image_config_t *image;
 } k1s_pod_env_t;
 
@@ -64,6 +65,9 @@ int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip
 
 /* The QoS class Kubernetes gives the pod: "Guaranteed", "Burstable" or "BestEffort". */
 const char *k1s_podspec_qos(const json_t *pod);
+
+/* Standard base64 (Secret data). 0 and a new *out, or -EINVAL. */
+int k1s_b64_decode(const char *s, unsigned char **out, size_t *len);
 
 /* Short JSON accessors. */
 const char *k1s_js(const json_t *o, const char *key);

@@ -98,6 +98,7 @@ struct pod {
     bool busy;        /* a step is in flight */
     k1s_vols_t *vols; /* fetching the API-backed volumes */
     bool vols_ready;
+    json_t *refs; /* the configMaps and Secrets env refers to (k1s_vols_refs) */
     bool deleting_api, forget;
     int64_t start_ns;
     struct event *ev; /* sync timer */
@@ -223,6 +224,7 @@ static pod_t *pod_get(k1s_kubelet_t *k, const char *uid, const char *ns, const c
 static void pod_free(pod_t *p)
 {
     k1s_vols_free(p->vols);
+    json_decref(p->refs);
     if (p->status_req)
         k1s_client_cancel(p->status_req);
     for (size_t i = 0; i < p->nctr; i++)
@@ -915,6 +917,7 @@ static void start_container(pod_t *p, ctr_t *c)
                          .rootfs = rootfs,
                          .cgroup = cgroup,
                          .container = spec,
+                         .refs = p->refs,
                          .image = icfg};
     r = k1s_snapshot_mount(k->images, img->id, id, rootfs, false, &err);
     if (r == 0)
@@ -1092,6 +1095,8 @@ static void vols_done(void *arg, int rc, const char *msg)
         return;
     }
     p->vols_ready = true;
+    json_decref(p->refs);
+    p->refs = k1s_vols_refs(p->vols);
     schedule(p, 0);
 }
 

@@ -283,6 +283,40 @@ static int resource_ref(const k1s_pod_env_t *e, const json_t *ref, char **out, k
     return 0;
 }
 
+static const json_t *ref_obj(const k1s_pod_env_t *e, bool secret, const char *name)
+{
+    const json_t *o = json_object_get(json_object_get(e->refs, secret ? "secrets" : "configmaps"),
+                                      name ? name : "");
+    return json_is_object(o) ? o : NULL;
+}
+
+/* A configMap value as it is, a Secret's decoded (new string, NULL if not valid base64). */
+static char *ref_value(const json_t *val, bool secret)
+{
+    const char *s = json_string_value(val);
+    if (!secret)
+        return k1s_xstrdup(s ? s : "");
+    unsigned char *d = NULL;
+    size_t len = 0;
+    if (k1s_b64_decode(s ? s : "", &d, &len) < 0)
+        return NULL;
+    char *out = k1s_xstrndup((char *)d, len);
+    free(d);
+    return out;
+}
+
+/* What Kubernetes accepts as an env name from envFrom (C identifiers plus '-' and '.'). */
+static bool valid_env_name(const char *s)
+{
+    if (!*s || (*s >= '0' && *s <= '9'))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || *s == '-' || *s == '.' || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
 static int build_env(const k1s_pod_env_t *e, strv_t *env, k1s_err_t *err)
 {
     for (size_t i = 0; e->image && e->image->env && e->image->env[i]; i++)
@@ -299,10 +333,35 @@ static int build_env(const k1s_pod_env_t *e, strv_t *env, k1s_err_t *err)
     env_set(env, "KUBERNETES_PORT_443_TCP_PROTO", "tcp");
     env_set(env, "KUBERNETES_PORT_443_TCP_PORT", "443");
     env_set(env, "KUBERNETES_PORT_443_TCP_ADDR", K1S_KUBELET_API_SERVICE_IP);
-    if (json_array_size(json_object_get(e->container, "envFrom")))
-        return k1s_err_set(err, ENOTSUP, "envFrom is not supported by this agent yet");
     size_t i;
     const json_t *ev;
+    json_array_foreach(json_object_get(e->container, "envFrom"), i, ev)
+    {
+        const json_t *src = json_object_get(ev, "configMapRef");
+        bool secret = !src;
+        if (!src)
+            src = json_object_get(ev, "secretRef");
+        const char *name = k1s_js(src, "name");
+        const char *prefix = k1s_js(ev, "prefix");
+        const json_t *obj = ref_obj(e, secret, name);
+        if (!obj) {
+            if (json_is_true(json_object_get(src, "optional")))
+                continue;
+            return k1s_err_set(err, ENOENT, "%s \"%s\" not found", secret ? "secret" : "configmap",
+                               name ? name : "");
+        }
+        const char *key;
+        const json_t *val;
+        json_object_foreach((json_t *)json_object_get(obj, "data"), key, val)
+        {
+            char *v = ref_value(val, secret);
+            char *full = k1s_xasprintf("%s%s", prefix ? prefix : "", key);
+            if (v && valid_env_name(full))
+                env_set(env, full, v);
+            free(full);
+            free(v);
+        }
+    }
     json_array_foreach(json_object_get(e->container, "env"), i, ev)
     {
         const char *name = k1s_js(ev, "name");
@@ -330,10 +389,26 @@ static int build_env(const k1s_pod_env_t *e, strv_t *env, k1s_err_t *err)
             env_set(env, name, v);
             free(v);
         } else {
-            return k1s_err_set(err, ENOTSUP,
-                               "env %s: configMapKeyRef and secretKeyRef are not supported by "
-                               "this agent yet",
-                               name);
+            const json_t *kr = json_object_get(from, "configMapKeyRef");
+            bool secret = !kr;
+            if (!kr)
+                kr = json_object_get(from, "secretKeyRef");
+            const char *oname = k1s_js(kr, "name"), *key = k1s_js(kr, "key");
+            bool optional = json_is_true(json_object_get(kr, "optional"));
+            const json_t *obj = ref_obj(e, secret, oname);
+            const json_t *val = json_object_get(json_object_get(obj, "data"), key ? key : "");
+            if (!obj && !optional)
+                return k1s_err_set(err, ENOENT, "%s \"%s\" not found",
+                                   secret ? "secret" : "configmap", oname ? oname : "");
+            if (obj && !val && !optional)
+                return k1s_err_set(err, ENOENT, "couldn't find key %s in %s %s/%s", key ? key : "",
+                                   secret ? "Secret" : "ConfigMap",
+                                   k1s_jpath_str(e->pod, "metadata.namespace"), oname);
+            if (!val)
+                continue;
+            char *v = ref_value(val, secret);
+            env_set(env, name, v ? v : "");
+            free(v);
         }
     }
     return 0;

@@ -8,6 +8,7 @@
  * through `..data`, so a container never sees a half-written update.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <ftw.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ struct k1s_vols {
     size_t nf, pending;
     k1s_vols_done_fn done;
     void *arg;
+    struct event *later; /* finishes on the next loop turn when nothing was fetched */
 };
 
 static fetch_t *find_fetch(k1s_vols_t *v, const char *kind, const char *name)
@@ -102,7 +104,7 @@ static void files_free(files_t *fs)
     free(fs->v);
 }
 
-static int b64_decode(const char *s, unsigned char **out, size_t *len)
+int k1s_b64_decode(const char *s, unsigned char **out, size_t *len)
 {
     size_t n = strlen(s);
     unsigned char *d = k1s_xmalloc(n + 4);
@@ -223,7 +225,7 @@ static int kv_files(files_t *fs, const char *prefix, const json_t *obj, bool sec
             size_t len = 0;
             bool decode = secret || !json_object_get(data, key);
             if (decode) {
-                if (b64_decode(json_string_value(v) ? json_string_value(v) : "", &d, &len) < 0)
+                if (k1s_b64_decode(json_string_value(v) ? json_string_value(v) : "", &d, &len) < 0)
                     return k1s_err_set(err, EINVAL, "%s key %s: bad base64", what, key);
                 files_add(fs, path, d, len, item_mode(it, mode));
                 free(d);
@@ -242,7 +244,7 @@ static int kv_files(files_t *fs, const char *prefix, const json_t *obj, bool sec
         if (secret) {
             unsigned char *d = NULL;
             size_t len = 0;
-            if (b64_decode(json_string_value(v) ? json_string_value(v) : "", &d, &len) < 0)
+            if (k1s_b64_decode(json_string_value(v) ? json_string_value(v) : "", &d, &len) < 0)
                 return k1s_err_set(err, EINVAL, "%s key %s: bad base64", what, key);
             files_add(fs, path, d, len, mode);
             free(d);
@@ -256,7 +258,7 @@ static int kv_files(files_t *fs, const char *prefix, const json_t *obj, bool sec
         unsigned char *d = NULL;
         size_t len = 0;
         snprintf(path, sizeof(path), "%s%s", prefix, key);
-        if (b64_decode(json_string_value(v) ? json_string_value(v) : "", &d, &len) == 0) {
+        if (k1s_b64_decode(json_string_value(v) ? json_string_value(v) : "", &d, &len) == 0) {
             files_add(fs, path, d, len, mode);
             free(d);
         }
@@ -466,6 +468,11 @@ static void fetched_cb(const k1s_client_result_t *res, void *arg)
         finish(v);
 }
 
+static void finish_later(evutil_socket_t fd, short what, void *arg)
+{
+    finish(arg);
+}
+
 static void request_token(k1s_vols_t *v, fetch_t *f, const json_t *tok, fetch_ref_t *fr)
 {
     const char *sa = k1s_jpath_str(v->pod, "spec.serviceAccountName");
@@ -486,6 +493,64 @@ static void request_token(k1s_vols_t *v, fetch_t *f, const json_t *tok, fetch_re
                                 json_dumps(body, JSON_COMPACT), fetched_cb, fr);
     free(path);
     json_decref(body);
+}
+
+/* Calls fn for every configMap ("cm") and secret the containers' env and envFrom name. */
+static void env_refs(const json_t *pod, void (*fn)(void *, const char *, const char *), void *arg)
+{
+    static const char *const lists[] = {"spec.initContainers", "spec.containers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(k1s_jpath(pod, lists[l]), i, c)
+        {
+            size_t j;
+            const json_t *e;
+            json_array_foreach(json_object_get(c, "env"), j, e)
+            {
+                const char *cm = k1s_jpath_str(e, "valueFrom.configMapKeyRef.name");
+                const char *sec = k1s_jpath_str(e, "valueFrom.secretKeyRef.name");
+                if (cm)
+                    fn(arg, "cm", cm);
+                if (sec)
+                    fn(arg, "secret", sec);
+            }
+            json_array_foreach(json_object_get(c, "envFrom"), j, e)
+            {
+                const char *cm = k1s_jpath_str(e, "configMapRef.name");
+                const char *sec = k1s_jpath_str(e, "secretRef.name");
+                if (cm)
+                    fn(arg, "cm", cm);
+                if (sec)
+                    fn(arg, "secret", sec);
+            }
+        }
+    }
+}
+
+static void add_env_ref(void *arg, const char *kind, const char *name)
+{
+    add_fetch(arg, kind, name);
+}
+
+static void count_ref(void *arg, const char *kind, const char *name)
+{
+    (*(int *)arg)++;
+}
+
+json_t *k1s_vols_refs(const k1s_vols_t *v)
+{
+    json_t *o = json_pack("{s:{}, s:{}}", "configmaps", "secrets");
+    for (size_t i = 0; i < v->nf; i++) {
+        const fetch_t *f = &v->f[i];
+        const char *kind = !strcmp(f->kind, "cm")       ? "configmaps"
+                           : !strcmp(f->kind, "secret") ? "secrets"
+                                                        : NULL;
+        if (kind)
+            json_object_set_new(json_object_get(o, kind), f->name,
+                                f->obj ? json_incref(f->obj) : json_null());
+    }
+    return o;
 }
 
 k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *pod_dir,
@@ -523,6 +588,7 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
             }
         }
     }
+    env_refs(pod, add_env_ref, v);
     v->pending = v->nf + 1;
     const char *ns = k1s_jpath_str(pod, "metadata.namespace");
     for (size_t k = 0; k < v->nf; k++) {
@@ -552,10 +618,12 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
             request_token(v, f, tok, fr);
         }
     }
-    /* the extra count keeps finish() from running inside this call */
+    /* the extra count keeps finish() from running inside this call: with nothing to fetch,
+     * it runs on the next turn of the loop */
     if (--v->pending == 0) {
-        /* nothing to fetch: finish on the next turn is not needed, files are local */
-        finish(v);
+        v->later = evtimer_new(k1s_client_base(client), finish_later, v);
+        struct timeval tv = {0, 0};
+        evtimer_add(v->later, &tv);
     }
     return v;
 }
@@ -574,6 +642,8 @@ void k1s_vols_free(k1s_vols_t *v)
         json_decref(v->f[i].obj);
     }
     free(v->f);
+    if (v->later)
+        event_free(v->later);
     json_decref(v->pod);
     free(v->pod_dir);
     free(v->pod_ip);
@@ -590,5 +660,7 @@ bool k1s_vols_needed(const json_t *pod)
             json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected"))
             return true;
     }
-    return false;
+    int n = 0;
+    env_refs(pod, count_ref, &n);
+    return n > 0;
 }

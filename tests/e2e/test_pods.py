@@ -103,7 +103,11 @@ def test_api_volumes(pod_cluster):
                               "cat /cfg/greeting /sec/password; echo; cat /info/labels; echo; "
                               "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; "
                               "wc -c < /var/run/secrets/kubernetes.io/serviceaccount/token; "
-                              "touch /cfg/x 2>/dev/null || echo read-only"], restart="Never")
+                              "touch /cfg/x 2>/dev/null || echo read-only; "
+                              "echo $GREETING $S_password"], restart="Never")
+    p["spec"]["containers"][0]["env"] = [
+        {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}}}]
+    p["spec"]["containers"][0]["envFrom"] = [{"prefix": "S_", "secretRef": {"name": "sec"}}]
     p["metadata"]["labels"] = {"app": "vols"}
     p["spec"]["containers"][0]["volumeMounts"] = [
         {"name": "cfg", "mountPath": "/cfg"}, {"name": "sec", "mountPath": "/sec"},
@@ -121,6 +125,7 @@ def test_api_volumes(pod_cluster):
     assert lines[2] == "default", lines
     assert int(lines[3]) > 100, lines  # a signed service-account token
     assert lines[4] == "read-only", lines
+    assert lines[5] == "hello s3cret", lines
     # a missing configMap: FailedMount, and the pod waits in ContainerCreating
     p = pod("novol", c.image, ["sh", "-c", "sleep 1"], restart="Never")
     p["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": "/x"}]
