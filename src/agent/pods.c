@@ -19,6 +19,7 @@
 
 #include "agent/kubelet-int.h"
 #include "agent/kubelet.h"
+#include "agent/probes.h"
 #include "agent/volumes.h"
 #include "client/informer.h"
 #include "client/strmap.h"
@@ -48,8 +49,27 @@
 
 static const k1s_gvr_t pods_gvr = {"", "v1", "pods", true};
 
+typedef struct pod pod_t;
+
+/* One probe of one container, run every periodSeconds while the container runs. */
+enum { PROBE_STARTUP, PROBE_LIVENESS, PROBE_READINESS, NPROBES };
+static const char *const probe_key[NPROBES] = {"startupProbe", "livenessProbe", "readinessProbe"};
+static const char *const probe_name[NPROBES] = {"Startup", "Liveness", "Readiness"};
+
+typedef struct prober {
+    pod_t *p;
+    char *ctr;
+    int kind;
+    struct event *timer;
+    k1s_probe_t *run;
+    int successes, failures;
+} prober_t;
+
 typedef struct ctr {
     char *name;
+    prober_t *probers[NPROBES];
+    bool ready;      /* readiness (true without a readiness probe) */
+    bool startup_ok; /* the startup probe succeeded (true without one) */
     bool init;
     char *id;      /* the current runtime container, or NULL */
     char *prev_id; /* the one before it (kept for `logs --previous` until replaced) */
@@ -67,8 +87,6 @@ typedef struct ctr {
     bool pulled; /* the image was pulled for this start attempt */
     bool stopping;
 } ctr_t;
-
-typedef struct pod pod_t;
 
 struct k1s_kubelet {
     k1s_agent_t *agent;
@@ -152,8 +170,23 @@ static ctr_t *find_ctr(pod_t *p, const char *name)
     return NULL;
 }
 
+static void probers_stop(ctr_t *c)
+{
+    for (int i = 0; i < NPROBES; i++) {
+        prober_t *pr = c->probers[i];
+        if (!pr)
+            continue;
+        k1s_probe_cancel(pr->run);
+        event_free(pr->timer);
+        free(pr->ctr);
+        free(pr);
+        c->probers[i] = NULL;
+    }
+}
+
 static void ctr_clear(ctr_t *c)
 {
+    probers_stop(c);
     free(c->name);
     free(c->id);
     free(c->prev_id);
@@ -357,7 +390,7 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
         char t[32];
         fmt_time(c->started_ns, t);
         json_object_set_new(state, "running", json_pack("{s:s}", "startedAt", t));
-        ready = !c->init;
+        ready = !c->init && c->ready;
     } else if (c->have_state && !(c->wait_reason && c->backoff_until_ns)) {
         json_object_set_new(state, "terminated", terminated_json(c, c->id));
     } else {
@@ -689,6 +722,114 @@ static bool teardown_network(pod_t *p)
     return false;
 }
 
+/* ---- probes ---- */
+
+static const json_t *ctr_spec(const pod_t *p, const ctr_t *c);
+
+static int probe_int(const json_t *probe, const char *key, int dflt)
+{
+    const json_t *v = json_object_get(probe, key);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (int)json_integer_value(v) : dflt;
+}
+
+static void prober_arm(prober_t *pr, int seconds)
+{
+    struct timeval tv = {seconds, 0};
+    evtimer_add(pr->timer, &tv);
+}
+
+static void probe_done(void *arg, bool ok, const char *msg)
+{
+    prober_t *pr = arg;
+    pod_t *p = pr->p;
+    pr->run = NULL;
+    ctr_t *c = find_ctr(p, pr->ctr);
+    const json_t *probe = json_object_get(ctr_spec(p, c), probe_key[pr->kind]);
+    int period = probe_int(probe, "periodSeconds", 10);
+    if (!period)
+        period = 10;
+    if (ok) {
+        pr->failures = 0;
+        int need = probe_int(probe, "successThreshold", 1);
+        if (++pr->successes >= (need > 0 ? need : 1)) {
+            if (pr->kind == PROBE_READINESS && !c->ready) {
+                c->ready = true;
+                update_status(p);
+            } else if (pr->kind == PROBE_STARTUP) {
+                c->startup_ok = true;
+                update_status(p);
+                return; /* done for this container */
+            }
+        }
+        prober_arm(pr, period);
+        return;
+    }
+    pr->successes = 0;
+    pr->failures++;
+    event(p, "Warning", "Unhealthy", "%s probe failed: %s", probe_name[pr->kind], msg);
+    int limit = probe_int(probe, "failureThreshold", 3);
+    if (pr->failures >= (limit > 0 ? limit : 3)) {
+        if (pr->kind == PROBE_READINESS) {
+            if (c->ready) {
+                c->ready = false;
+                update_status(p);
+            }
+        } else if (!c->stopping) {
+            event(p, "Normal", "Killing", "Container %s failed %s probe, will be restarted",
+                  c->name, pr->kind == PROBE_LIVENESS ? "liveness" : "startup");
+            c->stopping = true;
+            k1s_err_t err = {0};
+            const json_t *g = k1s_jpath(p->obj, "spec.terminationGracePeriodSeconds");
+            int grace = json_is_integer(g) ? (int)json_integer_value(g) : 30;
+            k1s_rt_stop(p->k->rt, c->id, grace * 1000, NULL, NULL, &err);
+            return;
+        }
+    }
+    prober_arm(pr, period);
+}
+
+static void prober_fire(evutil_socket_t fd, short what, void *arg)
+{
+    prober_t *pr = arg;
+    pod_t *p = pr->p;
+    ctr_t *c = find_ctr(p, pr->ctr);
+    const json_t *spec = ctr_spec(p, c);
+    const json_t *probe = json_object_get(spec, probe_key[pr->kind]);
+    int period = probe_int(probe, "periodSeconds", 10);
+    if (!c || !c->running || c->stopping)
+        return;
+    if (pr->kind != PROBE_STARTUP && !c->startup_ok) { /* wait for the startup probe */
+        prober_arm(pr, period ? period : 10);
+        return;
+    }
+    k1s_err_t err = {0};
+    pr->run = k1s_probe_run(p->k->base, p->k->rt, c->id, p->ip, spec, probe, probe_done, pr, &err);
+    if (!pr->run)
+        probe_done(pr, false, err.msg);
+}
+
+static void probers_start(pod_t *p, ctr_t *c)
+{
+    probers_stop(c);
+    const json_t *spec = ctr_spec(p, c);
+    c->ready = !json_object_get(spec, "readinessProbe");
+    c->startup_ok = !json_object_get(spec, "startupProbe");
+    if (c->init)
+        return;
+    for (int k = 0; k < NPROBES; k++) {
+        const json_t *probe = json_object_get(spec, probe_key[k]);
+        if (!probe)
+            continue;
+        prober_t *pr = k1s_xcalloc(1, sizeof(*pr));
+        pr->p = p;
+        pr->ctr = k1s_xstrdup(c->name);
+        pr->kind = k;
+        pr->timer = evtimer_new(p->k->base, prober_fire, pr);
+        c->probers[k] = pr;
+        prober_arm(pr, probe_int(probe, "initialDelaySeconds", 0));
+    }
+}
+
 /* ---- containers ---- */
 
 static const json_t *ctr_spec(const pod_t *p, const ctr_t *c)
@@ -800,6 +941,7 @@ static void started(void *arg, const char *id, int rc, const k1s_err_t *err)
     set_str(&c->wait_message, NULL);
     c->backoff_until_ns = 0;
     c->pulled = false;
+    probers_start(p, c);
     start_ctx_free(s);
     sync_pod(p);
 }
@@ -1206,6 +1348,8 @@ static void on_exit_cb(void *arg, const k1s_rt_status_t *st)
     c->running = false;
     c->stopping = false;
     c->have_state = true;
+    c->ready = false;
+    probers_stop(c);
     c->exit_code = st->exit_code;
     set_str(&c->reason, st->reason);
     set_str(&c->message, st->message);
@@ -1325,6 +1469,14 @@ static void synced_cb(evutil_socket_t fd, short what, void *arg)
             continue;
         pod_t *p = pod_get(k, uid, label(st->labels, L_NS), label(st->labels, L_POD));
         adopt(p, st);
+    }
+    const char *ukey;
+    void *uval;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &ukey, &uval);) {
+        pod_t *p = uval;
+        for (size_t j = 0; p->obj && j < p->nctr; j++)
+            if (p->ctrs[j].running)
+                probers_start(p, &p->ctrs[j]);
     }
     k1s_rt_status_list_free(k->adopted, k->n_adopted);
     k->adopted = NULL;

@@ -184,3 +184,40 @@ def test_graceful_delete_and_agent_restart(pod_cluster):
     assert c.get("pod", "graceful") is None
     assert not os.path.exists(log_dir), "the pod's logs stay after it was deleted"
     assert not os.path.exists(log_path)
+
+
+def test_probes(pod_cluster):
+    c = pod_cluster
+    # readiness over HTTP: 404 until the file appears after 3 s, then Ready
+    web = pod("probed", c.image, ["sh", "-c", "mkdir -p /w; (sleep 3; echo ok > /w/ready.html) & "
+                                              "exec httpd -f -p 8080 -h /w"])
+    web["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 8080}]
+    web["spec"]["containers"][0]["readinessProbe"] = {
+        "httpGet": {"path": "/ready.html", "port": "http"}, "periodSeconds": 1,
+        "failureThreshold": 1}
+    web["spec"]["containers"][0]["livenessProbe"] = {"tcpSocket": {"port": 8080},
+                                                     "periodSeconds": 1}
+    c.apply(web)
+    c.wait(lambda: "Readiness probe failed: HTTP probe failed with statuscode: 404" in
+           c.kubectl("get", "events", "--field-selector", "involvedObject.name=probed").stdout,
+           60, "a failed readiness probe")
+    st = status(c, "probed")
+    assert st["containerStatuses"][0]["ready"] is False
+    assert {x["type"]: x["status"] for x in st["conditions"]}["Ready"] == "False"
+    st = c.wait(lambda: (lambda s: s if s.get("containerStatuses") and
+                         s["containerStatuses"][0]["ready"] else None)(status(c, "probed")),
+                60, "probed Ready")
+    assert st["containerStatuses"][0]["restartCount"] == 0  # the tcp liveness probe passes
+    # liveness by exec: the file goes after 2 s, the container is killed and restarted
+    live = pod("liveness", c.image, ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; "
+                                                 "sleep 600"])
+    live["spec"]["containers"][0]["livenessProbe"] = {
+        "exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1, "failureThreshold": 2}
+    live["spec"]["terminationGracePeriodSeconds"] = 1
+    c.apply(live)
+    c.wait(lambda: (lambda s: s.get("containerStatuses") and
+                    s["containerStatuses"][0]["restartCount"] >= 1)(status(c, "liveness")),
+           60, "a restart after failed liveness probes")
+    ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=liveness").stdout
+    assert "Liveness probe failed" in ev and "failed liveness probe, will be restarted" in ev, ev
+    c.kubectl("delete", "pod", "probed", "liveness", "--wait=false")
