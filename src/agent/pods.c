@@ -744,6 +744,8 @@ static void probe_done(void *arg, bool ok, const char *msg)
     pod_t *p = pr->p;
     pr->run = NULL;
     ctr_t *c = find_ctr(p, pr->ctr);
+    if (!c)
+        return;
     const json_t *probe = json_object_get(ctr_spec(p, c), probe_key[pr->kind]);
     int period = probe_int(probe, "periodSeconds", 10);
     if (!period)
@@ -793,11 +795,11 @@ static void prober_fire(evutil_socket_t fd, short what, void *arg)
     prober_t *pr = arg;
     pod_t *p = pr->p;
     ctr_t *c = find_ctr(p, pr->ctr);
+    if (!c || !c->running || c->stopping)
+        return;
     const json_t *spec = ctr_spec(p, c);
     const json_t *probe = json_object_get(spec, probe_key[pr->kind]);
     int period = probe_int(probe, "periodSeconds", 10);
-    if (!c || !c->running || c->stopping)
-        return;
     if (pr->kind != PROBE_STARTUP && !c->startup_ok) { /* wait for the startup probe */
         prober_arm(pr, period ? period : 10);
         return;
