@@ -724,6 +724,15 @@ static bool teardown_network(pod_t *p)
 
 /* ---- probes ---- */
 
+static void stopped(void *arg, const char *id, int rc, const k1s_err_t *err)
+{
+    /* the exit itself arrives through on_exit */
+}
+
+static int grace_s(const pod_t *p);
+enum { HOOK_POST_START, HOOK_PRE_STOP };
+static bool run_hook(pod_t *p, ctr_t *c, const json_t *handler, int kind);
+
 static const json_t *ctr_spec(const pod_t *p, const ctr_t *c);
 
 static int probe_int(const json_t *probe, const char *key, int dflt)
@@ -945,6 +954,9 @@ static void started(void *arg, const char *id, int rc, const k1s_err_t *err)
     c->pulled = false;
     probers_start(p, c);
     start_ctx_free(s);
+    const json_t *post = k1s_jpath(ctr_spec(p, c), "lifecycle.postStart");
+    if (post && run_hook(p, c, post, HOOK_POST_START))
+        return; /* the pod goes on when the hook is done */
     sync_pod(p);
 }
 
@@ -1168,11 +1180,6 @@ static int grace_s(const pod_t *p)
     return json_is_integer(g) ? (int)json_integer_value(g) : DEFAULT_GRACE_S;
 }
 
-static void stopped(void *arg, const char *id, int rc, const k1s_err_t *err)
-{
-    /* the exit itself arrives through on_exit */
-}
-
 static void deleted_api(const k1s_client_result_t *res, void *arg)
 {
     pod_t *p = arg;
@@ -1186,6 +1193,83 @@ static void deleted_api(const k1s_client_result_t *res, void *arg)
              res->message && *res->message ? res->message : "no answer");
     p->deleting_api = false;
     schedule(p, 5000);
+}
+
+static void stop_now(pod_t *p, ctr_t *c, int grace_ms)
+{
+    k1s_err_t err = {0};
+    if (k1s_rt_stop(p->k->rt, c->id, grace_ms, stopped, p, &err) < 0) {
+        k1s_debug("kubelet: stop %s: %s", c->id, err.msg);
+        if (err.code == ESRCH || err.code == ENOENT)
+            c->running = false;
+    }
+}
+
+/* ---- lifecycle hooks ---- */
+
+typedef struct hook {
+    pod_t *p;
+    char *ctr, *id;
+    int kind;
+    uint64_t t0;
+} hook_t;
+
+static void hook_done(void *arg, bool ok, const char *msg)
+{
+    hook_t *h = arg;
+    pod_t *p = h->p;
+    ctr_t *c = find_ctr(p, h->ctr);
+    if (c && k1s_streq(c->id, h->id)) {
+        if (h->kind == HOOK_PRE_STOP) {
+            if (!ok)
+                event(p, "Warning", "FailedPreStopHook", "PreStopHook failed: %s", msg);
+            /* what is left of the grace period, at least 2 s as kubelet gives */
+            int64_t left = (int64_t)grace_s(p) * 1000 - (int64_t)((k1s_now_ns() - h->t0) / 1000000);
+            stop_now(p, c, left < 2000 ? 2000 : (int)left);
+        } else {
+            p->busy = false;
+            if (!ok) {
+                event(p, "Warning", "FailedPostStartHook", "PostStartHook failed: %s", msg);
+                c->stopping = true;
+                stop_now(p, c, grace_s(p) * 1000);
+            }
+            sync_pod(p);
+        }
+    } else if (h->kind == HOOK_POST_START) {
+        p->busy = false;
+        sync_pod(p);
+    }
+    free(h->ctr);
+    free(h->id);
+    free(h);
+}
+
+/* Starts a postStart or preStop handler; false if it could not start (it is skipped). */
+static bool run_hook(pod_t *p, ctr_t *c, const json_t *handler, int kind)
+{
+    json_t *h = json_copy((json_t *)handler);
+    json_object_set_new(h, "timeoutSeconds", json_integer(grace_s(p) > 0 ? grace_s(p) : 2));
+    hook_t *hk = k1s_xcalloc(1, sizeof(*hk));
+    hk->p = p;
+    hk->ctr = k1s_xstrdup(c->name);
+    hk->id = k1s_xstrdup(c->id);
+    hk->kind = kind;
+    hk->t0 = k1s_now_ns();
+    k1s_err_t err = {0};
+    k1s_probe_t *run =
+        k1s_probe_run(p->k->base, p->k->rt, c->id, p->ip, ctr_spec(p, c), h, hook_done, hk, &err);
+    json_decref(h);
+    if (!run) {
+        event(p, "Warning", kind == HOOK_PRE_STOP ? "FailedPreStopHook" : "FailedPostStartHook",
+              "%s", err.msg);
+        free(hk->ctr);
+        free(hk->id);
+        free(hk);
+        return false;
+    }
+    if (kind == HOOK_POST_START)
+        p->busy = true;
+    return true;
 }
 
 /* Stops everything of a pod that is being deleted or has left the API; returns true once
@@ -1202,12 +1286,10 @@ static bool terminate(pod_t *p, bool remove_all)
             continue;
         c->stopping = true;
         event(p, "Normal", "Killing", "Stopping container %s", c->name);
-        k1s_err_t err = {0};
-        if (k1s_rt_stop(p->k->rt, c->id, grace_s(p) * 1000, stopped, p, &err) < 0) {
-            k1s_debug("kubelet: stop %s: %s", c->id, err.msg);
-            if (err.code == ESRCH || err.code == ENOENT)
-                c->running = false;
-        }
+        const json_t *pre = k1s_jpath(ctr_spec(p, c), "lifecycle.preStop");
+        if (pre && run_hook(p, c, pre, HOOK_PRE_STOP))
+            continue;
+        stop_now(p, c, grace_s(p) * 1000);
     }
     if (any)
         return false;

@@ -221,3 +221,21 @@ def test_probes(pod_cluster):
     ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=liveness").stdout
     assert "Liveness probe failed" in ev and "failed liveness probe, will be restarted" in ev, ev
     c.kubectl("delete", "pod", "probed", "liveness", "--wait=false")
+
+
+def test_lifecycle_hooks(pod_cluster, tmp_path):
+    c = pod_cluster
+    host = str(tmp_path)
+    p = pod("hooks", c.image, ["sh", "-c", "while [ ! -f /tmp/post ]; do sleep 0.1; done; "
+                                           "echo saw $(cat /tmp/post); sleep 600"])
+    p["spec"]["containers"][0]["lifecycle"] = {
+        "postStart": {"exec": {"command": ["sh", "-c", "echo poststart > /tmp/post"]}},
+        "preStop": {"exec": {"command": ["sh", "-c", "echo prestop > /host/prestop"]}}}
+    p["spec"]["containers"][0]["volumeMounts"] = [{"name": "h", "mountPath": "/host"}]
+    p["spec"]["volumes"] = [{"name": "h", "hostPath": {"path": host, "type": "Directory"}}]
+    p["spec"]["terminationGracePeriodSeconds"] = 3
+    c.apply(p)
+    c.wait(lambda: c.pod_log_file("hooks", "c") == "saw poststart\n", 60, "the postStart hook")
+    c.kubectl("delete", "pod", "hooks", "--timeout=60s")
+    with open(os.path.join(host, "prestop")) as f:
+        assert f.read() == "prestop\n"
