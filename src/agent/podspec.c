@@ -650,6 +650,11 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
         }
         if (ed) {
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
+        } else if (json_object_get(vol, "persistentVolumeClaim")) {
+            /* a symlink to the volume's path, made by volumes.c */
+            snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
+            if (json_is_true(k1s_jpath(vol, "persistentVolumeClaim.readOnly")))
+                ro = true;
         } else if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
                    json_object_get(vol, "projected") || json_object_get(vol, "downwardAPI")) {
             /* written by volumes.c; always read-only, as in Kubernetes */
@@ -681,10 +686,12 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
             }
             snprintf(path, sizeof(path), "%s", p);
         } else {
-            return k1s_err_set(err, ENOTSUP,
-                               "volume %s: only emptyDir, hostPath, configMap, secret, downwardAPI "
-                               "and projected volumes are supported by this agent yet",
-                               name);
+            return k1s_err_set(
+                err, ENOTSUP,
+                "volume %s: only emptyDir, hostPath, configMap, secret, downwardAPI, "
+                "projected and persistentVolumeClaim volumes are supported by "
+                "this agent yet",
+                name);
         }
         if (sub && *sub) {
             if (strstr(sub, "..") || sub[0] == '/')

@@ -28,6 +28,8 @@
 
 static const k1s_gvr_t cm_gvr = {"", "v1", "configmaps", true};
 static const k1s_gvr_t secret_gvr = {"", "v1", "secrets", true};
+static const k1s_gvr_t pvc_gvr = {"", "v1", "persistentvolumeclaims", true};
+static const k1s_gvr_t pv_gvr = {"", "v1", "persistentvolumes", false};
 
 typedef struct fetch {
     char *kind; /* "cm", "secret" or "token:<volume>/<source index>" */
@@ -418,6 +420,52 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
     return 0;
 }
 
+/* A claim's volume: <pod_dir>/volumes/<name> becomes a symlink to the PersistentVolume's
+ * hostPath or local path (created for hostPath DirectoryOrCreate, as the local-path
+ * provisioner's volumes are). */
+static int claim_link(k1s_vols_t *v, const json_t *vol, k1s_err_t *err)
+{
+    const char *claim = k1s_jpath_str(vol, "persistentVolumeClaim.claimName");
+    fetch_t *f = find_fetch(v, "pvc", claim ? claim : "");
+    if (!f || !f->obj)
+        return k1s_err_set(err, ENOENT, "persistentvolumeclaim \"%s\" not found",
+                           claim ? claim : "");
+    const char *pvname = k1s_jpath_str(f->obj, "spec.volumeName");
+    fetch_t *pf = pvname ? find_fetch(v, "pv", pvname) : NULL;
+    if (!pf || !pf->obj || !k1s_streq(k1s_jpath_str(f->obj, "status.phase"), "Bound"))
+        return k1s_err_set(err, EAGAIN, "persistentvolumeclaim \"%s\" is not bound yet", claim);
+    const char *path = k1s_jpath_str(pf->obj, "spec.hostPath.path");
+    const char *type = k1s_jpath_str(pf->obj, "spec.hostPath.type");
+    if (!path)
+        path = k1s_jpath_str(pf->obj, "spec.local.path");
+    if (!path)
+        return k1s_err_set(err, ENOTSUP,
+                           "persistentvolume \"%s\": only hostPath and local volumes are "
+                           "supported by this agent",
+                           pvname);
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (!k1s_jpath(pf->obj, "spec.hostPath") ||
+            (type && *type && strcmp(type, "DirectoryOrCreate")))
+            return k1s_err_set(err, ENOENT, "persistentvolume \"%s\": %s does not exist", pvname,
+                               path);
+        int r = k1s_mkdir_p(path, 0777);
+        if (r < 0)
+            return k1s_err_set(err, -r, "mkdir %s: %s", path, strerror(-r));
+    }
+    char link[4096], cur[4096];
+    snprintf(link, sizeof(link), "%s/volumes", v->pod_dir);
+    k1s_mkdir_p(link, 0750);
+    snprintf(link, sizeof(link), "%s/volumes/%s", v->pod_dir, k1s_js(vol, "name"));
+    ssize_t n = readlink(link, cur, sizeof(cur) - 1);
+    if (n > 0 && (size_t)n == strlen(path) && !memcmp(cur, path, (size_t)n))
+        return 0;
+    unlink(link);
+    if (symlink(path, link) < 0)
+        return k1s_err_set(err, errno, "symlink %s: %s", link, strerror(errno));
+    return 0;
+}
+
 static void finish(k1s_vols_t *v)
 {
     k1s_err_t err = {0};
@@ -426,6 +474,14 @@ static void finish(k1s_vols_t *v)
     const json_t *vol;
     json_array_foreach(k1s_jpath(v->pod, "spec.volumes"), i, vol)
     {
+        if (json_object_get(vol, "persistentVolumeClaim")) {
+            if ((rc = claim_link(v, vol, &err)) < 0) {
+                k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"",
+                               k1s_js(vol, "name"));
+                break;
+            }
+            continue;
+        }
         if (!json_object_get(vol, "configMap") && !json_object_get(vol, "secret") &&
             !json_object_get(vol, "downwardAPI") && !json_object_get(vol, "projected"))
             continue;
@@ -462,8 +518,20 @@ static void fetched_cb(const k1s_client_result_t *res, void *arg)
 {
     fetch_ref_t *fr = arg;
     k1s_vols_t *v = fr->v;
-    fetched(res, &v->f[fr->i]);
+    size_t i = fr->i;
+    fetched(res, &v->f[i]);
     free(fr);
+    /* a bound claim: its PersistentVolume next */
+    const char *pv =
+        !strcmp(v->f[i].kind, "pvc") ? k1s_jpath_str(v->f[i].obj, "spec.volumeName") : NULL;
+    if (pv && *pv && add_fetch(v, "pv", pv)) {
+        fetch_ref_t *nr = k1s_xcalloc(1, sizeof(*nr));
+        nr->v = v;
+        nr->i = v->nf - 1;
+        v->f[nr->i].ref = nr;
+        v->pending++;
+        v->f[nr->i].req = k1s_client_get(v->client, &pv_gvr, NULL, pv, fetched_cb, nr);
+    }
     if (--v->pending == 0)
         finish(v);
 }
@@ -573,6 +641,8 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
             add_fetch(v, "cm", k1s_js(cm, "name"));
         if (sec && k1s_js(sec, "secretName"))
             add_fetch(v, "secret", k1s_js(sec, "secretName"));
+        if (k1s_jpath_str(vol, "persistentVolumeClaim.claimName"))
+            add_fetch(v, "pvc", k1s_jpath_str(vol, "persistentVolumeClaim.claimName"));
         size_t j;
         const json_t *s;
         json_array_foreach(k1s_jpath(vol, "projected.sources"), j, s)
@@ -601,6 +671,8 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
             f->req = k1s_client_get(client, &cm_gvr, ns, f->name, fetched_cb, fr);
         else if (!strcmp(f->kind, "secret"))
             f->req = k1s_client_get(client, &secret_gvr, ns, f->name, fetched_cb, fr);
+        else if (!strcmp(f->kind, "pvc"))
+            f->req = k1s_client_get(client, &pvc_gvr, ns, f->name, fetched_cb, fr);
         else {
             /* token:<volume>/<index>: find the source again */
             const char *slash = strrchr(f->kind, '/');
@@ -657,7 +729,8 @@ bool k1s_vols_needed(const json_t *pod)
     json_array_foreach(k1s_jpath(pod, "spec.volumes"), i, vol)
     {
         if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
-            json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected"))
+            json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected") ||
+            json_object_get(vol, "persistentVolumeClaim"))
             return true;
     }
     int n = 0;

@@ -239,3 +239,25 @@ def test_lifecycle_hooks(pod_cluster, tmp_path):
     c.kubectl("delete", "pod", "hooks", "--timeout=60s")
     with open(os.path.join(host, "prestop")) as f:
         assert f.read() == "prestop\n"
+
+
+def test_persistent_volume_claim(pod_cluster):
+    """A claim of the built-in local-path class (WaitForFirstConsumer): provisioned on the node
+    for the pod, mounted, and what the pod wrote is on the node's disk, kept after the pod."""
+    c = pod_cluster
+    c.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
+                      "resources": {"requests": {"storage": "1Mi"}}}})
+    p = pod("writer", c.image, ["sh", "-c", "echo persisted > /data/f; cat /data/f"],
+            restart="Never")
+    p["spec"]["containers"][0]["volumeMounts"] = [{"name": "d", "mountPath": "/data"}]
+    p["spec"]["volumes"] = [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
+    c.apply(p)
+    c.wait(lambda: status(c, "writer").get("phase") == "Succeeded", 90, "writer Succeeded")
+    assert c.pod_log_file("writer", "c") == "persisted\n"
+    pv = c.get("pvc", "data")["spec"]["volumeName"]
+    path = c.get("pv", pv)["spec"]["hostPath"]["path"]
+    c.kubectl("delete", "pod", "writer")
+    with open(os.path.join(path, "f")) as f:
+        assert f.read() == "persisted\n"
+    c.kubectl("delete", "pvc", "data", "--wait=false")
