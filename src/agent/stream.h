@@ -1,0 +1,39 @@
+/*
+ * Remote command sessions of the kubelet API (exec and attach): a process's
+ * stdio carried over a WebSocket with the channel protocols
+ * v4.channel.k8s.io / v5.channel.k8s.io, as the kubelet's CRI streaming
+ * server (k8s.io/kubelet/pkg/cri/streaming/remotecommand) serves them.
+ *
+ * Channels: 0 stdin, 1 stdout, 2 stderr, 3 error (one metav1.Status when
+ * the command ends: Success, or Failure with reason NonZeroExitCode and the
+ * exit code as a cause), 4 resize ({"Width":w,"Height":h}); v5 adds 255
+ * (close: the client is done with stdin). All output is sent before the
+ * final status. Internal to the agent (kubelet-api.c).
+ */
+#ifndef K1S_AGENT_STREAM_H
+#define K1S_AGENT_STREAM_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+
+#include "agent/kubelet-api.h"
+#include "net/http.h"
+
+extern const char *const k1s_stream_protocols[]; /* the subprotocols served, preferred first */
+
+typedef struct k1s_stream_opts {
+    bool in, out, err, tty; /* which streams the client asked for */
+    char **argv;            /* exec: the command (NULL-terminated; borrowed for the call);
+                               NULL: attach */
+    const char *container_id;
+} k1s_stream_opts_t;
+
+/*
+ * Answers req (a WebSocket upgrade with one of k1s_stream_protocols; otherwise 400) and
+ * runs the session: exec or attach through the backend. Failures to start are reported on
+ * the error channel as the kubelet does. The session frees itself when done.
+ */
+void k1s_stream_remotecommand(struct event_base *base, k1s_http_req_t *req,
+                              const k1s_kapi_backend_t *be, void *ctx, const k1s_stream_opts_t *o);
+
+#endif

@@ -1,0 +1,168 @@
+"""Logs, exec, attach and cp through the API server to a kubelet API (src/agent/kubelet-api.c),
+with real kubectl: the API server finds the node's kubelet from its Node (a hollow node whose
+InternalIP is 127.0.0.1 and whose kubelet port is the test kubelet's, stream_util.py) and
+forwards; the test kubelet serves CRI log files the test writes and runs exec'd commands as
+host processes."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from stream_util import FixtureKubelet, cri_line
+
+
+@pytest.fixture
+def kubelet(server):
+    k = FixtureKubelet(server).start()
+    yield k
+    log = k.close()
+    assert "ERROR: AddressSanitizer" not in log and "runtime error" not in log, log
+
+
+@pytest.fixture
+def node(server, kubelet, hollow_nodes):
+    cluster = hollow_nodes(server, 1, prefix="stream", host_ip="127.0.0.1",
+                           kubelet_port=kubelet.port)
+    return cluster[0]
+
+
+def make_pod(server, ns, node, name, containers=("main",)):
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+           "spec": {"nodeName": node.name,
+                    "containers": [{"name": c, "image": "busybox"} for c in containers]}}
+    server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(pod))
+    server.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/" + name, "--timeout=30s")
+    return json.loads(server.kubectl("-n", ns, "get", "pod", name, "-o", "json").stdout)
+
+
+def test_logs(server, ns, kubelet, node):
+    uid = make_pod(server, ns, node, "web")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "web", uid, "main")
+    t0 = time.time() - 100
+    with open(os.path.join(d, "0.log"), "w") as f:
+        f.write(cri_line("first run", t=t0))
+    with open(os.path.join(d, "1.log.20260101-000000"), "w") as f:  # rotated: read first
+        f.write(cri_line("one", t=t0 + 1))
+        f.write(cri_line("tw", partial=True, t=t0 + 2) + cri_line("o", t=t0 + 2))
+    with open(os.path.join(d, "1.log"), "w") as f:
+        f.write(cri_line("three", stream="stderr", t=t0 + 3))
+        f.write(cri_line("four", t=time.time()))
+    out = server.kubectl("-n", ns, "logs", "web").stdout
+    assert out == "one\ntwo\nthree\nfour\n"
+    assert server.kubectl("-n", ns, "logs", "web", "--tail=2").stdout == "three\nfour\n"
+    assert server.kubectl("-n", ns, "logs", "web", "--since=30s").stdout == "four\n"
+    assert server.kubectl("-n", ns, "logs", "web", "--previous").stdout == "first run\n"
+    assert server.kubectl("-n", ns, "logs", "web", "--limit-bytes=6").stdout == "one\ntw"
+    ts = server.kubectl("-n", ns, "logs", "web", "--timestamps", "--tail=1").stdout
+    assert ts.endswith("Z four\n") and ts.startswith(time.strftime("%Y-", time.gmtime()))
+    # a container that is not there
+    p = server.kubectl("-n", ns, "logs", "web", "-c", "nope", check=False)
+    assert p.returncode != 0 and "container nope is not valid for pod web" in p.stderr
+
+
+def test_logs_follow_ends_when_the_container_exits(server, ns, kubelet, node):
+    uid = make_pod(server, ns, node, "tail")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "tail", uid, "main")
+    with open(os.path.join(d, "0.log"), "w") as f:
+        f.write(cri_line("before"))
+    open(os.path.join(d, "running"), "w").close()
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
+    p = subprocess.Popen(["kubectl", "-n", ns, "logs", "-f", "tail"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert p.stdout.readline() == "before\n"
+        with open(os.path.join(d, "0.log"), "a") as f:
+            f.write(cri_line("after"))
+        assert p.stdout.readline() == "after\n"
+        with open(os.path.join(d, "0.log"), "a") as f:
+            f.write(cri_line("last"))
+        os.unlink(os.path.join(d, "running"))
+        out, err = p.communicate(timeout=30)
+        assert out == "last\n" and p.returncode == 0, err
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_exec(server, ns, kubelet, node):
+    uid = make_pod(server, ns, node, "box")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "box", uid, "main")
+    open(os.path.join(d, "running"), "w").close()
+    p = server.kubectl("-n", ns, "exec", "box", "--", "sh", "-c", "echo out; echo err >&2")
+    assert p.stdout == "out\n" and p.stderr == "err\n"
+    # stdin, including its end (v5's close channel)
+    data = "".join("line %d\n" % i for i in range(20000))
+    p = server.kubectl("-n", ns, "exec", "-i", "box", "--", "wc", "-l", input=data)
+    assert p.stdout.strip() == "20000"
+    # the exit code comes through
+    p = server.kubectl("-n", ns, "exec", "box", "--", "sh", "-c", "exit 3", check=False)
+    assert p.returncode == 3, p.stderr
+    p = server.kubectl("-n", ns, "exec", "box", "--", "nosuchcmd", check=False)
+    assert p.returncode != 0 and "nosuchcmd" in p.stderr
+    # a terminal: -it under a pty
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
+    t = subprocess.run(["script", "-qec", "kubectl -n %s exec -it box -- sh -c 'tty && exit 5'" % ns,
+                        "/dev/null"], capture_output=True, text=True, env=env, timeout=60)
+    assert "/dev/pts/" in t.stdout and t.returncode == 5, (t.stdout, t.stderr)
+
+
+def test_cp_both_ways(server, ns, kubelet, node, tmp_path):
+    uid = make_pod(server, ns, node, "files")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "files", uid, "main")
+    open(os.path.join(d, "running"), "w").close()
+    src = tmp_path / "hello.txt"
+    src.write_text("hello from the test\n" * 1000)
+    inside = os.path.join(d, "copied.txt")
+    server.kubectl("-n", ns, "cp", str(src), "files:" + inside)
+    with open(inside) as f:
+        assert f.read() == src.read_text()
+    back = tmp_path / "back.txt"
+    server.kubectl("-n", ns, "cp", "files:" + inside, str(back))
+    assert back.read_text() == src.read_text()
+
+
+def test_attach(server, ns, kubelet, node):
+    uid = make_pod(server, ns, node, "att")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "att", uid, "main")
+    open(os.path.join(d, "running"), "w").close()
+    os.mkfifo(os.path.join(d, "attach.in"))
+    os.mkfifo(os.path.join(d, "attach.out"))
+    # the "container": copies what attach sends it back, upper-cased
+    prog = subprocess.Popen(["sh", "-c", "tr a-z A-Z < attach.in > attach.out"], cwd=d)
+    try:
+        p = server.kubectl("-n", ns, "attach", "-i", "att", input="hello\n", timeout=60)
+        assert "HELLO" in p.stdout
+    finally:
+        prog.kill()
+        prog.wait()
+
+
+def test_exec_needs_create_on_pods_exec(server, ns, kubelet, node):
+    make_pod(server, ns, node, "guarded")
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "peek", "namespace": ns},
+            "rules": [{"apiGroups": [""], "resources": ["pods", "pods/exec", "pods/log"],
+                       "verbs": ["get", "list"]}]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "peek", "namespace": ns},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "peek"},
+               "subjects": [{"kind": "User", "name": "viewer"}]}
+    server.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                          "items": [role, binding]}))
+    p = server.kubectl("-n", ns, "--as=viewer", "exec", "guarded", "--", "true", check=False)
+    assert p.returncode != 0
+    assert 'cannot create resource "pods/exec" in API group "" in the namespace' in p.stderr, p.stderr
+
+
+def test_kubelet_down(server, ns, kubelet, node):
+    make_pod(server, ns, node, "lonely")
+    kubelet.stop()
+    p = server.kubectl("-n", ns, "exec", "lonely", "--", "true", check=False)
+    assert p.returncode != 0
+    assert "error dialing backend: dial tcp 127.0.0.1:%d: connect: connection refused" % \
+        kubelet.port in p.stderr, p.stderr
+    p = server.kubectl("-n", ns, "logs", "lonely", check=False)
+    assert p.returncode != 0 and "connection refused" in p.stderr, p.stderr
