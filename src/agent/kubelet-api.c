@@ -187,7 +187,7 @@ static void handler(k1s_http_req_t *req, void *arg)
         return;
     }
     const char *rest = NULL;
-    enum { R_LOGS, R_EXEC, R_ATTACH } kind;
+    enum { R_LOGS, R_EXEC, R_ATTACH, R_PF } kind;
     if (k1s_str_has_prefix(path, "/containerLogs/")) {
         rest = path + 15;
         kind = R_LOGS;
@@ -197,6 +197,9 @@ static void handler(k1s_http_req_t *req, void *arg)
     } else if (k1s_str_has_prefix(path, "/attach/")) {
         rest = path + 8;
         kind = R_ATTACH;
+    } else if (k1s_str_has_prefix(path, "/portForward/")) {
+        rest = path + 13;
+        kind = R_PF;
     } else {
         k1s_http_respond(req, 404, "text/plain", "404 page not found", 18);
         return;
@@ -204,7 +207,7 @@ static void handler(k1s_http_req_t *req, void *arg)
     char *seg[4] = {0};
     int nseg = split_path(rest, seg, 3);
     /* exec and attach may leave out the container (the pod's only one); logs may not */
-    if (nseg > 3 || nseg < 2 || (kind == R_LOGS && nseg != 3)) {
+    if (nseg > 3 || nseg < 2 || (kind == R_LOGS && nseg != 3) || (kind == R_PF && nseg != 2)) {
         for (int i = 0; i < 3; i++)
             free(seg[i]);
         k1s_http_respond(req, 404, "text/plain", "404 page not found", 18);
@@ -219,6 +222,12 @@ static void handler(k1s_http_req_t *req, void *arg)
     }
     if (strcmp(req->method, "GET") && strcmp(req->method, "POST")) {
         k1s_http_respond(req, 405, "text/plain", "Method Not Allowed", 18);
+        goto out;
+    }
+    if (kind == R_PF) {
+        char *pod = k1s_xasprintf("%s/%s", seg[0], seg[1]);
+        k1s_stream_portforward(k->base, req, c.netns, pod);
+        free(pod);
         goto out;
     }
     if (!c.running) {

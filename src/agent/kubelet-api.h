@@ -7,6 +7,7 @@
  *   GET  /containerLogs/{ns}/{pod}/{container}       CRI log files, see below
  *   GET|POST /exec/{ns}/{pod}/{container}?command=..&command=..&stdin=1&stdout=1&stderr=1&tty=1
  *   GET|POST /attach/{ns}/{pod}/{container}?stdin=..&stdout=..&stderr=..&tty=..
+ *   GET|POST /portForward/{ns}/{pod}                 SPDY/3.1 streams, see below
  *   GET  /pods                                       PodList of the backend's pods
  *   GET  /stats/summary                              minimal: the node's name and time only
  *   GET  /metrics                                    minimal: request counters
@@ -14,6 +15,13 @@
  * exec and attach speak WebSockets with the channel protocols
  * v5.channel.k8s.io / v4.channel.k8s.io (stdin 0, stdout 1, stderr 2, error 3
  * with a metav1.Status, resize 4, v5's close 255) as kubectl 1.29+ does.
+ *
+ * portForward speaks SPDY/3.1 (the kubelet's portforward protocol: a data
+ * and an error stream per forwarded connection, headers streamtype, port,
+ * requestid), either tunnelled in a WebSocket (subprotocol
+ * "SPDY/3.1+portforward.k8s.io", kubectl 1.30+) or after a plain
+ * "Upgrade: SPDY/3.1". Connections go to 127.0.0.1:<port> inside the pod's
+ * network namespace (the backend's lookup gives its path).
  *
  * Authentication: a client certificate signed by the cluster's client CA is
  * required (others get 401). Authorization: only the API server's identity
@@ -52,6 +60,8 @@ typedef struct k1s_kapi_container {
     const char *log_dir; /* /var/log/pods/<ns>_<pod>_<uid>/<container> */
     int restart_count;   /* the current log is <log_dir>/<restart_count>.log */
     bool running;
+    const char *netns; /* the pod's network namespace (/var/run/netns/cni-...), "" for the
+                          host's; used by port-forward */
 } k1s_kapi_container_t;
 
 /* A started process (exec) or a container's stdio (attach): the backend gives the server

@@ -166,3 +166,90 @@ def test_kubelet_down(server, ns, kubelet, node):
         kubelet.port in p.stderr, p.stderr
     p = server.kubectl("-n", ns, "logs", "lonely", check=False)
     assert p.returncode != 0 and "connection refused" in p.stderr, p.stderr
+
+
+@pytest.fixture
+def netns():
+    """A network namespace of the test's own (only loopback, no route out), removed after."""
+    name = "k1s-pf-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "pids", name], capture_output=True)
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            subprocess.run(["kill", "-9", pid], check=False)
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def port_forward(server, ns, pod, remote, extra=()):
+    """Starts kubectl port-forward; returns (process, local port)."""
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
+    p = subprocess.Popen(["kubectl", "-n", ns, "port-forward", *extra, "pod/" + pod,
+                          ":%d" % remote], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    line = p.stdout.readline()
+    if "Forwarding from 127.0.0.1:" not in line:
+        p.kill()
+        raise AssertionError("port-forward did not start: %r %s" % (line, p.stderr.read()))
+    return p, int(line.split("127.0.0.1:")[1].split()[0])
+
+
+def http_get(port, path="/", timeout=20):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+        return r.read()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "spdy"])
+def test_port_forward(server, ns, kubelet, node, netns, tmp_path, transport):
+    uid = make_pod(server, ns, node, "web")["metadata"]["uid"]
+    kubelet.container_dir(ns, "web", uid, "main")
+    with open(os.path.join(kubelet.root, "%s_web_%s" % (ns, uid), "netns"), "w") as f:
+        f.write("/var/run/netns/%s\n" % netns)
+    www = tmp_path / "www"
+    www.mkdir()
+    body = b"hello through the tunnel\n" * 4000
+    (www / "index.html").write_bytes(body)
+    httpd = subprocess.Popen(["ip", "netns", "exec", netns, "busybox", "httpd", "-f", "-p",
+                              "127.0.0.1:8080", "-h", str(www)])
+    env = {"KUBECTL_PORT_FORWARD_WEBSOCKETS": "true" if transport == "websocket" else "false"}
+    os.environ.update(env)
+    pf = None
+    try:
+        pf, port = port_forward(server, ns, "web", 8080)
+        deadline = time.time() + 30
+        while True:
+            try:
+                got = http_get(port, "/index.html")
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert got == body
+        # several connections, one after the other and at once
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            assert all(r == body for r in ex.map(lambda _: http_get(port, "/index.html"),
+                                                 range(8)))
+        # a port nothing listens on: the error comes back and the connection fails
+        pf2, port2 = port_forward(server, ns, "web", 9)
+        try:
+            with pytest.raises(OSError):
+                http_get(port2)
+        finally:
+            pf2.kill()
+            _, err = pf2.communicate(timeout=20)
+        assert "connection refused" in err, err
+    finally:
+        for k in env:
+            os.environ.pop(k, None)
+        if pf:
+            pf.kill()
+            pf.wait()
+        httpd.kill()
+        httpd.wait()
