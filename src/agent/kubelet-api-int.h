@@ -16,6 +16,8 @@ struct k1s_kapi {
     k1s_kapi_backend_t be;
     void *ctx;
     char *node_name;
+    struct k1s_client *api; /* SubjectAccessReviews, or NULL */
+    struct kapi_sar *sars;  /* reviews in flight */
     uint64_t requests, denied;
     struct kapi_log *logs; /* log streams in progress (freed with the server) */
 };

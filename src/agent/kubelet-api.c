@@ -13,6 +13,7 @@
 
 #include "agent/kubelet-api-int.h"
 #include "agent/stream.h"
+#include "client/client.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -149,6 +150,98 @@ static void serve_stats(k1s_kapi_t *k, k1s_http_req_t *req)
     json_decref(j);
 }
 
+/* The attributes the kubelet authorizes a request with (server/auth.go). */
+static const char *authz_verb(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") ? "get"
+           : !strcmp(m, "POST")                    ? "create"
+           : !strcmp(m, "PUT")                     ? "update"
+           : !strcmp(m, "PATCH")                   ? "patch"
+           : !strcmp(m, "DELETE")                  ? "delete"
+                                                   : "";
+}
+
+static const char *authz_subresource(const char *path)
+{
+    if (k1s_str_has_prefix(path, "/stats/") || !strcmp(path, "/stats"))
+        return "stats";
+    if (k1s_str_has_prefix(path, "/metrics"))
+        return "metrics";
+    if (k1s_str_has_prefix(path, "/logs/") || !strcmp(path, "/logs"))
+        return "log";
+    return "proxy";
+}
+
+static void forbid(k1s_kapi_t *k, k1s_http_req_t *req, const char *why)
+{
+    k->denied++;
+    char *m = k1s_xasprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=%s)%s%s",
+                            req->peer->cn, authz_verb(req->method), authz_subresource(req->path),
+                            why ? ": " : "", why ? why : "");
+    k1s_http_respond(req, 403, "text/plain", m, strlen(m));
+    free(m);
+}
+
+static void route(k1s_kapi_t *k, k1s_http_req_t *req);
+
+typedef struct kapi_sar {
+    k1s_kapi_t *k;
+    k1s_http_req_t *req;
+    k1s_client_req_t *call;
+    struct kapi_sar *next;
+} kapi_sar_t;
+
+static void sar_unlink(kapi_sar_t *s)
+{
+    kapi_sar_t **pp = &s->k->sars;
+    while (*pp && *pp != s)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = s->next;
+}
+
+static void sar_done(const k1s_client_result_t *res, void *arg)
+{
+    kapi_sar_t *s = arg;
+    sar_unlink(s);
+    json_t *st = json_object_get(res->obj, "status");
+    if (res->status == 201 || res->status == 200) {
+        if (json_is_true(json_object_get(st, "allowed")))
+            route(s->k, s->req);
+        else
+            forbid(s->k, s->req, json_string_value(json_object_get(st, "reason")));
+    } else {
+        k1s_debug("kubelet api: SubjectAccessReview failed: %d %s", res->status, res->message);
+        k1s_http_respond(s->req, 500, "text/plain", "Internal Server Error: authorization failed",
+                         43);
+    }
+    free(s);
+}
+
+static void ask_api_server(k1s_kapi_t *k, k1s_http_req_t *req)
+{
+    const k1s_http_peer_t *p = req->peer;
+    json_t *groups = json_array();
+    for (int i = 0; p->orgs && p->orgs[i]; i++)
+        json_array_append_new(groups, json_string(p->orgs[i]));
+    json_array_append_new(groups, json_string("system:authenticated"));
+    json_t *sar = json_pack("{s:s, s:s, s:{s:s, s:o, s:{s:s, s:s, s:s, s:s, s:s}}}", "apiVersion",
+                            "authorization.k8s.io/v1", "kind", "SubjectAccessReview", "spec",
+                            "user", p->cn, "groups", groups, "resourceAttributes", "verb",
+                            authz_verb(req->method), "group", "", "resource", "nodes",
+                            "subresource", authz_subresource(req->path), "name", k->node_name);
+    char *body = json_dumps(sar, JSON_COMPACT);
+    json_decref(sar);
+    kapi_sar_t *s = k1s_xcalloc(1, sizeof(*s));
+    s->k = k;
+    s->req = req;
+    s->next = k->sars;
+    k->sars = s;
+    s->call =
+        k1s_client_request(k->api, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                           "application/json", body, sar_done, s);
+}
+
 static void handler(k1s_http_req_t *req, void *arg)
 {
     k1s_kapi_t *k = arg;
@@ -159,16 +252,19 @@ static void handler(k1s_http_req_t *req, void *arg)
         k1s_http_respond(req, 401, "text/plain", "Unauthorized", 12);
         return;
     }
-    if (strcmp(p->cn, APISERVER_KUBELET_CLIENT) && !in_group(p, "system:masters")) {
-        k->denied++;
-        char *m = k1s_xasprintf("Forbidden (user=%s, verb=%s, resource=nodes, "
-                                "subresource=proxy): this kubelet serves only the API server and "
-                                "cluster admins",
-                                p->cn, !strcmp(req->method, "GET") ? "get" : "create");
-        k1s_http_respond(req, 403, "text/plain", m, strlen(m));
-        free(m);
+    if (!strcmp(p->cn, APISERVER_KUBELET_CLIENT) || in_group(p, "system:masters")) {
+        route(k, req);
         return;
     }
+    if (!k->api) {
+        forbid(k, req, "this kubelet serves only the API server and cluster admins");
+        return;
+    }
+    ask_api_server(k, req);
+}
+
+static void route(k1s_kapi_t *k, k1s_http_req_t *req)
+{
     const char *path = req->path;
     if (!strcmp(path, "/healthz")) {
         k1s_http_respond(req, 200, "text/plain", "ok", 2);
@@ -279,6 +375,7 @@ k1s_kapi_t *k1s_kapi_new(struct event_base *base, const k1s_kapi_opts_t *opts,
     k->be = *backend;
     k->ctx = ctx;
     k->node_name = k1s_xstrdup(opts->node_name ? opts->node_name : "");
+    k->api = opts->api;
     /* idle_timeout: kubectl logs -f and exec sessions are streams, not idle connections */
     k1s_http_opts_t ho = {.max_body = 1 << 20, .idle_timeout_s = 300};
     k->http = k1s_http_server_new(base, ssl, &ho, handler, k);
@@ -302,6 +399,13 @@ void k1s_kapi_free(k1s_kapi_t *k)
     if (!k)
         return;
     k1s_kapi_logs_stop_all(k);
+    while (k->sars) {
+        kapi_sar_t *s = k->sars;
+        k->sars = s->next;
+        k1s_client_cancel(s->call);
+        k1s_http_respond(s->req, 503, "text/plain", "Service Unavailable", 19);
+        free(s);
+    }
     k1s_http_server_free(k->http);
     free(k->node_name);
     free(k);

@@ -24,10 +24,14 @@
  * network namespace (the backend's lookup gives its path).
  *
  * Authentication: a client certificate signed by the cluster's client CA is
- * required (others get 401). Authorization: only the API server's identity
- * (CN kube-apiserver-kubelet-client) and members of system:masters; everyone
- * else gets 403 (upstream asks the API server with a SubjectAccessReview:
- * not done yet).
+ * required (others get 401). Authorization as the kubelet's webhook mode
+ * (pkg/kubelet/server/auth.go): the API server's identity (CN
+ * kube-apiserver-kubelet-client) and members of system:masters pass at
+ * once; anyone else is asked about with a SubjectAccessReview to the API
+ * server (verb from the method: get, create, update, patch, delete;
+ * resource nodes named node_name, subresource stats for /stats/..., metrics
+ * for /metrics..., log for /logs/..., proxy for everything else). Without
+ * an API client (opts.api NULL) others get 403.
  *
  * The server runs on the agent's libevent loop; nothing blocks it except
  * the backend's calls, which must be cheap (look-ups in memory, forking a
@@ -114,6 +118,7 @@ typedef struct k1s_kapi_opts {
     const char *addr;                 /* default "0.0.0.0" */
     int port;                         /* default 10250; -1 picks a free one */
     const char *node_name;
+    struct k1s_client *api; /* for SubjectAccessReviews (not owned), or NULL */
 } k1s_kapi_opts_t;
 
 /*

@@ -54,7 +54,8 @@ class FixtureKubelet:
         env["K1S_FIXTURE_PATH"] = self.bin_dir
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         tls = os.path.join(self.server.data_dir, "server", "tls")
-        args = [build(), "--tls-dir", tls, "--root", self.root, "--node", "stream"]
+        args = [build(), "--tls-dir", tls, "--root", self.root, "--node", "stream",
+                "--api-port", str(self.server.port)]
         if self.port:
             args += ["--port", str(self.port)]
         self.log = open(os.path.join(self.tmp, "kubelet.log"), "ab")
@@ -92,6 +93,20 @@ class FixtureKubelet:
         d = os.path.join(self.root, "%s_%s_%s" % (ns, pod, uid), ctr)
         os.makedirs(d, exist_ok=True)
         return d
+
+
+def client_cert(server, tmp, user, groups=()):
+    """A client certificate for user (and groups) from the cluster's client CA: (cert, key)."""
+    tls = os.path.join(server.data_dir, "server", "tls")
+    key, csr, crt = (os.path.join(tmp, user + ext) for ext in (".key", ".csr", ".crt"))
+    subj = "".join("/O=" + g for g in groups) + "/CN=" + user
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
+                    "-subj", subj], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(tls, "client-ca.crt"),
+                    "-CAkey", os.path.join(tls, "client-ca.key"), "-CAcreateserial", "-out", crt,
+                    "-days", "1"], check=True, capture_output=True)
+    return crt, key
 
 
 def cri_line(msg, stream="stdout", partial=False, t=None):

@@ -253,3 +253,53 @@ def test_port_forward(server, ns, kubelet, node, netns, tmp_path, transport):
             pf.wait()
         httpd.kill()
         httpd.wait()
+
+
+def test_kubelet_api_authorizes_others_with_subject_access_reviews(server, kubelet, tmp_path):
+    import ssl
+    import urllib.request
+    from stream_util import client_cert
+
+    def get(user, path):
+        ctx = ssl.create_default_context(cafile=server.ca())
+        ctx.check_hostname = False
+        ctx.load_cert_chain(*client_cert(server, str(tmp_path), user))
+        try:
+            with urllib.request.urlopen("https://127.0.0.1:%d%s" % (kubelet.port, path),
+                                        context=ctx, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    code, body = get("kubelet-reader", "/pods")
+    assert code == 403 and "user=kubelet-reader, verb=get, resource=nodes, subresource=proxy" in body
+    name = "kubelet-reader-%d" % os.getpid()
+    objs = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+             "metadata": {"name": name},
+             "rules": [{"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+             "metadata": {"name": name},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+             "subjects": [{"kind": "User", "name": "kubelet-reader"}]}]
+    server.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                          "items": objs}))
+    try:
+        deadline = time.time() + 30
+        while True:
+            code, body = get("kubelet-reader", "/pods")
+            if code == 200 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert code == 200 and json.loads(body)["kind"] == "PodList"
+        # stats is another subresource: not granted
+        code, body = get("kubelet-reader", "/stats/summary")
+        assert code == 403 and "subresource=stats" in body
+    finally:
+        server.kubectl("delete", "clusterrole,clusterrolebinding", name, check=False)
+
+
+def test_nodes_proxy(server, kubelet, node):
+    out = server.kubectl("get", "--raw", "/api/v1/nodes/%s/proxy/healthz" % node.name).stdout
+    assert out == "ok"
+    pods = json.loads(server.kubectl("get", "--raw", "/api/v1/nodes/%s/proxy/pods" % node.name).stdout)
+    assert pods["kind"] == "PodList"
