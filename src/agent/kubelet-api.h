@@ -105,7 +105,8 @@ typedef struct k1s_kapi_backend {
      * handle (and may kill an exec'd process that is still running). */
     void (*release)(void *ctx, void *handle);
     /* Calls fn(arg) once, on the loop, when the container stops running; returns a watch to
-     * cancel, or NULL if it is not running now. Used to end log follows. */
+     * cancel with unwatch_exit before it fires (once fired, the backend frees it), or NULL if
+     * the container is not running now. Used to end log follows. */
     void *(*watch_exit)(void *ctx, const char *container_id, void (*fn)(void *arg), void *arg);
     void (*unwatch_exit)(void *ctx, void *watch);
     /* The node's pods as a v1 PodList (new reference), or NULL (empty list). */

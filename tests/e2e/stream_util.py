@@ -19,7 +19,7 @@ BIN = os.path.join(ROOT, "build", "asan", "fixtures", "kubelet")
 PKGS = ["libevent_core", "libevent_extra", "libevent_openssl", "libevent_pthreads", "openssl",
         "jansson", "yaml-0.1", "sqlite3", "zlib", "libnghttp2"]
 APPLETS = ["sh", "cat", "echo", "tar", "ls", "sleep", "tty", "stty", "test", "mkdir", "rm",
-           "head", "wc", "true", "env", "printf"]
+           "head", "wc", "true", "env", "printf", "seq"]
 
 
 def build():
