@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "agent/kubelet-api.h"
+#include "agent/stream.h"
 #include "net/http.h"
 
 struct k1s_kapi {
@@ -19,7 +20,8 @@ struct k1s_kapi {
     struct k1s_client *api; /* SubjectAccessReviews, or NULL */
     struct kapi_sar *sars;  /* reviews in flight */
     uint64_t requests, denied;
-    struct kapi_log *logs; /* log streams in progress (freed with the server) */
+    struct kapi_log *logs;     /* log streams in progress (freed with the server) */
+    k1s_stream_set_t sessions; /* exec, attach and port-forward sessions */
 };
 
 /* Options of one containerLogs request, as the kubelet reads them (PodLogOptions). */

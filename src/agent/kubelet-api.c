@@ -322,7 +322,7 @@ static void route(k1s_kapi_t *k, k1s_http_req_t *req)
     }
     if (kind == R_PF) {
         char *pod = k1s_xasprintf("%s/%s", seg[0], seg[1]);
-        k1s_stream_portforward(k->base, req, c.netns, pod);
+        k1s_stream_portforward(k->base, &k->sessions, req, c.netns, pod);
         free(pod);
         goto out;
     }
@@ -354,7 +354,7 @@ static void route(k1s_kapi_t *k, k1s_http_req_t *req)
     o.argv = argv;
     char *cid = k1s_xstrdup(c.id ? c.id : "");
     o.container_id = cid;
-    k1s_stream_remotecommand(k->base, req, &k->be, k->ctx, &o);
+    k1s_stream_remotecommand(k->base, &k->sessions, req, &k->be, k->ctx, &o);
     free(cid);
     strv_free(argv);
 out:
@@ -399,6 +399,7 @@ void k1s_kapi_free(k1s_kapi_t *k)
     if (!k)
         return;
     k1s_kapi_logs_stop_all(k);
+    k1s_stream_stop_all(&k->sessions);
     while (k->sars) {
         kapi_sar_t *s = k->sars;
         k->sars = s->next;

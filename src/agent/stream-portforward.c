@@ -56,6 +56,8 @@ typedef struct pair {
 } pair_t;
 
 struct pf {
+    k1s_stream_sess_t sess; /* first: the set's link */
+    k1s_stream_set_t *set;
     struct event_base *base;
     k1s_ws_t *ws;            /* the tunnel, or */
     struct bufferevent *bev; /* the upgraded connection */
@@ -108,6 +110,8 @@ static void pair_free(pair_t *p)
 
 static void pf_free(pf_t *pf)
 {
+    if (pf->set)
+        k1s_stream_set_del(pf->set, &pf->sess);
     while (pf->pairs) {
         pair_t *p = pf->pairs;
         pf->pairs = p->next;
@@ -126,6 +130,15 @@ static void pf_free(pf_t *pf)
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
     pf_free(arg);
+}
+
+static void pf_stop(k1s_stream_sess_t *s)
+{
+    pf_t *pf = (pf_t *)s;
+    pf->ending = true;
+    k1s_ws_abort(pf->ws);
+    pf->ws = NULL;
+    pf_free(pf);
 }
 
 static void pf_end(pf_t *pf)
@@ -417,8 +430,8 @@ static void bev_event(struct bufferevent *bev, short what, void *arg)
 
 const char *const k1s_stream_pf_protocols[] = {"SPDY/3.1+portforward.k8s.io", NULL};
 
-void k1s_stream_portforward(struct event_base *base, k1s_http_req_t *req, const char *netns,
-                            const char *pod)
+void k1s_stream_portforward(struct event_base *base, k1s_stream_set_t *set, k1s_http_req_t *req,
+                            const char *netns, const char *pod)
 {
     static const k1s_spdy_cbs_t scbs = {.write = tp_write,
                                         .on_stream = on_stream,
@@ -448,7 +461,11 @@ void k1s_stream_portforward(struct event_base *base, k1s_http_req_t *req, const 
         if (!pf->ws) {
             pf->ending = true;
             pf_free(pf);
+            return;
         }
+        pf->set = set;
+        pf->sess.stop = pf_stop;
+        k1s_stream_set_add(set, &pf->sess);
         return;
     }
     struct bufferevent *bev = k1s_http_hijack(req);
@@ -459,6 +476,9 @@ void k1s_stream_portforward(struct event_base *base, k1s_http_req_t *req, const 
         return;
     }
     pf->bev = bev;
+    pf->set = set;
+    pf->sess.stop = pf_stop;
+    k1s_stream_set_add(set, &pf->sess);
     static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                                "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: "
                                "portforward.k8s.io\r\n\r\n";

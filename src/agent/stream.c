@@ -35,6 +35,8 @@ enum { CH_STDIN = 0, CH_STDOUT = 1, CH_STDERR = 2, CH_ERROR = 3, CH_RESIZE = 4, 
 const char *const k1s_stream_protocols[] = {"v5.channel.k8s.io", "v4.channel.k8s.io", NULL};
 
 typedef struct session {
+    k1s_stream_sess_t sess; /* first: the set's link */
+    k1s_stream_set_t *set;
     struct event_base *base;
     const k1s_kapi_backend_t *be;
     void *ctx;
@@ -54,6 +56,7 @@ static void session_maybe_end(session_t *s);
 
 static void session_free(session_t *s)
 {
+    k1s_stream_set_del(s->set, &s->sess);
     for (int i = 1; i < 3; i++)
         if (s->out[i])
             bufferevent_free(s->out[i]);
@@ -71,6 +74,40 @@ static void session_free(session_t *s)
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
     session_free(arg);
+}
+
+static void session_stop(k1s_stream_sess_t *ss)
+{
+    session_t *s = (session_t *)ss;
+    k1s_ws_abort(s->ws);
+    s->ws = NULL;
+    session_free(s);
+}
+
+void k1s_stream_set_add(k1s_stream_set_t *set, k1s_stream_sess_t *s)
+{
+    s->prev = NULL;
+    s->next = set->head;
+    if (set->head)
+        set->head->prev = s;
+    set->head = s;
+}
+
+void k1s_stream_set_del(k1s_stream_set_t *set, k1s_stream_sess_t *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (set->head == s)
+        set->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+void k1s_stream_stop_all(k1s_stream_set_t *set)
+{
+    while (set->head)
+        set->head->stop(set->head);
 }
 
 static void session_end_soon(session_t *s)
@@ -294,7 +331,7 @@ static char *format_cmdline(char **argv)
     return k1s_buf_steal(&b);
 }
 
-void k1s_stream_remotecommand(struct event_base *base, k1s_http_req_t *req,
+void k1s_stream_remotecommand(struct event_base *base, k1s_stream_set_t *set, k1s_http_req_t *req,
                               const k1s_kapi_backend_t *be, void *ctx, const k1s_stream_opts_t *o)
 {
     if (!k1s_ws_is_upgrade(req)) {
@@ -311,6 +348,8 @@ void k1s_stream_remotecommand(struct event_base *base, k1s_http_req_t *req,
         return;
     }
     session_t *s = k1s_xcalloc(1, sizeof(*s));
+    s->set = set;
+    s->sess.stop = session_stop;
     s->base = base;
     s->be = be;
     s->ctx = ctx;
@@ -328,6 +367,7 @@ void k1s_stream_remotecommand(struct event_base *base, k1s_http_req_t *req,
         free(s);
         return;
     }
+    k1s_stream_set_add(set, &s->sess);
     k1s_kapi_proc_t p = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
     k1s_err_t err = {0};
     int r;

@@ -19,6 +19,22 @@
 #include "agent/kubelet-api.h"
 #include "net/http.h"
 
+/* The sessions of one kubelet API server, so that they can be ended with it. */
+typedef struct k1s_stream_sess {
+    struct k1s_stream_sess *prev, *next;
+    void (*stop)(struct k1s_stream_sess *s); /* ends and frees the session */
+} k1s_stream_sess_t;
+
+typedef struct k1s_stream_set {
+    k1s_stream_sess_t *head;
+} k1s_stream_set_t;
+
+/* Ends every session in set (server shutdown). */
+void k1s_stream_stop_all(k1s_stream_set_t *set);
+/* For the session files: joins/leaves set. */
+void k1s_stream_set_add(k1s_stream_set_t *set, k1s_stream_sess_t *s);
+void k1s_stream_set_del(k1s_stream_set_t *set, k1s_stream_sess_t *s);
+
 extern const char *const k1s_stream_protocols[]; /* the subprotocols served, preferred first */
 
 typedef struct k1s_stream_opts {
@@ -33,7 +49,7 @@ typedef struct k1s_stream_opts {
  * runs the session: exec or attach through the backend. Failures to start are reported on
  * the error channel as the kubelet does. The session frees itself when done.
  */
-void k1s_stream_remotecommand(struct event_base *base, k1s_http_req_t *req,
+void k1s_stream_remotecommand(struct event_base *base, k1s_stream_set_t *set, k1s_http_req_t *req,
                               const k1s_kapi_backend_t *be, void *ctx, const k1s_stream_opts_t *o);
 
 extern const char *const k1s_stream_pf_protocols[]; /* "SPDY/3.1+portforward.k8s.io" */
@@ -44,7 +60,7 @@ extern const char *const k1s_stream_pf_protocols[]; /* "SPDY/3.1+portforward.k8s
  * namespace at netns ("" or NULL: this host's) for pod ("ns/name", for messages). See
  * stream-portforward.c. The session frees itself when the client goes.
  */
-void k1s_stream_portforward(struct event_base *base, k1s_http_req_t *req, const char *netns,
-                            const char *pod);
+void k1s_stream_portforward(struct event_base *base, k1s_stream_set_t *set, k1s_http_req_t *req,
+                            const char *netns, const char *pod);
 
 #endif

@@ -388,3 +388,11 @@ void k1s_ws_close(k1s_ws_t *ws, uint16_t code, const char *reason)
     if (evbuffer_get_length(bufferevent_get_output(ws->bev)) == 0)
         ws_free(ws);
 }
+
+void k1s_ws_abort(k1s_ws_t *ws)
+{
+    if (!ws)
+        return;
+    ws->closing = ws->gone = true;
+    ws_free(ws);
+}

@@ -82,6 +82,9 @@ void k1s_ws_pause(k1s_ws_t *ws, bool pause);
  */
 void k1s_ws_close(k1s_ws_t *ws, uint16_t code, const char *reason);
 
+/* Closes the connection at once, dropping queued output (server shutdown). Accepts NULL. */
+void k1s_ws_abort(k1s_ws_t *ws);
+
 /* ---- framing, for tests and other users ---- */
 
 typedef struct k1s_ws_frame {

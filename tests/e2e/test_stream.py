@@ -314,3 +314,29 @@ def test_nodes_proxy(server, kubelet, node):
     assert out == "ok"
     pods = json.loads(server.kubectl("get", "--raw", "/api/v1/nodes/%s/proxy/pods" % node.name).stdout)
     assert pods["kind"] == "PodList"
+
+
+def test_kubelet_stops_with_sessions_open(server, ns, kubelet, node):
+    uid = make_pod(server, ns, node, "busy")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "busy", uid, "main")
+    open(os.path.join(d, "running"), "w").close()
+    with open(os.path.join(d, "0.log"), "w") as f:
+        f.write(cri_line("x"))
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
+    ex = subprocess.Popen(["kubectl", "-n", ns, "exec", "busy", "--", "sh", "-c",
+                           "echo started; sleep 100"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env)
+    lf = subprocess.Popen(["kubectl", "-n", ns, "logs", "-f", "busy"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert ex.stdout.readline() == "started\n"
+        assert lf.stdout.readline() == "x\n"
+        kubelet.stop()  # the fixture's teardown checks it freed everything
+        ex.wait(timeout=30)
+        lf.wait(timeout=30)
+        assert ex.returncode != 0
+    finally:
+        for p in (ex, lf):
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
