@@ -340,3 +340,26 @@ def test_kubelet_stops_with_sessions_open(server, ns, kubelet, node):
             if p.poll() is None:
                 p.kill()
             p.communicate()
+
+
+def test_python_client_exec_and_logs(server, ns, kubelet, node):
+    """python3-kubernetes: exec over WebSockets with v4.channel.k8s.io, logs over HTTP/1.1."""
+    kubernetes = pytest.importorskip("kubernetes")
+    from kubernetes.stream import stream
+    uid = make_pod(server, ns, node, "py")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "py", uid, "main")
+    open(os.path.join(d, "running"), "w").close()
+    with open(os.path.join(d, "0.log"), "w") as f:
+        f.write(cri_line("from python"))
+    client = kubernetes.config.new_client_from_config(config_file=server.kubeconfig)
+    core = kubernetes.client.CoreV1Api(client)
+    out = stream(core.connect_get_namespaced_pod_exec, "py", ns,
+                 command=["sh", "-c", "echo hi; echo there >&2"], stdout=True, stderr=True,
+                 stdin=False, tty=False)
+    assert out.replace("\n", "") in ("hithere", "therehi")
+    ws = stream(core.connect_get_namespaced_pod_exec, "py", ns, command=["sh", "-c", "exit 4"],
+                stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False)
+    ws.run_forever(timeout=30)
+    assert ws.returncode == 4
+    assert core.read_namespaced_pod_log("py", ns) == "from python\n"
+    client.close()
