@@ -14,7 +14,8 @@
  *
  * exec and attach speak WebSockets with the channel protocols
  * v5.channel.k8s.io / v4.channel.k8s.io (stdin 0, stdout 1, stderr 2, error 3
- * with a metav1.Status, resize 4, v5's close 255) as kubectl 1.29+ does.
+ * with a metav1.Status, resize 4, v5's close 255) as kubectl 1.29+ does, or
+ * SPDY/3.1 with v4.channel.k8s.io (a stream per channel) as older clients do.
  *
  * portForward speaks SPDY/3.1 (the kubelet's portforward protocol: a data
  * and an error stream per forwarded connection, headers streamtype, port,

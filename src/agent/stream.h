@@ -1,8 +1,11 @@
 /*
  * Remote command sessions of the kubelet API (exec and attach): a process's
  * stdio carried over a WebSocket with the channel protocols
- * v4.channel.k8s.io / v5.channel.k8s.io, as the kubelet's CRI streaming
- * server (k8s.io/kubelet/pkg/cri/streaming/remotecommand) serves them.
+ * v4.channel.k8s.io / v5.channel.k8s.io, or over SPDY/3.1 streams
+ * (X-Stream-Protocol-Version v4.channel.k8s.io: one stream per channel, named
+ * by the streamtype header; kubectl before 1.29), as the kubelet's CRI
+ * streaming server (k8s.io/kubelet/pkg/cri/streaming/remotecommand) serves
+ * them.
  *
  * Channels: 0 stdin, 1 stdout, 2 stderr, 3 error (one metav1.Status when
  * the command ends: Success, or Failure with reason NonZeroExitCode and the

@@ -363,3 +363,55 @@ def test_python_client_exec_and_logs(server, ns, kubelet, node):
     assert ws.returncode == 4
     assert core.read_namespaced_pod_log("py", ns) == "from python\n"
     client.close()
+
+
+def test_kubectl_120_over_spdy(server, ns, kubelet, node, netns, tmp_path):
+    """kubectl 1.20 speaks SPDY/3.1 for exec (v4.channel.k8s.io) and port-forward."""
+    from conftest import KUBECTL_120
+    if not os.path.exists(KUBECTL_120):
+        pytest.skip("no kubectl 1.20")
+    uid = make_pod(server, ns, node, "old")["metadata"]["uid"]
+    d = kubelet.container_dir(ns, "old", uid, "main")
+    open(os.path.join(d, "running"), "w").close()
+    p = server.kubectl("-n", ns, "exec", "old", "--", "sh", "-c", "echo out; echo err >&2",
+                       binary=KUBECTL_120)
+    assert p.stdout == "out\n" and p.stderr == "err\n"
+    data = "".join("line %d\n" % i for i in range(20000))
+    p = server.kubectl("-n", ns, "exec", "-i", "old", "--", "wc", "-l", input=data,
+                       binary=KUBECTL_120)
+    assert p.stdout.strip() == "20000"
+    p = server.kubectl("-n", ns, "exec", "old", "--", "sh", "-c", "exit 3", check=False,
+                       binary=KUBECTL_120)
+    assert p.returncode == 3, p.stderr
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
+    t = subprocess.run(["script", "-qec", "stty cols 91 rows 37; %s -n %s exec -it old -- "
+                        "sh -c 'for i in $(seq 100); do s=$(stty size); [ \"$s\" != \"0 0\" ] "
+                        "&& break; sleep 0.1; done; echo $s'" % (KUBECTL_120, ns), "/dev/null"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert "37 91" in t.stdout, (t.stdout, t.stderr)
+    # port-forward
+    with open(os.path.join(kubelet.root, "%s_old_%s" % (ns, uid), "netns"), "w") as f:
+        f.write("/var/run/netns/%s\n" % netns)
+    (tmp_path / "index.html").write_text("old kubectl\n")
+    httpd = subprocess.Popen(["ip", "netns", "exec", netns, "busybox", "httpd", "-f", "-p",
+                              "127.0.0.1:8080", "-h", str(tmp_path)])
+    pf = subprocess.Popen([KUBECTL_120, "-n", ns, "port-forward", "pod/old", ":8080"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = pf.stdout.readline()
+        assert "Forwarding from 127.0.0.1:" in line, line
+        port = int(line.split("127.0.0.1:")[1].split()[0])
+        deadline = time.time() + 30
+        while True:
+            try:
+                assert http_get(port, "/index.html") == b"old kubectl\n"
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        pf.kill()
+        pf.wait()
+        httpd.kill()
+        httpd.wait()
