@@ -377,6 +377,7 @@ static void start_follow(kapi_log_t *l);
 /* Reads as far as the files allow and the client's queue permits. */
 static void pump(kapi_log_t *l)
 {
+    int chunks = 0;
     for (;;) {
         if (l->cut) {
             log_end(l);
@@ -384,6 +385,12 @@ static void pump(kapi_log_t *l)
         }
         if (k1s_http_stream_pending(l->req) > OUT_HIGH) {
             struct timeval tv = {0, 50000};
+            evtimer_add(l->resume, &tv);
+            return;
+        }
+        /* a long read (tailLines of a big file) lets other connections have the loop */
+        if (++chunks > 64) {
+            struct timeval tv = {0, 0};
             evtimer_add(l->resume, &tv);
             return;
         }

@@ -53,6 +53,9 @@ typedef struct proxy {
     bool upgrade;        /* splice after the handshake */
     bool streaming;      /* the answer to the client has started */
     long long body_left; /* Content-Length of the kubelet's answer, -1 if none */
+    bool up_eof;         /* the kubelet closed; what is buffered still goes out */
+    bool chunked;        /* the answer uses chunked encoding (then body_left is the chunk's) */
+    int chunk_state;     /* 0 size line, 1 data, 2 CRLF after data, 3 trailer */
 } proxy_t;
 
 /* The TLS client context, made once from the server's tls_dir. */
@@ -194,13 +197,16 @@ static void start_splice(proxy_t *p)
 
 /* ---------- streaming an answer (logs, proxied GETs) ---------- */
 
-static void answer_read(struct bufferevent *bev, void *arg);
+static bool answer_pump(proxy_t *p);
+static void finish_answer(proxy_t *p);
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     proxy_t *p = arg;
-    bufferevent_enable(p->up, EV_READ);
-    answer_read(p->up, p);
+    if (!p->up_eof)
+        bufferevent_enable(p->up, EV_READ);
+    if (answer_pump(p) && p->up_eof && !evbuffer_get_length(bufferevent_get_input(p->up)))
+        finish_answer(p);
 }
 
 static void client_gone(k1s_http_req_t *req, void *arg)
@@ -224,13 +230,16 @@ static void finish_answer(proxy_t *p)
     proxy_free(p);
 }
 
-static bool parse_answer_head(proxy_t *p, struct evbuffer *in)
+/* Reads the answer head: 1 read (the answer to the client started), 0 more input needed,
+ * -1 failed (p answered and freed). */
+static int parse_answer_head(proxy_t *p, struct evbuffer *in)
 {
     struct evbuffer_ptr e = evbuffer_search(in, "\r\n\r\n", 4, NULL);
     if (e.pos < 0) {
-        if (evbuffer_get_length(in) > HEAD_MAX)
-            proxy_fail(p, "error reading from the kubelet at %s: answer head too large", p->dial);
-        return false;
+        if (evbuffer_get_length(in) <= HEAD_MAX)
+            return 0;
+        proxy_fail(p, "error reading from the kubelet at %s: answer head too large", p->dial);
+        return -1;
     }
     size_t hl = (size_t)e.pos + 4;
     char *h = k1s_xmalloc(hl + 1);
@@ -240,7 +249,7 @@ static bool parse_answer_head(proxy_t *p, struct evbuffer *in)
     if (sscanf(h, "HTTP/1.%*d %d", &status) != 1 || status < 100) {
         free(h);
         proxy_fail(p, "error reading from the kubelet at %s: malformed answer", p->dial);
-        return false;
+        return -1;
     }
     char ctype[128] = "text/plain";
     p->body_left = -1;
@@ -257,23 +266,69 @@ static bool parse_answer_head(proxy_t *p, struct evbuffer *in)
             }
         } else if (!strncasecmp(l, "Content-Length:", 15)) {
             p->body_left = strtoll(l + 15, NULL, 10);
+        } else if (!strncasecmp(l, "Transfer-Encoding:", 18) && strstr(l, "chunked")) {
+            p->chunked = true;
         }
     }
     free(h);
+    if (p->chunked)
+        p->body_left = -1;
     p->streaming = true;
     k1s_http_stream_start(p->r->http, status, ctype, client_gone, p);
-    return true;
+    return 1;
 }
 
-static void answer_read(struct bufferevent *bev, void *arg)
+/* Chunked framing: consumes size lines, CRLFs and the trailer; returns false to wait for
+ * more input, true when data (p->body_left bytes) or the end (p->chunk_state 4) is next. */
+static bool chunk_step(proxy_t *p, struct evbuffer *in)
 {
-    proxy_t *p = arg;
+    for (;;) {
+        if (p->chunk_state == 1)
+            return true;
+        size_t n;
+        char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+        if (!line)
+            return false;
+        if (p->chunk_state == 0) {
+            long long size = strtoll(line, NULL, 16);
+            p->chunk_state = size > 0 ? 1 : 3;
+            p->body_left = size;
+        } else if (p->chunk_state == 2) {
+            p->chunk_state = 0;
+        } else if (p->chunk_state == 3 && n == 0) {
+            free(line);
+            p->chunk_state = 4;
+            return true;
+        }
+        free(line);
+    }
+}
+
+/* Moves the answer's body on to the client; returns false if p is gone (answered and freed,
+ * or failed). */
+static bool answer_pump(proxy_t *p)
+{
+    struct bufferevent *bev = p->up;
     struct evbuffer *in = bufferevent_get_input(bev);
-    if (!p->streaming && !parse_answer_head(p, in))
-        return;
+    if (!p->streaming) {
+        int r = parse_answer_head(p, in);
+        if (r <= 0)
+            return r == 0;
+    }
     k1s_http_req_t *h = p->r->http;
     size_t n;
-    while ((n = evbuffer_get_length(in)) > 0) {
+    for (;;) {
+        if (p->chunked) {
+            if (!chunk_step(p, in))
+                return true;
+            if (p->chunk_state == 4) {
+                finish_answer(p);
+                return false;
+            }
+        }
+        n = evbuffer_get_length(in);
+        if (n == 0)
+            break;
         if (p->body_left >= 0 && (long long)n > p->body_left)
             n = (size_t)p->body_left;
         if (n == 0)
@@ -285,16 +340,26 @@ static void answer_read(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, n);
         if (p->body_left >= 0)
             p->body_left -= (long long)n;
+        if (p->chunked && p->body_left == 0)
+            p->chunk_state = 2;
         if (k1s_http_stream_pending(h) > SPLICE_HIGH) {
             /* a slow client: stop reading the kubelet for a moment */
             bufferevent_disable(bev, EV_READ);
             struct timeval tv = {0, 50000};
             evtimer_add(p->timer, &tv);
-            return;
+            return true;
         }
     }
-    if (p->body_left == 0)
+    if (p->body_left == 0 && !p->chunked) {
         finish_answer(p);
+        return false;
+    }
+    return true;
+}
+
+static void answer_read(struct bufferevent *bev, void *arg)
+{
+    answer_pump(arg);
 }
 
 static void answer_event(struct bufferevent *bev, short what, void *arg)
@@ -303,18 +368,18 @@ static void answer_event(struct bufferevent *bev, short what, void *arg)
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
         return;
     if (!p->streaming) {
-        struct evbuffer *in = bufferevent_get_input(bev);
-        if (parse_answer_head(p, in)) {
-            answer_read(bev, p);
-            if (p->r)
-                finish_answer(p);
-        } else if (p->r) {
+        int r = parse_answer_head(p, bufferevent_get_input(bev));
+        if (r < 0)
+            return;
+        if (r == 0) {
             proxy_fail(p, "error reading from the kubelet at %s: connection closed", p->dial);
+            return;
         }
-        return;
     }
-    answer_read(bev, p);
-    if (p->r)
+    /* the connection ended the body (or broke it off); a slow client still gets the rest */
+    p->up_eof = true;
+    bufferevent_disable(bev, EV_READ);
+    if (answer_pump(p) && !evbuffer_get_length(bufferevent_get_input(bev)))
         finish_answer(p);
 }
 
@@ -515,8 +580,8 @@ static void forward(k1s_api_req_t *r, const char *node, const char *target)
     p->upgrade = up && *up;
     k1s_buf_t b = K1S_BUF_INIT;
     bool v6 = strchr(ipc, ':') != NULL;
-    k1s_buf_printf(&b, "%s %s HTTP/1.%d\r\nHost: %s%s%s:%d\r\n", h->method, target,
-                   p->upgrade ? 1 : 0, v6 ? "[" : "", ipc, v6 ? "]" : "", (int)port);
+    k1s_buf_printf(&b, "%s %s HTTP/1.1\r\nHost: %s%s%s:%d\r\n%s", h->method, target, v6 ? "[" : "",
+                   ipc, v6 ? "]" : "", (int)port, p->upgrade ? "" : "Connection: close\r\n");
     const char *name;
     const char *v;
     for (int k = 0; (v = k1s_http_req_header_prefixed(h, "", k, &name)); k++)

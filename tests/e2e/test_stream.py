@@ -38,7 +38,7 @@ def make_pod(server, ns, node, name, containers=("main",)):
 
 
 def test_logs(server, ns, kubelet, node):
-    uid = make_pod(server, ns, node, "web")["metadata"]["uid"]
+    uid = make_pod(server, ns, node, "web", containers=("main", "big"))["metadata"]["uid"]
     d = kubelet.container_dir(ns, "web", uid, "main")
     t0 = time.time() - 100
     with open(os.path.join(d, "0.log"), "w") as f:
@@ -49,14 +49,23 @@ def test_logs(server, ns, kubelet, node):
     with open(os.path.join(d, "1.log"), "w") as f:
         f.write(cri_line("three", stream="stderr", t=t0 + 3))
         f.write(cri_line("four", t=time.time()))
-    out = server.kubectl("-n", ns, "logs", "web").stdout
+    out = server.kubectl("-n", ns, "logs", "web", "-c", "main").stdout
     assert out == "one\ntwo\nthree\nfour\n"
-    assert server.kubectl("-n", ns, "logs", "web", "--tail=2").stdout == "three\nfour\n"
-    assert server.kubectl("-n", ns, "logs", "web", "--since=30s").stdout == "four\n"
-    assert server.kubectl("-n", ns, "logs", "web", "--previous").stdout == "first run\n"
-    assert server.kubectl("-n", ns, "logs", "web", "--limit-bytes=6").stdout == "one\ntw"
-    ts = server.kubectl("-n", ns, "logs", "web", "--timestamps", "--tail=1").stdout
+    assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--tail=2").stdout == "three\nfour\n"
+    assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--since=30s").stdout == "four\n"
+    assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--previous").stdout == "first run\n"
+    assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--limit-bytes=6").stdout == "one\ntw"
+    ts = server.kubectl("-n", ns, "logs", "web", "-c", "main", "--timestamps", "--tail=1").stdout
     assert ts.endswith("Z four\n") and ts.startswith(time.strftime("%Y-", time.gmtime()))
+    # a big log (read in pieces, the loop kept free between them)
+    big = kubelet.container_dir(ns, "web", uid, "big")
+    line = cri_line("x" * 100, t=t0)
+    with open(os.path.join(big, "0.log"), "w") as f:
+        for i in range(60000):
+            f.write(line if i < 59999 else cri_line("the end", t=t0))
+    assert server.kubectl("-n", ns, "logs", "web", "-c", "big", "--tail=1").stdout == "the end\n"
+    out = server.kubectl("-n", ns, "logs", "web", "-c", "big").stdout
+    assert len(out) == 59999 * 101 + 8 and out.endswith("the end\n")
     # a container that is not there
     p = server.kubectl("-n", ns, "logs", "web", "-c", "nope", check=False)
     assert p.returncode != 0 and "container nope is not valid for pod web" in p.stderr
