@@ -398,6 +398,16 @@ def test_kubectl_120_over_spdy(server, ns, kubelet, node, netns, tmp_path):
                         "&& break; sleep 0.1; done; echo $s'" % (KUBECTL_120, ns), "/dev/null"],
                        capture_output=True, text=True, env=env, timeout=60)
     assert "37 91" in t.stdout, (t.stdout, t.stderr)
+    # cp both ways (stdin's end is the stream's FIN)
+    src = tmp_path / "src.txt"
+    src.write_text("copied by kubectl 1.20\n" * 500)
+    inside = os.path.join(d, "copied.txt")
+    server.kubectl("-n", ns, "cp", str(src), "old:" + inside, binary=KUBECTL_120)
+    with open(inside) as f:
+        assert f.read() == src.read_text()
+    back = tmp_path / "back.txt"
+    server.kubectl("-n", ns, "cp", "old:" + inside, str(back), binary=KUBECTL_120)
+    assert back.read_text() == src.read_text()
     # port-forward
     with open(os.path.join(kubelet.root, "%s_old_%s" % (ns, uid), "netns"), "w") as f:
         f.write("/var/run/netns/%s\n" % netns)
