@@ -459,6 +459,8 @@ static void on_connect(evutil_socket_t fd, short what, void *arg)
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
     int one = 1;
     setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* a session to a node that vanished (power cut) must not stay open forever */
+    setsockopt(p->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     p->up = bufferevent_openssl_socket_new(p->base, p->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
                                            BEV_OPT_CLOSE_ON_FREE);
     p->fd = -1;

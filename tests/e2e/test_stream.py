@@ -53,6 +53,9 @@ def test_logs(server, ns, kubelet, node):
     assert out == "one\ntwo\nthree\nfour\n"
     assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--tail=2").stdout == "three\nfour\n"
     assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--since=30s").stdout == "four\n"
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + 2))
+    assert server.kubectl("-n", ns, "logs", "web", "-c", "main",
+                          "--since-time=" + since).stdout == "two\nthree\nfour\n"
     assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--previous").stdout == "first run\n"
     assert server.kubectl("-n", ns, "logs", "web", "-c", "main", "--limit-bytes=6").stdout == "one\ntw"
     ts = server.kubectl("-n", ns, "logs", "web", "-c", "main", "--timestamps", "--tail=1").stdout
