@@ -114,6 +114,11 @@ def test_exec(server, ns, kubelet, node):
     data = "".join("line %d\n" % i for i in range(20000))
     p = server.kubectl("-n", ns, "exec", "-i", "box", "--", "wc", "-l", input=data)
     assert p.stdout.strip() == "20000"
+    # much output: framing past 64 KiB, back-pressure on the way
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.tmp)
+    big = subprocess.run(["kubectl", "-n", ns, "exec", "box", "--", "head", "-c", "20000000",
+                          "/dev/zero"], capture_output=True, env=env, timeout=120)
+    assert big.returncode == 0 and len(big.stdout) == 20000000 and not big.stdout.strip(b"\0")
     # the exit code comes through
     p = server.kubectl("-n", ns, "exec", "box", "--", "sh", "-c", "exit 3", check=False)
     assert p.returncode == 3, p.stderr
@@ -235,7 +240,7 @@ def test_port_forward(server, ns, kubelet, node, netns, tmp_path, transport):
         f.write("/var/run/netns/%s\n" % netns)
     www = tmp_path / "www"
     www.mkdir()
-    body = b"hello through the tunnel\n" * 4000
+    body = b"hello through the tunnel\n" * 200000
     (www / "index.html").write_bytes(body)
     httpd = subprocess.Popen(["ip", "netns", "exec", netns, "busybox", "httpd", "-f", "-p",
                               "127.0.0.1:8080", "-h", str(www)])
