@@ -17,8 +17,9 @@ struct k1s_kapi {
     k1s_kapi_backend_t be;
     void *ctx;
     char *node_name;
-    struct k1s_client *api; /* SubjectAccessReviews, or NULL */
-    struct kapi_sar *sars;  /* reviews in flight */
+    struct k1s_client *api;            /* SubjectAccessReviews, or NULL */
+    struct kapi_sar *sars;             /* reviews in flight */
+    struct kapi_sar_cached *sar_cache; /* recent decisions, newest first */
     uint64_t requests, denied;
     struct kapi_log *logs;     /* log streams in progress (freed with the server) */
     k1s_stream_set_t sessions; /* exec, attach and port-forward sessions */

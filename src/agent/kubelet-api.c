@@ -188,8 +188,61 @@ typedef struct kapi_sar {
     k1s_kapi_t *k;
     k1s_http_req_t *req;
     k1s_client_req_t *call;
+    char *key; /* the review's JSON: the cache key */
     struct kapi_sar *next;
 } kapi_sar_t;
+
+/* Decisions are cached as the kubelet's webhook authorizer caches them: allowed for 5
+ * minutes, denied for 30 seconds; at most SAR_CACHE_MAX entries. */
+#define SAR_ALLOWED_TTL_NS (300ull * 1000000000ull)
+#define SAR_DENIED_TTL_NS (30ull * 1000000000ull)
+#define SAR_CACHE_MAX 512
+
+typedef struct kapi_sar_cached {
+    struct kapi_sar_cached *next;
+    char *key, *reason;
+    bool allowed;
+    uint64_t expires;
+} kapi_sar_cached_t;
+
+static void cached_free(kapi_sar_cached_t *c)
+{
+    free(c->key);
+    free(c->reason);
+    free(c);
+}
+
+/* Drops expired entries (and the oldest past the limit); returns the live entry for key. */
+static kapi_sar_cached_t *cache_find(k1s_kapi_t *k, const char *key)
+{
+    uint64_t now = k1s_now_ns();
+    kapi_sar_cached_t *hit = NULL, **pp = &k->sar_cache;
+    int n = 0;
+    while (*pp) {
+        kapi_sar_cached_t *c = *pp;
+        if (c->expires <= now || n >= SAR_CACHE_MAX) {
+            *pp = c->next;
+            cached_free(c);
+            continue;
+        }
+        if (!hit && !strcmp(c->key, key))
+            hit = c;
+        n++;
+        pp = &c->next;
+    }
+    return hit;
+}
+
+static void cache_put(k1s_kapi_t *k, const char *key, bool allowed, const char *reason)
+{
+    kapi_sar_cached_t *c = k1s_xcalloc(1, sizeof(*c));
+    c->key = k1s_xstrdup(key);
+    c->reason = reason ? k1s_xstrdup(reason) : NULL;
+    c->allowed = allowed;
+    c->expires = k1s_now_ns() + (allowed ? SAR_ALLOWED_TTL_NS : SAR_DENIED_TTL_NS);
+    c->next = k->sar_cache; /* newest first: the limit drops the oldest */
+    k->sar_cache = c;
+}
 
 static void sar_unlink(kapi_sar_t *s)
 {
@@ -206,15 +259,19 @@ static void sar_done(const k1s_client_result_t *res, void *arg)
     sar_unlink(s);
     json_t *st = json_object_get(res->obj, "status");
     if (res->status == 201 || res->status == 200) {
-        if (json_is_true(json_object_get(st, "allowed")))
+        bool allowed = json_is_true(json_object_get(st, "allowed"));
+        const char *reason = json_string_value(json_object_get(st, "reason"));
+        cache_put(s->k, s->key, allowed, reason);
+        if (allowed)
             route(s->k, s->req);
         else
-            forbid(s->k, s->req, json_string_value(json_object_get(st, "reason")));
+            forbid(s->k, s->req, reason);
     } else {
         k1s_debug("kubelet api: SubjectAccessReview failed: %d %s", res->status, res->message);
         k1s_http_respond(s->req, 500, "text/plain", "Internal Server Error: authorization failed",
                          43);
     }
+    free(s->key);
     free(s);
 }
 
@@ -230,11 +287,21 @@ static void ask_api_server(k1s_kapi_t *k, k1s_http_req_t *req)
                             "user", p->cn, "groups", groups, "resourceAttributes", "verb",
                             authz_verb(req->method), "group", "", "resource", "nodes",
                             "subresource", authz_subresource(req->path), "name", k->node_name);
-    char *body = json_dumps(sar, JSON_COMPACT);
+    char *body = json_dumps(sar, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(sar);
+    kapi_sar_cached_t *c = cache_find(k, body);
+    if (c) {
+        free(body);
+        if (c->allowed)
+            route(k, req);
+        else
+            forbid(k, req, c->reason);
+        return;
+    }
     kapi_sar_t *s = k1s_xcalloc(1, sizeof(*s));
     s->k = k;
     s->req = req;
+    s->key = k1s_xstrdup(body);
     s->next = k->sars;
     k->sars = s;
     s->call =
@@ -405,7 +472,13 @@ void k1s_kapi_free(k1s_kapi_t *k)
         k->sars = s->next;
         k1s_client_cancel(s->call);
         k1s_http_respond(s->req, 503, "text/plain", "Service Unavailable", 19);
+        free(s->key);
         free(s);
+    }
+    while (k->sar_cache) {
+        kapi_sar_cached_t *c = k->sar_cache;
+        k->sar_cache = c->next;
+        cached_free(c);
     }
     k1s_http_server_free(k->http);
     free(k->node_name);

@@ -31,8 +31,9 @@
  * once; anyone else is asked about with a SubjectAccessReview to the API
  * server (verb from the method: get, create, update, patch, delete;
  * resource nodes named node_name, subresource stats for /stats/..., metrics
- * for /metrics..., log for /logs/..., proxy for everything else). Without
- * an API client (opts.api NULL) others get 403.
+ * for /metrics..., log for /logs/..., proxy for everything else), whose
+ * answers are cached as the kubelet caches them (allowed 5 minutes, denied
+ * 30 seconds). Without an API client (opts.api NULL) others get 403.
  *
  * The server runs on the agent's libevent loop; nothing blocks it except
  * the backend's calls, which must be cheap (look-ups in memory, forking a

@@ -299,8 +299,8 @@ def test_kubelet_api_authorizes_others_with_subject_access_reviews(server, kubel
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
-    code, body = get("kubelet-reader", "/pods")
-    assert code == 403 and "user=kubelet-reader, verb=get, resource=nodes, subresource=proxy" in body
+    code, body = get("kubelet-stranger", "/pods")
+    assert code == 403 and "user=kubelet-stranger, verb=get, resource=nodes, subresource=proxy" in body
     name = "kubelet-reader-%d" % os.getpid()
     objs = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
              "metadata": {"name": name},
@@ -322,6 +322,9 @@ def test_kubelet_api_authorizes_others_with_subject_access_reviews(server, kubel
         # stats is another subresource: not granted
         code, body = get("kubelet-reader", "/stats/summary")
         assert code == 403 and "subresource=stats" in body
+        # decisions are cached (allowed: 5 minutes), as the kubelet's webhook authorizer does
+        server.kubectl("delete", "clusterrolebinding", name)
+        assert get("kubelet-reader", "/pods")[0] == 200
     finally:
         server.kubectl("delete", "clusterrole,clusterrolebinding", name, check=False)
 
