@@ -37,8 +37,9 @@ def build():
 
 
 class FixtureKubelet:
-    def __init__(self, server):
+    def __init__(self, server, san="127.0.0.1"):
         self.server = server
+        self.san = san
         self.tmp = tempfile.mkdtemp(prefix="k1s-kubelet-")
         self.root = os.path.join(self.tmp, "pods")
         os.makedirs(self.root)
@@ -55,7 +56,7 @@ class FixtureKubelet:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         tls = os.path.join(self.server.data_dir, "server", "tls")
         args = [build(), "--tls-dir", tls, "--root", self.root, "--node", "stream",
-                "--api-port", str(self.server.port)]
+                "--api-port", str(self.server.port), "--san", self.san]
         if self.port:
             args += ["--port", str(self.port)]
         self.log = open(os.path.join(self.tmp, "kubelet.log"), "ab")

@@ -445,3 +445,21 @@ def test_kubectl_120_over_spdy(server, ns, kubelet, node, netns, tmp_path):
         pf.wait()
         httpd.kill()
         httpd.wait()
+
+
+def test_kubelet_certificate_is_verified(server, ns, hollow_nodes):
+    k = FixtureKubelet(server, san="127.0.0.2").start()
+    try:
+        cluster = hollow_nodes(server, 1, prefix="badcert", host_ip="127.0.0.1", kubelet_port=k.port)
+        uid = make_pod(server, ns, cluster[0], "p")["metadata"]["uid"]
+        d = k.container_dir(ns, "p", uid, "main")
+        with open(os.path.join(d, "0.log"), "w") as f:
+            f.write(cri_line("hello"))
+        p = server.kubectl("-n", ns, "logs", "p", check=False)
+        assert p.returncode != 0 and "error dialing backend: tls: failed to verify certificate" in \
+            p.stderr, p.stderr
+        p = server.kubectl("-n", ns, "logs", "p", "--insecure-skip-tls-verify-backend")
+        assert p.stdout == "hello\n"
+    finally:
+        log = k.close()
+    assert "Sanitizer" not in log, log
