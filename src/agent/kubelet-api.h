@@ -21,8 +21,11 @@
  * and an error stream per forwarded connection, headers streamtype, port,
  * requestid), either tunnelled in a WebSocket (subprotocol
  * "SPDY/3.1+portforward.k8s.io", kubectl 1.30+) or after a plain
- * "Upgrade: SPDY/3.1". Connections go to 127.0.0.1:<port> inside the pod's
- * network namespace (the backend's lookup gives its path).
+ * "Upgrade: SPDY/3.1"; or the older WebSocket channel protocol
+ * (v4.channel.k8s.io with ?ports=a,b: channels 2i and 2i+1 carry port i's
+ * data and errors, each starting with the port number; python3-kubernetes
+ * uses it). Connections go to 127.0.0.1:<port> inside the pod's network
+ * namespace (the backend's lookup gives its path).
  *
  * Authentication: a client certificate signed by the cluster's client CA is
  * required (others get 401). Authorization as the kubelet's webhook mode

@@ -5,7 +5,11 @@
  *
  *   - a WebSocket with subprotocol "SPDY/3.1+portforward.k8s.io", whose
  *     binary messages tunnel a SPDY connection (kubectl 1.30+), or
- *   - a plain "Upgrade: SPDY/3.1" connection (older clients, the fallback).
+ *   - a plain "Upgrade: SPDY/3.1" connection (older clients, the fallback), or
+ *   - WebSocket channels (v4.channel.k8s.io, ?ports=a,b: channel 2i is port
+ *     i's data, 2i+1 its errors, each opened with the port number as two
+ *     little-endian bytes; one connection per port, the WebSocket ends with
+ *     the last one), as python3-kubernetes uses it.
  *
  * The client opens two SPDY streams per forwarded connection, with headers
  * streamtype=error|data, port and requestid. Once both are there, a TCP
@@ -66,6 +70,8 @@ struct pf {
     char *netns, *pod;
     bool ending;
     struct event *finish;
+    bool channels; /* WebSocket channels (v4.channel.k8s.io, ports= in the query) */
+    int cur_ch;    /* channels: the channel of the message being received */
 };
 
 /* ---------- transport ---------- */
@@ -151,6 +157,19 @@ static void pf_end(pf_t *pf)
 
 /* ---------- one forwarded connection ---------- */
 
+/* Data (or the end, fin) on one of a pair's streams: a SPDY stream, or in channel mode the
+ * WebSocket channel id - 1 (channels have no end of their own). */
+static void pair_send(pf_t *pf, uint32_t id, const void *data, size_t len, bool fin)
+{
+    if (!pf->channels) {
+        k1s_spdy_data(pf->spdy, id, data, len, fin);
+        return;
+    }
+    unsigned char ch = (unsigned char)(id - 1);
+    if (len && pf->ws)
+        k1s_ws_send(pf->ws, K1S_WS_BINARY, &ch, 1, data, len);
+}
+
 static void pair_done(pair_t *p, const char *error)
 {
     if (p->done)
@@ -159,12 +178,12 @@ static void pair_done(pair_t *p, const char *error)
     pf_t *pf = p->pf;
     if (error && p->err_id) {
         k1s_debug("kubelet api: port-forward %s: %s", pf->pod, error);
-        k1s_spdy_data(pf->spdy, p->err_id, error, strlen(error), false);
+        pair_send(pf, p->err_id, error, strlen(error), false);
     }
     if (p->data_id)
-        k1s_spdy_data(pf->spdy, p->data_id, NULL, 0, true);
+        pair_send(pf, p->data_id, NULL, 0, true);
     if (p->err_id)
-        k1s_spdy_data(pf->spdy, p->err_id, NULL, 0, true);
+        pair_send(pf, p->err_id, NULL, 0, true);
     if (p->conn) {
         bufferevent_free(p->conn);
         p->conn = NULL;
@@ -176,6 +195,9 @@ static void pair_done(pair_t *p, const char *error)
     if (*pp)
         *pp = p->next;
     pair_free(p);
+    /* channel mode: the WebSocket ends with its last forwarded connection, as upstream */
+    if (pf->channels && !pf->pairs)
+        pf_end(pf);
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
@@ -186,7 +208,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
     size_t n;
     while ((n = evbuffer_get_length(in)) > 0) {
         size_t take = n > 65536 ? 65536 : n;
-        k1s_spdy_data(pf->spdy, p->data_id, evbuffer_pullup(in, (ssize_t)take), take, false);
+        pair_send(pf, p->data_id, evbuffer_pullup(in, (ssize_t)take), take, false);
         evbuffer_drain(in, take);
     }
     if (tp_pending(pf) > HIGH)
@@ -384,8 +406,22 @@ static void ws_data(k1s_ws_t *ws, bool first, bool fin, const unsigned char *dat
                     void *arg)
 {
     pf_t *pf = arg;
-    if (!pf->ending)
+    if (pf->ending)
+        return;
+    if (!pf->channels) {
         k1s_spdy_feed(pf->spdy, data, len);
+        return;
+    }
+    if (first) {
+        pf->cur_ch = len ? data[0] : -1;
+        if (len) {
+            data++;
+            len--;
+        }
+    }
+    /* even channels carry data to the ports; the odd (error) ones nothing from the client */
+    if (pf->cur_ch >= 0 && pf->cur_ch % 2 == 0 && len)
+        on_data(NULL, (uint32_t)pf->cur_ch + 1, data, len, false, pf);
 }
 
 static void ws_closed(k1s_ws_t *ws, void *arg)
@@ -428,7 +464,8 @@ static void bev_event(struct bufferevent *bev, short what, void *arg)
         pf_end(arg);
 }
 
-const char *const k1s_stream_pf_protocols[] = {"SPDY/3.1+portforward.k8s.io", NULL};
+const char *const k1s_stream_pf_protocols[] = {"SPDY/3.1+portforward.k8s.io", "v4.channel.k8s.io",
+                                               NULL};
 
 void k1s_stream_portforward(struct event_base *base, k1s_stream_set_t *set, k1s_http_req_t *req,
                             const char *netns, const char *pod)
@@ -445,8 +482,29 @@ void k1s_stream_portforward(struct event_base *base, k1s_stream_set_t *set, k1s_
     if ((ws && !proto) || (!ws && !spdy)) {
         k1s_http_respond_status(req, 400, "BadRequest",
                                 "port-forward needs an upgrade to SPDY/3.1, or to a WebSocket "
-                                "with subprotocol SPDY/3.1+portforward.k8s.io");
+                                "with subprotocol SPDY/3.1+portforward.k8s.io or "
+                                "v4.channel.k8s.io");
         return;
+    }
+    /* the older WebSocket protocol: ports in the query, two channels per port */
+    bool channels = ws && !strcmp(proto, "v4.channel.k8s.io");
+    int ports[64], nports = 0;
+    if (channels) {
+        const char *q = k1s_http_req_query(req, "ports");
+        for (const char *c = q; c && *c && nports < 64;) {
+            char *e;
+            long v = strtol(c, &e, 10);
+            if (e == c || v <= 0 || v > 65535 || (*e && *e != ','))
+                break;
+            ports[nports++] = (int)v;
+            c = *e ? e + 1 : e;
+        }
+        if (!nports) {
+            k1s_http_respond_status(req, 400, "BadRequest",
+                                    "query parameter \"ports\" is required (a comma-separated "
+                                    "list of ports from 1 to 65535)");
+            return;
+        }
     }
     pf_t *pf = k1s_xcalloc(1, sizeof(*pf));
     pf->base = base;
@@ -466,6 +524,29 @@ void k1s_stream_portforward(struct event_base *base, k1s_stream_set_t *set, k1s_
         pf->set = set;
         pf->sess.stop = pf_stop;
         k1s_stream_set_add(set, &pf->sess);
+        if (channels) {
+            pf->channels = true;
+            pf->cur_ch = -1;
+            for (int i = nports - 1; i >= 0; i--) {
+                pair_t *p = k1s_xcalloc(1, sizeof(*p));
+                p->pf = pf;
+                p->reqid = k1s_xasprintf("%d", i);
+                p->data_id = (uint32_t)(2 * i + 1);
+                p->err_id = (uint32_t)(2 * i + 2);
+                p->port = ports[i];
+                p->next = pf->pairs;
+                pf->pairs = p;
+                /* each channel starts with its port, little-endian */
+                unsigned char pb[2] = {(unsigned char)ports[i], (unsigned char)(ports[i] >> 8)};
+                pair_send(pf, p->data_id, pb, 2, false);
+                pair_send(pf, p->err_id, pb, 2, false);
+            }
+            for (pair_t *p = pf->pairs, *next; p; p = next) {
+                next = p->next;
+                p->started = true;
+                pair_start(p);
+            }
+        }
         return;
     }
     struct bufferevent *bev = k1s_http_hijack(req);

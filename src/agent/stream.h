@@ -55,13 +55,14 @@ typedef struct k1s_stream_opts {
 void k1s_stream_remotecommand(struct event_base *base, k1s_stream_set_t *set, k1s_http_req_t *req,
                               const k1s_kapi_backend_t *be, void *ctx, const k1s_stream_opts_t *o);
 
-extern const char *const k1s_stream_pf_protocols[]; /* "SPDY/3.1+portforward.k8s.io" */
+/* "SPDY/3.1+portforward.k8s.io", "v4.channel.k8s.io" */
+extern const char *const k1s_stream_pf_protocols[];
 
 /*
- * Answers req (a WebSocket upgrade with subprotocol SPDY/3.1+portforward.k8s.io, or an
- * "Upgrade: SPDY/3.1"; otherwise 400) and serves port forwarding into the network
- * namespace at netns ("" or NULL: this host's) for pod ("ns/name", for messages). See
- * stream-portforward.c. The session frees itself when the client goes.
+ * Answers req (a WebSocket upgrade with subprotocol SPDY/3.1+portforward.k8s.io or
+ * v4.channel.k8s.io with ?ports=, or an "Upgrade: SPDY/3.1"; otherwise 400) and serves port
+ * forwarding into the network namespace at netns ("" or NULL: this host's) for pod ("ns/name", for
+ * messages). See stream-portforward.c. The session frees itself when the client goes.
  */
 void k1s_stream_portforward(struct event_base *base, k1s_stream_set_t *set, k1s_http_req_t *req,
                             const char *netns, const char *pod);

@@ -232,7 +232,7 @@ def http_get(port, path="/", timeout=20):
         return r.read()
 
 
-@pytest.mark.parametrize("transport", ["websocket", "spdy"])
+@pytest.mark.parametrize("transport", ["websocket", "spdy", "python"])
 def test_port_forward(server, ns, kubelet, node, netns, tmp_path, transport):
     uid = make_pod(server, ns, node, "web")["metadata"]["uid"]
     kubelet.container_dir(ns, "web", uid, "main")
@@ -248,6 +248,34 @@ def test_port_forward(server, ns, kubelet, node, netns, tmp_path, transport):
     os.environ.update(env)
     pf = None
     try:
+        if transport == "python":
+            # python3-kubernetes: the WebSocket channel protocol (v4.channel.k8s.io, ports=)
+            kubernetes = pytest.importorskip("kubernetes")
+            from kubernetes.stream import portforward
+            client = kubernetes.config.new_client_from_config(config_file=server.kubeconfig)
+            core = kubernetes.client.CoreV1Api(client)
+            deadline = time.time() + 30
+            while True:
+                fwd = portforward(core.connect_get_namespaced_pod_portforward, "web", ns,
+                                  ports="8080")
+                sock = fwd.socket(8080)
+                sock.setblocking(True)
+                sock.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                got = b""
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+                sock.close()
+                err = fwd.error(8080)
+                if got or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            assert got.startswith(b"HTTP/1.") and got.endswith(body), (got[:200], err)
+            assert err is None
+            client.close()
+            return
         pf, port = port_forward(server, ns, "web", 8080)
         deadline = time.time() + 30
         while True:
