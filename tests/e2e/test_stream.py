@@ -135,6 +135,10 @@ def test_exec(server, ns, kubelet, node):
                         "sleep 0.1; done; echo $s'" % ns, "/dev/null"],
                        capture_output=True, text=True, env=env, timeout=60)
     assert "37 91" in t.stdout, (t.stdout, t.stderr)
+    # a container that is not running
+    os.unlink(os.path.join(d, "running"))
+    p = server.kubectl("-n", ns, "exec", "box", "--", "true", check=False)
+    assert p.returncode != 0 and "container not running" in p.stderr, p.stderr
 
 
 def test_cp_both_ways(server, ns, kubelet, node, tmp_path):
