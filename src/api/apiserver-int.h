@@ -79,6 +79,7 @@ struct k1s_apiserver {
     size_t ntokens;
     k1s_sa_t *sa;   /* service accounts: token signing and defaults (satoken.c) */
     k1s_csr_t *csr; /* CertificateSigningRequest signing (csr.c) */
+    char *tls_dir;  /* the cluster PKI (opts.tls_dir), or NULL; proxy.c reaches kubelets with it */
     uint64_t start_ns;
     k1s_authz_t *authz; /* authz.c: RBAC view, Node authorizer */
     k1s_audit_t *audit; /* audit.c: NULL when --audit-log-path is not set */

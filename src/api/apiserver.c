@@ -483,6 +483,7 @@ int k1s_apiserver_new(struct event_base *base, k1s_store_t *store, const k1s_api
         return -EINVAL;
     }
     api->authz = k1s_authz_new(api);
+    api->tls_dir = opts->tls_dir ? k1s_xstrdup(opts->tls_dir) : NULL;
     if (opts->tls_dir &&
         (k1s_sa_init(api, opts->tls_dir, err) < 0 || k1s_csr_init(api, opts->tls_dir, err) < 0)) {
         k1s_apiserver_free(api);
@@ -648,6 +649,7 @@ void k1s_apiserver_free(k1s_apiserver_t *api)
     k1s_audit_free(api->audit);
     k1s_sa_free(api);
     k1s_csr_free(api);
+    free(api->tls_dir);
     k1s_admission_free(api);
     k1s_bytes_unref(api->wc_bytes);
     if (api->ns_event)

@@ -23,6 +23,7 @@
 #include "api/openapi.h"
 #include "api/patch.h"
 #include "api/protobuf.h"
+#include "api/proxy.h"
 #include "api/satoken.h"
 #include "api/validate.h"
 #include "lib/jsonheap.h"
@@ -1491,32 +1492,6 @@ static void handle_binding(k1s_api_req_t *r)
                   write_done, r);
 }
 
-/*
- * pods/log, exec, attach and portforward are served by the node agent
- * (issue: "Node agent and container runtime"), which this build lacks. Say
- * so plainly instead of a bare 404; an unscheduled pod gets the answer
- * Kubernetes gives for a container that has not started.
- */
-static void node_stream(k1s_api_req_t *r)
-{
-    if (!load_old(r))
-        return;
-    const char *node = k1s_obj_str(r->old, "spec.nodeName");
-    if (!node || !*node) {
-        const char *c = k1s_http_req_query(r->http, "container");
-        const json_t *cs = json_object_get(json_object_get(r->old, "spec"), "containers");
-        if (!c)
-            c = json_string_value(json_object_get(json_array_get(cs, 0), "name"));
-        k1s_api_fail(r, 400, "BadRequest",
-                     "container \"%s\" in pod \"%s\" is waiting to start: ContainerCreating",
-                     c ? c : "", r->name);
-        return;
-    }
-    k1s_api_fail(r, 503, "ServiceUnavailable",
-                 "pods/%s needs the k1s node agent on node \"%s\", which is not available yet",
-                 r->sub, node);
-}
-
 /* ---------- routing ---------- */
 
 static bool is_namespaced_path(char **segs, int nsegs)
@@ -1548,6 +1523,18 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
         k1s_review_handle(r);
         return;
     }
+    if (nsegs - i >= 3 && !strcmp(r->res->plural, "nodes") && !strcmp(segs[i + 2], "proxy")) {
+        /* nodes/{name}/proxy/{path...}: to that node's kubelet (proxy.c) */
+        r->name = k1s_xstrdup(segs[i + 1]);
+        k1s_buf_t p = K1S_BUF_INIT;
+        for (int k = i + 3; k < nsegs; k++) {
+            k1s_buf_puts(&p, k > i + 3 ? "/" : "");
+            k1s_buf_puts(&p, segs[k]);
+        }
+        k1s_proxy_node(r, p.data ? p.data : "");
+        k1s_buf_free(&p);
+        return;
+    }
     if (nsegs - i > 3) {
         k1s_api_fail(r, 404, "NotFound", "the server could not find the requested resource");
         return;
@@ -1575,7 +1562,7 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
         if (!strcmp(r->res->plural, "pods") &&
             (!strcmp(r->sub, "log") || !strcmp(r->sub, "exec") || !strcmp(r->sub, "attach") ||
              !strcmp(r->sub, "portforward"))) {
-            node_stream(r);
+            k1s_proxy_pod(r); /* proxy.c: to the node's kubelet */
             return;
         }
         if (!need && strcmp(r->sub, "finalize")) {

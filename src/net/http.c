@@ -582,6 +582,35 @@ void k1s_http_stream_end(k1s_http_req_t *req)
     req_release(r, !r->stream_chunked || !r->keepalive || c->peer_eof);
 }
 
+struct bufferevent *k1s_http_hijack(k1s_http_req_t *req)
+{
+    req_t *r = (req_t *)req;
+    k1s_assert(!r->answered);
+    if (r->h2 || r->lb || !r->conn->bev)
+        return NULL;
+    conn_t *c = r->conn;
+    k1s_http_server_t *srv = c->srv;
+    struct bufferevent *bev = c->bev;
+    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    c->bev = NULL;
+    evtimer_del(c->timer);
+    event_del(c->kick);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    if (r->counted)
+        srv->inflight--;
+    r->answered = true;
+    c->req = NULL;
+    k1s_http_int_req_free(r);
+    k1s_http_int_conn_free(c);
+    return bev;
+}
+
 /* ---- request accessors ---- */
 
 const char *k1s_http_req_header(const k1s_http_req_t *req, const char *name)

@@ -153,6 +153,19 @@ size_t k1s_http_stream_pending(const k1s_http_req_t *req);
 /* Ends the stream (terminating chunk) and releases req. */
 void k1s_http_stream_end(k1s_http_req_t *req);
 
+/*
+ * Takes over an HTTP/1.1 request's connection for another protocol (a
+ * WebSocket, SPDY, a proxied upgrade). Nothing has been written to the
+ * client: the caller writes its own answer (e.g. 101 Switching Protocols)
+ * and owns the returned bufferevent (TLS or plain, BEV_OPT_CLOSE_ON_FREE;
+ * bytes the client sent after the request head stay in its input buffer)
+ * with no callbacks set; it frees it when done. req is released. Returns
+ * NULL, leaving req to be answered normally, when the request came on
+ * HTTP/2 or in-process (loopback) or its client is gone.
+ */
+struct bufferevent;
+struct bufferevent *k1s_http_hijack(k1s_http_req_t *req);
+
 /* Reason phrase for a status code ("Not Found"). */
 const char *k1s_http_reason(int status);
 

@@ -549,6 +549,10 @@ int k1s_pki_ensure(const char *tls_dir, const char *const *sans, k1s_err_t *err)
     if (r == 0)
         r = ensure_leaf(tls_dir, admin_name, "system:admin", admin_orgs, CERT_CLIENT, cca, ckey,
                         NULL, err);
+    /* what the API server presents to kubelets (logs, exec, proxy), named as k3s names it */
+    if (r == 0)
+        r = ensure_leaf(tls_dir, "client-kube-apiserver", "kube-apiserver-kubelet-client",
+                        admin_orgs, CERT_CLIENT, cca, ckey, NULL, err);
     if (r == 0)
         r = ensure_sa_key(tls_dir, err);
     X509_free(sca);

@@ -8,6 +8,8 @@
  *   client-ca.crt/.key               client CA (user and node certs), 10 years
  *   serving-kube-apiserver.crt/.key  signed by server-ca, 1 year
  *   client-admin.crt/.key            CN=system:admin, O=system:masters, by client-ca, 1 year
+ *   client-kube-apiserver.crt/.key   CN=kube-apiserver-kubelet-client, O=system:masters, by
+ *                                    client-ca, 1 year: the API server's identity at kubelets
  *   service.key                      service-account token signing key (RSA 2048), never renewed
  *
  * Other keys are EC P-256 (PKCS#8 PEM, mode 0600), certificates PEM (0644), the

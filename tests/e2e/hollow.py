@@ -186,7 +186,8 @@ class HollowNode:
 
     def __init__(self, cluster, name, index, cpu="4", memory="8Gi", ephemeral_storage="50Gi",
                  pods=110, zone=None, labels=None, taints=None, arch="amd64", behaviour=None,
-                 lease_interval=10.0, status_report_interval=60.0, events=True, images=()):
+                 lease_interval=10.0, status_report_interval=60.0, events=True, images=(),
+                 host_ip=None, kubelet_port=10250):
         self.cluster = cluster
         self.name = name
         self.index = index
@@ -206,7 +207,10 @@ class HollowNode:
             ref, size = (im, 5 * 2**20) if isinstance(im, str) else im
             self.images[_normalize_image(ref)] = int(size)
         self.outbox = []  # events waiting to be written
-        self.host_ip = str(ipaddress.ip_address("10.240.0.1") + index)
+        # host_ip and kubelet_port: where the API server finds this node's kubelet API (a test
+        # kubelet on 127.0.0.1, see stream_util.py)
+        self.host_ip = host_ip or str(ipaddress.ip_address("10.240.0.1") + index)
+        self.kubelet_port = kubelet_port
         self.pod_cidr = ipaddress.ip_network("10.42.%d.0/24" % (index % 256))
         self.cert = self.key = None
         self.pods = {}  # uid -> _Pod
@@ -358,7 +362,7 @@ class HollowNode:
             "conditions": conds,
             "addresses": [{"type": "InternalIP", "address": self.host_ip},
                           {"type": "Hostname", "address": self.name}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}},
             "nodeInfo": {"machineID": _fake_id("machine", self.name)[:32],
                          "systemUUID": str(uuid.UUID(_fake_id("uuid", self.name)[:32])),
                          "bootID": _fake_id("boot", self.name, id(self))[:32],
