@@ -69,6 +69,11 @@ void k1s_agent_config_free(k1s_agent_config_t *c)
 
 /* ---------- accessors ---------- */
 
+int k1s_agent_kubelet_port(const k1s_agent_t *a)
+{
+    return a->kubelet_port;
+}
+
 int k1s_agent_failed(const k1s_agent_t *a)
 {
     return a->failed;

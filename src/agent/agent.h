@@ -84,6 +84,8 @@ const char *k1s_agent_node_name(const k1s_agent_t *a);
 const char *k1s_agent_node_ip(const k1s_agent_t *a);
 /* The OCI runtime chosen ("runc" or "crun"). */
 const char *k1s_agent_runtime(const k1s_agent_t *a);
+/* The kubelet API's port (--kubelet-port). */
+int k1s_agent_kubelet_port(const k1s_agent_t *a);
 /* <data-dir>/agent. */
 const char *k1s_agent_dir(const k1s_agent_t *a);
 /* The API client acting as system:node:<name>; NULL until the agent has joined. Borrowed. */

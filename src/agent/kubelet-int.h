@@ -69,6 +69,37 @@ const char *k1s_podspec_qos(const json_t *pod);
 /* Standard base64 (Secret data). 0 and a new *out, or -EINVAL. */
 int k1s_b64_decode(const char *s, unsigned char **out, size_t *len);
 
+/* ---- what the kubelet API's backend (kapi-backend.c) needs from the pod workers ---- */
+
+typedef struct k1s_kubelet k1s_kubelet_t;
+struct k1s_rt;
+struct k1s_client;
+struct k1s_kapi;
+
+/* Container ctr (NULL or "": the first app container) of pod ns/name: its runtime id (NULL
+ * if none yet), restart count (= its log file's number), running, the pod's netns ("" for
+ * hostNetwork) and uid. 0, or -ENOENT/-EAGAIN with err set. Strings borrowed. */
+typedef struct k1s_kubelet_ctr_info {
+    const char *id, *netns, *uid, *name;
+    int restarts;
+    bool running;
+} k1s_kubelet_ctr_info_t;
+int k1s_kubelet_find(k1s_kubelet_t *k, const char *ns, const char *pod, const char *ctr,
+                     k1s_kubelet_ctr_info_t *out, k1s_err_t *err);
+/* Whether the container with runtime id `id` is running. */
+bool k1s_kubelet_running(k1s_kubelet_t *k, const char *id);
+/* The pods of this node as a PodList (new reference). */
+json_t *k1s_kubelet_pod_list(k1s_kubelet_t *k);
+struct k1s_rt *k1s_kubelet_runtime(k1s_kubelet_t *k);
+struct event_base *k1s_kubelet_base(k1s_kubelet_t *k);
+
+/* kapi-backend.c: starts the kubelet API for k; NULL with err set. */
+struct k1s_kapi *k1s_kubelet_api_start(k1s_kubelet_t *k, const char *agent_dir, int port,
+                                       const char *node_name, struct k1s_client *api,
+                                       k1s_err_t *err);
+/* kapi-backend.c: a container exited (ends `logs -f` and friends). */
+void k1s_kubelet_api_exited(k1s_kubelet_t *k, const char *id);
+
 /* Short JSON accessors. */
 const char *k1s_js(const json_t *o, const char *key);
 const json_t *k1s_jpath(const json_t *o, const char *dotted);

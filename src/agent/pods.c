@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/kubelet-int.h"
+#include "agent/kubelet-api.h"
 #include "agent/kubelet.h"
 #include "agent/probes.h"
 #include "agent/volumes.h"
@@ -103,6 +104,7 @@ struct k1s_kubelet {
     size_t n_adopted;
     struct event *synced_ev;
     bool synced;
+    k1s_kapi_t *api;
 };
 
 struct pod {
@@ -1424,6 +1426,7 @@ static const char *label(char **labels, const char *key)
 static void on_exit_cb(void *arg, const k1s_rt_status_t *st)
 {
     k1s_kubelet_t *k = arg;
+    k1s_kubelet_api_exited(k, st->id);
     const char *uid = label(st->labels, L_UID), *name = label(st->labels, L_CTR);
     pod_t *p = uid ? k1s_strmap_get(&k->by_uid, uid) : NULL;
     ctr_t *c = p && name ? find_ctr(p, name) : NULL;
@@ -1664,6 +1667,12 @@ k1s_kubelet_t *k1s_kubelet_new(k1s_agent_t *a, k1s_err_t *err)
     k->synced_ev = evtimer_new(k->base, synced_cb, k);
     struct timeval tv = {0, 0};
     evtimer_add(k->synced_ev, &tv);
+    k->api = k1s_kubelet_api_start(k, k->dir, k1s_agent_kubelet_port(a), k->node, k->client, err);
+    if (!k->api) {
+        k1s_err_prefix(err, "kubelet API");
+        k1s_kubelet_free(k);
+        return NULL;
+    }
     return k;
 }
 
@@ -1671,6 +1680,7 @@ void k1s_kubelet_free(k1s_kubelet_t *k)
 {
     if (!k)
         return;
+    k1s_kapi_free(k->api);
     k1s_informer_free(k->pods);
     const char *key;
     void *val;
@@ -1690,4 +1700,82 @@ void k1s_kubelet_free(k1s_kubelet_t *k)
     free(k->netns_dir);
     free(k->pods_dir);
     free(k);
+}
+
+/* ---- for the kubelet API's backend ---- */
+
+static pod_t *pod_by_name(k1s_kubelet_t *k, const char *ns, const char *name)
+{
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);) {
+        pod_t *p = val;
+        if (p->obj && !strcmp(p->ns, ns) && !strcmp(p->name, name))
+            return p;
+    }
+    return NULL;
+}
+
+int k1s_kubelet_find(k1s_kubelet_t *k, const char *ns, const char *pod, const char *ctr,
+                     k1s_kubelet_ctr_info_t *out, k1s_err_t *err)
+{
+    pod_t *p = pod_by_name(k, ns, pod);
+    if (!p)
+        return k1s_err_set(err, ENOENT, "pod \"%s\" not found", pod);
+    ctr_t *c = NULL;
+    if (ctr && *ctr)
+        c = find_ctr(p, ctr);
+    else if (p->nctr > p->ninit)
+        c = &p->ctrs[p->ninit];
+    if (!c)
+        return k1s_err_set(err, ENOENT, "container \"%s\" is not valid for pod \"%s\"",
+                           ctr ? ctr : "", pod);
+    if (!c->id)
+        return k1s_err_set(err, EAGAIN,
+                           "container \"%s\" in pod \"%s\" is waiting to start: %s", c->name,
+                           pod, c->wait_reason ? c->wait_reason : "ContainerCreating");
+    *out = (k1s_kubelet_ctr_info_t){.id = c->id,
+                                    .netns = host_network(p) ? "" : p->netns,
+                                    .uid = p->uid,
+                                    .name = c->name,
+                                    .restarts = c->restarts,
+                                    .running = c->running};
+    return 0;
+}
+
+bool k1s_kubelet_running(k1s_kubelet_t *k, const char *id)
+{
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);) {
+        pod_t *p = val;
+        for (size_t j = 0; j < p->nctr; j++)
+            if (p->ctrs[j].running && k1s_streq(p->ctrs[j].id, id))
+                return true;
+    }
+    return false;
+}
+
+json_t *k1s_kubelet_pod_list(k1s_kubelet_t *k)
+{
+    json_t *items = json_array();
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);) {
+        pod_t *p = val;
+        if (p->obj)
+            json_array_append(items, p->obj);
+    }
+    return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "PodList", "apiVersion", "v1", "metadata",
+                     "items", items);
+}
+
+k1s_rt_t *k1s_kubelet_runtime(k1s_kubelet_t *k)
+{
+    return k->rt;
+}
+
+struct event_base *k1s_kubelet_base(k1s_kubelet_t *k)
+{
+    return k->base;
 }
