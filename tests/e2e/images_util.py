@@ -173,9 +173,19 @@ class Registry:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def blob_gets(self):
-        """How many blob GETs the registry has answered so far (from its access log)."""
-        return sum(1 for l in self.read_log().splitlines() if '"GET /v2/' in l and "/blobs/" in l)
+    def blob_gets(self, settle=0.5, timeout=15):
+        """How many blob GETs the registry has answered so far, from its access log, which
+        is written after the response: the count once it has not changed for `settle` s."""
+        def count():
+            return sum(1 for l in self.read_log().splitlines()
+                       if '"GET /v2/' in l and "/blobs/" in l)
+        last, since, deadline = count(), time.time(), time.time() + timeout
+        while time.time() < deadline and time.time() - since < settle:
+            time.sleep(0.1)
+            n = count()
+            if n != last:
+                last, since = n, time.time()
+        return last
 
     def push(self, layout, repo_tag, tag="1"):
         """Copies image `tag` of an OCI layout to this registry as repo_tag; returns the ref."""
@@ -232,6 +242,7 @@ class FakeRegistry:
         import threading
         self.tmp, self.layout, self.repo, self.tag = tmp, layout, repo, tag
         self.user, self.password, self.anonymous = user, password, anonymous
+        self.identity_token = "refresh-me"
         self.corrupt = set()  # digests served with altered content
         self.stall = set()  # digests of which only half is sent, then nothing until release
         self.release = threading.Event()
@@ -276,6 +287,21 @@ class FakeRegistry:
 
             def do_HEAD(self):
                 self.do_GET()
+
+            def do_POST(self):
+                """The OAuth2 form docker uses with an identity (refresh) token."""
+                import urllib.parse
+                n = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                reg.token_requests.append((form.get("service", [""])[0],
+                                           form.get("scope", [""])[0],
+                                           "refresh:" + form.get("refresh_token", [""])[0]))
+                if self.path != "/token" or form.get("grant_type") != ["refresh_token"] or \
+                        form.get("refresh_token") != [reg.identity_token]:
+                    return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+                tok = "tok%d" % len(reg.token_requests)
+                reg.tokens.add(tok)
+                return self.send(200, json.dumps({"access_token": tok}).encode())
 
             def do_GET(self):
                 import base64

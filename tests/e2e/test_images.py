@@ -324,6 +324,13 @@ def test_https_bearer_index(ctr, fake_registry):
     service, scope, auth = reg.token_requests[-1]
     assert (service, scope) == ("k1s-test", "repository:k1stest/busybox:pull")
     assert auth.startswith("Basic ")
+    # an identity token (OAuth2 refresh token) instead of a password
+    ctr.run("rm", reg.ref)
+    ctr.set_registries('configs:\n  "%s":\n    auth:\n      identitytoken: refresh-me\n'
+                       % reg.host + tls)
+    ctr.run("pull", reg.ref)
+    assert reg.token_requests[-1] == ("k1s-test", "repository:k1stest/busybox:pull",
+                                      "refresh:refresh-me")
     # insecure_skip_verify instead of the CA
     ctr.run("rm", reg.ref)
     ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "s3cret" +
