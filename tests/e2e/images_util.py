@@ -10,6 +10,11 @@ temp dir (optionally with htpasswd basic auth); push() copies a layout to it wit
 
 The `busybox_registry` fixture (module scope) does both and yields a Registry with .ref and
 .digest (manifest digest) of the pushed image; nothing touches the network beyond loopback.
+Registry(tmp, netns=NS) runs it on the loopback of a network namespace instead (pod tests);
+plain_http_registries(host) is the registries.yaml that makes k1s use plain HTTP for it;
+oci_archive(layout, path, name) writes an air-gap tarball for <data-dir>/agent/images.
+FakeRegistry serves the same image over HTTPS with bearer tokens, a multi-platform index,
+client certificates, and corrupt or stalling blobs on demand.
 """
 import gzip
 import hashlib
@@ -127,12 +132,32 @@ def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
             "layers": [d["digest"] for d in descs]}
 
 
-class Registry:
-    """Debian's docker-registry on 127.0.0.1:<free port>, storage in a temp dir."""
+def plain_http_registries(*hosts, extra=""):
+    """registries.yaml text making each host a plain-HTTP endpoint of itself (what a test
+    registry needs), followed by extra."""
+    out = "mirrors:\n"
+    for h in hosts:
+        out += '  "%s":\n    endpoint: ["http://%s"]\n' % (h, h)
+    return out + extra
 
-    def __init__(self, tmp, user=None, password=None):
+
+def oci_archive(layout, path, name, tag="1"):
+    """Writes image `tag` of an OCI layout as an air-gap tarball (skopeo's oci-archive) named
+    `name` (e.g. "docker.io/k1stest/busybox:1")."""
+    subprocess.run([SKOPEO, "copy", "--insecure-policy", "oci:%s:%s" % (layout, tag),
+                    "oci-archive:%s:%s" % (path, name)], check=True, capture_output=True)
+    return path
+
+
+class Registry:
+    """Debian's docker-registry on 127.0.0.1:<free port>, storage in a temp dir. With netns,
+    it runs inside that network namespace (on its loopback), as do push() and the readiness
+    check; the namespace's lo must be up."""
+
+    def __init__(self, tmp, user=None, password=None, netns=None):
         self.tmp = tmp
         self.user, self.password = user, password
+        self.netns = netns
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
         self.proc = None
@@ -154,12 +179,21 @@ class Registry:
         with open(path, "w") as f:
             f.write("\n".join(cfg) + "\n")
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([REGISTRY_BIN, "serve", path], stdout=self.log,
+        self.proc = subprocess.Popen(self._cmd([REGISTRY_BIN, "serve", path]), stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("docker-registry exited:\n" + self.read_log())
+            if self.netns:
+                # any HTTP answer (200, or 401 with auth) means it is up
+                r = subprocess.run(self._cmd(["busybox", "wget", "-q", "-O", "/dev/null",
+                                              "http://%s/v2/" % self.host]),
+                                   capture_output=True, text=True)
+                if r.returncode == 0 or "401" in r.stderr:
+                    return self
+                time.sleep(0.1)
+                continue
             try:
                 urllib.request.urlopen("http://%s/v2/" % self.host, timeout=2)
                 return self
@@ -168,6 +202,9 @@ class Registry:
             except Exception:
                 time.sleep(0.1)
         raise RuntimeError("docker-registry did not start:\n" + self.read_log())
+
+    def _cmd(self, args):
+        return (["ip", "netns", "exec", self.netns] if self.netns else []) + args
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
@@ -194,7 +231,7 @@ class Registry:
                 "oci:%s:%s" % (layout, tag), "docker://" + ref]
         if self.user:
             args[2:2] = ["--dest-creds", "%s:%s" % (self.user, self.password)]
-        subprocess.run(args, check=True, capture_output=True, timeout=120)
+        subprocess.run(self._cmd(args), check=True, capture_output=True, timeout=120)
         return ref
 
     def stop(self):

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from conftest import K1S_BIN
-from images_util import Registry, SKOPEO, build_busybox_layout, busybox_registry  # noqa: F401
+from images_util import (Registry, SKOPEO, build_busybox_layout, busybox_registry,  # noqa: F401
+                         oci_archive, plain_http_registries)
 
 
 class Ctr:
@@ -44,12 +45,7 @@ class Ctr:
         return os.path.join(self.data_dir, "agent", *p)
 
 
-def plain_http(*hosts, extra=""):
-    """registries.yaml making each host a plain-HTTP endpoint of itself."""
-    out = "mirrors:\n"
-    for h in hosts:
-        out += '  "%s":\n    endpoint: ["http://%s"]\n' % (h, h)
-    return out + extra
+plain_http = plain_http_registries
 
 
 @pytest.fixture
@@ -207,8 +203,7 @@ def test_import_archives(ctr, busybox_registry):
     layout = busybox_registry.layout
     oci = os.path.join(ctr.tmp, "oci.tar")
     dock = os.path.join(ctr.tmp, "docker.tar")
-    subprocess.run([SKOPEO, "copy", "--insecure-policy", "oci:%s:1" % layout,
-                    "oci-archive:%s:k1stest/imported:oci" % oci], check=True, capture_output=True)
+    oci_archive(layout, oci, "k1stest/imported:oci")
     subprocess.run([SKOPEO, "copy", "--insecure-policy", "oci:%s:1" % layout,
                     "docker-archive:%s:k1stest/imported:docker" % dock], check=True,
                    capture_output=True)
@@ -456,4 +451,27 @@ def test_client_certificate(ctr, busybox_registry):
         assert ctr.names() == [reg.ref]
     finally:
         reg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_registry_in_netns(ctr, busybox_registry):
+    """The registry on the loopback of a network namespace the test makes (as the pod tests
+    run it), pulled from inside that namespace."""
+    ns = "k1s-img-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    tmp = tempfile.mkdtemp(prefix="k1s-nsreg-")
+    reg = Registry(tmp, netns=ns)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        reg.start()
+        ref = reg.push(busybox_registry.layout, "k1stest/busybox:ns")
+        ctr.set_registries(plain_http_registries(reg.host))
+        r = subprocess.run(["ip", "netns", "exec", ns, K1S_BIN, "ctr", "images", "pull", ref,
+                            "--data-dir", ctr.data_dir, "--private-registry", ctr.reg_path],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert ctr.names() == [ref]
+    finally:
+        reg.stop()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
