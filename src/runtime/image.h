@@ -194,6 +194,18 @@ typedef struct k1s_image_cred {
     const char *username, *password;
 } k1s_image_cred_t;
 
+/*
+ * Turns the content of a kubernetes.io/dockerconfigjson Secret (`{"auths": {...}}`) or a
+ * legacy .dockercfg (the auths object itself) into credentials, as kubelet does with
+ * imagePullSecrets. Keys may be hosts or URLs ("https://index.docker.io/v1/" is docker.io);
+ * each entry has username/password or auth (base64 "user:password"). Entries that cannot be
+ * used are skipped. *creds is a new array (strings owned by it; free with
+ * k1s_image_creds_free); returns 0, or -EINVAL when data is not a JSON object.
+ */
+int k1s_image_creds_from_dockerconfig(const char *data, size_t len, k1s_image_cred_t **creds,
+                                      size_t *n);
+void k1s_image_creds_free(k1s_image_cred_t *creds, size_t n);
+
 typedef struct k1s_image_pull_opts {
     const k1s_image_cred_t *creds;
     size_t n_creds;
