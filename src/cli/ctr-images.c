@@ -332,8 +332,13 @@ static int cmd_rm(k1s_image_store_t *st, const opts_t *o)
 
 static int cmd_import(k1s_image_store_t *st, const opts_t *o)
 {
-    if (o->nargs < 1) /* what the agent does at start */
-        return k1s_image_import_dir(st) ? 1 : 0;
+    if (o->nargs < 1) { /* what the agent does at start */
+        k1s_err_t err = {0};
+        if (k1s_image_import_dir(st, &err) == 0)
+            return 0;
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        return 1;
+    }
     int rc = 0;
     for (int i = 0; i < o->nargs; i++) {
         k1s_err_t err = {0};

@@ -294,7 +294,8 @@ int k1s_index_lock(k1s_image_store_t *st, json_t **idx, k1s_err_t *err)
     free(data);
     if (!json_is_object(j)) {
         /* cannot happen with atomic writes short of disk corruption: start over, the
-         * repair pass then removes what the lost index named */
+         * repair pass then removes what the lost index named. Logged here, against the
+         * rule for library code, because no caller could tell it happened. */
         k1s_warn("image store: %s is damaged (%s); starting with an empty index", st->index_path,
                  je.text);
         json_decref(j);
