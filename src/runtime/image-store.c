@@ -129,6 +129,8 @@ int k1s_blob_writer_begin(k1s_image_store_t *st, const char *digest, k1s_blob_wr
         w->fd = -1;
     }
     if (access(w->final, F_OK) == 0) {
+        /* finished by another writer while we opened: the file we created and locked goes */
+        unlink(w->path);
         *have = true;
         return 0;
     }

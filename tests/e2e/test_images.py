@@ -475,3 +475,22 @@ def test_registry_in_netns(ctr, busybox_registry):
         reg.stop()
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_two_processes_pull_at_once(ctr, busybox_registry):
+    """Two k1s processes pulling into one store at once (the agent and `k1s ctr`): the
+    per-blob locks make one download what the other then uses, and the index stays whole."""
+    reg = busybox_registry
+    ctr.set_registries(plain_http(reg.host))
+    other = reg.push(reg.layout, "k1stest/other:1")
+    before = reg.blob_gets()
+    procs = [subprocess.Popen([K1S_BIN, "ctr", "images", "pull", ref, "--data-dir", ctr.data_dir,
+                               "--private-registry", ctr.reg_path], stderr=subprocess.PIPE,
+                              text=True) for ref in (reg.ref, reg.ref, other)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    assert ctr.names() == sorted([reg.ref, other])
+    assert reg.blob_gets() - before == 3
+    assert len([d for d in os.listdir(ctr.agent("snapshots")) if d != "rw"]) == 2
+    assert os.listdir(ctr.agent("content/ingest")) == []
