@@ -8,7 +8,8 @@ libcurl4-openssl-dev libarchive-dev
 openssl sqlite3 ca-certificates curl nghttp2-client
 python3 python3-pytest python3-kubernetes python3-yaml
 clang-format cppcheck
-busybox-static skopeo umoci docker-registry apache2-utils zstd"
+containernetworking-plugins iptables busybox-static
+skopeo umoci docker-registry apache2-utils zstd"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

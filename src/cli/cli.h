@@ -6,6 +6,8 @@ int k1s_cmd_server(int argc, char **argv);
 int k1s_cmd_kubectl(int argc, char **argv);
 int k1s_cmd_version(int argc, char **argv);
 int k1s_cmd_ctr(int argc, char **argv);
+int k1s_cmd_ctr_net(int argc, char **argv);
+int k1s_cmd_agent(int argc, char **argv);
 int k1s_ctr_images(int argc, char **argv);
 
 #endif

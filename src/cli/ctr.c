@@ -14,6 +14,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *help;
 } subcommands[] = {
+    {"net", k1s_cmd_ctr_net, "Pod network: CNI add/del/check, network namespaces (debugging)"},
     {"images", k1s_ctr_images, "Pull, list, import, inspect and remove images"},
     {NULL, NULL, NULL},
 };

@@ -17,6 +17,8 @@ static const struct {
     {"kubectl", k1s_cmd_kubectl, "Run kubectl with the admin kubeconfig"},
     {"version", k1s_cmd_version, "Print the k1s version"},
     {"ctr", k1s_cmd_ctr, "Node-local runtime tool: images, containers, logs, exec"},
+    {"agent", k1s_cmd_agent,
+     "Run the node agent: join a server and register this machine as a Node"},
 };
 
 static void usage(FILE *f)

@@ -50,6 +50,7 @@ struct k1s_informer {
     k1s_client_t *client;
     k1s_gvr_t res;
     char *ns;
+    char *field_selector; /* or NULL */
     char *kind; /* from the list, set on listed items that lack it */
     char *api_version;
     k1s_strmap_t cache; /* key -> entry_t * */
@@ -347,6 +348,12 @@ void k1s_informer_set_transform(k1s_informer_t *inf, k1s_informer_transform_fn f
     inf->transform = fn;
 }
 
+void k1s_informer_set_field_selector(k1s_informer_t *inf, const char *selector)
+{
+    free(inf->field_selector);
+    inf->field_selector = selector && *selector ? k1s_xstrdup(selector) : NULL;
+}
+
 static void notify_add(k1s_informer_t *inf, json_t *obj)
 {
     for (int i = 0; i < inf->nh; i++)
@@ -505,7 +512,8 @@ static void on_list(const k1s_client_result_t *res, void *arg)
 
 static void list_page(k1s_informer_t *inf, const char *cont)
 {
-    k1s_list_opts_t o = {.limit = LIST_PAGE, .continue_token = cont};
+    k1s_list_opts_t o = {
+        .limit = LIST_PAGE, .continue_token = cont, .field_selector = inf->field_selector};
     inf->list_req = k1s_client_list(inf->client, &inf->res, inf->ns, &o, on_list, inf);
 }
 
@@ -586,8 +594,10 @@ static void start_watch(k1s_informer_t *inf)
     /* a random 5-10 minutes, as client-go's reflector asks, to spread re-watches */
     unsigned r;
     k1s_random_bytes(&r, sizeof(r));
-    k1s_list_opts_t o = {
-        .resource_version = inf->rv, .allow_bookmarks = true, .timeout_s = 300 + (int)(r % 300)};
+    k1s_list_opts_t o = {.resource_version = inf->rv,
+                         .field_selector = inf->field_selector,
+                         .allow_bookmarks = true,
+                         .timeout_s = 300 + (int)(r % 300)};
     inf->watch_req = k1s_client_watch(inf->client, &inf->res, inf->ns, &o, on_watch, inf);
 }
 
@@ -632,6 +642,7 @@ void k1s_informer_free(k1s_informer_t *inf)
     free((char *)inf->res.version);
     free((char *)inf->res.resource);
     free(inf->ns);
+    free(inf->field_selector);
     free(inf->kind);
     free(inf->api_version);
     free(inf->rv);

@@ -87,6 +87,9 @@ int k1s_informer_add_indexer(k1s_informer_t *inf, const char *name, k1s_index_fn
  * keep metadata (namespace, name, resourceVersion) and whatever indexers read. */
 typedef void (*k1s_informer_transform_fn)(json_t *obj);
 void k1s_informer_set_transform(k1s_informer_t *inf, k1s_informer_transform_fn fn);
+/* Lists and watches only objects matching a field selector ("spec.nodeName=n1", as the
+ * kubelet watches its pods). Set before starting; not for informers from a factory. */
+void k1s_informer_set_field_selector(k1s_informer_t *inf, const char *selector);
 /* Starts listing and watching. */
 void k1s_informer_start(k1s_informer_t *inf);
 bool k1s_informer_has_synced(const k1s_informer_t *inf);

@@ -39,6 +39,7 @@ typedef struct k1s_ctrl_opts {
     int terminated_pod_gc_threshold;  /* --terminated-pod-gc-threshold: 12500 */
     int concurrent_syncs;             /* workers per controller (--concurrent-*-syncs): 5 */
     const char *data_dir;             /* the server's data directory (local-path storage) */
+    const char *cluster_cidr; /* --cluster-cidr: pod CIDRs (node IPAM); NULL: 10.42.0.0/16 */
 } k1s_ctrl_opts_t;
 
 /* Fills the defaults. */

@@ -13,6 +13,7 @@ extern const k1s_controller_def_t k1s_ctrl_localpath;
 extern const k1s_controller_def_t k1s_ctrl_ephemeral;
 extern const k1s_controller_def_t k1s_ctrl_disruption;
 extern const k1s_controller_def_t k1s_ctrl_nodelifecycle;
+extern const k1s_controller_def_t k1s_ctrl_nodeipam;
 extern const k1s_controller_def_t k1s_ctrl_tainteviction;
 extern const k1s_controller_def_t k1s_ctrl_endpoints;
 extern const k1s_controller_def_t k1s_ctrl_endpointslice;
@@ -37,6 +38,7 @@ const k1s_controller_def_t *const k1s_controllers[] = {
     &k1s_ctrl_ephemeral,
     &k1s_ctrl_disruption,
     &k1s_ctrl_nodelifecycle,
+    &k1s_ctrl_nodeipam,
     &k1s_ctrl_tainteviction,
     &k1s_ctrl_endpoints,
     &k1s_ctrl_endpointslice,

@@ -559,9 +559,10 @@ int k1s_pki_ensure(const char *tls_dir, const char *const *sans, k1s_err_t *err)
     return r;
 }
 
-int k1s_pki_issue(const char *tls_dir, const char *ca, const char *cn, const char *const *orgs,
-                  const char *const *sans, bool server_auth, bool client_auth, int days,
-                  char **cert_pem_out, char **key_pem_out, k1s_err_t *err)
+/* Issues a certificate for key (see k1s_pki_issue); sets *cert_pem_out. */
+static int issue_for(const char *tls_dir, const char *ca, const char *cn, const char *const *orgs,
+                     const char *const *sans, bool server_auth, bool client_auth, int days,
+                     EVP_PKEY *key, char **cert_pem_out, k1s_err_t *err)
 {
     _k1s_cleanup_free_ char *crt = path_join(tls_dir, ca, ".crt");
     _k1s_cleanup_free_ char *keyp = path_join(tls_dir, ca, ".key");
@@ -581,22 +582,14 @@ int k1s_pki_issue(const char *tls_dir, const char *ca, const char *cn, const cha
         if (r < 0)
             goto out;
     }
-    EVP_PKEY *key = gen_key();
-    if (!key) {
-        r = k1s_tls_err(err, ENOMEM, "generate key");
-        goto out;
-    }
     int kind = (server_auth ? CERT_SERVER : 0) | (client_auth || !server_auth ? CERT_CLIENT : 0);
     X509 *x = make_cert(cn, orgs, key, cax, cak, days > 0 ? days : LEAF_DAYS, kind, &s);
     if (!x) {
-        EVP_PKEY_free(key);
         r = k1s_tls_err(err, EINVAL, "issue certificate for %s", cn);
         goto out;
     }
     *cert_pem_out = cert_pem(x);
-    *key_pem_out = key_pem(key);
     X509_free(x);
-    EVP_PKEY_free(key);
 out:
     strv_free(&s);
     X509_free(cax);
@@ -604,7 +597,39 @@ out:
     return r;
 }
 
-/* ---- kubeconfig and token ---- */
+int k1s_pki_issue(const char *tls_dir, const char *ca, const char *cn, const char *const *orgs,
+                  const char *const *sans, bool server_auth, bool client_auth, int days,
+                  char **cert_pem_out, char **key_pem_out, k1s_err_t *err)
+{
+    EVP_PKEY *key = gen_key();
+    if (!key)
+        return k1s_tls_err(err, ENOMEM, "generate key");
+    char *crt = NULL;
+    int r = issue_for(tls_dir, ca, cn, orgs, sans, server_auth, client_auth, days, key, &crt, err);
+    if (r == 0) {
+        *cert_pem_out = crt;
+        *key_pem_out = key_pem(key);
+    }
+    EVP_PKEY_free(key);
+    return r;
+}
+
+int k1s_pki_issue_for_key(const char *tls_dir, const char *ca, const char *cn,
+                          const char *const *orgs, const char *const *sans, bool server_auth,
+                          bool client_auth, int days, const char *pubkey_pem, char **cert_pem_out,
+                          k1s_err_t *err)
+{
+    BIO *b = BIO_new_mem_buf(pubkey_pem, -1);
+    k1s_assert(b);
+    EVP_PKEY *key = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+    BIO_free(b);
+    if (!key)
+        return k1s_tls_err(err, EINVAL, "the request holds no PEM public key");
+    int r = issue_for(tls_dir, ca, cn, orgs, sans, server_auth, client_auth, days, key,
+                      cert_pem_out, err);
+    EVP_PKEY_free(key);
+    return r;
+}
 
 static char *b64(const char *data, size_t len)
 {
@@ -715,6 +740,11 @@ static bool valid_secret(const char *s)
  * pointing into tok. Returns false if tok is malformed.
  */
 static bool parse_token(const char *tok, char hash[65], const char **secret)
+{
+    return k1s_pki_token_parse(tok, hash, secret);
+}
+
+bool k1s_pki_token_parse(const char *tok, char hash[65], const char **secret)
 {
     hash[0] = 0;
     if (!k1s_str_has_prefix(tok, "K10")) {

@@ -74,4 +74,21 @@ int k1s_pki_issue(const char *tls_dir, const char *ca, const char *cn, const cha
                   const char *const *sans, bool server_auth, bool client_auth, int days,
                   char **cert_pem, char **key_pem, k1s_err_t *err);
 
+/*
+ * Same as k1s_pki_issue for a key the requester holds: pubkey_pem is its
+ * public key (PEM "PUBLIC KEY"); only the certificate is made. For agents,
+ * which keep their private keys. Returns 0 or -errno (-EINVAL for a bad key).
+ */
+int k1s_pki_issue_for_key(const char *tls_dir, const char *ca, const char *cn,
+                          const char *const *orgs, const char *const *sans, bool server_auth,
+                          bool client_auth, int days, const char *pubkey_pem, char **cert_pem,
+                          k1s_err_t *err);
+
+/*
+ * Splits a join token into its CA hash (hash[0] == 0 for a bare secret; else
+ * 64 lower-case hex digits) and its secret (*secret points into tok).
+ * Returns false if tok is malformed.
+ */
+bool k1s_pki_token_parse(const char *tok, char hash[65], const char **secret);
+
 #endif

@@ -8,6 +8,7 @@
 #include "server/server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <ifaddrs.h>
@@ -26,6 +27,8 @@
 #include "net/tls.h"
 #include "controllers/manager.h"
 #include "scheduler/loop.h"
+#include "server/agentproc.h"
+#include "server/join.h"
 #include "server/pki.h"
 #include "store/store.h"
 
@@ -58,6 +61,12 @@ void k1s_server_config_free(k1s_server_config_t *c)
     free(c->audit_log_path);
     for (int i = 0; c->kcm_args[i]; i++)
         free(c->kcm_args[i]);
+    free(c->node_name);
+    free(c->node_ip);
+    for (int i = 0; c->node_labels[i]; i++)
+        free(c->node_labels[i]);
+    for (int i = 0; c->node_taints[i]; i++)
+        free(c->node_taints[i]);
 }
 
 /*
@@ -204,6 +213,55 @@ static int ensure_tokens_file(const char *path, k1s_err_t *err)
     return 0;
 }
 
+/* The embedded agent: `k1s agent` joining this server over loopback with its own token. */
+static k1s_agent_proc_t *start_agent(k1s_server_config_t *c, struct event_base *base,
+                                     k1s_apiserver_t *api, const char *url, const char *server_dir)
+{
+    char *node = NULL;
+    if (c->node_name && *c->node_name) {
+        node = k1s_xstrdup(c->node_name);
+    } else {
+        char host[256] = "";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = 0;
+        for (char *p = host; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        node = k1s_xstrdup(*host ? host : "localhost");
+    }
+    char *token_file = k1s_xasprintf("%s/token", server_dir);
+    const char *argv[16 + 4 * K1S_MAX_SANS];
+    int n = 0;
+    argv[n++] = "--config";
+    argv[n++] = "/dev/null"; /* everything comes from here */
+    argv[n++] = "--server";
+    argv[n++] = url;
+    argv[n++] = "--token-file";
+    argv[n++] = token_file;
+    argv[n++] = "--data-dir";
+    argv[n++] = c->data_dir;
+    argv[n++] = "--node-name";
+    argv[n++] = node;
+    argv[n++] = "--log-level";
+    argv[n++] = c->log_level;
+    if (c->node_ip) {
+        argv[n++] = "--node-ip";
+        argv[n++] = c->node_ip;
+    }
+    for (int i = 0; c->node_labels[i]; i++) {
+        argv[n++] = "--node-label";
+        argv[n++] = c->node_labels[i];
+    }
+    for (int i = 0; c->node_taints[i]; i++) {
+        argv[n++] = "--node-taint";
+        argv[n++] = c->node_taints[i];
+    }
+    argv[n] = NULL;
+    k1s_agent_proc_t *p = k1s_agent_proc_start(base, argv, node, k1s_apiserver_handle, api);
+    free(node);
+    free(token_file);
+    return p;
+}
+
 typedef struct ready_ctx {
     k1s_server_config_t *cfg;
     uint64_t start_ns;
@@ -223,9 +281,12 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_scheduler_t *sched = NULL;
     k1s_ctrl_manager_t *cm = NULL;
     char *identity = NULL;
+    k1s_join_t *join = NULL;
+    k1s_agent_proc_t *agent = NULL;
     k1s_ctrl_opts_t copts;
     k1s_ctrl_opts_init(&copts);
     copts.data_dir = c->data_dir;
+    copts.cluster_cidr = c->cluster_cidr;
     if (controller_args(c, &copts) < 0)
         return 1;
     SSL_CTX *ctx = NULL;
@@ -319,7 +380,9 @@ int k1s_server_run(k1s_server_config_t *c)
         fprintf(stderr, "k1s: TLS setup failed: %s\n", err.msg);
         goto out;
     }
-    http = k1s_http_server_new(base, ctx, NULL, k1s_apiserver_handle, api);
+    /* the join endpoints (/cacerts, /v1-k1s/...) sit in front of the API */
+    join = k1s_join_new(base, server_dir, token, k1s_apiserver_handle, api);
+    http = k1s_http_server_new(base, ctx, NULL, k1s_join_handle, join);
     if (k1s_http_server_listen(http, c->bind_address, c->https_port, &err) < 0) {
         fprintf(stderr, "k1s: %s\n", err.msg);
         goto out;
@@ -350,6 +413,8 @@ int k1s_server_run(k1s_server_config_t *c)
         sched = k1s_scheduler_start(base, k1s_apiserver_handle, api, identity);
     if (!c->disable_controllers)
         cm = k1s_ctrl_manager_start(base, k1s_apiserver_handle, api, &copts, identity);
+    if (!c->disable_agent)
+        agent = start_agent(c, base, api, url, server_dir);
     k1s_info("k1s server %s: Kubernetes API at %s, data in %s", K1S_VERSION, url, c->data_dir);
     if (c->write_kubeconfig && *c->write_kubeconfig)
         k1s_info("admin kubeconfig written to %s", c->write_kubeconfig);
@@ -369,10 +434,12 @@ out:
         event_free(sigint);
     if (sigterm)
         event_free(sigterm);
+    bool had_agent = agent != NULL;
+    k1s_agent_proc_stop(agent);
     /* Close every connection before the API server goes, so nothing the loop
      * still has queued reaches a freed handler. */
     k1s_http_server_free(http);
-    if (sched || cm) {
+    if (sched || cm || had_agent) {
         /* canceled in-process watches are released by the loop */
         k1s_ctrl_manager_free(cm);
         k1s_scheduler_free(sched);
@@ -384,6 +451,7 @@ out:
         k1s_apiserver_free(api);
     }
     k1s_store_free(store);
+    k1s_join_free(join);
     if (ctx)
         SSL_CTX_free(ctx);
     if (base)

@@ -29,6 +29,11 @@ typedef struct k1s_server_config {
     char *cluster_cidr;               /* 10.42.0.0/16 */
     char *audit_log_path;             /* --audit-log-path; NULL: off */
     int audit_log_maxage, audit_log_maxbackup, audit_log_maxsize;
+    /* the embedded agent's (see agent/agent.h) */
+    char *node_name; /* default: the host name */
+    char *node_ip;
+    char *node_labels[K1S_MAX_SANS + 1];
+    char *node_taints[K1S_MAX_SANS + 1];
 } k1s_server_config_t;
 
 /* Fills the defaults. */

@@ -31,6 +31,12 @@
 /* The history also stops at this many bytes of values, so churn on big objects
  * cannot pin gigabytes of old versions in memory. */
 #define DEFAULT_HISTORY_BYTES (64u * 1024 * 1024)
+/* Events older than this are let go once more than HISTORY_MIN are held: like the
+ * Kubernetes watch cache (eventFreshDuration 75 s, lower bound 100 events), a watch
+ * can resume from any revision of the last 75 s, and an idle cluster does not keep
+ * the old versions of a burst of writes. */
+#define DEFAULT_HISTORY_AGE_MS 75000
+#define HISTORY_MIN 100
 /* Compaction and vacuum after this many committed writes. */
 #define MAINT_WRITES 1000
 /* k1s_store_free() gives up re-flushing writes queued by callbacks after this many rounds. */
@@ -99,8 +105,9 @@ struct k1s_store {
     k1s_store_backend_t *b;
     k1s_store_hooks_t hooks;
     int64_t history;
-    size_t history_bytes; /* bound on the bytes of values the ring holds */
-    size_t ring_bytes;    /* bytes of the values of the events in the ring */
+    size_t history_bytes;    /* bound on the bytes of values the ring holds */
+    size_t ring_bytes;       /* bytes of the values of the events in the ring */
+    uint64_t history_age_ns; /* events older than this go (beyond HISTORY_MIN); 0: no bound */
 
     int64_t rev;       /* newest committed revision */
     int64_t next_rev;  /* revision of the next queued write */
@@ -117,7 +124,10 @@ struct k1s_store {
     uint64_t writes_since_maint;
 
     k1s_store_event_t *ring; /* history: ring_len events from ring_head, increasing revisions */
+    uint64_t *ring_ns;       /* when each ring slot's event was added (k1s_now_ns) */
     size_t ring_cap, ring_head, ring_len;
+    struct event *expire_ev; /* armed for the oldest event's expiry while it matters */
+    bool expire_armed;
 
     k1s_store_watch_t *wfirst, *wlast;
     size_t nwatch; /* live (not dead) watches */
@@ -211,6 +221,9 @@ static void ring_evict(k1s_store_t *s)
     s->ring_len--;
 }
 
+static void ring_arm_expiry(k1s_store_t *s);
+static void schedule_maint_ev(k1s_store_t *s);
+
 /* Appends an event, taking over its references; evicts the oldest when full. */
 static void ring_push(k1s_store_t *s, k1s_store_event_t ev)
 {
@@ -222,10 +235,15 @@ static void ring_push(k1s_store_t *s, k1s_store_event_t ev)
         if (cap > (size_t)s->history)
             cap = (size_t)s->history;
         k1s_store_event_t *ring = k1s_xmalloc(cap * sizeof(*ring));
-        for (size_t i = 0; i < s->ring_len; i++)
+        uint64_t *ring_ns = k1s_xmalloc(cap * sizeof(*ring_ns));
+        for (size_t i = 0; i < s->ring_len; i++) {
             ring[i] = *ring_at(s, i);
+            ring_ns[i] = s->ring_ns[(s->ring_head + i) % s->ring_cap];
+        }
         free(s->ring);
+        free(s->ring_ns);
         s->ring = ring;
+        s->ring_ns = ring_ns;
         s->ring_cap = cap;
         s->ring_head = 0;
     }
@@ -233,7 +251,56 @@ static void ring_push(k1s_store_t *s, k1s_store_event_t ev)
         ring_evict(s);
     s->ring_bytes += event_bytes(&ev);
     *ring_at(s, s->ring_len) = ev;
+    s->ring_ns[(s->ring_head + s->ring_len) % s->ring_cap] = k1s_now_ns();
     s->ring_len++;
+    ring_arm_expiry(s);
+}
+
+/* Lets events older than the age bound go, keeping HISTORY_MIN; re-arms for the next. */
+static void ring_expire(k1s_store_t *s)
+{
+    uint64_t now = k1s_now_ns();
+    size_t before = s->ring_len;
+    while (s->ring_len > HISTORY_MIN && s->ring_ns[s->ring_head] + s->history_age_ns <= now)
+        ring_evict(s);
+    if (s->ring_len < before && !s->maint_scheduled)
+        schedule_maint_ev(s); /* compact the backend's log to the new window too */
+    if (s->ring_len < before)
+        k1s_debug("store: %zu events older than %llu s left the watch history (from %lld now)",
+                  before - s->ring_len, (unsigned long long)(s->history_age_ns / 1000000000ull),
+                  (long long)s->oldest);
+    ring_arm_expiry(s);
+}
+
+static void expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+    k1s_store_t *s = arg;
+    s->expire_armed = false;
+    /* Inside a store callback the ring may be in use (a watch replaying history): later. */
+    if (s->committing || s->walking || s->ranging) {
+        struct timeval tv = {0, 100000};
+        evtimer_add(s->expire_ev, &tv);
+        s->expire_armed = true;
+        return;
+    }
+    ring_expire(s);
+}
+
+/* Arms the expiry timer for when the oldest event beyond HISTORY_MIN gets too old. Event
+ * driven: nothing is armed while the ring holds HISTORY_MIN events or fewer. */
+static void ring_arm_expiry(k1s_store_t *s)
+{
+    if (s->expire_armed || !s->expire_ev || !s->history_age_ns || s->ring_len <= HISTORY_MIN)
+        return;
+    uint64_t due = s->ring_ns[s->ring_head] + s->history_age_ns, now = k1s_now_ns();
+    uint64_t wait = due > now ? due - now : 0;
+    /* At most one expiry per second: a steady stream of writes costs one timer a second. */
+    if (wait < 1000000000ull)
+        wait = 1000000000ull;
+    struct timeval tv = {(time_t)(wait / 1000000000ull),
+                         (suseconds_t)(wait % 1000000000ull / 1000)};
+    evtimer_add(s->expire_ev, &tv);
+    s->expire_armed = true;
 }
 
 /* Index of the first event with a revision above rev (ring_len if none). */
@@ -692,6 +759,12 @@ int k1s_store_open_backend(struct event_base *base, const k1s_store_opts_t *opts
         s->hooks = *opts->hooks;
     s->history = opts->history > 0 ? opts->history : DEFAULT_HISTORY;
     s->history_bytes = opts->history_bytes > 0 ? opts->history_bytes : DEFAULT_HISTORY_BYTES;
+    s->history_age_ns =
+        opts->history_age_ms < 0
+            ? 0
+            : (uint64_t)(opts->history_age_ms ? opts->history_age_ms : DEFAULT_HISTORY_AGE_MS) *
+                  1000000ull;
+    s->expire_ev = evtimer_new(base, expire_cb, s);
     s->index = k1s_store_index_new();
     s->commit_ev = event_new(base, -1, 0, commit_cb, s);
     s->maint_ev = event_new(base, -1, 0, maint_cb, s);
@@ -761,6 +834,9 @@ void k1s_store_free(k1s_store_t *s)
     for (size_t i = 0; i < s->ring_len; i++)
         event_clear(ring_at(s, i));
     free(s->ring);
+    free(s->ring_ns);
+    if (s->expire_ev)
+        event_free(s->expire_ev);
     k1s_store_index_free(s->index);
     free(s->batch);
     k1s_store_hmap_free(&s->pending);

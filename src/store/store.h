@@ -23,8 +23,10 @@
  * same group cannot both succeed. Everything runs on one thread.
  *
  * History: the last `history` events (default 10000, and at most
- * `history_bytes` of values, default 64 MiB) are kept in memory so
- * a watch can resume from a recent revision; older ones give -EGONE
+ * `history_bytes` of values, default 64 MiB; of those beyond the newest 100,
+ * none older than `history_age_ms`, default 75 s, as the Kubernetes watch
+ * cache keeps) are kept in memory so a watch can resume from a recent
+ * revision; older ones give -EGONE
  * (410 Gone for the client). The backend log is compacted to the same
  * window, and checkpointing/vacuum keep the file proportional to live data.
  */
@@ -77,6 +79,7 @@ typedef struct k1s_store_opts {
     const char *path;               /* SQLite database file; created with its directory */
     int64_t history;                /* events kept for watch resume; default 10000 */
     size_t history_bytes;           /* ...holding at most this many bytes of values; 64 MiB */
+    int64_t history_age_ms;         /* ...and beyond the newest 100, none older; 75000; -1: none */
     const k1s_store_hooks_t *hooks; /* may be NULL */
 } k1s_store_opts_t;
 

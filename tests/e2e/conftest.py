@@ -58,7 +58,8 @@ class Server:
             open(cfg, "w").close()
         args = [self.binary, "server", "--data-dir", self.data_dir, "--bind-address", "127.0.0.1",
                 "--https-listen-port", str(self.port), "--write-kubeconfig", self.kubeconfig,
-                "--config", os.path.join(self.tmp, "config.yaml")] + self.extra_args
+                "--config", os.path.join(self.tmp, "config.yaml"),
+                "--disable-agent"] + self.extra_args  # hollow nodes only; --disable-agent=false undoes
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready()

@@ -29,7 +29,7 @@ static fx_t *fx_new(int64_t history)
     f->path = k1s_xasprintf("%s/state.db", f->dir);
     f->wal = k1s_xasprintf("%s/state.db-wal", f->dir);
     f->base = event_base_new();
-    k1s_store_opts_t opts = {.path = f->path, .history = history};
+    k1s_store_opts_t opts = {.path = f->path, .history = history, .history_age_ms = -1};
     k1s_err_t err;
     if (k1s_store_open(f->base, &opts, &f->s, &err) < 0)
         fail_msg("open: %s", err.msg);

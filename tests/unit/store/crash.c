@@ -104,7 +104,7 @@ static _Noreturn void child(const char *path, int fd, uint64_t seed)
     rng = seed;
     child_fd = fd;
     struct event_base *base = event_base_new();
-    k1s_store_opts_t opts = {.path = path, .history = 300};
+    k1s_store_opts_t opts = {.path = path, .history = 300, .history_age_ms = -1};
     k1s_store_t *s;
     k1s_err_t err;
     if (k1s_store_open(base, &opts, &s, &err) < 0) {
@@ -261,7 +261,7 @@ static void verify(const char *path, run_t *r, int round)
     free(ic);
 
     struct event_base *base = event_base_new();
-    k1s_store_opts_t opts = {.path = path, .history = 300};
+    k1s_store_opts_t opts = {.path = path, .history = 300, .history_age_ms = -1};
     k1s_store_t *s;
     k1s_err_t err;
     if (k1s_store_open(base, &opts, &s, &err) < 0)

@@ -555,7 +555,7 @@ static void test_fault_injection(void **state)
         char *dir = tu_tmpdir();
         char *path = k1s_xasprintf("%s/state.db", dir);
         struct event_base *base = event_base_new();
-        k1s_store_opts_t opts = {.path = path, .history = 50};
+        k1s_store_opts_t opts = {.path = path, .history = 50, .history_age_ms = -1};
         k1s_store_t *s;
         k1s_err_t err;
         assert_int_equal(k1s_store_open(base, &opts, &s, &err), 0);

@@ -45,7 +45,8 @@ static fx_t *fx_new(int64_t history, const k1s_store_hooks_t *hooks)
     f->dir = tu_tmpdir();
     f->path = k1s_xasprintf("%s/server/db/state.db", f->dir);
     f->base = event_base_new();
-    f->opts = (k1s_store_opts_t){.path = f->path, .history = history, .hooks = hooks};
+    f->opts = (k1s_store_opts_t){
+        .path = f->path, .history = history, .history_age_ms = -1, .hooks = hooks};
     fx_open(f);
     return f;
 }
@@ -845,7 +846,7 @@ static void test_open_errors(void **state)
         fputs("this is not a database at all ", fp);
     fclose(fp);
     struct event_base *base = event_base_new();
-    k1s_store_opts_t opts = {.path = path};
+    k1s_store_opts_t opts = {.path = path, .history_age_ms = -1};
     k1s_store_t *s = NULL;
     k1s_err_t err;
     int r = k1s_store_open(base, &opts, &s, &err);

@@ -43,7 +43,8 @@ static inline char *tu_tmpdir(void)
     return tmpl;
 }
 
-/* Runs the loop until no event is left: the store's events are only ever activated. */
+/* Runs the loop until no event is left: the store's events are only ever activated (the
+ * tests open stores with history_age_ms = -1: no history-expiry timer). */
 static inline void tu_run(struct event_base *base)
 {
     event_base_dispatch(base);
