@@ -525,7 +525,12 @@ int k1s_snapshot_mount(k1s_image_store_t *st, const char *image, const char *key
                         "dir this long",
                         img->name, img->n_layers);
     } else if (mount("overlay", target, "overlay", readonly ? MS_RDONLY : 0, opts) < 0) {
-        r = k1s_err_set(err, errno, "mount overlayfs on %s: %s", target, strerror(errno));
+        int e = errno;
+        r = k1s_err_set(err, e, "mount overlayfs on %s: %s%s", target, strerror(e),
+                        e == EINVAL   ? " (the filesystem under the data dir must support "
+                                        "overlayfs upper dirs: ext4 or xfs, not overlayfs or nfs)"
+                        : e == ENODEV ? " (load the overlay kernel module: modprobe overlay)"
+                                      : "");
     }
     free(opts);
     if (r == 0)
