@@ -112,11 +112,19 @@ def test_pull_inspect_mount_and_reuse(ctr, busybox_registry):
         f.write("x")
     os.unlink(os.path.join(rw, "etc/keep.txt"))
     assert os.path.exists(ctr.agent("snapshots/rw/ctr1/upper/etc/written"))
+    mounts = ctr.run("mounts").stdout.splitlines()[1:]
+    assert len(mounts) == 1 and mounts[0].split()[:3] == ["ctr1", info["id"][7:20], "yes"]
+    # the same key elsewhere is refused while mounted
+    os.mkdir(os.path.join(ctr.tmp, "rw2"))
+    r = ctr.run("mount", "--rw", "--key", "ctr1", reg.ref, os.path.join(ctr.tmp, "rw2"),
+                check=False)
+    assert r.returncode == 1 and "is mounted on" in r.stderr, r.stderr
     # a mounted image's layers stay while the image is removed
     ctr.run("rm", reg.ref)
     assert os.listdir(os.path.join(rw, "bin"))
     ctr.run("unmount", "ctr1", rw)
     assert not os.path.exists(ctr.agent("snapshots/rw/ctr1"))
+    assert ctr.run("mounts").stdout.splitlines()[1:] == []
 
     # pulled again: nothing left, so everything is downloaded; then a second pull
     # downloads nothing (HEAD on the manifest only)
