@@ -83,9 +83,15 @@ def _blob(layout, data):
     return d
 
 
-def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
+APPLETS = ("cat", "echo", "env", "false", "hostname", "httpd", "id", "kill", "ls", "mkdir", "nc",
+           "nslookup", "ps", "rm", "sleep", "test", "touch", "true", "wget")
+
+
+def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None, applets=APPLETS):
     """Writes an OCI layout with a two-layer busybox image tagged `tag`; returns a dict with
-    the manifest and config digests and the layer diff IDs."""
+    the manifest and config digests and the layer diff IDs. /bin holds busybox, sh (a
+    symlink), cat (a hard link) and a symlink per applet; extra_files {path: bytes} adds
+    executable files to the first layer."""
     os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
     with open(BUSYBOX, "rb") as f:
         bb = f.read()
@@ -95,6 +101,9 @@ def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
           ("etc/keep.txt", "file", b"keep\n", 0o644), ("opq", "dir", None, 0o755),
           ("opq/old.txt", "file", b"old\n", 0o644), ("tmp", "dir", None, 0o1777),
           ("etc/owned", "file", b"secret\n", 0o640, 1000, 1001, {"SCHILY.xattr.user.k1s": "yes"})]
+    for a in applets:
+        if a not in ("cat", "sh"):
+            l1.append(("bin/" + a, "symlink", "busybox", 0o777))
     for name, data in (extra_files or {}).items():
         l1.append((name, "file", data, 0o755))
     l2 = [("etc", "dir", None, 0o755), ("etc/.wh.removed.txt", "file", b"", 0o644),

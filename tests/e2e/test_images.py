@@ -97,9 +97,9 @@ def test_pull_inspect_mount_and_reuse(ctr, busybox_registry):
     assert os.getxattr(os.path.join(mnt, "etc/owned"), "user.k1s") == b"yes"
     with pytest.raises(OSError):
         open(os.path.join(mnt, "etc/new"), "w")
-    out = subprocess.run(["chroot", mnt, "/bin/sh", "-c", "cat /etc/keep.txt"],
+    out = subprocess.run(["chroot", mnt, "/bin/sh", "-c", "cat /etc/keep.txt; echo $(ls /opq)"],
                          capture_output=True, text=True)
-    assert out.stdout == "keep\n", out
+    assert out.stdout == "keep\nnew.txt\n", out
     ctr.run("unmount", "view", mnt)
     assert not os.path.ismount(mnt)
 
