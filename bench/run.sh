@@ -71,7 +71,7 @@ PORT=$("$LOAD" freeport)
 start_server() {
     : >"$WORK/start.out"
     "$LOAD" start --port "$PORT" --log "$WORK/server.log" -- \
-        "$K1S" server --data-dir "$DATA" --bind-address 127.0.0.1 \
+        "$K1S" server --data-dir "$DATA" --bind-address 127.0.0.1 --disable-agent \
         --https-listen-port "$PORT" --write-kubeconfig "$WORK/kubeconfig" \
         >"$WORK/start.out" &
     LOADER_PID=$!

@@ -48,7 +48,7 @@ class Server:
         cfg = os.path.join(self.tmp, "config.yaml")
         open(cfg, "w").close()
         self.args = [K1S, "server", "--data-dir", os.path.join(self.tmp, "data"),
-                     "--bind-address", "127.0.0.1", "--https-listen-port", str(self.port),
+                     "--bind-address", "127.0.0.1", "--disable-agent", "--https-listen-port", str(self.port),
                      "--write-kubeconfig", self.kubeconfig, "--config", cfg] + list(extra)
         self.log = open(os.path.join(self.tmp, "server.log"), "wb")
         self.start()

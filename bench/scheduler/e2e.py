@@ -73,7 +73,7 @@ class Server:
         open(cfg, "w").close()
         self.log = open(os.path.join(self.tmp, "server.log"), "ab")
         self.proc = subprocess.Popen(
-            [binary, "server", "--data-dir", data, "--bind-address", "127.0.0.1",
+            [binary, "server", "--data-dir", data, "--bind-address", "127.0.0.1", "--disable-agent",
              "--https-listen-port", str(self.port), "--write-kubeconfig", self.kubeconfig,
              "--config", cfg] + list(extra), stdout=self.log, stderr=subprocess.STDOUT)
         tls = os.path.join(data, "server", "tls")

@@ -42,6 +42,7 @@ static void usage(FILE *f)
         "  inspect REF         Print an image's record and config as JSON\n"
         "  mount REF DIR       Mount the image's root filesystem on DIR (read-only unless --rw)\n"
         "  unmount KEY DIR     Unmount DIR mounted with --key KEY and drop its upper dir\n"
+        "  mounts              List the recorded mounts (containers' root filesystems)\n"
         "  gc                  Free blobs and layers no image or container uses\n"
         "  df                  Disk usage of the store and its filesystem, as JSON\n\n"
         "Options:\n"
@@ -332,8 +333,13 @@ static int cmd_rm(k1s_image_store_t *st, const opts_t *o)
 
 static int cmd_import(k1s_image_store_t *st, const opts_t *o)
 {
-    if (o->nargs < 1) /* what the agent does at start */
-        return k1s_image_import_dir(st) ? 1 : 0;
+    if (o->nargs < 1) { /* what the agent does at start */
+        k1s_err_t err = {0};
+        if (k1s_image_import_dir(st, &err) == 0)
+            return 0;
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        return 1;
+    }
     int rc = 0;
     for (int i = 0; i < o->nargs; i++) {
         k1s_err_t err = {0};
@@ -435,6 +441,25 @@ static int cmd_unmount(k1s_image_store_t *st, const opts_t *o)
     return 0;
 }
 
+static int cmd_mounts(k1s_image_store_t *st, const opts_t *o)
+{
+    (void)o;
+    k1s_err_t err = {0};
+    k1s_snapshot_mount_info_t *m;
+    size_t n;
+    if (k1s_snapshot_mounts(st, &m, &n, &err) < 0) {
+        fprintf(stderr, "k1s: %s\n", err.msg);
+        return 1;
+    }
+    printf("%-24s %-13s %-3s %-40s %s\n", "KEY", "IMAGE ID", "RW", "TARGET", "IMAGE");
+    for (size_t i = 0; i < n; i++)
+        printf("%-24s %-13.13s %-3s %-40s %s\n", m[i].key,
+               strlen(m[i].image_id) > 7 ? m[i].image_id + 7 : m[i].image_id,
+               m[i].readonly ? "no" : "yes", m[i].target, m[i].image);
+    k1s_snapshot_mounts_free(m, n);
+    return 0;
+}
+
 static int cmd_gc(k1s_image_store_t *st, const opts_t *o)
 {
     (void)o;
@@ -476,7 +501,7 @@ int k1s_ctr_images(int argc, char **argv)
         {"pull", cmd_pull},       {"ls", cmd_ls},       {"list", cmd_ls},
         {"rm", cmd_rm},           {"remove", cmd_rm},   {"import", cmd_import},
         {"inspect", cmd_inspect}, {"mount", cmd_mount}, {"unmount", cmd_unmount},
-        {"gc", cmd_gc},           {"df", cmd_df},
+        {"gc", cmd_gc},           {"df", cmd_df},       {"mounts", cmd_mounts},
     };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {

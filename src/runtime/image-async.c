@@ -30,7 +30,7 @@ struct k1s_image_pull_req {
 struct job {
     k1s_image_async_t *a;
     char *ref; /* NULL: an import of the air-gap dir */
-    void (*dir_done)(int failed, void *arg);
+    void (*dir_done)(int failed, const k1s_err_t *err, void *arg);
     void *dir_arg;
     k1s_image_cred_t *creds;
     size_t n_creds;
@@ -95,9 +95,11 @@ static void *worker(void *arg)
 {
     job_t *j = arg;
     if (!j->ref) {
-        int failed = k1s_image_import_dir(j->a->st);
+        k1s_err_t err = {0};
+        int failed = k1s_image_import_dir(j->a->st, &err);
         pthread_mutex_lock(&j->a->mu);
         j->rc = failed;
+        j->err = err;
         j->finished = true;
         pthread_mutex_unlock(&j->a->mu);
         kick(j->a);
@@ -171,7 +173,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         pthread_mutex_unlock(&a->mu);
         pthread_join(j->thread, NULL);
         if (j->dir_done)
-            j->dir_done(j->rc, j->dir_arg);
+            j->dir_done(j->rc, j->rc ? &j->err : NULL, j->dir_arg);
         for (k1s_image_pull_req_t *r = j->reqs; r; r = r->next)
             if (!r->cancelled && r->done)
                 r->done(j->rc, j->rc == 0 ? j->img : NULL, j->rc < 0 ? &j->err : NULL, r->arg);
@@ -227,7 +229,7 @@ static int attach(k1s_image_store_t *st, struct event_base *base)
 }
 
 int k1s_image_import_dir_async(k1s_image_store_t *st, struct event_base *base,
-                               void (*done)(int failed, void *arg), void *arg)
+                               void (*done)(int failed, const k1s_err_t *err, void *arg), void *arg)
 {
     int rc = attach(st, base);
     if (rc < 0)

@@ -389,8 +389,9 @@ static bool tarball_name(const char *n)
     return false;
 }
 
-int k1s_image_import_dir(k1s_image_store_t *st)
+int k1s_image_import_dir(k1s_image_store_t *st, k1s_err_t *err)
 {
+    k1s_buf_t msgs = K1S_BUF_INIT;
     char *dir = k1s_xasprintf("%s/images", st->dir);
     DIR *d = opendir(dir);
     int failed = 0;
@@ -416,14 +417,14 @@ int k1s_image_import_dir(k1s_image_store_t *st)
             json_decref(idx);
         }
         if (!seen) {
-            k1s_err_t err = {0};
+            k1s_err_t e = {0};
             char **names = NULL;
-            if (k1s_image_import(st, p, &names, &err) < 0) {
-                k1s_warn("%s", err.msg);
+            if (k1s_image_import(st, p, &names, &e) < 0) {
+                k1s_buf_printf(&msgs, "%s%s", msgs.len ? "; " : "", e.msg);
                 failed++;
             } else {
                 for (char **n = names; n && *n; n++)
-                    k1s_info("imported %s from %s", *n, p);
+                    k1s_debug("imported %s from %s", *n, p);
                 k1s_image_strv_free(names);
                 if (k1s_index_lock(st, &idx, NULL) == 0) {
                     json_object_set_new(json_object_get(idx, "imports"), de->d_name,
@@ -440,5 +441,8 @@ int k1s_image_import_dir(k1s_image_store_t *st)
     if (d)
         closedir(d);
     free(dir);
+    if (failed)
+        k1s_err_set(err, EBADMSG, "%s", msgs.data);
+    k1s_buf_free(&msgs);
     return failed;
 }

@@ -42,6 +42,7 @@ typedef struct pull {
 typedef struct req {
     const char *url;
     const char *accept;
+    const char *post; /* a form to POST, or NULL */
     bool head;
     k1s_buf_t *body; /* small responses */
     size_t max;
@@ -172,6 +173,8 @@ static int do_request(pull_t *p, req_t *r, const char *auth_header)
     }
     if (auth_header)
         h = curl_slist_append(h, auth_header);
+    if (r->post)
+        h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "k1s/" K1S_VERSION);
@@ -191,6 +194,8 @@ static int do_request(pull_t *p, req_t *r, const char *auth_header)
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &wc);
     if (r->head)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (r->post)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->post);
     const k1s_registry_config_t *cfg = p->ep ? p->ep->config : NULL;
     if (cfg) {
         if (cfg->ca_file)
@@ -288,20 +293,33 @@ static int fetch_token(pull_t *p, const char *challenge, k1s_err_t *err)
     }
     if (!scope)
         scope = k1s_xasprintf("repository:%s:pull", p->ep->repository);
-    k1s_buf_t url = K1S_BUF_INIT;
+    /* an identity token (registries.yaml's identitytoken) is an OAuth2 refresh token that
+     * is POSTed, as docker does; otherwise GET, with basic credentials if there are any */
+    const char *identity = !p->user && p->ep->config ? p->ep->config->identity_token : NULL;
+    k1s_buf_t url = K1S_BUF_INIT, form = K1S_BUF_INIT;
     k1s_buf_puts(&url, realm);
-    char sep = strchr(realm, '?') ? '&' : '?';
+    k1s_buf_t *q = identity ? &form : &url;
+    char sep = identity ? 0 : strchr(realm, '?') ? '&' : '?';
     if (service) {
         char *e = curl_easy_escape(p->curl, service, 0);
-        k1s_buf_printf(&url, "%cservice=%s", sep, e);
+        if (sep)
+            k1s_buf_putc(q, sep);
+        k1s_buf_printf(q, "service=%s", e);
         curl_free(e);
         sep = '&';
     }
     char *e = curl_easy_escape(p->curl, scope, 0);
-    k1s_buf_printf(&url, "%cscope=%s", sep, e);
+    if (sep)
+        k1s_buf_putc(q, sep);
+    k1s_buf_printf(q, "scope=%s", e);
     curl_free(e);
+    if (identity) {
+        e = curl_easy_escape(p->curl, identity, 0);
+        k1s_buf_printf(q, "&grant_type=refresh_token&client_id=k1s&refresh_token=%s", e);
+        curl_free(e);
+    }
     k1s_buf_t body = K1S_BUF_INIT;
-    req_t r = {.url = url.data, .body = &body, .max = 1 << 20};
+    req_t r = {.url = url.data, .body = &body, .max = 1 << 20, .post = form.data};
     char *basic = p->user ? basic_header(p->user, p->pass) : NULL;
     rc = do_request(p, &r, basic);
     free(basic);
@@ -330,6 +348,7 @@ static int fetch_token(pull_t *p, const char *challenge, k1s_err_t *err)
     req_clear(&r);
     k1s_buf_free(&body);
     k1s_buf_free(&url);
+    k1s_buf_free(&form);
 out:
     free(realm);
     free(service);
@@ -355,7 +374,11 @@ static int request(pull_t *p, req_t *r, k1s_err_t *err)
             const char *msg = r->curl_err[0] ? r->curl_err : curl_easy_strerror(r->cc);
             const char *src = k1s_registries_source(p->st->reg);
             char hint[512] = "";
-            bool ssl = strstr(msg, "SSL") || strstr(msg, "TLS");
+            /* a server refusing our (missing) client certificate after a TLS 1.3 handshake
+             * shows as a reset on the first write or read */
+            bool ssl = strstr(msg, "SSL") || strstr(msg, "TLS") ||
+                       ((r->cc == CURLE_SEND_ERROR || r->cc == CURLE_RECV_ERROR) &&
+                        k1s_str_has_prefix(r->url, "https://"));
             if (r->cc == CURLE_OPERATION_TIMEDOUT) {
                 e = ETIMEDOUT;
             } else if (r->cc == CURLE_COULDNT_RESOLVE_HOST) {

@@ -129,6 +129,8 @@ int k1s_blob_writer_begin(k1s_image_store_t *st, const char *digest, k1s_blob_wr
         w->fd = -1;
     }
     if (access(w->final, F_OK) == 0) {
+        /* finished by another writer while we opened: the file we created and locked goes */
+        unlink(w->path);
         *have = true;
         return 0;
     }
@@ -294,7 +296,8 @@ int k1s_index_lock(k1s_image_store_t *st, json_t **idx, k1s_err_t *err)
     free(data);
     if (!json_is_object(j)) {
         /* cannot happen with atomic writes short of disk corruption: start over, the
-         * repair pass then removes what the lost index named */
+         * repair pass then removes what the lost index named. Logged here, against the
+         * rule for library code, because no caller could tell it happened. */
         k1s_warn("image store: %s is damaged (%s); starting with an empty index", st->index_path,
                  je.text);
         json_decref(j);

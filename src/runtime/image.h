@@ -194,6 +194,18 @@ typedef struct k1s_image_cred {
     const char *username, *password;
 } k1s_image_cred_t;
 
+/*
+ * Turns the content of a kubernetes.io/dockerconfigjson Secret (`{"auths": {...}}`) or a
+ * legacy .dockercfg (the auths object itself) into credentials, as kubelet does with
+ * imagePullSecrets. Keys may be hosts or URLs ("https://index.docker.io/v1/" is docker.io);
+ * each entry has username/password or auth (base64 "user:password"). Entries that cannot be
+ * used are skipped. *creds is a new array (strings owned by it; free with
+ * k1s_image_creds_free); returns 0, or -EINVAL when data is not a JSON object.
+ */
+int k1s_image_creds_from_dockerconfig(const char *data, size_t len, k1s_image_cred_t **creds,
+                                      size_t *n);
+void k1s_image_creds_free(k1s_image_cred_t *creds, size_t n);
+
 typedef struct k1s_image_pull_opts {
     const k1s_image_cred_t *creds;
     size_t n_creds;
@@ -255,18 +267,21 @@ void k1s_image_pull_progress(const k1s_image_pull_req_t *req, uint64_t *done, ui
 int k1s_image_import(k1s_image_store_t *st, const char *path, char ***names, k1s_err_t *err);
 
 /*
- * Imports every regular file in <agent_dir>/images (air-gap images, as k3s does at start).
- * Files whose size and mtime match the last import are skipped. Returns the number of
- * tarballs that failed (each logged as a warning), 0 when all went well.
+ * Imports every tarball (.tar, .tar.gz, .tgz, .tar.zst, ...) in <agent_dir>/images (air-gap
+ * images, as k3s does at start). Files whose size and mtime match the last import are
+ * skipped. Returns the number of tarballs that failed, 0 when all went well; err (may be
+ * NULL) then holds their errors joined by "; ", for the caller to log.
  */
-int k1s_image_import_dir(k1s_image_store_t *st);
+int k1s_image_import_dir(k1s_image_store_t *st, k1s_err_t *err);
 
 /*
- * The same on a worker thread, for the agent's start: done(failed, arg) runs on base's loop
- * thread when all files are through (pulls may run meanwhile). Returns 0 or -errno.
+ * The same on a worker thread, for the agent's start: done(failed, err, arg) runs on base's
+ * loop thread when all files are through (pulls may run meanwhile; err is set when failed > 0
+ * and valid during the call). Returns 0 or -errno.
  */
 int k1s_image_import_dir_async(k1s_image_store_t *st, struct event_base *base,
-                               void (*done)(int failed, void *arg), void *arg);
+                               void (*done)(int failed, const k1s_err_t *err, void *arg),
+                               void *arg);
 
 /* Frees a NULL-terminated array of strings (NULL is fine). */
 void k1s_image_strv_free(char **v);

@@ -28,7 +28,7 @@ typedef struct k1s_registries k1s_registries_t;
 /* The settings for one host (an endpoint's host:port or a registry name). */
 typedef struct k1s_registry_config {
     char *username, *password; /* NULL when none */
-    char *identity_token;      /* refresh token for the token server, or NULL */
+    char *identity_token;      /* OAuth2 refresh token POSTed to the token server, or NULL */
     char *ca_file, *cert_file, *key_file;
     bool insecure_skip_verify;
 } k1s_registry_config_t;

@@ -430,6 +430,57 @@ static bool is_mountpoint(const char *path)
     return found;
 }
 
+static int cmp_mount(const void *a, const void *b)
+{
+    return strcmp(((const k1s_snapshot_mount_info_t *)a)->key,
+                  ((const k1s_snapshot_mount_info_t *)b)->key);
+}
+
+int k1s_snapshot_mounts(k1s_image_store_t *st, k1s_snapshot_mount_info_t **out, size_t *n,
+                        k1s_err_t *err)
+{
+    json_t *idx;
+    int r = k1s_index_lock(st, &idx, err);
+    if (r < 0)
+        return r;
+    json_t *mounts = json_object_get(idx, "mounts");
+    k1s_snapshot_mount_info_t *v = k1s_xcalloc(json_object_size(mounts) + 1, sizeof(*v));
+    size_t cnt = 0;
+    const char *k;
+    json_t *m;
+    json_object_foreach(mounts, k, m)
+    {
+        const char *t = json_string_value(json_object_get(m, "target"));
+        const char *im = json_string_value(json_object_get(m, "image"));
+        const char *id = json_string_value(json_object_get(m, "imageID"));
+        v[cnt].key = k1s_xstrdup(k);
+        v[cnt].target = k1s_xstrdup(t ? t : "");
+        v[cnt].image = k1s_xstrdup(im ? im : "");
+        v[cnt].image_id = k1s_xstrdup(id ? id : "");
+        v[cnt].readonly = json_is_true(json_object_get(m, "readonly"));
+        cnt++;
+    }
+    k1s_index_unlock(st);
+    json_decref(idx);
+    qsort(v, cnt, sizeof(*v), cmp_mount);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+void k1s_snapshot_mounts_free(k1s_snapshot_mount_info_t *m, size_t n)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].key);
+        free(m[i].target);
+        free(m[i].image);
+        free(m[i].image_id);
+    }
+    free(m);
+}
+
 char *k1s_snapshot_upper_dir(const k1s_image_store_t *st, const char *key)
 {
     return k1s_xasprintf("%s/rw/%s/upper", st->snap_dir, key);
@@ -486,8 +537,8 @@ int k1s_snapshot_mount(k1s_image_store_t *st, const char *image, const char *key
                        (long long)json_integer_value(json_object_get(s, "id")));
     }
     json_object_set_new(mounts, key,
-                        json_pack("{s:o,s:s,s:s,s:b}", "chain", chain, "target", target, "image",
-                                  img->name, "readonly", readonly));
+                        json_pack("{s:o,s:s,s:s,s:s,s:b}", "chain", chain, "target", target,
+                                  "image", img->name, "imageID", img->id, "readonly", readonly));
     /* recorded before mounting: a crash leaves a record (a lease) that unmount clears */
     r = k1s_index_save(st, idx, err);
     k1s_index_unlock(st);
@@ -525,7 +576,12 @@ int k1s_snapshot_mount(k1s_image_store_t *st, const char *image, const char *key
                         "dir this long",
                         img->name, img->n_layers);
     } else if (mount("overlay", target, "overlay", readonly ? MS_RDONLY : 0, opts) < 0) {
-        r = k1s_err_set(err, errno, "mount overlayfs on %s: %s", target, strerror(errno));
+        int e = errno;
+        r = k1s_err_set(err, e, "mount overlayfs on %s: %s%s", target, strerror(e),
+                        e == EINVAL   ? " (the filesystem under the data dir must support "
+                                        "overlayfs upper dirs: ext4 or xfs, not overlayfs or nfs)"
+                        : e == ENODEV ? " (load the overlay kernel module: modprobe overlay)"
+                                      : "");
     }
     free(opts);
     if (r == 0)

@@ -32,6 +32,20 @@ int k1s_snapshot_mount(k1s_image_store_t *st, const char *image, const char *key
 int k1s_snapshot_unmount(k1s_image_store_t *st, const char *key, const char *target,
                          k1s_err_t *err);
 
+/* A recorded mount. */
+typedef struct k1s_snapshot_mount_info {
+    char *key, *target;
+    char *image;    /* the name it was mounted by */
+    char *image_id; /* config digest: what kubelet's image GC checks "in use" against */
+    bool readonly;
+} k1s_snapshot_mount_info_t;
+
+/* The recorded mounts (new array, sorted by key); free with k1s_snapshot_mounts_free.
+ * Returns 0 or -errno with err set. */
+int k1s_snapshot_mounts(k1s_image_store_t *st, k1s_snapshot_mount_info_t **out, size_t *n,
+                        k1s_err_t *err);
+void k1s_snapshot_mounts_free(k1s_snapshot_mount_info_t *m, size_t n);
+
 /* The upper dir of key's mount (what the container wrote), new string; for stats. */
 char *k1s_snapshot_upper_dir(const k1s_image_store_t *st, const char *key);
 

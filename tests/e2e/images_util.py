@@ -10,6 +10,11 @@ temp dir (optionally with htpasswd basic auth); push() copies a layout to it wit
 
 The `busybox_registry` fixture (module scope) does both and yields a Registry with .ref and
 .digest (manifest digest) of the pushed image; nothing touches the network beyond loopback.
+Registry(tmp, netns=NS) runs it on the loopback of a network namespace instead (pod tests);
+plain_http_registries(host) is the registries.yaml that makes k1s use plain HTTP for it;
+oci_archive(layout, path, name) writes an air-gap tarball for <data-dir>/agent/images.
+FakeRegistry serves the same image over HTTPS with bearer tokens, a multi-platform index,
+client certificates, and corrupt or stalling blobs on demand.
 """
 import gzip
 import hashlib
@@ -78,9 +83,15 @@ def _blob(layout, data):
     return d
 
 
-def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
+APPLETS = ("cat", "echo", "env", "false", "hostname", "httpd", "id", "kill", "ls", "mkdir", "nc",
+           "nslookup", "ps", "rm", "sleep", "test", "touch", "true", "wget")
+
+
+def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None, applets=APPLETS):
     """Writes an OCI layout with a two-layer busybox image tagged `tag`; returns a dict with
-    the manifest and config digests and the layer diff IDs."""
+    the manifest and config digests and the layer diff IDs. /bin holds busybox, sh (a
+    symlink), cat (a hard link) and a symlink per applet; extra_files {path: bytes} adds
+    executable files to the first layer."""
     os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
     with open(BUSYBOX, "rb") as f:
         bb = f.read()
@@ -90,6 +101,9 @@ def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
           ("etc/keep.txt", "file", b"keep\n", 0o644), ("opq", "dir", None, 0o755),
           ("opq/old.txt", "file", b"old\n", 0o644), ("tmp", "dir", None, 0o1777),
           ("etc/owned", "file", b"secret\n", 0o640, 1000, 1001, {"SCHILY.xattr.user.k1s": "yes"})]
+    for a in applets:
+        if a not in ("cat", "sh"):
+            l1.append(("bin/" + a, "symlink", "busybox", 0o777))
     for name, data in (extra_files or {}).items():
         l1.append((name, "file", data, 0o755))
     l2 = [("etc", "dir", None, 0o755), ("etc/.wh.removed.txt", "file", b"", 0o644),
@@ -127,12 +141,32 @@ def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None):
             "layers": [d["digest"] for d in descs]}
 
 
-class Registry:
-    """Debian's docker-registry on 127.0.0.1:<free port>, storage in a temp dir."""
+def plain_http_registries(*hosts, extra=""):
+    """registries.yaml text making each host a plain-HTTP endpoint of itself (what a test
+    registry needs), followed by extra."""
+    out = "mirrors:\n"
+    for h in hosts:
+        out += '  "%s":\n    endpoint: ["http://%s"]\n' % (h, h)
+    return out + extra
 
-    def __init__(self, tmp, user=None, password=None):
+
+def oci_archive(layout, path, name, tag="1"):
+    """Writes image `tag` of an OCI layout as an air-gap tarball (skopeo's oci-archive) named
+    `name` (e.g. "docker.io/k1stest/busybox:1")."""
+    subprocess.run([SKOPEO, "copy", "--insecure-policy", "oci:%s:%s" % (layout, tag),
+                    "oci-archive:%s:%s" % (path, name)], check=True, capture_output=True)
+    return path
+
+
+class Registry:
+    """Debian's docker-registry on 127.0.0.1:<free port>, storage in a temp dir. With netns,
+    it runs inside that network namespace (on its loopback), as do push() and the readiness
+    check; the namespace's lo must be up."""
+
+    def __init__(self, tmp, user=None, password=None, netns=None):
         self.tmp = tmp
         self.user, self.password = user, password
+        self.netns = netns
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
         self.proc = None
@@ -154,12 +188,21 @@ class Registry:
         with open(path, "w") as f:
             f.write("\n".join(cfg) + "\n")
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([REGISTRY_BIN, "serve", path], stdout=self.log,
+        self.proc = subprocess.Popen(self._cmd([REGISTRY_BIN, "serve", path]), stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("docker-registry exited:\n" + self.read_log())
+            if self.netns:
+                # any HTTP answer (200, or 401 with auth) means it is up
+                r = subprocess.run(self._cmd(["busybox", "wget", "-q", "-O", "/dev/null",
+                                              "http://%s/v2/" % self.host]),
+                                   capture_output=True, text=True)
+                if r.returncode == 0 or "401" in r.stderr:
+                    return self
+                time.sleep(0.1)
+                continue
             try:
                 urllib.request.urlopen("http://%s/v2/" % self.host, timeout=2)
                 return self
@@ -169,13 +212,26 @@ class Registry:
                 time.sleep(0.1)
         raise RuntimeError("docker-registry did not start:\n" + self.read_log())
 
+    def _cmd(self, args):
+        return (["ip", "netns", "exec", self.netns] if self.netns else []) + args
+
     def read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def blob_gets(self):
-        """How many blob GETs the registry has answered so far (from its access log)."""
-        return sum(1 for l in self.read_log().splitlines() if '"GET /v2/' in l and "/blobs/" in l)
+    def blob_gets(self, settle=0.5, timeout=15):
+        """How many blob GETs the registry has answered so far, from its access log, which
+        is written after the response: the count once it has not changed for `settle` s."""
+        def count():
+            return sum(1 for l in self.read_log().splitlines()
+                       if '"GET /v2/' in l and "/blobs/" in l)
+        last, since, deadline = count(), time.time(), time.time() + timeout
+        while time.time() < deadline and time.time() - since < settle:
+            time.sleep(0.1)
+            n = count()
+            if n != last:
+                last, since = n, time.time()
+        return last
 
     def push(self, layout, repo_tag, tag="1"):
         """Copies image `tag` of an OCI layout to this registry as repo_tag; returns the ref."""
@@ -184,7 +240,7 @@ class Registry:
                 "oci:%s:%s" % (layout, tag), "docker://" + ref]
         if self.user:
             args[2:2] = ["--dest-creds", "%s:%s" % (self.user, self.password)]
-        subprocess.run(args, check=True, capture_output=True, timeout=120)
+        subprocess.run(self._cmd(args), check=True, capture_output=True, timeout=120)
         return ref
 
     def stop(self):
@@ -232,6 +288,7 @@ class FakeRegistry:
         import threading
         self.tmp, self.layout, self.repo, self.tag = tmp, layout, repo, tag
         self.user, self.password, self.anonymous = user, password, anonymous
+        self.identity_token = "refresh-me"
         self.corrupt = set()  # digests served with altered content
         self.stall = set()  # digests of which only half is sent, then nothing until release
         self.release = threading.Event()
@@ -276,6 +333,21 @@ class FakeRegistry:
 
             def do_HEAD(self):
                 self.do_GET()
+
+            def do_POST(self):
+                """The OAuth2 form docker uses with an identity (refresh) token."""
+                import urllib.parse
+                n = int(self.headers.get("Content-Length", "0"))
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                reg.token_requests.append((form.get("service", [""])[0],
+                                           form.get("scope", [""])[0],
+                                           "refresh:" + form.get("refresh_token", [""])[0]))
+                if self.path != "/token" or form.get("grant_type") != ["refresh_token"] or \
+                        form.get("refresh_token") != [reg.identity_token]:
+                    return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+                tok = "tok%d" % len(reg.token_requests)
+                reg.tokens.add(tok)
+                return self.send(200, json.dumps({"access_token": tok}).encode())
 
             def do_GET(self):
                 import base64

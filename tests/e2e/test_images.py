@@ -13,7 +13,8 @@ import time
 import pytest
 
 from conftest import K1S_BIN
-from images_util import Registry, SKOPEO, build_busybox_layout, busybox_registry  # noqa: F401
+from images_util import (Registry, SKOPEO, build_busybox_layout, busybox_registry,  # noqa: F401
+                         oci_archive, plain_http_registries)
 
 
 class Ctr:
@@ -44,12 +45,7 @@ class Ctr:
         return os.path.join(self.data_dir, "agent", *p)
 
 
-def plain_http(*hosts, extra=""):
-    """registries.yaml making each host a plain-HTTP endpoint of itself."""
-    out = "mirrors:\n"
-    for h in hosts:
-        out += '  "%s":\n    endpoint: ["http://%s"]\n' % (h, h)
-    return out + extra
+plain_http = plain_http_registries
 
 
 @pytest.fixture
@@ -101,9 +97,9 @@ def test_pull_inspect_mount_and_reuse(ctr, busybox_registry):
     assert os.getxattr(os.path.join(mnt, "etc/owned"), "user.k1s") == b"yes"
     with pytest.raises(OSError):
         open(os.path.join(mnt, "etc/new"), "w")
-    out = subprocess.run(["chroot", mnt, "/bin/sh", "-c", "cat /etc/keep.txt"],
+    out = subprocess.run(["chroot", mnt, "/bin/sh", "-c", "cat /etc/keep.txt; echo $(ls /opq)"],
                          capture_output=True, text=True)
-    assert out.stdout == "keep\n", out
+    assert out.stdout == "keep\nnew.txt\n", out
     ctr.run("unmount", "view", mnt)
     assert not os.path.ismount(mnt)
 
@@ -116,11 +112,19 @@ def test_pull_inspect_mount_and_reuse(ctr, busybox_registry):
         f.write("x")
     os.unlink(os.path.join(rw, "etc/keep.txt"))
     assert os.path.exists(ctr.agent("snapshots/rw/ctr1/upper/etc/written"))
+    mounts = ctr.run("mounts").stdout.splitlines()[1:]
+    assert len(mounts) == 1 and mounts[0].split()[:3] == ["ctr1", info["id"][7:20], "yes"]
+    # the same key elsewhere is refused while mounted
+    os.mkdir(os.path.join(ctr.tmp, "rw2"))
+    r = ctr.run("mount", "--rw", "--key", "ctr1", reg.ref, os.path.join(ctr.tmp, "rw2"),
+                check=False)
+    assert r.returncode == 1 and "is mounted on" in r.stderr, r.stderr
     # a mounted image's layers stay while the image is removed
     ctr.run("rm", reg.ref)
     assert os.listdir(os.path.join(rw, "bin"))
     ctr.run("unmount", "ctr1", rw)
     assert not os.path.exists(ctr.agent("snapshots/rw/ctr1"))
+    assert ctr.run("mounts").stdout.splitlines()[1:] == []
 
     # pulled again: nothing left, so everything is downloaded; then a second pull
     # downloads nothing (HEAD on the manifest only)
@@ -207,8 +211,7 @@ def test_import_archives(ctr, busybox_registry):
     layout = busybox_registry.layout
     oci = os.path.join(ctr.tmp, "oci.tar")
     dock = os.path.join(ctr.tmp, "docker.tar")
-    subprocess.run([SKOPEO, "copy", "--insecure-policy", "oci:%s:1" % layout,
-                    "oci-archive:%s:k1stest/imported:oci" % oci], check=True, capture_output=True)
+    oci_archive(layout, oci, "k1stest/imported:oci")
     subprocess.run([SKOPEO, "copy", "--insecure-policy", "oci:%s:1" % layout,
                     "docker-archive:%s:k1stest/imported:docker" % dock], check=True,
                    capture_output=True)
@@ -324,6 +327,13 @@ def test_https_bearer_index(ctr, fake_registry):
     service, scope, auth = reg.token_requests[-1]
     assert (service, scope) == ("k1s-test", "repository:k1stest/busybox:pull")
     assert auth.startswith("Basic ")
+    # an identity token (OAuth2 refresh token) instead of a password
+    ctr.run("rm", reg.ref)
+    ctr.set_registries('configs:\n  "%s":\n    auth:\n      identitytoken: refresh-me\n'
+                       % reg.host + tls)
+    ctr.run("pull", reg.ref)
+    assert reg.token_requests[-1] == ("k1s-test", "repository:k1stest/busybox:pull",
+                                      "refresh:refresh-me")
     # insecure_skip_verify instead of the CA
     ctr.run("rm", reg.ref)
     ctr.set_registries('configs:\n  "%s":\n' % reg.host + creds % "s3cret" +
@@ -450,3 +460,45 @@ def test_client_certificate(ctr, busybox_registry):
     finally:
         reg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_registry_in_netns(ctr, busybox_registry):
+    """The registry on the loopback of a network namespace the test makes (as the pod tests
+    run it), pulled from inside that namespace."""
+    ns = "k1s-img-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    tmp = tempfile.mkdtemp(prefix="k1s-nsreg-")
+    reg = Registry(tmp, netns=ns)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        reg.start()
+        ref = reg.push(busybox_registry.layout, "k1stest/busybox:ns")
+        ctr.set_registries(plain_http_registries(reg.host))
+        r = subprocess.run(["ip", "netns", "exec", ns, K1S_BIN, "ctr", "images", "pull", ref,
+                            "--data-dir", ctr.data_dir, "--private-registry", ctr.reg_path],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert ctr.names() == [ref]
+    finally:
+        reg.stop()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_two_processes_pull_at_once(ctr, busybox_registry):
+    """Two k1s processes pulling into one store at once (the agent and `k1s ctr`): the
+    per-blob locks make one download what the other then uses, and the index stays whole."""
+    reg = busybox_registry
+    ctr.set_registries(plain_http(reg.host))
+    other = reg.push(reg.layout, "k1stest/other:1")
+    before = reg.blob_gets()
+    procs = [subprocess.Popen([K1S_BIN, "ctr", "images", "pull", ref, "--data-dir", ctr.data_dir,
+                               "--private-registry", ctr.reg_path], stderr=subprocess.PIPE,
+                              text=True) for ref in (reg.ref, reg.ref, other)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    assert ctr.names() == sorted([reg.ref, other])
+    assert reg.blob_gets() - before == 3
+    assert len([d for d in os.listdir(ctr.agent("snapshots")) if d != "rw"]) == 2
+    assert os.listdir(ctr.agent("content/ingest")) == []

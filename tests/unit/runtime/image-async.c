@@ -68,10 +68,12 @@ static void test_async(void **state)
 
 static int dir_failed = -1;
 
-static void dir_done(int failed, void *arg)
+static void dir_done(int failed, const k1s_err_t *err, void *arg)
 {
     assert_true(pthread_equal(pthread_self(), loop_thread));
     dir_failed = failed;
+    assert_non_null(err);
+    assert_non_null(strstr(err->msg, "junk.tar"));
     event_base_loopbreak(base);
 }
 
