@@ -154,8 +154,8 @@ static int b_exec(void *ctx, const char *cid, char *const *argv, bool tty, k1s_k
     p->token = token;
     p->master = -1;
     int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1}, sp[2] = {-1, -1};
-    k1s_rt_exec_req_t req = {.args = argv, .tty = tty, .stdin_fd = -1, .stdout_fd = -1,
-                             .stderr_fd = -1};
+    k1s_rt_exec_req_t req = {
+        .args = argv, .tty = tty, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
     if (tty) {
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
             goto fail_errno;

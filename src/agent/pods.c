@@ -1731,9 +1731,8 @@ int k1s_kubelet_find(k1s_kubelet_t *k, const char *ns, const char *pod, const ch
         return k1s_err_set(err, ENOENT, "container \"%s\" is not valid for pod \"%s\"",
                            ctr ? ctr : "", pod);
     if (!c->id)
-        return k1s_err_set(err, EAGAIN,
-                           "container \"%s\" in pod \"%s\" is waiting to start: %s", c->name,
-                           pod, c->wait_reason ? c->wait_reason : "ContainerCreating");
+        return k1s_err_set(err, EAGAIN, "container \"%s\" in pod \"%s\" is waiting to start: %s",
+                           c->name, pod, c->wait_reason ? c->wait_reason : "ContainerCreating");
     *out = (k1s_kubelet_ctr_info_t){.id = c->id,
                                     .netns = host_network(p) ? "" : p->netns,
                                     .uid = p->uid,

@@ -84,7 +84,7 @@ def _blob(layout, data):
 
 
 APPLETS = ("cat", "echo", "env", "false", "hostname", "httpd", "id", "kill", "ls", "mkdir", "nc",
-           "nslookup", "ps", "rm", "sleep", "test", "touch", "true", "wget")
+           "nslookup", "ps", "rm", "sleep", "tar", "test", "touch", "tr", "true", "wc", "wget")
 
 
 def build_busybox_layout(layout, tag="1", cmd=("sh",), extra_files=None, applets=APPLETS):

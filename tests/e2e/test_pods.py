@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.request
 
+from conftest import free_port
 from node_util import pod_cluster  # noqa: F401  (fixture)
 
 
@@ -261,3 +262,45 @@ def test_persistent_volume_claim(pod_cluster):
     with open(os.path.join(path, "f")) as f:
         assert f.read() == "persisted\n"
     c.kubectl("delete", "pvc", "data", "--wait=false")
+
+
+def test_logs_exec_cp_port_forward(pod_cluster, tmp_path):
+    c = pod_cluster
+    c.apply(pod("tools", c.image, ["sh", "-c", "mkdir -p /w; echo page > /w/index.html; "
+                                               "echo line1; echo line2 >&2; "
+                                               "exec httpd -f -p 8080 -h /w"]))
+    c.wait(lambda: status(c, "tools").get("phase") == "Running" and
+           c.pod_log_file("tools", "c"), 60, "tools Running")
+    out = c.kubectl("logs", "tools").stdout
+    assert out == "line1\nline2\n", out
+    assert c.kubectl("logs", "tools", "--tail=1").stdout == "line2\n"
+    p = c.kubectl("exec", "tools", "--", "sh", "-c", "echo out; echo err >&2; exit 3",
+                  check=False)
+    assert p.returncode == 3 and p.stdout == "out\n" and "err" in p.stderr, p
+    p = c.kubectl("exec", "-i", "tools", "--", "sh", "-c", "tr a-z A-Z", input="hello\n")
+    assert p.stdout == "HELLO\n", p
+    src = tmp_path / "f.txt"
+    src.write_text("copied\n")
+    c.kubectl("cp", str(src), "default/tools:/tmp/f.txt")
+    assert c.kubectl("exec", "tools", "--", "cat", "/tmp/f.txt").stdout == "copied\n"
+    c.kubectl("cp", "default/tools:/tmp/f.txt", str(tmp_path / "back.txt"))
+    assert (tmp_path / "back.txt").read_text() == "copied\n"
+    # port-forward to the pod's httpd
+    port = free_port()
+    pf = subprocess.Popen(["kubectl", "--kubeconfig", c.server.kubeconfig, "port-forward",
+                           "pod/tools", "%d:8080" % port], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    try:
+        body = c.wait(lambda: _get("http://127.0.0.1:%d/" % port), 30, "port-forward")
+        assert body == "page\n"
+    finally:
+        pf.terminate()
+        pf.wait(timeout=10)
+    c.kubectl("delete", "pod", "tools", "--wait=false")
+
+
+def _get(url):
+    try:
+        return urllib.request.urlopen(url, timeout=5).read().decode()
+    except Exception:
+        return None
