@@ -1002,6 +1002,43 @@ static const char *pull_policy(const json_t *spec, const char *image)
     return !colon || !strcmp(colon, ":latest") ? "Always" : "IfNotPresent";
 }
 
+/* Credentials from the pod's imagePullSecrets (kubernetes.io/dockerconfigjson or
+ * dockercfg Secrets), fetched with its volumes. Returns how many. */
+static size_t pull_creds(const pod_t *p, k1s_image_cred_t **out)
+{
+    k1s_image_cred_t *all = NULL;
+    size_t n = 0, i;
+    const json_t *r;
+    *out = NULL;
+    json_array_foreach(k1s_jpath(p->obj, "spec.imagePullSecrets"), i, r)
+    {
+        const json_t *sec = json_object_get(json_object_get(p->refs, "secrets"),
+                                            k1s_js(r, "name") ? k1s_js(r, "name") : "");
+        const json_t *data = json_object_get(sec, "data");
+        const char *b64 = json_string_value(json_object_get(data, ".dockerconfigjson"));
+        if (!b64)
+            b64 = json_string_value(json_object_get(data, ".dockercfg"));
+        unsigned char *raw = NULL;
+        size_t len = 0;
+        k1s_image_cred_t *c = NULL;
+        size_t nc = 0;
+        if (!b64 || k1s_b64_decode(b64, &raw, &len) < 0)
+            continue;
+        if (k1s_image_creds_from_dockerconfig((char *)raw, len, &c, &nc) == 0 && nc) {
+            all = k1s_xrealloc(all, (n + nc) * sizeof(*all));
+            for (size_t j = 0; j < nc; j++)
+                all[n + j] = (k1s_image_cred_t){k1s_xstrdup(c[j].registry ? c[j].registry : ""),
+                                                k1s_xstrdup(c[j].username ? c[j].username : ""),
+                                                k1s_xstrdup(c[j].password ? c[j].password : "")};
+            n += nc;
+            k1s_image_creds_free(c, nc);
+        }
+        free(raw);
+    }
+    *out = all;
+    return n;
+}
+
 /* Starts (or pulls the image of) container c; the pod is busy until it completes. */
 static void start_container(pod_t *p, ctr_t *c)
 {
@@ -1034,7 +1071,12 @@ static void start_container(pod_t *p, ctr_t *c)
         event(p, "Normal", "Pulling", "Pulling image \"%s\"", image);
         set_str(&c->wait_reason, "ContainerCreating");
         set_str(&c->wait_message, NULL);
-        if (k1s_image_pull_async(k->images, k->base, image, NULL, pulled, s, NULL) < 0) {
+        k1s_image_cred_t *creds = NULL;
+        size_t ncreds = pull_creds(p, &creds);
+        k1s_image_pull_opts_t po = {.creds = creds, .n_creds = ncreds};
+        r = k1s_image_pull_async(k->images, k->base, image, &po, pulled, s, NULL);
+        k1s_image_creds_free(creds, ncreds);
+        if (r < 0) {
             start_failed(p, c, "ErrImagePull", "cannot start a pull");
             start_ctx_free(s);
             return;

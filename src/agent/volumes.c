@@ -596,6 +596,19 @@ static void env_refs(const json_t *pod, void (*fn)(void *, const char *, const c
     }
 }
 
+/* imagePullSecrets are fetched with the rest, for pulls. */
+static void pull_secret_refs(const json_t *pod, void (*fn)(void *, const char *, const char *),
+                             void *arg)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(k1s_jpath(pod, "spec.imagePullSecrets"), i, r)
+    {
+        if (k1s_js(r, "name"))
+            fn(arg, "secret", k1s_js(r, "name"));
+    }
+}
+
 static void add_env_ref(void *arg, const char *kind, const char *name)
 {
     add_fetch(arg, kind, name);
@@ -659,6 +672,7 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
         }
     }
     env_refs(pod, add_env_ref, v);
+    pull_secret_refs(pod, add_env_ref, v);
     v->pending = v->nf + 1;
     const char *ns = k1s_jpath_str(pod, "metadata.namespace");
     for (size_t k = 0; k < v->nf; k++) {
@@ -735,5 +749,6 @@ bool k1s_vols_needed(const json_t *pod)
     }
     int n = 0;
     env_refs(pod, count_ref, &n);
+    pull_secret_refs(pod, count_ref, &n);
     return n > 0;
 }

@@ -87,7 +87,7 @@ class PodCluster:
     def __init__(self, tmp, n=7):
         self.tmp = tmp
         self.node = NodeNetns("k1s-e2e-node%d" % n, n)
-        self.registry = None
+        self.registry = self.auth_registry = None
         self.server = None
         try:
             self.node.enter()
@@ -95,10 +95,15 @@ class PodCluster:
             images_util.build_busybox_layout(layout, tag="1", cmd=("sh",))
             self.registry = images_util.Registry(os.path.join(tmp, "registry")).start()
             self.image = self.registry.push(layout, "k1stest/busybox:1")
+            # a registry that wants a password (given by imagePullSecrets, not by the config)
+            self.auth_registry = images_util.Registry(os.path.join(tmp, "registry-auth"),
+                                                      user="edge", password="pw").start()
+            self.private_image = self.auth_registry.push(layout, "k1stest/private:1")
             reg = os.path.join(tmp, "registries.yaml")
             with open(reg, "w") as f:
-                f.write('mirrors:\n  "%s":\n    endpoint:\n      - "http://%s"\n'
-                        % (self.registry.host, self.registry.host))
+                f.write("mirrors:\n")
+                for r in (self.registry, self.auth_registry):
+                    f.write('  "%s":\n    endpoint:\n      - "http://%s"\n' % (r.host, r.host))
             self.server = Server(os.path.join(tmp, "srv"),
                                  ["--disable-agent=false", "--node-name", "e2e-node",
                                   "--private-registry", reg])
@@ -158,8 +163,9 @@ class PodCluster:
             self.server.stop(check=False)
         if self.server:
             _cleanup_host(self.server.data_dir)
-        if self.registry:
-            self.registry.stop()
+        for r in (self.registry, self.auth_registry):
+            if r:
+                r.stop()
         self.node.remove()
 
 

@@ -150,7 +150,20 @@ def test_image_pull_errors(pod_cluster):
     assert st["phase"] == "Pending"
     ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=noimg").stdout
     assert "Failed to pull image" in ev, ev
-    c.kubectl("delete", "pod", "noimg", "--wait=false")
+    # a private registry: refused without credentials, pulled with imagePullSecrets
+    c.apply(pod("private-no", c.private_image, ["sh", "-c", "echo private"], restart="Never"))
+    c.wait(lambda: "401 Unauthorized" in c.kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=private-no").stdout, 60,
+        "a pull refused for lack of credentials")
+    c.kubectl("create", "secret", "docker-registry", "regcred",
+              "--docker-server=" + c.auth_registry.host, "--docker-username=edge",
+              "--docker-password=pw")
+    p = pod("private", c.private_image, ["sh", "-c", "echo private"], restart="Never")
+    p["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+    c.apply(p)
+    c.wait(lambda: status(c, "private").get("phase") == "Succeeded", 60, "private Succeeded")
+    assert c.pod_log_file("private", "c") == "private\n"
+    c.kubectl("delete", "pod", "noimg", "private", "private-no", "--wait=false")
 
 
 def test_graceful_delete_and_agent_restart(pod_cluster):
