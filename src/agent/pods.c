@@ -38,6 +38,9 @@
 #define BACKOFF_MAX_S 300
 #define BACKOFF_RESET_S 600 /* a container that ran this long starts over at 10 s */
 #define DEFAULT_GRACE_S 30
+/* configMap/secret volumes are re-read this often (kubelet's --sync-frequency, 1 minute);
+ * K1S_SYNC_FREQUENCY (seconds) changes it, for tests */
+#define REFRESH_S 60
 
 /* Labels on runtime containers: how a restarted agent finds what belongs to which pod. */
 #define L_UID "io.kubernetes.pod.uid"
@@ -118,7 +121,9 @@ struct pod {
     bool busy;        /* a step is in flight */
     k1s_vols_t *vols; /* fetching the API-backed volumes */
     bool vols_ready;
-    json_t *refs; /* the configMaps and Secrets env refers to (k1s_vols_refs) */
+    json_t *refs;        /* the configMaps and Secrets env refers to (k1s_vols_refs) */
+    k1s_vols_t *refresh; /* the periodic re-read of configMap/secret/token volumes */
+    struct event *refresh_ev;
     bool deleting_api, forget;
     int64_t start_ns;
     struct event *ev; /* sync timer */
@@ -259,6 +264,9 @@ static pod_t *pod_get(k1s_kubelet_t *k, const char *uid, const char *ns, const c
 static void pod_free(pod_t *p)
 {
     k1s_vols_free(p->vols);
+    k1s_vols_free(p->refresh);
+    if (p->refresh_ev)
+        event_free(p->refresh_ev);
     json_decref(p->refs);
     if (p->status_req)
         k1s_client_cancel(p->status_req);
@@ -1355,6 +1363,8 @@ static bool terminate(pod_t *p, bool remove_all)
 
 /* ---- volumes ---- */
 
+static void arm_refresh(pod_t *p);
+
 static void vols_done(void *arg, int rc, const char *msg)
 {
     pod_t *p = arg;
@@ -1368,6 +1378,45 @@ static void vols_done(void *arg, int rc, const char *msg)
     json_decref(p->refs);
     p->refs = k1s_vols_refs(p->vols);
     schedule(p, 0);
+    size_t i;
+    const json_t *vol;
+    json_array_foreach(k1s_jpath(p->obj, "spec.volumes"), i, vol)
+    {
+        if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
+            json_object_get(vol, "projected")) {
+            arm_refresh(p);
+            break;
+        }
+    }
+}
+
+static void refresh_done(void *arg, int rc, const char *msg)
+{
+    pod_t *p = arg;
+    if (rc < 0)
+        event(p, "Warning", "FailedMount", "%s", msg);
+    arm_refresh(p); /* the handle is freed when the timer fires */
+}
+
+/* ConfigMap and Secret volumes follow their objects, and tokens are renewed, by a re-read
+ * every REFRESH_S (kubelet's sync period); only what changed is rewritten. */
+static void refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pod_t *p = arg;
+    k1s_vols_free(p->refresh);
+    p->refresh = NULL;
+    if (!p->obj || k1s_jpath(p->obj, "metadata.deletionTimestamp"))
+        return;
+    p->refresh = k1s_vols_start(p->k->client, p->obj, p->dir, p->ip, true, refresh_done, p);
+}
+
+static void arm_refresh(pod_t *p)
+{
+    if (!p->refresh_ev)
+        p->refresh_ev = evtimer_new(p->k->base, refresh_cb, p);
+    const char *env = getenv("K1S_SYNC_FREQUENCY");
+    struct timeval tv = {env && atoi(env) > 0 ? atoi(env) : REFRESH_S, 0};
+    evtimer_add(p->refresh_ev, &tv);
 }
 
 /* ---- the sync ---- */
@@ -1430,7 +1479,7 @@ static void sync_pod(pod_t *p)
             p->vols_ready = true;
         } else {
             p->busy = true;
-            k1s_vols_t *v = k1s_vols_start(k->client, p->obj, p->dir, p->ip, vols_done, p);
+            k1s_vols_t *v = k1s_vols_start(k->client, p->obj, p->dir, p->ip, false, vols_done, p);
             p->vols = v;
             update_status(p);
             return;

@@ -37,7 +37,8 @@ typedef struct fetch {
     json_t *obj; /* the answer (ConfigMap, Secret, TokenRequest), NULL if not found */
     int status;
     k1s_client_req_t *req;
-    void *ref; /* the callback's argument while req is out */
+    void *ref;  /* the callback's argument while req is out */
+    char *keep; /* a token still fresh on disk: reused instead of asking for a new one */
 } fetch_t;
 
 struct k1s_vols {
@@ -49,6 +50,7 @@ struct k1s_vols {
     k1s_vols_done_fn done;
     void *arg;
     struct event *later; /* finishes on the next loop turn when nothing was fetched */
+    bool refresh;        /* the pod runs already: rewrite only what changed */
 };
 
 static fetch_t *find_fetch(k1s_vols_t *v, const char *kind, const char *name)
@@ -143,9 +145,42 @@ static int mkdirs_for(const char *path)
     return r;
 }
 
+static size_t nfiles;
+static int count_file(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    if (flag == FTW_F)
+        nfiles++;
+    return 0;
+}
+
+/* Whether dir/..data already holds exactly these files. */
+static bool unchanged(const char *dir, const files_t *fs)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/..data/", dir);
+    nfiles = 0;
+    if (nftw(path, count_file, 16, FTW_PHYS) < 0 || nfiles != fs->n)
+        return false;
+    for (size_t i = 0; i < fs->n; i++) {
+        char *data = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof(path), "%s/..data/%s", dir, fs->v[i].path);
+        struct stat st;
+        bool same = stat(path, &st) == 0 && (int)(st.st_mode & 07777) == fs->v[i].mode &&
+                    k1s_read_file(path, &data, &len) == 0 && len == fs->v[i].len &&
+                    !memcmp(data, fs->v[i].data, len);
+        free(data);
+        if (!same)
+            return false;
+    }
+    return true;
+}
+
 /* kubelet's AtomicWriter: write to ..<time>, swap ..data, link the top-level names. */
 static int atomic_write(const char *dir, const files_t *fs, k1s_err_t *err)
 {
+    if (unchanged(dir, fs))
+        return 0;
     int r = k1s_mkdir_p(dir, 0777);
     if (r < 0)
         return k1s_err_set(err, -r, "mkdir %s: %s", dir, strerror(-r));
@@ -392,6 +427,8 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
             snprintf(key, sizeof(key), "token:%s/%zu", vname, i);
             fetch_t *f = find_fetch(v, key, "");
             const char *t = f && f->obj ? k1s_jpath_str(f->obj, "status.token") : NULL;
+            if (!t && f && f->keep)
+                t = f->keep;
             if (!t)
                 return k1s_err_set(err, EACCES, "cannot get a service account token (%d)",
                                    f ? f->status : 0);
@@ -541,6 +578,24 @@ static void finish_later(evutil_socket_t fd, short what, void *arg)
     finish(arg);
 }
 
+/* The token a running pod has, if younger than 80% of its lifetime (kubelet's rotation
+ * point); new string, or NULL to ask for a new one. */
+static char *fresh_token(k1s_vols_t *v, const char *vname, const json_t *tok)
+{
+    const json_t *exp = json_object_get(tok, "expirationSeconds");
+    int64_t life = json_is_integer(exp) ? json_integer_value(exp) : TOKEN_EXPIRATION_S;
+    const char *p = k1s_js(tok, "path");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/volumes/%s/..data/%s", v->pod_dir, vname, p ? p : "token");
+    struct stat st;
+    if (stat(path, &st) < 0 || (int64_t)(time(NULL) - st.st_mtime) >= life * 8 / 10)
+        return NULL;
+    char *data = NULL;
+    if (k1s_read_file(path, &data, NULL) < 0)
+        return NULL;
+    return data;
+}
+
 static void request_token(k1s_vols_t *v, fetch_t *f, const json_t *tok, fetch_ref_t *fr)
 {
     const char *sa = k1s_jpath_str(v->pod, "spec.serviceAccountName");
@@ -635,9 +690,10 @@ json_t *k1s_vols_refs(const k1s_vols_t *v)
 }
 
 k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *pod_dir,
-                           const char *pod_ip, k1s_vols_done_fn done, void *arg)
+                           const char *pod_ip, bool refresh, k1s_vols_done_fn done, void *arg)
 {
     k1s_vols_t *v = k1s_xcalloc(1, sizeof(*v));
+    v->refresh = refresh;
     v->client = client;
     v->pod = json_deep_copy(pod);
     v->pod_dir = k1s_xstrdup(pod_dir);
@@ -701,6 +757,14 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
                     tok = json_object_get(json_array_get(k1s_jpath(vol, "projected.sources"), idx),
                                           "serviceAccountToken");
             }
+            char *fresh = v->refresh ? fresh_token(v, vname, tok) : NULL;
+            if (fresh) {
+                f->keep = fresh;
+                f->ref = NULL;
+                free(fr);
+                v->pending--;
+                continue;
+            }
             request_token(v, f, tok, fr);
         }
     }
@@ -725,6 +789,7 @@ void k1s_vols_free(k1s_vols_t *v)
         }
         free(v->f[i].kind);
         free(v->f[i].name);
+        free(v->f[i].keep);
         json_decref(v->f[i].obj);
     }
     free(v->f);

@@ -18,9 +18,11 @@ typedef struct k1s_vols k1s_vols_t;
  * k1s_vols_t from inside the callback. */
 typedef void (*k1s_vols_done_fn)(void *arg, int rc, const char *msg);
 
-/* Fetches and writes every such volume of pod; done is called once. */
+/* Fetches and writes every such volume of pod; done is called once. refresh: the pod runs
+ * already; only volumes whose content changed are rewritten (atomically) and
+ * service-account tokens are renewed only past 80% of their lifetime. */
 k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *pod_dir,
-                           const char *pod_ip, k1s_vols_done_fn done, void *arg);
+                           const char *pod_ip, bool refresh, k1s_vols_done_fn done, void *arg);
 /* Cancels what is still being fetched (no callback afterwards) and frees. Accepts NULL. */
 void k1s_vols_free(k1s_vols_t *v);
 /* After done: the configMaps and Secrets fetched, for env:

@@ -108,7 +108,11 @@ class PodCluster:
                                  ["--disable-agent=false", "--node-name", "e2e-node",
                                   "--private-registry", reg])
             os.makedirs(self.server.tmp, exist_ok=True)
-            self.server.start()
+            os.environ["K1S_SYNC_FREQUENCY"] = "2"  # configMap volumes re-read every 2 s
+            try:
+                self.server.start()
+            finally:
+                del os.environ["K1S_SYNC_FREQUENCY"]
             self.wait(lambda: self.node_ready(), 60, "the node to be Ready")
         except BaseException:
             self.close()

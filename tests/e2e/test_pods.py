@@ -138,7 +138,16 @@ def test_api_volumes(pod_cluster):
     ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=novol").stdout
     assert 'configmap "nosuch" not found' in ev, ev
     assert ctr_state(status(c, "novol"))["waiting"]["reason"] == "ContainerCreating"
-    c.kubectl("delete", "pod", "vols", "novol", "--wait=false")
+    # a configMap volume follows its object while the pod runs
+    p = pod("follow", c.image, ["sh", "-c", "while true; do cat /cfg/greeting; echo; sleep 0.5; "
+                                            "done"])
+    p["spec"]["containers"][0]["volumeMounts"] = [{"name": "cfg", "mountPath": "/cfg"}]
+    p["spec"]["volumes"] = [{"name": "cfg", "configMap": {"name": "cfg"}}]
+    c.apply(p)
+    c.wait(lambda: "hello" in c.pod_log_file("follow", "c"), 60, "follow running")
+    c.kubectl("patch", "configmap", "cfg", "-p", '{"data":{"greeting":"updated"}}')
+    c.wait(lambda: "updated" in c.pod_log_file("follow", "c"), 60, "the volume to follow")
+    c.kubectl("delete", "pod", "vols", "novol", "follow", "--wait=false")
 
 
 def test_image_pull_errors(pod_cluster):
