@@ -936,6 +936,7 @@ static void started(void *arg, const char *id, int rc, const k1s_err_t *err)
         c->started_ns = c->finished_ns = now_ns();
         start_failed(p, c, "RunContainerError", err ? err->msg : "");
         update_status(p);
+        schedule(p, 1000);
         start_ctx_free(s);
         return;
     }
@@ -982,6 +983,7 @@ static void pulled(int rc, const k1s_image_t *img, const k1s_err_t *err, void *a
         event(p, "Warning", "Failed", "Error: ErrImagePull");
         start_failed(p, c, "ErrImagePull", err ? err->msg : "");
         update_status(p);
+        schedule(p, 1000);
     } else if (c) {
         event(p, "Normal", "Pulled", "Successfully pulled image \"%s\"", s->image);
         c->pulled = true;
@@ -1188,15 +1190,37 @@ static bool wants_start(pod_t *p, ctr_t *c)
 {
     if (c->running)
         return false;
-    if (!c->have_state)
-        return !c->backoff_until_ns || k1s_now_ns() >= c->backoff_until_ns;
+    uint64_t now = k1s_now_ns();
+    if (!c->have_state || c->backoff_until_ns) {
+        /* a failed pull or start: ErrImagePull becomes ImagePullBackOff and
+         * RunContainerError CrashLoopBackOff while kubelet waits, as kubectl shows them */
+        if (c->backoff_until_ns && now < c->backoff_until_ns) {
+            if (k1s_streq(c->wait_reason, "ErrImagePull")) {
+                const char *image = k1s_js(ctr_spec(p, c), "image");
+                char *msg = k1s_xasprintf("Back-off pulling image \"%s\"", image ? image : "");
+                set_str(&c->wait_reason, "ImagePullBackOff");
+                set_str(&c->wait_message, msg);
+                event(p, "Normal", "BackOff", "%s", msg);
+                free(msg);
+            } else if (k1s_streq(c->wait_reason, "RunContainerError")) {
+                char *msg =
+                    k1s_xasprintf("back-off %ds restarting failed container=%s pod=%s_%s(%s)",
+                                  c->backoff_s, c->name, p->name, p->ns, p->uid);
+                set_str(&c->wait_reason, "CrashLoopBackOff");
+                set_str(&c->wait_message, msg);
+                event(p, "Warning", "BackOff",
+                      "Back-off restarting failed container %s in pod %s_%s(%s)", c->name, p->name,
+                      p->ns, p->uid);
+                free(msg);
+            }
+            schedule(p, (c->backoff_until_ns - now) / 1000000 + 1);
+            return false;
+        }
+        if (!c->have_state)
+            return true;
+    }
     if (!should_restart(p, c))
         return false;
-    uint64_t now = k1s_now_ns();
-    if (c->backoff_until_ns && now < c->backoff_until_ns) {
-        schedule(p, (c->backoff_until_ns - now) / 1000000 + 1);
-        return false;
-    }
     if (!c->backoff_until_ns) {
         /* kubelet restarts at once the first time, then backs off 10 s, 20 s, ... 5 min */
         bool long_run = c->finished_ns - c->started_ns >= (int64_t)BACKOFF_RESET_S * 1000000000;

@@ -157,8 +157,20 @@ def test_image_pull_errors(pod_cluster):
                          ("ErrImagePull", "ImagePullBackOff") else None)(status(c, "noimg")),
                 60, "ErrImagePull")
     assert st["phase"] == "Pending"
+    c.wait(lambda: ctr_state(status(c, "noimg")).get("waiting", {}).get("reason") ==
+           "ImagePullBackOff", 30, "ImagePullBackOff")
+    assert "ImagePullBackOff" in c.kubectl("get", "pod", "noimg").stdout
     ev = c.kubectl("get", "events", "--field-selector", "involvedObject.name=noimg").stdout
-    assert "Failed to pull image" in ev, ev
+    assert "Failed to pull image" in ev and "Back-off pulling image" in ev, ev
+    # a command that cannot start: RunContainerError, then CrashLoopBackOff
+    c.apply(pod("nocmd", c.image, ["/no/such/command"]))
+    c.wait(lambda: "executable file not found" in c.kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=nocmd").stdout or
+        "no such file" in c.kubectl("get", "events", "--field-selector",
+                                    "involvedObject.name=nocmd").stdout, 60, "a failed start")
+    c.wait(lambda: ctr_state(status(c, "nocmd")).get("waiting", {}).get("reason") ==
+           "CrashLoopBackOff", 30, "CrashLoopBackOff after RunContainerError")
+    c.kubectl("delete", "pod", "nocmd", "--wait=false")
     # a private registry: refused without credentials, pulled with imagePullSecrets
     c.apply(pod("private-no", c.private_image, ["sh", "-c", "echo private"], restart="Never"))
     c.wait(lambda: "401 Unauthorized" in c.kubectl(
