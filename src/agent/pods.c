@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +109,11 @@ struct k1s_kubelet {
     struct event *synced_ev;
     bool synced;
     k1s_kapi_t *api;
+    /* air-gap images: <agent>/images is imported at start (before any pod starts) and
+     * whenever a file is written or moved there (inotify) */
+    bool importing, import_again, initial_import_done;
+    int inotify_fd;
+    struct event *inotify_ev;
 };
 
 struct pod {
@@ -1658,7 +1664,7 @@ static void on_delete(json_t *obj, void *arg)
 static void synced_cb(evutil_socket_t fd, short what, void *arg)
 {
     k1s_kubelet_t *k = arg;
-    if (!k1s_informer_has_synced(k->pods)) {
+    if (!k1s_informer_has_synced(k->pods) || !k->initial_import_done) {
         struct timeval tv = {0, 100000};
         evtimer_add(k->synced_ev, &tv);
         return;
@@ -1698,12 +1704,66 @@ static void synced_cb(evutil_socket_t fd, short what, void *arg)
         schedule(val, 0);
 }
 
+/* ---- air-gap images ---- */
+
+static void start_import(k1s_kubelet_t *k);
+
+static void imported(int failed, const k1s_err_t *err, void *arg)
+{
+    k1s_kubelet_t *k = arg;
+    k->importing = false;
+    if (failed)
+        k1s_warn("kubelet: %d air-gap image file%s in %s/images could not be imported: %s", failed,
+                 failed == 1 ? "" : "s", k->dir, err ? err->msg : "");
+    if (!k->initial_import_done) {
+        k->initial_import_done = true;
+        return;
+    }
+    /* pods that wait for an image may find it now */
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);) {
+        pod_t *p = val;
+        for (size_t j = 0; j < p->nctr; j++)
+            if (!p->ctrs[j].running && !p->ctrs[j].have_state)
+                p->ctrs[j].backoff_until_ns = 0;
+        schedule(p, 0);
+    }
+    if (k->import_again) {
+        k->import_again = false;
+        start_import(k);
+    }
+}
+
+static void start_import(k1s_kubelet_t *k)
+{
+    if (k->importing) {
+        k->import_again = true;
+        return;
+    }
+    k->importing = true;
+    if (k1s_image_import_dir_async(k->images, k->base, imported, k) < 0) {
+        k->importing = false;
+        k->initial_import_done = true;
+    }
+}
+
+static void inotify_cb(evutil_socket_t fd, short what, void *arg)
+{
+    k1s_kubelet_t *k = arg;
+    char buf[4096];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    start_import(k);
+}
+
 /* ---- setup ---- */
 
 k1s_kubelet_t *k1s_kubelet_new(k1s_agent_t *a, k1s_err_t *err)
 {
     k1s_kubelet_t *k = k1s_xcalloc(1, sizeof(*k));
     k->agent = a;
+    k->inotify_fd = -1;
     k->base = k1s_client_base(k1s_agent_client(a));
     k->client = k1s_agent_client(a);
     k->node = k1s_xstrdup(k1s_agent_node_name(a));
@@ -1759,6 +1819,16 @@ k1s_kubelet_t *k1s_kubelet_new(k1s_agent_t *a, k1s_err_t *err)
     }
 
     k->recorder = k1s_recorder_new(k->client, "kubelet");
+    char *airgap = k1s_xasprintf("%s/images", k->dir);
+    k1s_mkdir_p(airgap, 0755);
+    k->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (k->inotify_fd >= 0 &&
+        inotify_add_watch(k->inotify_fd, airgap, IN_CLOSE_WRITE | IN_MOVED_TO) >= 0) {
+        k->inotify_ev = event_new(k->base, k->inotify_fd, EV_READ | EV_PERSIST, inotify_cb, k);
+        event_add(k->inotify_ev, NULL);
+    }
+    free(airgap);
+    start_import(k);
     /* containers that kept running while the agent was away */
     if (k1s_rt_list(k->rt, &k->adopted, &k->n_adopted, err) < 0) {
         k1s_kubelet_free(k);
@@ -1796,6 +1866,10 @@ void k1s_kubelet_free(k1s_kubelet_t *k)
     if (!k)
         return;
     k1s_kapi_free(k->api);
+    if (k->inotify_ev)
+        event_free(k->inotify_ev);
+    if (k->inotify_fd >= 0)
+        close(k->inotify_fd);
     k1s_informer_free(k->pods);
     const char *key;
     void *val;

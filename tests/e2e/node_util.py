@@ -10,6 +10,7 @@ import ctypes
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -89,9 +90,11 @@ class PodCluster:
         self.node = NodeNetns("k1s-e2e-node%d" % n, n)
         self.registry = self.auth_registry = None
         self.server = None
+        self.n = n
+        self.nodes = []  # (netns, agent process, data dir) of add_node()
         try:
             self.node.enter()
-            layout = os.path.join(tmp, "layout")
+            layout = self.layout = os.path.join(tmp, "layout")
             images_util.build_busybox_layout(layout, tag="1", cmd=("sh",))
             self.registry = images_util.Registry(os.path.join(tmp, "registry")).start()
             self.image = self.registry.push(layout, "k1stest/busybox:1")
@@ -104,9 +107,12 @@ class PodCluster:
                 f.write("mirrors:\n")
                 for r in (self.registry, self.auth_registry):
                     f.write('  "%s":\n    endpoint:\n      - "http://%s"\n' % (r.host, r.host))
+            # a link to a second node's namespace (see add_node): the server listens there too
+            self.link_addr = "10.98.%d.1" % n
             self.server = Server(os.path.join(tmp, "srv"),
                                  ["--disable-agent=false", "--node-name", "e2e-node",
-                                  "--private-registry", reg])
+                                  "--private-registry", reg, "--bind-address", "0.0.0.0",
+                                  "--tls-san", self.link_addr, "--node-ip", self.node.addr])
             os.makedirs(self.server.tmp, exist_ok=True)
             os.environ["K1S_SYNC_FREQUENCY"] = "2"  # configMap volumes re-read every 2 s
             try:
@@ -157,6 +163,41 @@ class PodCluster:
         except OSError:
             return ""
 
+    def add_node(self, name, tmp, airgap=None):
+        """A second node: its own network namespace linked to the first by a veth pair
+        (10.98.N.1 here, 10.98.N.2 there, nothing beyond), running `k1s agent`. airgap: image
+        tarballs put in its agent/images before it starts."""
+        ns = "k1s-e2e-%s" % name
+        _ip("netns", "del", ns, check=False)
+        _ip("netns", "add", ns)
+        self.nodes.append((ns, None, None))
+        _ip("-n", ns, "link", "set", "lo", "up")
+        _ip("-n", self.node.name, "link", "add", "to-" + name[-8:], "type", "veth", "peer",
+            "name", "eth0", "netns", ns)
+        _ip("-n", self.node.name, "addr", "add", self.link_addr + "/24", "dev", "to-" + name[-8:])
+        _ip("-n", self.node.name, "link", "set", "to-" + name[-8:], "up")
+        addr = "10.98.%d.2" % self.n
+        _ip("-n", ns, "addr", "add", addr + "/24", "dev", "eth0")
+        _ip("-n", ns, "link", "set", "eth0", "up")
+        _ip("-n", ns, "route", "add", "default", "via", self.link_addr, "dev", "eth0")
+        data = os.path.join(tmp, "data-" + name)
+        if airgap:
+            os.makedirs(os.path.join(data, "agent", "images"), exist_ok=True)
+            for path in airgap:
+                shutil.copy(path, os.path.join(data, "agent", "images"))
+        with open(os.path.join(self.server.data_dir, "server", "token")) as f:
+            token = f.read().strip()
+        log = open(os.path.join(tmp, "agent-%s.log" % name), "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        proc = subprocess.Popen(
+            ["nsenter", "--net=/run/netns/" + ns, self.server.binary, "agent", "--server",
+             "https://%s:%d" % (self.link_addr, self.server.port), "--token", token,
+             "--node-name", name, "--data-dir", data, "--config", "/dev/null"],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.nodes[-1] = (ns, proc, data)
+        return addr
+
     def close(self):
         if self.server and self.server.proc:
             try:
@@ -164,6 +205,18 @@ class PodCluster:
                              "--timeout=60s", check=False, timeout=90)
             except Exception:
                 pass
+        for ns, proc, data in self.nodes:
+            if proc and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if data:
+                _cleanup_host(data)
+            _ip("netns", "del", ns, check=False)
+        if self.server and self.server.proc:
             self.server.stop(check=False)
         if self.server:
             _cleanup_host(self.server.data_dir)

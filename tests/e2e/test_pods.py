@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 from conftest import free_port
+import images_util
 from node_util import pod_cluster  # noqa: F401  (fixture)
 
 
@@ -338,3 +339,26 @@ def _get(url):
         return urllib.request.urlopen(url, timeout=5).read().decode()
     except Exception:
         return None
+
+
+def test_second_node_with_airgap_image(pod_cluster, tmp_path):
+    """`k1s agent` in a namespace of its own joins with the token, imports an air-gap image
+    tarball at start, and runs a pod bound to it; its logs come through its kubelet API."""
+    c = pod_cluster
+    tar = images_util.oci_archive(c.layout, str(tmp_path / "airgap.tar"),
+                                  "docker.io/k1stest/airgap:1")
+    c.add_node("e2e-node2", str(tmp_path), airgap=[tar])
+    c.wait(lambda: (lambda n: n and n["spec"].get("podCIDR") and any(
+        x["type"] == "Ready" and x["status"] == "True" for x in n["status"]["conditions"]))(
+        c.get("node", "e2e-node2")), 90, "node e2e-node2 Ready")
+    p = pod("on-node2", "docker.io/k1stest/airgap:1", ["sh", "-c", "echo from node2; sleep 600"])
+    p["spec"]["nodeName"] = "e2e-node2"
+    p["spec"]["containers"][0]["imagePullPolicy"] = "Never"
+    c.apply(p)
+    st = c.wait(lambda: (lambda s: s if s.get("phase") == "Running" else None)(
+        status(c, "on-node2")), 90, "on-node2 Running")
+    assert st["hostIP"] == "10.98.%d.2" % c.n
+    assert st["podIP"].startswith("10.42.") and st["podIP"] != status(c, "on-node2")["hostIP"]
+    c.wait(lambda: c.kubectl("logs", "on-node2", check=False).stdout == "from node2\n", 30,
+           "logs from node2")
+    c.kubectl("delete", "pod", "on-node2", "--timeout=60s")
