@@ -156,8 +156,13 @@ static int count_file(const char *path, const struct stat *st, int flag, struct 
 /* Whether dir/..data already holds exactly these files. */
 static bool unchanged(const char *dir, const files_t *fs)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/..data/", dir);
+    char path[4096], target[1024];
+    snprintf(path, sizeof(path), "%s/..data", dir);
+    ssize_t tl = readlink(path, target, sizeof(target) - 1);
+    if (tl <= 0)
+        return false;
+    target[tl] = 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, target); /* nftw does not follow ..data */
     nfiles = 0;
     if (nftw(path, count_file, 16, FTW_PHYS) < 0 || nfiles != fs->n)
         return false;

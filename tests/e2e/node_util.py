@@ -85,7 +85,7 @@ def _cleanup_host(data_dir):
 class PodCluster:
     """The node namespace, its registry with `image`, and a server with an embedded agent."""
 
-    def __init__(self, tmp, n=7):
+    def __init__(self, tmp, n=7, sync_frequency=2):
         self.tmp = tmp
         self.node = NodeNetns("k1s-e2e-node%d" % n, n)
         self.registry = self.auth_registry = None
@@ -114,11 +114,12 @@ class PodCluster:
                                   "--private-registry", reg, "--bind-address", "0.0.0.0",
                                   "--tls-san", self.link_addr, "--node-ip", self.node.addr])
             os.makedirs(self.server.tmp, exist_ok=True)
-            os.environ["K1S_SYNC_FREQUENCY"] = "2"  # configMap volumes re-read every 2 s
+            if sync_frequency:  # configMap volumes re-read every 2 s, for the tests
+                os.environ["K1S_SYNC_FREQUENCY"] = str(sync_frequency)
             try:
                 self.server.start()
             finally:
-                del os.environ["K1S_SYNC_FREQUENCY"]
+                os.environ.pop("K1S_SYNC_FREQUENCY", None)
             self.wait(lambda: self.node_ready(), 60, "the node to be Ready")
         except BaseException:
             self.close()
