@@ -362,3 +362,34 @@ def test_second_node_with_airgap_image(pod_cluster, tmp_path):
     c.wait(lambda: c.kubectl("logs", "on-node2", check=False).stdout == "from node2\n", 30,
            "logs from node2")
     c.kubectl("delete", "pod", "on-node2", "--timeout=60s")
+
+
+def test_deployment_rollout_on_the_real_node(pod_cluster):
+    """Issue 4's scenarios against the real agent: a Deployment rolls out, rolls to a new
+    template (readiness-gated), scales, and is deleted with its pods."""
+    c = pod_cluster
+    tmpl = {"metadata": {"labels": {"app": "roll"}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "web", "image": c.image, "env": [{"name": "V", "value": "1"}],
+                "command": ["sh", "-c", "mkdir -p /w; echo v$V > /w/index.html; "
+                                        "exec httpd -f -p 8080 -h /w"],
+                "readinessProbe": {"httpGet": {"path": "/", "port": 8080},
+                                   "periodSeconds": 1}}]}}
+    c.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "roll"},
+             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "roll"}},
+                      "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                      "template": tmpl}})
+    c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
+    c.kubectl("set", "env", "deployment/roll", "V=2")
+    c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
+    pods = json.loads(c.kubectl("get", "pods", "-l", "app=roll", "-o", "json").stdout)["items"]
+    running = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert len(running) == 2, [p["metadata"]["name"] for p in pods]
+    for p in running:
+        ip = p["status"]["podIP"]
+        assert urllib.request.urlopen("http://%s:8080/" % ip, timeout=10).read() == b"v2\n"
+    c.kubectl("scale", "deployment/roll", "--replicas=3")
+    c.kubectl("rollout", "status", "deployment/roll", "--timeout=120s", timeout=150)
+    c.kubectl("delete", "deployment", "roll", "--timeout=120s", timeout=150)
+    c.wait(lambda: not json.loads(c.kubectl("get", "pods", "-l", "app=roll", "-o",
+                                            "json").stdout)["items"], 90, "the pods to go")
