@@ -164,7 +164,7 @@ class PodCluster:
         except OSError:
             return ""
 
-    def add_node(self, name, tmp, airgap=None):
+    def add_node(self, name, tmp, airgap=None, extra=()):
         """A second node: its own network namespace linked to the first by a veth pair
         (10.98.N.1 here, 10.98.N.2 there, nothing beyond), running `k1s agent`. airgap: image
         tarballs put in its agent/images before it starts."""
@@ -194,7 +194,7 @@ class PodCluster:
         proc = subprocess.Popen(
             ["nsenter", "--net=/run/netns/" + ns, self.server.binary, "agent", "--server",
              "https://%s:%d" % (self.link_addr, self.server.port), "--token", token,
-             "--node-name", name, "--data-dir", data, "--config", "/dev/null"],
+             "--node-name", name, "--data-dir", data, "--config", "/dev/null"] + list(extra),
             stdout=log, stderr=subprocess.STDOUT, env=env)
         self.nodes[-1] = (ns, proc, data)
         return addr

@@ -347,7 +347,10 @@ def test_second_node_with_airgap_image(pod_cluster, tmp_path):
     c = pod_cluster
     tar = images_util.oci_archive(c.layout, str(tmp_path / "airgap.tar"),
                                   "docker.io/k1stest/airgap:1")
-    c.add_node("e2e-node2", str(tmp_path), airgap=[tar])
+    # tainted so that the scheduler keeps the other tests' pods off it (it cannot reach the
+    # registry); this pod names the node
+    c.add_node("e2e-node2", str(tmp_path), airgap=[tar],
+               extra=["--node-taint", "e2e=second-node:NoSchedule"])
     c.wait(lambda: (lambda n: n and n["spec"].get("podCIDR") and any(
         x["type"] == "Ready" and x["status"] == "True" for x in n["status"]["conditions"]))(
         c.get("node", "e2e-node2")), 90, "node e2e-node2 Ready")
