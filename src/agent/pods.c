@@ -125,6 +125,7 @@ struct pod {
     char *netns, *ip, *sandbox;
     bool net_ready, net_down;
     bool busy;        /* a step is in flight */
+    int hooks;        /* lifecycle hooks in flight (the record stays until they end) */
     k1s_vols_t *vols; /* fetching the API-backed volumes */
     bool vols_ready;
     json_t *refs;        /* the configMaps and Secrets env refers to (k1s_vols_refs) */
@@ -1300,6 +1301,7 @@ static void hook_done(void *arg, bool ok, const char *msg)
 {
     hook_t *h = arg;
     pod_t *p = h->p;
+    p->hooks--;
     ctr_t *c = find_ctr(p, h->ctr);
     if (c && k1s_streq(c->id, h->id)) {
         if (h->kind == HOOK_PRE_STOP) {
@@ -1351,6 +1353,7 @@ static bool run_hook(pod_t *p, ctr_t *c, const json_t *handler, int kind)
     }
     if (kind == HOOK_POST_START)
         p->busy = true;
+    p->hooks++;
     return true;
 }
 
@@ -1408,16 +1411,7 @@ static void vols_done(void *arg, int rc, const char *msg)
     json_decref(p->refs);
     p->refs = k1s_vols_refs(p->vols);
     schedule(p, 0);
-    size_t i;
-    const json_t *vol;
-    json_array_foreach(k1s_jpath(p->obj, "spec.volumes"), i, vol)
-    {
-        if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
-            json_object_get(vol, "projected")) {
-            arm_refresh(p);
-            break;
-        }
-    }
+    arm_refresh(p);
 }
 
 static void refresh_done(void *arg, int rc, const char *msg)
@@ -1440,12 +1434,51 @@ static void refresh_cb(evutil_socket_t fd, short what, void *arg)
     p->refresh = k1s_vols_start(p->k->client, p->obj, p->dir, p->ip, true, refresh_done, p);
 }
 
+/* How often the pod's volumes need a re-read: every sync period when a configMap or Secret
+ * of its own is mounted; otherwise (the default kube-api-access volume: a token, the
+ * cluster's kube-root-ca.crt, the namespace) when the token reaches 80% of its life. 0:
+ * never. */
+static int refresh_period(const pod_t *p)
+{
+    const char *env = getenv("K1S_SYNC_FREQUENCY");
+    int sync = env && atoi(env) > 0 ? atoi(env) : REFRESH_S;
+    int period = 0;
+    size_t i;
+    const json_t *vol;
+    json_array_foreach(k1s_jpath(p->obj, "spec.volumes"), i, vol)
+    {
+        if (json_object_get(vol, "configMap") || json_object_get(vol, "secret"))
+            return sync;
+        size_t j;
+        const json_t *src;
+        json_array_foreach(k1s_jpath(vol, "projected.sources"), j, src)
+        {
+            const char *cm = k1s_jpath_str(src, "configMap.name");
+            if (json_object_get(src, "secret") || (cm && strcmp(cm, "kube-root-ca.crt")))
+                return sync;
+            const json_t *tok = json_object_get(src, "serviceAccountToken");
+            if (tok) {
+                const json_t *exp = json_object_get(tok, "expirationSeconds");
+                int life = json_is_integer(exp) ? (int)json_integer_value(exp) : 3607;
+                int when = life * 8 / 10 + 1;
+                if (env && atoi(env) > 0 && sync < when)
+                    when = sync; /* tests */
+                if (!period || when < period)
+                    period = when;
+            }
+        }
+    }
+    return period;
+}
+
 static void arm_refresh(pod_t *p)
 {
+    int period = p->obj ? refresh_period(p) : 0;
+    if (!period)
+        return;
     if (!p->refresh_ev)
         p->refresh_ev = evtimer_new(p->k->base, refresh_cb, p);
-    const char *env = getenv("K1S_SYNC_FREQUENCY");
-    struct timeval tv = {env && atoi(env) > 0 ? atoi(env) : REFRESH_S, 0};
+    struct timeval tv = {period, 0};
     evtimer_add(p->refresh_ev, &tv);
 }
 
@@ -1453,7 +1486,7 @@ static void arm_refresh(pod_t *p)
 
 static void sync_pod(pod_t *p)
 {
-    if (p->busy)
+    if (p->busy || p->hooks)
         return;
     if (p->forget) {
         pod_forget(p);
@@ -1544,6 +1577,8 @@ static const char *label(char **labels, const char *key)
     return NULL;
 }
 
+static char *log_tail(const pod_t *p, const ctr_t *c);
+
 static void on_exit_cb(void *arg, const k1s_rt_status_t *st)
 {
     k1s_kubelet_t *k = arg;
@@ -1568,13 +1603,61 @@ static void on_exit_cb(void *arg, const k1s_rt_status_t *st)
     /* the termination message, when the container wrote one */
     char *path = k1s_xasprintf("%s/termination-%s", p->dir, c->name), *msg = NULL;
     size_t len = 0;
-    if (k1s_read_file(path, &msg, &len) == 0 && len > 0)
+    if (k1s_read_file(path, &msg, &len) == 0 && len > 0) {
         set_str(&c->message, msg);
+    } else if (st->exit_code != 0 && k1s_streq(k1s_js(ctr_spec(p, c), "terminationMessagePolicy"),
+                                               "FallbackToLogsOnError")) {
+        char *tail = log_tail(p, c);
+        if (tail && *tail)
+            set_str(&c->message, tail);
+        free(tail);
+    }
     free(msg);
     free(path);
     k1s_debug("kubelet: container %s of pod %s/%s exited with %d", c->name, p->ns, p->name,
               st->exit_code);
     sync_pod(p);
+}
+
+/* The end of a container's log, as kubelet gives it for FallbackToLogsOnError: the
+ * messages of the last 80 lines, at most 2048 bytes. New string or NULL. */
+static char *log_tail(const pod_t *p, const ctr_t *c)
+{
+    char *path = k1s_xasprintf("%s/%s_%s_%s/%s/%d.log", POD_LOG_DIR, p->ns, p->name, p->uid,
+                               c->name, c->restarts);
+    char *data = NULL;
+    size_t len = 0;
+    int r = k1s_read_file(path, &data, &len);
+    free(path);
+    if (r < 0)
+        return NULL;
+    /* the start of the 80th line from the end */
+    size_t start = len, lines = 0;
+    while (start > 0) {
+        if (data[start - 1] == '\n' && start != len && ++lines == 80)
+            break;
+        start--;
+    }
+    k1s_buf_t b = {0};
+    for (char *line = strtok(data + start, "\n"); line; line = strtok(NULL, "\n")) {
+        /* "<time> <stream> <F|P> <message>" */
+        char *m = strchr(line, ' ');
+        m = m ? strchr(m + 1, ' ') : NULL;
+        m = m ? strchr(m + 1, ' ') : NULL;
+        if (!m)
+            continue;
+        k1s_buf_puts(&b, m + 1);
+        if (line[m - line - 1] == 'F')
+            k1s_buf_putc(&b, '\n');
+    }
+    free(data);
+    k1s_buf_putc(&b, 0);
+    char *out = k1s_buf_steal(&b);
+    size_t n = strlen(out);
+    if (n > 2048) {
+        memmove(out, out + n - 2048, 2049);
+    }
+    return out;
 }
 
 /* A record for each pod's containers found in the runtime at start. */

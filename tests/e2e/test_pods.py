@@ -73,12 +73,15 @@ def test_pod_runs_serves_and_reports(pod_cluster):
 def test_completed_error_and_crashloop(pod_cluster):
     c = pod_cluster
     c.apply(pod("ok", c.image, ["sh", "-c", "echo bye"], restart="Never"))
-    c.apply(pod("bad", c.image, ["sh", "-c", "echo oops >&2; exit 3"], restart="Never"))
+    bad = pod("bad", c.image, ["sh", "-c", "echo oops >&2; exit 3"], restart="Never")
+    bad["spec"]["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    c.apply(bad)
     c.apply(pod("crash", c.image, ["sh", "-c", "exit 1"]))
     c.wait(lambda: status(c, "ok").get("phase") == "Succeeded", 60, "ok Succeeded")
     c.wait(lambda: status(c, "bad").get("phase") == "Failed", 60, "bad Failed")
     t = ctr_state(status(c, "bad"))["terminated"]
     assert t["exitCode"] == 3 and t["reason"] == "Error", t
+    assert t.get("message") == "oops\n", t  # FallbackToLogsOnError
     assert c.pod_log_file("bad", "c") == "oops\n"
     out = c.kubectl("get", "pods", "ok", "bad").stdout
     assert "Completed" in out and "Error" in out, out
