@@ -64,7 +64,8 @@ class NodeNetns:
 
 
 def _cleanup_host(data_dir):
-    """Whatever a failed test left behind: shims and their containers, mounts, netns files."""
+    """Whatever a failed test left behind: shims and their containers, mounts, the pods' logs
+    and cgroups."""
     agent = os.path.join(data_dir, "agent")
     out = subprocess.run(["pgrep", "-f", "k1s shim .*" + agent], capture_output=True, text=True)
     for pid in out.stdout.split():
@@ -80,6 +81,28 @@ def _cleanup_host(data_dir):
         mounts = [l.split()[1] for l in f if agent in l]
     for m in sorted(mounts, key=len, reverse=True):
         subprocess.run(["umount", "-l", m], capture_output=True)
+    # the pods' logs and cgroups, when the agent went before it could remove them
+    uids = set(os.path.basename(d) for d in glob.glob(os.path.join(agent, "pods", "*")))
+    for path in glob.glob(os.path.join(agent, "containers", "*", "*")):
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read(65536)
+        except OSError:
+            continue
+        for part in text.replace('"', " ").split():
+            if part.startswith("io.kubernetes.pod.uid="):
+                uids.add(part.split("=", 1)[1])
+    for uid in uids:
+        for d in glob.glob("/var/log/pods/*_%s" % uid):
+            shutil.rmtree(d, ignore_errors=True)
+        for d in (glob.glob("/sys/fs/cgroup/*/kubepods/*/pod%s" % uid) +
+                  glob.glob("/sys/fs/cgroup/*/kubepods/pod%s" % uid) +
+                  glob.glob("/sys/fs/cgroup/kubepods/*/pod%s" % uid) +
+                  glob.glob("/sys/fs/cgroup/kubepods/pod%s" % uid)):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 class PodCluster:
