@@ -88,12 +88,17 @@ unit: $(UNIT_BINS)
 	@sh tools/run-unit.sh $(UNIT_BINS)
 
 e2e: build/asan/k1s build/k1s
-	K1S_BIN=$(CURDIR)/build/asan/k1s $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	K1S_BIN=$(CURDIR)/build/asan/k1s $(PYTHON) -m pytest $(E2E_ARGS) tests/e2e
+
+# The end-to-end modules run on E2E_JOBS pytest-xdist workers, each module on one worker
+# (tests/e2e/conftest.py groups them; the ones that run containers share one worker).
+E2E_JOBS ?= 2
+E2E_ARGS := -q -p no:cacheprovider -n $(E2E_JOBS) --dist loadgroup
 
 test: deps
 	$(MAKE) build/k1s build/asan/k1s $(UNIT_BINS)
 	@sh tools/run-unit.sh $(UNIT_BINS)
-	K1S_BIN=$(CURDIR)/build/asan/k1s $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	K1S_BIN=$(CURDIR)/build/asan/k1s $(PYTHON) -m pytest $(E2E_ARGS) tests/e2e
 
 run: deps
 	$(MAKE) build/k1s

@@ -70,6 +70,7 @@ typedef struct shim {
     k1s_rt_crilog_t log;
     client_t clients[MAX_CLIENTS];
     int exec_seq;
+    int state_dfd; /* O_PATH descriptor of the state directory, for runtime_sock_path() */
 } shim_t;
 
 static char iobuf[16384];
@@ -88,6 +89,20 @@ static void ep_del(shim_t *s, int fd)
 static char *state_path(shim_t *s, const char *name)
 {
     return k1s_xasprintf("%s/%s", s->o->state_dir, name);
+}
+
+/* The path the runtime is to connect to for socket `name` of the state directory. A socket
+ * address holds at most 107 bytes, and a data directory may be deeper than that leaves room
+ * for; then the runtime is given the directory through this process's descriptor of it,
+ * /proc/<pid>/fd/<n>/<name>, which is short whatever the directory. */
+static const char *runtime_sock_path(shim_t *s, const char *name, char *buf, size_t size)
+{
+    struct sockaddr_un sa;
+    if (strlen(s->o->state_dir) + 1 + strlen(name) < sizeof(sa.sun_path) || s->state_dfd < 0)
+        snprintf(buf, size, "%s/%s", s->o->state_dir, name);
+    else
+        snprintf(buf, size, "/proc/%d/fd/%d/%s", (int)getpid(), s->state_dfd, name);
+    return buf;
 }
 
 /* Writes status.json from what is known now. */
@@ -514,6 +529,7 @@ static void do_exec(shim_t *s, int i, json_t *req, int *fds, int n_fds)
     /* Detached, as containerd does: the runtime reports start errors and exits, and the
      * process becomes our child (we are the subreaper), so we reap it ourselves. */
     char *rest[12] = {"exec", "--detach", "--pid-file", c->pid_path, "--process", c->process_path};
+    char console_arg[4096];
     int k = 6;
     if (tty) {
         snprintf(name, sizeof(name), "console-%d.sock", s->exec_seq);
@@ -527,7 +543,7 @@ static void do_exec(shim_t *s, int i, json_t *req, int *fds, int n_fds)
         ep_add(s, c->console_listen, K_CONSOLE_LISTEN, i);
         rest[k++] = "--tty";
         rest[k++] = "--console-socket";
-        rest[k++] = c->console_path;
+        rest[k++] = (char *)runtime_sock_path(s, name, console_arg, sizeof(console_arg));
     }
     rest[k++] = (char *)s->o->id;
     rest[k] = NULL;
@@ -883,6 +899,7 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
     shim_t *s = &shim;
     s->o = o;
     s->out_fd = s->err_fd = s->stdin_w = s->listen_fd = -1;
+    s->state_dfd = open(o->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     /* clients[] stays untouched (zero pages cost nothing) until a client comes. */
     s->created_at = k1s_rt_time_now();
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -918,12 +935,11 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
     int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
     int console_listen = -1;
     char pidfile[4096], console_buf[4096];
-    char *console = NULL;
+    const char *console = NULL;
     snprintf(pidfile, sizeof(pidfile), "%s/init.pid", o->state_dir);
     if (s->terminal) {
         console_listen = listen_unix(o->state_dir, "console.sock");
-        snprintf(console_buf, sizeof(console_buf), "%s/console.sock", o->state_dir);
-        console = console_buf;
+        console = runtime_sock_path(s, "console.sock", console_buf, sizeof(console_buf));
     } else {
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
             return fail_start(s, "create stdio pipes", 0);
@@ -935,7 +951,7 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
                       NULL,         NULL,       NULL};
     if (console) {
         create[5] = "--console-socket";
-        create[6] = console;
+        create[6] = (char *)console;
         create[7] = (char *)o->id;
     }
     int pid = spawn(s, create, in[0], out[1], err[1]);

@@ -230,3 +230,19 @@ def hollow_nodes():
     yield start
     for c in clusters:
         c.close()
+
+
+# Modules that run containers, network namespaces and agents on this host. Under pytest-xdist
+# (`make test` runs two workers) they all go to one worker, one after another, so that two of
+# them never compete for the host's runc, cgroups and mounts; every other module is a group of
+# its own, so a module's tests stay together and share their module-scoped fixtures.
+NODE_MODULES = {"test_agent", "test_cni", "test_images", "test_pods", "test_pods_more",
+                "test_runtime", "test_stream", "test_metrics", "test_pressure"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        group = "node" if module in NODE_MODULES else module
+        item.add_marker(pytest.mark.xdist_group(group))

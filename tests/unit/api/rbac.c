@@ -144,7 +144,7 @@ static void test_view(void **state)
     char *dir = tu_tmpdir();
     char *db = k1s_xasprintf("%s/state.db", dir);
     struct event_base *base = event_base_new();
-    k1s_store_opts_t so = {.path = db, .hooks = &k1s_apiserver_store_hooks};
+    k1s_store_opts_t so = {.path = db, .hooks = &k1s_apiserver_store_hooks, .history_age_ms = -1};
     k1s_store_t *s = NULL;
     k1s_err_t err = {0};
     assert_int_equal(k1s_store_open(base, &so, &s, &err), 0);

@@ -158,7 +158,7 @@ static int setup(void **state)
                        "janetoken,jane,jane-uid,\"system:authenticated\"\n";
     assert_int_equal(k1s_write_file_atomic(tokens, line, strlen(line), 0600), 0);
     k1s_err_t err = {0};
-    k1s_store_opts_t so = {.path = db, .hooks = &k1s_apiserver_store_hooks};
+    k1s_store_opts_t so = {.path = db, .hooks = &k1s_apiserver_store_hooks, .history_age_ms = -1};
     assert_int_equal(k1s_store_open(base, &so, &store, &err), 0);
     /* TLS as `k1s server` sets it up: kubectl comes with the admin client certificate */
     char *tls = k1s_xasprintf("%s/tls", dir);
