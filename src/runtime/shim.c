@@ -986,6 +986,10 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
         dprintf(o->ready_fd, "ok %d\n", s->init_pid);
         close(o->ready_fd);
     }
+    /* The loop below needs little of what loading and starting touched: give it back
+     * (last thing before the loop, so that nothing faults it in again needlessly). */
+    k1s_debug("shim %s: running, releasing start-up pages", o->id);
+    k1s_rt_shim_trim();
 
     ep_add(s, s->sfd, K_SIGNAL, 0);
     ep_add(s, s->listen_fd, K_LISTEN, 0);
