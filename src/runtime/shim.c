@@ -70,6 +70,7 @@ typedef struct shim {
     k1s_rt_crilog_t log;
     client_t clients[MAX_CLIENTS];
     int exec_seq;
+    bool trim_pending; /* a request was served: give back what it faulted in, once idle */
 } shim_t;
 
 static char iobuf[16384];
@@ -379,6 +380,7 @@ static void client_close(shim_t *s, int i)
             close(c->attach_fds[k]);
         }
     c->used = false;
+    s->trim_pending = true;
     c->fd = c->console_listen = c->timer_fd = -1;
     c->attach_fds[0] = c->attach_fds[1] = c->attach_fds[2] = -1;
     c->console_path = c->process_path = c->pid_path = NULL;
@@ -1033,6 +1035,17 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
                 if (s->clients[idx].used && s->clients[idx].attach_fds[0] >= 0)
                     attach_input(s, idx);
                 break;
+            }
+        }
+        if (s->trim_pending && !s->exited) {
+            /* An exec (an exec probe, every few seconds for some pods) faults in JSON, fork
+             * and runtime code, ~1.5 MB: give it back once no request is in flight. */
+            bool busy = false;
+            for (int i = 0; i < MAX_CLIENTS && !busy; i++)
+                busy = s->clients[i].used && (s->clients[i].exec_pid || s->clients[i].kill_pid);
+            if (!busy) {
+                k1s_rt_shim_trim();
+                s->trim_pending = false;
             }
         }
         if (s->exited && !draining) {
