@@ -37,6 +37,7 @@ static const k1s_dynlib_sym_t syms[] = {
 #undef X
 };
 
+/* Once, right after loading: image-pull.c never calls curl_global_init itself. */
 static void global_init(void)
 {
     fn.curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -53,13 +54,6 @@ static k1s_dynlib_t lib = {.soname = "libcurl.so.4",
 int k1s_rt_curl_load(k1s_err_t *err)
 {
     return k1s_dynlib_load(&lib, err);
-}
-
-CURLcode curl_global_init(long flags)
-{
-    /* k1s_rt_curl_load() has run it once; later calls only count references in libcurl. */
-    k1s_dynlib_ensure(&lib);
-    return fn.curl_global_init(flags);
 }
 
 CURL *curl_easy_init(void)

@@ -658,6 +658,7 @@ static void handle_request(shim_t *s, int i, int *fds, int n_fds)
             close(fds[k]);
     json_decref(req);
     c->len = 0;
+    s->trim_pending = true;
     /* Waiters hear from finish(), once status.json holds the exit. */
 }
 
@@ -1038,8 +1039,9 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
             }
         }
         if (s->trim_pending && !s->exited) {
-            /* An exec (an exec probe, every few seconds for some pods) faults in JSON, fork
-             * and runtime code, ~1.5 MB: give it back once no request is in flight. */
+            /* A request faults in JSON code (the agent's "wait" on every container), an exec
+             * (a probe, every few seconds for some pods) also fork and runtime code, ~1.5 MB:
+             * give it back once no request is in flight. */
             bool busy = false;
             for (int i = 0; i < MAX_CLIENTS && !busy; i++)
                 busy = s->clients[i].used && (s->clients[i].exec_pid || s->clients[i].kill_pid);
