@@ -8,7 +8,9 @@
  * sleeps in epoll_wait.
  *
  * It avoids libevent and keeps its buffers static so that it stays small: it
- * runs once per container.
+ * runs once per container. For the same reason it gives back the clean file
+ * pages that start-up, and later each request it serves, faulted in
+ * (shim-trim.c).
  */
 #include "runtime/shim.h"
 
