@@ -4,15 +4,24 @@
 
 CC      ?= cc
 PKGS    := libevent_core libevent_extra libevent_openssl libevent_pthreads openssl jansson yaml-0.1 sqlite3 zlib libnghttp2 libcurl libarchive
+# Compiled against but not linked: loaded on first use (src/runtime/libs.h), so
+# processes that never pull or unpack an image (the shims) do not map them.
+DL_PKGS := libcurl libarchive
 PYTHON  := /usr/bin/python3
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out $(DL_PKGS),$(PKGS)) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow=local -Wformat=2 -Wno-format-truncation -Wno-format-nonliteral
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Isrc -Ibuild/gen $(WARN) $(PKG_CFLAGS) -DK1S_VERSION='"$(VERSION)"' -fno-strict-aliasing
-LDLIBS  := $(PKG_LIBS) -lpthread -lm
+LDLIBS  := $(PKG_LIBS) -ldl -lpthread -lm
+# Bind every symbol at start (full RELRO): lazy binding would have a long-lived
+# process (a shim) walk every library's symbol tables, and keep them resident,
+# the first time its steady loop calls a function.
+LDFLAGS := -Wl,-z,now
+# Unit tests also build tarballs with libarchive themselves.
+UNIT_LDLIBS := $(LDLIBS) $(shell pkg-config --libs libarchive 2>/dev/null) -lcmocka
 
 REL_CFLAGS  := $(CFLAGS_COMMON) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -32,7 +41,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 all: build/k1s
 
 build/k1s: build/obj/src/cli/main.o build/libk1s.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/libk1s.a: $(REL_OBJS)
 	@rm -f $@; ar rcs $@ $^
@@ -48,7 +57,7 @@ build/obj/gen/%.o: build/gen/%.c
 asan: build/asan/k1s
 
 build/asan/k1s: build/asan/obj/src/cli/main.o build/asan/libk1s.a
-	$(CC) -fsanitize=address,undefined -o $@ $^ $(LDLIBS)
+	$(CC) -fsanitize=address,undefined $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/libk1s.a: $(ASAN_OBJS)
 	@rm -f $@; ar rcs $@ $^
@@ -79,7 +88,7 @@ build/gen/rbac_policy.c: src/api/rbac-policy.json tools/gen-embed.py
 
 build/asan/tests/%: tests/unit/%.c build/asan/libk1s.a
 	@mkdir -p $(dir $@)
-	@echo "  LD test $@"; $(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< build/asan/libk1s.a $(LDLIBS) -lcmocka
+	@echo "  LD test $@"; $(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< build/asan/libk1s.a $(UNIT_LDLIBS)
 
 deps:
 	@sh tools/deps.sh

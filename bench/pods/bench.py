@@ -7,8 +7,10 @@ image from a local registry, pulled once before the clock starts. Then:
   present; for each, the time from the create request to the pod's Running status as a watch
   sees it. Beside it, PODS runs of `runc run --detach` of the same busybox root filesystem
   (bundle made by `runc spec`), timed from the call to its return, and `runc delete`d.
-- memory: the agent's VmRSS with no pods and with IDLE_PODS running; each shim's VmRSS and
-  Pss (smaps_rollup: its share of pages it shares with the other shims and the agent).
+- memory: the agent's VmRSS with no pods and with IDLE_PODS running; each shim's RSS (split
+  into anonymous and file pages), Pss (its share of the pages it shares with the other shims
+  and the agent) and USS (its private pages: what stopping it would give back), from
+  /proc/PID/smaps_rollup.
 - idle CPU: the agent's utime+stime over IDLE_S seconds with IDLE_PODS pods running, as % of
   one core.
 
@@ -47,15 +49,19 @@ def status_kb(pid, key):
     return 0
 
 
-def pss_kb(pid):
+def rollup_kb(pid):
+    """smaps_rollup's fields in kB, with USS (Private_Clean + Private_Dirty) added."""
+    r = {}
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                parts = line.split()
+                if len(parts) == 3 and parts[0].endswith(":") and parts[2] == "kB":
+                    r[parts[0][:-1]] = int(parts[1])
     except OSError:
         pass
-    return 0
+    r["USS"] = r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)
+    return r
 
 
 def cpu_s(pid):
@@ -182,8 +188,7 @@ def main():
         time.sleep(5)
         rss_pods = status_kb(agent, "VmRSS")
         shims = pids("k1s shim .*%s" % c.server.data_dir)
-        srss = [status_kb(p, "VmRSS") for p in shims]
-        spss = [pss_kb(p) for p in shims]
+        smem = [rollup_kb(p) for p in shims]
         cpu0 = cpu_s(agent)
         time.sleep(IDLE_S)
         cpu1 = cpu_s(agent)
@@ -191,8 +196,11 @@ def main():
         print("  agent VmRSS: %.1f MB with no pods, %.1f MB with %d pods"
               % (rss_empty / 1024, rss_pods / 1024, IDLE_PODS))
         if shims:
-            print("  shims (%d): VmRSS %.1f MB each (median), Pss %.2f MB each (median)"
-                  % (len(shims), statistics.median(srss) / 1024, statistics.median(spss) / 1024))
+            def med(key):
+                return statistics.median(m.get(key, 0) for m in smem) / 1024
+            print("  shims (%d), each (median): RSS %.2f MB (anon %.2f, file %.2f), Pss %.2f MB,"
+                  " USS %.2f MB" % (len(shims), med("Rss"), med("Anonymous"),
+                                    med("Rss") - med("Anonymous"), med("Pss"), med("USS")))
         print("== idle CPU of the agent with %d pods over %d s: %.2f %% of a core"
               % (IDLE_PODS, IDLE_S, (cpu1 - cpu0) / IDLE_S * 100))
     finally:

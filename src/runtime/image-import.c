@@ -16,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "runtime/image-int.h"
+#include "runtime/libs.h"
 
 typedef struct tarball {
     json_t *files;    /* path -> {"digest": d, "size": n} */
@@ -91,10 +92,12 @@ static json_t *lookup(tarball_t *t, const char *path)
 
 static int read_tarball(k1s_image_store_t *st, const char *path, tarball_t *t, k1s_err_t *err)
 {
+    int r = k1s_rt_archive_load(err);
+    if (r < 0)
+        return r;
     struct archive *a = archive_read_new();
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
-    int r = 0;
     if (archive_read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK) {
         r = k1s_err_set(err, errno ? errno : EBADMSG, "%s", archive_error_string(a));
         archive_read_free(a);

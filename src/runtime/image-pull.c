@@ -15,6 +15,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "runtime/image-int.h"
+#include "runtime/libs.h"
 
 typedef struct pull {
     k1s_image_store_t *st;
@@ -54,12 +55,6 @@ typedef struct req {
     char curl_err[CURL_ERROR_SIZE];
     CURLcode cc;
 } req_t;
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void progress(pull_t *p)
 {
@@ -803,10 +798,12 @@ static int rank(int rc)
 int k1s_image_pull(k1s_image_store_t *st, const char *ref, const k1s_image_pull_opts_t *opts,
                    k1s_image_t **out, k1s_err_t *err)
 {
-    pthread_once(&curl_once, curl_init_once);
+    int rc = k1s_rt_curl_load(err);
+    if (rc < 0)
+        return k1s_err_prefix(err, "pull %s", ref);
     pull_t p = {.st = st, .opts = opts};
     p.donep = &p.done;
-    int rc = k1s_image_ref_parse(ref, &p.ref, err);
+    rc = k1s_image_ref_parse(ref, &p.ref, err);
     if (rc < 0)
         return rc;
     p.refstr = k1s_image_ref_string(&p.ref);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -28,13 +29,59 @@ int64_t k1s_rt_time_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Writes v as exactly `width` decimal digits; returns the end. */
+static char *put_digits(char *p, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/*
+ * By hand rather than with gmtime_r and snprintf: a shim formats a time for
+ * every log line, and those two alone would keep some 350 KB of libc's stdio
+ * and time code resident in every shim (see shim-trim.c). The date is
+ * computed from the day number with Howard Hinnant's civil_from_days.
+ */
 void k1s_rt_time_format(int64_t unix_ns, char out[40])
 {
-    time_t sec = (time_t)(unix_ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_ns % 1000000000));
+    int64_t sec = unix_ns / 1000000000, ns = unix_ns % 1000000000;
+    if (ns < 0) {
+        ns += 1000000000;
+        sec--;
+    }
+    int64_t days = sec / 86400, rem = sec % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    int64_t day = doy - (153 * mp + 2) / 5 + 1;
+    int64_t month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    char *p = out;
+    p = put_digits(p, (uint64_t)(year < 0 ? 0 : year > 9999 ? 9999 : year), 4);
+    *p++ = '-';
+    p = put_digits(p, (uint64_t)month, 2);
+    *p++ = '-';
+    p = put_digits(p, (uint64_t)day, 2);
+    *p++ = 'T';
+    p = put_digits(p, (uint64_t)(rem / 3600), 2);
+    *p++ = ':';
+    p = put_digits(p, (uint64_t)(rem / 60 % 60), 2);
+    *p++ = ':';
+    p = put_digits(p, (uint64_t)(rem % 60), 2);
+    *p++ = '.';
+    p = put_digits(p, (uint64_t)ns, 9);
+    *p++ = 'Z';
+    *p = 0;
 }
 
 int64_t k1s_rt_time_parse(const char *s)
@@ -99,14 +146,18 @@ static void rotate(k1s_rt_crilog_t *l)
 static void record(k1s_rt_crilog_t *l, int stream, char tag, const char *a, size_t alen,
                    const char *b, size_t blen)
 {
+    /* "<time> stdout F ", without stdio (see k1s_rt_time_format) */
     char head[64];
-    char ts[40];
-    k1s_rt_time_format(k1s_rt_time_now(), ts);
-    int hl = snprintf(head, sizeof(head), "%s %s %c ", ts, stream ? "stderr" : "stdout", tag);
-    size_t total = (size_t)hl + alen + blen + 1;
+    k1s_rt_time_format(k1s_rt_time_now(), head);
+    size_t hl = strlen(head);
+    memcpy(head + hl, stream ? " stderr " : " stdout ", 8);
+    hl += 8;
+    head[hl++] = tag;
+    head[hl++] = ' ';
+    size_t total = hl + alen + blen + 1;
     if (l->size > 0 && l->size + (int64_t)total > l->max_size)
         rotate(l);
-    struct iovec iov[4] = {{head, (size_t)hl}, {(void *)a, alen}, {(void *)b, blen}, {"\n", 1}};
+    struct iovec iov[4] = {{head, hl}, {(void *)a, alen}, {(void *)b, blen}, {"\n", 1}};
     ssize_t n = writev(l->fd, iov, 4);
     if (n > 0)
         l->size += n;

@@ -8,7 +8,9 @@
  * sleeps in epoll_wait.
  *
  * It avoids libevent and keeps its buffers static so that it stays small: it
- * runs once per container.
+ * runs once per container. For the same reason it gives back the clean file
+ * pages that start-up, and later each request it serves, faulted in
+ * (shim-trim.c).
  */
 #include "runtime/shim.h"
 
@@ -70,7 +72,8 @@ typedef struct shim {
     k1s_rt_crilog_t log;
     client_t clients[MAX_CLIENTS];
     int exec_seq;
-    int state_dfd; /* O_PATH descriptor of the state directory, for runtime_sock_path() */
+    int state_dfd;     /* O_PATH descriptor of the state directory, for runtime_sock_path() */
+    bool trim_pending; /* a request was served: give back what it faulted in, once idle */
 } shim_t;
 
 static char iobuf[16384];
@@ -394,6 +397,7 @@ static void client_close(shim_t *s, int i)
             close(c->attach_fds[k]);
         }
     c->used = false;
+    s->trim_pending = true;
     c->fd = c->console_listen = c->timer_fd = -1;
     c->attach_fds[0] = c->attach_fds[1] = c->attach_fds[2] = -1;
     c->console_path = c->process_path = c->pid_path = NULL;
@@ -672,6 +676,7 @@ static void handle_request(shim_t *s, int i, int *fds, int n_fds)
             close(fds[k]);
     json_decref(req);
     c->len = 0;
+    s->trim_pending = true;
     /* Waiters hear from finish(), once status.json holds the exit. */
 }
 
@@ -1002,6 +1007,10 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
         dprintf(o->ready_fd, "ok %d\n", s->init_pid);
         close(o->ready_fd);
     }
+    /* The loop below needs little of what loading and starting touched: give it back
+     * (last thing before the loop, so that nothing faults it in again needlessly). */
+    k1s_debug("shim %s: running, releasing start-up pages", o->id);
+    k1s_rt_shim_trim();
 
     ep_add(s, s->sfd, K_SIGNAL, 0);
     ep_add(s, s->listen_fd, K_LISTEN, 0);
@@ -1045,6 +1054,18 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
                 if (s->clients[idx].used && s->clients[idx].attach_fds[0] >= 0)
                     attach_input(s, idx);
                 break;
+            }
+        }
+        if (s->trim_pending && !s->exited) {
+            /* A request faults in JSON code (the agent's "wait" on every container), an exec
+             * (a probe, every few seconds for some pods) also fork and runtime code, ~1.5 MB:
+             * give it back once no request is in flight. */
+            bool busy = false;
+            for (int i = 0; i < MAX_CLIENTS && !busy; i++)
+                busy = s->clients[i].used && (s->clients[i].exec_pid || s->clients[i].kill_pid);
+            if (!busy) {
+                k1s_rt_shim_trim();
+                s->trim_pending = false;
             }
         }
         if (s->exited && !draining) {

@@ -62,6 +62,14 @@ typedef struct k1s_rt_shim_opts {
 /* Runs the shim; returns the process exit status. */
 int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o);
 
+/*
+ * Unmaps the calling process's clean file-backed pages (read-only file
+ * mappings without anonymous pages; see shim-trim.c) so that they are
+ * faulted back in only if used again. Returns the kB released. Single-threaded
+ * callers only.
+ */
+size_t k1s_rt_shim_trim(void);
+
 /* CRI log writer: "<RFC3339Nano> <stream> <F|P> <text>\n" records, with rotation. */
 typedef struct k1s_rt_crilog {
     int fd;

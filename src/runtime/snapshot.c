@@ -26,6 +26,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "runtime/image-int.h"
+#include "runtime/libs.h"
 #include "runtime/snapshot.h"
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
@@ -157,10 +158,12 @@ static int whiteout(int rootfd, const char *dir, const char *base, k1s_err_t *er
 int k1s_layer_unpack(const char *blob_path, const char *dir, char diff_id[72], uint64_t *bytes,
                      uint64_t *inodes, k1s_err_t *err)
 {
+    int r = k1s_rt_archive_load(err);
+    if (r < 0)
+        return r;
     stream_t *s = k1s_xcalloc(1, sizeof(*s));
     struct archive *in = NULL, *ext = NULL;
     struct archive_entry *e;
-    int r = 0;
     int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
         r = k1s_err_set(err, errno, "open %s: %s", dir, strerror(errno));

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -167,12 +168,36 @@ static void test_time(void **state)
     assert_int_equal(k1s_rt_time_parse("nonsense"), 0);
 }
 
+/* The hand-written formatter agrees with gmtime_r from 1970 to 2262 (the int64 ns range). */
+static void test_time_calendar(void **state)
+{
+    char got[40], want[64];
+    for (int64_t sec = 0; sec < 9200000000LL; sec += 86399 * 2 + 7777) {
+        int64_t ns = sec * 1000000000 + (sec % 1000000000);
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ns % 1000000000));
+        k1s_rt_time_format(ns, got);
+        assert_string_equal(got, want);
+    }
+    k1s_rt_time_format(951782400LL * 1000000000, got);
+    assert_string_equal(got, "2000-02-29T00:00:00.000000000Z");
+    k1s_rt_time_format(4107542400LL * 1000000000, got);
+    assert_string_equal(got, "2100-03-01T00:00:00.000000000Z");
+    k1s_rt_time_format(0, got);
+    assert_string_equal(got, "1970-01-01T00:00:00.000000000Z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_and_partials),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_time_calendar),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,109 @@
+/*
+ * Unit tests for src/runtime/shim-trim.c: clean read-only file pages are
+ * released and come back intact; pages with private (copy-on-write)
+ * changes, like a library's RELRO after relocation, keep their changes.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "runtime/shim.h"
+
+#define SIZE (256 * 4096)
+
+/* The Rss of the mapping that starts at addr, in kB, from /proc/self/smaps. */
+static long rss_kb(void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    bool in = false;
+    long kb = -1;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2) /* a mapping's header */
+            in = start == (unsigned long)addr;
+        else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+            break;
+    }
+    fclose(f);
+    return kb;
+}
+
+static char *make_file(char *path)
+{
+    strcpy(path, "/tmp/k1s-trim-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char *data = malloc(SIZE);
+    for (size_t i = 0; i < SIZE; i++)
+        data[i] = (char)(i * 7 + i / 4096);
+    assert_int_equal(write(fd, data, SIZE), SIZE);
+    close(fd);
+    return data;
+}
+
+static void test_releases_clean_pages(void **state)
+{
+    char path[64];
+    char *want = make_file(path);
+    int fd = open(path, O_RDONLY);
+    char *m = mmap(NULL, SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    assert_true(m != MAP_FAILED);
+    assert_memory_equal(m, want, SIZE); /* faults every page in */
+    assert_int_equal(rss_kb(m), SIZE / 1024);
+    assert_true(k1s_rt_shim_trim() >= SIZE / 1024);
+    assert_int_equal(rss_kb(m), 0);
+    assert_memory_equal(m, want, SIZE); /* read back from the file */
+    munmap(m, SIZE);
+    unlink(path);
+    free(want);
+}
+
+static void test_keeps_private_changes(void **state)
+{
+    char path[64];
+    char *want = make_file(path);
+    int fd = open(path, O_RDWR);
+    /* What the loader does to RELRO: write (copy-on-write), then make it read-only. */
+    char *m = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    close(fd);
+    assert_true(m != MAP_FAILED);
+    m[4096 * 3] = 'X';
+    want[4096 * 3] = 'X';
+    assert_int_equal(mprotect(m, SIZE, PROT_READ), 0);
+    assert_memory_equal(m, want, SIZE);
+    k1s_rt_shim_trim();
+    assert_int_equal(rss_kb(m), SIZE / 1024);
+    assert_memory_equal(m, want, SIZE);
+    /* and anonymous memory is never touched */
+    char *a = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(a, 'a', SIZE);
+    assert_int_equal(mprotect(a, SIZE, PROT_READ), 0);
+    k1s_rt_shim_trim();
+    for (size_t i = 0; i < SIZE; i += 4096)
+        assert_int_equal(a[i], 'a');
+    munmap(a, SIZE);
+    munmap(m, SIZE);
+    unlink(path);
+    free(want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_releases_clean_pages),
+        cmocka_unit_test(test_keeps_private_changes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
