@@ -370,17 +370,22 @@ static void add_cond(json_t *arr, const json_t *old, const char *type, bool stat
 
 json_t *k1s_node_conditions(const k1s_node_facts_t *f, const json_t *old, const char *now)
 {
-    json_t *a = json_array();
     bool mem = f->mem_available < MEM_EVICTION;
+    bool disk =
+        f->fs_total && (f->fs_available * 100 < f->fs_total * NODEFS_PCT ||
+                        f->fs_available * 100 < f->fs_total * IMAGEFS_PCT ||
+                        (f->inodes_total && f->inodes_free * 100 < f->inodes_total * INODES_PCT));
+    return k1s_node_conditions_pressure(mem, disk, old, now);
+}
+
+json_t *k1s_node_conditions_pressure(bool mem, bool disk, const json_t *old, const char *now)
+{
+    json_t *a = json_array();
     add_cond(a, old, "MemoryPressure", mem,
              mem ? "KubeletHasInsufficientMemory" : "KubeletHasSufficientMemory",
              mem ? "kubelet has insufficient memory available"
                  : "kubelet has sufficient memory available",
              now);
-    bool disk =
-        f->fs_total && (f->fs_available * 100 < f->fs_total * NODEFS_PCT ||
-                        f->fs_available * 100 < f->fs_total * IMAGEFS_PCT ||
-                        (f->inodes_total && f->inodes_free * 100 < f->inodes_total * INODES_PCT));
     add_cond(a, old, "DiskPressure", disk,
              disk ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",
              disk ? "kubelet has disk pressure" : "kubelet has no disk pressure", now);

@@ -80,6 +80,12 @@ json_t *k1s_node_allocatable(const k1s_node_facts_t *f);
 json_t *k1s_node_conditions(const k1s_node_facts_t *f, const json_t *old, const char *now);
 
 /*
+ * The same with MemoryPressure and DiskPressure decided by the caller (the eviction manager,
+ * with the configured thresholds and the pressure transition period).
+ */
+json_t *k1s_node_conditions_pressure(bool memory, bool disk, const json_t *old, const char *now);
+
+/*
  * Whether two conditions arrays differ in anything but lastHeartbeatTime
  * (kubelet writes status when something changed, or when the report
  * frequency has passed).

@@ -1,0 +1,134 @@
+"""Image garbage collection and node-pressure eviction on the node agent (issue 5), with
+thresholds given as k3s users give them (--kubelet-arg) and set so that this machine's disk
+counts as full: an unused image is collected while one in use stays; DiskPressure sets the
+node condition and its taint, and a BestEffort pod is evicted as kubelet does it (phase
+Failed, reason Evicted, an Evicted event) and replaced by its ReplicaSet."""
+import json
+import os
+import subprocess
+
+import images_util
+from conftest import K1S_BIN
+from node_util import PodCluster
+
+
+def node_events(c):
+    out = c.kubectl("get", "events", "-A", "--field-selector", "involvedObject.kind=Node",
+                    "-o", "json").stdout
+    return json.loads(out)["items"]
+
+
+def images(c):
+    r = subprocess.run([K1S_BIN, "ctr", "images", "ls", "-q", "--data-dir", c.server.data_dir],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def pods_of(c, selector, ns="default"):
+    out = c.kubectl("get", "pods", "-n", ns, "-l", selector, "-o", "json").stdout
+    return json.loads(out)["items"]
+
+
+def test_image_gc_and_disk_pressure_eviction(tmp_path):
+    # one node, so that the test stays short: image GC above 1% (this disk is fuller than
+    # that), and a hard eviction threshold this disk is always below
+    c = PodCluster(str(tmp_path), n=23, server_args=[
+        "--kubelet-arg", "image-gc-high-threshold=1", "--kubelet-arg", "image-gc-low-threshold=0",
+        "--kubelet-arg", "minimum-image-ttl-duration=0s",
+        "--kubelet-arg", "eviction-hard=nodefs.available<99%",
+        "--kubelet-arg", "eviction-pressure-transition-period=30s"])
+    try:
+        def cond(t):
+            n = c.get("node", "e2e-node")
+            return next((x for x in n["status"]["conditions"] if x["type"] == t), None)
+
+        dp = c.wait(lambda: (lambda x: x if x and x["status"] == "True" else None)(
+            cond("DiskPressure")), 60, "DiskPressure=True")
+        assert dp["reason"] == "KubeletHasDiskPressure", dp
+        assert dp["message"] == "kubelet has disk pressure", dp
+        assert cond("MemoryPressure")["status"] == "False"
+        assert cond("Ready")["status"] == "True"
+        # the node lifecycle controller taints the node, as TaintNodesByCondition
+        c.wait(lambda: any(t["key"] == "node.kubernetes.io/disk-pressure" and
+                           t["effect"] == "NoSchedule"
+                           for t in c.get("node", "e2e-node")["spec"].get("taints", [])),
+               60, "the disk-pressure taint")
+
+        # a critical pod is never evicted, and the image it runs is in use
+        c.apply({"apiVersion": "v1", "kind": "Pod",
+                 "metadata": {"name": "critical", "namespace": "kube-system",
+                              "labels": {"app": "critical"}},
+                 "spec": {"nodeName": "e2e-node", "priorityClassName": "system-node-critical",
+                          "terminationGracePeriodSeconds": 1,
+                          "containers": [{"name": "c", "image": c.image,
+                                          "command": ["sleep", "3600"]}]}})
+        c.wait(lambda: [p for p in pods_of(c, "app=critical", "kube-system")
+                        if p["status"].get("phase") == "Running"], 90, "pod critical Running")
+        # an image the node pulled once and no container uses
+        other = os.path.join(str(tmp_path), "layout-other")
+        images_util.build_busybox_layout(other, tag="2", cmd=("true",))
+        unused = c.registry.push(other, "k1stest/unused:2", tag="2")
+        r = subprocess.run([K1S_BIN, "ctr", "images", "pull", unused, "--data-dir",
+                            c.server.data_dir, "--private-registry",
+                            os.path.join(str(tmp_path), "registries.yaml")],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        # a BestEffort pod of a ReplicaSet, bound to the node (the taint keeps the scheduler
+        # away): evicted, then replaced by its controller
+        c.apply({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rs"}},
+                          "template": {"metadata": {"labels": {"app": "rs"}}, "spec": {
+                              "nodeName": "e2e-node", "terminationGracePeriodSeconds": 30,
+                              "containers": [{"name": "c", "image": c.image,
+                                              "command": ["sleep", "3600"]}]}}}})
+
+        # image GC on the next status sync (10 s): the unused image goes, the one in use stays
+        c.wait(lambda: unused not in images(c), 60, "the unused image to be collected")
+        assert c.image in images(c)
+        # the disk cannot get below 0% usage: kubelet's event says so
+        ev = c.wait(lambda: [e for e in node_events(c) if e["reason"] == "FreeDiskSpaceFailed"],
+                    30, "a FreeDiskSpaceFailed event")
+        assert ev[0]["message"].startswith(
+            "Failed to garbage collect required amount of images. Attempted to free "), ev[0]
+        assert ev[0]["type"] == "Warning"
+
+        ev = c.wait(lambda: [p for p in pods_of(c, "app=rs")
+                             if p["status"].get("reason") == "Evicted"], 90,
+                    "a pod to be evicted")[0]
+        st = ev["status"]
+        assert st["phase"] == "Failed", st
+        assert st["message"].startswith("The node was low on resource: ephemeral-storage. "
+                                        "Threshold quantity: "), st
+        assert st["qosClass"] == "BestEffort"
+        conds = {x["type"]: x for x in st["conditions"]}
+        assert conds["DisruptionTarget"]["reason"] == "TerminationByKubelet", conds
+        name = ev["metadata"]["name"]
+        # killed at once (grace period 0), not after its 30 s
+        c.wait(lambda: all("terminated" in cs["state"] for cs in
+                           (c.get("pod", name)["status"].get("containerStatuses") or [{}])),
+               30, "its container to be killed")
+        out = c.kubectl("get", "events", "--field-selector",
+                        "involvedObject.name=%s,reason=Evicted" % name, "-o", "json").stdout
+        evs = json.loads(out)["items"]
+        assert evs and evs[0]["type"] == "Warning", evs
+        assert evs[0]["message"] == st["message"]
+        assert "Evicted" in c.kubectl("describe", "pod", name).stdout
+        # its ReplicaSet makes another one
+        c.wait(lambda: [p for p in pods_of(c, "app=rs") if p["metadata"]["name"] != name], 60,
+               "a replacement pod")
+        reasons = [e["reason"] for e in node_events(c)]
+        assert "EvictionThresholdMet" in reasons and "NodeHasDiskPressure" in reasons, reasons
+        crit = pods_of(c, "app=critical", "kube-system")[0]["status"]
+        assert crit["phase"] == "Running" and not crit.get("reason"), crit
+        c.kubectl("delete", "rs", "rs", "--wait=false")
+    finally:
+        c.close()
+
+
+def test_bad_kubelet_arg_stops_the_server(tmp_path):
+    r = subprocess.run([K1S_BIN, "server", "--data-dir", str(tmp_path), "--kubelet-arg",
+                        "eviction-hard=disk.available<10%"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 2
+    assert "unsupported eviction signal disk.available" in r.stderr, r.stderr
