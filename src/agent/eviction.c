@@ -297,6 +297,7 @@ struct k1s_eviction {
     k1s_kubelet_config_t cfg;
     char *node, *dir;
     k1s_eviction_ops_t ops;
+    k1s_eviction_observe_fn observe;
     bool attached;
     bool pressure[NCOND];
     int64_t last_met[NCOND]; /* monotonic seconds a threshold of it was last met; 0: never */
@@ -316,6 +317,7 @@ k1s_eviction_t *k1s_eviction_new(const k1s_kubelet_config_t *cfg, const char *no
     ev->cfg = *cfg;
     ev->node = k1s_xstrdup(node_name);
     ev->dir = k1s_xstrdup(dir);
+    ev->observe = k1s_eviction_observe;
     return ev;
 }
 
@@ -360,6 +362,11 @@ void k1s_eviction_pressure(const k1s_eviction_t *ev, bool *memory, bool *disk)
 const k1s_kubelet_config_t *k1s_eviction_config(const k1s_eviction_t *ev)
 {
     return &ev->cfg;
+}
+
+void k1s_eviction_set_observer(k1s_eviction_t *ev, k1s_eviction_observe_fn fn)
+{
+    ev->observe = fn ? fn : k1s_eviction_observe;
 }
 
 static void node_event(k1s_eviction_t *ev, const char *type, const char *reason, const char *fmt,
@@ -412,7 +419,7 @@ bool k1s_eviction_sync(k1s_eviction_t *ev)
 {
     k1s_evict_obs_t obs[K1S_SIG_N];
     bool met[K1S_SIG_N];
-    k1s_eviction_observe(ev->dir, obs);
+    ev->observe(ev->dir, obs);
     int nmet = k1s_eviction_met(ev->cfg.hard, obs, met);
     int64_t now = mono_s();
     bool met_cond[NCOND] = {met[K1S_SIG_MEMORY_AVAILABLE],
@@ -453,7 +460,7 @@ bool k1s_eviction_sync(k1s_eviction_t *ev)
         if (n > 0) {
             k1s_evict_obs_t again[K1S_SIG_N];
             bool met2[K1S_SIG_N];
-            k1s_eviction_observe(ev->dir, again);
+            ev->observe(ev->dir, again);
             k1s_eviction_met(ev->cfg.hard, again, met2);
             if (!met2[s]) {
                 k1s_info("eviction manager: able to reduce %s pressure without evicting pods "

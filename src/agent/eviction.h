@@ -132,4 +132,8 @@ bool k1s_eviction_sync(k1s_eviction_t *ev);
 void k1s_eviction_pressure(const k1s_eviction_t *ev, bool *memory, bool *disk);
 const k1s_kubelet_config_t *k1s_eviction_config(const k1s_eviction_t *ev);
 
+/* For tests: replaces the reading of the host's signals (k1s_eviction_observe). */
+typedef void (*k1s_eviction_observe_fn)(const char *dir, k1s_evict_obs_t obs[K1S_SIG_N]);
+void k1s_eviction_set_observer(k1s_eviction_t *ev, k1s_eviction_observe_fn fn);
+
 #endif

@@ -8,7 +8,9 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/eviction.h"
 
@@ -147,13 +149,137 @@ static void test_met_and_message(void **state)
     free(s);
 }
 
+/* ---- the manager, with fake signals and a fake kubelet ---- */
+
+static k1s_evict_obs_t fake_obs[K1S_SIG_N];
+static int n_evicted, n_reclaim, n_gc;
+static char evicted_name[64], last_message[512];
+static char events[1024];
+static bool reclaim_frees;
+
+static void fake_observe(const char *dir, k1s_evict_obs_t obs[K1S_SIG_N])
+{
+    (void)dir;
+    memcpy(obs, fake_obs, sizeof(fake_obs));
+}
+
+static void set_nodefs_pct(double pct)
+{
+    fake_obs[K1S_SIG_NODEFS_AVAILABLE] =
+        (k1s_evict_obs_t){true, (uint64_t)(pct * (1ull << 30)), 1ull << 30};
+}
+
+static void op_gc(void *arg)
+{
+    (void)arg;
+    n_gc++;
+}
+
+static int op_reclaim(void *arg, uint64_t *freed)
+{
+    (void)arg;
+    n_reclaim++;
+    if (!reclaim_frees)
+        return 0;
+    set_nodefs_pct(0.5);
+    *freed = 1u << 20;
+    return 1;
+}
+
+static size_t op_pods(void *arg, k1s_evict_pod_t **out)
+{
+    (void)arg;
+    k1s_evict_pod_t *v = calloc(3, sizeof(*v));
+    add(v, 0, mkpod("critical", 2000001000, NULL, NULL), false, 0, 0); /* ranks first */
+    add(v, 1, mkpod("be", 0, NULL, NULL), true, 0, 50u << 20);
+    add(v, 2, mkpod("req", 0, NULL, "1Gi"), true, 0, 1u << 20);
+    *out = v;
+    return 3;
+}
+
+static int op_evict(void *arg, const json_t *pod, const char *message)
+{
+    (void)arg;
+    n_evicted++;
+    snprintf(evicted_name, sizeof(evicted_name), "%s",
+             json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
+    snprintf(last_message, sizeof(last_message), "%s", message);
+    return 0;
+}
+
+static void op_event(void *arg, const char *type, const char *reason, const char *message)
+{
+    (void)arg;
+    (void)message;
+    strncat(events, reason, sizeof(events) - strlen(events) - 2);
+    strncat(events, " ", sizeof(events) - strlen(events) - 1);
+}
+
+static void test_manager(void **state)
+{
+    (void)state;
+    k1s_kubelet_config_t cfg;
+    k1s_kubelet_config_default(&cfg);
+    cfg.pressure_transition_s = 1;
+    memset(fake_obs, 0, sizeof(fake_obs));
+    fake_obs[K1S_SIG_MEMORY_AVAILABLE] = (k1s_evict_obs_t){true, 8ull << 30, 16ull << 30};
+    set_nodefs_pct(0.05); /* below nodefs.available<10% */
+    k1s_eviction_t *ev = k1s_eviction_new(&cfg, "n1", "/nonexistent");
+    k1s_eviction_set_observer(ev, fake_observe);
+    bool mem, disk;
+    /* before the kubelet attaches: conditions only */
+    assert_true(k1s_eviction_sync(ev));
+    k1s_eviction_pressure(ev, &mem, &disk);
+    assert_false(mem);
+    assert_true(disk);
+    k1s_eviction_ops_t ops = {NULL, op_gc, op_reclaim, op_pods, op_evict, op_event};
+    k1s_eviction_set_ops(ev, &ops);
+    assert_non_null(strstr(events, "NodeHasDiskPressure"));
+    /* images first, then one pod: the critical one is skipped */
+    assert_false(k1s_eviction_sync(ev));
+    assert_int_equal(n_gc, 1);
+    assert_int_equal(n_reclaim, 1);
+    assert_int_equal(n_evicted, 1);
+    assert_string_equal(evicted_name, "be");
+    assert_non_null(strstr(last_message, "The node was low on resource: ephemeral-storage. "));
+    assert_non_null(strstr(events, "EvictionThresholdMet"));
+    /* reclaiming images is enough: nobody is evicted */
+    reclaim_frees = true;
+    set_nodefs_pct(0.05);
+    k1s_eviction_sync(ev);
+    assert_int_equal(n_reclaim, 2);
+    assert_int_equal(n_evicted, 1);
+    /* the signal is fine now, but DiskPressure stays for the transition period */
+    k1s_eviction_pressure(ev, &mem, &disk);
+    assert_true(disk);
+    assert_false(k1s_eviction_sync(ev));
+    k1s_eviction_pressure(ev, &mem, &disk);
+    assert_true(disk);
+    assert_int_equal(n_reclaim, 2);
+    sleep(2);
+    assert_true(k1s_eviction_sync(ev));
+    k1s_eviction_pressure(ev, &mem, &disk);
+    assert_false(disk);
+    assert_non_null(strstr(events, "NodeHasNoDiskPressure"));
+    /* memory comes first, and is ranked by memory */
+    fake_obs[K1S_SIG_MEMORY_AVAILABLE].available = 50ull << 20;
+    set_nodefs_pct(0.05);
+    reclaim_frees = false;
+    assert_true(k1s_eviction_sync(ev));
+    k1s_eviction_pressure(ev, &mem, &disk);
+    assert_true(mem && disk);
+    assert_int_equal(n_reclaim, 2); /* no image reclaim for memory */
+    assert_int_equal(n_evicted, 2);
+    assert_non_null(strstr(last_message, "The node was low on resource: memory. "));
+    k1s_eviction_free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rank_memory),
-        cmocka_unit_test(test_rank_disk),
-        cmocka_unit_test(test_request),
-        cmocka_unit_test(test_met_and_message),
+        cmocka_unit_test(test_rank_memory), cmocka_unit_test(test_rank_disk),
+        cmocka_unit_test(test_request),     cmocka_unit_test(test_met_and_message),
+        cmocka_unit_test(test_manager),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
