@@ -352,12 +352,22 @@ static json_t *node_labels(k1s_agent_t *a)
     return l;
 }
 
+/* Capacity minus the configured hard eviction thresholds, as kubelet. */
+static json_t *allocatable(k1s_agent_t *a, const k1s_node_facts_t *f)
+{
+    const k1s_kubelet_config_t *kc = k1s_eviction_config(a->eviction);
+    const k1s_evict_threshold_t *m = &kc->hard[K1S_SIG_MEMORY_AVAILABLE];
+    const k1s_evict_threshold_t *n = &kc->hard[K1S_SIG_NODEFS_AVAILABLE];
+    return k1s_node_allocatable_evict(f, m->set ? k1s_evict_threshold_value(m, f->mem_total) : 0,
+                                      n->set ? k1s_evict_threshold_value(n, f->fs_total) : 0);
+}
+
 static json_t *node_status(k1s_agent_t *a, const k1s_node_facts_t *f, json_t *conditions)
 {
     return json_pack(
         "{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,"
         "s:s,s:s}}",
-        "capacity", k1s_node_capacity(f), "allocatable", k1s_node_allocatable(f), "conditions",
+        "capacity", k1s_node_capacity(f), "allocatable", allocatable(a, f), "conditions",
         conditions, "addresses", "type", "InternalIP", "address", a->node_ip, "type", "Hostname",
         "address", a->node, "daemonEndpoints", "kubeletEndpoint", "Port", a->kubelet_port,
         "nodeInfo", "machineID", a->id.machine_id, "systemUUID", a->id.system_uuid, "bootID",

@@ -333,11 +333,17 @@ json_t *k1s_node_capacity(const k1s_node_facts_t *f)
 
 json_t *k1s_node_allocatable(const k1s_node_facts_t *f)
 {
+    return k1s_node_allocatable_evict(f, MEM_EVICTION, f->fs_total / 100 * NODEFS_PCT);
+}
+
+json_t *k1s_node_allocatable_evict(const k1s_node_facts_t *f, uint64_t mem_threshold,
+                                   uint64_t fs_threshold)
+{
     /* capacity minus the hard eviction thresholds (no kube/system reserved by default) */
     json_t *a = k1s_node_capacity(f);
-    uint64_t mem = f->mem_total > MEM_EVICTION ? f->mem_total - MEM_EVICTION : 0;
+    uint64_t mem = f->mem_total > mem_threshold ? f->mem_total - mem_threshold : 0;
     json_object_set_new(a, "memory", quantity_ki(mem));
-    uint64_t fs = f->fs_total - f->fs_total / 100 * NODEFS_PCT;
+    uint64_t fs = f->fs_total > fs_threshold ? f->fs_total - fs_threshold : 0;
     json_object_set_new(a, "ephemeral-storage", quantity_bytes(fs));
     return a;
 }

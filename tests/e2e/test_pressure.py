@@ -49,6 +49,10 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
         assert dp["message"] == "kubelet has disk pressure", dp
         assert cond("MemoryPressure")["status"] == "False"
         assert cond("Ready")["status"] == "True"
+        # allocatable is what the threshold leaves: 1% of the disk
+        st = c.get("node", "e2e-node")["status"]
+        cap = int(st["capacity"]["ephemeral-storage"].rstrip("Ki")) * 1024
+        assert int(st["allocatable"]["ephemeral-storage"]) <= cap // 100 + 4096, st
         # the node lifecycle controller taints the node, as TaintNodesByCondition
         c.wait(lambda: any(t["key"] == "node.kubernetes.io/disk-pressure" and
                            t["effect"] == "NoSchedule"
