@@ -3,8 +3,8 @@
  * above image-gc-high-threshold with kubelet's events, reclaiming unused images under disk
  * pressure, the pods' usage for ranking (working set from their cgroups; bytes and inodes
  * of what their containers wrote, their logs and their emptyDir volumes) and the eviction
- * itself (pods.c). Usage is measured only when a threshold is met, so a healthy node pays
- * one statvfs and one read of the image index per status sync.
+ * itself (pods.c). Pod usage is measured only when a threshold is met, and image GC reads
+ * the store only above its threshold, so a healthy node pays a statvfs per status sync.
  */
 #include <errno.h>
 #include <ftw.h>

@@ -134,6 +134,38 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
         c.close()
 
 
+def test_memory_pressure_evicts_best_effort_first(tmp_path):
+    c = PodCluster(str(tmp_path), n=24, server_args=[
+        "--kubelet-arg", "eviction-hard=memory.available<1000Ti"])
+    try:
+        def cond(t):
+            n = c.get("node", "e2e-node")
+            return next((x for x in n["status"]["conditions"] if x["type"] == t), None)
+
+        mp = c.wait(lambda: (lambda x: x if x and x["status"] == "True" else None)(
+            cond("MemoryPressure")), 60, "MemoryPressure=True")
+        assert mp["reason"] == "KubeletHasInsufficientMemory", mp
+        assert cond("DiskPressure")["status"] == "False"  # eviction-hard replaced its defaults
+        c.wait(lambda: any(t["key"] == "node.kubernetes.io/memory-pressure"
+                           for t in c.get("node", "e2e-node")["spec"].get("taints", [])),
+               60, "the memory-pressure taint")
+        loop = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+        for name, res in (("burst", {"requests": {"memory": "1Gi"}}), ("be", {})):
+            c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+                "nodeName": "e2e-node", "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "c", "image": c.image, "command": loop,
+                                "resources": res}]}})
+        # the BestEffort pod uses more than it requests (nothing); the Burstable one does not
+        st = c.wait(lambda: (lambda s: s if s.get("reason") == "Evicted" else None)(
+            c.get("pod", "be")["status"]), 60, "pod be to be evicted")
+        assert c.get("pod", "burst")["status"].get("reason") != "Evicted"
+        assert st["phase"] == "Failed"
+        assert st["message"].startswith("The node was low on resource: memory. Threshold "
+                                        "quantity: 1000Ti, available: "), st
+    finally:
+        c.close()
+
+
 def test_bad_kubelet_arg_stops_the_server(tmp_path):
     r = subprocess.run([K1S_BIN, "server", "--data-dir", str(tmp_path), "--kubelet-arg",
                         "eviction-hard=disk.available<10%"], capture_output=True, text=True,
