@@ -288,6 +288,40 @@ char *k1s_eviction_message(k1s_evict_resource_t r, const k1s_evict_pod_t *p,
     return k1s_buf_steal(&b);
 }
 
+/* Whether a toleration tolerates the memory-pressure NoSchedule taint. */
+static bool tolerates_memory_pressure(const json_t *pod)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "tolerations"), i, t)
+    {
+        const char *key = json_string_value(json_object_get(t, "key"));
+        const char *op = json_string_value(json_object_get(t, "operator"));
+        const char *effect = json_string_value(json_object_get(t, "effect"));
+        const char *value = json_string_value(json_object_get(t, "value"));
+        if (effect && *effect && strcmp(effect, "NoSchedule"))
+            continue;
+        if (op && !strcmp(op, "Exists")) {
+            if (!key || !*key || !strcmp(key, "node.kubernetes.io/memory-pressure"))
+                return true;
+        } else if (key && !strcmp(key, "node.kubernetes.io/memory-pressure") &&
+                   (!value || !*value)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+char *k1s_eviction_admit(bool memory, bool disk, const json_t *pod, const char *qos)
+{
+    if ((!memory && !disk) || k1s_eviction_critical(pod))
+        return NULL;
+    if (!disk && (strcmp(qos, "BestEffort") || tolerates_memory_pressure(pod)))
+        return NULL;
+    return k1s_xasprintf("The node had condition: [%s%s%s]. ", memory ? "MemoryPressure" : "",
+                         memory && disk ? " " : "", disk ? "DiskPressure" : "");
+}
+
 /* ---- the manager ---- */
 
 enum { COND_MEMORY, COND_DISK, NCOND };

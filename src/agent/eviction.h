@@ -102,6 +102,14 @@ char *k1s_eviction_message(k1s_evict_resource_t r, const k1s_evict_pod_t *p,
 /* A byte count as Kubernetes prints a BinarySI quantity ("100Mi", "1536Ki", "1000"); new. */
 char *k1s_evict_bytes_string(uint64_t bytes);
 
+/*
+ * Kubelet's eviction admission: under DiskPressure no pod may start, under MemoryPressure
+ * only BestEffort pods (qos) that do not tolerate the memory-pressure taint are refused;
+ * critical pods always start. Returns NULL to admit, or the rejection message (new string,
+ * "The node had condition: [DiskPressure]. "; the pod then fails with reason Evicted).
+ */
+char *k1s_eviction_admit(bool memory, bool disk, const json_t *pod, const char *qos);
+
 /* ---- the manager ---- */
 
 typedef struct k1s_eviction_ops {

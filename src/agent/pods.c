@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/eviction.h"
 #include "agent/kubelet-int.h"
 #include "agent/kubelet-api.h"
 #include "agent/kubelet.h"
@@ -139,6 +140,8 @@ struct pod {
     k1s_client_req_t *status_req;
     bool status_again;
     char *evicted; /* the eviction message once the eviction manager evicted it */
+    bool rejected; /* refused at admission (evicted holds the message) */
+    bool admitted; /* passed admission (or was running when the agent started) */
 };
 
 static void sync_pod(pod_t *p);
@@ -561,7 +564,7 @@ static void update_status(pod_t *p)
     json_array_append_new(conds, condition("Ready", all_ready, all_ready ? NULL : nr, old));
     json_array_append_new(conds,
                           condition("ContainersReady", all_ready, all_ready ? NULL : nr, old));
-    if (p->evicted) {
+    if (p->evicted && !p->rejected) {
         json_t *dt = condition("DisruptionTarget", true, "TerminationByKubelet", old);
         json_object_set_new(dt, "message", json_string(p->evicted));
         json_array_append_new(conds, dt);
@@ -1503,6 +1506,27 @@ static void arm_refresh(pod_t *p)
 
 /* ---- the sync ---- */
 
+/* Kubelet's admission of a new pod against node pressure (eviction.h): a pod refused fails
+ * at once with reason Evicted. Pods that already ran on the node are not judged again. */
+static bool admit(pod_t *p)
+{
+    p->admitted = true;
+    for (size_t i = 0; i < p->nctr; i++)
+        if (p->ctrs[i].have_state || p->ctrs[i].id)
+            return true;
+    bool mem, disk;
+    k1s_eviction_pressure(k1s_agent_eviction(p->k->agent), &mem, &disk);
+    char *msg = k1s_eviction_admit(mem, disk, p->obj, k1s_podspec_qos(p->obj));
+    if (!msg)
+        return true;
+    k1s_info("kubelet: pod %s/%s refused: %s", p->ns, p->name, msg);
+    event(p, "Warning", "Evicted", "%s", msg);
+    p->evicted = msg;
+    p->rejected = true;
+    sync_pod(p); /* terminal now */
+    return false;
+}
+
 static void sync_pod(pod_t *p)
 {
     if (p->busy || p->hooks)
@@ -1539,6 +1563,8 @@ static void sync_pod(pod_t *p)
         update_status(p);
         return;
     }
+    if (!p->admitted && !admit(p))
+        return;
     if (!p->start_ns)
         p->start_ns = now_ns();
     if (!ensure_network(p)) {
@@ -1730,8 +1756,17 @@ static void pod_seen(k1s_kubelet_t *k, json_t *obj)
         ensure_ctrs(p);
     /* evicted before a restart of the agent: it stays Failed/Evicted */
     if (!p->evicted && k1s_streq(k1s_jpath_str(obj, "status.phase"), "Failed") &&
-        k1s_streq(k1s_jpath_str(obj, "status.reason"), "Evicted"))
+        k1s_streq(k1s_jpath_str(obj, "status.reason"), "Evicted")) {
         set_str(&p->evicted, k1s_jpath_str(obj, "status.message") ?: "");
+        p->rejected = true; /* unless the eviction manager's condition says otherwise */
+        size_t i;
+        const json_t *cd;
+        json_array_foreach(k1s_jpath(obj, "status.conditions"), i, cd)
+        {
+            if (k1s_streq(k1s_js(cd, "type"), "DisruptionTarget"))
+                p->rejected = false;
+        }
+    }
     const char *st = k1s_jpath_str(obj, "status.startTime");
     if (st && !p->start_ns) {
         struct tm tm = {0};

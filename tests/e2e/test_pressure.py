@@ -1,8 +1,10 @@
 """Image garbage collection and node-pressure eviction on the node agent (issue 5), with
-thresholds given as k3s users give them (--kubelet-arg) and set so that this machine's disk
-counts as full: an unused image is collected while one in use stays; DiskPressure sets the
-node condition and its taint, and a BestEffort pod is evicted as kubelet does it (phase
-Failed, reason Evicted, an Evicted event) and replaced by its ReplicaSet."""
+thresholds given as k3s users give them (--kubelet-arg) and set so that this machine counts
+as full: an unused image is collected while one in use stays; DiskPressure and MemoryPressure
+set the node condition and its taint; the kubelet refuses new pods as kubelet does (Failed,
+reason Evicted, "The node had condition: [DiskPressure]. "), evicts a running pod that uses
+more than it requests with SIGKILL (Failed/Evicted, an Evicted event), its ReplicaSet
+replaces it, and a critical pod stays."""
 import json
 import os
 import subprocess
@@ -78,15 +80,13 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
                             os.path.join(str(tmp_path), "registries.yaml")],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
-        # a BestEffort pod of a ReplicaSet, bound to the node (the taint keeps the scheduler
-        # away): evicted, then replaced by its controller
-        c.apply({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
-                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rs"}},
-                          "template": {"metadata": {"labels": {"app": "rs"}}, "spec": {
-                              "nodeName": "e2e-node", "terminationGracePeriodSeconds": 30,
-                              "containers": [{"name": "c", "image": c.image, "command": [
-                                  "sh", "-c",
-                                  "trap 'exit 0' TERM; while true; do sleep 1; done"]}]}}}})
+        # a BestEffort pod bound to the node (the taint keeps the scheduler away): refused by
+        # the kubelet's admission, as Evicted
+        c.apply({"apiVersion": "v1", "kind": "Pod",
+                 "metadata": {"name": "be", "labels": {"app": "be"}},
+                 "spec": {"nodeName": "e2e-node", "terminationGracePeriodSeconds": 1,
+                          "containers": [{"name": "c", "image": c.image,
+                                          "command": ["sleep", "3600"]}]}})
 
         # image GC on the next status sync (10 s): the unused image goes, the one in use stays
         c.wait(lambda: unused not in images(c), 60, "the unused image to be collected")
@@ -98,43 +98,31 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
             "Failed to garbage collect required amount of images. Attempted to free "), ev[0]
         assert ev[0]["type"] == "Warning"
 
-        ev = c.wait(lambda: [p for p in pods_of(c, "app=rs")
+        ev = c.wait(lambda: [p for p in pods_of(c, "app=be")
                              if p["status"].get("reason") == "Evicted"], 90,
                     "a pod to be evicted")[0]
         st = ev["status"]
         assert st["phase"] == "Failed", st
-        assert st["message"].startswith("The node was low on resource: ephemeral-storage. "
-                                        "Threshold quantity: "), st
+        assert st["message"] == "The node had condition: [DiskPressure]. ", st
         assert st["qosClass"] == "BestEffort"
-        conds = {x["type"]: x for x in st["conditions"]}
-        assert conds["DisruptionTarget"]["reason"] == "TerminationByKubelet", conds
         name = ev["metadata"]["name"]
-        # killed at once (grace period 0: SIGKILL, which its TERM trap cannot catch), unless
-        # the eviction came before its container started
-        cs = c.wait(lambda: (lambda s: s if s and "running" not in s[0]["state"] else None)(
-            c.get("pod", name)["status"].get("containerStatuses")), 30,
-            "its container to be killed")
-        if "terminated" in cs[0]["state"]:
-            assert cs[0]["state"]["terminated"]["exitCode"] == 137, cs
+        assert not any("running" in cs["state"] or "terminated" in cs["state"]
+                       for cs in st.get("containerStatuses") or []), st
         out = c.kubectl("get", "events", "--field-selector",
                         "involvedObject.name=%s,reason=Evicted" % name, "-o", "json").stdout
         evs = json.loads(out)["items"]
         assert evs and evs[0]["type"] == "Warning", evs
         assert evs[0]["message"] == st["message"]
         assert "Evicted" in c.kubectl("describe", "pod", name).stdout
-        # its ReplicaSet makes another one
-        c.wait(lambda: [p for p in pods_of(c, "app=rs") if p["metadata"]["name"] != name], 60,
-               "a replacement pod")
         reasons = [e["reason"] for e in node_events(c)]
         assert "EvictionThresholdMet" in reasons and "NodeHasDiskPressure" in reasons, reasons
         crit = pods_of(c, "app=critical", "kube-system")[0]["status"]
         assert crit["phase"] == "Running" and not crit.get("reason"), crit
-        c.kubectl("delete", "rs", "rs", "--wait=false")
     finally:
         c.close()
 
 
-def test_memory_pressure_evicts_best_effort_first(tmp_path):
+def test_memory_pressure_refuses_best_effort_and_evicts_above_request(tmp_path):
     c = PodCluster(str(tmp_path), n=24, server_args=[
         "--kubelet-arg", "eviction-hard=memory.available<1000Ti"])
     try:
@@ -150,18 +138,52 @@ def test_memory_pressure_evicts_best_effort_first(tmp_path):
                            for t in c.get("node", "e2e-node")["spec"].get("taints", [])),
                60, "the memory-pressure taint")
         loop = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-        for name, res in (("burst", {"requests": {"memory": "1Gi"}}), ("be", {})):
-            c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
-                "nodeName": "e2e-node", "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": "c", "image": c.image, "command": loop,
-                                "resources": res}]}})
-        # the BestEffort pod uses more than it requests (nothing); the Burstable one does not
+        def spec(res):
+            return {"nodeName": "e2e-node", "terminationGracePeriodSeconds": 30,
+                    "containers": [{"name": "c", "image": c.image, "command": loop,
+                                    "resources": res}]}
+
+        for name, res in (("within", {"requests": {"memory": "1Gi"}}), ("be", {})):
+            c.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                     "spec": spec(res)})
+        # a pod of a ReplicaSet (bound to the node: the taint keeps the scheduler away)
+        c.apply({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "above"},
+                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "above"}},
+                          "template": {"metadata": {"labels": {"app": "above"}},
+                                       "spec": spec({"requests": {"memory": "1Ki"}})}}})
+
+        def evicted(sel):
+            return [p for p in pods_of(c, sel) if p["status"].get("reason") == "Evicted"]
+
+        # under memory pressure the kubelet refuses BestEffort pods
         st = c.wait(lambda: (lambda s: s if s.get("reason") == "Evicted" else None)(
-            c.get("pod", "be")["status"]), 60, "pod be to be evicted")
-        assert c.get("pod", "burst")["status"].get("reason") != "Evicted"
+            c.get("pod", "be")["status"]), 60, "pod be to be refused")
+        assert st["phase"] == "Failed"
+        assert st["message"] == "The node had condition: [MemoryPressure]. ", st
+        # Burstable pods start; the one using more than its request is evicted first
+        ev = c.wait(lambda: evicted("app=above"), 60, "the pod above its request evicted")[0]
+        above, st = ev["metadata"]["name"], ev["status"]
+        assert c.get("pod", "within")["status"].get("reason") != "Evicted"
         assert st["phase"] == "Failed"
         assert st["message"].startswith("The node was low on resource: memory. Threshold "
                                         "quantity: 1000Ti, available: "), st
+        assert "Container c was using " in st["message"], st
+        assert "request is 1Ki, has larger consumption of memory. " in st["message"], st
+        conds = {x["type"]: x for x in st["conditions"]}
+        assert conds["DisruptionTarget"]["reason"] == "TerminationByKubelet", conds
+        # killed at once (grace period 0: SIGKILL, which its TERM trap cannot catch)
+        cs = c.wait(lambda: (lambda s: s if s and "terminated" in s[0]["state"] else None)(
+            c.get("pod", above)["status"].get("containerStatuses")), 30,
+            "its container to be killed")
+        assert cs[0]["state"]["terminated"]["exitCode"] == 137, cs
+        out = c.kubectl("get", "events", "--field-selector",
+                        "involvedObject.name=%s,reason=Evicted" % above, "-o", "json").stdout
+        evs = json.loads(out)["items"]
+        assert evs and evs[0]["type"] == "Warning" and evs[0]["message"] == st["message"], evs
+        # its ReplicaSet replaces it
+        c.wait(lambda: [p for p in pods_of(c, "app=above") if p["metadata"]["name"] != above],
+               60, "a replacement pod")
+        c.kubectl("delete", "rs", "above", "--wait=false")
     finally:
         c.close()
 

@@ -149,6 +149,33 @@ static void test_met_and_message(void **state)
     free(s);
 }
 
+static void test_admit(void **state)
+{
+    (void)state;
+    json_t *be = mkpod("be", 0, NULL, NULL);
+    json_t *crit = mkpod("crit", 2000001000, NULL, NULL);
+    assert_null(k1s_eviction_admit(false, false, be, "BestEffort"));
+    char *m = k1s_eviction_admit(false, true, be, "Burstable");
+    assert_string_equal(m, "The node had condition: [DiskPressure]. ");
+    free(m);
+    m = k1s_eviction_admit(true, false, be, "BestEffort");
+    assert_string_equal(m, "The node had condition: [MemoryPressure]. ");
+    free(m);
+    m = k1s_eviction_admit(true, true, be, "Guaranteed");
+    assert_string_equal(m, "The node had condition: [MemoryPressure DiskPressure]. ");
+    free(m);
+    /* memory pressure only: pods with requests, and BestEffort ones tolerating the taint */
+    assert_null(k1s_eviction_admit(true, false, be, "Burstable"));
+    json_object_set_new(json_object_get(be, "spec"), "tolerations",
+                        json_pack("[{s:s,s:s,s:s}]", "key", "node.kubernetes.io/memory-pressure",
+                                  "operator", "Exists", "effect", "NoSchedule"));
+    assert_null(k1s_eviction_admit(true, false, be, "BestEffort"));
+    /* critical pods always */
+    assert_null(k1s_eviction_admit(true, true, crit, "BestEffort"));
+    json_decref(be);
+    json_decref(crit);
+}
+
 /* ---- the manager, with fake signals and a fake kubelet ---- */
 
 static k1s_evict_obs_t fake_obs[K1S_SIG_N];
@@ -279,7 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank_memory), cmocka_unit_test(test_rank_disk),
         cmocka_unit_test(test_request),     cmocka_unit_test(test_met_and_message),
-        cmocka_unit_test(test_manager),
+        cmocka_unit_test(test_admit),       cmocka_unit_test(test_manager),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
