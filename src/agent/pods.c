@@ -1521,8 +1521,9 @@ static bool admit(pod_t *p)
         return true;
     k1s_info("kubelet: pod %s/%s refused: %s", p->ns, p->name, msg);
     event(p, "Warning", "Evicted", "%s", msg);
-    p->evicted = msg;
+    p->evicted = k1s_xasprintf("Pod was rejected: %s", msg); /* kubelet's rejectPod */
     p->rejected = true;
+    free(msg);
     sync_pod(p); /* terminal now */
     return false;
 }

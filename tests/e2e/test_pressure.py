@@ -2,9 +2,9 @@
 thresholds given as k3s users give them (--kubelet-arg) and set so that this machine counts
 as full: an unused image is collected while one in use stays; DiskPressure and MemoryPressure
 set the node condition and its taint; the kubelet refuses new pods as kubelet does (Failed,
-reason Evicted, "The node had condition: [DiskPressure]. "), evicts a running pod that uses
-more than it requests with SIGKILL (Failed/Evicted, an Evicted event), its ReplicaSet
-replaces it, and a critical pod stays."""
+reason Evicted, "Pod was rejected: The node had condition: [DiskPressure]. "), evicts a
+running pod that uses more than it requests with SIGKILL (Failed/Evicted, an Evicted event),
+its ReplicaSet replaces it, and a critical pod stays."""
 import json
 import os
 import subprocess
@@ -103,7 +103,8 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
                     "a pod to be evicted")[0]
         st = ev["status"]
         assert st["phase"] == "Failed", st
-        assert st["message"] == "The node had condition: [DiskPressure]. ", st
+        assert st["message"] == ("Pod was rejected: The node had condition: "
+                                 "[DiskPressure]. "), st
         assert st["qosClass"] == "BestEffort"
         name = ev["metadata"]["name"]
         assert not any("running" in cs["state"] or "terminated" in cs["state"]
@@ -112,7 +113,7 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
                         "involvedObject.name=%s,reason=Evicted" % name, "-o", "json").stdout
         evs = json.loads(out)["items"]
         assert evs and evs[0]["type"] == "Warning", evs
-        assert evs[0]["message"] == st["message"]
+        assert evs[0]["message"] == "The node had condition: [DiskPressure]. ", evs
         assert "Evicted" in c.kubectl("describe", "pod", name).stdout
         reasons = [e["reason"] for e in node_events(c)]
         assert "EvictionThresholdMet" in reasons and "NodeHasDiskPressure" in reasons, reasons
@@ -159,7 +160,8 @@ def test_memory_pressure_refuses_best_effort_and_evicts_above_request(tmp_path):
         st = c.wait(lambda: (lambda s: s if s.get("reason") == "Evicted" else None)(
             c.get("pod", "be")["status"]), 60, "pod be to be refused")
         assert st["phase"] == "Failed"
-        assert st["message"] == "The node had condition: [MemoryPressure]. ", st
+        assert st["message"] == ("Pod was rejected: The node had condition: "
+                                 "[MemoryPressure]. "), st
         # Burstable pods start; the one using more than its request is evicted first
         ev = c.wait(lambda: evicted("app=above"), 60, "the pod above its request evicted")[0]
         above, st = ev["metadata"]["name"], ev["status"]
