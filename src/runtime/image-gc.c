@@ -79,6 +79,8 @@ static int free_space(k1s_image_store_t *st, uint64_t want, int64_t min_age_s, u
                    (!*mounts[j].image_id && k1s_streq(mounts[j].image, img->name));
         for (size_t j = 0; j < nc && !dup; j++)
             dup = !strcmp(c[j].id, img->id); /* several names of one image: one candidate */
+        for (size_t j = 0; j < n && !used; j++)
+            used = imgs[j]->pinned && k1s_streq(imgs[j]->id, img->id); /* air-gap: pinned */
         int64_t detected = parse_time(img->created);
         if (used || dup || !img->id)
             continue;

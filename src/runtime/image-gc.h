@@ -5,6 +5,7 @@
  * expected below the low threshold (80%). An image is in use while a container, running or
  * not, has a root filesystem mounted from it (the store's mount records); last use is when a
  * container was last created from it (never used: its import or pull time comes first).
+ * Pinned images (imported from the air-gap dir, as k3s pins them) are never removed.
  * Images younger than the minimum age (minimum-image-ttl-duration, 2 min) are kept, so that
  * an image pulled for a pod that has not started yet is not taken away under it. Removing an
  * image frees its blobs and its snapshots that no other image shares.

@@ -536,6 +536,7 @@ k1s_image_t *k1s_image_from_index(json_t *idx, const char *name, json_t *e)
     img->manifest_digest = jstrdup(e, "manifest");
     img->created = jstrdup(e, "created");
     img->last_used = jstrdup(e, "lastUsed");
+    img->pinned = json_is_true(json_object_get(e, "pinned"));
     img->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
     /* repo digest: the name without tag or digest */
     k1s_image_ref_t ref;

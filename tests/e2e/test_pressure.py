@@ -7,6 +7,7 @@ running pod that uses more than it requests with SIGKILL (Failed/Evicted, an Evi
 its ReplicaSet replaces it, and a critical pod stays."""
 import json
 import os
+import shutil
 import subprocess
 
 import images_util
@@ -71,6 +72,13 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
                                           "command": ["sleep", "3600"]}]}})
         c.wait(lambda: [p for p in pods_of(c, "app=critical", "kube-system")
                         if p["status"].get("phase") == "Running"], 90, "pod critical Running")
+        # an air-gap image (pinned: never collected), written where the agent imports from
+        airgap = os.path.join(str(tmp_path), "layout-airgap")
+        images_util.build_busybox_layout(airgap, tag="3", cmd=("false",))
+        tar = images_util.oci_archive(airgap, os.path.join(str(tmp_path), "airgap.tar"),
+                                      "docker.io/k1stest/airgap:3", tag="3")
+        shutil.copy(tar, os.path.join(c.server.data_dir, "agent", "images"))
+        c.wait(lambda: "docker.io/k1stest/airgap:3" in images(c), 60, "the air-gap import")
         # an image the node pulled once and no container uses
         other = os.path.join(str(tmp_path), "layout-other")
         images_util.build_busybox_layout(other, tag="2", cmd=("true",))
@@ -91,6 +99,7 @@ def test_image_gc_and_disk_pressure_eviction(tmp_path):
         # image GC on the next status sync (10 s): the unused image goes, the one in use stays
         c.wait(lambda: unused not in images(c), 60, "the unused image to be collected")
         assert c.image in images(c)
+        assert "docker.io/k1stest/airgap:3" in images(c)
         # the disk cannot get below 0% usage: kubelet's event says so
         ev = c.wait(lambda: [e for e in node_events(c) if e["reason"] == "FreeDiskSpaceFailed"],
                     30, "a FreeDiskSpaceFailed event")
