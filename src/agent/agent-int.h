@@ -50,6 +50,8 @@ struct k1s_agent {
     void *ready_arg;
     bool ready_called;
     struct event *ready_ev;
+    struct k1s_eviction *eviction; /* pressure conditions and evictions (eviction.h) */
+    uint64_t eviction_ns;          /* when it last ran */
 };
 
 /* join.c: fetches the CA and certificates, then calls k1s_agent_connect(). */

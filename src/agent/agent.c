@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "agent/agent-int.h"
+#include "agent/eviction.h"
+#include "agent/kubelet-args.h"
 #include "agent/kubelet.h"
 #include "api/version.h"
 #include "lib/log.h"
@@ -61,6 +63,8 @@ void k1s_agent_config_free(k1s_agent_config_t *c)
         free(c->node_labels[i]);
     for (int i = 0; c->node_taints[i]; i++)
         free(c->node_taints[i]);
+    for (int i = 0; c->kubelet_args[i]; i++)
+        free(c->kubelet_args[i]);
     free(c->data_dir);
     free(c->runtime);
     free(c->private_registry);
@@ -101,6 +105,10 @@ k1s_client_t *k1s_agent_client(k1s_agent_t *a)
 const char *k1s_agent_pod_cidr(const k1s_agent_t *a)
 {
     return a->pod_cidr;
+}
+struct k1s_eviction *k1s_agent_eviction(k1s_agent_t *a)
+{
+    return a->eviction;
 }
 bool k1s_agent_connected(const k1s_agent_t *a)
 {
@@ -344,12 +352,22 @@ static json_t *node_labels(k1s_agent_t *a)
     return l;
 }
 
+/* Capacity minus the configured hard eviction thresholds, as kubelet. */
+static json_t *allocatable(k1s_agent_t *a, const k1s_node_facts_t *f)
+{
+    const k1s_kubelet_config_t *kc = k1s_eviction_config(a->eviction);
+    const k1s_evict_threshold_t *m = &kc->hard[K1S_SIG_MEMORY_AVAILABLE];
+    const k1s_evict_threshold_t *n = &kc->hard[K1S_SIG_NODEFS_AVAILABLE];
+    return k1s_node_allocatable_evict(f, m->set ? k1s_evict_threshold_value(m, f->mem_total) : 0,
+                                      n->set ? k1s_evict_threshold_value(n, f->fs_total) : 0);
+}
+
 static json_t *node_status(k1s_agent_t *a, const k1s_node_facts_t *f, json_t *conditions)
 {
     return json_pack(
         "{s:o,s:o,s:o,s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,"
         "s:s,s:s}}",
-        "capacity", k1s_node_capacity(f), "allocatable", k1s_node_allocatable(f), "conditions",
+        "capacity", k1s_node_capacity(f), "allocatable", allocatable(a, f), "conditions",
         conditions, "addresses", "type", "InternalIP", "address", a->node_ip, "type", "Hostname",
         "address", a->node, "daemonEndpoints", "kubeletEndpoint", "Port", a->kubelet_port,
         "nodeInfo", "machineID", a->id.machine_id, "systemUUID", a->id.system_uuid, "bootID",
@@ -416,7 +434,9 @@ static void update_status(k1s_agent_t *a, bool force)
     }
     char now[32];
     k1s_time_rfc3339(now);
-    json_t *conds = k1s_node_conditions(&f, a->conditions, now);
+    bool mem, disk;
+    k1s_eviction_pressure(a->eviction, &mem, &disk);
+    json_t *conds = k1s_node_conditions_pressure(mem, disk, a->conditions, now);
     bool due = force || !a->conditions ||
                k1s_now_ns() - a->status_ns >= (uint64_t)STATUS_REPORT_S * 1000000000ull;
     if (!due && !k1s_node_conditions_changed(conds, a->conditions)) {
@@ -432,6 +452,17 @@ static void update_status(k1s_agent_t *a, bool force)
     a->status_req = k1s_client_patch(a->client, &nodes_gvr, NULL, a->node, "status",
                                      K1S_PATCH_MERGE, body, false, status_written, a);
     free(body);
+}
+
+/* The eviction manager's cycle, on the node status tick (kubelet's 10 s monitoring
+ * interval; back-off ticks while the server is away do not make it run more often). */
+static void eviction_tick(k1s_agent_t *a)
+{
+    uint64_t now = k1s_now_ns();
+    if (a->eviction_ns && now - a->eviction_ns < (uint64_t)(LEASE_RENEW_S * 1000 - 500) * 1000000)
+        return;
+    a->eviction_ns = now;
+    k1s_eviction_sync(a->eviction);
 }
 
 static void renew_lease(k1s_agent_t *a);
@@ -539,6 +570,7 @@ static void registered(k1s_agent_t *a, const json_t *node)
         k1s_info("node %s registered", a->node);
     set_pod_cidr(a, node);
     start_podcidr_watch(a);
+    eviction_tick(a);
     update_status(a, true);
     renew_lease(a);
     schedule_tick(a, LEASE_RENEW_S * 1000);
@@ -599,7 +631,9 @@ static void node_got(const k1s_client_result_t *res, void *arg)
     }
     char now[32];
     k1s_time_rfc3339(now);
-    json_t *conds = k1s_node_conditions(&f, NULL, now);
+    bool mem, disk;
+    k1s_eviction_pressure(a->eviction, &mem, &disk);
+    json_t *conds = k1s_node_conditions_pressure(mem, disk, NULL, now);
     json_t *node =
         json_pack("{s:s,s:s,s:{s:s,s:o,s:{s:s}},s:{},s:o}", "apiVersion", "v1", "kind", "Node",
                   "metadata", "name", a->node, "labels", node_labels(a), "annotations",
@@ -628,6 +662,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         register_node(a);
         return;
     }
+    eviction_tick(a);
     if (a->lost) {
         /* the Lease renewal is the probe; its answer schedules the next tick */
         if (a->lease_req)
@@ -751,6 +786,17 @@ k1s_agent_t *k1s_agent_new(struct event_base *base, const k1s_agent_config_t *c,
             goto fail;
         json_array_append_new(a->taints, t);
     }
+    {
+        k1s_kubelet_config_t kc;
+        char *warnings = NULL;
+        if (k1s_kubelet_config_parse(c->kubelet_args, &kc, &warnings, err) < 0)
+            goto fail;
+        if (warnings)
+            k1s_warn("%s", warnings);
+        free(warnings);
+        _k1s_cleanup_free_ char *adir = k1s_xasprintf("%s/agent", c->data_dir);
+        a->eviction = k1s_eviction_new(&kc, a->node, adir);
+    }
     a->dir = k1s_xasprintf("%s/agent", c->data_dir);
     if ((r = k1s_mkdir_p(a->dir, 0700)) < 0) {
         k1s_err_set(err, -r, "cannot create data directory %s: %s%s", a->dir, strerror(-r),
@@ -840,6 +886,7 @@ void k1s_agent_free(k1s_agent_t *a)
     json_decref(a->conditions);
     free(a->node_uid);
     free(a->pod_cidr);
+    k1s_eviction_free(a->eviction);
     free(a);
 }
 

@@ -52,7 +52,8 @@ typedef struct k1s_agent_config {
     char *runtime;          /* --runtime runc|crun, default: what suits the host's cgroups */
     char *private_registry; /* --private-registry, default /etc/k1s/registries.yaml */
     int kubelet_port;       /* --kubelet-port, default 10250 */
-    char *log_level;        /* -v, default info */
+    char *kubelet_args[K1S_AGENT_MAX_LIST + 1]; /* --kubelet-arg name=value (kubelet-args.h) */
+    char *log_level;                            /* -v, default info */
 } k1s_agent_config_t;
 
 /* Fills the defaults (those that need the host, node name and IP, come in k1s_agent_new). */
@@ -92,6 +93,8 @@ const char *k1s_agent_dir(const k1s_agent_t *a);
 k1s_client_t *k1s_agent_client(k1s_agent_t *a);
 /* spec.podCIDR of this node, NULL until the server assigned one. Borrowed. */
 const char *k1s_agent_pod_cidr(const k1s_agent_t *a);
+/* The eviction manager (agent/eviction.h), which the kubelet attaches to. Borrowed. */
+struct k1s_eviction *k1s_agent_eviction(k1s_agent_t *a);
 /* Whether the Node is registered and the server reachable now. */
 bool k1s_agent_connected(const k1s_agent_t *a);
 

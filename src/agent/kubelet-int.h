@@ -100,6 +100,36 @@ struct k1s_kapi *k1s_kubelet_api_start(k1s_kubelet_t *k, const char *agent_dir, 
 /* kapi-backend.c: a container exited (ends `logs -f` and friends). */
 void k1s_kubelet_api_exited(k1s_kubelet_t *k, const char *id);
 
+/* ---- what the eviction manager's glue (kubelet-pressure.c) needs ---- */
+
+typedef struct k1s_kubelet_ctr_ref {
+    const char *name, *id; /* the current runtime container */
+    bool running;
+} k1s_kubelet_ctr_ref_t;
+
+typedef struct k1s_kubelet_pod_ref {
+    const json_t *pod;
+    const char *uid, *dir; /* dir: <agent>/pods/<uid> */
+    k1s_kubelet_ctr_ref_t *ctrs;
+    size_t nctrs;
+} k1s_kubelet_pod_ref_t;
+
+/* The pods that run (not terminal, not being deleted, not evicted): a new array (free each
+ * ctrs and the array); the pointers in it are borrowed, valid until the loop runs again. */
+size_t k1s_kubelet_active_pods(k1s_kubelet_t *k, k1s_kubelet_pod_ref_t **out);
+/* Evicts the pod with that UID: Warning Evicted event, status Failed/Evicted with message,
+ * containers killed with grace period 0. 0, or -ENOENT if it is not (or no longer) there. */
+int k1s_kubelet_evict(k1s_kubelet_t *k, const char *uid, const char *message);
+
+/* kubelet-pressure.c: attaches the kubelet to the agent's eviction manager (image GC above
+ * its threshold, reclaim, pod stats, evictions, node events) until freed. */
+typedef struct k1s_kpressure k1s_kpressure_t;
+struct k1s_agent;
+struct k1s_recorder;
+k1s_kpressure_t *k1s_kpressure_new(k1s_kubelet_t *k, struct k1s_agent *a, k1s_image_store_t *st,
+                                   struct k1s_rt *rt, struct k1s_recorder *rec);
+void k1s_kpressure_free(k1s_kpressure_t *kp);
+
 /* Short JSON accessors. */
 const char *k1s_js(const json_t *o, const char *key);
 const json_t *k1s_jpath(const json_t *o, const char *dotted);

@@ -333,11 +333,17 @@ json_t *k1s_node_capacity(const k1s_node_facts_t *f)
 
 json_t *k1s_node_allocatable(const k1s_node_facts_t *f)
 {
+    return k1s_node_allocatable_evict(f, MEM_EVICTION, f->fs_total / 100 * NODEFS_PCT);
+}
+
+json_t *k1s_node_allocatable_evict(const k1s_node_facts_t *f, uint64_t mem_threshold,
+                                   uint64_t fs_threshold)
+{
     /* capacity minus the hard eviction thresholds (no kube/system reserved by default) */
     json_t *a = k1s_node_capacity(f);
-    uint64_t mem = f->mem_total > MEM_EVICTION ? f->mem_total - MEM_EVICTION : 0;
+    uint64_t mem = f->mem_total > mem_threshold ? f->mem_total - mem_threshold : 0;
     json_object_set_new(a, "memory", quantity_ki(mem));
-    uint64_t fs = f->fs_total - f->fs_total / 100 * NODEFS_PCT;
+    uint64_t fs = f->fs_total > fs_threshold ? f->fs_total - fs_threshold : 0;
     json_object_set_new(a, "ephemeral-storage", quantity_bytes(fs));
     return a;
 }
@@ -370,17 +376,22 @@ static void add_cond(json_t *arr, const json_t *old, const char *type, bool stat
 
 json_t *k1s_node_conditions(const k1s_node_facts_t *f, const json_t *old, const char *now)
 {
-    json_t *a = json_array();
     bool mem = f->mem_available < MEM_EVICTION;
+    bool disk =
+        f->fs_total && (f->fs_available * 100 < f->fs_total * NODEFS_PCT ||
+                        f->fs_available * 100 < f->fs_total * IMAGEFS_PCT ||
+                        (f->inodes_total && f->inodes_free * 100 < f->inodes_total * INODES_PCT));
+    return k1s_node_conditions_pressure(mem, disk, old, now);
+}
+
+json_t *k1s_node_conditions_pressure(bool mem, bool disk, const json_t *old, const char *now)
+{
+    json_t *a = json_array();
     add_cond(a, old, "MemoryPressure", mem,
              mem ? "KubeletHasInsufficientMemory" : "KubeletHasSufficientMemory",
              mem ? "kubelet has insufficient memory available"
                  : "kubelet has sufficient memory available",
              now);
-    bool disk =
-        f->fs_total && (f->fs_available * 100 < f->fs_total * NODEFS_PCT ||
-                        f->fs_available * 100 < f->fs_total * IMAGEFS_PCT ||
-                        (f->inodes_total && f->inodes_free * 100 < f->inodes_total * INODES_PCT));
     add_cond(a, old, "DiskPressure", disk,
              disk ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",
              disk ? "kubelet has disk pressure" : "kubelet has no disk pressure", now);

@@ -70,6 +70,10 @@ void k1s_node_identity_free(k1s_node_identity_t *id);
 /* status.capacity and status.allocatable for f (new objects). */
 json_t *k1s_node_capacity(const k1s_node_facts_t *f);
 json_t *k1s_node_allocatable(const k1s_node_facts_t *f);
+/* The same after hard eviction thresholds of mem_threshold and fs_threshold bytes (what
+ * memory.available and nodefs.available are configured to). */
+json_t *k1s_node_allocatable_evict(const k1s_node_facts_t *f, uint64_t mem_threshold,
+                                   uint64_t fs_threshold);
 
 /*
  * status.conditions for f (new array), kubelet's four with their reasons
@@ -78,6 +82,12 @@ json_t *k1s_node_allocatable(const k1s_node_facts_t *f);
  * status did not change, else now. now is RFC 3339.
  */
 json_t *k1s_node_conditions(const k1s_node_facts_t *f, const json_t *old, const char *now);
+
+/*
+ * The same with MemoryPressure and DiskPressure decided by the caller (the eviction manager,
+ * with the configured thresholds and the pressure transition period).
+ */
+json_t *k1s_node_conditions_pressure(bool memory, bool disk, const json_t *old, const char *now);
 
 /*
  * Whether two conditions arrays differ in anything but lastHeartbeatTime

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/eviction.h"
 #include "agent/kubelet-int.h"
 #include "agent/kubelet-api.h"
 #include "agent/kubelet.h"
@@ -114,6 +115,7 @@ struct k1s_kubelet {
     bool importing, import_again, initial_import_done;
     int inotify_fd;
     struct event *inotify_ev;
+    k1s_kpressure_t *pressure; /* image GC and evictions (kubelet-pressure.c) */
 };
 
 struct pod {
@@ -137,6 +139,9 @@ struct pod {
     json_t *written;  /* status as last written */
     k1s_client_req_t *status_req;
     bool status_again;
+    char *evicted; /* the eviction message once the eviction manager evicted it */
+    bool rejected; /* refused at admission (evicted holds the message) */
+    bool admitted; /* passed admission (or was running when the agent started) */
 };
 
 static void sync_pod(pod_t *p);
@@ -290,6 +295,7 @@ static void pod_free(pod_t *p)
     free(p->netns);
     free(p->ip);
     free(p->sandbox);
+    free(p->evicted);
     free(p);
 }
 
@@ -431,6 +437,8 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
 static const char *pod_phase(const pod_t *p, bool *init_done)
 {
     *init_done = true;
+    if (p->evicted)
+        return "Failed";
     for (size_t i = 0; i < p->ninit; i++) {
         const ctr_t *c = &p->ctrs[i];
         if (c->have_state && !c->running && c->exit_code == 0)
@@ -529,6 +537,10 @@ static void update_status(pod_t *p)
     fmt_time(p->start_ns, t);
     json_object_set_new(st, "startTime", json_string(t));
     json_object_set_new(st, "qosClass", json_string(k1s_podspec_qos(p->obj)));
+    if (p->evicted) {
+        json_object_set_new(st, "reason", json_string("Evicted"));
+        json_object_set_new(st, "message", json_string(p->evicted));
+    }
     json_t *ics = json_array(), *cs = json_array();
     bool all_ready = p->nctr > p->ninit;
     for (size_t i = 0; i < p->nctr; i++) {
@@ -552,6 +564,11 @@ static void update_status(pod_t *p)
     json_array_append_new(conds, condition("Ready", all_ready, all_ready ? NULL : nr, old));
     json_array_append_new(conds,
                           condition("ContainersReady", all_ready, all_ready ? NULL : nr, old));
+    if (p->evicted && !p->rejected) {
+        json_t *dt = condition("DisruptionTarget", true, "TerminationByKubelet", old);
+        json_object_set_new(dt, "message", json_string(p->evicted));
+        json_array_append_new(conds, dt);
+    }
     /* conditions others own (PodScheduled, DisruptionTarget, readiness gates) stay */
     size_t i;
     const json_t *c;
@@ -559,7 +576,8 @@ static void update_status(pod_t *p)
     {
         const char *type = k1s_js(c, "type");
         if (!k1s_streq(type, "PodReadyToStartContainers") && !k1s_streq(type, "Initialized") &&
-            !k1s_streq(type, "Ready") && !k1s_streq(type, "ContainersReady"))
+            !k1s_streq(type, "Ready") && !k1s_streq(type, "ContainersReady") &&
+            !(p->evicted && k1s_streq(type, "DisruptionTarget")))
             json_array_append(conds, (json_t *)c);
     }
     json_object_set_new(st, "conditions", conds);
@@ -1371,6 +1389,10 @@ static bool terminate(pod_t *p, bool remove_all)
             continue;
         c->stopping = true;
         event(p, "Normal", "Killing", "Stopping container %s", c->name);
+        if (p->evicted) { /* hard eviction: grace period 0, no preStop hook */
+            stop_now(p, c, 0);
+            continue;
+        }
         const json_t *pre = k1s_jpath(ctr_spec(p, c), "lifecycle.preStop");
         if (pre && run_hook(p, c, pre, HOOK_PRE_STOP))
             continue;
@@ -1484,6 +1506,28 @@ static void arm_refresh(pod_t *p)
 
 /* ---- the sync ---- */
 
+/* Kubelet's admission of a new pod against node pressure (eviction.h): a pod refused fails
+ * at once with reason Evicted. Pods that already ran on the node are not judged again. */
+static bool admit(pod_t *p)
+{
+    p->admitted = true;
+    for (size_t i = 0; i < p->nctr; i++)
+        if (p->ctrs[i].have_state || p->ctrs[i].id)
+            return true;
+    bool mem, disk;
+    k1s_eviction_pressure(k1s_agent_eviction(p->k->agent), &mem, &disk);
+    char *msg = k1s_eviction_admit(mem, disk, p->obj, k1s_podspec_qos(p->obj));
+    if (!msg)
+        return true;
+    k1s_info("kubelet: pod %s/%s refused: %s", p->ns, p->name, msg);
+    event(p, "Warning", "Evicted", "%s", msg);
+    p->evicted = k1s_xasprintf("Pod was rejected: %s", msg); /* kubelet's rejectPod */
+    p->rejected = true;
+    free(msg);
+    sync_pod(p); /* terminal now */
+    return false;
+}
+
 static void sync_pod(pod_t *p)
 {
     if (p->busy || p->hooks)
@@ -1520,6 +1564,8 @@ static void sync_pod(pod_t *p)
         update_status(p);
         return;
     }
+    if (!p->admitted && !admit(p))
+        return;
     if (!p->start_ns)
         p->start_ns = now_ns();
     if (!ensure_network(p)) {
@@ -1709,6 +1755,19 @@ static void pod_seen(k1s_kubelet_t *k, json_t *obj)
     if (!p->ctrs || p->nctr != json_array_size(k1s_jpath(obj, "spec.containers")) +
                                    json_array_size(k1s_jpath(obj, "spec.initContainers")))
         ensure_ctrs(p);
+    /* evicted before a restart of the agent: it stays Failed/Evicted */
+    if (!p->evicted && k1s_streq(k1s_jpath_str(obj, "status.phase"), "Failed") &&
+        k1s_streq(k1s_jpath_str(obj, "status.reason"), "Evicted")) {
+        set_str(&p->evicted, k1s_jpath_str(obj, "status.message") ?: "");
+        p->rejected = true; /* unless the eviction manager's condition says otherwise */
+        size_t i;
+        const json_t *cd;
+        json_array_foreach(k1s_jpath(obj, "status.conditions"), i, cd)
+        {
+            if (k1s_streq(k1s_js(cd, "type"), "DisruptionTarget"))
+                p->rejected = false;
+        }
+    }
     const char *st = k1s_jpath_str(obj, "status.startTime");
     if (st && !p->start_ns) {
         struct tm tm = {0};
@@ -1911,6 +1970,7 @@ k1s_kubelet_t *k1s_kubelet_new(k1s_agent_t *a, k1s_err_t *err)
         event_add(k->inotify_ev, NULL);
     }
     free(airgap);
+    k->pressure = k1s_kpressure_new(k, a, k->images, k->rt, k->recorder);
     start_import(k);
     /* containers that kept running while the agent was away */
     if (k1s_rt_list(k->rt, &k->adopted, &k->n_adopted, err) < 0) {
@@ -1948,6 +2008,7 @@ void k1s_kubelet_free(k1s_kubelet_t *k)
 {
     if (!k)
         return;
+    k1s_kpressure_free(k->pressure);
     k1s_kapi_free(k->api);
     if (k->inotify_ev)
         event_free(k->inotify_ev);
@@ -2049,4 +2110,46 @@ k1s_rt_t *k1s_kubelet_runtime(k1s_kubelet_t *k)
 struct event_base *k1s_kubelet_base(k1s_kubelet_t *k)
 {
     return k->base;
+}
+
+/* ---- for the eviction manager (kubelet-pressure.c) ---- */
+
+size_t k1s_kubelet_active_pods(k1s_kubelet_t *k, k1s_kubelet_pod_ref_t **out)
+{
+    k1s_kubelet_pod_ref_t *v = k1s_xcalloc(k1s_strmap_len(&k->by_uid) + 1, sizeof(*v));
+    size_t n = 0;
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);) {
+        pod_t *p = val;
+        bool init_done;
+        const char *phase = p->obj ? pod_phase(p, &init_done) : "";
+        const char *api_phase = p->obj ? k1s_jpath_str(p->obj, "status.phase") : NULL;
+        if (!p->obj || p->evicted || k1s_jpath(p->obj, "metadata.deletionTimestamp") ||
+            !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") ||
+            k1s_streq(api_phase, "Succeeded") || k1s_streq(api_phase, "Failed"))
+            continue;
+        k1s_kubelet_pod_ref_t *r = &v[n++];
+        r->pod = p->obj;
+        r->uid = p->uid;
+        r->dir = p->dir;
+        r->ctrs = k1s_xcalloc(p->nctr + 1, sizeof(*r->ctrs));
+        for (size_t j = 0; j < p->nctr; j++)
+            if (p->ctrs[j].id)
+                r->ctrs[r->nctrs++] =
+                    (k1s_kubelet_ctr_ref_t){p->ctrs[j].name, p->ctrs[j].id, p->ctrs[j].running};
+    }
+    *out = v;
+    return n;
+}
+
+int k1s_kubelet_evict(k1s_kubelet_t *k, const char *uid, const char *message)
+{
+    pod_t *p = uid ? k1s_strmap_get(&k->by_uid, uid) : NULL;
+    if (!p || !p->obj || p->evicted)
+        return -ENOENT;
+    set_str(&p->evicted, message);
+    event(p, "Warning", "Evicted", "%s", message);
+    schedule(p, 0); /* phase Failed: the sync stops its containers with grace period 0 */
+    return 0;
 }

@@ -37,6 +37,10 @@ static const k1s_opt_t opts[] = {
     {"private-registry", NULL, OPT_STR, OFF(private_registry),
      "Private registry configuration file (default /etc/k1s/registries.yaml)"},
     {"kubelet-port", NULL, OPT_INT, OFF(kubelet_port), "Port of the kubelet API (default 10250)"},
+    {"kubelet-arg", NULL, OPT_LIST, OFF(kubelet_args),
+     "Kubelet setting name=value (repeatable): eviction-hard, "
+     "eviction-pressure-transition-period, image-gc-high-threshold, image-gc-low-threshold, "
+     "minimum-image-ttl-duration"},
     {"log-level", "v", OPT_STR, OFF(log_level),
      "Log level: error, warn, info, debug, trace or 0-4 (default info)"},
 };

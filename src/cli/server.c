@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/kubelet-args.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "lib/log.h"
@@ -50,6 +51,10 @@ static const k1s_opt_t opts[] = {
      "Register the server's node with a label key=value (repeatable)"},
     {"node-taint", NULL, OPT_LIST, OFF(node_taints),
      "Register the server's node with a taint key=value:Effect (repeatable)"},
+    {"kubelet-arg", NULL, OPT_LIST, OFF(kubelet_args),
+     "The embedded agent's kubelet setting name=value (repeatable): eviction-hard, "
+     "eviction-pressure-transition-period, image-gc-high-threshold, image-gc-low-threshold, "
+     "minimum-image-ttl-duration"},
     {"disable-scheduler", NULL, OPT_BOOL, OFF(disable_scheduler),
      "Do not run the embedded scheduler"},
     {"disable-controllers", NULL, OPT_BOOL, OFF(disable_controllers),
@@ -89,6 +94,14 @@ int k1s_cmd_server(int argc, char **argv)
         fprintf(stderr,
                 "k1s: --log-level wants one of error, warn, info, debug, trace; got \"%s\"\n",
                 cfg.log_level);
+        k1s_server_config_free(&cfg);
+        return 2;
+    }
+    /* a bad kubelet setting stops the server now, not its agent in a restart loop */
+    k1s_kubelet_config_t kc;
+    k1s_err_t err = {0};
+    if (!cfg.disable_agent && k1s_kubelet_config_parse(cfg.kubelet_args, &kc, NULL, &err) < 0) {
+        fprintf(stderr, "k1s: %s\n", err.msg);
         k1s_server_config_free(&cfg);
         return 2;
     }

@@ -428,14 +428,21 @@ int k1s_image_import_dir(k1s_image_store_t *st, k1s_err_t *err)
             } else {
                 for (char **n = names; n && *n; n++)
                     k1s_debug("imported %s from %s", *n, p);
-                k1s_image_strv_free(names);
                 if (k1s_index_lock(st, &idx, NULL) == 0) {
+                    /* pinned, as k3s pins air-gap images: a gateway without a registry
+                     * could not get them back after image GC */
+                    for (char **n = names; n && *n; n++) {
+                        json_t *ent = json_object_get(json_object_get(idx, "images"), *n);
+                        if (ent)
+                            json_object_set_new(ent, "pinned", json_true());
+                    }
                     json_object_set_new(json_object_get(idx, "imports"), de->d_name,
                                         json_string(stamp));
                     k1s_index_save(st, idx, NULL);
                     k1s_index_unlock(st);
                     json_decref(idx);
                 }
+                k1s_image_strv_free(names);
             }
         }
         free(stamp);

@@ -510,6 +510,7 @@ void k1s_image_free(k1s_image_t *img)
     free(img->manifest_digest);
     free(img->repo_digest);
     free(img->created);
+    free(img->last_used);
     k1s_image_layers_free(img->layers, img->n_layers);
     free(img);
 }
@@ -534,6 +535,8 @@ k1s_image_t *k1s_image_from_index(json_t *idx, const char *name, json_t *e)
     img->id = jstrdup(e, "config");
     img->manifest_digest = jstrdup(e, "manifest");
     img->created = jstrdup(e, "created");
+    img->last_used = jstrdup(e, "lastUsed");
+    img->pinned = json_is_true(json_object_get(e, "pinned"));
     img->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
     /* repo digest: the name without tag or digest */
     k1s_image_ref_t ref;

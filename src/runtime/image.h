@@ -114,6 +114,8 @@ typedef struct k1s_image {
     uint64_t size;         /* manifest + config + compressed layers, as `crictl images` */
     uint64_t unpacked;     /* bytes in the image's snapshots */
     char *created;         /* when it was pulled or imported (RFC 3339) */
+    char *last_used;       /* when a container was last created from it (RFC 3339), or NULL */
+    bool pinned;           /* imported from the air-gap dir: never garbage collected */
     size_t n_layers;
     k1s_image_layer_t *layers; /* bottom first */
 } k1s_image_t;

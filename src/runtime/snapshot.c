@@ -542,6 +542,13 @@ int k1s_snapshot_mount(k1s_image_store_t *st, const char *image, const char *key
     json_object_set_new(mounts, key,
                         json_pack("{s:o,s:s,s:s,s:s,s:b}", "chain", chain, "target", target,
                                   "image", img->name, "imageID", img->id, "readonly", readonly));
+    /* last use, for image GC's least-recently-used order (containers only) */
+    json_t *ientry = json_object_get(json_object_get(idx, "images"), img->name);
+    if (ientry && !readonly) {
+        char now[32];
+        k1s_time_rfc3339(now);
+        json_object_set_new(ientry, "lastUsed", json_string(now));
+    }
     /* recorded before mounting: a crash leaves a record (a lease) that unmount clears */
     r = k1s_index_save(st, idx, err);
     k1s_index_unlock(st);

@@ -68,6 +68,8 @@ void k1s_server_config_free(k1s_server_config_t *c)
         free(c->node_labels[i]);
     for (int i = 0; c->node_taints[i]; i++)
         free(c->node_taints[i]);
+    for (int i = 0; c->kubelet_args[i]; i++)
+        free(c->kubelet_args[i]);
 }
 
 /*
@@ -230,7 +232,7 @@ static k1s_agent_proc_t *start_agent(k1s_server_config_t *c, struct event_base *
         node = k1s_xstrdup(*host ? host : "localhost");
     }
     char *token_file = k1s_xasprintf("%s/token", server_dir);
-    const char *argv[20 + 4 * K1S_MAX_SANS];
+    const char *argv[20 + 6 * K1S_MAX_SANS];
     int n = 0;
     argv[n++] = "--config";
     argv[n++] = "/dev/null"; /* everything comes from here */
@@ -259,6 +261,10 @@ static k1s_agent_proc_t *start_agent(k1s_server_config_t *c, struct event_base *
     for (int i = 0; c->node_taints[i]; i++) {
         argv[n++] = "--node-taint";
         argv[n++] = c->node_taints[i];
+    }
+    for (int i = 0; c->kubelet_args[i]; i++) {
+        argv[n++] = "--kubelet-arg";
+        argv[n++] = c->kubelet_args[i];
     }
     argv[n] = NULL;
     k1s_agent_proc_t *p = k1s_agent_proc_start(base, argv, node, k1s_apiserver_handle, api);

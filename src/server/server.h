@@ -35,6 +35,7 @@ typedef struct k1s_server_config {
     char *private_registry; /* --private-registry, for the embedded agent */
     char *node_labels[K1S_MAX_SANS + 1];
     char *node_taints[K1S_MAX_SANS + 1];
+    char *kubelet_args[K1S_MAX_SANS + 1]; /* --kubelet-arg name=value, for the embedded agent */
 } k1s_server_config_t;
 
 /* Fills the defaults. */

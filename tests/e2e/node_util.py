@@ -108,7 +108,7 @@ def _cleanup_host(data_dir):
 class PodCluster:
     """The node namespace, its registry with `image`, and a server with an embedded agent."""
 
-    def __init__(self, tmp, n=7, sync_frequency=2):
+    def __init__(self, tmp, n=7, sync_frequency=2, server_args=()):
         self.tmp = tmp
         self.node = NodeNetns("k1s-e2e-node%d" % n, n)
         self.registry = self.auth_registry = None
@@ -135,7 +135,8 @@ class PodCluster:
             self.server = Server(os.path.join(tmp, "srv"),
                                  ["--disable-agent=false", "--node-name", "e2e-node",
                                   "--private-registry", reg, "--bind-address", "0.0.0.0",
-                                  "--tls-san", self.link_addr, "--node-ip", self.node.addr])
+                                  "--tls-san", self.link_addr, "--node-ip", self.node.addr] +
+                                 list(server_args))
             os.makedirs(self.server.tmp, exist_ok=True)
             if sync_frequency:  # configMap volumes re-read every 2 s, for the tests
                 os.environ["K1S_SYNC_FREQUENCY"] = str(sync_frequency)
