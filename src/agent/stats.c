@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/kubelet-api-int.h"
 #include "client/strmap.h"
 #include "lib/buf.h"
 #include "lib/util.h"
@@ -269,6 +270,19 @@ static json_t *rfc3339(int64_t ns)
     return json_string(buf);
 }
 
+/* A sample's time, with nanoseconds (RFC3339Nano): rates are computed over windows of about
+ * a second. */
+static json_t *rfc3339_nano(int64_t ns)
+{
+    time_t t = (time_t)(ns / NS_PER_S);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[48];
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof(buf) - n, ".%09dZ", (int)(ns % NS_PER_S));
+    return json_string(buf);
+}
+
 static json_t *uint_json(uint64_t v)
 {
     return json_integer((json_int_t)(v > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : v));
@@ -329,7 +343,7 @@ static void prune(k1s_stats_t *s)
 static json_t *cpu_json(k1s_stats_t *s, const char *key, int64_t ts, uint64_t cpu)
 {
     json_t *j =
-        json_pack("{s:o, s:o}", "time", rfc3339(ts), "usageCoreNanoSeconds", uint_json(cpu));
+        json_pack("{s:o, s:o}", "time", rfc3339_nano(ts), "usageCoreNanoSeconds", uint_json(cpu));
     uint64_t rate;
     if (cpu_rate(s, key, ts, cpu, &rate))
         json_object_set_new(j, "usageNanoCores", uint_json(rate));
@@ -338,7 +352,7 @@ static json_t *cpu_json(k1s_stats_t *s, const char *key, int64_t ts, uint64_t cp
 
 static json_t *cg_memory_json(const k1s_cg_stats_t *c, int64_t ts)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "time", rfc3339(ts), "usageBytes",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "time", rfc3339_nano(ts), "usageBytes",
                      uint_json(c->mem_usage), "workingSetBytes", uint_json(c->mem_ws), "rssBytes",
                      uint_json(c->mem_rss), "pageFaults", uint_json(c->pgfault), "majorPageFaults",
                      uint_json(c->pgmajfault));
@@ -350,11 +364,11 @@ static json_t *fs_json(const char *dir, int64_t ts)
     if (statvfs(dir, &v) < 0)
         return NULL;
     uint64_t bs = v.f_frsize ? v.f_frsize : v.f_bsize;
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time", rfc3339(ts), "availableBytes",
-                     uint_json(v.f_bavail * bs), "capacityBytes", uint_json(v.f_blocks * bs),
-                     "usedBytes", uint_json((v.f_blocks - v.f_bfree) * bs), "inodesFree",
-                     uint_json(v.f_ffree), "inodes", uint_json(v.f_files), "inodesUsed",
-                     uint_json(v.f_files - v.f_ffree));
+    return json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "time", rfc3339_nano(ts), "availableBytes",
+        uint_json(v.f_bavail * bs), "capacityBytes", uint_json(v.f_blocks * bs), "usedBytes",
+        uint_json((v.f_blocks - v.f_bfree) * bs), "inodesFree", uint_json(v.f_ffree), "inodes",
+        uint_json(v.f_files), "inodesUsed", uint_json(v.f_files - v.f_ffree));
 }
 
 /* Interfaces cadvisor leaves out of a node's network figures. */
@@ -397,10 +411,10 @@ static json_t *net_json(const char *path, int64_t ts, bool skip_virtual)
         return NULL;
     }
     const k1s_net_if_t *m = &ifs[main_if];
-    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "time", rfc3339(ts), "name", m->name,
-                     "rxBytes", uint_json(m->rx_bytes), "rxErrors", uint_json(m->rx_errors),
-                     "txBytes", uint_json(m->tx_bytes), "txErrors", uint_json(m->tx_errors),
-                     "interfaces", list);
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "time", rfc3339_nano(ts), "name",
+                     m->name, "rxBytes", uint_json(m->rx_bytes), "rxErrors",
+                     uint_json(m->rx_errors), "txBytes", uint_json(m->tx_bytes), "txErrors",
+                     uint_json(m->tx_errors), "interfaces", list);
 }
 
 /* The pod's cgroup path ("/kubepods/burstable/pod<uid>") by its QoS directory; NULL if
@@ -453,7 +467,7 @@ static json_t *node_json(k1s_stats_t *s, int64_t ts)
     k1s_node_mem_t m;
     if (text && k1s_stats_parse_meminfo(text, &m) == 0)
         json_object_set_new(node, "memory",
-                            json_pack("{s:o, s:o, s:o, s:o, s:o}", "time", rfc3339(ts),
+                            json_pack("{s:o, s:o, s:o, s:o, s:o}", "time", rfc3339_nano(ts),
                                       "availableBytes", uint_json(m.available), "usageBytes",
                                       uint_json(m.usage), "workingSetBytes", uint_json(m.ws),
                                       "rssBytes", uint_json(m.rss)));
@@ -534,8 +548,8 @@ json_t *k1s_stats_summary(k1s_stats_t *s, const k1s_stats_ctr_t *ctrs, size_t n)
     bool *done = k1s_xcalloc(n ? n : 1, sizeof(bool));
     k1s_stats_ctr_t *group = k1s_xcalloc(n ? n : 1, sizeof(*group));
     for (size_t i = 0; i < n; i++) {
-        if (done[i] || !ctrs[i].uid)
-            continue;
+        if (done[i] || !ctrs[i].uid || !ctrs[i].pod || !*ctrs[i].pod)
+            continue; /* a pod the agent knows only from the runtime, not from the API */
         size_t g = 0;
         for (size_t j = i; j < n; j++)
             if (!done[j] && k1s_streq(ctrs[j].uid, ctrs[i].uid)) {
@@ -558,10 +572,7 @@ json_t *k1s_stats_summary(k1s_stats_t *s, const k1s_stats_ctr_t *ctrs, size_t n)
 static int64_t parse_time_ms(const json_t *t)
 {
     const char *v = json_string_value(t);
-    struct tm tm = {0};
-    if (!v || !strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        return 0;
-    return (int64_t)timegm(&tm) * 1000;
+    return v ? k1s_kapi_parse_time(v, strlen(v)) / 1000000 : 0;
 }
 
 static void label_value(k1s_buf_t *b, const char *v)

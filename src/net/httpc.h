@@ -30,6 +30,9 @@ typedef struct k1s_httpc_req {
     const char *content_type;
     const char *body;
     size_t body_len;
+    const char *method;         /* NULL: "POST" */
+    struct ssl_ctx_st *ssl_ctx; /* a client context to use instead of one made from ca_pem
+                                   (say, with a client certificate); the call takes a ref */
 } k1s_httpc_req_t;
 
 /*
@@ -40,7 +43,7 @@ typedef void (*k1s_httpc_done_fn)(int err, int status, const char *body, size_t 
                                   const char *msg, void *arg);
 
 /*
- * Starts a POST; done is called exactly once from the event loop (never
+ * Starts a POST (or req->method); done is called exactly once from the event loop (never
  * from inside this call) unless the call is cancelled first. Returns the
  * call handle (owned by the client; valid until done runs or cancel).
  */
