@@ -48,6 +48,7 @@ typedef struct mnode {
     bool failed;         /* the last scrape failed (the node is left out) */
     k1s_httpc_t *call;   /* a scrape in flight */
     struct event *timer; /* the second scrape, pending */
+    bool second;         /* the scrape in flight is that second one */
 } mnode_t;
 
 typedef struct mwait {
@@ -229,6 +230,7 @@ static bool scrape(mnode_t *n);
 static void second_scrape(evutil_socket_t fd, short what, void *arg)
 {
     mnode_t *n = arg;
+    n->second = true;
     if (!scrape(n))
         answer_waiting(n->m);
 }
@@ -236,7 +238,9 @@ static void second_scrape(evutil_socket_t fd, short what, void *arg)
 static void scraped(int err, int status, const char *body, size_t len, const char *msg, void *arg)
 {
     mnode_t *n = arg;
+    bool second = n->second;
     n->call = NULL;
+    n->second = false;
     n->done_at = k1s_now_ns();
     json_t *sum = NULL;
     char *why = NULL;
@@ -264,8 +268,9 @@ static void scraped(int err, int status, const char *body, size_t len, const cha
     json_decref(n->prev);
     n->prev = n->last;
     n->last = sum;
-    if (!have_window(n)) {
-        /* first sample (or the previous one is too old): a second one for the rate */
+    if (!have_window(n) && !second) {
+        /* first sample (or the previous one is too old): a second one for the rate (once: a
+         * kubelet without CPU figures is not asked again and again) */
         if (!n->timer)
             n->timer = evtimer_new(n->m->api->base, second_scrape, n);
         struct timeval tv = {SECOND_SCRAPE_MS / 1000, (SECOND_SCRAPE_MS % 1000) * 1000};
@@ -300,6 +305,7 @@ static void scrape_fail(mnode_t *n, const char *why)
 {
     k1s_httpc_cancel(n->call);
     n->call = NULL;
+    n->second = false;
     if (!n->failed)
         k1s_warn("metrics: node %s left out of metrics.k8s.io: %s", n->name, why);
     n->failed = true;
