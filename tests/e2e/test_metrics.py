@@ -197,3 +197,21 @@ def test_unreachable_kubelet_is_left_out(pods):
                          log), log[-2000:]
     finally:
         c.kubectl("delete", "node", "ghost", check=False)
+
+
+def test_second_node(pods, tmp_path):
+    """A node that joins with `k1s agent` from its own namespace: its kubelet is scraped too."""
+    c = pods
+    c.add_node("e2e-m2", str(tmp_path), extra=["--node-taint", "e2e=second-node:NoSchedule"])
+    c.wait(lambda: (lambda n: n and any(
+        x["type"] == "Ready" and x["status"] == "True" for x in n["status"]["conditions"]))(
+        c.get("node", "e2e-m2")), 90, "node e2e-m2 Ready")
+
+    def both():
+        r = top(c, "node")
+        names = {x[0]: x for x in r or []}
+        return names if "e2e-m2" in names and names["e2e-m2"][1] != "<unknown>" else None
+    names = c.wait(both, 30, "kubectl top node to show e2e-m2")
+    assert millicores(names["e2e-m2"][1]) > 0 and millicores(names["e2e-node"][1]) > 0, names
+    summ = json.loads(c.kubectl("get", "--raw", "/api/v1/nodes/e2e-m2/proxy/stats/summary").stdout)
+    assert summ["node"]["nodeName"] == "e2e-m2" and summ["pods"] == []
