@@ -510,6 +510,62 @@ static void collect_pods(collect_t *c)
     }
 }
 
+/* The sum of a PodMetrics' containers' usage of res ("cpu" in n, "memory" in Ki or bytes). */
+static json_t *pod_usage_sum(const json_t *o, const char *res)
+{
+    double sum = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(o, "containers"), i, c)
+    {
+        const char *q = json_string_value(json_object_get(json_object_get(c, "usage"), res));
+        char *end;
+        double v = q ? strtod(q, &end) : 0;
+        if (q && !strcmp(end, "Ki"))
+            v *= 1024;
+        sum += v;
+    }
+    return strcmp(res, "cpu") ? memory_quantity((json_int_t)sum) : cpu_quantity(sum);
+}
+
+/* A meta.k8s.io/v1 Table of the items, with metrics-server's columns. Takes items. */
+static json_t *metrics_table(k1s_api_req_t *r, json_t *items, bool nodes)
+{
+    json_t *cols = json_pack(
+        "[{s:s, s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:s, s:i}, {s:s, s:s, s:s, s:s, s:i},"
+        " {s:s, s:s, s:s, s:s, s:i}]",
+        "name", "Name", "type", "string", "format", "name", "description", "Name of the resource",
+        "priority", 0, "name", "Cpu", "type", "string", "format", "", "description", "CPU usage",
+        "priority", 0, "name", "Memory", "type", "string", "format", "", "description",
+        "Memory usage", "priority", 0, "name", "Window", "type", "string", "format", "",
+        "description", "Time window used to calculate the usage", "priority", 0);
+    const char *include = k1s_http_req_query(r->http, "includeObject");
+    json_t *rows = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        const json_t *u = json_object_get(o, "usage");
+        json_t *cells = json_pack(
+            "[O, o, o, O]", json_object_get(json_object_get(o, "metadata"), "name"),
+            nodes ? json_incref(json_object_get(u, "cpu")) : pod_usage_sum(o, "cpu"),
+            nodes ? json_incref(json_object_get(u, "memory")) : pod_usage_sum(o, "memory"),
+            json_object_get(o, "window"));
+        json_t *row = json_pack("{s:o}", "cells", cells);
+        if (include && !strcmp(include, "Object"))
+            json_object_set(row, "object", o);
+        else if (!include || strcmp(include, "None"))
+            json_object_set_new(row, "object",
+                                json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata",
+                                          "apiVersion", "meta.k8s.io/v1", "metadata",
+                                          json_object_get(o, "metadata")));
+        json_array_append_new(rows, row);
+    }
+    json_decref(items);
+    return json_pack("{s:s, s:s, s:{}, s:o, s:o}", "kind", "Table", "apiVersion", "meta.k8s.io/v1",
+                     "metadata", "columnDefinitions", cols, "rows", rows);
+}
+
 static void answer(struct k1s_metrics_api *m, k1s_api_req_t *r, const char *name)
 {
     bool failed;
@@ -535,7 +591,14 @@ static void answer(struct k1s_metrics_api *m, k1s_api_req_t *r, const char *name
                          nodes ? "nodemetrics" : "podmetrics", name);
             return;
         }
-        k1s_api_send_json(r, 200, o);
+        if (k1s_api_wants_table(r))
+            k1s_api_send_json(r, 200, metrics_table(r, json_pack("[o]", o), nodes));
+        else
+            k1s_api_send_json(r, 200, o);
+        return;
+    }
+    if (k1s_api_wants_table(r)) {
+        k1s_api_send_json(r, 200, metrics_table(r, c.items, nodes));
         return;
     }
     json_t *list =

@@ -215,3 +215,16 @@ def test_second_node(pods, tmp_path):
     assert millicores(names["e2e-m2"][1]) > 0 and millicores(names["e2e-node"][1]) > 0, names
     summ = json.loads(c.kubectl("get", "--raw", "/api/v1/nodes/e2e-m2/proxy/stats/summary").stdout)
     assert summ["node"]["nodeName"] == "e2e-m2" and summ["pods"] == []
+
+
+def test_kubectl_get_tables(pods):
+    c = pods
+    c.wait(lambda: top(c, "pod"), 30, "pod metrics")
+    out = c.kubectl("get", "pods.metrics.k8s.io", "burn").stdout
+    head, row = out.strip().splitlines()
+    assert head.split() == ["NAME", "CPU", "MEMORY", "WINDOW"], out
+    name, cpu, mem, window = row.split()
+    assert name == "burn" and cpu.endswith("n") and mem.endswith("Ki") and window.endswith("s")
+    out = c.kubectl("get", "nodes.metrics.k8s.io").stdout
+    assert out.split()[:4] == ["NAME", "CPU", "MEMORY", "WINDOW"], out
+    assert "e2e-node" in out.split(), out
