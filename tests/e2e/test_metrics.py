@@ -110,6 +110,10 @@ def test_top_node(pods):
     assert re.match(r"^\d+n$", nm["usage"]["cpu"]) and re.match(r"^\d+Ki$", nm["usage"]["memory"])
     assert re.match(r"^[0-9.]+s$|^\d+m[0-9.]+s$", nm["window"]) and nm["timestamp"].endswith("Z")
     assert nm["metadata"]["labels"]["kubernetes.io/hostname"] == "e2e-node"
+    out = rows(c.kubectl("top", "node", "-l", "kubernetes.io/hostname=e2e-node").stdout)
+    assert [x[0] for x in out] == ["e2e-node"], out
+    p = c.kubectl("top", "node", "-l", "kubernetes.io/hostname=nosuch", check=False)
+    assert "e2e-node" not in p.stdout, p.stdout
     p = c.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/nosuch", check=False)
     assert p.returncode != 0 and "not found" in p.stderr
 
