@@ -207,6 +207,46 @@ static void test_summary_and_rates(void **state)
     free(proc);
 }
 
+/* The same on a cgroup v2 host: the pod is found under its QoS directory of the one hierarchy,
+ * and a container that is not running is not measured. */
+static void test_summary_v2(void **state)
+{
+    put("cg/kubepods/burstable/podB/cgroup.controllers", "cpu memory\n");
+    put("cg/kubepods/burstable/podB/cpu.stat", "usage_usec 3000000\n");
+    put("cg/kubepods/burstable/podB/memory.current", "16384\n");
+    put("cg/kubepods/burstable/podB/x1/cgroup.controllers", "cpu memory\n");
+    put("cg/kubepods/burstable/podB/x1/cpu.stat", "usage_usec 2000000\n");
+    put("cg/kubepods/burstable/podB/x1/memory.current", "8192\n");
+    put("cg/kubepods/burstable/podB/x1/memory.stat", "anon 4096\ninactive_file 4096\n");
+    char *cg = k1s_xasprintf("%s/cg", tmp), *proc = k1s_xasprintf("%s/proc", tmp);
+    k1s_stats_t *s = k1s_stats_new(&(k1s_stats_opts_t){
+        .node_name = "n2", .fs_dir = tmp, .cgroup_root = cg, .proc_root = proc});
+    k1s_stats_ctr_t ctrs[] = {
+        {.ns = "ns", .pod = "b", .uid = "B", .name = "app", .id = "x1", .running = true},
+        {.ns = "ns", .pod = "b", .uid = "B", .name = "done", .id = "x0", .running = false},
+    };
+    json_t *j = k1s_stats_summary(s, ctrs, 2);
+    /* no /proc here: the node has no cpu or memory, and /metrics/resource says so */
+    assert_null(json_object_get(json_object_get(j, "node"), "cpu"));
+    json_t *p = json_array_get(json_object_get(j, "pods"), 0);
+    assert_non_null(p);
+    assert_int_equal(json_array_size(json_object_get(p, "containers")), 1);
+    json_t *c = json_array_get(json_object_get(p, "containers"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "name")), "app");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(c, "memory"), "workingSetBytes")), 4096);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(p, "cpu"), "usageCoreNanoSeconds")),
+        3000000000ll);
+    char *text = k1s_stats_resource_metrics(j);
+    assert_non_null(strstr(text, "\nscrape_error 1\n"));
+    free(text);
+    json_decref(j);
+    k1s_stats_free(s);
+    free(cg);
+    free(proc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cgroup_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_and_rates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summary_v2, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
