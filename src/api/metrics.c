@@ -35,6 +35,7 @@
 
 #define NS_PER_S 1000000000ll
 #define FRESH_NS (10 * NS_PER_S)       /* figures this young are reused */
+#define STALE_NS (30 * NS_PER_S)       /* older ones (a node no longer Ready) are not served */
 #define MAX_WINDOW_NS (120 * NS_PER_S) /* samples further apart make no rate */
 #define SECOND_SCRAPE_MS 1000
 #define SCRAPE_TIMEOUT_MS 5000
@@ -222,6 +223,14 @@ static bool fresh(const mnode_t *n)
 {
     return n->done_at && k1s_now_ns() - n->done_at < (uint64_t)FRESH_NS &&
            (n->failed || have_window(n));
+}
+
+/* Figures recent enough to serve: a Ready node's are refreshed by the request itself (its
+ * scrapes, waited for, take at most a few seconds); a node not scraped for STALE_NS is not
+ * Ready any more. */
+static bool recent(const mnode_t *n)
+{
+    return n->done_at && k1s_now_ns() - n->done_at < (uint64_t)STALE_NS;
 }
 
 static void answer_waiting(struct k1s_metrics_api *m);
@@ -468,7 +477,7 @@ static int collect_node(k1s_kv_t *kv, void *arg)
     if (!aux || (c->name && strcmp(aux->name, c->name)) || !k1s_list_filter_match(c->f, aux))
         return 0;
     for (mnode_t *n = c->m->nodes; n; n = n->next)
-        if (!strcmp(n->name, aux->name)) {
+        if (!strcmp(n->name, aux->name) && recent(n)) { /* not a NotReady node's old figures */
             json_t *o = node_metrics(n, aux);
             if (o)
                 json_array_append_new(c->items, o);
@@ -482,8 +491,8 @@ static void collect_pods(collect_t *c)
     k1s_apiserver_t *api = c->m->api;
     const k1s_resource_t *pres = k1s_registry_find("", "v1", "pods");
     for (mnode_t *n = c->m->nodes; n; n = n->next) {
-        if (n->failed || !n->prev)
-            continue;
+        if (n->failed || !n->prev || !recent(n))
+            continue; /* unreachable, or not Ready (not scraped) for a while */
         size_t i;
         json_t *lp;
         json_array_foreach(json_object_get(n->last, "pods"), i, lp)
