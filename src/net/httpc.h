@@ -1,8 +1,9 @@
 /*
  * A small asynchronous HTTPS client on the libevent loop, for calls the API
- * server makes to others (admission webhooks): one POST per connection
- * ("Connection: close"), the server certificate verified against a PEM CA
- * bundle (or the system roots) and the expected host name, the whole call
+ * server makes to others (admission webhooks, kubelet stats): one POST or GET
+ * per connection ("Connection: close"), the server certificate verified
+ * against a PEM CA bundle (or the system roots, or a caller's client context)
+ * and the expected host name, the whole call
  * bounded by a deadline. Nothing blocks the loop except the name lookup of
  * a host that is not an IP literal or "localhost".
  *
