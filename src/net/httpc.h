@@ -3,9 +3,9 @@
  * server makes to others (admission webhooks, kubelet stats): one POST or GET
  * per connection ("Connection: close"), the server certificate verified
  * against a PEM CA bundle (or the system roots, or a caller's client context)
- * and the expected host name, the whole call
- * bounded by a deadline. Nothing blocks the loop except the name lookup of
- * a host that is not an IP literal or "localhost".
+ * and the expected host name, the whole call bounded by a deadline. Nothing
+ * blocks the loop except the name lookup of a host that is not an IP literal
+ * or "localhost".
  *
  * Failures are described as Go's net/http client describes them, since
  * Kubernetes users know those messages: "dial tcp 127.0.0.1:9443: connect:
