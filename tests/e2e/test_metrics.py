@@ -53,7 +53,9 @@ def pods(cluster):
     c.apply(pod("burn", c.image, [("burn", BURN), ("side", IDLE)]))
     c.apply(pod("idle", c.image, [("idle", IDLE)]))
     c.apply(pod("other", c.image, [("c", IDLE)], ns="mns"))
-    for ns, name in (("default", "burn"), ("default", "idle"), ("mns", "other")):
+    c.apply(pod("short", c.image, [("c", IDLE)]))  # deleted by the last test
+    for ns, name in (("default", "burn"), ("default", "idle"), ("mns", "other"),
+                     ("default", "short")):
         c.wait(lambda: running(c, ns, name), 90, "pod %s/%s Running" % (ns, name))
     return c
 
@@ -232,3 +234,14 @@ def test_kubectl_get_tables(pods):
     out = c.kubectl("get", "nodes.metrics.k8s.io").stdout
     assert out.split()[:4] == ["NAME", "CPU", "MEMORY", "WINDOW"], out
     assert "e2e-node" in out.split(), out
+
+
+def test_deleted_pod_leaves_the_list(pods):
+    c = pods
+    c.wait(lambda: "short" in {x[0] for x in top(c, "pod") or []}, 30, "short in kubectl top")
+    c.kubectl("delete", "pod", "short", "--wait=true", "--timeout=60s")
+    # at once: the figures are cached, but the pod object is gone
+    assert "short" not in {x[0] for x in rows(c.kubectl("top", "pod").stdout)}
+    p = c.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/short",
+                  check=False)
+    assert p.returncode != 0 and "not found" in p.stderr, p.stderr
