@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,9 +136,12 @@ int k1s_stats_read_cgroup(const char *root, const char *path, k1s_cg_stats_t *ou
             }
             free(ms);
         }
+        st.has_pids = read_u64(v2, "pids.current", &st.pids);
     } else {
         _k1s_cleanup_free_ char *cpu = k1s_xasprintf("%s/cpuacct%s", root, path);
         _k1s_cleanup_free_ char *mem = k1s_xasprintf("%s/memory%s", root, path);
+        _k1s_cleanup_free_ char *pids = k1s_xasprintf("%s/pids%s", root, path);
+        st.has_pids = read_u64(pids, "pids.current", &st.pids);
         st.has_cpu = read_u64(cpu, "cpuacct.usage", &st.cpu_ns);
         if (read_u64(mem, "memory.usage_in_bytes", &st.mem_usage)) {
             st.has_mem = true;
@@ -480,6 +484,13 @@ static json_t *node_json(k1s_stats_t *s, int64_t ts)
     json_t *fs = fs_json(s->fs_dir, ts);
     if (fs)
         json_object_set_new(node, "fs", fs);
+    /* kubelet's rlimit: the PID limit and the processes running (PIDPressure) */
+    struct sysinfo si;
+    uint64_t pid_max;
+    if (sysinfo(&si) == 0 && read_u64(s->proc_root, "sys/kernel/pid_max", &pid_max))
+        json_object_set_new(node, "rlimit",
+                            json_pack("{s:o, s:o, s:o}", "time", rfc3339_nano(ts), "maxpid",
+                                      uint_json(pid_max), "curproc", uint_json(si.procs)));
     json_t *ifs = fs_json(s->image_fs_dir, ts);
     if (ifs)
         json_object_set_new(node, "runtime",
@@ -528,6 +539,9 @@ static json_t *pod_json(k1s_stats_t *s, const k1s_stats_ctr_t *ctrs, size_t n, i
             json_object_set_new(pod, "cpu", cpu_json(s, pcg, ts, pst.cpu_ns));
         if (pst.has_mem)
             json_object_set_new(pod, "memory", cg_memory_json(&pst, ts));
+        if (pst.has_pids)
+            json_object_set_new(pod, "process_stats",
+                                json_pack("{s:o}", "process_count", uint_json(pst.pids)));
     }
     if (pid > 0) {
         char *path = k1s_xasprintf("%s/%d/net/dev", s->proc_root, pid);

@@ -69,12 +69,14 @@ typedef struct k1s_cg_stats {
     uint64_t mem_ws;    /* usage - inactive_file */
     uint64_t mem_rss;   /* anon / total_rss */
     uint64_t pgfault, pgmajfault;
+    bool has_pids;
+    uint64_t pids; /* pids.current: processes and threads */
 } k1s_cg_stats_t;
 
 /* Reads cgroup `path` ("/kubepods/pod<uid>") under root: v2 (root/path/cpu.stat,
- * memory.current, memory.stat) if root/path/cgroup.controllers exists, else v1
- * (root/cpuacct/path/cpuacct.usage, root/memory/path/memory.usage_in_bytes and
- * memory.stat). 0, or -ENOENT if neither has the cgroup. */
+ * memory.current, memory.stat, pids.current) if root/path/cgroup.controllers exists, else
+ * v1 (root/cpuacct/path/cpuacct.usage, root/memory/path/memory.usage_in_bytes and
+ * memory.stat, root/pids/path/pids.current). 0, or -ENOENT if neither has the cgroup. */
 int k1s_stats_read_cgroup(const char *root, const char *path, k1s_cg_stats_t *out);
 
 /* Cumulative busy CPU time of the node from /proc/stat's "cpu" line (user, nice, system,

@@ -78,6 +78,7 @@ def test_kubelet_stats_summary_and_resource_metrics(pods):
     assert node["fs"]["capacityBytes"] >= node["fs"]["availableBytes"] > 0
     assert node["runtime"]["imageFs"]["capacityBytes"] > 0
     assert node["network"]["name"] == "eth0"
+    assert node["rlimit"]["maxpid"] > node["rlimit"]["curproc"] > 0
     by_name = {p["podRef"]["name"]: p for p in summ["pods"]}
     burn = by_name["burn"]
     assert burn["podRef"]["namespace"] == "default" and burn["podRef"]["uid"]
@@ -87,6 +88,7 @@ def test_kubelet_stats_summary_and_resource_metrics(pods):
         assert ctr["memory"]["workingSetBytes"] > 0
     assert burn["cpu"]["usageCoreNanoSeconds"] > 0 and burn["memory"]["workingSetBytes"] > 0
     assert "network" in burn and burn["network"]["name"] == "eth0"
+    assert burn["process_stats"]["process_count"] >= 2  # one shell per container
     assert by_name["other"]["podRef"]["namespace"] == "mns"
 
     text = c.kubectl("get", "--raw", "/api/v1/nodes/e2e-node/proxy/metrics/resource").stdout

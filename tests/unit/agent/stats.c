@@ -106,6 +106,7 @@ static void test_cgroup_v1(void **state)
 {
     put("cpuacct/kubepods/podU/cpuacct.usage", "2500000000\n");
     put("memory/kubepods/podU/memory.usage_in_bytes", "10485760\n");
+    put("pids/kubepods/podU/pids.current", "3\n");
     put("memory/kubepods/podU/memory.stat",
         "cache 1\nrss 2\ninactive_file 99\ntotal_rss 4194304\ntotal_inactive_file 2097152\n"
         "total_pgfault 7\ntotal_pgmajfault 1\n");
@@ -117,6 +118,8 @@ static void test_cgroup_v1(void **state)
     assert_int_equal(st.mem_ws, 10485760 - 2097152); /* total_, not the cgroup's own */
     assert_int_equal(st.mem_rss, 4194304);
     assert_int_equal(st.pgfault, 7);
+    assert_true(st.has_pids);
+    assert_int_equal(st.pids, 3);
     assert_int_equal(k1s_stats_read_cgroup(tmp, "/kubepods/nosuch", &st), -ENOENT);
 }
 
@@ -126,12 +129,14 @@ static void test_cgroup_v2(void **state)
     put("kubepods/burstable/podV/cpu.stat", "usage_usec 1500000\nuser_usec 1000000\n");
     put("kubepods/burstable/podV/memory.current", "8192\n");
     put("kubepods/burstable/podV/memory.stat", "anon 4096\nfile 4096\ninactive_file 1024\n");
+    put("kubepods/burstable/podV/pids.current", "5\n");
     k1s_cg_stats_t st;
     assert_int_equal(k1s_stats_read_cgroup(tmp, "/kubepods/burstable/podV", &st), 0);
     assert_int_equal(st.cpu_ns, 1500000000ull);
     assert_int_equal(st.mem_usage, 8192);
     assert_int_equal(st.mem_ws, 7168);
     assert_int_equal(st.mem_rss, 4096);
+    assert_int_equal(st.pids, 5);
 }
 
 /* A summary over a fake node (v1 cgroups), twice, with time passing: rates appear. */
@@ -139,6 +144,7 @@ static void test_summary_and_rates(void **state)
 {
     put("proc/stat", "cpu  100 0 100 1000 0 0 0 0 0 0\nbtime 1700000000\n");
     put("proc/meminfo", "MemTotal: 2048 kB\nMemFree: 1024 kB\nInactive(file): 512 kB\n");
+    put("proc/sys/kernel/pid_max", "4194304\n");
     put("cg/cpuacct/kubepods/besteffort/podP/cpuacct.usage", "1000000000\n");
     put("cg/memory/kubepods/besteffort/podP/memory.usage_in_bytes", "4096\n");
     put("cg/cpuacct/kubepods/besteffort/podP/abc/cpuacct.usage", "900000000\n");
@@ -165,6 +171,8 @@ static void test_summary_and_rates(void **state)
     assert_int_equal(json_integer_value(json_object_get(mem, "workingSetBytes")), 512 * 1024);
     assert_int_equal(json_integer_value(json_object_get(mem, "availableBytes")), 1536 * 1024);
     assert_non_null(json_object_get(json_object_get(node, "fs"), "capacityBytes"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(node, "rlimit"), "maxpid")),
+                     4194304);
     /* first sample: no rate yet */
     assert_null(json_object_get(json_object_get(node, "cpu"), "usageNanoCores"));
     json_t *pods = json_object_get(j, "pods");
