@@ -19,6 +19,7 @@
 
 #include "agent/kubelet-api.h"
 #include "agent/kubelet-int.h"
+#include "agent/stats.h"
 #include "client/client.h"
 #include "lib/log.h"
 #include "runtime/runtime.h"
@@ -334,6 +335,19 @@ static json_t *b_pods(void *ctx)
     return k1s_kubelet_pod_list(ctx);
 }
 
+/* ---- stats ---- */
+
+static k1s_stats_t *stats; /* one kubelet per process, like the exit watches */
+
+static json_t *b_summary(void *ctx)
+{
+    size_t n;
+    k1s_stats_ctr_t *ctrs = k1s_kubelet_stats_ctrs(ctx, &n);
+    json_t *j = k1s_stats_summary(stats, ctrs, n);
+    free(ctrs);
+    return j;
+}
+
 static const k1s_kapi_backend_t backend = {
     .lookup = b_lookup,
     .exec = b_exec,
@@ -343,6 +357,7 @@ static const k1s_kapi_backend_t backend = {
     .watch_exit = b_watch_exit,
     .unwatch_exit = b_unwatch_exit,
     .pods = b_pods,
+    .summary = b_summary,
 };
 
 k1s_kapi_t *k1s_kubelet_api_start(k1s_kubelet_t *k, const char *agent_dir, int port,
@@ -358,5 +373,7 @@ k1s_kapi_t *k1s_kubelet_api_start(k1s_kubelet_t *k, const char *agent_dir, int p
                          .port = port,
                          .node_name = node_name,
                          .api = api};
+    if (!stats)
+        stats = k1s_stats_new(&(k1s_stats_opts_t){.node_name = node_name, .fs_dir = agent_dir});
     return k1s_kapi_new(k1s_kubelet_base(k), &o, &backend, k, err);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "agent/kubelet-api-int.h"
+#include "agent/stats.h"
 #include "agent/stream.h"
 #include "client/client.h"
 #include "lib/buf.h"
@@ -138,14 +139,32 @@ static void serve_pods(k1s_kapi_t *k, k1s_http_req_t *req)
     json_decref(list);
 }
 
+static json_t *summary(k1s_kapi_t *k)
+{
+    json_t *j = k->be.summary ? k->be.summary(k->ctx) : NULL;
+    if (!j) {
+        char ts[32];
+        k1s_time_rfc3339(ts);
+        j = json_pack("{s:{s:s, s:s}, s:[]}", "node", "nodeName", k->node_name ? k->node_name : "",
+                      "startTime", ts, "pods");
+    }
+    return j;
+}
+
 static void serve_stats(k1s_kapi_t *k, k1s_http_req_t *req)
 {
-    char ts[32];
-    k1s_time_rfc3339(ts);
-    json_t *j = json_pack("{s:{s:s, s:s}, s:[]}", "node", "nodeName",
-                          k->node_name ? k->node_name : "", "startTime", ts, "pods");
+    json_t *j = summary(k);
     char *s = json_dumps(j, JSON_COMPACT);
     k1s_http_respond(req, 200, "application/json", s, strlen(s));
+    free(s);
+    json_decref(j);
+}
+
+static void serve_resource_metrics(k1s_kapi_t *k, k1s_http_req_t *req)
+{
+    json_t *j = summary(k);
+    char *s = k1s_stats_resource_metrics(j);
+    k1s_http_respond(req, 200, "text/plain; version=0.0.4", s, strlen(s));
     free(s);
     json_decref(j);
 }
@@ -347,6 +366,10 @@ static void route(k1s_kapi_t *k, k1s_http_req_t *req)
     }
     if (!strcmp(path, "/metrics")) {
         serve_metrics(k, req);
+        return;
+    }
+    if (!strcmp(path, "/metrics/resource")) {
+        serve_resource_metrics(k, req);
         return;
     }
     const char *rest = NULL;

@@ -9,7 +9,8 @@
  *   GET|POST /attach/{ns}/{pod}/{container}?stdin=..&stdout=..&stderr=..&tty=..
  *   GET|POST /portForward/{ns}/{pod}                 SPDY/3.1 streams, see below
  *   GET  /pods                                       PodList of the backend's pods
- *   GET  /stats/summary                              minimal: the node's name and time only
+ *   GET  /stats/summary                              the backend's stats/v1alpha1 Summary
+ *   GET  /metrics/resource                           the same as Prometheus text (stats.h)
  *   GET  /metrics                                    minimal: request counters
  *
  * exec and attach speak WebSockets with the channel protocols
@@ -116,6 +117,8 @@ typedef struct k1s_kapi_backend {
     void (*unwatch_exit)(void *ctx, void *watch);
     /* The node's pods as a v1 PodList (new reference), or NULL (empty list). */
     json_t *(*pods)(void *ctx);
+    /* The node's stats/v1alpha1 Summary (new reference; stats.h), or NULL (a minimal one). */
+    json_t *(*summary)(void *ctx);
 } k1s_kapi_backend_t;
 
 typedef struct k1s_kapi_opts {

@@ -90,6 +90,9 @@ int k1s_kubelet_find(k1s_kubelet_t *k, const char *ns, const char *pod, const ch
 bool k1s_kubelet_running(k1s_kubelet_t *k, const char *id);
 /* The pods of this node as a PodList (new reference). */
 json_t *k1s_kubelet_pod_list(k1s_kubelet_t *k);
+/* The containers of this node's pods, for the stats (stats.h): a new array of *n entries
+ * whose strings are borrowed from the pod workers until the next loop iteration. */
+struct k1s_stats_ctr *k1s_kubelet_stats_ctrs(k1s_kubelet_t *k, size_t *n);
 struct k1s_rt *k1s_kubelet_runtime(k1s_kubelet_t *k);
 struct event_base *k1s_kubelet_base(k1s_kubelet_t *k);
 

@@ -23,6 +23,7 @@
 #include "agent/kubelet-api.h"
 #include "agent/kubelet.h"
 #include "agent/probes.h"
+#include "agent/stats.h"
 #include "agent/volumes.h"
 #include "client/informer.h"
 #include "client/strmap.h"
@@ -2100,6 +2101,32 @@ json_t *k1s_kubelet_pod_list(k1s_kubelet_t *k)
     }
     return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "PodList", "apiVersion", "v1", "metadata",
                      "items", items);
+}
+
+k1s_stats_ctr_t *k1s_kubelet_stats_ctrs(k1s_kubelet_t *k, size_t *n)
+{
+    size_t cap = 8, len = 0;
+    k1s_stats_ctr_t *v = k1s_xcalloc(cap, sizeof(*v));
+    const char *key;
+    void *val;
+    for (size_t i = 0; k1s_strmap_next(&k->by_uid, &i, &key, &val);) {
+        pod_t *p = val;
+        for (size_t j = 0; j < p->nctr; j++) {
+            ctr_t *c = &p->ctrs[j];
+            if (len == cap)
+                v = k1s_xrealloc(v, (cap *= 2) * sizeof(*v));
+            v[len++] = (k1s_stats_ctr_t){.ns = p->ns,
+                                         .pod = p->name,
+                                         .uid = p->uid,
+                                         .name = c->name,
+                                         .id = c->id,
+                                         .pod_start_ns = p->start_ns,
+                                         .started_ns = c->started_ns,
+                                         .running = c->running};
+        }
+    }
+    *n = len;
+    return v;
 }
 
 k1s_rt_t *k1s_kubelet_runtime(k1s_kubelet_t *k)

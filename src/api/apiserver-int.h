@@ -85,6 +85,7 @@ struct k1s_apiserver {
     k1s_audit_t *audit; /* audit.c: NULL when --audit-log-path is not set */
     /* admission state: webhook configurations, quota bookkeeping (admission.c) */
     k1s_admission_t *admission;
+    struct k1s_metrics_api *metrics_api; /* metrics.c: the kubelets' figures, NULL until used */
 };
 
 /* An authenticated request in flight. */
@@ -133,6 +134,12 @@ bool k1s_api_authenticate_token(k1s_apiserver_t *api, const char *tok, const cha
 /* --- review.c: authorization.k8s.io and authentication.k8s.io reviews --- */
 /* Answers a request to a create_only resource. */
 void k1s_review_handle(k1s_api_req_t *r);
+
+/* --- metrics.c: metrics.k8s.io from the kubelets --- */
+/* Answers a request to a read_only resource: name NULL for a list; extra: more path. */
+void k1s_metrics_handle(k1s_api_req_t *r, const char *name, bool extra);
+/* Ends the scrapes in flight and answers the requests waiting for them (503). */
+void k1s_metrics_api_free(k1s_apiserver_t *api);
 
 /* --- objects.c --- */
 /* Store key for an object: "/<storage>/<ns>/<name>" or "/<storage>/<name>". New string. */

@@ -645,6 +645,7 @@ void k1s_apiserver_free(k1s_apiserver_t *api)
     if (!api)
         return;
     k1s_watch_close_all(api);
+    k1s_metrics_api_free(api);
     k1s_authz_free(api->authz);
     k1s_audit_free(api->audit);
     k1s_sa_free(api);

@@ -15,6 +15,8 @@ static json_t *verbs_all(const k1s_resource_t *r)
 {
     if (r->create_only)
         return json_pack("[s]", "create");
+    if (r->read_only)
+        return json_pack("[s,s]", "get", "list");
     return json_pack("[s,s,s,s,s,s,s,s]", "create", "delete", "deletecollection", "get", "list",
                      "patch", "update", "watch");
 }

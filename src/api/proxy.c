@@ -721,3 +721,8 @@ void k1s_proxy_node(k1s_api_req_t *r, const char *path)
     free(node);
     free(target);
 }
+
+SSL_CTX *k1s_proxy_kubelet_ctx(k1s_apiserver_t *api, k1s_err_t *err)
+{
+    return client_ctx(api, err);
+}

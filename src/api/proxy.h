@@ -28,4 +28,10 @@ void k1s_proxy_pod(k1s_api_req_t *r);
 /* nodes/{r->name}/proxy/{path}: path is what follows "proxy" ("" for the root). Answers r. */
 void k1s_proxy_node(k1s_api_req_t *r, const char *path);
 
+/* The TLS context the API server reaches kubelets with (its client certificate, the
+ * cluster CA); borrowed, made once. NULL with err set if the server has no PKI. */
+struct k1s_apiserver;
+struct k1s_err;
+struct ssl_ctx_st *k1s_proxy_kubelet_ctx(struct k1s_apiserver *api, struct k1s_err *err);
+
 #endif

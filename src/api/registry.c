@@ -669,6 +669,39 @@ static const k1s_resource_t resources[] = {
      "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
      {0},
      "validatingwebhookconfigurations"},
+    /* metrics.k8s.io/v1beta1: metrics-server's API, served from the kubelets (metrics.c) */
+    {"metrics.k8s.io",
+     "v1beta1",
+     "NodeMetrics",
+     "nodes",
+     "",
+     {0},
+     {0},
+     CLUSTER,
+     0,
+     false,
+     "io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics",
+     {0},
+     "metrics.k8s.io-nodes",
+     false,
+     NULL,
+     true},
+    {"metrics.k8s.io",
+     "v1beta1",
+     "PodMetrics",
+     "pods",
+     "",
+     {0},
+     {0},
+     NS,
+     0,
+     false,
+     "io.k8s.metrics.pkg.apis.metrics.v1beta1.PodMetrics",
+     {0},
+     "metrics.k8s.io-pods",
+     false,
+     NULL,
+     true},
 };
 
 static const k1s_group_version_t group_versions[] = {
@@ -692,6 +725,7 @@ static const k1s_group_version_t group_versions[] = {
     {"certificates.k8s.io", "v1"},
     {"admissionregistration.k8s.io", "v1"},
     {"apiextensions.k8s.io", "v1"},
+    {"metrics.k8s.io", "v1beta1"},
 };
 
 /* Run-time entries (custom resources): heap-allocated, never freed. */

@@ -33,6 +33,7 @@ typedef struct k1s_resource {
         *storage_name; /* key prefix name; usually == plural (events.k8s.io shares "events") */
     bool create_only;  /* a review: only POST, answered by review.c and never stored */
     const struct k1s_crd_info *crd; /* custom resources only (crd.h); NULL for built-ins */
+    bool read_only; /* get and list only, answered from the kubelets by metrics.c, never stored */
 } k1s_resource_t;
 
 /* All served resources, in discovery order: built-ins, then custom resources.

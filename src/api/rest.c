@@ -1523,6 +1523,10 @@ void k1s_rest_handle(k1s_api_req_t *r, const char *group, const char *version, c
         k1s_review_handle(r);
         return;
     }
+    if (r->res->read_only) {
+        k1s_metrics_handle(r, nsegs - i >= 2 ? segs[i + 1] : NULL, nsegs - i > 2);
+        return;
+    }
     if (nsegs - i >= 3 && !strcmp(r->res->plural, "nodes") && !strcmp(segs[i + 2], "proxy")) {
         /* nodes/{name}/proxy/{path...}: to that node's kubelet (proxy.c) */
         r->name = k1s_xstrdup(segs[i + 1]);

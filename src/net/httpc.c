@@ -487,7 +487,12 @@ k1s_httpc_t *k1s_httpc_post(struct event_base *base, const k1s_httpc_req_t *req,
 
     const char *addr = req->addr;
     snprintf(c->host, sizeof(c->host), "%s", req->host);
-    c->ctx = make_ctx(req->ca_pem, req->ca_len);
+    if (req->ssl_ctx) {
+        SSL_CTX_up_ref(req->ssl_ctx);
+        c->ctx = req->ssl_ctx;
+    } else {
+        c->ctx = make_ctx(req->ca_pem, req->ca_len);
+    }
     c->ssl = SSL_new(c->ctx);
     SSL_set_app_data(c->ssl, c);
     SSL_set_verify(c->ssl, SSL_VERIFY_PEER, keep_peer);
@@ -502,10 +507,10 @@ k1s_httpc_t *k1s_httpc_post(struct event_base *base, const k1s_httpc_req_t *req,
     }
     k1s_buf_t b = K1S_BUF_INIT;
     k1s_buf_printf(&b,
-                   "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: k1s-apiserver\r\n"
+                   "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: k1s-apiserver\r\n"
                    "Content-Type: %s\r\nAccept: application/json, */*\r\n"
                    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                   req->target, req->host,
+                   req->method ? req->method : "POST", req->target, req->host,
                    req->content_type ? req->content_type : "application/json", req->body_len);
     k1s_buf_append(&b, req->body, req->body_len);
     c->request_len = b.len;

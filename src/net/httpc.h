@@ -1,10 +1,11 @@
 /*
  * A small asynchronous HTTPS client on the libevent loop, for calls the API
- * server makes to others (admission webhooks): one POST per connection
- * ("Connection: close"), the server certificate verified against a PEM CA
- * bundle (or the system roots) and the expected host name, the whole call
- * bounded by a deadline. Nothing blocks the loop except the name lookup of
- * a host that is not an IP literal or "localhost".
+ * server makes to others (admission webhooks, kubelet stats): one POST or GET
+ * per connection ("Connection: close"), the server certificate verified
+ * against a PEM CA bundle (or the system roots, or a caller's client context)
+ * and the expected host name, the whole call bounded by a deadline. Nothing
+ * blocks the loop except the name lookup of a host that is not an IP literal
+ * or "localhost".
  *
  * Failures are described as Go's net/http client describes them, since
  * Kubernetes users know those messages: "dial tcp 127.0.0.1:9443: connect:
@@ -30,6 +31,9 @@ typedef struct k1s_httpc_req {
     const char *content_type;
     const char *body;
     size_t body_len;
+    const char *method;         /* NULL: "POST" */
+    struct ssl_ctx_st *ssl_ctx; /* a client context to use instead of one made from ca_pem
+                                   (say, with a client certificate); the call takes a ref */
 } k1s_httpc_req_t;
 
 /*
@@ -40,7 +44,7 @@ typedef void (*k1s_httpc_done_fn)(int err, int status, const char *body, size_t 
                                   const char *msg, void *arg);
 
 /*
- * Starts a POST; done is called exactly once from the event loop (never
+ * Starts a POST (or req->method); done is called exactly once from the event loop (never
  * from inside this call) unless the call is cancelled first. Returns the
  * call handle (owned by the client; valid until done runs or cancel).
  */

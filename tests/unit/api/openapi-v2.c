@@ -363,6 +363,8 @@ static void test_json_paths(void **state)
     const k1s_resource_t *const *rs = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++) {
         char url[512];
+        if (rs[i]->read_only) /* metrics.k8s.io: no schema (metrics-server's own document) */
+            continue;
         snprintf(url, sizeof url, "%s%s/%s%s/%s", rs[i]->group[0] ? "/apis/" : "/api", rs[i]->group,
                  rs[i]->version, rs[i]->namespaced ? "/namespaces/{namespace}" : "", rs[i]->plural);
         if (!json_object_get(paths, url))

@@ -122,7 +122,8 @@ static void test_schema_lookup(void **state)
     size_t n;
     const k1s_resource_t *const *rs = k1s_registry_all(&n);
     for (size_t i = 0; i < n; i++)
-        if (!k1s_openapi_schema(rs[i]->openapi_name))
+        /* metrics.k8s.io (read_only) has none: upstream it is metrics-server's own document */
+        if (!rs[i]->read_only && !k1s_openapi_schema(rs[i]->openapi_name))
             fail_msg("no schema %s", rs[i]->openapi_name);
 
     assert_null(k1s_openapi_schema(S "apps.v1.Nope"));
