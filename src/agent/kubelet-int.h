@@ -25,6 +25,8 @@ typedef struct k1s_ctr_build {
     char *cwd, *hostname, *rootfs, *cgroups_path;
     k1s_rt_mount_t *mounts;
     size_t n_mounts;
+    uint32_t *gids; /* additional gids (fsGroup, supplementalGroups) */
+    size_t n_gids;
     char **strs; /* other strings to free (mount paths) */
     size_t n_strs;
 } k1s_ctr_build_t;
@@ -62,6 +64,15 @@ void k1s_ctr_build_clear(k1s_ctr_build_t *b);
 /* Writes <pod_dir>/etc-hosts, etc-hostname, resolv.conf for the pod (by dnsPolicy) and
  * creates its emptyDir volumes. 0 or -errno with err set. */
 int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip, k1s_err_t *err);
+
+/* Makes emptyDir volume vol of pod at path (its directory under <pod_dir>/volumes): a
+ * directory, or a tmpfs for medium Memory (size from sizeLimit), group-owned by the pod's
+ * fsGroup when made. 0 or -errno with err set. */
+int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path, k1s_err_t *err);
+
+/* Unmounts what is mounted under <pod_dir>/volumes (Memory emptyDirs), before the pod's
+ * directory is removed. */
+void k1s_podspec_unmount_volumes(const char *pod_dir);
 
 /* The QoS class Kubernetes gives the pod: "Guaranteed", "Burstable" or "BestEffort". */
 const char *k1s_podspec_qos(const json_t *pod);

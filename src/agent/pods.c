@@ -213,6 +213,14 @@ static void ctr_clear(ctr_t *c)
     free(c->wait_message);
 }
 
+/* kubelet's default waiting reason: PodInitializing in a pod with init containers (kubectl
+ * shows Init:N/M, then PodInitializing), else ContainerCreating. */
+static const char *default_wait(const pod_t *p)
+{
+    return json_array_size(k1s_jpath(p->obj, "spec.initContainers")) ? "PodInitializing"
+                                                                     : "ContainerCreating";
+}
+
 /* Makes the container list follow the spec (containers cannot change in a pod, but a record
  * adopted before its pod was seen has only the containers found running). */
 static void ensure_ctrs(pod_t *p)
@@ -236,7 +244,7 @@ static void ensure_ctrs(pod_t *p)
                 memset(old, 0, sizeof(*old));
             } else {
                 cs[k].name = k1s_xstrdup(name ? name : "");
-                set_str(&cs[k].wait_reason, "ContainerCreating");
+                set_str(&cs[k].wait_reason, default_wait(p));
             }
             cs[k].init = l == 0;
             k++;
@@ -329,6 +337,7 @@ static void pod_forget(pod_t *p)
 {
     remove_pod_cgroups(p);
     k1s_strmap_del(&p->k->by_uid, p->uid);
+    k1s_podspec_unmount_volumes(p->dir);
     nftw(p->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     if (*p->name) { /* its logs go with it, as kubelet removes them */
         char *logs = k1s_xasprintf("%s/%s_%s_%s", POD_LOG_DIR, p->ns, p->name, p->uid);
@@ -413,7 +422,7 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
     } else {
         json_t *w = json_object();
         json_object_set_new(w, "reason",
-                            json_string(c->wait_reason ? c->wait_reason : "ContainerCreating"));
+                            json_string(c->wait_reason ? c->wait_reason : default_wait(p)));
         if (c->wait_message)
             json_object_set_new(w, "message", json_string(c->wait_message));
         json_object_set_new(state, "waiting", w);
@@ -1086,7 +1095,7 @@ static void start_container(pod_t *p, ctr_t *c)
         s->ctr = k1s_xstrdup(c->name);
         s->image = k1s_xstrdup(image);
         event(p, "Normal", "Pulling", "Pulling image \"%s\"", image);
-        set_str(&c->wait_reason, "ContainerCreating");
+        set_str(&c->wait_reason, default_wait(p));
         set_str(&c->wait_message, NULL);
         k1s_image_cred_t *creds = NULL;
         size_t ncreds = pull_creds(p, &creds);

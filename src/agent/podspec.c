@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/kubelet-int.h"
+#include "agent/volumes.h"
 #include "api/quantity.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -84,6 +87,7 @@ void k1s_ctr_build_clear(k1s_ctr_build_t *b)
     free(b->rootfs);
     free(b->cgroups_path);
     free(b->mounts);
+    free(b->gids);
     for (size_t i = 0; i < b->n_strs; i++)
         free(b->strs[i]);
     free(b->strs);
@@ -580,18 +584,73 @@ int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip
     if (r < 0)
         return r;
 
-    /* emptyDir volumes (disk; medium Memory is a tmpfs mount, made per container) */
+    /* emptyDir volumes: a directory, or a tmpfs mounted there for medium Memory (shared by
+     * the pod's containers); fsGroup applies when it is made */
     const json_t *vol;
     json_array_foreach(k1s_jpath(pod, "spec.volumes"), i, vol)
     {
         if (!json_object_get(vol, "emptyDir"))
             continue;
         snprintf(path, sizeof(path), "%s/volumes/%s", pod_dir, k1s_js(vol, "name"));
-        if ((r = k1s_mkdir_p(path, 0777)) < 0)
-            return k1s_err_set(err, -r, "mkdir %s: %s", path, strerror(-r));
-        chmod(path, 0777);
+        if ((r = k1s_podspec_empty_dir(pod, vol, path, err)) < 0)
+            return k1s_err_prefix(err, "MountVolume.SetUp failed for volume \"%s\"",
+                                  k1s_js(vol, "name"));
     }
     return 0;
+}
+
+/* Whether path is a mount point (its device differs from its parent's). */
+static bool is_mount_point(const char *path)
+{
+    struct stat st, pst;
+    char *parent = k1s_xasprintf("%s/..", path);
+    bool r = stat(path, &st) == 0 && stat(parent, &pst) == 0 && st.st_dev != pst.st_dev;
+    free(parent);
+    return r;
+}
+
+int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path, k1s_err_t *err)
+{
+    const json_t *ed = json_object_get(vol, "emptyDir");
+    bool memory = k1s_streq(k1s_js(ed, "medium"), "Memory");
+    struct stat st;
+    bool fresh = stat(path, &st) < 0;
+    int r;
+    if (fresh && (r = k1s_mkdir_p(path, 0777)) < 0)
+        return k1s_err_set(err, -r, "mkdir %s: %s", path, strerror(-r));
+    if (memory && !is_mount_point(path)) {
+        char opts[64] = "mode=0777";
+        const json_t *limit = json_object_get(ed, "sizeLimit");
+        k1s_quantity_t q;
+        const char *why = NULL;
+        if (limit && k1s_quantity_from_json(limit, &q, &why) == 0 && k1s_quantity_value(&q) > 0)
+            snprintf(opts, sizeof(opts), "mode=0777,size=%lld", (long long)k1s_quantity_value(&q));
+        if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+            return k1s_err_set(err, errno, "mount tmpfs on %s (%s): %s", path, opts,
+                               strerror(errno));
+        fresh = true;
+    }
+    if (!fresh)
+        return 0;
+    chmod(path, 0777);
+    return k1s_vols_set_ownership(pod, path, k1s_vols_fs_group(pod), false, err);
+}
+
+void k1s_podspec_unmount_volumes(const char *pod_dir)
+{
+    char *prefix = k1s_xasprintf("%s/volumes/", pod_dir), *mounts = NULL;
+    size_t plen = strlen(prefix);
+    if (k1s_read_file("/proc/self/mounts", &mounts, NULL) == 0) {
+        char *save = NULL;
+        for (char *line = strtok_r(mounts, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char dev[256], dir[4096];
+            if (sscanf(line, "%255s %4095s", dev, dir) == 2 && !strncmp(dir, prefix, plen) &&
+                umount2(dir, MNT_DETACH) < 0)
+                k1s_debug("kubelet: umount %s: %s", dir, strerror(errno));
+        }
+    }
+    free(mounts);
+    free(prefix);
 }
 
 /* ---- mounts ---- */
@@ -644,9 +703,18 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
             have_hosts = true;
         const json_t *ed = json_object_get(vol, "emptyDir");
         const json_t *hp = json_object_get(vol, "hostPath");
-        if (ed && k1s_streq(k1s_js(ed, "medium"), "Memory") && !(sub && *sub)) {
-            add_mount(b, &cap, dst, "tmpfs", NULL, ro, "mode=1777");
-            continue;
+        const char *sub_expr = k1s_js(vm, "subPathExpr");
+        char *expanded = NULL;
+        if (sub_expr && *sub_expr) {
+            if (sub && *sub)
+                return k1s_err_set(err, EINVAL,
+                                   "volumeMount %s: subPath and subPathExpr are mutually "
+                                   "exclusive",
+                                   name);
+            /* kubelet expands $(VAR) from the container's environment */
+            expanded = expand(sub_expr, b->env);
+            keep_str(b, expanded);
+            sub = expanded;
         }
         if (ed) {
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
@@ -661,30 +729,11 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
             ro = true;
         } else if (hp) {
-            const char *p = k1s_js(hp, "path");
-            const char *type = k1s_js(hp, "type");
-            if (!p)
-                return k1s_err_set(err, EINVAL, "volume %s: hostPath without a path", name);
-            struct stat st;
-            bool exists = stat(p, &st) == 0;
-            if (k1s_streq(type, "DirectoryOrCreate") && !exists) {
-                int r = k1s_mkdir_p(p, 0755);
-                if (r < 0)
-                    return k1s_err_set(err, -r, "volume %s: mkdir %s: %s", name, p, strerror(-r));
-            } else if (k1s_streq(type, "FileOrCreate") && !exists) {
-                int r = k1s_write_file_atomic(p, "", 0, 0644);
-                if (r < 0)
-                    return k1s_err_set(err, -r, "volume %s: create %s: %s", name, p, strerror(-r));
-            } else if (k1s_streq(type, "Directory") && (!exists || !S_ISDIR(st.st_mode))) {
-                return k1s_err_set(err, ENOTDIR,
-                                   "hostPath type check failed: %s is not a directory", p);
-            } else if (k1s_streq(type, "File") && (!exists || !S_ISREG(st.st_mode))) {
-                return k1s_err_set(err, ENOENT, "hostPath type check failed: %s is not a file", p);
-            } else if (k1s_streq(type, "Socket") && (!exists || !S_ISSOCK(st.st_mode))) {
-                return k1s_err_set(err, ENOENT, "hostPath type check failed: %s is not a socket",
-                                   p);
-            }
-            snprintf(path, sizeof(path), "%s", p);
+            /* checked (and created) when the pod's volumes were set up; again here, in case
+             * the path changed since */
+            if (k1s_vols_hostpath_check(vol, err) < 0)
+                return k1s_err_prefix(err, "volume %s", name);
+            snprintf(path, sizeof(path), "%s", k1s_js(hp, "path"));
         } else {
             return k1s_err_set(
                 err, ENOTSUP,
@@ -699,11 +748,23 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
                                    "volumeMount %s: subPath %s must be relative "
                                    "and must not contain '..'",
                                    name, sub);
+            /* a missing subPath is made with the volume root's mode and group, as kubelet
+             * does (so an fsGroup can write there too) */
+            struct stat root, st;
+            bool have_root = stat(path, &root) == 0;
             size_t n = strlen(path);
             snprintf(path + n, sizeof(path) - n, "/%s", sub);
-            struct stat st;
-            if (stat(path, &st) < 0)
-                k1s_mkdir_p(path, 0777);
+            if (stat(path, &st) < 0) {
+                int r = k1s_mkdir_p(path, have_root ? (int)(root.st_mode & 07777) : 0750);
+                if (r < 0)
+                    return k1s_err_set(err, -r, "volumeMount %s: create subPath %s: %s", name, sub,
+                                       strerror(-r));
+                if (have_root) {
+                    chmod(path, root.st_mode & 07777);
+                    if (chown(path, (uid_t)-1, root.st_gid) < 0)
+                        k1s_debug("kubelet: chown %s: %s", path, strerror(errno));
+                }
+            }
         }
         add_mount(b, &cap, dst, "bind", path, ro, NULL);
     }
@@ -771,6 +832,28 @@ static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
                            k1s_jpath_str(e->pod, "metadata.name"), k1s_js(e->container, "name"));
     b->cfg.uid = uid > 0 ? (uint32_t)uid : 0;
     b->cfg.gid = gid > 0 ? (uint32_t)gid : 0;
+    /* additional groups, as kubelet hands them to the runtime: fsGroup, then
+     * supplementalGroups */
+    int64_t fs_group = k1s_vols_fs_group(e->pod);
+    const json_t *supp = json_object_get(psc, "supplementalGroups");
+    size_t i;
+    b->gids = k1s_xcalloc(json_array_size(supp) + 1, sizeof(uint32_t));
+    if (fs_group >= 0)
+        b->gids[b->n_gids++] = (uint32_t)fs_group;
+    const json_t *g;
+    json_array_foreach(supp, i, g)
+    {
+        if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > UINT32_MAX)
+            return k1s_err_set(err, EINVAL, "supplementalGroups: %s is not a group id",
+                               json_is_integer(g) ? "a negative number" : "a non-integer");
+        bool dup = false;
+        for (size_t k = 0; k < b->n_gids; k++)
+            dup |= b->gids[k] == (uint32_t)json_integer_value(g);
+        if (!dup)
+            b->gids[b->n_gids++] = (uint32_t)json_integer_value(g);
+    }
+    b->cfg.additional_gids = b->gids;
+    b->cfg.n_additional_gids = b->n_gids;
     b->cfg.privileged = json_is_true(json_object_get(sc, "privileged"));
     b->cfg.rootfs_readonly = json_is_true(json_object_get(sc, "readOnlyRootFilesystem"));
     const json_t *ape = json_object_get(sc, "allowPrivilegeEscalation");
@@ -788,7 +871,6 @@ static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
     b->cfg.seccomp = k1s_streq(sp, "RuntimeDefault") ? K1S_RT_SECCOMP_RUNTIME_DEFAULT
                                                      : K1S_RT_SECCOMP_UNCONFINED;
     strv_t sys = {0};
-    size_t i;
     const json_t *s;
     json_array_foreach(json_object_get(psc, "sysctls"), i, s)
     {

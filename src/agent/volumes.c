@@ -7,8 +7,10 @@
  * `..data` is switched to it by a rename, and the visible names are symlinks
  * through `..data`, so a container never sees a half-written update.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -234,6 +236,135 @@ static int atomic_write(const char *dir, const files_t *fs, k1s_err_t *err)
         nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     }
     return 0;
+}
+
+/* ---- ownership (fsGroup) ---- */
+
+#define RW_MASK 0660
+#define RO_MASK 0440
+#define EXEC_MASK 0110
+
+int64_t k1s_vols_fs_group(const json_t *pod)
+{
+    const json_t *g = k1s_jpath(pod, "spec.securityContext.fsGroup");
+    return json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : -1;
+}
+
+static int own_one(int at, const char *name, const char *path, gid_t gid, mode_t mask, int depth,
+                   k1s_err_t *err)
+{
+    struct stat st;
+    if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : k1s_err_set(err, errno, "stat %s: %s", path, strerror(errno));
+    if (st.st_gid != gid && fchownat(at, name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return k1s_err_set(err, errno, "chown %s to group %u: %s", path, (unsigned)gid,
+                           strerror(errno));
+    if (S_ISLNK(st.st_mode)) /* chmod would reach the target: leave it alone, as kubelet */
+        return 0;
+    mode_t want = (st.st_mode & 07777) | mask;
+    if (S_ISDIR(st.st_mode))
+        want |= S_ISGID | EXEC_MASK;
+    if (want != (st.st_mode & 07777) && fchmodat(at, name, want, 0) < 0)
+        return k1s_err_set(err, errno, "chmod %s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    if (depth > 64)
+        return k1s_err_set(err, ELOOP, "%s: directories nested too deep", path);
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return k1s_err_set(err, errno, "open %s: %s", path, strerror(errno));
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return k1s_err_set(err, errno, "open %s: %s", path, strerror(errno));
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *sub = k1s_xasprintf("%s/%s", path, de->d_name);
+        r = own_one(dirfd(d), de->d_name, sub, gid, mask, depth + 1, err);
+        free(sub);
+    }
+    closedir(d);
+    return r;
+}
+
+int k1s_vols_set_ownership(const json_t *pod, const char *path, int64_t fs_group, bool readonly,
+                           k1s_err_t *err)
+{
+    if (fs_group < 0)
+        return 0;
+    mode_t mask = readonly ? RO_MASK : RW_MASK;
+    const char *policy = k1s_jpath_str(pod, "spec.securityContext.fsGroupChangePolicy");
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return k1s_err_set(err, errno, "stat %s: %s", path, strerror(errno));
+    if (k1s_streq(policy, "OnRootMismatch")) {
+        /* kubelet's requiresPermissionChange: the root tells for the whole volume */
+        mode_t need = mask | (S_ISDIR(st.st_mode) ? S_ISGID | EXEC_MASK : 0);
+        if (st.st_gid == (gid_t)fs_group && (st.st_mode & need) == need)
+            return 0;
+    }
+    /* path itself may be a symlink (a claim's volume): its target is the volume */
+    char *real = realpath(path, NULL);
+    if (!real)
+        return k1s_err_set(err, errno, "resolve %s: %s", path, strerror(errno));
+    int r = own_one(AT_FDCWD, real, real, (gid_t)fs_group, mask, 0, err);
+    free(real);
+    return r < 0 ? k1s_err_prefix(err, "applying fsGroup %lld", (long long)fs_group) : 0;
+}
+
+/* ---- hostPath ---- */
+
+int k1s_vols_hostpath_check(const json_t *vol, k1s_err_t *err)
+{
+    const json_t *hp = json_object_get(vol, "hostPath");
+    const char *p = k1s_js(hp, "path"), *type = k1s_js(hp, "type");
+    if (!p || !*p)
+        return k1s_err_set(err, EINVAL, "hostPath volume without a path");
+    if (!type || !*type)
+        return 0;
+    struct stat st;
+    bool exists = stat(p, &st) == 0;
+    if (!strcmp(type, "DirectoryOrCreate") && !exists) {
+        int r = k1s_mkdir_p(p, 0755);
+        if (r < 0)
+            return k1s_err_set(err, -r, "hostPath: cannot create directory %s: %s", p,
+                               strerror(-r));
+        return 0;
+    }
+    if (!strcmp(type, "FileOrCreate") && !exists) {
+        int r = mkdirs_for(p);
+        int fd = r < 0 ? -1 : open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return k1s_err_set(err, r < 0 ? -r : errno, "hostPath: cannot create file %s: %s", p,
+                               strerror(r < 0 ? -r : errno));
+        close(fd);
+        return 0;
+    }
+    static const struct {
+        const char *type, *what;
+        mode_t fmt;
+    } types[] = {
+        {"Directory", "a directory", S_IFDIR},
+        {"DirectoryOrCreate", "a directory", S_IFDIR},
+        {"File", "a file", S_IFREG},
+        {"FileOrCreate", "a file", S_IFREG},
+        {"Socket", "a socket file", S_IFSOCK},
+        {"CharDevice", "a character device", S_IFCHR},
+        {"BlockDevice", "a block device", S_IFBLK},
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(type, types[i].type))
+            continue;
+        if (!exists || (st.st_mode & S_IFMT) != types[i].fmt)
+            return k1s_err_set(err, exists ? EINVAL : ENOENT,
+                               "hostPath type check failed: %s is not %s", p, types[i].what);
+        return 0;
+    }
+    return k1s_err_set(err, EINVAL, "%s is an invalid volume type", type);
 }
 
 /* ---- content ---- */
@@ -500,11 +631,16 @@ static int claim_link(k1s_vols_t *v, const json_t *vol, k1s_err_t *err)
     k1s_mkdir_p(link, 0750);
     snprintf(link, sizeof(link), "%s/volumes/%s", v->pod_dir, k1s_js(vol, "name"));
     ssize_t n = readlink(link, cur, sizeof(cur) - 1);
-    if (n > 0 && (size_t)n == strlen(path) && !memcmp(cur, path, (size_t)n))
-        return 0;
-    unlink(link);
-    if (symlink(path, link) < 0)
-        return k1s_err_set(err, errno, "symlink %s: %s", link, strerror(errno));
+    if (!(n > 0 && (size_t)n == strlen(path) && !memcmp(cur, path, (size_t)n))) {
+        unlink(link);
+        if (symlink(path, link) < 0)
+            return k1s_err_set(err, errno, "symlink %s: %s", link, strerror(errno));
+    }
+    /* kubelet's local volumes support ownership management; hostPath ones do not */
+    if (k1s_jpath(pf->obj, "spec.local"))
+        return k1s_vols_set_ownership(
+            v->pod, path, k1s_vols_fs_group(v->pod),
+            json_is_true(k1s_jpath(vol, "persistentVolumeClaim.readOnly")), err);
     return 0;
 }
 
@@ -514,8 +650,17 @@ static void finish(k1s_vols_t *v)
     int rc = 0;
     size_t i;
     const json_t *vol;
+    int64_t fs_group = k1s_vols_fs_group(v->pod);
     json_array_foreach(k1s_jpath(v->pod, "spec.volumes"), i, vol)
     {
+        if (json_object_get(vol, "hostPath")) {
+            if ((rc = k1s_vols_hostpath_check(vol, &err)) < 0) {
+                k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"",
+                               k1s_js(vol, "name"));
+                break;
+            }
+            continue;
+        }
         if (json_object_get(vol, "persistentVolumeClaim")) {
             if ((rc = claim_link(v, vol, &err)) < 0) {
                 k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"",
@@ -531,8 +676,14 @@ static void finish(k1s_vols_t *v)
         char dir[4096];
         snprintf(dir, sizeof(dir), "%s/volumes/%s", v->pod_dir, k1s_js(vol, "name"));
         rc = volume_files(v, vol, &fs, &err);
+        /* with an fsGroup the files are group-readable (kubelet's read-only mask); set here
+         * so that an unchanged volume compares equal */
+        for (size_t f = 0; fs_group >= 0 && f < fs.n; f++)
+            fs.v[f].mode |= RO_MASK;
         if (rc == 0)
             rc = atomic_write(dir, &fs, &err);
+        if (rc == 0)
+            rc = k1s_vols_set_ownership(v->pod, dir, fs_group, true, &err);
         files_free(&fs);
         if (rc < 0) {
             k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"", k1s_js(vol, "name"));
@@ -815,6 +966,9 @@ bool k1s_vols_needed(const json_t *pod)
         if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
             json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected") ||
             json_object_get(vol, "persistentVolumeClaim"))
+            return true;
+        const char *hp_type = k1s_jpath_str(vol, "hostPath.type");
+        if (hp_type && *hp_type)
             return true;
     }
     int n = 0;

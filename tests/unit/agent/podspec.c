@@ -142,6 +142,49 @@ static void test_security_and_resources(void **state)
     json_decref(p);
 }
 
+/* fsGroup and supplementalGroups become the process's additional gids; subPathExpr expands
+ * the container's env, and cannot go with subPath. */
+static void test_groups_and_subpath_expr(void **state)
+{
+    k1s_image_config_t img = {.entrypoint = ep};
+    k1s_err_t err = {0};
+    k1s_ctr_build_t b;
+    json_t *p = pod_with("{\"name\":\"c\",\"image\":\"i\",\"env\":[{\"name\":\"POD\","
+                         "\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}}],"
+                         "\"volumeMounts\":[{\"name\":\"ed\",\"mountPath\":\"/data\","
+                         "\"subPathExpr\":\"logs/$(POD)\"}]}");
+    json_t *spec = json_object_get(p, "spec");
+    json_object_set_new(
+        spec, "securityContext",
+        json_pack("{s:i, s:[i, i]}", "fsGroup", 2000, "supplementalGroups", 4000, 2000));
+    json_object_set_new(spec, "volumes", json_pack("[{s:s, s:{}}]", "name", "ed", "emptyDir"));
+    assert_int_equal(build(p, &img, &b, &err), 0);
+    assert_int_equal(b.cfg.n_additional_gids, 2);
+    assert_int_equal(b.cfg.additional_gids[0], 2000);
+    assert_int_equal(b.cfg.additional_gids[1], 4000);
+    bool found = false;
+    for (size_t i = 0; i < b.cfg.n_mounts; i++)
+        if (!strcmp(b.cfg.mounts[i].destination, "/data")) {
+            assert_string_equal(b.cfg.mounts[i].source, "/tmp/k1s-podspec-test/volumes/ed/logs/p");
+            found = true;
+        }
+    assert_true(found);
+    k1s_ctr_build_clear(&b);
+    json_t *vm = json_array_get(
+        json_object_get(json_array_get(json_object_get(spec, "containers"), 0), "volumeMounts"), 0);
+    json_object_set_new(vm, "subPath", json_string("other"));
+    assert_int_equal(build(p, &img, &b, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "mutually exclusive"));
+    k1s_ctr_build_clear(&b);
+    json_object_set_new(json_object_get(spec, "securityContext"), "supplementalGroups",
+                        json_pack("[i]", -1));
+    assert_int_equal(build(p, &img, &b, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "supplementalGroups"));
+    k1s_ctr_build_clear(&b);
+    json_decref(p);
+    assert_int_equal(system("rm -rf /tmp/k1s-podspec-test"), 0);
+}
+
 static void test_pod_files(void **state)
 {
     char dir[] = "/tmp/k1s-podfiles-XXXXXX";
@@ -170,6 +213,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_and_args), cmocka_unit_test(test_env_expansion),
-        cmocka_unit_test(test_security_and_resources), cmocka_unit_test(test_pod_files)};
+        cmocka_unit_test(test_security_and_resources),
+        cmocka_unit_test(test_groups_and_subpath_expr), cmocka_unit_test(test_pod_files)};
     return cmocka_run_group_tests_name("agent/podspec", tests, NULL, NULL);
 }
