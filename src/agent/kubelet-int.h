@@ -65,6 +65,22 @@ void k1s_ctr_build_clear(k1s_ctr_build_t *b);
  * creates its emptyDir volumes. 0 or -errno with err set. */
 int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip, k1s_err_t *err);
 
+/* A container's user as containerd resolves it (podspec-user.c). */
+typedef struct k1s_ctr_user {
+    uint32_t uid, gid;
+    uint32_t *gids; /* additional gids: the primary group, then /etc/group memberships */
+    size_t n_gids;
+} k1s_ctr_user_t;
+
+/*
+ * Resolves user (a decimal uid, or a user name) in the image's /etc/passwd and /etc/group
+ * under rootfs, without following symlinks out of it: a uid gets its passwd entry's group
+ * (0 if it has none), a name must exist ("unable to find user ..." otherwise, -ENOENT).
+ * run_as_group >= 0 replaces the primary group. out->gids is new memory the caller frees.
+ */
+int k1s_podspec_user(const char *rootfs, const char *user, int64_t run_as_group,
+                     k1s_ctr_user_t *out, k1s_err_t *err);
+
 /* Makes emptyDir volume vol of pod at path (its directory under <pod_dir>/volumes): a
  * directory, or a tmpfs for medium Memory (size from sizeLimit), group-owned by the pod's
  * fsGroup when made. 0 or -errno with err set. */

@@ -800,45 +800,65 @@ static int64_t sc_int(const json_t *ctr_sc, const json_t *pod_sc, const char *ke
     return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
+static bool gid_listed(const k1s_ctr_build_t *b, uint32_t gid)
+{
+    for (size_t k = 0; k < b->n_gids; k++)
+        if (b->gids[k] == gid)
+            return true;
+    return false;
+}
+
 static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *err)
 {
     const json_t *sc = json_object_get(e->container, "securityContext");
     const json_t *psc = k1s_jpath(e->pod, "spec.securityContext");
     int64_t uid = sc_int(sc, psc, "runAsUser"), gid = sc_int(sc, psc, "runAsGroup");
+    /* kubelet takes the image's user without its group part (CRI's getUserFromImage) */
+    char user[256] = "0";
     const char *iu = e->image ? e->image->user : NULL;
-    if (uid < 0 && iu && *iu) {
-        char *end;
-        long v = strtol(iu, &end, 10);
-        if (end != iu && (*end == 0 || *end == ':')) {
-            uid = v;
-            if (*end == ':' && gid < 0)
-                gid = strtol(end + 1, NULL, 10);
-        } else {
-            return k1s_err_set(err, ENOTSUP,
-                               "image user \"%s\" is a name; this agent supports numeric users "
-                               "only yet (set securityContext.runAsUser)",
-                               iu);
-        }
-    }
+    if (uid >= 0)
+        snprintf(user, sizeof(user), "%lld", (long long)uid);
+    else if (iu && *iu)
+        snprintf(user, sizeof(user), "%.*s", (int)strcspn(iu, ":"), iu);
+    bool numeric = user[0] >= '0' && user[0] <= '9' && strspn(user, "0123456789") == strlen(user);
     const json_t *nonroot = json_object_get(sc, "runAsNonRoot");
     if (!nonroot)
         nonroot = json_object_get(psc, "runAsNonRoot");
-    if (json_is_true(nonroot) && uid <= 0)
-        return k1s_err_set(err, EPERM,
-                           uid == 0 ? "container's runAsUser breaks non-root policy (pod: \"%s\", "
-                                      "container: %s)"
-                                    : "container has runAsNonRoot and image will run as root "
-                                      "(pod: \"%s\", container: %s)",
-                           k1s_jpath_str(e->pod, "metadata.name"), k1s_js(e->container, "name"));
-    b->cfg.uid = uid > 0 ? (uint32_t)uid : 0;
-    b->cfg.gid = gid > 0 ? (uint32_t)gid : 0;
-    /* additional groups, as kubelet hands them to the runtime: fsGroup, then
-     * supplementalGroups */
+    if (json_is_true(nonroot)) {
+        const char *pod = k1s_jpath_str(e->pod, "metadata.name"),
+                   *ctr = k1s_js(e->container, "name");
+        if (uid == 0)
+            return k1s_err_set(err, EPERM,
+                               "container's runAsUser breaks non-root policy (pod: \"%s\", "
+                               "container: %s)",
+                               pod, ctr);
+        if (!numeric)
+            return k1s_err_set(err, EPERM,
+                               "container has runAsNonRoot and image has non-numeric user (%s), "
+                               "cannot verify user is non-root (pod: \"%s\", container: %s)",
+                               user, pod, ctr);
+        if (strtoull(user, NULL, 10) == 0)
+            return k1s_err_set(err, EPERM,
+                               "container has runAsNonRoot and image will run as root (pod: "
+                               "\"%s\", container: %s)",
+                               pod, ctr);
+    }
+    k1s_ctr_user_t cu;
+    int r = k1s_podspec_user(e->rootfs, user, gid, &cu, err);
+    if (r < 0)
+        return r;
+    b->cfg.uid = cu.uid;
+    b->cfg.gid = cu.gid;
+    /* additional groups as containerd sets them: the primary group and the image's
+     * memberships, then what kubelet hands over (fsGroup, supplementalGroups) */
     int64_t fs_group = k1s_vols_fs_group(e->pod);
     const json_t *supp = json_object_get(psc, "supplementalGroups");
     size_t i;
-    b->gids = k1s_xcalloc(json_array_size(supp) + 1, sizeof(uint32_t));
-    if (fs_group >= 0)
+    b->gids = k1s_xcalloc(cu.n_gids + json_array_size(supp) + 1, sizeof(uint32_t));
+    for (size_t k = 0; k < cu.n_gids; k++)
+        b->gids[b->n_gids++] = cu.gids[k];
+    free(cu.gids);
+    if (fs_group >= 0 && !gid_listed(b, (uint32_t)fs_group))
         b->gids[b->n_gids++] = (uint32_t)fs_group;
     const json_t *g;
     json_array_foreach(supp, i, g)
@@ -846,10 +866,7 @@ static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
         if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > UINT32_MAX)
             return k1s_err_set(err, EINVAL, "supplementalGroups: %s is not a group id",
                                json_is_integer(g) ? "a negative number" : "a non-integer");
-        bool dup = false;
-        for (size_t k = 0; k < b->n_gids; k++)
-            dup |= b->gids[k] == (uint32_t)json_integer_value(g);
-        if (!dup)
+        if (!gid_listed(b, (uint32_t)json_integer_value(g)))
             b->gids[b->n_gids++] = (uint32_t)json_integer_value(g);
     }
     b->cfg.additional_gids = b->gids;

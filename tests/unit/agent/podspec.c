@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -116,7 +117,7 @@ static void test_security_and_resources(void **state)
     json_t *p =
         pod_with("{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"runAsNonRoot\":true}}");
     assert_int_equal(build(p, &img, &b, &err), -EPERM);
-    assert_non_null(strstr(err.msg, "non-root"));
+    assert_non_null(strstr(err.msg, "image will run as root"));
     k1s_ctr_build_clear(&b);
     json_decref(p);
     p = pod_with("{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"runAsUser\":1000,"
@@ -159,9 +160,11 @@ static void test_groups_and_subpath_expr(void **state)
         json_pack("{s:i, s:[i, i]}", "fsGroup", 2000, "supplementalGroups", 4000, 2000));
     json_object_set_new(spec, "volumes", json_pack("[{s:s, s:{}}]", "name", "ed", "emptyDir"));
     assert_int_equal(build(p, &img, &b, &err), 0);
-    assert_int_equal(b.cfg.n_additional_gids, 2);
-    assert_int_equal(b.cfg.additional_gids[0], 2000);
-    assert_int_equal(b.cfg.additional_gids[1], 4000);
+    /* the primary group (0: the image has no /etc/passwd), fsGroup, supplementalGroups */
+    assert_int_equal(b.cfg.n_additional_gids, 3);
+    assert_int_equal(b.cfg.additional_gids[0], 0);
+    assert_int_equal(b.cfg.additional_gids[1], 2000);
+    assert_int_equal(b.cfg.additional_gids[2], 4000);
     bool found = false;
     for (size_t i = 0; i < b.cfg.n_mounts; i++)
         if (!strcmp(b.cfg.mounts[i].destination, "/data")) {
@@ -183,6 +186,78 @@ static void test_groups_and_subpath_expr(void **state)
     k1s_ctr_build_clear(&b);
     json_decref(p);
     assert_int_equal(system("rm -rf /tmp/k1s-podspec-test"), 0);
+}
+
+static void write_at(const char *dir, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    assert_int_equal(k1s_write_file_atomic(path, text, strlen(text), 0644), 0);
+}
+
+/* User names and uids resolved in the image's /etc/passwd and /etc/group, as containerd
+ * does, and never in the node's through a symlink. */
+static void test_image_user(void **state)
+{
+    char root[] = "/tmp/k1s-rootfs-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char etc[300];
+    snprintf(etc, sizeof(etc), "%s/etc", root);
+    assert_int_equal(k1s_mkdir_p(etc, 0755), 0);
+    write_at(root, "etc/passwd",
+             "root:x:0:0:root:/root:/bin/sh\nnginx:x:101:102:nginx:/:/sbin/nologin\n"
+             "bad line\nnobody:x:65534:65534::/:/bin/false\n");
+    write_at(root, "etc/group",
+             "root:x:0:\nnginx:x:102:nginx\nwww:x:33:nobody,nginx\nlogs:x:4:nginx\n"
+             "other:x:9:root\n");
+    k1s_ctr_user_t u;
+    k1s_err_t err = {0};
+    assert_int_equal(k1s_podspec_user(root, "nginx", -1, &u, &err), 0);
+    assert_int_equal(u.uid, 101);
+    assert_int_equal(u.gid, 102);
+    assert_int_equal(u.n_gids, 3); /* 102, then www and logs */
+    assert_int_equal(u.gids[0], 102);
+    assert_int_equal(u.gids[1], 33);
+    assert_int_equal(u.gids[2], 4);
+    free(u.gids);
+    /* a uid finds its entry too; runAsGroup replaces the group */
+    assert_int_equal(k1s_podspec_user(root, "65534", 7, &u, &err), 0);
+    assert_int_equal(u.uid, 65534);
+    assert_int_equal(u.gid, 7);
+    assert_int_equal(u.n_gids, 2);
+    assert_int_equal(u.gids[1], 33);
+    free(u.gids);
+    /* an unknown uid: group 0; an unknown name: an error that says what to do */
+    assert_int_equal(k1s_podspec_user(root, "4242", -1, &u, &err), 0);
+    assert_int_equal(u.uid, 4242);
+    assert_int_equal(u.gid, 0);
+    free(u.gids);
+    assert_int_equal(k1s_podspec_user(root, "postgres", -1, &u, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "unable to find user postgres"));
+    assert_non_null(strstr(err.msg, "runAsUser"));
+    /* /etc/passwd as a symlink to the node's: resolved inside the rootfs, where it is not */
+    char path[400];
+    snprintf(path, sizeof(path), "%s/etc/passwd", root);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/etc/passwd", path), 0);
+    assert_int_equal(k1s_podspec_user(root, "root", -1, &u, &err), -ENOENT);
+    /* and through a relative one that climbs out */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("../../../../../../../etc/passwd", path), 0);
+    assert_int_equal(k1s_podspec_user(root, "root", -1, &u, &err), -ENOENT);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+
+    /* runAsNonRoot with a user name cannot be verified, as kubelet says */
+    k1s_image_config_t img = {.entrypoint = ep, .user = "nginx:nginx"};
+    k1s_ctr_build_t b;
+    json_t *p =
+        pod_with("{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"runAsNonRoot\":true}}");
+    assert_int_equal(build(p, &img, &b, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "non-numeric user (nginx)"));
+    k1s_ctr_build_clear(&b);
+    json_decref(p);
 }
 
 static void test_pod_files(void **state)
@@ -211,9 +286,11 @@ static void test_pod_files(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_command_and_args), cmocka_unit_test(test_env_expansion),
-        cmocka_unit_test(test_security_and_resources),
-        cmocka_unit_test(test_groups_and_subpath_expr), cmocka_unit_test(test_pod_files)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_command_and_args),
+                                       cmocka_unit_test(test_env_expansion),
+                                       cmocka_unit_test(test_security_and_resources),
+                                       cmocka_unit_test(test_groups_and_subpath_expr),
+                                       cmocka_unit_test(test_image_user),
+                                       cmocka_unit_test(test_pod_files)};
     return cmocka_run_group_tests_name("agent/podspec", tests, NULL, NULL);
 }
