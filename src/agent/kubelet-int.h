@@ -65,6 +65,16 @@ void k1s_ctr_build_clear(k1s_ctr_build_t *b);
  * creates its emptyDir volumes. 0 or -errno with err set. */
 int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip, k1s_err_t *err);
 
+/*
+ * kubelet's resourceFieldRef value (env and downwardAPI volumes): limits or requests of
+ * cpu, memory or ephemeral-storage of container (or of ref's containerName in pod),
+ * divided by ref's divisor and rounded up; a limit that is not set is the node's
+ * allocatable (read from the host; pod_dir is on the node's filesystem). A new string in
+ * *out, or -EINVAL with err set.
+ */
+int k1s_podspec_resource_value(const json_t *pod, const json_t *container, const json_t *ref,
+                               const char *pod_dir, char **out, k1s_err_t *err);
+
 /* A container's user as containerd resolves it (podspec-user.c). */
 typedef struct k1s_ctr_user {
     uint32_t uid, gid;

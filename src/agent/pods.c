@@ -816,7 +816,10 @@ static void probe_done(void *arg, bool ok, const char *msg)
                   c->name, pr->kind == PROBE_LIVENESS ? "liveness" : "startup");
             c->stopping = true;
             k1s_err_t err = {0};
-            const json_t *g = k1s_jpath(p->obj, "spec.terminationGracePeriodSeconds");
+            /* the probe's own terminationGracePeriodSeconds wins over the pod's */
+            const json_t *g = json_object_get(probe, "terminationGracePeriodSeconds");
+            if (!json_is_integer(g))
+                g = k1s_jpath(p->obj, "spec.terminationGracePeriodSeconds");
             int grace = json_is_integer(g) ? (int)json_integer_value(g) : 30;
             k1s_rt_stop(p->k->rt, c->id, grace * 1000, NULL, NULL, &err);
             return;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/kubelet-int.h"
+#include "agent/node.h"
 #include "agent/volumes.h"
 #include "api/quantity.h"
 #include "lib/buf.h"
@@ -233,58 +234,85 @@ static int field_ref(const k1s_pod_env_t *e, const char *path, const char **out,
     return k1s_err_set(err, EINVAL, "env fieldRef %s is not supported", path);
 }
 
-static int resource_ref(const k1s_pod_env_t *e, const json_t *ref, char **out, k1s_err_t *err)
+/* A quantity in thousandths (millicores for cpu, milli-bytes for memory), -1 if unset or
+ * not a quantity. */
+static int64_t quantity_milli(const json_t *v)
+{
+    k1s_quantity_t q;
+    const char *why;
+    if (!v || k1s_quantity_from_json(v, &q, &why) < 0)
+        return -1;
+    return k1s_quantity_milli_value(&q);
+}
+
+/* The node's allocatable resource (cpu, memory, ephemeral-storage) in thousandths, as a
+ * container without a limit sees it; -1 if unknown. */
+static int64_t node_allocatable_milli(const char *dir, const char *res)
+{
+    k1s_node_facts_t f;
+    if (k1s_node_facts_read(dir && *dir ? dir : "/", &f, NULL) < 0 &&
+        k1s_node_facts_read("/", &f, NULL) < 0)
+        return -1;
+    json_t *a = k1s_node_allocatable(&f);
+    int64_t v = quantity_milli(json_object_get(a, res));
+    json_decref(a);
+    return v;
+}
+
+int k1s_podspec_resource_value(const json_t *pod, const json_t *container, const json_t *ref,
+                               const char *pod_dir, char **out, k1s_err_t *err)
 {
     const char *res = k1s_js(ref, "resource");
     const char *cname = k1s_js(ref, "containerName");
-    const json_t *c = e->container;
     if (cname && *cname) {
-        size_t i;
-        const json_t *x;
-        c = NULL;
-        json_array_foreach(k1s_jpath(e->pod, "spec.containers"), i, x)
-        {
-            if (k1s_streq(k1s_js(x, "name"), cname))
-                c = x;
-        }
-    }
-    if (!res || !c)
-        return k1s_err_set(err, EINVAL, "env resourceFieldRef: no resource or container");
-    const char *which = !strncmp(res, "limits.", 7) ? "limits" : "requests";
-    const char *name = strchr(res, '.') ? strchr(res, '.') + 1 : res;
-    int64_t divisor = 1;
-    bool milli_div = false;
-    const char *d = k1s_js(ref, "divisor");
-    if (d) {
-        k1s_quantity_t q;
-        const char *why;
-        if (k1s_quantity_parse(d, &q, &why) == 0) {
-            if (k1s_quantity_milli_value(&q) < 1000) {
-                milli_div = true;
-                divisor = k1s_quantity_milli_value(&q);
-            } else {
-                divisor = k1s_quantity_value(&q);
+        static const char *const lists[] = {"spec.containers", "spec.initContainers"};
+        container = NULL;
+        for (int l = 0; l < 2 && !container; l++) {
+            size_t i;
+            const json_t *x;
+            json_array_foreach(k1s_jpath(pod, lists[l]), i, x)
+            {
+                if (k1s_streq(k1s_js(x, "name"), cname))
+                    container = x;
             }
         }
+        if (!container)
+            return k1s_err_set(err, EINVAL, "resourceFieldRef: no container \"%s\" in the pod",
+                               cname);
     }
-    if (divisor <= 0)
-        divisor = 1;
-    int64_t v;
-    if (!strcmp(name, "cpu")) {
-        int64_t m = resource_milli(c, which, "cpu");
-        if (m < 0 && !strcmp(which, "limits"))
-            m = 0; /* node allocatable, unknown here: report 0 as not limited */
-        if (m < 0)
-            m = 0;
-        v = milli_div ? (m + divisor - 1) / divisor : (m + divisor * 1000 - 1) / (divisor * 1000);
-    } else {
-        int64_t b = resource_value(c, which, name);
-        if (b < 0)
-            b = 0;
-        v = milli_div ? b * 1000 / divisor : (b + divisor - 1) / divisor;
+    if (!res || !container)
+        return k1s_err_set(err, EINVAL, "resourceFieldRef without a resource or a container");
+    const char *dot = strchr(res, '.');
+    bool limits = !strncmp(res, "limits.", 7), requests = !strncmp(res, "requests.", 9);
+    const char *name = dot ? dot + 1 : "";
+    if ((!limits && !requests) ||
+        (strcmp(name, "cpu") && strcmp(name, "memory") && strcmp(name, "ephemeral-storage")))
+        return k1s_err_set(err, EINVAL,
+                           "resourceFieldRef: unsupported resource \"%s\" (limits or requests "
+                           "of cpu, memory or ephemeral-storage)",
+                           res);
+    const json_t *set =
+        json_object_get(json_object_get(container, "resources"), limits ? "limits" : "requests");
+    int64_t v = quantity_milli(json_object_get(set, name));
+    if (v < 0 && limits) /* no limit: the node's allocatable, as kubelet gives it */
+        v = node_allocatable_milli(pod_dir, name);
+    if (v < 0)
+        v = 0;
+    int64_t div = 1000;
+    const json_t *d = json_object_get(ref, "divisor");
+    if (d) {
+        div = quantity_milli(d);
+        if (div <= 0)
+            return k1s_err_set(err, EINVAL, "resourceFieldRef %s: bad divisor", res);
     }
-    *out = k1s_xasprintf("%lld", (long long)v);
+    /* kubelet rounds up: ceil(value / divisor) */
+    *out = k1s_xasprintf("%lld", (long long)((v + div - 1) / div));
     return 0;
+}
+
+static int resource_ref(const k1s_pod_env_t *e, const json_t *ref, char **out, k1s_err_t *err)
+{
+    return k1s_podspec_resource_value(e->pod, e->container, ref, e->pod_dir, out, err);
 }
 
 static const json_t *ref_obj(const k1s_pod_env_t *e, bool secret, const char *name)

@@ -377,7 +377,7 @@ static int item_mode(const json_t *item, int dflt)
 
 /* configMap or secret keys -> files (items select and rename). */
 static int kv_files(files_t *fs, const char *prefix, const json_t *obj, bool secret,
-                    const json_t *items, int mode, const char *what, k1s_err_t *err)
+                    const json_t *items, int mode, bool optional, const char *what, k1s_err_t *err)
 {
     const json_t *data = json_object_get(obj, "data");
     const json_t *bin = json_object_get(obj, "binaryData");
@@ -391,8 +391,11 @@ static int kv_files(files_t *fs, const char *prefix, const json_t *obj, bool sec
             const json_t *v = json_object_get(data, key ? key : "");
             if (!v && !secret)
                 v = json_object_get(bin, key ? key : "");
+            if (!v && optional) /* kubelet skips the missing keys of an optional source */
+                continue;
             if (!v)
-                return k1s_err_set(err, ENOENT, "%s has no key \"%s\"", what, key ? key : "");
+                return k1s_err_set(err, ENOENT, "%s references non-existent %s key: %s", what,
+                                   secret ? "secret" : "config", key ? key : "");
             snprintf(path, sizeof(path), "%s%s", prefix, p ? p : key);
             unsigned char *d = NULL;
             size_t len = 0;
@@ -468,7 +471,7 @@ static char *map_lines(const json_t *m)
 }
 
 static int downward_files(files_t *fs, const char *prefix, const json_t *pod, const char *pod_ip,
-                          const json_t *items, int mode, k1s_err_t *err)
+                          const char *pod_dir, const json_t *items, int mode, k1s_err_t *err)
 {
     size_t i;
     const json_t *it;
@@ -509,9 +512,15 @@ static int downward_files(files_t *fs, const char *prefix, const json_t *pod, co
             val = k1s_xstrdup(v ? v : "");
         } else if (fp) {
             return k1s_err_set(err, ENOTSUP, "downwardAPI fieldRef %s is not supported", fp);
+        } else if (json_object_get(it, "resourceFieldRef")) {
+            if (k1s_podspec_resource_value(pod, NULL, json_object_get(it, "resourceFieldRef"),
+                                           pod_dir, &val, err) < 0)
+                return k1s_err_prefix(err, "downwardAPI item %s", p ? p : "");
         } else {
-            return k1s_err_set(err, ENOTSUP,
-                               "downwardAPI resourceFieldRef is not supported by this agent yet");
+            return k1s_err_set(err, EINVAL,
+                               "downwardAPI item %s has neither fieldRef nor "
+                               "resourceFieldRef",
+                               p ? p : "");
         }
         files_add(fs, path, val, strlen(val), item_mode(it, mode));
         free(val);
@@ -535,17 +544,14 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
                 return 0;
             return k1s_err_set(err, ENOENT, "%s not found", what);
         }
+        const json_t *dm = json_object_get(src, "defaultMode");
         return kv_files(fs, "", f->obj, sec != NULL, json_object_get(src, "items"),
-                        item_mode(src, DEFAULT_MODE) == DEFAULT_MODE
-                            ? (int)(json_is_integer(json_object_get(src, "defaultMode"))
-                                        ? json_integer_value(json_object_get(src, "defaultMode"))
-                                        : DEFAULT_MODE)
-                            : DEFAULT_MODE,
-                        what, err);
+                        json_is_integer(dm) ? (int)json_integer_value(dm) : DEFAULT_MODE,
+                        json_is_true(json_object_get(src, "optional")), what, err);
     }
     if (dw) {
         const json_t *dm = json_object_get(dw, "defaultMode");
-        return downward_files(fs, "", v->pod, v->pod_ip, json_object_get(dw, "items"),
+        return downward_files(fs, "", v->pod, v->pod_ip, v->pod_dir, json_object_get(dw, "items"),
                               json_is_integer(dm) ? (int)json_integer_value(dm) : DEFAULT_MODE,
                               err);
     }
@@ -581,12 +587,12 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
                     continue;
                 return k1s_err_set(err, ENOENT, "%s not found", what);
             }
-            if (kv_files(fs, "", f->obj, ssec != NULL, json_object_get(src, "items"), mode, what,
-                         err) < 0)
+            if (kv_files(fs, "", f->obj, ssec != NULL, json_object_get(src, "items"), mode,
+                         json_is_true(json_object_get(src, "optional")), what, err) < 0)
                 return -1;
         } else if (sdw) {
-            if (downward_files(fs, "", v->pod, v->pod_ip, json_object_get(sdw, "items"), mode,
-                               err) < 0)
+            if (downward_files(fs, "", v->pod, v->pod_ip, v->pod_dir, json_object_get(sdw, "items"),
+                               mode, err) < 0)
                 return -1;
         }
     }

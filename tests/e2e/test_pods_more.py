@@ -53,7 +53,8 @@ def test_fsgroup_volumes_and_mounts(pod_cluster, tmp_path):
     """fsGroup owns the pod's volumes (setgid directories, group-readable files) and joins
     supplementalGroups in the process's groups; a Memory emptyDir is one tmpfs of sizeLimit
     shared by the pod's containers and unmounted with the pod; hostPath DirectoryOrCreate and
-    FileOrCreate create what is missing; readOnly, subPath and subPathExpr."""
+    FileOrCreate create what is missing; readOnly, subPath and subPathExpr; downwardAPI
+    resourceFieldRef."""
     c = pod_cluster
     host = str(tmp_path)
     os.chmod(host, 0o755)
@@ -70,6 +71,7 @@ def test_fsgroup_volumes_and_mounts(pod_cluster, tmp_path):
         "echo expr $(cat /expr/f)",
         "echo created $(busybox stat -c '%F %a' /created /newfile | busybox tr '\\n' ,)",
         "echo null $(busybox stat -c %F /null)",
+        "echo res $(cat /res/cpu) $(cat /res/mem)",
     ])
     p = pod("owned", c.image, ["sh", "-c", script], restart="Never")
     p["metadata"]["labels"] = {"app": "owned"}
@@ -91,14 +93,22 @@ def test_fsgroup_volumes_and_mounts(pod_cluster, tmp_path):
         {"name": "ed", "mountPath": "/expr", "subPathExpr": "$(POD)"},
         {"name": "created", "mountPath": "/created"},
         {"name": "newfile", "mountPath": "/newfile"},
-        {"name": "null", "mountPath": "/null"}]
+        {"name": "null", "mountPath": "/null"},
+        {"name": "res", "mountPath": "/res"}]
+    p["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "250m"}}
     p["spec"]["volumes"] = [
         {"name": "ed", "emptyDir": {}},
         {"name": "cm", "configMap": {"name": "owned"}},
         {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
         {"name": "created", "hostPath": {"path": host + "/made/dir", "type": "DirectoryOrCreate"}},
         {"name": "newfile", "hostPath": {"path": host + "/made/file", "type": "FileOrCreate"}},
-        {"name": "null", "hostPath": {"path": "/dev/null", "type": "CharDevice"}}]
+        {"name": "null", "hostPath": {"path": "/dev/null", "type": "CharDevice"}},
+        {"name": "res", "downwardAPI": {"items": [
+            {"path": "cpu", "resourceFieldRef": {"containerName": "c", "resource": "limits.cpu",
+                                                 "divisor": "1m"}},
+            {"path": "mem", "resourceFieldRef": {"containerName": "c",
+                                                 "resource": "limits.memory",
+                                                 "divisor": "1Mi"}}]}}]
     c.apply(p)
     st = c.wait(lambda: (lambda s: s if s.get("phase") in ("Succeeded", "Failed") else None)(
         status(c, "owned")), 90, "owned to finish")
@@ -115,6 +125,8 @@ def test_fsgroup_volumes_and_mounts(pod_cluster, tmp_path):
     assert lines["sub"] == "in-subpath", log
     assert lines["expr"] == "in-expr", log
     assert lines["null"] == "character special file", log
+    cpu, mem = lines["res"].split()
+    assert cpu == "250" and int(mem) > 100, log  # no memory limit: the node's allocatable
     # kubelet's modes for what it creates: 0755 directories, 0644 files
     assert lines["created"] == "directory 755,regular empty file 644,", log
     assert os.path.isdir(host + "/made/dir") and os.path.isfile(host + "/made/file")
@@ -152,7 +164,19 @@ def test_hostpath_type_mismatch_and_late_configmap(pod_cluster):
     c.kubectl("create", "configmap", "late-cfg", "--from-literal=k=arrived")
     c.wait(lambda: status(c, "late").get("phase") == "Succeeded", 60, "late to start and finish")
     assert c.pod_log_file("late", "c").strip() == "arrived"
-    c.kubectl("delete", "pod", "blockdev", "late", "--wait=false")
+    # items naming a key the ConfigMap lacks: skipped when optional, else FailedMount
+    for name, optional in (("keys-opt", True), ("keys-req", False)):
+        p = pod(name, c.image, ["sh", "-c", "ls /cfg"], restart="Never")
+        p["spec"]["containers"][0]["volumeMounts"] = [{"name": "cfg", "mountPath": "/cfg"}]
+        p["spec"]["volumes"] = [{"name": "cfg", "configMap": {
+            "name": "late-cfg", "optional": optional,
+            "items": [{"key": "k", "path": "k"}, {"key": "gone", "path": "g"}]}}]
+        c.apply(p)
+    c.wait(lambda: status(c, "keys-opt").get("phase") == "Succeeded", 60, "keys-opt to finish")
+    assert c.pod_log_file("keys-opt", "c") == "k\n"
+    c.wait(lambda: "references non-existent config key: gone" in events(c, "keys-req"), 60,
+           "FailedMount for the missing key")
+    c.kubectl("delete", "pod", "blockdev", "late", "keys-opt", "keys-req", "--wait=false")
 
 
 def test_host_namespaces_and_termination_message(pod_cluster):

@@ -188,6 +188,50 @@ static void test_groups_and_subpath_expr(void **state)
     assert_int_equal(system("rm -rf /tmp/k1s-podspec-test"), 0);
 }
 
+/* resourceFieldRef as kubelet computes it: divided by the divisor, rounded up; a limit that
+ * is not set is the node's allocatable. */
+static void test_resource_field_ref(void **state)
+{
+    k1s_image_config_t img = {.entrypoint = ep};
+    k1s_err_t err = {0};
+    k1s_ctr_build_t b;
+    json_t *p = pod_with(
+        "{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"limits\":{\"cpu\":\"500m\","
+        "\"memory\":\"64Mi\"},\"requests\":{\"cpu\":\"250m\"}},\"env\":["
+        "{\"name\":\"A\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"limits.cpu\"}}},"
+        "{\"name\":\"B\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"limits.cpu\","
+        "\"divisor\":\"1m\"}}},"
+        "{\"name\":\"C\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"limits.memory\","
+        "\"divisor\":\"1Mi\"}}},"
+        "{\"name\":\"D\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":"
+        "\"requests.memory\"}}},"
+        "{\"name\":\"E\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"requests.cpu\"}}},"
+        "{\"name\":\"F\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":"
+        "\"limits.ephemeral-storage\",\"divisor\":\"1Mi\"}}}]}");
+    assert_int_equal(build(p, &img, &b, &err), 0);
+    assert_string_equal(env_of(&b, "A"), "1");
+    assert_string_equal(env_of(&b, "B"), "500");
+    assert_string_equal(env_of(&b, "C"), "64");
+    assert_string_equal(env_of(&b, "D"), "0");
+    assert_string_equal(env_of(&b, "E"), "1");
+    assert_true(atoll(env_of(&b, "F")) > 0); /* the node's allocatable */
+    k1s_ctr_build_clear(&b);
+    json_decref(p);
+    /* no memory limit: the node's allocatable memory */
+    p = pod_with("{\"name\":\"c\",\"image\":\"i\",\"env\":[{\"name\":\"M\",\"valueFrom\":"
+                 "{\"resourceFieldRef\":{\"resource\":\"limits.memory\"}}}]}");
+    assert_int_equal(build(p, &img, &b, &err), 0);
+    assert_true(atoll(env_of(&b, "M")) > 64 * 1024 * 1024);
+    k1s_ctr_build_clear(&b);
+    json_decref(p);
+    p = pod_with("{\"name\":\"c\",\"image\":\"i\",\"env\":[{\"name\":\"M\",\"valueFrom\":"
+                 "{\"resourceFieldRef\":{\"resource\":\"limits.gpu\"}}}]}");
+    assert_int_equal(build(p, &img, &b, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "unsupported resource \"limits.gpu\""));
+    k1s_ctr_build_clear(&b);
+    json_decref(p);
+}
+
 static void write_at(const char *dir, const char *rel, const char *text)
 {
     char path[512];
@@ -291,6 +335,7 @@ int main(void)
                                        cmocka_unit_test(test_security_and_resources),
                                        cmocka_unit_test(test_groups_and_subpath_expr),
                                        cmocka_unit_test(test_image_user),
+                                       cmocka_unit_test(test_resource_field_ref),
                                        cmocka_unit_test(test_pod_files)};
     return cmocka_run_group_tests_name("agent/podspec", tests, NULL, NULL);
 }
