@@ -75,6 +75,14 @@ int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip
 int k1s_podspec_resource_value(const json_t *pod, const json_t *container, const json_t *ref,
                                const char *pod_dir, char **out, k1s_err_t *err);
 
+/*
+ * subpath.c: opens sub beneath the volume directory root (a path leaving the volume, by
+ * ".." or a symlink, fails), makes its missing directories with root's mode and group,
+ * and bind-mounts it on target (made as a directory or an empty file), replacing what
+ * was mounted there. 0 or -errno with err set.
+ */
+int k1s_subpath_prepare(const char *root, const char *sub, const char *target, k1s_err_t *err);
+
 /* A container's user as containerd resolves it (podspec-user.c). */
 typedef struct k1s_ctr_user {
     uint32_t uid, gid;
@@ -96,8 +104,8 @@ int k1s_podspec_user(const char *rootfs, const char *user, int64_t run_as_group,
  * fsGroup when made. 0 or -errno with err set. */
 int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path, k1s_err_t *err);
 
-/* Unmounts what is mounted under <pod_dir>/volumes (Memory emptyDirs), before the pod's
- * directory is removed. */
+/* Unmounts what is mounted under <pod_dir>/volumes (Memory emptyDirs) and
+ * <pod_dir>/volume-subpaths, before the pod's directory is removed. */
 void k1s_podspec_unmount_volumes(const char *pod_dir);
 
 /* The QoS class Kubernetes gives the pod: "Guaranteed", "Burstable" or "BestEffort". */

@@ -666,7 +666,8 @@ int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path
 
 void k1s_podspec_unmount_volumes(const char *pod_dir)
 {
-    char *prefix = k1s_xasprintf("%s/volumes/", pod_dir), *mounts = NULL;
+    char *prefix = k1s_xasprintf("%s/volume", pod_dir),
+         *mounts = NULL; /* volumes/, volume-subpaths/ */
     size_t plen = strlen(prefix);
     if (k1s_read_file("/proc/self/mounts", &mounts, NULL) == 0) {
         char *save = NULL;
@@ -776,23 +777,14 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
                                    "volumeMount %s: subPath %s must be relative "
                                    "and must not contain '..'",
                                    name, sub);
-            /* a missing subPath is made with the volume root's mode and group, as kubelet
-             * does (so an fsGroup can write there too) */
-            struct stat root, st;
-            bool have_root = stat(path, &root) == 0;
-            size_t n = strlen(path);
-            snprintf(path + n, sizeof(path) - n, "/%s", sub);
-            if (stat(path, &st) < 0) {
-                int r = k1s_mkdir_p(path, have_root ? (int)(root.st_mode & 07777) : 0750);
-                if (r < 0)
-                    return k1s_err_set(err, -r, "volumeMount %s: create subPath %s: %s", name, sub,
-                                       strerror(-r));
-                if (have_root) {
-                    chmod(path, root.st_mode & 07777);
-                    if (chown(path, (uid_t)-1, root.st_gid) < 0)
-                        k1s_debug("kubelet: chown %s: %s", path, strerror(errno));
-                }
-            }
+            /* opened beneath the volume (no symlink out of it), missing directories made
+             * with the root's mode and group, and bind-mounted where runc finds it */
+            char target[4096];
+            snprintf(target, sizeof(target), "%s/volume-subpaths/%s/%s/%zu", e->pod_dir, name,
+                     k1s_js(e->container, "name"), i);
+            if (k1s_subpath_prepare(path, sub, target, err) < 0)
+                return k1s_err_prefix(err, "volumeMount %s", name);
+            snprintf(path, sizeof(path), "%s", target);
         }
         add_mount(b, &cap, dst, "bind", path, ro, NULL);
     }

@@ -355,3 +355,24 @@ def test_https_and_grpc_probes(pod_cluster, tmp_path):
             p.wait(timeout=10)
         c.kubectl("delete", "pod", "https", "grpc-good", "grpc-bad", "grpc-unknown",
                   "--wait=false", check=False)
+
+
+def test_subpath_cannot_escape_its_volume(pod_cluster):
+    """A container puts a symlink to / in a shared emptyDir; another container's subPath
+    through it does not reach the node's root: CreateContainerConfigError with the reason."""
+    c = pod_cluster
+    p = pod("escape", c.image, ["sh", "-c", "ls /host"], restart="Never")
+    p["spec"]["initContainers"] = [{"name": "i", "image": c.image,
+                                    "command": ["sh", "-c", "busybox ln -s / /ed/root"],
+                                    "volumeMounts": [{"name": "ed", "mountPath": "/ed"}]}]
+    p["spec"]["containers"][0]["volumeMounts"] = [{"name": "ed", "mountPath": "/host",
+                                                   "subPath": "root"}]
+    p["spec"]["volumes"] = [{"name": "ed", "emptyDir": {}}]
+    c.apply(p)
+    st = c.wait(lambda: (lambda s: s if (s.get("containerStatuses") or [{}])[0].get(
+        "state", {}).get("waiting", {}).get("reason") == "CreateContainerConfigError" else None)(
+        status(c, "escape")), 60, "CreateContainerConfigError")
+    assert "leads outside the volume" in st["containerStatuses"][0]["state"]["waiting"][
+        "message"], st
+    assert c.pod_log_file("escape", "c") == ""
+    c.kubectl("delete", "pod", "escape", "--wait=false")

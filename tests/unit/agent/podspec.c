@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -159,6 +160,7 @@ static void test_groups_and_subpath_expr(void **state)
         spec, "securityContext",
         json_pack("{s:i, s:[i, i]}", "fsGroup", 2000, "supplementalGroups", 4000, 2000));
     json_object_set_new(spec, "volumes", json_pack("[{s:s, s:{}}]", "name", "ed", "emptyDir"));
+    assert_int_equal(k1s_mkdir_p("/tmp/k1s-podspec-test/volumes/ed", 0777), 0);
     assert_int_equal(build(p, &img, &b, &err), 0);
     /* the primary group (0: the image has no /etc/passwd), fsGroup, supplementalGroups */
     assert_int_equal(b.cfg.n_additional_gids, 3);
@@ -168,7 +170,9 @@ static void test_groups_and_subpath_expr(void **state)
     bool found = false;
     for (size_t i = 0; i < b.cfg.n_mounts; i++)
         if (!strcmp(b.cfg.mounts[i].destination, "/data")) {
-            assert_string_equal(b.cfg.mounts[i].source, "/tmp/k1s-podspec-test/volumes/ed/logs/p");
+            /* bind-mounted from inside the volume onto the pod's volume-subpaths */
+            assert_string_equal(b.cfg.mounts[i].source,
+                                "/tmp/k1s-podspec-test/volume-subpaths/ed/c/0");
             found = true;
         }
     assert_true(found);
@@ -185,6 +189,13 @@ static void test_groups_and_subpath_expr(void **state)
     assert_non_null(strstr(err.msg, "supplementalGroups"));
     k1s_ctr_build_clear(&b);
     json_decref(p);
+    struct stat st, vst;
+    assert_int_equal(stat("/tmp/k1s-podspec-test/volume-subpaths/ed/c/0", &st), 0);
+    assert_int_equal(stat("/tmp/k1s-podspec-test/volumes/ed/logs/p", &vst), 0);
+    assert_true(st.st_ino == vst.st_ino && st.st_dev == vst.st_dev);
+    k1s_podspec_unmount_volumes("/tmp/k1s-podspec-test");
+    assert_int_equal(stat("/tmp/k1s-podspec-test/volume-subpaths/ed/c/0", &st), 0);
+    assert_true(st.st_ino != vst.st_ino);
     assert_int_equal(system("rm -rf /tmp/k1s-podspec-test"), 0);
 }
 
