@@ -218,6 +218,11 @@ static SSL_CTX *probe_tls_ctx(void)
     return ctx;
 }
 
+static void sleep_done(evutil_socket_t fd, short what, void *arg)
+{
+    finish(arg, true, "");
+}
+
 static void grpc_done(void *arg, bool ok, const char *msg)
 {
     k1s_probe_t *p = arg;
@@ -257,6 +262,17 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
     const json_t *to = json_object_get(probe, "timeoutSeconds");
     int timeout_s =
         json_is_integer(to) && json_integer_value(to) > 0 ? (int)json_integer_value(to) : 1;
+    const json_t *sl = json_object_get(probe, "sleep");
+    if (sl) { /* a lifecycle hook's sleep action, cut short by the grace period */
+        const json_t *secs = json_object_get(sl, "seconds");
+        int s = json_is_integer(secs) && json_integer_value(secs) > 0
+                    ? (int)json_integer_value(secs)
+                    : 0;
+        p->timeout = evtimer_new(base, sleep_done, p);
+        struct timeval tv = {s < timeout_s ? s : timeout_s, 0};
+        evtimer_add(p->timeout, &tv);
+        return p;
+    }
     const json_t *ex = json_object_get(probe, "exec");
     if (ex) {
         const json_t *cmd = json_object_get(ex, "command");
@@ -289,7 +305,7 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
     const json_t *spec = hg ? hg : ts ? ts : gr;
     if (!spec) {
         k1s_err_set(err, ENOTSUP,
-                    "probe type not supported (exec, httpGet, tcpSocket and grpc are)");
+                    "handler type not supported (exec, httpGet, tcpSocket, grpc and sleep are)");
         probe_free(p);
         return NULL;
     }

@@ -660,7 +660,8 @@ static void finish(k1s_vols_t *v)
     json_array_foreach(k1s_jpath(v->pod, "spec.volumes"), i, vol)
     {
         if (json_object_get(vol, "hostPath")) {
-            if ((rc = k1s_vols_hostpath_check(vol, &err)) < 0) {
+            /* checked when the pod starts, as kubelet mounts it once */
+            if (!v->refresh && (rc = k1s_vols_hostpath_check(vol, &err)) < 0) {
                 k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"",
                                k1s_js(vol, "name"));
                 break;

@@ -376,3 +376,18 @@ def test_subpath_cannot_escape_its_volume(pod_cluster):
         "message"], st
     assert c.pod_log_file("escape", "c") == ""
     c.kubectl("delete", "pod", "escape", "--wait=false")
+
+
+def test_prestop_sleep_action(pod_cluster):
+    """A preStop hook's sleep action runs (no FailedPreStopHook) before the container is
+    stopped; the pod goes well within its grace period."""
+    c = pod_cluster
+    p = pod("sleepy", c.image, ["sh", "-c", "trap 'exit 0' TERM; echo up; "
+                                            "while true; do sleep 0.2; done"])
+    p["spec"]["terminationGracePeriodSeconds"] = 20
+    p["spec"]["containers"][0]["lifecycle"] = {"preStop": {"sleep": {"seconds": 1}}}
+    c.apply(p)
+    c.wait(lambda: c.pod_log_file("sleepy", "c") == "up\n", 60, "sleepy running")
+    c.kubectl("delete", "pod", "sleepy", "--timeout=60s", timeout=90)
+    ev = events(c, "sleepy")
+    assert "Killing" in ev and "FailedPreStopHook" not in ev, ev
