@@ -104,6 +104,13 @@ int k1s_podspec_user(const char *rootfs, const char *user, int64_t run_as_group,
  * fsGroup when made. 0 or -errno with err set. */
 int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path, k1s_err_t *err);
 
+/* kubelet's limit on a termination message (MaxContainerTerminationMessageLength). */
+#define K1S_KUBELET_MAX_TERMINATION_MESSAGE 4096
+
+/* The first 4096 bytes of a container's termination message file, as kubelet reads it;
+ * a new string, or NULL when the file is missing or empty. */
+char *k1s_podspec_termination_message(const char *path);
+
 /* Unmounts what is mounted under <pod_dir>/volumes (Memory emptyDirs) and
  * <pod_dir>/volume-subpaths, before the pod's directory is removed. */
 void k1s_podspec_unmount_volumes(const char *pod_dir);

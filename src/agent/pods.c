@@ -1613,9 +1613,9 @@ static void on_exit_cb(void *arg, const k1s_rt_status_t *st)
     c->finished_ns = st->finished_at ? st->finished_at : now_ns();
     c->backoff_until_ns = 0;
     /* the termination message, when the container wrote one */
-    char *path = k1s_xasprintf("%s/termination-%s", p->dir, c->name), *msg = NULL;
-    size_t len = 0;
-    if (k1s_read_file(path, &msg, &len) == 0 && len > 0) {
+    char *path = k1s_xasprintf("%s/termination-%s", p->dir, c->name);
+    char *msg = k1s_podspec_termination_message(path);
+    if (msg) {
         set_str(&c->message, msg);
     } else if (st->exit_code != 0 && k1s_streq(k1s_js(ctr_spec(p, c), "terminationMessagePolicy"),
                                                "FallbackToLogsOnError")) {

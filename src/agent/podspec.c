@@ -905,6 +905,16 @@ static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
     const char *sp = k1s_jpath_str(sc, "seccompProfile.type");
     if (!sp)
         sp = k1s_jpath_str(psc, "seccompProfile.type");
+    if (sp && strcmp(sp, "RuntimeDefault") && strcmp(sp, "Unconfined")) {
+        /* never run unconfined when a profile was asked for */
+        const char *lp = k1s_jpath_str(sc, "seccompProfile.localhostProfile");
+        if (!lp)
+            lp = k1s_jpath_str(psc, "seccompProfile.localhostProfile");
+        return k1s_err_set(err, ENOTSUP,
+                           "seccompProfile type %s%s%s%s is not supported by this agent yet: use "
+                           "RuntimeDefault (containerd's default profile) or Unconfined",
+                           sp, lp ? " (\"" : "", lp ? lp : "", lp ? "\")" : "");
+    }
     b->cfg.seccomp = k1s_streq(sp, "RuntimeDefault") ? K1S_RT_SECCOMP_RUNTIME_DEFAULT
                                                      : K1S_RT_SECCOMP_UNCONFINED;
     strv_t sys = {0};
@@ -961,4 +971,20 @@ int k1s_podspec_container(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
     if ((r = build_security(e, b, err)) < 0)
         return r;
     return build_mounts(e, b, err);
+}
+
+char *k1s_podspec_termination_message(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = k1s_xmalloc(K1S_KUBELET_MAX_TERMINATION_MESSAGE + 1);
+    size_t n = fread(buf, 1, K1S_KUBELET_MAX_TERMINATION_MESSAGE, f);
+    fclose(f);
+    buf[n] = 0;
+    if (n == 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }

@@ -243,6 +243,43 @@ static void test_resource_field_ref(void **state)
     json_decref(p);
 }
 
+/* A Localhost seccomp profile is refused, not run unconfined; termination messages are cut
+ * at kubelet's 4096 bytes. */
+static void test_seccomp_and_termination_message(void **state)
+{
+    k1s_image_config_t img = {.entrypoint = ep};
+    k1s_err_t err = {0};
+    k1s_ctr_build_t b;
+    json_t *p = pod_with("{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{"
+                         "\"seccompProfile\":{\"type\":\"Localhost\",\"localhostProfile\":"
+                         "\"audit.json\"}}}");
+    assert_int_equal(build(p, &img, &b, &err), -ENOTSUP);
+    assert_non_null(strstr(err.msg, "Localhost (\"audit.json\") is not supported"));
+    k1s_ctr_build_clear(&b);
+    json_decref(p);
+    p = pod_with("{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{"
+                 "\"seccompProfile\":{\"type\":\"Unconfined\"}}}");
+    assert_int_equal(build(p, &img, &b, &err), 0);
+    assert_int_equal(b.cfg.seccomp, K1S_RT_SECCOMP_UNCONFINED);
+    k1s_ctr_build_clear(&b);
+    json_decref(p);
+
+    char path[] = "/tmp/k1s-termmsg-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_null(k1s_podspec_termination_message(path));
+    char *big = k1s_xmalloc(10000);
+    memset(big, 'm', 10000);
+    assert_int_equal(k1s_write_file_atomic(path, big, 10000, 0644), 0);
+    free(big);
+    char *msg = k1s_podspec_termination_message(path);
+    assert_int_equal(strlen(msg), 4096);
+    free(msg);
+    unlink(path);
+    assert_null(k1s_podspec_termination_message(path));
+}
+
 static void write_at(const char *dir, const char *rel, const char *text)
 {
     char path[512];
@@ -347,6 +384,7 @@ int main(void)
                                        cmocka_unit_test(test_groups_and_subpath_expr),
                                        cmocka_unit_test(test_image_user),
                                        cmocka_unit_test(test_resource_field_ref),
+                                       cmocka_unit_test(test_seccomp_and_termination_message),
                                        cmocka_unit_test(test_pod_files)};
     return cmocka_run_group_tests_name("agent/podspec", tests, NULL, NULL);
 }
