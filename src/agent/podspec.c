@@ -747,7 +747,8 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
         }
         if (ed) {
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
-        } else if (json_object_get(vol, "persistentVolumeClaim")) {
+        } else if (json_object_get(vol, "persistentVolumeClaim") ||
+                   json_object_get(vol, "ephemeral")) {
             /* a symlink to the volume's path, made by volumes.c */
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
             if (json_is_true(k1s_jpath(vol, "persistentVolumeClaim.readOnly")))
@@ -767,7 +768,7 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
             return k1s_err_set(
                 err, ENOTSUP,
                 "volume %s: only emptyDir, hostPath, configMap, secret, downwardAPI, "
-                "projected and persistentVolumeClaim volumes are supported by "
+                "projected, persistentVolumeClaim and ephemeral volumes are supported by "
                 "this agent yet",
                 name);
         }

@@ -602,13 +602,46 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
 /* A claim's volume: <pod_dir>/volumes/<name> becomes a symlink to the PersistentVolume's
  * hostPath or local path (created for hostPath DirectoryOrCreate, as the local-path
  * provisioner's volumes are). */
-static int claim_link(k1s_vols_t *v, const json_t *vol, k1s_err_t *err)
+/* The claim of a persistentVolumeClaim volume, or of a generic ephemeral volume
+ * (<pod>-<volume>, made by the ephemeral volume controller). */
+static void claim_name(const json_t *pod, const json_t *vol, char *out, size_t size)
 {
     const char *claim = k1s_jpath_str(vol, "persistentVolumeClaim.claimName");
-    fetch_t *f = find_fetch(v, "pvc", claim ? claim : "");
+    if (claim)
+        snprintf(out, size, "%s", claim);
+    else if (json_object_get(vol, "ephemeral"))
+        snprintf(out, size, "%s-%s", k1s_jpath_str(pod, "metadata.name"), k1s_js(vol, "name"));
+    else
+        *out = 0;
+}
+
+/* Whether the pod (uid) is the controller owner of obj, as an ephemeral volume's claim must
+ * be. */
+static bool owned_by(const json_t *obj, const char *uid)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(k1s_jpath(obj, "metadata.ownerReferences"), i, o)
+    {
+        if (json_is_true(json_object_get(o, "controller")) && k1s_streq(k1s_js(o, "uid"), uid))
+            return true;
+    }
+    return false;
+}
+
+static int claim_link(k1s_vols_t *v, const json_t *vol, k1s_err_t *err)
+{
+    char claim[512];
+    claim_name(v->pod, vol, claim, sizeof(claim));
+    fetch_t *f = find_fetch(v, "pvc", claim);
     if (!f || !f->obj)
-        return k1s_err_set(err, ENOENT, "persistentvolumeclaim \"%s\" not found",
-                           claim ? claim : "");
+        return k1s_err_set(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    if (json_object_get(vol, "ephemeral") &&
+        !owned_by(f->obj, k1s_jpath_str(v->pod, "metadata.uid")))
+        return k1s_err_set(err, EPERM, "PVC %s/%s was not created for pod %s/%s (pod is not owner)",
+                           k1s_jpath_str(v->pod, "metadata.namespace"), claim,
+                           k1s_jpath_str(v->pod, "metadata.namespace"),
+                           k1s_jpath_str(v->pod, "metadata.name"));
     const char *pvname = k1s_jpath_str(f->obj, "spec.volumeName");
     fetch_t *pf = pvname ? find_fetch(v, "pv", pvname) : NULL;
     if (!pf || !pf->obj || !k1s_streq(k1s_jpath_str(f->obj, "status.phase"), "Bound"))
@@ -668,7 +701,7 @@ static void finish(k1s_vols_t *v)
             }
             continue;
         }
-        if (json_object_get(vol, "persistentVolumeClaim")) {
+        if (json_object_get(vol, "persistentVolumeClaim") || json_object_get(vol, "ephemeral")) {
             if ((rc = claim_link(v, vol, &err)) < 0) {
                 k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"",
                                k1s_js(vol, "name"));
@@ -873,8 +906,10 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
             add_fetch(v, "cm", k1s_js(cm, "name"));
         if (sec && k1s_js(sec, "secretName"))
             add_fetch(v, "secret", k1s_js(sec, "secretName"));
-        if (k1s_jpath_str(vol, "persistentVolumeClaim.claimName"))
-            add_fetch(v, "pvc", k1s_jpath_str(vol, "persistentVolumeClaim.claimName"));
+        char claim[512];
+        claim_name(pod, vol, claim, sizeof(claim));
+        if (*claim)
+            add_fetch(v, "pvc", claim);
         size_t j;
         const json_t *s;
         json_array_foreach(k1s_jpath(vol, "projected.sources"), j, s)
@@ -972,7 +1007,7 @@ bool k1s_vols_needed(const json_t *pod)
     {
         if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
             json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected") ||
-            json_object_get(vol, "persistentVolumeClaim"))
+            json_object_get(vol, "persistentVolumeClaim") || json_object_get(vol, "ephemeral"))
             return true;
         const char *hp_type = k1s_jpath_str(vol, "hostPath.type");
         if (hp_type && *hp_type)

@@ -391,3 +391,28 @@ def test_prestop_sleep_action(pod_cluster):
     c.kubectl("delete", "pod", "sleepy", "--timeout=60s", timeout=90)
     ev = events(c, "sleepy")
     assert "Killing" in ev and "FailedPreStopHook" not in ev, ev
+
+
+def test_generic_ephemeral_volume(pod_cluster):
+    """An ephemeral volume: the controller makes the pod's claim, local-path provisions it on
+    the node, and the kubelet mounts it like the claim it is."""
+    c = pod_cluster
+    p = pod("eph", c.image, ["sh", "-c", "echo scratch > /scratch/f; cat /scratch/f"],
+            restart="Never")
+    p["spec"]["containers"][0]["volumeMounts"] = [{"name": "scratch", "mountPath": "/scratch"}]
+    p["spec"]["volumes"] = [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
+        "accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
+        "resources": {"requests": {"storage": "1Mi"}}}}}}]
+    c.apply(p)
+    try:
+        c.wait(lambda: status(c, "eph").get("phase") in ("Succeeded", "Failed"), 90,
+               "eph to finish")
+    except AssertionError:
+        raise AssertionError("eph: %s\n%s\n%s" % (status(c, "eph"), events(c, "eph"),
+                                                   c.kubectl("get", "pvc,pv", "-o", "wide",
+                                                             check=False).stdout))
+    assert status(c, "eph")["phase"] == "Succeeded", events(c, "eph")
+    assert c.pod_log_file("eph", "c") == "scratch\n"
+    pvc = c.get("pvc", "eph-scratch")
+    assert pvc and pvc["status"]["phase"] == "Bound", pvc
+    c.kubectl("delete", "pod", "eph", "--timeout=60s")
