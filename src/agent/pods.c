@@ -76,6 +76,7 @@ typedef struct ctr {
     bool ready;      /* readiness (true without a readiness probe) */
     bool startup_ok; /* the startup probe succeeded (true without one) */
     bool init;
+    bool sidecar;  /* an init container with restartPolicy Always (a native sidecar) */
     char *id;      /* the current runtime container, or NULL */
     char *prev_id; /* the one before it (kept for `logs --previous` until replaced) */
     int restarts;
@@ -247,6 +248,7 @@ static void ensure_ctrs(pod_t *p)
                 set_str(&cs[k].wait_reason, default_wait(p));
             }
             cs[k].init = l == 0;
+            cs[k].sidecar = l == 0 && k1s_streq(k1s_js(c, "restartPolicy"), "Always");
             k++;
         }
     }
@@ -372,6 +374,8 @@ static const char *restart_policy(const pod_t *p)
 
 static bool should_restart(const pod_t *p, const ctr_t *c)
 {
+    if (c->sidecar) /* restarted whatever the pod's policy */
+        return true;
     const char *rp = restart_policy(p);
     if (c->init && !strcmp(rp, "Always"))
         rp = "OnFailure"; /* init containers that succeeded are done */
@@ -416,7 +420,7 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
         char t[32];
         fmt_time(c->started_ns, t);
         json_object_set_new(state, "running", json_pack("{s:s}", "startedAt", t));
-        ready = !c->init && c->ready;
+        ready = (!c->init || c->sidecar) && c->ready;
     } else if (c->have_state && !(c->wait_reason && c->backoff_until_ns)) {
         json_object_set_new(state, "terminated", terminated_json(c, c->id));
     } else {
@@ -436,6 +440,15 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
     return st;
 }
 
+/* Whether the app containers have started (once): sidecars no longer hold the pod back. */
+static bool app_started(const pod_t *p)
+{
+    for (size_t i = p->ninit; i < p->nctr; i++)
+        if (p->ctrs[i].running || p->ctrs[i].have_state || p->ctrs[i].last_state)
+            return true;
+    return false;
+}
+
 /* kubelet's getPhase. */
 static const char *pod_phase(const pod_t *p, bool *init_done)
 {
@@ -443,6 +456,8 @@ static const char *pod_phase(const pod_t *p, bool *init_done)
     for (size_t i = 0; i < p->ninit; i++) {
         const ctr_t *c = &p->ctrs[i];
         if (c->have_state && !c->running && c->exit_code == 0)
+            continue;
+        if (c->sidecar && ((c->running && c->startup_ok) || app_started(p)))
             continue;
         *init_done = false;
         if (c->have_state && !c->running && !should_restart(p, c))
@@ -542,7 +557,7 @@ static void update_status(pod_t *p)
     bool all_ready = p->nctr > p->ninit;
     for (size_t i = 0; i < p->nctr; i++) {
         json_t *s = ctr_status(p, &p->ctrs[i]);
-        if (!p->ctrs[i].init && !json_is_true(json_object_get(s, "ready")))
+        if ((!p->ctrs[i].init || p->ctrs[i].sidecar) && !json_is_true(json_object_get(s, "ready")))
             all_ready = false;
         json_array_append_new(p->ctrs[i].init ? ics : cs, s);
     }
@@ -795,7 +810,9 @@ static void probe_done(void *arg, bool ok, const char *msg)
             } else if (pr->kind == PROBE_STARTUP) {
                 c->startup_ok = true;
                 update_status(p);
-                return; /* done for this container */
+                if (c->sidecar)
+                    schedule(p, 0); /* the next init container may start */
+                return;             /* done for this container */
             }
         }
         prober_arm(pr, period);
@@ -854,7 +871,7 @@ static void probers_start(pod_t *p, ctr_t *c)
     const json_t *spec = ctr_spec(p, c);
     c->ready = !json_object_get(spec, "readinessProbe");
     c->startup_ok = !json_object_get(spec, "startupProbe");
-    if (c->init)
+    if (c->init && !c->sidecar)
         return;
     for (int k = 0; k < NPROBES; k++) {
         const json_t *probe = json_object_get(spec, probe_key[k]);
@@ -1560,10 +1577,21 @@ static void sync_pod(pod_t *p)
             return;
         }
     }
-    /* init containers, one at a time, in order */
+    /* init containers, one at a time, in order; a sidecar lets the next one start once it
+     * runs (and its startup probe passed), and is restarted without holding the pod back
+     * once the app containers started */
     for (size_t i = 0; i < p->ninit; i++) {
         ctr_t *c = &p->ctrs[i];
-        if (c->have_state && !c->running && c->exit_code == 0)
+        if (c->sidecar && c->running && c->startup_ok)
+            continue;
+        if (c->sidecar && !c->running && app_started(p)) {
+            if (wants_start(p, c))
+                start_container(p, c);
+            if (p->busy)
+                break;
+            continue;
+        }
+        if (c->have_state && !c->running && c->exit_code == 0 && !c->sidecar)
             continue;
         if (wants_start(p, c))
             start_container(p, c);

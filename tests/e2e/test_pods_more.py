@@ -416,3 +416,36 @@ def test_generic_ephemeral_volume(pod_cluster):
     pvc = c.get("pvc", "eph-scratch")
     assert pvc and pvc["status"]["phase"] == "Bound", pvc
     c.kubectl("delete", "pod", "eph", "--timeout=60s")
+
+
+def test_native_sidecars(pod_cluster):
+    """Init containers with restartPolicy Always (sidecars) start before the app containers
+    and keep running beside them; a pod whose app container completes Succeeds and its
+    sidecar is stopped; kubectl counts the sidecar in READY."""
+    c = pod_cluster
+    side = {"name": "side", "image": c.image, "restartPolicy": "Always",
+            "command": ["sh", "-c", "trap 'exit 0' TERM; echo hello > /sh/msg; "
+                                    "while true; do sleep 0.2; done"],
+            "volumeMounts": [{"name": "sh", "mountPath": "/sh"}]}
+    job = pod("sidecar-job", c.image, ["sh", "-c", "cat /sh/msg"], restart="Never")
+    job["spec"]["initContainers"] = [side]
+    job["spec"]["containers"][0]["volumeMounts"] = [{"name": "sh", "mountPath": "/sh"}]
+    job["spec"]["volumes"] = [{"name": "sh", "emptyDir": {}}]
+    c.apply(job)
+    svc = pod("sidecar-svc", c.image, ["sh", "-c", "sleep 600"])
+    svc["spec"]["initContainers"] = [dict(side, readinessProbe={
+        "exec": {"command": ["cat", "/sh/msg"]}, "periodSeconds": 1})]
+    svc["spec"]["volumes"] = [{"name": "sh", "emptyDir": {}}]
+    c.apply(svc)
+    c.wait(lambda: status(c, "sidecar-job").get("phase") in ("Succeeded", "Failed"), 60,
+           "sidecar-job to finish")
+    st = status(c, "sidecar-job")
+    assert st["phase"] == "Succeeded", st
+    assert c.pod_log_file("sidecar-job", "c") == "hello\n"
+    c.wait(lambda: "running" not in status(c, "sidecar-job")["initContainerStatuses"][0][
+        "state"], 30, "the sidecar to be stopped")
+    c.wait(lambda: c.kubectl("get", "pod", "sidecar-svc", "--no-headers").stdout.split()[1:3] ==
+           ["2/2", "Running"], 60, "sidecar-svc 2/2 Running")
+    conds = {x["type"]: x["status"] for x in status(c, "sidecar-svc")["conditions"]}
+    assert conds["Initialized"] == conds["Ready"] == "True", conds
+    c.kubectl("delete", "pod", "sidecar-job", "sidecar-svc", "--wait=false")
