@@ -1390,13 +1390,15 @@ static bool run_hook(pod_t *p, ctr_t *c, const json_t *handler, int kind)
  * nothing of it runs on the node any more. */
 static bool terminate(pod_t *p, bool remove_all)
 {
-    bool any = false;
+    bool any = false, apps = false;
+    for (size_t i = p->ninit; i < p->nctr; i++)
+        apps |= p->ctrs[i].running;
     for (size_t i = 0; i < p->nctr; i++) {
         ctr_t *c = &p->ctrs[i];
         if (!c->running)
             continue;
         any = true;
-        if (c->stopping)
+        if (c->stopping || (c->sidecar && apps)) /* sidecars go after the app containers */
             continue;
         c->stopping = true;
         event(p, "Normal", "Killing", "Stopping container %s", c->name);

@@ -418,11 +418,13 @@ def test_generic_ephemeral_volume(pod_cluster):
     c.kubectl("delete", "pod", "eph", "--timeout=60s")
 
 
-def test_native_sidecars(pod_cluster):
+def test_native_sidecars(pod_cluster, tmp_path):
     """Init containers with restartPolicy Always (sidecars) start before the app containers
     and keep running beside them; a pod whose app container completes Succeeds and its
-    sidecar is stopped; kubectl counts the sidecar in READY."""
+    sidecar is stopped; kubectl counts the sidecar in READY; a deleted pod's sidecar is
+    stopped after its app container."""
     c = pod_cluster
+    host = str(tmp_path)
     side = {"name": "side", "image": c.image, "restartPolicy": "Always",
             "command": ["sh", "-c", "trap 'exit 0' TERM; echo hello > /sh/msg; "
                                     "while true; do sleep 0.2; done"],
@@ -432,10 +434,18 @@ def test_native_sidecars(pod_cluster):
     job["spec"]["containers"][0]["volumeMounts"] = [{"name": "sh", "mountPath": "/sh"}]
     job["spec"]["volumes"] = [{"name": "sh", "emptyDir": {}}]
     c.apply(job)
-    svc = pod("sidecar-svc", c.image, ["sh", "-c", "sleep 600"])
+    # the app takes a second to go: a sidecar stopped at the same time would write first
+    svc = pod("sidecar-svc", c.image, ["sh", "-c", "trap 'sleep 1; echo app >> /h/order; "
+                                                   "exit 0' TERM; while true; do sleep 0.2; done"])
+    svc["spec"]["terminationGracePeriodSeconds"] = 10
     svc["spec"]["initContainers"] = [dict(side, readinessProbe={
-        "exec": {"command": ["cat", "/sh/msg"]}, "periodSeconds": 1})]
-    svc["spec"]["volumes"] = [{"name": "sh", "emptyDir": {}}]
+        "exec": {"command": ["cat", "/sh/msg"]}, "periodSeconds": 1}, command=[
+        "sh", "-c", "trap 'echo side >> /h/order; exit 0' TERM; "
+                    "echo hello > /sh/msg; while true; do sleep 0.2; done"],
+        volumeMounts=[{"name": "sh", "mountPath": "/sh"}, {"name": "h", "mountPath": "/h"}])]
+    svc["spec"]["containers"][0]["volumeMounts"] = [{"name": "h", "mountPath": "/h"}]
+    svc["spec"]["volumes"] = [{"name": "sh", "emptyDir": {}},
+                              {"name": "h", "hostPath": {"path": host}}]
     c.apply(svc)
     c.wait(lambda: status(c, "sidecar-job").get("phase") in ("Succeeded", "Failed"), 60,
            "sidecar-job to finish")
@@ -448,4 +458,7 @@ def test_native_sidecars(pod_cluster):
            ["2/2", "Running"], 60, "sidecar-svc 2/2 Running")
     conds = {x["type"]: x["status"] for x in status(c, "sidecar-svc")["conditions"]}
     assert conds["Initialized"] == conds["Ready"] == "True", conds
-    c.kubectl("delete", "pod", "sidecar-job", "sidecar-svc", "--wait=false")
+    c.kubectl("delete", "pod", "sidecar-svc", "--timeout=60s", timeout=90)
+    with open(os.path.join(host, "order")) as f:
+        assert f.read() == "app\nside\n"
+    c.kubectl("delete", "pod", "sidecar-job", "--wait=false")
