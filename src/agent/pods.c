@@ -420,7 +420,8 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
         char t[32];
         fmt_time(c->started_ns, t);
         json_object_set_new(state, "running", json_pack("{s:s}", "startedAt", t));
-        ready = (!c->init || c->sidecar) && c->ready;
+        /* not ready before the startup probe passed, as kubelet */
+        ready = (!c->init || c->sidecar) && c->ready && c->startup_ok;
     } else if (c->have_state && !(c->wait_reason && c->backoff_until_ns)) {
         json_object_set_new(state, "terminated", terminated_json(c, c->id));
     } else {
@@ -434,7 +435,7 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
     json_object_set_new(st, "state", state);
     json_object_set_new(st, "lastState", c->last_state ? json_copy(c->last_state) : json_object());
     json_object_set_new(st, "ready", json_boolean(ready));
-    json_object_set_new(st, "started", json_boolean(c->running));
+    json_object_set_new(st, "started", json_boolean(c->running && c->startup_ok));
     if (c->id && (c->running || c->have_state))
         json_object_set_new(st, "containerID", json_sprintf("containerd://%s", c->id));
     return st;

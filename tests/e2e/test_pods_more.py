@@ -462,3 +462,19 @@ def test_native_sidecars(pod_cluster, tmp_path):
     with open(os.path.join(host, "order")) as f:
         assert f.read() == "app\nside\n"
     c.kubectl("delete", "pod", "sidecar-job", "--wait=false")
+
+
+def test_startup_probe_gates_started_and_ready(pod_cluster):
+    """A container is neither started nor ready until its startup probe passes."""
+    c = pod_cluster
+    p = pod("slowstart", c.image, ["sh", "-c", "(sleep 8; touch /tmp/started) & exec sleep 600"])
+    p["spec"]["containers"][0]["startupProbe"] = {
+        "exec": {"command": ["cat", "/tmp/started"]}, "periodSeconds": 1, "failureThreshold": 60}
+    c.apply(p)
+    cs = c.wait(lambda: (lambda s: s if "running" in s.get("state", {}) else None)(
+        (status(c, "slowstart").get("containerStatuses") or [{}])[0]), 60, "slowstart running")
+    assert cs["started"] is False and cs["ready"] is False, cs
+    assert c.kubectl("get", "pod", "slowstart", "--no-headers").stdout.split()[1] == "0/1"
+    c.wait(lambda: (lambda x: x.get("started") and x.get("ready"))(
+        status(c, "slowstart")["containerStatuses"][0]), 60, "slowstart started and ready")
+    c.kubectl("delete", "pod", "slowstart", "--wait=false")
