@@ -111,6 +111,11 @@ int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path
  * a new string, or NULL when the file is missing or empty. */
 char *k1s_podspec_termination_message(const char *path);
 
+/* The size of a Memory emptyDir's tmpfs, as kubelet computes it: the smallest of the
+ * node's allocatable memory, the pod's memory limit (when every container has one) and
+ * the volume's sizeLimit; bytes, or -1 when nothing is known (dir: on the node's disk). */
+int64_t k1s_podspec_memory_volume_size(const json_t *pod, const json_t *vol, const char *dir);
+
 /* Unmounts what is mounted under <pod_dir>/volumes (Memory emptyDirs) and
  * <pod_dir>/volume-subpaths, before the pod's directory is removed. */
 void k1s_podspec_unmount_volumes(const char *pod_dir);

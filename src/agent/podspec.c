@@ -637,6 +637,48 @@ static bool is_mount_point(const char *path)
     return r;
 }
 
+/* The pod's memory limit as its cgroup gets it (kubelet's ResourceConfigForPod): the sum of
+ * the app containers' limits, or an init container's if larger; -1 when a container has
+ * none (the pod is not limited). */
+static int64_t pod_memory_limit(const json_t *pod)
+{
+    int64_t sum = 0, init_max = 0;
+    static const char *const lists[] = {"spec.containers", "spec.initContainers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(k1s_jpath(pod, lists[l]), i, c)
+        {
+            int64_t v = resource_value(c, "limits", "memory");
+            if (v <= 0)
+                return -1;
+            if (l == 0)
+                sum += v;
+            else if (v > init_max)
+                init_max = v;
+        }
+    }
+    return sum > init_max ? sum : init_max;
+}
+
+int64_t k1s_podspec_memory_volume_size(const json_t *pod, const json_t *vol, const char *dir)
+{
+    /* kubelet's calculateEmptyDirMemorySize: the smallest of the node's allocatable memory,
+     * the pod's memory limit and the volume's sizeLimit */
+    int64_t alloc = node_allocatable_milli(dir, "memory");
+    int64_t size = alloc > 0 ? alloc / 1000 : -1;
+    int64_t pod_limit = pod_memory_limit(pod);
+    if (pod_limit > 0 && (size < 0 || pod_limit <= size))
+        size = pod_limit;
+    const json_t *limit = k1s_jpath(vol, "emptyDir.sizeLimit");
+    k1s_quantity_t q;
+    const char *why = NULL;
+    if (limit && k1s_quantity_from_json(limit, &q, &why) == 0 && k1s_quantity_value(&q) > 0 &&
+        (size < 0 || k1s_quantity_value(&q) <= size))
+        size = k1s_quantity_value(&q);
+    return size;
+}
+
 int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path, k1s_err_t *err)
 {
     const json_t *ed = json_object_get(vol, "emptyDir");
@@ -648,11 +690,9 @@ int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path
         return k1s_err_set(err, -r, "mkdir %s: %s", path, strerror(-r));
     if (memory && !is_mount_point(path)) {
         char opts[64] = "mode=0777";
-        const json_t *limit = json_object_get(ed, "sizeLimit");
-        k1s_quantity_t q;
-        const char *why = NULL;
-        if (limit && k1s_quantity_from_json(limit, &q, &why) == 0 && k1s_quantity_value(&q) > 0)
-            snprintf(opts, sizeof(opts), "mode=0777,size=%lld", (long long)k1s_quantity_value(&q));
+        int64_t size = k1s_podspec_memory_volume_size(pod, vol, path);
+        if (size > 0)
+            snprintf(opts, sizeof(opts), "mode=0777,size=%lld", (long long)size);
         if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
             return k1s_err_set(err, errno, "mount tmpfs on %s (%s): %s", path, opts,
                                strerror(errno));

@@ -280,6 +280,33 @@ static void test_seccomp_and_termination_message(void **state)
     assert_null(k1s_podspec_termination_message(path));
 }
 
+/* A Memory emptyDir's size: the smallest of the node's allocatable memory, the pod's
+ * memory limit and the sizeLimit. */
+static void test_memory_volume_size(void **state)
+{
+    json_t *vol = json_pack("{s:s, s:{s:s}}", "name", "m", "emptyDir", "medium", "Memory");
+    json_t *p = pod_with("{\"name\":\"c\",\"image\":\"i\"}");
+    int64_t node = k1s_podspec_memory_volume_size(p, vol, "/");
+    assert_true(node > 64 * 1024 * 1024); /* no limits anywhere: the node's allocatable */
+    json_decref(p);
+    p = pod_with("{\"name\":\"a\",\"image\":\"i\",\"resources\":{\"limits\":{\"memory\":"
+                 "\"32Mi\"}}},{\"name\":\"b\",\"image\":\"i\",\"resources\":{\"limits\":{"
+                 "\"memory\":\"16Mi\"}}}");
+    assert_int_equal(k1s_podspec_memory_volume_size(p, vol, "/"), 48 * 1024 * 1024);
+    json_object_set_new(json_object_get(vol, "emptyDir"), "sizeLimit", json_string("1Mi"));
+    assert_int_equal(k1s_podspec_memory_volume_size(p, vol, "/"), 1024 * 1024);
+    json_object_set_new(json_object_get(vol, "emptyDir"), "sizeLimit", json_string("1Gi"));
+    assert_int_equal(k1s_podspec_memory_volume_size(p, vol, "/"), 48 * 1024 * 1024);
+    json_decref(p);
+    /* one container without a limit: the pod is not limited */
+    p = pod_with("{\"name\":\"a\",\"image\":\"i\",\"resources\":{\"limits\":{\"memory\":"
+                 "\"32Mi\"}}},{\"name\":\"b\",\"image\":\"i\"}");
+    assert_int_equal(k1s_podspec_memory_volume_size(p, vol, "/"),
+                     node < 1024LL * 1024 * 1024 ? node : 1024LL * 1024 * 1024);
+    json_decref(p);
+    json_decref(vol);
+}
+
 static void write_at(const char *dir, const char *rel, const char *text)
 {
     char path[512];
@@ -385,6 +412,7 @@ int main(void)
                                        cmocka_unit_test(test_image_user),
                                        cmocka_unit_test(test_resource_field_ref),
                                        cmocka_unit_test(test_seccomp_and_termination_message),
+                                       cmocka_unit_test(test_memory_volume_size),
                                        cmocka_unit_test(test_pod_files)};
     return cmocka_run_group_tests_name("agent/podspec", tests, NULL, NULL);
 }
