@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config git
 libevent-dev libssl-dev libjansson-dev libyaml-dev libsqlite3-dev zlib1g-dev libcmocka-dev libnghttp2-dev
 libcurl4-openssl-dev libarchive-dev
 openssl sqlite3 ca-certificates curl nghttp2-client
-python3 python3-pytest python3-pytest-xdist python3-kubernetes python3-yaml
+python3 python3-pytest python3-pytest-xdist python3-kubernetes python3-yaml python3-grpcio
 clang-format cppcheck
 containernetworking-plugins iptables busybox-static skopeo umoci docker-registry apache2-utils zstd
 runc iproute2"

@@ -25,6 +25,8 @@ typedef struct k1s_ctr_build {
     char *cwd, *hostname, *rootfs, *cgroups_path;
     k1s_rt_mount_t *mounts;
     size_t n_mounts;
+    uint32_t *gids; /* additional gids (fsGroup, supplementalGroups) */
+    size_t n_gids;
     char **strs; /* other strings to free (mount paths) */
     size_t n_strs;
 } k1s_ctr_build_t;
@@ -62,6 +64,61 @@ void k1s_ctr_build_clear(k1s_ctr_build_t *b);
 /* Writes <pod_dir>/etc-hosts, etc-hostname, resolv.conf for the pod (by dnsPolicy) and
  * creates its emptyDir volumes. 0 or -errno with err set. */
 int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip, k1s_err_t *err);
+
+/*
+ * kubelet's resourceFieldRef value (env and downwardAPI volumes): limits or requests of
+ * cpu, memory or ephemeral-storage of container (or of ref's containerName in pod),
+ * divided by ref's divisor and rounded up; a limit that is not set is the node's
+ * allocatable (read from the host; pod_dir is on the node's filesystem). A new string in
+ * *out, or -EINVAL with err set.
+ */
+int k1s_podspec_resource_value(const json_t *pod, const json_t *container, const json_t *ref,
+                               const char *pod_dir, char **out, k1s_err_t *err);
+
+/*
+ * subpath.c: opens sub beneath the volume directory root (a path leaving the volume, by
+ * ".." or a symlink, fails), makes its missing directories with root's mode and group,
+ * and bind-mounts it on target (made as a directory or an empty file), replacing what
+ * was mounted there. 0 or -errno with err set.
+ */
+int k1s_subpath_prepare(const char *root, const char *sub, const char *target, k1s_err_t *err);
+
+/* A container's user as containerd resolves it (podspec-user.c). */
+typedef struct k1s_ctr_user {
+    uint32_t uid, gid;
+    uint32_t *gids; /* additional gids: the primary group, then /etc/group memberships */
+    size_t n_gids;
+} k1s_ctr_user_t;
+
+/*
+ * Resolves user (a decimal uid, or a user name) in the image's /etc/passwd and /etc/group
+ * under rootfs, without following symlinks out of it: a uid gets its passwd entry's group
+ * (0 if it has none), a name must exist ("unable to find user ..." otherwise, -ENOENT).
+ * run_as_group >= 0 replaces the primary group. out->gids is new memory the caller frees.
+ */
+int k1s_podspec_user(const char *rootfs, const char *user, int64_t run_as_group,
+                     k1s_ctr_user_t *out, k1s_err_t *err);
+
+/* Makes emptyDir volume vol of pod at path (its directory under <pod_dir>/volumes): a
+ * directory, or a tmpfs for medium Memory (size from sizeLimit), group-owned by the pod's
+ * fsGroup when made. 0 or -errno with err set. */
+int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path, k1s_err_t *err);
+
+/* kubelet's limit on a termination message (MaxContainerTerminationMessageLength). */
+#define K1S_KUBELET_MAX_TERMINATION_MESSAGE 4096
+
+/* The first 4096 bytes of a container's termination message file, as kubelet reads it;
+ * a new string, or NULL when the file is missing or empty. */
+char *k1s_podspec_termination_message(const char *path);
+
+/* The size of a Memory emptyDir's tmpfs, as kubelet computes it: the smallest of the
+ * node's allocatable memory, the pod's memory limit (when every container has one) and
+ * the volume's sizeLimit; bytes, or -1 when nothing is known (dir: on the node's disk). */
+int64_t k1s_podspec_memory_volume_size(const json_t *pod, const json_t *vol, const char *dir);
+
+/* Unmounts what is mounted under <pod_dir>/volumes (Memory emptyDirs) and
+ * <pod_dir>/volume-subpaths, before the pod's directory is removed. */
+void k1s_podspec_unmount_volumes(const char *pod_dir);
 
 /* The QoS class Kubernetes gives the pod: "Guaranteed", "Burstable" or "BestEffort". */
 const char *k1s_podspec_qos(const json_t *pod);

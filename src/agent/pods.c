@@ -78,6 +78,7 @@ typedef struct ctr {
     bool ready;      /* readiness (true without a readiness probe) */
     bool startup_ok; /* the startup probe succeeded (true without one) */
     bool init;
+    bool sidecar;  /* an init container with restartPolicy Always (a native sidecar) */
     char *id;      /* the current runtime container, or NULL */
     char *prev_id; /* the one before it (kept for `logs --previous` until replaced) */
     int restarts;
@@ -219,6 +220,14 @@ static void ctr_clear(ctr_t *c)
     free(c->wait_message);
 }
 
+/* kubelet's default waiting reason: PodInitializing in a pod with init containers (kubectl
+ * shows Init:N/M, then PodInitializing), else ContainerCreating. */
+static const char *default_wait(const pod_t *p)
+{
+    return json_array_size(k1s_jpath(p->obj, "spec.initContainers")) ? "PodInitializing"
+                                                                     : "ContainerCreating";
+}
+
 /* Makes the container list follow the spec (containers cannot change in a pod, but a record
  * adopted before its pod was seen has only the containers found running). */
 static void ensure_ctrs(pod_t *p)
@@ -242,9 +251,10 @@ static void ensure_ctrs(pod_t *p)
                 memset(old, 0, sizeof(*old));
             } else {
                 cs[k].name = k1s_xstrdup(name ? name : "");
-                set_str(&cs[k].wait_reason, "ContainerCreating");
+                set_str(&cs[k].wait_reason, default_wait(p));
             }
             cs[k].init = l == 0;
+            cs[k].sidecar = l == 0 && k1s_streq(k1s_js(c, "restartPolicy"), "Always");
             k++;
         }
     }
@@ -336,6 +346,7 @@ static void pod_forget(pod_t *p)
 {
     remove_pod_cgroups(p);
     k1s_strmap_del(&p->k->by_uid, p->uid);
+    k1s_podspec_unmount_volumes(p->dir);
     nftw(p->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     if (*p->name) { /* its logs go with it, as kubelet removes them */
         char *logs = k1s_xasprintf("%s/%s_%s_%s", POD_LOG_DIR, p->ns, p->name, p->uid);
@@ -370,6 +381,8 @@ static const char *restart_policy(const pod_t *p)
 
 static bool should_restart(const pod_t *p, const ctr_t *c)
 {
+    if (c->sidecar) /* restarted whatever the pod's policy */
+        return true;
     const char *rp = restart_policy(p);
     if (c->init && !strcmp(rp, "Always"))
         rp = "OnFailure"; /* init containers that succeeded are done */
@@ -414,13 +427,14 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
         char t[32];
         fmt_time(c->started_ns, t);
         json_object_set_new(state, "running", json_pack("{s:s}", "startedAt", t));
-        ready = !c->init && c->ready;
+        /* not ready before the startup probe passed, as kubelet */
+        ready = (!c->init || c->sidecar) && c->ready && c->startup_ok;
     } else if (c->have_state && !(c->wait_reason && c->backoff_until_ns)) {
         json_object_set_new(state, "terminated", terminated_json(c, c->id));
     } else {
         json_t *w = json_object();
         json_object_set_new(w, "reason",
-                            json_string(c->wait_reason ? c->wait_reason : "ContainerCreating"));
+                            json_string(c->wait_reason ? c->wait_reason : default_wait(p)));
         if (c->wait_message)
             json_object_set_new(w, "message", json_string(c->wait_message));
         json_object_set_new(state, "waiting", w);
@@ -428,10 +442,19 @@ static json_t *ctr_status(const pod_t *p, const ctr_t *c)
     json_object_set_new(st, "state", state);
     json_object_set_new(st, "lastState", c->last_state ? json_copy(c->last_state) : json_object());
     json_object_set_new(st, "ready", json_boolean(ready));
-    json_object_set_new(st, "started", json_boolean(c->running));
+    json_object_set_new(st, "started", json_boolean(c->running && c->startup_ok));
     if (c->id && (c->running || c->have_state))
         json_object_set_new(st, "containerID", json_sprintf("containerd://%s", c->id));
     return st;
+}
+
+/* Whether the app containers have started (once): sidecars no longer hold the pod back. */
+static bool app_started(const pod_t *p)
+{
+    for (size_t i = p->ninit; i < p->nctr; i++)
+        if (p->ctrs[i].running || p->ctrs[i].have_state || p->ctrs[i].last_state)
+            return true;
+    return false;
 }
 
 /* kubelet's getPhase. */
@@ -443,6 +466,8 @@ static const char *pod_phase(const pod_t *p, bool *init_done)
     for (size_t i = 0; i < p->ninit; i++) {
         const ctr_t *c = &p->ctrs[i];
         if (c->have_state && !c->running && c->exit_code == 0)
+            continue;
+        if (c->sidecar && ((c->running && c->startup_ok) || app_started(p)))
             continue;
         *init_done = false;
         if (c->have_state && !c->running && !should_restart(p, c))
@@ -546,7 +571,7 @@ static void update_status(pod_t *p)
     bool all_ready = p->nctr > p->ninit;
     for (size_t i = 0; i < p->nctr; i++) {
         json_t *s = ctr_status(p, &p->ctrs[i]);
-        if (!p->ctrs[i].init && !json_is_true(json_object_get(s, "ready")))
+        if ((!p->ctrs[i].init || p->ctrs[i].sidecar) && !json_is_true(json_object_get(s, "ready")))
             all_ready = false;
         json_array_append_new(p->ctrs[i].init ? ics : cs, s);
     }
@@ -805,7 +830,9 @@ static void probe_done(void *arg, bool ok, const char *msg)
             } else if (pr->kind == PROBE_STARTUP) {
                 c->startup_ok = true;
                 update_status(p);
-                return; /* done for this container */
+                if (c->sidecar)
+                    schedule(p, 0); /* the next init container may start */
+                return;             /* done for this container */
             }
         }
         prober_arm(pr, period);
@@ -826,7 +853,10 @@ static void probe_done(void *arg, bool ok, const char *msg)
                   c->name, pr->kind == PROBE_LIVENESS ? "liveness" : "startup");
             c->stopping = true;
             k1s_err_t err = {0};
-            const json_t *g = k1s_jpath(p->obj, "spec.terminationGracePeriodSeconds");
+            /* the probe's own terminationGracePeriodSeconds wins over the pod's */
+            const json_t *g = json_object_get(probe, "terminationGracePeriodSeconds");
+            if (!json_is_integer(g))
+                g = k1s_jpath(p->obj, "spec.terminationGracePeriodSeconds");
             int grace = json_is_integer(g) ? (int)json_integer_value(g) : 30;
             k1s_rt_stop(p->k->rt, c->id, grace * 1000, NULL, NULL, &err);
             return;
@@ -861,7 +891,7 @@ static void probers_start(pod_t *p, ctr_t *c)
     const json_t *spec = ctr_spec(p, c);
     c->ready = !json_object_get(spec, "readinessProbe");
     c->startup_ok = !json_object_get(spec, "startupProbe");
-    if (c->init)
+    if (c->init && !c->sidecar)
         return;
     for (int k = 0; k < NPROBES; k++) {
         const json_t *probe = json_object_get(spec, probe_key[k]);
@@ -1105,7 +1135,7 @@ static void start_container(pod_t *p, ctr_t *c)
         s->ctr = k1s_xstrdup(c->name);
         s->image = k1s_xstrdup(image);
         event(p, "Normal", "Pulling", "Pulling image \"%s\"", image);
-        set_str(&c->wait_reason, "ContainerCreating");
+        set_str(&c->wait_reason, default_wait(p));
         set_str(&c->wait_message, NULL);
         k1s_image_cred_t *creds = NULL;
         size_t ncreds = pull_creds(p, &creds);
@@ -1380,13 +1410,15 @@ static bool run_hook(pod_t *p, ctr_t *c, const json_t *handler, int kind)
  * nothing of it runs on the node any more. */
 static bool terminate(pod_t *p, bool remove_all)
 {
-    bool any = false;
+    bool any = false, apps = false;
+    for (size_t i = p->ninit; i < p->nctr; i++)
+        apps |= p->ctrs[i].running;
     for (size_t i = 0; i < p->nctr; i++) {
         ctr_t *c = &p->ctrs[i];
         if (!c->running)
             continue;
         any = true;
-        if (c->stopping)
+        if (c->stopping || (c->sidecar && apps)) /* sidecars go after the app containers */
             continue;
         c->stopping = true;
         event(p, "Normal", "Killing", "Stopping container %s", c->name);
@@ -1595,10 +1627,21 @@ static void sync_pod(pod_t *p)
             return;
         }
     }
-    /* init containers, one at a time, in order */
+    /* init containers, one at a time, in order; a sidecar lets the next one start once it
+     * runs (and its startup probe passed), and is restarted without holding the pod back
+     * once the app containers started */
     for (size_t i = 0; i < p->ninit; i++) {
         ctr_t *c = &p->ctrs[i];
-        if (c->have_state && !c->running && c->exit_code == 0)
+        if (c->sidecar && c->running && c->startup_ok)
+            continue;
+        if (c->sidecar && !c->running && app_started(p)) {
+            if (wants_start(p, c))
+                start_container(p, c);
+            if (p->busy)
+                break;
+            continue;
+        }
+        if (c->have_state && !c->running && c->exit_code == 0 && !c->sidecar)
             continue;
         if (wants_start(p, c))
             start_container(p, c);
@@ -1648,9 +1691,9 @@ static void on_exit_cb(void *arg, const k1s_rt_status_t *st)
     c->finished_ns = st->finished_at ? st->finished_at : now_ns();
     c->backoff_until_ns = 0;
     /* the termination message, when the container wrote one */
-    char *path = k1s_xasprintf("%s/termination-%s", p->dir, c->name), *msg = NULL;
-    size_t len = 0;
-    if (k1s_read_file(path, &msg, &len) == 0 && len > 0) {
+    char *path = k1s_xasprintf("%s/termination-%s", p->dir, c->name);
+    char *msg = k1s_podspec_termination_message(path);
+    if (msg) {
         set_str(&c->message, msg);
     } else if (st->exit_code != 0 && k1s_streq(k1s_js(ctr_spec(p, c), "terminationMessagePolicy"),
                                                "FallbackToLogsOnError")) {

@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/kubelet-int.h"
+#include "agent/node.h"
+#include "agent/volumes.h"
 #include "api/quantity.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -84,6 +88,7 @@ void k1s_ctr_build_clear(k1s_ctr_build_t *b)
     free(b->rootfs);
     free(b->cgroups_path);
     free(b->mounts);
+    free(b->gids);
     for (size_t i = 0; i < b->n_strs; i++)
         free(b->strs[i]);
     free(b->strs);
@@ -229,58 +234,85 @@ static int field_ref(const k1s_pod_env_t *e, const char *path, const char **out,
     return k1s_err_set(err, EINVAL, "env fieldRef %s is not supported", path);
 }
 
-static int resource_ref(const k1s_pod_env_t *e, const json_t *ref, char **out, k1s_err_t *err)
+/* A quantity in thousandths (millicores for cpu, milli-bytes for memory), -1 if unset or
+ * not a quantity. */
+static int64_t quantity_milli(const json_t *v)
+{
+    k1s_quantity_t q;
+    const char *why;
+    if (!v || k1s_quantity_from_json(v, &q, &why) < 0)
+        return -1;
+    return k1s_quantity_milli_value(&q);
+}
+
+/* The node's allocatable resource (cpu, memory, ephemeral-storage) in thousandths, as a
+ * container without a limit sees it; -1 if unknown. */
+static int64_t node_allocatable_milli(const char *dir, const char *res)
+{
+    k1s_node_facts_t f;
+    if (k1s_node_facts_read(dir && *dir ? dir : "/", &f, NULL) < 0 &&
+        k1s_node_facts_read("/", &f, NULL) < 0)
+        return -1;
+    json_t *a = k1s_node_allocatable(&f);
+    int64_t v = quantity_milli(json_object_get(a, res));
+    json_decref(a);
+    return v;
+}
+
+int k1s_podspec_resource_value(const json_t *pod, const json_t *container, const json_t *ref,
+                               const char *pod_dir, char **out, k1s_err_t *err)
 {
     const char *res = k1s_js(ref, "resource");
     const char *cname = k1s_js(ref, "containerName");
-    const json_t *c = e->container;
     if (cname && *cname) {
-        size_t i;
-        const json_t *x;
-        c = NULL;
-        json_array_foreach(k1s_jpath(e->pod, "spec.containers"), i, x)
-        {
-            if (k1s_streq(k1s_js(x, "name"), cname))
-                c = x;
-        }
-    }
-    if (!res || !c)
-        return k1s_err_set(err, EINVAL, "env resourceFieldRef: no resource or container");
-    const char *which = !strncmp(res, "limits.", 7) ? "limits" : "requests";
-    const char *name = strchr(res, '.') ? strchr(res, '.') + 1 : res;
-    int64_t divisor = 1;
-    bool milli_div = false;
-    const char *d = k1s_js(ref, "divisor");
-    if (d) {
-        k1s_quantity_t q;
-        const char *why;
-        if (k1s_quantity_parse(d, &q, &why) == 0) {
-            if (k1s_quantity_milli_value(&q) < 1000) {
-                milli_div = true;
-                divisor = k1s_quantity_milli_value(&q);
-            } else {
-                divisor = k1s_quantity_value(&q);
+        static const char *const lists[] = {"spec.containers", "spec.initContainers"};
+        container = NULL;
+        for (int l = 0; l < 2 && !container; l++) {
+            size_t i;
+            const json_t *x;
+            json_array_foreach(k1s_jpath(pod, lists[l]), i, x)
+            {
+                if (k1s_streq(k1s_js(x, "name"), cname))
+                    container = x;
             }
         }
+        if (!container)
+            return k1s_err_set(err, EINVAL, "resourceFieldRef: no container \"%s\" in the pod",
+                               cname);
     }
-    if (divisor <= 0)
-        divisor = 1;
-    int64_t v;
-    if (!strcmp(name, "cpu")) {
-        int64_t m = resource_milli(c, which, "cpu");
-        if (m < 0 && !strcmp(which, "limits"))
-            m = 0; /* node allocatable, unknown here: report 0 as not limited */
-        if (m < 0)
-            m = 0;
-        v = milli_div ? (m + divisor - 1) / divisor : (m + divisor * 1000 - 1) / (divisor * 1000);
-    } else {
-        int64_t b = resource_value(c, which, name);
-        if (b < 0)
-            b = 0;
-        v = milli_div ? b * 1000 / divisor : (b + divisor - 1) / divisor;
+    if (!res || !container)
+        return k1s_err_set(err, EINVAL, "resourceFieldRef without a resource or a container");
+    const char *dot = strchr(res, '.');
+    bool limits = !strncmp(res, "limits.", 7), requests = !strncmp(res, "requests.", 9);
+    const char *name = dot ? dot + 1 : "";
+    if ((!limits && !requests) ||
+        (strcmp(name, "cpu") && strcmp(name, "memory") && strcmp(name, "ephemeral-storage")))
+        return k1s_err_set(err, EINVAL,
+                           "resourceFieldRef: unsupported resource \"%s\" (limits or requests "
+                           "of cpu, memory or ephemeral-storage)",
+                           res);
+    const json_t *set =
+        json_object_get(json_object_get(container, "resources"), limits ? "limits" : "requests");
+    int64_t v = quantity_milli(json_object_get(set, name));
+    if (v < 0 && limits) /* no limit: the node's allocatable, as kubelet gives it */
+        v = node_allocatable_milli(pod_dir, name);
+    if (v < 0)
+        v = 0;
+    int64_t div = 1000;
+    const json_t *d = json_object_get(ref, "divisor");
+    if (d) {
+        div = quantity_milli(d);
+        if (div <= 0)
+            return k1s_err_set(err, EINVAL, "resourceFieldRef %s: bad divisor", res);
     }
-    *out = k1s_xasprintf("%lld", (long long)v);
+    /* kubelet rounds up: ceil(value / divisor) */
+    *out = k1s_xasprintf("%lld", (long long)((v + div - 1) / div));
     return 0;
+}
+
+static int resource_ref(const k1s_pod_env_t *e, const json_t *ref, char **out, k1s_err_t *err)
+{
+    return k1s_podspec_resource_value(e->pod, e->container, ref, e->pod_dir, out, err);
 }
 
 static const json_t *ref_obj(const k1s_pod_env_t *e, bool secret, const char *name)
@@ -580,18 +612,114 @@ int k1s_podspec_files(const json_t *pod, const char *pod_dir, const char *pod_ip
     if (r < 0)
         return r;
 
-    /* emptyDir volumes (disk; medium Memory is a tmpfs mount, made per container) */
+    /* emptyDir volumes: a directory, or a tmpfs mounted there for medium Memory (shared by
+     * the pod's containers); fsGroup applies when it is made */
     const json_t *vol;
     json_array_foreach(k1s_jpath(pod, "spec.volumes"), i, vol)
     {
         if (!json_object_get(vol, "emptyDir"))
             continue;
         snprintf(path, sizeof(path), "%s/volumes/%s", pod_dir, k1s_js(vol, "name"));
-        if ((r = k1s_mkdir_p(path, 0777)) < 0)
-            return k1s_err_set(err, -r, "mkdir %s: %s", path, strerror(-r));
-        chmod(path, 0777);
+        if ((r = k1s_podspec_empty_dir(pod, vol, path, err)) < 0)
+            return k1s_err_prefix(err, "MountVolume.SetUp failed for volume \"%s\"",
+                                  k1s_js(vol, "name"));
     }
     return 0;
+}
+
+/* Whether path is a mount point (its device differs from its parent's). */
+static bool is_mount_point(const char *path)
+{
+    struct stat st, pst;
+    char *parent = k1s_xasprintf("%s/..", path);
+    bool r = stat(path, &st) == 0 && stat(parent, &pst) == 0 && st.st_dev != pst.st_dev;
+    free(parent);
+    return r;
+}
+
+/* The pod's memory limit as its cgroup gets it (kubelet's ResourceConfigForPod): the sum of
+ * the app containers' limits, or an init container's if larger; -1 when a container has
+ * none (the pod is not limited). */
+static int64_t pod_memory_limit(const json_t *pod)
+{
+    int64_t sum = 0, init_max = 0;
+    static const char *const lists[] = {"spec.containers", "spec.initContainers"};
+    for (int l = 0; l < 2; l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(k1s_jpath(pod, lists[l]), i, c)
+        {
+            int64_t v = resource_value(c, "limits", "memory");
+            if (v <= 0)
+                return -1;
+            if (l == 0)
+                sum += v;
+            else if (v > init_max)
+                init_max = v;
+        }
+    }
+    return sum > init_max ? sum : init_max;
+}
+
+int64_t k1s_podspec_memory_volume_size(const json_t *pod, const json_t *vol, const char *dir)
+{
+    /* kubelet's calculateEmptyDirMemorySize: the smallest of the node's allocatable memory,
+     * the pod's memory limit and the volume's sizeLimit */
+    int64_t alloc = node_allocatable_milli(dir, "memory");
+    int64_t size = alloc > 0 ? alloc / 1000 : -1;
+    int64_t pod_limit = pod_memory_limit(pod);
+    if (pod_limit > 0 && (size < 0 || pod_limit <= size))
+        size = pod_limit;
+    const json_t *limit = k1s_jpath(vol, "emptyDir.sizeLimit");
+    k1s_quantity_t q;
+    const char *why = NULL;
+    if (limit && k1s_quantity_from_json(limit, &q, &why) == 0 && k1s_quantity_value(&q) > 0 &&
+        (size < 0 || k1s_quantity_value(&q) <= size))
+        size = k1s_quantity_value(&q);
+    return size;
+}
+
+int k1s_podspec_empty_dir(const json_t *pod, const json_t *vol, const char *path, k1s_err_t *err)
+{
+    const json_t *ed = json_object_get(vol, "emptyDir");
+    bool memory = k1s_streq(k1s_js(ed, "medium"), "Memory");
+    struct stat st;
+    bool fresh = stat(path, &st) < 0;
+    int r;
+    if (fresh && (r = k1s_mkdir_p(path, 0777)) < 0)
+        return k1s_err_set(err, -r, "mkdir %s: %s", path, strerror(-r));
+    if (memory && !is_mount_point(path)) {
+        char opts[64] = "mode=0777";
+        int64_t size = k1s_podspec_memory_volume_size(pod, vol, path);
+        if (size > 0)
+            snprintf(opts, sizeof(opts), "mode=0777,size=%lld", (long long)size);
+        if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+            return k1s_err_set(err, errno, "mount tmpfs on %s (%s): %s", path, opts,
+                               strerror(errno));
+        fresh = true;
+    }
+    if (!fresh)
+        return 0;
+    chmod(path, 0777);
+    return k1s_vols_set_ownership(pod, path, k1s_vols_fs_group(pod), false, err);
+}
+
+void k1s_podspec_unmount_volumes(const char *pod_dir)
+{
+    char *prefix = k1s_xasprintf("%s/volume", pod_dir),
+         *mounts = NULL; /* volumes/, volume-subpaths/ */
+    size_t plen = strlen(prefix);
+    if (k1s_read_file("/proc/self/mounts", &mounts, NULL) == 0) {
+        char *save = NULL;
+        for (char *line = strtok_r(mounts, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            char dev[256], dir[4096];
+            if (sscanf(line, "%255s %4095s", dev, dir) == 2 && !strncmp(dir, prefix, plen) &&
+                umount2(dir, MNT_DETACH) < 0)
+                k1s_debug("kubelet: umount %s: %s", dir, strerror(errno));
+        }
+    }
+    free(mounts);
+    free(prefix);
 }
 
 /* ---- mounts ---- */
@@ -644,13 +772,23 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
             have_hosts = true;
         const json_t *ed = json_object_get(vol, "emptyDir");
         const json_t *hp = json_object_get(vol, "hostPath");
-        if (ed && k1s_streq(k1s_js(ed, "medium"), "Memory") && !(sub && *sub)) {
-            add_mount(b, &cap, dst, "tmpfs", NULL, ro, "mode=1777");
-            continue;
+        const char *sub_expr = k1s_js(vm, "subPathExpr");
+        char *expanded = NULL;
+        if (sub_expr && *sub_expr) {
+            if (sub && *sub)
+                return k1s_err_set(err, EINVAL,
+                                   "volumeMount %s: subPath and subPathExpr are mutually "
+                                   "exclusive",
+                                   name);
+            /* kubelet expands $(VAR) from the container's environment */
+            expanded = expand(sub_expr, b->env);
+            keep_str(b, expanded);
+            sub = expanded;
         }
         if (ed) {
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
-        } else if (json_object_get(vol, "persistentVolumeClaim")) {
+        } else if (json_object_get(vol, "persistentVolumeClaim") ||
+                   json_object_get(vol, "ephemeral")) {
             /* a symlink to the volume's path, made by volumes.c */
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
             if (json_is_true(k1s_jpath(vol, "persistentVolumeClaim.readOnly")))
@@ -661,35 +799,16 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
             snprintf(path, sizeof(path), "%s/volumes/%s", e->pod_dir, name);
             ro = true;
         } else if (hp) {
-            const char *p = k1s_js(hp, "path");
-            const char *type = k1s_js(hp, "type");
-            if (!p)
-                return k1s_err_set(err, EINVAL, "volume %s: hostPath without a path", name);
-            struct stat st;
-            bool exists = stat(p, &st) == 0;
-            if (k1s_streq(type, "DirectoryOrCreate") && !exists) {
-                int r = k1s_mkdir_p(p, 0755);
-                if (r < 0)
-                    return k1s_err_set(err, -r, "volume %s: mkdir %s: %s", name, p, strerror(-r));
-            } else if (k1s_streq(type, "FileOrCreate") && !exists) {
-                int r = k1s_write_file_atomic(p, "", 0, 0644);
-                if (r < 0)
-                    return k1s_err_set(err, -r, "volume %s: create %s: %s", name, p, strerror(-r));
-            } else if (k1s_streq(type, "Directory") && (!exists || !S_ISDIR(st.st_mode))) {
-                return k1s_err_set(err, ENOTDIR,
-                                   "hostPath type check failed: %s is not a directory", p);
-            } else if (k1s_streq(type, "File") && (!exists || !S_ISREG(st.st_mode))) {
-                return k1s_err_set(err, ENOENT, "hostPath type check failed: %s is not a file", p);
-            } else if (k1s_streq(type, "Socket") && (!exists || !S_ISSOCK(st.st_mode))) {
-                return k1s_err_set(err, ENOENT, "hostPath type check failed: %s is not a socket",
-                                   p);
-            }
-            snprintf(path, sizeof(path), "%s", p);
+            /* checked (and created) when the pod's volumes were set up; again here, in case
+             * the path changed since */
+            if (k1s_vols_hostpath_check(vol, err) < 0)
+                return k1s_err_prefix(err, "volume %s", name);
+            snprintf(path, sizeof(path), "%s", k1s_js(hp, "path"));
         } else {
             return k1s_err_set(
                 err, ENOTSUP,
                 "volume %s: only emptyDir, hostPath, configMap, secret, downwardAPI, "
-                "projected and persistentVolumeClaim volumes are supported by "
+                "projected, persistentVolumeClaim and ephemeral volumes are supported by "
                 "this agent yet",
                 name);
         }
@@ -699,11 +818,14 @@ static int build_mounts(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *e
                                    "volumeMount %s: subPath %s must be relative "
                                    "and must not contain '..'",
                                    name, sub);
-            size_t n = strlen(path);
-            snprintf(path + n, sizeof(path) - n, "/%s", sub);
-            struct stat st;
-            if (stat(path, &st) < 0)
-                k1s_mkdir_p(path, 0777);
+            /* opened beneath the volume (no symlink out of it), missing directories made
+             * with the root's mode and group, and bind-mounted where runc finds it */
+            char target[4096];
+            snprintf(target, sizeof(target), "%s/volume-subpaths/%s/%s/%zu", e->pod_dir, name,
+                     k1s_js(e->container, "name"), i);
+            if (k1s_subpath_prepare(path, sub, target, err) < 0)
+                return k1s_err_prefix(err, "volumeMount %s", name);
+            snprintf(path, sizeof(path), "%s", target);
         }
         add_mount(b, &cap, dst, "bind", path, ro, NULL);
     }
@@ -739,38 +861,77 @@ static int64_t sc_int(const json_t *ctr_sc, const json_t *pod_sc, const char *ke
     return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
+static bool gid_listed(const k1s_ctr_build_t *b, uint32_t gid)
+{
+    for (size_t k = 0; k < b->n_gids; k++)
+        if (b->gids[k] == gid)
+            return true;
+    return false;
+}
+
 static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t *err)
 {
     const json_t *sc = json_object_get(e->container, "securityContext");
     const json_t *psc = k1s_jpath(e->pod, "spec.securityContext");
     int64_t uid = sc_int(sc, psc, "runAsUser"), gid = sc_int(sc, psc, "runAsGroup");
+    /* kubelet takes the image's user without its group part (CRI's getUserFromImage) */
+    char user[256] = "0";
     const char *iu = e->image ? e->image->user : NULL;
-    if (uid < 0 && iu && *iu) {
-        char *end;
-        long v = strtol(iu, &end, 10);
-        if (end != iu && (*end == 0 || *end == ':')) {
-            uid = v;
-            if (*end == ':' && gid < 0)
-                gid = strtol(end + 1, NULL, 10);
-        } else {
-            return k1s_err_set(err, ENOTSUP,
-                               "image user \"%s\" is a name; this agent supports numeric users "
-                               "only yet (set securityContext.runAsUser)",
-                               iu);
-        }
-    }
+    if (uid >= 0)
+        snprintf(user, sizeof(user), "%lld", (long long)uid);
+    else if (iu && *iu)
+        snprintf(user, sizeof(user), "%.*s", (int)strcspn(iu, ":"), iu);
+    bool numeric = user[0] >= '0' && user[0] <= '9' && strspn(user, "0123456789") == strlen(user);
     const json_t *nonroot = json_object_get(sc, "runAsNonRoot");
     if (!nonroot)
         nonroot = json_object_get(psc, "runAsNonRoot");
-    if (json_is_true(nonroot) && uid <= 0)
-        return k1s_err_set(err, EPERM,
-                           uid == 0 ? "container's runAsUser breaks non-root policy (pod: \"%s\", "
-                                      "container: %s)"
-                                    : "container has runAsNonRoot and image will run as root "
-                                      "(pod: \"%s\", container: %s)",
-                           k1s_jpath_str(e->pod, "metadata.name"), k1s_js(e->container, "name"));
-    b->cfg.uid = uid > 0 ? (uint32_t)uid : 0;
-    b->cfg.gid = gid > 0 ? (uint32_t)gid : 0;
+    if (json_is_true(nonroot)) {
+        const char *pod = k1s_jpath_str(e->pod, "metadata.name"),
+                   *ctr = k1s_js(e->container, "name");
+        if (uid == 0)
+            return k1s_err_set(err, EPERM,
+                               "container's runAsUser breaks non-root policy (pod: \"%s\", "
+                               "container: %s)",
+                               pod, ctr);
+        if (!numeric)
+            return k1s_err_set(err, EPERM,
+                               "container has runAsNonRoot and image has non-numeric user (%s), "
+                               "cannot verify user is non-root (pod: \"%s\", container: %s)",
+                               user, pod, ctr);
+        if (strtoull(user, NULL, 10) == 0)
+            return k1s_err_set(err, EPERM,
+                               "container has runAsNonRoot and image will run as root (pod: "
+                               "\"%s\", container: %s)",
+                               pod, ctr);
+    }
+    k1s_ctr_user_t cu;
+    int r = k1s_podspec_user(e->rootfs, user, gid, &cu, err);
+    if (r < 0)
+        return r;
+    b->cfg.uid = cu.uid;
+    b->cfg.gid = cu.gid;
+    /* additional groups as containerd sets them: the primary group and the image's
+     * memberships, then what kubelet hands over (fsGroup, supplementalGroups) */
+    int64_t fs_group = k1s_vols_fs_group(e->pod);
+    const json_t *supp = json_object_get(psc, "supplementalGroups");
+    size_t i;
+    b->gids = k1s_xcalloc(cu.n_gids + json_array_size(supp) + 1, sizeof(uint32_t));
+    for (size_t k = 0; k < cu.n_gids; k++)
+        b->gids[b->n_gids++] = cu.gids[k];
+    free(cu.gids);
+    if (fs_group >= 0 && !gid_listed(b, (uint32_t)fs_group))
+        b->gids[b->n_gids++] = (uint32_t)fs_group;
+    const json_t *g;
+    json_array_foreach(supp, i, g)
+    {
+        if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > UINT32_MAX)
+            return k1s_err_set(err, EINVAL, "supplementalGroups: %s is not a group id",
+                               json_is_integer(g) ? "a negative number" : "a non-integer");
+        if (!gid_listed(b, (uint32_t)json_integer_value(g)))
+            b->gids[b->n_gids++] = (uint32_t)json_integer_value(g);
+    }
+    b->cfg.additional_gids = b->gids;
+    b->cfg.n_additional_gids = b->n_gids;
     b->cfg.privileged = json_is_true(json_object_get(sc, "privileged"));
     b->cfg.rootfs_readonly = json_is_true(json_object_get(sc, "readOnlyRootFilesystem"));
     const json_t *ape = json_object_get(sc, "allowPrivilegeEscalation");
@@ -785,10 +946,19 @@ static int build_security(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
     const char *sp = k1s_jpath_str(sc, "seccompProfile.type");
     if (!sp)
         sp = k1s_jpath_str(psc, "seccompProfile.type");
+    if (sp && strcmp(sp, "RuntimeDefault") && strcmp(sp, "Unconfined")) {
+        /* never run unconfined when a profile was asked for */
+        const char *lp = k1s_jpath_str(sc, "seccompProfile.localhostProfile");
+        if (!lp)
+            lp = k1s_jpath_str(psc, "seccompProfile.localhostProfile");
+        return k1s_err_set(err, ENOTSUP,
+                           "seccompProfile type %s%s%s%s is not supported by this agent yet: use "
+                           "RuntimeDefault (containerd's default profile) or Unconfined",
+                           sp, lp ? " (\"" : "", lp ? lp : "", lp ? "\")" : "");
+    }
     b->cfg.seccomp = k1s_streq(sp, "RuntimeDefault") ? K1S_RT_SECCOMP_RUNTIME_DEFAULT
                                                      : K1S_RT_SECCOMP_UNCONFINED;
     strv_t sys = {0};
-    size_t i;
     const json_t *s;
     json_array_foreach(json_object_get(psc, "sysctls"), i, s)
     {
@@ -842,4 +1012,20 @@ int k1s_podspec_container(const k1s_pod_env_t *e, k1s_ctr_build_t *b, k1s_err_t 
     if ((r = build_security(e, b, err)) < 0)
         return r;
     return build_mounts(e, b, err);
+}
+
+char *k1s_podspec_termination_message(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = k1s_xmalloc(K1S_KUBELET_MAX_TERMINATION_MESSAGE + 1);
+    size_t n = fread(buf, 1, K1S_KUBELET_MAX_TERMINATION_MESSAGE, f);
+    fclose(f);
+    buf[n] = 0;
+    if (n == 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }

@@ -1,17 +1,22 @@
 /*
- * One run of a container probe (exec, httpGet, tcpSocket), with kubelet's
- * result messages. The schedule (initialDelaySeconds, periodSeconds,
- * thresholds) is the pod worker's; see probes.h.
+ * One run of a container probe (exec, httpGet over HTTP or HTTPS, tcpSocket;
+ * grpc in probes-grpc.c), with kubelet's result messages. The schedule
+ * (initialDelaySeconds, periodSeconds, thresholds) is the pod worker's; see
+ * probes.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,12 +38,14 @@ struct k1s_probe {
     struct event *timeout;
     char *desc; /* "http://10.42.0.5:8080/healthz" or "10.42.0.5:8080" */
     char *hostport;
-    bool http;
+    bool http, https;
     k1s_buf_t resp;
+    k1s_grpc_probe_t *grpc;
 };
 
 static void probe_free(k1s_probe_t *p)
 {
+    k1s_grpc_probe_cancel(p->grpc);
     if (p->bev)
         bufferevent_free(p->bev);
     if (p->timeout)
@@ -144,6 +151,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         net_fail(p, "EOF");
         return;
     }
+    unsigned long ssl_err = p->https ? bufferevent_get_openssl_error(bev) : 0;
+    if (ssl_err) {
+        char why[300], detail[256];
+        ERR_error_string_n(ssl_err, detail, sizeof(detail));
+        snprintf(why, sizeof(why), "tls: %s", detail);
+        net_fail(p, why);
+        return;
+    }
     char why[128];
     snprintf(why, sizeof(why), "connect: %s",
              e == ECONNREFUSED ? "connection refused"
@@ -153,6 +168,66 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
     net_fail(p, why);
+}
+
+/* The request line and headers: kubelet's Host, User-Agent and Accept unless httpHeaders
+ * gives its own (a "Host" header sets the virtual host, as in kubelet). */
+static void http_request(k1s_buf_t *b, const json_t *hg, const char *path, const char *hostport)
+{
+    const json_t *hs = json_object_get(hg, "httpHeaders");
+    bool host = false, ua = false, accept = false;
+    size_t i;
+    const json_t *h;
+    json_array_foreach(hs, i, h)
+    {
+        const char *n = k1s_js(h, "name");
+        host |= n && !strcasecmp(n, "Host");
+        ua |= n && !strcasecmp(n, "User-Agent");
+        accept |= n && !strcasecmp(n, "Accept");
+    }
+    k1s_buf_printf(b, "GET %s%s HTTP/1.1\r\n", *path == '/' ? "" : "/", path);
+    if (!host)
+        k1s_buf_printf(b, "Host: %s\r\n", hostport);
+    if (!ua)
+        k1s_buf_puts(b, "User-Agent: kube-probe/1.32\r\n");
+    if (!accept)
+        k1s_buf_puts(b, "Accept: */*\r\n");
+    json_array_foreach(hs, i, h)
+    {
+        const char *n = k1s_js(h, "name"), *v = k1s_js(h, "value");
+        /* no header splitting through a value */
+        if (n && *n && !strpbrk(n, "\r\n:") && (!v || !strpbrk(v, "\r\n")))
+            k1s_buf_printf(b, "%s: %s\r\n", n, v ? v : "");
+    }
+    k1s_buf_puts(b, "Connection: close\r\n\r\n");
+}
+
+/* kubelet's probe client does not verify certificates (InsecureSkipVerify). One context for
+ * all probes, made on first use. */
+static SSL_CTX *probe_tls_ctx(void)
+{
+    static SSL_CTX *ctx;
+    if (!ctx) {
+        ctx = SSL_CTX_new(TLS_client_method());
+        k1s_assert(ctx);
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        static const unsigned char alpn[] = "\x08http/1.1";
+        SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+    }
+    return ctx;
+}
+
+static void sleep_done(evutil_socket_t fd, short what, void *arg)
+{
+    finish(arg, true, "");
+}
+
+static void grpc_done(void *arg, bool ok, const char *msg)
+{
+    k1s_probe_t *p = arg;
+    p->grpc = NULL; /* it freed itself */
+    finish(p, ok, msg);
 }
 
 /* A port given by number or by the name of one of the container's ports. */
@@ -187,6 +262,17 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
     const json_t *to = json_object_get(probe, "timeoutSeconds");
     int timeout_s =
         json_is_integer(to) && json_integer_value(to) > 0 ? (int)json_integer_value(to) : 1;
+    const json_t *sl = json_object_get(probe, "sleep");
+    if (sl) { /* a lifecycle hook's sleep action, cut short by the grace period */
+        const json_t *secs = json_object_get(sl, "seconds");
+        int s = json_is_integer(secs) && json_integer_value(secs) > 0
+                    ? (int)json_integer_value(secs)
+                    : 0;
+        p->timeout = evtimer_new(base, sleep_done, p);
+        struct timeval tv = {s < timeout_s ? s : timeout_s, 0};
+        evtimer_add(p->timeout, &tv);
+        return p;
+    }
     const json_t *ex = json_object_get(probe, "exec");
     if (ex) {
         const json_t *cmd = json_object_get(ex, "command");
@@ -215,9 +301,11 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
         return p;
     }
     const json_t *hg = json_object_get(probe, "httpGet"), *ts = json_object_get(probe, "tcpSocket");
-    const json_t *spec = hg ? hg : ts;
+    const json_t *gr = json_object_get(probe, "grpc");
+    const json_t *spec = hg ? hg : ts ? ts : gr;
     if (!spec) {
-        k1s_err_set(err, ENOTSUP, "probe type not supported (exec, httpGet and tcpSocket are)");
+        k1s_err_set(err, ENOTSUP,
+                    "handler type not supported (exec, httpGet, tcpSocket, grpc and sleep are)");
         probe_free(p);
         return NULL;
     }
@@ -232,29 +320,43 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
         return NULL;
     }
     p->hostport = k1s_xasprintf("%s:%d", host, port);
-    if (hg) {
-        const char *scheme = k1s_js(hg, "scheme");
-        if (scheme && strcmp(scheme, "HTTP")) {
-            k1s_err_set(err, ENOTSUP, "httpGet probe scheme %s is not supported yet", scheme);
+    if (gr) {
+        const char *service = k1s_js(gr, "service");
+        p->grpc = k1s_grpc_probe_start(base, &sin, p->hostport, service ? service : "", timeout_s,
+                                       grpc_done, p, err);
+        if (!p->grpc) {
             probe_free(p);
             return NULL;
         }
+        return p;
+    }
+    if (hg) {
+        const char *scheme = k1s_js(hg, "scheme");
+        if (scheme && strcmp(scheme, "HTTP") && strcmp(scheme, "HTTPS")) {
+            k1s_err_set(err, EINVAL, "httpGet probe scheme \"%s\" is neither HTTP nor HTTPS",
+                        scheme);
+            probe_free(p);
+            return NULL;
+        }
+        p->https = k1s_streq(scheme, "HTTPS");
         const char *path = k1s_js(hg, "path");
         if (!path || !*path)
             path = "/";
         p->http = true;
-        p->desc = k1s_xasprintf("http://%s%s%s", p->hostport, *path == '/' ? "" : "/", path);
-        k1s_buf_printf(&p->resp, "GET %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kube-probe/1.32\r\n",
-                       *path == '/' ? "" : "/", path, p->hostport);
-        size_t i;
-        const json_t *h;
-        json_array_foreach(json_object_get(hg, "httpHeaders"), i, h)
-        {
-            k1s_buf_printf(&p->resp, "%s: %s\r\n", k1s_js(h, "name"), k1s_js(h, "value"));
-        }
-        k1s_buf_puts(&p->resp, "Accept: */*\r\nConnection: close\r\n\r\n");
+        p->desc = k1s_xasprintf("%s://%s%s%s", p->https ? "https" : "http", p->hostport,
+                                *path == '/' ? "" : "/", path);
+        http_request(&p->resp, hg, path, p->hostport);
     }
-    p->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (p->https) {
+        SSL *ssl = SSL_new(probe_tls_ctx());
+        k1s_assert(ssl);
+        p->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                BEV_OPT_CLOSE_ON_FREE);
+        k1s_assert(p->bev);
+        bufferevent_openssl_set_allow_dirty_shutdown(p->bev, 1);
+    } else {
+        p->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
     bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
     p->timeout = evtimer_new(base, on_timeout, p);
     struct timeval tv = {timeout_s, 0};

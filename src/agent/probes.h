@@ -32,4 +32,23 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
 /* No callback after this. Accepts NULL. */
 void k1s_probe_cancel(k1s_probe_t *p);
 
+/* ---- probes-grpc.c: the gRPC health check (grpc.health.v1.Health/Check over h2c) ---- */
+
+struct sockaddr_in;
+typedef struct k1s_grpc_probe k1s_grpc_probe_t;
+
+/*
+ * Calls grpc.health.v1.Health/Check for service ("" = the server as a whole) at sin
+ * (addr is its "ip:port", for messages) over HTTP/2 without TLS, as kubelet's grpc probe
+ * does. Success is status SERVING; anything else fails with kubelet's message ("service
+ * unhealthy (responded with \"NOT_SERVING\")", "timeout: failed to connect service ...").
+ * done is called once, from the loop, and the probe frees itself after it. NULL with err
+ * set when it cannot start.
+ */
+k1s_grpc_probe_t *k1s_grpc_probe_start(struct event_base *base, const struct sockaddr_in *sin,
+                                       const char *addr, const char *service, int timeout_s,
+                                       k1s_probe_done_fn done, void *arg, k1s_err_t *err);
+/* Stops it without a callback and frees it. Accepts NULL. */
+void k1s_grpc_probe_cancel(k1s_grpc_probe_t *g);
+
 #endif

@@ -7,8 +7,10 @@
  * `..data` is switched to it by a rename, and the visible names are symlinks
  * through `..data`, so a container never sees a half-written update.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -236,6 +238,135 @@ static int atomic_write(const char *dir, const files_t *fs, k1s_err_t *err)
     return 0;
 }
 
+/* ---- ownership (fsGroup) ---- */
+
+#define RW_MASK 0660
+#define RO_MASK 0440
+#define EXEC_MASK 0110
+
+int64_t k1s_vols_fs_group(const json_t *pod)
+{
+    const json_t *g = k1s_jpath(pod, "spec.securityContext.fsGroup");
+    return json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : -1;
+}
+
+static int own_one(int at, const char *name, const char *path, gid_t gid, mode_t mask, int depth,
+                   k1s_err_t *err)
+{
+    struct stat st;
+    if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : k1s_err_set(err, errno, "stat %s: %s", path, strerror(errno));
+    if (st.st_gid != gid && fchownat(at, name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return k1s_err_set(err, errno, "chown %s to group %u: %s", path, (unsigned)gid,
+                           strerror(errno));
+    if (S_ISLNK(st.st_mode)) /* chmod would reach the target: leave it alone, as kubelet */
+        return 0;
+    mode_t want = (st.st_mode & 07777) | mask;
+    if (S_ISDIR(st.st_mode))
+        want |= S_ISGID | EXEC_MASK;
+    if (want != (st.st_mode & 07777) && fchmodat(at, name, want, 0) < 0)
+        return k1s_err_set(err, errno, "chmod %s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    if (depth > 64)
+        return k1s_err_set(err, ELOOP, "%s: directories nested too deep", path);
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return k1s_err_set(err, errno, "open %s: %s", path, strerror(errno));
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return k1s_err_set(err, errno, "open %s: %s", path, strerror(errno));
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *sub = k1s_xasprintf("%s/%s", path, de->d_name);
+        r = own_one(dirfd(d), de->d_name, sub, gid, mask, depth + 1, err);
+        free(sub);
+    }
+    closedir(d);
+    return r;
+}
+
+int k1s_vols_set_ownership(const json_t *pod, const char *path, int64_t fs_group, bool readonly,
+                           k1s_err_t *err)
+{
+    if (fs_group < 0)
+        return 0;
+    mode_t mask = readonly ? RO_MASK : RW_MASK;
+    const char *policy = k1s_jpath_str(pod, "spec.securityContext.fsGroupChangePolicy");
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return k1s_err_set(err, errno, "stat %s: %s", path, strerror(errno));
+    if (k1s_streq(policy, "OnRootMismatch")) {
+        /* kubelet's requiresPermissionChange: the root tells for the whole volume */
+        mode_t need = mask | (S_ISDIR(st.st_mode) ? S_ISGID | EXEC_MASK : 0);
+        if (st.st_gid == (gid_t)fs_group && (st.st_mode & need) == need)
+            return 0;
+    }
+    /* path itself may be a symlink (a claim's volume): its target is the volume */
+    char *real = realpath(path, NULL);
+    if (!real)
+        return k1s_err_set(err, errno, "resolve %s: %s", path, strerror(errno));
+    int r = own_one(AT_FDCWD, real, real, (gid_t)fs_group, mask, 0, err);
+    free(real);
+    return r < 0 ? k1s_err_prefix(err, "applying fsGroup %lld", (long long)fs_group) : 0;
+}
+
+/* ---- hostPath ---- */
+
+int k1s_vols_hostpath_check(const json_t *vol, k1s_err_t *err)
+{
+    const json_t *hp = json_object_get(vol, "hostPath");
+    const char *p = k1s_js(hp, "path"), *type = k1s_js(hp, "type");
+    if (!p || !*p)
+        return k1s_err_set(err, EINVAL, "hostPath volume without a path");
+    if (!type || !*type)
+        return 0;
+    struct stat st;
+    bool exists = stat(p, &st) == 0;
+    if (!strcmp(type, "DirectoryOrCreate") && !exists) {
+        int r = k1s_mkdir_p(p, 0755);
+        if (r < 0)
+            return k1s_err_set(err, -r, "hostPath: cannot create directory %s: %s", p,
+                               strerror(-r));
+        return 0;
+    }
+    if (!strcmp(type, "FileOrCreate") && !exists) {
+        int r = mkdirs_for(p);
+        int fd = r < 0 ? -1 : open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return k1s_err_set(err, r < 0 ? -r : errno, "hostPath: cannot create file %s: %s", p,
+                               strerror(r < 0 ? -r : errno));
+        close(fd);
+        return 0;
+    }
+    static const struct {
+        const char *type, *what;
+        mode_t fmt;
+    } types[] = {
+        {"Directory", "a directory", S_IFDIR},
+        {"DirectoryOrCreate", "a directory", S_IFDIR},
+        {"File", "a file", S_IFREG},
+        {"FileOrCreate", "a file", S_IFREG},
+        {"Socket", "a socket file", S_IFSOCK},
+        {"CharDevice", "a character device", S_IFCHR},
+        {"BlockDevice", "a block device", S_IFBLK},
+    };
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(type, types[i].type))
+            continue;
+        if (!exists || (st.st_mode & S_IFMT) != types[i].fmt)
+            return k1s_err_set(err, exists ? EINVAL : ENOENT,
+                               "hostPath type check failed: %s is not %s", p, types[i].what);
+        return 0;
+    }
+    return k1s_err_set(err, EINVAL, "%s is an invalid volume type", type);
+}
+
 /* ---- content ---- */
 
 static int item_mode(const json_t *item, int dflt)
@@ -246,7 +377,7 @@ static int item_mode(const json_t *item, int dflt)
 
 /* configMap or secret keys -> files (items select and rename). */
 static int kv_files(files_t *fs, const char *prefix, const json_t *obj, bool secret,
-                    const json_t *items, int mode, const char *what, k1s_err_t *err)
+                    const json_t *items, int mode, bool optional, const char *what, k1s_err_t *err)
 {
     const json_t *data = json_object_get(obj, "data");
     const json_t *bin = json_object_get(obj, "binaryData");
@@ -260,8 +391,11 @@ static int kv_files(files_t *fs, const char *prefix, const json_t *obj, bool sec
             const json_t *v = json_object_get(data, key ? key : "");
             if (!v && !secret)
                 v = json_object_get(bin, key ? key : "");
+            if (!v && optional) /* kubelet skips the missing keys of an optional source */
+                continue;
             if (!v)
-                return k1s_err_set(err, ENOENT, "%s has no key \"%s\"", what, key ? key : "");
+                return k1s_err_set(err, ENOENT, "%s references non-existent %s key: %s", what,
+                                   secret ? "secret" : "config", key ? key : "");
             snprintf(path, sizeof(path), "%s%s", prefix, p ? p : key);
             unsigned char *d = NULL;
             size_t len = 0;
@@ -337,7 +471,7 @@ static char *map_lines(const json_t *m)
 }
 
 static int downward_files(files_t *fs, const char *prefix, const json_t *pod, const char *pod_ip,
-                          const json_t *items, int mode, k1s_err_t *err)
+                          const char *pod_dir, const json_t *items, int mode, k1s_err_t *err)
 {
     size_t i;
     const json_t *it;
@@ -378,9 +512,15 @@ static int downward_files(files_t *fs, const char *prefix, const json_t *pod, co
             val = k1s_xstrdup(v ? v : "");
         } else if (fp) {
             return k1s_err_set(err, ENOTSUP, "downwardAPI fieldRef %s is not supported", fp);
+        } else if (json_object_get(it, "resourceFieldRef")) {
+            if (k1s_podspec_resource_value(pod, NULL, json_object_get(it, "resourceFieldRef"),
+                                           pod_dir, &val, err) < 0)
+                return k1s_err_prefix(err, "downwardAPI item %s", p ? p : "");
         } else {
-            return k1s_err_set(err, ENOTSUP,
-                               "downwardAPI resourceFieldRef is not supported by this agent yet");
+            return k1s_err_set(err, EINVAL,
+                               "downwardAPI item %s has neither fieldRef nor "
+                               "resourceFieldRef",
+                               p ? p : "");
         }
         files_add(fs, path, val, strlen(val), item_mode(it, mode));
         free(val);
@@ -404,17 +544,14 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
                 return 0;
             return k1s_err_set(err, ENOENT, "%s not found", what);
         }
+        const json_t *dm = json_object_get(src, "defaultMode");
         return kv_files(fs, "", f->obj, sec != NULL, json_object_get(src, "items"),
-                        item_mode(src, DEFAULT_MODE) == DEFAULT_MODE
-                            ? (int)(json_is_integer(json_object_get(src, "defaultMode"))
-                                        ? json_integer_value(json_object_get(src, "defaultMode"))
-                                        : DEFAULT_MODE)
-                            : DEFAULT_MODE,
-                        what, err);
+                        json_is_integer(dm) ? (int)json_integer_value(dm) : DEFAULT_MODE,
+                        json_is_true(json_object_get(src, "optional")), what, err);
     }
     if (dw) {
         const json_t *dm = json_object_get(dw, "defaultMode");
-        return downward_files(fs, "", v->pod, v->pod_ip, json_object_get(dw, "items"),
+        return downward_files(fs, "", v->pod, v->pod_ip, v->pod_dir, json_object_get(dw, "items"),
                               json_is_integer(dm) ? (int)json_integer_value(dm) : DEFAULT_MODE,
                               err);
     }
@@ -450,12 +587,12 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
                     continue;
                 return k1s_err_set(err, ENOENT, "%s not found", what);
             }
-            if (kv_files(fs, "", f->obj, ssec != NULL, json_object_get(src, "items"), mode, what,
-                         err) < 0)
+            if (kv_files(fs, "", f->obj, ssec != NULL, json_object_get(src, "items"), mode,
+                         json_is_true(json_object_get(src, "optional")), what, err) < 0)
                 return -1;
         } else if (sdw) {
-            if (downward_files(fs, "", v->pod, v->pod_ip, json_object_get(sdw, "items"), mode,
-                               err) < 0)
+            if (downward_files(fs, "", v->pod, v->pod_ip, v->pod_dir, json_object_get(sdw, "items"),
+                               mode, err) < 0)
                 return -1;
         }
     }
@@ -465,13 +602,46 @@ static int volume_files(k1s_vols_t *v, const json_t *vol, files_t *fs, k1s_err_t
 /* A claim's volume: <pod_dir>/volumes/<name> becomes a symlink to the PersistentVolume's
  * hostPath or local path (created for hostPath DirectoryOrCreate, as the local-path
  * provisioner's volumes are). */
-static int claim_link(k1s_vols_t *v, const json_t *vol, k1s_err_t *err)
+/* The claim of a persistentVolumeClaim volume, or of a generic ephemeral volume
+ * (<pod>-<volume>, made by the ephemeral volume controller). */
+static void claim_name(const json_t *pod, const json_t *vol, char *out, size_t size)
 {
     const char *claim = k1s_jpath_str(vol, "persistentVolumeClaim.claimName");
-    fetch_t *f = find_fetch(v, "pvc", claim ? claim : "");
+    if (claim)
+        snprintf(out, size, "%s", claim);
+    else if (json_object_get(vol, "ephemeral"))
+        snprintf(out, size, "%s-%s", k1s_jpath_str(pod, "metadata.name"), k1s_js(vol, "name"));
+    else
+        *out = 0;
+}
+
+/* Whether the pod (uid) is the controller owner of obj, as an ephemeral volume's claim must
+ * be. */
+static bool owned_by(const json_t *obj, const char *uid)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(k1s_jpath(obj, "metadata.ownerReferences"), i, o)
+    {
+        if (json_is_true(json_object_get(o, "controller")) && k1s_streq(k1s_js(o, "uid"), uid))
+            return true;
+    }
+    return false;
+}
+
+static int claim_link(k1s_vols_t *v, const json_t *vol, k1s_err_t *err)
+{
+    char claim[512];
+    claim_name(v->pod, vol, claim, sizeof(claim));
+    fetch_t *f = find_fetch(v, "pvc", claim);
     if (!f || !f->obj)
-        return k1s_err_set(err, ENOENT, "persistentvolumeclaim \"%s\" not found",
-                           claim ? claim : "");
+        return k1s_err_set(err, ENOENT, "persistentvolumeclaim \"%s\" not found", claim);
+    if (json_object_get(vol, "ephemeral") &&
+        !owned_by(f->obj, k1s_jpath_str(v->pod, "metadata.uid")))
+        return k1s_err_set(err, EPERM, "PVC %s/%s was not created for pod %s/%s (pod is not owner)",
+                           k1s_jpath_str(v->pod, "metadata.namespace"), claim,
+                           k1s_jpath_str(v->pod, "metadata.namespace"),
+                           k1s_jpath_str(v->pod, "metadata.name"));
     const char *pvname = k1s_jpath_str(f->obj, "spec.volumeName");
     fetch_t *pf = pvname ? find_fetch(v, "pv", pvname) : NULL;
     if (!pf || !pf->obj || !k1s_streq(k1s_jpath_str(f->obj, "status.phase"), "Bound"))
@@ -500,11 +670,16 @@ static int claim_link(k1s_vols_t *v, const json_t *vol, k1s_err_t *err)
     k1s_mkdir_p(link, 0750);
     snprintf(link, sizeof(link), "%s/volumes/%s", v->pod_dir, k1s_js(vol, "name"));
     ssize_t n = readlink(link, cur, sizeof(cur) - 1);
-    if (n > 0 && (size_t)n == strlen(path) && !memcmp(cur, path, (size_t)n))
-        return 0;
-    unlink(link);
-    if (symlink(path, link) < 0)
-        return k1s_err_set(err, errno, "symlink %s: %s", link, strerror(errno));
+    if (!(n > 0 && (size_t)n == strlen(path) && !memcmp(cur, path, (size_t)n))) {
+        unlink(link);
+        if (symlink(path, link) < 0)
+            return k1s_err_set(err, errno, "symlink %s: %s", link, strerror(errno));
+    }
+    /* kubelet's local volumes support ownership management; hostPath ones do not */
+    if (k1s_jpath(pf->obj, "spec.local"))
+        return k1s_vols_set_ownership(
+            v->pod, path, k1s_vols_fs_group(v->pod),
+            json_is_true(k1s_jpath(vol, "persistentVolumeClaim.readOnly")), err);
     return 0;
 }
 
@@ -514,9 +689,19 @@ static void finish(k1s_vols_t *v)
     int rc = 0;
     size_t i;
     const json_t *vol;
+    int64_t fs_group = k1s_vols_fs_group(v->pod);
     json_array_foreach(k1s_jpath(v->pod, "spec.volumes"), i, vol)
     {
-        if (json_object_get(vol, "persistentVolumeClaim")) {
+        if (json_object_get(vol, "hostPath")) {
+            /* checked when the pod starts, as kubelet mounts it once */
+            if (!v->refresh && (rc = k1s_vols_hostpath_check(vol, &err)) < 0) {
+                k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"",
+                               k1s_js(vol, "name"));
+                break;
+            }
+            continue;
+        }
+        if (json_object_get(vol, "persistentVolumeClaim") || json_object_get(vol, "ephemeral")) {
             if ((rc = claim_link(v, vol, &err)) < 0) {
                 k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"",
                                k1s_js(vol, "name"));
@@ -531,8 +716,14 @@ static void finish(k1s_vols_t *v)
         char dir[4096];
         snprintf(dir, sizeof(dir), "%s/volumes/%s", v->pod_dir, k1s_js(vol, "name"));
         rc = volume_files(v, vol, &fs, &err);
+        /* with an fsGroup the files are group-readable (kubelet's read-only mask); set here
+         * so that an unchanged volume compares equal */
+        for (size_t f = 0; fs_group >= 0 && f < fs.n; f++)
+            fs.v[f].mode |= RO_MASK;
         if (rc == 0)
             rc = atomic_write(dir, &fs, &err);
+        if (rc == 0)
+            rc = k1s_vols_set_ownership(v->pod, dir, fs_group, true, &err);
         files_free(&fs);
         if (rc < 0) {
             k1s_err_prefix(&err, "MountVolume.SetUp failed for volume \"%s\"", k1s_js(vol, "name"));
@@ -715,8 +906,10 @@ k1s_vols_t *k1s_vols_start(k1s_client_t *client, const json_t *pod, const char *
             add_fetch(v, "cm", k1s_js(cm, "name"));
         if (sec && k1s_js(sec, "secretName"))
             add_fetch(v, "secret", k1s_js(sec, "secretName"));
-        if (k1s_jpath_str(vol, "persistentVolumeClaim.claimName"))
-            add_fetch(v, "pvc", k1s_jpath_str(vol, "persistentVolumeClaim.claimName"));
+        char claim[512];
+        claim_name(pod, vol, claim, sizeof(claim));
+        if (*claim)
+            add_fetch(v, "pvc", claim);
         size_t j;
         const json_t *s;
         json_array_foreach(k1s_jpath(vol, "projected.sources"), j, s)
@@ -814,7 +1007,10 @@ bool k1s_vols_needed(const json_t *pod)
     {
         if (json_object_get(vol, "configMap") || json_object_get(vol, "secret") ||
             json_object_get(vol, "downwardAPI") || json_object_get(vol, "projected") ||
-            json_object_get(vol, "persistentVolumeClaim"))
+            json_object_get(vol, "persistentVolumeClaim") || json_object_get(vol, "ephemeral"))
+            return true;
+        const char *hp_type = k1s_jpath_str(vol, "hostPath.type");
+        if (hp_type && *hp_type)
             return true;
     }
     int n = 0;

@@ -205,6 +205,15 @@ static int scan_pod(k1s_kv_t *kv, void *arg)
         {
             const char *claim = json_string_value(
                 json_object_get(json_object_get(v, "persistentVolumeClaim"), "claimName"));
+            /* a generic ephemeral volume's claim is named <pod>-<volume> */
+            char eph[512];
+            const char *pn =
+                json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+            const char *vn = json_string_value(json_object_get(v, "name"));
+            if (!claim && json_object_get(v, "ephemeral") && pn && vn) {
+                snprintf(eph, sizeof(eph), "%s-%s", pn, vn);
+                claim = eph;
+            }
             if (claim && pvc_bound_to(s->api, aux->ns, claim, s->pv)) {
                 s->found = true;
                 break;
