@@ -273,7 +273,7 @@ static void prepare_affinity(const k1s_sched_cluster_t *c, k1s_sched_pod_t *p)
             const k1s_sched_pinfo_t *e = &n->pods[j];
             if (!e->affinity)
                 continue;
-            const json_t *arr = pod_affinity(e->pod, "podAntiAffinity", REQUIRED);
+            const json_t *arr = pod_affinity(e->affinity_pod, "podAntiAffinity", REQUIRED);
             if (!json_array_size(arr))
                 continue;
             size_t nt;

@@ -250,11 +250,34 @@ size_t k1s_sched_pod_ports(const json_t *pod, k1s_sched_port_t **out)
     return n;
 }
 
+/* Of a Node, what the filters read as JSON: its name and labels, taints and unschedulable; a
+ * copy, because the informer's tree is in the JSON heap, which should not be kept from emptying,
+ * and without the rest (images, conditions, managedFields), summarised below or not read. */
+static json_t *node_view(const json_t *node)
+{
+    static const char *const keys[][2] = {{"metadata", "name"},
+                                          {"metadata", "labels"},
+                                          {"spec", "taints"},
+                                          {"spec", "unschedulable"}};
+    json_t *v = json_object();
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(keys); i++) {
+        json_t *f = json_object_get(json_object_get(node, keys[i][0]), keys[i][1]);
+        if (!f)
+            continue;
+        json_t *o = json_object_get(v, keys[i][0]);
+        if (!o)
+            json_object_set_new(v, keys[i][0], o = json_object());
+        json_object_set_new(o, keys[i][1], json_deep_copy(f));
+    }
+    return v;
+}
+
+static void pdata_unref(k1s_sched_pdata_t *d);
+
 static void load_node(k1s_sched_node_t *n, json_t *node)
 {
-    /* a copy: the informer's tree is in the JSON heap, which should not be kept from emptying */
-    n->node = node = json_deep_copy(node);
-    const json_t *md = json_object_get(node, "metadata");
+    n->node = node_view(node);
+    const json_t *md = json_object_get(n->node, "metadata");
     n->name = json_string_value(json_object_get(md, "name"));
     if (!n->name)
         n->name = "";
@@ -316,7 +339,7 @@ void k1s_sched_node_free(k1s_sched_node_t *n)
     if (!n)
         return;
     for (size_t i = 0; i < n->n_pods; i++) {
-        json_decref(n->pods[i].pod);
+        pdata_unref(n->pods[i].data);
         json_decref(n->pods[i].scalars);
     }
     free(n->pods);
@@ -363,7 +386,9 @@ static void account(k1s_sched_node_t *n, const k1s_sched_pinfo_t *pi, int sign)
     if (!pi->host_ports)
         return;
     k1s_sched_port_t *ports;
-    size_t np = k1s_sched_pod_ports(pi->pod, &ports);
+    json_t *pod = k1s_sched_pinfo_pod(pi);
+    size_t np = k1s_sched_pod_ports(pod, &ports);
+    json_decref(pod);
     for (size_t i = 0; i < np; i++) {
         if (sign > 0) {
             if (n->n_ports == n->cap_ports) {
@@ -397,7 +422,7 @@ void k1s_sched_node_add_pinfo(k1s_sched_node_t *n, const k1s_sched_pinfo_t *src)
 {
     k1s_sched_pinfo_t *pi = new_slot(n);
     *pi = *src;
-    json_incref(pi->pod);
+    pi->data->refs++;
     json_incref(pi->scalars);
     account(n, pi, 1);
 }
@@ -477,6 +502,48 @@ static json_t *bound_pod_view(const json_t *pod, bool host_ports)
     return v;
 }
 
+static void pdata_unref(k1s_sched_pdata_t *d)
+{
+    if (d && --d->refs == 0) {
+        json_decref(d->labels);
+        json_decref(d->affinity_pod);
+        free(d);
+    }
+}
+
+json_t *k1s_sched_pinfo_pod(const k1s_sched_pinfo_t *pi)
+{
+    json_t *pod = json_loads(pi->data->text, 0, NULL);
+    k1s_assert(pod);
+    return pod;
+}
+
+/* Appends s (or "") and its NUL at *at; returns where it went. */
+static const char *put_str(char **at, const char *s)
+{
+    const char *start = *at;
+    size_t len = s ? strlen(s) : 0;
+    memcpy(*at, s ? s : "", len);
+    (*at)[len] = '\0';
+    *at += len + 1;
+    return start;
+}
+
+/* podTerminatingByPreemption's condition: DisruptionTarget True for PreemptionByScheduler. */
+static bool preempted_by_scheduler(const json_t *pod)
+{
+    size_t i;
+    const json_t *cond;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, cond)
+    {
+        if (k1s_streq(json_string_value(json_object_get(cond, "type")), "DisruptionTarget"))
+            return k1s_streq(json_string_value(json_object_get(cond, "status")), "True") &&
+                   k1s_streq(json_string_value(json_object_get(cond, "reason")),
+                             "PreemptionByScheduler");
+    }
+    return false;
+}
+
 void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
 {
     k1s_sched_pinfo_t *pi = new_slot(n);
@@ -486,30 +553,55 @@ void k1s_sched_node_add_pod(k1s_sched_node_t *n, json_t *pod)
     pi->req = pod_requests(pod, false);
     pi->nonzero = pod_requests(pod, true);
     pi->scalars = k1s_sched_pod_scalars(pod);
-    pi->pod = bound_pod_view(pod, pi->host_ports);
-    pod = pi->pod;
-    const json_t *md = json_object_get(pod, "metadata");
-    pi->ns = k1s_sched_pod_ns(pod);
-    pi->name = pod_name(pod);
-    pi->labels = json_object_get(md, "labels");
-    pi->owner_uid = json_string_value(
+    json_t *view = bound_pod_view(pod, pi->host_ports);
+    const json_t *md = json_object_get(view, "metadata");
+    const char *ns = k1s_sched_pod_ns(view), *name = pod_name(view);
+    const char *owner = json_string_value(
         json_object_get(json_array_get(json_object_get(md, "ownerReferences"), 0), "uid"));
-    pi->priority = k1s_sched_pod_priority(pod);
-    pi->affinity = k1s_sched_pod_has_affinity(pod);
+    const char *start =
+        json_string_value(json_object_get(json_object_get(view, "status"), "startTime"));
+    char *text = json_dumps(view, JSON_COMPACT);
+    k1s_assert(text);
+    size_t size = strlen(ns) + strlen(name) + (owner ? strlen(owner) : 0) +
+                  (start ? strlen(start) : 0) + strlen(text) + 5;
+    k1s_sched_pdata_t *d = k1s_xmalloc(sizeof(*d) + size);
+    d->refs = 1;
+    d->labels = json_incref(json_object_get(md, "labels"));
+    char *at = d->buf;
+    pi->ns = put_str(&at, ns);
+    pi->name = put_str(&at, name);
+    pi->owner_uid = owner ? put_str(&at, owner) : (put_str(&at, ""), NULL);
+    pi->start_time = put_str(&at, start);
+    d->text = put_str(&at, text);
+    free(text);
+    pi->data = d;
+    pi->labels = d->labels;
+    pi->priority = k1s_sched_pod_priority(view);
+    pi->affinity = k1s_sched_pod_has_affinity(view);
+    /* read on every scheduling attempt by the affinity checks: kept parsed */
+    d->affinity_pod = pi->affinity
+                          ? json_pack("{s:{s:O}}", "spec", "affinity",
+                                      json_object_get(json_object_get(view, "spec"), "affinity"))
+                          : NULL;
+    pi->affinity_pod = d->affinity_pod;
     pi->terminating = json_object_get(md, "deletionTimestamp") != NULL;
+    pi->volumes = json_array_size(json_object_get(json_object_get(view, "spec"), "volumes")) > 0;
+    pi->preempted = preempted_by_scheduler(view);
+    json_decref(view);
     account(n, pi, 1);
 }
 
 int k1s_sched_node_remove_pod(k1s_sched_node_t *n, const char *ns, const char *name)
 {
     for (size_t i = 0; i < n->n_pods; i++) {
-        json_t *p = n->pods[i].pod, *sc = n->pods[i].scalars;
+        k1s_sched_pdata_t *d = n->pods[i].data;
+        json_t *sc = n->pods[i].scalars;
         if (!strcmp(n->pods[i].ns, ns) && !strcmp(n->pods[i].name, name)) {
             account(n, &n->pods[i], -1);
             json_decref(sc);
             memmove(&n->pods[i], &n->pods[i + 1], (n->n_pods - i - 1) * sizeof(*n->pods));
             n->n_pods--;
-            json_decref(p);
+            pdata_unref(d);
             return 0;
         }
     }

@@ -46,13 +46,6 @@ static bool fits(k1s_sched_cluster_t *c, const json_t *pod, k1s_sched_pod_t *bas
     return st->code == K1S_SCHED_OK;
 }
 
-static int64_t start_ns_cmp(const json_t *a, const json_t *b)
-{
-    const char *sa = json_string_value(json_object_get(json_object_get(a, "status"), "startTime"));
-    const char *sb = json_string_value(json_object_get(json_object_get(b, "status"), "startTime"));
-    return strcmp(sa ? sa : "", sb ? sb : "");
-}
-
 /* MoreImportantPod: higher priority first, then the one that started earlier. */
 static int importance_cmp(const void *x, const void *y)
 {
@@ -60,7 +53,7 @@ static int importance_cmp(const void *x, const void *y)
     const k1s_sched_pinfo_t *b = *(const k1s_sched_pinfo_t *const *)y;
     if (a->priority != b->priority)
         return a->priority > b->priority ? -1 : 1;
-    return (int)start_ns_cmp(a->pod, b->pod);
+    return strcmp(a->start_time, b->start_time);
 }
 
 typedef struct {
@@ -153,7 +146,7 @@ static json_t *select_victims(k1s_sched_cluster_t *c, const json_t *pod, k1s_sch
                 continue; /* reprieved */
             k1s_sched_status_clear(&tmp);
             k1s_sched_node_remove_pod(clone, potential[j]->ns, potential[j]->name);
-            json_array_append(victims, potential[j]->pod);
+            json_array_append_new(victims, k1s_sched_pinfo_pod(potential[j]));
             if (violating[j])
                 (*violations)++;
         }
@@ -170,18 +163,7 @@ out:
 /* podTerminatingByPreemption: being deleted after a DisruptionTarget PreemptionByScheduler. */
 static bool terminating_by_preemption(const k1s_sched_pinfo_t *pi)
 {
-    if (!pi->terminating)
-        return false;
-    size_t i;
-    const json_t *cond;
-    json_array_foreach(json_object_get(json_object_get(pi->pod, "status"), "conditions"), i, cond)
-    {
-        if (k1s_streq(json_string_value(json_object_get(cond, "type")), "DisruptionTarget"))
-            return k1s_streq(json_string_value(json_object_get(cond, "status")), "True") &&
-                   k1s_streq(json_string_value(json_object_get(cond, "reason")),
-                             "PreemptionByScheduler");
-    }
-    return false;
+    return pi->terminating && pi->preempted;
 }
 
 /* PodEligibleToPreemptOthers: not while victims of an earlier preemption are still terminating

@@ -14,19 +14,40 @@ typedef struct {
     int port;
 } k1s_sched_port_t;
 
+/* What a node keeps of a bound pod beyond the figures in k1s_sched_pinfo_t, in one block that
+ * the copies preemption's dry runs make share: its labels, and its view (see bound_pod_view() in
+ * node.c) as compact JSON text, parsed again only by the few checks that read more of it (host
+ * ports, volumes, preemption's victims). A tree per pod would cost three times the memory, for
+ * every pod of the cluster. */
+typedef struct k1s_sched_pdata {
+    int refs;
+    json_t *labels;       /* or NULL */
+    json_t *affinity_pod; /* {"spec": {"affinity": ...}} of a pod with pod (anti-)affinity */
+    const char *text;
+    char buf[]; /* namespace, name, controller uid, start time, then text; NUL-terminated */
+} k1s_sched_pdata_t;
+
 /* A pod bound to a node, with what the filters and scores read from it taken out once. */
 typedef struct {
-    json_t *pod;
-    const char *ns, *name;
-    const json_t *labels;
-    const char *owner_uid; /* the controller ownerReference's uid, or NULL */
+    k1s_sched_pdata_t *data;
+    const char *ns, *name;      /* in data */
+    const json_t *labels;       /* data->labels */
+    const json_t *affinity_pod; /* data->affinity_pod: what the affinity checks read */
+    const char *owner_uid;      /* the controller ownerReference's uid, or NULL */
+    const char *start_time;     /* status.startTime, "" if none */
     int64_t priority;
     bool affinity;    /* carries pod affinity or anti-affinity */
     bool terminating; /* has a deletionTimestamp */
     bool host_ports;  /* asks for host ports */
+    bool volumes;     /* has volumes that VolumeRestrictions or NodeVolumeLimits compare */
+    bool preempted;   /* has a DisruptionTarget condition True for PreemptionByScheduler */
     k1s_sched_res_t req, nonzero;
     json_t *scalars; /* extended resources and hugepages requested, or NULL */
 } k1s_sched_pinfo_t;
+
+/* The pod's view (metadata, nodeName, priority, affinity, volumes, host-port containers,
+ * startTime, DisruptionTarget condition), parsed from its text: a new reference. */
+json_t *k1s_sched_pinfo_pod(const k1s_sched_pinfo_t *pi);
 
 struct k1s_sched_node {
     json_t *node;

@@ -246,9 +246,9 @@ static void score_inter_pod(const k1s_sched_cluster_t *c, const k1s_sched_pod_t 
             };
             for (size_t q = 0; q < 3; q++) {
                 size_t nt;
-                k1s_sched_term_t *t =
-                    k1s_sched_terms_parse(c, affinity_of(e->pod, kinds[q].kind, kinds[q].when),
-                                          kinds[q].weighted, kinds[q].sign, &nt);
+                k1s_sched_term_t *t = k1s_sched_terms_parse(
+                    c, affinity_of(e->affinity_pod, kinds[q].kind, kinds[q].when),
+                    kinds[q].weighted, kinds[q].sign, &nt);
                 for (size_t k = 0; k < nt; k++) {
                     const char *v = k1s_sched_node_label(node, t[k].topology_key);
                     if (v && k1s_sched_term_matches(&t[k], e->ns, p->ns, p->labels))

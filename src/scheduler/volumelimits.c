@@ -142,8 +142,13 @@ bool k1s_sched_csi_fits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n)
     if (!limits)
         return true;
     json_t *attached = json_object();
-    for (size_t j = 0; j < n->n_pods; j++)
-        pod_volumes(c, n->pods[j].pod, attached);
+    for (size_t j = 0; j < n->n_pods; j++) {
+        if (!n->pods[j].volumes)
+            continue;
+        json_t *pod = k1s_sched_pinfo_pod(&n->pods[j]);
+        pod_volumes(c, pod, attached);
+        json_decref(pod);
+    }
     /* volumes already attached count once, and not as new */
     json_t *used = json_object(), *want = json_object();
     const char *k;

@@ -88,9 +88,15 @@ bool k1s_sched_disk_fits(const k1s_sched_pod_t *p, const k1s_sched_node_t *n)
             !json_object_get(v, "awsElasticBlockStore") && !json_object_get(v, "iscsi") &&
             !json_object_get(v, "rbd"))
             continue;
-        for (size_t j = 0; j < n->n_pods; j++)
-            if (volume_conflicts(v, n->pods[j].pod))
+        for (size_t j = 0; j < n->n_pods; j++) {
+            if (!n->pods[j].volumes)
+                continue;
+            json_t *pod = k1s_sched_pinfo_pod(&n->pods[j]);
+            bool conflict = volume_conflicts(v, pod);
+            json_decref(pod);
+            if (conflict)
                 return false;
+        }
     }
     return true;
 }
@@ -100,18 +106,19 @@ static int64_t rwop_uses(const k1s_sched_pod_t *p, const k1s_sched_node_t *n)
 {
     int64_t uses = 0;
     for (size_t j = 0; j < n->n_pods; j++) {
-        if (strcmp(n->pods[j].ns, p->ns))
+        if (!n->pods[j].volumes || strcmp(n->pods[j].ns, p->ns))
             continue;
+        json_t *pod = k1s_sched_pinfo_pod(&n->pods[j]);
         size_t i;
         const json_t *v;
-        json_array_foreach(json_object_get(json_object_get(n->pods[j].pod, "spec"), "volumes"), i,
-                           v)
+        json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v)
         {
             const char *claim = json_string_value(
                 json_object_get(json_object_get(v, "persistentVolumeClaim"), "claimName"));
             if (claim && json_object_get(p->rwop_claims, claim))
                 uses++;
         }
+        json_decref(pod);
     }
     return uses;
 }

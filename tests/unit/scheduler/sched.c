@@ -1202,11 +1202,12 @@ static void test_nominated(void **state)
     /* victims of an earlier preemption still terminating: no new preemption, nomination kept */
     cl_init(&cl);
     a = cl_add(&cl, mknode("a", "1", "8Gi", 110, NULL, NULL));
-    bind(a,
-         mkpod("victim", "1", NULL, "'priority':1", "'deletionTimestamp':'2026-01-01T00:00:00Z'"));
-    json_object_set_new(a->pods[0].pod, "status",
+    json_t *victim =
+        mkpod("victim", "1", NULL, "'priority':1", "'deletionTimestamp':'2026-01-01T00:00:00Z'");
+    json_object_set_new(victim, "status",
                         J("{'conditions':[{'type':'DisruptionTarget','status':'True',"
                           "'reason':'PreemptionByScheduler'}]}"));
+    bind(a, victim);
     json_t *pre = mkpod("pre", "1", NULL, "'priority':10", NULL);
     json_object_set_new(pre, "status", J("{'nominatedNodeName':'a'}"));
     k1s_sched_schedule(&cl.c, pre, &r);
