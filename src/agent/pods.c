@@ -1918,7 +1918,13 @@ k1s_kubelet_t *k1s_kubelet_new(k1s_agent_t *a, k1s_err_t *err)
     char *conf = k1s_xasprintf("%s/etc/cni/net.d", k->dir);
     char *cache = k1s_xasprintf("%s/cni/results", k->dir);
     char *ipam = k1s_xasprintf("%s/cni/networks", k->dir);
-    k1s_cni_netconf_opts_t no = {.pod_cidr = k1s_agent_pod_cidr(a), .ipam_data_dir = ipam};
+    /* one masquerade rule for the node, not iptables runs for every pod (flannel's way) */
+    k1s_err_t merr = {0};
+    bool node_masq = k1s_cni_masq_ensure(k1s_agent_pod_cidr(a), &merr) == 0;
+    if (!node_masq)
+        k1s_warn("kubelet: %s; the bridge plugin masquerades for each pod instead", merr.msg);
+    k1s_cni_netconf_opts_t no = {
+        .pod_cidr = k1s_agent_pod_cidr(a), .ipam_data_dir = ipam, .no_ip_masq = node_masq};
     r = k1s_cni_write_conf(conf, &no, NULL, err);
     if (r == 0) {
         k1s_cni_opts_t co = {.conf_dir = conf, .cache_dir = cache};
