@@ -4,20 +4,27 @@ A server with its embedded agent in a network namespace (tests/e2e/node_util.py)
 image from a local registry, pulled once before the clock starts. Then:
 
 - start latency: PODS pods created one after another with spec.nodeName set and the image
-  present; for each, the time from the create request to the pod's Running status as a watch
-  sees it. Beside it, PODS runs of `runc run --detach` of the same busybox root filesystem
-  (bundle made by `runc spec`), timed from the call to its return, and `runc delete`d.
+  present; for each, the time from the create request (a POST on a kept-alive HTTPS connection,
+  as a client library sends it) to the pod's Running status as a watch sees it. Beside it, PODS
+  runs of `runc run --detach` of the same busybox root filesystem (bundle made by `runc spec`),
+  timed from the call to its return, and `runc delete`d.
 - memory: the agent's VmRSS with no pods and with IDLE_PODS running; each shim's RSS (split
   into anonymous and file pages), Pss (its share of the pages it shares with the other shims
   and the agent) and USS (its private pages: what stopping it would give back), from
   /proc/PID/smaps_rollup.
 - idle CPU: the agent's utime+stime over IDLE_S seconds with IDLE_PODS pods running, as % of
   one core.
+- MANY_PODS (0: skipped; 100 for "100 pods on one node"): that many pods created at once; the
+  time until all are Running, the agent's VmRSS, open fds and idle CPU with them, then all
+  deleted at once: the time until they are gone, and what is left (fds, shims, network
+  namespaces, CNI cache entries and addresses, mounts).
 
 Figures are printed, never asserted."""
+import http.client
 import json
 import os
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -33,6 +40,8 @@ import node_util  # noqa: E402
 PODS = int(os.environ.get("PODS", 50))
 IDLE_PODS = int(os.environ.get("IDLE_PODS", 20))
 IDLE_S = int(os.environ.get("IDLE_S", 30))
+MANY_PODS = int(os.environ.get("MANY_PODS", 0))
+NODE_N = int(os.environ.get("NODE_N", 9))  # the node namespace k1s-e2e-node<N>, 10.99.<N>.2
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -70,16 +79,51 @@ def cpu_s(pid):
     return (int(parts[11]) + int(parts[12])) / HZ
 
 
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 def pids(pattern):
     out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
 
 
+class Api:
+    """Creates and deletes pods with POST/DELETE on one kept-alive HTTPS connection, as the
+    admin (the client certificate kubectl uses)."""
+
+    def __init__(self, c):
+        tls = os.path.join(c.server.data_dir, "server", "tls")
+        ctx = ssl.create_default_context(cafile=os.path.join(tls, "server-ca.crt"))
+        ctx.load_cert_chain(os.path.join(tls, "client-admin.crt"),
+                            os.path.join(tls, "client-admin.key"))
+        self.conn = http.client.HTTPSConnection("127.0.0.1", c.server.port, context=ctx,
+                                                timeout=60)
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        self.conn.request(method, path, body=data,
+                          headers={"Content-Type": "application/json"} if data else {})
+        r = self.conn.getresponse()
+        text = r.read()
+        if r.status >= 300 and not (method == "DELETE" and r.status == 404):
+            raise SystemExit("%s %s: %d %s" % (method, path, r.status, text[:300]))
+        return r.status
+
+    def create(self, manifest):
+        return self.call("POST", "/api/v1/namespaces/default/pods", manifest)
+
+    def delete(self, name):
+        return self.call("DELETE", "/api/v1/namespaces/default/pods/" + name)
+
+
 class RunningWatch:
-    """Timestamps the first Running status of each pod, from a kubectl watch."""
+    """Timestamps the first Running status of each pod, and pods deleted, from a kubectl
+    watch."""
 
     def __init__(self, c):
         self.seen = {}
+        self.gone = set()
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(
             ["kubectl", "--kubeconfig", c.server.kubeconfig, "get", "pods", "--watch",
@@ -100,15 +144,22 @@ class RunningWatch:
                 buf = buf.lstrip()[end:]
                 obj = ev.get("object", {})
                 name = obj.get("metadata", {}).get("name")
-                if obj.get("status", {}).get("phase") == "Running":
-                    with self.cond:
+                with self.cond:
+                    if ev.get("type") == "DELETED":
+                        self.gone.add(name)
+                    elif obj.get("status", {}).get("phase") == "Running":
                         self.seen.setdefault(name, time.time())
-                        self.cond.notify_all()
+                    self.cond.notify_all()
 
     def wait(self, name, timeout=60):
         with self.cond:
             self.cond.wait_for(lambda: name in self.seen, timeout)
             return self.seen.get(name)
+
+    def wait_all(self, names, timeout, gone=False):
+        with self.cond:
+            have = self.gone if gone else self.seen
+            return self.cond.wait_for(lambda: all(n in have for n in names), timeout)
 
     def close(self):
         self.proc.terminate()
@@ -150,32 +201,101 @@ def runc_baseline(n, tmp):
     return times
 
 
+def leftovers(c):
+    """What of the node's pods is still on the host: shims, pod network namespaces, CNI cache
+    entries, host-local addresses, mounts under the agent's directory."""
+    agent = os.path.join(c.server.data_dir, "agent")
+
+    def count(d, skip=()):
+        try:
+            return len([x for x in os.listdir(d) if x not in skip])
+        except OSError:
+            return 0
+    with open("/proc/self/mounts") as f:
+        mounts = sum(1 for line in f if agent in line)
+    nets = os.path.join(agent, "cni", "networks")
+    addrs = sum(count(os.path.join(nets, n), ("last_reserved_ip.0", "lock"))
+                for n in (os.listdir(nets) if os.path.isdir(nets) else []))
+    return {"shims": len(pids("k1s shim .*%s" % c.server.data_dir)),
+            "netns": count(os.path.join(agent, "netns")),
+            "cni cache": count(os.path.join(agent, "cni", "results")),
+            "addresses": addrs, "mounts": mounts}
+
+
+def many_pods(c, api, watch, agent, n):
+    print("== %d pods on one node (created at once, then deleted at once)" % n)
+    fd0 = nfds(agent)
+    names = ["m%d" % i for i in range(n)]
+    t0 = time.time()
+    for name in names:
+        api.create(pod(name, c.image))
+    t_created = time.time()
+    ok = watch.wait_all(names, 600)
+    t_running = time.time()
+    running = sum(1 for x in names if x in watch.seen)
+    print("  created in %.1f s; %d/%d Running after %.1f s%s"
+          % (t_created - t0, running, n, t_running - t0, "" if ok else " (gave up waiting)"))
+    if running:
+        last = sorted(watch.seen[x] - t0 for x in names if x in watch.seen)
+        print("  create -> Running: p50 %.1f s, last %.1f s" % (pct(last, 50), last[-1]))
+    time.sleep(10)
+    shims = pids("k1s shim .*%s" % c.server.data_dir)
+    rss = status_kb(agent, "VmRSS")
+    fds = nfds(agent)
+    cpu0 = cpu_s(agent)
+    time.sleep(IDLE_S)
+    cpu1 = cpu_s(agent)
+    print("  agent with them: VmRSS %.1f MB, %d open fds (%d before), idle CPU %.2f %% of a core "
+          "over %d s; %d shims"
+          % (rss / 1024, fds, fd0, (cpu1 - cpu0) / IDLE_S * 100, IDLE_S, len(shims)))
+    t0 = time.time()
+    for name in names:
+        api.delete(name)
+    ok = watch.wait_all(names, 600, gone=True)
+    t_gone = time.time()
+    gone = sum(1 for x in names if x in watch.gone)
+    deadline = time.time() + 60
+    left = leftovers(c)
+    while any(left.values()) and time.time() < deadline:
+        time.sleep(1)
+        left = leftovers(c)
+    print("  deleted: %d/%d gone from the API after %.1f s; on the host after %.1f s: %s"
+          % (gone, n, t_gone - t0, time.time() - t0,
+             ", ".join("%s %d" % kv for kv in left.items())))
+    time.sleep(3)
+    print("  agent after: %d open fds (%d before), VmRSS %.1f MB"
+          % (nfds(agent), fd0, status_kb(agent, "VmRSS") / 1024))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="k1s-bench-pods-")
-    c = node_util.PodCluster(tmp, n=9, sync_frequency=None)  # kubelet's default period
+    c = node_util.PodCluster(tmp, n=NODE_N, sync_frequency=None)  # kubelet's default period
     watch = None
     try:
         agent = c.wait(lambda: [p for p in pids("k1s agent .*%s" % c.server.data_dir)], 30,
                        "the agent")[0]
         time.sleep(3)
         rss_empty = status_kb(agent, "VmRSS")
+        api = Api(c)
         # the image, pulled once
-        c.apply(pod("warm", c.image))
+        api.create(pod("warm", c.image))
         c.wait(lambda: (c.get("pod", "warm") or {}).get("status", {}).get("phase") == "Running",
                60, "warm-up pod")
         c.kubectl("delete", "pod", "warm", "--wait=true")
         watch = RunningWatch(c)
+        time.sleep(1)
         lat = []
         for i in range(PODS):
             name = "p%d" % i
             t0 = time.time()
-            c.kubectl("create", "-f", "-", input=json.dumps(pod(name, c.image)))
+            api.create(pod(name, c.image))
             t1 = watch.wait(name)
             if t1 is None:
                 raise SystemExit("pod %s did not reach Running" % name)
             lat.append(t1 - t0)
         base = runc_baseline(PODS, tmp)
-        print("== pod start, image present, nodeName set: create -> Running (as a watch sees it)")
+        print("== pod start, image present, nodeName set: create request -> Running (as a watch "
+              "sees it)")
         print("  k1s pods:     p50 %4.0f ms  p99 %4.0f ms  (n=%d)"
               % (pct(lat, 50) * 1000, pct(lat, 99) * 1000, len(lat)))
         print("  runc run -d:  p50 %4.0f ms  p99 %4.0f ms  (n=%d, same rootfs, no network)"
@@ -203,6 +323,9 @@ def main():
                                     med("Rss") - med("Anonymous"), med("Pss"), med("USS")))
         print("== idle CPU of the agent with %d pods over %d s: %.2f %% of a core"
               % (IDLE_PODS, IDLE_S, (cpu1 - cpu0) / IDLE_S * 100))
+        if MANY_PODS:
+            c.kubectl("delete", "pods", "--all", "--wait=true", timeout=300)
+            many_pods(c, api, watch, agent, MANY_PODS)
     finally:
         if watch:
             watch.close()

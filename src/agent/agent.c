@@ -914,6 +914,8 @@ int k1s_agent_run(const k1s_agent_config_t *c)
         if (getppid() == 1)
             return 0;
     }
+    /* the shims it starts need no GnuTLS either (see agentproc.c) */
+    setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "k1s: cannot create the event loop\n");

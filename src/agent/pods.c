@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,8 +138,10 @@ struct pod {
     struct event *refresh_ev;
     bool deleting_api, forget;
     int64_t start_ns;
-    struct event *ev; /* sync timer */
-    json_t *written;  /* status as last written */
+    uint64_t seen_ns;   /* when this agent first saw the pod (monotonic), for the step log */
+    bool running_noted; /* the step log has shown the first Running status */
+    struct event *ev;   /* sync timer */
+    json_t *written;    /* status as last written */
     k1s_client_req_t *status_req;
     bool status_again;
     char *evicted; /* the eviction message once the eviction manager evicted it */
@@ -147,6 +150,22 @@ struct pod {
 };
 
 static void sync_pod(pod_t *p);
+
+/* The steps of a pod's start, with the time since the agent saw it, at debug level: where a
+ * slow start spends its time. */
+static void step(const pod_t *p, const char *fmt, ...) K1S_PRINTF(2, 3);
+static void step(const pod_t *p, const char *fmt, ...)
+{
+    if (!k1s_log_enabled(K1S_LOG_DEBUG))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *what = k1s_xvasprintf(fmt, ap);
+    va_end(ap);
+    k1s_debug("kubelet: pod %s/%s: %s (+%.1f ms)", p->ns, p->name, what,
+              (double)(k1s_now_ns() - p->seen_ns) / 1e6);
+    free(what);
+}
 
 static int64_t now_ns(void)
 {
@@ -280,6 +299,7 @@ static pod_t *pod_get(k1s_kubelet_t *k, const char *uid, const char *ns, const c
     p->sandbox = k1s_xasprintf("k1s-%s", uid);
     p->netns = k1s_xasprintf("%s/cni-%s", k->netns_dir, uid);
     p->ev = evtimer_new(k->base, sync_cb, p);
+    p->seen_ns = k1s_now_ns();
     k1s_strmap_set(&k->by_uid, uid, p);
     return p;
 }
@@ -519,8 +539,8 @@ static json_t *condition(const char *type, bool status, const char *reason, cons
     }
     json_t *o = json_pack("{s:s, s:s, s:n, s:s}", "type", type, "status", st, "lastProbeTime",
                           "lastTransitionTime", t);
-    if (reason)
-        json_object_set_new(o, "reason", json_string(reason));
+    /* null clears a reason an earlier write left (the patch is a strategic merge) */
+    json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
     return o;
 }
 
@@ -538,6 +558,10 @@ static void status_done(const k1s_client_result_t *res, void *arg)
             schedule(p, 2000);
         return;
     }
+    if (!p->running_noted && k1s_streq(k1s_js(p->written, "phase"), "Running")) {
+        p->running_noted = true;
+        step(p, "status Running written");
+    }
     if (p->status_again) {
         p->status_again = false;
         schedule(p, 0);
@@ -550,7 +574,11 @@ static void update_status(pod_t *p)
         return;
     bool init_done;
     const char *phase = pod_phase(p, &init_done);
-    const json_t *old = k1s_jpath(p->obj, "status.conditions");
+    /* Our conditions keep their transition times from the status we wrote last (kubelet's
+     * status manager cache), not from the pod the watch brings: that one may lag behind our
+     * own writes, and two writes taking their times from each other went on forever. */
+    const json_t *api_conds = k1s_jpath(p->obj, "status.conditions");
+    const json_t *old = p->written ? json_object_get(p->written, "conditions") : api_conds;
     json_t *st = json_object();
     json_object_set_new(st, "phase", json_string(phase));
     json_object_set_new(st, "hostIP", json_string(p->k->node_ip));
@@ -598,7 +626,7 @@ static void update_status(pod_t *p)
     /* conditions others own (PodScheduled, DisruptionTarget, readiness gates) stay */
     size_t i;
     const json_t *c;
-    json_array_foreach(old, i, c)
+    json_array_foreach(api_conds, i, c)
     {
         const char *type = k1s_js(c, "type");
         if (!k1s_streq(type, "PodReadyToStartContainers") && !k1s_streq(type, "Initialized") &&
@@ -647,6 +675,7 @@ static void net_added(k1s_cni_result_t *res, const k1s_err_t *err, void *arg)
     set_str(&p->ip, a ? a : "");
     k1s_cni_result_free(res);
     p->net_ready = true;
+    step(p, "network ready, IP %s", p->ip);
     sync_pod(p);
 }
 
@@ -996,6 +1025,7 @@ static void started(void *arg, const char *id, int rc, const k1s_err_t *err)
         start_ctx_free(s);
         return;
     }
+    step(p, "container %s started", c->name);
     event(p, "Normal", "Created", "Created container: %s", c->name);
     event(p, "Normal", "Started", "Started container %s", c->name);
     if (c->have_state && c->id) {
@@ -1221,6 +1251,7 @@ static void start_container(pod_t *p, ctr_t *c)
         if (c->have_state) {
             c->restarts++;
         }
+        step(p, "starting container %s", c->name);
         if (k1s_rt_start(k->rt, &req, started, s, &err) < 0) {
             event(p, "Warning", "Failed", "Error: %s", err.msg);
             start_failed(p, c, "CreateContainerError", err.msg);
@@ -1463,6 +1494,7 @@ static void vols_done(void *arg, int rc, const char *msg)
         return;
     }
     p->vols_ready = true;
+    step(p, "volumes ready");
     json_decref(p->refs);
     p->refs = k1s_vols_refs(p->vols);
     schedule(p, 0);
@@ -1989,7 +2021,13 @@ k1s_kubelet_t *k1s_kubelet_new(k1s_agent_t *a, k1s_err_t *err)
     char *conf = k1s_xasprintf("%s/etc/cni/net.d", k->dir);
     char *cache = k1s_xasprintf("%s/cni/results", k->dir);
     char *ipam = k1s_xasprintf("%s/cni/networks", k->dir);
-    k1s_cni_netconf_opts_t no = {.pod_cidr = k1s_agent_pod_cidr(a), .ipam_data_dir = ipam};
+    /* one masquerade rule for the node, not iptables runs for every pod (flannel's way) */
+    k1s_err_t merr = {0};
+    bool node_masq = k1s_cni_masq_ensure(k1s_agent_pod_cidr(a), &merr) == 0;
+    if (!node_masq)
+        k1s_warn("kubelet: %s; the bridge plugin masquerades for each pod instead", merr.msg);
+    k1s_cni_netconf_opts_t no = {
+        .pod_cidr = k1s_agent_pod_cidr(a), .ipam_data_dir = ipam, .no_ip_masq = node_masq};
     r = k1s_cni_write_conf(conf, &no, NULL, err);
     if (r == 0) {
         k1s_cni_opts_t co = {.conf_dir = conf, .cache_dir = cache};

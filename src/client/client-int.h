@@ -20,6 +20,8 @@ typedef struct k1s_client_transport {
     void (*cancel)(void *call);
     /* Frees ctx (no calls outstanding). */
     void (*free)(void *ctx);
+    /* Connections opened so far (NULL: the transport has none). */
+    unsigned (*connects)(void *ctx);
 } k1s_client_transport_t;
 
 /* A client over transport tr with context ctx (owned); user is what k1s_client_user says. */

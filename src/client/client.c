@@ -133,6 +133,11 @@ void k1s_client_set_user_agent(k1s_client_t *c, const char *ua)
     c->user_agent = ua ? k1s_xstrdup(ua) : NULL;
 }
 
+unsigned k1s_client_connects(const k1s_client_t *c)
+{
+    return c->tr && c->tr->connects ? c->tr->connects(c->tr_ctx) : 0;
+}
+
 int k1s_client_pending(const k1s_client_t *c)
 {
     return c->npending;

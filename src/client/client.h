@@ -104,13 +104,15 @@ typedef struct k1s_client_http_opts {
 } k1s_client_http_opts_t;
 
 /*
- * The same client over HTTPS (HTTP/1.1, one connection per request, the
- * server certificate verified against ca_file and addr), for components
- * that run in another process. Returns NULL with err set if the TLS files
- * cannot be loaded.
+ * The same client over HTTPS (HTTP/1.1 on kept-alive connections that are
+ * reused, the server certificate verified against ca_file and addr), for
+ * components that run in another process. Returns NULL with err set if the
+ * TLS files cannot be loaded.
  */
 k1s_client_t *k1s_client_new_http(struct event_base *base, const k1s_client_http_opts_t *opts,
                                   k1s_err_t *err);
+/* How many connections the client has opened so far (0 for the in-process client). */
+unsigned k1s_client_connects(const k1s_client_t *c);
 /* Cancels outstanding requests (no callbacks) and frees. Accepts NULL. */
 void k1s_client_free(k1s_client_t *c);
 struct event_base *k1s_client_base(const k1s_client_t *c);

@@ -170,13 +170,32 @@ static void plan(k1s_cni_op_t *op, k1s_cni_cmd_t cmd, int last_net)
     op->step = 0;
     for (int k = 0; k <= last_net; k++) {
         int n = cmd == K1S_CNI_DEL ? last_net - k : k;
-        int np = (int)json_array_size(json_object_get(op->nets[n].conf, "plugins"));
+        const json_t *plugins = json_object_get(op->nets[n].conf, "plugins");
+        int np = (int)json_array_size(plugins);
         for (int j = 0; j < np && op->n_steps < MAX_STEPS; j++) {
+            int idx = cmd == K1S_CNI_DEL ? np - 1 - j : j;
+            /* portmap without port mappings hands prevResult on (ADD, CHECK) or does
+             * nothing (DEL): not running it saves a process per pod */
+            const char *type =
+                json_string_value(json_object_get(json_array_get(plugins, idx), "type"));
+            if (type && !strcmp(type, "portmap") && !json_array_size(op->ports))
+                continue;
             op->steps[op->n_steps].net = n;
-            op->steps[op->n_steps].plugin = cmd == K1S_CNI_DEL ? np - 1 - j : j;
+            op->steps[op->n_steps].plugin = idx;
             op->n_steps++;
         }
     }
+}
+
+/* Whether the current step is its network's first or last (plan() may skip plugins). */
+static bool first_of_net(const k1s_cni_op_t *op)
+{
+    return op->step == 0 || op->steps[op->step - 1].net != op->steps[op->step].net;
+}
+
+static bool last_of_net(const k1s_cni_op_t *op)
+{
+    return op->step + 1 >= op->n_steps || op->steps[op->step + 1].net != op->steps[op->step].net;
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -488,7 +507,7 @@ static void advance(k1s_cni_op_t *op)
              op->label, op->cni->timeout_ms);
         return;
     }
-    if (op->cur_cmd == K1S_CNI_ADD && p == 0) {
+    if (op->cur_cmd == K1S_CNI_ADD && first_of_net(op)) {
         /* Recorded before the first plugin runs, so a DEL after a crash finds it. */
         json_t *e = cache_entry(op, n);
         k1s_err_t e2 = {0};
@@ -518,7 +537,7 @@ static void advance(k1s_cni_op_t *op)
 
 static void step_done(k1s_cni_op_t *op)
 {
-    int n = op->steps[op->step].net, p = op->steps[op->step].plugin;
+    int n = op->steps[op->step].net;
     op_net_t *net = &op->nets[n];
     const char *cmd = k1s_cni_cmd_name(op->cur_cmd);
     const char *type = op->plugin_type;
@@ -555,8 +574,7 @@ static void step_done(k1s_cni_op_t *op)
         }
         json_decref(net->prev);
         net->prev = res;
-        int np = (int)json_array_size(json_object_get(net->conf, "plugins"));
-        if (p == np - 1) {
+        if (last_of_net(op)) {
             json_t *e = cache_entry(op, n);
             json_object_set(e, "result", res);
             k1s_err_t e2 = {0};
@@ -568,7 +586,7 @@ static void step_done(k1s_cni_op_t *op)
                 return;
             }
         }
-    } else if (op->cur_cmd == K1S_CNI_DEL && p == 0 && !net->del_failed) {
+    } else if (op->cur_cmd == K1S_CNI_DEL && last_of_net(op) && !net->del_failed) {
         if (unlink(net->cache_path) < 0 && errno != ENOENT)
             k1s_debug("cni: remove %s: %s", net->cache_path, strerror(errno));
     }

@@ -13,7 +13,10 @@
  *      name order) of the conf dir, on interface eth0. k1s writes
  *      10-k1s.conflist there (k1s_cni_write_conf): network "cbr0", bridge
  *      plugin on cni0 (gateway, masquerade, hairpin) with host-local IPAM from
- *      the node's podCIDR and a default route, then portmap (hostPort).
+ *      the node's podCIDR and a default route, then portmap (hostPort). The
+ *      agent masquerades for the whole node instead (k1s_cni_masq_ensure) and
+ *      writes the bridge without ipMasq. portmap runs only for pods with
+ *      port mappings: without any it does nothing, on ADD as on DEL.
  *
  * Plugins run as child processes (CNI spec 1.0: CNI_COMMAND, CNI_CONTAINERID,
  * CNI_NETNS, CNI_IFNAME, CNI_PATH, CNI_ARGS in the environment, the network
@@ -93,6 +96,15 @@ char *k1s_cni_default_conflist(const k1s_cni_netconf_opts_t *o, k1s_err_t *err);
  */
 int k1s_cni_write_conf(const char *conf_dir, const k1s_cni_netconf_opts_t *o, bool *changed,
                        k1s_err_t *err);
+/*
+ * Masquerades what the node's pods (pod_cidr: one CIDR or a v4,v6 pair) send
+ * beyond the pod network with one iptables chain for the whole node
+ * (K1S-POSTRTG in the nat table, jumped to from POSTROUTING), so that a
+ * conflist written with no_ip_masq adds and deletes pods without iptables.
+ * Idempotent; blocks while iptables-restore and iptables run (a few ms).
+ * Fails with err set if iptables is missing or refuses the rules.
+ */
+int k1s_cni_masq_ensure(const char *pod_cidr, k1s_err_t *err);
 
 /* ---- the driver ---- */
 

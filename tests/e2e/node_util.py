@@ -253,7 +253,9 @@ class PodCluster:
 
 @pytest.fixture(scope="module")
 def pod_cluster(tmp_path_factory):
-    c = PodCluster(str(tmp_path_factory.mktemp("podcluster")))
+    # K1S_E2E_NODE_N: another namespace number, for runs side by side with other pod tests
+    c = PodCluster(str(tmp_path_factory.mktemp("podcluster")),
+                   n=int(os.environ.get("K1S_E2E_NODE_N", 7)))
     try:
         yield c
     finally:

@@ -395,8 +395,8 @@ static void fake_setup(fake_t *f, const char *second_type)
     f->log = k1s_xasprintf("%s/log", f->dir);
     assert_int_equal(k1s_mkdir_p(f->bin, 0755), 0);
     assert_int_equal(k1s_mkdir_p(f->conf, 0755), 0);
-    const char *types[] = {"loopback", "first", "second", "fail", "slow"};
-    const char *bodies[] = {fake_ok, fake_ok, fake_ok, fake_fail, fake_slow};
+    const char *types[] = {"loopback", "first", "second", "fail", "slow", "portmap"};
+    const char *bodies[] = {fake_ok, fake_ok, fake_ok, fake_fail, fake_slow, fake_ok};
     for (size_t i = 0; i < K1S_ARRAY_SIZE(types); i++) {
         char *p = k1s_xasprintf("%s/%s", f->bin, types[i]);
         write_text(p, bodies[i], 0755);
@@ -533,6 +533,56 @@ static void test_exec_add_del(void **state)
     k1s_cni_pod_t nons = {.id = "x"};
     assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &nons, NULL, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "no network namespace"));
+    k1s_cni_free(cni);
+    fake_teardown(&f);
+}
+
+/* portmap runs only for pods with port mappings (without, it would hand prevResult on, or do
+ * nothing): the cached result is still the network's last. */
+static void test_exec_portmap_only_with_ports(void **state)
+{
+    fake_t f;
+    fake_setup(&f, "portmap");
+    k1s_cni_t *cni = fake_cni(&f, 10000);
+    k1s_cni_pod_t pod = {.id = "sb3", .netns = "/n", .namespace_ = "default", .name = "noports"};
+    k1s_cni_result_t *res = NULL;
+    k1s_err_t err = {0};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &pod, &res, &err), 0);
+    char buf[64];
+    assert_string_equal(k1s_cni_result_pod_ip(res, 4, buf, sizeof(buf)), "10.9.0.7");
+    k1s_cni_result_free(res);
+    char *log = fake_log(&f);
+    assert_string_equal(log, "ADD loopback lo noprev /n\nADD first eth0 noprev /n\n");
+    free(log);
+    res = NULL;
+    assert_int_equal(k1s_cni_cached_result(cni, "sb3", &res, &err), 0);
+    assert_string_equal(k1s_cni_result_pod_ip(res, 4, buf, sizeof(buf)), "10.9.0.7");
+    k1s_cni_result_free(res);
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_CHECK, &pod, NULL, &err), 0);
+    log = fake_log(&f);
+    assert_string_equal(log, "CHECK loopback lo prev /n\nCHECK first eth0 prev /n\n");
+    free(log);
+    k1s_cni_pod_t del = {.id = "sb3"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_DEL, &del, NULL, &err), 0);
+    log = fake_log(&f);
+    assert_string_equal(log, "DEL first eth0 prev /n\nDEL loopback lo prev /n\n");
+    free(log);
+    assert_false(exists(f.cache, "testnet-sb3-eth0"));
+
+    /* with a hostPort it runs, on ADD and on the DEL that finds the ports in the cache */
+    k1s_cni_port_t ports[] = {{8080, 80, "tcp", NULL}};
+    k1s_cni_pod_t web = {.id = "sb4", .netns = "/n", .name = "web", .ports = ports, .n_ports = 1};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_ADD, &web, NULL, &err), 0);
+    log = fake_log(&f);
+    assert_string_equal(log, "ADD loopback lo noprev /n\nADD first eth0 noprev /n\n"
+                             "ADD portmap eth0 prev ports /n\n");
+    free(log);
+    k1s_cni_pod_t del4 = {.id = "sb4"};
+    assert_int_equal(k1s_cni_run(cni, K1S_CNI_DEL, &del4, NULL, &err), 0);
+    log = fake_log(&f);
+    assert_string_equal(log, "DEL portmap eth0 prev ports /n\nDEL first eth0 prev /n\n"
+                             "DEL loopback lo prev /n\n");
+    free(log);
     k1s_cni_free(cni);
     fake_teardown(&f);
 }
@@ -767,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_plugin_error_msg),
         cmocka_unit_test(test_version_ge),
         cmocka_unit_test(test_exec_add_del),
+        cmocka_unit_test(test_exec_portmap_only_with_ports),
         cmocka_unit_test(test_exec_add_fails_rolls_back),
         cmocka_unit_test(test_exec_missing_plugin_and_timeout),
         cmocka_unit_test(test_cache_queries_and_readd),
