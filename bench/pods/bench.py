@@ -14,6 +14,9 @@ image from a local registry, pulled once before the clock starts. Then:
   /proc/PID/smaps_rollup.
 - idle CPU: the agent's utime+stime over IDLE_S seconds with IDLE_PODS pods running, as % of
   one core.
+- the agent killed -9 with the IDLE_PODS pods and one that logs 5 lines a second: the time
+  until the server's restarted agent has the node Ready again, how many containers kept their
+  ID and restart count, and how many lines the logging container wrote while no agent ran.
 - MANY_PODS (0: skipped; 100 for "100 pods on one node"): that many pods created at once; the
   time until all are Running, the agent's VmRSS, open fds and idle CPU with them, then all
   deleted at once: the time until they are gone, and what is left (fds, shims, network
@@ -24,6 +27,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import ssl
 import statistics
 import subprocess
@@ -267,6 +271,74 @@ def many_pods(c, api, watch, agent, n):
           % (nfds(agent), fd0, status_kb(agent, "VmRSS") / 1024))
 
 
+def containers(c, names):
+    """name -> (containerID, restartCount, phase) of each pod's first container."""
+    out = {}
+    for n in names:
+        p = c.get("pod", n) or {}
+        st = (p.get("status", {}).get("containerStatuses") or [{}])[0]
+        out[n] = (st.get("containerID"), st.get("restartCount"), p.get("status", {}).get("phase"))
+    return out
+
+
+def log_lines(c, name):
+    p = c.get("pod", name) or {}
+    uid = p.get("metadata", {}).get("uid", "")
+    path = "/var/log/pods/default_%s_%s/c/0.log" % (name, uid)
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except OSError:
+        return 0
+
+
+def lease_renewed(c):
+    p = c.kubectl("get", "lease", "-n", "kube-node-lease", "e2e-node", "-o", "json", check=False)
+    return json.loads(p.stdout).get("spec", {}).get("renewTime") if p.returncode == 0 else None
+
+
+def agent_kill9(c, api, watch, agent, names):
+    """kill -9 of the agent with pods running: kept containers, logs that keep flowing."""
+    logger = pod("logger", c.image)
+    logger["spec"]["containers"][0]["command"] = [
+        "sh", "-c", "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.2; done"]
+    api.create(logger)
+    if watch.wait("logger") is None:
+        raise SystemExit("the logging pod did not reach Running")
+    time.sleep(2)
+    names = names + ["logger"]
+    before = containers(c, names)
+    renew0 = lease_renewed(c)
+    os.kill(agent, signal.SIGKILL)
+    t0 = time.time()
+    lines0 = log_lines(c, "logger")
+    new = c.wait(lambda: [p for p in pids("k1s agent .*%s" % c.server.data_dir) if p != agent],
+                 60, "the restarted agent")[0]
+    lines1 = log_lines(c, "logger")  # written while no agent ran
+    t_new = time.time() - t0
+
+    c.wait(lambda: lease_renewed(c) != renew0, 60, "the restarted agent's Lease renewal")
+    t_lease = time.time() - t0
+    time.sleep(5)  # its pod sync
+    after = containers(c, names)
+    kept = sum(1 for n in names if before[n][0] and before[n] == after[n])
+    print("== the agent killed -9 with %d pods running" % len(names))
+    print("  a new agent %.1f s later (the server restarts it), its Lease renewed after %.1f s; "
+          "%d/%d containers kept their ID, restart count and phase"
+          % (t_new, t_lease, kept, len(names)))
+    print("  the logging container wrote %d lines while no agent ran, %d in all since"
+          % (lines1 - lines0, log_lines(c, "logger") - lines0))
+    cid = (after["logger"][0] or "").split("://")[-1]
+    shim = pids("k1s shim --id %s" % cid) if cid else []
+    if shim:
+        m = rollup_kb(shim[0])
+        print("  the logging container's shim: RSS %.2f MB (anon %.2f), Pss %.2f MB, USS %.2f MB"
+              % (m.get("Rss", 0) / 1024, m.get("Anonymous", 0) / 1024, m.get("Pss", 0) / 1024,
+                 m.get("USS", 0) / 1024))
+    c.kubectl("delete", "pod", "logger", "--wait=true", timeout=120)
+    return new
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="k1s-bench-pods-")
     c = node_util.PodCluster(tmp, n=NODE_N, sync_frequency=None)  # kubelet's default period
@@ -323,6 +395,7 @@ def main():
                                     med("Rss") - med("Anonymous"), med("Pss"), med("USS")))
         print("== idle CPU of the agent with %d pods over %d s: %.2f %% of a core"
               % (IDLE_PODS, IDLE_S, (cpu1 - cpu0) / IDLE_S * 100))
+        agent = agent_kill9(c, api, watch, agent, ["p%d" % i for i in range(IDLE_PODS)])
         if MANY_PODS:
             c.kubectl("delete", "pods", "--all", "--wait=true", timeout=300)
             many_pods(c, api, watch, agent, MANY_PODS)
