@@ -37,43 +37,6 @@ void k1s_kubelet_config_default(k1s_kubelet_config_t *c)
     c->pressure_transition_s = 300;
 }
 
-int k1s_go_duration_parse(const char *s, int64_t *seconds)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    if (!strcmp(s, "0")) {
-        *seconds = 0;
-        return 0;
-    }
-    double total = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || v < 0)
-            return -EINVAL;
-        p = end;
-        double unit;
-        if (!strncmp(p, "ms", 2)) {
-            unit = 0.001;
-            p += 2;
-        } else if (!strncmp(p, "us", 2) || !strncmp(p, "ns", 2)) {
-            unit = p[0] == 'u' ? 1e-6 : 1e-9;
-            p += 2;
-        } else if (*p == 'h' || *p == 'm' || *p == 's') {
-            unit = *p == 'h' ? 3600 : *p == 'm' ? 60 : 1;
-            p++;
-        } else {
-            return -EINVAL; /* Go wants a unit on every number but a lone 0 */
-        }
-        total += v * unit;
-    }
-    if (total > 1e12)
-        return -EINVAL;
-    *seconds = (int64_t)total;
-    return 0;
-}
-
 int k1s_evict_thresholds_parse(const char *s, k1s_evict_threshold_t hard[K1S_SIG_N], k1s_err_t *err)
 {
     memset(hard, 0, sizeof(hard[0]) * K1S_SIG_N);
@@ -148,8 +111,10 @@ static int parse_pct(const char *name, const char *v, int *out, k1s_err_t *err)
 
 static int parse_duration(const char *name, const char *v, int64_t *out, k1s_err_t *err)
 {
-    if (k1s_go_duration_parse(v, out) < 0)
+    int ms;
+    if (k1s_parse_duration_ms(v, &ms) < 0)
         return k1s_err_set(err, EINVAL, "expected a duration such as 5m0s, 90s or 1h");
+    *out = ms / 1000;
     return 0;
 }
 

@@ -69,8 +69,4 @@ int k1s_kubelet_config_parse(char *const *args, k1s_kubelet_config_t *out, char 
 int k1s_evict_thresholds_parse(const char *s, k1s_evict_threshold_t hard[K1S_SIG_N],
                                k1s_err_t *err);
 
-/* A Go duration ("5m0s", "90s", "1h", "300ms", "0") in whole seconds (rounded down).
- * 0 or -EINVAL. */
-int k1s_go_duration_parse(const char *s, int64_t *seconds);
-
 #endif

@@ -176,10 +176,7 @@ static int64_t now_ns(void)
 
 static void fmt_time(int64_t ns, char out[32])
 {
-    time_t t = (time_t)(ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    k1s_time_format_rfc3339(ns / 1000000000, out);
 }
 
 static void set_str(char **dst, const char *s)

@@ -266,11 +266,8 @@ static int64_t wall_ns(void)
 
 static json_t *rfc3339(int64_t ns)
 {
-    time_t t = (time_t)(ns / NS_PER_S);
-    struct tm tm;
-    gmtime_r(&t, &tm);
     char buf[32];
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    k1s_time_format_rfc3339(ns / NS_PER_S, buf);
     return json_string(buf);
 }
 

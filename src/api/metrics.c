@@ -84,11 +84,8 @@ static int64_t parse_time(const char *s)
 
 static json_t *time_json(int64_t ns)
 {
-    time_t t = (time_t)(ns / NS_PER_S);
-    struct tm tm;
-    gmtime_r(&t, &tm);
     char buf[32];
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    k1s_time_format_rfc3339(ns / NS_PER_S, buf);
     return json_string(buf);
 }
 

@@ -142,9 +142,7 @@ void k1s_sa_free(k1s_apiserver_t *api)
 
 static void rfc3339_at(time_t t, char out[32])
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    k1s_time_format_rfc3339((int64_t)t, out);
 }
 
 /* The stored object ns/name of the core resource plural (new reference), or NULL. */

@@ -392,10 +392,7 @@ double k1s_ctrl_now(void)
 
 void k1s_ctrl_format_time(int64_t t, char out[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    k1s_time_format_rfc3339(t, out);
 }
 
 /* ---- pods ---- */

@@ -75,6 +75,8 @@ void k1s_bytes_unref(k1s_bytes_t *b);
 uint64_t k1s_now_ns(void);
 /* Writes now (UTC) as RFC 3339 with second precision, e.g. 2026-01-02T03:04:05Z. */
 void k1s_time_rfc3339(char out[32]);
+/* Writes the Unix time t (seconds, UTC) the same way. */
+void k1s_time_format_rfc3339(int64_t t, char out[32]);
 /* Same with microseconds (for managedFields-style MicroTime). */
 void k1s_time_rfc3339_micro(char out[40]);
 

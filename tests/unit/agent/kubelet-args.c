@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/kubelet-args.h"
+#include "lib/util.h"
 
 static void test_defaults(void **state)
 {
@@ -95,21 +96,21 @@ static void test_bad(void **state)
 static void test_duration(void **state)
 {
     (void)state;
-    int64_t s = -1;
-    assert_int_equal(k1s_go_duration_parse("5m0s", &s), 0);
-    assert_int_equal(s, 300);
-    assert_int_equal(k1s_go_duration_parse("1h2m3s", &s), 0);
-    assert_int_equal(s, 3723);
-    assert_int_equal(k1s_go_duration_parse("1.5m", &s), 0);
-    assert_int_equal(s, 90);
-    assert_int_equal(k1s_go_duration_parse("1500ms", &s), 0);
-    assert_int_equal(s, 1);
-    assert_int_equal(k1s_go_duration_parse("0", &s), 0);
-    assert_int_equal(s, 0);
-    assert_int_equal(k1s_go_duration_parse("10", &s), -EINVAL);
-    assert_int_equal(k1s_go_duration_parse("", &s), -EINVAL);
-    assert_int_equal(k1s_go_duration_parse("5d", &s), -EINVAL);
-    assert_int_equal(k1s_go_duration_parse("-5s", &s), -EINVAL);
+    int ms = -1;
+    assert_int_equal(k1s_parse_duration_ms("5m0s", &ms), 0);
+    assert_int_equal(ms, 300000);
+    assert_int_equal(k1s_parse_duration_ms("1h2m3s", &ms), 0);
+    assert_int_equal(ms, 3723000);
+    assert_int_equal(k1s_parse_duration_ms("1.5m", &ms), 0);
+    assert_int_equal(ms, 90000);
+    assert_int_equal(k1s_parse_duration_ms("1500ms", &ms), 0);
+    assert_int_equal(ms, 1500);
+    assert_int_equal(k1s_parse_duration_ms("0", &ms), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(k1s_parse_duration_ms("10", &ms), -EINVAL);
+    assert_int_equal(k1s_parse_duration_ms("", &ms), -EINVAL);
+    assert_int_equal(k1s_parse_duration_ms("5d", &ms), -EINVAL);
+    assert_int_equal(k1s_parse_duration_ms("-5s", &ms), -EINVAL);
 }
 
 int main(void)
