@@ -60,8 +60,10 @@ static const k1s_opt_t opts[] = {
     {"disable-controllers", NULL, OPT_BOOL, OFF(disable_controllers),
      "Do not run the embedded controllers (Deployments, Jobs, ... are not reconciled)"},
     {"kube-controller-manager-arg", NULL, OPT_LIST, OFF(kcm_args),
-     "Controller setting KEY=VALUE (repeatable): controllers, node-monitor-grace-period, "
-     "node-monitor-period, terminated-pod-gc-threshold"},
+     "Controller setting KEY=VALUE (repeatable): controllers, leader-elect, "
+     "node-monitor-grace-period, node-monitor-period, terminated-pod-gc-threshold"},
+    {"kube-scheduler-arg", NULL, OPT_LIST, OFF(sched_args),
+     "Scheduler setting KEY=VALUE (repeatable): leader-elect"},
     {"service-cidr", NULL, OPT_STR, OFF(service_cidr),
      "IPv4 network CIDR for service IPs (default 10.43.0.0/16)"},
     {"cluster-cidr", NULL, OPT_STR, OFF(cluster_cidr),

@@ -67,6 +67,7 @@ struct k1s_informer {
     unsigned backoff_ms;
     int nlists;
     k1s_informer_transform_fn transform;
+    bool meta_only; /* keeps apiVersion, kind and metadata only (metadata informers) */
     struct event *sweep;
     unsigned sweep_ms;
     unsigned gen;  /* the current sweep generation */
@@ -339,6 +340,16 @@ static void trim(k1s_informer_t *inf, json_t *obj)
         json_object_set_new(obj, "kind", json_string(inf->kind));
         json_object_set_new(obj, "apiVersion", json_string(inf->api_version));
     }
+    if (inf->meta_only) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(obj, tmp, key, v)
+        {
+            if (strcmp(key, "metadata") && strcmp(key, "kind") && strcmp(key, "apiVersion"))
+                json_object_del(obj, key);
+        }
+    }
     if (inf->transform)
         inf->transform(obj);
 }
@@ -549,6 +560,13 @@ static void on_watch(k1s_watch_type_t type, json_t *obj, int status, void *arg)
             notify_add(inf, obj);
         json_decref(old_tree);
         entry_free(inf, old);
+        if (inf->meta_only) {
+            /* its user (the garbage collector) seldom reads an object again: keep the bytes
+             * only, so a burst of writes does not hold a tree per object until the sweep */
+            entry_t *e = k1s_strmap_get(&inf->cache, key);
+            if (e)
+                entry_drop_tree(inf, e);
+        }
         free(key);
         return;
     }
@@ -789,7 +807,7 @@ void k1s_informer_factory_free(k1s_informer_factory_t *f)
     free(f);
 }
 
-k1s_informer_t *k1s_informer_factory_get(k1s_informer_factory_t *f, const k1s_gvr_t *res)
+static k1s_informer_t *factory_find(k1s_informer_factory_t *f, const k1s_gvr_t *res, bool meta_only)
 {
     const char *g = res->group ? res->group : "";
     for (int i = 0; i < f->n; i++) {
@@ -799,7 +817,30 @@ k1s_informer_t *k1s_informer_factory_get(k1s_informer_factory_t *f, const k1s_gv
             return f->infs[i];
     }
     f->infs = k1s_xrealloc(f->infs, (size_t)(f->n + 1) * sizeof(*f->infs));
-    return f->infs[f->n++] = k1s_informer_new(f->client, res, NULL);
+    k1s_informer_t *inf = f->infs[f->n++] = k1s_informer_new(f->client, res, NULL);
+    inf->meta_only = meta_only;
+    return inf;
+}
+
+k1s_informer_t *k1s_informer_factory_get(k1s_informer_factory_t *f, const k1s_gvr_t *res)
+{
+    k1s_informer_t *inf = factory_find(f, res, false);
+    if (inf->meta_only) {
+        /* A metadata informer now wanted whole: list again, this time keeping everything. */
+        inf->meta_only = false;
+        if (inf->started) {
+            k1s_client_cancel(inf->list_req);
+            inf->list_req = NULL;
+            evtimer_del(inf->timer);
+            start_list(inf);
+        }
+    }
+    return inf;
+}
+
+k1s_informer_t *k1s_informer_factory_get_metadata(k1s_informer_factory_t *f, const k1s_gvr_t *res)
+{
+    return factory_find(f, res, true);
 }
 
 void k1s_informer_factory_start(k1s_informer_factory_t *f)

@@ -59,6 +59,14 @@ int k1s_index_by_node_name(json_t *obj, const char **out);
 k1s_informer_factory_t *k1s_informer_factory_new(k1s_client_t *client);
 /* Stops and frees every informer. Accepts NULL. */
 void k1s_informer_factory_free(k1s_informer_factory_t *f);
+/*
+ * The factory's informer for res, for a user that reads only apiVersion, kind and metadata
+ * (the garbage collector, as upstream's metadata informers): while nobody asks for res
+ * through k1s_informer_factory_get, its cache keeps nothing else, so a resource only such
+ * users watch (ConfigMaps, Secrets, ...) costs its metadata, not its data. When somebody
+ * does, the informer keeps whole objects from then on (listing again if it had started).
+ */
+k1s_informer_t *k1s_informer_factory_get_metadata(k1s_informer_factory_t *f, const k1s_gvr_t *res);
 /* The factory's informer for res (created, not started, on first use). */
 k1s_informer_t *k1s_informer_factory_get(k1s_informer_factory_t *f, const k1s_gvr_t *res);
 /*

@@ -40,6 +40,10 @@ typedef struct k1s_ctrl_opts {
     int concurrent_syncs;             /* workers per controller (--concurrent-*-syncs): 5 */
     const char *data_dir;             /* the server's data directory (local-path storage) */
     const char *cluster_cidr; /* --cluster-cidr: pod CIDRs (node IPAM); NULL: 10.42.0.0/16 */
+    /* --leader-elect: run only while holding the kube-system Lease. Off on the embedded
+     * SQLite store, which one server alone uses (as k3s does: only stores that several
+     * servers share need it); the server decides, the flag overrides. */
+    bool leader_elect;
 } k1s_ctrl_opts_t;
 
 /* Fills the defaults. */

@@ -5,7 +5,9 @@
  *
  * It watches a fixed list of built-in resources that own or are owned
  * (below) and the resources of established CustomResourceDefinitions
- * through the shared informers, and keeps only a map from uid to the cache
+ * through the shared informers, as metadata only where no other controller
+ * wants the whole object (ConfigMaps, Secrets, RBAC objects, custom
+ * resources, ...), and keeps only a map from uid to the cache
  * key of each object: the owner graph is read from the informers'
  * by-owner-uid indexes. When a CustomResourceDefinition goes, the informer
  * of its resource is stopped and freed and its objects leave the graph
@@ -853,7 +855,7 @@ static const k1s_gvr_t crds_gvr = {"apiextensions.k8s.io", "v1", "customresource
 /* Starts watching w's resource through the shared informer factory. */
 static void watch_begin(gc_watch_t *w)
 {
-    w->inf = k1s_informer_factory_get(w->gc->ctx->factory, &w->gvr);
+    w->inf = k1s_informer_factory_get_metadata(w->gc->ctx->factory, &w->gvr);
     k1s_ctrl_index_owner(w->inf);
     k1s_informer_handlers_t h = {on_add, on_update, on_delete, w};
     k1s_informer_add_handlers(w->inf, &h);

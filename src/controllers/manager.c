@@ -25,6 +25,7 @@ struct k1s_ctrl_manager {
     k1s_ctrl_opts_t opts;
     k1s_client_t *le_client;
     k1s_leader_elector_t *le;
+    bool stopping; /* in k1s_ctrl_manager_free: giving the lease up is not news */
     /* while leading */
     k1s_client_t *inf_client;
     k1s_informer_factory_t *factory;
@@ -220,7 +221,7 @@ static void stop_controllers(k1s_ctrl_manager_t *m)
 static void stopped_leading(void *arg)
 {
     k1s_ctrl_manager_t *m = arg;
-    if (m->factory)
+    if (m->factory && !m->stopping)
         k1s_warn("controller manager: lost the lease kube-system/kube-controller-manager; "
                  "controllers stopped");
     stop_controllers(m);
@@ -238,6 +239,10 @@ k1s_ctrl_manager_t *k1s_ctrl_manager_start(struct event_base *base, k1s_http_han
     m->opts.controllers = k1s_xstrdup(opts->controllers ? opts->controllers : "*");
     m->opts.data_dir = k1s_xstrdup(opts->data_dir ? opts->data_dir : "/var/lib/k1s");
     static const char *const groups[] = {"system:authenticated", NULL};
+    if (!identity) { /* no leader election: this is the only controller manager */
+        started_leading(m);
+        return m;
+    }
     m->le_client = new_client(m, "system:kube-controller-manager", groups, "leader-election");
     k1s_leader_election_config_t cfg = {.namespace_ = "kube-system",
                                         .name = "kube-controller-manager",
@@ -259,6 +264,7 @@ void k1s_ctrl_manager_free(k1s_ctrl_manager_t *m)
 {
     if (!m)
         return;
+    m->stopping = true;
     k1s_leader_elector_free(m->le); /* calls stopped_leading while leading */
     stop_controllers(m);
     k1s_client_free(m->le_client);

@@ -21,7 +21,8 @@ typedef struct k1s_ctrl_manager k1s_ctrl_manager_t;
  * Starts campaigning against the API server handler(handler_arg) on base.
  * identity names this server in the Lease (stable across restarts of the
  * same server, so that a restarted server takes its Lease back at once).
- * opts is copied.
+ * With identity NULL there is no leader election: the controllers start at
+ * once and no Lease is written. opts is copied.
  */
 k1s_ctrl_manager_t *k1s_ctrl_manager_start(struct event_base *base, k1s_http_handler_fn handler,
                                            void *handler_arg, const k1s_ctrl_opts_t *opts,

@@ -1053,6 +1053,10 @@ k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_f
     s->le_client =
         k1s_client_new_inprocess(base, handler, handler_arg, "system:kube-scheduler", groups);
     k1s_client_set_user_agent(s->le_client, "kube-scheduler/v1.31.0 (linux/amd64) k1s");
+    if (!identity) { /* no leader election: this is the only scheduler */
+        started_leading(s);
+        return s;
+    }
     k1s_leader_election_config_t cfg = {.namespace_ = "kube-system",
                                         .name = "kube-scheduler",
                                         .identity = identity,

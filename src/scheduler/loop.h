@@ -38,7 +38,8 @@ typedef struct k1s_scheduler k1s_scheduler_t;
 /*
  * Starts campaigning for the scheduler's Lease against the API server
  * handler(handler_arg) on base, as identity (copied; stable across restarts
- * of the same server so that it takes its Lease back at once).
+ * of the same server so that it takes its Lease back at once). With identity
+ * NULL there is no leader election: it schedules at once and holds no Lease.
  */
 k1s_scheduler_t *k1s_scheduler_start(struct event_base *base, k1s_http_handler_fn handler,
                                      void *handler_arg, const char *identity);

@@ -61,6 +61,8 @@ void k1s_server_config_free(k1s_server_config_t *c)
     free(c->audit_log_path);
     for (int i = 0; c->kcm_args[i]; i++)
         free(c->kcm_args[i]);
+    for (int i = 0; c->sched_args[i]; i++)
+        free(c->sched_args[i]);
     free(c->node_name);
     free(c->node_ip);
     free(c->private_registry);
@@ -102,6 +104,53 @@ static char *server_identity(const char *server_dir)
     return id;
 }
 
+/* A boolean flag value as Go's strconv.ParseBool reads it; -1 if it is none. */
+static int parse_go_bool(const char *v)
+{
+    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+    for (size_t i = 0; i < K1S_ARRAY_SIZE(yes); i++) {
+        if (!strcmp(v, yes[i]))
+            return 1;
+        if (!strcmp(v, no[i]))
+            return 0;
+    }
+    return -1;
+}
+
+/* Applies --kube-scheduler-arg values (KEY=VALUE, kube-scheduler's flag names). */
+static int scheduler_args(k1s_server_config_t *c, bool *leader_elect)
+{
+    for (int i = 0; c->sched_args[i]; i++) {
+        const char *a = c->sched_args[i];
+        while (*a == '-')
+            a++;
+        const char *eq = strchr(a, '=');
+        if (!eq) {
+            fprintf(stderr, "k1s: --kube-scheduler-arg wants KEY=VALUE, got \"%s\"\n",
+                    c->sched_args[i]);
+            return -1;
+        }
+        if ((size_t)(eq - a) != 12 || strncmp(a, "leader-elect", 12)) {
+            fprintf(stderr,
+                    "k1s: --kube-scheduler-arg: unknown argument \"%.*s\" (supported: "
+                    "leader-elect)\n",
+                    (int)(eq - a), a);
+            return -1;
+        }
+        int b = parse_go_bool(eq + 1);
+        if (b < 0) {
+            fprintf(stderr,
+                    "k1s: --kube-scheduler-arg leader-elect wants true or false, got "
+                    "\"%s\"\n",
+                    eq + 1);
+            return -1;
+        }
+        *leader_elect = b;
+    }
+    return 0;
+}
+
 /* Applies --kube-controller-manager-arg values (KEY=VALUE, kube-controller-manager's flag names).
  */
 static int controller_args(k1s_server_config_t *c, k1s_ctrl_opts_t *o)
@@ -119,9 +168,19 @@ static int controller_args(k1s_server_config_t *c, k1s_ctrl_opts_t *o)
         size_t klen = (size_t)(eq - a);
         const char *v = eq + 1;
         int *ms = NULL, *num = NULL;
-        if (klen == 11 && !strncmp(a, "controllers", klen))
+        if (klen == 11 && !strncmp(a, "controllers", klen)) {
             o->controllers = v;
-        else if (klen == 25 && !strncmp(a, "node-monitor-grace-period", klen))
+        } else if (klen == 12 && !strncmp(a, "leader-elect", klen)) {
+            int b = parse_go_bool(v);
+            if (b < 0) {
+                fprintf(stderr,
+                        "k1s: --kube-controller-manager-arg leader-elect wants true or false, "
+                        "got \"%s\"\n",
+                        v);
+                return -1;
+            }
+            o->leader_elect = b;
+        } else if (klen == 25 && !strncmp(a, "node-monitor-grace-period", klen))
             ms = &o->node_monitor_grace_period_ms;
         else if (klen == 19 && !strncmp(a, "node-monitor-period", klen))
             ms = &o->node_monitor_period_ms;
@@ -130,8 +189,8 @@ static int controller_args(k1s_server_config_t *c, k1s_ctrl_opts_t *o)
         else {
             fprintf(stderr,
                     "k1s: --kube-controller-manager-arg: unknown argument \"%.*s\" (supported: "
-                    "controllers, node-monitor-grace-period, node-monitor-period, "
-                    "terminated-pod-gc-threshold)\n",
+                    "controllers, leader-elect, node-monitor-grace-period, "
+                    "node-monitor-period, terminated-pod-gc-threshold)\n",
                     (int)klen, a);
             return -1;
         }
@@ -298,7 +357,11 @@ int k1s_server_run(k1s_server_config_t *c)
     k1s_ctrl_opts_init(&copts);
     copts.data_dir = c->data_dir;
     copts.cluster_cidr = c->cluster_cidr;
-    if (controller_args(c, &copts) < 0)
+    /* The embedded SQLite store has one server, so neither needs a Lease to run (k3s runs
+     * them with --leader-elect=false there too); each flag can still turn it on. */
+    copts.leader_elect = false;
+    bool sched_leader_elect = false;
+    if (controller_args(c, &copts) < 0 || scheduler_args(c, &sched_leader_elect) < 0)
         return 1;
     SSL_CTX *ctx = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
@@ -421,9 +484,11 @@ int k1s_server_run(k1s_server_config_t *c)
     }
     identity = server_identity(server_dir);
     if (!c->disable_scheduler)
-        sched = k1s_scheduler_start(base, k1s_apiserver_handle, api, identity);
+        sched = k1s_scheduler_start(base, k1s_apiserver_handle, api,
+                                    sched_leader_elect ? identity : NULL);
     if (!c->disable_controllers)
-        cm = k1s_ctrl_manager_start(base, k1s_apiserver_handle, api, &copts, identity);
+        cm = k1s_ctrl_manager_start(base, k1s_apiserver_handle, api, &copts,
+                                    copts.leader_elect ? identity : NULL);
     if (!c->disable_agent)
         agent = start_agent(c, base, api, url, server_dir);
     k1s_info("k1s server %s: Kubernetes API at %s, data in %s", K1S_VERSION, url, c->data_dir);

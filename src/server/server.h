@@ -24,10 +24,11 @@ typedef struct k1s_server_config {
     bool disable_agent;
     bool disable_scheduler;
     bool disable_controllers;
-    char *kcm_args[K1S_MAX_SANS + 1]; /* --kube-controller-manager-arg KEY=VALUE */
-    char *service_cidr;               /* 10.43.0.0/16 */
-    char *cluster_cidr;               /* 10.42.0.0/16 */
-    char *audit_log_path;             /* --audit-log-path; NULL: off */
+    char *kcm_args[K1S_MAX_SANS + 1];   /* --kube-controller-manager-arg KEY=VALUE */
+    char *sched_args[K1S_MAX_SANS + 1]; /* --kube-scheduler-arg KEY=VALUE */
+    char *service_cidr;                 /* 10.43.0.0/16 */
+    char *cluster_cidr;                 /* 10.42.0.0/16 */
+    char *audit_log_path;               /* --audit-log-path; NULL: off */
     int audit_log_maxage, audit_log_maxbackup, audit_log_maxsize;
     /* the embedded agent's (see agent/agent.h) */
     char *node_name; /* default: the host name */

@@ -5,7 +5,8 @@
  * an indexer added after objects are cached, the relist replace that
  * reports adds, updates and deletes to handlers, the sweep that drops
  * unused trees (objects are parsed again from their bytes when asked for),
- * and removing a factory's informer.
+ * removing a factory's informer, and metadata informers (only metadata is
+ * cached until somebody wants whole objects).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -252,12 +253,56 @@ static void test_factory_remove(void **state)
     event_base_free(base);
 }
 
+/* A metadata informer caches apiVersion, kind and metadata only, and no tree after a watch
+ * event; once the same resource is asked for whole, whole objects are kept. */
+static void test_metadata_informer(void **state)
+{
+    struct event_base *base = event_base_new();
+    k1s_client_t *c = k1s_client_new_inprocess(base, no_handler, NULL, "u", NULL);
+    k1s_informer_factory_t *f = k1s_informer_factory_new(c);
+    k1s_informer_t *m = k1s_informer_factory_get_metadata(f, &pods);
+    assert_ptr_equal(k1s_informer_factory_get_metadata(f, &pods), m);
+    k1s_informer_add_indexer(m, "owner", k1s_index_by_owner_uid);
+    seen_t s = {0};
+    k1s_informer_handlers_t h = {on_add, on_update, on_delete, &s};
+    k1s_informer_add_handlers(m, &h);
+    json_t *o = pod("a", "x", "1", "n1", "rs-uid");
+    on_watch(K1S_WATCH_ADDED, o, 200, m);
+    json_decref(o);
+    assert_int_equal(s.adds, 1);
+    entry_t *e = k1s_strmap_get(&m->cache, "a/x");
+    assert_non_null(e);
+    assert_null(e->tree);
+    assert_null(strstr(e->bytes, "spec"));
+    assert_null(strstr(e->bytes, "managedFields"));
+    assert_non_null(strstr(e->bytes, "\"kind\":\"Pod\""));
+    assert_int_equal(count(m, "owner", "rs-uid"), 1);
+    json_t *got = k1s_informer_get(m, "a", "x");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(got, "metadata"), "resourceVersion")),
+        "1");
+    assert_null(json_object_get(got, "spec"));
+    /* wanted whole (not started yet, so no list again): whole objects from now on */
+    assert_ptr_equal(k1s_informer_factory_get(f, &pods), m);
+    assert_false(m->meta_only);
+    put(m, pod("a", "y", "2", "n1", NULL));
+    e = k1s_strmap_get(&m->cache, "a/y");
+    assert_non_null(strstr(e->bytes, "\"nodeName\":\"n1\""));
+    /* and asking for metadata again does not take that back */
+    k1s_informer_factory_get_metadata(f, &pods);
+    assert_false(m->meta_only);
+    k1s_informer_factory_free(f);
+    k1s_client_free(c);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_indexers),
         cmocka_unit_test(test_replace),
         cmocka_unit_test(test_factory_remove),
+        cmocka_unit_test(test_metadata_informer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
