@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lib/log.h"
@@ -56,5 +57,9 @@ int k1s_cmd_shim(int argc, char **argv)
         fprintf(stderr, "k1s shim: --id, --bundle, --state and --log are required\n");
         return 2;
     }
-    return k1s_rt_shim_main(&o);
+    int rc = k1s_rt_shim_main(&o);
+    /* A running shim has unmapped the libraries it does not call (shim-trim.c): exit()
+     * would run their destructors. */
+    fflush(NULL);
+    _exit(rc);
 }

@@ -1009,7 +1009,8 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o)
     }
     /* The loop below needs little of what loading and starting touched: give it back
      * (last thing before the loop, so that nothing faults it in again needlessly). */
-    k1s_debug("shim %s: running, releasing start-up pages", o->id);
+    k1s_debug("shim %s: running, releasing start-up pages and unused libraries", o->id);
+    k1s_rt_shim_unmap_libraries();
     k1s_rt_shim_trim();
 
     ep_add(s, s->sfd, K_SIGNAL, 0);

@@ -69,6 +69,14 @@ int k1s_rt_shim_main(const k1s_rt_shim_opts_t *o);
  * callers only.
  */
 size_t k1s_rt_shim_trim(void);
+/*
+ * Unmaps the shared libraries the shim's code never calls (all but libc,
+ * libm, the dynamic loader and jansson; see shim-trim.c), with their .bss.
+ * Returns the kB of RSS released. Afterwards nothing may call into them, and
+ * the process must end with _exit() (their destructors are gone too).
+ * Single-threaded callers only.
+ */
+size_t k1s_rt_shim_unmap_libraries(void);
 
 /* CRI log writer: "<RFC3339Nano> <stream> <F|P> <text>\n" records, with rotation. */
 typedef struct k1s_rt_crilog {

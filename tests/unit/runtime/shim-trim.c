@@ -1,7 +1,8 @@
 /*
  * Unit tests for src/runtime/shim-trim.c: clean read-only file pages are
  * released and come back intact; pages with private (copy-on-write)
- * changes, like a library's RELRO after relocation, keep their changes.
+ * changes, like a library's RELRO after relocation, keep their changes;
+ * the libraries the shim never calls are unmapped, the ones it keeps stay.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -99,11 +101,51 @@ static void test_keeps_private_changes(void **state)
     free(want);
 }
 
+/* Whether the process maps a file whose name starts with prefix (from /proc/self/maps). */
+static bool maps_library(const char *prefix)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        const char *slash = strrchr(line, '/');
+        found = slash && !strncmp(slash + 1, prefix, strlen(prefix));
+    }
+    fclose(f);
+    return found;
+}
+
+/* In a child (this process itself needs its libraries to end): libcrypto, libsqlite3 and
+ * libevent go, libc and jansson stay, and the child goes on to report through _exit. */
+static void test_unmaps_unused_libraries(void **state)
+{
+    assert_true(maps_library("libcrypto.so"));
+    assert_true(maps_library("libsqlite3.so"));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        size_t kb = k1s_rt_shim_unmap_libraries();
+        int bad = (kb == 0) | maps_library("libcrypto.so") << 1 |
+                  maps_library("libsqlite3.so") << 2 | maps_library("libevent_core") << 3 |
+                  !maps_library("libc.so") << 4 | !maps_library("libjansson.so") << 5;
+        _exit(bad);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st))
+        fprintf(stderr, "child: signal %d\n", WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_releases_clean_pages),
         cmocka_unit_test(test_keeps_private_changes),
+        cmocka_unit_test(test_unmaps_unused_libraries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
