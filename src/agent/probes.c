@@ -25,6 +25,7 @@
 #include "agent/probes.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "net/httpc.h"
 
 #define MAX_OUTPUT 10240
 
@@ -38,6 +39,7 @@ struct k1s_probe {
     struct event *timeout;
     char *desc; /* "http://10.42.0.5:8080/healthz" or "10.42.0.5:8080" */
     char *hostport;
+    char *dns_host; /* the host to look up, when the probe names one */
     bool http, https;
     k1s_buf_t resp;
     k1s_grpc_probe_t *grpc;
@@ -54,6 +56,7 @@ static void probe_free(k1s_probe_t *p)
         close(p->memfd);
     free(p->desc);
     free(p->hostport);
+    free(p->dns_host);
     k1s_buf_free(&p->resp);
     free(p);
 }
@@ -88,6 +91,19 @@ static void exec_done(void *arg, const char *id, int rc, const k1s_err_t *err)
 }
 
 /* ---- tcp and http ---- */
+
+/* A DNS name: letters, digits, '-' and '.', at most 253 characters. */
+static bool host_name_ok(const char *h)
+{
+    size_t n = strlen(h);
+    if (!n || n > 253)
+        return false;
+    for (const char *c = h; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '.'))
+            return false;
+    return true;
+}
 
 static void net_fail(k1s_probe_t *p, const char *why)
 {
@@ -147,6 +163,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     int e = EVUTIL_SOCKET_ERROR();
+    if (p->dns_host && bufferevent_socket_get_dns_error(bev)) {
+        /* kubelet (Go): dial tcp: lookup NAME on SERVER:53: no such host */
+        char *msg = p->http ? k1s_xasprintf("Get \"%s\": dial tcp: lookup %s: no such host",
+                                            p->desc, p->dns_host)
+                            : k1s_xasprintf("dial tcp: lookup %s: no such host", p->dns_host);
+        finish(p, false, msg);
+        free(msg);
+        return;
+    }
     if (what & BEV_EVENT_EOF) {
         net_fail(p, "EOF");
         return;
@@ -314,11 +339,18 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
         host = pod_ip;
     int port = resolve_port(json_object_get(spec, "port"), container);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (port <= 0 || port > 65535 || !host || inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+    /* a host given by name is looked up by the node's resolver, as kubelet does (grpc probes
+     * have no host: always the pod's IP) */
+    bool by_name =
+        !gr && host && host_name_ok(host) && inet_pton(AF_INET, host, &sin.sin_addr) != 1;
+    if (port <= 0 || port > 65535 || !host ||
+        (!by_name && inet_pton(AF_INET, host, &sin.sin_addr) != 1)) {
         k1s_err_set(err, EINVAL, "probe: bad host or port (%s:%d)", host ? host : "", port);
         probe_free(p);
         return NULL;
     }
+    if (by_name)
+        p->dns_host = k1s_xstrdup(host);
     p->hostport = k1s_xasprintf("%s:%d", host, port);
     if (gr) {
         const char *service = k1s_js(gr, "service");
@@ -361,7 +393,14 @@ k1s_probe_t *k1s_probe_run(struct event_base *base, k1s_rt_t *rt, const char *ct
     p->timeout = evtimer_new(base, on_timeout, p);
     struct timeval tv = {timeout_s, 0};
     evtimer_add(p->timeout, &tv);
-    if (bufferevent_socket_connect(p->bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+    if (by_name) {
+        if (bufferevent_socket_connect_hostname(p->bev, k1s_httpc_resolver(base), AF_INET, host,
+                                                port) < 0) {
+            k1s_err_set(err, errno, "probe: look up %s: %s", host, strerror(errno));
+            probe_free(p);
+            return NULL;
+        }
+    } else if (bufferevent_socket_connect(p->bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
         k1s_err_set(err, errno, "probe: connect %s: %s", p->hostport, strerror(errno));
         probe_free(p);
         return NULL;

@@ -441,8 +441,7 @@ static void dial(k1s_httpc_t *c, struct sockaddr *sa, socklen_t sl)
     event_add(c->conn, NULL);
 }
 
-/* The resolver (libevent's evdns, so a slow DNS server never stalls the API server's loop). */
-static struct evdns_base *resolver(struct event_base *base)
+struct evdns_base *k1s_httpc_resolver(struct event_base *base)
 {
     static struct event_base *for_base;
     static struct evdns_base *dns;
@@ -533,7 +532,7 @@ k1s_httpc_t *k1s_httpc_post(struct event_base *base, const k1s_httpc_req_t *req,
         struct evutil_addrinfo hints = {0};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
-        struct evdns_base *dns = resolver(base);
+        struct evdns_base *dns = k1s_httpc_resolver(base);
         c->resolving = true;
         struct evdns_getaddrinfo_request *q =
             dns ? evdns_getaddrinfo(dns, ip, NULL, &hints, on_resolved, c) : NULL;

@@ -53,4 +53,9 @@ k1s_httpc_t *k1s_httpc_post(struct event_base *base, const k1s_httpc_req_t *req,
 /* Abandons a call without calling done. Accepts NULL. */
 void k1s_httpc_cancel(k1s_httpc_t *c);
 
+/* The loop's resolver: libevent's evdns with the host's /etc/resolv.conf, so that a slow DNS
+ * server never stalls the loop. One per process (it has one loop for its lifetime). */
+struct evdns_base;
+struct evdns_base *k1s_httpc_resolver(struct event_base *base);
+
 #endif

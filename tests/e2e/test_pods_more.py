@@ -2,10 +2,12 @@
 with its embedded agent in a network namespace of its own, tests/e2e/node_util.py): fsGroup and
 supplementalGroups, Memory emptyDirs, hostPath types, readOnly mounts, subPath and subPathExpr,
 a volume whose ConfigMap appears later, host namespaces, termination messages, the statuses
-kubectl shows for init containers and deleted pods, and HTTPS and gRPC probes."""
+kubectl shows for init containers and deleted pods, HTTPS and gRPC probes, and probes that name
+their host."""
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -271,6 +273,7 @@ srv.serve_forever()
 
 GRPC_SERVER = r"""
 import sys
+import time
 from concurrent import futures
 import grpc
 def check(req, ctx):
@@ -478,3 +481,25 @@ def test_startup_probe_gates_started_and_ready(pod_cluster):
     c.wait(lambda: (lambda x: x.get("started") and x.get("ready"))(
         status(c, "slowstart")["containerStatuses"][0]), 60, "slowstart started and ready")
     c.kubectl("delete", "pod", "slowstart", "--wait=false")
+
+
+def test_probe_host_by_name(pod_cluster):
+    """A probe's host may be a name: the agent looks it up with the node's resolver
+    (/etc/hosts first), as kubelet does. A hostNetwork pod serves on the node's 127.0.0.1; its
+    httpGet and tcpSocket probes name `localhost`."""
+    c = pod_cluster
+    port = 20000 + c.n * 10 + 7
+    p = pod("byname", c.image, ["sh", "-c", "mkdir -p /tmp/www && echo ok > /tmp/www/index.html"
+                                " && exec httpd -f -p 127.0.0.1:%d -h /tmp/www" % port],
+            hostNetwork=True)
+    ctr = p["spec"]["containers"][0]
+    ctr["readinessProbe"] = {"httpGet": {"host": "localhost", "port": port, "path": "/"},
+                             "periodSeconds": 1, "failureThreshold": 1}
+    ctr["livenessProbe"] = {"tcpSocket": {"host": "localhost", "port": port},
+                            "periodSeconds": 1, "failureThreshold": 3}
+    c.apply(p)
+    c.wait(lambda: (status(c, "byname").get("containerStatuses") or [{}])[0].get("ready"),
+           60, "byname Ready")
+    time.sleep(3)  # liveness keeps passing: no restart
+    assert status(c, "byname")["containerStatuses"][0]["restartCount"] == 0
+    c.kubectl("delete", "pod", "byname", "--wait=false")
