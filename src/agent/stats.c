@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +28,25 @@
 
 /* The previous CPU sample of one cgroup (or of the node, key ""). */
 typedef struct sample {
+    unsigned gen; /* the summary that last saw it (first: see prune) */
     int64_t ts;
     uint64_t cpu_ns;
     uint64_t rate; /* the last rate computed from it, nanocores */
     bool has_rate;
-    unsigned gen; /* the summary that last saw it */
 } sample_t;
 
+/* A volume's usage, walked at most once a minute (kubelet's volume stats period). */
+#define VOLUME_PERIOD_NS (60 * NS_PER_S)
+typedef struct volume_use {
+    unsigned gen; /* the summary that last saw it (first: see prune) */
+    int64_t ts;
+    uint64_t bytes, inodes;
+} volume_use_t;
+
 struct k1s_stats {
-    char *node_name, *fs_dir, *image_fs_dir, *cg_root, *proc_root;
+    char *node_name, *fs_dir, *image_fs_dir, *cg_root, *proc_root, *pods_dir;
     k1s_strmap_t samples; /* cgroup path -> sample_t */
+    k1s_strmap_t volumes; /* "<pod uid>/<volume>" -> volume_use_t */
     unsigned gen;
 };
 
@@ -48,6 +58,7 @@ k1s_stats_t *k1s_stats_new(const k1s_stats_opts_t *o)
     s->image_fs_dir = k1s_xstrdup(o->image_fs_dir ? o->image_fs_dir : s->fs_dir);
     s->cg_root = k1s_xstrdup(o->cgroup_root ? o->cgroup_root : "/sys/fs/cgroup");
     s->proc_root = k1s_xstrdup(o->proc_root ? o->proc_root : "/proc");
+    s->pods_dir = o->pods_dir ? k1s_xstrdup(o->pods_dir) : k1s_xasprintf("%s/pods", s->fs_dir);
     return s;
 }
 
@@ -60,6 +71,10 @@ void k1s_stats_free(k1s_stats_t *s)
     for (size_t i = 0; k1s_strmap_next(&s->samples, &i, &key, &val);)
         free(val);
     k1s_strmap_free(&s->samples);
+    for (size_t i = 0; k1s_strmap_next(&s->volumes, &i, &key, &val);)
+        free(val);
+    k1s_strmap_free(&s->volumes);
+    free(s->pods_dir);
     free(s->node_name);
     free(s->fs_dir);
     free(s->image_fs_dir);
@@ -321,24 +336,30 @@ static bool cpu_rate(k1s_stats_t *s, const char *key, int64_t ts, uint64_t cpu, 
 }
 
 /* Drops the samples of cgroups the last summary did not see. */
-static void prune(k1s_stats_t *s)
+/* Drops the entries of m (each starting with its unsigned generation) not seen by summary gen. */
+static void prune_map(k1s_strmap_t *m, unsigned gen)
 {
     const char *key;
     void *val;
     char **gone = NULL;
     size_t n = 0;
-    for (size_t i = 0; k1s_strmap_next(&s->samples, &i, &key, &val);) {
-        sample_t *sm = val;
-        if (sm->gen != s->gen) {
+    for (size_t i = 0; k1s_strmap_next(m, &i, &key, &val);) {
+        if (*(unsigned *)val != gen) {
             gone = k1s_xrealloc(gone, (n + 1) * sizeof(char *));
             gone[n++] = k1s_xstrdup(key);
         }
     }
     for (size_t i = 0; i < n; i++) {
-        free(k1s_strmap_del(&s->samples, gone[i]));
+        free(k1s_strmap_del(m, gone[i]));
         free(gone[i]);
     }
     free(gone);
+}
+
+static void prune(k1s_stats_t *s)
+{
+    prune_map(&s->samples, s->gen);
+    prune_map(&s->volumes, s->gen);
 }
 
 static json_t *cpu_json(k1s_stats_t *s, const char *key, int64_t ts, uint64_t cpu)
@@ -370,6 +391,72 @@ static json_t *fs_json(const char *dir, int64_t ts)
         uint_json(v.f_bavail * bs), "capacityBytes", uint_json(v.f_blocks * bs), "usedBytes",
         uint_json((v.f_blocks - v.f_bfree) * bs), "inodesFree", uint_json(v.f_ffree), "inodes",
         uint_json(v.f_files), "inodesUsed", uint_json(v.f_files - v.f_ffree));
+}
+
+/* What a walk of one volume counts (nftw has no argument for its callback; one thread). */
+static uint64_t walk_bytes, walk_inodes;
+
+static int walk_fn(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    walk_bytes += (uint64_t)st->st_blocks * 512;
+    walk_inodes++;
+    return 0;
+}
+
+/* The pod's volumes as kubelet reports them: each directory under <pod>/volumes, its usage
+ * from a walk (as kubelet's du, at most once a minute) and its filesystem's capacity. */
+static json_t *volumes_json(k1s_stats_t *s, const char *uid, int64_t ts)
+{
+    char *dir = k1s_xasprintf("%s/%s/volumes", s->pods_dir, uid);
+    DIR *d = opendir(dir);
+    if (!d) {
+        free(dir);
+        return NULL;
+    }
+    json_t *list = json_array();
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *link = k1s_xasprintf("%s/%s", dir, e->d_name);
+        char *path = realpath(link, NULL); /* a claim's volume links to its PersistentVolume */
+        free(link);
+        if (!path)
+            continue;
+        json_t *v = fs_json(path, ts);
+        char *key = k1s_xasprintf("%s/%s", uid, e->d_name);
+        volume_use_t *u = k1s_strmap_get(&s->volumes, key);
+        if (!u) {
+            u = k1s_xcalloc(1, sizeof(*u));
+            k1s_strmap_set(&s->volumes, key, u);
+        }
+        free(key);
+        u->gen = s->gen;
+        if (!u->ts || ts - u->ts >= VOLUME_PERIOD_NS) {
+            walk_bytes = walk_inodes = 0;
+            if (nftw(path, walk_fn, 16, FTW_PHYS | FTW_MOUNT) == 0) {
+                u->bytes = walk_bytes;
+                u->inodes = walk_inodes;
+                u->ts = ts;
+            }
+        }
+        free(path);
+        if (!v || !u->ts) {
+            json_decref(v);
+            continue;
+        }
+        json_object_set_new(v, "usedBytes", uint_json(u->bytes));
+        json_object_set_new(v, "inodesUsed", uint_json(u->inodes));
+        json_object_set_new(v, "name", json_string(e->d_name));
+        json_array_append_new(list, v);
+    }
+    closedir(d);
+    free(dir);
+    if (!json_array_size(list)) {
+        json_decref(list);
+        return NULL;
+    }
+    return list;
 }
 
 /* Interfaces cadvisor leaves out of a node's network figures. */
@@ -540,6 +627,9 @@ static json_t *pod_json(k1s_stats_t *s, const k1s_stats_ctr_t *ctrs, size_t n, i
             json_object_set_new(pod, "process_stats",
                                 json_pack("{s:o}", "process_count", uint_json(pst.pids)));
     }
+    json_t *vols = volumes_json(s, c0->uid, ts);
+    if (vols)
+        json_object_set_new(pod, "volume", vols);
     if (pid > 0) {
         char *path = k1s_xasprintf("%s/%d/net/dev", s->proc_root, pid);
         json_t *net = net_json(path, ts, false);

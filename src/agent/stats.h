@@ -10,7 +10,10 @@
  *   pods       the pod cgroup (kubepods[/burstable|/besteffort]/pod<uid>) and each
  *              container's (<pod cgroup>/<container id>), cgroup v1 (cpuacct,
  *              memory) or v2 (cpu.stat, memory.current, memory.stat); a pod's
- *              network from /proc/<pid>/net/dev of a process in it
+ *              network from /proc/<pid>/net/dev of a process in it; its volumes
+ *              (<pods_dir>/<uid>/volumes/<name>): used bytes and inodes from a walk
+ *              of each, redone at most once a minute as kubelet's du, capacity and
+ *              free space from statvfs
  *
  * Rates (usageNanoCores) need two samples: the previous cumulative CPU time
  * of every cgroup is kept and the rate computed when a summary is asked for
@@ -33,6 +36,7 @@ typedef struct k1s_stats_opts {
     const char *image_fs_dir; /* where images live (NULL: fs_dir) */
     const char *cgroup_root;  /* NULL: /sys/fs/cgroup (tests point it at a temp dir) */
     const char *proc_root;    /* NULL: /proc */
+    const char *pods_dir;     /* the pods' directories, <uid>/volumes/<name>; NULL: fs_dir/pods */
 } k1s_stats_opts_t;
 
 /* One container of a pod on this node (strings borrowed for the call). */

@@ -89,6 +89,12 @@ def test_kubelet_stats_summary_and_resource_metrics(pods):
     assert burn["cpu"]["usageCoreNanoSeconds"] > 0 and burn["memory"]["workingSetBytes"] > 0
     assert "network" in burn and burn["network"]["name"] == "eth0"
     assert burn["process_stats"]["process_count"] >= 2  # one shell per container
+    # its service-account token volume, as kubelet reports volumes
+    vols = {v["name"]: v for v in burn.get("volume", [])}
+    token = [v for n, v in vols.items() if n.startswith("kube-api-access-")]
+    assert len(token) == 1, vols
+    assert token[0]["usedBytes"] > 0 and token[0]["inodesUsed"] >= 4  # ca.crt, namespace, token
+    assert token[0]["capacityBytes"] >= token[0]["availableBytes"]
     assert by_name["other"]["podRef"]["namespace"] == "mns"
 
     text = c.kubectl("get", "--raw", "/api/v1/nodes/e2e-node/proxy/metrics/resource").stdout

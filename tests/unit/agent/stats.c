@@ -149,6 +149,18 @@ static void test_summary_and_rates(void **state)
     put("cg/memory/kubepods/besteffort/podP/memory.usage_in_bytes", "4096\n");
     put("cg/cpuacct/kubepods/besteffort/podP/abc/cpuacct.usage", "900000000\n");
     put("cg/memory/kubepods/besteffort/podP/abc/memory.usage_in_bytes", "2048\n");
+    /* two volumes: a directory with 3 files, and a claim's link to its PersistentVolume */
+    char big[20000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    put("pods/P/volumes/data/a", big);
+    put("pods/P/volumes/data/sub/b", "b");
+    put("pods/P/volumes/data/sub/c", "c");
+    put("pv/disk", "d");
+    char *pv = k1s_xasprintf("%s/pv", tmp), *claim = k1s_xasprintf("%s/pods/P/volumes/claim", tmp);
+    assert_int_equal(symlink(pv, claim), 0);
+    free(pv);
+    free(claim);
     char *cg = k1s_xasprintf("%s/cg", tmp), *proc = k1s_xasprintf("%s/proc", tmp);
     k1s_stats_t *s = k1s_stats_new(&(k1s_stats_opts_t){
         .node_name = "n1", .fs_dir = tmp, .cgroup_root = cg, .proc_root = proc});
@@ -184,6 +196,23 @@ static void test_summary_and_rates(void **state)
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(c, "cpu"), "usageCoreNanoSeconds")),
         900000000);
+    json_t *vols = json_object_get(p, "volume");
+    assert_int_equal(json_array_size(vols), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_array_get(vols, i);
+        const char *name = json_string_value(json_object_get(v, "name"));
+        json_int_t used = json_integer_value(json_object_get(v, "usedBytes"));
+        json_int_t inodes = json_integer_value(json_object_get(v, "inodesUsed"));
+        assert_non_null(json_object_get(v, "capacityBytes"));
+        assert_non_null(json_object_get(v, "availableBytes"));
+        if (!strcmp(name, "data")) {
+            assert_true(used >= 20000);  /* the 20 kB file and the rest */
+            assert_int_equal(inodes, 5); /* data, a, sub, b, c */
+        } else {
+            assert_string_equal(name, "claim");
+            assert_int_equal(inodes, 2); /* pv, disk */
+        }
+    }
     assert_int_equal(
         json_integer_value(json_object_get(json_object_get(c, "memory"), "workingSetBytes")), 2048);
 
